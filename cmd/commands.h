@@ -1,0 +1,8 @@
+/* The subcommands; each parses its own options and returns an exit status
+ * from the table in mcpauth(1). argv[0] is the subcommand's name. */
+#ifndef MCPAUTH_CMD_COMMANDS_H
+#define MCPAUTH_CMD_COMMANDS_H
+
+int cmd_register(int argc, char **argv);
+
+#endif

@@ -1,0 +1,55 @@
+/* One option table per subcommand drives both parsing and --help, so the
+ * two cannot drift apart. Parsing uses getopt_long underneath. */
+#ifndef MCPAUTH_CMD_OPTIONS_H
+#define MCPAUTH_CMD_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct cmd_option {
+    const char *name;     /* long name without "--"; NULL ends a table */
+    char short_name;      /* 0 when there is none */
+    const char *argument; /* metavariable shown in --help; NULL for flags */
+    int id;               /* passed to the handler; unique per command, >= 256 */
+    const char *help;     /* one line */
+} cmd_option;
+
+typedef struct cmd_option_group {
+    const char *title; /* "Metadata options" */
+    const cmd_option *options;
+} cmd_option_group;
+
+typedef struct cmd_spec {
+    const char *name;     /* "register" */
+    const char *usage;    /* what follows "mcpauth register " in the usage line(s) */
+    const char *summary;  /* one paragraph under the usage */
+    const cmd_option_group *groups;
+    size_t group_count;
+    const char *epilog;   /* examples, environment; may be NULL */
+} cmd_spec;
+
+/* Handles one option; arg is NULL for flags. Returns 0 to go on, or an exit
+ * status after printing an error (usually via cmd_usage_error). */
+typedef int (*cmd_option_fn)(void *ctx, int id, const char *arg);
+
+/* Parses argv (argv[0] is the subcommand name). Handles --help itself.
+ * Returns -1 when the command should run, with *operands set to the index of
+ * the first operand, or an exit status: 0 after --help, 2 on a usage error. */
+int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn, void *ctx,
+                      int *operands);
+
+/* The exit-code table, printed at the end of every --help. */
+extern const char cmd_exit_status_help[];
+
+void cmd_print_help(const cmd_spec *spec, FILE *out);
+
+/* Prints "mcpauth NAME: message" and a hint to try --help on stderr; returns 2. */
+int cmd_usage_error(const cmd_spec *spec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parses a whole number within [min, max] for option name; on error prints a
+ * usage error and returns 2, else 0. */
+int cmd_parse_long(const cmd_spec *spec, const char *name, const char *arg, long min, long max,
+                   long *out);
+
+#endif

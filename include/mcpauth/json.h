@@ -1,0 +1,36 @@
+/* Bounded JSON parsing and small accessors over json-c.
+ * Network input is hostile: parsing enforces a nesting depth and requires the
+ * whole input to be one value. */
+#ifndef MCPAUTH_JSON_H
+#define MCPAUTH_JSON_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mcpauth/error.h"
+
+#define MCPAUTH_JSON_MAX_DEPTH 32
+
+/* Parses text[0..length) as one JSON value (trailing whitespace allowed).
+ * Returns a new reference the caller releases with json_object_put(), or NULL
+ * with err set (MCPAUTH_EREMOTE, "what" names the input in the message). */
+json_object *mcpauth_json_parse(const char *text, size_t length, const char *what,
+                                mcpauth_error *err);
+
+/* Like mcpauth_json_parse() but also requires a JSON object. */
+json_object *mcpauth_json_parse_object(const char *text, size_t length, const char *what,
+                                       mcpauth_error *err);
+
+/* The string member key of obj, or NULL when absent or not a string.
+ * Borrowed: valid while obj lives. */
+const char *mcpauth_json_string(json_object *obj, const char *key);
+
+/* Serialises obj pretty-printed (2-space indent, no escaped slashes).
+ * Borrowed: valid until obj is modified or released. */
+const char *mcpauth_json_pretty(json_object *obj);
+
+/* Serialises obj compactly (no escaped slashes). Borrowed, as above. */
+const char *mcpauth_json_compact(json_object *obj);
+
+#endif

@@ -1,0 +1,32 @@
+/* A growable NUL-terminated byte buffer for building requests and output.
+ * Allocation failure is sticky: later appends are no-ops and
+ * mcpauth_strbuf_failed() reports it, so callers check once at the end. */
+#ifndef MCPAUTH_STRBUF_H
+#define MCPAUTH_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct mcpauth_strbuf {
+    char *data; /* NUL-terminated once anything was appended; owned */
+    size_t length;
+    size_t capacity;
+    bool failed;
+} mcpauth_strbuf;
+
+#define MCPAUTH_STRBUF_INIT {NULL, 0, 0, false}
+
+void mcpauth_strbuf_append(mcpauth_strbuf *sb, const char *data, size_t length);
+void mcpauth_strbuf_appends(mcpauth_strbuf *sb, const char *text);
+void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool mcpauth_strbuf_failed(const mcpauth_strbuf *sb);
+
+/* Returns the contents ("" when empty) and leaves sb empty; caller frees.
+ * NULL after an allocation failure. */
+char *mcpauth_strbuf_detach(mcpauth_strbuf *sb);
+
+/* Wipes (for buffers that held secrets) and frees the contents. */
+void mcpauth_strbuf_free(mcpauth_strbuf *sb);
+
+#endif
