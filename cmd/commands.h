@@ -4,5 +4,6 @@
 #define MCPAUTH_CMD_COMMANDS_H
 
 int cmd_register(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

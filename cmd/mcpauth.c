@@ -16,6 +16,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"register", cmd_register, "register an OAuth client (RFC 7591) and manage it (RFC 7592)"},
+    {"serve", cmd_serve, "serve MCP as an OAuth 2.1 protected resource"},
 };
 
 static void print_help(FILE *out)

@@ -61,7 +61,7 @@ static const cmd_option endpoint_options[] = {
 };
 
 static const cmd_option manage_options[] = {
-    {"show", 0, "FILE", OPT_SHOW, "read the registration saved in FILE (RFC 7592)"},
+    {"show", 0, "FILE", OPT_SHOW, "read the registration saved in FILE and refresh FILE"},
     {"update", 0, "FILE", OPT_UPDATE, "replace its metadata, applying the metadata options"},
     {"delete", 0, "FILE", OPT_DELETE, "delete the registration and then FILE"},
     {NULL, 0, NULL, 0, NULL},
@@ -78,7 +78,7 @@ static const cmd_option metadata_options[] = {
     {"auth-method", 0, "METHOD", OPT_AUTH_METHOD,
      "none, client_secret_basic (default), client_secret_post or private_key_jwt"},
     {"application-type", 0, "TYPE", OPT_APPLICATION_TYPE,
-     "native or web (default: native when all redirect URIs are loopback)"},
+     "native or web (default: native when all redirect URIs are loopback or private-use)"},
     {"contact", 0, "EMAIL", OPT_CONTACT, "a contact address, repeatable"},
     {"client-uri", 0, "URL", OPT_CLIENT_URI, "client_uri: the client's home page"},
     {"logo-uri", 0, "URL", OPT_LOGO_URI, "logo_uri"},
@@ -253,6 +253,8 @@ static int check_combination(const register_args *a)
                                "--registration-endpoint");
     if ((a->mode == MODE_SHOW || a->mode == MODE_DELETE) && a->meta_given)
         return cmd_usage_error(&register_spec, "metadata options go with registering or --update");
+    if (a->mode == MODE_DELETE && a->format != FORMAT_DEFAULT)
+        return cmd_usage_error(&register_spec, "--format does not apply to --delete");
     if (a->mode != MODE_CREATE && (a->output || a->force || a->initial_access_token_file))
         return cmd_usage_error(&register_spec, "--output, --force and "
                                                "--initial-access-token-file go with registering");
@@ -389,6 +391,16 @@ static void warn_expired_secret(const mcpauth_credentials *creds)
     cmd_warn("register", "the client secret expired at %s (client_secret_expires_at)", when);
 }
 
+/* Reports a failure after the command line was accepted. A URL refused by
+ * the transport policy at this stage came from the server (metadata, a
+ * registration_client_uri), so it is the remote side's error, not usage. */
+static int fail_remote(const char *name, mcpauth_error *err)
+{
+    if (err->status == MCPAUTH_EUSAGE)
+        err->status = MCPAUTH_EREMOTE;
+    return cmd_fail(name, err);
+}
+
 /* Finds the registration endpoint; fills creds->issuer when discovered. */
 static mcpauth_status find_endpoint(const register_args *a, mcpauth_credentials *creds,
                                     mcpauth_error *err)
@@ -458,15 +470,18 @@ static int run_create(register_args *a)
     char *token = NULL;
     int status = MCPAUTH_OK;
 
-    if (build_metadata(a, json_object_new_object(), &metadata, &err) != MCPAUTH_OK ||
-        check_output_path(a, &err) != MCPAUTH_OK ||
+    if (build_metadata(a, json_object_new_object(), &metadata, &err) != MCPAUTH_OK) {
+        status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&register_spec, "%s", err.message)
+                                              : cmd_fail("register", &err);
+        goto done;
+    }
+    if (check_output_path(a, &err) != MCPAUTH_OK ||
         cmd_read_secret(a->initial_access_token_file, "MCPAUTH_INITIAL_ACCESS_TOKEN",
                         "initial access token", &token, &err) != MCPAUTH_OK ||
         find_endpoint(a, &creds, &err) != MCPAUTH_OK ||
         mcpauth_registration_create(&a->http, creds.registration_endpoint, metadata, token,
                                     &client, &err) != MCPAUTH_OK) {
-        status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&register_spec, "%s", err.message)
-                                              : cmd_fail("register", &err);
+        status = fail_remote("register", &err);
         goto done;
     }
     creds.client = client;
@@ -526,8 +541,12 @@ static int run_show_or_update(register_args *a)
         json_object_deep_copy(creds.client, &base, NULL);
         if (base)
             mcpauth_client_metadata_strip_server_fields(base);
-        if (build_metadata(a, base, &metadata, &err) != MCPAUTH_OK)
-            goto fail;
+        if (build_metadata(a, base, &metadata, &err) != MCPAUTH_OK) {
+            status = err.status == MCPAUTH_EUSAGE
+                         ? cmd_usage_error(&register_spec, "%s", err.message)
+                         : cmd_fail("register", &err);
+            goto done;
+        }
         if (mcpauth_registration_update(&a->http, mcpauth_credentials_client_uri(&creds),
                                         mcpauth_credentials_registration_token(&creds), metadata,
                                         &response, &err) != MCPAUTH_OK)
@@ -545,8 +564,7 @@ static int run_show_or_update(register_args *a)
                  &creds);
     goto done;
 fail:
-    status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&register_spec, "%s", err.message)
-                                          : cmd_fail("register", &err);
+    status = fail_remote("register", &err);
 done:
     json_object_put(metadata);
     mcpauth_credentials_free(&creds);
@@ -563,7 +581,7 @@ static int run_delete(register_args *a)
                                     mcpauth_credentials_registration_token(&creds),
                                     &err) != MCPAUTH_OK) {
         mcpauth_credentials_free(&creds);
-        return cmd_fail("register", &err);
+        return fail_remote("register", &err);
     }
     printf("Client %s deleted.\n", mcpauth_credentials_client_id(&creds));
     mcpauth_credentials_free(&creds);

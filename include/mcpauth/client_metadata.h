@@ -46,7 +46,8 @@ mcpauth_status mcpauth_client_metadata_apply(json_object *doc,
 /* Fills members doc lacks with what the seed registered: client_name
  * "mcpauth", Inspector's redirect URIs (only when the grant types include
  * authorization_code), grant types authorization_code + refresh_token, scope
- * "mcp", token_endpoint_auth_method client_secret_basic. */
+ * "mcp", token_endpoint_auth_method client_secret_basic; and response_types
+ * [] when no grant type uses a redirect. */
 mcpauth_status mcpauth_client_metadata_defaults(json_object *doc, mcpauth_error *err);
 
 /* Sets application_type when doc lacks it (MCP 2026-07-28 asks clients to

@@ -106,11 +106,21 @@ mcpauth_status mcpauth_client_metadata_defaults(json_object *doc, mcpauth_error 
             return MCPAUTH_ELOCAL;
     }
     json_object_object_get_ex(doc, "grant_types", &member);
+    bool redirect_flow =
+        array_contains(member, "authorization_code") || array_contains(member, "implicit");
     if (array_contains(member, "authorization_code") &&
         !json_object_object_get_ex(doc, "redirect_uris", NULL)) {
         mcpauth_string_list list = {redirects, 2};
         if (set_list(doc, "redirect_uris", &list, err) != MCPAUTH_OK)
             return MCPAUTH_ELOCAL;
+    }
+    /* RFC 7591 §2: response_types defaults to ["code"], which a client
+     * without a redirect-based grant (client_credentials only) cannot use:
+     * say so explicitly, or servers demand redirect URIs. */
+    if (!redirect_flow && !json_object_object_get_ex(doc, "response_types", NULL)) {
+        json_object *empty = json_object_new_array();
+        if (!empty || json_object_object_add(doc, "response_types", empty) != 0)
+            return oom(err);
     }
     if (!json_object_object_get_ex(doc, "scope", NULL) &&
         set_string(doc, "scope", "mcp", err) != MCPAUTH_OK)

@@ -255,9 +255,29 @@ static mcpauth_status read_challenge(const mcpauth_http_response *resp, const ch
     return status;
 }
 
+/* POSTs are never redirected (http_client.h), and the resource identifier
+ * must be the URL the server really answers at (RFC 9728 §3.3), so a redirect
+ * ("/mcp" -> "/mcp/") is reported with its target for the user to retry. */
+static mcpauth_status report_redirect(const mcpauth_http_response *resp, const char *resource_url,
+                                      const char *quoted, mcpauth_error *err)
+{
+    char q_target[MCPAUTH_URL_QUOTE_SIZE];
+    mcpauth_error ignored;
+    const char *location = mcpauth_http_response_header(resp, "Location", 0);
+    char *target = mcpauth_url_resolve(resource_url, location, &ignored);
+
+    mcpauth_url_quote(target ? target : location, q_target, sizeof q_target);
+    free(target);
+    return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                             "MCP server at %s answered HTTP %ld to an initialize request, "
+                             "redirecting to %s: use that URL",
+                             quoted, resp->status, q_target);
+}
+
 /* POSTs an unauthenticated initialize and judges the answer. A 401 may name
- * the metadata URL; other 4xx/5xx leave the well-known URLs to try (some
- * servers answer 400 or 403 to a token-less request). */
+ * the metadata URL; 2xx, 404 and redirects end the discovery; other statuses
+ * leave the well-known URLs to try (some servers answer 400, 403 or 405 to a
+ * token-less request). */
 static mcpauth_status probe_resource(const mcpauth_http_options *opts, const char *resource_url,
                                      char **metadata_url, mcpauth_error *err)
 {
@@ -289,6 +309,9 @@ static mcpauth_status probe_resource(const mcpauth_http_options *opts, const cha
                                    "%s answered HTTP 404 Not Found to an MCP initialize request: "
                                    "it is not an MCP endpoint",
                                    quoted);
+    else if (resp.status >= 300 && resp.status <= 399 &&
+             mcpauth_http_response_header(&resp, "Location", 0))
+        status = report_redirect(&resp, resource_url, quoted, err);
     mcpauth_http_response_free(&resp);
     return status;
 }

@@ -28,9 +28,11 @@ const TIMEOUT_FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.le
  * The child gets a minimal environment: PATH and HOME plus `env` (a key whose value is
  * undefined is left out); nothing else from the parent, so no stray MCPAUTH_* variables.
  * stdin gets `input` (if any) and is then closed.
+ * `bin` runs another path instead of MCPAUTH_BIN (e.g. a mcpauth-SUBCOMMAND link to it),
+ * still behind $MCPAUTH_WRAPPER.
  * @returns {Promise<{code: number|null, signal: string|null, stdout: string, stderr: string, timedOut: boolean}>}
  */
-export function run(args, { env = {}, input, timeoutMs = 30000, cwd } = {}) {
+export function run(args, { env = {}, input, timeoutMs = 30000, cwd, bin } = {}) {
   const childEnv = {};
   // Sanitizer settings pass through so ASan/UBSan runs report the same way everywhere.
   const inherited = { PATH: process.env.PATH, HOME: process.env.HOME };
@@ -38,7 +40,7 @@ export function run(args, { env = {}, input, timeoutMs = 30000, cwd } = {}) {
   for (const [k, v] of Object.entries({ ...inherited, ...env })) {
     if (v !== undefined) childEnv[k] = String(v);
   }
-  const argv = [...WRAPPER, MCPAUTH_BIN, ...args];
+  const argv = [...WRAPPER, bin ?? MCPAUTH_BIN, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { env: childEnv, cwd, stdio: 'pipe' });
     let stdout = '';

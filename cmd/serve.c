@@ -1,0 +1,449 @@
+/* mcpauth serve: the OAuth-protected MCP server. Option parsing (flags and
+ * --config FILE) only; the server is in src/serve/. */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "commands.h"
+#include "common.h"
+#include "mcpauth/credentials.h"
+#include "mcpauth/fileio.h"
+#include "mcpauth/json.h"
+#include "mcpauth/secret.h"
+#include "mcpauth/serve.h"
+#include "mcpauth_config.h"
+
+#define CONFIG_FILE_MAX (256 * 1024)
+
+enum {
+    OPT_RESOURCE = 256,
+    OPT_LISTEN,
+    OPT_RESOURCE_NAME,
+    OPT_NO_AUTH,
+    OPT_ISSUER,
+    OPT_INTROSPECTION_ENDPOINT,
+    OPT_CREDENTIALS,
+    OPT_CLIENT_ID,
+    OPT_CLIENT_SECRET_FILE,
+    OPT_CLIENT_AUTH,
+    OPT_AUDIENCE,
+    OPT_REQUIRED_SCOPE,
+    OPT_LEEWAY,
+    OPT_CACHE_SIZE,
+    OPT_CACHE_TTL,
+    OPT_NEGATIVE_TTL,
+    OPT_STATELESS,
+    OPT_MAX_SESSIONS,
+    OPT_SESSION_IDLE_TIMEOUT,
+    OPT_ALLOWED_ORIGIN,
+    OPT_ALLOWED_HOST,
+    OPT_WORKERS,
+    OPT_MAX_HEADER_BYTES,
+    OPT_MAX_BODY_BYTES,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_PIPELINED,
+    OPT_HEADER_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_SHUTDOWN_TIMEOUT,
+    OPT_LOG_FORMAT,
+    OPT_CONFIG,
+};
+
+static const cmd_option resource_options[] = {
+    {"resource", 0, "URL", OPT_RESOURCE,
+     "the MCP endpoint's public URL (http://localhost:8000/mcp)"},
+    {"listen", 'l', "HOST:PORT", OPT_LISTEN, "address to listen on (127.0.0.1:8000)"},
+    {"resource-name", 0, "NAME", OPT_RESOURCE_NAME, "resource_name in the metadata (mcpauth)"},
+    {"no-auth", 0, NULL, OPT_NO_AUTH, "serve without token checks (loopback only; testing)"},
+    {"stateless", 0, NULL, OPT_STATELESS, "no MCP sessions: every POST stands alone"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option as_options[] = {
+    {"issuer", 0, "URL", OPT_ISSUER, "the authorization server that issues the tokens"},
+    {"introspection-endpoint", 0, "URL", OPT_INTROSPECTION_ENDPOINT,
+     "RFC 7662 endpoint (default: from the issuer's metadata)"},
+    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
+     "client id, secret and issuer from `mcpauth register -o FILE`"},
+    {"client-id", 0, "ID", OPT_CLIENT_ID, "this server's client id at the authorization server"},
+    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
+     "read the client secret from FILE (or MCPAUTH_CLIENT_SECRET)"},
+    {"client-auth", 0, "METHOD", OPT_CLIENT_AUTH,
+     "client_secret_basic (default) or client_secret_post"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option token_options[] = {
+    {"audience", 0, "VALUE", OPT_AUDIENCE,
+     "also accept tokens for this audience, repeatable (the resource URL always is)"},
+    {"required-scope", 0, "SCOPE", OPT_REQUIRED_SCOPE,
+     "scope every request needs, repeatable (default: mcp)"},
+    {"leeway", 0, "SECONDS", OPT_LEEWAY, "clock skew allowed on exp/nbf/iat (30)"},
+    {"cache-size", 0, "N", OPT_CACHE_SIZE, "validation results kept, 0 disables (10000)"},
+    {"cache-ttl", 0, "SECONDS", OPT_CACHE_TTL, "longest a good result is reused (300)"},
+    {"negative-ttl", 0, "SECONDS", OPT_NEGATIVE_TTL, "how long a rejection is reused (10)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option server_options[] = {
+    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default: number of CPUs)"},
+    {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
+    {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
+    {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions per worker (10000)"},
+    {"session-idle-timeout", 0, "SECONDS", OPT_SESSION_IDLE_TIMEOUT,
+     "drop MCP sessions unused this long (3600)"},
+    {"max-header-bytes", 0, "N", OPT_MAX_HEADER_BYTES, "request line and headers (16384)"},
+    {"max-body-bytes", 0, "N", OPT_MAX_BODY_BYTES, "request body (1048576)"},
+    {"max-connections", 0, "N", OPT_MAX_CONNECTIONS, "open connections per worker (10000)"},
+    {"max-pipelined", 0, "N", OPT_MAX_PIPELINED, "requests read ahead per connection (16)"},
+    {"header-timeout", 0, "SECONDS", OPT_HEADER_TIMEOUT, "time to send request headers (10)"},
+    {"idle-timeout", 0, "SECONDS", OPT_IDLE_TIMEOUT, "idle keep-alive connections close (60)"},
+    {"shutdown-timeout", 0, "SECONDS", OPT_SHUTDOWN_TIMEOUT,
+     "on SIGTERM, time for requests in flight (10)"},
+    {"log-format", 0, "FORMAT", OPT_LOG_FORMAT, "text (default) or json"},
+    {"config", 0, "FILE", OPT_CONFIG, "read options from a JSON file (flags win)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option_group serve_groups[] = {
+    {"Resource server", resource_options},
+    {"Authorization server", as_options},
+    {"Token checks", token_options},
+    {"Server", server_options},
+    {"Connection to the authorization server", cmd_http_options},
+};
+
+static const cmd_spec serve_spec = {
+    .name = "serve",
+    .usage = "--issuer URL (--credentials FILE | --client-id ID) [OPTIONS]\n"
+             "       mcpauth serve --no-auth [OPTIONS]",
+    .summary =
+        "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
+        "metadata, RFC 6750 challenges, tokens checked by RFC 7662 introspection\n"
+        "with a cache. Built-in tools: hello_world and whoami.",
+    .groups = serve_groups,
+    .group_count = sizeof serve_groups / sizeof serve_groups[0],
+    .epilog = "Environment:\n"
+              "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
+              "\n"
+              "Endpoints:\n"
+              "  RESOURCE-PATH                                  MCP (POST, DELETE)\n"
+              "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
+              "  /healthz, /metrics                             health, Prometheus\n"
+              "\n"
+              "Examples:\n"
+              "  mcpauth register --issuer https://auth.example.com -o rs.json\n"
+              "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
+              "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
+              "http://127.0.0.1:3000/mcp\n",
+};
+
+typedef struct serve_args {
+    mcpauth_serve_config config;
+    const char *credentials_file;
+    const char *client_secret_file;
+    const char *config_file;
+    char *listen_host; /* owned: split from --listen */
+    bool workers_given;
+    /* Where each list's values came from: values from the config file are
+     * replaced, not extended, by the same flag on the command line. */
+    bool list_from_file[4];
+    bool reading_file;
+} serve_args;
+
+static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
+{
+    if (!a->reading_file && a->list_from_file[which]) {
+        list->count = 0;
+        a->list_from_file[which] = false;
+    } else if (a->reading_file) {
+        a->list_from_file[which] = true;
+    }
+    if (list->count == MCPAUTH_SERVE_MAX_LIST)
+        return cmd_usage_error(&serve_spec, "too many values (more than %d)",
+                               MCPAUTH_SERVE_MAX_LIST);
+    list->items[list->count++] = value;
+    return 0;
+}
+
+static int set_seconds(const char *name, const char *arg, int64_t *out)
+{
+    long value;
+    if (cmd_parse_long(&serve_spec, name, arg, 0, 86400 * 365, &value) != 0)
+        return 2;
+    *out = value;
+    return 0;
+}
+
+static int set_size(const char *name, const char *arg, long min, long max, size_t *out)
+{
+    long value;
+    if (cmd_parse_long(&serve_spec, name, arg, min, max, &value) != 0)
+        return 2;
+    *out = (size_t)value;
+    return 0;
+}
+
+static int set_ms(const char *name, const char *arg, uint64_t *out)
+{
+    long value;
+    if (cmd_parse_long(&serve_spec, name, arg, 1, 86400, &value) != 0)
+        return 2;
+    *out = (uint64_t)value * 1000;
+    return 0;
+}
+
+static int parse_listen(serve_args *a, const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return cmd_usage_error(&serve_spec, "--listen: '%s' is not HOST:PORT", arg);
+    const char *host = arg;
+    size_t host_length = (size_t)(colon - arg);
+    if (arg[0] == '[' && colon[-1] == ']') {
+        host++;
+        host_length -= 2;
+    }
+    long port;
+    if (cmd_parse_long(&serve_spec, "listen", colon + 1, 0, 65535, &port) != 0)
+        return 2;
+    free(a->listen_host);
+    a->listen_host = strndup(host, host_length);
+    if (!a->listen_host)
+        return cmd_usage_error(&serve_spec, "out of memory");
+    a->config.listen_host = a->listen_host;
+    a->config.listen_port = (int)port;
+    return 0;
+}
+
+static int on_option(void *ctx, int id, const char *arg)
+{
+    serve_args *a = ctx;
+    mcpauth_serve_config *c = &a->config;
+    int rc = cmd_http_option(&serve_spec, &c->http, id, arg);
+    if (rc >= 0)
+        return rc;
+    long value;
+    switch (id) {
+    case OPT_RESOURCE: c->resource = arg; return 0;
+    case OPT_LISTEN: return parse_listen(a, arg);
+    case OPT_RESOURCE_NAME: c->resource_name = arg; return 0;
+    case OPT_NO_AUTH: c->no_auth = true; return 0;
+    case OPT_STATELESS: c->mcp.stateless = true; return 0;
+    case OPT_ISSUER: c->issuer = arg; return 0;
+    case OPT_INTROSPECTION_ENDPOINT: c->introspection.endpoint = arg; return 0;
+    case OPT_CREDENTIALS: a->credentials_file = arg; return 0;
+    case OPT_CLIENT_ID: c->introspection.client_id = arg; return 0;
+    case OPT_CLIENT_SECRET_FILE: a->client_secret_file = arg; return 0;
+    case OPT_CLIENT_AUTH:
+        if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
+            c->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
+        else if (strcmp(arg, "client_secret_post") == 0 || strcmp(arg, "post") == 0)
+            c->introspection.auth = MCPAUTH_CLIENT_AUTH_POST;
+        else
+            return cmd_usage_error(&serve_spec,
+                                   "--client-auth: '%s' is not client_secret_basic or "
+                                   "client_secret_post",
+                                   arg);
+        return 0;
+    case OPT_AUDIENCE: return add_to(a, &c->audiences, 0, arg);
+    case OPT_REQUIRED_SCOPE: return add_to(a, &c->required_scopes, 1, arg);
+    case OPT_ALLOWED_ORIGIN: return add_to(a, &c->allowed_origins, 2, arg);
+    case OPT_ALLOWED_HOST: return add_to(a, &c->allowed_hosts, 3, arg);
+    case OPT_LEEWAY: return set_seconds("leeway", arg, &c->leeway_seconds);
+    case OPT_CACHE_SIZE: return set_size("cache-size", arg, 0, 10000000, &c->cache_size);
+    case OPT_CACHE_TTL: return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
+    case OPT_NEGATIVE_TTL: return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
+    case OPT_MAX_SESSIONS:
+        return set_size("max-sessions", arg, 1, 10000000, &c->mcp.max_sessions);
+    case OPT_SESSION_IDLE_TIMEOUT:
+        return set_seconds("session-idle-timeout", arg, &c->mcp.session_idle_seconds);
+    case OPT_WORKERS:
+        if (cmd_parse_long(&serve_spec, "workers", arg, 1, 256, &value) != 0)
+            return 2;
+        c->workers = (int)value;
+        a->workers_given = true;
+        return 0;
+    case OPT_MAX_HEADER_BYTES:
+        return set_size("max-header-bytes", arg, 1024, 1024 * 1024, &c->limits.max_header_bytes);
+    case OPT_MAX_BODY_BYTES:
+        return set_size("max-body-bytes", arg, 0, 64L * 1024 * 1024, &c->limits.max_body_bytes);
+    case OPT_MAX_CONNECTIONS:
+        return set_size("max-connections", arg, 1, 1000000, &c->limits.max_connections);
+    case OPT_MAX_PIPELINED:
+        return set_size("max-pipelined", arg, 1, 1024, &c->limits.max_pipelined);
+    case OPT_HEADER_TIMEOUT: return set_ms("header-timeout", arg, &c->limits.header_timeout_ms);
+    case OPT_IDLE_TIMEOUT: return set_ms("idle-timeout", arg, &c->limits.idle_timeout_ms);
+    case OPT_SHUTDOWN_TIMEOUT:
+        return set_seconds("shutdown-timeout", arg, &c->shutdown_timeout_seconds);
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "text") == 0)
+            c->log_format = MCPAUTH_LOG_TEXT;
+        else if (strcmp(arg, "json") == 0)
+            c->log_format = MCPAUTH_LOG_JSON;
+        else
+            return cmd_usage_error(&serve_spec, "--log-format: '%s' is not text or json", arg);
+        return 0;
+    case OPT_CONFIG: a->config_file = arg; return 0;
+    }
+    return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
+}
+
+/* The option table entry for a config-file key (the long option name). */
+static const cmd_option *find_option(const char *name)
+{
+    for (size_t g = 0; g < serve_spec.group_count; g++)
+        for (const cmd_option *o = serve_spec.groups[g].options; o->name; o++)
+            if (strcmp(o->name, name) == 0)
+                return o;
+    return NULL;
+}
+
+/* Applies one config-file member through the same handler as its flag. */
+static int apply_config_value(serve_args *a, const cmd_option *o, json_object *value,
+                              const char *path)
+{
+    if (!o->argument) {
+        if (!json_object_is_type(value, json_type_boolean))
+            return cmd_usage_error(&serve_spec, "%s: \"%s\" must be true or false", path,
+                                   o->name);
+        return json_object_get_boolean(value) ? on_option(a, o->id, NULL) : 0;
+    }
+    if (json_object_is_type(value, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(value); i++) {
+            json_object *item = json_object_array_get_idx(value, i);
+            if (!json_object_is_type(item, json_type_string))
+                return cmd_usage_error(&serve_spec, "%s: \"%s\" must hold strings", path,
+                                       o->name);
+            int rc = on_option(a, o->id, json_object_get_string(item));
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    if (!json_object_is_type(value, json_type_string) && !json_object_is_type(value, json_type_int))
+        return cmd_usage_error(&serve_spec, "%s: \"%s\" must be a string or a number", path,
+                               o->name);
+    return on_option(a, o->id, json_object_get_string(value));
+}
+
+/* --config FILE: a JSON object whose members are long option names. The
+ * document stays alive (*doc) because the options borrow its strings. */
+static int load_config_file(serve_args *a, json_object **doc)
+{
+    char *text = NULL;
+    size_t length = 0;
+    mcpauth_error err = {0};
+    if (mcpauth_file_read(a->config_file, CONFIG_FILE_MAX, &text, &length, &err) != MCPAUTH_OK)
+        return cmd_fail("serve", &err);
+    *doc = mcpauth_json_parse_object(text, length, "configuration", &err);
+    free(text);
+    if (!*doc) {
+        fprintf(stderr, "mcpauth serve: %s: %s\n", a->config_file, err.message);
+        return MCPAUTH_ELOCAL;
+    }
+    a->reading_file = true;
+    int rc = 0;
+    json_object_object_foreach(*doc, key, value)
+    {
+        const cmd_option *o = find_option(key);
+        if (!o || o->id == OPT_CONFIG) {
+            fprintf(stderr, "mcpauth serve: %s: unknown option \"%s\"\n", a->config_file, key);
+            rc = MCPAUTH_ELOCAL;
+            break;
+        }
+        if ((rc = apply_config_value(a, o, value, a->config_file)) != 0) {
+            rc = MCPAUTH_ELOCAL; /* a bad file is a configuration error */
+            break;
+        }
+    }
+    a->reading_file = false;
+    return rc;
+}
+
+/* Fills the client credentials from --credentials and the secret sources. */
+static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **secret)
+{
+    mcpauth_error err = {0};
+    mcpauth_serve_config *c = &a->config;
+    if (a->credentials_file) {
+        if (mcpauth_credentials_load(a->credentials_file, creds, &err) != MCPAUTH_OK)
+            return cmd_fail("serve", &err);
+        if (mcpauth_file_is_shared(a->credentials_file))
+            cmd_warn("serve", "%s is readable by other users; it holds secrets (chmod 600 it)",
+                     a->credentials_file);
+        if (!c->introspection.client_id)
+            c->introspection.client_id = mcpauth_credentials_client_id(creds);
+        if (!c->issuer)
+            c->issuer = creds->issuer;
+        c->introspection.client_secret = mcpauth_credentials_client_secret(creds);
+    }
+    if (a->client_secret_file || !c->introspection.client_secret) {
+        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
+                            secret, &err) != MCPAUTH_OK)
+            return cmd_fail("serve", &err);
+        if (*secret)
+            c->introspection.client_secret = *secret;
+    }
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_args a = {0};
+    mcpauth_serve_config *c = &a.config;
+    mcpauth_serve_config_init(c);
+    c->workers = (int)uv_available_parallelism();
+    c->mcp.server_version = MCPAUTH_VERSION;
+    mcpauth_credentials creds = {0};
+    json_object *file_doc = NULL;
+    char *secret = NULL;
+    int operands = 0;
+
+    /* First pass only to find --config, so the file can be applied before
+     * the flags that override it. */
+    int status = cmd_parse_options(&serve_spec, argc, argv, on_option, &a, &operands);
+    if (status >= 0)
+        goto done;
+    if (operands < argc) {
+        status = cmd_usage_error(&serve_spec, "unexpected argument '%s'", argv[operands]);
+        goto done;
+    }
+    if (a.config_file) {
+        const char *file = a.config_file;
+        free(a.listen_host);
+        memset(&a, 0, sizeof a);
+        mcpauth_serve_config_init(c);
+        c->workers = (int)uv_available_parallelism();
+        c->mcp.server_version = MCPAUTH_VERSION;
+        a.config_file = file;
+        if ((status = load_config_file(&a, &file_doc)) != 0)
+            goto done;
+        if ((status = cmd_parse_options(&serve_spec, argc, argv, on_option, &a, &operands)) >= 0)
+            goto done;
+    }
+    if ((status = load_credentials(&a, &creds, &secret)) != 0)
+        goto done;
+    if (c->required_scopes.count == 0)
+        c->required_scopes.items[c->required_scopes.count++] = "mcp";
+    /* The resource URL itself is always an accepted audience (RFC 8707). */
+    if (c->audiences.count < MCPAUTH_SERVE_MAX_LIST) {
+        memmove(&c->audiences.items[1], &c->audiences.items[0],
+                c->audiences.count * sizeof c->audiences.items[0]);
+        c->audiences.items[0] = c->resource;
+        c->audiences.count++;
+    }
+    mcpauth_error err = {0};
+    if (mcpauth_serve_config_check(c, &err) != MCPAUTH_OK) {
+        status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&serve_spec, "%s", err.message)
+                                              : cmd_fail("serve", &err);
+        goto done;
+    }
+    status = mcpauth_serve_run(c, &err) == MCPAUTH_OK ? 0 : cmd_fail("serve", &err);
+done:
+    mcpauth_credentials_free(&creds);
+    mcpauth_secret_free(secret);
+    json_object_put(file_doc);
+    free(a.listen_host);
+    return status;
+}

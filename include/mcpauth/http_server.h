@@ -1,0 +1,143 @@
+/* An HTTP/1.1 server on a libuv loop, parsing with http-parser.
+ *
+ * The server owns connections; each parsed request becomes an exchange that
+ * is handed to the request callback and stays alive until the application
+ * answers it, which may be much later (after an introspection call), or
+ * streams to it (Server-Sent Events). Requests pipelined on one connection
+ * are answered in order. Every limit is explicit: header and body bytes,
+ * open connections, requests in flight per connection, and the header and
+ * idle timeouts that stop slow-loris clients. A request over a limit gets
+ * the matching 4xx/5xx and, when the stream cannot be trusted any more, the
+ * connection is closed; the server itself is never affected.
+ *
+ * Nothing here blocks; every function must be called on the loop's thread.
+ */
+#ifndef MCPAUTH_HTTP_SERVER_H
+#define MCPAUTH_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct mcpauth_http_server mcpauth_http_server;
+typedef struct mcpauth_http_exchange mcpauth_http_exchange;
+
+typedef struct mcpauth_http_server_limits {
+    size_t max_header_bytes;     /* request line + headers; 431 past it (16 KiB) */
+    size_t max_body_bytes;       /* 413 past it (1 MiB) */
+    size_t max_connections;      /* further connections are closed at once (10000) */
+    size_t max_pipelined;        /* requests read ahead per connection (16) */
+    uint64_t header_timeout_ms;  /* a request's headers must arrive within (10000) */
+    uint64_t body_timeout_ms;    /* and its body within (30000) */
+    uint64_t idle_timeout_ms;    /* keep-alive connection with nothing to do (60000) */
+} mcpauth_http_server_limits;
+
+void mcpauth_http_server_limits_init(mcpauth_http_server_limits *limits);
+
+/* One response header: name and value, both borrowed for the call. */
+typedef struct mcpauth_http_field {
+    const char *name;
+    const char *value;
+} mcpauth_http_field;
+
+/* Called once per complete request, on the loop. The callback must
+ * eventually answer ex with mcpauth_http_respond() or a stream. */
+typedef void (*mcpauth_http_request_cb)(mcpauth_http_exchange *ex, void *data);
+
+/* Called when the connection of an unanswered or streaming exchange goes
+ * away; ex stays valid until the application answers or ends it (which then
+ * does nothing but free it). */
+typedef void (*mcpauth_http_abort_cb)(mcpauth_http_exchange *ex, void *data);
+
+typedef void (*mcpauth_http_server_closed_cb)(mcpauth_http_server *server, void *data);
+
+/* Creates a server on loop; *out is owned until mcpauth_http_server_close().
+ * Returns 0 or a negative libuv error code. */
+int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *limits,
+                            mcpauth_http_request_cb on_request, void *data,
+                            mcpauth_http_server **out);
+
+/* Binds and listens on host:port (port 0 picks a free one; see
+ * mcpauth_http_server_port). reuse_port sets SO_REUSEPORT so several worker
+ * processes can share the port. Returns 0 or a negative libuv error code. */
+int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, int port,
+                               bool reuse_port);
+
+/* Listens on an already bound and listening socket (a worker process
+ * sharing its parent's socket). Returns 0 or a negative libuv error code. */
+int mcpauth_http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t sock);
+
+/* The bound port, or -1 when not listening. */
+int mcpauth_http_server_port(const mcpauth_http_server *server);
+
+/* Open connections right now. */
+size_t mcpauth_http_server_connection_count(const mcpauth_http_server *server);
+
+/* Stops accepting; idle keep-alive connections are closed; connections with
+ * requests in progress close after their last response. */
+void mcpauth_http_server_drain(mcpauth_http_server *server);
+
+/* Closes everything now (in-flight exchanges are aborted) and frees the
+ * server; closed_cb runs when the last handle is closed. */
+void mcpauth_http_server_close(mcpauth_http_server *server, mcpauth_http_server_closed_cb closed_cb,
+                               void *data);
+
+/* ---- the request (all borrowed; valid until the exchange is answered) ---- */
+
+const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex);  /* "POST" */
+const char *mcpauth_http_exchange_path(const mcpauth_http_exchange *ex);    /* raw, without the query */
+const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex);   /* raw, NULL when absent */
+const char *mcpauth_http_exchange_target(const mcpauth_http_exchange *ex);  /* raw request-target */
+
+/* The value of header name (case-insensitive); with several fields of that
+ * name, the index-th. NULL when absent. */
+const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const char *name,
+                                         size_t index);
+
+/* How many fields named name the request carried. */
+size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name);
+
+const char *mcpauth_http_exchange_body(const mcpauth_http_exchange *ex, size_t *length);
+
+/* The peer's address as text ("127.0.0.1"), for logs. */
+const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex);
+
+/* Monotonic time (uv_hrtime, ns) when the request's first byte arrived. */
+uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex);
+
+/* Application data attached to the exchange. */
+void mcpauth_http_exchange_set_data(mcpauth_http_exchange *ex, void *data);
+void *mcpauth_http_exchange_data(const mcpauth_http_exchange *ex);
+
+void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb,
+                                    void *data);
+
+/* True when the client's connection is gone. */
+bool mcpauth_http_exchange_aborted(const mcpauth_http_exchange *ex);
+
+/* ---- answering ---- */
+
+/* Sends a complete response and ends the exchange (ex must not be used
+ * after). The server adds Content-Length, Date and Connection; fields must
+ * not contain CR or LF (such fields are dropped). body may be NULL. */
+void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_http_field *fields,
+                          size_t field_count, const char *body, size_t length);
+
+/* Starts a streamed response (chunked transfer encoding), e.g.
+ * text/event-stream. Then write any number of times and end once. */
+void mcpauth_http_stream_start(mcpauth_http_exchange *ex, int status,
+                               const mcpauth_http_field *fields, size_t field_count);
+
+/* Queues data on the stream. Returns 0, or UV_ECONNRESET when the client is
+ * gone (the application should then end the stream). */
+int mcpauth_http_stream_write(mcpauth_http_exchange *ex, const char *data, size_t length);
+
+/* Bytes queued on the stream but not yet written to the socket: for
+ * back-pressure. */
+size_t mcpauth_http_stream_pending(const mcpauth_http_exchange *ex);
+
+/* Ends the stream and the exchange (ex must not be used after). */
+void mcpauth_http_stream_end(mcpauth_http_exchange *ex);
+
+#endif

@@ -1,0 +1,100 @@
+/* The MCP protocol engine behind the Streamable HTTP endpoint: JSON-RPC 2.0
+ * messages, protocol version negotiation, sessions bound to the token's
+ * identity, and the tools. It knows nothing of sockets: the HTTP layer hands
+ * it a POST (or DELETE) that already passed authentication, with the caller's
+ * identity, and gets back the HTTP status, body and headers to send.
+ *
+ * Protocol versions: 2025-11-25 (preferred), 2025-06-18, 2025-03-26
+ * (batches allowed only there). Methods: initialize,
+ * notifications/initialized, ping, tools/list, tools/call, logging/setLevel.
+ *
+ * Nothing here blocks; call on one thread. Replies are delivered through a
+ * callback so that tools may later complete asynchronously; the built-in
+ * tools reply before mcpauth_mcp_handle_post() returns.
+ */
+#ifndef MCPAUTH_MCP_H
+#define MCPAUTH_MCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcpauth/token.h"
+
+#define MCPAUTH_MCP_LATEST_VERSION "2025-11-25"
+#define MCPAUTH_MCP_SESSION_ID_LENGTH 32 /* hex characters */
+
+typedef struct mcpauth_mcp_server mcpauth_mcp_server;
+
+/* Who is calling, as authentication established it. Borrowed. */
+typedef struct mcpauth_mcp_identity {
+    const mcpauth_token_info *token; /* NULL when serving without authentication */
+    const char *validated_by;        /* "introspection", "jwt", "none" */
+    bool cache_hit;
+} mcpauth_mcp_identity;
+
+typedef struct mcpauth_mcp_config {
+    const char *server_name;    /* serverInfo.name ("mcpauth") */
+    const char *server_version; /* serverInfo.version */
+    const char *instructions;   /* NULL: none */
+    bool stateless;             /* no sessions: every POST stands alone */
+    size_t max_sessions;        /* new sessions beyond it: 503 (default 10000) */
+    int64_t session_idle_seconds; /* sessions unused this long are dropped (3600) */
+} mcpauth_mcp_config;
+
+void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
+
+/* NULL on allocation failure. config is copied (its strings must outlive
+ * the server). */
+mcpauth_mcp_server *mcpauth_mcp_server_new(const mcpauth_mcp_config *config);
+void mcpauth_mcp_server_free(mcpauth_mcp_server *server);
+
+/* One HTTP request to the MCP endpoint. Borrowed. */
+typedef struct mcpauth_mcp_request {
+    const char *session_id;       /* Mcp-Session-Id header, NULL when absent */
+    const char *protocol_version; /* MCP-Protocol-Version header, NULL when absent */
+    const char *accept;           /* Accept header */
+    const char *content_type;     /* Content-Type header */
+    const char *body;
+    size_t body_length;
+    mcpauth_mcp_identity identity;
+    int64_t now; /* seconds since the epoch, for session expiry */
+} mcpauth_mcp_request;
+
+/* What to send back. Owned by the engine; valid during the callback. */
+typedef struct mcpauth_mcp_reply {
+    int status;               /* 200, 202, 400, 403, 404, 406, 415, 503 */
+    const char *content_type; /* "application/json" or NULL (no body) */
+    const char *body;         /* NULL for 202 and bodiless errors */
+    size_t body_length;
+    const char *session_id;   /* send as Mcp-Session-Id (set on initialize) */
+} mcpauth_mcp_reply;
+
+typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data);
+
+/* Handles a POST (MCP 2025-11-25 transports §Sending Messages): Accept must
+ * list application/json and text/event-stream (406), Content-Type must be
+ * application/json (415), body one JSON-RPC message (a batch only for
+ * 2025-03-26; -32700 / -32600 with 400 otherwise), MCP-Protocol-Version, when
+ * present, a supported one (400). initialize creates a session (unless
+ * stateless) bound to identity's subject and client; other requests must name
+ * a live session of the same subject and client (400 when missing, 404 when
+ * unknown, expired or someone else's). Notifications and responses: 202.
+ * cb is called exactly once, possibly before this returns. */
+void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                             mcpauth_mcp_reply_cb cb, void *data);
+
+/* Handles a DELETE: ends the session (200), 404 when unknown or someone
+ * else's, 400 without a session id, 405 when stateless. */
+void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                               mcpauth_mcp_reply_cb cb, void *data);
+
+/* Live sessions (after dropping expired ones at time now). */
+size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now);
+
+/* The seed's greeting for an identity: "Hello, NAME!" with a username claim,
+ * else "Hello, user with ID SUB!", else "Hello, anonymous user!". Caller
+ * frees. */
+char *mcpauth_mcp_hello_text(const mcpauth_token_info *token);
+
+#endif

@@ -1,0 +1,70 @@
+/* `mcpauth serve`: an MCP server protected as an OAuth 2.1 resource server.
+ *
+ * The configuration below is filled by cmd/serve.c (flags, --config file)
+ * and checked by mcpauth_serve_config_check(); mcpauth_serve_run() then runs
+ * the worker processes until SIGTERM/SIGINT. Run blocks the calling thread.
+ */
+#ifndef MCPAUTH_SERVE_H
+#define MCPAUTH_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mcpauth/error.h"
+#include "mcpauth/http_client.h"
+#include "mcpauth/http_server.h"
+#include "mcpauth/introspection.h"
+#include "mcpauth/mcp.h"
+
+#define MCPAUTH_SERVE_MAX_LIST 32
+
+typedef struct mcpauth_string_array {
+    const char *items[MCPAUTH_SERVE_MAX_LIST]; /* borrowed */
+    size_t count;
+} mcpauth_string_array;
+
+typedef enum mcpauth_log_format { MCPAUTH_LOG_TEXT, MCPAUTH_LOG_JSON } mcpauth_log_format;
+
+typedef struct mcpauth_serve_config {
+    const char *resource;      /* canonical public URL of the MCP endpoint */
+    const char *listen_host;   /* "127.0.0.1" */
+    int listen_port;           /* 8000; 0 picks a free port */
+    const char *issuer;        /* the authorization server */
+    const char *resource_name; /* RFC 9728 resource_name */
+    bool no_auth;              /* serve without validation (loopback only) */
+
+    mcpauth_introspection_config introspection; /* endpoint may be NULL: discovered */
+    mcpauth_string_array audiences;             /* accepted besides the resource URL */
+    mcpauth_string_array required_scopes;       /* default: mcp */
+    mcpauth_string_array allowed_origins;       /* besides the resource's own origin */
+    mcpauth_string_array allowed_hosts;         /* besides the resource's host and loopback */
+    int64_t leeway_seconds;
+    size_t cache_size;
+    int64_t cache_ttl_seconds;
+    int64_t negative_ttl_seconds;
+
+    mcpauth_mcp_config mcp;
+    mcpauth_http_server_limits limits;
+    mcpauth_http_options http; /* for requests to the authorization server */
+    int workers;               /* worker processes; 1 runs in this process */
+    int64_t shutdown_timeout_seconds;
+    mcpauth_log_format log_format;
+    FILE *log;                 /* where log lines go (stderr) */
+} mcpauth_serve_config;
+
+void mcpauth_serve_config_init(mcpauth_serve_config *config);
+
+/* Checks the configuration before anything starts: URLs parse, the
+ * resource has no fragment, --no-auth only on a loopback listen address,
+ * credentials present when introspection is needed. MCPAUTH_ELOCAL (or
+ * MCPAUTH_EUSAGE) with one line naming the problem. */
+mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err);
+
+/* Runs the server until SIGTERM or SIGINT, then drains within the shutdown
+ * timeout. Discovers the introspection endpoint first when it is not set.
+ * Returns MCPAUTH_OK after a clean stop. Blocks. */
+mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err);
+
+#endif

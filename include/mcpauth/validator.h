@@ -1,0 +1,77 @@
+/* The token validation pipeline of `serve`: one call per request, whatever
+ * checks the token. In order: the result cache (by SHA-256 of the token),
+ * then single-flight (concurrent requests with the same uncached token wait
+ * for one validation), then the backend (RFC 7662 introspection today),
+ * then the claim checks every backend shares (mcpauth_token_check), then
+ * the scopes this request needs. The authorization server failing is
+ * reported separately from a bad token: it is never the client's fault.
+ *
+ * Calls on the loop's thread only; nothing blocks.
+ */
+#ifndef MCPAUTH_VALIDATOR_H
+#define MCPAUTH_VALIDATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcpauth/http_async.h"
+#include "mcpauth/introspection.h"
+#include "mcpauth/token.h"
+
+typedef struct mcpauth_validator mcpauth_validator;
+
+typedef enum mcpauth_validation_outcome {
+    MCPAUTH_VALIDATION_VALID,
+    MCPAUTH_VALIDATION_INVALID,            /* 401 invalid_token */
+    MCPAUTH_VALIDATION_INSUFFICIENT_SCOPE, /* 403 insufficient_scope */
+    MCPAUTH_VALIDATION_UNAVAILABLE,        /* 503: the AS could not be asked */
+} mcpauth_validation_outcome;
+
+/* Borrowed for the duration of the callback. */
+typedef struct mcpauth_validation {
+    mcpauth_validation_outcome outcome;
+    const mcpauth_token_info *info; /* VALID and INSUFFICIENT_SCOPE */
+    const char *reason;             /* one line, never the token; "" when VALID */
+    const char *validated_by;       /* "introspection" */
+    bool cache_hit;
+    char token_hash[13];            /* first 12 hex digits of SHA-256(token) */
+} mcpauth_validation;
+
+typedef void (*mcpauth_validate_cb)(const mcpauth_validation *result, void *data);
+
+typedef struct mcpauth_validator_config {
+    mcpauth_token_policy policy;    /* scopes in it are ignored: see validate() */
+    mcpauth_introspection_config introspection;
+    size_t cache_size;              /* 0 disables the cache */
+    int64_t cache_ttl_seconds;
+    int64_t negative_ttl_seconds;
+    size_t max_token_length;
+} mcpauth_validator_config;
+
+typedef struct mcpauth_validator_stats {
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t backend_calls;    /* introspection requests sent */
+    uint64_t backend_failures; /* of those, how many could not be answered */
+} mcpauth_validator_stats;
+
+/* config is copied, its strings must outlive the validator. NULL on
+ * allocation failure. */
+mcpauth_validator *mcpauth_validator_new(mcpauth_http_async *http,
+                                         const mcpauth_validator_config *config);
+
+/* Validates token for a request needing scopes[0..scope_count) (the array
+ * and its strings must stay valid until cb runs). cb runs exactly once:
+ * synchronously on a cache hit or an early rejection, later otherwise. */
+void mcpauth_validator_validate(mcpauth_validator *validator, const char *token, size_t length,
+                                const char *const *scopes, size_t scope_count,
+                                mcpauth_validate_cb cb, void *data);
+
+/* Counters since the validator was created. */
+void mcpauth_validator_stats_get(const mcpauth_validator *validator, mcpauth_validator_stats *out);
+
+/* Frees the validator. Validations still waiting are answered UNAVAILABLE. */
+void mcpauth_validator_free(mcpauth_validator *validator);
+
+#endif

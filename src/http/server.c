@@ -1,0 +1,1034 @@
+/* The HTTP/1.1 server: libuv for I/O, http-parser for the wire format.
+ *
+ * A connection owns a queue of exchanges in request order. The application
+ * may answer them in any order; bytes go to the socket only for the head of
+ * the queue, later answers wait in their exchange's buffer, so pipelined
+ * responses keep their order (RFC 9112 §9.3.2). When the queue is full the
+ * parser is paused and reading stops until the application catches up:
+ * back-pressure instead of unbounded buffering.
+ */
+#include "mcpauth/http_server.h"
+
+#include <arpa/inet.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "mcpauth/http_client.h"
+#include "mcpauth/strbuf.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define MAX_HEADER_FIELDS 100
+#define MAX_METHOD_LENGTH 16
+
+typedef struct connection connection;
+
+typedef enum exchange_state {
+    EXCHANGE_PARSING,   /* request still arriving */
+    EXCHANGE_WITH_APP,  /* handed to the application, no answer yet */
+    EXCHANGE_STREAMING, /* the application is streaming the response */
+    EXCHANGE_ANSWERED,  /* the whole response is in out (or written) */
+} exchange_state;
+
+typedef struct header_field {
+    char *name;
+    char *value;
+} header_field;
+
+struct mcpauth_http_exchange {
+    connection *conn; /* NULL once the connection is gone */
+    mcpauth_http_exchange *next;
+    exchange_state state;
+    bool aborted;
+    bool head_request;
+    bool keep_alive;
+    bool chunked; /* streaming with chunked transfer coding */
+    unsigned short http_minor;
+    char method[MAX_METHOD_LENGTH];
+    mcpauth_strbuf target;
+    char *path;
+    char *query;
+    header_field *fields;
+    size_t field_count;
+    bool last_was_value;
+    mcpauth_strbuf body;
+    mcpauth_strbuf out; /* response bytes waiting until this exchange is the head */
+    uint64_t start_ns;
+    void *data;
+    mcpauth_http_abort_cb on_abort;
+    void *abort_data;
+};
+
+struct connection {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    mcpauth_http_server *server;
+    connection *prev, *next;
+    http_parser parser;
+    mcpauth_http_exchange *head, *tail; /* answered in this order */
+    mcpauth_http_exchange *parsing;     /* the request being read, also in the queue */
+    size_t queued;
+    size_t header_bytes;
+    bool in_body;
+    bool no_more_requests; /* after "Connection: close", an error, or drain */
+    bool closing;
+    bool reading;
+    bool in_parse; /* inside http_parser_execute */
+    int writes_pending;
+    char *stash; /* bytes read but not parsed while paused */
+    size_t stash_length;
+    char peer[64];
+};
+
+struct mcpauth_http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    bool listening;
+    bool draining;
+    bool closing;
+    int port;
+    mcpauth_http_server_limits limits;
+    mcpauth_http_request_cb on_request;
+    void *data;
+    connection *connections;
+    size_t connection_count;
+    int handles_open;
+    mcpauth_http_server_closed_cb closed_cb;
+    void *closed_data;
+    char date[40]; /* cached Date header value, refreshed once a second */
+    time_t date_time;
+};
+
+typedef struct write_request {
+    uv_write_t req;
+    connection *conn;
+    char data[];
+} write_request;
+
+static http_parser_settings parser_settings;
+
+static void conn_close(connection *conn);
+static void conn_maybe_resume(connection *conn);
+static void conn_flush(connection *conn);
+static void conn_arm_timer(connection *conn);
+
+/* ---- exchanges ---- */
+
+static void exchange_free(mcpauth_http_exchange *ex)
+{
+    for (size_t i = 0; i < ex->field_count; i++) {
+        free(ex->fields[i].name);
+        free(ex->fields[i].value);
+    }
+    free(ex->fields);
+    /* Requests carry bearer tokens: wipe what held them. */
+    mcpauth_strbuf_free(&ex->target);
+    mcpauth_strbuf_free(&ex->body);
+    mcpauth_strbuf_free(&ex->out);
+    free(ex->path);
+    free(ex->query);
+    free(ex);
+}
+
+static bool field_is_safe(const char *s)
+{
+    return s && !strpbrk(s, "\r\n");
+}
+
+static const char *server_date(mcpauth_http_server *server)
+{
+    time_t now = time(NULL);
+    if (now != server->date_time) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(server->date, sizeof server->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        server->date_time = now;
+    }
+    return server->date;
+}
+
+/* Appends the status line and header block of a response to ex->out. */
+static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *server,
+                                int status, const mcpauth_http_field *fields, size_t count,
+                                const char *framing)
+{
+    const char *reason = mcpauth_http_status_text(status);
+    mcpauth_strbuf_appendf(&ex->out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : "Status");
+    for (size_t i = 0; i < count; i++) {
+        if (field_is_safe(fields[i].name) && field_is_safe(fields[i].value))
+            mcpauth_strbuf_appendf(&ex->out, "%s: %s\r\n", fields[i].name, fields[i].value);
+    }
+    /* A draining server tells every client to go elsewhere next time. */
+    bool keep_alive = ex->keep_alive && !server->draining;
+    if (!keep_alive)
+        ex->keep_alive = false;
+    mcpauth_strbuf_appendf(&ex->out, "Date: %s\r\n%sConnection: %s\r\n\r\n", server_date(server),
+                           framing, keep_alive ? "keep-alive" : "close");
+}
+
+/* ---- connections ---- */
+
+static void server_release_handle(mcpauth_http_server *server, int count)
+{
+    server->handles_open -= count;
+    if (server->closing && server->handles_open == 0) {
+        if (server->closed_cb)
+            server->closed_cb(server, server->closed_data);
+        free(server);
+    }
+}
+
+static void conn_on_closed_timer(uv_handle_t *handle)
+{
+    connection *conn = handle->data;
+    mcpauth_http_server *server = conn->server;
+    free(conn->stash);
+    free(conn);
+    server_release_handle(server, 2);
+}
+
+static void conn_on_closed_tcp(uv_handle_t *handle)
+{
+    connection *conn = handle->data;
+    uv_close((uv_handle_t *)&conn->timer, conn_on_closed_timer);
+}
+
+static void conn_close(connection *conn)
+{
+    if (conn->closing)
+        return;
+    conn->closing = true;
+    mcpauth_http_server *server = conn->server;
+    /* Unlink first so nothing else reaches the connection. */
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        server->connections = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    server->connection_count--;
+
+    mcpauth_http_exchange *ex = conn->head;
+    conn->head = conn->tail = conn->parsing = NULL;
+    while (ex) {
+        mcpauth_http_exchange *next = ex->next;
+        ex->next = NULL;
+        if (ex->state == EXCHANGE_WITH_APP || ex->state == EXCHANGE_STREAMING) {
+            /* The application still holds it: tell it, free when it answers. */
+            ex->conn = NULL;
+            ex->aborted = true;
+            if (ex->on_abort)
+                ex->on_abort(ex, ex->abort_data);
+        } else {
+            exchange_free(ex);
+        }
+        ex = next;
+    }
+    uv_timer_stop(&conn->timer);
+    uv_close((uv_handle_t *)&conn->tcp, conn_on_closed_tcp);
+}
+
+static void conn_stop_reading(connection *conn)
+{
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = false;
+    }
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status)
+{
+    connection *conn = req->data;
+    free(req);
+    conn_close(conn);
+}
+
+/* Closes after everything queued has been written. */
+static void conn_finish(connection *conn)
+{
+    if (conn->closing)
+        return;
+    if (conn->writes_pending > 0)
+        return; /* on_write calls back here */
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&conn->tcp, conn_on_shutdown) != 0) {
+        free(req);
+        conn_close(conn);
+        return;
+    }
+    req->data = conn;
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+    write_request *wr = (write_request *)req;
+    connection *conn = wr->conn;
+    free(wr);
+    conn->writes_pending--;
+    if (status < 0) {
+        conn_close(conn);
+        return;
+    }
+    if (conn->no_more_requests && !conn->head && conn->writes_pending == 0)
+        conn_finish(conn);
+}
+
+static int conn_write(connection *conn, const char *data, size_t length)
+{
+    if (conn->closing)
+        return UV_ECONNRESET;
+    if (length == 0)
+        return 0;
+    write_request *wr = malloc(sizeof *wr + length);
+    if (!wr) {
+        conn_close(conn);
+        return UV_ENOMEM;
+    }
+    memcpy(wr->data, data, length);
+    wr->conn = conn;
+    uv_buf_t buf = uv_buf_init(wr->data, (unsigned int)length);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&conn->tcp, &buf, 1, conn_on_write);
+    if (rc != 0) {
+        free(wr);
+        conn_close(conn);
+        return rc;
+    }
+    conn->writes_pending++;
+    return 0;
+}
+
+/* Writes what the head exchanges have ready and retires the finished ones. */
+static void conn_flush(connection *conn)
+{
+    while (!conn->closing && conn->head) {
+        mcpauth_http_exchange *ex = conn->head;
+        if (ex->state == EXCHANGE_PARSING || ex->state == EXCHANGE_WITH_APP)
+            break;
+        if (ex->out.length > 0) {
+            conn_write(conn, ex->out.data, ex->out.length);
+            mcpauth_strbuf_free(&ex->out);
+        }
+        if (ex->state == EXCHANGE_STREAMING)
+            break;
+        /* Answered: retire it. */
+        bool keep_alive = ex->keep_alive;
+        conn->head = ex->next;
+        if (!conn->head)
+            conn->tail = NULL;
+        conn->queued--;
+        exchange_free(ex);
+        if (!keep_alive)
+            conn->no_more_requests = true;
+    }
+    if (conn->closing)
+        return;
+    if (conn->no_more_requests && !conn->head) {
+        conn_finish(conn);
+        return;
+    }
+    conn_maybe_resume(conn);
+    conn_arm_timer(conn);
+}
+
+static void conn_on_timeout(uv_timer_t *timer)
+{
+    connection *conn = timer->data;
+    if (conn->parsing && !conn->no_more_requests) {
+        /* Slow-loris or a stalled body: answer 408 in order, then close. */
+        mcpauth_http_exchange *ex = conn->parsing;
+        conn->parsing = NULL;
+        ex->keep_alive = false;
+        ex->state = EXCHANGE_ANSWERED;
+        static const char body[] = "request timeout\n";
+        mcpauth_http_field type = {"Content-Type", "text/plain"};
+        char framing[64];
+        snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", sizeof body - 1);
+        exchange_write_head(ex, conn->server, 408, &type, 1, framing);
+        mcpauth_strbuf_append(&ex->out, body, sizeof body - 1);
+        conn->no_more_requests = true;
+        conn_stop_reading(conn);
+        conn_flush(conn);
+        return;
+    }
+    conn_close(conn);
+}
+
+static void conn_arm_timer(connection *conn)
+{
+    if (conn->closing)
+        return;
+    const mcpauth_http_server_limits *l = &conn->server->limits;
+    uint64_t timeout = 0;
+    if (conn->parsing && conn->in_body)
+        timeout = l->body_timeout_ms;
+    else if (conn->parsing)
+        timeout = l->header_timeout_ms;
+    else if (!conn->head)
+        timeout = l->idle_timeout_ms;
+    if (timeout == 0) {
+        uv_timer_stop(&conn->timer);
+        return;
+    }
+    /* The header and body deadlines run from the request's start, not from
+     * the last byte, so trickling bytes does not keep a request alive. */
+    if (conn->parsing) {
+        uint64_t elapsed = (uv_hrtime() - conn->parsing->start_ns) / 1000000;
+        timeout = elapsed >= timeout ? 1 : timeout - elapsed;
+        if (uv_is_active((uv_handle_t *)&conn->timer))
+            return;
+    }
+    uv_timer_start(&conn->timer, conn_on_timeout, timeout, 0);
+}
+
+/* Ends the connection's request stream with an error response (in order
+ * behind anything already queued), then closes it. */
+static void conn_fail(connection *conn, int status, const char *message)
+{
+    mcpauth_http_exchange *ex = conn->parsing;
+    if (!ex) {
+        ex = calloc(1, sizeof *ex);
+        if (!ex) {
+            conn_close(conn);
+            return;
+        }
+        ex->conn = conn;
+        ex->start_ns = uv_hrtime();
+        if (conn->tail)
+            conn->tail->next = ex;
+        else
+            conn->head = ex;
+        conn->tail = ex;
+        conn->queued++;
+    }
+    conn->parsing = NULL;
+    ex->keep_alive = false;
+    ex->head_request = false;
+    ex->state = EXCHANGE_ANSWERED;
+    mcpauth_strbuf_free(&ex->out);
+    char framing[64];
+    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", strlen(message) + 1);
+    mcpauth_http_field type = {"Content-Type", "text/plain"};
+    exchange_write_head(ex, conn->server, status, &type, 1, framing);
+    mcpauth_strbuf_appendf(&ex->out, "%s\n", message);
+    conn->no_more_requests = true;
+    conn_stop_reading(conn);
+    conn_flush(conn);
+}
+
+/* ---- parsing ---- */
+
+static int on_message_begin(http_parser *parser)
+{
+    connection *conn = parser->data;
+    if (conn->no_more_requests)
+        return -1;
+    mcpauth_http_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex)
+        return -1;
+    ex->conn = conn;
+    ex->state = EXCHANGE_PARSING;
+    ex->start_ns = uv_hrtime();
+    if (conn->tail)
+        conn->tail->next = ex;
+    else
+        conn->head = ex;
+    conn->tail = ex;
+    conn->queued++;
+    conn->parsing = ex;
+    conn->header_bytes = 0;
+    conn->in_body = false;
+    uv_timer_stop(&conn->timer);
+    conn_arm_timer(conn);
+    return 0;
+}
+
+/* Counts request-line and header bytes against the limit. */
+static bool count_header_bytes(connection *conn, size_t length)
+{
+    conn->header_bytes += length;
+    return conn->header_bytes <= conn->server->limits.max_header_bytes;
+}
+
+static int on_url(http_parser *parser, const char *at, size_t length)
+{
+    connection *conn = parser->data;
+    if (!count_header_bytes(conn, length))
+        return -1;
+    mcpauth_strbuf_append(&conn->parsing->target, at, length);
+    return 0;
+}
+
+static int on_header_field(http_parser *parser, const char *at, size_t length)
+{
+    connection *conn = parser->data;
+    mcpauth_http_exchange *ex = conn->parsing;
+    if (!count_header_bytes(conn, length))
+        return -1;
+    if (ex->field_count == 0 || ex->last_was_value) {
+        if (ex->field_count == MAX_HEADER_FIELDS)
+            return -1;
+        header_field *grown = realloc(ex->fields, (ex->field_count + 1) * sizeof *grown);
+        if (!grown)
+            return -1;
+        ex->fields = grown;
+        ex->fields[ex->field_count++] = (header_field){NULL, NULL};
+        ex->last_was_value = false;
+    }
+    header_field *f = &ex->fields[ex->field_count - 1];
+    size_t old = f->name ? strlen(f->name) : 0;
+    char *name = realloc(f->name, old + length + 1);
+    if (!name)
+        return -1;
+    memcpy(name + old, at, length);
+    name[old + length] = '\0';
+    f->name = name;
+    return 0;
+}
+
+static int on_header_value(http_parser *parser, const char *at, size_t length)
+{
+    connection *conn = parser->data;
+    mcpauth_http_exchange *ex = conn->parsing;
+    if (!count_header_bytes(conn, length) || ex->field_count == 0)
+        return -1;
+    header_field *f = &ex->fields[ex->field_count - 1];
+    size_t old = f->value ? strlen(f->value) : 0;
+    char *value = realloc(f->value, old + length + 1);
+    if (!value)
+        return -1;
+    memcpy(value + old, at, length);
+    value[old + length] = '\0';
+    f->value = value;
+    ex->last_was_value = true;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *parser)
+{
+    connection *conn = parser->data;
+    mcpauth_http_exchange *ex = conn->parsing;
+    for (size_t i = 0; i < ex->field_count; i++) {
+        if (!ex->fields[i].value) {
+            ex->fields[i].value = strdup("");
+            if (!ex->fields[i].value)
+                return -1;
+        }
+    }
+    snprintf(ex->method, sizeof ex->method, "%s", http_method_str(parser->method));
+    ex->head_request = parser->method == HTTP_HEAD;
+    ex->http_minor = parser->http_minor;
+    if (mcpauth_strbuf_failed(&ex->target))
+        return -1;
+    const char *target = ex->target.data ? ex->target.data : "";
+    const char *q = strchr(target, '?');
+    ex->path = q ? strndup(target, (size_t)(q - target)) : strdup(target);
+    ex->query = q ? strdup(q + 1) : NULL;
+    if (!ex->path || (q && !ex->query))
+        return -1;
+    if (parser->content_length != ULLONG_MAX &&
+        parser->content_length > conn->server->limits.max_body_bytes) {
+        conn_fail(conn, 413, "request body too large");
+        return -1;
+    }
+    conn->in_body = true;
+    uv_timer_stop(&conn->timer);
+    conn_arm_timer(conn);
+    /* RFC 9110 §10.1.1: a client waiting for 100 Continue gets it only when
+     * we will read the body now (this request is at the head). */
+    const char *expect = mcpauth_http_exchange_header(ex, "Expect", 0);
+    if (expect && strcasecmp(expect, "100-continue") == 0 && conn->head == ex &&
+        parser->http_minor >= 1) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_write(conn, cont, sizeof cont - 1);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *parser, const char *at, size_t length)
+{
+    connection *conn = parser->data;
+    mcpauth_http_exchange *ex = conn->parsing;
+    if (ex->body.length + length > conn->server->limits.max_body_bytes) {
+        conn_fail(conn, 413, "request body too large");
+        return -1;
+    }
+    mcpauth_strbuf_append(&ex->body, at, length);
+    return mcpauth_strbuf_failed(&ex->body) ? -1 : 0;
+}
+
+static int on_message_complete(http_parser *parser)
+{
+    connection *conn = parser->data;
+    mcpauth_http_exchange *ex = conn->parsing;
+    conn->parsing = NULL;
+    conn->in_body = false;
+    ex->keep_alive = http_should_keep_alive(parser) && !conn->server->draining;
+    if (!ex->keep_alive)
+        conn->no_more_requests = true;
+    ex->state = EXCHANGE_WITH_APP;
+    uv_timer_stop(&conn->timer);
+    /* Back-pressure: stop parsing once the queue is full; what is left of
+     * this read is stashed and parsed when answers drain the queue. */
+    if (conn->queued >= conn->server->limits.max_pipelined)
+        http_parser_pause(parser, 1);
+    conn->server->on_request(ex, conn->server->data);
+    return 0;
+}
+
+static void conn_stash(connection *conn, const char *data, size_t length)
+{
+    if (length > 0) {
+        conn->stash = malloc(length);
+        if (!conn->stash) {
+            conn_close(conn);
+            return;
+        }
+        memcpy(conn->stash, data, length);
+        conn->stash_length = length;
+    }
+    conn_stop_reading(conn);
+}
+
+static void conn_parse_error(connection *conn)
+{
+    if (conn->no_more_requests && !conn->parsing)
+        return; /* stopped on purpose: after Connection: close, or already answered */
+    if (conn->parsing && conn->header_bytes > conn->server->limits.max_header_bytes)
+        conn_fail(conn, 431, "request header fields too large");
+    else if (conn->parsing && conn->parsing->field_count == MAX_HEADER_FIELDS)
+        conn_fail(conn, 431, "too many header fields");
+    else
+        conn_fail(conn, 400, "malformed HTTP request");
+}
+
+/* Feeds bytes to the parser. A pause (full queue) that the application
+ * has already relieved is lifted at once; otherwise what is left is stashed
+ * and reading stops until conn_maybe_resume(). */
+static void conn_parse(connection *conn, const char *data, size_t length)
+{
+    conn->in_parse = true;
+    while (!conn->closing) {
+        size_t parsed = http_parser_execute(&conn->parser, &parser_settings, data, length);
+        if (conn->closing)
+            break;
+        enum http_errno err = HTTP_PARSER_ERRNO(&conn->parser);
+        if (err == HPE_PAUSED) {
+            data += parsed;
+            length -= parsed;
+            if (conn->queued < conn->server->limits.max_pipelined && !conn->no_more_requests) {
+                http_parser_pause(&conn->parser, 0);
+                if (length > 0)
+                    continue;
+                break;
+            }
+            conn_stash(conn, data, length);
+            break;
+        }
+        if (err != HPE_OK || conn->parser.upgrade)
+            conn_parse_error(conn);
+        break;
+    }
+    conn->in_parse = false;
+}
+
+static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    buf->base = malloc(READ_BUFFER_SIZE);
+    buf->len = buf->base ? READ_BUFFER_SIZE : 0;
+}
+
+static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    connection *conn = stream->data;
+    if (nread > 0)
+        conn_parse(conn, buf->base, (size_t)nread);
+    else if (nread < 0) {
+        /* EOF or error: a half-sent request is lost; answered ones finish. */
+        if (nread == UV_EOF && !conn->parsing && conn->head) {
+            conn->no_more_requests = true;
+            conn_stop_reading(conn);
+        } else {
+            conn_close(conn);
+        }
+    }
+    free(buf->base);
+}
+
+static void conn_maybe_resume(connection *conn)
+{
+    /* Inside the parser, conn_parse() itself lifts the pause. */
+    if (conn->closing || conn->no_more_requests || conn->reading || conn->in_parse)
+        return;
+    if (conn->queued >= conn->server->limits.max_pipelined)
+        return;
+    if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_PAUSED)
+        http_parser_pause(&conn->parser, 0);
+    if (conn->stash) {
+        char *stash = conn->stash;
+        size_t length = conn->stash_length;
+        conn->stash = NULL;
+        conn->stash_length = 0;
+        conn_parse(conn, stash, length);
+        free(stash);
+        if (conn->closing || conn->stash || conn->no_more_requests)
+            return;
+        if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_PAUSED)
+            return;
+    }
+    if (uv_read_start((uv_stream_t *)&conn->tcp, conn_on_alloc, conn_on_read) == 0)
+        conn->reading = true;
+}
+
+/* ---- accepting ---- */
+
+static void server_on_connection(uv_stream_t *listener, int status)
+{
+    mcpauth_http_server *server = listener->data;
+    if (status < 0 || server->closing)
+        return;
+    connection *conn = calloc(1, sizeof *conn);
+    if (!conn)
+        return;
+    conn->server = server;
+    uv_tcp_init(server->loop, &conn->tcp);
+    uv_timer_init(server->loop, &conn->timer);
+    conn->tcp.data = conn->timer.data = conn;
+    server->handles_open += 2;
+    conn->next = server->connections;
+    if (conn->next)
+        conn->next->prev = conn;
+    server->connections = conn;
+    server->connection_count++;
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        conn_close(conn);
+        return;
+    }
+    if (server->connection_count > server->limits.max_connections || server->draining) {
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                                   "Retry-After: 1\r\nContent-Length: 0\r\n\r\n";
+        conn->no_more_requests = true;
+        conn_write(conn, busy, sizeof busy - 1);
+        conn_finish(conn);
+        return;
+    }
+    struct sockaddr_storage addr;
+    int length = sizeof addr;
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&addr, &length) == 0) {
+        if (addr.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&addr, conn->peer, sizeof conn->peer);
+        else
+            uv_ip4_name((struct sockaddr_in *)&addr, conn->peer, sizeof conn->peer);
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    http_parser_init(&conn->parser, HTTP_REQUEST);
+    conn->parser.data = conn;
+    if (uv_read_start((uv_stream_t *)&conn->tcp, conn_on_alloc, conn_on_read) != 0) {
+        conn_close(conn);
+        return;
+    }
+    conn->reading = true;
+    conn_arm_timer(conn);
+}
+
+/* ---- public: server ---- */
+
+void mcpauth_http_server_limits_init(mcpauth_http_server_limits *limits)
+{
+    limits->max_header_bytes = 16 * 1024;
+    limits->max_body_bytes = 1024 * 1024;
+    limits->max_connections = 10000;
+    limits->max_pipelined = 16;
+    limits->header_timeout_ms = 10000;
+    limits->body_timeout_ms = 30000;
+    limits->idle_timeout_ms = 60000;
+}
+
+int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *limits,
+                            mcpauth_http_request_cb on_request, void *data,
+                            mcpauth_http_server **out)
+{
+    http_parser_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+
+    mcpauth_http_server *server = calloc(1, sizeof *server);
+    if (!server)
+        return UV_ENOMEM;
+    server->loop = loop;
+    server->limits = *limits;
+    if (server->limits.max_pipelined == 0)
+        server->limits.max_pipelined = 1;
+    server->on_request = on_request;
+    server->data = data;
+    server->port = -1;
+    *out = server;
+    return 0;
+}
+
+static void server_learn_port(mcpauth_http_server *server)
+{
+    struct sockaddr_storage addr;
+    int length = sizeof addr;
+    if (uv_tcp_getsockname(&server->listener, (struct sockaddr *)&addr, &length) == 0)
+        server->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                        : ((struct sockaddr_in *)&addr)->sin_port);
+}
+
+int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, int port,
+                               bool reuse_port)
+{
+    struct sockaddr_storage addr;
+    int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr)
+                               : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        return rc;
+    if ((rc = uv_tcp_init_ex(server->loop, &server->listener, addr.ss_family)) != 0)
+        return rc;
+    server->listener.data = server;
+    server->handles_open++;
+    server->listening = true;
+    if (reuse_port) {
+        uv_os_fd_t fd;
+        int on = 1;
+        if (uv_fileno((uv_handle_t *)&server->listener, &fd) == 0)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    }
+    if ((rc = uv_tcp_bind(&server->listener, (const struct sockaddr *)&addr, 0)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&server->listener, 1024, server_on_connection)) != 0)
+        return rc;
+    server_learn_port(server);
+    return 0;
+}
+
+int mcpauth_http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t sock)
+{
+    int rc = uv_tcp_init(server->loop, &server->listener);
+    if (rc != 0)
+        return rc;
+    server->listener.data = server;
+    server->handles_open++;
+    server->listening = true;
+    if ((rc = uv_tcp_open(&server->listener, sock)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&server->listener, 1024, server_on_connection)) != 0)
+        return rc;
+    server_learn_port(server);
+    return 0;
+}
+
+int mcpauth_http_server_port(const mcpauth_http_server *server)
+{
+    return server->port;
+}
+
+size_t mcpauth_http_server_connection_count(const mcpauth_http_server *server)
+{
+    return server->connection_count;
+}
+
+static void server_on_listener_closed(uv_handle_t *handle)
+{
+    server_release_handle(handle->data, 1);
+}
+
+static void server_stop_listening(mcpauth_http_server *server)
+{
+    if (!server->listening)
+        return;
+    server->listening = false;
+    uv_close((uv_handle_t *)&server->listener, server_on_listener_closed);
+}
+
+void mcpauth_http_server_drain(mcpauth_http_server *server)
+{
+    server->draining = true;
+    server_stop_listening(server);
+    connection *conn = server->connections;
+    while (conn) {
+        connection *next = conn->next;
+        conn->no_more_requests = true;
+        if (!conn->head)
+            conn_close(conn); /* idle keep-alive: nothing to finish */
+        else if (conn->parsing && conn->head == conn->parsing)
+            conn_close(conn); /* only a half-received request */
+        conn = next;
+    }
+}
+
+void mcpauth_http_server_close(mcpauth_http_server *server, mcpauth_http_server_closed_cb closed_cb,
+                               void *data)
+{
+    server->closing = true;
+    server->closed_cb = closed_cb;
+    server->closed_data = data;
+    server_stop_listening(server);
+    while (server->connections)
+        conn_close(server->connections);
+    if (server->handles_open == 0)
+        server_release_handle(server, 0);
+}
+
+/* ---- public: exchanges ---- */
+
+const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex)
+{
+    return ex->method;
+}
+
+const char *mcpauth_http_exchange_path(const mcpauth_http_exchange *ex)
+{
+    return ex->path;
+}
+
+const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex)
+{
+    return ex->query;
+}
+
+const char *mcpauth_http_exchange_target(const mcpauth_http_exchange *ex)
+{
+    return ex->target.data ? ex->target.data : "";
+}
+
+const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const char *name,
+                                         size_t index)
+{
+    for (size_t i = 0; i < ex->field_count; i++) {
+        if (ex->fields[i].name && strcasecmp(ex->fields[i].name, name) == 0 && index-- == 0)
+            return ex->fields[i].value;
+    }
+    return NULL;
+}
+
+size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ex->field_count; i++)
+        n += ex->fields[i].name && strcasecmp(ex->fields[i].name, name) == 0;
+    return n;
+}
+
+const char *mcpauth_http_exchange_body(const mcpauth_http_exchange *ex, size_t *length)
+{
+    *length = ex->body.length;
+    return ex->body.data ? ex->body.data : "";
+}
+
+const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex)
+{
+    return ex->conn ? ex->conn->peer : "-";
+}
+
+uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex)
+{
+    return ex->start_ns;
+}
+
+void mcpauth_http_exchange_set_data(mcpauth_http_exchange *ex, void *data)
+{
+    ex->data = data;
+}
+
+void *mcpauth_http_exchange_data(const mcpauth_http_exchange *ex)
+{
+    return ex->data;
+}
+
+void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb,
+                                    void *data)
+{
+    ex->on_abort = cb;
+    ex->abort_data = data;
+}
+
+bool mcpauth_http_exchange_aborted(const mcpauth_http_exchange *ex)
+{
+    return ex->aborted;
+}
+
+void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_http_field *fields,
+                          size_t field_count, const char *body, size_t length)
+{
+    if (!ex->conn) {
+        exchange_free(ex); /* the client left; nothing to send */
+        return;
+    }
+    char framing[64];
+    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", body ? length : 0);
+    exchange_write_head(ex, ex->conn->server, status, fields, field_count, framing);
+    if (body && !ex->head_request)
+        mcpauth_strbuf_append(&ex->out, body, length);
+    ex->state = EXCHANGE_ANSWERED;
+    if (mcpauth_strbuf_failed(&ex->out)) {
+        conn_close(ex->conn);
+        return;
+    }
+    conn_flush(ex->conn);
+}
+
+void mcpauth_http_stream_start(mcpauth_http_exchange *ex, int status,
+                               const mcpauth_http_field *fields, size_t field_count)
+{
+    if (!ex->conn) {
+        ex->state = EXCHANGE_STREAMING;
+        return;
+    }
+    /* HTTP/1.0 has no chunked coding: the end of the stream is the end of
+     * the connection. */
+    ex->chunked = ex->http_minor >= 1;
+    if (!ex->chunked)
+        ex->keep_alive = false;
+    exchange_write_head(ex, ex->conn->server, status, fields, field_count,
+                        ex->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+    ex->state = EXCHANGE_STREAMING;
+    conn_flush(ex->conn);
+}
+
+int mcpauth_http_stream_write(mcpauth_http_exchange *ex, const char *data, size_t length)
+{
+    if (!ex->conn)
+        return UV_ECONNRESET;
+    if (length == 0 || ex->head_request)
+        return 0;
+    if (ex->chunked)
+        mcpauth_strbuf_appendf(&ex->out, "%zx\r\n", length);
+    mcpauth_strbuf_append(&ex->out, data, length);
+    if (ex->chunked)
+        mcpauth_strbuf_append(&ex->out, "\r\n", 2);
+    if (mcpauth_strbuf_failed(&ex->out)) {
+        conn_close(ex->conn);
+        return UV_ENOMEM;
+    }
+    if (ex->conn->head == ex)
+        conn_flush(ex->conn);
+    return 0;
+}
+
+size_t mcpauth_http_stream_pending(const mcpauth_http_exchange *ex)
+{
+    if (!ex->conn)
+        return 0;
+    return ex->out.length + uv_stream_get_write_queue_size((const uv_stream_t *)&ex->conn->tcp);
+}
+
+void mcpauth_http_stream_end(mcpauth_http_exchange *ex)
+{
+    if (!ex->conn) {
+        exchange_free(ex);
+        return;
+    }
+    if (ex->chunked && !ex->head_request)
+        mcpauth_strbuf_append(&ex->out, "0\r\n\r\n", 5);
+    ex->state = EXCHANGE_ANSWERED;
+    conn_flush(ex->conn);
+}

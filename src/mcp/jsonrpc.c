@@ -1,0 +1,147 @@
+/* JSON-RPC 2.0 for MCP: telling requests, notifications and responses apart,
+ * rejecting malformed messages, and building result and error objects. */
+#include <string.h>
+
+#include "mcp_internal.h"
+
+/* MCP basic §Requests: "Requests MUST include a string or integer ID ...
+ * the ID MUST NOT be null". Long string ids are refused so that echoing one
+ * back stays bounded. */
+static bool request_id_valid(json_object *id)
+{
+    if (json_object_is_type(id, json_type_int))
+        return true;
+    return json_object_is_type(id, json_type_string) &&
+           (size_t)json_object_get_string_len(id) <= MCPAUTH__JSONRPC_MAX_ID_LENGTH;
+}
+
+/* JSON-RPC 2.0 §5: a response carries the request's id (null only when the
+ * request's could not be read) and exactly one of result and error. */
+static mcpauth__jsonrpc_kind classify_response(json_object *value, json_object *id,
+                                               mcpauth__jsonrpc_message *out)
+{
+    bool has_result = json_object_object_get_ex(value, "result", NULL);
+    json_object *error = NULL;
+    bool has_error = json_object_object_get_ex(value, "error", &error);
+    if (has_result == has_error)
+        return MCPAUTH__JSONRPC_INVALID;
+    if (!json_object_is_type(id, json_type_null) && !request_id_valid(id))
+        return MCPAUTH__JSONRPC_INVALID;
+    if (has_error && !json_object_is_type(error, json_type_object))
+        return MCPAUTH__JSONRPC_INVALID;
+    out->id = id;
+    return MCPAUTH__JSONRPC_RESPONSE;
+}
+
+mcpauth__jsonrpc_kind mcpauth__jsonrpc_classify(json_object *value, mcpauth__jsonrpc_message *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = MCPAUTH__JSONRPC_INVALID;
+    if (!json_object_is_type(value, json_type_object))
+        return out->kind;
+
+    json_object *version = NULL;
+    if (!json_object_object_get_ex(value, "jsonrpc", &version) ||
+        !json_object_is_type(version, json_type_string) ||
+        strcmp(json_object_get_string(version), "2.0") != 0)
+        return out->kind;
+
+    json_object *method = NULL;
+    json_object *id = NULL;
+    bool has_method = json_object_object_get_ex(value, "method", &method);
+    bool has_id = json_object_object_get_ex(value, "id", &id);
+    if (!has_method) {
+        if (has_id)
+            out->kind = classify_response(value, id, out);
+        return out->kind;
+    }
+
+    if (!json_object_is_type(method, json_type_string))
+        return out->kind;
+    json_object *params = NULL;
+    if (json_object_object_get_ex(value, "params", &params) &&
+        !json_object_is_type(params, json_type_object) &&
+        !json_object_is_type(params, json_type_array))
+        return out->kind;
+    if (has_id && !request_id_valid(id))
+        return out->kind;
+
+    out->method = json_object_get_string(method);
+    out->params = params;
+    out->id = has_id ? id : NULL;
+    out->kind = has_id ? MCPAUTH__JSONRPC_REQUEST : MCPAUTH__JSONRPC_NOTIFICATION;
+    return out->kind;
+}
+
+bool mcpauth__json_add(json_object *obj, const char *key, json_object *val)
+{
+    if (!val)
+        return false;
+    if (json_object_object_add(obj, key, val) != 0) {
+        json_object_put(val);
+        return false;
+    }
+    return true;
+}
+
+/* A new {"jsonrpc":"2.0","id":id} (id NULL: null), or NULL. */
+static json_object *envelope(json_object *id)
+{
+    json_object *message = json_object_new_object();
+    if (!message || !mcpauth__json_add(message, "jsonrpc", json_object_new_string("2.0")))
+        goto fail;
+    if (!id) {
+        if (json_object_object_add(message, "id", NULL) != 0)
+            goto fail;
+    } else if (!mcpauth__json_add(message, "id", json_object_get(id))) {
+        goto fail;
+    }
+    return message;
+fail:
+    json_object_put(message);
+    return NULL;
+}
+
+json_object *mcpauth__jsonrpc_result(json_object *id, json_object *result)
+{
+    json_object *message = result ? envelope(id) : NULL;
+    if (!message || !mcpauth__json_add(message, "result", result)) {
+        if (!message)
+            json_object_put(result);
+        json_object_put(message);
+        return NULL;
+    }
+    return message;
+}
+
+json_object *mcpauth__jsonrpc_error(json_object *id, int code, const char *message,
+                                    json_object *data)
+{
+    json_object *error = json_object_new_object();
+    if (!error || !mcpauth__json_add(error, "code", json_object_new_int(code)) ||
+        !mcpauth__json_add(error, "message", json_object_new_string(message)) ||
+        (data && !mcpauth__json_add(error, "data", json_object_get(data)))) {
+        json_object_put(error);
+        json_object_put(data);
+        return NULL;
+    }
+    json_object_put(data);
+    json_object *reply = envelope(id);
+    if (!reply || !mcpauth__json_add(reply, "error", error)) {
+        if (!reply)
+            json_object_put(error);
+        json_object_put(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length)
+{
+    size_t n = 0;
+    const char *text = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (length)
+        *length = text ? n : 0;
+    return text;
+}

@@ -1,0 +1,74 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "mcpauth/serve.h"
+#include "mcpauth/url.h"
+
+void mcpauth_serve_config_init(mcpauth_serve_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->resource = "http://localhost:8000/mcp";
+    config->listen_host = "127.0.0.1";
+    config->listen_port = 8000;
+    config->resource_name = "mcpauth";
+    config->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
+    config->leeway_seconds = 30;
+    config->cache_size = 10000;
+    config->cache_ttl_seconds = 300;
+    config->negative_ttl_seconds = 10;
+    mcpauth_mcp_config_init(&config->mcp);
+    mcpauth_http_server_limits_init(&config->limits);
+    mcpauth_http_options_init(&config->http);
+    config->workers = 1;
+    config->shutdown_timeout_seconds = 10;
+    config->log_format = MCPAUTH_LOG_TEXT;
+    config->log = stderr;
+}
+
+static bool is_loopback_host(const char *host)
+{
+    mcpauth_url url;
+    char text[300];
+    /* Reuse the URL parser's notion of loopback for a bare host. */
+    snprintf(text, sizeof text, strchr(host, ':') ? "http://[%s]/" : "http://%s/", host);
+    if (mcpauth_url_parse(text, &url, NULL) != MCPAUTH_OK)
+        return false;
+    bool loopback = mcpauth_url_is_loopback(&url);
+    mcpauth_url_free(&url);
+    return loopback;
+}
+
+mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err)
+{
+    mcpauth_url url;
+    if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "--resource");
+    bool bad = url.fragment != NULL || url.query != NULL;
+    mcpauth_url_free(&url);
+    if (bad)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--resource %s must not have a query or fragment (RFC 9728 §1.2)",
+                                 config->resource);
+    if (config->no_auth) {
+        if (!is_loopback_host(config->listen_host))
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "--no-auth serves without any token check, so it only "
+                                     "listens on a loopback address, not %s",
+                                     config->listen_host);
+        return MCPAUTH_OK;
+    }
+    if (!config->issuer)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--issuer is required (or --no-auth for local testing)");
+    if (mcpauth_http_check_url(&config->http, config->issuer, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "--issuer");
+    if (config->introspection.endpoint &&
+        mcpauth_http_check_url(&config->http, config->introspection.endpoint, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "--introspection-endpoint");
+    if (!config->introspection.client_id || !config->introspection.client_secret)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "token introspection needs the resource server's client "
+                                 "credentials: --credentials FILE, or --client-id with "
+                                 "--client-secret-file FILE or MCPAUTH_CLIENT_SECRET");
+    return MCPAUTH_OK;
+}

@@ -1,0 +1,66 @@
+/* Counters for GET /metrics, in the Prometheus text exposition format. */
+#include "mcpauth/strbuf.h"
+#include "serve_internal.h"
+
+#include <time.h>
+
+void serve_metrics_count_status(serve_metrics *m, int status)
+{
+    int cls = status / 100;
+    m->requests_by_class[(cls >= 1 && cls <= 5) ? cls - 1 : 5]++;
+}
+
+char *serve_metrics_render(const serve_context *ctx)
+{
+    static const char *const classes[SERVE_STATUS_CLASSES] = {"1xx", "2xx", "3xx",
+                                                              "4xx", "5xx", "other"};
+    const serve_metrics *m = &ctx->metrics;
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    mcpauth_strbuf_appends(&sb, "# HELP mcpauth_http_requests_total HTTP requests answered.\n"
+                                "# TYPE mcpauth_http_requests_total counter\n");
+    for (int i = 0; i < SERVE_STATUS_CLASSES; i++)
+        mcpauth_strbuf_appendf(&sb, "mcpauth_http_requests_total{code=\"%s\"} %llu\n", classes[i],
+                               (unsigned long long)m->requests_by_class[i]);
+    mcpauth_strbuf_appendf(
+        &sb,
+        "# HELP mcpauth_token_validations_total Outcomes of access token checks.\n"
+        "# TYPE mcpauth_token_validations_total counter\n"
+        "mcpauth_token_validations_total{outcome=\"valid\"} %llu\n"
+        "mcpauth_token_validations_total{outcome=\"invalid\"} %llu\n"
+        "mcpauth_token_validations_total{outcome=\"insufficient_scope\"} %llu\n"
+        "mcpauth_token_validations_total{outcome=\"unavailable\"} %llu\n"
+        "mcpauth_token_validations_total{outcome=\"missing\"} %llu\n",
+        (unsigned long long)m->valid, (unsigned long long)m->invalid,
+        (unsigned long long)m->insufficient_scope, (unsigned long long)m->unavailable,
+        (unsigned long long)m->missing);
+    if (ctx->validator) {
+        mcpauth_validator_stats s;
+        mcpauth_validator_stats_get(ctx->validator, &s);
+        mcpauth_strbuf_appendf(
+            &sb,
+            "# HELP mcpauth_token_cache_hits_total Validations answered from the cache.\n"
+            "# TYPE mcpauth_token_cache_hits_total counter\n"
+            "mcpauth_token_cache_hits_total %llu\n"
+            "# HELP mcpauth_token_cache_misses_total Validations not in the cache.\n"
+            "# TYPE mcpauth_token_cache_misses_total counter\n"
+            "mcpauth_token_cache_misses_total %llu\n"
+            "# HELP mcpauth_introspection_requests_total Introspection calls sent.\n"
+            "# TYPE mcpauth_introspection_requests_total counter\n"
+            "mcpauth_introspection_requests_total %llu\n"
+            "# HELP mcpauth_introspection_failures_total Introspection calls that failed.\n"
+            "# TYPE mcpauth_introspection_failures_total counter\n"
+            "mcpauth_introspection_failures_total %llu\n",
+            (unsigned long long)s.cache_hits, (unsigned long long)s.cache_misses,
+            (unsigned long long)s.backend_calls, (unsigned long long)s.backend_failures);
+    }
+    mcpauth_strbuf_appendf(&sb,
+                           "# HELP mcpauth_open_connections Client connections open now.\n"
+                           "# TYPE mcpauth_open_connections gauge\n"
+                           "mcpauth_open_connections %zu\n"
+                           "# HELP mcpauth_mcp_sessions MCP sessions alive now.\n"
+                           "# TYPE mcpauth_mcp_sessions gauge\n"
+                           "mcpauth_mcp_sessions %zu\n",
+                           mcpauth_http_server_connection_count(ctx->server),
+                           mcpauth_mcp_session_count(ctx->mcp, (int64_t)time(NULL)));
+    return mcpauth_strbuf_detach(&sb);
+}

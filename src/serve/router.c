@@ -1,0 +1,386 @@
+/* One request through the resource server, in the order MCP asks for
+ * (PROTOCOL-CHECKLIST HT-4): route by path; for the MCP endpoint check
+ * Origin and Host, then the bearer token (RFC 6750), then hand the request
+ * to the MCP engine. Every answer goes through respond(), which counts and
+ * logs it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "mcpauth/bearer.h"
+#include "mcpauth/json.h"
+#include "mcpauth/strbuf.h"
+#include "mcpauth/url.h"
+#include "serve_internal.h"
+
+#define MAX_TOKEN_LENGTH (16 * 1024)
+#define MAX_FIELDS 12
+
+/* The request's bookkeeping while it waits for validation. */
+typedef struct request {
+    serve_context *ctx;
+    mcpauth_http_exchange *ex;
+    char token_hash[13];
+    const char *cache;   /* "hit", "miss" or NULL */
+    const char *subject; /* borrowed while answering */
+    const char *detail;
+} request;
+
+typedef struct field_list {
+    mcpauth_http_field items[MAX_FIELDS];
+    size_t count;
+} field_list;
+
+static void add_field(field_list *f, const char *name, const char *value)
+{
+    if (value && f->count < MAX_FIELDS)
+        f->items[f->count++] = (mcpauth_http_field){name, value};
+}
+
+static void respond(request *r, int status, field_list *fields, const char *body, size_t length)
+{
+    serve_context *ctx = r->ctx;
+    serve_metrics_count_status(&ctx->metrics, status);
+    serve_log_entry entry = {
+        .method = mcpauth_http_exchange_method(r->ex),
+        .path = mcpauth_http_exchange_path(r->ex),
+        .peer = mcpauth_http_exchange_peer(r->ex),
+        .status = status,
+        .latency_ms = (double)(uv_hrtime() - mcpauth_http_exchange_start_ns(r->ex)) / 1e6,
+        .token_hash = r->token_hash[0] ? r->token_hash : NULL,
+        .subject = r->subject,
+        .cache = r->cache,
+        .detail = r->detail,
+    };
+    serve_log_request(ctx->config, &entry);
+    mcpauth_http_respond(r->ex, status, fields ? fields->items : NULL, fields ? fields->count : 0,
+                         body, length);
+}
+
+static void respond_text(request *r, int status, const char *text)
+{
+    field_list f = {0};
+    add_field(&f, "Content-Type", "text/plain; charset=utf-8");
+    respond(r, status, &f, text, strlen(text));
+}
+
+/* An OAuth-style JSON error body: {"error": ..., "error_description": ...}. */
+static void respond_oauth_error(request *r, int status, field_list *f, const char *error,
+                                const char *description)
+{
+    json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "error", json_object_new_string(error));
+    if (description)
+        json_object_object_add(doc, "error_description", json_object_new_string(description));
+    const char *body = mcpauth_json_compact(doc);
+    add_field(f, "Content-Type", "application/json");
+    respond(r, status, f, body, body ? strlen(body) : 0);
+    json_object_put(doc);
+}
+
+/* ---- CORS ---- */
+
+/* Metadata and challenges are for anyone, browsers included (PRM-14). */
+static void add_cors(field_list *f)
+{
+    add_field(f, "Access-Control-Allow-Origin", "*");
+    add_field(f, "Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id");
+}
+
+static void respond_preflight(request *r)
+{
+    field_list f = {0};
+    add_cors(&f);
+    add_field(&f, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+    add_field(&f, "Access-Control-Allow-Headers",
+              "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, "
+              "Last-Event-ID");
+    add_field(&f, "Access-Control-Max-Age", "86400");
+    respond(r, 204, &f, NULL, 0);
+}
+
+/* ---- Origin and Host (MCP transports, Security Warning; HT-2, HT-3) ---- */
+
+static bool host_is_loopback_name(const char *host, size_t length)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (length == strlen(names[i]) && strncasecmp(host, names[i], length) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The host part of "host[:port]" ("[v6]:port" keeps its brackets). */
+static size_t host_length(const char *hostport)
+{
+    if (hostport[0] == '[') {
+        const char *end = strchr(hostport, ']');
+        return end ? (size_t)(end - hostport) + 1 : strlen(hostport);
+    }
+    return strcspn(hostport, ":");
+}
+
+static bool host_allowed(const serve_context *ctx, const char *host)
+{
+    if (!host)
+        return true; /* HTTP/1.0 without Host: nothing to rebind */
+    if (strcasecmp(host, ctx->resource.host) == 0)
+        return true;
+    if (host_is_loopback_name(host, host_length(host)))
+        return true;
+    const mcpauth_string_array *extra = &ctx->config->allowed_hosts;
+    for (size_t i = 0; i < extra->count; i++) {
+        if (strcasecmp(host, extra->items[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool origin_allowed(const serve_context *ctx, const char *origin)
+{
+    if (!origin)
+        return true; /* not a browser: nothing to check (HT-2) */
+    if (strcasecmp(origin, ctx->resource.origin) == 0)
+        return true;
+    const mcpauth_string_array *extra = &ctx->config->allowed_origins;
+    for (size_t i = 0; i < extra->count; i++) {
+        if (strcmp(extra->items[i], "*") == 0 || strcasecmp(origin, extra->items[i]) == 0)
+            return true;
+    }
+    /* A page served from this machine may talk to a server on this machine:
+     * DNS rebinding needs a foreign origin, so loopback origins are safe. */
+    mcpauth_url url;
+    if (mcpauth_url_parse(origin, &url, NULL) != MCPAUTH_OK)
+        return false;
+    bool loopback = mcpauth_url_is_loopback(&url);
+    mcpauth_url_free(&url);
+    return loopback;
+}
+
+/* ---- challenges (RFC 6750 §3, RFC 9728 §5.1) ---- */
+
+static void respond_challenge(request *r, int status, const char *error, const char *description)
+{
+    serve_context *ctx = r->ctx;
+    const char *scope = ctx->resource.scope[0] ? ctx->resource.scope : NULL;
+    char *challenge =
+        mcpauth_bearer_challenge(ctx->resource.metadata_url, scope, error, description);
+    field_list f = {0};
+    add_field(&f, "WWW-Authenticate", challenge);
+    add_cors(&f);
+    r->detail = description;
+    respond_oauth_error(r, status, &f, error ? error : "unauthorized",
+                        description ? description : "an access token is required");
+    free(challenge);
+}
+
+/* ---- the MCP endpoint ---- */
+
+static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
+{
+    request *r = data;
+    field_list f = {0};
+    add_field(&f, "Content-Type", reply->content_type);
+    add_field(&f, "Mcp-Session-Id", reply->session_id);
+    add_cors(&f);
+    respond(r, reply->status, &f, reply->body, reply->body_length);
+}
+
+static void serve_mcp(request *r, const mcpauth_token_info *info, const char *validated_by,
+                      bool cache_hit)
+{
+    mcpauth_http_exchange *ex = r->ex;
+    const char *method = mcpauth_http_exchange_method(ex);
+    mcpauth_mcp_request req = {
+        .session_id = mcpauth_http_exchange_header(ex, "Mcp-Session-Id", 0),
+        .protocol_version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0),
+        .accept = mcpauth_http_exchange_header(ex, "Accept", 0),
+        .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
+        .identity = {.token = info, .validated_by = validated_by, .cache_hit = cache_hit},
+        .now = (int64_t)time(NULL),
+    };
+    req.body = mcpauth_http_exchange_body(ex, &req.body_length);
+    r->subject = info ? info->subject : NULL;
+    if (strcmp(method, "POST") == 0) {
+        mcpauth_mcp_handle_post(r->ctx->mcp, &req, on_mcp_reply, r);
+    } else if (strcmp(method, "DELETE") == 0) {
+        mcpauth_mcp_handle_delete(r->ctx->mcp, &req, on_mcp_reply, r);
+    } else {
+        /* MCP 2025-11-25 §Listening for Messages: 405 when the server offers
+         * no GET stream. */
+        field_list f = {0};
+        add_field(&f, "Allow", "POST, DELETE");
+        add_cors(&f);
+        respond(r, 405, &f, NULL, 0);
+    }
+}
+
+static void on_validated(const mcpauth_validation *v, void *data)
+{
+    request *r = data;
+    serve_context *ctx = r->ctx;
+    memcpy(r->token_hash, v->token_hash, sizeof r->token_hash);
+    r->cache = v->cache_hit ? "hit" : "miss";
+    switch (v->outcome) {
+    case MCPAUTH_VALIDATION_VALID:
+        ctx->metrics.valid++;
+        serve_mcp(r, v->info, v->validated_by, v->cache_hit);
+        break;
+    case MCPAUTH_VALIDATION_INVALID:
+        ctx->metrics.invalid++;
+        respond_challenge(r, 401, "invalid_token", v->reason);
+        break;
+    case MCPAUTH_VALIDATION_INSUFFICIENT_SCOPE:
+        ctx->metrics.insufficient_scope++;
+        r->subject = v->info ? v->info->subject : NULL;
+        respond_challenge(r, 403, "insufficient_scope", v->reason);
+        break;
+    case MCPAUTH_VALIDATION_UNAVAILABLE: {
+        /* Not the client's fault (TV-8): 503, and the operator hears why. */
+        ctx->metrics.unavailable++;
+        serve_log_event(ctx->config, "error", "cannot validate token %s: %s", v->token_hash,
+                        v->reason);
+        field_list f = {0};
+        add_field(&f, "Retry-After", "5");
+        add_cors(&f);
+        r->detail = "authorization server unavailable";
+        respond_oauth_error(r, 503, &f, "temporarily_unavailable",
+                            "the authorization server could not validate the token; retry later");
+        break;
+    }
+    }
+    free(r);
+}
+
+static void authenticate(request *r)
+{
+    serve_context *ctx = r->ctx;
+    mcpauth_http_exchange *ex = r->ex;
+    if (ctx->config->no_auth) {
+        serve_mcp(r, NULL, "none", false);
+        free(r);
+        return;
+    }
+    /* The token is taken from the Authorization header only: a query-string
+     * access_token is ignored (OAuth 2.1 §5.1, B-3). */
+    const char *values[4];
+    size_t count = mcpauth_http_exchange_header_count(ex, "Authorization");
+    for (size_t i = 0; i < count && i < 4; i++)
+        values[i] = mcpauth_http_exchange_header(ex, "Authorization", i);
+    const char *token = NULL;
+    size_t length = 0;
+    switch (mcpauth_bearer_extract(values, count > 4 ? 4 : count, MAX_TOKEN_LENGTH, &token,
+                                   &length)) {
+    case MCPAUTH_BEARER_NONE:
+    case MCPAUTH_BEARER_OTHER_SCHEME:
+        ctx->metrics.missing++;
+        respond_challenge(r, 401, NULL, NULL);
+        free(r);
+        return;
+    case MCPAUTH_BEARER_MALFORMED:
+        ctx->metrics.invalid++;
+        respond_challenge(r, 400, "invalid_request", "malformed Authorization header");
+        free(r);
+        return;
+    case MCPAUTH_BEARER_FOUND:
+        break;
+    }
+    const mcpauth_string_array *scopes = &ctx->config->required_scopes;
+    mcpauth_validator_validate(ctx->validator, token, length, scopes->items, scopes->count,
+                               on_validated, r);
+}
+
+static void handle_mcp_endpoint(request *r)
+{
+    serve_context *ctx = r->ctx;
+    mcpauth_http_exchange *ex = r->ex;
+    if (!host_allowed(ctx, mcpauth_http_exchange_header(ex, "Host", 0))) {
+        r->detail = "Host not allowed";
+        respond_text(r, 403, "Forbidden: Host not allowed\n");
+        free(r);
+        return;
+    }
+    if (!origin_allowed(ctx, mcpauth_http_exchange_header(ex, "Origin", 0))) {
+        static const char body[] =
+            "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"Forbidden: Origin not "
+            "allowed\"},\"id\":null}";
+        field_list f = {0};
+        add_field(&f, "Content-Type", "application/json");
+        r->detail = "Origin not allowed";
+        respond(r, 403, &f, body, sizeof body - 1);
+        free(r);
+        return;
+    }
+    if (strcmp(mcpauth_http_exchange_method(ex), "OPTIONS") == 0) {
+        respond_preflight(r);
+        free(r);
+        return;
+    }
+    authenticate(r);
+}
+
+/* ---- other paths ---- */
+
+static void handle_metadata(request *r)
+{
+    const char *method = mcpauth_http_exchange_method(r->ex);
+    if (strcmp(method, "OPTIONS") == 0) {
+        respond_preflight(r);
+        return;
+    }
+    field_list f = {0};
+    add_cors(&f);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        add_field(&f, "Allow", "GET, HEAD, OPTIONS");
+        respond(r, 405, &f, NULL, 0);
+        return;
+    }
+    const char *doc = r->ctx->resource.metadata_json;
+    add_field(&f, "Content-Type", "application/json");
+    add_field(&f, "Cache-Control", "max-age=3600");
+    respond(r, 200, &f, doc, strlen(doc));
+}
+
+static void handle_metrics(request *r)
+{
+    char *text = serve_metrics_render(r->ctx);
+    field_list f = {0};
+    add_field(&f, "Content-Type", "text/plain; version=0.0.4");
+    if (text)
+        respond(r, 200, &f, text, strlen(text));
+    else
+        respond_text(r, 500, "out of memory\n");
+    free(text);
+}
+
+void serve_handle_request(mcpauth_http_exchange *ex, void *data)
+{
+    serve_context *ctx = data;
+    request *r = calloc(1, sizeof *r);
+    if (!r) {
+        mcpauth_http_respond(ex, 503, NULL, 0, NULL, 0);
+        return;
+    }
+    r->ctx = ctx;
+    r->ex = ex;
+    const char *path = mcpauth_http_exchange_path(ex);
+    const char *resource_path = ctx->resource.path[0] ? ctx->resource.path : "/";
+
+    if (strcmp(path, resource_path) == 0) {
+        handle_mcp_endpoint(r); /* frees r, now or after validation */
+        return;
+    }
+    if (strcmp(path, ctx->resource.metadata_path) == 0)
+        handle_metadata(r);
+    else if (strcmp(path, "/healthz") == 0)
+        respond_text(r, ctx->stopping ? 503 : 200, ctx->stopping ? "stopping\n" : "ok\n");
+    else if (strcmp(path, "/metrics") == 0)
+        handle_metrics(r);
+    else
+        respond_text(r, 404, "Not Found\n");
+    free(r);
+}

@@ -1,0 +1,322 @@
+/* Running `serve`: discovery before the loop starts, the worker processes
+ * (one libuv loop each, sharing one listening socket), and a graceful stop
+ * on SIGTERM/SIGINT: stop accepting, let requests in flight finish within
+ * the shutdown timeout, then close everything and exit 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mcpauth/discovery.h"
+#include "mcpauth/json.h"
+#include "serve_internal.h"
+
+#define DRAIN_POLL_MS 50
+
+/* ---- one worker ---- */
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    (void)handle;
+}
+
+static void finish(serve_context *ctx)
+{
+    uv_timer_stop(&ctx->shutdown_timer);
+    /* Validations still waiting are answered (503) before their
+     * connections go away; then the rest closes. */
+    mcpauth_validator_free(ctx->validator);
+    ctx->validator = NULL;
+    mcpauth_http_server_close(ctx->server, NULL, NULL);
+    ctx->server = NULL;
+    mcpauth_http_async_close(ctx->http, NULL, NULL);
+    ctx->http = NULL;
+    uv_close((uv_handle_t *)&ctx->shutdown_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&ctx->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&ctx->sigint, on_handle_closed);
+}
+
+static void on_drain_check(uv_timer_t *timer)
+{
+    serve_context *ctx = timer->data;
+    uint64_t waited = uv_now(ctx->loop) - ctx->drain_started_ms;
+    size_t open = mcpauth_http_server_connection_count(ctx->server);
+    if (open == 0 || waited >= (uint64_t)ctx->config->shutdown_timeout_seconds * 1000) {
+        if (open > 0)
+            serve_log_event(ctx->config, "warning",
+                            "shutdown timeout: closing %zu connections still open", open);
+        finish(ctx);
+    }
+}
+
+static void on_signal(uv_signal_t *handle, int signum)
+{
+    serve_context *ctx = handle->data;
+    if (ctx->stopping)
+        return;
+    ctx->stopping = true;
+    serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
+                    strsignal(signum));
+    mcpauth_http_server_drain(ctx->server);
+    ctx->drain_started_ms = uv_now(ctx->loop);
+    uv_timer_start(&ctx->shutdown_timer, on_drain_check, 0, DRAIN_POLL_MS);
+}
+
+static mcpauth_status worker_start(serve_context *ctx, uv_os_sock_t sock, mcpauth_error *err)
+{
+    mcpauth_serve_config *config = ctx->config;
+    int rc = mcpauth_http_server_new(ctx->loop, &config->limits, serve_handle_request, ctx,
+                                     &ctx->server);
+    if (rc == 0)
+        rc = sock >= 0 ? mcpauth_http_server_listen_socket(ctx->server, sock)
+                       : mcpauth_http_server_listen(ctx->server, config->listen_host,
+                                                    config->listen_port, false);
+    if (rc != 0)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s",
+                                 config->listen_host, config->listen_port, uv_strerror(rc));
+    if ((rc = mcpauth_http_async_new(ctx->loop, &config->http, &ctx->http)) != 0)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot start the HTTP client: %s",
+                                 uv_strerror(rc));
+    if (!config->no_auth) {
+        mcpauth_validator_config vc = {
+            .policy =
+                {
+                    .issuer = config->issuer,
+                    .audiences = config->audiences.items,
+                    .audience_count = config->audiences.count,
+                    .leeway_seconds = config->leeway_seconds,
+                    .require_expiry = true,
+                },
+            .introspection = config->introspection,
+            .cache_size = config->cache_size,
+            .cache_ttl_seconds = config->cache_ttl_seconds,
+            .negative_ttl_seconds = config->negative_ttl_seconds,
+        };
+        if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    }
+    if (!(ctx->mcp = mcpauth_mcp_server_new(&config->mcp)))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    uv_timer_init(ctx->loop, &ctx->shutdown_timer);
+    uv_signal_init(ctx->loop, &ctx->sigterm);
+    uv_signal_init(ctx->loop, &ctx->sigint);
+    ctx->shutdown_timer.data = ctx->sigterm.data = ctx->sigint.data = ctx;
+    uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&ctx->sigint, on_signal, SIGINT);
+    return MCPAUTH_OK;
+}
+
+/* Runs one worker's loop until it has stopped. */
+static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resource *resource,
+                                 uv_os_sock_t sock, mcpauth_error *err)
+{
+    uv_loop_t loop;
+    serve_context ctx = {.config = config, .loop = &loop, .resource = *resource};
+    if (uv_loop_init(&loop) != 0)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot create the event loop");
+    mcpauth_status st = worker_start(&ctx, sock, err);
+    if (st == MCPAUTH_OK) {
+        if (sock < 0)
+            serve_log_event(config, "info", "listening on http://%s:%d, resource %s",
+                            config->listen_host, mcpauth_http_server_port(ctx.server),
+                            config->resource);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    } else {
+        mcpauth_validator_free(ctx.validator);
+        if (ctx.server)
+            mcpauth_http_server_close(ctx.server, NULL, NULL);
+        if (ctx.http)
+            mcpauth_http_async_close(ctx.http, NULL, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    mcpauth_mcp_server_free(ctx.mcp);
+    uv_loop_close(&loop);
+    return st;
+}
+
+/* ---- discovery ---- */
+
+/* Finds the introspection endpoint in the issuer's metadata (RFC 8414
+ * §2) unless it was configured. *owned receives the string to free. */
+static mcpauth_status discover_introspection(mcpauth_serve_config *config, char **owned,
+                                             mcpauth_error *err)
+{
+    *owned = NULL;
+    if (config->no_auth || config->introspection.endpoint)
+        return MCPAUTH_OK;
+    mcpauth_as_metadata md = {0};
+    if (mcpauth_discover_issuer(&config->http, config->issuer, &md, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "discovering the authorization server");
+    const char *endpoint = mcpauth_json_string(md.document, "introspection_endpoint");
+    mcpauth_status st = MCPAUTH_OK;
+    if (!endpoint)
+        st = mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                               "the authorization server %s advertises no introspection_endpoint; "
+                               "give --introspection-endpoint URL",
+                               config->issuer);
+    else if (!(*owned = strdup(endpoint)))
+        st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    else
+        config->introspection.endpoint = *owned;
+    mcpauth_as_metadata_free(&md);
+    return st;
+}
+
+/* ---- several workers ---- */
+
+static uv_os_sock_t open_listener(const mcpauth_serve_config *config, int *port,
+                                  mcpauth_error *err)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+                             .ai_socktype = SOCK_STREAM},
+                    *ai = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", config->listen_port);
+    int rc = getaddrinfo(config->listen_host, service, &hints, &ai);
+    if (rc != 0) {
+        mcpauth_error_set(err, MCPAUTH_EUSAGE, "--listen: bad address %s: %s", config->listen_host,
+                          gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s", config->listen_host,
+                          config->listen_port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage addr;
+    socklen_t length = sizeof addr;
+    getsockname(fd, (struct sockaddr *)&addr, &length);
+    *port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                             : ((struct sockaddr_in *)&addr)->sin_port);
+    return fd;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_parent_signal(int signum)
+{
+    stop_signal = signum;
+}
+
+static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *resource,
+                          uv_os_sock_t sock)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    /* The child: default signal dispositions for libuv to take over. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    mcpauth_error err = {0};
+    mcpauth_status st = worker_run(config, resource, sock, &err);
+    if (st != MCPAUTH_OK)
+        serve_log_event(config, "error", "worker %d: %s", (int)getpid(), err.message);
+    _exit(st);
+}
+
+static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_resource *resource,
+                                  mcpauth_error *err)
+{
+    int port = 0;
+    uv_os_sock_t sock = open_listener(config, &port, err);
+    if (sock < 0)
+        return err->status;
+    struct sigaction sa = {.sa_handler = on_parent_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    int n = config->workers;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    if (!pids) {
+        close(sock);
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        pids[i] = spawn_worker(config, resource, sock);
+    serve_log_event(config, "info", "listening on http://%s:%d, resource %s, %d workers",
+                    config->listen_host, port, config->resource, n);
+
+    int alive = n;
+    bool forwarded = false;
+    mcpauth_status st = MCPAUTH_OK;
+    while (alive > 0) {
+        if (stop_signal && !forwarded) {
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], stop_signal);
+            forwarded = true;
+        }
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pids[i] != pid)
+                continue;
+            pids[i] = 0;
+            alive--;
+            bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            if (stop_signal)
+                break;
+            /* A worker that died on its own is replaced, so one crash does not
+             * take a core out of service. */
+            serve_log_event(config, "error", "worker %d %s %d; starting another", (int)pid,
+                            WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            if (!clean && WIFEXITED(status) && WEXITSTATUS(status) == MCPAUTH_ELOCAL) {
+                st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "a worker could not start");
+                stop_signal = SIGTERM;
+                break;
+            }
+            pids[i] = spawn_worker(config, resource, sock);
+            alive++;
+            break;
+        }
+    }
+    free(pids);
+    close(sock);
+    return st;
+}
+
+mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
+{
+    /* Writes to a client that went away must fail with EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    char *endpoint = NULL;
+    serve_resource resource;
+    if (discover_introspection(config, &endpoint, err) != MCPAUTH_OK)
+        return err->status;
+    if (serve_resource_init(&resource, config, err) != MCPAUTH_OK) {
+        serve_resource_free(&resource);
+        free(endpoint);
+        return err->status;
+    }
+    if (config->no_auth)
+        serve_log_event(config, "warning",
+                        "--no-auth: serving without any token check (loopback only)");
+    mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
+                                            : worker_run(config, &resource, -1, err);
+    if (st == MCPAUTH_OK)
+        serve_log_event(config, "info", "stopped");
+    serve_resource_free(&resource);
+    free(endpoint);
+    return st;
+}

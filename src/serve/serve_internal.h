@@ -1,0 +1,85 @@
+/* Shared between the files of src/serve/: the state of one worker. */
+#ifndef MCPAUTH_SERVE_INTERNAL_H
+#define MCPAUTH_SERVE_INTERNAL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "mcpauth/http_async.h"
+#include "mcpauth/http_server.h"
+#include "mcpauth/mcp.h"
+#include "mcpauth/serve.h"
+#include "mcpauth/validator.h"
+
+#define SERVE_STATUS_CLASSES 6 /* 1xx..5xx, other */
+
+typedef struct serve_metrics {
+    uint64_t requests_by_class[SERVE_STATUS_CLASSES];
+    uint64_t valid;
+    uint64_t invalid;
+    uint64_t insufficient_scope;
+    uint64_t unavailable;
+    uint64_t missing;
+} serve_metrics;
+
+/* What the resource server derives once from its configuration. */
+typedef struct serve_resource {
+    char *origin;               /* "http://localhost:8000" */
+    char *host;                 /* "localhost:8000" (the Host value clients send) */
+    char *path;                 /* "/mcp" ("" for a path-less resource) */
+    char *metadata_path;        /* "/.well-known/oauth-protected-resource/mcp" */
+    char *metadata_url;         /* absolute, for resource_metadata= */
+    char *metadata_json;        /* the RFC 9728 document */
+    char *scope;                /* required scopes, space-separated ("" for none) */
+} serve_resource;
+
+typedef struct serve_context {
+    mcpauth_serve_config *config;
+    uv_loop_t *loop;
+    mcpauth_http_server *server;
+    mcpauth_http_async *http;
+    mcpauth_validator *validator;
+    mcpauth_mcp_server *mcp;
+    serve_resource resource;
+    serve_metrics metrics;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t shutdown_timer;
+    uint64_t drain_started_ms;
+    bool stopping;
+} serve_context;
+
+/* metadata.c */
+mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_config *config,
+                                   mcpauth_error *err);
+void serve_resource_free(serve_resource *res);
+
+/* router.c: the request callback of the HTTP server. */
+void serve_handle_request(mcpauth_http_exchange *ex, void *data);
+
+/* access_log.c: one line per answered request. */
+typedef struct serve_log_entry {
+    const char *method;
+    const char *path;
+    const char *peer;
+    int status;
+    double latency_ms;
+    const char *token_hash; /* NULL: no token */
+    const char *subject;
+    const char *cache;      /* "hit", "miss", NULL */
+    const char *detail;     /* why a request was refused; NULL */
+} serve_log_entry;
+
+void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *entry);
+
+/* A server event (start, stop, upstream failure): "level" is info, warning
+ * or error. */
+void serve_log_event(const mcpauth_serve_config *config, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* metrics.c */
+void serve_metrics_count_status(serve_metrics *m, int status);
+
+/* Prometheus text exposition; caller frees. */
+char *serve_metrics_render(const serve_context *ctx);
+
+#endif

@@ -1,0 +1,435 @@
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcpauth/json.h"
+
+static json_object *parse(const char *text, mcpauth_error *err)
+{
+    return mcpauth_json_parse(text, strlen(text), "test document", err);
+}
+
+static json_object *parse_object(const char *text, mcpauth_error *err)
+{
+    return mcpauth_json_parse_object(text, strlen(text), "test document", err);
+}
+
+/* "[[[...]]]" with depth levels of nesting; caller frees. */
+static char *nested_arrays(int depth)
+{
+    char *text = malloc((size_t)depth * 2 + 1);
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < depth; i++) {
+        text[i] = '[';
+        text[depth + i] = ']';
+    }
+    text[depth * 2] = '\0';
+    return text;
+}
+
+/* --- accepted ----------------------------------------------------------- */
+
+START_TEST(parse_valid_object)
+{
+    mcpauth_error err = {0};
+    json_object *obj =
+        parse_object("{\"issuer\":\"https://as.example\",\"n\":7,\"list\":[1,2],\"ok\":true}", &err);
+
+    ck_assert_ptr_nonnull(obj);
+    ck_assert(json_object_is_type(obj, json_type_object));
+    ck_assert_str_eq(mcpauth_json_string(obj, "issuer"), "https://as.example");
+    json_object *n = NULL;
+    ck_assert(json_object_object_get_ex(obj, "n", &n));
+    ck_assert_int_eq(json_object_get_int(n), 7);
+    json_object *list = NULL;
+    ck_assert(json_object_object_get_ex(obj, "list", &list));
+    ck_assert_uint_eq(json_object_array_length(list), 2);
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(parse_surrounding_whitespace)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse_object(" \t\r\n{\"a\" : \"b\"}\n\r\t  ", &err);
+
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(mcpauth_json_string(obj, "a"), "b");
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(parse_uses_length_not_nul)
+{
+    mcpauth_error err = {0};
+    const char *text = "{\"a\":1}garbage that is not part of the input";
+    json_object *obj = mcpauth_json_parse(text, 7, "doc", &err);
+
+    ck_assert_ptr_nonnull(obj);
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(parse_non_object_values)
+{
+    static const char *values[] = {"[1,2,3]", "[]", "\"text\"", "42\n", "true ", "-0.5e3\t"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        mcpauth_error err = {0};
+        json_object *value = parse(values[i], &err);
+        ck_assert_msg(value != NULL, "%s: %s", values[i], err.message);
+        json_object_put(value);
+    }
+}
+END_TEST
+
+/* RFC 8259 §2: any value is a JSON text, also a scalar that ends exactly at
+ * the end of the input (json-c waits for more digits or letters there). */
+static const char *const top_level_scalars[] = {"42", "-1.5e3", "0", "true", "false"};
+
+START_TEST(parse_top_level_scalar)
+{
+    mcpauth_error err = {0};
+    json_object *value = parse(top_level_scalars[_i], &err);
+
+    ck_assert_msg(value != NULL, "%s: %s", top_level_scalars[_i], err.message);
+    json_object_put(value);
+}
+END_TEST
+
+/* json-c represents the literal null as a NULL object, so the parser cannot
+ * return it; it must still fail with a message that makes sense. */
+START_TEST(parse_null_literal)
+{
+    mcpauth_error err = {0};
+
+    ck_assert_ptr_null(parse("null", &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_ptr_nonnull(strstr(err.message, "test document"));
+    ck_assert_msg(strstr(err.message, "success") == NULL, "message: %s", err.message);
+
+    mcpauth_error_clear(&err);
+    ck_assert_ptr_null(parse_object(" null ", &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_str_eq(err.message, "test document is not a JSON object");
+}
+END_TEST
+
+START_TEST(parse_utf8_kept)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse_object("{\"name\":\"caf\xc3\xa9 \\u00e9\\ud83d\\ude00\"}", &err);
+
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(mcpauth_json_string(obj, "name"), "caf\xc3\xa9 \xc3\xa9\xf0\x9f\x98\x80");
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(parse_depth_at_limit)
+{
+    mcpauth_error err = {0};
+    char *text = nested_arrays(MCPAUTH_JSON_MAX_DEPTH);
+    json_object *obj = parse(text, &err);
+
+    ck_assert_msg(obj != NULL, "depth %d refused: %s", MCPAUTH_JSON_MAX_DEPTH, err.message);
+    json_object_put(obj);
+    free(text);
+}
+END_TEST
+
+/* --- refused ------------------------------------------------------------ */
+
+typedef struct bad_case {
+    const char *text;
+    const char *reason; /* a substring of the message */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"", "unexpected end of input"},
+    {"   \n", "unexpected end of input"},
+    {"{", "unexpected end of input"},
+    {"{\"a\":", "unexpected end of input"},
+    {"{\"a\":1,}", "not valid JSON"},
+    {"{\"a\" 1}", "not valid JSON"},
+    {"[1 2]", "not valid JSON"},
+    {"{} x", ""},
+    {"{}{}", ""},
+    {"{\"a\":1} 2", ""},
+    {"[1]]", ""},
+    {"{}\x01", ""},
+    {"/*c*/{}", "not valid JSON"},
+    {"{}//c", ""},
+    {"['a']", "not valid JSON"},
+    {"{\"a\":TRUE}", "not valid JSON"},
+    {"{\"a\":01}", "not valid JSON"},
+    {".5", "not valid JSON"},
+    {"<html>error</html>", "not valid JSON"},
+    {"\x89PNG\r\n", "not valid JSON"},
+};
+
+START_TEST(parse_bad)
+{
+    const bad_case *c = &bad_cases[_i];
+    mcpauth_error err = {0};
+    json_object *obj = parse(c->text, &err);
+
+    ck_assert_msg(obj == NULL, "accepted %s", c->text);
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_msg(strncmp(err.message, "test document ", 14) == 0, "message %s", err.message);
+    ck_assert_msg(strstr(err.message, c->reason) != NULL, "message %s lacks %s", err.message,
+                  c->reason);
+    ck_assert_msg(strstr(err.message, "not valid JSON") || strstr(err.message, "trailing data"),
+                  "message %s", err.message);
+}
+END_TEST
+
+START_TEST(parse_trailing_garbage_reason)
+{
+    mcpauth_error err = {0};
+    ck_assert_ptr_null(parse("{\"a\":1}   garbage", &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_ptr_nonnull(strstr(err.message, "test document"));
+}
+END_TEST
+
+START_TEST(parse_embedded_nul_is_trailing_data)
+{
+    mcpauth_error err = {0};
+    const char text[] = "{\"a\":1}\0{\"b\":2}";
+    ck_assert_ptr_null(mcpauth_json_parse(text, sizeof text - 1, "doc", &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert(strncmp(err.message, "doc ", 4) == 0);
+}
+END_TEST
+
+START_TEST(parse_depth_over_limit)
+{
+    mcpauth_error err = {0};
+    char *text = nested_arrays(MCPAUTH_JSON_MAX_DEPTH + 1);
+
+    ck_assert_ptr_null(parse(text, &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_ptr_nonnull(strstr(err.message, "nesting too deep"));
+    free(text);
+}
+END_TEST
+
+START_TEST(parse_depth_far_over_limit)
+{
+    mcpauth_error err = {0};
+    char *text = nested_arrays(100000);
+
+    ck_assert_ptr_null(parse(text, &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    free(text);
+}
+END_TEST
+
+START_TEST(parse_deep_objects_refused)
+{
+    mcpauth_error err = {0};
+    char text[64 * 8] = "";
+    for (int i = 0; i < MCPAUTH_JSON_MAX_DEPTH + 1; i++)
+        strcat(text, "{\"a\":");
+    strcat(text, "1");
+    for (int i = 0; i < MCPAUTH_JSON_MAX_DEPTH + 1; i++)
+        strcat(text, "}");
+    ck_assert_ptr_null(parse(text, &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+}
+END_TEST
+
+static const char *const bad_utf8[] = {
+    "{\"a\":\"\xff\"}",             /* never valid */
+    "{\"a\":\"\xc3\x28\"}",         /* bad continuation byte */
+    "{\"a\":\"\xc3\"}",             /* truncated sequence */
+    "{\"a\":\"\xc0\xaf\"}",         /* overlong '/' */
+    "{\"a\":\"\xed\xa0\x80\"}",     /* UTF-16 surrogate */
+    "{\"a\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+};
+
+/* RFC 8259 §8.1: JSON exchanged between systems MUST be UTF-8. */
+START_TEST(parse_invalid_utf8)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse(bad_utf8[_i], &err);
+
+    ck_assert_msg(obj == NULL, "accepted invalid UTF-8 (case %d)", _i);
+    json_object_put(obj);
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_ptr_nonnull(strstr(err.message, "test document"));
+}
+END_TEST
+
+/* --- mcpauth_json_parse_object ------------------------------------------ */
+
+START_TEST(parse_object_refuses_non_objects)
+{
+    static const char *values[] = {"[1,2,3]", "[]", "\"text\"", "\"{}\"", "42\n", "true\n"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        mcpauth_error err = {0};
+        ck_assert_ptr_null(parse_object(values[i], &err));
+        ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+        ck_assert_msg(strcmp(err.message, "test document is not a JSON object") == 0,
+                      "%s: %s", values[i], err.message);
+    }
+}
+END_TEST
+
+START_TEST(parse_object_passes_parse_errors)
+{
+    mcpauth_error err = {0};
+    ck_assert_ptr_null(parse_object("{\"a\":", &err));
+    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
+    ck_assert_ptr_nonnull(strstr(err.message, "test document is not valid JSON"));
+}
+END_TEST
+
+START_TEST(parse_null_err_is_fine)
+{
+    ck_assert_ptr_null(mcpauth_json_parse("{", 1, "doc", NULL));
+    ck_assert_ptr_null(mcpauth_json_parse_object("[]", 2, "doc", NULL));
+    json_object *obj = mcpauth_json_parse_object("{}", 2, "doc", NULL);
+    ck_assert_ptr_nonnull(obj);
+    json_object_put(obj);
+}
+END_TEST
+
+/* --- mcpauth_json_string ------------------------------------------------ */
+
+START_TEST(string_accessor)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse_object("{\"s\":\"value\",\"empty\":\"\",\"n\":12,\"b\":false,"
+                                    "\"nul\":null,\"o\":{\"s\":\"inner\"},\"a\":[\"x\"]}",
+                                    &err);
+
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(mcpauth_json_string(obj, "s"), "value");
+    ck_assert_str_eq(mcpauth_json_string(obj, "empty"), "");
+    ck_assert_ptr_null(mcpauth_json_string(obj, "missing"));
+    ck_assert_ptr_null(mcpauth_json_string(obj, "n"));
+    ck_assert_ptr_null(mcpauth_json_string(obj, "b"));
+    ck_assert_ptr_null(mcpauth_json_string(obj, "nul"));
+    ck_assert_ptr_null(mcpauth_json_string(obj, "o"));
+    ck_assert_ptr_null(mcpauth_json_string(obj, "a"));
+    ck_assert_ptr_null(mcpauth_json_string(obj, "S"));
+    ck_assert_ptr_null(mcpauth_json_string(NULL, "s"));
+    json_object_put(obj);
+}
+END_TEST
+
+/* --- serialisation ------------------------------------------------------ */
+
+START_TEST(compact_output)
+{
+    mcpauth_error err = {0};
+    json_object *obj =
+        parse_object("{ \"url\" : \"http://x/y\", \"list\" : [ 1, { \"t\" : true } ] }", &err);
+
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(mcpauth_json_compact(obj), "{\"url\":\"http://x/y\",\"list\":[1,{\"t\":true}]}");
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(pretty_output)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse_object("{\"url\":\"http://x/y\",\"list\":[1,{\"t\":true}]}", &err);
+
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(mcpauth_json_pretty(obj), "{\n"
+                                               "  \"url\": \"http://x/y\",\n"
+                                               "  \"list\": [\n"
+                                               "    1,\n"
+                                               "    {\n"
+                                               "      \"t\": true\n"
+                                               "    }\n"
+                                               "  ]\n"
+                                               "}");
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(output_escapes_what_json_requires)
+{
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "s", json_object_new_string("a\"b\\c\nd/e"));
+    ck_assert_str_eq(mcpauth_json_compact(obj), "{\"s\":\"a\\\"b\\\\c\\nd/e\"}");
+    ck_assert_ptr_null(strstr(mcpauth_json_pretty(obj), "\\/"));
+    json_object_put(obj);
+}
+END_TEST
+
+START_TEST(output_round_trips)
+{
+    mcpauth_error err = {0};
+    const char *text = "{\"redirect_uris\":[\"http://localhost:6274/oauth/callback\"],"
+                       "\"n\":-3,\"f\":false,\"z\":null}";
+    json_object *obj = parse_object(text, &err);
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(mcpauth_json_compact(obj), text);
+
+    const char *pretty = mcpauth_json_pretty(obj);
+    json_object *again = mcpauth_json_parse_object(pretty, strlen(pretty), "pretty", &err);
+    ck_assert_ptr_nonnull(again);
+    ck_assert(json_object_equal(obj, again));
+    json_object_put(again);
+    json_object_put(obj);
+}
+END_TEST
+
+static Suite *json_suite(void)
+{
+    Suite *s = suite_create("json");
+
+    TCase *tc = tcase_create("accepted");
+    tcase_add_test(tc, parse_valid_object);
+    tcase_add_test(tc, parse_surrounding_whitespace);
+    tcase_add_test(tc, parse_uses_length_not_nul);
+    tcase_add_test(tc, parse_non_object_values);
+    tcase_add_loop_test(tc, parse_top_level_scalar, 0,
+                        (int)(sizeof top_level_scalars / sizeof top_level_scalars[0]));
+    tcase_add_test(tc, parse_utf8_kept);
+    tcase_add_test(tc, parse_depth_at_limit);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("refused");
+    tcase_add_loop_test(tc, parse_bad, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_test(tc, parse_trailing_garbage_reason);
+    tcase_add_test(tc, parse_null_literal);
+    tcase_add_test(tc, parse_embedded_nul_is_trailing_data);
+    tcase_add_test(tc, parse_depth_over_limit);
+    tcase_add_test(tc, parse_depth_far_over_limit);
+    tcase_add_test(tc, parse_deep_objects_refused);
+    tcase_add_loop_test(tc, parse_invalid_utf8, 0, (int)(sizeof bad_utf8 / sizeof bad_utf8[0]));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("parse_object");
+    tcase_add_test(tc, parse_object_refuses_non_objects);
+    tcase_add_test(tc, parse_object_passes_parse_errors);
+    tcase_add_test(tc, parse_null_err_is_fine);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("accessors");
+    tcase_add_test(tc, string_accessor);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("output");
+    tcase_add_test(tc, compact_output);
+    tcase_add_test(tc, pretty_output);
+    tcase_add_test(tc, output_escapes_what_json_requires);
+    tcase_add_test(tc, output_round_trips);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(json_suite());
+    srunner_run_all(runner, CK_ENV);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
