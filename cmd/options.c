@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,20 @@ static int short_option_id(const cmd_spec *spec, int c)
     return c;
 }
 
+/* True when arg ("--name" or "--name=value") spells out the whole long
+ * option whose id is id. */
+static bool names_option_fully(const char *arg, const struct option *longopts, int id)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return true; /* a short option */
+    size_t length = strcspn(arg + 2, "=");
+    for (const struct option *o = longopts; o->name; o++) {
+        if (o->val == id)
+            return strlen(o->name) == length && strncmp(o->name, arg + 2, length) == 0;
+    }
+    return false;
+}
+
 int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn, void *ctx,
                       int *operands)
 {
@@ -135,6 +150,13 @@ int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn
                 status = cmd_usage_error(spec, "unknown option '%s'", argv[prev]);
         } else if (c == ':') {
             status = cmd_usage_error(spec, "option '%s' needs a value", argv[prev]);
+        } else if (c >= 256 && !names_option_fully(argv[prev], longopts, c)) {
+            /* getopt_long takes unambiguous prefixes ("--initial-access-token"
+             * for "--initial-access-token-file"); a secret typed after a
+             * mistaken name would then be treated as a file name and end up
+             * in an error message. Only whole names are accepted. */
+            status = cmd_usage_error(spec, "unknown option '%.*s'",
+                                     (int)strcspn(argv[prev], "="), argv[prev]);
         } else {
             int id = c < 256 ? short_option_id(spec, c) : c;
             int rc = fn(ctx, id, optarg);

@@ -3,6 +3,7 @@
  * file it writes. Option parsing and printing only; the protocol work is in
  * src/oauth/. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -303,9 +304,10 @@ static mcpauth_status merge_metadata_sources(register_args *a, json_object *doc,
             return err->status;
         json_object *extra = mcpauth_json_parse_object(text, length, "--metadata", err);
         free(text);
-        if (!extra)
-            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s: %s", a->metadata_file,
-                                     err->message);
+        if (!extra) {
+            err->status = MCPAUTH_ELOCAL;
+            return mcpauth_error_prefix(err, "%s", a->metadata_file);
+        }
         json_object_object_foreach(extra, key, value)
         {
             json_object_object_add(doc, key, json_object_get(value));
@@ -446,20 +448,28 @@ static mcpauth_status check_output_path(const register_args *a, mcpauth_error *e
 {
     if (!a->output)
         return MCPAUTH_OK;
-    if (!a->force && access(a->output, F_OK) == 0)
-        return mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                 "refusing to overwrite existing file %s (use --force)", a->output);
+    struct stat st;
+    if (lstat(a->output, &st) == 0) {
+        if (!a->force)
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                     "refusing to overwrite existing file %s (use --force)",
+                                     a->output);
+        if (!S_ISREG(st.st_mode))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                     "refusing to overwrite %s: not a regular file", a->output);
+    }
     char *dir = strdup(a->output);
     if (!dir)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     char *slash = strrchr(dir, '/');
     const char *where = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    mcpauth_status st = MCPAUTH_OK;
+    mcpauth_status status = MCPAUTH_OK;
     if (access(where, W_OK) != 0)
-        st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot write %s: directory %s is not writable",
-                               a->output, where);
+        status = mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                   "cannot write %s: directory %s is not writable", a->output,
+                                   where);
     free(dir);
-    return st;
+    return status;
 }
 
 static int run_create(register_args *a)

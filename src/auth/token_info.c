@@ -96,8 +96,8 @@ static mcpauth_status take_string(json_object *claims, const char *key, char **o
     json_object *value = member_of(claims, key);
     if (!value)
         return MCPAUTH_OK;
-    const char *text;
-    size_t length;
+    const char *text = NULL;
+    size_t length = 0;
     mcpauth_status status = string_of(value, key, &text, &length, err);
     if (status != MCPAUTH_OK)
         return status;
@@ -143,8 +143,8 @@ static mcpauth_status take_string_or_array(json_object *claims, const char *key,
     size_t n = is_array ? json_object_array_length(value) : 1;
     for (size_t i = 0; i < n; i++) {
         json_object *item = is_array ? json_object_array_get_idx(value, i) : value;
-        const char *text;
-        size_t length;
+        const char *text = NULL;
+        size_t length = 0;
         mcpauth_status status = string_of(item, key, &text, &length, err);
         if (status == MCPAUTH_OK && length > 0)
             status = add_checked(items, count, max, text, length, key, err);
@@ -159,8 +159,8 @@ static mcpauth_status take_string_or_array(json_object *claims, const char *key,
 static mcpauth_status take_scope_string(json_object *value, mcpauth_token_info *out,
                                         mcpauth_error *err)
 {
-    const char *p;
-    size_t length;
+    const char *p = NULL;
+    size_t length = 0;
     mcpauth_status status = string_of(value, "scope", &p, &length, err);
     if (status != MCPAUTH_OK)
         return status;
@@ -197,24 +197,35 @@ static mcpauth_status take_scopes(json_object *claims, mcpauth_token_info *out, 
                                 MCPAUTH_TOKEN_MAX_SCOPES, err);
 }
 
+/* Members of the wrong type are errors, not "absent": a server that sends
+ * "aud": 5 is broken, and guessing could let a token through. */
 static mcpauth_status read_active_claims(json_object *claims, mcpauth_token_info *out,
                                          mcpauth_error *err)
 {
-    mcpauth_status status;
-    if ((status = take_string(claims, "sub", &out->subject, err)) != MCPAUTH_OK ||
-        (status = take_string(claims, "client_id", &out->client_id, err)) != MCPAUTH_OK ||
-        (status = take_string(claims, "username", &out->username, err)) != MCPAUTH_OK ||
-        (status = take_string(claims, "iss", &out->issuer, err)) != MCPAUTH_OK ||
-        (status = take_scopes(claims, out, err)) != MCPAUTH_OK ||
-        (status = take_string_or_array(claims, "aud", &out->audiences, &out->audience_count,
-                                       MCPAUTH_TOKEN_MAX_AUDIENCES, err)) != MCPAUTH_OK ||
-        (status = take_string_or_array(claims, "resource", &out->audiences, &out->audience_count,
-                                       MCPAUTH_TOKEN_MAX_AUDIENCES, err)) != MCPAUTH_OK ||
-        (status = take_time(claims, "exp", true, &out->expires_at, err)) != MCPAUTH_OK ||
-        (status = take_time(claims, "iat", false, &out->issued_at, err)) != MCPAUTH_OK ||
-        (status = take_time(claims, "nbf", false, &out->not_before, err)) != MCPAUTH_OK)
-        return status;
-    return MCPAUTH_OK;
+    mcpauth_status status = take_string(claims, "sub", &out->subject, err);
+    if (status == MCPAUTH_OK)
+        status = take_string(claims, "client_id", &out->client_id, err);
+    if (status == MCPAUTH_OK)
+        status = take_string(claims, "username", &out->username, err);
+    if (status == MCPAUTH_OK)
+        status = take_string(claims, "iss", &out->issuer, err);
+    if (status == MCPAUTH_OK)
+        status = take_scopes(claims, out, err);
+    /* RFC 8707 §2: a token bound to a resource may say so in "resource"
+     * rather than "aud"; both name who may accept it. */
+    if (status == MCPAUTH_OK)
+        status = take_string_or_array(claims, "aud", &out->audiences, &out->audience_count,
+                                      MCPAUTH_TOKEN_MAX_AUDIENCES, err);
+    if (status == MCPAUTH_OK)
+        status = take_string_or_array(claims, "resource", &out->audiences, &out->audience_count,
+                                      MCPAUTH_TOKEN_MAX_AUDIENCES, err);
+    if (status == MCPAUTH_OK)
+        status = take_time(claims, "exp", true, &out->expires_at, err);
+    if (status == MCPAUTH_OK)
+        status = take_time(claims, "iat", false, &out->issued_at, err);
+    if (status == MCPAUTH_OK)
+        status = take_time(claims, "nbf", false, &out->not_before, err);
+    return status;
 }
 
 mcpauth_status mcpauth_token_info_from_json(json_object *claims, mcpauth_token_info *out,

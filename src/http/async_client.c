@@ -121,8 +121,9 @@ static void socket_close(mcpauth_http_async *client, http_async_socket *s)
         client->sockets = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    /* uv_close() stops the poll at once, so libcurl may reuse the fd number
-     * for a new socket before this handle's close callback has run. */
+    /* uv_close() stops watching the fd at once, so when libcurl reuses the
+     * fd number for a new socket, a new poll can be created for it even
+     * before this handle's close callback has run. */
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
@@ -187,8 +188,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     if (what == CURL_POLL_REMOVE) {
         if (!s)
             return 0;
-        /* During curl_multi_cleanup() the multi handle is being torn down:
-         * leave its socket table alone. */
+        /* Inside curl_multi_cleanup() the multi handle is already half torn
+         * down and some libcurl versions reject calls on it (curl#15201). */
         if (!client->closing)
             curl_multi_assign(client->multi, fd, NULL);
         socket_close(client, s);
@@ -279,7 +280,8 @@ static char *copy_bytes(const char *data, size_t length)
 mcpauth_status mcpauth_http_async_start(mcpauth_http_async *client, const mcpauth_http_request *req,
                                         mcpauth_http_async_cb cb, void *data, mcpauth_error *err)
 {
-
+    if (client->closing)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "HTTP client is closing");
     http_async_request *r = calloc(1, sizeof *r);
     if (!r)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
@@ -341,8 +343,9 @@ void mcpauth_http_async_close(mcpauth_http_async *client, mcpauth_http_async_clo
     }
     curl_multi_cleanup(client->multi);
     client->multi = NULL;
-    /* libcurl reports CURL_POLL_REMOVE for the sockets it closes, but
-     * connections it merely forgets would otherwise keep the loop alive. */
+    /* libcurl should have reported CURL_POLL_REMOVE for all its sockets by
+     * now, but how it tears down its connection cache has changed between
+     * versions; a poll left behind would keep the loop alive forever. */
     while (client->sockets)
         socket_close(client, client->sockets);
     uv_close((uv_handle_t *)&client->timer, on_handle_closed);

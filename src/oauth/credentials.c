@@ -23,8 +23,10 @@ mcpauth_status mcpauth_credentials_load(const char *path, mcpauth_credentials *o
     json_object *doc = mcpauth_json_parse_object(text, length, "credentials file", err);
     explicit_bzero(text, length);
     free(text);
-    if (!doc)
-        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s: %s", path, err->message);
+    if (!doc) {
+        err->status = MCPAUTH_ELOCAL;
+        return mcpauth_error_prefix(err, "%s", path);
+    }
     json_object *client = NULL;
     if (!json_object_object_get_ex(doc, "client", &client) ||
         !json_object_is_type(client, json_type_object) ||

@@ -1,13 +1,74 @@
 /* Log lines: one per answered request, and server events. Text for people,
  * JSON (one object per line) for log pipelines. Tokens never appear: only
- * the short hash the validator computed. */
+ * the short hash the validator computed.
+ *
+ * Request lines are buffered and written by serve_log_flush() (a timer in
+ * run.c, and whenever the buffer fills): one write(2) per line would be a
+ * system call per request. Writes end at line boundaries and stay within
+ * PIPE_BUF, so lines from several workers sharing stderr never interleave. */
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mcpauth/json.h"
 #include "serve_internal.h"
+
+#define LOG_BUFFER_SIZE (32 * 1024)
+#define LOG_LINE_MAX 2048
+
+/* One buffer per process: every worker is its own process. */
+static char log_buffer[LOG_BUFFER_SIZE];
+static size_t log_used;
+
+static void write_fully(int fd, const char *data, size_t length)
+{
+    while (length > 0) {
+        ssize_t n = write(fd, data, length);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* a log that cannot be written must not stop the server */
+        data += n;
+        length -= (size_t)n;
+    }
+}
+
+void serve_log_flush(const mcpauth_serve_config *config)
+{
+    int fd = fileno(config->log);
+    size_t start = 0;
+    while (start < log_used) {
+        size_t end = log_used;
+        if (end - start > PIPE_BUF) {
+            /* Cut after the last complete line that fits. */
+            end = start + PIPE_BUF;
+            while (end > start && log_buffer[end - 1] != '\n')
+                end--;
+            if (end == start)
+                end = start + PIPE_BUF;
+        }
+        write_fully(fd, log_buffer + start, end - start);
+        start = end;
+    }
+    log_used = 0;
+}
+
+static void log_line(const mcpauth_serve_config *config, const char *line, size_t length)
+{
+    if (length > LOG_LINE_MAX)
+        length = LOG_LINE_MAX;
+    if (log_used + length + 1 > sizeof log_buffer)
+        serve_log_flush(config);
+    memcpy(log_buffer + log_used, line, length);
+    log_used += length;
+    if (length == 0 || line[length - 1] != '\n')
+        log_buffer[log_used++] = '\n';
+}
 
 static void timestamp(char *out, size_t size)
 {
@@ -41,18 +102,24 @@ void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry
         add_string(obj, "sub", e->subject);
         add_string(obj, "cache", e->cache);
         add_string(obj, "detail", e->detail);
-        fprintf(config->log, "%s\n", mcpauth_json_compact(obj));
+        const char *text = mcpauth_json_compact(obj);
+        log_line(config, text, strlen(text));
         json_object_put(obj);
     } else {
         /* The path is the client's: %.200s keeps a line a line, and the HTTP
          * parser has already refused control characters in it. */
-        fprintf(config->log, "%s %s \"%s %.200s\" %d %.3fms token=%s sub=%.100s cache=%s%s%s%s\n",
-                when, e->peer, e->method, e->path, e->status, e->latency_ms,
-                e->token_hash ? e->token_hash : "-", e->subject ? e->subject : "-",
-                e->cache ? e->cache : "-", e->detail ? " (" : "", e->detail ? e->detail : "",
-                e->detail ? ")" : "");
+        char line[LOG_LINE_MAX];
+        int n = snprintf(line, sizeof line,
+                         "%s %s \"%s %.200s\" %d %.3fms token=%s sub=%.100s cache=%s%s%s%s\n", when,
+                         e->peer, e->method, e->path, e->status, e->latency_ms,
+                         e->token_hash ? e->token_hash : "-", e->subject ? e->subject : "-",
+                         e->cache ? e->cache : "-", e->detail ? " (" : "",
+                         e->detail ? e->detail : "", e->detail ? ")" : "");
+        if (n > 0)
+            log_line(config, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
-    fflush(config->log);
+    if (log_used > LOG_BUFFER_SIZE / 2)
+        serve_log_flush(config);
 }
 
 void serve_log_event(const mcpauth_serve_config *config, const char *level, const char *fmt, ...)
@@ -63,15 +130,20 @@ void serve_log_event(const mcpauth_serve_config *config, const char *level, cons
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    /* Events go out at once, after the request lines before them. */
     if (config->log_format == MCPAUTH_LOG_JSON) {
         json_object *obj = json_object_new_object();
         add_string(obj, "time", when);
         add_string(obj, "level", level);
         add_string(obj, "message", message);
-        fprintf(config->log, "%s\n", mcpauth_json_compact(obj));
+        const char *text = mcpauth_json_compact(obj);
+        log_line(config, text, strlen(text));
         json_object_put(obj);
     } else {
-        fprintf(config->log, "%s %s: %s\n", when, level, message);
+        char line[LOG_LINE_MAX];
+        int n = snprintf(line, sizeof line, "%s %s: %s\n", when, level, message);
+        if (n > 0)
+            log_line(config, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
-    fflush(config->log);
+    serve_log_flush(config);
 }

@@ -19,6 +19,7 @@
 #include "serve_internal.h"
 
 #define DRAIN_POLL_MS 50
+#define LOG_FLUSH_MS 200
 
 /* ---- one worker ---- */
 
@@ -27,9 +28,16 @@ static void on_handle_closed(uv_handle_t *handle)
     (void)handle;
 }
 
+static void on_log_timer(uv_timer_t *timer)
+{
+    serve_context *ctx = timer->data;
+    serve_log_flush(ctx->config);
+}
+
 static void finish(serve_context *ctx)
 {
     uv_timer_stop(&ctx->shutdown_timer);
+    uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
      * connections go away; then the rest closes. */
     mcpauth_validator_free(ctx->validator);
@@ -39,6 +47,7 @@ static void finish(serve_context *ctx)
     mcpauth_http_async_close(ctx->http, NULL, NULL);
     ctx->http = NULL;
     uv_close((uv_handle_t *)&ctx->shutdown_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&ctx->log_timer, on_handle_closed);
     uv_close((uv_handle_t *)&ctx->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&ctx->sigint, on_handle_closed);
 }
@@ -69,15 +78,14 @@ static void on_signal(uv_signal_t *handle, int signum)
     uv_timer_start(&ctx->shutdown_timer, on_drain_check, 0, DRAIN_POLL_MS);
 }
 
-static mcpauth_status worker_start(serve_context *ctx, uv_os_sock_t sock, mcpauth_error *err)
+static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_error *err)
 {
     mcpauth_serve_config *config = ctx->config;
     int rc = mcpauth_http_server_new(ctx->loop, &config->limits, serve_handle_request, ctx,
                                      &ctx->server);
     if (rc == 0)
-        rc = sock >= 0 ? mcpauth_http_server_listen_socket(ctx->server, sock)
-                       : mcpauth_http_server_listen(ctx->server, config->listen_host,
-                                                    config->listen_port, false);
+        rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
+                                        reuse_port);
     if (rc != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s",
                                  config->listen_host, config->listen_port, uv_strerror(rc));
@@ -105,9 +113,11 @@ static mcpauth_status worker_start(serve_context *ctx, uv_os_sock_t sock, mcpaut
     if (!(ctx->mcp = mcpauth_mcp_server_new(&config->mcp)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     uv_timer_init(ctx->loop, &ctx->shutdown_timer);
+    uv_timer_init(ctx->loop, &ctx->log_timer);
     uv_signal_init(ctx->loop, &ctx->sigterm);
     uv_signal_init(ctx->loop, &ctx->sigint);
-    ctx->shutdown_timer.data = ctx->sigterm.data = ctx->sigint.data = ctx;
+    ctx->shutdown_timer.data = ctx->log_timer.data = ctx->sigterm.data = ctx->sigint.data = ctx;
+    uv_timer_start(&ctx->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
     uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
     return MCPAUTH_OK;
@@ -115,19 +125,20 @@ static mcpauth_status worker_start(serve_context *ctx, uv_os_sock_t sock, mcpaut
 
 /* Runs one worker's loop until it has stopped. */
 static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resource *resource,
-                                 uv_os_sock_t sock, mcpauth_error *err)
+                                 bool reuse_port, mcpauth_error *err)
 {
     uv_loop_t loop;
     serve_context ctx = {.config = config, .loop = &loop, .resource = *resource};
     if (uv_loop_init(&loop) != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot create the event loop");
-    mcpauth_status st = worker_start(&ctx, sock, err);
+    mcpauth_status st = worker_start(&ctx, reuse_port, err);
     if (st == MCPAUTH_OK) {
-        if (sock < 0)
+        if (!reuse_port)
             serve_log_event(config, "info", "listening on http://%s:%d, resource %s",
                             config->listen_host, mcpauth_http_server_port(ctx.server),
                             config->resource);
         uv_run(&loop, UV_RUN_DEFAULT);
+        serve_log_flush(config);
     } else {
         mcpauth_validator_free(ctx.validator);
         if (ctx.server)
@@ -171,8 +182,12 @@ static mcpauth_status discover_introspection(mcpauth_serve_config *config, char 
 
 /* ---- several workers ---- */
 
-static uv_os_sock_t open_listener(const mcpauth_serve_config *config, int *port,
-                                  mcpauth_error *err)
+/* Reserves the port for the workers: a socket bound with SO_REUSEPORT but
+ * not listening, so that port 0 resolves to one port every worker then
+ * binds too. Each worker listens on its own socket and the kernel spreads
+ * connections across them; one shared accept queue would let a single
+ * worker take most of them. */
+static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
 {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
                              .ai_socktype = SOCK_STREAM},
@@ -188,7 +203,8 @@ static uv_os_sock_t open_listener(const mcpauth_serve_config *config, int *port,
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int on = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s", config->listen_host,
                           config->listen_port, strerror(errno));
         if (fd >= 0)
@@ -200,8 +216,9 @@ static uv_os_sock_t open_listener(const mcpauth_serve_config *config, int *port,
     struct sockaddr_storage addr;
     socklen_t length = sizeof addr;
     getsockname(fd, (struct sockaddr *)&addr, &length);
-    *port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                             : ((struct sockaddr_in *)&addr)->sin_port);
+    config->listen_port = ntohs(addr.ss_family == AF_INET6
+                                    ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                    : ((struct sockaddr_in *)&addr)->sin_port);
     return fd;
 }
 
@@ -212,8 +229,7 @@ static void on_parent_signal(int signum)
     stop_signal = signum;
 }
 
-static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *resource,
-                          uv_os_sock_t sock)
+static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *resource)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -222,7 +238,7 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *re
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     mcpauth_error err = {0};
-    mcpauth_status st = worker_run(config, resource, sock, &err);
+    mcpauth_status st = worker_run(config, resource, true, &err);
     if (st != MCPAUTH_OK)
         serve_log_event(config, "error", "worker %d: %s", (int)getpid(), err.message);
     _exit(st);
@@ -231,8 +247,7 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *re
 static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_resource *resource,
                                   mcpauth_error *err)
 {
-    int port = 0;
-    uv_os_sock_t sock = open_listener(config, &port, err);
+    int sock = reserve_port(config, err);
     if (sock < 0)
         return err->status;
     struct sigaction sa = {.sa_handler = on_parent_signal};
@@ -247,9 +262,9 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     }
     for (int i = 0; i < n; i++)
-        pids[i] = spawn_worker(config, resource, sock);
+        pids[i] = spawn_worker(config, resource);
     serve_log_event(config, "info", "listening on http://%s:%d, resource %s, %d workers",
-                    config->listen_host, port, config->resource, n);
+                    config->listen_host, config->listen_port, config->resource, n);
 
     int alive = n;
     bool forwarded = false;
@@ -286,7 +301,7 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
                 stop_signal = SIGTERM;
                 break;
             }
-            pids[i] = spawn_worker(config, resource, sock);
+            pids[i] = spawn_worker(config, resource);
             alive++;
             break;
         }
@@ -313,7 +328,7 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
     mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
-                                            : worker_run(config, &resource, -1, err);
+                                            : worker_run(config, &resource, false, err);
     if (st == MCPAUTH_OK)
         serve_log_event(config, "info", "stopped");
     serve_resource_free(&resource);

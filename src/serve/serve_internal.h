@@ -44,6 +44,7 @@ typedef struct serve_context {
     serve_metrics metrics;
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
+    uv_timer_t log_timer;
     uint64_t drain_started_ms;
     bool stopping;
 } serve_context;
@@ -70,6 +71,9 @@ typedef struct serve_log_entry {
 } serve_log_entry;
 
 void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *entry);
+
+/* Writes out buffered request lines. */
+void serve_log_flush(const mcpauth_serve_config *config);
 
 /* A server event (start, stop, upstream failure): "level" is info, warning
  * or error. */

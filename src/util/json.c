@@ -18,6 +18,12 @@ json_object *mcpauth_json_parse(const char *text, size_t length, const char *wha
     json_object *obj = json_tokener_parse_ex(tok, text, (int)length);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
+    /* A bare number or literal at the very end ("42") may still continue as
+     * far as json-c knows: a NUL byte tells it the input has ended. */
+    if (!obj && jerr == json_tokener_continue && used == length) {
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+    }
     json_tokener_free(tok);
     if (!obj || jerr != json_tokener_success) {
         json_object_put(obj);

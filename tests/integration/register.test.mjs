@@ -537,6 +537,20 @@ describe('registration', () => {
     assertExit(short, 0);
   });
 
+  test('--output naming a directory fails before registering, even with --force', async (t) => {
+    // check_output_path promises to refuse "before anything is registered": a registration
+    // whose credentials cannot be saved is an orphan client on the AS.
+    const as = await startAS();
+    t.after(() => as.stop());
+    const dir = tmpDir();
+    for (const extra of [[], ['--force']]) {
+      const r = await run(['register', '--issuer', as.origin, '--output', dir, ...extra]);
+      assertExit(r, 5);
+      assert.match(r.stderr, /^mcpauth register: .*(not a regular file|directory|refusing)/);
+    }
+    assert.ok(!as.requests.some((q) => q.method === 'POST'), 'registered although the output could not be written');
+  });
+
   test('--output into a missing directory fails before registering (exit 5)', async (t) => {
     const as = await startAS();
     t.after(() => as.stop());
@@ -604,6 +618,17 @@ describe('registration', () => {
       software_version: '1.2.3',
       software_statement: 'eyJhbGciOiJub25lIn0.eyJzb2Z0d2FyZV9pZCI6InNpZCJ9.',
     });
+  });
+
+  test('a client_credentials-only client sends response_types [] and no redirect URIs', async (t) => {
+    const as = await startAS();
+    t.after(() => as.stop());
+    const r = await run(['register', '--issuer', as.origin, '--grant-type', 'client_credentials']);
+    assertExit(r, 0);
+    const sent = as.requests[1].json;
+    assert.deepEqual(sent.grant_types, ['client_credentials']);
+    assert.deepEqual(sent.response_types, []);
+    assert.equal(sent.redirect_uris, undefined);
   });
 
   test('application_type defaults to web when a redirect URI is not loopback', async (t) => {
@@ -829,9 +854,8 @@ describe('discovery', () => {
     const as = await startAS({ metadata: { registration_endpoint: 'http://example.com/register' } });
     t.after(() => as.stop());
     const r = await run(['register', '--issuer', as.origin], { env: { http_proxy: proxy.origin, no_proxy: '127.0.0.1' } });
-    assertExit(r, r.code);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /refusing plain http:\/\/ to non-loopback host example\.com.*--allow-http/);
+    // The URL came from the server: a remote error (4), not a usage error.
+    assertFail(r, 4, /refusing plain http:\/\/ to non-loopback host example\.com.*--allow-http/);
     assert.deepEqual(proxy.requests, [], 'the registration was sent over plain http');
     assert.ok(!as.requests.some((q) => q.method === 'POST'));
   });
@@ -1356,12 +1380,12 @@ describe('RFC 7592 management', () => {
     }
   });
 
-  test('a credentials file whose registration_client_uri is not a URL: exit 5 (local file)', async () => {
+  test('a registration_client_uri that is not a URL: exit 4 (it came from the AS), not a usage error', async () => {
     const file = path.join(tmpDir(), 'client.json');
     writePrivate(file, { version: 1, client: { client_id: 'a', registration_client_uri: 'not a url', registration_access_token: 't' } });
-    for (const mode of ['--show', '--delete']) {
+    for (const mode of ['--show', '--update', '--delete']) {
       const r = await run(['register', mode, file]);
-      assertFail(r, 5, /not a url/);
+      assertFail(r, 4, /not a url/);
     }
     assert.equal(fs.existsSync(file), true);
   });

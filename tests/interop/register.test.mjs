@@ -193,10 +193,9 @@ describe('register against oidc-provider', () => {
 
   test('--format json and --format env carry the real credentials', async () => {
     // A client_credentials-only client: oidc-provider defaults response_types to ['code'] and
-    // then insists on redirect_uris ("redirect_uris is mandatory property") unless
-    // response_types is sent empty, which only --metadata can do.
-    const r = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials',
-      '--metadata', '-', '--format', 'json'], { input: '{"response_types": []}' });
+    // then insists on redirect_uris ("redirect_uris is mandatory property") unless mcpauth
+    // sends response_types [].
+    const r = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--format', 'json']);
     assertExit(r, 0);
     const client = JSON.parse(r.stdout);
     assert.deepEqual(client.grant_types, ['client_credentials']);

@@ -2,6 +2,7 @@
 // tests use this file without any `npm install`.
 
 import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -132,4 +133,153 @@ export function tmpDir() {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpauth-test-'));
   tmpDirs.add(d);
   return d;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Every `mcpauth serve` started by startServe() that has not exited yet: killed (with its
+// whole process group, i.e. its workers too) if the test process exits first.
+const liveServes = new Set();
+process.on('exit', () => {
+  for (const child of liveServes) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+function hasOption(args, name) {
+  return args.some((a) => a === name || a.startsWith(name + '='));
+}
+
+/**
+ * Start `mcpauth serve --workers 1 --listen 127.0.0.1:PORT --resource
+ * http://127.0.0.1:PORT/mcp ...args` asynchronously and wait until it logs
+ * "listening on http://127.0.0.1:PORT" (10 s, times $MCPAUTH_TIMEOUT_FACTOR).
+ * PORT is a free port found first; `args` may also be a function (port) => args, for
+ * arguments that need it (a config file naming the port, say). `--listen` and
+ * `--resource` are only added when `args` has none (and never with `listenArgs: false`,
+ * for a --config file that sets them); a later `--workers` in `args` wins.
+ * The child gets the same minimal environment as run(), plus `env`.
+ * @returns {Promise<{port: number, origin: string, resource: string, pid: number,
+ *   url: (path?: string) => string, stderr: () => string,
+ *   waitForLog: (re: RegExp, timeoutMs?: number) => Promise<string>,
+ *   exited: Promise<{code: number|null, signal: string|null}>,
+ *   stop: (signal?: string) => Promise<{code: number|null, signal: string|null}>}>}
+ *   stop() sends the signal (once) and waits for the exit; if the process is still there
+ *   after 15 s it is killed with its process group (SIGKILL).
+ */
+export async function startServe(args = [], { env = {}, port: fixedPort, listenArgs = true } = {}) {
+  const port = fixedPort ?? await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const given = typeof args === 'function' ? args(port) : args;
+  const argv = ['serve', '--workers', '1'];
+  if (listenArgs && !hasOption(given, '--listen') && !given.includes('-l')) {
+    argv.push('--listen', `127.0.0.1:${port}`);
+  }
+  if (listenArgs && !hasOption(given, '--resource')) argv.push('--resource', `${origin}/mcp`);
+  argv.push(...given);
+  const resourceIndex = argv.lastIndexOf('--resource');
+  const resource = resourceIndex >= 0 ? argv[resourceIndex + 1] : `${origin}/mcp`;
+
+  const childEnv = {};
+  const inherited = { PATH: process.env.PATH, HOME: process.env.HOME };
+  for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) inherited[k] = process.env[k];
+  for (const [k, v] of Object.entries({ ...inherited, ...env })) {
+    if (v !== undefined) childEnv[k] = String(v);
+  }
+  const cmd = [...WRAPPER, MCPAUTH_BIN, ...argv];
+  // Its own process group, so that a leftover serve and its workers can be killed at once.
+  const child = spawn(cmd[0], cmd.slice(1), { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  liveServes.add(child);
+  let log = '';
+  const logEvents = new EventEmitter();
+  child.stdout.setEncoding('utf8').on('data', (d) => { log += d; logEvents.emit('data'); });
+  child.stderr.setEncoding('utf8');
+  const exited = new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      liveServes.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  child.on('error', () => {}); // reported through 'close' and the start timeout
+
+  const listeningRe = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
+  const startTimeout = 10000 * TIMEOUT_FACTOR;
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`mcpauth serve did not start within ${startTimeout} ms\n--- command\n${argv.join(' ')}\n--- stderr\n${log}`));
+      }, startTimeout);
+      const check = () => {
+        if (listeningRe.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stderr.on('data', (d) => { log += d; logEvents.emit('data'); check(); });
+      exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`mcpauth serve exited (code ${code}, signal ${signal}) before listening\n--- command\n${argv.join(' ')}\n--- stderr\n${log}`));
+      });
+    });
+  } catch (err) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    await exited;
+    throw err;
+  }
+  const actualPort = Number(log.match(listeningRe)[1]);
+
+  let stopping = null;
+  const stop = (signal = 'SIGTERM') => {
+    if (!stopping) {
+      stopping = (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          try { child.kill(signal); } catch { /* gone */ }
+        }
+        const timer = setTimeout(() => {
+          try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+        }, 15000 * TIMEOUT_FACTOR);
+        const result = await exited;
+        clearTimeout(timer);
+        return result;
+      })();
+    }
+    return stopping;
+  };
+  return {
+    port: actualPort,
+    origin: `http://127.0.0.1:${actualPort}`,
+    resource,
+    pid: child.pid,
+    url: (p = '') => `http://127.0.0.1:${actualPort}${p}`,
+    stderr: () => log,
+    // Resolves with the log so far once it matches re (the log is read from a pipe, so a
+    // line may arrive after the HTTP response it describes); rejects after timeoutMs.
+    waitForLog: (re, timeoutMs = 5000) => new Promise((resolve, reject) => {
+      const check = () => {
+        if (re.test(log)) {
+          cleanup();
+          resolve(log);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`the log did not match ${re} within ${timeoutMs} ms\n--- stderr\n${log}`));
+      }, timeoutMs * TIMEOUT_FACTOR);
+      const cleanup = () => { clearTimeout(timer); logEvents.off('data', check); };
+      logEvents.on('data', check);
+      check();
+    }),
+    exited,
+    stop,
+  };
 }

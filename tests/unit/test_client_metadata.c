@@ -57,22 +57,23 @@ START_TEST(apply_sets_every_member)
     mcpauth_error err = {0};
 
     ck_assert_int_eq(mcpauth_client_metadata_apply(doc, &in, &err), MCPAUTH_OK);
-    assert_doc_eq(doc, "{\"client_name\":\"My Client\","
-                       "\"redirect_uris\":[\"https://app.example/cb\",\"http://127.0.0.1:9000/cb\"],"
-                       "\"grant_types\":[\"authorization_code\"],"
-                       "\"response_types\":[\"code\"],"
-                       "\"contacts\":[\"ops@example.com\",\"dev@example.com\"],"
-                       "\"scope\":\"mcp read\","
-                       "\"token_endpoint_auth_method\":\"client_secret_post\","
-                       "\"application_type\":\"web\","
-                       "\"client_uri\":\"https://app.example/\","
-                       "\"logo_uri\":\"https://app.example/logo.png\","
-                       "\"tos_uri\":\"https://app.example/tos\","
-                       "\"policy_uri\":\"https://app.example/policy\","
-                       "\"jwks_uri\":\"https://app.example/jwks.json\","
-                       "\"software_id\":\"4NRB1-0XZABZI9E6-5SM3R\","
-                       "\"software_version\":\"2.1\","
-                       "\"software_statement\":\"eyJhbGciOiJSUzI1NiJ9.eyJ4IjoxfQ.c2ln\"}");
+    assert_doc_eq(doc,
+                  "{\"client_name\":\"My Client\","
+                  "\"redirect_uris\":[\"https://app.example/cb\",\"http://127.0.0.1:9000/cb\"],"
+                  "\"grant_types\":[\"authorization_code\"],"
+                  "\"response_types\":[\"code\"],"
+                  "\"contacts\":[\"ops@example.com\",\"dev@example.com\"],"
+                  "\"scope\":\"mcp read\","
+                  "\"token_endpoint_auth_method\":\"client_secret_post\","
+                  "\"application_type\":\"web\","
+                  "\"client_uri\":\"https://app.example/\","
+                  "\"logo_uri\":\"https://app.example/logo.png\","
+                  "\"tos_uri\":\"https://app.example/tos\","
+                  "\"policy_uri\":\"https://app.example/policy\","
+                  "\"jwks_uri\":\"https://app.example/jwks.json\","
+                  "\"software_id\":\"4NRB1-0XZABZI9E6-5SM3R\","
+                  "\"software_version\":\"2.1\","
+                  "\"software_statement\":\"eyJhbGciOiJSUzI1NiJ9.eyJ4IjoxfQ.c2ln\"}");
     json_object_put(doc);
 }
 END_TEST
@@ -139,13 +140,12 @@ END_TEST
 
 /* --- mcpauth_client_metadata_defaults ----------------------------------- */
 
-static const char seed_defaults[] =
-    "{\"client_name\":\"mcpauth\","
-    "\"redirect_uris\":[\"http://localhost:6274/oauth/callback\","
-    "\"http://localhost:6274/oauth/callback/debug\"],"
-    "\"grant_types\":[\"authorization_code\",\"refresh_token\"],"
-    "\"scope\":\"mcp\","
-    "\"token_endpoint_auth_method\":\"client_secret_basic\"}";
+static const char seed_defaults[] = "{\"client_name\":\"mcpauth\","
+                                    "\"redirect_uris\":[\"http://localhost:6274/oauth/callback\","
+                                    "\"http://localhost:6274/oauth/callback/debug\"],"
+                                    "\"grant_types\":[\"authorization_code\",\"refresh_token\"],"
+                                    "\"scope\":\"mcp\","
+                                    "\"token_endpoint_auth_method\":\"client_secret_basic\"}";
 
 START_TEST(defaults_equal_seed)
 {
@@ -201,8 +201,37 @@ START_TEST(defaults_no_redirects_without_authorization_code)
 
     ck_assert_int_eq(mcpauth_client_metadata_defaults(doc, &err), MCPAUTH_OK);
     ck_assert(!json_object_object_get_ex(doc, "redirect_uris", NULL));
+    /* RFC 7591 §2: response_types would default to ["code"]; say "none". */
     assert_doc_eq(doc, "{\"grant_types\":[\"client_credentials\"],\"client_name\":\"mcpauth\","
+                       "\"response_types\":[],"
                        "\"scope\":\"mcp\",\"token_endpoint_auth_method\":\"client_secret_basic\"}");
+    json_object_put(doc);
+}
+END_TEST
+
+START_TEST(defaults_keep_given_response_types)
+{
+    json_object *doc = doc_from("{\"grant_types\":[\"client_credentials\"],"
+                                "\"response_types\":[\"token\"]}");
+    mcpauth_error err = {0};
+    json_object *types = NULL;
+
+    ck_assert_int_eq(mcpauth_client_metadata_defaults(doc, &err), MCPAUTH_OK);
+    ck_assert(json_object_object_get_ex(doc, "response_types", &types));
+    ck_assert_uint_eq(json_object_array_length(types), 1);
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(types, 0)), "token");
+    json_object_put(doc);
+}
+END_TEST
+
+START_TEST(defaults_implicit_grant_no_empty_response_types)
+{
+    json_object *doc = doc_from("{\"grant_types\":[\"implicit\"],"
+                                "\"redirect_uris\":[\"https://app.example/cb\"]}");
+    mcpauth_error err = {0};
+
+    ck_assert_int_eq(mcpauth_client_metadata_defaults(doc, &err), MCPAUTH_OK);
+    ck_assert(!json_object_object_get_ex(doc, "response_types", NULL));
     json_object_put(doc);
 }
 END_TEST
@@ -249,7 +278,11 @@ START_TEST(defaults_then_apply)
     ck_assert_int_eq(mcpauth_client_metadata_defaults(doc, &err), MCPAUTH_OK);
     ck_assert_str_eq(member_string(doc, "client_name"), "cli");
     ck_assert(!json_object_object_get_ex(doc, "redirect_uris", NULL));
+    json_object *types = NULL;
+    ck_assert(json_object_object_get_ex(doc, "response_types", &types));
+    ck_assert_uint_eq(json_object_array_length(types), 0);
     ck_assert_str_eq(member_string(doc, "scope"), "mcp");
+    ck_assert_int_eq(mcpauth_client_metadata_validate(doc, &err), MCPAUTH_OK);
     json_object_put(doc);
 }
 END_TEST
@@ -276,8 +309,7 @@ static const app_type_case app_type_cases[] = {
     {"{}", "web"},
     {"{\"redirect_uris\":\"http://localhost/cb\"}", "web"},
     {"{\"application_type\":\"web\",\"redirect_uris\":[\"http://localhost/cb\"]}", "web"},
-    {"{\"application_type\":\"native\",\"redirect_uris\":[\"https://app.example/cb\"]}",
-     "native"},
+    {"{\"application_type\":\"native\",\"redirect_uris\":[\"https://app.example/cb\"]}", "native"},
 };
 
 START_TEST(application_type)
@@ -538,6 +570,8 @@ static Suite *client_metadata_suite(void)
     tcase_add_test(tc, defaults_keep_present_members);
     tcase_add_test(tc, defaults_fill_only_missing);
     tcase_add_test(tc, defaults_no_redirects_without_authorization_code);
+    tcase_add_test(tc, defaults_keep_given_response_types);
+    tcase_add_test(tc, defaults_implicit_grant_no_empty_response_types);
     tcase_add_test(tc, defaults_redirects_for_given_authorization_code);
     tcase_add_test(tc, defaults_empty_redirect_list_kept);
     tcase_add_test(tc, defaults_then_apply);

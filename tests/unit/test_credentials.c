@@ -371,18 +371,18 @@ START_TEST(replace_keeps_absent_members)
 {
     mcpauth_credentials creds = {0};
     make_creds(&creds, full_client);
-    json_object *response =
-        obj_from("{\"client_id\":\"client-123\",\"client_name\":\"renamed\","
-                 "\"redirect_uris\":[\"https://app.example/cb\"]}");
+    json_object *response = obj_from("{\"client_id\":\"client-123\",\"client_name\":\"renamed\","
+                                     "\"redirect_uris\":[\"https://app.example/cb\"]}");
 
     mcpauth_credentials_replace_client(&creds, response);
     ck_assert_ptr_eq(creds.client, response);
-    assert_client_eq(&creds, "{\"client_id\":\"client-123\",\"client_name\":\"renamed\","
-                             "\"redirect_uris\":[\"https://app.example/cb\"],"
-                             "\"registration_access_token\":\"rat-1\","
-                             "\"registration_client_uri\":\"https://as.example/register/client-123\","
-                             "\"client_secret\":\"s3cr3t\","
-                             "\"client_secret_expires_at\":1893456000}");
+    assert_client_eq(&creds,
+                     "{\"client_id\":\"client-123\",\"client_name\":\"renamed\","
+                     "\"redirect_uris\":[\"https://app.example/cb\"],"
+                     "\"registration_access_token\":\"rat-1\","
+                     "\"registration_client_uri\":\"https://as.example/register/client-123\","
+                     "\"client_secret\":\"s3cr3t\","
+                     "\"client_secret_expires_at\":1893456000}");
     ck_assert_str_eq(creds.issuer, "https://as.example");
     ck_assert_str_eq(creds.registration_endpoint, "https://as.example/register");
     mcpauth_credentials_free(&creds);
@@ -506,8 +506,7 @@ START_TEST(secret_expiry)
     mcpauth_credentials creds = {.client = obj_from(expiry_cases[_i].client)};
 
     ck_assert_msg(mcpauth_credentials_secret_expiry(&creds) == expiry_cases[_i].expected,
-                  "%s -> %lld", expiry_cases[_i].client,
-                  mcpauth_credentials_secret_expiry(&creds));
+                  "%s -> %lld", expiry_cases[_i].client, mcpauth_credentials_secret_expiry(&creds));
     mcpauth_credentials_free(&creds);
 }
 END_TEST

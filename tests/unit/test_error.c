@@ -63,8 +63,7 @@ START_TEST(prefix_prepends_and_keeps_status)
     mcpauth_error err = {0};
 
     mcpauth_error_set(&err, MCPAUTH_ENETWORK, "connection refused");
-    ck_assert_int_eq(mcpauth_error_prefix(&err, "fetching %s", "https://as/x"),
-                     MCPAUTH_ENETWORK);
+    ck_assert_int_eq(mcpauth_error_prefix(&err, "fetching %s", "https://as/x"), MCPAUTH_ENETWORK);
     ck_assert_int_eq(err.status, MCPAUTH_ENETWORK);
     ck_assert_str_eq(err.message, "fetching https://as/x: connection refused");
 }

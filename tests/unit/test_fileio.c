@@ -422,7 +422,8 @@ START_TEST(secret_refused_stdin_names_stdin)
     mcpauth_status st = mcpauth_file_read_secret("-", "token", &secret, &err);
     stdin_restore();
     ck_assert_int_eq(st, MCPAUTH_ELOCAL);
-    ck_assert_str_eq(err.message, "token in standard input is empty or contains control characters");
+    ck_assert_str_eq(err.message,
+                     "token in standard input is empty or contains control characters");
 }
 END_TEST
 

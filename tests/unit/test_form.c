@@ -78,8 +78,8 @@ START_TEST(encode_every_byte)
             snprintf(expected, sizeof expected, "+");
         else
             snprintf(expected, sizeof expected, "%%%02X", (unsigned)c);
-        ck_assert_msg(strcmp(sb.data, expected) == 0, "byte 0x%02x: %s, expected %s", c,
-                      sb.data, expected);
+        ck_assert_msg(strcmp(sb.data, expected) == 0, "byte 0x%02x: %s, expected %s", c, sb.data,
+                      expected);
         mcpauth_strbuf_free(&sb);
     }
 }

@@ -34,6 +34,7 @@ typedef enum server_action {
     SERVE_SILENT,       /* read the request, never answer */
     SERVE_CLOSE,        /* read the request, close without answering */
     SERVE_CLOSE_UNREAD, /* close as soon as the connection is accepted */
+    SERVE_BLURT,        /* send raw at once without reading anything, close */
 } server_action;
 
 typedef struct canned {
@@ -118,8 +119,7 @@ static void send_response(int conn, const canned *c)
     }
 }
 
-static void serve(int listener, const canned *script, size_t count, int capture_fd,
-                  pid_t parent)
+static void serve(int listener, const canned *script, size_t count, int capture_fd, pid_t parent)
 {
     signal(SIGPIPE, SIG_IGN);
     alarm(60);
@@ -137,17 +137,52 @@ static void serve(int listener, const canned *script, size_t count, int capture_
         }
         if (conn < 0)
             _exit(2);
-        if (c->action != SERVE_CLOSE_UNREAD)
+        if (c->action != SERVE_CLOSE_UNREAD && c->action != SERVE_BLURT)
             read_request(conn, capture_fd);
         if (c->action == SERVE_SILENT) {
             for (;;)
                 pause();
         }
-        if (c->action == SERVE_RESPOND)
+        if (c->action == SERVE_RESPOND || c->action == SERVE_BLURT)
             send_response(conn, c);
         shutdown(conn, SHUT_WR);
         close(conn);
     }
+}
+
+/* Server pids go to a file in base_dir too: when a forked test dies before
+ * its teardown, its servers are re-parented to the runner (a subreaper, see
+ * main) and the unchecked teardown reaps them by these ids. */
+static void server_pids_path(char *path, size_t size)
+{
+    snprintf(path, size, "%s/server-pids", base_dir);
+}
+
+static void record_server(pid_t pid)
+{
+    char path[128];
+    server_pids_path(path, sizeof path);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%d\n", (int)pid);
+    fclose(f);
+}
+
+static void reap_orphaned_servers(void)
+{
+    char path[128];
+    server_pids_path(path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    for (int pid; fscanf(f, "%d", &pid) == 1;) {
+        /* 0: a live child of ours (so the id cannot have been reused). */
+        if (waitpid(pid, NULL, WNOHANG) == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    fclose(f);
 }
 
 /* Starts a server; returns its index in servers[]. */
@@ -179,9 +214,9 @@ static int server_start(const canned *script, size_t count)
     close(listener);
     close(capture_fd);
     s->pid = pid;
+    record_server(pid);
     return server_count++;
 }
-
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -196,6 +231,7 @@ static void make_base_dir(void)
 
 static void remove_base_dir(void)
 {
+    reap_orphaned_servers();
     nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -332,12 +368,9 @@ START_TEST(check_url_allowed)
 END_TEST
 
 static const char *const plain_http_urls[] = {
-    "http://example.com/",
-    "http://as.example.com:8080/token",
-    "http://10.0.0.1/",
-    "http://192.168.1.1/",
-    "http://[2001:db8::1]/",
-    "http://localhost.example.com/",
+    "http://example.com/",   "http://as.example.com:8080/token",
+    "http://10.0.0.1/",      "http://192.168.1.1/",
+    "http://[2001:db8::1]/", "http://localhost.example.com/",
     "http://127.1/",
 };
 
@@ -372,8 +405,8 @@ START_TEST(check_url_names_host)
 END_TEST
 
 static const char *const malformed_urls[] = {
-    "ftp://example.com/", "file:///etc/passwd", "example.com", "https://user@host/",
-    "https://",           "",                   "http://a b/",
+    "ftp://example.com/", "file:///etc/passwd", "example.com", "https://user@host/", "https://", "",
+    "http://a b/",
 };
 
 START_TEST(check_url_malformed)
@@ -537,8 +570,7 @@ START_TEST(get_json)
     mcpauth_http_response resp;
     mcpauth_error err = {0};
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s",
-                  err.message);
+    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
     ck_assert_int_eq(resp.status, 200);
     ck_assert_str_eq(resp.body, "{\"issuer\":\"http://x/y\",\"n\":1}");
     ck_assert_uint_eq(resp.body_length, 29);
@@ -626,8 +658,7 @@ START_TEST(headers_of_final_response_only)
     mcpauth_http_response resp;
     mcpauth_error err = {0};
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s",
-                  err.message);
+    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
     ck_assert_int_eq(resp.status, 200);
     ck_assert_str_eq(mcpauth_http_response_header(&resp, "X-Final", 0), "yes");
     ck_assert_ptr_null(mcpauth_http_response_header(&resp, "X-Interim", 0));
@@ -939,8 +970,7 @@ START_TEST(body_at_limit)
     mcpauth_http_response resp;
     mcpauth_error err = {0};
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s",
-                  err.message);
+    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
     ck_assert_uint_eq(resp.body_length, 1000);
     ck_assert_uint_eq(strlen(resp.body), 1000);
     mcpauth_http_response_free(&resp);
@@ -1115,7 +1145,8 @@ END_TEST
 
 START_TEST(tls_to_plain_server)
 {
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
+    /* The TLS handshake meets a plain HTTP answer. */
+    static const canned script[] = {{SERVE_BLURT, json_response, 0}};
     int server = server_start(script, 1);
     char url[64];
     snprintf(url, sizeof url, "https://127.0.0.1:%d/", servers[server].port);
@@ -1149,8 +1180,7 @@ START_TEST(get_redirect_followed)
     mcpauth_http_response resp;
     mcpauth_error err = {0};
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s",
-                  err.message);
+    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
     ck_assert_int_eq(resp.status, 200);
     ck_assert_str_eq(resp.url, server_url(server, "/second?x=1"));
     ck_assert_str_eq(resp.body, "{\"issuer\":\"http://x/y\",\"n\":1}");
@@ -1196,8 +1226,7 @@ END_TEST
 START_TEST(redirect_without_location)
 {
     static const canned script[] = {
-        {SERVE_RESPOND, "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-         0}};
+        {SERVE_RESPOND, "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0}};
     int server = server_start(script, 1);
     mcpauth_http_options opts;
     mcpauth_http_options_init(&opts);
@@ -1321,8 +1350,8 @@ START_TEST(redirect_max_hops_allowed)
         "HTTP/1.1 307 Temporary Redirect\r\nLocation: /hop\r\nContent-Length: 0\r\n"
         "Connection: close\r\n\r\n";
     static const canned script[] = {
-        {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0},           {SERVE_RESPOND, hop, 0},
-        {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0},           {SERVE_RESPOND, json_response, 0},
+        {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0},
+        {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, json_response, 0},
     };
     int server = server_start(script, 6);
     mcpauth_http_options opts;
@@ -1331,8 +1360,7 @@ START_TEST(redirect_max_hops_allowed)
     mcpauth_http_response resp;
     mcpauth_error err = {0};
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s",
-                  err.message);
+    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
     ck_assert_int_eq(resp.status, 200);
     mcpauth_http_response_free(&resp);
 }
@@ -1494,6 +1522,10 @@ static Suite *http_client_suite(void)
 
 int main(void)
 {
+#ifdef __linux__
+    /* Orphaned test servers become our children: see record_server(). */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+#endif
     mcpauth_error err = {0};
     if (mcpauth_http_global_init(&err) != MCPAUTH_OK) {
         fprintf(stderr, "%s\n", err.message);

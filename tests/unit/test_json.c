@@ -32,8 +32,8 @@ static char *nested_arrays(int depth)
 START_TEST(parse_valid_object)
 {
     mcpauth_error err = {0};
-    json_object *obj =
-        parse_object("{\"issuer\":\"https://as.example\",\"n\":7,\"list\":[1,2],\"ok\":true}", &err);
+    json_object *obj = parse_object(
+        "{\"issuer\":\"https://as.example\",\"n\":7,\"list\":[1,2],\"ok\":true}", &err);
 
     ck_assert_ptr_nonnull(obj);
     ck_assert(json_object_is_type(obj, json_type_object));
@@ -270,8 +270,8 @@ START_TEST(parse_object_refuses_non_objects)
         mcpauth_error err = {0};
         ck_assert_ptr_null(parse_object(values[i], &err));
         ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
-        ck_assert_msg(strcmp(err.message, "test document is not a JSON object") == 0,
-                      "%s: %s", values[i], err.message);
+        ck_assert_msg(strcmp(err.message, "test document is not a JSON object") == 0, "%s: %s",
+                      values[i], err.message);
     }
 }
 END_TEST
@@ -328,7 +328,8 @@ START_TEST(compact_output)
         parse_object("{ \"url\" : \"http://x/y\", \"list\" : [ 1, { \"t\" : true } ] }", &err);
 
     ck_assert_ptr_nonnull(obj);
-    ck_assert_str_eq(mcpauth_json_compact(obj), "{\"url\":\"http://x/y\",\"list\":[1,{\"t\":true}]}");
+    ck_assert_str_eq(mcpauth_json_compact(obj),
+                     "{\"url\":\"http://x/y\",\"list\":[1,{\"t\":true}]}");
     json_object_put(obj);
 }
 END_TEST
