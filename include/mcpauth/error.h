@@ -30,7 +30,8 @@ typedef struct mcpauth_error {
 mcpauth_status mcpauth_error_set(mcpauth_error *err, mcpauth_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prepends "prefix: " to an existing message, keeping the status. */
+/* Prepends "prefix: " to an existing message, keeping the status, which it
+ * returns (MCPAUTH_ELOCAL when err is NULL: it is only called on failure). */
 mcpauth_status mcpauth_error_prefix(mcpauth_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

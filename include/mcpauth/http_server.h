@@ -119,8 +119,9 @@ bool mcpauth_http_exchange_aborted(const mcpauth_http_exchange *ex);
 /* ---- answering ---- */
 
 /* Sends a complete response and ends the exchange (ex must not be used
- * after). The server adds Content-Length, Date and Connection; fields must
- * not contain CR or LF (such fields are dropped). body may be NULL. */
+ * after). The server adds Date, Connection and, except on 204 and 304
+ * (which carry no body), Content-Length; fields must not contain CR or LF
+ * (such fields are dropped). body may be NULL. */
 void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_http_field *fields,
                           size_t field_count, const char *body, size_t length);
 

@@ -12,7 +12,8 @@
 
 #define MCPAUTH_JSON_MAX_DEPTH 32
 
-/* Parses text[0..length) as one JSON value (trailing whitespace allowed).
+/* Parses text[0..length) as one JSON value (trailing whitespace allowed;
+ * a bare null is refused, since NULL means failure here).
  * Returns a new reference the caller releases with json_object_put(), or NULL
  * with err set (MCPAUTH_EREMOTE, "what" names the input in the message). */
 json_object *mcpauth_json_parse(const char *text, size_t length, const char *what,

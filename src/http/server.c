@@ -276,6 +276,8 @@ static void conn_on_write(uv_write_t *req, int status)
     }
     if (conn->no_more_requests && !conn->head && conn->writes_pending == 0)
         conn_finish(conn);
+    else if (conn->writes_pending == 0)
+        conn_arm_timer(conn); /* now idle: start counting */
 }
 
 static int conn_write(connection *conn, const char *data, size_t length)
@@ -310,7 +312,8 @@ static void conn_flush(connection *conn)
         if (ex->state == EXCHANGE_PARSING || ex->state == EXCHANGE_WITH_APP)
             break;
         if (ex->out.length > 0) {
-            conn_write(conn, ex->out.data, ex->out.length);
+            if (conn_write(conn, ex->out.data, ex->out.length) != 0)
+                return; /* the connection closed and took ex with it */
             mcpauth_strbuf_free(&ex->out);
         }
         if (ex->state == EXCHANGE_STREAMING)
@@ -368,8 +371,11 @@ static void conn_arm_timer(connection *conn)
         timeout = l->body_timeout_ms;
     else if (conn->parsing)
         timeout = l->header_timeout_ms;
-    else if (!conn->head)
+    else if (!conn->head && conn->writes_pending == 0)
         timeout = l->idle_timeout_ms;
+    /* While a response is still being written the connection is not idle; a
+     * client that stops reading holds it until TCP gives up, bounded by
+     * max_connections. */
     if (timeout == 0) {
         uv_timer_stop(&conn->timer);
         return;
@@ -425,7 +431,7 @@ static void conn_fail(connection *conn, int status, const char *message)
 static int on_message_begin(http_parser *parser)
 {
     connection *conn = parser->data;
-    if (conn->no_more_requests)
+    if (conn->no_more_requests || conn->closing)
         return -1;
     mcpauth_http_exchange *ex = calloc(1, sizeof *ex);
     if (!ex)
@@ -530,6 +536,12 @@ static int on_headers_complete(http_parser *parser)
     ex->query = q ? strdup(q + 1) : NULL;
     if (!ex->path || (q && !ex->query))
         return -1;
+    /* No protocol switching (RFC 9110 §7.8) and no tunnels: http-parser
+     * would hand us the rest of the stream as another protocol. */
+    if (parser->upgrade || parser->method == HTTP_CONNECT) {
+        conn_fail(conn, 501, "protocol upgrades and CONNECT are not supported");
+        return -1;
+    }
     if (parser->content_length != ULLONG_MAX &&
         parser->content_length > conn->server->limits.max_body_bytes) {
         conn_fail(conn, 413, "request body too large");
@@ -544,7 +556,8 @@ static int on_headers_complete(http_parser *parser)
     if (expect && strcasecmp(expect, "100-continue") == 0 && conn->head == ex &&
         parser->http_minor >= 1) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        conn_write(conn, cont, sizeof cont - 1);
+        if (conn_write(conn, cont, sizeof cont - 1) != 0)
+            return -1;
     }
     return 0;
 }
@@ -577,7 +590,8 @@ static int on_message_complete(http_parser *parser)
     if (conn->queued >= conn->server->limits.max_pipelined)
         http_parser_pause(parser, 1);
     conn->server->on_request(ex, conn->server->data);
-    return 0;
+    /* The application may have closed the connection or the server. */
+    return conn->closing ? -1 : 0;
 }
 
 static void conn_stash(connection *conn, const char *data, size_t length)
@@ -643,20 +657,31 @@ static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     buf->len = buf->base ? READ_BUFFER_SIZE : 0;
 }
 
+/* The client closed its side (or the connection broke). Requests it is
+ * still waiting for are aborted, as a proxy would: most clients that send
+ * FIN have gone. Answers already queued are still written out. */
+static void conn_on_eof(connection *conn, ssize_t status)
+{
+    bool unanswered = conn->parsing != NULL;
+    for (mcpauth_http_exchange *ex = conn->head; ex && !unanswered; ex = ex->next)
+        unanswered = ex->state != EXCHANGE_ANSWERED;
+    if (status != UV_EOF || unanswered) {
+        conn_close(conn);
+        return;
+    }
+    conn->no_more_requests = true;
+    conn_stop_reading(conn);
+    if (!conn->head)
+        conn_finish(conn);
+}
+
 static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     connection *conn = stream->data;
     if (nread > 0)
         conn_parse(conn, buf->base, (size_t)nread);
-    else if (nread < 0) {
-        /* EOF or error: a half-sent request is lost; answered ones finish. */
-        if (nread == UV_EOF && !conn->parsing && conn->head) {
-            conn->no_more_requests = true;
-            conn_stop_reading(conn);
-        } else {
-            conn_close(conn);
-        }
-    }
+    else if (nread < 0)
+        conn_on_eof(conn, nread);
     free(buf->base);
 }
 
@@ -857,10 +882,10 @@ void mcpauth_http_server_drain(mcpauth_http_server *server)
     while (conn) {
         connection *next = conn->next;
         conn->no_more_requests = true;
-        if (!conn->head)
-            conn_close(conn); /* idle keep-alive: nothing to finish */
-        else if (conn->parsing && conn->head == conn->parsing)
+        if (conn->parsing && conn->head == conn->parsing)
             conn_close(conn); /* only a half-received request */
+        else if (!conn->head)
+            conn_finish(conn); /* idle, or still writing its last answer */
         conn = next;
     }
 }
@@ -963,10 +988,13 @@ void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_h
         exchange_free(ex); /* the client left; nothing to send */
         return;
     }
-    char framing[64];
-    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", body ? length : 0);
+    /* RFC 9110 §8.6: no Content-Length on 1xx and 204; 304 has no body. */
+    bool bodiless = status < 200 || status == 204 || status == 304;
+    char framing[64] = "";
+    if (!bodiless)
+        snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", body ? length : 0);
     exchange_write_head(ex, ex->conn->server, status, fields, field_count, framing);
-    if (body && !ex->head_request)
+    if (body && !ex->head_request && !bodiless)
         mcpauth_strbuf_append(&ex->out, body, length);
     ex->state = EXCHANGE_ANSWERED;
     if (mcpauth_strbuf_failed(&ex->out)) {

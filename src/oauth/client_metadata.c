@@ -225,7 +225,7 @@ static mcpauth_status check_enum(json_object *doc, const char *key, const char *
         return MCPAUTH_OK;
     mcpauth_error_set(err, MCPAUTH_EUSAGE, "client metadata: %s \"%.200s\" is not one of:", key,
                       value);
-    for (; *allowed; allowed++) {
+    for (; err && *allowed; allowed++) {
         size_t used = strlen(err->message);
         snprintf(err->message + used, sizeof err->message - used, " %s", *allowed);
     }

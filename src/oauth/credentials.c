@@ -24,8 +24,11 @@ mcpauth_status mcpauth_credentials_load(const char *path, mcpauth_credentials *o
     explicit_bzero(text, length);
     free(text);
     if (!doc) {
-        err->status = MCPAUTH_ELOCAL;
-        return mcpauth_error_prefix(err, "%s", path);
+        if (err) {
+            err->status = MCPAUTH_ELOCAL;
+            mcpauth_error_prefix(err, "%s", path);
+        }
+        return MCPAUTH_ELOCAL;
     }
     json_object *client = NULL;
     if (!json_object_object_get_ex(doc, "client", &client) ||

@@ -18,7 +18,7 @@ mcpauth_status mcpauth_error_set(mcpauth_error *err, mcpauth_status status, cons
 mcpauth_status mcpauth_error_prefix(mcpauth_error *err, const char *fmt, ...)
 {
     if (!err)
-        return MCPAUTH_OK;
+        return MCPAUTH_ELOCAL; /* the caller had an error to prefix */
     char prefix[MCPAUTH_ERROR_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);

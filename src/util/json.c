@@ -2,9 +2,57 @@
 
 #include <string.h>
 
-json_object *mcpauth_json_parse(const char *text, size_t length, const char *what,
-                                mcpauth_error *err)
+/* RFC 3629 §4: well-formed UTF-8 only, so no overlong forms, no UTF-16
+ * surrogates (U+D800..U+DFFF) and nothing above U+10FFFF. json-c's own check
+ * lets some of these through. */
+static bool utf8_valid(const unsigned char *s, size_t length)
 {
+    size_t i = 0;
+    while (i < length) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return false;
+        }
+        if (length - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+            return false;
+        for (size_t k = 2; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+/* Parses one value; *is_null tells a bare null (NULL, no error) apart. */
+static json_object *parse_value(const char *text, size_t length, const char *what,
+                                bool *is_null, mcpauth_error *err)
+{
+    *is_null = false;
+    if (!utf8_valid((const unsigned char *)text, length)) {
+        mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not valid JSON: not UTF-8 (RFC 8259 §8.1)", what);
+        return NULL;
+    }
     if (length > (size_t)INT32_MAX) {
         mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is too large to parse", what);
         return NULL;
@@ -22,9 +70,16 @@ json_object *mcpauth_json_parse(const char *text, size_t length, const char *wha
      * far as json-c knows: a NUL byte tells it the input has ended. */
     if (!obj && jerr == json_tokener_continue && used == length) {
         obj = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
+        /* Failing here still means the input ended too soon. */
+        if (json_tokener_get_error(tok) == json_tokener_success)
+            jerr = json_tokener_success;
     }
     json_tokener_free(tok);
+    if (!obj && jerr == json_tokener_success) {
+        /* json-c represents the literal null as a NULL object. */
+        *is_null = true;
+        return NULL;
+    }
     if (!obj || jerr != json_tokener_success) {
         json_object_put(obj);
         mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not valid JSON (%s)", what,
@@ -45,11 +100,24 @@ json_object *mcpauth_json_parse(const char *text, size_t length, const char *wha
     return obj;
 }
 
+json_object *mcpauth_json_parse(const char *text, size_t length, const char *what,
+                                mcpauth_error *err)
+{
+    bool is_null;
+    json_object *obj = parse_value(text, length, what, &is_null, err);
+    /* NULL means failure here, so a bare null cannot be returned; no caller
+     * wants one anyway. */
+    if (is_null)
+        mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is null, not a JSON object or array", what);
+    return obj;
+}
+
 json_object *mcpauth_json_parse_object(const char *text, size_t length, const char *what,
                                        mcpauth_error *err)
 {
-    json_object *obj = mcpauth_json_parse(text, length, what, err);
-    if (obj && !json_object_is_type(obj, json_type_object)) {
+    bool is_null;
+    json_object *obj = parse_value(text, length, what, &is_null, err);
+    if (is_null || (obj && !json_object_is_type(obj, json_type_object))) {
         json_object_put(obj);
         mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not a JSON object", what);
         return NULL;

@@ -52,6 +52,8 @@ async function startFakeAS({ clientId = CLIENT_ID, clientSecret = CLIENT_SECRET 
   as.calls = 0;
   as.authFailures = 0;
   as.badRequests = [];
+  as.authMethods = [];
+  as.noIntrospectionEndpoint = false;
   const perToken = new Map();
   as.callsFor = (token) => perToken.get(token) ?? 0;
   const timers = new Set();
@@ -67,7 +69,7 @@ async function startFakeAS({ clientId = CLIENT_ID, clientSecret = CLIENT_SECRET 
       res.end(JSON.stringify({
         issuer: as.issuer,
         token_endpoint: `${as.issuer}/token`,
-        introspection_endpoint: `${as.issuer}/introspect`,
+        introspection_endpoint: as.noIntrospectionEndpoint ? undefined : `${as.issuer}/introspect`,
         introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
         response_types_supported: ['code'],
       }));
@@ -86,12 +88,22 @@ async function startFakeAS({ clientId = CLIENT_ID, clientSecret = CLIENT_SECRET 
         if (!/^application\/x-www-form-urlencoded/.test(req.headers['content-type'] ?? '')) {
           as.badRequests.push(`content-type ${req.headers['content-type']}`);
         }
-        // RFC 6749 §2.3.1: Basic with the form-urlencoded id and secret.
-        const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? '');
-        const decoded = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
-        const colon = decoded.indexOf(':');
-        const id = colon >= 0 ? formDecode(decoded.slice(0, colon)) : null;
-        const secret = colon >= 0 ? formDecode(decoded.slice(colon + 1)) : null;
+        // RFC 6749 §2.3.1: Basic with the form-urlencoded id and secret, or (without an
+        // Authorization header) client_id and client_secret in the form.
+        let id = null;
+        let secret = null;
+        if (req.headers.authorization !== undefined) {
+          const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization);
+          const decoded = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
+          const colon = decoded.indexOf(':');
+          id = colon >= 0 ? formDecode(decoded.slice(0, colon)) : null;
+          secret = colon >= 0 ? formDecode(decoded.slice(colon + 1)) : null;
+          as.authMethods.push(form.has('client_secret') ? 'basic+post' : 'client_secret_basic');
+        } else {
+          id = form.get('client_id');
+          secret = form.get('client_secret');
+          as.authMethods.push('client_secret_post');
+        }
         if (id !== clientId || secret !== clientSecret) {
           as.authFailures++;
           res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="as"' });
@@ -110,7 +122,7 @@ async function startFakeAS({ clientId = CLIENT_ID, clientSecret = CLIENT_SECRET 
           } else {
             const doc = { active: false };
             if (claims) {
-              Object.assign(doc, { active: true });
+              doc.active = true; // claims may override it (a non-boolean active, say)
               for (const [k, v] of Object.entries(claims)) if (!k.startsWith('_')) doc[k] = v;
             }
             res.writeHead(200, { 'content-type': 'application/json' });
@@ -680,9 +692,96 @@ describe('the authorization server failing: 503 with Retry-After, then recovery'
     assert.equal((await s.stop()).code, 0);
   });
 
-  test('client authentication: Basic with form-urlencoded id and secret (no auth failure so far)', () => {
+  test('single flight with the AS failing: 10 concurrent requests → 1 introspection, 10 × 503', async () => {
+    const token = good('sf503');
+    as2.mode = 'slow';
+    as2.slowMs = 4000;
+    let results;
+    try {
+      results = await Promise.all(Array.from({ length: 10 }, () => mcpPost(serve2, INITIALIZE, { token })));
+    } finally {
+      as2.mode = 'ok';
+    }
+    assert.deepEqual(results.map((r) => r.status), Array(10).fill(503));
+    assert.equal(as2.callsFor(token), 1);
+    await expectRecovery(token);
+  });
+
+  test('the AS metadata without introspection_endpoint: exit 4 with one line naming --introspection-endpoint', async () => {
+    as2.noIntrospectionEndpoint = true;
+    try {
+      const port = await freePort();
+      const r = await run(['serve', '--issuer', as2.issuer, '--client-id', CLIENT_ID, '--client-secret-file', secretFile,
+        '--listen', `127.0.0.1:${port}`, '--resource', `http://127.0.0.1:${port}/mcp`, '--workers', '1'], { timeoutMs: 10000 });
+      assert.equal(r.code, 4, r.stderr);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /--introspection-endpoint/);
+    } finally {
+      as2.noIntrospectionEndpoint = false;
+    }
+  });
+});
+
+describe('introspection client', () => {
+  test('client_secret_basic by default: form-urlencoded id and secret in Basic (no auth failure so far)', () => {
     assert.equal(as.authFailures, 0);
     assert.deepEqual(as.badRequests, []);
+    assert.ok(as.authMethods.length > 0);
+    assert.deepEqual([...new Set(as.authMethods)], ['client_secret_basic']);
+  });
+
+  test('--client-auth client_secret_post: id and secret in the form, no Authorization header', async () => {
+    const s = await startOn(as, ['--client-auth', 'client_secret_post']);
+    const token = tokenWith(claimsFor(s));
+    const seen = as.authMethods.length;
+    const r = await mcpPost(s, INITIALIZE, { token });
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(as.authMethods.slice(seen), ['client_secret_post']);
+    await s.stop();
+  });
+
+  test('--introspection-endpoint: no discovery at all (the issuer is never contacted)', async () => {
+    const deadIssuer = `http://127.0.0.1:${await freePort()}`;
+    const s = await startServe(['--issuer', deadIssuer, '--introspection-endpoint', `${as.issuer}/introspect`,
+      '--client-id', CLIENT_ID, '--client-secret-file', secretFile]);
+    serves.push(s);
+    const prm = (await request(s.url('/.well-known/oauth-protected-resource/mcp'))).json();
+    assert.deepEqual(prm.authorization_servers, [deadIssuer]);
+    const token = tokenWith(claimsFor(s, { iss: deadIssuer }));
+    assert.equal((await mcpPost(s, INITIALIZE, { token })).status, 200);
+    const foreign = tokenWith(claimsFor(s)); // iss: the fake AS, not the configured issuer
+    assert.equal((await mcpPost(s, INITIALIZE, { token: foreign })).status, 401);
+    await s.stop();
+  });
+
+  test('an introspection answer whose "active" is not the boolean true is never taken as active', async () => {
+    for (const active of ['true', 1, null]) {
+      const token = tokenWith(claimsFor(main, { active }));
+      const r = await mcpPost(main, INITIALIZE, { token });
+      assert.notEqual(r.status, 200, `active: ${JSON.stringify(active)} was accepted`);
+      assert.ok([401, 503].includes(r.status), `${r.status} ${r.body}`);
+    }
+  });
+});
+
+describe('several required scopes (--required-scope mcp --required-scope mcp:extra)', () => {
+  let s;
+  before(async () => { s = await startOn(as, ['--required-scope', 'mcp', '--required-scope', 'mcp:extra']); });
+  after(() => s?.stop());
+
+  test('metadata and the 401 list both; a token with only one gets 403 naming both; both → 200', async () => {
+    const prm = (await request(s.url('/.well-known/oauth-protected-resource/mcp'))).json();
+    assert.deepEqual(prm.scopes_supported, ['mcp', 'mcp:extra']);
+    const none = await mcpPost(s, INITIALIZE);
+    assert.equal(none.status, 401);
+    assert.equal(parseChallenge(none.headers['www-authenticate']).scope, 'mcp mcp:extra');
+    const partial = await mcpPost(s, INITIALIZE, { token: tokenWith(claimsFor(s, { scope: 'mcp' })) });
+    assert.equal(partial.status, 403, partial.body);
+    const c = parseChallenge(partial.headers['www-authenticate']);
+    assert.equal(c.error, 'insufficient_scope');
+    assert.equal(c.scope, 'mcp mcp:extra');
+    const full = await mcpPost(s, INITIALIZE, { token: tokenWith(claimsFor(s, { scope: 'mcp:extra mcp' })) });
+    assert.equal(full.status, 200, full.body);
   });
 });
 
@@ -707,6 +806,27 @@ describe('validation cache', () => {
     for (let i = 0; i < 2; i++) assert.equal((await mcpPost(s, INITIALIZE, { token: bad })).status, 401);
     assert.equal(as.callsFor(bad), 2, 'no negative caching either');
     await s.stop();
+  });
+
+  test('--cache-size 2: least recently used entries are evicted', async () => {
+    const s = await startOn(as, ['--cache-size', '2']);
+    const [a, b, c] = [1, 2, 3].map(() => tokenWith(claimsFor(s)));
+    for (const t of [a, b, c]) assert.equal((await mcpPost(s, INITIALIZE, { token: t })).status, 200);
+    assert.equal((await mcpPost(s, INITIALIZE, { token: a })).status, 200); // evicted: asked again
+    assert.equal(as.callsFor(a), 2);
+    assert.equal((await mcpPost(s, INITIALIZE, { token: c })).status, 200); // still cached
+    assert.equal(as.callsFor(c), 1);
+    assert.equal((await mcpPost(s, INITIALIZE, { token: b })).status, 200); // evicted by a
+    assert.equal(as.callsFor(b), 2);
+    await s.stop();
+  });
+
+  test('single flight with an inactive token: 20 concurrent requests → 1 introspection, 20 × 401', async () => {
+    const token = freshToken('sf-inactive');
+    as.tokens.set(token, { active: false, _delayMs: 200 });
+    const results = await Promise.all(Array.from({ length: 20 }, () => mcpPost(main, INITIALIZE, { token })));
+    assert.deepEqual(results.map((r) => r.status), Array(20).fill(401));
+    assert.equal(as.callsFor(token), 1);
   });
 
   describe('short lifetimes (--cache-ttl 1 --negative-ttl 2)', () => {
@@ -915,6 +1035,12 @@ describe('MCP over Streamable HTTP', () => {
     }
   });
 
+  test('Content-Type with parameters and Accept */* are fine', async () => {
+    const token = tokenWith();
+    const r = await mcpPost(main, INITIALIZE, { token, headers: { 'content-type': 'application/json; charset=utf-8', accept: '*/*' } });
+    assert.equal(r.status, 200, r.body);
+  });
+
   test('Accept without text/event-stream → 406; Content-Type not JSON → 415; bad JSON → 400 -32700', async () => {
     const token = tokenWith();
     const a = await mcpPost(main, INITIALIZE, { token, headers: { accept: 'application/json' } });
@@ -992,6 +1118,60 @@ describe('HTTP limits', () => {
     assert.equal((await request(main.url('/healthz'))).status, 200);
   });
 
+  test('a chunked body over --max-body-bytes → 413', async () => {
+    const token = tokenWith();
+    const conn = await rawConnect(main.port);
+    try {
+      const chunk = 'x'.repeat(16384);
+      let wire = `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${main.port}\r\nAuthorization: Bearer ${token}\r\n` +
+        `Accept: ${MCP_ACCEPT}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      for (let i = 0; i < 5; i++) wire += `${chunk.length.toString(16)}\r\n${chunk}\r\n`;
+      conn.socket.write(wire + '0\r\n\r\n');
+      const [r] = await conn.responses(1);
+      assert.equal(r.status, 413);
+    } finally {
+      conn.socket.destroy();
+    }
+  });
+
+  // Issue 3: "one access-log line per request" and /metrics "requests by status". A request
+  // refused by the HTTP layer (413 here, likewise 431 and 408) has a method, a path and a
+  // status, and an operator under attack needs to see it.
+  async function post413() {
+    const r = await request(main.url('/mcp'), {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: MCP_ACCEPT }, body: 'x'.repeat(70000),
+    }).catch((e) => e);
+    assert.equal(r.status, 413, String(r.message ?? ''));
+  }
+
+  test('a request refused by the HTTP layer (413) gets an access-log line', async () => {
+    await post413();
+    await main.waitForLog(/"POST \/mcp" 413 /, 2000);
+  });
+
+  test('a request refused by the HTTP layer (413) is counted in mcpauth_http_requests_total', async () => {
+    const count4xx = async () => Number(/^mcpauth_http_requests_total\{code="4xx"\} (\d+)$/m
+      .exec((await request(main.url('/metrics'))).body)?.[1]);
+    const before = await count4xx();
+    await post413();
+    assert.equal(await count4xx(), before + 1, 'the 413 is not counted');
+  });
+
+  test('status lines carry the standard reason phrases (408 Request Timeout, 431 Request Header Fields Too Large)', async () => {
+    const big = await rawConnect(main.port);
+    const slow = await rawConnect(main.port);
+    try {
+      big.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${main.port}\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
+      slow.socket.write('GET /healthz HTTP/1.1\r\n');
+      await Promise.all([big.responses(1), slow.responses(1)]);
+      assert.match(big.data.toString('latin1').split('\r\n')[0], /^HTTP\/1\.1 431 Request Header Fields Too Large$/);
+      assert.match(slow.data.toString('latin1').split('\r\n')[0], /^HTTP\/1\.1 408 Request Timeout$/);
+    } finally {
+      big.socket.destroy();
+      slow.socket.destroy();
+    }
+  });
+
   test('slow-loris (a header byte per 200 ms, --header-timeout 1): cut off within ~2 s while others are served', async () => {
     const conn = await rawConnect(main.port);
     const started = Date.now();
@@ -1002,10 +1182,9 @@ describe('HTTP limits', () => {
     }, 200);
     try {
       await sleep(300);
-      const t0 = Date.now();
       const ok = await request(main.url('/healthz'));
       assert.equal(ok.status, 200);
-      assert.ok(Date.now() - t0 < 500, 'a normal client waited behind the slow one');
+      assert.equal(conn.closedAt, null, 'the normal client was only served once the slow one was cut off');
       await Promise.race([conn.closed, sleep(4000)]);
       assert.ok(conn.closedAt, 'the slow connection was still open after 4 s');
       const took = conn.closedAt - started;
@@ -1069,6 +1248,26 @@ describe('HTTP limits', () => {
       assert.match(c.headers['www-authenticate'], /^Bearer resource_metadata=/);
     } finally {
       conn.socket.destroy();
+    }
+  });
+
+  test('a client that half-closes after its request still gets the answer (while introspection runs)', async () => {
+    const token = tokenWith({ ...claimsFor(main), _delayMs: 300 });
+    const body = JSON.stringify(INITIALIZE);
+    const sock = net.connect({ port: main.port, host: '127.0.0.1', allowHalfOpen: true });
+    let data = Buffer.alloc(0);
+    sock.on('data', (d) => { data = Buffer.concat([data, d]); });
+    sock.on('error', () => {});
+    try {
+      await new Promise((resolve) => sock.once('connect', resolve));
+      sock.end(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${main.port}\r\nAuthorization: Bearer ${token}\r\n` +
+        `Accept: ${MCP_ACCEPT}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      await Promise.race([new Promise((resolve) => sock.once('close', resolve)), sleep(3000)]);
+      const [r] = parseResponses(data);
+      assert.ok(r, `no answer: ${JSON.stringify(data.toString())}`);
+      assert.equal(r.status, 200, r.body);
+    } finally {
+      sock.destroy();
     }
   });
 
@@ -1187,6 +1386,42 @@ describe('operations', () => {
     assert.match(s.stderr(), /stopped/);
   });
 
+  test('SIGTERM with introspection outlasting --shutdown-timeout 1: the request gets 503, exit 0', async () => {
+    const s = await startOn(as, ['--shutdown-timeout', '1', '--timeout', '10']);
+    const token = tokenWith({ ...claimsFor(s), _delayMs: 4000 });
+    const asked = new Promise((resolve) => {
+      const on = (t) => { if (t === token) { as.off('introspect', on); resolve(); } };
+      as.on('introspect', on);
+    });
+    const pending = mcpPost(s, INITIALIZE, { token }).catch((e) => e);
+    await asked;
+    const started = Date.now();
+    const exit = await s.stop('SIGTERM');
+    const r = await pending;
+    assert.deepEqual(exit, { code: 0, signal: null }, s.stderr());
+    assert.ok(Date.now() - started < 3000, `exit after ${Date.now() - started} ms`);
+    assert.ok(!(r instanceof Error), `the request got no answer: ${r.message}`);
+    assert.equal(r.status, 503, r.body);
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    test(`${signal} with an idle keep-alive connection open: exits 0 promptly (not after --shutdown-timeout)`, async () => {
+      const s = await startOn(as, ['--shutdown-timeout', '10']);
+      const conn = await rawConnect(s.port);
+      try {
+        conn.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`);
+        await conn.responses(1);
+        const started = Date.now();
+        const exit = await s.stop(signal);
+        assert.deepEqual(exit, { code: 0, signal: null }, s.stderr());
+        assert.ok(Date.now() - started < 3000, `exit took ${Date.now() - started} ms with an idle connection`);
+        assert.doesNotMatch(s.stderr(), /shutdown timeout/);
+      } finally {
+        conn.socket.destroy();
+      }
+    });
+  }
+
   test('--no-auth refuses a non-loopback --listen (exit 2)', async () => {
     const port = await freePort();
     const r = await run(['serve', '--no-auth', '--listen', `0.0.0.0:${port}`, '--resource', `http://127.0.0.1:${port}/mcp`, '--workers', '1'],
@@ -1242,6 +1477,20 @@ describe('operations', () => {
     assert.equal((await s.stop()).code, 0);
   });
 
+  test('--config FILE: a flag wins over the same option in the file; a list flag replaces the list', async () => {
+    const file = path.join(tmpDir(), 'serve.json');
+    fs.writeFileSync(file, JSON.stringify({
+      issuer: as.issuer, 'client-id': CLIENT_ID, 'client-secret-file': secretFile,
+      'resource-name': 'from the file', 'required-scope': ['from-file-scope'],
+    }));
+    const s = await startServe(['--config', file, '--resource-name', 'from the flag', '--required-scope', 'mcp']);
+    serves.push(s);
+    const prm = (await request(s.url('/.well-known/oauth-protected-resource/mcp'))).json();
+    assert.equal(prm.resource_name, 'from the flag');
+    assert.deepEqual(prm.scopes_supported, ['mcp']);
+    assert.equal((await s.stop()).code, 0);
+  });
+
   for (const [name, content] of [
     ['not JSON', '{"issuer": '],
     ['an unknown option', JSON.stringify({ 'no-such-option': 1 })],
@@ -1263,13 +1512,26 @@ describe('operations', () => {
     });
   }
 
-  test('--workers 2: two worker processes serve; SIGTERM stops them all (no orphans)', async () => {
+  test('--workers 2: two worker processes serve, a killed one is replaced; SIGTERM stops them all (no orphans)', async () => {
     const s = await startOn(as, ['--workers', '2']);
     const children = execFileSync('pgrep', ['-P', String(s.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
     assert.equal(children.length, 2, `children of ${s.pid}: ${children}`);
     const token = tokenWith(claimsFor(s));
     const results = await Promise.all(Array.from({ length: 12 }, () => mcpPost(s, INITIALIZE, { token })));
     assert.deepEqual(results.map((r) => r.status), Array(12).fill(200));
+    // A worker that dies is replaced.
+    process.kill(children[0], 'SIGKILL');
+    await s.waitForLog(new RegExp(`worker ${children[0]} killed by signal 9`));
+    let now = [];
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(50)) {
+      now = execFileSync('pgrep', ['-P', String(s.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      if (now.length === 2 && !now.includes(children[0])) break;
+    }
+    assert.equal(now.length, 2, `children after the crash: ${now}`);
+    assert.ok(!now.includes(children[0]));
+    children.push(...now.filter((pid) => !children.includes(pid)));
+    const again = await Promise.all(Array.from({ length: 6 }, () => mcpPost(s, INITIALIZE, { token })));
+    assert.deepEqual(again.map((r) => r.status), Array(6).fill(200));
     const exit = await s.stop('SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null }, s.stderr());
     for (const pid of children) {

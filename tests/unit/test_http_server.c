@@ -91,7 +91,7 @@ typedef struct harness {
     mcpauth_http_exchange *held[MAX_HELD];
     size_t held_count;
     size_t max_held;
-    char answered[MAX_RECORDS][64]; /* the paths, in the order answered */
+    char answered[MAX_RECORDS][256]; /* the paths, in the order answered */
     int answered_count;
     int aborts;
     bool abort_saw_aborted;
@@ -137,6 +137,7 @@ static void copy_text(char *dst, size_t size, const char *src)
 
 static void on_safety(uv_timer_t *timer)
 {
+    (void)timer;
     H.timed_out = true;
 }
 
@@ -164,6 +165,7 @@ static void wait_end(void)
 
 static void on_slept(uv_timer_t *timer)
 {
+    (void)timer;
     H.slept = true;
 }
 
@@ -185,6 +187,7 @@ static uint64_t now_ms(void)
 
 static void client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
+    (void)suggested;
     client *c = handle->data;
     if (c->capacity - c->length < 65537) {
         size_t capacity = c->capacity * 2 + 65537;
@@ -201,6 +204,7 @@ static void client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
 static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
+    (void)buf; /* it points into c->data */
     client *c = stream->data;
     if (nread > 0) {
         c->length += (size_t)nread;
@@ -315,6 +319,7 @@ static void client_resume(client *c)
 
 static void client_shutdown_done(uv_shutdown_t *req, int status)
 {
+    (void)status;
     free(req);
 }
 
@@ -560,6 +565,7 @@ static mcpauth_http_exchange *take_held(bool newest)
 
 static void on_answer_tick(uv_timer_t *timer)
 {
+    (void)timer;
     mcpauth_http_exchange *ex = take_held(H.answer_lifo);
     if (ex)
         answer(ex);
@@ -574,6 +580,7 @@ static void start_answering(uint64_t interval_ms, bool lifo)
 
 static void on_ticker(uv_timer_t *timer)
 {
+    (void)timer;
     if (H.on_tick)
         H.on_tick();
 }
@@ -647,6 +654,7 @@ static void release_held(void)
 
 static void walk_cb(uv_handle_t *handle, void *arg)
 {
+    (void)arg;
     fprintf(stderr, "leaked handle: %s%s\n", uv_handle_type_name(uv_handle_get_type(handle)),
             uv_is_closing(handle) ? " (closing)" : "");
 }
@@ -1090,7 +1098,7 @@ END_TEST
 static const char *const malformed_requests[] = {
     "NOT A REQUEST\r\n\r\n",
     "GET / HTTP/1.1 trailing\r\nHost: t\r\n\r\n",
-    "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", /* a TLS ClientHello */
+    "\x16\x03\x01\x02\x05\x01\x07\x01\xfc\x03\x03", /* a TLS ClientHello */
     "GET / HTTP/1.1\r\nNoColonHere\r\n\r\n",
 };
 
@@ -1343,8 +1351,7 @@ static void assert_unsafe_fields_dropped(const response *r)
     assert_no_field(r, "X-Bare-LF");
     assert_no_field(r, "X-Bare-CR");
     ck_assert_msg(!strcasestr(r->head, "Injected"), "injected field in:\n%s", r->head);
-    ck_assert_msg(!memchr(r->head, '\r', strlen(r->head)) || !strstr(r->head, "a\rb"),
-                  "bare CR in:\n%s", r->head);
+    ck_assert_msg(!strstr(r->head, "a\rb"), "bare CR in:\n%s", r->head);
 }
 
 START_TEST(respond_drops_crlf_fields)
@@ -1535,7 +1542,7 @@ START_TEST(server_close_aborts_held_exchanges)
 {
     server_start(NULL);
     H.handler = handler_hold;
-    H.respond_in_abort = true; /* one is answered from inside the callback */
+    H.respond_in_abort = true; /* answered from inside the abort callback */
     client *c = client_open(0);
     client_send(c, "GET /1 HTTP/1.1\r\nHost: t\r\n\r\n"
                    "GET /2 HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -1563,7 +1570,9 @@ START_TEST(drain_finishes_in_flight_and_refuses_new)
     ck_assert_uint_eq(mcpauth_http_server_connection_count(H.server), 2);
 
     mcpauth_http_server_drain(H.server);
-    ck_assert_uint_eq(mcpauth_http_server_connection_count(H.server), 1);
+    /* The idle connection is shut down gracefully, so it goes soon, not at
+     * once. */
+    WAIT_UNTIL(mcpauth_http_server_connection_count(H.server) == 1, "the idle connection to go");
     WAIT_UNTIL(idle->eof, "the idle connection to close");
     ck_assert_int_eq(responses(idle), 1); /* nothing more was sent */
 
