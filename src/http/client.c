@@ -58,6 +58,22 @@ static mcpauth_status perform_once(const mcpauth_http_options *opts,
     return st;
 }
 
+/* True when a and b have the same scheme, host and port. */
+static bool same_origin(const char *a, const char *b)
+{
+    mcpauth_url ua, ub;
+    if (mcpauth_url_parse(a, &ua, NULL) != MCPAUTH_OK)
+        return false;
+    bool same = false;
+    if (mcpauth_url_parse(b, &ub, NULL) == MCPAUTH_OK) {
+        same = strcmp(ua.scheme, ub.scheme) == 0 && strcmp(ua.host, ub.host) == 0 &&
+               ua.port == ub.port;
+        mcpauth_url_free(&ub);
+    }
+    mcpauth_url_free(&ua);
+    return same;
+}
+
 static bool is_redirect(long status)
 {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -71,11 +87,12 @@ mcpauth_status mcpauth_http_perform(const mcpauth_http_options *opts,
     char *url = strdup(req->url);
     if (!url)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    mcpauth_http_request hop = *req;
     /* Redirects are followed by hand, and only for GET, so that every hop is
      * checked against the same https/loopback policy as the first URL, and a
      * POST carrying credentials is never replayed somewhere else. */
     for (int hops = 0;; hops++) {
-        mcpauth_status st = perform_once(opts, req, url, resp, err);
+        mcpauth_status st = perform_once(opts, &hop, url, resp, err);
         if (st != MCPAUTH_OK) {
             free(url);
             return st;
@@ -94,6 +111,12 @@ mcpauth_status mcpauth_http_perform(const mcpauth_http_options *opts,
         free(url);
         if (!next)
             return mcpauth_error_prefix(err, "bad redirect from %s", req->url);
+        /* Credentials were meant for the first origin only: a redirect
+         * elsewhere must not carry them (as curl learned in CVE-2022-27776). */
+        if (!same_origin(req->url, next)) {
+            hop.bearer_token = NULL;
+            hop.basic_user = hop.basic_password = NULL;
+        }
         url = next;
     }
     free(url);

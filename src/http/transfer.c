@@ -149,8 +149,12 @@ static void set_options(mcpauth__http_transfer *t, const mcpauth_http_request *r
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_response_bytes);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, opts->insecure ? 0L : 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, opts->insecure ? 0L : 2L);
-    if (opts->cacert)
+    if (opts->cacert) {
+        /* --cacert replaces the system's trust store rather than adding to
+         * it: Debian's libcurl also has a CA directory configured. */
         curl_easy_setopt(curl, CURLOPT_CAINFO, opts->cacert);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
     if (strcmp(req->method, "GET") != 0)
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
@@ -206,7 +210,8 @@ mcpauth_status mcpauth__http_transfer_init(mcpauth__http_transfer *t,
 static mcpauth_status map_curl_error(const mcpauth__http_transfer *t, CURLcode code,
                                      mcpauth_error *err)
 {
-    if (t->body_too_large)
+    /* CURLE_FILESIZE_EXCEEDED: a declared Content-Length over the cap. */
+    if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
         return mcpauth_error_set(err, MCPAUTH_EREMOTE,
                                  "response from %s is larger than the %zu-byte limit", t->url,
                                  t->max_body);
@@ -219,8 +224,11 @@ static mcpauth_status map_curl_error(const mcpauth__http_transfer *t, CURLcode c
         return mcpauth_error_set(err, MCPAUTH_ENETWORK, "request to %s timed out after %ld s",
                                  t->url, t->timeout);
     case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_FILESIZE_EXCEEDED:
     case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_PARTIAL_FILE:
+    /* Only http and https reach libcurl, so an unsupported protocol means
+     * the server answered with something that is not HTTP ("HTTP/0.9"). */
+    case CURLE_UNSUPPORTED_PROTOCOL:
         return mcpauth_error_set(err, MCPAUTH_EREMOTE, "malformed HTTP response from %s: %s",
                                  t->url, reason);
     case CURLE_OUT_OF_MEMORY:
