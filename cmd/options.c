@@ -28,13 +28,28 @@ static size_t count_options(const cmd_spec *spec)
     return n;
 }
 
+/* Set while options come from a configuration file rather than argv. */
+static const char *option_source;
+
+void cmd_set_option_source(const char *file)
+{
+    option_source = file;
+}
+
 int cmd_usage_error(const cmd_spec *spec, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "mcpauth %s: ", spec->name);
+    if (option_source)
+        fprintf(stderr, "%s: ", option_source);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
+    /* A bad configuration file is a configuration error: one line, exit 5. */
+    if (option_source) {
+        fputc('\n', stderr);
+        return 5;
+    }
     fprintf(stderr, "\nTry 'mcpauth %s --help' for more information.\n", spec->name);
     return 2;
 }

@@ -43,7 +43,13 @@ extern const char cmd_exit_status_help[];
 
 void cmd_print_help(const cmd_spec *spec, FILE *out);
 
-/* Prints "mcpauth NAME: message" and a hint to try --help on stderr; returns 2. */
+/* While file is set, option values come from that configuration file:
+ * cmd_usage_error() then names it, prints one line and returns 5. NULL
+ * restores command-line reporting. */
+void cmd_set_option_source(const char *file);
+
+/* Prints "mcpauth NAME: message" and a hint to try --help on stderr; returns
+ * 2 (or 5, see cmd_set_option_source). */
 int cmd_usage_error(const cmd_spec *spec, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -300,21 +300,18 @@ static const cmd_option *find_option(const char *name)
 }
 
 /* Applies one config-file member through the same handler as its flag. */
-static int apply_config_value(serve_args *a, const cmd_option *o, json_object *value,
-                              const char *path)
+static int apply_config_value(serve_args *a, const cmd_option *o, json_object *value)
 {
     if (!o->argument) {
         if (!json_object_is_type(value, json_type_boolean))
-            return cmd_usage_error(&serve_spec, "%s: \"%s\" must be true or false", path,
-                                   o->name);
+            return cmd_usage_error(&serve_spec, "\"%s\" must be true or false", o->name);
         return json_object_get_boolean(value) ? on_option(a, o->id, NULL) : 0;
     }
     if (json_object_is_type(value, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(value); i++) {
             json_object *item = json_object_array_get_idx(value, i);
             if (!json_object_is_type(item, json_type_string))
-                return cmd_usage_error(&serve_spec, "%s: \"%s\" must hold strings", path,
-                                       o->name);
+                return cmd_usage_error(&serve_spec, "\"%s\" must hold strings", o->name);
             int rc = on_option(a, o->id, json_object_get_string(item));
             if (rc != 0)
                 return rc;
@@ -322,8 +319,7 @@ static int apply_config_value(serve_args *a, const cmd_option *o, json_object *v
         return 0;
     }
     if (!json_object_is_type(value, json_type_string) && !json_object_is_type(value, json_type_int))
-        return cmd_usage_error(&serve_spec, "%s: \"%s\" must be a string or a number", path,
-                               o->name);
+        return cmd_usage_error(&serve_spec, "\"%s\" must be a string or a number", o->name);
     return on_option(a, o->id, json_object_get_string(value));
 }
 
@@ -343,6 +339,7 @@ static int load_config_file(serve_args *a, json_object **doc)
         return MCPAUTH_ELOCAL;
     }
     a->reading_file = true;
+    cmd_set_option_source(a->config_file);
     int rc = 0;
     json_object_object_foreach(*doc, key, value)
     {
@@ -352,12 +349,13 @@ static int load_config_file(serve_args *a, json_object **doc)
             rc = MCPAUTH_ELOCAL;
             break;
         }
-        if ((rc = apply_config_value(a, o, value, a->config_file)) != 0) {
+        if (apply_config_value(a, o, value) != 0) {
             rc = MCPAUTH_ELOCAL; /* a bad file is a configuration error */
             break;
         }
     }
     a->reading_file = false;
+    cmd_set_option_source(NULL);
     return rc;
 }
 

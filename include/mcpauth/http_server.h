@@ -52,6 +52,14 @@ typedef void (*mcpauth_http_abort_cb)(mcpauth_http_exchange *ex, void *data);
 
 typedef void (*mcpauth_http_server_closed_cb)(mcpauth_http_server *server, void *data);
 
+/* Called when the server itself answers a request without the application
+ * (400 malformed, 408 timeout, 413, 431, 501, 503 too many connections), so
+ * the application can log and count it. method and path are NULL when they
+ * were not read yet; everything is borrowed for the call. */
+typedef void (*mcpauth_http_refused_cb)(int status, const char *peer, const char *method,
+                                        const char *path, const char *reason, uint64_t start_ns,
+                                        void *data);
+
 /* Creates a server on loop; *out is owned until mcpauth_http_server_close().
  * Returns 0 or a negative libuv error code. */
 int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *limits,
@@ -63,6 +71,10 @@ int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *l
  * processes can share the port. Returns 0 or a negative libuv error code. */
 int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, int port,
                                bool reuse_port);
+
+/* Sets the callback for requests the server refuses on its own. */
+void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
+                                    void *data);
 
 /* Listens on an already bound and listening socket (a worker process
  * sharing its parent's socket). Returns 0 or a negative libuv error code. */

@@ -49,11 +49,21 @@ typedef struct mcpauth_validator_config {
     size_t max_token_length;
 } mcpauth_validator_config;
 
+/* Upper bounds (seconds) of the backend latency histogram's buckets; the
+ * last bucket, +Inf, is implied. */
+#define MCPAUTH_VALIDATOR_LATENCY_BOUNDS                                                         \
+    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0}
+#define MCPAUTH_VALIDATOR_LATENCY_BUCKETS 12
+
 typedef struct mcpauth_validator_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t backend_calls;    /* introspection requests sent */
     uint64_t backend_failures; /* of those, how many could not be answered */
+    /* How long answered backend calls took: counts per bucket (not
+     * cumulative) and the sum in seconds. */
+    uint64_t latency_buckets[MCPAUTH_VALIDATOR_LATENCY_BUCKETS];
+    double latency_sum_seconds;
 } mcpauth_validator_stats;
 
 /* config is copied, its strings must outlive the validator. NULL on

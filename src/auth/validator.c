@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <uv.h>
+
 #include "mcpauth/token_cache.h"
 
 #define FLIGHT_BUCKETS 256
@@ -21,6 +23,7 @@ typedef struct waiter {
 typedef struct flight {
     mcpauth_validator *validator; /* NULL once the validator is gone */
     mcpauth_token_key key;
+    uint64_t started_ns;
     waiter *waiters;
     struct flight *next;
 } flight;
@@ -87,6 +90,16 @@ mcpauth_validator *mcpauth_validator_new(mcpauth_http_async *http,
     return v;
 }
 
+static void record_latency(mcpauth_validator_stats *stats, double seconds)
+{
+    static const double bounds[] = MCPAUTH_VALIDATOR_LATENCY_BOUNDS;
+    size_t bucket = 0;
+    while (bucket < sizeof bounds / sizeof bounds[0] && seconds > bounds[bucket])
+        bucket++;
+    stats->latency_buckets[bucket]++;
+    stats->latency_sum_seconds += seconds;
+}
+
 /* Settles a flight: caches the result and answers every waiter. */
 static void flight_finish(flight *f, mcpauth_introspection_outcome outcome,
                           const mcpauth_token_info *info, const char *failure)
@@ -140,6 +153,7 @@ static void on_introspection(mcpauth_introspection_outcome outcome, const mcpaut
         free(f); /* the validator went away; its waiters were answered then */
         return;
     }
+    record_latency(&f->validator->stats, (double)(uv_hrtime() - f->started_ns) / 1e9);
     flight_finish(f, outcome, info, reason);
 }
 
@@ -218,6 +232,7 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
     }
     f->validator = v;
     f->key = key;
+    f->started_ns = uv_hrtime();
     f->waiters = queued;
     *slot = f;
     v->stats.backend_calls++;

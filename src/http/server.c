@@ -95,6 +95,8 @@ struct mcpauth_http_server {
     mcpauth_http_server_limits limits;
     mcpauth_http_request_cb on_request;
     void *data;
+    mcpauth_http_refused_cb on_refused;
+    void *refused_data;
     connection *connections;
     size_t connection_count;
     int handles_open;
@@ -338,24 +340,14 @@ static void conn_flush(connection *conn)
     conn_arm_timer(conn);
 }
 
+static void conn_fail(connection *conn, int status, const char *message);
+
 static void conn_on_timeout(uv_timer_t *timer)
 {
     connection *conn = timer->data;
     if (conn->parsing && !conn->no_more_requests) {
         /* Slow-loris or a stalled body: answer 408 in order, then close. */
-        mcpauth_http_exchange *ex = conn->parsing;
-        conn->parsing = NULL;
-        ex->keep_alive = false;
-        ex->state = EXCHANGE_ANSWERED;
-        static const char body[] = "request timeout\n";
-        mcpauth_http_field type = {"Content-Type", "text/plain"};
-        char framing[64];
-        snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", sizeof body - 1);
-        exchange_write_head(ex, conn->server, 408, &type, 1, framing);
-        mcpauth_strbuf_append(&ex->out, body, sizeof body - 1);
-        conn->no_more_requests = true;
-        conn_stop_reading(conn);
-        conn_flush(conn);
+        conn_fail(conn, 408, "request timeout");
         return;
     }
     conn_close(conn);
@@ -412,6 +404,12 @@ static void conn_fail(connection *conn, int status, const char *message)
         conn->queued++;
     }
     conn->parsing = NULL;
+    mcpauth_http_server *server = conn->server;
+    if (server->on_refused) {
+        const char *path = ex->path ? ex->path : ex->target.data;
+        server->on_refused(status, conn->peer, ex->method[0] ? ex->method : NULL, path, message,
+                           ex->start_ns, server->refused_data);
+    }
     ex->keep_alive = false;
     ex->head_request = false;
     ex->state = EXCHANGE_ANSWERED;
@@ -737,6 +735,9 @@ static void server_on_connection(uv_stream_t *listener, int status)
     if (server->connection_count > server->limits.max_connections || server->draining) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
                                    "Retry-After: 1\r\nContent-Length: 0\r\n\r\n";
+        if (server->on_refused)
+            server->on_refused(503, "-", NULL, NULL, "too many connections", uv_hrtime(),
+                               server->refused_data);
         conn->no_more_requests = true;
         conn_write(conn, busy, sizeof busy - 1);
         conn_finish(conn);
@@ -849,6 +850,13 @@ int mcpauth_http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t 
         return rc;
     server_learn_port(server);
     return 0;
+}
+
+void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
+                                    void *data)
+{
+    server->on_refused = cb;
+    server->refused_data = data;
 }
 
 int mcpauth_http_server_port(const mcpauth_http_server *server)

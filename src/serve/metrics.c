@@ -10,6 +10,31 @@ void serve_metrics_count_status(serve_metrics *m, int status)
     m->requests_by_class[(cls >= 1 && cls <= 5) ? cls - 1 : 5]++;
 }
 
+/* The introspection latency histogram (Prometheus buckets are cumulative). */
+static void render_latency(mcpauth_strbuf *sb, const mcpauth_validator_stats *s)
+{
+    static const double bounds[] = MCPAUTH_VALIDATOR_LATENCY_BOUNDS;
+    mcpauth_strbuf_appends(sb, "# HELP mcpauth_introspection_duration_seconds Time an "
+                               "introspection call took.\n"
+                               "# TYPE mcpauth_introspection_duration_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < MCPAUTH_VALIDATOR_LATENCY_BUCKETS; i++) {
+        cumulative += s->latency_buckets[i];
+        if (i < sizeof bounds / sizeof bounds[0])
+            mcpauth_strbuf_appendf(sb,
+                                   "mcpauth_introspection_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                                   bounds[i], (unsigned long long)cumulative);
+        else
+            mcpauth_strbuf_appendf(
+                sb, "mcpauth_introspection_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                (unsigned long long)cumulative);
+    }
+    mcpauth_strbuf_appendf(sb,
+                           "mcpauth_introspection_duration_seconds_sum %.6f\n"
+                           "mcpauth_introspection_duration_seconds_count %llu\n",
+                           s->latency_sum_seconds, (unsigned long long)cumulative);
+}
+
 char *serve_metrics_render(const serve_context *ctx)
 {
     static const char *const classes[SERVE_STATUS_CLASSES] = {"1xx", "2xx", "3xx",
@@ -52,6 +77,7 @@ char *serve_metrics_render(const serve_context *ctx)
             "mcpauth_introspection_failures_total %llu\n",
             (unsigned long long)s.cache_hits, (unsigned long long)s.cache_misses,
             (unsigned long long)s.backend_calls, (unsigned long long)s.backend_failures);
+        render_latency(&sb, &s);
     }
     mcpauth_strbuf_appendf(&sb,
                            "# HELP mcpauth_open_connections Client connections open now.\n"

@@ -13,7 +13,6 @@
 #include "mcpauth/bearer.h"
 #include "mcpauth/json.h"
 #include "mcpauth/strbuf.h"
-#include "mcpauth/url.h"
 #include "serve_internal.h"
 
 #define MAX_TOKEN_LENGTH (16 * 1024)
@@ -151,14 +150,7 @@ static bool origin_allowed(const serve_context *ctx, const char *origin)
         if (strcmp(extra->items[i], "*") == 0 || strcasecmp(origin, extra->items[i]) == 0)
             return true;
     }
-    /* A page served from this machine may talk to a server on this machine:
-     * DNS rebinding needs a foreign origin, so loopback origins are safe. */
-    mcpauth_url url;
-    if (mcpauth_url_parse(origin, &url, NULL) != MCPAUTH_OK)
-        return false;
-    bool loopback = mcpauth_url_is_loopback(&url);
-    mcpauth_url_free(&url);
-    return loopback;
+    return false;
 }
 
 /* ---- challenges (RFC 6750 §3, RFC 9728 §5.1) ---- */
@@ -355,6 +347,22 @@ static void handle_metrics(request *r)
     else
         respond_text(r, 500, "out of memory\n");
     free(text);
+}
+
+void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
+                          const char *reason, uint64_t start_ns, void *data)
+{
+    serve_context *ctx = data;
+    serve_metrics_count_status(&ctx->metrics, status);
+    serve_log_entry entry = {
+        .method = method ? method : "-",
+        .path = path ? path : "-",
+        .peer = peer,
+        .status = status,
+        .latency_ms = (double)(uv_hrtime() - start_ns) / 1e6,
+        .detail = reason,
+    };
+    serve_log_request(ctx->config, &entry);
 }
 
 void serve_handle_request(mcpauth_http_exchange *ex, void *data)

@@ -83,9 +83,11 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     mcpauth_serve_config *config = ctx->config;
     int rc = mcpauth_http_server_new(ctx->loop, &config->limits, serve_handle_request, ctx,
                                      &ctx->server);
-    if (rc == 0)
+    if (rc == 0) {
+        mcpauth_http_server_on_refused(ctx->server, serve_handle_refused, ctx);
         rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
                                         reuse_port);
+    }
     if (rc != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s",
                                  config->listen_host, config->listen_port, uv_strerror(rc));

@@ -54,8 +54,11 @@ mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_conf
                                    mcpauth_error *err);
 void serve_resource_free(serve_resource *res);
 
-/* router.c: the request callback of the HTTP server. */
+/* router.c: the request callback of the HTTP server, and the one for
+ * requests the HTTP server refused on its own. */
 void serve_handle_request(mcpauth_http_exchange *ex, void *data);
+void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
+                          const char *reason, uint64_t start_ns, void *data);
 
 /* access_log.c: one line per answered request. */
 typedef struct serve_log_entry {

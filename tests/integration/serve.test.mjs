@@ -458,9 +458,11 @@ describe('RFC 6750 challenges', () => {
   });
 
   test('a non-Bearer scheme (Basic) is the same as no credentials', async () => {
-    const r = await mcpPost(main, INITIALIZE, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
-    assert.equal(r.status, 401);
-    assert.equal(r.headers['www-authenticate'], noCredentials());
+    for (const value of ['Basic x', 'Basic dXNlcjpwYXNz']) {
+      const r = await mcpPost(main, INITIALIZE, { headers: { authorization: value } });
+      assert.equal(r.status, 401, value);
+      assert.equal(r.headers['www-authenticate'], noCredentials(), value);
+    }
   });
 
   test('GET and DELETE without a token are challenged too', async () => {
@@ -501,6 +503,7 @@ describe('RFC 6750 challenges', () => {
     const r = await mcpPost(main, INITIALIZE, { token });
     assert.equal(r.status, 401, r.body);
     const c = parseChallenge(r.headers['www-authenticate']);
+    assert.deepEqual(Object.keys(c).sort(), ['error', 'error_description', 'resource_metadata', 'scope']);
     assert.equal(c.error, 'invalid_token');
     assert.equal(c.resource_metadata, metadataUrl());
     assert.equal(c.scope, 'mcp');
@@ -571,6 +574,7 @@ describe('RFC 6750 challenges', () => {
     const r = await mcpPost(main, INITIALIZE, { token });
     assert.equal(r.status, 403, r.body);
     const c = parseChallenge(r.headers['www-authenticate']);
+    assert.deepEqual(Object.keys(c).sort(), ['error', 'error_description', 'resource_metadata', 'scope']);
     assert.equal(c.error, 'insufficient_scope');
     assert.equal(c.scope, 'mcp');
     assert.equal(c.resource_metadata, metadataUrl());
@@ -1157,6 +1161,7 @@ describe('HTTP limits', () => {
     assert.equal(await count4xx(), before + 1, 'the 413 is not counted');
   });
 
+  // RFC 9110 §15.5.9 / RFC 6585 §5; the server writes "HTTP/1.1 408 Status" today.
   test('status lines carry the standard reason phrases (408 Request Timeout, 431 Request Header Fields Too Large)', async () => {
     const big = await rawConnect(main.port);
     const slow = await rawConnect(main.port);
@@ -1293,6 +1298,8 @@ describe('operations', () => {
     assert.match(r.body, /^# TYPE mcpauth_http_requests_total counter$/m);
   });
 
+  // Issue 3, Operations: "GET /metrics in Prometheus text (requests by status, validation
+  // outcomes, cache hits/misses, introspection latency histogram, open connections)".
   test('GET /metrics: introspection latency histogram, validation outcomes, open connections (issue 3)', async () => {
     const r = await request(main.url('/metrics'));
     assert.equal(r.status, 200);
@@ -1525,10 +1532,16 @@ describe('operations', () => {
     }
   });
 
-  test('no raw token ever reached a log', () => {
+  test('after all this traffic the main server stops cleanly (exit 0; under ASan, no leak)', async () => {
+    const exit = await main.stop('SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null }, main.stderr().slice(-3000));
+  });
+
+  test('no raw token and no sanitizer report in any log', () => {
     for (const s of serves) {
       const log = s.stderr();
       for (const t of issuedTokens) assert.ok(!log.includes(t), `token ${t.slice(0, 6)}… logged`);
+      assert.doesNotMatch(log, /ERROR: (Address|Leak)Sanitizer|runtime error:/, log);
     }
   });
 });

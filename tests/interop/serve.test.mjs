@@ -271,4 +271,10 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
     await serve.waitForLog(/"POST \/mcp" 200/);
     assert.ok(!serve.stderr().includes(token));
   });
+
+  test('the server stops cleanly after the interop traffic (exit 0, no sanitizer report)', async () => {
+    const exit = await serve.stop('SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null }, serve.stderr().slice(-3000));
+    assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+  });
 });
