@@ -342,6 +342,24 @@ static void conn_flush(connection *conn)
 
 static void conn_fail(connection *conn, int status, const char *message);
 
+/* A new exchange at the end of the connection's queue; NULL without memory. */
+static mcpauth_http_exchange *exchange_enqueue(connection *conn)
+{
+    mcpauth_http_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex)
+        return NULL;
+    ex->conn = conn;
+    ex->state = EXCHANGE_PARSING;
+    ex->start_ns = uv_hrtime();
+    if (conn->tail)
+        conn->tail->next = ex;
+    else
+        conn->head = ex;
+    conn->tail = ex;
+    conn->queued++;
+    return ex;
+}
+
 static void conn_on_timeout(uv_timer_t *timer)
 {
     connection *conn = timer->data;
@@ -387,21 +405,10 @@ static void conn_arm_timer(connection *conn)
  * behind anything already queued), then closes it. */
 static void conn_fail(connection *conn, int status, const char *message)
 {
-    mcpauth_http_exchange *ex = conn->parsing;
+    mcpauth_http_exchange *ex = conn->parsing ? conn->parsing : exchange_enqueue(conn);
     if (!ex) {
-        ex = calloc(1, sizeof *ex);
-        if (!ex) {
-            conn_close(conn);
-            return;
-        }
-        ex->conn = conn;
-        ex->start_ns = uv_hrtime();
-        if (conn->tail)
-            conn->tail->next = ex;
-        else
-            conn->head = ex;
-        conn->tail = ex;
-        conn->queued++;
+        conn_close(conn);
+        return;
     }
     conn->parsing = NULL;
     mcpauth_http_server *server = conn->server;
@@ -431,18 +438,9 @@ static int on_message_begin(http_parser *parser)
     connection *conn = parser->data;
     if (conn->no_more_requests || conn->closing)
         return -1;
-    mcpauth_http_exchange *ex = calloc(1, sizeof *ex);
+    mcpauth_http_exchange *ex = exchange_enqueue(conn);
     if (!ex)
         return -1;
-    ex->conn = conn;
-    ex->state = EXCHANGE_PARSING;
-    ex->start_ns = uv_hrtime();
-    if (conn->tail)
-        conn->tail->next = ex;
-    else
-        conn->head = ex;
-    conn->tail = ex;
-    conn->queued++;
     conn->parsing = ex;
     conn->header_bytes = 0;
     conn->in_body = false;
