@@ -79,7 +79,7 @@ void cmd_print_help(const cmd_spec *spec, FILE *out)
                         ? snprintf(left, sizeof left, "  -%c, --%s%s%s", o->short_name, o->name,
                                    space, arg)
                         : snprintf(left, sizeof left, "      --%s%s%s", o->name, space, arg);
-            if (n < 32)
+            if (n <= 30) /* at least two spaces before the description */
                 fprintf(out, "%-32s%s\n", left, o->help);
             else
                 fprintf(out, "%s\n%32s%s\n", left, "", o->help);

@@ -115,7 +115,8 @@ static const cmd_option_group serve_groups[] = {
 
 static const cmd_spec serve_spec = {
     .name = "serve",
-    .usage = "--issuer URL (--credentials FILE | --client-id ID) [OPTIONS]\n"
+    .usage = "--credentials FILE [--issuer URL] [OPTIONS]\n"
+             "       mcpauth serve --issuer URL --client-id ID [OPTIONS]\n"
              "       mcpauth serve --no-auth [OPTIONS]",
     .summary =
         "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
@@ -132,7 +133,8 @@ static const cmd_spec serve_spec = {
               "  /healthz, /metrics                             health, Prometheus\n"
               "\n"
               "Examples:\n"
-              "  mcpauth register --issuer https://auth.example.com -o rs.json\n"
+              "  mcpauth register --issuer https://auth.example.com -o rs.json "
+              "--grant-type client_credentials --scope mcp\n"
               "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
               "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
               "http://127.0.0.1:3000/mcp\n",
@@ -208,6 +210,11 @@ static int parse_listen(serve_args *a, const char *arg)
     if (cmd_parse_long(&serve_spec, "listen", colon + 1, 0, 65535, &port) != 0)
         return 2;
     free(a->listen_host);
+    /* The one name worth resolving here; anything else must be numeric. */
+    if (host_length == 9 && strncmp(host, "localhost", 9) == 0) {
+        host = "127.0.0.1";
+        host_length = 9;
+    }
     a->listen_host = strndup(host, host_length);
     if (!a->listen_host)
         return cmd_usage_error(&serve_spec, "out of memory");
@@ -425,12 +432,15 @@ int cmd_serve(int argc, char **argv)
     if (c->required_scopes.count == 0)
         c->required_scopes.items[c->required_scopes.count++] = "mcp";
     /* The resource URL itself is always an accepted audience (RFC 8707). */
-    if (c->audiences.count < MCPAUTH_SERVE_MAX_LIST) {
-        memmove(&c->audiences.items[1], &c->audiences.items[0],
-                c->audiences.count * sizeof c->audiences.items[0]);
-        c->audiences.items[0] = c->resource;
-        c->audiences.count++;
+    if (c->audiences.count == MCPAUTH_SERVE_MAX_LIST) {
+        status = cmd_usage_error(&serve_spec, "--audience: at most %d values",
+                                 MCPAUTH_SERVE_MAX_LIST - 1);
+        goto done;
     }
+    memmove(&c->audiences.items[1], &c->audiences.items[0],
+            c->audiences.count * sizeof c->audiences.items[0]);
+    c->audiences.items[0] = c->resource;
+    c->audiences.count++;
     mcpauth_error err = {0};
     if (mcpauth_serve_config_check(c, &err) != MCPAUTH_OK) {
         status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&serve_spec, "%s", err.message)

@@ -1,11 +1,23 @@
-/* Reading the claims of an RFC 7662 introspection response into
- * mcpauth_token_info, and copying and freeing that struct. */
+/* Reading the claims of an RFC 7662 introspection response or of a verified
+ * JWT access token (RFC 9068 §2.2) into mcpauth_token_info, and copying and
+ * freeing that struct. */
 #include "mcpauth/token.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WHAT "introspection response"
+/* Where the claims come from: both carry the same members (RFC 7662 §2.2
+ * borrows them from RFC 7519 §4.1) but differ in the details below. */
+typedef struct claims_source {
+    const char *what; /* names the document in error messages */
+    /* RFC 7519 §2: a NumericDate may be non-integer; RFC 7662 §2.2 says
+     * "integer timestamp". */
+    bool fractional_times;
+} claims_source;
+
+static const claims_source introspection_source = {"introspection response", false};
+static const claims_source jwt_source = {"JWT claims", true};
 
 typedef enum list_result {
     LIST_ADDED,
@@ -48,16 +60,17 @@ static mcpauth_status no_memory(mcpauth_error *err)
     return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
 }
 
-static mcpauth_status add_checked(char ***items, size_t *count, size_t max, const char *text,
-                                  size_t length, const char *member, mcpauth_error *err)
+static mcpauth_status add_checked(const claims_source *src, char ***items, size_t *count,
+                                  size_t max, const char *text, size_t length, const char *member,
+                                  mcpauth_error *err)
 {
     switch (list_add(items, count, max, text, length)) {
     case LIST_ADDED:
     case LIST_DUPLICATE:
         return MCPAUTH_OK;
     case LIST_FULL:
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE, WHAT " has more than %zu values in \"%s\"",
-                                 max, member);
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s has more than %zu values in \"%s\"",
+                                 src->what, max, member);
     case LIST_NO_MEMORY:
         break;
     }
@@ -77,28 +90,29 @@ static json_object *member_of(json_object *claims, const char *key)
 /* The text of a JSON string and its length. JSON may carry "\u0000"; a C
  * string would silently end there, so that "https://rs/mcp\u0000x" would
  * pass for "https://rs/mcp". Such strings are refused. */
-static mcpauth_status string_of(json_object *value, const char *key, const char **text,
-                                size_t *length, mcpauth_error *err)
+static mcpauth_status string_of(const claims_source *src, json_object *value, const char *key,
+                                const char **text, size_t *length, mcpauth_error *err)
 {
     if (!json_object_is_type(value, json_type_string))
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE, WHAT " member \"%s\" is not a string", key);
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s member \"%s\" is not a string",
+                                 src->what, key);
     *text = json_object_get_string(value);
     *length = (size_t)json_object_get_string_len(value);
     if (strlen(*text) != *length)
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                                 WHAT " member \"%s\" contains a NUL character", key);
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s member \"%s\" contains a NUL character",
+                                 src->what, key);
     return MCPAUTH_OK;
 }
 
-static mcpauth_status take_string(json_object *claims, const char *key, char **out,
-                                  mcpauth_error *err)
+static mcpauth_status take_string(const claims_source *src, json_object *claims, const char *key,
+                                  char **out, mcpauth_error *err)
 {
     json_object *value = member_of(claims, key);
     if (!value)
         return MCPAUTH_OK;
     const char *text = NULL;
     size_t length = 0;
-    mcpauth_status status = string_of(value, key, &text, &length, err);
+    mcpauth_status status = string_of(src, value, key, &text, &length, err);
     if (status != MCPAUTH_OK)
         return status;
     *out = strndup(text, length);

@@ -97,7 +97,10 @@ void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry
         add_string(obj, "method", e->method);
         add_string(obj, "path", e->path);
         json_object_object_add(obj, "status", json_object_new_int(e->status));
-        json_object_object_add(obj, "latency_ms", json_object_new_double(e->latency_ms));
+        char latency[32];
+        snprintf(latency, sizeof latency, "%.3f", e->latency_ms);
+        /* Serialised as written: no binary floating-point noise in logs. */
+        json_object_object_add(obj, "latency_ms", json_object_new_double_s(e->latency_ms, latency));
         add_string(obj, "token", e->token_hash);
         add_string(obj, "sub", e->subject);
         add_string(obj, "cache", e->cache);

@@ -21,6 +21,17 @@
 #define DRAIN_POLL_MS 50
 #define LOG_FLUSH_MS 200
 
+/* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
+static const char *bracket_open(const mcpauth_serve_config *config)
+{
+    return strchr(config->listen_host, ':') ? "[" : "";
+}
+
+static const char *bracket_close(const mcpauth_serve_config *config)
+{
+    return strchr(config->listen_host, ':') ? "]" : "";
+}
+
 /* ---- one worker ---- */
 
 static void on_handle_closed(uv_handle_t *handle)
@@ -136,9 +147,9 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
     mcpauth_status st = worker_start(&ctx, reuse_port, err);
     if (st == MCPAUTH_OK) {
         if (!reuse_port)
-            serve_log_event(config, "info", "listening on http://%s:%d, resource %s",
-                            config->listen_host, mcpauth_http_server_port(ctx.server),
-                            config->resource);
+            serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s",
+                            bracket_open(config), config->listen_host, bracket_close(config),
+                            mcpauth_http_server_port(ctx.server), config->resource);
         uv_run(&loop, UV_RUN_DEFAULT);
         serve_log_flush(config);
     } else {
@@ -202,8 +213,22 @@ static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
                           gai_strerror(rc));
         return -1;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* SO_REUSEPORT would also let us join another server already on the
+     * port: a plain bind first proves the port is free. */
+    int probe = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int on = 1;
+    if (config->listen_port != 0 && probe >= 0 &&
+        (setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+         bind(probe, ai->ai_addr, ai->ai_addrlen) != 0)) {
+        mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s", config->listen_host,
+                          config->listen_port, strerror(errno));
+        close(probe);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    if (probe >= 0)
+        close(probe);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -265,8 +290,9 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
     }
     for (int i = 0; i < n; i++)
         pids[i] = spawn_worker(config, resource);
-    serve_log_event(config, "info", "listening on http://%s:%d, resource %s, %d workers",
-                    config->listen_host, config->listen_port, config->resource, n);
+    serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s, %d workers",
+                    bracket_open(config), config->listen_host, bracket_close(config),
+                    config->listen_port, config->resource, n);
 
     int alive = n;
     bool forwarded = false;

@@ -14,6 +14,7 @@ import { MCPAUTH_BIN, REPO_ROOT, run } from '../lib/harness.mjs';
 const PAGES = [
   { page: 'mcpauth.1', args: ['--help'] },
   { page: 'mcpauth-register.1', args: ['register', '--help'] },
+  { page: 'mcpauth-serve.1', args: ['serve', '--help'] },
 ];
 
 /** Roff source to plain text, for the escapes these pages use. */
@@ -50,7 +51,10 @@ function sections(source) {
   return out;
 }
 
-const OPTION = /^(?:-([A-Za-z0-9]), )?--([a-z0-9][a-z0-9-]*)(?: ([A-Z][A-Z0-9_]*))?$/;
+// Metavariables are upper case, and may join parts with ':' (HOST:PORT).
+const OPTION = /^(?:-([A-Za-z0-9]), )?--([a-z0-9][a-z0-9-]*)(?: ([A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)*))?$/;
+const OPTION_THEN_TEXT =
+  /^((?:-[A-Za-z0-9], )?--[a-z0-9][a-z0-9-]*(?: [A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)*)?) [a-z(].*$/;
 
 /** The options of a --help text: [{ long, short, meta, group }] in order. */
 function helpOptions(help) {
@@ -67,7 +71,10 @@ function helpOptions(help) {
       continue;
     }
     const m = /^ {2,}(-\S.*?)(?: {2,}.*)?$/.exec(line);
-    const o = m && OPTION.exec(m[1]);
+    // An option column that fills its 32 characters but one is followed by a
+    // single space ("--client-secret-file FILE read ..."): the option is the
+    // longest prefix that parses as one.
+    const o = m && (OPTION.exec(m[1]) ?? OPTION.exec(m[1].replace(OPTION_THEN_TEXT, '$1')));
     if (o) options.push({ long: o[2], short: o[1] ?? null, meta: o[3] ?? null, group });
   }
   return options;

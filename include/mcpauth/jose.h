@@ -1,0 +1,98 @@
+/* JOSE for access tokens: JWK sets (RFC 7517) turned into GnuTLS public
+ * keys, JWS compact serialisation (RFC 7515) parsed under strict limits and
+ * verified with GnuTLS, and RFC 9068 JWT access token checks with RFC 8725
+ * hygiene (algorithm allow-list, key type bound to the algorithm, no "none",
+ * no HMAC, "crit" refused). Pure computation; nothing here blocks.
+ *
+ * Supported: RS256/384/512, PS256/384/512, ES256/384/512 (P-256/384/521),
+ * EdDSA (Ed25519).
+ */
+#ifndef MCPAUTH_JOSE_H
+#define MCPAUTH_JOSE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mcpauth/error.h"
+#include "mcpauth/token.h"
+
+#define MCPAUTH_JWT_MAX_LENGTH (16 * 1024)
+#define MCPAUTH_JWKS_MAX_KEYS 64
+
+typedef enum mcpauth_jws_alg {
+    MCPAUTH_JWS_RS256,
+    MCPAUTH_JWS_RS384,
+    MCPAUTH_JWS_RS512,
+    MCPAUTH_JWS_PS256,
+    MCPAUTH_JWS_PS384,
+    MCPAUTH_JWS_PS512,
+    MCPAUTH_JWS_ES256,
+    MCPAUTH_JWS_ES384,
+    MCPAUTH_JWS_ES512,
+    MCPAUTH_JWS_EDDSA,
+    MCPAUTH_JWS_ALG_COUNT,
+} mcpauth_jws_alg;
+
+/* "RS256" -> MCPAUTH_JWS_RS256; false for anything unsupported ("none",
+ * "HS256", ...). */
+bool mcpauth_jws_alg_parse(const char *name, mcpauth_jws_alg *out);
+const char *mcpauth_jws_alg_name(mcpauth_jws_alg alg);
+
+/* ---- keys ---- */
+
+typedef struct mcpauth_jwks mcpauth_jwks; /* opaque; owns its GnuTLS keys */
+
+/* Parses a JWK Set document. Keys that cannot verify signatures (kty oct,
+ * use "enc", unsupported curves or sizes, RSA under 2048 bits) are skipped
+ * rather than failing the set; a set left with no usable key, more than
+ * MCPAUTH_JWKS_MAX_KEYS keys, or malformed JSON is MCPAUTH_EREMOTE. The
+ * caller frees *out with mcpauth_jwks_free(). */
+mcpauth_status mcpauth_jwks_parse(const char *text, size_t length, mcpauth_jwks **out,
+                                  mcpauth_error *err);
+
+void mcpauth_jwks_free(mcpauth_jwks *jwks);
+
+/* Usable keys in the set. */
+size_t mcpauth_jwks_count(const mcpauth_jwks *jwks);
+
+/* ---- JWT access tokens (RFC 9068) ---- */
+
+typedef struct mcpauth_jwt_policy {
+    bool allowed[MCPAUTH_JWS_ALG_COUNT]; /* the algorithm allow-list */
+    bool typ_optional; /* accept a missing typ (never a wrong one) */
+} mcpauth_jwt_policy;
+
+/* The default allow-list: RS256, ES256, EdDSA, PS256; typ required. */
+void mcpauth_jwt_policy_init(mcpauth_jwt_policy *policy);
+
+typedef enum mcpauth_jwt_outcome {
+    MCPAUTH_JWT_VERIFIED,    /* signature and header good; claims in *info */
+    MCPAUTH_JWT_UNKNOWN_KEY, /* no key with this kid: the set may be stale */
+    MCPAUTH_JWT_INVALID,     /* malformed, alg not allowed, typ, bad signature */
+} mcpauth_jwt_outcome;
+
+/* True when token has the shape of a JWS compact serialisation (three
+ * base64url segments), i.e. should be verified locally rather than
+ * introspected. Cheap; proves nothing. */
+bool mcpauth_jwt_looks_like(const char *token, size_t length);
+
+/* Verifies a JWT access token against jwks: size limit, three segments,
+ * header and payload JSON objects (depth-limited), alg allowed and matching
+ * the key's type, no crit, typ "at+jwt" or "application/at+jwt"
+ * (case-insensitive; RFC 9068 §2.1), kid selects the key (a set with one
+ * usable key may be used without kid), signature. On VERIFIED, *info holds
+ * the payload's claims (active true; scope from "scope" or "scp"; aud) for
+ * mcpauth_token_check() to judge, and the caller frees it. Otherwise reason
+ * says what failed ("alg HS256 not allowed", "bad signature", "no key with
+ * kid k2", "typ JWT is not at+jwt"), never the token. */
+mcpauth_jwt_outcome mcpauth_jwt_verify(const char *token, size_t length, const mcpauth_jwks *jwks,
+                                       const mcpauth_jwt_policy *policy, mcpauth_token_info *info,
+                                       char *reason, size_t reason_size);
+
+/* Decodes without verifying anything (for `check-token --decode`): the
+ * header and payload as new JSON objects the caller releases. */
+mcpauth_status mcpauth_jwt_decode(const char *token, size_t length, json_object **header,
+                                  json_object **payload, mcpauth_error *err);
+
+#endif

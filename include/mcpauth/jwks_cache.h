@@ -1,0 +1,54 @@
+/* The authorization server's signing keys for `serve`, kept fresh on the
+ * event loop: fetched from jwks_uri (or read once from a file), refreshed
+ * when Cache-Control max-age runs out (bounded to [1 min, 1 day], 1 hour
+ * without it), refetched early when a token names a kid the set lacks (at
+ * most once per cooldown, however many tokens ask: single flight), and kept
+ * when a refetch fails. Calls on the loop's thread only. */
+#ifndef MCPAUTH_JWKS_CACHE_H
+#define MCPAUTH_JWKS_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "mcpauth/error.h"
+#include "mcpauth/http_async.h"
+#include "mcpauth/jose.h"
+
+typedef struct mcpauth_jwks_cache mcpauth_jwks_cache;
+
+typedef struct mcpauth_jwks_cache_config {
+    const char *uri;  /* jwks_uri; NULL when file is given */
+    const char *file; /* a JWK Set read at start (no refreshing) */
+    int64_t cooldown_seconds; /* least time between unknown-kid refetches (30) */
+} mcpauth_jwks_cache_config;
+
+typedef struct mcpauth_jwks_cache_stats {
+    uint64_t fetches;
+    uint64_t fetch_failures;
+} mcpauth_jwks_cache_stats;
+
+/* Called once with the keys to use now (borrowed for the call; NULL when
+ * none could ever be loaded, with error saying why). */
+typedef void (*mcpauth_jwks_cb)(const mcpauth_jwks *jwks, const char *error, void *data);
+
+/* Creates the cache; with a file, reads it now (MCPAUTH_ELOCAL/EREMOTE on a
+ * bad file). Nothing is fetched before the first get(). NULL with err set on
+ * failure. uri and file must outlive the cache. */
+mcpauth_jwks_cache *mcpauth_jwks_cache_new(mcpauth_http_async *http,
+                                           const mcpauth_jwks_cache_config *config,
+                                           mcpauth_error *err);
+
+/* Gets the keys. With stale_kid set (a token named a kid the current set
+ * lacks), a refetch is started unless one ran within the cooldown; cb then
+ * runs when it ends. Otherwise cb runs at once with the current set, unless
+ * there is none yet or it has expired, when it runs after the fetch. */
+void mcpauth_jwks_cache_get(mcpauth_jwks_cache *cache, bool stale_kid, mcpauth_jwks_cb cb,
+                            void *data);
+
+void mcpauth_jwks_cache_stats_get(const mcpauth_jwks_cache *cache, mcpauth_jwks_cache_stats *out);
+
+/* Frees the cache; waiting callers get (NULL, "shutting down"). */
+void mcpauth_jwks_cache_free(mcpauth_jwks_cache *cache);
+
+#endif
