@@ -47,6 +47,13 @@ enum {
     OPT_SHUTDOWN_TIMEOUT,
     OPT_LOG_FORMAT,
     OPT_CONFIG,
+    OPT_VALIDATION,
+    OPT_JWKS_URI,
+    OPT_JWKS_FILE,
+    OPT_JWKS_COOLDOWN,
+    OPT_JWT_ALG,
+    OPT_JWT_TYP_OPTIONAL,
+    OPT_INTROSPECT_JWT,
 };
 
 static const cmd_option resource_options[] = {
@@ -73,6 +80,22 @@ static const cmd_option as_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option validation_options[] = {
+    {"validation", 0, "MODE", OPT_VALIDATION,
+     "auto (JWTs locally, other tokens introspected), jwt or introspect"},
+    {"jwks-uri", 0, "URL", OPT_JWKS_URI, "the issuer's keys (default: jwks_uri in its metadata)"},
+    {"jwks-file", 0, "FILE", OPT_JWKS_FILE, "verify JWTs with the JWK Set in FILE instead"},
+    {"jwks-cooldown", 0, "SECONDS", OPT_JWKS_COOLDOWN,
+     "least time between key refetches for unknown kids (30)"},
+    {"jwt-alg", 0, "ALG", OPT_JWT_ALG,
+     "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA PS256)"},
+    {"jwt-typ-optional", 0, NULL, OPT_JWT_TYP_OPTIONAL,
+     "accept JWTs without typ (a wrong typ is still refused)"},
+    {"introspect-jwt", 0, NULL, OPT_INTROSPECT_JWT,
+     "introspect verified JWTs too, to see revocations"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option token_options[] = {
     {"audience", 0, "VALUE", OPT_AUDIENCE,
      "also accept tokens for this audience, repeatable (the resource URL always is)"},
@@ -89,7 +112,7 @@ static const cmd_option server_options[] = {
     {"workers", 'w', "N", OPT_WORKERS, "worker processes (default: number of CPUs)"},
     {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
     {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
-    {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions per worker (10000)"},
+    {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions, shared by the workers (10000)"},
     {"session-idle-timeout", 0, "SECONDS", OPT_SESSION_IDLE_TIMEOUT,
      "drop MCP sessions unused this long (3600)"},
     {"max-header-bytes", 0, "N", OPT_MAX_HEADER_BYTES, "request line and headers (16384)"},
@@ -108,6 +131,7 @@ static const cmd_option server_options[] = {
 static const cmd_option_group serve_groups[] = {
     {"Resource server", resource_options},
     {"Authorization server", as_options},
+    {"Local JWT validation (RFC 9068)", validation_options},
     {"Token checks", token_options},
     {"Server", server_options},
     {"Connection to the authorization server", cmd_http_options},
@@ -120,8 +144,9 @@ static const cmd_spec serve_spec = {
              "       mcpauth serve --no-auth [OPTIONS]",
     .summary =
         "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
-        "metadata, RFC 6750 challenges, tokens checked by RFC 7662 introspection\n"
-        "with a cache. Built-in tools: hello_world and whoami.",
+        "metadata, RFC 6750 challenges, tokens checked as RFC 9068 JWTs against the\n"
+        "issuer's keys or by RFC 7662 introspection, with a cache. Built-in tools:\n"
+        "hello_world and whoami.",
     .groups = serve_groups,
     .group_count = sizeof serve_groups / sizeof serve_groups[0],
     .epilog = "Environment:\n"
@@ -150,6 +175,7 @@ typedef struct serve_args {
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
     bool list_from_file[4];
+    bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
 } serve_args;
 
@@ -223,6 +249,22 @@ static int parse_listen(serve_args *a, const char *arg)
     return 0;
 }
 
+static int add_jwt_alg(serve_args *a, const char *arg)
+{
+    mcpauth_jws_alg alg;
+    if (!mcpauth_jws_alg_parse(arg, &alg))
+        return cmd_usage_error(&serve_spec,
+                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
+                               "ES256/384/512, EdDSA; never none or HMAC)",
+                               arg);
+    if (!a->jwt_algs_given) {
+        memset(a->config.jwt.allowed, 0, sizeof a->config.jwt.allowed);
+        a->jwt_algs_given = true;
+    }
+    a->config.jwt.allowed[alg] = true;
+    return 0;
+}
+
 static int on_option(void *ctx, int id, const char *arg)
 {
     serve_args *a = ctx;
@@ -292,6 +334,23 @@ static int on_option(void *ctx, int id, const char *arg)
             return cmd_usage_error(&serve_spec, "--log-format: '%s' is not text or json", arg);
         return 0;
     case OPT_CONFIG: a->config_file = arg; return 0;
+    case OPT_VALIDATION:
+        if (strcmp(arg, "auto") == 0)
+            c->validation = MCPAUTH_VALIDATE_AUTO;
+        else if (strcmp(arg, "jwt") == 0)
+            c->validation = MCPAUTH_VALIDATE_JWT;
+        else if (strcmp(arg, "introspect") == 0)
+            c->validation = MCPAUTH_VALIDATE_INTROSPECT;
+        else
+            return cmd_usage_error(&serve_spec,
+                                   "--validation: '%s' is not auto, jwt or introspect", arg);
+        return 0;
+    case OPT_JWKS_URI: c->jwks_uri = arg; return 0;
+    case OPT_JWKS_FILE: c->jwks_file = arg; return 0;
+    case OPT_JWKS_COOLDOWN: return set_seconds("jwks-cooldown", arg, &c->jwks_cooldown_seconds);
+    case OPT_JWT_ALG: return add_jwt_alg(a, arg);
+    case OPT_JWT_TYP_OPTIONAL: c->jwt.typ_optional = true; return 0;
+    case OPT_INTROSPECT_JWT: c->introspect_jwt = true; return 0;
     }
     return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
 }

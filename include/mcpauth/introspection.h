@@ -4,14 +4,10 @@
 #ifndef MCPAUTH_INTROSPECTION_H
 #define MCPAUTH_INTROSPECTION_H
 
+#include "mcpauth/client_auth.h"
 #include "mcpauth/error.h"
 #include "mcpauth/http_async.h"
 #include "mcpauth/token.h"
-
-typedef enum mcpauth_client_auth {
-    MCPAUTH_CLIENT_AUTH_BASIC, /* client_secret_basic (RFC 6749 §2.3.1) */
-    MCPAUTH_CLIENT_AUTH_POST,  /* client_secret_post */
-} mcpauth_client_auth;
 
 typedef struct mcpauth_introspection_config {
     const char *endpoint;

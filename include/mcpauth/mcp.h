@@ -8,9 +8,11 @@
  * (batches allowed only there). Methods: initialize,
  * notifications/initialized, ping, tools/list, tools/call, logging/setLevel.
  *
- * Nothing here blocks; call on one thread. Replies are delivered through a
- * callback so that tools may later complete asynchronously; the built-in
- * tools reply before mcpauth_mcp_handle_post() returns.
+ * Nothing here blocks, beyond waiting briefly for the session table's lock
+ * while another process holds it (for a few memory operations, never I/O);
+ * call one server on one thread. Replies are delivered through a callback so
+ * that tools may later complete asynchronously; the built-in tools reply
+ * before mcpauth_mcp_handle_post() returns.
  */
 #ifndef MCPAUTH_MCP_H
 #define MCPAUTH_MCP_H
@@ -21,10 +23,16 @@
 
 #include "mcpauth/token.h"
 
-#define MCPAUTH_MCP_LATEST_VERSION "2025-11-25"
-#define MCPAUTH_MCP_SESSION_ID_LENGTH 32 /* hex characters */
+#define MCPAUTH_MCP_LATEST_VERSION    "2025-11-25"
+#define MCPAUTH_MCP_SESSION_ID_LENGTH 32         /* hex characters */
+#define MCPAUTH_MCP_MAX_SESSIONS      (1u << 28) /* the most any table holds */
 
 typedef struct mcpauth_mcp_server mcpauth_mcp_server;
+
+/* A session table in memory shared with the processes forked after it is
+ * made, so that a session created by one worker of `mcpauth serve` is known
+ * to all (a client's next request may reach any of them). */
+typedef struct mcpauth_mcp_sessions mcpauth_mcp_sessions;
 
 /* Who is calling, as authentication established it. Borrowed. */
 typedef struct mcpauth_mcp_identity {
@@ -34,18 +42,32 @@ typedef struct mcpauth_mcp_identity {
 } mcpauth_mcp_identity;
 
 typedef struct mcpauth_mcp_config {
-    const char *server_name;    /* serverInfo.name ("mcpauth") */
-    const char *server_version; /* serverInfo.version */
-    const char *instructions;   /* NULL: none */
-    bool stateless;             /* no sessions: every POST stands alone */
-    size_t max_sessions;        /* new sessions beyond it: 503 (default 10000) */
+    const char *server_name;      /* serverInfo.name ("mcpauth") */
+    const char *server_version;   /* serverInfo.version */
+    const char *instructions;     /* NULL: none */
+    bool stateless;               /* no sessions: every POST stands alone */
+    size_t max_sessions;          /* new sessions beyond it: 503 (default 10000) */
     int64_t session_idle_seconds; /* sessions unused this long are dropped (3600) */
+    /* Borrowed: the table to keep sessions in, whose own limits then apply
+     * instead of the two above. NULL: the server makes a table of its own. */
+    mcpauth_mcp_sessions *sessions;
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
 
-/* NULL on allocation failure. config is copied (its strings must outlive
- * the server). */
+/* A table of at most max_sessions (<= MCPAUTH_MCP_MAX_SESSIONS) sessions;
+ * those unused for idle_seconds (<= 0: never) are dropped. Make it before
+ * fork() and hand it to each process's server through config.sessions. NULL
+ * when too large or the memory cannot be mapped. */
+mcpauth_mcp_sessions *mcpauth_mcp_sessions_new(size_t max_sessions, int64_t idle_seconds);
+
+/* Destroys the table's lock and unmaps it. Call it in the process that made
+ * it, once the servers using it are freed and the processes it forked have
+ * exited; a forked process just stops using it. NULL is fine. */
+void mcpauth_mcp_sessions_free(mcpauth_mcp_sessions *sessions);
+
+/* NULL on allocation failure. config is copied (its strings, and its
+ * sessions table when given, must outlive the server). */
 mcpauth_mcp_server *mcpauth_mcp_server_new(const mcpauth_mcp_config *config);
 void mcpauth_mcp_server_free(mcpauth_mcp_server *server);
 
@@ -67,7 +89,7 @@ typedef struct mcpauth_mcp_reply {
     const char *content_type; /* "application/json" or NULL (no body) */
     const char *body;         /* NULL for 202 and bodiless errors */
     size_t body_length;
-    const char *session_id;   /* send as Mcp-Session-Id (set on initialize) */
+    const char *session_id; /* send as Mcp-Session-Id (set on initialize) */
 } mcpauth_mcp_reply;
 
 typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data);
@@ -89,7 +111,8 @@ void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_reque
 void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                mcpauth_mcp_reply_cb cb, void *data);
 
-/* Live sessions (after dropping expired ones at time now). */
+/* Live sessions (after dropping expired ones at time now): with a shared
+ * table, those of every process using it. */
 size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now);
 
 /* The seed's greeting for an identity: "Hello, NAME!" with a username claim,

@@ -16,7 +16,9 @@
 #include "mcpauth/http_client.h"
 #include "mcpauth/http_server.h"
 #include "mcpauth/introspection.h"
+#include "mcpauth/jose.h"
 #include "mcpauth/mcp.h"
+#include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
 
@@ -36,6 +38,12 @@ typedef struct mcpauth_serve_config {
     bool no_auth;              /* serve without validation (loopback only) */
 
     mcpauth_introspection_config introspection; /* endpoint may be NULL: discovered */
+    mcpauth_validation_mode validation;         /* auto (default), jwt or introspect */
+    const char *jwks_uri;                       /* NULL: from the issuer's metadata */
+    const char *jwks_file;                      /* a fixed JWK Set instead of jwks_uri */
+    int64_t jwks_cooldown_seconds;              /* least time between unknown-kid refetches */
+    mcpauth_jwt_policy jwt;                     /* algorithm allow-list, typ rule */
+    bool introspect_jwt;                        /* introspect verified JWTs too */
     mcpauth_string_array audiences;             /* accepted besides the resource URL */
     mcpauth_string_array required_scopes;       /* default: mcp */
     mcpauth_string_array allowed_origins;       /* besides the resource's own origin */
@@ -58,12 +66,15 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config);
 
 /* Checks the configuration before anything starts: URLs parse, the
  * resource has no fragment, --no-auth only on a loopback listen address,
- * credentials present when introspection is needed. MCPAUTH_ELOCAL (or
+ * credentials present when introspection is needed (--validation
+ * introspect or --introspect-jwt; in auto mode without them, only JWTs are
+ * accepted). MCPAUTH_ELOCAL (or
  * MCPAUTH_EUSAGE) with one line naming the problem. */
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err);
 
 /* Runs the server until SIGTERM or SIGINT, then drains within the shutdown
- * timeout. Discovers the introspection endpoint first when it is not set.
+ * timeout. Discovers the introspection endpoint and jwks_uri first when
+ * they are needed and not set.
  * Returns MCPAUTH_OK after a clean stop. Blocks. */
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err);
 

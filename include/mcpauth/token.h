@@ -39,6 +39,16 @@ typedef struct mcpauth_token_info {
 mcpauth_status mcpauth_token_info_from_json(json_object *claims, mcpauth_token_info *out,
                                             mcpauth_error *err);
 
+/* Reads the claims of a verified JWT access token (RFC 9068 §2.2) the same
+ * way: active is set true (there is no "active" member), scope from "scope"
+ * (string) or "scp" (array), aud a string or an array ("resource" is not a
+ * JWT claim and is ignored), exp/iat/nbf NumericDates (RFC 7519 §2; a
+ * fraction is rounded towards the stricter reading). Wrong types and the
+ * same bounds are MCPAUTH_EREMOTE. The caller frees *out with
+ * mcpauth_token_info_free(). */
+mcpauth_status mcpauth_token_info_from_claims(json_object *claims, mcpauth_token_info *out,
+                                              mcpauth_error *err);
+
 /* Deep copy; false on allocation failure (out is then zeroed). */
 bool mcpauth_token_info_copy(const mcpauth_token_info *in, mcpauth_token_info *out);
 

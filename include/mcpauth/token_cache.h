@@ -36,8 +36,9 @@ void mcpauth_token_cache_free(mcpauth_token_cache *cache);
  * was rejected (valid false, reason set). */
 typedef struct mcpauth_token_cache_entry {
     bool valid;
-    mcpauth_token_info info; /* for valid entries */
-    char reason[256];        /* for rejected entries */
+    mcpauth_token_info info;  /* for valid entries */
+    char reason[256];         /* for rejected entries */
+    const char *validated_by; /* how the result was reached; a static string */
 } mcpauth_token_cache_entry;
 
 /* Looks key up at time now; on a live entry copies it into *out (the caller

@@ -1,10 +1,11 @@
 /* The token validation pipeline of `serve`: one call per request, whatever
  * checks the token. In order: the result cache (by SHA-256 of the token),
  * then single-flight (concurrent requests with the same uncached token wait
- * for one validation), then the backend (RFC 7662 introspection today),
- * then the claim checks every backend shares (mcpauth_token_check), then
- * the scopes this request needs. The authorization server failing is
- * reported separately from a bad token: it is never the client's fault.
+ * for one validation), then the backend — a local RFC 9068 JWT check
+ * against the issuer's keys, RFC 7662 introspection, or both — then the
+ * claim checks every backend shares (mcpauth_token_check), then the scopes
+ * this request needs. The authorization server failing is reported
+ * separately from a bad token: it is never the client's fault.
  *
  * Calls on the loop's thread only; nothing blocks.
  */
@@ -17,6 +18,8 @@
 
 #include "mcpauth/http_async.h"
 #include "mcpauth/introspection.h"
+#include "mcpauth/jose.h"
+#include "mcpauth/jwks_cache.h"
 #include "mcpauth/token.h"
 
 typedef struct mcpauth_validator mcpauth_validator;
@@ -33,16 +36,26 @@ typedef struct mcpauth_validation {
     mcpauth_validation_outcome outcome;
     const mcpauth_token_info *info; /* VALID and INSUFFICIENT_SCOPE */
     const char *reason;             /* one line, never the token; "" when VALID */
-    const char *validated_by;       /* "introspection" */
+    const char *validated_by;       /* "jwt", "introspection" or "jwt+introspection" */
     bool cache_hit;
     char token_hash[13];            /* first 12 hex digits of SHA-256(token) */
 } mcpauth_validation;
 
 typedef void (*mcpauth_validate_cb)(const mcpauth_validation *result, void *data);
 
+typedef enum mcpauth_validation_mode {
+    MCPAUTH_VALIDATE_AUTO,       /* JWT-shaped tokens locally when keys exist, others introspected */
+    MCPAUTH_VALIDATE_JWT,        /* every token must be a JWT verified locally */
+    MCPAUTH_VALIDATE_INTROSPECT, /* every token is introspected */
+} mcpauth_validation_mode;
+
 typedef struct mcpauth_validator_config {
     mcpauth_token_policy policy;    /* scopes in it are ignored: see validate() */
-    mcpauth_introspection_config introspection;
+    mcpauth_validation_mode mode;
+    mcpauth_introspection_config introspection; /* endpoint NULL: no introspection */
+    mcpauth_jwks_cache *jwks;       /* NULL: no local JWT verification; not owned */
+    mcpauth_jwt_policy jwt;
+    bool introspect_jwt;            /* also introspect verified JWTs (catches revocation) */
     size_t cache_size;              /* 0 disables the cache */
     int64_t cache_ttl_seconds;
     int64_t negative_ttl_seconds;

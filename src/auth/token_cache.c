@@ -190,6 +190,7 @@ bool mcpauth_token_cache_lookup(mcpauth_token_cache *cache, const mcpauth_token_
     list_push_newest(cache, node);
 
     out->valid = node->entry.valid;
+    out->validated_by = node->entry.validated_by;
     memcpy(out->reason, node->entry.reason, sizeof out->reason);
     /* Out of memory: answer as a miss, so the caller validates afresh. */
     if (out->valid && !mcpauth_token_info_copy(&node->entry.info, &out->info))
@@ -225,6 +226,7 @@ static bool fill(cache_node *node, const mcpauth_token_cache_entry *entry, int64
     mcpauth_token_info_free(&node->entry.info);
     node->expires = expires;
     node->entry.valid = entry->valid;
+    node->entry.validated_by = entry->validated_by;
     /* The caller's reason need not be terminated; ours always is. */
     size_t n = strnlen(entry->reason, sizeof entry->reason - 1);
     memcpy(node->entry.reason, entry->reason, n);

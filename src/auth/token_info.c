@@ -119,24 +119,54 @@ static mcpauth_status take_string(const claims_source *src, json_object *claims,
     return *out ? MCPAUTH_OK : no_memory(err);
 }
 
+/* The seconds in a JSON number for a time claim. RFC 7519 §2 NumericDates
+ * may carry a fraction, which is rounded towards the stricter reading: an
+ * expiry down, a start (nbf, iat) up. */
+static bool seconds_of(const claims_source *src, json_object *value, bool round_up,
+                       int64_t *seconds)
+{
+    if (json_object_is_type(value, json_type_int)) {
+        /* json-c keeps integers above INT64_MAX as unsigned and clamps them
+         * here, which for a timestamp is as good as the real value. */
+        *seconds = json_object_get_int64(value);
+        return true;
+    }
+    if (!src->fractional_times || !json_object_is_type(value, json_type_double))
+        return false;
+    double d = json_object_get_double(value);
+    if (!isfinite(d))
+        return false;
+    if (d < 0) {
+        *seconds = -1; /* refused by the caller; no need to round */
+        return true;
+    }
+    if (d >= 9.2e18) {
+        *seconds = INT64_MAX;
+        return true;
+    }
+    *seconds = (int64_t)d; /* truncation is floor for d >= 0 */
+    if (round_up && (double)*seconds < d)
+        (*seconds)++;
+    return true;
+}
+
 /* RFC 7662 §2.2: exp, iat and nbf are integer timestamps (seconds since the
- * epoch). A fraction, a string or a negative number is not one. exp 0 would
- * read as "no expiry" here, so it is refused rather than trusted. */
-static mcpauth_status take_time(json_object *claims, const char *key, bool positive, int64_t *out,
-                                mcpauth_error *err)
+ * epoch); RFC 7519 §4.1.4-6 NumericDates in a JWT. A string or a negative
+ * number is not one. exp 0 would read as "no expiry" here, so it is refused
+ * rather than trusted. */
+static mcpauth_status take_time(const claims_source *src, json_object *claims, const char *key,
+                                bool is_expiry, int64_t *out, mcpauth_error *err)
 {
     json_object *value = member_of(claims, key);
     if (!value)
         return MCPAUTH_OK;
-    if (!json_object_is_type(value, json_type_int))
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE, WHAT " member \"%s\" is not an integer",
-                                 key);
-    /* json-c keeps integers above INT64_MAX as unsigned and clamps them
-     * here, which for a timestamp is as good as the real value. */
-    int64_t seconds = json_object_get_int64(value);
-    if (seconds < 0 || (positive && seconds == 0))
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE, WHAT " member \"%s\" is not a %s timestamp",
-                                 key, positive ? "positive" : "non-negative");
+    int64_t seconds = 0;
+    if (!seconds_of(src, value, !is_expiry, &seconds))
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s member \"%s\" is not %s", src->what, key,
+                                 src->fractional_times ? "a number" : "an integer");
+    if (seconds < 0 || (is_expiry && seconds == 0))
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s member \"%s\" is not a %s timestamp",
+                                 src->what, key, is_expiry ? "positive" : "non-negative");
     *out = seconds;
     return MCPAUTH_OK;
 }
@@ -144,8 +174,9 @@ static mcpauth_status take_time(json_object *claims, const char *key, bool posit
 /* A member that is one string or an array of strings, as "aud" (RFC 7662
  * §2.2, RFC 7519 §4.1.3) and "resource" (RFC 8707) are; empty strings name
  * nothing and are skipped. */
-static mcpauth_status take_string_or_array(json_object *claims, const char *key, char ***items,
-                                           size_t *count, size_t max, mcpauth_error *err)
+static mcpauth_status take_string_or_array(const claims_source *src, json_object *claims,
+                                           const char *key, char ***items, size_t *count,
+                                           size_t max, mcpauth_error *err)
 {
     json_object *value = member_of(claims, key);
     if (!value)
@@ -153,15 +184,16 @@ static mcpauth_status take_string_or_array(json_object *claims, const char *key,
     bool is_array = json_object_is_type(value, json_type_array);
     if (!is_array && !json_object_is_type(value, json_type_string))
         return mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                                 WHAT " member \"%s\" is neither a string nor an array", key);
+                                 "%s member \"%s\" is neither a string nor an array", src->what,
+                                 key);
     size_t n = is_array ? json_object_array_length(value) : 1;
     for (size_t i = 0; i < n; i++) {
         json_object *item = is_array ? json_object_array_get_idx(value, i) : value;
         const char *text = NULL;
         size_t length = 0;
-        mcpauth_status status = string_of(item, key, &text, &length, err);
+        mcpauth_status status = string_of(src, item, key, &text, &length, err);
         if (status == MCPAUTH_OK && length > 0)
-            status = add_checked(items, count, max, text, length, key, err);
+            status = add_checked(src, items, count, max, text, length, key, err);
         if (status != MCPAUTH_OK)
             return status;
     }
@@ -170,12 +202,12 @@ static mcpauth_status take_string_or_array(json_object *claims, const char *key,
 
 /* RFC 7662 §2.2 "scope": space-separated scope tokens (RFC 6749 §3.3). Runs
  * of spaces are tolerated; servers are not always tidy. */
-static mcpauth_status take_scope_string(json_object *value, mcpauth_token_info *out,
-                                        mcpauth_error *err)
+static mcpauth_status take_scope_string(const claims_source *src, json_object *value,
+                                        mcpauth_token_info *out, mcpauth_error *err)
 {
     const char *p = NULL;
     size_t length = 0;
-    mcpauth_status status = string_of(value, "scope", &p, &length, err);
+    mcpauth_status status = string_of(src, value, "scope", &p, &length, err);
     if (status != MCPAUTH_OK)
         return status;
     while (*p) {
@@ -186,7 +218,7 @@ static mcpauth_status take_scope_string(json_object *value, mcpauth_token_info *
             p++;
         if (p == start)
             break;
-        status = add_checked(&out->scopes, &out->scope_count, MCPAUTH_TOKEN_MAX_SCOPES, start,
+        status = add_checked(src, &out->scopes, &out->scope_count, MCPAUTH_TOKEN_MAX_SCOPES, start,
                              (size_t)(p - start), "scope", err);
         if (status != MCPAUTH_OK)
             return status;
@@ -197,73 +229,91 @@ static mcpauth_status take_scope_string(json_object *value, mcpauth_token_info *
 /* "scope" is the RFC 7662 / RFC 9068 claim; "scp" (an array) is what some
  * servers send instead. When both are present "scope" wins: merging them
  * could grant more than either says. */
-static mcpauth_status take_scopes(json_object *claims, mcpauth_token_info *out, mcpauth_error *err)
+static mcpauth_status take_scopes(const claims_source *src, json_object *claims,
+                                  mcpauth_token_info *out, mcpauth_error *err)
 {
     json_object *scope = member_of(claims, "scope");
     if (scope)
-        return take_scope_string(scope, out, err);
+        return take_scope_string(src, scope, out, err);
     json_object *scp = member_of(claims, "scp");
     if (!scp)
         return MCPAUTH_OK;
     if (!json_object_is_type(scp, json_type_array))
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE, WHAT " member \"scp\" is not an array");
-    return take_string_or_array(claims, "scp", &out->scopes, &out->scope_count,
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s member \"scp\" is not an array",
+                                 src->what);
+    return take_string_or_array(src, claims, "scp", &out->scopes, &out->scope_count,
                                 MCPAUTH_TOKEN_MAX_SCOPES, err);
 }
 
 /* Members of the wrong type are errors, not "absent": a server that sends
  * "aud": 5 is broken, and guessing could let a token through. */
-static mcpauth_status read_active_claims(json_object *claims, mcpauth_token_info *out,
-                                         mcpauth_error *err)
+static mcpauth_status read_active_claims(const claims_source *src, json_object *claims,
+                                         mcpauth_token_info *out, mcpauth_error *err)
 {
-    mcpauth_status status = take_string(claims, "sub", &out->subject, err);
+    mcpauth_status status = take_string(src, claims, "sub", &out->subject, err);
     if (status == MCPAUTH_OK)
-        status = take_string(claims, "client_id", &out->client_id, err);
+        status = take_string(src, claims, "client_id", &out->client_id, err);
     if (status == MCPAUTH_OK)
-        status = take_string(claims, "username", &out->username, err);
+        status = take_string(src, claims, "username", &out->username, err);
     if (status == MCPAUTH_OK)
-        status = take_string(claims, "iss", &out->issuer, err);
+        status = take_string(src, claims, "iss", &out->issuer, err);
     if (status == MCPAUTH_OK)
-        status = take_scopes(claims, out, err);
+        status = take_scopes(src, claims, out, err);
+    if (status == MCPAUTH_OK)
+        status = take_string_or_array(src, claims, "aud", &out->audiences, &out->audience_count,
+                                      MCPAUTH_TOKEN_MAX_AUDIENCES, err);
     /* RFC 8707 §2: a token bound to a resource may say so in "resource"
-     * rather than "aud"; both name who may accept it. */
+     * rather than "aud"; both name who may accept it. That holds for an
+     * introspection response only: in a JWT, RFC 9068 §3 and §4 put the
+     * resource in "aud", and "resource" is no registered claim. */
+    if (status == MCPAUTH_OK && src == &introspection_source)
+        status = take_string_or_array(src, claims, "resource", &out->audiences,
+                                      &out->audience_count, MCPAUTH_TOKEN_MAX_AUDIENCES, err);
     if (status == MCPAUTH_OK)
-        status = take_string_or_array(claims, "aud", &out->audiences, &out->audience_count,
-                                      MCPAUTH_TOKEN_MAX_AUDIENCES, err);
+        status = take_time(src, claims, "exp", true, &out->expires_at, err);
     if (status == MCPAUTH_OK)
-        status = take_string_or_array(claims, "resource", &out->audiences, &out->audience_count,
-                                      MCPAUTH_TOKEN_MAX_AUDIENCES, err);
+        status = take_time(src, claims, "iat", false, &out->issued_at, err);
     if (status == MCPAUTH_OK)
-        status = take_time(claims, "exp", true, &out->expires_at, err);
-    if (status == MCPAUTH_OK)
-        status = take_time(claims, "iat", false, &out->issued_at, err);
-    if (status == MCPAUTH_OK)
-        status = take_time(claims, "nbf", false, &out->not_before, err);
+        status = take_time(src, claims, "nbf", false, &out->not_before, err);
+    if (status != MCPAUTH_OK)
+        mcpauth_token_info_free(out);
     return status;
 }
 
 mcpauth_status mcpauth_token_info_from_json(json_object *claims, mcpauth_token_info *out,
                                             mcpauth_error *err)
 {
+    const claims_source *src = &introspection_source;
     memset(out, 0, sizeof *out);
     if (!claims || !json_object_is_type(claims, json_type_object))
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE, WHAT " is not a JSON object");
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not a JSON object", src->what);
 
     json_object *active = NULL;
     if (!json_object_object_get_ex(claims, "active", &active) ||
         !json_object_is_type(active, json_type_boolean))
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                                 WHAT " has no boolean active (RFC 7662 §2.2)");
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s has no boolean active (RFC 7662 §2.2)",
+                                 src->what);
     /* RFC 7662 §2.2: for an inactive token the server need say nothing else,
      * and whatever it does say is not to be relied on. */
     if (!json_object_get_boolean(active))
         return MCPAUTH_OK;
 
     out->active = true;
-    mcpauth_status status = read_active_claims(claims, out, err);
-    if (status != MCPAUTH_OK)
-        mcpauth_token_info_free(out);
-    return status;
+    return read_active_claims(src, claims, out, err);
+}
+
+/* RFC 9068 §2.2: a JWT access token carries its claims itself, and having
+ * verified its signature is what makes it active; an "active" member means
+ * nothing there. */
+mcpauth_status mcpauth_token_info_from_claims(json_object *claims, mcpauth_token_info *out,
+                                              mcpauth_error *err)
+{
+    const claims_source *src = &jwt_source;
+    memset(out, 0, sizeof *out);
+    if (!claims || !json_object_is_type(claims, json_type_object))
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s are not a JSON object", src->what);
+    out->active = true;
+    return read_active_claims(src, claims, out, err);
 }
 
 static bool copy_string(const char *in, char **out)

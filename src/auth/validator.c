@@ -19,14 +19,28 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
-/* One validation in progress, shared by every request carrying the token. */
+/* One validation in progress, shared by every request carrying the token.
+ * It outlives the validator when a backend call is still out (validator is
+ * then NULL and the flight frees itself when the call returns). */
 typedef struct flight {
-    mcpauth_validator *validator; /* NULL once the validator is gone */
+    mcpauth_validator *validator;
     mcpauth_token_key key;
-    uint64_t started_ns;
+    char *token;              /* kept for the asynchronous steps; wiped on free */
+    size_t length;
+    uint64_t started_ns;      /* of the current introspection call */
+    bool refetched_keys;      /* an unknown kid already caused one refetch */
+    mcpauth_token_info jwt;   /* claims of a verified JWT awaiting introspection */
+    bool have_jwt;
     waiter *waiters;
     struct flight *next;
 } flight;
+
+/* What a backend concluded, before the shared claim checks. */
+typedef enum backend_result {
+    BACKEND_ACCEPTED, /* info holds the claims */
+    BACKEND_REJECTED, /* the token is bad: reason says why */
+    BACKEND_FAILED,   /* could not decide (AS down, keys unavailable) */
+} backend_result;
 
 struct mcpauth_validator {
     mcpauth_http_async *http;
@@ -49,13 +63,24 @@ static flight **flight_slot(mcpauth_validator *v, const mcpauth_token_key *key)
     return slot;
 }
 
+static void flight_free(flight *f)
+{
+    if (f->token) {
+        explicit_bzero(f->token, f->length);
+        free(f->token);
+    }
+    mcpauth_token_info_free(&f->jwt);
+    free(f);
+}
+
+/* Answers one waiter, turning VALID into INSUFFICIENT_SCOPE when the token
+ * lacks a scope this request needs. */
 static void answer(const mcpauth_validation *base, const mcpauth_token_info *info, const waiter *w)
 {
     mcpauth_validation result = *base;
     char reason[256];
     if (result.outcome == MCPAUTH_VALIDATION_VALID &&
         !mcpauth_token_has_scopes(info, w->scopes, w->scope_count)) {
-        /* Name the first missing scope, as the token check would. */
         for (size_t i = 0; i < w->scope_count; i++) {
             if (!mcpauth_token_has_scopes(info, &w->scopes[i], 1)) {
                 snprintf(reason, sizeof reason, "missing scope %s", w->scopes[i]);
@@ -100,31 +125,31 @@ static void record_latency(mcpauth_validator_stats *stats, double seconds)
     stats->latency_sum_seconds += seconds;
 }
 
-/* Settles a flight: caches the result and answers every waiter. */
-static void flight_finish(flight *f, mcpauth_introspection_outcome outcome,
-                          const mcpauth_token_info *info, const char *failure)
+/* Settles a flight: applies the shared claim checks, caches the result and
+ * answers every waiter. */
+static void flight_finish(flight *f, backend_result result, const mcpauth_token_info *info,
+                          const char *why, const char *validated_by)
 {
     mcpauth_validator *v = f->validator;
-    mcpauth_validation base = {.validated_by = "introspection", .reason = ""};
+    mcpauth_validation base = {.validated_by = validated_by, .reason = ""};
     mcpauth_token_key_hex(&f->key, base.token_hash);
-    mcpauth_token_cache_entry entry = {0};
+    mcpauth_token_cache_entry entry = {.validated_by = validated_by};
     int64_t now = now_seconds();
     char reason[256] = "";
 
-    if (outcome == MCPAUTH_INTROSPECTION_FAILED) {
+    if (result == BACKEND_FAILED) {
         v->stats.backend_failures++;
         base.outcome = MCPAUTH_VALIDATION_UNAVAILABLE;
-        base.reason = failure;
+        base.reason = why;
         info = NULL;
-    } else if (outcome == MCPAUTH_INTROSPECTION_INACTIVE ||
+    } else if (result == BACKEND_REJECTED ||
                mcpauth_token_check(&v->config.policy, info, now, reason, sizeof reason) !=
                    MCPAUTH_TOKEN_VALID) {
-        if (outcome == MCPAUTH_INTROSPECTION_INACTIVE)
-            snprintf(reason, sizeof reason, "%s", failure ? failure : "token is not active");
+        if (result == BACKEND_REJECTED)
+            snprintf(reason, sizeof reason, "%s", why);
         base.outcome = MCPAUTH_VALIDATION_INVALID;
         base.reason = reason;
         info = NULL;
-        entry.valid = false;
         snprintf(entry.reason, sizeof entry.reason, "%s", reason);
         mcpauth_token_cache_store(v->cache, &f->key, now, &entry);
     } else {
@@ -142,32 +167,158 @@ static void flight_finish(flight *f, mcpauth_introspection_outcome outcome,
         free(w);
         w = next;
     }
-    free(f);
+    flight_free(f);
 }
+
+/* ---- introspection ---- */
 
 static void on_introspection(mcpauth_introspection_outcome outcome, const mcpauth_token_info *info,
                              const char *reason, void *data)
 {
     flight *f = data;
     if (!f->validator) {
-        free(f); /* the validator went away; its waiters were answered then */
+        flight_free(f); /* the validator went away; its waiters were answered then */
         return;
     }
     record_latency(&f->validator->stats, (double)(uv_hrtime() - f->started_ns) / 1e9);
-    flight_finish(f, outcome, info, reason);
+    if (f->have_jwt) {
+        /* A verified JWT checked for revocation: the signature decides the
+         * claims, introspection only whether the token is still active. */
+        const char *how = "jwt+introspection";
+        if (outcome == MCPAUTH_INTROSPECTION_ACTIVE)
+            flight_finish(f, BACKEND_ACCEPTED, &f->jwt, NULL, how);
+        else if (outcome == MCPAUTH_INTROSPECTION_INACTIVE)
+            flight_finish(f, BACKEND_REJECTED, NULL,
+                          "signature valid, but introspection says the token is not active "
+                          "(revoked?)",
+                          how);
+        else
+            flight_finish(f, BACKEND_FAILED, NULL, reason, how);
+        return;
+    }
+    if (outcome == MCPAUTH_INTROSPECTION_ACTIVE)
+        flight_finish(f, BACKEND_ACCEPTED, info, NULL, "introspection");
+    else if (outcome == MCPAUTH_INTROSPECTION_INACTIVE)
+        flight_finish(f, BACKEND_REJECTED, NULL, reason, "introspection");
+    else
+        flight_finish(f, BACKEND_FAILED, NULL, reason, "introspection");
 }
 
-static void reject_now(const char *reason, const mcpauth_token_key *key, bool cache_hit,
+static void start_introspection(flight *f)
+{
+    mcpauth_validator *v = f->validator;
+    const char *how = f->have_jwt ? "jwt+introspection" : "introspection";
+    if (!v->config.introspection.endpoint) {
+        flight_finish(f, BACKEND_REJECTED, NULL,
+                      "not a JWT, and no introspection endpoint is configured", how);
+        return;
+    }
+    v->stats.backend_calls++;
+    f->started_ns = uv_hrtime();
+    mcpauth_error err = {0};
+    if (mcpauth_introspect(v->http, &v->config.introspection, f->token, f->length,
+                           on_introspection, f, &err) != MCPAUTH_OK)
+        flight_finish(f, BACKEND_FAILED, NULL, err.message, how);
+}
+
+/* ---- local JWT verification (RFC 9068) ---- */
+
+static void on_keys(const mcpauth_jwks *jwks, const char *error, void *data)
+{
+    flight *f = data;
+    if (!f->validator) {
+        flight_free(f);
+        return;
+    }
+    mcpauth_validator *v = f->validator;
+    if (!jwks) {
+        flight_finish(f, BACKEND_FAILED, NULL, error, "jwt");
+        return;
+    }
+    char reason[256] = "";
+    mcpauth_token_info info = {0};
+    switch (mcpauth_jwt_verify(f->token, f->length, jwks, &v->config.jwt, &info, reason,
+                               sizeof reason)) {
+    case MCPAUTH_JWT_UNKNOWN_KEY:
+        /* Keys rotate: one refetch per token at most, and the cache limits
+         * refetches across all tokens to one per cooldown. */
+        if (!f->refetched_keys) {
+            f->refetched_keys = true;
+            mcpauth_jwks_cache_get(v->config.jwks, true, on_keys, f);
+            return;
+        }
+        flight_finish(f, BACKEND_REJECTED, NULL, reason, "jwt");
+        return;
+    case MCPAUTH_JWT_INVALID:
+        flight_finish(f, BACKEND_REJECTED, NULL, reason, "jwt");
+        return;
+    case MCPAUTH_JWT_VERIFIED:
+        break;
+    }
+    if (v->config.introspect_jwt) {
+        f->jwt = info;
+        f->have_jwt = true;
+        start_introspection(f);
+        return;
+    }
+    flight_finish(f, BACKEND_ACCEPTED, &info, NULL, "jwt");
+    mcpauth_token_info_free(&info);
+}
+
+/* Local verification applies in jwt mode, and in auto mode to JWT-shaped
+ * tokens when the issuer's keys are configured. */
+static bool use_jwt(const mcpauth_validator *v, const char *token, size_t length)
+{
+    if (!v->config.jwks)
+        return false;
+    if (v->config.mode == MCPAUTH_VALIDATE_JWT)
+        return true;
+    return v->config.mode == MCPAUTH_VALIDATE_AUTO && mcpauth_jwt_looks_like(token, length);
+}
+
+/* ---- the pipeline ---- */
+
+static void answer_now(mcpauth_validation_outcome outcome, const char *reason,
+                       const char *validated_by, const mcpauth_token_key *key, bool cache_hit,
                        mcpauth_validate_cb cb, void *data)
 {
     mcpauth_validation result = {
-        .outcome = MCPAUTH_VALIDATION_INVALID,
+        .outcome = outcome,
         .reason = reason,
-        .validated_by = "introspection",
+        .validated_by = validated_by,
         .cache_hit = cache_hit,
     };
     mcpauth_token_key_hex(key, result.token_hash);
     cb(&result, data);
+}
+
+/* Answers from the cache when it has the token; false otherwise. */
+static bool answer_from_cache(mcpauth_validator *v, const mcpauth_token_key *key, const waiter *w)
+{
+    mcpauth_token_cache_entry entry;
+    int64_t now = now_seconds();
+    if (!mcpauth_token_cache_lookup(v->cache, key, now, &entry))
+        return false;
+    v->stats.cache_hits++;
+    const char *how = entry.validated_by ? entry.validated_by : "cache";
+    if (!entry.valid) {
+        answer_now(MCPAUTH_VALIDATION_INVALID, entry.reason, how, key, true, w->cb, w->data);
+        return true;
+    }
+    /* Re-check time-bound claims: the entry may be near its expiry. */
+    char reason[256];
+    if (mcpauth_token_check(&v->config.policy, &entry.info, now, reason, sizeof reason) !=
+        MCPAUTH_TOKEN_VALID) {
+        mcpauth_token_info_free(&entry.info);
+        answer_now(MCPAUTH_VALIDATION_INVALID, reason, how, key, true, w->cb, w->data);
+        return true;
+    }
+    mcpauth_validation base = {
+        .outcome = MCPAUTH_VALIDATION_VALID, .reason = "", .validated_by = how, .cache_hit = true};
+    mcpauth_token_key_hex(key, base.token_hash);
+    answer(&base, &entry.info, w);
+    mcpauth_token_info_free(&entry.info);
+    return true;
 }
 
 void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t length,
@@ -177,41 +328,14 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
     mcpauth_token_key key;
     mcpauth_token_key_of(token, length, &key);
     waiter w = {cb, data, scopes, scope_count, NULL};
-    int64_t now = now_seconds();
-
-    mcpauth_token_cache_entry entry;
-    if (mcpauth_token_cache_lookup(v->cache, &key, now, &entry)) {
-        v->stats.cache_hits++;
-        char reason[256];
-        if (!entry.valid) {
-            reject_now(entry.reason, &key, true, cb, data);
-            return;
-        }
-        /* Re-check time-bound claims: the entry may be near its expiry. */
-        if (mcpauth_token_check(&v->config.policy, &entry.info, now, reason, sizeof reason) !=
-            MCPAUTH_TOKEN_VALID) {
-            mcpauth_token_info_free(&entry.info);
-            reject_now(reason, &key, true, cb, data);
-            return;
-        }
-        mcpauth_validation base = {.outcome = MCPAUTH_VALIDATION_VALID,
-                                   .reason = "",
-                                   .validated_by = "introspection",
-                                   .cache_hit = true};
-        mcpauth_token_key_hex(&key, base.token_hash);
-        answer(&base, &entry.info, &w);
-        mcpauth_token_info_free(&entry.info);
+    if (answer_from_cache(v, &key, &w))
         return;
-    }
     v->stats.cache_misses++;
 
     flight **slot = flight_slot(v, &key);
     waiter *queued = malloc(sizeof *queued);
     if (!queued) {
-        mcpauth_validation result = {.outcome = MCPAUTH_VALIDATION_UNAVAILABLE,
-                                     .reason = "out of memory",
-                                     .validated_by = "introspection"};
-        cb(&result, data);
+        answer_now(MCPAUTH_VALIDATION_UNAVAILABLE, "out of memory", "none", &key, false, cb, data);
         return;
     }
     *queued = w;
@@ -222,24 +346,28 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
         return;
     }
     flight *f = calloc(1, sizeof *f);
-    if (!f) {
+    char *copy = f ? malloc(length + 1) : NULL;
+    if (!copy) {
+        free(f);
         free(queued);
-        mcpauth_validation result = {.outcome = MCPAUTH_VALIDATION_UNAVAILABLE,
-                                     .reason = "out of memory",
-                                     .validated_by = "introspection"};
-        cb(&result, data);
+        answer_now(MCPAUTH_VALIDATION_UNAVAILABLE, "out of memory", "none", &key, false, cb, data);
         return;
     }
+    memcpy(copy, token, length);
+    copy[length] = '\0';
     f->validator = v;
     f->key = key;
-    f->started_ns = uv_hrtime();
+    f->token = copy;
+    f->length = length;
     f->waiters = queued;
     *slot = f;
-    v->stats.backend_calls++;
-    mcpauth_error err = {0};
-    if (mcpauth_introspect(v->http, &v->config.introspection, token, length, on_introspection, f,
-                           &err) != MCPAUTH_OK)
-        flight_finish(f, MCPAUTH_INTROSPECTION_FAILED, NULL, err.message);
+    if (use_jwt(v, token, length))
+        mcpauth_jwks_cache_get(v->config.jwks, false, on_keys, f);
+    else if (v->config.mode == MCPAUTH_VALIDATE_JWT)
+        flight_finish(f, BACKEND_REJECTED, NULL, "not a JWT (only JWT access tokens are accepted)",
+                      "jwt");
+    else
+        start_introspection(f);
 }
 
 void mcpauth_validator_stats_get(const mcpauth_validator *v, mcpauth_validator_stats *out)
@@ -255,17 +383,14 @@ void mcpauth_validator_free(mcpauth_validator *v)
         while (v->flights[b]) {
             flight *f = v->flights[b];
             v->flights[b] = f->next;
-            mcpauth_validation result = {.outcome = MCPAUTH_VALIDATION_UNAVAILABLE,
-                                         .reason = "server shutting down",
-                                         .validated_by = "introspection"};
-            mcpauth_token_key_hex(&f->key, result.token_hash);
             for (waiter *w = f->waiters, *next; w; w = next) {
                 next = w->next;
-                w->cb(&result, w->data);
+                answer_now(MCPAUTH_VALIDATION_UNAVAILABLE, "server shutting down", "none", &f->key,
+                           false, w->cb, w->data);
                 free(w);
             }
             f->waiters = NULL;
-            f->validator = NULL; /* freed when its introspection call returns */
+            f->validator = NULL; /* freed when its backend call returns */
         }
     }
     mcpauth_token_cache_free(v->cache);

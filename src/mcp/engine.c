@@ -33,7 +33,8 @@ static const char *const log_levels[] = {"debug", "info",     "notice", "warning
 
 struct mcpauth_mcp_server {
     mcpauth_mcp_config config;
-    mcpauth__session_table *sessions; /* NULL when stateless */
+    mcpauth_mcp_sessions *sessions; /* NULL when stateless */
+    bool owns_sessions;             /* made here, not borrowed from config */
 };
 
 /* One POST being handled. */
@@ -44,7 +45,8 @@ typedef struct exchange {
     void *data;
     const char *subject;       /* the caller's; NULL when anonymous */
     const char *client_id;     /* the caller's; NULL when none */
-    mcpauth__session *session; /* the caller's live session; NULL when stateless */
+    mcpauth__session *session; /* &found when the caller has a live session, else NULL */
+    mcpauth__session found;
 } exchange;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
@@ -62,13 +64,17 @@ mcpauth_mcp_server *mcpauth_mcp_server_new(const mcpauth_mcp_config *config)
     if (!server)
         return NULL;
     server->config = *config;
-    if (!server->config.stateless) {
+    if (config->stateless)
+        return server;
+    server->sessions = config->sessions;
+    if (!server->sessions) {
         server->sessions =
-            mcpauth__session_table_new(config->max_sessions, config->session_idle_seconds);
-        if (!server->sessions) {
-            free(server);
-            return NULL;
-        }
+            mcpauth_mcp_sessions_new(config->max_sessions, config->session_idle_seconds);
+        server->owns_sessions = true;
+    }
+    if (!server->sessions) {
+        free(server);
+        return NULL;
     }
     return server;
 }
@@ -77,7 +83,8 @@ void mcpauth_mcp_server_free(mcpauth_mcp_server *server)
 {
     if (!server)
         return;
-    mcpauth__session_table_free(server->sessions);
+    if (server->owns_sessions)
+        mcpauth_mcp_sessions_free(server->sessions);
     free(server);
 }
 
@@ -305,7 +312,7 @@ static json_object *logging_set_level(exchange *x, const mcpauth__jsonrpc_messag
     for (size_t i = 0; level && i < LOG_LEVEL_COUNT; i++) {
         if (strcmp(json_object_get_string(level), log_levels[i]) == 0) {
             if (x->session)
-                x->session->log_level = log_levels[i];
+                mcpauth__session_set_log_level(x->server->sessions, x->session->id, log_levels[i]);
             return mcpauth__jsonrpc_result(msg->id, json_object_new_object());
         }
     }
@@ -419,11 +426,13 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     if (!version)
         version = MCPAUTH_MCP_LATEST_VERSION;
 
+    mcpauth__session created;
     mcpauth__session *session = NULL;
     if (!server->config.stateless) {
         switch (mcpauth__session_create(server->sessions, x->subject, x->client_id, version,
-                                        x->req->now, &session)) {
+                                        x->req->now, &created)) {
         case MCPAUTH__SESSION_CREATED:
+            session = &created;
             break;
         case MCPAUTH__SESSION_FULL:
             reply_error(x->cb, x->data, 503, MCPAUTH__JSONRPC_SERVER_ERROR,
@@ -437,7 +446,7 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     json_object *reply =
         mcpauth__jsonrpc_result(msg->id, initialize_result(&server->config, version));
     if (!reply && session) {
-        mcpauth__session_remove(server->sessions, session);
+        mcpauth__session_remove(server->sessions, session->id);
         session = NULL;
     }
     reply_json(x->cb, x->data, 200, reply, session ? session->id : NULL);
@@ -529,9 +538,10 @@ static void handle_body(exchange *x, json_object *body)
         return;
     }
 
-    if (!x->server->config.stateless && req->session_id)
-        x->session = mcpauth__session_find(x->server->sessions, req->session_id, x->subject,
-                                           x->client_id, req->now);
+    if (!x->server->config.stateless && req->session_id &&
+        mcpauth__session_find(x->server->sessions, req->session_id, x->subject, x->client_id,
+                              req->now, &x->found))
+        x->session = &x->found;
     /* 2025-06-18 changelog §Major 1: batching was removed; only a client
      * speaking 2025-03-26 may send arrays (T0326 §Sending Messages 3). */
     const char *version = effective_version(x);
@@ -578,7 +588,7 @@ static void handle_body(exchange *x, json_object *body)
             reply_error(x->cb, x->data, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
             return;
         }
-        x->session->last_used = req->now;
+        mcpauth__session_touch(x->server->sessions, x->session->id, req->now);
     }
     answer(x, messages, count, batch);
 }
@@ -640,12 +650,14 @@ void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_req
     }
     const char *subject, *client_id;
     caller(req, &subject, &client_id);
-    mcpauth__session *session =
-        mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now);
-    if (!session) {
+    mcpauth__session session;
+    /* Another process may end it between the two calls: 404 then, as if it
+     * had come first. */
+    if (!mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now,
+                               &session) ||
+        !mcpauth__session_remove(server->sessions, session.id)) {
         reply_error(cb, data, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return;
     }
-    mcpauth__session_remove(server->sessions, session);
     reply_empty(cb, data, 200);
 }

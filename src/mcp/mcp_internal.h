@@ -72,47 +72,60 @@ const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length);
 
 /* --- session.c: sessions bound to an identity --------------------------- */
 
+#define MCPAUTH__SESSION_VERSION_SIZE   16 /* "2025-11-25" and its NUL, with room */
+#define MCPAUTH__SESSION_LOG_LEVEL_SIZE 16 /* "emergency" and its NUL, with room */
+
+/* A copy of one session, taken under the table's lock. The table lives in
+ * memory that other processes change, so nothing outside session.c points
+ * into it; changes go through the calls below, by id. */
 typedef struct mcpauth__session {
-    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1]; /* lowercase hex */
-    char *subject;                              /* NULL: anonymous */
-    char *client_id;                            /* NULL: none */
-    const char *protocol_version;               /* negotiated; a static string */
-    const char *log_level;                      /* from logging/setLevel; static; NULL until set */
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];           /* lowercase hex */
+    char protocol_version[MCPAUTH__SESSION_VERSION_SIZE]; /* negotiated */
+    char log_level[MCPAUTH__SESSION_LOG_LEVEL_SIZE];      /* "" until logging/setLevel */
     int64_t last_used;
 } mcpauth__session;
-
-typedef struct mcpauth__session_table mcpauth__session_table;
 
 typedef enum mcpauth__session_status {
     MCPAUTH__SESSION_CREATED,
     MCPAUTH__SESSION_FULL,      /* max_sessions live sessions, none idle */
-    MCPAUTH__SESSION_NO_MEMORY, /* or no randomness */
+    MCPAUTH__SESSION_NO_MEMORY, /* or no randomness, or an unusable lock */
 } mcpauth__session_status;
 
-/* A table of at most max_sessions sessions; those unused for idle_seconds
- * (<= 0: never) are dropped. NULL on allocation failure. */
-mcpauth__session_table *mcpauth__session_table_new(size_t max_sessions, int64_t idle_seconds);
-void mcpauth__session_table_free(mcpauth__session_table *table);
+/* Every call below takes the table's lock (mcp.h: it may wait briefly for
+ * another process) and works on the table whichever process made it. */
 
 /* Creates a session with a fresh random id bound to subject and client_id
- * (copied; either may be NULL), last used at now. When the table is full,
- * idle sessions are dropped first. *out is owned by the table. */
-mcpauth__session_status mcpauth__session_create(mcpauth__session_table *table, const char *subject,
+ * (either may be NULL; only their SHA-256 is kept) speaking protocol_version,
+ * last used at now, and copies it to *out. When the table is full, idle
+ * sessions are dropped first. */
+mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, const char *subject,
                                                 const char *client_id, const char *protocol_version,
-                                                int64_t now, mcpauth__session **out);
+                                                int64_t now, mcpauth__session *out);
 
-/* The live session with this id bound to exactly this subject and client_id,
- * or NULL when unknown, expired (it is then dropped) or bound to someone
- * else: callers answer all three alike (MCP transports §Session Management:
- * 404). Does not touch last_used. */
-mcpauth__session *mcpauth__session_find(mcpauth__session_table *table, const char *id,
-                                        const char *subject, const char *client_id, int64_t now);
+/* Copies to *out the live session with this id bound to exactly this
+ * subject and client_id. False when unknown, expired (it is then dropped) or
+ * bound to someone else: callers answer all three alike (MCP transports
+ * §Session Management: 404). Does not touch last_used. */
+bool mcpauth__session_find(mcpauth_mcp_sessions *table, const char *id, const char *subject,
+                           const char *client_id, int64_t now, mcpauth__session *out);
 
-/* Ends session (from mcpauth__session_find); it is freed. */
-void mcpauth__session_remove(mcpauth__session_table *table, mcpauth__session *session);
+/* Marks the session used at now; false when it is gone. */
+bool mcpauth__session_touch(mcpauth_mcp_sessions *table, const char *id, int64_t now);
+
+/* Keeps level (logging/setLevel) with the session; false when it is gone. */
+bool mcpauth__session_set_log_level(mcpauth_mcp_sessions *table, const char *id, const char *level);
+
+/* Ends the session; false when it was gone already. */
+bool mcpauth__session_remove(mcpauth_mcp_sessions *table, const char *id);
 
 /* Drops sessions idle at now and returns how many remain. */
-size_t mcpauth__session_sweep(mcpauth__session_table *table, int64_t now);
+size_t mcpauth__session_sweep(mcpauth_mcp_sessions *table, int64_t now);
+
+/* The lock the calls above take, for tests that make a process die holding
+ * it. mcpauth__session_lock() repairs the table when its last holder died
+ * (EOWNERDEAD); false when the lock cannot be had (it is then not held). */
+bool mcpauth__session_lock(mcpauth_mcp_sessions *table);
+void mcpauth__session_unlock(mcpauth_mcp_sessions *table);
 
 /* --- builtin_tools.c: hello_world and whoami ---------------------------- */
 

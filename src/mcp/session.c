@@ -1,27 +1,80 @@
-/* The session table: sessions keyed by their random id in an open-addressing
- * hash table (linear probing, backward-shift deletion), each bound to the
+/* The session table: sessions keyed by their random id, each bound to the
  * subject and client that created it, dropped when idle, bounded in number.
+ *
+ * It lives in one anonymous shared mapping made before `mcpauth serve` forks
+ * its workers, so that every worker knows every session: the kernel spreads a
+ * client's connections across the workers, and a session known only to the
+ * one that created it would be 404 on the others. Hence a fixed layout with
+ * no pointers into any process's heap, a fixed capacity, and one lock shared
+ * by the processes:
+ *
+ *   header | records[max_sessions] | index[index size]
+ *
+ * The index is an open-addressing hash table (linear probing, backward-shift
+ * deletion, at most half full) of record numbers plus one, 0 meaning empty.
+ * Records come from a free list, else from those never used yet, so a large
+ * table costs only the pages it has touched.
+ *
+ * A record keeps SHA-256 of the subject and of the client id rather than the
+ * strings: a fixed size however long they are, and no copy of identities in
+ * memory every worker maps.
  *
  * MCP Security Best Practices §Session Hijacking: ids come from a CSPRNG and
  * sessions are bound to the user, so a leaked id is useless to anyone else;
  * a session never authenticates anything (every request carries a token). */
+#include <errno.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-#include <stdlib.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mcp_internal.h"
 #include "mcpauth/secret.h"
 
-#define INITIAL_CAPACITY 16 /* slots; a power of two */
+/* Who a session belongs to. */
+typedef struct session_owner {
+    bool has_subject; /* false: anonymous */
+    bool has_client;  /* false: no client id */
+    uint8_t subject_hash[SHA256_DIGEST_SIZE];
+    uint8_t client_hash[SHA256_DIGEST_SIZE];
+} session_owner;
 
-struct mcpauth__session_table {
-    mcpauth__session **slots; /* NULL: empty */
-    size_t capacity;          /* a power of two */
-    size_t count;
-    size_t max_sessions;
+typedef struct session_record {
+    int64_t last_used;
+    session_owner owner;
+    uint32_t next_free; /* while free: the next free record plus one; 0: none */
+    bool in_use;
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    char protocol_version[MCPAUTH__SESSION_VERSION_SIZE];
+    char log_level[MCPAUTH__SESSION_LOG_LEVEL_SIZE];
+} session_record;
+
+struct mcpauth_mcp_sessions {
+    pthread_mutex_t lock; /* process-shared and robust; guards all below that changes */
+    size_t mapping_size;
+    size_t records_offset; /* from the start of the mapping */
+    size_t index_offset;
+    uint32_t max_sessions;
+    uint32_t index_mask; /* the index size minus one; the size is a power of two */
     int64_t idle_seconds;
+    uint32_t count;     /* live sessions */
+    uint32_t used;      /* records [0, used) have been handed out before */
+    uint32_t free_head; /* a free record below used, plus one; 0: none */
 };
+
+static session_record *records(mcpauth_mcp_sessions *table)
+{
+    return (session_record *)((char *)table + table->records_offset);
+}
+
+static uint32_t *index_slots(mcpauth_mcp_sessions *table)
+{
+    return (uint32_t *)((char *)table + table->index_offset);
+}
 
 /* FNV-1a. Ids are random, so their hash is as good as any; an id a client
  * makes up only decides where its own lookup starts probing. */
@@ -35,108 +88,265 @@ static size_t hash_id(const char *id)
     return (size_t)hash;
 }
 
-static void session_free(mcpauth__session *session)
+static bool is_session_id(const char *id)
 {
-    if (!session)
-        return;
-    free(session->subject);
-    free(session->client_id);
-    free(session);
-}
-
-static bool session_expired(const mcpauth__session_table *table, const mcpauth__session *session,
-                            int64_t now)
-{
-    return table->idle_seconds > 0 && now - session->last_used >= table->idle_seconds;
-}
-
-mcpauth__session_table *mcpauth__session_table_new(size_t max_sessions, int64_t idle_seconds)
-{
-    mcpauth__session_table *table = calloc(1, sizeof *table);
-    if (!table)
-        return NULL;
-    table->slots = calloc(INITIAL_CAPACITY, sizeof *table->slots);
-    if (!table->slots) {
-        free(table);
-        return NULL;
+    if (!id)
+        return false;
+    for (size_t i = 0; i < MCPAUTH_MCP_SESSION_ID_LENGTH; i++) {
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
     }
-    table->capacity = INITIAL_CAPACITY;
-    table->max_sessions = max_sessions;
-    table->idle_seconds = idle_seconds;
-    return table;
+    return id[MCPAUTH_MCP_SESSION_ID_LENGTH] == '\0';
 }
 
-void mcpauth__session_table_free(mcpauth__session_table *table)
+static void copy_text(char *dst, size_t size, const char *src)
 {
-    if (!table)
-        return;
-    for (size_t i = 0; i < table->capacity; i++)
-        session_free(table->slots[i]);
-    free(table->slots);
-    free(table);
+    size_t n = src ? strnlen(src, size - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
 }
 
-static void insert_slot(mcpauth__session **slots, size_t capacity, mcpauth__session *session)
+static void hash_text(const char *text, uint8_t out[SHA256_DIGEST_SIZE])
 {
-    size_t mask = capacity - 1;
-    size_t i = hash_id(session->id) & mask;
-    while (slots[i])
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, strlen(text), (const uint8_t *)text);
+    sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+}
+
+static void owner_of(const char *subject, const char *client_id, session_owner *out)
+{
+    memset(out, 0, sizeof *out);
+    out->has_subject = subject != NULL;
+    out->has_client = client_id != NULL;
+    if (subject)
+        hash_text(subject, out->subject_hash);
+    if (client_id)
+        hash_text(client_id, out->client_hash);
+}
+
+/* A missing subject or client matches only a missing one (anonymous, no
+ * client), never an empty string. */
+static bool same_owner(const session_owner *a, const session_owner *b)
+{
+    return a->has_subject == b->has_subject && a->has_client == b->has_client &&
+           memcmp(a->subject_hash, b->subject_hash, sizeof a->subject_hash) == 0 &&
+           memcmp(a->client_hash, b->client_hash, sizeof a->client_hash) == 0;
+}
+
+static bool expired(const mcpauth_mcp_sessions *table, const session_record *record, int64_t now)
+{
+    return table->idle_seconds > 0 && now - record->last_used >= table->idle_seconds;
+}
+
+static void copy_out(const session_record *record, mcpauth__session *out)
+{
+    memcpy(out->id, record->id, sizeof out->id);
+    memcpy(out->protocol_version, record->protocol_version, sizeof out->protocol_version);
+    memcpy(out->log_level, record->log_level, sizeof out->log_level);
+    out->last_used = record->last_used;
+}
+
+/* --- the index ----------------------------------------------------------- */
+
+static void insert_slot(mcpauth_mcp_sessions *table, uint32_t number)
+{
+    uint32_t *index = index_slots(table);
+    size_t mask = table->index_mask;
+    size_t i = hash_id(records(table)[number].id) & mask;
+    while (index[i])
         i = (i + 1) & mask;
-    slots[i] = session;
+    index[i] = number + 1;
 }
 
-/* Keeps the load factor at most 1/2 so that probe sequences stay short. */
-static bool reserve(mcpauth__session_table *table)
+/* The in-use record with this id and its index slot, or NULL. */
+static session_record *find_slot(mcpauth_mcp_sessions *table, const char *id, size_t *slot)
 {
-    if ((table->count + 1) * 2 <= table->capacity)
-        return true;
-    if (table->capacity > SIZE_MAX / 2 / sizeof *table->slots)
-        return false;
-    size_t capacity = table->capacity * 2;
-    mcpauth__session **slots = calloc(capacity, sizeof *slots);
-    if (!slots)
-        return false;
-    for (size_t i = 0; i < table->capacity; i++) {
-        if (table->slots[i])
-            insert_slot(slots, capacity, table->slots[i]);
+    session_record *recs = records(table);
+    uint32_t *index = index_slots(table);
+    size_t mask = table->index_mask;
+    for (size_t i = hash_id(id) & mask; index[i]; i = (i + 1) & mask) {
+        session_record *record = &recs[index[i] - 1];
+        if (mcpauth_secret_equal(record->id, id)) {
+            *slot = i;
+            return record;
+        }
     }
-    free(table->slots);
-    table->slots = slots;
-    table->capacity = capacity;
-    return true;
+    return NULL;
 }
 
-/* Empties slot i and moves later members of its probe run back so that no
- * lookup meets a hole before its entry (Knuth vol. 3, §6.4 Algorithm R). */
-static void delete_slot(mcpauth__session_table *table, size_t i)
+static session_record *take_record(mcpauth_mcp_sessions *table, uint32_t *number)
 {
-    size_t mask = table->capacity - 1;
-    session_free(table->slots[i]);
-    table->slots[i] = NULL;
+    session_record *recs = records(table);
+    if (table->free_head) {
+        *number = table->free_head - 1;
+        table->free_head = recs[*number].next_free;
+    } else if (table->used < table->max_sessions) {
+        *number = table->used++;
+    } else {
+        return NULL;
+    }
+    memset(&recs[*number], 0, sizeof recs[*number]);
+    return &recs[*number];
+}
+
+/* Wipes the record (no identity hashes left behind) onto the free list. */
+static void release_record(mcpauth_mcp_sessions *table, uint32_t number)
+{
+    session_record *record = &records(table)[number];
+    memset(record, 0, sizeof *record);
+    record->next_free = table->free_head;
+    table->free_head = number + 1;
+}
+
+/* Ends the session in slot i and moves later members of its probe run back
+ * so that no lookup meets a hole before its entry (Knuth vol. 3, §6.4
+ * Algorithm R). */
+static void delete_slot(mcpauth_mcp_sessions *table, size_t i)
+{
+    session_record *recs = records(table);
+    uint32_t *index = index_slots(table);
+    size_t mask = table->index_mask;
+    release_record(table, index[i] - 1);
+    index[i] = 0;
     table->count--;
-    for (size_t j = (i + 1) & mask; table->slots[j]; j = (j + 1) & mask) {
-        size_t home = hash_id(table->slots[j]->id) & mask;
+    for (size_t j = (i + 1) & mask; index[j]; j = (j + 1) & mask) {
+        size_t home = hash_id(recs[index[j] - 1].id) & mask;
         /* The entry at j may move to the hole at i unless its home lies
          * cyclically in (i, j]. */
         bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
         if (stays)
             continue;
-        table->slots[i] = table->slots[j];
-        table->slots[j] = NULL;
+        index[i] = index[j];
+        index[j] = 0;
         i = j;
     }
 }
 
-size_t mcpauth__session_sweep(mcpauth__session_table *table, int64_t now)
+static size_t sweep_locked(mcpauth_mcp_sessions *table, int64_t now)
 {
-    /* After a deletion slot i may hold a moved entry, so look at it again. */
-    for (size_t i = 0; i < table->capacity;) {
-        if (table->slots[i] && session_expired(table, table->slots[i], now))
-            delete_slot(table, i);
-        else
-            i++;
+    session_record *recs = records(table);
+    for (uint32_t r = 0; r < table->used; r++) {
+        size_t slot;
+        if (recs[r].in_use && expired(table, &recs[r], now) &&
+            find_slot(table, recs[r].id, &slot) == &recs[r])
+            delete_slot(table, slot);
     }
     return table->count;
+}
+
+/* Rebuilds the index, the free list and the count from the records. A
+ * process that died holding the lock may have left any of them half
+ * changed; a record counts only once it is complete (in_use is set after
+ * the rest), and one whose id is malformed or taken is dropped. */
+static void repair(mcpauth_mcp_sessions *table)
+{
+    session_record *recs = records(table);
+    memset(index_slots(table), 0, ((size_t)table->index_mask + 1) * sizeof(uint32_t));
+    if (table->used > table->max_sessions)
+        table->used = table->max_sessions;
+    table->count = 0;
+    table->free_head = 0;
+    for (uint32_t r = table->used; r-- > 0;) {
+        session_record *record = &recs[r];
+        size_t slot;
+        if (record->in_use && is_session_id(record->id) && !find_slot(table, record->id, &slot)) {
+            record->protocol_version[sizeof record->protocol_version - 1] = '\0';
+            record->log_level[sizeof record->log_level - 1] = '\0';
+            insert_slot(table, r);
+            table->count++;
+        } else {
+            release_record(table, r);
+        }
+    }
+}
+
+/* --- the lock ------------------------------------------------------------ */
+
+bool mcpauth__session_lock(mcpauth_mcp_sessions *table)
+{
+    int rc = pthread_mutex_lock(&table->lock);
+    if (rc == EOWNERDEAD) {
+        /* The last holder died (a worker killed or crashed) while changing
+         * the table. Without pthread_mutex_consistent() the lock would turn
+         * unusable for every worker once released (ENOTRECOVERABLE). */
+        repair(table);
+        rc = pthread_mutex_consistent(&table->lock);
+        if (rc != 0)
+            pthread_mutex_unlock(&table->lock);
+    }
+    return rc == 0;
+}
+
+void mcpauth__session_unlock(mcpauth_mcp_sessions *table)
+{
+    pthread_mutex_unlock(&table->lock);
+}
+
+static bool init_lock(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0)
+        return false;
+    bool ok = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
+              pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
+              pthread_mutex_init(lock, &attr) == 0;
+    pthread_mutexattr_destroy(&attr);
+    return ok;
+}
+
+/* --- the table ----------------------------------------------------------- */
+
+mcpauth_mcp_sessions *mcpauth_mcp_sessions_new(size_t max_sessions, int64_t idle_seconds)
+{
+    if (max_sessions > MCPAUTH_MCP_MAX_SESSIONS ||
+        max_sessions > (SIZE_MAX / 4) / sizeof(session_record))
+        return NULL;
+    /* At most half full, so that probe runs stay short and end. */
+    size_t index_size = 1;
+    while (index_size < 2 * max_sessions)
+        index_size *= 2;
+    size_t records_offset = (sizeof(mcpauth_mcp_sessions) + alignof(session_record) - 1) /
+                            alignof(session_record) * alignof(session_record);
+    size_t index_offset = records_offset + max_sessions * sizeof(session_record);
+    size_t mapping_size = index_offset + index_size * sizeof(uint32_t);
+
+    /* Anonymous memory starts zeroed: no sessions, an empty index. Pages are
+     * only backed once touched, hence MAP_NORESERVE for large tables. */
+    void *mapping = mmap(NULL, mapping_size, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapping == MAP_FAILED)
+        return NULL;
+    mcpauth_mcp_sessions *table = mapping;
+    if (!init_lock(&table->lock)) {
+        munmap(mapping, mapping_size);
+        return NULL;
+    }
+    table->mapping_size = mapping_size;
+    table->records_offset = records_offset;
+    table->index_offset = index_offset;
+    table->max_sessions = (uint32_t)max_sessions;
+    table->index_mask = (uint32_t)(index_size - 1);
+    table->idle_seconds = idle_seconds;
+    return table;
+}
+
+void mcpauth_mcp_sessions_free(mcpauth_mcp_sessions *table)
+{
+    if (!table)
+        return;
+    size_t mapping_size = table->mapping_size;
+    pthread_mutex_destroy(&table->lock);
+    munmap(table, mapping_size);
+}
+
+size_t mcpauth__session_sweep(mcpauth_mcp_sessions *table, int64_t now)
+{
+    if (!mcpauth__session_lock(table))
+        return 0;
+    size_t count = sweep_locked(table, now);
+    mcpauth__session_unlock(table);
+    return count;
 }
 
 /* 16 random bytes in lowercase hex: 128 bits from the CSPRNG, all visible
@@ -155,96 +365,112 @@ static bool random_id(char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
     return true;
 }
 
-static mcpauth__session **find_slot(mcpauth__session_table *table, const char *id, size_t *index)
+/* Adds a session under the lock; see mcpauth__session_create(). */
+static mcpauth__session_status insert_locked(mcpauth_mcp_sessions *table, const char *id,
+                                             const session_owner *owner,
+                                             const char *protocol_version, int64_t now,
+                                             mcpauth__session *out)
 {
-    size_t mask = table->capacity - 1;
-    for (size_t i = hash_id(id) & mask; table->slots[i]; i = (i + 1) & mask) {
-        if (mcpauth_secret_equal(table->slots[i]->id, id)) {
-            *index = i;
-            return &table->slots[i];
-        }
-    }
-    return NULL;
-}
-
-static bool copy_optional(const char *text, char **out)
-{
-    *out = NULL;
-    if (!text)
-        return true;
-    *out = strdup(text);
-    return *out != NULL;
-}
-
-mcpauth__session_status mcpauth__session_create(mcpauth__session_table *table, const char *subject,
-                                                const char *client_id, const char *protocol_version,
-                                                int64_t now, mcpauth__session **out)
-{
-    *out = NULL;
-    if (table->count >= table->max_sessions &&
-        mcpauth__session_sweep(table, now) >= table->max_sessions)
+    if (table->count >= table->max_sessions && sweep_locked(table, now) >= table->max_sessions)
         return MCPAUTH__SESSION_FULL;
-    if (!reserve(table))
+    /* A collision of 128 random bits means the generator is broken: fail
+     * rather than shadow a live session. */
+    size_t slot;
+    if (find_slot(table, id, &slot))
         return MCPAUTH__SESSION_NO_MEMORY;
-
-    mcpauth__session *session = calloc(1, sizeof *session);
-    if (!session)
+    uint32_t number;
+    session_record *record = take_record(table, &number);
+    if (!record)
         return MCPAUTH__SESSION_NO_MEMORY;
-    if (!copy_optional(subject, &session->subject) ||
-        !copy_optional(client_id, &session->client_id)) {
-        session_free(session);
-        return MCPAUTH__SESSION_NO_MEMORY;
-    }
-    /* A collision of 128 random bits means the generator is broken; retry
-     * once anyway rather than shadow a live session. */
-    size_t unused;
-    for (int attempt = 0;; attempt++) {
-        if (attempt == 2 || !random_id(session->id)) {
-            session_free(session);
-            return MCPAUTH__SESSION_NO_MEMORY;
-        }
-        if (!find_slot(table, session->id, &unused))
-            break;
-    }
-    session->protocol_version = protocol_version;
-    session->last_used = now;
-    insert_slot(table->slots, table->capacity, session);
+    memcpy(record->id, id, sizeof record->id);
+    record->owner = *owner;
+    copy_text(record->protocol_version, sizeof record->protocol_version, protocol_version);
+    record->last_used = now;
+    /* in_use last, and not reordered before the rest by the compiler: a
+     * record counts (see repair()) only once complete. */
+    atomic_signal_fence(memory_order_seq_cst);
+    record->in_use = true;
+    insert_slot(table, number);
     table->count++;
-    *out = session;
+    copy_out(record, out);
     return MCPAUTH__SESSION_CREATED;
 }
 
-/* NULL-safe equality: two NULLs are equal (both anonymous / no client). */
-static bool same_optional(const char *a, const char *b)
+mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, const char *subject,
+                                                const char *client_id, const char *protocol_version,
+                                                int64_t now, mcpauth__session *out)
 {
-    if (!a || !b)
-        return a == b;
-    return strcmp(a, b) == 0;
+    memset(out, 0, sizeof *out);
+    /* Drawn and hashed before taking the lock, to hold it only briefly. */
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    session_owner owner;
+    if (!random_id(id))
+        return MCPAUTH__SESSION_NO_MEMORY;
+    owner_of(subject, client_id, &owner);
+    if (!mcpauth__session_lock(table))
+        return MCPAUTH__SESSION_NO_MEMORY;
+    mcpauth__session_status status = insert_locked(table, id, &owner, protocol_version, now, out);
+    mcpauth__session_unlock(table);
+    return status;
 }
 
-mcpauth__session *mcpauth__session_find(mcpauth__session_table *table, const char *id,
-                                        const char *subject, const char *client_id, int64_t now)
+bool mcpauth__session_find(mcpauth_mcp_sessions *table, const char *id, const char *subject,
+                           const char *client_id, int64_t now, mcpauth__session *out)
 {
+    memset(out, 0, sizeof *out);
     if (!id || strnlen(id, MCPAUTH_MCP_SESSION_ID_LENGTH + 1) != MCPAUTH_MCP_SESSION_ID_LENGTH)
-        return NULL;
-    size_t index;
-    mcpauth__session **slot = find_slot(table, id, &index);
-    if (!slot)
-        return NULL;
-    if (session_expired(table, *slot, now)) {
-        delete_slot(table, index);
-        return NULL;
+        return false;
+    session_owner owner;
+    owner_of(subject, client_id, &owner);
+    if (!mcpauth__session_lock(table))
+        return false;
+    size_t slot;
+    session_record *record = find_slot(table, id, &slot);
+    bool found = false;
+    if (record && expired(table, record, now)) {
+        delete_slot(table, slot);
+    } else if (record && same_owner(&record->owner, &owner)) {
+        /* MCP Security Best Practices §Session Hijacking: a session belongs
+         * to the subject and client that created it. */
+        copy_out(record, out);
+        found = true;
     }
-    /* MCP Security Best Practices §Session Hijacking: a session belongs to
-     * the subject and client that created it. */
-    if (!same_optional((*slot)->subject, subject) || !same_optional((*slot)->client_id, client_id))
-        return NULL;
-    return *slot;
+    mcpauth__session_unlock(table);
+    return found;
 }
 
-void mcpauth__session_remove(mcpauth__session_table *table, mcpauth__session *session)
+bool mcpauth__session_touch(mcpauth_mcp_sessions *table, const char *id, int64_t now)
 {
-    size_t index;
-    if (find_slot(table, session->id, &index) && table->slots[index] == session)
-        delete_slot(table, index);
+    if (!mcpauth__session_lock(table))
+        return false;
+    size_t slot;
+    session_record *record = find_slot(table, id, &slot);
+    if (record)
+        record->last_used = now;
+    mcpauth__session_unlock(table);
+    return record != NULL;
+}
+
+bool mcpauth__session_set_log_level(mcpauth_mcp_sessions *table, const char *id, const char *level)
+{
+    if (!mcpauth__session_lock(table))
+        return false;
+    size_t slot;
+    session_record *record = find_slot(table, id, &slot);
+    if (record)
+        copy_text(record->log_level, sizeof record->log_level, level);
+    mcpauth__session_unlock(table);
+    return record != NULL;
+}
+
+bool mcpauth__session_remove(mcpauth_mcp_sessions *table, const char *id)
+{
+    if (!mcpauth__session_lock(table))
+        return false;
+    size_t slot;
+    bool found = find_slot(table, id, &slot) != NULL;
+    if (found)
+        delete_slot(table, slot);
+    mcpauth__session_unlock(table);
+    return found;
 }

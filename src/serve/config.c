@@ -12,6 +12,9 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->listen_port = 8000;
     config->resource_name = "mcpauth";
     config->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
+    config->validation = MCPAUTH_VALIDATE_AUTO;
+    config->jwks_cooldown_seconds = 30;
+    mcpauth_jwt_policy_init(&config->jwt);
     config->leeway_seconds = 30;
     config->cache_size = 10000;
     config->cache_ttl_seconds = 300;
@@ -65,10 +68,25 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
     if (config->introspection.endpoint &&
         mcpauth_http_check_url(&config->http, config->introspection.endpoint, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--introspection-endpoint");
-    if (!config->introspection.client_id || !config->introspection.client_secret)
+    if (config->jwks_uri && mcpauth_http_check_url(&config->http, config->jwks_uri, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "--jwks-uri");
+    if (config->jwks_uri && config->jwks_file)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "give --jwks-uri or --jwks-file, not both");
+    if (config->validation == MCPAUTH_VALIDATE_INTROSPECT && (config->jwks_uri || config->jwks_file))
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--validation introspect does not use --jwks-uri or --jwks-file");
+    bool needs_introspection =
+        config->validation == MCPAUTH_VALIDATE_INTROSPECT || config->introspect_jwt;
+    bool has_credentials = config->introspection.client_id && config->introspection.client_secret;
+    if (needs_introspection && !has_credentials)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "token introspection needs the resource server's client "
                                  "credentials: --credentials FILE, or --client-id with "
                                  "--client-secret-file FILE or MCPAUTH_CLIENT_SECRET");
+    if (config->validation == MCPAUTH_VALIDATE_AUTO && !has_credentials && !config->jwks_uri &&
+        !config->jwks_file && config->introspection.endpoint)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--introspection-endpoint needs the resource server's client "
+                                 "credentials (--credentials, or --client-id and a secret)");
     return MCPAUTH_OK;
 }

@@ -53,6 +53,8 @@ static void finish(serve_context *ctx)
      * connections go away; then the rest closes. */
     mcpauth_validator_free(ctx->validator);
     ctx->validator = NULL;
+    mcpauth_jwks_cache_free(ctx->jwks);
+    ctx->jwks = NULL;
     mcpauth_http_server_close(ctx->server, NULL, NULL);
     ctx->server = NULL;
     mcpauth_http_async_close(ctx->http, NULL, NULL);
@@ -105,6 +107,14 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     if ((rc = mcpauth_http_async_new(ctx->loop, &config->http, &ctx->http)) != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot start the HTTP client: %s",
                                  uv_strerror(rc));
+    if (!config->no_auth && config->validation != MCPAUTH_VALIDATE_INTROSPECT &&
+        (config->jwks_uri || config->jwks_file)) {
+        mcpauth_jwks_cache_config jc = {.uri = config->jwks_uri,
+                                        .file = config->jwks_file,
+                                        .cooldown_seconds = config->jwks_cooldown_seconds};
+        if (!(ctx->jwks = mcpauth_jwks_cache_new(ctx->http, &jc, err)))
+            return err->status;
+    }
     if (!config->no_auth) {
         mcpauth_validator_config vc = {
             .policy =
@@ -115,7 +125,11 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
                     .leeway_seconds = config->leeway_seconds,
                     .require_expiry = true,
                 },
+            .mode = config->validation,
             .introspection = config->introspection,
+            .jwks = ctx->jwks,
+            .jwt = config->jwt,
+            .introspect_jwt = config->introspect_jwt,
             .cache_size = config->cache_size,
             .cache_ttl_seconds = config->cache_ttl_seconds,
             .negative_ttl_seconds = config->negative_ttl_seconds,
@@ -154,6 +168,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
         serve_log_flush(config);
     } else {
         mcpauth_validator_free(ctx.validator);
+        mcpauth_jwks_cache_free(ctx.jwks);
         if (ctx.server)
             mcpauth_http_server_close(ctx.server, NULL, NULL);
         if (ctx.http)
@@ -167,30 +182,82 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
 
 /* ---- discovery ---- */
 
-/* Finds the introspection endpoint in the issuer's metadata (RFC 8414
- * §2) unless it was configured. *owned receives the string to free. */
-static mcpauth_status discover_introspection(mcpauth_serve_config *config, char **owned,
-                                             mcpauth_error *err)
+/* What discovery found, owned here (config points into it). */
+typedef struct discovered {
+    char *introspection_endpoint;
+    char *jwks_uri;
+} discovered;
+
+/* Decides how tokens will be checked and fills in the endpoints the issuer's
+ * metadata (RFC 8414 §2) provides and the configuration lacks: jwks_uri for
+ * local JWT verification, introspection_endpoint when there are credentials
+ * to call it with. Refuses a configuration that could check no token. */
+static mcpauth_status discover_validation(mcpauth_serve_config *config, discovered *found,
+                                          mcpauth_error *err)
 {
-    *owned = NULL;
-    if (config->no_auth || config->introspection.endpoint)
+    memset(found, 0, sizeof *found);
+    if (config->no_auth)
         return MCPAUTH_OK;
-    mcpauth_as_metadata md = {0};
-    if (mcpauth_discover_issuer(&config->http, config->issuer, &md, err) != MCPAUTH_OK)
-        return mcpauth_error_prefix(err, "discovering the authorization server");
-    const char *endpoint = mcpauth_json_string(md.document, "introspection_endpoint");
-    mcpauth_status st = MCPAUTH_OK;
-    if (!endpoint)
-        st = mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                               "the authorization server %s advertises no introspection_endpoint; "
-                               "give --introspection-endpoint URL",
-                               config->issuer);
-    else if (!(*owned = strdup(endpoint)))
-        st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    else
-        config->introspection.endpoint = *owned;
-    mcpauth_as_metadata_free(&md);
-    return st;
+    bool has_credentials = config->introspection.client_id && config->introspection.client_secret;
+    /* An explicit --introspection-endpoint in auto mode means "introspect":
+     * the issuer's metadata is then not needed at all (it may not exist). */
+    bool want_jwks = config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
+                     !config->jwks_file &&
+                     !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
+    bool want_introspection = config->validation != MCPAUTH_VALIDATE_JWT && has_credentials &&
+                              !config->introspection.endpoint;
+    if (want_jwks || want_introspection) {
+        mcpauth_as_metadata md = {0};
+        if (mcpauth_discover_issuer(&config->http, config->issuer, &md, err) != MCPAUTH_OK)
+            return mcpauth_error_prefix(err, "discovering the authorization server");
+        const char *jwks_uri = mcpauth_json_string(md.document, "jwks_uri");
+        const char *endpoint = mcpauth_json_string(md.document, "introspection_endpoint");
+        if (want_jwks && jwks_uri && !(found->jwks_uri = strdup(jwks_uri)))
+            want_jwks = false;
+        if (want_introspection && endpoint)
+            found->introspection_endpoint = strdup(endpoint);
+        mcpauth_as_metadata_free(&md);
+        if (found->jwks_uri)
+            config->jwks_uri = found->jwks_uri;
+        if (found->introspection_endpoint)
+            config->introspection.endpoint = found->introspection_endpoint;
+    }
+    if (!has_credentials)
+        config->introspection.endpoint = NULL;
+    bool local = config->validation != MCPAUTH_VALIDATE_INTROSPECT &&
+                 (config->jwks_uri || config->jwks_file);
+    bool remote = config->validation != MCPAUTH_VALIDATE_JWT && config->introspection.endpoint;
+    if (config->validation == MCPAUTH_VALIDATE_JWT && !local)
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                 "--validation jwt: the authorization server %s publishes no "
+                                 "jwks_uri; give --jwks-uri or --jwks-file",
+                                 config->issuer);
+    if ((config->validation == MCPAUTH_VALIDATE_INTROSPECT || config->introspect_jwt) && !remote)
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                 "the authorization server %s advertises no "
+                                 "introspection_endpoint; give --introspection-endpoint URL",
+                                 config->issuer);
+    if (!local && !remote && has_credentials)
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                 "the authorization server %s advertises neither a jwks_uri nor an "
+                                 "introspection_endpoint; give --introspection-endpoint URL or "
+                                 "--jwks-uri URL",
+                                 config->issuer);
+    if (!local && !remote)
+        return mcpauth_error_set(
+            err, MCPAUTH_EUSAGE,
+            "no way to check tokens: %s publishes no jwks_uri for local JWT verification, and "
+            "token introspection needs the resource server's client credentials: "
+            "--credentials FILE, or --client-id with --client-secret-file FILE or "
+            "MCPAUTH_CLIENT_SECRET",
+            config->issuer);
+    return MCPAUTH_OK;
+}
+
+static void discovered_free(discovered *found)
+{
+    free(found->introspection_endpoint);
+    free(found->jwks_uri);
 }
 
 /* ---- several workers ---- */
@@ -343,23 +410,37 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    char *endpoint = NULL;
+    discovered found;
     serve_resource resource;
-    if (discover_introspection(config, &endpoint, err) != MCPAUTH_OK)
+    if (discover_validation(config, &found, err) != MCPAUTH_OK) {
+        discovered_free(&found);
         return err->status;
+    }
     if (serve_resource_init(&resource, config, err) != MCPAUTH_OK) {
         serve_resource_free(&resource);
-        free(endpoint);
+        discovered_free(&found);
         return err->status;
     }
     if (config->no_auth)
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
+    /* Made before the workers are forked, so that they all share it: the
+     * kernel spreads a client's connections across the workers. */
+    if (!config->mcp.stateless &&
+        !(config->mcp.sessions = mcpauth_mcp_sessions_new(config->mcp.max_sessions,
+                                                          config->mcp.session_idle_seconds))) {
+        serve_resource_free(&resource);
+        discovered_free(&found);
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a table of %zu MCP sessions",
+                                 config->mcp.max_sessions);
+    }
     mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
                                             : worker_run(config, &resource, false, err);
     if (st == MCPAUTH_OK)
         serve_log_event(config, "info", "stopped");
+    mcpauth_mcp_sessions_free(config->mcp.sessions);
+    config->mcp.sessions = NULL;
     serve_resource_free(&resource);
-    free(endpoint);
+    discovered_free(&found);
     return st;
 }

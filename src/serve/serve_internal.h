@@ -7,6 +7,7 @@
 
 #include "mcpauth/http_async.h"
 #include "mcpauth/http_server.h"
+#include "mcpauth/jwks_cache.h"
 #include "mcpauth/mcp.h"
 #include "mcpauth/serve.h"
 #include "mcpauth/validator.h"
@@ -39,6 +40,7 @@ typedef struct serve_context {
     mcpauth_http_server *server;
     mcpauth_http_async *http;
     mcpauth_validator *validator;
+    mcpauth_jwks_cache *jwks;
     mcpauth_mcp_server *mcp;
     serve_resource resource;
     serve_metrics metrics;

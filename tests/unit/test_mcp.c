@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "mcpauth/mcp.h"
 
@@ -1096,6 +1098,113 @@ START_TEST(many_sessions_survive_deletions)
 }
 END_TEST
 
+/* --- sessions shared between processes ---------------------------------- */
+
+/* What a child process answered. */
+typedef struct child_reply {
+    int status;
+    char session_id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+} child_reply;
+
+static void child_capture(const mcpauth_mcp_reply *r, void *data)
+{
+    child_reply *c = data;
+    c->status = r->status;
+    snprintf(c->session_id, sizeof c->session_id, "%s", r->session_id ? r->session_id : "");
+}
+
+/* Forks a process that, like another worker of `mcpauth serve`, handles one
+ * request (a DELETE when body is NULL) with a server of its own made from
+ * config; returns its answer. The child makes no Check assertions (a failure
+ * there would be taken for the parent's): it reports through a pipe. */
+static child_reply in_child(const mcpauth_mcp_config *config, const call *c, const char *body)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        child_reply r = {0};
+        mcpauth_mcp_server *worker = mcpauth_mcp_server_new(config);
+        mcpauth_mcp_request req = request_for(c, body);
+        if (worker && body)
+            mcpauth_mcp_handle_post(worker, &req, child_capture, &r);
+        else if (worker)
+            mcpauth_mcp_handle_delete(worker, &req, child_capture, &r);
+        mcpauth_mcp_server_free(worker);
+        _exit(write(fds[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fds[1]);
+    child_reply r = {0};
+    ck_assert_int_eq(read(fds[0], &r, sizeof r), sizeof r);
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return r;
+}
+
+START_TEST(sessions_shared_between_processes)
+{
+    mcpauth_mcp_server_free(server);
+    mcpauth_mcp_sessions *shared = mcpauth_mcp_sessions_new(100, 3600);
+    ck_assert_ptr_nonnull(shared);
+    mcpauth_mcp_config config;
+    mcpauth_mcp_config_init(&config);
+    config.sessions = shared;
+    server = mcpauth_mcp_server_new(&config);
+    ck_assert_ptr_nonnull(server);
+
+    /* Initialized in a child, used here, bound to the same caller. */
+    char *init = initialize_body("2025-06-18");
+    call as_alice = {.token = &alice};
+    child_reply r = in_child(&config, &as_alice, init);
+    free(init);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(strlen(r.session_id), MCPAUTH_MCP_SESSION_ID_LENGTH);
+    ck_assert_uint_eq(mcpauth_mcp_session_count(server, T0), 1);
+    call c = {.session_id = r.session_id, .token = &alice};
+    post_request(&c, "ping", NULL);
+    assert_result();
+    /* The version negotiated there is the one in force here: a batch is
+     * refused for 2025-06-18 although no header says so. */
+    post_as(&c, PING_BATCH);
+    assert_transport_error(400, -32600);
+    call other[] = {{.session_id = r.session_id, .token = &bob},
+                    {.session_id = r.session_id, .token = &alice_other_client},
+                    {.session_id = r.session_id}};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        post_request(&other[i], "ping", NULL);
+        assert_transport_error(404, -32001);
+    }
+
+    /* Ended in a child: gone here. */
+    call bob_deletes = {.session_id = r.session_id, .token = &bob};
+    ck_assert_int_eq(in_child(&config, &bob_deletes, NULL).status, 404);
+    ck_assert_int_eq(in_child(&config, &c, NULL).status, 200);
+    post_request(&c, "ping", NULL);
+    assert_transport_error(404, -32001);
+    delete_as(&c);
+    assert_transport_error(404, -32001);
+
+    /* Initialized here, used and seen ended in a child. */
+    char *id = open_session(&alice, "2025-11-25");
+    call mine = {.session_id = id, .token = &alice};
+    char *ping = request_body("ping", NULL);
+    ck_assert_int_eq(in_child(&config, &mine, ping).status, 200);
+    delete_as(&mine);
+    ck_assert_int_eq(reply.status, 200);
+    ck_assert_int_eq(in_child(&config, &mine, ping).status, 404);
+    ck_assert_uint_eq(mcpauth_mcp_session_count(server, T0), 0);
+    free(ping);
+    free(id);
+
+    mcpauth_mcp_server_free(server);
+    server = NULL;
+    mcpauth_mcp_sessions_free(shared);
+}
+END_TEST
+
 /* --- stateless ---------------------------------------------------------- */
 
 START_TEST(stateless_mode)
@@ -1186,6 +1295,7 @@ static Suite *mcp_suite(void)
     tcase_add_test(tc, max_sessions);
     tcase_add_test(tc, idle_expiry);
     tcase_add_test(tc, many_sessions_survive_deletions);
+    tcase_add_test(tc, sessions_shared_between_processes);
     tcase_add_test(tc, stateless_mode);
     suite_add_tcase(s, tc);
     return s;

@@ -1,111 +1,204 @@
 /* The MCP session table on its own: probing and deletion under load, idle
- * sweeps, the bound, and binding to subject and client. */
+ * sweeps, the bound, binding to subject and client, and sharing it between
+ * processes, including one that dies holding its lock. */
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "src/mcp/mcp_internal.h"
 
 #define T0 1700000000
 
-static mcpauth__session *create(mcpauth__session_table *table, const char *subject,
-                                const char *client_id, int64_t now)
+static void create(mcpauth_mcp_sessions *table, const char *subject, const char *client_id,
+                   int64_t now, mcpauth__session *out)
 {
-    mcpauth__session *session = NULL;
-    ck_assert_int_eq(
-        mcpauth__session_create(table, subject, client_id, "2025-11-25", now, &session),
-        MCPAUTH__SESSION_CREATED);
-    ck_assert_ptr_nonnull(session);
-    return session;
+    ck_assert_int_eq(mcpauth__session_create(table, subject, client_id, "2025-11-25", now, out),
+                     MCPAUTH__SESSION_CREATED);
+    ck_assert_uint_eq(strlen(out->id), MCPAUTH_MCP_SESSION_ID_LENGTH);
+}
+
+static bool find(mcpauth_mcp_sessions *table, const char *id, const char *subject,
+                 const char *client_id, int64_t now)
+{
+    mcpauth__session found;
+    bool ok = mcpauth__session_find(table, id, subject, client_id, now, &found);
+    if (ok)
+        ck_assert_str_eq(found.id, id);
+    return ok;
+}
+
+/* Child processes report through their exit status only: a Check assertion
+ * failing there would be taken for the parent's. */
+static pid_t fork_child(void)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "child ended by signal %d", WTERMSIG(status));
+    return WEXITSTATUS(status);
 }
 
 START_TEST(create_and_find)
 {
-    mcpauth__session_table *table = mcpauth__session_table_new(10, 60);
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
     ck_assert_ptr_nonnull(table);
-    mcpauth__session *s = create(table, "sub", "client", T0);
-    ck_assert_uint_eq(strlen(s->id), MCPAUTH_MCP_SESSION_ID_LENGTH);
-    ck_assert_str_eq(s->subject, "sub");
-    ck_assert_str_eq(s->client_id, "client");
-    ck_assert_str_eq(s->protocol_version, "2025-11-25");
-    ck_assert_ptr_null(s->log_level);
-    ck_assert_int_eq(s->last_used, T0);
+    mcpauth__session s;
+    create(table, "sub", "client", T0, &s);
+    ck_assert_str_eq(s.protocol_version, "2025-11-25");
+    ck_assert_str_eq(s.log_level, "");
+    ck_assert_int_eq(s.last_used, T0);
 
-    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
-    memcpy(id, s->id, sizeof id);
-    ck_assert_ptr_eq(mcpauth__session_find(table, id, "sub", "client", T0), s);
-    ck_assert_ptr_null(mcpauth__session_find(table, id, "sub", "other", T0));
-    ck_assert_ptr_null(mcpauth__session_find(table, id, "other", "client", T0));
-    ck_assert_ptr_null(mcpauth__session_find(table, id, NULL, "client", T0));
-    ck_assert_ptr_null(mcpauth__session_find(table, id, "sub", NULL, T0));
-    ck_assert_ptr_null(mcpauth__session_find(table, NULL, "sub", "client", T0));
-    ck_assert_ptr_null(mcpauth__session_find(table, "", "sub", "client", T0));
+    mcpauth__session found;
+    ck_assert(mcpauth__session_find(table, s.id, "sub", "client", T0, &found));
+    ck_assert_mem_eq(&found, &s, sizeof s);
+    ck_assert(!find(table, s.id, "sub", "other", T0));
+    ck_assert(!find(table, s.id, "other", "client", T0));
+    ck_assert(!find(table, s.id, NULL, "client", T0));
+    ck_assert(!find(table, s.id, "sub", NULL, T0));
+    ck_assert(!find(table, NULL, "sub", "client", T0));
+    ck_assert(!find(table, "", "sub", "client", T0));
     /* Someone else's attempt does not end it. */
-    ck_assert_ptr_eq(mcpauth__session_find(table, id, "sub", "client", T0), s);
+    ck_assert(find(table, s.id, "sub", "client", T0));
 
-    mcpauth__session_remove(table, s);
-    ck_assert_ptr_null(mcpauth__session_find(table, id, "sub", "client", T0));
+    ck_assert(mcpauth__session_remove(table, s.id));
+    ck_assert(!mcpauth__session_remove(table, s.id));
+    ck_assert(!find(table, s.id, "sub", "client", T0));
+    ck_assert(!mcpauth__session_touch(table, s.id, T0));
+    ck_assert(!mcpauth__session_set_log_level(table, s.id, "debug"));
     ck_assert_uint_eq(mcpauth__session_sweep(table, T0), 0);
-    mcpauth__session_table_free(table);
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
 START_TEST(anonymous_and_clientless)
 {
-    mcpauth__session_table *table = mcpauth__session_table_new(10, 60);
-    mcpauth__session *anonymous = create(table, NULL, NULL, T0);
-    mcpauth__session *clientless = create(table, "sub", NULL, T0);
-    ck_assert_ptr_eq(mcpauth__session_find(table, anonymous->id, NULL, NULL, T0), anonymous);
-    ck_assert_ptr_null(mcpauth__session_find(table, anonymous->id, "sub", NULL, T0));
-    ck_assert_ptr_null(mcpauth__session_find(table, anonymous->id, "", "", T0));
-    ck_assert_ptr_eq(mcpauth__session_find(table, clientless->id, "sub", NULL, T0), clientless);
-    ck_assert_ptr_null(mcpauth__session_find(table, clientless->id, "sub", "c", T0));
-    mcpauth__session_table_free(table);
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
+    mcpauth__session anonymous, clientless;
+    create(table, NULL, NULL, T0, &anonymous);
+    create(table, "sub", NULL, T0, &clientless);
+    ck_assert(find(table, anonymous.id, NULL, NULL, T0));
+    ck_assert(!find(table, anonymous.id, "sub", NULL, T0));
+    ck_assert(!find(table, anonymous.id, "", "", T0));
+    ck_assert(find(table, clientless.id, "sub", NULL, T0));
+    ck_assert(!find(table, clientless.id, "sub", "c", T0));
+    ck_assert(!find(table, clientless.id, "sub", "", T0));
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
+/* Only hashes are kept, so length makes no difference. */
+START_TEST(long_identities)
+{
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
+    char *subject = malloc(10000), *other = malloc(10000);
+    memset(subject, 's', 9999);
+    subject[9999] = '\0';
+    memcpy(other, subject, 10000);
+    other[9998] = 't';
+    mcpauth__session s;
+    create(table, subject, subject, T0, &s);
+    ck_assert(find(table, s.id, subject, subject, T0));
+    ck_assert(!find(table, s.id, other, subject, T0));
+    ck_assert(!find(table, s.id, subject, other, T0));
+    free(other);
+    free(subject);
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
 START_TEST(expiry_on_find)
 {
-    mcpauth__session_table *table = mcpauth__session_table_new(10, 60);
-    mcpauth__session *s = create(table, "sub", "c", T0);
-    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
-    memcpy(id, s->id, sizeof id);
-    ck_assert_ptr_eq(mcpauth__session_find(table, id, "sub", "c", T0 + 59), s);
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
+    mcpauth__session s, found;
+    create(table, "sub", "c", T0, &s);
+    ck_assert(mcpauth__session_find(table, s.id, "sub", "c", T0 + 59, &found));
     /* find does not touch; the engine does, after its checks. */
-    ck_assert_int_eq(s->last_used, T0);
-    ck_assert_ptr_null(mcpauth__session_find(table, id, "sub", "c", T0 + 60));
+    ck_assert_int_eq(found.last_used, T0);
+    ck_assert(!find(table, s.id, "sub", "c", T0 + 60));
     ck_assert_uint_eq(mcpauth__session_sweep(table, T0), 0);
-    mcpauth__session_table_free(table);
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
+START_TEST(touch_and_log_level)
+{
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
+    mcpauth__session s, found;
+    create(table, "sub", "c", T0, &s);
+    ck_assert(mcpauth__session_touch(table, s.id, T0 + 50));
+    ck_assert(mcpauth__session_set_log_level(table, s.id, "emergency"));
+    ck_assert(mcpauth__session_find(table, s.id, "sub", "c", T0 + 109, &found));
+    ck_assert_int_eq(found.last_used, T0 + 50);
+    ck_assert_str_eq(found.log_level, "emergency");
+    ck_assert(!find(table, s.id, "sub", "c", T0 + 110));
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
 START_TEST(no_idle_limit)
 {
-    mcpauth__session_table *table = mcpauth__session_table_new(10, 0);
-    create(table, "sub", "c", T0);
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 0);
+    mcpauth__session s;
+    create(table, "sub", "c", T0, &s);
     ck_assert_uint_eq(mcpauth__session_sweep(table, T0 + 100000000), 1);
-    mcpauth__session_table_free(table);
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
 START_TEST(bound_and_room_from_idle)
 {
-    mcpauth__session_table *table = mcpauth__session_table_new(2, 60);
-    create(table, "a", "c", T0);
-    create(table, "b", "c", T0 + 30);
-    mcpauth__session *session = NULL;
-    ck_assert_int_eq(mcpauth__session_create(table, "c", "c", "2025-11-25", T0 + 59, &session),
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(2, 60);
+    mcpauth__session s;
+    create(table, "a", "c", T0, &s);
+    create(table, "b", "c", T0 + 30, &s);
+    ck_assert_int_eq(mcpauth__session_create(table, "c", "c", "2025-11-25", T0 + 59, &s),
                      MCPAUTH__SESSION_FULL);
-    ck_assert_ptr_null(session);
+    ck_assert_str_eq(s.id, "");
     /* At T0 + 60 the first is idle and makes room. */
-    create(table, "c", "c", T0 + 60);
+    create(table, "c", "c", T0 + 60, &s);
     ck_assert_uint_eq(mcpauth__session_sweep(table, T0 + 60), 2);
 
-    mcpauth__session_table *none = mcpauth__session_table_new(0, 60);
-    ck_assert_int_eq(mcpauth__session_create(none, "c", "c", "2025-11-25", T0, &session),
+    mcpauth_mcp_sessions *none = mcpauth_mcp_sessions_new(0, 60);
+    ck_assert_ptr_nonnull(none);
+    ck_assert_int_eq(mcpauth__session_create(none, "c", "c", "2025-11-25", T0, &s),
                      MCPAUTH__SESSION_FULL);
-    mcpauth__session_table_free(none);
-    mcpauth__session_table_free(table);
+    ck_assert(!find(none, "0123456789abcdef0123456789abcdef", "c", "c", T0));
+    mcpauth_mcp_sessions_free(none);
+    mcpauth_mcp_sessions_free(table);
+
+    ck_assert_ptr_null(mcpauth_mcp_sessions_new((size_t)MCPAUTH_MCP_MAX_SESSIONS + 1, 60));
+}
+END_TEST
+
+/* A full table whose sessions keep ending and starting reuses its records. */
+START_TEST(records_reused)
+{
+    enum { N = 8 };
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(N, 0);
+    mcpauth__session s[N];
+    for (size_t i = 0; i < N; i++)
+        create(table, "sub", "c", T0, &s[i]);
+    for (size_t round = 0; round < 100; round++) {
+        size_t k = (round * 5) % N;
+        ck_assert(mcpauth__session_remove(table, s[k].id));
+        create(table, "sub", "c", T0, &s[k]);
+        ck_assert_int_eq(
+            mcpauth__session_create(table, "x", "c", "2025-11-25", T0, &(mcpauth__session){0}),
+            MCPAUTH__SESSION_FULL);
+    }
+    for (size_t i = 0; i < N; i++)
+        ck_assert(find(table, s[i].id, "sub", "c", T0));
+    ck_assert_uint_eq(mcpauth__session_sweep(table, T0), N);
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
@@ -114,12 +207,13 @@ END_TEST
 START_TEST(sweep_under_load)
 {
     enum { N = 2000 };
-    mcpauth__session_table *table = mcpauth__session_table_new(N, 100);
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(N, 100);
     char(*ids)[MCPAUTH_MCP_SESSION_ID_LENGTH + 1] = calloc(N, sizeof *ids);
     ck_assert_ptr_nonnull(ids);
     for (size_t i = 0; i < N; i++) {
-        mcpauth__session *s = create(table, "sub", "c", T0 + (int64_t)(i % 50));
-        memcpy(ids[i], s->id, sizeof ids[i]);
+        mcpauth__session s;
+        create(table, "sub", "c", T0 + (int64_t)(i % 50), &s);
+        memcpy(ids[i], s.id, sizeof ids[i]);
     }
     for (int64_t step = 0; step <= 50; step += 7) {
         int64_t now = T0 + 100 + step;
@@ -127,18 +221,11 @@ START_TEST(sweep_under_load)
         for (size_t i = 0; i < N; i++)
             live += (int64_t)(i % 50) > step;
         ck_assert_uint_eq(mcpauth__session_sweep(table, now), live);
-        for (size_t i = 0; i < N; i++) {
-            mcpauth__session *s = mcpauth__session_find(table, ids[i], "sub", "c", now);
-            if ((int64_t)(i % 50) > step) {
-                ck_assert_ptr_nonnull(s);
-                ck_assert_str_eq(s->id, ids[i]);
-            } else {
-                ck_assert_ptr_null(s);
-            }
-        }
+        for (size_t i = 0; i < N; i++)
+            ck_assert_int_eq(find(table, ids[i], "sub", "c", now), (int64_t)(i % 50) > step);
     }
     free(ids);
-    mcpauth__session_table_free(table);
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
@@ -146,20 +233,18 @@ END_TEST
 START_TEST(remove_under_load)
 {
     enum { N = 1000 };
-    mcpauth__session_table *table = mcpauth__session_table_new(N, 0);
-    mcpauth__session **sessions = calloc(N, sizeof *sessions);
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(N, 0);
     char(*ids)[MCPAUTH_MCP_SESSION_ID_LENGTH + 1] = calloc(N, sizeof *ids);
-    ck_assert_ptr_nonnull(sessions);
     ck_assert_ptr_nonnull(ids);
     for (size_t i = 0; i < N; i++) {
-        sessions[i] = create(table, "sub", "c", T0);
-        memcpy(ids[i], sessions[i]->id, sizeof ids[i]);
+        mcpauth__session s;
+        create(table, "sub", "c", T0, &s);
+        memcpy(ids[i], s.id, sizeof ids[i]);
     }
     for (size_t i = 0; i < N; i += 2) {
         size_t k = (i * 7919) % N;
-        mcpauth__session *s = mcpauth__session_find(table, ids[k], "sub", "c", T0);
-        if (s) {
-            mcpauth__session_remove(table, s);
+        if (find(table, ids[k], "sub", "c", T0)) {
+            ck_assert(mcpauth__session_remove(table, ids[k]));
             ids[k][0] = '\0';
         }
     }
@@ -168,15 +253,154 @@ START_TEST(remove_under_load)
         if (!ids[i][0])
             continue;
         live++;
-        mcpauth__session *s = mcpauth__session_find(table, ids[i], "sub", "c", T0);
-        ck_assert_ptr_nonnull(s);
-        ck_assert_str_eq(s->id, ids[i]);
+        ck_assert(find(table, ids[i], "sub", "c", T0));
     }
     ck_assert_uint_eq(mcpauth__session_sweep(table, T0), live);
     ck_assert_uint_lt(live, N);
     free(ids);
-    free(sessions);
-    mcpauth__session_table_free(table);
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
+/* What `mcpauth serve` relies on: a session one worker creates, touches or
+ * ends is seen so by the others, with the same binding. */
+START_TEST(shared_between_processes)
+{
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        mcpauth__session s;
+        bool ok = mcpauth__session_create(table, "sub", "client", "2025-06-18", T0, &s) ==
+                      MCPAUTH__SESSION_CREATED &&
+                  mcpauth__session_touch(table, s.id, T0 + 50) &&
+                  mcpauth__session_set_log_level(table, s.id, "debug") &&
+                  write(fds[1], s.id, sizeof s.id) == (ssize_t)sizeof s.id;
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(wait_child(pid), 0);
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    ck_assert_int_eq(read(fds[0], id, sizeof id), sizeof id);
+    close(fds[0]);
+
+    mcpauth__session found;
+    ck_assert(mcpauth__session_find(table, id, "sub", "client", T0 + 100, &found));
+    ck_assert_str_eq(found.protocol_version, "2025-06-18");
+    ck_assert_str_eq(found.log_level, "debug");
+    ck_assert_int_eq(found.last_used, T0 + 50);
+    ck_assert(!find(table, id, "sub", "other", T0 + 100));
+    ck_assert(!find(table, id, "other", "client", T0 + 100));
+    ck_assert(!find(table, id, NULL, NULL, T0 + 100));
+    ck_assert_uint_eq(mcpauth__session_sweep(table, T0 + 100), 1);
+
+    /* The parent's session, ended by a child: gone here too. */
+    mcpauth__session mine;
+    create(table, "me", NULL, T0 + 100, &mine);
+    pid = fork_child();
+    if (pid == 0)
+        _exit(find(table, mine.id, "me", NULL, T0 + 100) &&
+                      !find(table, mine.id, "sub", "client", T0 + 100) &&
+                      mcpauth__session_remove(table, mine.id)
+                  ? 0
+                  : 1);
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert(!find(table, mine.id, "me", NULL, T0 + 100));
+
+    /* The child's session, ended here: gone for a child too. */
+    ck_assert(mcpauth__session_remove(table, id));
+    pid = fork_child();
+    if (pid == 0)
+        _exit(!find(table, id, "sub", "client", T0 + 100) &&
+                      mcpauth__session_sweep(table, T0 + 100) == 0
+                  ? 0
+                  : 1);
+    ck_assert_int_eq(wait_child(pid), 0);
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
+/* A worker that dies holding the lock (killed, crashed) must not wedge the
+ * others: the next taker gets EOWNERDEAD, repairs and carries on, whether it
+ * was already waiting or comes later. */
+START_TEST(holder_dies)
+{
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 0);
+    mcpauth__session before;
+    create(table, "sub", "c", T0, &before);
+    for (int waiting = 0; waiting < 2; waiting++) {
+        int fds[2];
+        ck_assert_int_eq(pipe(fds), 0);
+        pid_t pid = fork_child();
+        if (pid == 0) {
+            if (!mcpauth__session_lock(table))
+                _exit(1);
+            if (write(fds[1], "x", 1) != 1)
+                _exit(1);
+            if (waiting)
+                usleep(100 * 1000);
+            _exit(0);
+        }
+        close(fds[1]);
+        char byte;
+        ck_assert_int_eq(read(fds[0], &byte, 1), 1);
+        close(fds[0]);
+        if (!waiting)
+            ck_assert_int_eq(wait_child(pid), 0);
+        /* Waits for the child to exit when it still holds the lock. */
+        ck_assert(find(table, before.id, "sub", "c", T0));
+        if (waiting)
+            ck_assert_int_eq(wait_child(pid), 0);
+
+        mcpauth__session s;
+        create(table, "sub", "c", T0, &s);
+        ck_assert(find(table, s.id, "sub", "c", T0));
+        ck_assert(mcpauth__session_remove(table, s.id));
+        ck_assert_uint_eq(mcpauth__session_sweep(table, T0), 1);
+    }
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
+/* Children killed at random points of creating and ending sessions, some
+ * while holding the lock halfway through a change: afterwards the parent's
+ * sessions are all there and the table works. */
+START_TEST(holder_killed_midway)
+{
+    enum { MINE = 8 };
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(64, 60);
+    mcpauth__session mine[MINE];
+    for (size_t i = 0; i < MINE; i++)
+        create(table, "parent", NULL, T0, &mine[i]);
+    for (int round = 1; round <= 20; round++) {
+        pid_t pid = fork_child();
+        if (pid == 0) {
+            /* Sessions last used at T0, so that the parent's sweep drops
+             * any the kill leaves behind. */
+            for (;;) {
+                mcpauth__session s;
+                if (mcpauth__session_create(table, "child", NULL, "2025-11-25", T0, &s) ==
+                    MCPAUTH__SESSION_CREATED)
+                    mcpauth__session_remove(table, s.id);
+            }
+        }
+        usleep((useconds_t)(500 + round * 150));
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+
+        int64_t now = T0 + 1000 * round;
+        for (size_t i = 0; i < MINE; i++)
+            ck_assert(mcpauth__session_touch(table, mine[i].id, now));
+        ck_assert_uint_eq(mcpauth__session_sweep(table, now), MINE);
+        for (size_t i = 0; i < MINE; i++)
+            ck_assert(find(table, mine[i].id, "parent", NULL, now));
+        mcpauth__session s;
+        create(table, "parent", NULL, now, &s);
+        ck_assert(mcpauth__session_remove(table, s.id));
+    }
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
@@ -186,11 +410,20 @@ static Suite *mcp_session_suite(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, create_and_find);
     tcase_add_test(tc, anonymous_and_clientless);
+    tcase_add_test(tc, long_identities);
     tcase_add_test(tc, expiry_on_find);
+    tcase_add_test(tc, touch_and_log_level);
     tcase_add_test(tc, no_idle_limit);
     tcase_add_test(tc, bound_and_room_from_idle);
+    tcase_add_test(tc, records_reused);
     tcase_add_test(tc, sweep_under_load);
     tcase_add_test(tc, remove_under_load);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("processes");
+    tcase_add_test(tc, shared_between_processes);
+    tcase_add_test(tc, holder_dies);
+    tcase_add_test(tc, holder_killed_midway);
     suite_add_tcase(s, tc);
     return s;
 }
