@@ -5,5 +5,7 @@
 
 int cmd_register(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_check_token(int argc, char **argv);
 
 #endif

@@ -17,6 +17,10 @@ typedef struct command {
 static const command commands[] = {
     {"register", cmd_register, "register an OAuth client (RFC 7591) and manage it (RFC 7592)"},
     {"serve", cmd_serve, "serve MCP as an OAuth 2.1 protected resource"},
+    {"token", cmd_token,
+     "obtain access tokens (client credentials, authorization code with PKCE, refresh)"},
+    {"check-token", cmd_check_token,
+     "check an access token: introspect, verify a JWT, or probe a protected MCP server"},
 };
 
 static void print_help(FILE *out)

@@ -174,7 +174,7 @@ typedef struct serve_args {
     bool workers_given;
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
-    bool list_from_file[4];
+    bool list_from_file[5]; /* audience, scope, origin, host, jwt-alg */
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
 } serve_args;
@@ -257,9 +257,13 @@ static int add_jwt_alg(serve_args *a, const char *arg)
                                "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
                                "ES256/384/512, EdDSA; never none or HMAC)",
                                arg);
-    if (!a->jwt_algs_given) {
+    /* The first value replaces the default list, and the first one on the
+     * command line replaces the configuration file's. */
+    bool replace_file = !a->reading_file && a->list_from_file[4];
+    if (!a->jwt_algs_given || replace_file) {
         memset(a->config.jwt.allowed, 0, sizeof a->config.jwt.allowed);
         a->jwt_algs_given = true;
+        a->list_from_file[4] = a->reading_file;
     }
     a->config.jwt.allowed[alg] = true;
     return 0;

@@ -84,7 +84,8 @@ mcpauth_status mcpauth_redirect_listener_open(const char *redirect_uri, FILE *lo
  * verdict of mcpauth_authorization_response_check(). Other paths get 404,
  * other methods 405, and requests to the path that carry no authorization
  * response 400; waiting goes on after those. Nothing within timeout_ms ->
- * MCPAUTH_ENETWORK. Blocks; call once. */
+ * MCPAUTH_ENETWORK. Blocks; call once. The caller should ignore SIGPIPE, as
+ * a browser may hang up while its page is written. */
 mcpauth_status mcpauth_redirect_listener_wait(mcpauth_redirect_listener *listener,
                                               const mcpauth_authorization_expect *expect,
                                               uint64_t timeout_ms, char **code, mcpauth_error *err);

@@ -1,6 +1,8 @@
-/* RFC 7662 token introspection from the resource server, asynchronously on
- * the serve loop: builds the request (form body, client authentication)
- * and classifies the answer. Calls on the loop's thread only. */
+/* RFC 7662 token introspection from the resource server: builds the request
+ * (form body, client authentication) and classifies the answer, either
+ * asynchronously on the serve loop (mcpauth_introspect: calls on the loop's
+ * thread only) or blocking for the command line (mcpauth_introspect_sync).
+ * Both send the same request and judge the answer the same way. */
 #ifndef MCPAUTH_INTROSPECTION_H
 #define MCPAUTH_INTROSPECTION_H
 
@@ -37,5 +39,21 @@ typedef void (*mcpauth_introspection_cb)(mcpauth_introspection_outcome outcome,
 mcpauth_status mcpauth_introspect(mcpauth_http_async *http, const mcpauth_introspection_config *cfg,
                                   const char *token, size_t length, mcpauth_introspection_cb cb,
                                   void *data, mcpauth_error *err);
+
+/* The same request, blocking (mcpauth_http_perform): never call it from an
+ * event loop. MCPAUTH_OK when the endpoint answered with a usable RFC 7662
+ * response: out->active says whether the token is active, and for an active
+ * token out holds its claims (the caller frees out with
+ * mcpauth_token_info_free()). When raw is not NULL it receives the whole
+ * response document, which the caller releases with json_object_put().
+ * Otherwise nothing is returned and err says why: MCPAUTH_ENETWORK (cannot
+ * connect, timeout, TLS), MCPAUTH_EREMOTE (non-200 answers, including our
+ * credentials being refused; non-JSON; no boolean active), MCPAUTH_EUSAGE
+ * (endpoint URL refused by the transport policy) or MCPAUTH_ELOCAL. The
+ * token never appears in messages. */
+mcpauth_status mcpauth_introspect_sync(const mcpauth_http_options *opts,
+                                       const mcpauth_introspection_config *cfg, const char *token,
+                                       size_t length, mcpauth_token_info *out, json_object **raw,
+                                       mcpauth_error *err);
 
 #endif

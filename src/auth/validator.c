@@ -138,7 +138,9 @@ static void flight_finish(flight *f, backend_result result, const mcpauth_token_
     char reason[256] = "";
 
     if (result == BACKEND_FAILED) {
-        v->stats.backend_failures++;
+        /* Only introspection calls count here; JWKS failures have their own. */
+        if (strcmp(validated_by, "jwt") != 0)
+            v->stats.backend_failures++;
         base.outcome = MCPAUTH_VALIDATION_UNAVAILABLE;
         base.reason = why;
         info = NULL;
@@ -254,6 +256,13 @@ static void on_keys(const mcpauth_jwks *jwks, const char *error, void *data)
         return;
     case MCPAUTH_JWT_VERIFIED:
         break;
+    }
+    /* RFC 9068 §2.2, §4: iss is required in a JWT access token; the shared
+     * check only compares it when present (introspection may omit it). */
+    if (!info.issuer) {
+        mcpauth_token_info_free(&info);
+        flight_finish(f, BACKEND_REJECTED, NULL, "token has no iss claim (RFC 9068 §2.2)", "jwt");
+        return;
     }
     if (v->config.introspect_jwt) {
         f->jwt = info;

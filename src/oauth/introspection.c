@@ -14,6 +14,64 @@ typedef struct introspection_call {
     void *data;
 } introspection_call;
 
+/* The request both variants send (IN-1, IN-3): the form body goes into
+ * *body, which the caller wipes with mcpauth_strbuf_free() once the request
+ * has been sent; req borrows it and cfg. */
+static mcpauth_status build_request(const mcpauth_introspection_config *cfg, const char *token,
+                                    size_t length, mcpauth_strbuf *body, mcpauth_http_request *req,
+                                    mcpauth_error *err)
+{
+    char *token_copy = strndup(token, length);
+    if (token_copy) {
+        mcpauth_form_add(body, "token", token_copy);
+        mcpauth_form_add(body, "token_type_hint", "access_token");
+        if (cfg->auth == MCPAUTH_CLIENT_AUTH_POST) {
+            mcpauth_form_add(body, "client_id", cfg->client_id);
+            mcpauth_form_add(body, "client_secret", cfg->client_secret);
+        }
+        explicit_bzero(token_copy, length);
+        free(token_copy);
+    }
+    if (!token_copy || mcpauth_strbuf_failed(body))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    bool basic = cfg->auth == MCPAUTH_CLIENT_AUTH_BASIC;
+    *req = (mcpauth_http_request){
+        .method = "POST",
+        .url = cfg->endpoint,
+        .content_type = "application/x-www-form-urlencoded",
+        .body = body->data,
+        .body_length = body->length,
+        .basic_user = basic ? cfg->client_id : NULL,
+        .basic_password = basic ? cfg->client_secret : NULL,
+    };
+    return MCPAUTH_OK;
+}
+
+/* Judges the endpoint's answer (RFC 7662 §2.2, §2.3). ACTIVE fills *info
+ * (the caller frees it); FAILED sets err (MCPAUTH_EREMOTE) with one line.
+ * *doc receives the parsed response when it is a JSON object (the caller
+ * releases it), whatever the outcome. */
+static mcpauth_introspection_outcome classify_response(const mcpauth_http_response *resp,
+                                                       mcpauth_token_info *info, json_object **doc,
+                                                       mcpauth_error *err)
+{
+    memset(info, 0, sizeof *info);
+    *doc = NULL;
+    if (resp->status != 200) {
+        char description[400];
+        mcpauth_oauth_error_describe(resp, description, sizeof description);
+        /* RFC 7662 §2.3: 401 means our own credentials were refused. */
+        mcpauth_error_set(err, MCPAUTH_EREMOTE, "introspection endpoint answered %s%s", description,
+                          resp->status == 401 ? " (check the resource server's client credentials)"
+                                              : "");
+        return MCPAUTH_INTROSPECTION_FAILED;
+    }
+    *doc = mcpauth_json_parse_object(resp->body, resp->body_length, "introspection response", err);
+    if (!*doc || mcpauth_token_info_from_json(*doc, info, err) != MCPAUTH_OK)
+        return MCPAUTH_INTROSPECTION_FAILED;
+    return info->active ? MCPAUTH_INTROSPECTION_ACTIVE : MCPAUTH_INTROSPECTION_INACTIVE;
+}
+
 static void on_response(mcpauth_status status, const mcpauth_http_response *resp,
                         const mcpauth_error *err, void *data)
 {
@@ -22,32 +80,25 @@ static void on_response(mcpauth_status status, const mcpauth_http_response *resp
     void *cb_data = call->data;
     free(call);
 
-    char reason[512];
     if (status != MCPAUTH_OK) {
+        char reason[512];
         snprintf(reason, sizeof reason, "introspection failed: %s", err->message);
         cb(MCPAUTH_INTROSPECTION_FAILED, NULL, reason, cb_data);
         return;
     }
-    if (resp->status != 200) {
-        char description[400];
-        mcpauth_oauth_error_describe(resp, description, sizeof description);
-        /* RFC 7662 §2.3: 401 means our own credentials were refused. */
-        snprintf(reason, sizeof reason, "introspection endpoint answered %s%s", description,
-                 resp->status == 401 ? " (check the resource server's client credentials)" : "");
-        cb(MCPAUTH_INTROSPECTION_FAILED, NULL, reason, cb_data);
-        return;
-    }
-    mcpauth_error parse_err = {0};
-    json_object *doc = mcpauth_json_parse_object(resp->body, resp->body_length,
-                                                 "introspection response", &parse_err);
-    mcpauth_token_info info = {0};
-    if (!doc || mcpauth_token_info_from_json(doc, &info, &parse_err) != MCPAUTH_OK) {
-        snprintf(reason, sizeof reason, "%s", parse_err.message);
-        cb(MCPAUTH_INTROSPECTION_FAILED, NULL, reason, cb_data);
-    } else if (!info.active) {
-        cb(MCPAUTH_INTROSPECTION_INACTIVE, NULL, "token is not active (introspection)", cb_data);
-    } else {
+    mcpauth_error judged = {0};
+    mcpauth_token_info info;
+    json_object *doc = NULL;
+    switch (classify_response(resp, &info, &doc, &judged)) {
+    case MCPAUTH_INTROSPECTION_ACTIVE:
         cb(MCPAUTH_INTROSPECTION_ACTIVE, &info, NULL, cb_data);
+        break;
+    case MCPAUTH_INTROSPECTION_INACTIVE:
+        cb(MCPAUTH_INTROSPECTION_INACTIVE, NULL, "token is not active (introspection)", cb_data);
+        break;
+    case MCPAUTH_INTROSPECTION_FAILED:
+        cb(MCPAUTH_INTROSPECTION_FAILED, NULL, judged.message, cb_data);
+        break;
     }
     mcpauth_token_info_free(&info);
     json_object_put(doc);
@@ -57,40 +108,48 @@ mcpauth_status mcpauth_introspect(mcpauth_http_async *http, const mcpauth_intros
                                   const char *token, size_t length, mcpauth_introspection_cb cb,
                                   void *data, mcpauth_error *err)
 {
-    char *token_copy = strndup(token, length);
-    bool copied = token_copy != NULL;
-    introspection_call *call = malloc(sizeof *call);
     mcpauth_strbuf body = MCPAUTH_STRBUF_INIT;
-    if (copied) {
-        mcpauth_form_add(&body, "token", token_copy);
-        mcpauth_form_add(&body, "token_type_hint", "access_token");
-        if (cfg->auth == MCPAUTH_CLIENT_AUTH_POST) {
-            mcpauth_form_add(&body, "client_id", cfg->client_id);
-            mcpauth_form_add(&body, "client_secret", cfg->client_secret);
-        }
-        explicit_bzero(token_copy, length);
-        free(token_copy);
+    mcpauth_http_request req;
+    mcpauth_status st = build_request(cfg, token, length, &body, &req, err);
+    introspection_call *call = st == MCPAUTH_OK ? malloc(sizeof *call) : NULL;
+    if (st == MCPAUTH_OK && !call)
+        st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    if (st == MCPAUTH_OK) {
+        call->cb = cb;
+        call->data = data;
+        st = mcpauth_http_async_start(http, &req, on_response, call, err);
+        if (st != MCPAUTH_OK)
+            free(call);
     }
-    if (!copied || !call || mcpauth_strbuf_failed(&body)) {
-        free(call);
-        mcpauth_strbuf_free(&body);
-        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    }
-    call->cb = cb;
-    call->data = data;
-    bool basic = cfg->auth == MCPAUTH_CLIENT_AUTH_BASIC;
-    mcpauth_http_request req = {
-        .method = "POST",
-        .url = cfg->endpoint,
-        .content_type = "application/x-www-form-urlencoded",
-        .body = body.data,
-        .body_length = body.length,
-        .basic_user = basic ? cfg->client_id : NULL,
-        .basic_password = basic ? cfg->client_secret : NULL,
-    };
-    mcpauth_status st = mcpauth_http_async_start(http, &req, on_response, call, err);
+    mcpauth_strbuf_free(&body); /* wipes the token */
+    return st;
+}
+
+mcpauth_status mcpauth_introspect_sync(const mcpauth_http_options *opts,
+                                       const mcpauth_introspection_config *cfg, const char *token,
+                                       size_t length, mcpauth_token_info *out, json_object **raw,
+                                       mcpauth_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (raw)
+        *raw = NULL;
+    mcpauth_strbuf body = MCPAUTH_STRBUF_INIT;
+    mcpauth_http_request req;
+    mcpauth_http_response resp;
+    mcpauth_status st = build_request(cfg, token, length, &body, &req, err);
+    if (st == MCPAUTH_OK)
+        st = mcpauth_http_perform(opts, &req, &resp, err);
     mcpauth_strbuf_free(&body); /* wipes the token */
     if (st != MCPAUTH_OK)
-        free(call);
+        return mcpauth_error_prefix(err, "introspection failed");
+
+    json_object *doc = NULL;
+    if (classify_response(&resp, out, &doc, err) == MCPAUTH_INTROSPECTION_FAILED)
+        st = err->status;
+    mcpauth_http_response_free(&resp);
+    if (st == MCPAUTH_OK && raw)
+        *raw = doc;
+    else
+        json_object_put(doc);
     return st;
 }

@@ -79,6 +79,19 @@ char *serve_metrics_render(const serve_context *ctx)
             (unsigned long long)s.backend_calls, (unsigned long long)s.backend_failures);
         render_latency(&sb, &s);
     }
+    if (ctx->jwks) {
+        mcpauth_jwks_cache_stats j;
+        mcpauth_jwks_cache_stats_get(ctx->jwks, &j);
+        mcpauth_strbuf_appendf(&sb,
+                               "# HELP mcpauth_jwks_fetches_total JWK Set fetches started.\n"
+                               "# TYPE mcpauth_jwks_fetches_total counter\n"
+                               "mcpauth_jwks_fetches_total %llu\n"
+                               "# HELP mcpauth_jwks_fetch_failures_total JWK Set fetches that "
+                               "failed.\n"
+                               "# TYPE mcpauth_jwks_fetch_failures_total counter\n"
+                               "mcpauth_jwks_fetch_failures_total %llu\n",
+                               (unsigned long long)j.fetches, (unsigned long long)j.fetch_failures);
+    }
     mcpauth_strbuf_appendf(&sb,
                            "# HELP mcpauth_open_connections Client connections open now.\n"
                            "# TYPE mcpauth_open_connections gauge\n"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mcpauth/discovery.h"
+#include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
 #include "serve_internal.h"
 
@@ -224,6 +225,21 @@ static mcpauth_status discover_validation(mcpauth_serve_config *config, discover
     }
     if (!has_credentials)
         config->introspection.endpoint = NULL;
+    /* A bad key file is found now, once, rather than in every worker. */
+    if (config->jwks_file && config->validation != MCPAUTH_VALIDATE_INTROSPECT) {
+        char *text = NULL;
+        size_t length = 0;
+        mcpauth_jwks *keys = NULL;
+        mcpauth_status st = mcpauth_file_read(config->jwks_file, 1024 * 1024, &text, &length, err);
+        if (st == MCPAUTH_OK)
+            st = mcpauth_jwks_parse(text, length, &keys, err);
+        free(text);
+        mcpauth_jwks_free(keys);
+        if (st != MCPAUTH_OK) {
+            err->status = MCPAUTH_ELOCAL;
+            return mcpauth_error_prefix(err, "--jwks-file %s", config->jwks_file);
+        }
+    }
     bool local = config->validation != MCPAUTH_VALIDATE_INTROSPECT &&
                  (config->jwks_uri || config->jwks_file);
     bool remote = config->validation != MCPAUTH_VALIDATE_JWT && config->introspection.endpoint;

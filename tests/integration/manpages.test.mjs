@@ -15,6 +15,8 @@ const PAGES = [
   { page: 'mcpauth.1', args: ['--help'] },
   { page: 'mcpauth-register.1', args: ['register', '--help'] },
   { page: 'mcpauth-serve.1', args: ['serve', '--help'] },
+  { page: 'mcpauth-token.1', args: ['token', '--help'] },
+  { page: 'mcpauth-check-token.1', args: ['check-token', '--help'] },
 ];
 
 /** Roff source to plain text, for the escapes these pages use. */
@@ -204,7 +206,9 @@ test('mcpauth.1 SUBCOMMANDS lists exactly the subcommands, each with its own pag
   for (const name of fromHelp) {
     const page = path.join(REPO_ROOT, 'man', `mcpauth-${name}.1`);
     assert.ok(fs.existsSync(page), `no man page ${page}`);
-    assert.ok(source.includes(`.BR mcpauth\\-${name} (1)`), `mcpauth.1 does not refer to mcpauth-${name}(1)`);
+    // Hyphens in roff names are escaped: mcpauth\-check\-token.
+    const roffName = name.replace(/-/g, '\\-');
+    assert.ok(source.includes(`.BR mcpauth\\-${roffName} (1)`), `mcpauth.1 does not refer to mcpauth-${name}(1)`);
   }
 });
 

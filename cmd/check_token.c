@@ -1,0 +1,976 @@
+/* mcpauth check-token: is this access token good, and for what? Introspects
+ * it (RFC 7662), verifies it locally as an RFC 9068 JWT, only decodes it, or
+ * probes an MCP server's side of OAuth (--resource). Option parsing, reading
+ * the token, and printing; the checks are in src/ (introspection.c, jose/,
+ * auth/token_check.c, probe/). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "commands.h"
+#include "common.h"
+#include "mcpauth/credentials.h"
+#include "mcpauth/discovery.h"
+#include "mcpauth/fileio.h"
+#include "mcpauth/introspection.h"
+#include "mcpauth/jose.h"
+#include "mcpauth/json.h"
+#include "mcpauth/probe.h"
+#include "mcpauth/secret.h"
+#include "mcpauth/strbuf.h"
+#include "mcpauth/url.h"
+
+#define MAX_LIST      32
+#define JWKS_FILE_MAX (1024 * 1024)
+#define REASON_MAX    512
+#define MAX_LEEWAY    (86400L * 365)
+
+enum {
+    OPT_INTROSPECT = 256,
+    OPT_VERIFY,
+    OPT_DECODE,
+    OPT_RESOURCE,
+    OPT_TOKEN_FILE,
+    OPT_ISSUER,
+    OPT_INTROSPECTION_ENDPOINT,
+    OPT_CREDENTIALS,
+    OPT_CLIENT_ID,
+    OPT_CLIENT_SECRET_FILE,
+    OPT_CLIENT_AUTH,
+    OPT_JWKS_URI,
+    OPT_JWKS_FILE,
+    OPT_JWT_ALG,
+    OPT_JWT_TYP_OPTIONAL,
+    OPT_AUDIENCE,
+    OPT_REQUIRE_SCOPE,
+    OPT_LEEWAY,
+    OPT_JSON,
+};
+
+static const cmd_option mode_options[] = {
+    {"introspect", 0, NULL, OPT_INTROSPECT, "ask the issuer's RFC 7662 introspection endpoint"},
+    {"verify", 0, NULL, OPT_VERIFY, "verify the JWT with the issuer's keys (RFC 9068)"},
+    {"decode", 0, NULL, OPT_DECODE, "only decode the JWT; verifies nothing"},
+    {"resource", 0, "MCP_URL", OPT_RESOURCE, "probe this MCP server (a token is optional)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option token_options[] = {
+    {"token-file", 0, "FILE", OPT_TOKEN_FILE, "the token, - for standard input (or MCPAUTH_TOKEN)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option as_options[] = {
+    {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
+    {"introspection-endpoint", 0, "URL", OPT_INTROSPECTION_ENDPOINT,
+     "RFC 7662 endpoint (default: from the metadata)"},
+    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
+     "the resource server's client (register -o FILE)"},
+    {"client-id", 0, "ID", OPT_CLIENT_ID, "the resource server's client id"},
+    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
+     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
+    {"client-auth", 0, "METHOD", OPT_CLIENT_AUTH,
+     "client_secret_basic (default) or client_secret_post"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option jwt_options[] = {
+    {"jwks-uri", 0, "URL", OPT_JWKS_URI, "the issuer's keys (default: jwks_uri in its metadata)"},
+    {"jwks-file", 0, "FILE", OPT_JWKS_FILE, "verify with the JWK Set in FILE instead"},
+    {"jwt-alg", 0, "ALG", OPT_JWT_ALG,
+     "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA PS256)"},
+    {"jwt-typ-optional", 0, NULL, OPT_JWT_TYP_OPTIONAL,
+     "accept JWTs without typ (a wrong typ is still refused)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option check_options[] = {
+    {"audience", 0, "VALUE", OPT_AUDIENCE, "required audience, repeatable (default: not checked)"},
+    {"require-scope", 0, "SCOPE", OPT_REQUIRE_SCOPE, "required scope, repeatable"},
+    {"leeway", 0, "SECONDS", OPT_LEEWAY, "clock skew allowed on exp/nbf/iat (30)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option output_options[] = {
+    {"json", 0, NULL, OPT_JSON, "print JSON (raw responses, claims or probe results)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option_group check_groups[] = {
+    {"What to check", mode_options},      {"Token", token_options},
+    {"Authorization server", as_options}, {"Local JWT verification (RFC 9068)", jwt_options},
+    {"Token checks", check_options},      {"Output", output_options},
+    {"Connection", cmd_http_options},
+};
+
+static const cmd_spec check_spec = {
+    .name = "check-token",
+    .usage = "(--introspect | --verify) [--issuer URL] [OPTIONS]\n"
+             "       mcpauth check-token --decode [OPTIONS]\n"
+             "       mcpauth check-token --resource MCP_URL [OPTIONS]",
+    .summary = "Checks an access token for scripts: exit status 0 when it is good for what\n"
+               "was asked, 1 when it is not (one line on standard error says why). The\n"
+               "token is read from --token-file FILE (- for standard input) or MCPAUTH_TOKEN,\n"
+               "never from the command line, where other users could see it in ps(1) and\n"
+               "it would stay in shell history. --resource probes an MCP server instead: one\n"
+               "PASS, FAIL, WARN or SKIP line per check, exit status 0 when none failed.",
+    .groups = check_groups,
+    .group_count = sizeof check_groups / sizeof check_groups[0],
+    .epilog = "Environment:\n"
+              "  MCPAUTH_TOKEN          the token, when no --token-file is given\n"
+              "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
+              "\n"
+              "Examples:\n"
+              "  mcpauth check-token --introspect -c rs.json --token-file tok "
+              "--require-scope mcp\n"
+              "  mcpauth check-token --verify --issuer https://auth.example.com --token-file tok\n"
+              "  mcpauth check-token --decode --token-file - < tok\n"
+              "  mcpauth check-token --resource https://mcp.example.com/mcp --token-file tok\n",
+};
+
+typedef struct check_args {
+    bool introspect, verify, decode, json;
+    const char *resource;
+    const char *token_file;
+    const char *issuer;
+    const char *credentials_file;
+    const char *client_secret_file;
+    const char *jwks_uri;
+    const char *jwks_file;
+    mcpauth_introspection_config introspection;
+    const char *audiences[MAX_LIST];
+    size_t audience_count;
+    const char *scopes[MAX_LIST];
+    size_t scope_count;
+    long leeway;
+    mcpauth_jwt_policy jwt;
+    bool jwt_algs_given;
+    mcpauth_http_options http;
+} check_args;
+
+static int add_to(const char **list, size_t *count, const char *name, const char *value)
+{
+    if (*count == MAX_LIST)
+        return cmd_usage_error(&check_spec, "--%s: at most %d values", name, MAX_LIST);
+    list[(*count)++] = value;
+    return 0;
+}
+
+static int add_jwt_alg(check_args *a, const char *arg)
+{
+    mcpauth_jws_alg alg;
+    if (!mcpauth_jws_alg_parse(arg, &alg))
+        return cmd_usage_error(&check_spec,
+                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
+                               "ES256/384/512, EdDSA; never none or HMAC)",
+                               arg);
+    if (!a->jwt_algs_given) {
+        memset(a->jwt.allowed, 0, sizeof a->jwt.allowed);
+        a->jwt_algs_given = true;
+    }
+    a->jwt.allowed[alg] = true;
+    return 0;
+}
+
+static int set_client_auth(check_args *a, const char *arg)
+{
+    if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
+        a->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
+    else if (strcmp(arg, "client_secret_post") == 0 || strcmp(arg, "post") == 0)
+        a->introspection.auth = MCPAUTH_CLIENT_AUTH_POST;
+    else
+        return cmd_usage_error(&check_spec,
+                               "--client-auth: '%s' is not client_secret_basic or "
+                               "client_secret_post",
+                               arg);
+    return 0;
+}
+
+static int on_option(void *ctx, int id, const char *arg)
+{
+    check_args *a = ctx;
+    int rc = cmd_http_option(&check_spec, &a->http, id, arg);
+    if (rc >= 0)
+        return rc;
+    switch (id) {
+    case OPT_INTROSPECT:
+        a->introspect = true;
+        return 0;
+    case OPT_VERIFY:
+        a->verify = true;
+        return 0;
+    case OPT_DECODE:
+        a->decode = true;
+        return 0;
+    case OPT_RESOURCE:
+        a->resource = arg;
+        return 0;
+    case OPT_TOKEN_FILE:
+        a->token_file = arg;
+        return 0;
+    case OPT_ISSUER:
+        a->issuer = arg;
+        return 0;
+    case OPT_INTROSPECTION_ENDPOINT:
+        a->introspection.endpoint = arg;
+        return 0;
+    case OPT_CREDENTIALS:
+        a->credentials_file = arg;
+        return 0;
+    case OPT_CLIENT_ID:
+        a->introspection.client_id = arg;
+        return 0;
+    case OPT_CLIENT_SECRET_FILE:
+        a->client_secret_file = arg;
+        return 0;
+    case OPT_CLIENT_AUTH:
+        return set_client_auth(a, arg);
+    case OPT_JWKS_URI:
+        a->jwks_uri = arg;
+        return 0;
+    case OPT_JWKS_FILE:
+        a->jwks_file = arg;
+        return 0;
+    case OPT_JWT_ALG:
+        return add_jwt_alg(a, arg);
+    case OPT_JWT_TYP_OPTIONAL:
+        a->jwt.typ_optional = true;
+        return 0;
+    case OPT_AUDIENCE:
+        return add_to(a->audiences, &a->audience_count, "audience", arg);
+    case OPT_REQUIRE_SCOPE:
+        return add_to(a->scopes, &a->scope_count, "require-scope", arg);
+    case OPT_LEEWAY:
+        return cmd_parse_long(&check_spec, "leeway", arg, 0, MAX_LEEWAY, &a->leeway);
+    case OPT_JSON:
+        a->json = true;
+        return 0;
+    }
+    return cmd_usage_error(&check_spec, "internal error: unhandled option %d", id);
+}
+
+/* A token typed on the command line is visible to every user in ps(1) and
+ * stays in shell history, so there is no option for it: say so rather
+ * than "unknown option", and never echo what followed. */
+static int refuse_token_argument(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--token") == 0 || strncmp(argv[i], "--token=", 8) == 0)
+            return cmd_usage_error(&check_spec,
+                                   "there is no --token option: a token on the command line is "
+                                   "visible in ps(1) and shell history; use --token-file FILE "
+                                   "(- for standard input) or MCPAUTH_TOKEN");
+    }
+    return 0;
+}
+
+static int check_modes(const check_args *a)
+{
+    if (!a->introspect && !a->verify && !a->decode && !a->resource)
+        return cmd_usage_error(&check_spec,
+                               "say what to check: --introspect, --verify, --decode or --resource");
+    if (a->decode && (a->introspect || a->verify))
+        return cmd_usage_error(&check_spec, "--decode verifies nothing, so it cannot go with "
+                                            "--introspect or --verify");
+    if (a->resource && (a->introspect || a->verify || a->decode))
+        return cmd_usage_error(&check_spec,
+                               "--resource probes the server on its own; check the token "
+                               "separately with --introspect, --verify or --decode");
+    if (a->jwks_uri && a->jwks_file)
+        return cmd_usage_error(&check_spec, "give --jwks-uri or --jwks-file, not both");
+    if (a->token_file && a->client_secret_file && strcmp(a->token_file, "-") == 0 &&
+        strcmp(a->client_secret_file, "-") == 0)
+        return cmd_usage_error(&check_spec,
+                               "the token and the client secret cannot both come from standard "
+                               "input");
+    return 0;
+}
+
+/* The URLs given on the command line, against the transport policy. */
+static int check_urls(const check_args *a)
+{
+    const struct {
+        const char *name, *url;
+    } urls[] = {
+        {"issuer", a->issuer},
+        {"introspection-endpoint", a->introspection.endpoint},
+        {"jwks-uri", a->jwks_uri},
+        {"resource", a->resource},
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        mcpauth_error err = {0};
+        if (urls[i].url && mcpauth_http_check_url(&a->http, urls[i].url, &err) != MCPAUTH_OK)
+            return cmd_usage_error(&check_spec, "--%s: %s", urls[i].name, err.message);
+    }
+    return 0;
+}
+
+/* The token from --token-file or MCPAUTH_TOKEN, without surrounding white
+ * space (a file's is removed when read). NULL in *token when neither is
+ * given. */
+static int read_token(const check_args *a, char **token)
+{
+    mcpauth_error err = {0};
+    if (cmd_read_secret(a->token_file, "MCPAUTH_TOKEN", "access token", token, &err) != MCPAUTH_OK)
+        return cmd_fail("check-token", &err);
+    if (!*token)
+        return 0;
+    size_t total = strlen(*token);
+    char *start = *token + strspn(*token, " \t\r\n");
+    size_t length = strlen(start);
+    while (length > 0 && strchr(" \t\r\n", start[length - 1]))
+        length--;
+    memmove(*token, start, length);
+    explicit_bzero(*token + length, total - length); /* what the move left behind */
+    if (length == 0) {
+        mcpauth_secret_free(*token);
+        *token = NULL;
+    }
+    return 0;
+}
+
+/* Fills the resource server's client from --credentials and the secret
+ * sources, as `serve` does. */
+static int load_credentials(check_args *a, mcpauth_credentials *creds, char **secret)
+{
+    mcpauth_error err = {0};
+    if (a->credentials_file) {
+        if (mcpauth_credentials_load(a->credentials_file, creds, &err) != MCPAUTH_OK)
+            return cmd_fail("check-token", &err);
+        if (mcpauth_file_is_shared(a->credentials_file))
+            cmd_warn("check-token",
+                     "%s is readable by other users; it holds secrets (chmod 600 it)",
+                     a->credentials_file);
+        if (!a->introspection.client_id)
+            a->introspection.client_id = mcpauth_credentials_client_id(creds);
+        if (!a->issuer)
+            a->issuer = creds->issuer;
+        a->introspection.client_secret = mcpauth_credentials_client_secret(creds);
+    }
+    if (!a->introspect)
+        return 0;
+    if (a->client_secret_file || !a->introspection.client_secret) {
+        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
+                            &err) != MCPAUTH_OK)
+            return cmd_fail("check-token", &err);
+        if (*secret)
+            a->introspection.client_secret = *secret;
+    }
+    /* RFC 7662 §2.1: the endpoint requires the resource server's
+     * authentication (IN-2). */
+    if (!a->introspection.client_id || !a->introspection.client_secret)
+        return cmd_usage_error(&check_spec,
+                               "--introspect needs the resource server's client credentials: "
+                               "--credentials FILE, or --client-id with --client-secret-file "
+                               "FILE or MCPAUTH_CLIENT_SECRET");
+    if (!a->introspection.endpoint && !a->issuer)
+        return cmd_usage_error(&check_spec,
+                               "--introspect needs --issuer URL (or a credentials file naming "
+                               "one) or --introspection-endpoint URL");
+    return 0;
+}
+
+/* ---- printing ---- */
+
+/* Writes remote text with control and non-ASCII bytes escaped, so that a
+ * token's claims cannot write to the terminal. */
+static void put_clean(FILE *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+}
+
+/* "59 min", "12 s", "3 h", "40 days": the larger unit once it reads well. */
+static void describe_span(int64_t seconds, char *buf, size_t size)
+{
+    if (seconds < 120)
+        snprintf(buf, size, "%" PRId64 " s", seconds);
+    else if (seconds < 120 * 60)
+        snprintf(buf, size, "%" PRId64 " min", seconds / 60);
+    else if (seconds < 48 * 3600)
+        snprintf(buf, size, "%" PRId64 " h", seconds / 3600);
+    else
+        snprintf(buf, size, "%" PRId64 " days", seconds / 86400);
+}
+
+/* "2026-11-26 12:00:00 UTC (in 59 min)" or "(expired 3 min ago)". */
+static void describe_time(int64_t when, int64_t now, bool is_expiry, char *buf, size_t size)
+{
+    char absolute[64] = "?", span[32];
+    time_t t = (time_t)when;
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(absolute, sizeof absolute, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    int64_t delta = when >= now ? when - now : now - when;
+    describe_span(delta, span, sizeof span);
+    if (when >= now)
+        snprintf(buf, size, "%s (in %s)", absolute, span);
+    else
+        snprintf(buf, size, "%s (%s%s ago)", absolute, is_expiry ? "expired " : "", span);
+}
+
+static void print_list(FILE *out, const char *label, char *const *items, size_t count)
+{
+    fprintf(out, "  %-12s", label);
+    if (count == 0)
+        fputs("(none)", out);
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            fputc(' ', out);
+        put_clean(out, items[i]);
+    }
+    fputc('\n', out);
+}
+
+static void print_field(FILE *out, const char *label, const char *value)
+{
+    fprintf(out, "  %-12s", label);
+    put_clean(out, value ? value : "(none)");
+    fputc('\n', out);
+}
+
+static void print_claims(FILE *out, const mcpauth_token_info *info, int64_t now)
+{
+    char when[128];
+    print_field(out, "subject:", info->subject);
+    print_field(out, "client id:", info->client_id);
+    if (info->username)
+        print_field(out, "username:", info->username);
+    print_list(out, "scopes:", info->scopes, info->scope_count);
+    print_list(out, "audience:", info->audiences, info->audience_count);
+    print_field(out, "issuer:", info->issuer);
+    if (info->expires_at)
+        describe_time(info->expires_at, now, true, when, sizeof when);
+    print_field(out, "expires:", info->expires_at ? when : "(never: no exp)");
+    if (info->issued_at) {
+        describe_time(info->issued_at, now, false, when, sizeof when);
+        print_field(out, "issued:", when);
+    }
+    if (info->not_before) {
+        describe_time(info->not_before, now, false, when, sizeof when);
+        print_field(out, "not before:", when);
+    }
+}
+
+/* ---- --decode ---- */
+
+/* RFC 9068 §2.2: the claims every JWT access token carries. */
+static const char *const required_claims[] = {"iss",       "exp", "aud", "sub",
+                                              "client_id", "iat", "jti"};
+
+/* RFC 9068 §2.1: typ is at+jwt, or its media type (RFC 7515 §4.1.9 lets
+ * the "application/" prefix go). */
+static bool typ_is_at_jwt(json_object *header)
+{
+    const char *typ = mcpauth_json_string(header, "typ");
+    if (!typ)
+        return false;
+    if (strncasecmp(typ, "application/", 12) == 0)
+        typ += 12;
+    return strcasecmp(typ, "at+jwt") == 0;
+}
+
+static int run_decode(const check_args *a, const char *token)
+{
+    json_object *header = NULL, *claims = NULL;
+    mcpauth_error err = {0};
+    if (mcpauth_jwt_decode(token, strlen(token), &header, &claims, &err) != MCPAUTH_OK) {
+        fprintf(stderr, "mcpauth check-token: not a JWT: %s\n", err.message);
+        return MCPAUTH_ENEGATIVE;
+    }
+    fprintf(stderr, "mcpauth check-token: decoded only: nothing was verified (no signature, "
+                    "expiry, issuer or audience check)\n");
+    json_object *missing = json_object_new_array();
+    for (size_t i = 0; i < sizeof required_claims / sizeof required_claims[0]; i++) {
+        if (!json_object_object_get_ex(claims, required_claims[i], NULL))
+            json_object_array_add(missing, json_object_new_string(required_claims[i]));
+    }
+    bool typ_ok = typ_is_at_jwt(header);
+    if (a->json) {
+        json_object *doc = json_object_new_object();
+        json_object_object_add(doc, "header", json_object_get(header));
+        json_object_object_add(doc, "claims", json_object_get(claims));
+        json_object_object_add(doc, "verified", json_object_new_boolean(false));
+        json_object_object_add(doc, "missing_claims", json_object_get(missing));
+        json_object_object_add(doc, "typ_at_jwt", json_object_new_boolean(typ_ok));
+        printf("%s\n", mcpauth_json_pretty(doc));
+        json_object_put(doc);
+    } else {
+        printf("Header (not verified):\n%s\n", mcpauth_json_pretty(header));
+        printf("Claims (not verified):\n%s\n", mcpauth_json_pretty(claims));
+        if (json_object_array_length(missing) > 0) {
+            printf("Missing RFC 9068 claims:");
+            for (size_t i = 0; i < json_object_array_length(missing); i++)
+                printf(" %s", json_object_get_string(json_object_array_get_idx(missing, i)));
+            printf("\n");
+        }
+        if (!typ_ok) {
+            const char *typ = mcpauth_json_string(header, "typ");
+            printf("typ: ");
+            put_clean(stdout, typ ? typ : "(none)");
+            printf(", not at+jwt (RFC 9068 §2.1)\n");
+        }
+    }
+    json_object_put(missing);
+    json_object_put(header);
+    json_object_put(claims);
+    return 0;
+}
+
+/* ---- --introspect and --verify ---- */
+
+/* What one way of checking concluded. */
+typedef struct finding {
+    bool asked;
+    bool accepted;           /* signature valid / introspection active */
+    mcpauth_token_info info; /* the claims, when accepted */
+    char reason[REASON_MAX]; /* why not accepted, or why the claims fail */
+    bool claims_ok;          /* accepted and mcpauth_token_check() VALID */
+    char how[128];           /* for a valid signature: (RS256, kid "k1") */
+    char source[REASON_MAX]; /* where keys or the answer came from */
+    json_object *raw;        /* introspection response, or {header, claims} */
+} finding;
+
+typedef struct check_run {
+    check_args *args;
+    const char *token;
+    mcpauth_as_metadata issuer_metadata; /* fetched once, when needed */
+    bool have_metadata;
+    finding jwt;
+    finding introspection;
+} check_run;
+
+static mcpauth_status issuer_metadata(check_run *run, mcpauth_error *err)
+{
+    if (run->have_metadata)
+        return MCPAUTH_OK;
+    mcpauth_status st =
+        mcpauth_discover_issuer(&run->args->http, run->args->issuer, &run->issuer_metadata, err);
+    run->have_metadata = st == MCPAUTH_OK;
+    return st;
+}
+
+/* An endpoint named in the issuer's metadata (RFC 8414 §2). */
+static mcpauth_status metadata_endpoint(check_run *run, const char *key, const char *option,
+                                        const char **out, mcpauth_error *err)
+{
+    mcpauth_status st = issuer_metadata(run, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    *out = mcpauth_json_string(run->issuer_metadata.document, key);
+    if (!*out)
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                 "the metadata of issuer %s has no %s (give --%s)",
+                                 run->args->issuer, key, option);
+    if (mcpauth_http_check_url(&run->args->http, *out, err) != MCPAUTH_OK) {
+        err->status = MCPAUTH_EREMOTE;
+        return mcpauth_error_prefix(err, "%s in the issuer's metadata", key);
+    }
+    return MCPAUTH_OK;
+}
+
+static mcpauth_status fetch_jwks(check_run *run, const char *uri, mcpauth_jwks **jwks,
+                                 mcpauth_error *err)
+{
+    mcpauth_http_request req = {.method = "GET", .url = uri};
+    mcpauth_http_response resp;
+    char q[MCPAUTH_URL_QUOTE_SIZE];
+    mcpauth_status st = mcpauth_http_perform(&run->args->http, &req, &resp, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    if (resp.status != 200)
+        st = mcpauth_error_set(err, MCPAUTH_EREMOTE, "JWK Set at %s: HTTP %ld %s",
+                               mcpauth_url_quote(uri, q, sizeof q), resp.status,
+                               mcpauth_http_status_text(resp.status));
+    else if ((st = mcpauth_jwks_parse(resp.body, resp.body_length, jwks, err)) != MCPAUTH_OK)
+        mcpauth_error_prefix(err, "JWK Set at %s", mcpauth_url_quote(uri, q, sizeof q));
+    mcpauth_http_response_free(&resp);
+    return st;
+}
+
+/* The keys: --jwks-file, --jwks-uri, or jwks_uri from the issuer's
+ * metadata. A file that does not parse is a local error. */
+static mcpauth_status load_jwks(check_run *run, mcpauth_jwks **jwks, mcpauth_error *err)
+{
+    check_args *a = run->args;
+    finding *f = &run->jwt;
+    if (a->jwks_file) {
+        char *text = NULL;
+        size_t length = 0;
+        mcpauth_status st = mcpauth_file_read(a->jwks_file, JWKS_FILE_MAX, &text, &length, err);
+        if (st == MCPAUTH_OK && (st = mcpauth_jwks_parse(text, length, jwks, err)) != MCPAUTH_OK) {
+            err->status = MCPAUTH_ELOCAL;
+            mcpauth_error_prefix(err, "%s", a->jwks_file);
+        }
+        free(text);
+        snprintf(f->source, sizeof f->source, "keys from %s", a->jwks_file);
+        return st;
+    }
+    const char *uri = a->jwks_uri;
+    mcpauth_status st =
+        uri ? MCPAUTH_OK : metadata_endpoint(run, "jwks_uri", "jwks-uri", &uri, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    snprintf(f->source, sizeof f->source, "keys from %s", uri);
+    return fetch_jwks(run, uri, jwks, err);
+}
+
+/* {"header": ..., "claims": ...} as decoded, for --json. */
+static json_object *decoded_token(const char *token)
+{
+    json_object *header = NULL, *claims = NULL;
+    if (mcpauth_jwt_decode(token, strlen(token), &header, &claims, NULL) != MCPAUTH_OK)
+        return NULL;
+    json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "header", header);
+    json_object_object_add(doc, "claims", claims);
+    return doc;
+}
+
+static mcpauth_status run_verify(check_run *run, mcpauth_error *err)
+{
+    finding *f = &run->jwt;
+    f->asked = true;
+    size_t length = strlen(run->token);
+    if (!mcpauth_jwt_looks_like(run->token, length)) {
+        snprintf(f->reason, sizeof f->reason, "not a JWT (an opaque token: use --introspect)");
+        return MCPAUTH_OK;
+    }
+    mcpauth_jwks *jwks = NULL;
+    mcpauth_status st = load_jwks(run, &jwks, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    f->raw = decoded_token(run->token);
+    f->accepted = mcpauth_jwt_verify(run->token, length, jwks, &run->args->jwt, &f->info, f->reason,
+                                     sizeof f->reason) == MCPAUTH_JWT_VERIFIED;
+    mcpauth_jwks_free(jwks);
+    json_object *header = NULL;
+    if (f->accepted && f->raw && json_object_object_get_ex(f->raw, "header", &header)) {
+        const char *kid = mcpauth_json_string(header, "kid");
+        char quoted[MCPAUTH_URL_QUOTE_SIZE];
+        snprintf(f->how, sizeof f->how, " (%s%s%s)", mcpauth_json_string(header, "alg"),
+                 kid ? ", kid " : "", kid ? mcpauth_url_quote(kid, quoted, sizeof quoted) : "");
+    }
+    return MCPAUTH_OK;
+}
+
+static mcpauth_status run_introspect(check_run *run, mcpauth_error *err)
+{
+    finding *f = &run->introspection;
+    mcpauth_introspection_config cfg = run->args->introspection;
+    f->asked = true;
+    mcpauth_status st = MCPAUTH_OK;
+    if (!cfg.endpoint)
+        st = metadata_endpoint(run, "introspection_endpoint", "introspection-endpoint",
+                               &cfg.endpoint, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    snprintf(f->source, sizeof f->source, "at %s", cfg.endpoint);
+    st = mcpauth_introspect_sync(&run->args->http, &cfg, run->token, strlen(run->token), &f->info,
+                                 &f->raw, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    f->accepted = f->info.active;
+    if (!f->accepted)
+        snprintf(f->reason, sizeof f->reason, "token is not active");
+    return MCPAUTH_OK;
+}
+
+/* The checks serve makes on any token, whatever validated it. */
+static void judge_claims(const check_args *a, finding *f, int64_t now)
+{
+    if (!f->accepted)
+        return;
+    mcpauth_token_policy policy = {
+        .issuer = a->issuer,
+        .audiences = a->audiences,
+        .audience_count = a->audience_count,
+        .required_scopes = a->scopes,
+        .required_scope_count = a->scope_count,
+        .leeway_seconds = a->leeway,
+        .require_expiry = true,
+    };
+    f->claims_ok = mcpauth_token_check(&policy, &f->info, now, f->reason, sizeof f->reason) ==
+                   MCPAUTH_TOKEN_VALID;
+}
+
+static bool same_text(const char *x, const char *y)
+{
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+static bool same_set(char *const *x, size_t nx, char *const *y, size_t ny)
+{
+    if (nx != ny)
+        return false;
+    for (size_t i = 0; i < nx; i++) {
+        bool found = false;
+        for (size_t j = 0; j < ny && !found; j++)
+            found = strcmp(x[i], y[j]) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Claims on which a verified JWT and an active introspection answer for
+ * the same token differ, as "sub, exp"; empty when they agree. */
+static void compare_claims(const mcpauth_token_info *j, const mcpauth_token_info *i, char *buf,
+                           size_t size)
+{
+    const struct {
+        const char *name;
+        bool same;
+    } claims[] = {
+        {"sub", same_text(j->subject, i->subject)},
+        {"client_id", same_text(j->client_id, i->client_id)},
+        {"iss", same_text(j->issuer, i->issuer)},
+        {"exp", j->expires_at == i->expires_at},
+        {"scope", same_set(j->scopes, j->scope_count, i->scopes, i->scope_count)},
+        {"aud", same_set(j->audiences, j->audience_count, i->audiences, i->audience_count)},
+    };
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof claims / sizeof claims[0]; k++) {
+        if (claims[k].same)
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", claims[k].name);
+        if (n > 0 && (size_t)n < size - used)
+            used += (size_t)n;
+    }
+}
+
+/* The one-line answer when the token is not good, "" when it is. With
+ * both checks, where they disagree comes first. */
+static void verdict(const check_run *run, char *why, size_t size)
+{
+    const finding *j = &run->jwt, *i = &run->introspection;
+    why[0] = '\0';
+    if (j->asked && i->asked && j->accepted && !i->accepted)
+        snprintf(why, size, "signature valid, but introspection says inactive: revoked?");
+    else if (j->asked && i->asked && !j->accepted && i->accepted)
+        snprintf(why, size, "introspection says active, but local verification failed: %s",
+                 j->reason);
+    else if (j->asked && !j->claims_ok)
+        snprintf(why, size, "%s", j->reason);
+    else if (i->asked && !i->claims_ok)
+        snprintf(why, size, "%s", i->reason);
+}
+
+static void print_finding(const char *title, const finding *f, const char *accepted_text,
+                          int64_t now)
+{
+    printf("%s: %s%s", title, f->accepted ? accepted_text : "REJECTED", f->how);
+    if (!f->accepted && f->reason[0])
+        printf(" (%s)", f->reason);
+    if (f->source[0]) {
+        printf(", ");
+        put_clean(stdout, f->source);
+    }
+    printf("\n");
+    if (f->accepted)
+        print_claims(stdout, &f->info, now);
+}
+
+static void print_text(const check_run *run, const char *why, const char *disagree, int64_t now)
+{
+    const check_args *a = run->args;
+    if (run->jwt.asked)
+        print_finding("JWT", &run->jwt, "signature valid", now);
+    if (run->introspection.asked)
+        print_finding("Introspection", &run->introspection, "active", now);
+    if (disagree[0])
+        printf("JWT and introspection disagree on %s\n", disagree);
+    if (!a->issuer)
+        printf("Issuer: not checked (no --issuer)\n");
+    if (a->audience_count == 0)
+        printf("Audience: not checked (no --audience)\n");
+    printf("Result: %s%s\n", why[0] ? "NOT GOOD: " : "good", why);
+}
+
+static void print_json(const check_run *run, const char *why, const char *disagree)
+{
+    json_object *doc = json_object_new_object();
+    if (run->jwt.asked) {
+        json_object *jwt = run->jwt.raw ? json_object_get(run->jwt.raw) : json_object_new_object();
+        json_object_object_add(jwt, "signature_valid", json_object_new_boolean(run->jwt.accepted));
+        if (!run->jwt.accepted)
+            json_object_object_add(jwt, "reason", json_object_new_string(run->jwt.reason));
+        json_object_object_add(doc, "jwt", jwt);
+    }
+    if (run->introspection.asked)
+        json_object_object_add(doc, "introspection", json_object_get(run->introspection.raw));
+    if (disagree[0])
+        json_object_object_add(doc, "disagree", json_object_new_string(disagree));
+    json_object_object_add(doc, "issuer_checked",
+                           json_object_new_boolean(run->args->issuer != NULL));
+    json_object_object_add(doc, "audience_checked",
+                           json_object_new_boolean(run->args->audience_count > 0));
+    json_object_object_add(doc, "good", json_object_new_boolean(!why[0]));
+    if (why[0])
+        json_object_object_add(doc, "reason", json_object_new_string(why));
+    printf("%s\n", mcpauth_json_pretty(doc));
+    json_object_put(doc);
+}
+
+static void finding_free(finding *f)
+{
+    mcpauth_token_info_free(&f->info);
+    json_object_put(f->raw);
+}
+
+static int run_checks(check_args *a, const char *token)
+{
+    check_run run = {.args = a, .token = token};
+    mcpauth_error err = {0};
+    mcpauth_status st = MCPAUTH_OK;
+    if (a->verify && !a->jwks_file && !a->jwks_uri && !a->issuer)
+        return cmd_usage_error(&check_spec,
+                               "--verify needs the issuer's keys: --issuer URL, --jwks-uri URL "
+                               "or --jwks-file FILE");
+    if (a->verify)
+        st = run_verify(&run, &err);
+    if (st == MCPAUTH_OK && a->introspect)
+        st = run_introspect(&run, &err);
+    int status;
+    if (st != MCPAUTH_OK) {
+        status = cmd_fail("check-token", &err);
+    } else {
+        int64_t now = (int64_t)time(NULL);
+        char why[REASON_MAX + 96], disagree[128] = "";
+        judge_claims(a, &run.jwt, now);
+        judge_claims(a, &run.introspection, now);
+        if (run.jwt.accepted && run.introspection.accepted)
+            compare_claims(&run.jwt.info, &run.introspection.info, disagree, sizeof disagree);
+        verdict(&run, why, sizeof why);
+        if (a->json)
+            print_json(&run, why, disagree);
+        else
+            print_text(&run, why, disagree, now);
+        status = why[0] ? MCPAUTH_ENEGATIVE : 0;
+        if (why[0])
+            fprintf(stderr, "mcpauth check-token: %s\n", why);
+    }
+    finding_free(&run.jwt);
+    finding_free(&run.introspection);
+    if (run.have_metadata)
+        mcpauth_as_metadata_free(&run.issuer_metadata);
+    return status;
+}
+
+/* ---- --resource ---- */
+
+typedef struct probe_output {
+    bool json;
+    json_object *checks;   /* for --json */
+    mcpauth_strbuf failed; /* names of failed checks */
+} probe_output;
+
+static void on_check(const mcpauth_probe_check *c, void *data)
+{
+    probe_output *out = data;
+    const char *verdict_name = mcpauth_probe_verdict_name(c->verdict);
+    if (c->verdict == MCPAUTH_PROBE_FAIL)
+        mcpauth_strbuf_appendf(&out->failed, "%s%s", out->failed.length ? ", " : "", c->name);
+    if (!out->json) {
+        printf("%s %s: %s\n", verdict_name, c->name, c->detail);
+        fflush(stdout);
+        return;
+    }
+    json_object *item = json_object_new_object();
+    json_object_object_add(item, "name", json_object_new_string(c->name));
+    json_object_object_add(item, "probe", json_object_new_string(c->ref));
+    json_object_object_add(item, "result", json_object_new_string(verdict_name));
+    json_object_object_add(item, "detail", json_object_new_string(c->detail));
+    json_object_array_add(out->checks, item);
+}
+
+static void print_probe_json(const check_args *a, const probe_output *out,
+                             const mcpauth_probe_summary *sum, const mcpauth_error *err)
+{
+    json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "resource", json_object_new_string(a->resource));
+    json_object_object_add(doc, "checks", json_object_get(out->checks));
+    json_object_object_add(doc, "passed", json_object_new_int64((int64_t)sum->passed));
+    json_object_object_add(doc, "failed", json_object_new_int64((int64_t)sum->failed));
+    json_object_object_add(doc, "warnings", json_object_new_int64((int64_t)sum->warned));
+    json_object_object_add(doc, "skipped", json_object_new_int64((int64_t)sum->skipped));
+    if (err)
+        json_object_object_add(doc, "error", json_object_new_string(err->message));
+    printf("%s\n", mcpauth_json_pretty(doc));
+    json_object_put(doc);
+}
+
+static int run_probe(const check_args *a, const char *token)
+{
+    probe_output out = {.json = a->json, .failed = MCPAUTH_STRBUF_INIT};
+    out.checks = json_object_new_array();
+    mcpauth_probe_config config = {.resource_url = a->resource, .token = token};
+    mcpauth_probe_summary sum;
+    mcpauth_error err = {0};
+    mcpauth_status st = mcpauth_probe_run(&a->http, &config, on_check, &out, &sum, &err);
+    if (a->json)
+        print_probe_json(a, &out, &sum, st == MCPAUTH_OK ? NULL : &err);
+    else if (st == MCPAUTH_OK)
+        printf("%zu passed, %zu failed, %zu warnings, %zu skipped\n", sum.passed, sum.failed,
+               sum.warned, sum.skipped);
+    int status = 0;
+    if (st != MCPAUTH_OK) {
+        status = cmd_fail("check-token", &err);
+    } else if (sum.failed > 0) {
+        fprintf(stderr, "mcpauth check-token: %zu check%s failed: %s\n", sum.failed,
+                sum.failed == 1 ? "" : "s", out.failed.data ? out.failed.data : "");
+        status = MCPAUTH_ENEGATIVE;
+    }
+    json_object_put(out.checks);
+    mcpauth_strbuf_free(&out.failed);
+    return status;
+}
+
+int cmd_check_token(int argc, char **argv)
+{
+    check_args a = {.leeway = 30};
+    mcpauth_http_options_init(&a.http);
+    mcpauth_jwt_policy_init(&a.jwt);
+    a.introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
+    mcpauth_credentials creds = {0};
+    char *secret = NULL, *token = NULL;
+    int operands = 0;
+
+    int status = refuse_token_argument(argc, argv);
+    if (status != 0)
+        return status;
+    status = cmd_parse_options(&check_spec, argc, argv, on_option, &a, &operands);
+    if (status >= 0)
+        return status;
+    /* Not echoed: a stray argument may well be a token. */
+    if (operands < argc)
+        return cmd_usage_error(&check_spec,
+                               "unexpected argument (not shown, in case it is a token); tokens "
+                               "are read from --token-file FILE or MCPAUTH_TOKEN, never from "
+                               "the command line");
+    if ((status = check_modes(&a)) != 0 || (status = load_credentials(&a, &creds, &secret)) != 0 ||
+        (status = check_urls(&a)) != 0 || (status = read_token(&a, &token)) != 0)
+        goto done;
+    if (a.resource) {
+        status = run_probe(&a, token);
+    } else if (!token) {
+        status = cmd_usage_error(&check_spec, "no token: give --token-file FILE (- for standard "
+                                              "input) or set MCPAUTH_TOKEN");
+    } else if (a.decode) {
+        status = run_decode(&a, token);
+    } else {
+        status = run_checks(&a, token);
+    }
+done:
+    mcpauth_secret_free(token);
+    mcpauth_secret_free(secret);
+    mcpauth_credentials_free(&creds);
+    return status;
+}

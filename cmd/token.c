@@ -1,0 +1,892 @@
+/* mcpauth token: obtain access tokens from an authorization server's token
+ * endpoint with the client_credentials, authorization_code (PKCE S256,
+ * loopback redirect) or refresh_token grant, for scripts and tests. Option
+ * parsing, choosing the client and printing only; the protocol work is in
+ * src/oauth/ (token_request.c, authorization.c, pkce.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "common.h"
+#include "mcpauth/authorization.h"
+#include "mcpauth/credentials.h"
+#include "mcpauth/discovery.h"
+#include "mcpauth/fileio.h"
+#include "mcpauth/json.h"
+#include "mcpauth/pkce.h"
+#include "mcpauth/secret.h"
+#include "mcpauth/token_request.h"
+#include "mcpauth/url.h"
+
+#define TOKEN_FILE_MAX       (256 * 1024)
+#define TOKEN_FILE_VERSION   1
+#define DEFAULT_WAIT_SECONDS 300
+#define MAX_WAIT_SECONDS     86400
+
+extern char **environ;
+
+enum {
+    OPT_ISSUER = 256,
+    OPT_CREDENTIALS,
+    OPT_CLIENT_ID,
+    OPT_CLIENT_SECRET_FILE,
+    OPT_AUTH_METHOD,
+    OPT_GRANT,
+    OPT_SCOPE,
+    OPT_RESOURCE,
+    OPT_REFRESH_TOKEN_FILE,
+    OPT_REDIRECT_URI,
+    OPT_OPEN,
+    OPT_WAIT_TIMEOUT,
+    OPT_JSON,
+    OPT_OUTPUT,
+    OPT_FORCE,
+};
+
+static const cmd_option client_options[] = {
+    {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
+    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
+     "client id, secret and issuer (register -o FILE)"},
+    {"client-id", 0, "ID", OPT_CLIENT_ID, "the client's id at the authorization server"},
+    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
+     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
+    {"auth-method", 0, "METHOD", OPT_AUTH_METHOD,
+     "client_secret_basic, client_secret_post or none"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option grant_options[] = {
+    {"grant", 'g', "GRANT", OPT_GRANT, "the grant type (see Grants below)"},
+    {"scope", 0, "SCOPES", OPT_SCOPE, "space-separated scopes (default: as registered)"},
+    {"resource", 0, "URL", OPT_RESOURCE, "the MCP server's URL (RFC 8707), repeatable"},
+    {"refresh-token-file", 0, "FILE", OPT_REFRESH_TOKEN_FILE,
+     "the refresh token, or a file written by --output"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option browser_options[] = {
+    {"redirect-uri", 0, "URI", OPT_REDIRECT_URI, "loopback URI to listen on (default: registered)"},
+    {"open", 0, NULL, OPT_OPEN, "open the authorization URL with xdg-open"},
+    {"wait-timeout", 0, "SECONDS", OPT_WAIT_TIMEOUT,
+     "wait this long for the browser's redirect (300)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option output_options[] = {
+    {"json", 0, NULL, OPT_JSON, "print the whole token response (JSON)"},
+    {"output", 'o', "FILE", OPT_OUTPUT, "save the tokens to FILE (mode 0600), not stdout"},
+    {"force", 'f', NULL, OPT_FORCE, "let --output replace an existing file"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option_group token_groups[] = {
+    {"Authorization server and client", client_options},
+    {"Grant", grant_options},
+    {"Authorization code grant (browser)", browser_options},
+    {"Output", output_options},
+    {"Connection", cmd_http_options},
+};
+
+static const cmd_spec token_spec = {
+    .name = "token",
+    .usage = "--grant GRANT (--credentials FILE | --client-id ID) [--issuer URL] [OPTIONS]",
+    .summary = "Obtains an access token from the authorization server's token endpoint and\n"
+               "prints it on standard output, for $(mcpauth token ...). The endpoints come\n"
+               "from the issuer's metadata (RFC 8414); the client authenticates as it was\n"
+               "registered. Secrets, codes and tokens never appear on the command line or\n"
+               "on standard error.",
+    .groups = token_groups,
+    .group_count = sizeof token_groups / sizeof token_groups[0],
+    .epilog =
+        "Environment:\n"
+        "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
+        "\n"
+        "Grants:\n"
+        "  client_credentials   a token for the client itself, no user involved\n"
+        "  authorization_code   a user signs in with a browser: the authorization URL is\n"
+        "                       printed on standard error, the redirect is received on\n"
+        "                       the loopback redirect URI, with PKCE S256, state and iss\n"
+        "                       checked; refused when the server does not offer S256\n"
+        "  refresh_token        a new access token for the refresh token in a file\n"
+        "A --refresh-token-file without --grant means refresh_token; otherwise --grant\n"
+        "is required.\n"
+        "\n"
+        "Examples:\n"
+        "  TOKEN=$(mcpauth token -c cc.json -g client_credentials)\n"
+        "  mcpauth token -c cc.json -g client_credentials --resource https://mcp.example/mcp\n"
+        "  mcpauth token -c client.json -g authorization_code --open -o tokens.json\n"
+        "  mcpauth token -c client.json --refresh-token-file tokens.json -o tokens.json -f\n"
+        "\n"
+        "Status 1 means the user or the server declined the authorization\n"
+        "(error=access_denied); status 3 also means no redirect came within\n"
+        "--wait-timeout.\n",
+};
+
+typedef struct token_args {
+    mcpauth_http_options http;
+    const char *issuer;
+    const char *credentials_file;
+    const char *client_id;
+    const char *client_secret_file;
+    const char *auth_method;
+    const char *grant;
+    const char *scope;
+    const char **resources;
+    size_t resource_count;
+    const char *refresh_token_file;
+    const char *redirect_uri;
+    bool open_browser;
+    long wait_seconds;
+    bool wait_given;
+    bool json;
+    const char *output;
+    bool force;
+} token_args;
+
+/* Everything the command learnt on the way; freed by token_state_free. */
+typedef struct token_state {
+    mcpauth_credentials creds;
+    char *secret;        /* from --client-secret-file or the environment */
+    char *refresh_token; /* from --refresh-token-file */
+    json_object *saved;  /* the --refresh-token-file document, when JSON */
+    mcpauth_as_metadata md;
+    mcpauth_token_client client;
+    const char *issuer; /* as asked, before discovery */
+    const char *scope;
+} token_state;
+
+static void token_state_free(token_state *s)
+{
+    mcpauth_credentials_free(&s->creds);
+    mcpauth_secret_free(s->secret);
+    mcpauth_secret_free(s->refresh_token);
+    json_object_put(s->saved);
+    mcpauth_as_metadata_free(&s->md);
+}
+
+static int on_option(void *ctx, int id, const char *arg)
+{
+    token_args *a = ctx;
+    int rc = cmd_http_option(&token_spec, &a->http, id, arg);
+    if (rc >= 0)
+        return rc;
+    mcpauth_client_auth ignored;
+    switch (id) {
+    case OPT_ISSUER:
+        a->issuer = arg;
+        return 0;
+    case OPT_CREDENTIALS:
+        a->credentials_file = arg;
+        return 0;
+    case OPT_CLIENT_ID:
+        a->client_id = arg;
+        return 0;
+    case OPT_CLIENT_SECRET_FILE:
+        a->client_secret_file = arg;
+        return 0;
+    case OPT_AUTH_METHOD:
+        a->auth_method = arg;
+        if (!mcpauth_client_auth_from_name(arg, &ignored))
+            return cmd_usage_error(&token_spec,
+                                   "--auth-method: '%s' is not client_secret_basic, "
+                                   "client_secret_post or none",
+                                   arg);
+        return 0;
+    case OPT_GRANT:
+        a->grant = arg;
+        if (strcmp(arg, "client_credentials") != 0 && strcmp(arg, "authorization_code") != 0 &&
+            strcmp(arg, "refresh_token") != 0)
+            return cmd_usage_error(&token_spec,
+                                   "--grant: '%s' is not client_credentials, authorization_code "
+                                   "or refresh_token",
+                                   arg);
+        return 0;
+    case OPT_SCOPE:
+        a->scope = arg;
+        return 0;
+    case OPT_RESOURCE:
+        a->resources[a->resource_count++] = arg;
+        return 0;
+    case OPT_REFRESH_TOKEN_FILE:
+        a->refresh_token_file = arg;
+        return 0;
+    case OPT_REDIRECT_URI:
+        a->redirect_uri = arg;
+        return 0;
+    case OPT_OPEN:
+        a->open_browser = true;
+        return 0;
+    case OPT_WAIT_TIMEOUT:
+        a->wait_given = true;
+        return cmd_parse_long(&token_spec, "wait-timeout", arg, 1, MAX_WAIT_SECONDS,
+                              &a->wait_seconds);
+    case OPT_JSON:
+        a->json = true;
+        return 0;
+    case OPT_OUTPUT:
+        a->output = arg;
+        return 0;
+    case OPT_FORCE:
+        a->force = true;
+        return 0;
+    }
+    return cmd_usage_error(&token_spec, "internal error: unhandled option %d", id);
+}
+
+static bool is_grant(const token_args *a, const char *grant)
+{
+    return strcmp(a->grant, grant) == 0;
+}
+
+/* RFC 8707 §2: a resource is an absolute URI without a fragment. */
+static int check_resource(const char *resource)
+{
+    mcpauth_url url;
+    mcpauth_error err;
+    if (mcpauth_url_parse(resource, &url, &err) != MCPAUTH_OK)
+        return cmd_usage_error(&token_spec, "--resource: %s", err.message);
+    bool fragment = url.fragment != NULL;
+    mcpauth_url_free(&url);
+    if (fragment)
+        return cmd_usage_error(&token_spec,
+                               "--resource: '%s' has a fragment, which a resource indicator must "
+                               "not have (RFC 8707 §2)",
+                               resource);
+    return 0;
+}
+
+/* Checks that the options make one coherent request; settles the grant. */
+static int check_combination(token_args *a)
+{
+    if (!a->grant && a->refresh_token_file)
+        a->grant = "refresh_token";
+    if (!a->grant)
+        return cmd_usage_error(&token_spec, "say which grant: --grant client_credentials, "
+                                            "authorization_code or refresh_token");
+    if (!a->credentials_file && !a->client_id && !a->refresh_token_file)
+        return cmd_usage_error(&token_spec,
+                               "say which client: --credentials FILE or --client-id ID");
+    if (is_grant(a, "refresh_token") && !a->refresh_token_file)
+        return cmd_usage_error(&token_spec, "--grant refresh_token needs --refresh-token-file");
+    if (!is_grant(a, "refresh_token") && a->refresh_token_file)
+        return cmd_usage_error(&token_spec, "--refresh-token-file goes with --grant "
+                                            "refresh_token");
+    if (!is_grant(a, "authorization_code") && (a->redirect_uri || a->open_browser || a->wait_given))
+        return cmd_usage_error(&token_spec, "--redirect-uri, --open and --wait-timeout go with "
+                                            "--grant authorization_code");
+    if (a->force && !a->output)
+        return cmd_usage_error(&token_spec, "--force goes with --output");
+    mcpauth_error err;
+    if (a->issuer && mcpauth_http_check_url(&a->http, a->issuer, &err) != MCPAUTH_OK)
+        return cmd_usage_error(&token_spec, "%s", err.message);
+    for (size_t i = 0; i < a->resource_count; i++) {
+        int rc = check_resource(a->resources[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Refuses early, before a browser round trip, when --output cannot be
+ * written: tokens obtained but not saved would be lost (a rotated refresh
+ * token for good). */
+static mcpauth_status check_output_path(const token_args *a, mcpauth_error *err)
+{
+    if (!a->output)
+        return MCPAUTH_OK;
+    struct stat st;
+    if (lstat(a->output, &st) == 0) {
+        if (!a->force)
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                     "refusing to overwrite existing file %s (use --force)",
+                                     a->output);
+        if (!S_ISREG(st.st_mode))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                     "refusing to overwrite %s: not a regular file", a->output);
+    }
+    char *dir = strdup(a->output);
+    if (!dir)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    char *slash = strrchr(dir, '/');
+    const char *where = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+    mcpauth_status status = MCPAUTH_OK;
+    if (access(where, W_OK) != 0)
+        status = mcpauth_error_set(
+            err, MCPAUTH_ELOCAL, "cannot write %s: directory %s is not writable", a->output, where);
+    free(dir);
+    return status;
+}
+
+static void warn_if_shared(const char *path, const char *what)
+{
+    if (strcmp(path, "-") != 0 && mcpauth_file_is_shared(path))
+        cmd_warn("token", "%s is readable by other users; it holds %s (chmod 600 it)", path, what);
+}
+
+/* RFC 6749 Appendix A.17: a refresh token is visible ASCII; no spaces. */
+static bool token_text_ok(const char *text)
+{
+    if (!*text)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* --refresh-token-file: the token alone (surrounding white space ignored), or
+ * a JSON document written by --output, whose issuer and client_id come
+ * along. */
+static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpauth_error *err)
+{
+    char *text = NULL;
+    size_t length = 0;
+    if (mcpauth_file_read(path, TOKEN_FILE_MAX, &text, &length, err) != MCPAUTH_OK)
+        return MCPAUTH_ELOCAL;
+    warn_if_shared(path, "a refresh token");
+    const char *start = text + strspn(text, " \t\r\n");
+    mcpauth_status st = MCPAUTH_OK;
+    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+    if (*start == '{') {
+        s->saved = mcpauth_json_parse_object(text, length, "token file", err);
+        const char *token = mcpauth_json_string(s->saved, "refresh_token");
+        if (!s->saved)
+            st = mcpauth_error_prefix(err, "%s", name);
+        else if (!token || !token_text_ok(token))
+            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s holds no refresh_token", name);
+        else if (!(s->refresh_token = strdup(token)))
+            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    } else {
+        size_t n = strlen(start);
+        while (n > 0 && strchr(" \t\r\n", start[n - 1]))
+            n--;
+        s->refresh_token = strndup(start, n);
+        if (!s->refresh_token)
+            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        else if (!token_text_ok(s->refresh_token))
+            st = mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                   "%s does not hold a refresh token (one line of visible "
+                                   "characters, or a file written by --output)",
+                                   name);
+    }
+    if (st != MCPAUTH_OK)
+        err->status = MCPAUTH_ELOCAL;
+    explicit_bzero(text, length);
+    free(text);
+    return st;
+}
+
+/* Two issuer identifiers name the same server, forgiving one trailing '/'. */
+static bool same_issuer(const char *x, const char *y)
+{
+    size_t lx = strlen(x), ly = strlen(y);
+    if (lx && x[lx - 1] == '/')
+        lx--;
+    if (ly && y[ly - 1] == '/')
+        ly--;
+    return lx == ly && strncmp(x, y, lx) == 0;
+}
+
+/* Settles the issuer: --issuer, else the credentials', else the token
+ * file's. A client secret or refresh token belongs to one server: another
+ * one named elsewhere is refused rather than sent the secret. */
+static int choose_issuer(const token_args *a, token_state *s)
+{
+    const char *saved = mcpauth_json_string(s->saved, "issuer");
+    const char *candidates[] = {a->issuer, s->creds.issuer, saved};
+    const char *sources[] = {"--issuer", a->credentials_file, a->refresh_token_file};
+    s->issuer = NULL;
+    size_t from = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (!candidates[i])
+            continue;
+        if (!s->issuer) {
+            s->issuer = candidates[i];
+            from = i;
+        } else if (!same_issuer(s->issuer, candidates[i])) {
+            if (from == 0)
+                return cmd_usage_error(&token_spec,
+                                       "--issuer %s is not the issuer %s in %s: the client's "
+                                       "credentials belong to one authorization server",
+                                       s->issuer, candidates[i], sources[i]);
+            fprintf(stderr,
+                    "mcpauth token: %s names issuer %s, but %s names %s: the client's "
+                    "credentials belong to one authorization server\n",
+                    sources[from], s->issuer, sources[i], candidates[i]);
+            return MCPAUTH_ELOCAL;
+        }
+    }
+    if (!s->issuer)
+        return cmd_usage_error(&token_spec, "say which authorization server: --issuer URL (%s)",
+                               a->credentials_file ? "the credentials file names none"
+                                                   : "or --credentials FILE");
+    mcpauth_error err;
+    if (from != 0 && mcpauth_http_check_url(&a->http, s->issuer, &err) != MCPAUTH_OK) {
+        err.status = MCPAUTH_ELOCAL;
+        return cmd_fail("token", &err);
+    }
+    return 0;
+}
+
+/* Settles the client id, secret and authentication method. */
+static int choose_client(const token_args *a, token_state *s)
+{
+    mcpauth_error err = {0};
+    mcpauth_token_client *c = &s->client;
+    const char *saved_id = mcpauth_json_string(s->saved, "client_id");
+    c->client_id = a->client_id          ? a->client_id
+                   : a->credentials_file ? mcpauth_credentials_client_id(&s->creds)
+                                         : saved_id;
+    if (!c->client_id)
+        return cmd_usage_error(&token_spec,
+                               "say which client: --credentials FILE or --client-id ID");
+    if (saved_id && strcmp(saved_id, c->client_id) != 0) {
+        fprintf(stderr,
+                "mcpauth token: %s holds a refresh token of client %s, not of %s: refresh "
+                "tokens are bound to their client (RFC 6749 §6)\n",
+                a->refresh_token_file, saved_id, c->client_id);
+        return MCPAUTH_ELOCAL;
+    }
+    if (a->credentials_file)
+        c->client_secret = mcpauth_credentials_client_secret(&s->creds);
+    if (a->client_secret_file || !c->client_secret) {
+        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
+                            &s->secret, &err) != MCPAUTH_OK)
+            return cmd_fail("token", &err);
+        if (s->secret)
+            c->client_secret = s->secret;
+    }
+    const char *registered =
+        a->credentials_file ? mcpauth_json_string(s->creds.client, "token_endpoint_auth_method")
+                            : NULL;
+    if (a->auth_method) {
+        mcpauth_client_auth_from_name(a->auth_method, &c->auth);
+    } else if (registered) {
+        if (!mcpauth_client_auth_from_name(registered, &c->auth)) {
+            fprintf(stderr,
+                    "mcpauth token: %s: the client was registered for %.64s, which mcpauth does "
+                    "not speak (use --auth-method)\n",
+                    a->credentials_file, registered);
+            return MCPAUTH_ELOCAL;
+        }
+    } else {
+        /* RFC 7591 §2 makes client_secret_basic the default; a client with
+         * no secret at all is a public one. */
+        c->auth = c->client_secret ? MCPAUTH_CLIENT_AUTH_BASIC : MCPAUTH_CLIENT_AUTH_NONE;
+    }
+    if (c->auth == MCPAUTH_CLIENT_AUTH_NONE)
+        c->client_secret = NULL; /* a public client sends none */
+    else if (!c->client_secret)
+        return cmd_usage_error(&token_spec,
+                               "%s needs the client secret: --client-secret-file FILE, "
+                               "MCPAUTH_CLIENT_SECRET, or a credentials file that holds it",
+                               mcpauth_client_auth_name(c->auth));
+    return 0;
+}
+
+/* The scope to ask for: --scope, else (for a new grant) the registered one. */
+static void choose_scope(const token_args *a, token_state *s)
+{
+    s->scope = a->scope;
+    if (!s->scope && !is_grant(a, "refresh_token") && a->credentials_file)
+        s->scope = mcpauth_json_string(s->creds.client, "scope");
+}
+
+/* Reports a failure after the command line was accepted. A URL refused by
+ * the transport policy at this stage came from the server's metadata, so it
+ * is the remote side's error, not usage. */
+static int fail_remote(mcpauth_error *err)
+{
+    if (err->status == MCPAUTH_EUSAGE)
+        err->status = MCPAUTH_EREMOTE;
+    return cmd_fail("token", err);
+}
+
+static int discover(const token_args *a, token_state *s)
+{
+    mcpauth_error err = {0};
+    if (mcpauth_discover_issuer(&a->http, s->issuer, &s->md, &err) != MCPAUTH_OK)
+        return fail_remote(&err);
+    s->client.token_endpoint = mcpauth_json_string(s->md.document, "token_endpoint");
+    if (!s->client.token_endpoint) {
+        fprintf(stderr,
+                "mcpauth token: the authorization server %s advertises no "
+                "token_endpoint (RFC 8414 §2)\n",
+                s->md.issuer);
+        return MCPAUTH_EREMOTE;
+    }
+    return 0;
+}
+
+/* MCP (Authorization Code Protection): clients must refuse to go on when
+ * the metadata does not list S256 in code_challenge_methods_supported. */
+static bool offers_s256(json_object *metadata)
+{
+    json_object *methods = NULL;
+    if (!json_object_object_get_ex(metadata, "code_challenge_methods_supported", &methods) ||
+        !json_object_is_type(methods, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(methods); i++) {
+        json_object *m = json_object_array_get_idx(methods, i);
+        if (json_object_is_type(m, json_type_string) &&
+            strcmp(json_object_get_string(m), "S256") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The first registered redirect URI mcpauth can listen on: http on a
+ * loopback host. */
+static const char *registered_loopback_uri(const token_state *s)
+{
+    json_object *uris = NULL;
+    if (!s->creds.client || !json_object_object_get_ex(s->creds.client, "redirect_uris", &uris) ||
+        !json_object_is_type(uris, json_type_array))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(uris); i++) {
+        const char *uri = json_object_get_string(json_object_array_get_idx(uris, i));
+        mcpauth_url url;
+        if (!uri || mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
+            continue;
+        bool usable =
+            strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url) && !url.fragment;
+        mcpauth_url_free(&url);
+        if (usable)
+            return uri;
+    }
+    return NULL;
+}
+
+/* The executable name in $PATH, as a path the caller frees; NULL when none.
+ * Looked up here rather than by posix_spawnp, whose failure to find a
+ * program some implementations only report through the child's exit. */
+static char *find_in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        return NULL;
+    for (const char *dir = path; dir;) {
+        const char *colon = strchr(dir, ':');
+        size_t length = colon ? (size_t)(colon - dir) : strlen(dir);
+        char *candidate = NULL;
+        if (length > 0 && asprintf(&candidate, "%.*s/%s", (int)length, dir, name) >= 0) {
+            struct stat st;
+            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
+                return candidate;
+            free(candidate);
+        }
+        dir = colon ? colon + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* --open: xdg-open, detached from our standard streams so that nothing it
+ * prints can mix with the token on standard output. Not waited for. */
+static void open_browser(const char *url)
+{
+    char *program = find_in_path("xdg-open");
+    if (!program) {
+        cmd_warn("token", "cannot open a browser (no xdg-open in PATH); open the URL above "
+                          "by hand");
+        return;
+    }
+    posix_spawn_file_actions_t actions;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc == 0) {
+        for (int fd = 0; fd <= 2; fd++)
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY,
+                                             0);
+        char *argv[] = {program, (char *)url, NULL};
+        pid_t pid;
+        rc = posix_spawn(&pid, program, &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+    }
+    if (rc != 0)
+        cmd_warn("token", "cannot open a browser (%s: %s); open the URL above by hand", program,
+                 strerror(rc));
+    free(program);
+}
+
+static void print_instructions(const token_args *a, const char *url, const char *redirect_uri)
+{
+    fprintf(stderr,
+            "mcpauth token: open this URL in a browser to authorize the client:\n\n  %s\n\n"
+            "mcpauth token: waiting up to %ld s for the redirect to %s\n",
+            url, a->wait_seconds, redirect_uri);
+    fflush(stderr);
+}
+
+/* The front channel: authorization URL, browser, loopback redirect. On
+ * success *code is the authorization code. */
+static int authorize(const token_args *a, token_state *s, const char *redirect_uri,
+                     const mcpauth_pkce *pkce, char **code)
+{
+    mcpauth_error err = {0};
+    const char *endpoint = mcpauth_json_string(s->md.document, "authorization_endpoint");
+    if (!endpoint) {
+        fprintf(stderr,
+                "mcpauth token: the authorization server %s advertises no "
+                "authorization_endpoint (RFC 8414 §2)\n",
+                s->md.issuer);
+        return MCPAUTH_EREMOTE;
+    }
+    if (mcpauth_http_check_url(&a->http, endpoint, &err) != MCPAUTH_OK)
+        return fail_remote(&err);
+    char state[MCPAUTH_STATE_LENGTH + 1];
+    if (mcpauth_authorization_new_state(state, &err) != MCPAUTH_OK)
+        return cmd_fail("token", &err);
+    mcpauth_authorization_request req = {
+        .authorization_endpoint = endpoint,
+        .client_id = s->client.client_id,
+        .redirect_uri = redirect_uri,
+        .scope = s->scope,
+        .state = state,
+        .code_challenge = pkce->challenge,
+        .resources = a->resources,
+        .resource_count = a->resource_count,
+    };
+    char *url = mcpauth_authorization_url(&req, &err);
+    if (!url)
+        return fail_remote(&err);
+    mcpauth_redirect_listener *listener = NULL;
+    int status = 0;
+    /* A browser that hangs up while its page is written must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (mcpauth_redirect_listener_open(redirect_uri, a->http.verbose, &listener, &err) !=
+        MCPAUTH_OK) {
+        status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&token_spec, "%s", err.message)
+                                              : cmd_fail("token", &err);
+        free(url);
+        return status;
+    }
+    print_instructions(a, url, redirect_uri);
+    if (a->open_browser)
+        open_browser(url);
+    json_object *iss_supported = NULL;
+    mcpauth_authorization_expect expect = {
+        .state = state,
+        .issuer = s->md.issuer,
+        .require_iss = json_object_object_get_ex(s->md.document,
+                                                 "authorization_response_iss_parameter_supported",
+                                                 &iss_supported) &&
+                       json_object_is_type(iss_supported, json_type_boolean) &&
+                       json_object_get_boolean(iss_supported),
+    };
+    if (mcpauth_redirect_listener_wait(listener, &expect, (uint64_t)a->wait_seconds * 1000, code,
+                                       &err) != MCPAUTH_OK)
+        status = cmd_fail("token", &err);
+    mcpauth_redirect_listener_free(listener);
+    explicit_bzero(state, sizeof state);
+    free(url);
+    return status;
+}
+
+static int grant_authorization_code(const token_args *a, token_state *s,
+                                    mcpauth_token_response *resp)
+{
+    if (!offers_s256(s->md.document)) {
+        fprintf(stderr,
+                "mcpauth token: the authorization server %s does not list S256 in "
+                "code_challenge_methods_supported: refusing the authorization code flow "
+                "without PKCE (MCP authorization, OAuth 2.1 §7.5)\n",
+                s->md.issuer);
+        return MCPAUTH_EREMOTE;
+    }
+    const char *redirect_uri = a->redirect_uri ? a->redirect_uri : registered_loopback_uri(s);
+    if (!redirect_uri)
+        return cmd_usage_error(&token_spec,
+                               "no loopback redirect URI to listen on: give --redirect-uri "
+                               "http://127.0.0.1:PORT/callback (registered with the client)");
+    mcpauth_error err = {0};
+    mcpauth_pkce pkce;
+    if (mcpauth_pkce_generate(&pkce, &err) != MCPAUTH_OK)
+        return cmd_fail("token", &err);
+    char *code = NULL;
+    int status = authorize(a, s, redirect_uri, &pkce, &code);
+    if (status == 0) {
+        /* RFC 8707 §2.2: the same resources again, at the token endpoint. */
+        mcpauth_token_params params = {
+            .grant_type = "authorization_code",
+            .resources = a->resources,
+            .resource_count = a->resource_count,
+            .code = code,
+            .redirect_uri = redirect_uri,
+            .code_verifier = pkce.verifier,
+        };
+        if (mcpauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
+            status = fail_remote(&err);
+    }
+    mcpauth_secret_free(code);
+    mcpauth_pkce_clear(&pkce);
+    return status;
+}
+
+static int obtain(const token_args *a, token_state *s, mcpauth_token_response *resp)
+{
+    if (is_grant(a, "authorization_code"))
+        return grant_authorization_code(a, s, resp);
+    mcpauth_token_params params = {
+        .grant_type = a->grant,
+        .scope = s->scope,
+        .resources = a->resources,
+        .resource_count = a->resource_count,
+        .refresh_token = s->refresh_token,
+    };
+    mcpauth_error err = {0};
+    if (mcpauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
+        return fail_remote(&err);
+    return 0;
+}
+
+static void add_string(json_object *doc, const char *key, const char *value)
+{
+    if (value)
+        json_object_object_add(doc, key, json_object_new_string(value));
+}
+
+/* The --output document: the token response as received, plus where it came
+ * from and when it expires. A refresh answer without a new refresh token
+ * keeps the old one (RFC 6749 §6: it stays valid). */
+static json_object *output_document(const token_state *s, const mcpauth_token_response *resp)
+{
+    json_object *doc = json_object_new_object();
+    if (!doc)
+        return NULL;
+    json_object_object_foreach(resp->document, key, value)
+    {
+        json_object_object_add(doc, key, json_object_get(value));
+    }
+    if (!resp->refresh_token)
+        add_string(doc, "refresh_token", s->refresh_token);
+    long long now = (long long)time(NULL);
+    json_object_object_add(doc, "version", json_object_new_int(TOKEN_FILE_VERSION));
+    add_string(doc, "issuer", s->md.issuer);
+    add_string(doc, "client_id", s->client.client_id);
+    add_string(doc, "token_endpoint", s->client.token_endpoint);
+    json_object_object_add(doc, "obtained_at", json_object_new_int64(now));
+    if (resp->expires_in >= 0)
+        json_object_object_add(doc, "expires_at", json_object_new_int64(now + resp->expires_in));
+    return doc;
+}
+
+static int save_output(const token_args *a, const token_state *s,
+                       const mcpauth_token_response *resp)
+{
+    mcpauth_error err = {0};
+    json_object *doc = output_document(s, resp);
+    const char *text = doc ? mcpauth_json_pretty(doc) : NULL;
+    char *copy = text ? malloc(strlen(text) + 2) : NULL;
+    if (!copy) {
+        json_object_put(doc);
+        mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
+        return cmd_fail("token", &err);
+    }
+    size_t length = strlen(text);
+    memcpy(copy, text, length);
+    copy[length] = '\n';
+    copy[length + 1] = '\0';
+    mcpauth_status st = mcpauth_file_write_private(a->output, copy, length + 1, a->force, &err);
+    explicit_bzero(copy, length + 1);
+    free(copy);
+    json_object_put(doc);
+    if (st != MCPAUTH_OK)
+        return cmd_fail("token", &err);
+    return 0;
+}
+
+static int print_result(const token_args *a, const token_state *s,
+                        const mcpauth_token_response *resp)
+{
+    if (a->output) {
+        int status = save_output(a, s, resp);
+        if (status != 0)
+            return status;
+    }
+    if (a->json)
+        printf("%s\n", mcpauth_json_pretty(resp->document));
+    else if (!a->output)
+        printf("%s\n", resp->access_token);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "mcpauth token: cannot write to standard output: %s\n", strerror(errno));
+        return MCPAUTH_ELOCAL;
+    }
+    return 0;
+}
+
+/* Loads what the files hold: credentials and the refresh token. */
+static int load_files(const token_args *a, token_state *s)
+{
+    mcpauth_error err = {0};
+    if (check_output_path(a, &err) != MCPAUTH_OK)
+        return cmd_fail("token", &err);
+    if (a->credentials_file) {
+        if (mcpauth_credentials_load(a->credentials_file, &s->creds, &err) != MCPAUTH_OK)
+            return cmd_fail("token", &err);
+        warn_if_shared(a->credentials_file, "secrets");
+    }
+    if (a->refresh_token_file && load_refresh_token(a->refresh_token_file, s, &err) != MCPAUTH_OK)
+        return cmd_fail("token", &err);
+    return 0;
+}
+
+static int run(token_args *a)
+{
+    token_state s = {0};
+    mcpauth_token_response resp = {0};
+    int status = load_files(a, &s);
+    if (status == 0)
+        status = choose_issuer(a, &s);
+    if (status == 0)
+        status = choose_client(a, &s);
+    if (status == 0) {
+        choose_scope(a, &s);
+        status = discover(a, &s);
+    }
+    if (status == 0)
+        status = obtain(a, &s, &resp);
+    if (status == 0)
+        status = print_result(a, &s, &resp);
+    mcpauth_token_response_free(&resp);
+    token_state_free(&s);
+    /* Reap an xdg-open that has finished; one still running is left be. */
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return status;
+}
+
+int cmd_token(int argc, char **argv)
+{
+    token_args a = {0};
+    mcpauth_http_options_init(&a.http);
+    a.wait_seconds = DEFAULT_WAIT_SECONDS;
+    /* --resource can occur at most argc times. */
+    a.resources = calloc((size_t)argc + 1, sizeof *a.resources);
+    if (!a.resources) {
+        fprintf(stderr, "mcpauth token: out of memory\n");
+        return MCPAUTH_ELOCAL;
+    }
+    int operands = 0;
+    int status = cmd_parse_options(&token_spec, argc, argv, on_option, &a, &operands);
+    if (status >= 0)
+        goto done; /* --help, or a usage error already printed */
+    if (operands < argc) {
+        status = cmd_usage_error(&token_spec, "unexpected argument '%s'", argv[operands]);
+        goto done;
+    }
+    if ((status = check_combination(&a)) != 0)
+        goto done;
+    status = run(&a);
+done:
+    free(a.resources);
+    return status;
+}

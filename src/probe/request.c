@@ -1,0 +1,175 @@
+/* The probe's requests. MCP requests need headers the general client does
+ * not send (Origin, Mcp-Session-Id, MCP-Protocol-Version), so they are
+ * built on the shared libcurl transfer (src/http/transfer.h): the same
+ * transport policy, limits, redaction and -v lines as every other request. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mcpauth/json.h"
+#include "mcpauth/strbuf.h"
+#include "mcpauth_config.h"
+#include "probe_internal.h"
+#include "src/http/transfer.h"
+
+const char probe_initialize_body[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+    "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+    "\"clientInfo\":{\"name\":\"mcpauth-check-token\",\"version\":\"" MCPAUTH_VERSION "\"}}}";
+
+static bool add_header(mcpauth__http_transfer *t, const char *name, const char *value)
+{
+    if (!value)
+        return true;
+    char line[1024];
+    snprintf(line, sizeof line, "%s: %s", name, value);
+    /* The list already holds Accept, so the head libcurl was given stays. */
+    struct curl_slist *head = curl_slist_append(t->request_headers, line);
+    if (!head)
+        return false;
+    t->request_headers = head;
+    return true;
+}
+
+mcpauth_status probe_send(probe_state *s, const probe_request *r, mcpauth_http_response *resp,
+                          mcpauth_error *err)
+{
+    const char *url = r->url ? r->url : s->config->resource_url;
+    mcpauth_http_request req = {
+        .method = r->method ? r->method : "POST",
+        .url = url,
+        .content_type = r->body ? "application/json" : NULL,
+        .body = r->body,
+        .body_length = r->body ? strlen(r->body) : 0,
+        /* MCP 2025-11-25 Streamable HTTP: POSTs accept both forms. */
+        .accept = "application/json, text/event-stream",
+        .bearer_token = r->bearer_token,
+        .basic_user = r->basic_user,
+        .basic_password = r->basic_password,
+    };
+    mcpauth__http_transfer t;
+    memset(resp, 0, sizeof *resp);
+    mcpauth_status st = mcpauth__http_transfer_init(&t, s->opts, &req, url, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    if (!add_header(&t, "Origin", r->origin) || !add_header(&t, "Mcp-Session-Id", r->session_id) ||
+        !add_header(&t, "MCP-Protocol-Version", r->protocol_version)) {
+        mcpauth__http_transfer_cleanup(&t);
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    }
+    curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, t.request_headers);
+    st = mcpauth__http_transfer_finish(&t, curl_easy_perform(t.easy), resp, err);
+    mcpauth__http_transfer_cleanup(&t);
+    return st;
+}
+
+mcpauth_status probe_get(probe_state *s, const char *url, mcpauth_http_response *resp,
+                         mcpauth_error *err)
+{
+    mcpauth_http_request req = {.method = "GET", .url = url};
+    return mcpauth_http_perform(s->opts, &req, resp, err);
+}
+
+static bool has_id(json_object *message, int id)
+{
+    json_object *value = NULL;
+    return json_object_is_type(message, json_type_object) &&
+           json_object_object_get_ex(message, "id", &value) &&
+           json_object_is_type(value, json_type_int) && json_object_get_int(value) == id &&
+           (json_object_object_get_ex(message, "result", NULL) ||
+            json_object_object_get_ex(message, "error", NULL));
+}
+
+/* Server-Sent Events (WHATWG HTML §9.2.6): events end at a blank line, and
+ * the data lines of one event join with '\n'. The first event that is the
+ * response wins; notifications before it are skipped. */
+static json_object *response_in_events(const char *body, size_t length, int id)
+{
+    mcpauth_strbuf data = MCPAUTH_STRBUF_INIT;
+    json_object *found = NULL;
+    const char *p = body, *end = body + length;
+    while (p <= end && !found) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        size_t n = (size_t)(line_end - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n == 0) {
+            if (data.length > 0) {
+                mcpauth_error ignored;
+                json_object *message =
+                    mcpauth_json_parse(data.data, data.length, "event", &ignored);
+                if (has_id(message, id))
+                    found = message;
+                else
+                    json_object_put(message);
+            }
+            mcpauth_strbuf_free(&data);
+        } else if (n >= 5 && strncmp(p, "data:", 5) == 0) {
+            const char *value = p + 5 + (n > 5 && p[5] == ' ');
+            if (data.length > 0)
+                mcpauth_strbuf_append(&data, "\n", 1);
+            mcpauth_strbuf_append(&data, value, (size_t)(p + n - value));
+        }
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    /* A stream may end without the blank line after its last event. */
+    if (!found && data.length > 0) {
+        mcpauth_error ignored;
+        json_object *message = mcpauth_json_parse(data.data, data.length, "event", &ignored);
+        if (has_id(message, id))
+            found = message;
+        else
+            json_object_put(message);
+    }
+    mcpauth_strbuf_free(&data);
+    return found;
+}
+
+json_object *probe_jsonrpc_response(const mcpauth_http_response *resp, int id)
+{
+    if (!resp->body)
+        return NULL;
+    const char *type = mcpauth_http_response_header(resp, "Content-Type", 0);
+    if (type && strncasecmp(type, "text/event-stream", 17) == 0)
+        return response_in_events(resp->body, resp->body_length, id);
+    mcpauth_error ignored;
+    json_object *message = mcpauth_json_parse(resp->body, resp->body_length, "response", &ignored);
+    if (has_id(message, id))
+        return message;
+    json_object_put(message);
+    return NULL;
+}
+
+const mcpauth_challenge *probe_bearer_challenge(const mcpauth_http_response *resp,
+                                                mcpauth_challenge_list *list, bool *syntax_error)
+{
+    const char *value;
+    mcpauth_error ignored;
+    *syntax_error = false;
+    for (size_t i = 0; (value = mcpauth_http_response_header(resp, "WWW-Authenticate", i)); i++) {
+        if (mcpauth_www_authenticate_parse(value, list, &ignored) != MCPAUTH_OK)
+            *syntax_error = true;
+    }
+    return mcpauth_challenge_find(list, "Bearer");
+}
+
+const char *probe_status_text(long status, char *buf, size_t size)
+{
+    const char *text = mcpauth_http_status_text(status);
+    snprintf(buf, size, "HTTP %ld%s%s", status, text[0] ? " " : "", text);
+    return buf;
+}
+
+void probe_keep_session(probe_state *s, const mcpauth_http_response *resp)
+{
+    const char *id = mcpauth_http_response_header(resp, "Mcp-Session-Id", 0);
+    if (!id || s->session_count == PROBE_MAX_SESSIONS)
+        return;
+    char *copy = strdup(id);
+    if (copy)
+        s->sessions[s->session_count++] = copy;
+}
