@@ -3,7 +3,6 @@
  * file it writes. Option parsing and printing only; the protocol work is in
  * src/oauth/. */
 #include <errno.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -442,36 +441,6 @@ static mcpauth_status find_endpoint(const register_args *a, mcpauth_credentials 
     return st;
 }
 
-/* Refuses early, before anything is registered, when --output cannot be
- * written: a registration whose secret cannot be saved is a lost secret. */
-static mcpauth_status check_output_path(const register_args *a, mcpauth_error *err)
-{
-    if (!a->output)
-        return MCPAUTH_OK;
-    struct stat st;
-    if (lstat(a->output, &st) == 0) {
-        if (!a->force)
-            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                     "refusing to overwrite existing file %s (use --force)",
-                                     a->output);
-        if (!S_ISREG(st.st_mode))
-            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                     "refusing to overwrite %s: not a regular file", a->output);
-    }
-    char *dir = strdup(a->output);
-    if (!dir)
-        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    char *slash = strrchr(dir, '/');
-    const char *where = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    mcpauth_status status = MCPAUTH_OK;
-    if (access(where, W_OK) != 0)
-        status = mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                   "cannot write %s: directory %s is not writable", a->output,
-                                   where);
-    free(dir);
-    return status;
-}
-
 static int run_create(register_args *a)
 {
     mcpauth_error err = {0};
@@ -485,7 +454,7 @@ static int run_create(register_args *a)
                                               : cmd_fail("register", &err);
         goto done;
     }
-    if (check_output_path(a, &err) != MCPAUTH_OK ||
+    if (mcpauth_file_check_writable(a->output, a->force, &err) != MCPAUTH_OK ||
         cmd_read_secret(a->initial_access_token_file, "MCPAUTH_INITIAL_ACCESS_TOKEN",
                         "initial access token", &token, &err) != MCPAUTH_OK ||
         find_endpoint(a, &creds, &err) != MCPAUTH_OK ||

@@ -296,36 +296,6 @@ static int check_combination(token_args *a)
     return 0;
 }
 
-/* Refuses early, before a browser round trip, when --output cannot be
- * written: tokens obtained but not saved would be lost (a rotated refresh
- * token for good). */
-static mcpauth_status check_output_path(const token_args *a, mcpauth_error *err)
-{
-    if (!a->output)
-        return MCPAUTH_OK;
-    struct stat st;
-    if (lstat(a->output, &st) == 0) {
-        if (!a->force)
-            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                     "refusing to overwrite existing file %s (use --force)",
-                                     a->output);
-        if (!S_ISREG(st.st_mode))
-            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                     "refusing to overwrite %s: not a regular file", a->output);
-    }
-    char *dir = strdup(a->output);
-    if (!dir)
-        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    char *slash = strrchr(dir, '/');
-    const char *where = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    mcpauth_status status = MCPAUTH_OK;
-    if (access(where, W_OK) != 0)
-        status = mcpauth_error_set(
-            err, MCPAUTH_ELOCAL, "cannot write %s: directory %s is not writable", a->output, where);
-    free(dir);
-    return status;
-}
-
 static void warn_if_shared(const char *path, const char *what)
 {
     if (strcmp(path, "-") != 0 && mcpauth_file_is_shared(path))
@@ -827,7 +797,7 @@ static int print_result(const token_args *a, const token_state *s,
 static int load_files(const token_args *a, token_state *s)
 {
     mcpauth_error err = {0};
-    if (check_output_path(a, &err) != MCPAUTH_OK)
+    if (mcpauth_file_check_writable(a->output, a->force, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
     if (a->credentials_file) {
         if (mcpauth_credentials_load(a->credentials_file, &s->creds, &err) != MCPAUTH_OK)

@@ -30,6 +30,12 @@ mcpauth_status mcpauth_file_read_secret(const char *path, const char *what, char
 mcpauth_status mcpauth_file_write_private(const char *path, const char *data, size_t length,
                                           bool overwrite, mcpauth_error *err);
 
+/* Checks, before any work whose result would be lost, that
+ * mcpauth_file_write_private(path, ..., overwrite) can succeed: path absent
+ * (or, with overwrite, a regular file) and its directory writable. path
+ * NULL is fine (nothing to write). MCPAUTH_ELOCAL naming the problem. */
+mcpauth_status mcpauth_file_check_writable(const char *path, bool overwrite, mcpauth_error *err);
+
 /* True when path's permissions let group or others read it. */
 bool mcpauth_file_is_shared(const char *path);
 

@@ -191,6 +191,31 @@ mcpauth_status mcpauth_file_write_private(const char *path, const char *data, si
     return write_new(path, data, length, err);
 }
 
+mcpauth_status mcpauth_file_check_writable(const char *path, bool overwrite, mcpauth_error *err)
+{
+    if (!path)
+        return MCPAUTH_OK;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!overwrite)
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                     "refusing to overwrite existing file %s (use --force)", path);
+        if (!S_ISREG(st.st_mode))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                     "refusing to overwrite %s: not a regular file", path);
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    const char *dir = dirname(copy);
+    mcpauth_status status = MCPAUTH_OK;
+    if (access(dir, W_OK) != 0)
+        status = mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                   "cannot write %s: directory %s is not writable", path, dir);
+    free(copy);
+    return status;
+}
+
 bool mcpauth_file_is_shared(const char *path)
 {
     struct stat st;

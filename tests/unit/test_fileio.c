@@ -735,6 +735,28 @@ START_TEST(is_shared_after_write_private)
 }
 END_TEST
 
+/* Refusals come before any work whose result would otherwise be lost. */
+START_TEST(check_writable)
+{
+    mcpauth_error err = {0};
+    const char *fresh = test_path("fresh.json");
+    ck_assert_int_eq(mcpauth_file_check_writable(NULL, false, &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_file_check_writable(fresh, false, &err), MCPAUTH_OK);
+
+    put_file(fresh, "x", 1, 0600);
+    ck_assert_int_eq(mcpauth_file_check_writable(fresh, false, &err), MCPAUTH_ELOCAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "refusing to overwrite existing file"));
+    ck_assert_int_eq(mcpauth_file_check_writable(fresh, true, &err), MCPAUTH_OK);
+
+    ck_assert_int_eq(mcpauth_file_check_writable(test_dir, true, &err), MCPAUTH_ELOCAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "not a regular file"));
+
+    ck_assert_int_eq(mcpauth_file_check_writable(test_path("no/such/dir/f"), false, &err),
+                     MCPAUTH_ELOCAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "is not writable"));
+}
+END_TEST
+
 static Suite *fileio_suite(void)
 {
     Suite *s = suite_create("fileio");
@@ -795,6 +817,7 @@ static Suite *fileio_suite(void)
     tcase_add_test(tc, is_shared_modes);
     tcase_add_test(tc, is_shared_missing);
     tcase_add_test(tc, is_shared_after_write_private);
+    tcase_add_test(tc, check_writable);
     suite_add_tcase(s, tc);
     return s;
 }
