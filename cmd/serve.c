@@ -54,6 +54,13 @@ enum {
     OPT_JWT_ALG,
     OPT_JWT_TYP_OPTIONAL,
     OPT_INTROSPECT_JWT,
+    OPT_ENV,
+    OPT_PASS_ENV,
+    OPT_SHARED_BACKEND,
+    OPT_BACKEND_TIMEOUT,
+    OPT_BACKEND_KILL_TIMEOUT,
+    OPT_BACKEND_MAX_LINE,
+    OPT_BACKEND_MAX_BUFFER,
 };
 
 static const cmd_option resource_options[] = {
@@ -128,12 +135,29 @@ static const cmd_option server_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option backend_options[] = {
+    {"env", 0, "NAME=VALUE", OPT_ENV, "set in the backend's environment, repeatable"},
+    {"pass-env", 0, "NAME", OPT_PASS_ENV, "pass our NAME on to the backend, repeatable"},
+    {"shared-backend", 0, NULL, OPT_SHARED_BACKEND,
+     "one backend process for all sessions (stateless servers)"},
+    {"backend-timeout", 0, "SECONDS", OPT_BACKEND_TIMEOUT,
+     "a request's answer must come within (300)"},
+    {"backend-kill-timeout", 0, "SECONDS", OPT_BACKEND_KILL_TIMEOUT,
+     "from SIGTERM to SIGKILL when stopping a backend (5)"},
+    {"backend-max-line", 0, "BYTES", OPT_BACKEND_MAX_LINE,
+     "longest message the backend may write (4194304)"},
+    {"backend-max-buffer", 0, "BYTES", OPT_BACKEND_MAX_BUFFER,
+     "replay buffer and unread input per session (16777216)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option_group serve_groups[] = {
     {"Resource server", resource_options},
     {"Authorization server", as_options},
     {"Local JWT validation (RFC 9068)", validation_options},
     {"Token checks", token_options},
     {"Server", server_options},
+    {"Stdio backend (after -- COMMAND [ARGS...])", backend_options},
     {"Connection to the authorization server", cmd_http_options},
 };
 
@@ -141,19 +165,21 @@ static const cmd_spec serve_spec = {
     .name = "serve",
     .usage = "--credentials FILE [--issuer URL] [OPTIONS]\n"
              "       mcpauth serve --issuer URL --client-id ID [OPTIONS]\n"
-             "       mcpauth serve --no-auth [OPTIONS]",
+             "       mcpauth serve --no-auth [OPTIONS]\n"
+             "       mcpauth serve [OPTIONS] -- COMMAND [ARGS...]",
     .summary =
         "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
         "metadata, RFC 6750 challenges, tokens checked as RFC 9068 JWTs against the\n"
         "issuer's keys or by RFC 7662 introspection, with a cache. Built-in tools:\n"
-        "hello_world and whoami.",
+        "hello_world and whoami; or, after --, a stdio MCP server run for each\n"
+        "session and bridged to Streamable HTTP.",
     .groups = serve_groups,
     .group_count = sizeof serve_groups / sizeof serve_groups[0],
     .epilog = "Environment:\n"
               "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
               "\n"
               "Endpoints:\n"
-              "  RESOURCE-PATH                                  MCP (POST, DELETE)\n"
+              "  RESOURCE-PATH                                  MCP (POST, DELETE; GET with a backend)\n"
               "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
               "  /healthz, /metrics                             health, Prometheus\n"
               "\n"
@@ -174,7 +200,9 @@ typedef struct serve_args {
     bool workers_given;
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
-    bool list_from_file[5]; /* audience, scope, origin, host, jwt-alg */
+    bool list_from_file[7]; /* audience, scope, origin, host, jwt-alg, env, pass-env */
+    mcpauth_string_array env, pass_env;
+    char **file_command; /* "backend-command" from the config file, NULL-terminated */
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
 } serve_args;
@@ -355,6 +383,27 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_JWT_ALG: return add_jwt_alg(a, arg);
     case OPT_JWT_TYP_OPTIONAL: c->jwt.typ_optional = true; return 0;
     case OPT_INTROSPECT_JWT: c->introspect_jwt = true; return 0;
+    case OPT_ENV:
+        if (!strchr(arg, '=') || arg[0] == '=')
+            return cmd_usage_error(&serve_spec, "--env: '%s' is not NAME=VALUE", arg);
+        return add_to(a, &a->env, 5, arg);
+    case OPT_PASS_ENV: return add_to(a, &a->pass_env, 6, arg);
+    case OPT_SHARED_BACKEND: c->backend.shared = true; return 0;
+    case OPT_BACKEND_TIMEOUT:
+        if (cmd_parse_long(&serve_spec, "backend-timeout", arg, 1, 86400, &value) != 0)
+            return 2;
+        c->backend.request_timeout_ms = (uint64_t)value * 1000;
+        return 0;
+    case OPT_BACKEND_KILL_TIMEOUT:
+        if (cmd_parse_long(&serve_spec, "backend-kill-timeout", arg, 0, 3600, &value) != 0)
+            return 2;
+        c->backend.kill_grace_ms = (uint64_t)value * 1000;
+        return 0;
+    case OPT_BACKEND_MAX_LINE:
+        return set_size("backend-max-line", arg, 1024, 256L * 1024 * 1024, &c->backend.max_line);
+    case OPT_BACKEND_MAX_BUFFER:
+        return set_size("backend-max-buffer", arg, 4096, 1024L * 1024 * 1024,
+                        &c->backend.max_buffered);
     }
     return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
 }
@@ -393,6 +442,24 @@ static int apply_config_value(serve_args *a, const cmd_option *o, json_object *v
     return on_option(a, o->id, json_object_get_string(value));
 }
 
+/* "backend-command": ["COMMAND", "ARG", ...], the file's `-- COMMAND ARGS`. */
+static int config_command(serve_args *a, json_object *value)
+{
+    size_t n = json_object_is_type(value, json_type_array) ? json_object_array_length(value) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(value, i), json_type_string))
+            n = 0;
+    if (n == 0)
+        return cmd_usage_error(&serve_spec,
+                               "\"backend-command\" must be a non-empty array of strings");
+    free(a->file_command);
+    if (!(a->file_command = calloc(n + 1, sizeof *a->file_command)))
+        return cmd_usage_error(&serve_spec, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        a->file_command[i] = (char *)json_object_get_string(json_object_array_get_idx(value, i));
+    return 0;
+}
+
 /* --config FILE: a JSON object whose members are long option names. The
  * document stays alive (*doc) because the options borrow its strings. */
 static int load_config_file(serve_args *a, json_object **doc)
@@ -413,6 +480,11 @@ static int load_config_file(serve_args *a, json_object **doc)
     int rc = 0;
     json_object_object_foreach(*doc, key, value)
     {
+        if (strcmp(key, "backend-command") == 0) {
+            if ((rc = config_command(a, value)) != 0)
+                break;
+            continue;
+        }
         const cmd_option *o = find_option(key);
         if (!o || o->id == OPT_CONFIG) {
             fprintf(stderr, "mcpauth serve: %s: unknown option \"%s\"\n", a->config_file, key);
@@ -427,6 +499,28 @@ static int load_config_file(serve_args *a, json_object **doc)
     a->reading_file = false;
     cmd_set_option_source(NULL);
     return rc;
+}
+
+/* The stdio backend: the command after -- (else the file's), its
+ * environment lists, and one worker (a session's child lives in one
+ * process). */
+static int backend_setup(serve_args *a, char **command)
+{
+    mcpauth_serve_config *c = &a->config;
+    c->backend.argv = command ? command : a->file_command;
+    if (!c->backend.argv)
+        return 0;
+    c->backend.env = a->env.items;
+    c->backend.env_count = a->env.count;
+    c->backend.pass_env = a->pass_env.items;
+    c->backend.pass_env_count = a->pass_env.count;
+    if (!a->workers_given)
+        c->workers = 1;
+    else if (c->workers > 1)
+        return cmd_usage_error(&serve_spec,
+                               "--workers must be 1 with a backend command: each session's "
+                               "process lives in one worker");
+    return 0;
 }
 
 /* Fills the client credentials from --credentials and the secret sources. */
@@ -473,8 +567,12 @@ int cmd_serve(int argc, char **argv)
     int status = cmd_parse_options(&serve_spec, argc, argv, on_option, &a, &operands);
     if (status >= 0)
         goto done;
-    if (operands < argc) {
-        status = cmd_usage_error(&serve_spec, "unexpected argument '%s'", argv[operands]);
+    /* `serve [OPTIONS] -- COMMAND ARGS`: the rest is the backend's. */
+    bool command_given = operands < argc && strcmp(argv[operands - 1], "--") == 0;
+    if (operands < argc && !command_given) {
+        status = cmd_usage_error(&serve_spec,
+                                 "unexpected argument '%s' (a backend command goes after --)",
+                                 argv[operands]);
         goto done;
     }
     if (a.config_file) {
@@ -491,6 +589,8 @@ int cmd_serve(int argc, char **argv)
             goto done;
     }
     if ((status = load_credentials(&a, &creds, &secret)) != 0)
+        goto done;
+    if ((status = backend_setup(&a, command_given ? &argv[operands] : NULL)) != 0)
         goto done;
     if (c->required_scopes.count == 0)
         c->required_scopes.items[c->required_scopes.count++] = "mcp";
@@ -516,5 +616,6 @@ done:
     mcpauth_secret_free(secret);
     json_object_put(file_doc);
     free(a.listen_host);
+    free(a.file_command);
     return status;
 }

@@ -51,6 +51,9 @@ typedef struct mcpauth_mcp_config {
     /* Borrowed: the table to keep sessions in, whose own limits then apply
      * instead of the two above. NULL: the server makes a table of its own. */
     mcpauth_mcp_sessions *sessions;
+    /* Borrowed: a stdio backend that answers MCP instead of the built-in
+     * tools (mcp_backend.h). NULL: the built-in tools. */
+    struct mcpauth_mcp_backend *backend;
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
@@ -80,12 +83,13 @@ typedef struct mcpauth_mcp_request {
     const char *body;
     size_t body_length;
     mcpauth_mcp_identity identity;
+    const char *last_event_id;    /* Last-Event-ID header (GET), NULL when absent */
     int64_t now; /* seconds since the epoch, for session expiry */
 } mcpauth_mcp_request;
 
 /* What to send back. Owned by the engine; valid during the callback. */
 typedef struct mcpauth_mcp_reply {
-    int status;               /* 200, 202, 400, 403, 404, 406, 415, 503 */
+    int status;               /* 200, 202, 400, 403, 404, 405, 406, 409, 415, 502, 503 */
     const char *content_type; /* "application/json" or NULL (no body) */
     const char *body;         /* NULL for 202 and bodiless errors */
     size_t body_length;
@@ -93,6 +97,27 @@ typedef struct mcpauth_mcp_reply {
 } mcpauth_mcp_reply;
 
 typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data);
+
+/* Where the answer to one HTTP request goes; made by the HTTP layer and
+ * valid until the answer ends. The engine either calls reply once, or (only
+ * when stream_start is set) stream_start once, stream_write any number of
+ * times and stream_end once: a 200 text/event-stream response whose data is
+ * already formatted as Server-Sent Events.
+ *
+ * An answer that waits for a stdio backend outlives the call that started
+ * it: the engine then sets on_abort and engine_data before returning. When
+ * the client goes away before the answer ends, the HTTP layer calls
+ * on_abort (when set) and ends the exchange itself; the engine never
+ * touches the sink again after on_abort. */
+typedef struct mcpauth_mcp_sink {
+    mcpauth_mcp_reply_cb reply;
+    void (*stream_start)(const char *session_id, void *data); /* NULL: cannot stream */
+    int (*stream_write)(const char *bytes, size_t length, void *data); /* nonzero: client gone */
+    void (*stream_end)(void *data);
+    void *data; /* the HTTP layer's, passed to the four above */
+    void (*on_abort)(struct mcpauth_mcp_sink *sink);
+    void *engine_data;
+} mcpauth_mcp_sink;
 
 /* Handles a POST (MCP 2025-11-25 transports §Sending Messages): Accept must
  * list application/json and text/event-stream (406), Content-Type must be
@@ -102,14 +127,25 @@ typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data)
  * stateless) bound to identity's subject and client; other requests must name
  * a live session of the same subject and client (400 when missing, 404 when
  * unknown, expired or someone else's). Notifications and responses: 202.
- * cb is called exactly once, possibly before this returns. */
+ * With a stdio backend (config.backend) the checked messages go to the
+ * session's backend (mcp_backend.h), which may answer later or stream. The
+ * sink is answered exactly once, possibly before this returns. */
 void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                             mcpauth_mcp_reply_cb cb, void *data);
+                             mcpauth_mcp_sink *sink);
 
-/* Handles a DELETE: ends the session (200), 404 when unknown or someone
- * else's, 400 without a session id, 405 when stateless. */
+/* Handles a GET (transports §Listening for Messages from the Server): 405
+ * without a stdio backend; else Accept must list text/event-stream (406),
+ * the session be live and the caller's (400, 404), and the answer is the
+ * session's standalone SSE stream (409 when one is open already), resumed
+ * after req->last_event_id when given. */
+void mcpauth_mcp_handle_get(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                            mcpauth_mcp_sink *sink);
+
+/* Handles a DELETE: ends the session (200) and its backend process, 404
+ * when unknown or someone else's, 400 without a session id, 405 when
+ * stateless. */
 void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                               mcpauth_mcp_reply_cb cb, void *data);
+                               mcpauth_mcp_sink *sink);
 
 /* Live sessions (after dropping expired ones at time now): with a shared
  * table, those of every process using it. */

@@ -18,6 +18,7 @@
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
 #include "mcpauth/mcp.h"
+#include "mcpauth/mcp_backend.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -54,6 +55,9 @@ typedef struct mcpauth_serve_config {
     int64_t negative_ttl_seconds;
 
     mcpauth_mcp_config mcp;
+    /* A stdio backend (`serve -- COMMAND ARGS`) instead of the built-in
+     * tools when backend.argv is set; its log goes to ours. */
+    mcpauth_mcp_backend_config backend;
     mcpauth_http_server_limits limits;
     mcpauth_http_options http; /* for requests to the authorization server */
     int workers;               /* worker processes; 1 runs in this process */
@@ -68,7 +72,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config);
  * resource has no fragment, --no-auth only on a loopback listen address,
  * credentials present when introspection is needed (--validation
  * introspect or --introspect-jwt; in auto mode without them, only JWTs are
- * accepted). MCPAUTH_ELOCAL (or
+ * accepted), a stdio backend only with sessions and one worker. MCPAUTH_ELOCAL (or
  * MCPAUTH_EUSAGE) with one line naming the problem. */
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err);
 

@@ -41,8 +41,8 @@ struct mcpauth_mcp_server {
 typedef struct exchange {
     mcpauth_mcp_server *server;
     const mcpauth_mcp_request *req;
-    mcpauth_mcp_reply_cb cb;
-    void *data;
+    mcpauth_mcp_sink *sink;
+    json_object *body; /* the parsed message, for a backend */
     const char *subject;       /* the caller's; NULL when anonymous */
     const char *client_id;     /* the caller's; NULL when none */
     mcpauth__session *session; /* &found when the caller has a live session, else NULL */
@@ -95,7 +95,7 @@ size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now)
 
 /* --- replies ------------------------------------------------------------ */
 
-static void reply_send(mcpauth_mcp_reply_cb cb, void *data, int status, const char *body,
+static void reply_send(mcpauth_mcp_sink *sink, int status, const char *body,
                        size_t length, const char *session_id)
 {
     mcpauth_mcp_reply reply = {
@@ -105,35 +105,35 @@ static void reply_send(mcpauth_mcp_reply_cb cb, void *data, int status, const ch
         .body_length = body ? length : 0,
         .session_id = session_id,
     };
-    cb(&reply, data);
+    sink->reply(&reply, sink->data);
 }
 
 /* Sends message (taken) with status; NULL message means allocation failed
  * somewhere, answered with a bodiless 500. */
-static void reply_json(mcpauth_mcp_reply_cb cb, void *data, int status, json_object *message,
+static void reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
                        const char *session_id)
 {
     size_t length = 0;
     const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
     if (body)
-        reply_send(cb, data, status, body, length, session_id);
+        reply_send(sink, status, body, length, session_id);
     else
-        reply_send(cb, data, 500, NULL, 0, NULL);
+        reply_send(sink, 500, NULL, 0, NULL);
     json_object_put(message);
 }
 
 /* Transport-level errors: the request's id is not known or not relevant, so
  * the body is a JSON-RPC error with id null (JSON-RPC 2.0 §5; MCP
  * transports §Sending Messages 4). */
-static void reply_error(mcpauth_mcp_reply_cb cb, void *data, int status, int code,
+static void reply_error(mcpauth_mcp_sink *sink, int status, int code,
                         const char *message)
 {
-    reply_json(cb, data, status, mcpauth__jsonrpc_error(NULL, code, message, NULL), NULL);
+    reply_json(sink, status, mcpauth__jsonrpc_error(NULL, code, message, NULL), NULL);
 }
 
-static void reply_empty(mcpauth_mcp_reply_cb cb, void *data, int status)
+static void reply_empty(mcpauth_mcp_sink *sink, int status)
 {
-    reply_send(cb, data, status, NULL, 0, NULL);
+    reply_send(sink, status, NULL, 0, NULL);
 }
 
 /* --- header checks ------------------------------------------------------ */
@@ -258,7 +258,7 @@ static bool quotable(const char *text, size_t max)
  * MCP-Protocol-Version gets 400; the body names what we support, in the
  * words of the TypeScript SDK, with the list as data too (as the 2026-07-28
  * UnsupportedProtocolVersion error carries it). */
-static void reply_bad_version(mcpauth_mcp_reply_cb cb, void *data, const char *requested)
+static void reply_bad_version(mcpauth_mcp_sink *sink, const char *requested)
 {
     mcpauth_strbuf message = MCPAUTH_STRBUF_INIT;
     mcpauth_strbuf_appends(&message, "Bad Request: Unsupported protocol version");
@@ -281,7 +281,7 @@ static void reply_bad_version(mcpauth_mcp_reply_cb cb, void *data, const char *r
     json_object *error = ok ? mcpauth__jsonrpc_error(NULL, MCPAUTH__JSONRPC_SERVER_ERROR,
                                                      message.data, json_object_get(detail))
                             : NULL;
-    reply_json(cb, data, 400, error, NULL);
+    reply_json(sink, 400, error, NULL);
     json_object_put(list);
     json_object_put(detail);
     mcpauth_strbuf_free(&message);
@@ -410,13 +410,13 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     /* A session exists already: the TypeScript SDK's answer to a second
      * initialize. */
     if (!server->config.stateless && x->req->session_id) {
-        reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: Server already initialized");
         return;
     }
     json_object *requested = params_member(msg, "protocolVersion", json_type_string);
     if (!requested) {
-        reply_json(x->cb, x->data, 200,
+        reply_json(x->sink, 200,
                    invalid_params(msg, "Invalid params: initialize needs protocolVersion"), NULL);
         return;
     }
@@ -435,13 +435,21 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
             session = &created;
             break;
         case MCPAUTH__SESSION_FULL:
-            reply_error(x->cb, x->data, 503, MCPAUTH__JSONRPC_SERVER_ERROR,
+            reply_error(x->sink, 503, MCPAUTH__JSONRPC_SERVER_ERROR,
                         "Service Unavailable: too many sessions");
             return;
         case MCPAUTH__SESSION_NO_MEMORY:
-            reply_json(x->cb, x->data, 500, NULL, NULL);
+            reply_json(x->sink, 500, NULL, NULL);
             return;
         }
+    }
+    /* A stdio backend answers initialize itself (its capabilities are its
+     * own); the session above is what binds it to the caller. */
+    if (server->config.backend && session) {
+        if (!mcpauth__backend_initialize(server->config.backend, server->sessions, session->id,
+                                         &x->req->identity, x->body, msg, x->sink))
+            mcpauth__session_remove(server->sessions, session->id);
+        return;
     }
     json_object *reply =
         mcpauth__jsonrpc_result(msg->id, initialize_result(&server->config, version));
@@ -449,7 +457,7 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
         mcpauth__session_remove(server->sessions, session->id);
         session = NULL;
     }
-    reply_json(x->cb, x->data, 200, reply, session ? session->id : NULL);
+    reply_json(x->sink, 200, reply, session ? session->id : NULL);
 }
 
 /* --- POST --------------------------------------------------------------- */
@@ -481,7 +489,7 @@ static void answer(exchange *x, const mcpauth__jsonrpc_message *messages, size_t
     json_object *responses = batch ? json_object_new_array() : NULL;
     json_object *single = NULL;
     if (batch && !responses) {
-        reply_json(x->cb, x->data, 500, NULL, NULL);
+        reply_json(x->sink, 500, NULL, NULL);
         return;
     }
     size_t answered = 0;
@@ -492,7 +500,7 @@ static void answer(exchange *x, const mcpauth__jsonrpc_message *messages, size_t
         if (!response || (batch && json_object_array_add(responses, response) != 0)) {
             json_object_put(response);
             json_object_put(responses);
-            reply_json(x->cb, x->data, 500, NULL, NULL);
+            reply_json(x->sink, 500, NULL, NULL);
             return;
         }
         if (!batch)
@@ -501,10 +509,29 @@ static void answer(exchange *x, const mcpauth__jsonrpc_message *messages, size_t
     }
     if (answered == 0) {
         json_object_put(responses);
-        reply_empty(x->cb, x->data, 202);
+        reply_empty(x->sink, 202);
         return;
     }
-    reply_json(x->cb, x->data, 200, batch ? responses : single, NULL);
+    reply_json(x->sink, 200, batch ? responses : single, NULL);
+}
+
+/* With a stdio backend every checked message goes to the session's child;
+ * a session whose child is gone is over (transports §Session Management 3:
+ * 404, and the client starts again). */
+static void forward(exchange *x, const mcpauth__jsonrpc_message *msg, bool batch)
+{
+    mcpauth_mcp_backend *backend = x->server->config.backend;
+    if (batch) {
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+                    "Invalid Request: batches are not supported with a stdio backend");
+        return;
+    }
+    if (!mcpauth__backend_has(backend, x->session->id)) {
+        mcpauth__session_remove(x->server->sessions, x->session->id);
+        reply_error(x->sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+        return;
+    }
+    mcpauth__backend_post(backend, x->session->id, x->body, msg, x->sink);
 }
 
 /* The version in force for this POST: the header's when present, else the
@@ -523,17 +550,17 @@ static void handle_body(exchange *x, json_object *body)
     bool batch = json_object_is_type(body, json_type_array);
     size_t count = batch ? json_object_array_length(body) : 1;
     if (!batch && !json_object_is_type(body, json_type_object)) {
-        reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: expected a JSON-RPC message object");
         return;
     }
     if (batch && count == 0) {
-        reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: empty batch");
         return;
     }
     if (batch && count > MCPAUTH__JSONRPC_MAX_BATCH) {
-        reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: a batch holds at most 64 messages");
         return;
     }
@@ -546,7 +573,7 @@ static void handle_body(exchange *x, json_object *body)
      * speaking 2025-03-26 may send arrays (T0326 §Sending Messages 3). */
     const char *version = effective_version(x);
     if (batch && (!version || strcmp(version, BATCH_VERSION) != 0)) {
-        reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: batches are only allowed with protocol version "
                     "2025-03-26");
         return;
@@ -554,19 +581,19 @@ static void handle_body(exchange *x, json_object *body)
 
     mcpauth__jsonrpc_message messages[MCPAUTH__JSONRPC_MAX_BATCH];
     if (!classify_all(body, messages, count)) {
-        reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: not a valid JSON-RPC 2.0 message");
         return;
     }
     if (req->protocol_version && !version) {
-        reply_bad_version(x->cb, x->data, req->protocol_version);
+        reply_bad_version(x->sink, req->protocol_version);
         return;
     }
     /* 2025-03-26 lifecycle §Initialization: initialize MUST NOT be part of a
      * batch. */
     for (size_t i = 0; batch && i < count; i++) {
         if (is_initialize(&messages[i])) {
-            reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+            reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                         "Invalid Request: initialize must not be part of a batch");
             return;
         }
@@ -580,15 +607,19 @@ static void handle_body(exchange *x, json_object *body)
      * or someone else's id is 404 alike, revealing nothing. */
     if (!x->server->config.stateless) {
         if (!req->session_id) {
-            reply_error(x->cb, x->data, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
+            reply_error(x->sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
                         "Bad Request: Mcp-Session-Id header is required");
             return;
         }
         if (!x->session) {
-            reply_error(x->cb, x->data, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+            reply_error(x->sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
             return;
         }
         mcpauth__session_touch(x->server->sessions, x->session->id, req->now);
+    }
+    if (x->server->config.backend) {
+        forward(x, &messages[0], batch);
+        return;
     }
     answer(x, messages, count, batch);
 }
@@ -602,26 +633,26 @@ static void caller(const mcpauth_mcp_request *req, const char **subject, const c
 }
 
 void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                             mcpauth_mcp_reply_cb cb, void *data)
+                             mcpauth_mcp_sink *sink)
 {
     if (!accept_ok(req->accept)) {
-        reply_error(cb, data, 406, MCPAUTH__JSONRPC_SERVER_ERROR,
+        reply_error(sink, 406, MCPAUTH__JSONRPC_SERVER_ERROR,
                     "Not Acceptable: Client must accept both application/json and "
                     "text/event-stream");
         return;
     }
     if (!content_type_ok(req->content_type)) {
-        reply_error(cb, data, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
+        reply_error(sink, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
                     "Unsupported Media Type: Content-Type must be application/json");
         return;
     }
     json_object *body =
         req->body ? mcpauth_json_parse(req->body, req->body_length, "request body", NULL) : NULL;
     if (!body) {
-        reply_error(cb, data, 400, MCPAUTH__JSONRPC_PARSE_ERROR, "Parse error: Invalid JSON");
+        reply_error(sink, 400, MCPAUTH__JSONRPC_PARSE_ERROR, "Parse error: Invalid JSON");
         return;
     }
-    exchange x = {.server = server, .req = req, .cb = cb, .data = data};
+    exchange x = {.server = server, .req = req, .sink = sink, .body = body};
     caller(req, &x.subject, &x.client_id);
     handle_body(&x, body);
     json_object_put(body);
@@ -632,19 +663,19 @@ void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_reque
 /* transports §Session Management 5: DELETE ends a session; a server that
  * does not allow that (here: has no sessions) answers 405. */
 void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                               mcpauth_mcp_reply_cb cb, void *data)
+                               mcpauth_mcp_sink *sink)
 {
     if (server->config.stateless) {
-        reply_error(cb, data, 405, MCPAUTH__JSONRPC_SERVER_ERROR,
+        reply_error(sink, 405, MCPAUTH__JSONRPC_SERVER_ERROR,
                     "Method Not Allowed: this server has no sessions");
         return;
     }
     if (req->protocol_version && !supported_version(req->protocol_version)) {
-        reply_bad_version(cb, data, req->protocol_version);
+        reply_bad_version(sink, req->protocol_version);
         return;
     }
     if (!req->session_id) {
-        reply_error(cb, data, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
+        reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
                     "Bad Request: Mcp-Session-Id header is required");
         return;
     }
@@ -656,8 +687,49 @@ void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_req
     if (!mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now,
                                &session) ||
         !mcpauth__session_remove(server->sessions, session.id)) {
-        reply_error(cb, data, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+        reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return;
     }
-    reply_empty(cb, data, 200);
+    if (server->config.backend)
+        mcpauth__backend_end_session(server->config.backend, session.id);
+    reply_empty(sink, 200);
+}
+
+/* --- GET ---------------------------------------------------------------- */
+
+/* transports §Listening for Messages from the Server: the standalone SSE
+ * stream exists only with a backend (the built-in tools never speak
+ * first): 405 otherwise. The checks are DELETE's, plus Accept. */
+void mcpauth_mcp_handle_get(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                            mcpauth_mcp_sink *sink)
+{
+    if (!server->config.backend || server->config.stateless || !sink->stream_start) {
+        reply_empty(sink, 405);
+        return;
+    }
+    if (!req->accept || !accepts(req->accept, "text", "event-stream")) {
+        reply_error(sink, 406, MCPAUTH__JSONRPC_SERVER_ERROR,
+                    "Not Acceptable: Client must accept text/event-stream");
+        return;
+    }
+    if (req->protocol_version && !supported_version(req->protocol_version)) {
+        reply_bad_version(sink, req->protocol_version);
+        return;
+    }
+    if (!req->session_id) {
+        reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
+                    "Bad Request: Mcp-Session-Id header is required");
+        return;
+    }
+    const char *subject, *client_id;
+    caller(req, &subject, &client_id);
+    mcpauth__session session;
+    if (!mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now,
+                               &session) ||
+        !mcpauth__backend_has(server->config.backend, session.id)) {
+        reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+        return;
+    }
+    mcpauth__session_touch(server->sessions, session.id, req->now);
+    mcpauth__backend_get(server->config.backend, session.id, req->last_event_id, sink);
 }

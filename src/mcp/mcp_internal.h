@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "mcpauth/mcp.h"
+#include "mcpauth/mcp_backend.h"
 
 /* --- jsonrpc.c: JSON-RPC 2.0 messages ----------------------------------- */
 
@@ -109,6 +111,10 @@ mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, con
 bool mcpauth__session_find(mcpauth_mcp_sessions *table, const char *id, const char *subject,
                            const char *client_id, int64_t now, mcpauth__session *out);
 
+/* Whether a session with this id is live at now, whoever it belongs to (an
+ * expired one is dropped): for ending a backend whose session is gone. */
+bool mcpauth__session_alive(mcpauth_mcp_sessions *table, const char *id, int64_t now);
+
 /* Marks the session used at now; false when it is gone. */
 bool mcpauth__session_touch(mcpauth_mcp_sessions *table, const char *id, int64_t now);
 
@@ -144,5 +150,143 @@ json_object *mcpauth__tools_list(void);
 mcpauth__tool_status mcpauth__tools_call(const char *name, json_object *arguments,
                                          const mcpauth_mcp_identity *identity,
                                          json_object **result);
+
+/* --- sse.c: Server-Sent Events and the replay buffer -------------------- */
+
+/* Event ids are "<stream>-<seq>": the stream a message went out on and its
+ * place there, so that a client resuming with Last-Event-ID gets that
+ * stream's later messages and never another's (MCP transports
+ * §Resumability and Redelivery). seq 0 is the priming event. */
+#define MCPAUTH__SSE_MAX_ID 48
+
+/* Formats one event (HTML Living Standard §9.2.6 event stream): "id: ID",
+ * "data: DATA" (data must be one line: compact JSON is), a blank line. With
+ * data NULL it is the priming event: an id and empty data (GE-4). Caller
+ * frees; NULL on allocation failure. */
+char *mcpauth__sse_event(uint64_t stream, uint64_t seq, const char *data, size_t length,
+                         size_t *out_length);
+
+/* Parses "<stream>-<seq>" (decimal, no sign or spaces); false otherwise. */
+bool mcpauth__sse_parse_id(const char *text, uint64_t *stream, uint64_t *seq);
+
+/* The events a session sent, oldest first, at most max_bytes of them: the
+ * oldest are dropped to make room. */
+typedef struct mcpauth__sse_replay mcpauth__sse_replay;
+
+mcpauth__sse_replay *mcpauth__sse_replay_new(size_t max_bytes);
+void mcpauth__sse_replay_free(mcpauth__sse_replay *replay);
+
+/* Keeps a copy of event (formatted) as seq of stream. False when it alone
+ * is larger than the buffer or memory ran out (nothing is kept then). */
+bool mcpauth__sse_replay_add(mcpauth__sse_replay *replay, uint64_t stream, uint64_t seq,
+                             const char *event, size_t length);
+
+typedef void (*mcpauth__sse_replay_cb)(const char *event, size_t length, void *data);
+
+/* Calls cb, oldest first, for each kept event of stream after seq. Returns
+ * how many. */
+size_t mcpauth__sse_replay_since(const mcpauth__sse_replay *replay, uint64_t stream, uint64_t seq,
+                                 mcpauth__sse_replay_cb cb, void *data);
+
+/* Bytes held. */
+size_t mcpauth__sse_replay_bytes(const mcpauth__sse_replay *replay);
+
+/* --- bridge.c: one child process and the sessions it serves ------------- */
+
+/* The routing and remapping rules are those of mcp_backend.h; this is the
+ * machinery: the child, the requests in flight both ways, the streams. */
+typedef struct mcpauth__bridge mcpauth__bridge;
+
+typedef struct mcpauth__bridge_hooks {
+    void (*log)(const char *level, const char *message, void *data);
+    /* A session ended on the bridge's side (its child is gone): drop it from
+     * the session table. */
+    void (*session_ended)(const char *session_id, void *data);
+    /* The child is reaped and the bridge is about to be freed. */
+    void (*closed)(mcpauth__bridge *bridge, void *data);
+    void *data;
+} mcpauth__bridge_hooks;
+
+typedef struct mcpauth__bridge_limits {
+    bool shared;                 /* several sessions may attach */
+    uint64_t request_timeout_ms; /* 0: none */
+    size_t max_buffered;         /* per session: replay buffer, and unread child input */
+    uint64_t keepalive_ms;
+} mcpauth__bridge_limits;
+
+/* Spawns the child (options as in child_process.h; on_* are the bridge's).
+ * 0, or a negative libuv error with nothing started. hooks and limits are
+ * copied. */
+struct mcpauth_child_options;
+int mcpauth__bridge_spawn(uv_loop_t *loop, const struct mcpauth_child_options *options,
+                          const mcpauth__bridge_limits *limits, const mcpauth__bridge_hooks *hooks,
+                          mcpauth__bridge **out);
+
+/* Attaches a new session (false on allocation failure or when the child is
+ * gone). */
+bool mcpauth__bridge_attach(mcpauth__bridge *bridge, const char *session_id);
+
+bool mcpauth__bridge_has(const mcpauth__bridge *bridge, const char *session_id);
+size_t mcpauth__bridge_session_count(const mcpauth__bridge *bridge);
+
+/* Whether the child still runs and takes sessions. */
+bool mcpauth__bridge_usable(const mcpauth__bridge *bridge);
+
+/* The shared child's initialize result, once it answered one (borrowed),
+ * for later sessions; NULL before. */
+json_object *mcpauth__bridge_initialize_result(const mcpauth__bridge *bridge);
+
+/* Sends one checked client message (msg classifies message, which is
+ * borrowed) of session_id to the child and answers sink (202 for
+ * notifications and responses; the child's response, maybe streamed, for a
+ * request). */
+void mcpauth__bridge_post(mcpauth__bridge *bridge, const char *session_id, json_object *message,
+                          const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink);
+
+/* Opens (or resumes, after last_event_id) a stream of the session on sink
+ * (mcp.h mcpauth_mcp_handle_get). */
+void mcpauth__bridge_get(mcpauth__bridge *bridge, const char *session_id,
+                         const char *last_event_id, mcpauth_mcp_sink *sink);
+
+/* Ends a session: its streams end, its requests in flight fail with reason
+ * (and are cancelled at the child). A session's own child is stopped. */
+void mcpauth__bridge_detach(mcpauth__bridge *bridge, const char *session_id, const char *reason);
+
+/* Calls cb for every attached session id (cb must not detach). */
+void mcpauth__bridge_each_session(const mcpauth__bridge *bridge,
+                                  void (*cb)(const char *session_id, void *data), void *data);
+
+/* Timeouts and keep-alives, at now (uv_now). */
+void mcpauth__bridge_tick(mcpauth__bridge *bridge, uint64_t now_ms);
+
+/* Stops the child (server shutdown): requests fail with reason. */
+void mcpauth__bridge_stop(mcpauth__bridge *bridge, const char *reason);
+
+int mcpauth__bridge_pid(const mcpauth__bridge *bridge);
+
+/* --- backend.c: the engine's side of a stdio backend -------------------- */
+
+/* Starts (or, shared, joins) the child of a session just created in table
+ * and sends it the client's initialize (message, classified as msg). False
+ * when no child could start: sink was answered (502) and the caller drops
+ * the session. */
+bool mcpauth__backend_initialize(struct mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
+                                 const char *session_id, const mcpauth_mcp_identity *identity,
+                                 json_object *message, const mcpauth__jsonrpc_message *msg,
+                                 mcpauth_mcp_sink *sink);
+
+/* Whether the session still has its child (a session whose child is gone is
+ * answered 404). */
+bool mcpauth__backend_has(struct mcpauth_mcp_backend *backend, const char *session_id);
+
+void mcpauth__backend_post(struct mcpauth_mcp_backend *backend, const char *session_id,
+                           json_object *message, const mcpauth__jsonrpc_message *msg,
+                           mcpauth_mcp_sink *sink);
+
+void mcpauth__backend_get(struct mcpauth_mcp_backend *backend, const char *session_id,
+                          const char *last_event_id, mcpauth_mcp_sink *sink);
+
+/* The session ended (DELETE): its child stops (a shared one forgets it). */
+void mcpauth__backend_end_session(struct mcpauth_mcp_backend *backend, const char *session_id);
 
 #endif

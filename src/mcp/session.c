@@ -439,6 +439,19 @@ bool mcpauth__session_find(mcpauth_mcp_sessions *table, const char *id, const ch
     return found;
 }
 
+bool mcpauth__session_alive(mcpauth_mcp_sessions *table, const char *id, int64_t now)
+{
+    if (!is_session_id(id) || !mcpauth__session_lock(table))
+        return false;
+    size_t slot;
+    session_record *record = find_slot(table, id, &slot);
+    bool alive = record && !expired(table, record, now);
+    if (record && !alive)
+        delete_slot(table, slot);
+    mcpauth__session_unlock(table);
+    return alive;
+}
+
 bool mcpauth__session_touch(mcpauth_mcp_sessions *table, const char *id, int64_t now)
 {
     if (!mcpauth__session_lock(table))

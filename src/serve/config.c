@@ -20,6 +20,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->cache_ttl_seconds = 300;
     config->negative_ttl_seconds = 10;
     mcpauth_mcp_config_init(&config->mcp);
+    mcpauth_mcp_backend_config_init(&config->backend);
     mcpauth_http_server_limits_init(&config->limits);
     mcpauth_http_options_init(&config->http);
     config->workers = 1;
@@ -46,6 +47,15 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
+    /* A session's child lives in one process, and a child is a session's. */
+    if (config->backend.argv && config->workers > 1)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--workers must be 1 with a stdio backend: a session's child "
+                                 "process lives in one worker");
+    if (config->backend.argv && config->mcp.stateless)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--stateless cannot be used with a stdio backend: each child "
+                                 "belongs to a session");
     bool bad = url.fragment != NULL || url.query != NULL;
     mcpauth_url_free(&url);
     if (bad)

@@ -39,7 +39,7 @@ static void add_field(field_list *f, const char *name, const char *value)
         f->items[f->count++] = (mcpauth_http_field){name, value};
 }
 
-static void respond(request *r, int status, field_list *fields, const char *body, size_t length)
+static void log_answer(request *r, int status)
 {
     serve_context *ctx = r->ctx;
     serve_metrics_count_status(&ctx->metrics, status);
@@ -55,6 +55,11 @@ static void respond(request *r, int status, field_list *fields, const char *body
         .detail = r->detail,
     };
     serve_log_request(ctx->config, &entry);
+}
+
+static void respond(request *r, int status, field_list *fields, const char *body, size_t length)
+{
+    log_answer(r, status);
     mcpauth_http_respond(r->ex, status, fields ? fields->items : NULL, fields ? fields->count : 0,
                          body, length);
 }
@@ -172,14 +177,80 @@ static void respond_challenge(request *r, int status, const char *error, const c
 
 /* ---- the MCP endpoint ---- */
 
+/* One exchange with the MCP engine. It lives until the answer ends, which
+ * with a stdio backend may be long after serve_mcp() returns, and may be a
+ * stream (mcp.h: mcpauth_mcp_sink). */
+typedef struct mcp_call {
+    request log; /* what the access log line needs; subject points to ours */
+    char *subject;
+    mcpauth_mcp_sink sink;
+    bool streaming;
+} mcp_call;
+
+static void call_free(mcp_call *call)
+{
+    free(call->subject);
+    free(call);
+}
+
 static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
 {
-    request *r = data;
+    mcp_call *call = data;
     field_list f = {0};
     add_field(&f, "Content-Type", reply->content_type);
     add_field(&f, "Mcp-Session-Id", reply->session_id);
+    /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
+    if (reply->status == 405)
+        add_field(&f, "Allow", call->log.ctx->config->backend.argv ? "GET, POST, DELETE"
+                                                                    : "POST, DELETE");
     add_cors(&f);
-    respond(r, reply->status, &f, reply->body, reply->body_length);
+    respond(&call->log, reply->status, &f, reply->body, reply->body_length);
+    call_free(call);
+}
+
+static void on_mcp_stream_start(const char *session_id, void *data)
+{
+    mcp_call *call = data;
+    field_list f = {0};
+    add_field(&f, "Content-Type", "text/event-stream");
+    add_field(&f, "Cache-Control", "no-cache");
+    /* Proxies must pass events on at once (GE-6). */
+    add_field(&f, "X-Accel-Buffering", "no");
+    add_field(&f, "Mcp-Session-Id", session_id);
+    add_cors(&f);
+    call->streaming = true;
+    mcpauth_http_stream_start(call->log.ex, 200, f.items, f.count);
+}
+
+static int on_mcp_stream_write(const char *bytes, size_t length, void *data)
+{
+    mcp_call *call = data;
+    return mcpauth_http_stream_write(call->log.ex, bytes, length);
+}
+
+static void on_mcp_stream_end(void *data)
+{
+    mcp_call *call = data;
+    log_answer(&call->log, 200);
+    mcpauth_http_stream_end(call->log.ex);
+    call_free(call);
+}
+
+/* The client went away while the engine still held the sink: the engine
+ * lets go of it (its answer goes to the replay buffer), then the exchange
+ * ends here. */
+static void on_mcp_abort(mcpauth_http_exchange *ex, void *data)
+{
+    mcp_call *call = data;
+    if (call->sink.on_abort)
+        call->sink.on_abort(&call->sink);
+    call->log.detail = "client went away";
+    log_answer(&call->log, call->streaming ? 200 : 499);
+    if (call->streaming)
+        mcpauth_http_stream_end(ex);
+    else
+        mcpauth_http_respond(ex, 503, NULL, 0, NULL, 0);
+    call_free(call);
 }
 
 static void serve_mcp(request *r, const mcpauth_token_info *info, const char *validated_by,
@@ -192,23 +263,36 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         .protocol_version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0),
         .accept = mcpauth_http_exchange_header(ex, "Accept", 0),
         .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
+        .last_event_id = mcpauth_http_exchange_header(ex, "Last-Event-ID", 0),
         .identity = {.token = info, .validated_by = validated_by, .cache_hit = cache_hit},
         .now = (int64_t)time(NULL),
     };
     req.body = mcpauth_http_exchange_body(ex, &req.body_length);
     r->subject = info ? info->subject : NULL;
-    if (strcmp(method, "POST") == 0) {
-        mcpauth_mcp_handle_post(r->ctx->mcp, &req, on_mcp_reply, r);
-    } else if (strcmp(method, "DELETE") == 0) {
-        mcpauth_mcp_handle_delete(r->ctx->mcp, &req, on_mcp_reply, r);
-    } else {
-        /* MCP 2025-11-25 §Listening for Messages: 405 when the server offers
-         * no GET stream. */
-        field_list f = {0};
-        add_field(&f, "Allow", "POST, DELETE");
-        add_cors(&f);
-        respond(r, 405, &f, NULL, 0);
+    mcp_call *call = calloc(1, sizeof *call);
+    if (!call || (r->subject && !(call->subject = strdup(r->subject)))) {
+        free(call);
+        respond_text(r, 503, "out of memory\n");
+        return;
     }
+    call->log = *r;
+    call->log.subject = call->subject;
+    call->sink = (mcpauth_mcp_sink){
+        .reply = on_mcp_reply,
+        .stream_start = on_mcp_stream_start,
+        .stream_write = on_mcp_stream_write,
+        .stream_end = on_mcp_stream_end,
+        .data = call,
+    };
+    mcpauth_http_exchange_on_abort(ex, on_mcp_abort, call);
+    if (strcmp(method, "POST") == 0)
+        mcpauth_mcp_handle_post(r->ctx->mcp, &req, &call->sink);
+    else if (strcmp(method, "DELETE") == 0)
+        mcpauth_mcp_handle_delete(r->ctx->mcp, &req, &call->sink);
+    else if (strcmp(method, "GET") == 0)
+        mcpauth_mcp_handle_get(r->ctx->mcp, &req, &call->sink);
+    else
+        on_mcp_reply(&(mcpauth_mcp_reply){.status = 405}, call);
 }
 
 static void on_validated(const mcpauth_validation *v, void *data)

@@ -88,8 +88,17 @@ static void on_signal(uv_signal_t *handle, int signum)
     serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
                     strsignal(signum));
     mcpauth_http_server_drain(ctx->server);
+    /* Children get SIGTERM now: their requests fail and their streams end,
+     * so the connections can drain. */
+    if (ctx->backend)
+        mcpauth_mcp_backend_shutdown(ctx->backend, NULL, NULL);
     ctx->drain_started_ms = uv_now(ctx->loop);
     uv_timer_start(&ctx->shutdown_timer, on_drain_check, 0, DRAIN_POLL_MS);
+}
+
+static void on_backend_log(const char *level, const char *message, void *data)
+{
+    serve_log_event(data, level, "%s", message);
 }
 
 static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_error *err)
@@ -138,7 +147,17 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
         if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     }
-    if (!(ctx->mcp = mcpauth_mcp_server_new(&config->mcp)))
+    mcpauth_mcp_config mcp = config->mcp;
+    if (config->backend.argv) {
+        mcpauth_mcp_backend_config bc = config->backend;
+        bc.session_idle_seconds = config->mcp.session_idle_seconds;
+        bc.log = on_backend_log;
+        bc.log_data = config;
+        if (!(ctx->backend = mcpauth_mcp_backend_new(ctx->loop, &bc)))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        mcp.backend = ctx->backend;
+    }
+    if (!(ctx->mcp = mcpauth_mcp_server_new(&mcp)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     uv_timer_init(ctx->loop, &ctx->shutdown_timer);
     uv_timer_init(ctx->loop, &ctx->log_timer);
@@ -174,9 +193,12 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
             mcpauth_http_server_close(ctx.server, NULL, NULL);
         if (ctx.http)
             mcpauth_http_async_close(ctx.http, NULL, NULL);
+        if (ctx.backend)
+            mcpauth_mcp_backend_shutdown(ctx.backend, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     mcpauth_mcp_server_free(ctx.mcp);
+    mcpauth_mcp_backend_free(ctx.backend);
     uv_loop_close(&loop);
     return st;
 }

@@ -42,6 +42,7 @@ typedef struct serve_context {
     mcpauth_validator *validator;
     mcpauth_jwks_cache *jwks;
     mcpauth_mcp_server *mcp;
+    mcpauth_mcp_backend *backend; /* the stdio backend; NULL: built-in tools */
     serve_resource resource;
     serve_metrics metrics;
     uv_signal_t sigterm, sigint;

@@ -148,7 +148,7 @@ static void post_as(const call *c, const char *body)
 {
     captured_clear(&reply);
     mcpauth_mcp_request req = request_for(c, body);
-    mcpauth_mcp_handle_post(server, &req, capture, &reply);
+    mcpauth_mcp_handle_post(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
     ck_assert_int_eq(reply.calls, 1);
 }
 
@@ -156,7 +156,7 @@ static void delete_as(const call *c)
 {
     captured_clear(&reply);
     mcpauth_mcp_request req = request_for(c, NULL);
-    mcpauth_mcp_handle_delete(server, &req, capture, &reply);
+    mcpauth_mcp_handle_delete(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
     ck_assert_int_eq(reply.calls, 1);
 }
 
@@ -436,7 +436,7 @@ START_TEST(whoami_anonymous_and_cache_hit)
     mcpauth_mcp_request req = request_for(&c, body);
     req.identity.validated_by = "none";
     req.identity.cache_hit = true;
-    mcpauth_mcp_handle_post(server, &req, capture, &reply);
+    mcpauth_mcp_handle_post(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
     free(body);
     json_object *who = member(assert_result(), "structuredContent");
     ck_assert(json_object_is_type(member(who, "subject"), json_type_null));
@@ -685,7 +685,7 @@ START_TEST(accept_header)
     call c = {.session_id = id, .token = &alice};
     mcpauth_mcp_request req = request_for(&c, body);
     req.accept = NULL;
-    mcpauth_mcp_handle_post(server, &req, capture, &reply);
+    mcpauth_mcp_handle_post(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
     free(body);
     assert_transport_error(406, -32000);
 
@@ -719,7 +719,7 @@ START_TEST(content_type_header)
     call c = {.session_id = id, .token = &alice};
     mcpauth_mcp_request req = request_for(&c, body);
     req.content_type = NULL;
-    mcpauth_mcp_handle_post(server, &req, capture, &reply);
+    mcpauth_mcp_handle_post(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
     free(body);
     assert_transport_error(415, -32000);
 
@@ -750,7 +750,7 @@ START_TEST(parse_errors)
     }
     captured_clear(&reply);
     mcpauth_mcp_request req = request_for(&c, NULL);
-    mcpauth_mcp_handle_post(server, &req, capture, &reply);
+    mcpauth_mcp_handle_post(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
     assert_transport_error(400, -32700);
     free(id);
 }
@@ -1128,9 +1128,9 @@ static child_reply in_child(const mcpauth_mcp_config *config, const call *c, con
         mcpauth_mcp_server *worker = mcpauth_mcp_server_new(config);
         mcpauth_mcp_request req = request_for(c, body);
         if (worker && body)
-            mcpauth_mcp_handle_post(worker, &req, child_capture, &r);
+            mcpauth_mcp_handle_post(worker, &req, &(mcpauth_mcp_sink){.reply = child_capture, .data = &r});
         else if (worker)
-            mcpauth_mcp_handle_delete(worker, &req, child_capture, &r);
+            mcpauth_mcp_handle_delete(worker, &req, &(mcpauth_mcp_sink){.reply = child_capture, .data = &r});
         mcpauth_mcp_server_free(worker);
         _exit(write(fds[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
     }

@@ -1,0 +1,99 @@
+/* A stdio backend for the MCP endpoint: every MCP session gets its own child
+ * process speaking newline-delimited JSON-RPC on stdin/stdout (MCP
+ * 2025-11-25 basic/transports §stdio), bridged to Streamable HTTP by the
+ * engine (mcp.h). With `shared`, one child serves every session.
+ *
+ * Bridging. Client requests go to the child with ids we mint (integers), so
+ * ids never collide across clients or directions; the child's response is
+ * sent back with the client's id. The child's own requests (sampling,
+ * elicitation, roots/list, ping) reach the client with ids we mint too, and
+ * the client's POSTed answer (202) goes back with the child's id.
+ * notifications/cancelled from the client is forwarded with the remapped
+ * requestId.
+ *
+ * Routing. stdio carries no relation between messages, so a message the
+ * child sends is routed, in this order:
+ *   1. a response: to the stream of the request it answers;
+ *   2. notifications/progress: to the stream of the request whose
+ *      params._meta.progressToken it names;
+ *   3. when exactly one client request of the session (of all sessions,
+ *      for a shared child) is in flight: to that request's stream;
+ *   4. a session's child: to the session's standalone GET stream, or, while
+ *      none is open, into the session's replay buffer for the next GET;
+ *      a shared child: notifications to every session's standalone stream,
+ *      requests refused to the child (-32603: no client to ask).
+ * A POST carrying a request is answered with application/json when the
+ * response is the first thing its stream gets, else with text/event-stream
+ * (a priming event, the related messages, the response; then the stream
+ * ends). Events ids are "<stream>-<seq>"; stream 0 is the session's
+ * standalone stream. Every event is also kept in the session's replay
+ * buffer (bounded), so a client that lost a stream resumes it with GET and
+ * Last-Event-ID; a client that goes away does not cancel its request
+ * (transports §Sending Messages; PO-6).
+ *
+ * Failures. A child that cannot start, exits, is killed or breaks the
+ * protocol (a stdout line over max_line) fails the requests in flight with
+ * JSON-RPC error -32603 naming the exit status or signal; its sessions end
+ * (404 next time). An initialize that fails so is answered HTTP 502 with
+ * that error. A request unanswered within request_timeout_ms gets -32603
+ * and the child gets notifications/cancelled. Lines that are not JSON-RPC
+ * are logged (cut short) and skipped.
+ *
+ * Environment of a child: PATH, HOME, LANG and LC_* from ours, the
+ * pass_env names, the env entries, and MCPAUTH_SUBJECT, MCPAUTH_CLIENT_ID
+ * and MCPAUTH_SCOPES of the session's validated identity (not for a shared
+ * child, which serves many). Never the access token.
+ *
+ * Nothing here blocks; call everything on the loop's thread.
+ */
+#ifndef MCPAUTH_MCP_BACKEND_H
+#define MCPAUTH_MCP_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct mcpauth_mcp_backend mcpauth_mcp_backend;
+
+/* A server event for the log: level is "info", "warning" or "error". */
+typedef void (*mcpauth_mcp_backend_log_cb)(const char *level, const char *message, void *data);
+
+typedef struct mcpauth_mcp_backend_config {
+    char **argv;                   /* the command and its arguments, NULL-terminated; borrowed */
+    const char *const *env;        /* "NAME=VALUE" set in the child; borrowed */
+    size_t env_count;
+    const char *const *pass_env;   /* names passed on from our environment; borrowed */
+    size_t pass_env_count;
+    bool shared;                   /* one child for every session */
+    uint64_t request_timeout_ms;   /* a request's answer must come within (300000) */
+    uint64_t kill_grace_ms;        /* SIGTERM to SIGKILL when stopping a child (5000) */
+    size_t max_line;               /* longest line the child may write (4 MiB) */
+    size_t max_buffered;           /* replay buffer and unread input per session (16 MiB) */
+    uint64_t keepalive_ms;         /* comment line on idle streams (15000) */
+    int64_t session_idle_seconds;  /* a session unused this long ends, and its child (3600) */
+    mcpauth_mcp_backend_log_cb log;
+    void *log_data;
+} mcpauth_mcp_backend_config;
+
+void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config);
+
+/* A backend on loop; config is copied (what it borrows must outlive the
+ * backend). NULL on allocation failure. Children start with the sessions. */
+mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,
+                                             const mcpauth_mcp_backend_config *config);
+
+typedef void (*mcpauth_mcp_backend_closed_cb)(mcpauth_mcp_backend *backend, void *data);
+
+/* Server shutdown: open streams end, requests in flight fail, every child
+ * is stopped (SIGTERM, SIGKILL after the grace period); closed_cb runs once
+ * all are reaped and every handle is closed. Then free it. */
+void mcpauth_mcp_backend_shutdown(mcpauth_mcp_backend *backend,
+                                  mcpauth_mcp_backend_closed_cb closed_cb, void *data);
+
+void mcpauth_mcp_backend_free(mcpauth_mcp_backend *backend);
+
+/* Children running right now. */
+size_t mcpauth_mcp_backend_child_count(const mcpauth_mcp_backend *backend);
+
+#endif

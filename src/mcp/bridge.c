@@ -1,0 +1,870 @@
+/* One stdio child and the sessions it serves (mcp_backend.h has the rules):
+ * ids remapped both ways, the requests in flight, the routing of what the
+ * child sends, the SSE streams and their replay buffer, timeouts. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp_internal.h"
+#include "mcpauth/child_process.h"
+#include "mcpauth/json.h"
+
+#define MAX_LOGGED_BYTES 80 /* of a line we skip: enough to recognise it */
+#define STANDALONE_STREAM 0
+
+typedef struct bsession bsession;
+typedef struct pending pending;
+
+/* One SSE stream: a POST's (until its response) or the session's
+ * standalone one (id 0). */
+typedef struct stream {
+    struct stream *next;
+    bsession *session;
+    uint64_t id;
+    uint64_t seq;       /* of the last event */
+    uint64_t delivered; /* standalone: the last seq a client got */
+    mcpauth_mcp_sink *sink; /* the exchange writing it; NULL when the client is gone */
+    bool started;           /* the sink answered with text/event-stream */
+    bool initialize;        /* carries the session id header */
+    uint64_t last_write_ms;
+    pending *request; /* the request a POST stream answers */
+} stream;
+
+/* A client request sent on to the child. */
+struct pending {
+    pending *next;
+    bsession *session;
+    json_object *client_id;
+    int64_t child_id;
+    json_object *progress_token; /* params._meta.progressToken, or NULL */
+    stream *stream;
+    uint64_t deadline_ms; /* 0: none */
+    bool initialize;
+};
+
+/* A child request sent on to a client. */
+typedef struct outgoing {
+    struct outgoing *next;
+    bsession *session;
+    int64_t client_id; /* minted */
+    json_object *child_id;
+} outgoing;
+
+struct bsession {
+    bsession *next;
+    mcpauth__bridge *bridge;
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    mcpauth__sse_replay *replay;
+    stream *streams; /* POST streams in progress */
+    stream standalone;
+    uint64_t next_stream;
+};
+
+struct mcpauth__bridge {
+    uv_loop_t *loop;
+    mcpauth_child *child;
+    mcpauth__bridge_limits limits;
+    mcpauth__bridge_hooks hooks;
+    bsession *sessions;
+    pending *pendings;
+    outgoing *outgoings;
+    int64_t next_child_id;
+    int64_t next_client_id;
+    json_object *init_result;   /* shared: the first initialize's result */
+    bool initialized_forwarded; /* shared: notifications/initialized went once */
+    bool gone;                  /* the child exited */
+    char failure[192];          /* why it stopped, for the errors we answer */
+    int pid;
+};
+
+static void bridge_log(mcpauth__bridge *b, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void bridge_log(mcpauth__bridge *b, const char *level, const char *fmt, ...)
+{
+    if (!b->hooks.log)
+        return;
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    b->hooks.log(level, message, b->hooks.data);
+}
+
+/* What a child wrote, made safe for one log line. */
+static void printable(char *out, size_t size, const char *text, size_t length)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < length && n + 1 < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[n] = '\0';
+}
+
+static bsession *find_session(const mcpauth__bridge *b, const char *id)
+{
+    for (bsession *s = b->sessions; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+/* ---- writing to the child ---- */
+
+static bool send_to_child(mcpauth__bridge *b, json_object *message)
+{
+    size_t length = 0;
+    const char *text = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    return text && !b->gone && mcpauth_child_write_line(b->child, text, length) == 0;
+}
+
+/* notifications/cancelled for a request the client no longer waits for
+ * (basic/utilities/cancellation). */
+static void cancel_at_child(mcpauth__bridge *b, int64_t child_id, const char *reason)
+{
+    json_object *n = json_object_new_object();
+    json_object *params = json_object_new_object();
+    if (n && params && mcpauth__json_add(n, "jsonrpc", json_object_new_string("2.0")) &&
+        mcpauth__json_add(n, "method", json_object_new_string("notifications/cancelled")) &&
+        mcpauth__json_add(params, "requestId", json_object_new_int64(child_id)) &&
+        mcpauth__json_add(params, "reason", json_object_new_string(reason)) &&
+        mcpauth__json_add(n, "params", json_object_get(params)))
+        send_to_child(b, n);
+    json_object_put(params);
+    json_object_put(n);
+}
+
+/* ---- streams ---- */
+
+static void stream_write_raw(stream *s, const char *bytes, size_t length)
+{
+    if (s->sink->stream_write(bytes, length, s->sink->data) == 0)
+        s->last_write_ms = uv_now(s->session->bridge->loop);
+}
+
+static void write_replayed(const char *event, size_t length, void *data)
+{
+    stream_write_raw(data, event, length);
+}
+
+static void on_sink_abort(mcpauth_mcp_sink *sink)
+{
+    stream *s = sink->engine_data;
+    /* transports §Sending Messages: a disconnect is not a cancellation; the
+     * answer still goes into the replay buffer. */
+    s->sink = NULL;
+    s->started = false;
+}
+
+static void stream_attach(stream *s, mcpauth_mcp_sink *sink)
+{
+    s->sink = sink;
+    s->started = false;
+    sink->on_abort = on_sink_abort;
+    sink->engine_data = s;
+}
+
+/* Answers the sink with text/event-stream and, for a new stream, the
+ * priming event (GE-4): an id to resume from and no data. */
+static void stream_start(stream *s, bool prime, uint64_t prime_seq)
+{
+    s->sink->stream_start(s->initialize ? s->session->id : NULL, s->sink->data);
+    s->started = true;
+    s->last_write_ms = uv_now(s->session->bridge->loop);
+    if (!prime)
+        return;
+    size_t length;
+    char *event = mcpauth__sse_event(s->id, prime_seq, NULL, 0, &length);
+    if (event)
+        stream_write_raw(s, event, length);
+    free(event);
+}
+
+static void stream_end(stream *s)
+{
+    mcpauth_mcp_sink *sink = s->sink;
+    s->sink = NULL;
+    s->started = false;
+    if (sink)
+        sink->stream_end(sink->data);
+}
+
+/* Sends one message as the stream's next event, keeping it for replay. */
+static void stream_send(stream *s, const char *json, size_t json_length)
+{
+    size_t length;
+    uint64_t seq = s->seq + 1;
+    char *event = mcpauth__sse_event(s->id, seq, json, json_length, &length);
+    if (!event)
+        return;
+    s->seq = seq;
+    mcpauth__sse_replay_add(s->session->replay, s->id, seq, event, length);
+    if (s->sink) {
+        if (!s->started)
+            stream_start(s, true, 0);
+        stream_write_raw(s, event, length);
+        if (s->id == STANDALONE_STREAM)
+            s->delivered = seq;
+    }
+    free(event);
+}
+
+static void stream_send_json(stream *s, json_object *message)
+{
+    size_t length = 0;
+    const char *text = mcpauth__jsonrpc_serialize(message, &length);
+    if (text)
+        stream_send(s, text, length);
+}
+
+static void reply_plain(mcpauth_mcp_sink *sink, int status, json_object *message,
+                        const char *session_id)
+{
+    size_t length = 0;
+    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    mcpauth_mcp_reply reply = {
+        .status = body ? status : 500,
+        .content_type = body ? "application/json" : NULL,
+        .body = body,
+        .body_length = length,
+        .session_id = session_id,
+    };
+    sink->reply(&reply, sink->data);
+}
+
+static void reply_status(mcpauth_mcp_sink *sink, int status)
+{
+    mcpauth_mcp_reply reply = {.status = status};
+    sink->reply(&reply, sink->data);
+}
+
+/* ---- requests in flight ---- */
+
+static void unlink_stream(bsession *bs, stream *s)
+{
+    for (stream **p = &bs->streams; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            return;
+        }
+    }
+}
+
+static void pending_free(mcpauth__bridge *b, pending *p)
+{
+    for (pending **q = &b->pendings; *q; q = &(*q)->next) {
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    }
+    json_object_put(p->client_id);
+    json_object_put(p->progress_token);
+    free(p);
+}
+
+/* The answer to p (message, with the client's id) ends its stream: as
+ * application/json when nothing went before it, else as the stream's last
+ * event. A failed initialize is a 502 (the backend never came up). */
+static void finish_request(pending *p, json_object *message, bool failed)
+{
+    mcpauth__bridge *b = p->session->bridge;
+    stream *s = p->stream;
+    bsession *bs = p->session;
+    if (s->sink && !s->started) {
+        mcpauth_mcp_sink *sink = s->sink;
+        s->sink = NULL;
+        bool bad_start = failed && p->initialize;
+        reply_plain(sink, bad_start ? 502 : 200, message,
+                    p->initialize && !bad_start ? bs->id : NULL);
+    } else {
+        stream_send_json(s, message);
+        stream_end(s);
+    }
+    unlink_stream(bs, s);
+    free(s);
+    pending_free(b, p);
+}
+
+static void fail_request(pending *p, const char *message)
+{
+    json_object *error =
+        mcpauth__jsonrpc_error(p->client_id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+    finish_request(p, error, true);
+    json_object_put(error);
+}
+
+static size_t pending_count(const mcpauth__bridge *b)
+{
+    size_t n = 0;
+    for (const pending *p = b->pendings; p; p = p->next)
+        n++;
+    return n;
+}
+
+/* ---- from the child ---- */
+
+static pending *pending_by_child_id(mcpauth__bridge *b, json_object *id)
+{
+    if (!json_object_is_type(id, json_type_int))
+        return NULL;
+    int64_t value = json_object_get_int64(id);
+    for (pending *p = b->pendings; p; p = p->next)
+        if (p->child_id == value)
+            return p;
+    return NULL;
+}
+
+static pending *pending_by_token(mcpauth__bridge *b, json_object *token)
+{
+    for (pending *p = b->pendings; token && p; p = p->next)
+        if (p->progress_token && json_object_equal(p->progress_token, token))
+            return p;
+    return NULL;
+}
+
+static json_object *params_get(json_object *message, const char *key)
+{
+    json_object *params = NULL, *value = NULL;
+    if (json_object_object_get_ex(message, "params", &params) &&
+        json_object_is_type(params, json_type_object))
+        json_object_object_get_ex(params, key, &value);
+    return value;
+}
+
+/* Rules 2 and 3 of mcp_backend.h, then rule 4 for one session: the stream
+ * a message with no explicit relation goes to; NULL when the bridge serves
+ * several sessions and none is singled out. */
+static stream *route(mcpauth__bridge *b, json_object *message, const char *method)
+{
+    if (method && strcmp(method, "notifications/progress") == 0) {
+        pending *p = pending_by_token(b, params_get(message, "progressToken"));
+        if (p)
+            return p->stream;
+    }
+    if (pending_count(b) == 1)
+        return b->pendings->stream;
+    if (b->sessions && !b->sessions->next)
+        return &b->sessions->standalone;
+    return NULL;
+}
+
+static void from_child_response(mcpauth__bridge *b, json_object *message, json_object *id)
+{
+    pending *p = pending_by_child_id(b, id);
+    if (!p) {
+        bridge_log(b, "warning", "backend[%d]: a response to no request in flight; skipped",
+                   b->pid);
+        return;
+    }
+    json_object_object_add(message, "id", json_object_get(p->client_id));
+    json_object *result = NULL;
+    if (p->initialize && b->limits.shared && !b->init_result &&
+        json_object_object_get_ex(message, "result", &result))
+        b->init_result = json_object_get(result);
+    finish_request(p, message, false);
+}
+
+static void from_child_request(mcpauth__bridge *b, json_object *message, const char *method,
+                               json_object *id)
+{
+    stream *s = route(b, message, method);
+    outgoing *o = s ? calloc(1, sizeof *o) : NULL;
+    if (!o) {
+        json_object *error = mcpauth__jsonrpc_error(
+            id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+            "no client to ask: the shared backend's request relates to no request in flight",
+            NULL);
+        send_to_child(b, error);
+        json_object_put(error);
+        return;
+    }
+    o->session = s->session;
+    o->client_id = ++b->next_client_id;
+    o->child_id = json_object_get(id);
+    o->next = b->outgoings;
+    b->outgoings = o;
+    json_object_object_add(message, "id", json_object_new_int64(o->client_id));
+    stream_send_json(s, message);
+}
+
+/* The child cancels a request it sent the client: name it by our id. */
+static void remap_child_cancel(mcpauth__bridge *b, json_object *message)
+{
+    json_object *request_id = params_get(message, "requestId");
+    for (outgoing *o = b->outgoings; request_id && o; o = o->next) {
+        if (json_object_equal(o->child_id, request_id)) {
+            json_object *params = NULL;
+            json_object_object_get_ex(message, "params", &params);
+            json_object_object_add(params, "requestId", json_object_new_int64(o->client_id));
+            return;
+        }
+    }
+}
+
+static void from_child_notification(mcpauth__bridge *b, json_object *message, const char *method)
+{
+    if (strcmp(method, "notifications/cancelled") == 0)
+        remap_child_cancel(b, message);
+    stream *s = route(b, message, method);
+    if (s) {
+        stream_send_json(s, message);
+        return;
+    }
+    /* A shared child's news (list_changed, say) is every session's. */
+    for (bsession *bs = b->sessions; bs; bs = bs->next)
+        stream_send_json(&bs->standalone, message);
+}
+
+static void on_child_line(mcpauth_child *child, const char *line, size_t length, void *data)
+{
+    mcpauth__bridge *b = data;
+    (void)child;
+    if (length > 0 && line[length - 1] == '\r')
+        length--;
+    if (length == 0)
+        return;
+    json_object *message = mcpauth_json_parse(line, length, "backend output", NULL);
+    mcpauth__jsonrpc_message msg;
+    if (!message || !json_object_is_type(message, json_type_object) ||
+        mcpauth__jsonrpc_classify(message, &msg) == MCPAUTH__JSONRPC_INVALID) {
+        char shown[MAX_LOGGED_BYTES + 1];
+        printable(shown, sizeof shown, line, length);
+        bridge_log(b, "warning", "backend[%d]: skipped a line that is not JSON-RPC (%zu bytes): %s%s",
+                   b->pid, length, shown, length > MAX_LOGGED_BYTES ? "..." : "");
+        json_object_put(message);
+        return;
+    }
+    switch (msg.kind) {
+    case MCPAUTH__JSONRPC_RESPONSE: from_child_response(b, message, msg.id); break;
+    case MCPAUTH__JSONRPC_REQUEST: from_child_request(b, message, msg.method, msg.id); break;
+    case MCPAUTH__JSONRPC_NOTIFICATION: from_child_notification(b, message, msg.method); break;
+    case MCPAUTH__JSONRPC_INVALID: break;
+    }
+    json_object_put(message);
+}
+
+static void on_child_stderr(mcpauth_child *child, const char *line, size_t length, void *data)
+{
+    mcpauth__bridge *b = data;
+    (void)child;
+    char shown[1024];
+    printable(shown, sizeof shown, line, length);
+    bridge_log(b, "info", "backend[%d]: %s", b->pid, shown);
+}
+
+static void set_failure(mcpauth__bridge *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_failure(mcpauth__bridge *b, const char *fmt, ...)
+{
+    if (b->failure[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->failure, sizeof b->failure, fmt, ap);
+    va_end(ap);
+}
+
+static void on_child_overflow(mcpauth_child *child, void *data)
+{
+    mcpauth__bridge *b = data;
+    (void)child;
+    bridge_log(b, "error",
+               "backend[%d]: protocol violation: a line longer than the limit; stopping it",
+               b->pid);
+    set_failure(b, "the backend broke the protocol (a message over the size limit) and was "
+                   "stopped");
+    mcpauth_child_stop(b->child);
+}
+
+static void session_free(bsession *bs)
+{
+    stream_end(&bs->standalone);
+    mcpauth__sse_replay_free(bs->replay);
+    free(bs);
+}
+
+/* Everything of bs the bridge holds goes: requests fail with reason. */
+static void session_drop(mcpauth__bridge *b, bsession *bs, const char *reason, bool cancel)
+{
+    for (pending *p = b->pendings, *next; p; p = next) {
+        next = p->next;
+        if (p->session != bs)
+            continue;
+        if (cancel)
+            cancel_at_child(b, p->child_id, reason);
+        fail_request(p, reason);
+    }
+    for (outgoing **o = &b->outgoings; *o;) {
+        if ((*o)->session == bs) {
+            outgoing *gone = *o;
+            *o = gone->next;
+            json_object_put(gone->child_id);
+            free(gone);
+        } else {
+            o = &(*o)->next;
+        }
+    }
+    for (bsession **p = &b->sessions; *p; p = &(*p)->next) {
+        if (*p == bs) {
+            *p = bs->next;
+            break;
+        }
+    }
+    session_free(bs);
+}
+
+static void on_child_exit(mcpauth_child *child, int64_t exit_status, int term_signal, void *data)
+{
+    mcpauth__bridge *b = data;
+    (void)child;
+    b->gone = true;
+    if (term_signal)
+        set_failure(b, "the backend was killed by signal %d (%s)", term_signal,
+                    strsignal(term_signal));
+    else
+        set_failure(b, "the backend exited with status %" PRId64, exit_status);
+    bridge_log(b, term_signal || exit_status ? "warning" : "info", "backend[%d]: %s", b->pid,
+               b->failure);
+    while (b->sessions) {
+        char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+        memcpy(id, b->sessions->id, sizeof id);
+        session_drop(b, b->sessions, b->failure, false);
+        if (b->hooks.session_ended)
+            b->hooks.session_ended(id, b->hooks.data);
+    }
+}
+
+static void on_child_close(mcpauth_child *child, void *data)
+{
+    mcpauth__bridge *b = data;
+    (void)child;
+    if (b->hooks.closed)
+        b->hooks.closed(b, b->hooks.data);
+    json_object_put(b->init_result);
+    free(b);
+}
+
+int mcpauth__bridge_spawn(uv_loop_t *loop, const mcpauth_child_options *options,
+                          const mcpauth__bridge_limits *limits, const mcpauth__bridge_hooks *hooks,
+                          mcpauth__bridge **out)
+{
+    mcpauth__bridge *b = calloc(1, sizeof *b);
+    if (!b)
+        return UV_ENOMEM;
+    b->loop = loop;
+    b->limits = *limits;
+    b->hooks = *hooks;
+    mcpauth_child_callbacks cb = {
+        .on_line = on_child_line,
+        .on_stderr = on_child_stderr,
+        .on_overflow = on_child_overflow,
+        .on_exit = on_child_exit,
+        .on_close = on_child_close,
+    };
+    int rc = mcpauth_child_spawn(loop, options, &cb, b, &b->child);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    b->pid = mcpauth_child_pid(b->child);
+    *out = b;
+    return 0;
+}
+
+/* ---- sessions ---- */
+
+bool mcpauth__bridge_attach(mcpauth__bridge *b, const char *session_id)
+{
+    if (b->gone)
+        return false;
+    bsession *bs = calloc(1, sizeof *bs);
+    if (!bs || !(bs->replay = mcpauth__sse_replay_new(b->limits.max_buffered))) {
+        free(bs);
+        return false;
+    }
+    bs->bridge = b;
+    snprintf(bs->id, sizeof bs->id, "%s", session_id);
+    bs->standalone.session = bs;
+    bs->standalone.id = STANDALONE_STREAM;
+    bs->next_stream = STANDALONE_STREAM + 1;
+    bs->next = b->sessions;
+    b->sessions = bs;
+    return true;
+}
+
+bool mcpauth__bridge_has(const mcpauth__bridge *b, const char *session_id)
+{
+    return find_session(b, session_id) != NULL;
+}
+
+size_t mcpauth__bridge_session_count(const mcpauth__bridge *b)
+{
+    size_t n = 0;
+    for (const bsession *s = b->sessions; s; s = s->next)
+        n++;
+    return n;
+}
+
+bool mcpauth__bridge_usable(const mcpauth__bridge *b)
+{
+    return !b->gone && !b->failure[0];
+}
+
+json_object *mcpauth__bridge_initialize_result(const mcpauth__bridge *b)
+{
+    return b->init_result;
+}
+
+int mcpauth__bridge_pid(const mcpauth__bridge *b)
+{
+    return b->pid;
+}
+
+void mcpauth__bridge_each_session(const mcpauth__bridge *b,
+                                  void (*cb)(const char *session_id, void *data), void *data)
+{
+    for (const bsession *s = b->sessions; s; s = s->next)
+        cb(s->id, data);
+}
+
+void mcpauth__bridge_detach(mcpauth__bridge *b, const char *session_id, const char *reason)
+{
+    bsession *bs = find_session(b, session_id);
+    if (!bs)
+        return;
+    session_drop(b, bs, reason, true);
+    if (!b->limits.shared) {
+        set_failure(b, "%s", reason);
+        mcpauth_child_stop(b->child);
+    }
+}
+
+void mcpauth__bridge_stop(mcpauth__bridge *b, const char *reason)
+{
+    set_failure(b, "%s", reason);
+    mcpauth_child_stop(b->child);
+}
+
+/* ---- from the client ---- */
+
+/* The shared child is initialized once: later sessions get its answer. */
+static void answer_from_cache(mcpauth__bridge *b, bsession *bs, const mcpauth__jsonrpc_message *msg,
+                              mcpauth_mcp_sink *sink)
+{
+    json_object *reply = mcpauth__jsonrpc_result(msg->id, json_object_get(b->init_result));
+    reply_plain(sink, 200, reply, bs->id);
+    json_object_put(reply);
+}
+
+static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
+                         const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
+{
+    bool initialize = strcmp(msg->method, "initialize") == 0;
+    if (initialize && b->init_result) {
+        answer_from_cache(b, bs, msg, sink);
+        return;
+    }
+    if (mcpauth_child_write_pending(b->child) > b->limits.max_buffered) {
+        json_object *error = mcpauth__jsonrpc_error(msg->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+                                                    "the backend is not reading its input", NULL);
+        reply_plain(sink, 503, error, NULL);
+        json_object_put(error);
+        return;
+    }
+    pending *p = calloc(1, sizeof *p);
+    stream *s = calloc(1, sizeof *s);
+    if (!p || !s) {
+        free(p);
+        free(s);
+        reply_status(sink, 500);
+        return;
+    }
+    p->session = bs;
+    p->client_id = json_object_get(msg->id);
+    p->child_id = ++b->next_child_id;
+    p->initialize = initialize;
+    json_object *meta = params_get(message, "_meta");
+    json_object *token = NULL;
+    if (meta && json_object_object_get_ex(meta, "progressToken", &token))
+        p->progress_token = json_object_get(token);
+    if (b->limits.request_timeout_ms)
+        p->deadline_ms = uv_now(b->loop) + b->limits.request_timeout_ms;
+    s->session = bs;
+    s->id = bs->next_stream++;
+    s->initialize = initialize;
+    s->request = p;
+    p->stream = s;
+    stream_attach(s, sink);
+    s->next = bs->streams;
+    bs->streams = s;
+    p->next = b->pendings;
+    b->pendings = p;
+    json_object_object_add(message, "id", json_object_new_int64(p->child_id));
+    if (!send_to_child(b, message))
+        fail_request(p, b->failure[0] ? b->failure : "the backend does not take input");
+}
+
+/* The client answers one of the child's requests: back with the child's
+ * id. */
+static void post_response(mcpauth__bridge *b, bsession *bs, json_object *message,
+                          const mcpauth__jsonrpc_message *msg)
+{
+    if (!json_object_is_type(msg->id, json_type_int))
+        return;
+    int64_t id = json_object_get_int64(msg->id);
+    for (outgoing **o = &b->outgoings; *o; o = &(*o)->next) {
+        outgoing *out = *o;
+        if (out->session != bs || out->client_id != id)
+            continue;
+        *o = out->next;
+        json_object_object_add(message, "id", json_object_get(out->child_id));
+        send_to_child(b, message);
+        json_object_put(out->child_id);
+        free(out);
+        return;
+    }
+}
+
+static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *message,
+                              const mcpauth__jsonrpc_message *msg)
+{
+    if (strcmp(msg->method, "notifications/cancelled") == 0) {
+        json_object *request_id = params_get(message, "requestId");
+        for (pending *p = b->pendings; request_id && p; p = p->next) {
+            if (p->session == bs && json_object_equal(p->client_id, request_id)) {
+                json_object *params = NULL;
+                json_object_object_get_ex(message, "params", &params);
+                json_object_object_add(params, "requestId", json_object_new_int64(p->child_id));
+                break;
+            }
+        }
+    }
+    if (strcmp(msg->method, "notifications/initialized") == 0 && b->limits.shared) {
+        if (b->initialized_forwarded)
+            return;
+        b->initialized_forwarded = true;
+    }
+    send_to_child(b, message);
+}
+
+void mcpauth__bridge_post(mcpauth__bridge *b, const char *session_id, json_object *message,
+                          const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
+{
+    bsession *bs = find_session(b, session_id);
+    if (!bs) {
+        reply_status(sink, 404);
+        return;
+    }
+    switch (msg->kind) {
+    case MCPAUTH__JSONRPC_REQUEST: post_request(b, bs, message, msg, sink); return;
+    case MCPAUTH__JSONRPC_RESPONSE: post_response(b, bs, message, msg); break;
+    case MCPAUTH__JSONRPC_NOTIFICATION: post_notification(b, bs, message, msg); break;
+    case MCPAUTH__JSONRPC_INVALID: break;
+    }
+    reply_status(sink, 202);
+}
+
+static void reply_conflict(mcpauth_mcp_sink *sink)
+{
+    json_object *error = mcpauth__jsonrpc_error(
+        NULL, MCPAUTH__JSONRPC_SERVER_ERROR,
+        "Conflict: Only one SSE stream is allowed per session", NULL);
+    reply_plain(sink, 409, error, NULL);
+    json_object_put(error);
+}
+
+static stream *post_stream(bsession *bs, uint64_t id)
+{
+    for (stream *s = bs->streams; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+/* Last-Event-ID names a POST stream: its kept events after seq, then the
+ * rest live when its request is still in flight. */
+static void resume_post_stream(bsession *bs, uint64_t id, uint64_t seq, mcpauth_mcp_sink *sink)
+{
+    stream *s = post_stream(bs, id);
+    if (s && s->sink) {
+        reply_conflict(sink);
+        return;
+    }
+    if (s) {
+        stream_attach(s, sink);
+        stream_start(s, false, 0);
+        mcpauth__sse_replay_since(bs->replay, id, seq, write_replayed, s);
+        return;
+    }
+    /* Finished: what is kept of it, then the end. */
+    stream done = {.session = bs, .id = id, .sink = sink};
+    stream_start(&done, false, 0);
+    mcpauth__sse_replay_since(bs->replay, id, seq, write_replayed, &done);
+    stream_end(&done);
+}
+
+void mcpauth__bridge_get(mcpauth__bridge *b, const char *session_id, const char *last_event_id,
+                         mcpauth_mcp_sink *sink)
+{
+    bsession *bs = find_session(b, session_id);
+    if (!bs) {
+        reply_status(sink, 404);
+        return;
+    }
+    uint64_t id = 0, seq = 0;
+    bool resuming = last_event_id && mcpauth__sse_parse_id(last_event_id, &id, &seq);
+    if (resuming && id != STANDALONE_STREAM) {
+        resume_post_stream(bs, id, seq, sink);
+        return;
+    }
+    stream *s = &bs->standalone;
+    if (s->sink) {
+        reply_conflict(sink);
+        return;
+    }
+    /* GE-5: a resumed standalone stream replays after the client's last
+     * event; a new one delivers what was buffered while none was open. */
+    uint64_t after = resuming && seq <= s->seq ? seq : s->delivered;
+    stream_attach(s, sink);
+    stream_start(s, true, after);
+    mcpauth__sse_replay_since(bs->replay, STANDALONE_STREAM, after, write_replayed, s);
+    s->delivered = s->seq;
+}
+
+/* ---- time ---- */
+
+static void keepalive(stream *s, uint64_t now_ms, uint64_t every_ms)
+{
+    static const char comment[] = ": keepalive\n\n";
+    if (s->sink && s->started && every_ms && now_ms - s->last_write_ms >= every_ms)
+        stream_write_raw(s, comment, sizeof comment - 1);
+}
+
+void mcpauth__bridge_tick(mcpauth__bridge *b, uint64_t now_ms)
+{
+    for (pending *p = b->pendings, *next; p; p = next) {
+        next = p->next;
+        if (!p->deadline_ms || now_ms < p->deadline_ms)
+            continue;
+        char message[128];
+        snprintf(message, sizeof message,
+                 "Request timed out: the backend did not answer within %" PRIu64 " s",
+                 b->limits.request_timeout_ms / 1000);
+        bridge_log(b, "warning", "backend[%d]: request %" PRId64 " timed out; cancelled", b->pid,
+                   p->child_id);
+        cancel_at_child(b, p->child_id, "timed out");
+        fail_request(p, message);
+    }
+    for (bsession *bs = b->sessions; bs; bs = bs->next) {
+        keepalive(&bs->standalone, now_ms, b->limits.keepalive_ms);
+        for (stream *s = bs->streams; s; s = s->next)
+            keepalive(s, now_ms, b->limits.keepalive_ms);
+    }
+}
