@@ -53,10 +53,11 @@ function sections(source) {
   return out;
 }
 
-// Metavariables are upper case, and may join parts with ':' (HOST:PORT).
-const OPTION = /^(?:-([A-Za-z0-9]), )?--([a-z0-9][a-z0-9-]*)(?: ([A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)*))?$/;
+// Metavariables are upper case, and may join parts with ':' or '=' (HOST:PORT,
+// NAME=VALUE).
+const OPTION = /^(?:-([A-Za-z0-9]), )?--([a-z0-9][a-z0-9-]*)(?: ([A-Z][A-Z0-9_]*(?:[:=][A-Z][A-Z0-9_]*)*))?$/;
 const OPTION_THEN_TEXT =
-  /^((?:-[A-Za-z0-9], )?--[a-z0-9][a-z0-9-]*(?: [A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)*)?) [a-z(].*$/;
+  /^((?:-[A-Za-z0-9], )?--[a-z0-9][a-z0-9-]*(?: [A-Z][A-Z0-9_]*(?:[:=][A-Z][A-Z0-9_]*)*)?) [a-z(].*$/;
 
 /** The options of a --help text: [{ long, short, meta, group }] in order. */
 function helpOptions(help) {

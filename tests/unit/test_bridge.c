@@ -1,0 +1,359 @@
+/* The bridge between sessions and a stdio child, with `cat` as the child:
+ * everything we send comes straight back, so a client request returns as a
+ * child request (ids remapped both ways), a client notification as a child
+ * notification (routed by progress token or to the standalone stream), and a
+ * client's answer as the child's response. Also: timeouts, a child that
+ * dies, the conflict on a second GET, resuming after Last-Event-ID. */
+#include <check.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "mcpauth/child_process.h"
+#include "src/mcp/mcp_internal.h"
+
+#define SESSION "0123456789abcdef0123456789abcdef"
+
+/* A sink that records what it was told. */
+typedef struct fake_sink {
+    mcpauth_mcp_sink sink;
+    int replies;
+    int status;
+    char body[4096];
+    int starts;
+    char session_id[64];
+    char stream[8192];
+    int ends;
+} fake_sink;
+
+static void sink_reply(const mcpauth_mcp_reply *reply, void *data)
+{
+    fake_sink *f = data;
+    f->replies++;
+    f->status = reply->status;
+    if (reply->body)
+        snprintf(f->body, sizeof f->body, "%.*s", (int)reply->body_length, reply->body);
+    if (reply->session_id)
+        snprintf(f->session_id, sizeof f->session_id, "%s", reply->session_id);
+}
+
+static void sink_start(const char *session_id, void *data)
+{
+    fake_sink *f = data;
+    f->starts++;
+    if (session_id)
+        snprintf(f->session_id, sizeof f->session_id, "%s", session_id);
+}
+
+static int sink_write(const char *bytes, size_t length, void *data)
+{
+    fake_sink *f = data;
+    strncat(f->stream, bytes, length);
+    return 0;
+}
+
+static void sink_end(void *data)
+{
+    fake_sink *f = data;
+    f->ends++;
+}
+
+static void sink_init(fake_sink *f)
+{
+    memset(f, 0, sizeof *f);
+    f->sink = (mcpauth_mcp_sink){.reply = sink_reply,
+                                 .stream_start = sink_start,
+                                 .stream_write = sink_write,
+                                 .stream_end = sink_end,
+                                 .data = f};
+}
+
+/* --- the bridge on a loop ----------------------------------------------- */
+
+static uv_loop_t loop;
+static mcpauth__bridge *bridge;
+static int sessions_ended;
+static int closed;
+static char last_log[1024];
+
+static void on_log(const char *level, const char *message, void *data)
+{
+    (void)level;
+    (void)data;
+    snprintf(last_log, sizeof last_log, "%s", message);
+}
+
+static void on_session_ended(const char *session_id, void *data)
+{
+    (void)data;
+    ck_assert_str_eq(session_id, SESSION);
+    sessions_ended++;
+}
+
+static void on_closed(mcpauth__bridge *b, void *data)
+{
+    (void)b;
+    (void)data;
+    closed++;
+}
+
+static void start(const char *script, uint64_t timeout_ms)
+{
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    sessions_ended = closed = 0;
+    last_log[0] = '\0';
+    static char *env[] = {"PATH=/usr/bin:/bin", NULL};
+    char *args[] = {"sh", "-c", (char *)script, NULL};
+    mcpauth_child_options options = {.file = "/bin/sh", .args = args, .env = env,
+                                     .max_line = 65536, .kill_grace_ms = 1000};
+    mcpauth__bridge_limits limits = {.request_timeout_ms = timeout_ms,
+                                     .max_buffered = 65536,
+                                     .keepalive_ms = 15000};
+    mcpauth__bridge_hooks hooks = {.log = on_log,
+                                   .session_ended = on_session_ended,
+                                   .closed = on_closed};
+    ck_assert_int_eq(mcpauth__bridge_spawn(&loop, &options, &limits, &hooks, &bridge), 0);
+    ck_assert(mcpauth__bridge_attach(bridge, SESSION));
+    ck_assert(mcpauth__bridge_has(bridge, SESSION));
+}
+
+/* Runs the loop until *flag is nonzero (or 5 s pass: a failure). */
+static void run_until(const int *flag)
+{
+    uint64_t deadline = uv_hrtime() + 5000000000ull;
+    while (!*flag && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_msg(*flag, "timed out waiting");
+}
+
+static void finish(void)
+{
+    mcpauth__bridge_stop(bridge, "test over");
+    run_until(&closed);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+
+static void post(const char *text, fake_sink *f)
+{
+    json_object *message = json_tokener_parse(text);
+    ck_assert_ptr_nonnull(message);
+    mcpauth__jsonrpc_message msg;
+    ck_assert_int_ne(mcpauth__jsonrpc_classify(message, &msg), MCPAUTH__JSONRPC_INVALID);
+    mcpauth__bridge_post(bridge, SESSION, message, &msg, &f->sink);
+    json_object_put(message);
+}
+
+/* The data of the last event in f's stream whose data contains needle. */
+static json_object *event_with(const fake_sink *f, const char *needle)
+{
+    const char *found = NULL;
+    for (const char *p = f->stream; (p = strstr(p, "data: ")); p += 6) {
+        const char *end = strchr(p, '\n');
+        if (end && memmem(p, (size_t)(end - p), needle, strlen(needle)))
+            found = p;
+    }
+    if (!found)
+        return NULL;
+    char line[2048];
+    snprintf(line, sizeof line, "%.*s", (int)(strchr(found, '\n') - found - 6), found + 6);
+    return json_tokener_parse(line);
+}
+
+static int64_t int_at(json_object *obj, const char *key)
+{
+    json_object *v = NULL;
+    ck_assert(json_object_object_get_ex(obj, key, &v));
+    return json_object_get_int64(v);
+}
+
+START_TEST(ids_remapped_both_ways)
+{
+    start("exec cat", 0);
+    fake_sink call;
+    sink_init(&call);
+    post("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"tools/call\",\"params\":{\"name\":\"t\"}}",
+         &call);
+    ck_assert_int_eq(call.replies, 0);
+    /* cat sends the request back: to the client it is the child's request,
+     * on the one request's stream, with an id we minted. */
+    run_until(&call.starts);
+    json_object *request = NULL;
+    while (!(request = event_with(&call, "tools/call")))
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert(strncmp(call.stream, "id: 1-0\ndata: \n\n", 16) == 0); /* priming */
+    int64_t minted = int_at(request, "id");
+    json_object_put(request);
+
+    /* The client answers it; cat turns that into the child's response to
+     * our request 1, which the client gets with its own id "abc". */
+    fake_sink answer;
+    sink_init(&answer);
+    char text[256];
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"ok\":true}}",
+             (long long)minted);
+    post(text, &answer);
+    ck_assert_int_eq(answer.status, 202);
+    run_until(&call.ends);
+    json_object *response = event_with(&call, "\"ok\"");
+    ck_assert_ptr_nonnull(response);
+    json_object *id = NULL;
+    ck_assert(json_object_object_get_ex(response, "id", &id));
+    ck_assert_str_eq(json_object_get_string(id), "abc");
+    json_object_put(response);
+    ck_assert_int_eq(call.replies, 0);
+    finish();
+    ck_assert_int_eq(sessions_ended, 1);
+}
+END_TEST
+
+START_TEST(plain_json_when_nothing_precedes)
+{
+    /* A child that answers every request with {"id":N,"result":{}}: sed
+     * keeps the id. */
+    start("exec sed -u -e 's/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{}}/'",
+          0);
+    fake_sink call;
+    sink_init(&call);
+    post("{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"ping\"}", &call);
+    run_until(&call.replies);
+    ck_assert_int_eq(call.status, 200);
+    ck_assert_int_eq(call.starts, 0);
+    ck_assert_str_eq(call.body, "{\"jsonrpc\":\"2.0\",\"id\":42,\"result\":{}}");
+    finish();
+}
+END_TEST
+
+START_TEST(progress_by_token_else_standalone)
+{
+    start("exec cat", 0);
+    fake_sink a, b;
+    sink_init(&a);
+    sink_init(&b);
+    post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{\"progressToken\":"
+         "\"t-a\"}}}",
+         &a);
+    post("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\",\"params\":{\"_meta\":{\"progressToken\":7}}}",
+         &b);
+    /* Two requests in flight: what cat echoes of them relates to neither
+     * and is kept for the standalone stream. Progress goes by token. */
+    fake_sink n;
+    sink_init(&n);
+    post("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":"
+         "7,\"progress\":1}}",
+         &n);
+    ck_assert_int_eq(n.status, 202);
+    run_until(&b.starts);
+    json_object *progress = NULL;
+    while (!(progress = event_with(&b, "notifications/progress")))
+        uv_run(&loop, UV_RUN_ONCE);
+    json_object_put(progress);
+    ck_assert_int_eq(a.starts, 0);
+
+    /* The standalone stream: what was kept, after a priming event. */
+    fake_sink get;
+    sink_init(&get);
+    mcpauth__bridge_get(bridge, SESSION, NULL, &get.sink);
+    ck_assert_int_eq(get.starts, 1);
+    ck_assert(strncmp(get.stream, "id: 0-0\ndata: \n\n", 16) == 0);
+    ck_assert_ptr_nonnull(strstr(get.stream, "\"method\":\"x\""));
+    /* One standalone stream per session. */
+    fake_sink second;
+    sink_init(&second);
+    mcpauth__bridge_get(bridge, SESSION, NULL, &second.sink);
+    ck_assert_int_eq(second.status, 409);
+    /* The client goes away; a resumption after 0-1 gets 0-2 on, nothing of
+     * the POST streams. */
+    get.sink.on_abort(&get.sink);
+    fake_sink resumed;
+    sink_init(&resumed);
+    mcpauth__bridge_get(bridge, SESSION, "0-1", &resumed.sink);
+    ck_assert_int_eq(resumed.starts, 1);
+    ck_assert_ptr_null(strstr(resumed.stream, "id: 0-1\ndata: {"));
+    ck_assert_ptr_nonnull(strstr(resumed.stream, "id: 0-2\n"));
+    ck_assert_ptr_null(strstr(resumed.stream, "notifications/progress"));
+    finish();
+    /* The child's end failed both requests: plain JSON for the one whose
+     * stream never started, a last event for the other. */
+    ck_assert_int_eq(a.replies, 1);
+    ck_assert_ptr_nonnull(strstr(a.body, "-32603"));
+    ck_assert_int_eq(b.ends, 1);
+    ck_assert_ptr_nonnull(strstr(b.stream, "-32603"));
+    ck_assert_int_eq(resumed.ends, 1);
+}
+END_TEST
+
+START_TEST(timeout_fails_and_cancels)
+{
+    start("exec cat >/dev/null", 100);
+    fake_sink call;
+    sink_init(&call);
+    post("{\"jsonrpc\":\"2.0\",\"id\":\"slow\",\"method\":\"x\"}", &call);
+    mcpauth__bridge_tick(bridge, uv_now(&loop) + 50);
+    ck_assert_int_eq(call.replies, 0);
+    mcpauth__bridge_tick(bridge, uv_now(&loop) + 200);
+    ck_assert_int_eq(call.replies, 1);
+    ck_assert_int_eq(call.status, 200);
+    ck_assert_ptr_nonnull(strstr(call.body, "\"id\":\"slow\""));
+    ck_assert_ptr_nonnull(strstr(call.body, "timed out"));
+    ck_assert_ptr_nonnull(strstr(last_log, "timed out"));
+    finish();
+}
+END_TEST
+
+START_TEST(child_exit_fails_requests)
+{
+    start("read -r line; exit 9", 0);
+    fake_sink call;
+    sink_init(&call);
+    post("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"initialize\",\"params\":{}}", &call);
+    run_until(&call.replies);
+    /* A failed initialize: 502, and no session id. */
+    ck_assert_int_eq(call.status, 502);
+    ck_assert_ptr_nonnull(strstr(call.body, "exited with status 9"));
+    ck_assert_str_eq(call.session_id, "");
+    ck_assert_int_eq(sessions_ended, 1);
+    ck_assert(!mcpauth__bridge_has(bridge, SESSION));
+    ck_assert(!mcpauth__bridge_usable(bridge));
+    run_until(&closed);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+START_TEST(garbage_skipped_and_logged)
+{
+    start("echo 'not json'; echo '[1,2]'; exec cat", 0);
+    fake_sink call;
+    sink_init(&call);
+    post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}", &call);
+    run_until(&call.starts);
+    ck_assert_ptr_nonnull(strstr(last_log, "not JSON-RPC"));
+    finish();
+}
+END_TEST
+
+static Suite *bridge_suite(void)
+{
+    Suite *s = suite_create("bridge");
+    TCase *tc = tcase_create("bridge");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, ids_remapped_both_ways);
+    tcase_add_test(tc, plain_json_when_nothing_precedes);
+    tcase_add_test(tc, progress_by_token_else_standalone);
+    tcase_add_test(tc, timeout_fails_and_cancels);
+    tcase_add_test(tc, child_exit_fails_requests);
+    tcase_add_test(tc, garbage_skipped_and_logged);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(bridge_suite());
+    srunner_run_all(runner, CK_ENV);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
