@@ -160,8 +160,10 @@ async function startBackend(args = [], fixtureArgs = [], opts = {}) {
   return s;
 }
 
+// Every serve must stop cleanly: exit status 0 also means no sanitizer report.
 after(async () => {
-  await Promise.all(serves.map((s) => s.stop()));
+  const results = await Promise.all(serves.map((s) => s.stop()));
+  results.forEach(({ code }, i) => assert.equal(code, 0, serves[i].stderr()));
 });
 
 describe('bridging', () => {
