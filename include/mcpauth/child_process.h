@@ -40,12 +40,12 @@ typedef void (*mcpauth_child_exit_cb)(mcpauth_child *child, int64_t exit_status,
 typedef void (*mcpauth_child_close_cb)(mcpauth_child *child, void *data);
 
 typedef struct mcpauth_child_options {
-    const char *file;         /* program (looked up in PATH of env, else ours) */
-    char **args;              /* args[0] is the program name; NULL-terminated; borrowed */
-    char **env;               /* "NAME=VALUE", NULL-terminated; borrowed for the call */
-    size_t max_line;          /* longest stdout line accepted (bytes, without "\n") */
-    size_t max_stderr_line;   /* longer stderr lines are cut into pieces of this size */
-    uint64_t kill_grace_ms;   /* from SIGTERM to SIGKILL in mcpauth_child_stop() */
+    const char *file;       /* program (looked up in PATH of env, else ours) */
+    char **args;            /* args[0] is the program name; NULL-terminated; borrowed */
+    char **env;             /* "NAME=VALUE", NULL-terminated; borrowed for the call */
+    size_t max_line;        /* longest stdout line accepted (bytes, without "\n") */
+    size_t max_stderr_line; /* longer stderr lines are cut into pieces of this size */
+    uint64_t kill_grace_ms; /* from SIGTERM to SIGKILL in mcpauth_child_stop() */
 } mcpauth_child_options;
 
 typedef struct mcpauth_child_callbacks {

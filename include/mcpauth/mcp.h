@@ -83,8 +83,8 @@ typedef struct mcpauth_mcp_request {
     const char *body;
     size_t body_length;
     mcpauth_mcp_identity identity;
-    const char *last_event_id;    /* Last-Event-ID header (GET), NULL when absent */
-    int64_t now; /* seconds since the epoch, for session expiry */
+    const char *last_event_id; /* Last-Event-ID header (GET), NULL when absent */
+    int64_t now;               /* seconds since the epoch, for session expiry */
 } mcpauth_mcp_request;
 
 /* What to send back. Owned by the engine; valid during the callback. */
@@ -111,7 +111,7 @@ typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data)
  * touches the sink again after on_abort. */
 typedef struct mcpauth_mcp_sink {
     mcpauth_mcp_reply_cb reply;
-    void (*stream_start)(const char *session_id, void *data); /* NULL: cannot stream */
+    void (*stream_start)(const char *session_id, void *data);          /* NULL: cannot stream */
     int (*stream_write)(const char *bytes, size_t length, void *data); /* nonzero: client gone */
     void (*stream_end)(void *data);
     void *data; /* the HTTP layer's, passed to the four above */

@@ -12,10 +12,10 @@
 
 extern char **environ;
 
-#define TICK_MS           250
-#define IDLE_CHECK_TICKS  4
-#define MAX_STDERR_LINE   1024
-#define MAX_ENV           512
+#define TICK_MS          250
+#define IDLE_CHECK_TICKS 4
+#define MAX_STDERR_LINE  1024
+#define MAX_ENV          512
 
 typedef struct bridge_entry {
     struct bridge_entry *next;
@@ -182,11 +182,6 @@ void mcpauth_mcp_backend_shutdown(mcpauth_mcp_backend *backend,
 void mcpauth_mcp_backend_free(mcpauth_mcp_backend *backend)
 {
     free(backend);
-}
-
-size_t mcpauth_mcp_backend_child_count(const mcpauth_mcp_backend *backend)
-{
-    return backend->children;
 }
 
 /* ---- the environment of a child ---- */

@@ -12,8 +12,9 @@
 #include "mcpauth/child_process.h"
 #include "mcpauth/json.h"
 
-#define MAX_LOGGED_BYTES 80 /* of a line we skip: enough to recognise it */
+#define MAX_LOGGED_BYTES  80 /* of a line we skip: enough to recognise it */
 #define STANDALONE_STREAM 0
+#define MAX_OUTGOING      1024 /* child requests waiting for the client's answer */
 
 typedef struct bsession bsession;
 typedef struct pending pending;
@@ -24,13 +25,12 @@ typedef struct stream {
     struct stream *next;
     bsession *session;
     uint64_t id;
-    uint64_t seq;       /* of the last event */
-    uint64_t delivered; /* standalone: the last seq a client got */
+    uint64_t seq;           /* of the last event */
+    uint64_t delivered;     /* standalone: the last seq a client got */
     mcpauth_mcp_sink *sink; /* the exchange writing it; NULL when the client is gone */
     bool started;           /* the sink answered with text/event-stream */
     bool initialize;        /* carries the session id header */
     uint64_t last_write_ms;
-    pending *request; /* the request a POST stream answers */
 } stream;
 
 /* A client request sent on to the child. */
@@ -76,6 +76,7 @@ struct mcpauth__bridge {
     json_object *init_result;   /* shared: the first initialize's result */
     bool initialized_forwarded; /* shared: notifications/initialized went once */
     bool gone;                  /* the child exited */
+    bool stopping;              /* we asked it to go */
     char failure[192];          /* why it stopped, for the errors we answer */
     int pid;
 };
@@ -141,10 +142,20 @@ static void cancel_at_child(mcpauth__bridge *b, int64_t child_id, const char *re
 
 /* ---- streams ---- */
 
+static void stream_end(stream *s);
+
+/* A write the HTTP layer refuses (the client is gone, or reads too slowly
+ * and too much is queued for it) ends the stream from our side; the client
+ * may resume it with Last-Event-ID. */
 static void stream_write_raw(stream *s, const char *bytes, size_t length)
 {
-    if (s->sink->stream_write(bytes, length, s->sink->data) == 0)
-        s->last_write_ms = uv_now(s->session->bridge->loop);
+    if (!s->sink)
+        return;
+    if (s->sink->stream_write(bytes, length, s->sink->data) != 0) {
+        stream_end(s);
+        return;
+    }
+    s->last_write_ms = uv_now(s->session->bridge->loop);
 }
 
 static void write_replayed(const char *event, size_t length, void *data)
@@ -207,9 +218,9 @@ static void stream_send(stream *s, const char *json, size_t json_length)
     if (s->sink) {
         if (!s->started)
             stream_start(s, true, 0);
-        stream_write_raw(s, event, length);
-        if (s->id == STANDALONE_STREAM)
+        if (s->id == STANDALONE_STREAM && s->sink)
             s->delivered = seq;
+        stream_write_raw(s, event, length);
     }
     free(event);
 }
@@ -370,18 +381,35 @@ static void from_child_response(mcpauth__bridge *b, json_object *message, json_o
     finish_request(p, message, false);
 }
 
+static size_t outgoing_count(const mcpauth__bridge *b)
+{
+    size_t n = 0;
+    for (const outgoing *o = b->outgoings; o; o = o->next)
+        n++;
+    return n;
+}
+
+static void refuse_child_request(mcpauth__bridge *b, json_object *id, const char *message)
+{
+    json_object *error = mcpauth__jsonrpc_error(id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+    send_to_child(b, error);
+    json_object_put(error);
+}
+
 static void from_child_request(mcpauth__bridge *b, json_object *message, const char *method,
                                json_object *id)
 {
+    /* Requests the client never answers must not pile up. */
+    if (outgoing_count(b) >= MAX_OUTGOING) {
+        refuse_child_request(b, id, "too many requests to the client are waiting for answers");
+        return;
+    }
     stream *s = route(b, message, method);
     outgoing *o = s ? calloc(1, sizeof *o) : NULL;
     if (!o) {
-        json_object *error = mcpauth__jsonrpc_error(
-            id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
-            "no client to ask: the shared backend's request relates to no request in flight",
-            NULL);
-        send_to_child(b, error);
-        json_object_put(error);
+        refuse_child_request(
+            b, id,
+            "no client to ask: the shared backend's request relates to no request in flight");
         return;
     }
     o->session = s->session;
@@ -435,16 +463,24 @@ static void on_child_line(mcpauth_child *child, const char *line, size_t length,
         mcpauth__jsonrpc_classify(message, &msg) == MCPAUTH__JSONRPC_INVALID) {
         char shown[MAX_LOGGED_BYTES + 1];
         printable(shown, sizeof shown, line, length);
-        bridge_log(b, "warning", "backend[%d]: skipped a line that is not JSON-RPC (%zu bytes): %s%s",
-                   b->pid, length, shown, length > MAX_LOGGED_BYTES ? "..." : "");
+        bridge_log(b, "warning",
+                   "backend[%d]: skipped a line that is not JSON-RPC (%zu bytes): %s%s", b->pid,
+                   length, shown, length > MAX_LOGGED_BYTES ? "..." : "");
         json_object_put(message);
         return;
     }
     switch (msg.kind) {
-    case MCPAUTH__JSONRPC_RESPONSE: from_child_response(b, message, msg.id); break;
-    case MCPAUTH__JSONRPC_REQUEST: from_child_request(b, message, msg.method, msg.id); break;
-    case MCPAUTH__JSONRPC_NOTIFICATION: from_child_notification(b, message, msg.method); break;
-    case MCPAUTH__JSONRPC_INVALID: break;
+    case MCPAUTH__JSONRPC_RESPONSE:
+        from_child_response(b, message, msg.id);
+        break;
+    case MCPAUTH__JSONRPC_REQUEST:
+        from_child_request(b, message, msg.method, msg.id);
+        break;
+    case MCPAUTH__JSONRPC_NOTIFICATION:
+        from_child_notification(b, message, msg.method);
+        break;
+    case MCPAUTH__JSONRPC_INVALID:
+        break;
     }
     json_object_put(message);
 }
@@ -530,8 +566,8 @@ static void on_child_exit(mcpauth_child *child, int64_t exit_status, int term_si
                     strsignal(term_signal));
     else
         set_failure(b, "the backend exited with status %" PRId64, exit_status);
-    bridge_log(b, term_signal || exit_status ? "warning" : "info", "backend[%d]: %s", b->pid,
-               b->failure);
+    bool expected = b->stopping || (!term_signal && !exit_status);
+    bridge_log(b, expected ? "info" : "warning", "backend[%d]: %s", b->pid, b->failure);
     while (b->sessions) {
         char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
         memcpy(id, b->sessions->id, sizeof id);
@@ -604,22 +640,9 @@ bool mcpauth__bridge_has(const mcpauth__bridge *b, const char *session_id)
     return find_session(b, session_id) != NULL;
 }
 
-size_t mcpauth__bridge_session_count(const mcpauth__bridge *b)
-{
-    size_t n = 0;
-    for (const bsession *s = b->sessions; s; s = s->next)
-        n++;
-    return n;
-}
-
 bool mcpauth__bridge_usable(const mcpauth__bridge *b)
 {
     return !b->gone && !b->failure[0];
-}
-
-json_object *mcpauth__bridge_initialize_result(const mcpauth__bridge *b)
-{
-    return b->init_result;
 }
 
 int mcpauth__bridge_pid(const mcpauth__bridge *b)
@@ -641,6 +664,7 @@ void mcpauth__bridge_detach(mcpauth__bridge *b, const char *session_id, const ch
         return;
     session_drop(b, bs, reason, true);
     if (!b->limits.shared) {
+        b->stopping = true;
         set_failure(b, "%s", reason);
         mcpauth_child_stop(b->child);
     }
@@ -648,6 +672,7 @@ void mcpauth__bridge_detach(mcpauth__bridge *b, const char *session_id, const ch
 
 void mcpauth__bridge_stop(mcpauth__bridge *b, const char *reason)
 {
+    b->stopping = true;
     set_failure(b, "%s", reason);
     mcpauth_child_stop(b->child);
 }
@@ -699,7 +724,6 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
     s->session = bs;
     s->id = bs->next_stream++;
     s->initialize = initialize;
-    s->request = p;
     p->stream = s;
     stream_attach(s, sink);
     s->next = bs->streams;
@@ -763,19 +787,26 @@ void mcpauth__bridge_post(mcpauth__bridge *b, const char *session_id, json_objec
         return;
     }
     switch (msg->kind) {
-    case MCPAUTH__JSONRPC_REQUEST: post_request(b, bs, message, msg, sink); return;
-    case MCPAUTH__JSONRPC_RESPONSE: post_response(b, bs, message, msg); break;
-    case MCPAUTH__JSONRPC_NOTIFICATION: post_notification(b, bs, message, msg); break;
-    case MCPAUTH__JSONRPC_INVALID: break;
+    case MCPAUTH__JSONRPC_REQUEST:
+        post_request(b, bs, message, msg, sink);
+        return;
+    case MCPAUTH__JSONRPC_RESPONSE:
+        post_response(b, bs, message, msg);
+        break;
+    case MCPAUTH__JSONRPC_NOTIFICATION:
+        post_notification(b, bs, message, msg);
+        break;
+    case MCPAUTH__JSONRPC_INVALID:
+        break;
     }
     reply_status(sink, 202);
 }
 
 static void reply_conflict(mcpauth_mcp_sink *sink)
 {
-    json_object *error = mcpauth__jsonrpc_error(
-        NULL, MCPAUTH__JSONRPC_SERVER_ERROR,
-        "Conflict: Only one SSE stream is allowed per session", NULL);
+    json_object *error =
+        mcpauth__jsonrpc_error(NULL, MCPAUTH__JSONRPC_SERVER_ERROR,
+                               "Conflict: Only one SSE stream is allowed per session", NULL);
     reply_plain(sink, 409, error, NULL);
     json_object_put(error);
 }
@@ -847,12 +878,35 @@ static void keepalive(stream *s, uint64_t now_ms, uint64_t every_ms)
         stream_write_raw(s, comment, sizeof comment - 1);
 }
 
+static pending *first_expired(mcpauth__bridge *b, uint64_t now_ms)
+{
+    for (pending *p = b->pendings; p; p = p->next)
+        if (p->deadline_ms && now_ms >= p->deadline_ms)
+            return p;
+    return NULL;
+}
+
+/* The session cannot go on (its initialize failed): it ends here, and the
+ * session table hears of it. */
+static void end_session_here(mcpauth__bridge *b, bsession *bs, const char *reason)
+{
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    memcpy(id, bs->id, sizeof id);
+    session_drop(b, bs, reason, true);
+    if (b->hooks.session_ended)
+        b->hooks.session_ended(id, b->hooks.data);
+    if (!b->limits.shared) {
+        b->stopping = true;
+        set_failure(b, "%s", reason);
+        mcpauth_child_stop(b->child);
+    }
+}
+
 void mcpauth__bridge_tick(mcpauth__bridge *b, uint64_t now_ms)
 {
-    for (pending *p = b->pendings, *next; p; p = next) {
-        next = p->next;
-        if (!p->deadline_ms || now_ms < p->deadline_ms)
-            continue;
+    /* Failing one request may end its session and others with it: look
+     * again from the start each time. */
+    for (pending *p; (p = first_expired(b, now_ms));) {
         char message[128];
         snprintf(message, sizeof message,
                  "Request timed out: the backend did not answer within %" PRIu64 " s",
@@ -860,7 +914,11 @@ void mcpauth__bridge_tick(mcpauth__bridge *b, uint64_t now_ms)
         bridge_log(b, "warning", "backend[%d]: request %" PRId64 " timed out; cancelled", b->pid,
                    p->child_id);
         cancel_at_child(b, p->child_id, "timed out");
+        bsession *bs = p->session;
+        bool initialize = p->initialize;
         fail_request(p, message);
+        if (initialize)
+            end_session_here(b, bs, "the backend did not answer initialize in time");
     }
     for (bsession *bs = b->sessions; bs; bs = bs->next) {
         keepalive(&bs->standalone, now_ms, b->limits.keepalive_ms);

@@ -42,7 +42,7 @@ typedef struct exchange {
     mcpauth_mcp_server *server;
     const mcpauth_mcp_request *req;
     mcpauth_mcp_sink *sink;
-    json_object *body; /* the parsed message, for a backend */
+    json_object *body;         /* the parsed message, for a backend */
     const char *subject;       /* the caller's; NULL when anonymous */
     const char *client_id;     /* the caller's; NULL when none */
     mcpauth__session *session; /* &found when the caller has a live session, else NULL */
@@ -95,8 +95,8 @@ size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now)
 
 /* --- replies ------------------------------------------------------------ */
 
-static void reply_send(mcpauth_mcp_sink *sink, int status, const char *body,
-                       size_t length, const char *session_id)
+static void reply_send(mcpauth_mcp_sink *sink, int status, const char *body, size_t length,
+                       const char *session_id)
 {
     mcpauth_mcp_reply reply = {
         .status = status,
@@ -125,8 +125,7 @@ static void reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
 /* Transport-level errors: the request's id is not known or not relevant, so
  * the body is a JSON-RPC error with id null (JSON-RPC 2.0 §5; MCP
  * transports §Sending Messages 4). */
-static void reply_error(mcpauth_mcp_sink *sink, int status, int code,
-                        const char *message)
+static void reply_error(mcpauth_mcp_sink *sink, int status, int code, const char *message)
 {
     reply_json(sink, status, mcpauth__jsonrpc_error(NULL, code, message, NULL), NULL);
 }
@@ -555,8 +554,7 @@ static void handle_body(exchange *x, json_object *body)
         return;
     }
     if (batch && count == 0) {
-        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
-                    "Invalid Request: empty batch");
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST, "Invalid Request: empty batch");
         return;
     }
     if (batch && count > MCPAUTH__JSONRPC_MAX_BATCH) {

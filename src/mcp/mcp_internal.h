@@ -227,14 +227,9 @@ int mcpauth__bridge_spawn(uv_loop_t *loop, const struct mcpauth_child_options *o
 bool mcpauth__bridge_attach(mcpauth__bridge *bridge, const char *session_id);
 
 bool mcpauth__bridge_has(const mcpauth__bridge *bridge, const char *session_id);
-size_t mcpauth__bridge_session_count(const mcpauth__bridge *bridge);
 
 /* Whether the child still runs and takes sessions. */
 bool mcpauth__bridge_usable(const mcpauth__bridge *bridge);
-
-/* The shared child's initialize result, once it answered one (borrowed),
- * for later sessions; NULL before. */
-json_object *mcpauth__bridge_initialize_result(const mcpauth__bridge *bridge);
 
 /* Sends one checked client message (msg classifies message, which is
  * borrowed) of session_id to the child and answers sink (202 for
@@ -245,8 +240,8 @@ void mcpauth__bridge_post(mcpauth__bridge *bridge, const char *session_id, json_
 
 /* Opens (or resumes, after last_event_id) a stream of the session on sink
  * (mcp.h mcpauth_mcp_handle_get). */
-void mcpauth__bridge_get(mcpauth__bridge *bridge, const char *session_id,
-                         const char *last_event_id, mcpauth_mcp_sink *sink);
+void mcpauth__bridge_get(mcpauth__bridge *bridge, const char *session_id, const char *last_event_id,
+                         mcpauth_mcp_sink *sink);
 
 /* Ends a session: its streams end, its requests in flight fail with reason
  * (and are cancelled at the child). A session's own child is stopped. */

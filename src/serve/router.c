@@ -201,8 +201,8 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     add_field(&f, "Mcp-Session-Id", reply->session_id);
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
-        add_field(&f, "Allow", call->log.ctx->config->backend.argv ? "GET, POST, DELETE"
-                                                                    : "POST, DELETE");
+        add_field(&f, "Allow",
+                  call->log.ctx->config->backend.argv ? "GET, POST, DELETE" : "POST, DELETE");
     add_cors(&f);
     respond(&call->log, reply->status, &f, reply->body, reply->body_length);
     call_free(call);
@@ -225,6 +225,10 @@ static void on_mcp_stream_start(const char *session_id, void *data)
 static int on_mcp_stream_write(const char *bytes, size_t length, void *data)
 {
     mcp_call *call = data;
+    /* A client that does not read its stream is not buffered for without
+     * end: the stream is refused and ends; the client may resume it. */
+    if (mcpauth_http_stream_pending(call->log.ex) > call->log.ctx->config->backend.max_buffered)
+        return UV_ENOBUFS;
     return mcpauth_http_stream_write(call->log.ex, bytes, length);
 }
 

@@ -25,6 +25,7 @@ typedef struct fake_sink {
     char session_id[64];
     char stream[8192];
     int ends;
+    bool refuse_writes; /* as the HTTP layer does for a client that stopped reading */
 } fake_sink;
 
 static void sink_reply(const mcpauth_mcp_reply *reply, void *data)
@@ -49,6 +50,8 @@ static void sink_start(const char *session_id, void *data)
 static int sink_write(const char *bytes, size_t length, void *data)
 {
     fake_sink *f = data;
+    if (f->refuse_writes)
+        return UV_ENOBUFS;
     strncat(f->stream, bytes, length);
     return 0;
 }
@@ -105,14 +108,12 @@ static void start(const char *script, uint64_t timeout_ms)
     last_log[0] = '\0';
     static char *env[] = {"PATH=/usr/bin:/bin", NULL};
     char *args[] = {"sh", "-c", (char *)script, NULL};
-    mcpauth_child_options options = {.file = "/bin/sh", .args = args, .env = env,
-                                     .max_line = 65536, .kill_grace_ms = 1000};
-    mcpauth__bridge_limits limits = {.request_timeout_ms = timeout_ms,
-                                     .max_buffered = 65536,
-                                     .keepalive_ms = 15000};
-    mcpauth__bridge_hooks hooks = {.log = on_log,
-                                   .session_ended = on_session_ended,
-                                   .closed = on_closed};
+    mcpauth_child_options options = {
+        .file = "/bin/sh", .args = args, .env = env, .max_line = 65536, .kill_grace_ms = 1000};
+    mcpauth__bridge_limits limits = {
+        .request_timeout_ms = timeout_ms, .max_buffered = 65536, .keepalive_ms = 15000};
+    mcpauth__bridge_hooks hooks = {
+        .log = on_log, .session_ended = on_session_ended, .closed = on_closed};
     ck_assert_int_eq(mcpauth__bridge_spawn(&loop, &options, &limits, &hooks, &bridge), 0);
     ck_assert(mcpauth__bridge_attach(bridge, SESSION));
     ck_assert(mcpauth__bridge_has(bridge, SESSION));
@@ -173,7 +174,8 @@ START_TEST(ids_remapped_both_ways)
     start("exec cat", 0);
     fake_sink call;
     sink_init(&call);
-    post("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"tools/call\",\"params\":{\"name\":\"t\"}}",
+    post("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"tools/"
+         "call\",\"params\":{\"name\":\"t\"}}",
          &call);
     ck_assert_int_eq(call.replies, 0);
     /* cat sends the request back: to the client it is the child's request,
@@ -212,7 +214,8 @@ START_TEST(plain_json_when_nothing_precedes)
 {
     /* A child that answers every request with {"id":N,"result":{}}: sed
      * keeps the id. */
-    start("exec sed -u -e 's/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{}}/'",
+    start("exec sed -u -e "
+          "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{}}/'",
           0);
     fake_sink call;
     sink_init(&call);
@@ -234,7 +237,8 @@ START_TEST(progress_by_token_else_standalone)
     post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{\"progressToken\":"
          "\"t-a\"}}}",
          &a);
-    post("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\",\"params\":{\"_meta\":{\"progressToken\":7}}}",
+    post("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\",\"params\":{\"_meta\":{\"progressToken\":"
+         "7}}}",
          &b);
     /* Two requests in flight: what cat echoes of them relates to neither
      * and is kept for the standalone stream. Progress goes by token. */
@@ -334,6 +338,51 @@ START_TEST(garbage_skipped_and_logged)
 }
 END_TEST
 
+START_TEST(keepalive_and_refused_writes)
+{
+    start("exec cat >/dev/null", 0);
+    fake_sink get;
+    sink_init(&get);
+    mcpauth__bridge_get(bridge, SESSION, NULL, &get.sink);
+    ck_assert_int_eq(get.starts, 1);
+    mcpauth__bridge_tick(bridge, uv_now(&loop) + 1000);
+    ck_assert_ptr_null(strstr(get.stream, ": keepalive"));
+    mcpauth__bridge_tick(bridge, uv_now(&loop) + 15000);
+    ck_assert_ptr_nonnull(strstr(get.stream, ": keepalive\n\n"));
+    /* The client stops reading: the next write is refused and the stream
+     * ends from our side, so another GET may take over. */
+    get.refuse_writes = true;
+    ck_assert_int_eq(get.ends, 0);
+    mcpauth__bridge_tick(bridge, uv_now(&loop) + 60000);
+    ck_assert_int_eq(get.ends, 1);
+    fake_sink again;
+    sink_init(&again);
+    mcpauth__bridge_get(bridge, SESSION, NULL, &again.sink);
+    ck_assert_int_eq(again.starts, 1);
+    ck_assert_int_eq(again.status, 0);
+    finish();
+    ck_assert_int_eq(again.ends, 1);
+}
+END_TEST
+
+START_TEST(initialize_timeout_ends_session)
+{
+    start("exec cat >/dev/null", 100);
+    fake_sink call;
+    sink_init(&call);
+    post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}", &call);
+    mcpauth__bridge_tick(bridge, uv_now(&loop) + 200);
+    ck_assert_int_eq(call.status, 502);
+    ck_assert_ptr_nonnull(strstr(call.body, "timed out"));
+    ck_assert_int_eq(sessions_ended, 1);
+    ck_assert(!mcpauth__bridge_has(bridge, SESSION));
+    /* Its child is stopped: nothing else holds the loop. */
+    run_until(&closed);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 static Suite *bridge_suite(void)
 {
     Suite *s = suite_create("bridge");
@@ -345,6 +394,8 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, timeout_fails_and_cancels);
     tcase_add_test(tc, child_exit_fails_requests);
     tcase_add_test(tc, garbage_skipped_and_logged);
+    tcase_add_test(tc, keepalive_and_refused_writes);
+    tcase_add_test(tc, initialize_timeout_ends_session);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -229,8 +229,8 @@ START_TEST(missing_program)
     uv_loop_t loop;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     char *args[] = {"/nonexistent/program", NULL};
-    mcpauth_child_options options = {.file = args[0], .args = args, .env = env_path,
-                                     .max_line = 100};
+    mcpauth_child_options options = {
+        .file = args[0], .args = args, .env = env_path, .max_line = 100};
     outcome o = {0};
     mcpauth_child *child = NULL;
     ck_assert_int_eq(mcpauth_child_spawn(&loop, &options, &callbacks, &o, &child), UV_ENOENT);

@@ -1128,9 +1128,11 @@ static child_reply in_child(const mcpauth_mcp_config *config, const call *c, con
         mcpauth_mcp_server *worker = mcpauth_mcp_server_new(config);
         mcpauth_mcp_request req = request_for(c, body);
         if (worker && body)
-            mcpauth_mcp_handle_post(worker, &req, &(mcpauth_mcp_sink){.reply = child_capture, .data = &r});
+            mcpauth_mcp_handle_post(worker, &req,
+                                    &(mcpauth_mcp_sink){.reply = child_capture, .data = &r});
         else if (worker)
-            mcpauth_mcp_handle_delete(worker, &req, &(mcpauth_mcp_sink){.reply = child_capture, .data = &r});
+            mcpauth_mcp_handle_delete(worker, &req,
+                                      &(mcpauth_mcp_sink){.reply = child_capture, .data = &r});
         mcpauth_mcp_server_free(worker);
         _exit(write(fds[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
     }

@@ -31,8 +31,19 @@ START_TEST(event_ids)
     ck_assert_uint_eq(seq, 34);
     ck_assert(mcpauth__sse_parse_id("0-0", &stream, &seq));
     ck_assert_uint_eq(stream + seq, 0);
-    const char *bad[] = {"", "-", "1-", "-1", "1", "a-1", "1-b", "1-2-3", " 1-2", "1-2 ",
-                         "+1-2", "1--2", "12345678901234567890-1"};
+    const char *bad[] = {"",
+                         "-",
+                         "1-",
+                         "-1",
+                         "1",
+                         "a-1",
+                         "1-b",
+                         "1-2-3",
+                         " 1-2",
+                         "1-2 ",
+                         "+1-2",
+                         "1--2",
+                         "12345678901234567890-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(!mcpauth__sse_parse_id(bad[i], &stream, &seq), "accepted '%s'", bad[i]);
 }
