@@ -63,6 +63,7 @@ static void on_bridge_log(const char *level, const char *message, void *data)
 /* ---- the idle sweep and the timer ---- */
 
 typedef struct dead_sessions {
+    const mcpauth__bridge *bridge;
     mcpauth_mcp_sessions *table;
     int64_t now;
     char ids[8][MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
@@ -72,6 +73,11 @@ typedef struct dead_sessions {
 static void collect_dead(const char *session_id, void *data)
 {
     dead_sessions *dead = data;
+    /* A session busy with a long call or an open stream is in use. */
+    if (mcpauth__bridge_session_busy(dead->bridge, session_id)) {
+        mcpauth__session_touch(dead->table, session_id, dead->now);
+        return;
+    }
     if (dead->count < sizeof dead->ids / sizeof dead->ids[0] &&
         !mcpauth__session_alive(dead->table, session_id, dead->now))
         snprintf(dead->ids[dead->count++], sizeof dead->ids[0], "%s", session_id);
@@ -82,7 +88,8 @@ static void collect_dead(const char *session_id, void *data)
 static void sweep_idle(mcpauth_mcp_backend *backend)
 {
     for (bridge_entry *e = backend->bridges; e && backend->table; e = e->next) {
-        dead_sessions dead = {.table = backend->table, .now = (int64_t)time(NULL)};
+        dead_sessions dead = {
+            .bridge = e->bridge, .table = backend->table, .now = (int64_t)time(NULL)};
         mcpauth__bridge_each_session(e->bridge, collect_dead, &dead);
         for (size_t i = 0; i < dead.count; i++) {
             char message[160];

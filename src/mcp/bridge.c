@@ -650,6 +650,19 @@ int mcpauth__bridge_pid(const mcpauth__bridge *b)
     return b->pid;
 }
 
+bool mcpauth__bridge_session_busy(const mcpauth__bridge *b, const char *session_id)
+{
+    const bsession *bs = find_session(b, session_id);
+    if (!bs)
+        return false;
+    if (bs->standalone.sink || bs->streams)
+        return true;
+    for (const pending *p = b->pendings; p; p = p->next)
+        if (p->session == bs)
+            return true;
+    return false;
+}
+
 void mcpauth__bridge_each_session(const mcpauth__bridge *b,
                                   void (*cb)(const char *session_id, void *data), void *data)
 {

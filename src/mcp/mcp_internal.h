@@ -247,6 +247,10 @@ void mcpauth__bridge_get(mcpauth__bridge *bridge, const char *session_id, const 
  * (and are cancelled at the child). A session's own child is stopped. */
 void mcpauth__bridge_detach(mcpauth__bridge *bridge, const char *session_id, const char *reason);
 
+/* Whether the session has a request in flight or a client on one of its
+ * streams: such a session is in use, however long ago its last POST was. */
+bool mcpauth__bridge_session_busy(const mcpauth__bridge *bridge, const char *session_id);
+
 /* Calls cb for every attached session id (cb must not detach). */
 void mcpauth__bridge_each_session(const mcpauth__bridge *bridge,
                                   void (*cb)(const char *session_id, void *data), void *data);

@@ -256,6 +256,29 @@ describe('bridging', () => {
     resumed.close();
   });
 
+  test('a client that drops a POST stream resumes it with GET and Last-Event-ID; nothing is cancelled', async () => {
+    const { session } = await openSession(serve);
+    const headers = { accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': VERSION };
+    for (const [id, waitMs] of [['live', 0], ['done', 1200]]) {
+      const call = await openRequest(serve.url('/mcp'), {
+        method: 'POST', headers: mcpHeaders({ session }),
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: {} } }),
+      });
+      const started = await call.waitFor((e) => e.data);
+      assert.equal(JSON.parse(started.data).method, 'notifications/message');
+      call.close();
+      await sleep(waitMs || 100);
+      // Still in flight ('live'): the GET carries on with the rest; finished ('done'): the
+      // kept events, then the end.
+      const resumed = await openRequest(serve.url('/mcp'), { headers: { ...headers, 'last-event-id': started.id } });
+      assert.equal(resumed.status, 200);
+      const events = parseEvents(await resumed.body()).filter((e) => e.data);
+      assert.equal(events.length, 1, JSON.stringify(events));
+      assert.equal(events[0].id.split('-')[0], started.id.split('-')[0]);
+      assert.deepEqual(JSON.parse(events[0].data), { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'slow done' }] } });
+    }
+  });
+
   test('GET without a backend session is 404, without Accept 406', async () => {
     const missing = await openRequest(serve.url('/mcp'), { headers: { accept: 'text/event-stream', 'mcp-session-id': 'f'.repeat(32) } });
     assert.equal(missing.status, 404);
@@ -343,8 +366,10 @@ describe('lifecycle', () => {
   });
 
   test('the idle timeout ends the session and its child', async () => {
-    const serve = await startBackend(['--session-idle-timeout', '1']);
+    const serve = await startBackend(['--session-idle-timeout', '2']);
     const { session } = await openSession(serve);
+    // A call longer than the idle timeout keeps its session in use.
+    assert.equal(await toolText(serve, session, 'slow', { ms: 3500 }), 'slow done');
     const pid = Number(await toolText(serve, session, 'pid'));
     await waitGone(pid, 8000);
     assert.equal((await callTool(serve, session, 'echo', { text: 'a' })).status, 404);
