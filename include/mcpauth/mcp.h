@@ -8,11 +8,15 @@
  * (batches allowed only there). Methods: initialize,
  * notifications/initialized, ping, tools/list, tools/call, logging/setLevel.
  *
+ * With a stdio backend (mcp_backend.h) the same checks run, and the checked
+ * messages go to the session's child process instead of the built-in tools;
+ * GET then opens the session's standalone Server-Sent Events stream.
+ *
  * Nothing here blocks, beyond waiting briefly for the session table's lock
  * while another process holds it (for a few memory operations, never I/O);
- * call one server on one thread. Replies are delivered through a callback so
- * that tools may later complete asynchronously; the built-in tools reply
- * before mcpauth_mcp_handle_post() returns.
+ * call one server on one thread. Answers go to a sink (mcpauth_mcp_sink) so
+ * that they may come later or as a stream; the built-in tools reply before
+ * mcpauth_mcp_handle_post() returns.
  */
 #ifndef MCPAUTH_MCP_H
 #define MCPAUTH_MCP_H
