@@ -660,6 +660,31 @@ void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_reque
 
 /* transports §Session Management 5: DELETE ends a session; a server that
  * does not allow that (here: has no sessions) answers 405. */
+/* The checks DELETE and GET share (they carry no body): the version header
+ * (400), a session id (400) naming a live session of the caller's (404).
+ * False when sink was answered. */
+static bool bodiless_session(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                             mcpauth_mcp_sink *sink, mcpauth__session *out)
+{
+    if (req->protocol_version && !supported_version(req->protocol_version)) {
+        reply_bad_version(sink, req->protocol_version);
+        return false;
+    }
+    if (!req->session_id) {
+        reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
+                    "Bad Request: Mcp-Session-Id header is required");
+        return false;
+    }
+    const char *subject, *client_id;
+    caller(req, &subject, &client_id);
+    if (!mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now,
+                               out)) {
+        reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+        return false;
+    }
+    return true;
+}
+
 void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                mcpauth_mcp_sink *sink)
 {
@@ -668,23 +693,12 @@ void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_req
                     "Method Not Allowed: this server has no sessions");
         return;
     }
-    if (req->protocol_version && !supported_version(req->protocol_version)) {
-        reply_bad_version(sink, req->protocol_version);
-        return;
-    }
-    if (!req->session_id) {
-        reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
-                    "Bad Request: Mcp-Session-Id header is required");
-        return;
-    }
-    const char *subject, *client_id;
-    caller(req, &subject, &client_id);
     mcpauth__session session;
+    if (!bodiless_session(server, req, sink, &session))
+        return;
     /* Another process may end it between the two calls: 404 then, as if it
      * had come first. */
-    if (!mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now,
-                               &session) ||
-        !mcpauth__session_remove(server->sessions, session.id)) {
+    if (!mcpauth__session_remove(server->sessions, session.id)) {
         reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return;
     }
@@ -697,7 +711,7 @@ void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_req
 
 /* transports §Listening for Messages from the Server: the standalone SSE
  * stream exists only with a backend (the built-in tools never speak
- * first): 405 otherwise. The checks are DELETE's, plus Accept. */
+ * first): 405 otherwise. Accept must list text/event-stream. */
 void mcpauth_mcp_handle_get(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                             mcpauth_mcp_sink *sink)
 {
@@ -710,21 +724,11 @@ void mcpauth_mcp_handle_get(mcpauth_mcp_server *server, const mcpauth_mcp_reques
                     "Not Acceptable: Client must accept text/event-stream");
         return;
     }
-    if (req->protocol_version && !supported_version(req->protocol_version)) {
-        reply_bad_version(sink, req->protocol_version);
-        return;
-    }
-    if (!req->session_id) {
-        reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
-                    "Bad Request: Mcp-Session-Id header is required");
-        return;
-    }
-    const char *subject, *client_id;
-    caller(req, &subject, &client_id);
     mcpauth__session session;
-    if (!mcpauth__session_find(server->sessions, req->session_id, subject, client_id, req->now,
-                               &session) ||
-        !mcpauth__backend_has(server->config.backend, session.id)) {
+    if (!bodiless_session(server, req, sink, &session))
+        return;
+    if (!mcpauth__backend_has(server->config.backend, session.id)) {
+        mcpauth__session_remove(server->sessions, session.id);
         reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return;
     }

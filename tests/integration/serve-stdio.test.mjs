@@ -298,6 +298,8 @@ describe('bridging', () => {
     assert.match(msg.error.message, /timed out/);
     const hung = callTool(serve, session, 'hang', {}, { id: 'h-2' });
     await sleep(200);
+    const other = await openSession(serve);
+    assert.equal(await toolText(serve, other.session, 'echo', { text: 'meanwhile' }), 'meanwhile');
     const n = await post(serve, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'h-2' } }, { session });
     assert.equal(n.status, 202);
     await hung;
@@ -346,7 +348,8 @@ describe('bridging', () => {
 
 describe('lifecycle', () => {
   test('a child that exits at start: initialize gets 502 and a JSON-RPC error naming the status', async () => {
-    const serve = await startBackend([], ['--exit-at-start', '3']);
+    const marker = path.join(tmpDir(), 'started');
+    const serve = await startBackend([], ['--exit-at-start-once', marker]);
     const r = await post(serve, INITIALIZE);
     assert.equal(r.status, 502, r.body);
     const msg = r.json();
@@ -355,6 +358,9 @@ describe('lifecycle', () => {
     assert.match(msg.error.message, /exited with status 3/);
     assert.equal(r.headers['mcp-session-id'], undefined);
     await serve.waitForLog(/backend\[\d+\]: fixture: exiting at start as asked/);
+    // The next session's child starts fine.
+    const { session } = await openSession(serve);
+    assert.equal(await toolText(serve, session, 'echo', { text: 'second' }), 'second');
   });
 
   test('a command that does not exist: 502 with the reason', async () => {

@@ -388,6 +388,21 @@ START_TEST(full_flow)
 }
 END_TEST
 
+/* Without a stdio backend nothing speaks first: no standalone stream. */
+START_TEST(get_without_backend)
+{
+    char *id = open_session(&alice, "2025-11-25");
+    call c = {.session_id = id, .token = &alice, .accept = "text/event-stream"};
+    captured_clear(&reply);
+    mcpauth_mcp_request req = request_for(&c, NULL);
+    mcpauth_mcp_handle_get(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
+    ck_assert_int_eq(reply.calls, 1);
+    ck_assert_int_eq(reply.status, 405);
+    ck_assert_ptr_null(reply.body);
+    free(id);
+}
+END_TEST
+
 START_TEST(whoami_reports_identity_without_token)
 {
     char *id = open_session(&alice, "2025-11-25");
@@ -1292,6 +1307,7 @@ static Suite *mcp_suite(void)
     tc = tcase_create("sessions");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, missing_session);
+    tcase_add_test(tc, get_without_backend);
     tcase_add_test(tc, unknown_session);
     tcase_add_test(tc, session_bound_to_subject_and_client);
     tcase_add_test(tc, max_sessions);
