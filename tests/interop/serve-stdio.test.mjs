@@ -1,13 +1,14 @@
 // Interop tests for `mcpauth serve -- COMMAND` (issue 5): the official MCP TypeScript SDK
 // client (@modelcontextprotocol/sdk 1.32.2, Streamable HTTP) talking through mcpauth to
 // @modelcontextprotocol/server-everything 2026.8.31 run as a stdio backend. Covers the
-// child's own capabilities, tool calls, progress, a sampling request and a roots/list
-// request answered by the client, and the session's end.
+// child's own capabilities, tool calls, progress, sampling, elicitation and roots/list
+// requests answered by the client, and the session's end.
 // Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-stdio.test.mjs
 //
 // Facts about server-everything this relies on (checked by hand):
 // - `dist/index.js stdio` speaks newline-delimited JSON-RPC on stdin/stdout;
-// - trigger-sampling-request is only listed for clients that declare `sampling`;
+// - trigger-sampling-request and trigger-elicitation-request are only listed for clients
+//   that declare `sampling` and `elicitation`;
 // - get-roots-list asks the client for roots/list when the client declares `roots`.
 
 import { test, describe, before, after } from 'node:test';
@@ -16,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startServe } from '../lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -28,14 +29,19 @@ describe('the TypeScript SDK client through mcpauth to server-everything (stdio)
   let transport;
   const sampled = [];
   const rootsAsked = [];
+  const elicited = [];
 
   before(async () => {
     serve = await startServe(['--no-auth', '--', process.execPath, EVERYTHING, 'stdio']);
     client = new Client({ name: 'mcpauth-interop', version: '1.0.0' },
-      { capabilities: { sampling: {}, roots: { listChanged: true } } });
+      { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } });
     client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
       sampled.push(request.params);
       return { role: 'assistant', content: { type: 'text', text: 'pong from the client' }, model: 'interop-model' };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      elicited.push(request.params);
+      return { action: 'decline' };
     });
     client.setRequestHandler(ListRootsRequestSchema, async () => {
       rootsAsked.push(Date.now());
@@ -80,6 +86,12 @@ describe('the TypeScript SDK client through mcpauth to server-everything (stdio)
     const r = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'say pong' } });
     assert.match(r.content[0].text, /pong from the client/);
     assert.ok(sampled.some((p) => JSON.stringify(p.messages).includes('say pong')));
+  });
+
+  test('an elicitation request of the backend is answered by the client', async () => {
+    const r = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    assert.match(r.content.map((c) => c.text).join('\n'), /declined/);
+    assert.equal(elicited.length, 1);
   });
 
   test('a roots/list request of the backend is answered by the client', async () => {
