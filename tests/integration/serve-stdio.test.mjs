@@ -399,6 +399,25 @@ describe('lifecycle', () => {
     for (const pid of pids) assert.ok(!alive(pid), `child ${pid} survived`);
   });
 
+  test('a child that stops reading: input beyond --backend-max-buffer gets 503', async () => {
+    const serve = await startBackend(['--backend-max-buffer', '65536', '--backend-timeout', '3']);
+    const { session } = await openSession(serve);
+    assert.equal(await toolText(serve, session, 'deaf'), 'deaf now');
+    // The pipe takes 64 KiB, then mcpauth holds up to 64 KiB more.
+    const padding = 'p'.repeat(16 * 1024);
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) =>
+      callTool(serve, session, 'echo', { text: padding }, { id: i })));
+    const statuses = answers.map((r) => r.status);
+    assert.ok(statuses.includes(503), statuses.join(' '));
+    const refused = answers.find((r) => r.status === 503).json();
+    assert.match(refused.error.message, /not reading its input/);
+    // The others time out (or were read before the child stopped reading).
+    for (const r of answers.filter((a) => a.status === 200)) {
+      const msg = responseOf(r);
+      assert.ok(msg.result || /timed out/.test(msg.error.message), r.body.slice(0, 200));
+    }
+  });
+
   test('--shared-backend: one child for every session, initialize cached', async () => {
     const serve = await startBackend(['--shared-backend']);
     const a = await openSession(serve);
