@@ -65,13 +65,12 @@ typedef struct mcpauth_mcp_backend_config {
     size_t env_count;
     const char *const *pass_env; /* names passed on from our environment; borrowed */
     size_t pass_env_count;
-    bool shared;                  /* one child for every session */
-    uint64_t request_timeout_ms;  /* a request's answer must come within (300000) */
-    uint64_t kill_grace_ms;       /* SIGTERM to SIGKILL when stopping a child (5000) */
-    size_t max_line;              /* longest line the child may write (4 MiB) */
-    size_t max_buffered;          /* replay buffer and unread input per session (16 MiB) */
-    uint64_t keepalive_ms;        /* comment line on idle streams (15000) */
-    int64_t session_idle_seconds; /* a session unused this long ends, and its child (3600) */
+    bool shared;                 /* one child for every session */
+    uint64_t request_timeout_ms; /* a request's answer must come within (300000) */
+    uint64_t kill_grace_ms;      /* SIGTERM to SIGKILL when stopping a child (5000) */
+    size_t max_line;             /* longest line the child may write (4 MiB) */
+    size_t max_buffered;         /* replay buffer and unread input per session (16 MiB) */
+    uint64_t keepalive_ms;       /* comment line on idle streams (15000) */
     mcpauth_mcp_backend_log_cb log;
     void *log_data;
 } mcpauth_mcp_backend_config;

@@ -45,7 +45,6 @@ void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config)
     config->max_line = 4 * 1024 * 1024;
     config->max_buffered = 16 * 1024 * 1024;
     config->keepalive_ms = 15000;
-    config->session_idle_seconds = 3600;
 }
 
 static void backend_log(mcpauth_mcp_backend *backend, const char *level, const char *message)

@@ -150,7 +150,6 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     mcpauth_mcp_config mcp = config->mcp;
     if (config->backend.argv) {
         mcpauth_mcp_backend_config bc = config->backend;
-        bc.session_idle_seconds = config->mcp.session_idle_seconds;
         bc.log = on_backend_log;
         bc.log_data = config;
         if (!(ctx->backend = mcpauth_mcp_backend_new(ctx->loop, &bc)))
