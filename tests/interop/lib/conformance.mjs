@@ -40,7 +40,8 @@ export const GLOBSYNC_LOADER = path.join(HERE, 'node20-globsync.mjs');
 /** The stdio MCP server with every fixture the suite's server scenarios call. */
 export const CONFORMANCE_FIXTURE = path.resolve(HERE, '../fixtures/conformance-server.mjs');
 
-// A full active run takes about 15 s here; leave room for slow, shared machines.
+// A full active run against the SDK server takes about 5 s here; leave room for slow,
+// shared machines and for servers that time out.
 const DEFAULT_TIMEOUT_MS = 300000;
 
 /**
@@ -121,10 +122,10 @@ function readCheckFiles(dir) {
 /**
  * Run the suite against `url`: the whole `suite` ('active' by default, or 'all',
  * 'pending', 'core'), or only `scenario`. The suite's per-scenario checks.json files go
- * to `outputDir` if given, else to a temporary directory removed afterwards; they add
- * `warnings` and `failures` (which checks failed, and the suite's message) to each
- * scenario. total is null when the report has no totals (the CLI crashed or timed out):
- * look at stdout/stderr then.
+ * to `outputDir` if given (an empty directory: one run per directory), else to a
+ * temporary directory removed afterwards; they add `warnings` and `failures` (which
+ * checks failed, with the suite's message) to each scenario. total is null when the
+ * report has no totals (the CLI crashed or timed out): look at stdout/stderr then.
  * @returns {Promise<{exitCode: number|null, stdout: string, stderr: string, timedOut: boolean,
  *   scenarios: {name: string, passed: number, failed: number, warnings?: number,
  *     failures?: {id: string, errorMessage?: string}[]}[],
