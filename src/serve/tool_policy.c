@@ -301,6 +301,14 @@ mcpauth_status mcpauth_tool_policy_add_json(mcpauth_tool_policy *policy, json_ob
     return MCPAUTH_OK;
 }
 
+static mcpauth_status bad_text_scope(const char *quoted_text, const char *scope, mcpauth_error *err)
+{
+    char quoted[ECHO_MAX * 4 + 8];
+    quote(quoted, sizeof quoted, scope);
+    return mcpauth_error_set(err, MCPAUTH_EUSAGE, "--tool-scope %s: %s is " SCOPE_RULE_TEXT,
+                             quoted_text, quoted);
+}
+
 mcpauth_status mcpauth_tool_policy_add_text(mcpauth_tool_policy *policy, const char *text,
                                             mcpauth_error *err)
 {
@@ -333,9 +341,7 @@ mcpauth_status mcpauth_tool_policy_add_text(mcpauth_tool_policy *policy, const c
             status = mcpauth_error_set(err, MCPAUTH_EUSAGE, "--tool-scope %s: more than %d scopes",
                                        quoted, MCPAUTH_TOOL_POLICY_MAX_SCOPES);
         else if (!valid_scope(p))
-            status = mcpauth_error_set(err, MCPAUTH_EUSAGE,
-                                       "--tool-scope %s: scope %zu is " SCOPE_RULE_TEXT, quoted,
-                                       count + 1);
+            status = bad_text_scope(quoted, p, err);
         else
             items[count++] = p;
         p = comma ? comma + 1 : NULL;
