@@ -33,6 +33,7 @@
 #define MCPAUTH_TOOL_POLICY_MAX_SCOPES  32  /* scopes of one pattern, and default scopes */
 #define MCPAUTH_TOOL_POLICY_MAX_PATTERN 128 /* bytes in one pattern */
 #define MCPAUTH_TOOL_POLICY_MAX_SCOPE   128 /* bytes in one scope token */
+#define MCPAUTH_TOOL_POLICY_MAX_CALLS   64  /* tools/call requests checked in one body */
 
 typedef struct mcpauth_tool_policy mcpauth_tool_policy;
 
@@ -137,7 +138,10 @@ mcpauth_status mcpauth_tool_policy_check_call(const mcpauth_tool_policy *policy,
  * params.name is a string is checked; the request is refused when any of
  * them is, and the verdict's scope then covers all of them. A body that is
  * not JSON, and calls without a string name, are allowed: the engine
- * answers them with its own JSON-RPC errors. Return as above. */
+ * answers them with its own JSON-RPC errors. A body with more than
+ * MCPAUTH_TOOL_POLICY_MAX_CALLS tools/call requests (a batch the engine
+ * would refuse anyway) is refused without matching the rest. Return as
+ * above. */
 mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy, const char *body,
                                               size_t length, const mcpauth_token_info *granted,
                                               const char *const *base, size_t base_count,

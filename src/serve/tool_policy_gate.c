@@ -73,6 +73,7 @@ typedef struct decision {
     const mcpauth_tool_policy *policy;
     const mcpauth_token_info *granted;
     mcpauth__tool_policy_set scopes;
+    size_t calls; /* tools/call requests seen */
     size_t refused;
     char first[200]; /* why the first refused tool was */
 } decision;
@@ -105,6 +106,15 @@ static void describe(char *out, size_t size, const char *tool, const char *const
 
 static void decide(decision *d, const char *tool)
 {
+    /* Matching costs up to 256 fnmatch() calls per tool: a body of many
+     * thousand calls must not buy that much work. The MCP engine refuses a
+     * batch over 64 messages anyway; past that, refuse rather than skip. */
+    if (++d->calls > MCPAUTH_TOOL_POLICY_MAX_CALLS) {
+        if (d->calls == MCPAUTH_TOOL_POLICY_MAX_CALLS + 1 && d->refused++ == 0)
+            snprintf(d->first, sizeof d->first, "more than %d tools/call requests at once",
+                     MCPAUTH_TOOL_POLICY_MAX_CALLS);
+        return;
+    }
     size_t count;
     const char *const *needed = mcpauth_tool_policy_required_scopes(d->policy, tool, &count);
     if (mcpauth_tool_policy_allows(d->policy, tool, d->granted))

@@ -865,6 +865,41 @@ START_TEST(check_body_reads_only_length_bytes)
 }
 END_TEST
 
+/* A batch of n calls of hello_world (which needs nothing of its own). */
+static char *batch_of(size_t n)
+{
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    mcpauth_strbuf_appends(&sb, "[");
+    for (size_t i = 0; i < n; i++)
+        mcpauth_strbuf_appendf(&sb, "%s" CALL("%zu", "hello_world"), i ? "," : "", i + 1);
+    mcpauth_strbuf_appends(&sb, "]");
+    return mcpauth_strbuf_detach(&sb);
+}
+
+START_TEST(check_body_bounds_the_work)
+{
+    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_tool_policy_verdict v;
+    char *body = batch_of(MCPAUTH_TOOL_POLICY_MAX_CALLS);
+    ck_assert_int_eq(
+        mcpauth_tool_policy_check_body(policy, body, strlen(body), NULL, base_scopes, 1, &v),
+        MCPAUTH_OK);
+    ck_assert(v.allowed);
+    free(body);
+    /* One more is refused as a whole, not let through unchecked. */
+    body = batch_of(MCPAUTH_TOOL_POLICY_MAX_CALLS + 1);
+    ck_assert_int_eq(
+        mcpauth_tool_policy_check_body(policy, body, strlen(body), NULL, base_scopes, 1, &v),
+        MCPAUTH_OK);
+    ck_assert(!v.allowed);
+    ck_assert_str_eq(v.reason, "more than 64 tools/call requests at once");
+    ck_assert_str_eq(v.scope, "mcp");
+    mcpauth_tool_policy_verdict_free(&v);
+    free(body);
+    mcpauth_tool_policy_free(policy);
+}
+END_TEST
+
 static Suite *tool_policy_suite(void)
 {
     Suite *s = suite_create("tool_policy");
@@ -915,6 +950,7 @@ static Suite *tool_policy_suite(void)
     tcase_add_loop_test(tc, check_body, 0, sizeof body_cases / sizeof body_cases[0]);
     tcase_add_test(tc, check_body_without_policy_allows_everything);
     tcase_add_test(tc, check_body_reads_only_length_bytes);
+    tcase_add_test(tc, check_body_bounds_the_work);
     suite_add_tcase(s, tc);
     return s;
 }
