@@ -101,8 +101,9 @@ static bool valid_scope(const char *scope)
     return true;
 }
 
-/* MCP tool names are visible ASCII (2025-11-25 server/tools §Tool Names),
- * so a pattern with anything else could never match one. */
+/* MCP tool names SHOULD be ASCII letters, digits and "_-./" (2025-11-25
+ * server/tools §Tool Names); patterns are kept to visible ASCII, which
+ * covers those and keeps every message that echoes a pattern printable. */
 static bool valid_pattern(const char *pattern, size_t length)
 {
     if (length == 0 || length > MCPAUTH_TOOL_POLICY_MAX_PATTERN)
