@@ -54,6 +54,7 @@ enum {
     OPT_JWT_ALG,
     OPT_JWT_TYP_OPTIONAL,
     OPT_INTROSPECT_JWT,
+    OPT_TOOL_SCOPE,
 };
 
 static const cmd_option resource_options[] = {
@@ -101,6 +102,8 @@ static const cmd_option token_options[] = {
      "also accept tokens for this audience, repeatable (the resource URL always is)"},
     {"required-scope", 0, "SCOPE", OPT_REQUIRED_SCOPE,
      "scope every request needs, repeatable (default: mcp)"},
+    {"tool-scope", 0, "RULE", OPT_TOOL_SCOPE,
+     "PATTERN=SCOPE[,SCOPE...]: scopes the tools matching PATTERN need too, repeatable"},
     {"leeway", 0, "SECONDS", OPT_LEEWAY, "clock skew allowed on exp/nbf/iat (30)"},
     {"cache-size", 0, "N", OPT_CACHE_SIZE, "validation results kept, 0 disables (10000)"},
     {"cache-ttl", 0, "SECONDS", OPT_CACHE_TTL, "longest a good result is reused (300)"},
@@ -174,9 +177,11 @@ typedef struct serve_args {
     bool workers_given;
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
-    bool list_from_file[5]; /* audience, scope, origin, host, jwt-alg */
+    bool list_from_file[6]; /* audience, scope, origin, host, jwt-alg, tool-scope */
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
+    mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
+    json_object *tools; /* the --config file's "tools" object, borrowed from the document */
 } serve_args;
 
 static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
@@ -355,6 +360,7 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_JWT_ALG: return add_jwt_alg(a, arg);
     case OPT_JWT_TYP_OPTIONAL: c->jwt.typ_optional = true; return 0;
     case OPT_INTROSPECT_JWT: c->introspect_jwt = true; return 0;
+    case OPT_TOOL_SCOPE: return add_to(a, &a->tool_scopes, 5, arg);
     }
     return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
 }
@@ -413,6 +419,11 @@ static int load_config_file(serve_args *a, json_object **doc)
     int rc = 0;
     json_object_object_foreach(*doc, key, value)
     {
+        /* The per-tool scope policy is the one member that is not an option. */
+        if (strcmp(key, "tools") == 0) {
+            a->tools = value;
+            continue;
+        }
         const cmd_option *o = find_option(key);
         if (!o || o->id == OPT_CONFIG) {
             fprintf(stderr, "mcpauth serve: %s: unknown option \"%s\"\n", a->config_file, key);
@@ -427,6 +438,36 @@ static int load_config_file(serve_args *a, json_object **doc)
     a->reading_file = false;
     cmd_set_option_source(NULL);
     return rc;
+}
+
+/* The per-tool scope policy: the --tool-scope rules first, in order, then
+ * the --config file's "tools" object. *policy stays NULL without either. */
+static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
+{
+    if (a->tool_scopes.count == 0 && !a->tools)
+        return 0;
+    mcpauth_error err = {0};
+    *policy = mcpauth_tool_policy_new();
+    if (!*policy) {
+        mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
+        return cmd_fail("serve", &err);
+    }
+    for (size_t i = 0; i < a->tool_scopes.count; i++) {
+        if (mcpauth_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) != MCPAUTH_OK) {
+            /* Rules from the file's "tool-scope" member are a configuration
+             * error (exit 5), those from the command line a usage error. */
+            cmd_set_option_source(a->list_from_file[5] ? a->config_file : NULL);
+            int status = cmd_usage_error(&serve_spec, "%s", err.message);
+            cmd_set_option_source(NULL);
+            return status;
+        }
+    }
+    if (a->tools && mcpauth_tool_policy_add_json(*policy, a->tools, "tools", &err) != MCPAUTH_OK) {
+        fprintf(stderr, "mcpauth serve: %s: %s\n", a->config_file, err.message);
+        return MCPAUTH_ELOCAL;
+    }
+    a->config.tool_policy = *policy;
+    return 0;
 }
 
 /* Fills the client credentials from --credentials and the secret sources. */
@@ -465,6 +506,7 @@ int cmd_serve(int argc, char **argv)
     c->mcp.server_version = MCPAUTH_VERSION;
     mcpauth_credentials creds = {0};
     json_object *file_doc = NULL;
+    mcpauth_tool_policy *tool_policy = NULL;
     char *secret = NULL;
     int operands = 0;
 
@@ -490,6 +532,8 @@ int cmd_serve(int argc, char **argv)
         if ((status = cmd_parse_options(&serve_spec, argc, argv, on_option, &a, &operands)) >= 0)
             goto done;
     }
+    if ((status = build_tool_policy(&a, &tool_policy)) != 0)
+        goto done;
     if ((status = load_credentials(&a, &creds, &secret)) != 0)
         goto done;
     if (c->required_scopes.count == 0)
@@ -515,6 +559,7 @@ done:
     mcpauth_credentials_free(&creds);
     mcpauth_secret_free(secret);
     json_object_put(file_doc);
+    mcpauth_tool_policy_free(tool_policy);
     free(a.listen_host);
     return status;
 }

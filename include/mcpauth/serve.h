@@ -18,6 +18,7 @@
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
 #include "mcpauth/mcp.h"
+#include "mcpauth/tool_policy.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -46,6 +47,7 @@ typedef struct mcpauth_serve_config {
     bool introspect_jwt;                        /* introspect verified JWTs too */
     mcpauth_string_array audiences;             /* accepted besides the resource URL */
     mcpauth_string_array required_scopes;       /* default: mcp */
+    const mcpauth_tool_policy *tool_policy;     /* borrowed; NULL: no per-tool scopes */
     mcpauth_string_array allowed_origins;       /* besides the resource's own origin */
     mcpauth_string_array allowed_hosts;         /* besides the resource's host and loopback */
     int64_t leeway_seconds;
@@ -68,7 +70,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config);
  * resource has no fragment, --no-auth only on a loopback listen address,
  * credentials present when introspection is needed (--validation
  * introspect or --introspect-jwt; in auto mode without them, only JWTs are
- * accepted). MCPAUTH_ELOCAL (or
+ * accepted), no per-tool scopes with --no-auth. MCPAUTH_ELOCAL (or
  * MCPAUTH_EUSAGE) with one line naming the problem. */
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err);
 

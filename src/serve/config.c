@@ -53,6 +53,11 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
                                  "--resource %s must not have a query or fragment (RFC 9728 §1.2)",
                                  config->resource);
     if (config->no_auth) {
+        /* Without tokens there are no scopes to check a tool against. */
+        if (!mcpauth_tool_policy_is_empty(config->tool_policy))
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "per-tool scopes (--tool-scope, \"tools\" in --config) "
+                                     "need token checks: not with --no-auth");
         if (!is_loopback_host(config->listen_host))
             return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                      "--no-auth serves without any token check, so it only "
