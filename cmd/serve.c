@@ -1,7 +1,10 @@
 /* mcpauth serve: the OAuth-protected MCP server. Option parsing (flags and
  * --config FILE) only; the server is in src/serve/. */
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "commands.h"
@@ -54,6 +57,12 @@ enum {
     OPT_JWT_ALG,
     OPT_JWT_TYP_OPTIONAL,
     OPT_INTROSPECT_JWT,
+    OPT_DEV,
+    OPT_DEV_USER,
+    OPT_DEV_AUTO_APPROVE,
+    OPT_DEV_TOKEN_FORMAT,
+    OPT_DEV_STATE,
+    OPT_DEV_CODE_LIFETIME,
 };
 
 static const cmd_option resource_options[] = {
@@ -128,12 +137,28 @@ static const cmd_option server_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option dev_options[] = {
+    {"dev", 0, NULL, OPT_DEV,
+     "run a development issuer on the resource's origin (loopback only; never production)"},
+    {"dev-user", 0, "NAME", OPT_DEV_USER, "the development user (default: your login name)"},
+    {"dev-auto-approve", 0, NULL, OPT_DEV_AUTO_APPROVE,
+     "approve authorization requests without the consent page (headless tests)"},
+    {"dev-token-format", 0, "FORMAT", OPT_DEV_TOKEN_FORMAT,
+     "jwt (RFC 9068, ES256; default) or opaque (checked by introspection)"},
+    {"dev-state", 0, "FILE", OPT_DEV_STATE,
+     "keep registered clients and the signing key in FILE (0600) across restarts"},
+    {"dev-code-lifetime", 0, "SECONDS", OPT_DEV_CODE_LIFETIME,
+     "authorization code lifetime (60); shorter to test expiry"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option_group serve_groups[] = {
     {"Resource server", resource_options},
     {"Authorization server", as_options},
     {"Local JWT validation (RFC 9068)", validation_options},
     {"Token checks", token_options},
     {"Server", server_options},
+    {"Development issuer (loopback only)", dev_options},
     {"Connection to the authorization server", cmd_http_options},
 };
 
@@ -141,28 +166,32 @@ static const cmd_spec serve_spec = {
     .name = "serve",
     .usage = "--credentials FILE [--issuer URL] [OPTIONS]\n"
              "       mcpauth serve --issuer URL --client-id ID [OPTIONS]\n"
+             "       mcpauth serve --dev [--dev-auto-approve] [OPTIONS]\n"
              "       mcpauth serve --no-auth [OPTIONS]",
-    .summary =
-        "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
-        "metadata, RFC 6750 challenges, tokens checked as RFC 9068 JWTs against the\n"
-        "issuer's keys or by RFC 7662 introspection, with a cache. Built-in tools:\n"
-        "hello_world and whoami.",
+    .summary = "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
+               "metadata, RFC 6750 challenges, tokens checked as RFC 9068 JWTs against the\n"
+               "issuer's keys or by RFC 7662 introspection, with a cache. Built-in tools:\n"
+               "hello_world and whoami.",
     .groups = serve_groups,
     .group_count = sizeof serve_groups / sizeof serve_groups[0],
-    .epilog = "Environment:\n"
-              "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
-              "\n"
-              "Endpoints:\n"
-              "  RESOURCE-PATH                                  MCP (POST, DELETE)\n"
-              "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
-              "  /healthz, /metrics                             health, Prometheus\n"
-              "\n"
-              "Examples:\n"
-              "  mcpauth register --issuer https://auth.example.com -o rs.json "
-              "--grant-type client_credentials --scope mcp\n"
-              "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
-              "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
-              "http://127.0.0.1:3000/mcp\n",
+    .epilog =
+        "Environment:\n"
+        "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
+        "\n"
+        "Endpoints:\n"
+        "  RESOURCE-PATH                                  MCP (POST, DELETE)\n"
+        "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
+        "  /healthz, /metrics                             health, Prometheus\n"
+        "  with --dev: /.well-known/oauth-authorization-server, /authorize, /token,\n"
+        "  /register[/ID], /introspect, /revoke, /jwks    the development issuer\n"
+        "\n"
+        "Examples:\n"
+        "  mcpauth register --issuer https://auth.example.com -o rs.json "
+        "--grant-type client_credentials --scope mcp\n"
+        "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
+        "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
+        "http://127.0.0.1:3000/mcp\n"
+        "  mcpauth serve --dev --listen 127.0.0.1:3000 --resource http://127.0.0.1:3000/mcp\n",
 };
 
 typedef struct serve_args {
@@ -175,8 +204,9 @@ typedef struct serve_args {
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
     bool list_from_file[5]; /* audience, scope, origin, host, jwt-alg */
-    bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
+    bool jwt_algs_given;    /* the first --jwt-alg replaces the default list */
     bool reading_file;
+    char login[65]; /* the default --dev-user */
 } serve_args;
 
 static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
@@ -269,6 +299,22 @@ static int add_jwt_alg(serve_args *a, const char *arg)
     return 0;
 }
 
+/* The name goes into tokens and onto the consent page: keep it short and
+ * printable. */
+static int set_dev_user(mcpauth_serve_config *c, const char *arg)
+{
+    size_t length = strlen(arg);
+    for (size_t i = 0; i < length; i++) {
+        if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f)
+            length = 0;
+    }
+    if (length == 0 || length > 64)
+        return cmd_usage_error(&serve_spec,
+                               "--dev-user: give 1 to 64 characters without control characters");
+    c->dev_issuer.user = arg;
+    return 0;
+}
+
 static int on_option(void *ctx, int id, const char *arg)
 {
     serve_args *a = ctx;
@@ -278,16 +324,35 @@ static int on_option(void *ctx, int id, const char *arg)
         return rc;
     long value;
     switch (id) {
-    case OPT_RESOURCE: c->resource = arg; return 0;
-    case OPT_LISTEN: return parse_listen(a, arg);
-    case OPT_RESOURCE_NAME: c->resource_name = arg; return 0;
-    case OPT_NO_AUTH: c->no_auth = true; return 0;
-    case OPT_STATELESS: c->mcp.stateless = true; return 0;
-    case OPT_ISSUER: c->issuer = arg; return 0;
-    case OPT_INTROSPECTION_ENDPOINT: c->introspection.endpoint = arg; return 0;
-    case OPT_CREDENTIALS: a->credentials_file = arg; return 0;
-    case OPT_CLIENT_ID: c->introspection.client_id = arg; return 0;
-    case OPT_CLIENT_SECRET_FILE: a->client_secret_file = arg; return 0;
+    case OPT_RESOURCE:
+        c->resource = arg;
+        return 0;
+    case OPT_LISTEN:
+        return parse_listen(a, arg);
+    case OPT_RESOURCE_NAME:
+        c->resource_name = arg;
+        return 0;
+    case OPT_NO_AUTH:
+        c->no_auth = true;
+        return 0;
+    case OPT_STATELESS:
+        c->mcp.stateless = true;
+        return 0;
+    case OPT_ISSUER:
+        c->issuer = arg;
+        return 0;
+    case OPT_INTROSPECTION_ENDPOINT:
+        c->introspection.endpoint = arg;
+        return 0;
+    case OPT_CREDENTIALS:
+        a->credentials_file = arg;
+        return 0;
+    case OPT_CLIENT_ID:
+        c->introspection.client_id = arg;
+        return 0;
+    case OPT_CLIENT_SECRET_FILE:
+        a->client_secret_file = arg;
+        return 0;
     case OPT_CLIENT_AUTH:
         if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
             c->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
@@ -299,14 +364,22 @@ static int on_option(void *ctx, int id, const char *arg)
                                    "client_secret_post",
                                    arg);
         return 0;
-    case OPT_AUDIENCE: return add_to(a, &c->audiences, 0, arg);
-    case OPT_REQUIRED_SCOPE: return add_to(a, &c->required_scopes, 1, arg);
-    case OPT_ALLOWED_ORIGIN: return add_to(a, &c->allowed_origins, 2, arg);
-    case OPT_ALLOWED_HOST: return add_to(a, &c->allowed_hosts, 3, arg);
-    case OPT_LEEWAY: return set_seconds("leeway", arg, &c->leeway_seconds);
-    case OPT_CACHE_SIZE: return set_size("cache-size", arg, 0, 10000000, &c->cache_size);
-    case OPT_CACHE_TTL: return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
-    case OPT_NEGATIVE_TTL: return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
+    case OPT_AUDIENCE:
+        return add_to(a, &c->audiences, 0, arg);
+    case OPT_REQUIRED_SCOPE:
+        return add_to(a, &c->required_scopes, 1, arg);
+    case OPT_ALLOWED_ORIGIN:
+        return add_to(a, &c->allowed_origins, 2, arg);
+    case OPT_ALLOWED_HOST:
+        return add_to(a, &c->allowed_hosts, 3, arg);
+    case OPT_LEEWAY:
+        return set_seconds("leeway", arg, &c->leeway_seconds);
+    case OPT_CACHE_SIZE:
+        return set_size("cache-size", arg, 0, 10000000, &c->cache_size);
+    case OPT_CACHE_TTL:
+        return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
+    case OPT_NEGATIVE_TTL:
+        return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
     case OPT_MAX_SESSIONS:
         return set_size("max-sessions", arg, 1, 10000000, &c->mcp.max_sessions);
     case OPT_SESSION_IDLE_TIMEOUT:
@@ -325,8 +398,10 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("max-connections", arg, 1, 1000000, &c->limits.max_connections);
     case OPT_MAX_PIPELINED:
         return set_size("max-pipelined", arg, 1, 1024, &c->limits.max_pipelined);
-    case OPT_HEADER_TIMEOUT: return set_ms("header-timeout", arg, &c->limits.header_timeout_ms);
-    case OPT_IDLE_TIMEOUT: return set_ms("idle-timeout", arg, &c->limits.idle_timeout_ms);
+    case OPT_HEADER_TIMEOUT:
+        return set_ms("header-timeout", arg, &c->limits.header_timeout_ms);
+    case OPT_IDLE_TIMEOUT:
+        return set_ms("idle-timeout", arg, &c->limits.idle_timeout_ms);
     case OPT_SHUTDOWN_TIMEOUT:
         return set_seconds("shutdown-timeout", arg, &c->shutdown_timeout_seconds);
     case OPT_LOG_FORMAT:
@@ -337,7 +412,9 @@ static int on_option(void *ctx, int id, const char *arg)
         else
             return cmd_usage_error(&serve_spec, "--log-format: '%s' is not text or json", arg);
         return 0;
-    case OPT_CONFIG: a->config_file = arg; return 0;
+    case OPT_CONFIG:
+        a->config_file = arg;
+        return 0;
     case OPT_VALIDATION:
         if (strcmp(arg, "auto") == 0)
             c->validation = MCPAUTH_VALIDATE_AUTO;
@@ -346,15 +423,50 @@ static int on_option(void *ctx, int id, const char *arg)
         else if (strcmp(arg, "introspect") == 0)
             c->validation = MCPAUTH_VALIDATE_INTROSPECT;
         else
-            return cmd_usage_error(&serve_spec,
-                                   "--validation: '%s' is not auto, jwt or introspect", arg);
+            return cmd_usage_error(&serve_spec, "--validation: '%s' is not auto, jwt or introspect",
+                                   arg);
         return 0;
-    case OPT_JWKS_URI: c->jwks_uri = arg; return 0;
-    case OPT_JWKS_FILE: c->jwks_file = arg; return 0;
-    case OPT_JWKS_COOLDOWN: return set_seconds("jwks-cooldown", arg, &c->jwks_cooldown_seconds);
-    case OPT_JWT_ALG: return add_jwt_alg(a, arg);
-    case OPT_JWT_TYP_OPTIONAL: c->jwt.typ_optional = true; return 0;
-    case OPT_INTROSPECT_JWT: c->introspect_jwt = true; return 0;
+    case OPT_JWKS_URI:
+        c->jwks_uri = arg;
+        return 0;
+    case OPT_JWKS_FILE:
+        c->jwks_file = arg;
+        return 0;
+    case OPT_JWKS_COOLDOWN:
+        return set_seconds("jwks-cooldown", arg, &c->jwks_cooldown_seconds);
+    case OPT_JWT_ALG:
+        return add_jwt_alg(a, arg);
+    case OPT_JWT_TYP_OPTIONAL:
+        c->jwt.typ_optional = true;
+        return 0;
+    case OPT_INTROSPECT_JWT:
+        c->introspect_jwt = true;
+        return 0;
+    case OPT_DEV:
+        c->dev = true;
+        return 0;
+    case OPT_DEV_USER:
+        return set_dev_user(c, arg);
+    case OPT_DEV_AUTO_APPROVE:
+        c->dev_issuer.auto_approve = true;
+        return 0;
+    case OPT_DEV_TOKEN_FORMAT:
+        if (strcmp(arg, "jwt") == 0)
+            c->dev_issuer.token_format = MCPAUTH_DEVISSUER_JWT;
+        else if (strcmp(arg, "opaque") == 0)
+            c->dev_issuer.token_format = MCPAUTH_DEVISSUER_OPAQUE;
+        else
+            return cmd_usage_error(&serve_spec, "--dev-token-format: '%s' is not jwt or opaque",
+                                   arg);
+        return 0;
+    case OPT_DEV_STATE:
+        c->dev_issuer.state_file = arg;
+        return 0;
+    case OPT_DEV_CODE_LIFETIME:
+        if (cmd_parse_long(&serve_spec, "dev-code-lifetime", arg, 1, 600, &value) != 0)
+            return 2;
+        c->dev_issuer.code_lifetime_seconds = value;
+        return 0;
     }
     return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
 }
@@ -447,13 +559,22 @@ static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **se
         c->introspection.client_secret = mcpauth_credentials_client_secret(creds);
     }
     if (a->client_secret_file || !c->introspection.client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
-                            secret, &err) != MCPAUTH_OK)
+        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
+                            &err) != MCPAUTH_OK)
             return cmd_fail("serve", &err);
         if (*secret)
             c->introspection.client_secret = *secret;
     }
     return 0;
+}
+
+/* The login name of the user running us, for --dev's user. */
+static const char *login_name(char *buf, size_t size)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    const char *name = pw && pw->pw_name[0] ? pw->pw_name : getenv("USER");
+    snprintf(buf, size, "%s", name && name[0] ? name : "developer");
+    return buf;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -492,6 +613,8 @@ int cmd_serve(int argc, char **argv)
     }
     if ((status = load_credentials(&a, &creds, &secret)) != 0)
         goto done;
+    if (c->dev && !c->dev_issuer.user)
+        c->dev_issuer.user = login_name(a.login, sizeof a.login);
     if (c->required_scopes.count == 0)
         c->required_scopes.items[c->required_scopes.count++] = "mcp";
     /* The resource URL itself is always an accepted audience (RFC 8707). */

@@ -56,7 +56,8 @@ static char *encode_fixed(const gnutls_datum_t *value, size_t size)
 static char *thumbprint(const char *x, const char *y)
 {
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
-    mcpauth_strbuf_appendf(&sb, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+    mcpauth_strbuf_appendf(&sb, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x,
+                           y);
     if (mcpauth_strbuf_failed(&sb))
         return NULL;
     struct sha256_ctx ctx;
@@ -198,8 +199,7 @@ json_object *mcpauth_jws_signer_private_jwk(const mcpauth_jws_signer *signer)
 static char *sign_input(const mcpauth_jws_signer *signer, const char *input, size_t length,
                         mcpauth_error *err)
 {
-    gnutls_datum_t data = {(unsigned char *)input, (unsigned)length}, der = {0}, r = {0},
-                   s = {0};
+    gnutls_datum_t data = {(unsigned char *)input, (unsigned)length}, der = {0}, r = {0}, s = {0};
     int rc = gnutls_privkey_sign_data2(signer->key, GNUTLS_SIGN_ECDSA_SHA256, 0, &data, &der);
     if (rc == 0)
         rc = gnutls_decode_rs_value(&der, &r, &s);

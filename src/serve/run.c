@@ -20,7 +20,7 @@
 #include "serve_internal.h"
 
 #define DRAIN_POLL_MS 50
-#define LOG_FLUSH_MS 200
+#define LOG_FLUSH_MS  200
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -202,9 +202,10 @@ static mcpauth_status discover_validation(mcpauth_serve_config *config, discover
     bool has_credentials = config->introspection.client_id && config->introspection.client_secret;
     /* An explicit --introspection-endpoint in auto mode means "introspect":
      * the issuer's metadata is then not needed at all (it may not exist). */
-    bool want_jwks = config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
-                     !config->jwks_file &&
-                     !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
+    bool want_jwks =
+        config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
+        !config->jwks_file &&
+        !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
     bool want_introspection = config->validation != MCPAUTH_VALIDATE_JWT && has_credentials &&
                               !config->introspection.endpoint;
     if (want_jwks || want_introspection) {
@@ -285,8 +286,7 @@ static void discovered_free(discovered *found)
  * worker take most of them. */
 static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM},
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
                     *ai = NULL;
     char service[16];
     snprintf(service, sizeof service, "%d", config->listen_port);
@@ -326,9 +326,9 @@ static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
     struct sockaddr_storage addr;
     socklen_t length = sizeof addr;
     getsockname(fd, (struct sockaddr *)&addr, &length);
-    config->listen_port = ntohs(addr.ss_family == AF_INET6
-                                    ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                    : ((struct sockaddr_in *)&addr)->sin_port);
+    config->listen_port =
+        ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                         : ((struct sockaddr_in *)&addr)->sin_port);
     return fd;
 }
 
@@ -428,15 +428,23 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     signal(SIGPIPE, SIG_IGN);
     discovered found;
     serve_resource resource;
+    serve_dev dev = {0};
+    if (config->dev && serve_dev_start(config, &dev, err) != MCPAUTH_OK) {
+        serve_dev_stop(&dev);
+        return err->status;
+    }
     if (discover_validation(config, &found, err) != MCPAUTH_OK) {
         discovered_free(&found);
+        serve_dev_stop(&dev);
         return err->status;
     }
     if (serve_resource_init(&resource, config, err) != MCPAUTH_OK) {
         serve_resource_free(&resource);
         discovered_free(&found);
+        serve_dev_stop(&dev);
         return err->status;
     }
+    resource.dev = dev.issuer;
     if (config->no_auth)
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
@@ -447,6 +455,7 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
                                                           config->mcp.session_idle_seconds))) {
         serve_resource_free(&resource);
         discovered_free(&found);
+        serve_dev_stop(&dev);
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a table of %zu MCP sessions",
                                  config->mcp.max_sessions);
     }
@@ -458,5 +467,6 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     config->mcp.sessions = NULL;
     serve_resource_free(&resource);
     discovered_free(&found);
+    serve_dev_stop(&dev);
     return st;
 }

@@ -126,7 +126,8 @@ START_TEST(kid_is_thumbprint)
     mcpauth_jws_signer *signer = mcpauth_jws_signer_generate_es256(&err);
     json_object *jwk = mcpauth_jws_signer_public_jwk(signer);
     char canonical[300];
-    snprintf(canonical, sizeof canonical, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+    snprintf(canonical, sizeof canonical,
+             "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
              mcpauth_json_string(jwk, "x"), mcpauth_json_string(jwk, "y"));
     uint8_t digest[SHA256_DIGEST_SIZE];
     struct sha256_ctx ctx;
