@@ -39,7 +39,7 @@ typedef struct mcpauth_serve_config {
     bool no_auth;              /* serve without validation (loopback only) */
     /* --dev: run the development issuer on the resource's own origin
      * (loopback only). Its issuer, resource and scopes are filled in at
-     * start from the fields here; the rest comes from the flags. */
+     * start; the rest comes from the flags. */
     bool dev;
     mcpauth_devissuer_config dev_issuer;
 
@@ -65,7 +65,7 @@ typedef struct mcpauth_serve_config {
     int workers;               /* worker processes; 1 runs in this process */
     int64_t shutdown_timeout_seconds;
     mcpauth_log_format log_format;
-    FILE *log; /* where log lines go (stderr) */
+    FILE *log;                 /* where log lines go (stderr) */
 } mcpauth_serve_config;
 
 void mcpauth_serve_config_init(mcpauth_serve_config *config);

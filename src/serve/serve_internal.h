@@ -25,14 +25,14 @@ typedef struct serve_metrics {
 
 /* What the resource server derives once from its configuration. */
 typedef struct serve_resource {
-    char *origin;           /* "http://localhost:8000" */
-    char *host;             /* "localhost:8000" (the Host value clients send) */
-    char *path;             /* "/mcp" ("" for a path-less resource) */
-    char *metadata_path;    /* "/.well-known/oauth-protected-resource/mcp" */
-    char *metadata_url;     /* absolute, for resource_metadata= */
-    char *metadata_json;    /* the RFC 9728 document */
-    char *scope;            /* required scopes, space-separated ("" for none) */
-    mcpauth_devissuer *dev; /* --dev: the development issuer; NULL otherwise */
+    char *origin;               /* "http://localhost:8000" */
+    char *host;                 /* "localhost:8000" (the Host value clients send) */
+    char *path;                 /* "/mcp" ("" for a path-less resource) */
+    char *metadata_path;        /* "/.well-known/oauth-protected-resource/mcp" */
+    char *metadata_url;         /* absolute, for resource_metadata= */
+    char *metadata_json;        /* the RFC 9728 document */
+    char *scope;                /* required scopes, space-separated ("" for none) */
+    mcpauth_devissuer *dev;     /* --dev: the development issuer; NULL otherwise */
 } serve_resource;
 
 typedef struct serve_context {
@@ -57,9 +57,9 @@ mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_conf
                                    mcpauth_error *err);
 void serve_resource_free(serve_resource *res);
 
-/* dev.c: --dev. Before discovery: points the issuer, the JWKS URI and
- * introspection at a development issuer on the resource's origin, which it
- * creates (*out; free with serve_dev_stop()). */
+/* dev.c: --dev. Before discovery: creates the development issuer on the
+ * resource's origin and points the issuer, the JWKS URI and introspection
+ * at it (free with serve_dev_stop(), even on failure). */
 typedef struct serve_dev {
     mcpauth_devissuer *issuer;
     char *origin;
@@ -85,8 +85,8 @@ typedef struct serve_log_entry {
     double latency_ms;
     const char *token_hash; /* NULL: no token */
     const char *subject;
-    const char *cache;  /* "hit", "miss", NULL */
-    const char *detail; /* why a request was refused; NULL */
+    const char *cache;      /* "hit", "miss", NULL */
+    const char *detail;     /* why a request was refused; NULL */
 } serve_log_entry;
 
 void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *entry);
