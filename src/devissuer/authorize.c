@@ -13,6 +13,7 @@
 #include "mcpauth/form.h"
 #include "mcpauth/secret.h"
 #include "mcpauth/strbuf.h"
+#include "mcpauth/url.h"
 
 static void append_html(mcpauth_strbuf *sb, const char *text)
 {
@@ -162,6 +163,16 @@ static const char *pick_redirect_uri(const dev_client *client, const char *given
     return NULL;
 }
 
+static bool redirect_is_loopback(const char *uri)
+{
+    mcpauth_url url;
+    if (mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
+        return false;
+    bool loopback = strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url);
+    mcpauth_url_free(&url);
+    return loopback;
+}
+
 static bool challenge_valid(const char *challenge)
 {
     /* RFC 7636 §4.2: base64url of a SHA-256 digest, 43 characters. */
@@ -214,6 +225,13 @@ static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_
     const char *redirect_uri = pick_redirect_uri(client, given_uri);
     if (!redirect_uri) {
         respond_page_error(resp, "redirect_uri is not one the client registered");
+        return;
+    }
+    /* Without a person to ask, a code may only go to this machine: any web
+     * page could otherwise send the browser here and collect one. */
+    if (dev->config->auto_approve && !redirect_is_loopback(redirect_uri)) {
+        respond_page_error(resp, "--dev-auto-approve only redirects to loopback http URIs; "
+                                 "approve on the consent page instead");
         return;
     }
     const char *state = mcpauth_form_get(q, "state");

@@ -355,6 +355,13 @@ static void handle_metrics(request *r)
 static void handle_dev_issuer(request *r)
 {
     mcpauth_http_exchange *ex = r->ex;
+    /* The same DNS-rebinding defence as the MCP endpoint (HT-3): a page
+     * whose name resolves to us must not drive the issuer. */
+    if (!host_allowed(r->ctx, mcpauth_http_exchange_header(ex, "Host", 0))) {
+        r->detail = "Host not allowed";
+        respond_text(r, 403, "Forbidden: Host not allowed\n");
+        return;
+    }
     mcpauth_devissuer_request req = {
         .method = mcpauth_http_exchange_method(ex),
         .path = mcpauth_http_exchange_path(ex),

@@ -434,6 +434,27 @@ describe('serve --dev with --dev-auto-approve (JWT access tokens)', () => {
     assert.match(r.headers.get('www-authenticate'), /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
   });
 
+  test('--dev-auto-approve only sends codes to loopback redirect URIs', async () => {
+    const remote = await register(s, { redirect_uris: ['https://app.example.com/cb'] });
+    const r = await authorize(s, codeParams(s, remote, pkce().challenge, { redirect_uri: 'https://app.example.com/cb' }));
+    assert.equal(r.status, 400);
+    assert.equal(r.location, null);
+    assert.match(r.body, /loopback/);
+  });
+
+  test('a foreign Host (DNS rebinding) is refused on the issuer endpoints', async () => {
+    const http = await import('node:http');
+    const status = await new Promise((resolve, reject) => {
+      const req = http.request(s.url('/.well-known/oauth-authorization-server'), { headers: { host: `evil.example:${s.port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 403);
+  });
+
   test('repeated parameters are refused', async () => {
     const res = await fetch(`${s.url('/authorize')}?client_id=a&client_id=b`, { redirect: 'manual' });
     assert.equal(res.status, 400);
@@ -542,6 +563,45 @@ describe('serve --dev --dev-token-format opaque', () => {
     });
     const call = await callTool(s, r.body.access_token);
     assert.equal(call.status, 401);
+  });
+});
+
+describe('serve --dev --introspect-jwt', () => {
+  let s;
+  before(async () => {
+    s = await devServe(['--dev-auto-approve', '--introspect-jwt', '--cache-size', '0']);
+  });
+  after(async () => assertCleanStop(await s?.stop()));
+
+  test('the resource server sees a revoked JWT through the built-in client', async () => {
+    const client = await register(s);
+    const r = await tokenRequest(s, { grant_type: 'client_credentials', resource: s.resource }, { auth: basic(client) });
+    await expectGreeting(s, r.body.access_token, `Hello, user with ID ${client.client_id}!`);
+    await fetch(s.url('/revoke'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client) },
+      body: new URLSearchParams({ token: r.body.access_token }),
+    });
+    const call = await callTool(s, r.body.access_token);
+    assert.equal(call.status, 401, call.text);
+  });
+});
+
+describe('serve --dev from a --config file', () => {
+  test('dev keys in the configuration file', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'serve.json');
+    fs.writeFileSync(file, JSON.stringify({ dev: true, 'dev-user': 'carol', 'dev-auto-approve': true, 'dev-token-format': 'opaque', stateless: true }));
+    const s = await startServe(['--config', file]);
+    try {
+      const client = await register(s);
+      const { code, verifier } = await getCode(s, client);
+      const t = await redeem(s, client, code, verifier);
+      assert.equal(t.body.access_token.split('.').length, 1);
+      await expectGreeting(s, t.body.access_token, 'Hello, carol!');
+    } finally {
+      assertCleanStop(await s.stop());
+    }
   });
 });
 
