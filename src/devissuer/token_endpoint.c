@@ -147,8 +147,7 @@ static void client_credentials(mcpauth_devissuer *dev, const mcpauth_devissuer_r
                                const mcpauth_form *form, const dev_client *client,
                                mcpauth_devissuer_response *resp)
 {
-    if (!client->secret_hash[0] ||
-        (!client->builtin && !dev_client_has(client, "grant_types", "client_credentials"))) {
+    if (!client->secret_hash[0] || !dev_client_has(client, "grant_types", "client_credentials")) {
         dev_respond_error(resp, 400, "unauthorized_client",
                           "the client did not register the client_credentials grant");
         return;
