@@ -142,6 +142,8 @@ mcpauth_status dev_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err);
 
 /* ---- response helpers (issuer.c) ---- */
 
+/* Adds a header with a copy of value; a NULL value, or one past
+ * MCPAUTH_DEVISSUER_MAX_FIELDS, is dropped. name must be static. */
 void dev_add_field(mcpauth_devissuer_response *resp, const char *name, const char *value);
 
 /* Takes json (releases it). Adds Cache-Control: no-store. */
@@ -151,10 +153,12 @@ void dev_respond_json(mcpauth_devissuer_response *resp, int status, json_object 
 void dev_respond_error(mcpauth_devissuer_response *resp, int status, const char *error,
                        const char *description);
 
+/* Takes html (NULL: 500), with headers that keep the page out of caches
+ * and frames. */
 void dev_respond_html(mcpauth_devissuer_response *resp, int status, char *html);
 
 /* Parses the form body of a POST; on failure answers 400 and returns
- * false. */
+ * false. Free form with mcpauth_form_free() either way. */
 bool dev_parse_body_form(const mcpauth_devissuer_request *req, mcpauth_form *form,
                          mcpauth_devissuer_response *resp);
 
@@ -201,7 +205,7 @@ typedef struct dev_grant {
 void dev_mint_respond(mcpauth_devissuer *dev, const dev_grant *grant, int64_t now,
                       mcpauth_devissuer_response *resp);
 
-/* ---- scope.c-like helpers in token_endpoint.c / authorize.c ---- */
+/* ---- scopes and resources (issuer.c) ---- */
 
 /* The scope to grant for a request: requested (NULL: every supported
  * scope) when each of its scopes is supported; NULL otherwise. Caller
