@@ -16,6 +16,7 @@ import { startServe, freePort, tmpDir } from '../lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MCP_REMOTE_CLIENT = path.join(HERE, 'node_modules/mcp-remote/dist/client.js');
+const MCP_REMOTE_PROXY = path.join(HERE, 'node_modules/mcp-remote/dist/proxy.js');
 const USER = 'dev-alice';
 
 /** The requests serve logged, as "METHOD /path STATUS", in order. */
@@ -207,5 +208,59 @@ describe('mcp-remote against serve --dev', () => {
     assert.match(output, /"name": "whoami"/, output);
     await s.waitForLog(/"POST \/mcp" 200/);
     assertInOrder(accessLog(s), ['POST /register 201', 'GET /authorize 302', 'POST /token 200', 'POST /mcp 200']);
+  });
+
+  test('the mcp-remote stdio proxy signs in headless, then hello_world greets the dev user', async () => {
+    const configDir = tmpDir();
+    const callbackPort = await freePort();
+    const child = spawn(process.execPath, [MCP_REMOTE_PROXY, s.resource, String(callbackPort)], {
+      env: { PATH: process.env.PATH, HOME: configDir, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: 'true' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.on('error', () => {});
+    let log = '';
+    let out = '';
+    const waiting = new Map();
+    child.stderr.setEncoding('utf8').on('data', (d) => { log += d; });
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      let nl;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (!line.trim()) continue;
+        const msg = JSON.parse(line);
+        waiting.get(msg.id)?.(msg);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+    const rpc = (id, method, params = {}) => new Promise((resolve) => {
+      waiting.set(id, resolve);
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    });
+    try {
+      const authUrl = await new Promise((resolve, reject) => {
+        const poll = setInterval(() => {
+          const m = /Please authorize this client by visiting:\s*\n(\S+)/.exec(log);
+          if (m) { clearInterval(poll); resolve(m[1]); }
+        }, 50);
+        child.on('close', () => { clearInterval(poll); reject(new Error(`mcp-remote exited:\n${log}`)); });
+      });
+      const res = await fetch(authUrl, { redirect: 'manual' });
+      assert.equal(res.status, 302, await res.text());
+      assert.equal((await fetch(res.headers.get('location'))).status, 200);
+      const init = await rpc(1, 'initialize', {
+        protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'interop', version: '1' },
+      });
+      assert.ok(init.result?.serverInfo, JSON.stringify(init));
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+      const tools = await rpc(2, 'tools/list');
+      assert.ok(tools.result.tools.some((t) => t.name === 'hello_world'), JSON.stringify(tools));
+      const hello = await rpc(3, 'tools/call', { name: 'hello_world', arguments: {} });
+      assert.deepEqual(hello.result?.content, [{ type: 'text', text: `Hello, ${USER}!` }], JSON.stringify(hello) + log);
+    } finally {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+    }
   });
 });
