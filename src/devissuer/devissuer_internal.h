@@ -62,6 +62,7 @@ typedef struct dev_token {
     char jti[32];
     int64_t issued_at;
     int64_t expires_at;
+    bool rotated; /* a refresh token already exchanged: kept to detect replay */
 } dev_token;
 
 typedef struct dev_store {

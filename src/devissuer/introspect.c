@@ -43,7 +43,7 @@ void dev_handle_introspect(mcpauth_devissuer *dev, const mcpauth_devissuer_reque
         dev_token *t = token ? dev_token_find(&dev->store, token) : NULL;
         if (!token) {
             dev_respond_error(resp, 400, "invalid_request", "token is required");
-        } else if (t && t->expires_at > req->now) {
+        } else if (t && !t->rotated && t->expires_at > req->now) {
             dev_respond_json(resp, 200, active_response(dev, t));
         } else {
             json_object *doc = json_object_new_object();

@@ -115,6 +115,15 @@ static void refresh_token(mcpauth_devissuer *dev, const mcpauth_devissuer_reques
         dev_respond_error(resp, 400, "invalid_grant", "unknown or expired refresh token");
         return;
     }
+    if (t->rotated) {
+        /* RFC 9700 §4.14.2: a rotated refresh token used again means one
+         * of two parties has a stolen copy; end the whole grant. */
+        char grant[DEV_HASH_SIZE];
+        memcpy(grant, t->grant, sizeof grant);
+        dev_token_revoke_grant(&dev->store, grant);
+        dev_respond_error(resp, 400, "invalid_grant", "the refresh token was already used");
+        return;
+    }
     if (scope && !scope_within(scope, t->scope)) {
         dev_respond_error(resp, 400, "invalid_scope", "scope exceeds the original grant");
         return;
@@ -123,24 +132,31 @@ static void refresh_token(mcpauth_devissuer *dev, const mcpauth_devissuer_reques
         dev_respond_error(resp, 400, "invalid_target", "resource differs from the granted one");
         return;
     }
-    /* OAuth 2.1 §4.3.1: public clients' refresh tokens rotate; ours all do. */
-    dev_token old = *t;
-    t->subject = t->username = t->scope = t->resource = NULL;
-    dev_token_remove(&dev->store, t);
+    /* OAuth 2.1 §4.3.1: refresh tokens rotate (ours always do). The old one
+     * stays, marked, until it expires, so that a replay is recognised.
+     * Copies: minting may move the table's entries. */
+    char grant[DEV_HASH_SIZE];
+    memcpy(grant, t->grant, sizeof grant);
+    char *subject = strdup(t->subject), *username = t->username ? strdup(t->username) : NULL;
+    char *granted = strdup(scope ? scope : t->scope), *resource = strdup(t->resource);
+    t->rotated = true;
     dev_grant g = {
-        .grant = old.grant,
+        .grant = grant,
         .client_id = client->id,
-        .subject = old.subject,
-        .username = old.username,
-        .scope = scope ? scope : old.scope,
-        .resource = old.resource,
+        .subject = subject,
+        .username = username,
+        .scope = granted,
+        .resource = resource,
         .with_refresh = true,
     };
-    dev_mint_respond(dev, &g, req->now, resp);
-    free(old.subject);
-    free(old.username);
-    free(old.scope);
-    free(old.resource);
+    if (subject && granted && resource && (username || !t->username))
+        dev_mint_respond(dev, &g, req->now, resp);
+    else
+        dev_respond_error(resp, 500, "server_error", "out of memory");
+    free(subject);
+    free(username);
+    free(granted);
+    free(resource);
 }
 
 static void client_credentials(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,

@@ -371,17 +371,24 @@ describe('serve --dev with --dev-auto-approve (JWT access tokens)', () => {
     }
   });
 
-  test('refresh token rotation: a new pair, the old refresh token is rejected', async () => {
+  test('refresh token rotation: a new pair; the old one is rejected and its replay ends the grant', async () => {
     const { code, verifier } = await getCode(s, client);
     const first = await redeem(s, client, code, verifier);
     const second = await tokenRequest(s, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, { auth: basic(client) });
     assert.equal(second.status, 200, JSON.stringify(second.body));
     assert.notEqual(second.body.refresh_token, first.body.refresh_token);
     assert.equal(decodeJwt(second.body.access_token).payload.username, USER);
-    const old = await tokenRequest(s, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, { auth: basic(client) });
-    assertOauthError(old, 400, 'invalid_grant');
     const wider = await tokenRequest(s, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token, scope: 'mcp admin' }, { auth: basic(client) });
     assertOauthError(wider, 400, 'invalid_scope');
+    assert.equal((await introspect(s, client, first.body.refresh_token)).body.active, false);
+    assert.equal((await introspect(s, client, second.body.refresh_token)).body.active, true);
+    const old = await tokenRequest(s, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, { auth: basic(client) });
+    assertOauthError(old, 400, 'invalid_grant');
+    // The replay ends the grant: the newer refresh token and its access token stop working.
+    assert.equal((await introspect(s, client, second.body.refresh_token)).body.active, false);
+    assert.equal((await introspect(s, client, second.body.access_token)).body.active, false);
+    const newer = await tokenRequest(s, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token }, { auth: basic(client) });
+    assertOauthError(newer, 400, 'invalid_grant');
   });
 
   test('client_credentials: the client is the subject, no username; client_secret_post works', async () => {
