@@ -594,6 +594,22 @@ describe('serve --dev --introspect-jwt', () => {
   });
 });
 
+describe('serve --dev --workers 4', () => {
+  test('runs one worker: a client registered on one connection is known on the next', async () => {
+    const s = await startServe(['--dev', '--workers', '4', '--stateless']);
+    try {
+      assert.doesNotMatch(s.stderr(), /4 workers/);
+      for (let i = 0; i < 8; i++) {
+        const client = await register(s);
+        const r = await tokenRequest(s, { grant_type: 'client_credentials', resource: s.resource }, { auth: basic(client) });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+    } finally {
+      assertCleanStop(await s.stop());
+    }
+  });
+});
+
 describe('serve --dev from a --config file', () => {
   test('dev keys in the configuration file', async () => {
     const dir = tmpDir();
