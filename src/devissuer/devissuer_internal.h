@@ -128,9 +128,8 @@ void dev_token_revoke_grant(dev_store *store, const char *grant);
 
 /* ---- state.c ---- */
 
-/* Loads the state file into dev (signer and clients); *found false when it
- * does not exist. */
-mcpauth_status dev_state_load(mcpauth_devissuer *dev, bool *found, mcpauth_error *err);
+/* Loads the state file into dev (signer and clients) when it exists. */
+mcpauth_status dev_state_load(mcpauth_devissuer *dev, mcpauth_error *err);
 
 /* Writes signer and registered clients to the state file (no-op without
  * one). */

@@ -53,11 +53,13 @@ mcpauth_devissuer *mcpauth_devissuer_new(const mcpauth_devissuer_config *config,
         return NULL;
     }
     dev->config = config;
-    bool found = false;
-    mcpauth_status st = dev_state_load(dev, &found, err);
+    mcpauth_status st = dev_state_load(dev, err);
     if (st == MCPAUTH_OK && !dev->signer && !(dev->signer = mcpauth_jws_signer_generate_es256(err)))
         st = err->status;
-    if (st == MCPAUTH_OK && !found)
+    /* Written now, even when it was just read: a file that cannot be
+     * written fails at start rather than at the first registration, and
+     * one left readable by others is replaced by a 0600 one. */
+    if (st == MCPAUTH_OK)
         st = dev_state_save(dev, err);
     if (st == MCPAUTH_OK)
         st = add_resource_client(dev, err);

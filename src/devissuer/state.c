@@ -68,16 +68,12 @@ static mcpauth_status load_document(mcpauth_devissuer *dev, json_object *doc, mc
     return MCPAUTH_OK;
 }
 
-mcpauth_status dev_state_load(mcpauth_devissuer *dev, bool *found, mcpauth_error *err)
+mcpauth_status dev_state_load(mcpauth_devissuer *dev, mcpauth_error *err)
 {
     const char *path = dev->config->state_file;
     struct stat st;
-    *found = false;
-    if (!path)
+    if (!path || (stat(path, &st) != 0 && errno == ENOENT))
         return MCPAUTH_OK;
-    if (stat(path, &st) != 0 && errno == ENOENT)
-        return MCPAUTH_OK;
-    *found = true;
     char *text = NULL;
     size_t length = 0;
     if (mcpauth_file_read(path, STATE_MAX_BYTES, &text, &length, err) != MCPAUTH_OK)

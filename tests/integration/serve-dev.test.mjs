@@ -644,6 +644,8 @@ describe('serve --dev --dev-state', () => {
       assertCleanStop(await s.stop());
     }
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    // A copy left readable by others is made private again at the next start.
+    fs.chmodSync(file, 0o644);
     const text = fs.readFileSync(file, 'utf8');
     assert.ok(!text.includes(client.client_secret), 'the client secret is stored in the clear');
     assert.ok(!text.includes(client.registration_access_token));
@@ -655,6 +657,7 @@ describe('serve --dev --dev-state', () => {
       await expectGreeting(s, jwt, `Hello, user with ID ${client.client_id}!`);
       const read = await fetch(client.registration_client_uri, { headers: { authorization: `Bearer ${client.registration_access_token}` } });
       assert.equal(read.status, 200);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     } finally {
       assertCleanStop(await s.stop());
     }
