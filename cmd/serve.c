@@ -1,7 +1,10 @@
 /* mcpauth serve: the OAuth-protected MCP server. Option parsing (flags and
  * --config FILE) only; the server is in src/serve/. */
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "commands.h"
@@ -55,6 +58,12 @@ enum {
     OPT_JWT_TYP_OPTIONAL,
     OPT_INTROSPECT_JWT,
     OPT_TOOL_SCOPE,
+    OPT_DEV,
+    OPT_DEV_USER,
+    OPT_DEV_AUTO_APPROVE,
+    OPT_DEV_TOKEN_FORMAT,
+    OPT_DEV_STATE,
+    OPT_DEV_CODE_LIFETIME,
 };
 
 static const cmd_option resource_options[] = {
@@ -131,12 +140,28 @@ static const cmd_option server_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option dev_options[] = {
+    {"dev", 0, NULL, OPT_DEV,
+     "run a development issuer on the resource's origin (loopback only; never production)"},
+    {"dev-user", 0, "NAME", OPT_DEV_USER, "the development user (default: your login name)"},
+    {"dev-auto-approve", 0, NULL, OPT_DEV_AUTO_APPROVE,
+     "approve authorization requests without the consent page (headless tests)"},
+    {"dev-token-format", 0, "FORMAT", OPT_DEV_TOKEN_FORMAT,
+     "jwt (RFC 9068, ES256; default) or opaque (checked by introspection)"},
+    {"dev-state", 0, "FILE", OPT_DEV_STATE,
+     "keep registered clients and the signing key in FILE (0600) across restarts"},
+    {"dev-code-lifetime", 0, "SECONDS", OPT_DEV_CODE_LIFETIME,
+     "authorization code lifetime (60); shorter to test expiry"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option_group serve_groups[] = {
     {"Resource server", resource_options},
     {"Authorization server", as_options},
     {"Local JWT validation (RFC 9068)", validation_options},
     {"Token checks", token_options},
     {"Server", server_options},
+    {"Development issuer (loopback only)", dev_options},
     {"Connection to the authorization server", cmd_http_options},
 };
 
@@ -144,6 +169,7 @@ static const cmd_spec serve_spec = {
     .name = "serve",
     .usage = "--credentials FILE [--issuer URL] [OPTIONS]\n"
              "       mcpauth serve --issuer URL --client-id ID [OPTIONS]\n"
+             "       mcpauth serve --dev [--dev-auto-approve] [OPTIONS]\n"
              "       mcpauth serve --no-auth [OPTIONS]",
     .summary =
         "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
@@ -159,12 +185,16 @@ static const cmd_spec serve_spec = {
               "  RESOURCE-PATH                                  MCP (POST, DELETE)\n"
               "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
               "  /healthz, /metrics                             health, Prometheus\n"
+              "  with --dev: /.well-known/oauth-authorization-server, /authorize, /token,\n"
+              "  /register[/ID], /introspect, /revoke, /jwks    the development issuer\n"
               "\n"
               "Examples:\n"
               "  mcpauth register --issuer https://auth.example.com -o rs.json "
               "--grant-type client_credentials --scope mcp\n"
               "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
               "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
+              "http://127.0.0.1:3000/mcp\n"
+              "  mcpauth serve --dev --listen 127.0.0.1:3000 --resource "
               "http://127.0.0.1:3000/mcp\n",
 };
 
@@ -182,6 +212,7 @@ typedef struct serve_args {
     bool reading_file;
     mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
     json_object *tools; /* the --config file's "tools" object, borrowed from the document */
+    char login[65]; /* the default --dev-user */
 } serve_args;
 
 static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
@@ -274,6 +305,22 @@ static int add_jwt_alg(serve_args *a, const char *arg)
     return 0;
 }
 
+/* The name goes into tokens and onto the consent page: keep it short and
+ * printable. */
+static int set_dev_user(mcpauth_serve_config *c, const char *arg)
+{
+    size_t length = strlen(arg);
+    for (size_t i = 0; i < length; i++) {
+        if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f)
+            length = 0;
+    }
+    if (length == 0 || length > 64)
+        return cmd_usage_error(&serve_spec,
+                               "--dev-user: give 1 to 64 characters without control characters");
+    c->dev_issuer.user = arg;
+    return 0;
+}
+
 static int on_option(void *ctx, int id, const char *arg)
 {
     serve_args *a = ctx;
@@ -361,6 +408,24 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_JWT_TYP_OPTIONAL: c->jwt.typ_optional = true; return 0;
     case OPT_INTROSPECT_JWT: c->introspect_jwt = true; return 0;
     case OPT_TOOL_SCOPE: return add_to(a, &a->tool_scopes, 5, arg);
+    case OPT_DEV: c->dev = true; return 0;
+    case OPT_DEV_USER: return set_dev_user(c, arg);
+    case OPT_DEV_AUTO_APPROVE: c->dev_issuer.auto_approve = true; return 0;
+    case OPT_DEV_TOKEN_FORMAT:
+        if (strcmp(arg, "jwt") == 0)
+            c->dev_issuer.token_format = MCPAUTH_DEVISSUER_JWT;
+        else if (strcmp(arg, "opaque") == 0)
+            c->dev_issuer.token_format = MCPAUTH_DEVISSUER_OPAQUE;
+        else
+            return cmd_usage_error(&serve_spec, "--dev-token-format: '%s' is not jwt or opaque",
+                                   arg);
+        return 0;
+    case OPT_DEV_STATE: c->dev_issuer.state_file = arg; return 0;
+    case OPT_DEV_CODE_LIFETIME:
+        if (cmd_parse_long(&serve_spec, "dev-code-lifetime", arg, 1, 600, &value) != 0)
+            return 2;
+        c->dev_issuer.code_lifetime_seconds = value;
+        return 0;
     }
     return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
 }
@@ -497,6 +562,15 @@ static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **se
     return 0;
 }
 
+/* The login name of the user running us, for --dev's user. */
+static const char *login_name(char *buf, size_t size)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    const char *name = pw && pw->pw_name[0] ? pw->pw_name : getenv("USER");
+    snprintf(buf, size, "%s", name && name[0] ? name : "developer");
+    return buf;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_args a = {0};
@@ -536,6 +610,8 @@ int cmd_serve(int argc, char **argv)
         goto done;
     if ((status = load_credentials(&a, &creds, &secret)) != 0)
         goto done;
+    if (c->dev && !c->dev_issuer.user)
+        c->dev_issuer.user = login_name(a.login, sizeof a.login);
     if (c->required_scopes.count == 0)
         c->required_scopes.items[c->required_scopes.count++] = "mcp";
     /* The resource URL itself is always an accepted audience (RFC 8707). */

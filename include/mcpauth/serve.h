@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mcpauth/devissuer.h"
 #include "mcpauth/error.h"
 #include "mcpauth/http_client.h"
 #include "mcpauth/http_server.h"
@@ -37,6 +38,11 @@ typedef struct mcpauth_serve_config {
     const char *issuer;        /* the authorization server */
     const char *resource_name; /* RFC 9728 resource_name */
     bool no_auth;              /* serve without validation (loopback only) */
+    /* --dev: run the development issuer on the resource's own origin
+     * (loopback only). Its issuer, resource and scopes are filled in at
+     * start; the rest comes from the flags. */
+    bool dev;
+    mcpauth_devissuer_config dev_issuer;
 
     mcpauth_introspection_config introspection; /* endpoint may be NULL: discovered */
     mcpauth_validation_mode validation;         /* auto (default), jwt or introspect */
