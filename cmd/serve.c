@@ -1,7 +1,10 @@
 /* mcpauth serve: the OAuth-protected MCP server. Option parsing (flags and
  * --config FILE) only; the server is in src/serve/. */
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "commands.h"
@@ -61,6 +64,13 @@ enum {
     OPT_BACKEND_KILL_TIMEOUT,
     OPT_BACKEND_MAX_LINE,
     OPT_BACKEND_MAX_BUFFER,
+    OPT_TOOL_SCOPE,
+    OPT_DEV,
+    OPT_DEV_USER,
+    OPT_DEV_AUTO_APPROVE,
+    OPT_DEV_TOKEN_FORMAT,
+    OPT_DEV_STATE,
+    OPT_DEV_CODE_LIFETIME,
 };
 
 static const cmd_option resource_options[] = {
@@ -108,6 +118,8 @@ static const cmd_option token_options[] = {
      "also accept tokens for this audience, repeatable (the resource URL always is)"},
     {"required-scope", 0, "SCOPE", OPT_REQUIRED_SCOPE,
      "scope every request needs, repeatable (default: mcp)"},
+    {"tool-scope", 0, "RULE", OPT_TOOL_SCOPE,
+     "PATTERN=SCOPE[,SCOPE...]: scopes the tools matching PATTERN need too, repeatable"},
     {"leeway", 0, "SECONDS", OPT_LEEWAY, "clock skew allowed on exp/nbf/iat (30)"},
     {"cache-size", 0, "N", OPT_CACHE_SIZE, "validation results kept, 0 disables (10000)"},
     {"cache-ttl", 0, "SECONDS", OPT_CACHE_TTL, "longest a good result is reused (300)"},
@@ -151,6 +163,21 @@ static const cmd_option backend_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option dev_options[] = {
+    {"dev", 0, NULL, OPT_DEV,
+     "run a development issuer on the resource's origin (loopback only; never production)"},
+    {"dev-user", 0, "NAME", OPT_DEV_USER, "the development user (default: your login name)"},
+    {"dev-auto-approve", 0, NULL, OPT_DEV_AUTO_APPROVE,
+     "approve authorization requests without the consent page (headless tests)"},
+    {"dev-token-format", 0, "FORMAT", OPT_DEV_TOKEN_FORMAT,
+     "jwt (RFC 9068, ES256; default) or opaque (checked by introspection)"},
+    {"dev-state", 0, "FILE", OPT_DEV_STATE,
+     "keep registered clients and the signing key in FILE (0600) across restarts"},
+    {"dev-code-lifetime", 0, "SECONDS", OPT_DEV_CODE_LIFETIME,
+     "authorization code lifetime (60); shorter to test expiry"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option_group serve_groups[] = {
     {"Resource server", resource_options},
     {"Authorization server", as_options},
@@ -158,6 +185,7 @@ static const cmd_option_group serve_groups[] = {
     {"Token checks", token_options},
     {"Server", server_options},
     {"Stdio backend (after -- COMMAND [ARGS...])", backend_options},
+    {"Development issuer (loopback only)", dev_options},
     {"Connection to the authorization server", cmd_http_options},
 };
 
@@ -165,6 +193,7 @@ static const cmd_spec serve_spec = {
     .name = "serve",
     .usage = "--credentials FILE [--issuer URL] [OPTIONS]\n"
              "       mcpauth serve --issuer URL --client-id ID [OPTIONS]\n"
+             "       mcpauth serve --dev [--dev-auto-approve] [OPTIONS]\n"
              "       mcpauth serve --no-auth [OPTIONS]\n"
              "       mcpauth serve [OPTIONS] -- COMMAND [ARGS...]",
     .summary =
@@ -182,12 +211,16 @@ static const cmd_spec serve_spec = {
               "  RESOURCE-PATH                                  MCP (POST, DELETE; GET with a backend)\n"
               "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
               "  /healthz, /metrics                             health, Prometheus\n"
+              "  with --dev: /.well-known/oauth-authorization-server, /authorize, /token,\n"
+              "  /register[/ID], /introspect, /revoke, /jwks    the development issuer\n"
               "\n"
               "Examples:\n"
               "  mcpauth register --issuer https://auth.example.com -o rs.json "
               "--grant-type client_credentials --scope mcp\n"
               "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
               "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
+              "http://127.0.0.1:3000/mcp\n"
+              "  mcpauth serve --dev --listen 127.0.0.1:3000 --resource "
               "http://127.0.0.1:3000/mcp\n",
 };
 
@@ -200,11 +233,15 @@ typedef struct serve_args {
     bool workers_given;
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
-    bool list_from_file[7]; /* audience, scope, origin, host, jwt-alg, env, pass-env */
+    /* audience, scope, origin, host, jwt-alg, tool-scope, env, pass-env */
+    bool list_from_file[8];
     mcpauth_string_array env, pass_env;
     char **file_command; /* "backend-command" from the config file, NULL-terminated */
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
+    mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
+    json_object *tools; /* the --config file's "tools" object, borrowed from the document */
+    char login[65]; /* the default --dev-user */
 } serve_args;
 
 static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
@@ -297,6 +334,22 @@ static int add_jwt_alg(serve_args *a, const char *arg)
     return 0;
 }
 
+/* The name goes into tokens and onto the consent page: keep it short and
+ * printable. */
+static int set_dev_user(mcpauth_serve_config *c, const char *arg)
+{
+    size_t length = strlen(arg);
+    for (size_t i = 0; i < length; i++) {
+        if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f)
+            length = 0;
+    }
+    if (length == 0 || length > 64)
+        return cmd_usage_error(&serve_spec,
+                               "--dev-user: give 1 to 64 characters without control characters");
+    c->dev_issuer.user = arg;
+    return 0;
+}
+
 static int on_option(void *ctx, int id, const char *arg)
 {
     serve_args *a = ctx;
@@ -386,8 +439,8 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_ENV:
         if (!strchr(arg, '=') || arg[0] == '=')
             return cmd_usage_error(&serve_spec, "--env: '%s' is not NAME=VALUE", arg);
-        return add_to(a, &a->env, 5, arg);
-    case OPT_PASS_ENV: return add_to(a, &a->pass_env, 6, arg);
+        return add_to(a, &a->env, 6, arg);
+    case OPT_PASS_ENV: return add_to(a, &a->pass_env, 7, arg);
     case OPT_SHARED_BACKEND: c->backend.shared = true; return 0;
     case OPT_BACKEND_TIMEOUT:
         if (cmd_parse_long(&serve_spec, "backend-timeout", arg, 1, 86400, &value) != 0)
@@ -404,6 +457,25 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_BACKEND_MAX_BUFFER:
         return set_size("backend-max-buffer", arg, 4096, 1024L * 1024 * 1024,
                         &c->backend.max_buffered);
+    case OPT_TOOL_SCOPE: return add_to(a, &a->tool_scopes, 5, arg);
+    case OPT_DEV: c->dev = true; return 0;
+    case OPT_DEV_USER: return set_dev_user(c, arg);
+    case OPT_DEV_AUTO_APPROVE: c->dev_issuer.auto_approve = true; return 0;
+    case OPT_DEV_TOKEN_FORMAT:
+        if (strcmp(arg, "jwt") == 0)
+            c->dev_issuer.token_format = MCPAUTH_DEVISSUER_JWT;
+        else if (strcmp(arg, "opaque") == 0)
+            c->dev_issuer.token_format = MCPAUTH_DEVISSUER_OPAQUE;
+        else
+            return cmd_usage_error(&serve_spec, "--dev-token-format: '%s' is not jwt or opaque",
+                                   arg);
+        return 0;
+    case OPT_DEV_STATE: c->dev_issuer.state_file = arg; return 0;
+    case OPT_DEV_CODE_LIFETIME:
+        if (cmd_parse_long(&serve_spec, "dev-code-lifetime", arg, 1, 600, &value) != 0)
+            return 2;
+        c->dev_issuer.code_lifetime_seconds = value;
+        return 0;
     }
     return cmd_usage_error(&serve_spec, "internal error: unhandled option %d", id);
 }
@@ -485,6 +557,11 @@ static int load_config_file(serve_args *a, json_object **doc)
                 break;
             continue;
         }
+        /* The per-tool scope policy is the one member that is not an option. */
+        if (strcmp(key, "tools") == 0) {
+            a->tools = value;
+            continue;
+        }
         const cmd_option *o = find_option(key);
         if (!o || o->id == OPT_CONFIG) {
             fprintf(stderr, "mcpauth serve: %s: unknown option \"%s\"\n", a->config_file, key);
@@ -523,6 +600,36 @@ static int backend_setup(serve_args *a, char **command)
     return 0;
 }
 
+/* The per-tool scope policy: the --tool-scope rules first, in order, then
+ * the --config file's "tools" object. *policy stays NULL without either. */
+static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
+{
+    if (a->tool_scopes.count == 0 && !a->tools)
+        return 0;
+    mcpauth_error err = {0};
+    *policy = mcpauth_tool_policy_new();
+    if (!*policy) {
+        mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
+        return cmd_fail("serve", &err);
+    }
+    for (size_t i = 0; i < a->tool_scopes.count; i++) {
+        if (mcpauth_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) != MCPAUTH_OK) {
+            /* Rules from the file's "tool-scope" member are a configuration
+             * error (exit 5), those from the command line a usage error. */
+            cmd_set_option_source(a->list_from_file[5] ? a->config_file : NULL);
+            int status = cmd_usage_error(&serve_spec, "%s", err.message);
+            cmd_set_option_source(NULL);
+            return status;
+        }
+    }
+    if (a->tools && mcpauth_tool_policy_add_json(*policy, a->tools, "tools", &err) != MCPAUTH_OK) {
+        fprintf(stderr, "mcpauth serve: %s: %s\n", a->config_file, err.message);
+        return MCPAUTH_ELOCAL;
+    }
+    a->config.tool_policy = *policy;
+    return 0;
+}
+
 /* Fills the client credentials from --credentials and the secret sources. */
 static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **secret)
 {
@@ -550,6 +657,15 @@ static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **se
     return 0;
 }
 
+/* The login name of the user running us, for --dev's user. */
+static const char *login_name(char *buf, size_t size)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    const char *name = pw && pw->pw_name[0] ? pw->pw_name : getenv("USER");
+    snprintf(buf, size, "%s", name && name[0] ? name : "developer");
+    return buf;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_args a = {0};
@@ -559,6 +675,7 @@ int cmd_serve(int argc, char **argv)
     c->mcp.server_version = MCPAUTH_VERSION;
     mcpauth_credentials creds = {0};
     json_object *file_doc = NULL;
+    mcpauth_tool_policy *tool_policy = NULL;
     char *secret = NULL;
     int operands = 0;
 
@@ -588,10 +705,14 @@ int cmd_serve(int argc, char **argv)
         if ((status = cmd_parse_options(&serve_spec, argc, argv, on_option, &a, &operands)) >= 0)
             goto done;
     }
+    if ((status = build_tool_policy(&a, &tool_policy)) != 0)
+        goto done;
     if ((status = load_credentials(&a, &creds, &secret)) != 0)
         goto done;
     if ((status = backend_setup(&a, command_given ? &argv[operands] : NULL)) != 0)
         goto done;
+    if (c->dev && !c->dev_issuer.user)
+        c->dev_issuer.user = login_name(a.login, sizeof a.login);
     if (c->required_scopes.count == 0)
         c->required_scopes.items[c->required_scopes.count++] = "mcp";
     /* The resource URL itself is always an accepted audience (RFC 8707). */
@@ -615,6 +736,7 @@ done:
     mcpauth_credentials_free(&creds);
     mcpauth_secret_free(secret);
     json_object_put(file_doc);
+    mcpauth_tool_policy_free(tool_policy);
     free(a.listen_host);
     free(a.file_command);
     return status;

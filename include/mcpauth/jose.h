@@ -95,4 +95,37 @@ mcpauth_jwt_outcome mcpauth_jwt_verify(const char *token, size_t length, const m
 mcpauth_status mcpauth_jwt_decode(const char *token, size_t length, json_object **header,
                                   json_object **payload, mcpauth_error *err);
 
+/* ---- signing (for the development issuer) ---- */
+
+typedef struct mcpauth_jws_signer mcpauth_jws_signer; /* opaque; owns its private key */
+
+/* Generates a fresh ES256 (P-256) key with GnuTLS. The key id is the RFC
+ * 7638 thumbprint of the public JWK. Free with mcpauth_jws_signer_free().
+ * NULL with err set (MCPAUTH_ELOCAL) on failure. */
+mcpauth_jws_signer *mcpauth_jws_signer_generate_es256(mcpauth_error *err);
+
+/* Rebuilds a signer from a private EC JWK (kty EC, crv P-256, x, y, d), as
+ * mcpauth_jws_signer_private_jwk() wrote it. NULL with err set
+ * (MCPAUTH_ELOCAL) when the JWK is not such a key. */
+mcpauth_jws_signer *mcpauth_jws_signer_from_jwk(json_object *jwk, mcpauth_error *err);
+
+void mcpauth_jws_signer_free(mcpauth_jws_signer *signer);
+
+/* The key id (borrowed; lives as long as the signer). */
+const char *mcpauth_jws_signer_kid(const mcpauth_jws_signer *signer);
+
+/* The public JWK (kty, crv, x, y, kid, use "sig", alg "ES256") as a new
+ * object the caller releases; NULL when out of memory. */
+json_object *mcpauth_jws_signer_public_jwk(const mcpauth_jws_signer *signer);
+
+/* The same with the private part d: a secret, for a 0600 state file only. */
+json_object *mcpauth_jws_signer_private_jwk(const mcpauth_jws_signer *signer);
+
+/* Signs payload as a JWS compact serialisation with header {alg, typ, kid}
+ * (RFC 7515 §7.1); the ECDSA signature is the 64-byte r || s of RFC 7518
+ * §3.4, not GnuTLS's DER. Returns a string the caller frees, or NULL with
+ * err set. */
+char *mcpauth_jws_sign(const mcpauth_jws_signer *signer, const char *typ, json_object *payload,
+                       mcpauth_error *err);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mcpauth/devissuer.h"
 #include "mcpauth/error.h"
 #include "mcpauth/http_client.h"
 #include "mcpauth/http_server.h"
@@ -19,6 +20,7 @@
 #include "mcpauth/jose.h"
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
+#include "mcpauth/tool_policy.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -37,6 +39,11 @@ typedef struct mcpauth_serve_config {
     const char *issuer;        /* the authorization server */
     const char *resource_name; /* RFC 9728 resource_name */
     bool no_auth;              /* serve without validation (loopback only) */
+    /* --dev: run the development issuer on the resource's own origin
+     * (loopback only). Its issuer, resource and scopes are filled in at
+     * start; the rest comes from the flags. */
+    bool dev;
+    mcpauth_devissuer_config dev_issuer;
 
     mcpauth_introspection_config introspection; /* endpoint may be NULL: discovered */
     mcpauth_validation_mode validation;         /* auto (default), jwt or introspect */
@@ -47,6 +54,7 @@ typedef struct mcpauth_serve_config {
     bool introspect_jwt;                        /* introspect verified JWTs too */
     mcpauth_string_array audiences;             /* accepted besides the resource URL */
     mcpauth_string_array required_scopes;       /* default: mcp */
+    const mcpauth_tool_policy *tool_policy;     /* borrowed; NULL: no per-tool scopes */
     mcpauth_string_array allowed_origins;       /* besides the resource's own origin */
     mcpauth_string_array allowed_hosts;         /* besides the resource's host and loopback */
     int64_t leeway_seconds;
@@ -72,7 +80,8 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config);
  * resource has no fragment, --no-auth only on a loopback listen address,
  * credentials present when introspection is needed (--validation
  * introspect or --introspect-jwt; in auto mode without them, only JWTs are
- * accepted), a stdio backend only with sessions and one worker. MCPAUTH_ELOCAL (or
+ * accepted), a stdio backend only with sessions and one worker, no per-tool
+ * scopes with --no-auth. MCPAUTH_ELOCAL (or
  * MCPAUTH_EUSAGE) with one line naming the problem. */
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err);
 

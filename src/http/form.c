@@ -55,3 +55,99 @@ char *mcpauth_form_basic_credentials(const char *client_id, const char *client_s
     mcpauth_strbuf_free(&plain);
     return header;
 }
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *mcpauth_form_decode(const char *text, size_t length)
+{
+    char *out = malloc(length + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi = i + 2 < length ? hex_value(text[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                c = '\0'; /* refused below */
+            else
+                c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0') {
+            explicit_bzero(out, n);
+            free(out);
+            return NULL;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+bool mcpauth_form_parse(const char *text, size_t length, mcpauth_form *out, const char **problem)
+{
+    memset(out, 0, sizeof *out);
+    size_t start = 0;
+    while (text && start < length) {
+        const char *part = text + start;
+        const char *amp = memchr(part, '&', length - start);
+        size_t part_length = amp ? (size_t)(amp - part) : length - start;
+        start += part_length + 1;
+        if (part_length == 0)
+            continue;
+        if (out->count == MCPAUTH_FORM_MAX_PARAMS) {
+            *problem = "too many parameters";
+            return false;
+        }
+        const char *eq = memchr(part, '=', part_length);
+        size_t name_length = eq ? (size_t)(eq - part) : part_length;
+        mcpauth_form_param *p = &out->items[out->count];
+        p->name = mcpauth_form_decode(part, name_length);
+        p->value = eq ? mcpauth_form_decode(eq + 1, part_length - name_length - 1) : strdup("");
+        if (!p->name || !p->value) {
+            free(p->name);
+            free(p->value);
+            *p = (mcpauth_form_param){0};
+            *problem = "malformed form encoding";
+            return false;
+        }
+        out->count++;
+        for (size_t i = 0; i + 1 < out->count; i++) {
+            if (strcmp(out->items[i].name, p->name) == 0) {
+                *problem = "a parameter is repeated (RFC 6749 §3.1)";
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+const char *mcpauth_form_get(const mcpauth_form *form, const char *name)
+{
+    for (size_t i = 0; i < form->count; i++)
+        if (strcmp(form->items[i].name, name) == 0)
+            return form->items[i].value[0] ? form->items[i].value : NULL;
+    return NULL;
+}
+
+void mcpauth_form_free(mcpauth_form *form)
+{
+    for (size_t i = 0; i < form->count; i++) {
+        free(form->items[i].name);
+        mcpauth_secret_free(form->items[i].value);
+    }
+    memset(form, 0, sizeof *form);
+}

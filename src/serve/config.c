@@ -11,6 +11,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->listen_host = "127.0.0.1";
     config->listen_port = 8000;
     config->resource_name = "mcpauth";
+    mcpauth_devissuer_config_init(&config->dev_issuer);
     config->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
     config->validation = MCPAUTH_VALIDATE_AUTO;
     config->jwks_cooldown_seconds = 30;
@@ -42,6 +43,31 @@ static bool is_loopback_host(const char *host)
     return loopback;
 }
 
+/* --dev: the development issuer is for this machine only (its consent
+ * page signs in whoever asks), so both the socket and the public URL must
+ * be loopback; and it replaces the authorization server options. */
+static mcpauth_status check_dev(const mcpauth_serve_config *config, mcpauth_error *err)
+{
+    if (config->no_auth)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "give --dev or --no-auth, not both");
+    if (config->issuer || config->introspection.endpoint || config->introspection.client_id ||
+        config->jwks_uri || config->jwks_file)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--dev runs its own issuer: do not give --issuer, --credentials, "
+                                 "--client-id, --introspection-endpoint, --jwks-uri or --jwks-file");
+    mcpauth_url url;
+    if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "--resource");
+    bool loopback = mcpauth_url_is_loopback(&url) && strcmp(url.scheme, "http") == 0;
+    mcpauth_url_free(&url);
+    if (!loopback || !is_loopback_host(config->listen_host))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                 "--dev: the development issuer only runs on a loopback address "
+                                 "(listen %s, resource %s)",
+                                 config->listen_host, config->resource);
+    return MCPAUTH_OK;
+}
+
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err)
 {
     mcpauth_url url;
@@ -62,7 +88,14 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--resource %s must not have a query or fragment (RFC 9728 §1.2)",
                                  config->resource);
+    if (config->dev)
+        return check_dev(config, err);
     if (config->no_auth) {
+        /* Without tokens there are no scopes to check a tool against. */
+        if (!mcpauth_tool_policy_is_empty(config->tool_policy))
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "per-tool scopes (--tool-scope, \"tools\" in --config) "
+                                     "need token checks: not with --no-auth");
         if (!is_loopback_host(config->listen_host))
             return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                      "--no-auth serves without any token check, so it only "

@@ -40,11 +40,20 @@ static char *build_document(const mcpauth_serve_config *config)
     json_object_object_add(doc, "resource", json_object_new_string(config->resource));
     if (config->issuer)
         json_object_object_add(doc, "authorization_servers", string_array(&config->issuer, 1));
-    /* §2: parameters with no value are omitted, not sent as []. */
-    if (config->required_scopes.count > 0)
-        json_object_object_add(doc, "scopes_supported",
-                               string_array(config->required_scopes.items,
-                                            config->required_scopes.count));
+    /* §2: parameters with no value are omitted, not sent as []. Every
+     * scope a request or a tool may need is listed, so that a client can
+     * ask for them up front (MCP authorization §Scope Selection Strategy). */
+    size_t scope_count = 0;
+    const char **scopes =
+        mcpauth_tool_policy_scopes_union(config->tool_policy, config->required_scopes.items,
+                                         config->required_scopes.count, &scope_count);
+    if (!scopes) {
+        json_object_put(doc);
+        return NULL;
+    }
+    if (scope_count > 0)
+        json_object_object_add(doc, "scopes_supported", string_array(scopes, scope_count));
+    free(scopes);
     const char *header = "header";
     json_object_object_add(doc, "bearer_methods_supported", string_array(&header, 1));
     if (config->resource_name)

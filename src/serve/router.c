@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mcpauth/bearer.h"
+#include "mcpauth/devissuer.h"
 #include "mcpauth/json.h"
 #include "mcpauth/strbuf.h"
 #include "serve_internal.h"
@@ -437,6 +438,37 @@ static void handle_metrics(request *r)
     free(text);
 }
 
+/* --dev: the development issuer answers its own paths; the answer still
+ * goes through respond(), for the access log and the metrics. */
+static void handle_dev_issuer(request *r)
+{
+    mcpauth_http_exchange *ex = r->ex;
+    /* The same DNS-rebinding defence as the MCP endpoint (HT-3): a page
+     * whose name resolves to us must not drive the issuer. */
+    if (!host_allowed(r->ctx, mcpauth_http_exchange_header(ex, "Host", 0))) {
+        r->detail = "Host not allowed";
+        respond_text(r, 403, "Forbidden: Host not allowed\n");
+        return;
+    }
+    mcpauth_devissuer_request req = {
+        .method = mcpauth_http_exchange_method(ex),
+        .path = mcpauth_http_exchange_path(ex),
+        .query = mcpauth_http_exchange_query(ex),
+        .authorization = mcpauth_http_exchange_header(ex, "Authorization", 0),
+        .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
+        .now = (int64_t)time(NULL),
+    };
+    req.body = mcpauth_http_exchange_body(ex, &req.body_length);
+    mcpauth_devissuer_response resp;
+    mcpauth_devissuer_handle(r->ctx->resource.dev, &req, &resp);
+    field_list f = {0};
+    for (size_t i = 0; i < resp.field_count; i++)
+        add_field(&f, resp.fields[i].name, resp.fields[i].value);
+    r->detail = resp.detail;
+    respond(r, resp.status, &f, resp.body, resp.body_length);
+    mcpauth_devissuer_response_free(&resp);
+}
+
 void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
                           const char *reason, uint64_t start_ns, void *data)
 {
@@ -476,6 +508,8 @@ void serve_handle_request(mcpauth_http_exchange *ex, void *data)
         respond_text(r, ctx->stopping ? 503 : 200, ctx->stopping ? "stopping\n" : "ok\n");
     else if (strcmp(path, "/metrics") == 0)
         handle_metrics(r);
+    else if (ctx->resource.dev && mcpauth_devissuer_handles(ctx->resource.dev, path))
+        handle_dev_issuer(r);
     else
         respond_text(r, 404, "Not Found\n");
     free(r);

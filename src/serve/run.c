@@ -449,15 +449,23 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     signal(SIGPIPE, SIG_IGN);
     discovered found;
     serve_resource resource;
+    serve_dev dev = {0};
+    if (config->dev && serve_dev_start(config, &dev, err) != MCPAUTH_OK) {
+        serve_dev_stop(&dev);
+        return err->status;
+    }
     if (discover_validation(config, &found, err) != MCPAUTH_OK) {
         discovered_free(&found);
+        serve_dev_stop(&dev);
         return err->status;
     }
     if (serve_resource_init(&resource, config, err) != MCPAUTH_OK) {
         serve_resource_free(&resource);
         discovered_free(&found);
+        serve_dev_stop(&dev);
         return err->status;
     }
+    resource.dev = dev.issuer;
     if (config->no_auth)
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
@@ -468,6 +476,7 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
                                                           config->mcp.session_idle_seconds))) {
         serve_resource_free(&resource);
         discovered_free(&found);
+        serve_dev_stop(&dev);
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a table of %zu MCP sessions",
                                  config->mcp.max_sessions);
     }
@@ -479,5 +488,6 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     config->mcp.sessions = NULL;
     serve_resource_free(&resource);
     discovered_free(&found);
+    serve_dev_stop(&dev);
     return st;
 }

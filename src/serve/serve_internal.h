@@ -32,6 +32,7 @@ typedef struct serve_resource {
     char *metadata_url;         /* absolute, for resource_metadata= */
     char *metadata_json;        /* the RFC 9728 document */
     char *scope;                /* required scopes, space-separated ("" for none) */
+    mcpauth_devissuer *dev;     /* --dev: the development issuer; NULL otherwise */
 } serve_resource;
 
 typedef struct serve_context {
@@ -56,6 +57,19 @@ typedef struct serve_context {
 mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_config *config,
                                    mcpauth_error *err);
 void serve_resource_free(serve_resource *res);
+
+/* dev.c: --dev. Before discovery: creates the development issuer on the
+ * resource's origin and points the issuer, the JWKS URI and introspection
+ * at it (free with serve_dev_stop(), even on failure). */
+typedef struct serve_dev {
+    mcpauth_devissuer *issuer;
+    char *origin;
+    char *jwks_uri;
+    char *introspection_endpoint;
+} serve_dev;
+
+mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcpauth_error *err);
+void serve_dev_stop(serve_dev *dev);
 
 /* router.c: the request callback of the HTTP server, and the one for
  * requests the HTTP server refused on its own. */

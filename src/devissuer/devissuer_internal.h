@@ -1,0 +1,219 @@
+/* Shared between the files of src/devissuer/: the issuer's state (clients,
+ * pending authorizations and codes, issued tokens), each table bounded,
+ * and the response helpers. Not for use outside src/devissuer/. */
+#ifndef MCPAUTH_DEVISSUER_INTERNAL_H
+#define MCPAUTH_DEVISSUER_INTERNAL_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mcpauth/devissuer.h"
+#include "mcpauth/form.h"
+#include "mcpauth/jose.h"
+
+#define DEV_MAX_CLIENTS     1000
+#define DEV_MAX_AUTHZ       1000  /* pending consents and unexpired codes */
+#define DEV_MAX_TOKENS      10000 /* access (for introspection) and refresh tokens */
+#define DEV_HASH_SIZE       65    /* SHA-256 in hex and a NUL */
+#define DEV_ID_SIZE         48
+#define DEV_CONSENT_SECONDS 600 /* how long a consent page stays usable */
+#define DEV_MAX_BODY        (64 * 1024)
+
+typedef struct dev_client {
+    char id[DEV_ID_SIZE];
+    char secret_hash[DEV_HASH_SIZE];       /* "" for a public client */
+    char registration_hash[DEV_HASH_SIZE]; /* RFC 7592 token; "" for the built-in client */
+    json_object *metadata;                 /* as registered, without any secret */
+    int64_t issued_at;
+    bool builtin; /* the resource server's own client: never stored */
+} dev_client;
+
+typedef enum dev_authz_kind {
+    DEV_AUTHZ_PENDING, /* waiting on the consent page; hash is of the ticket */
+    DEV_AUTHZ_CODE,    /* an authorization code; hash is of the code */
+} dev_authz_kind;
+
+typedef struct dev_authz {
+    dev_authz_kind kind;
+    char hash[DEV_HASH_SIZE];
+    char client_id[DEV_ID_SIZE];
+    char *redirect_uri;
+    bool redirect_given; /* the request named it: the token request must too */
+    char challenge[44];  /* PKCE S256 code_challenge */
+    char *state;         /* NULL when absent */
+    char *scope;
+    char *resource;
+    int64_t expires_at;
+    bool used; /* a code redeemed once: kept to detect replay */
+} dev_authz;
+
+typedef enum dev_token_kind { DEV_TOKEN_ACCESS, DEV_TOKEN_REFRESH } dev_token_kind;
+
+typedef struct dev_token {
+    dev_token_kind kind;
+    char hash[DEV_HASH_SIZE];
+    char grant[DEV_HASH_SIZE]; /* the code (or client) it descends from */
+    char client_id[DEV_ID_SIZE];
+    char *subject;
+    char *username; /* NULL on client_credentials tokens */
+    char *scope;
+    char *resource;
+    char jti[32];
+    int64_t issued_at;
+    int64_t expires_at;
+    bool rotated; /* a refresh token already exchanged: kept to detect replay */
+} dev_token;
+
+typedef struct dev_store {
+    dev_client *clients;
+    size_t client_count;
+    dev_authz *authz;
+    size_t authz_count;
+    dev_token *tokens;
+    size_t token_count;
+} dev_store;
+
+struct mcpauth_devissuer {
+    const mcpauth_devissuer_config *config;
+    mcpauth_jws_signer *signer;
+    char *metadata_json;
+    char *jwks_json;
+    char resource_client_id[DEV_ID_SIZE];
+    char *resource_client_secret;
+    dev_store store;
+};
+
+/* ---- store.c ---- */
+
+/* A fresh random secret: 32 octets from GnuTLS, base64url (43 characters).
+ * The caller frees it with mcpauth_secret_free(); NULL on failure. */
+char *dev_random_secret(void);
+
+/* SHA-256 of text in hex: what the tables keep instead of secrets. */
+void dev_hash(const char *text, char out[DEV_HASH_SIZE]);
+
+void dev_store_free(dev_store *store);
+
+/* Drops expired codes, consents and tokens. */
+void dev_store_sweep(dev_store *store, int64_t now);
+
+dev_client *dev_client_find(dev_store *store, const char *id);
+
+/* Adds a client (taking metadata); NULL when the table is full. */
+dev_client *dev_client_add(dev_store *store, const dev_client *client);
+void dev_client_remove(dev_store *store, dev_client *client);
+
+/* The client's registered string member (NULL when absent). */
+const char *dev_client_string(const dev_client *client, const char *name);
+
+/* True when the client's string-array member name holds value. */
+bool dev_client_has(const dev_client *client, const char *name, const char *value);
+
+/* Adds an entry, taking its strings; NULL when the table is full even
+ * after a sweep (the strings are then freed). */
+dev_authz *dev_authz_add(dev_store *store, dev_authz *entry, int64_t now);
+dev_authz *dev_authz_find(dev_store *store, dev_authz_kind kind, const char *secret);
+void dev_authz_remove(dev_store *store, dev_authz *entry);
+
+/* Adds a token, taking its strings; when the table is full the entry
+ * closest to expiry makes room. */
+dev_token *dev_token_add(dev_store *store, dev_token *entry, int64_t now);
+dev_token *dev_token_find(dev_store *store, const char *secret);
+void dev_token_remove(dev_store *store, dev_token *entry);
+
+/* Removes every token descending from grant (RFC 6749 §4.1.2 on code
+ * replay, RFC 7009 §2.1 on revoking a refresh token). */
+void dev_token_revoke_grant(dev_store *store, const char *grant);
+
+/* ---- state.c ---- */
+
+/* Loads the state file into dev (signer and clients) when it exists. */
+mcpauth_status dev_state_load(mcpauth_devissuer *dev, mcpauth_error *err);
+
+/* Writes signer and registered clients to the state file (no-op without
+ * one). */
+mcpauth_status dev_state_save(const mcpauth_devissuer *dev, mcpauth_error *err);
+
+/* ---- metadata.c ---- */
+
+/* The RFC 8414 document and the JWK Set, built once. */
+mcpauth_status dev_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err);
+
+/* ---- response helpers (issuer.c) ---- */
+
+/* Adds a header with a copy of value; a NULL value, or one past
+ * MCPAUTH_DEVISSUER_MAX_FIELDS, is dropped. name must be static. */
+void dev_add_field(mcpauth_devissuer_response *resp, const char *name, const char *value);
+
+/* Takes json (releases it). Adds Cache-Control: no-store. */
+void dev_respond_json(mcpauth_devissuer_response *resp, int status, json_object *json);
+
+/* RFC 6749 §5.2 error body. */
+void dev_respond_error(mcpauth_devissuer_response *resp, int status, const char *error,
+                       const char *description);
+
+/* Takes html (NULL: 500), with headers that keep the page out of caches
+ * and frames. */
+void dev_respond_html(mcpauth_devissuer_response *resp, int status, char *html);
+
+/* Parses the form body of a POST; on failure answers 400 and returns
+ * false. Free form with mcpauth_form_free() either way. */
+bool dev_parse_body_form(const mcpauth_devissuer_request *req, mcpauth_form *form,
+                         mcpauth_devissuer_response *resp);
+
+/* ---- client_auth.c ---- */
+
+/* Authenticates the client of a token, introspection or revocation
+ * request: client_secret_basic, client_secret_post, or none (a public
+ * client names itself). NULL after answering 401 invalid_client (or 400
+ * invalid_request for a malformed attempt). confidential_only refuses
+ * public clients. */
+dev_client *dev_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                    const mcpauth_form *form, bool confidential_only,
+                                    mcpauth_devissuer_response *resp);
+
+/* ---- the endpoints ---- */
+void dev_handle_registration(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                             mcpauth_devissuer_response *resp);
+void dev_handle_client_management(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                  const char *client_id, mcpauth_devissuer_response *resp);
+void dev_handle_authorize(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                          mcpauth_devissuer_response *resp);
+void dev_handle_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                      mcpauth_devissuer_response *resp);
+void dev_handle_introspect(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                           mcpauth_devissuer_response *resp);
+void dev_handle_revoke(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                       mcpauth_devissuer_response *resp);
+
+/* ---- mint.c ---- */
+
+/* What an issued token is for. */
+typedef struct dev_grant {
+    const char *grant; /* the grant id tokens descend from */
+    const char *client_id;
+    const char *subject;
+    const char *username; /* NULL for client_credentials */
+    const char *scope;
+    const char *resource;
+    bool with_refresh;
+} dev_grant;
+
+/* Issues an access token (JWT or opaque), and a refresh token when asked,
+ * and answers the RFC 6749 §5.1 token response. */
+void dev_mint_respond(mcpauth_devissuer *dev, const dev_grant *grant, int64_t now,
+                      mcpauth_devissuer_response *resp);
+
+/* ---- scopes and resources (issuer.c) ---- */
+
+/* The scope to grant for a request: requested (NULL: every supported
+ * scope) when each of its scopes is supported; NULL otherwise. Caller
+ * frees. */
+char *dev_scope_grant(const mcpauth_devissuer *dev, const char *requested);
+
+/* True when resource is the one this issuer serves (MCP canonical URI
+ * comparison: scheme and host case-insensitive, one trailing '/'). */
+bool dev_resource_known(const mcpauth_devissuer *dev, const char *resource);
+
+#endif

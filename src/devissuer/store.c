@@ -1,0 +1,214 @@
+/* The development issuer's tables: registered clients, pending consents
+ * and authorization codes, issued tokens. Each is a bounded array;
+ * secrets are kept only as SHA-256 hashes, so a table (or the state file)
+ * gives nothing away, and a lookup hashes what the client presented. */
+#include <gnutls/crypto.h>
+#include <nettle/sha2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devissuer_internal.h"
+#include "mcpauth/base64url.h"
+#include "mcpauth/json.h"
+#include "mcpauth/secret.h"
+
+char *dev_random_secret(void)
+{
+    uint8_t octets[32];
+    if (gnutls_rnd(GNUTLS_RND_KEY, octets, sizeof octets) != 0)
+        return NULL;
+    char *text = mcpauth_base64url_encode(octets, sizeof octets);
+    explicit_bzero(octets, sizeof octets);
+    return text;
+}
+
+void dev_hash(const char *text, char out[DEV_HASH_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, strlen(text), (const uint8_t *)text);
+    sha256_digest(&ctx, sizeof digest, digest);
+    for (size_t i = 0; i < sizeof digest; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+    out[DEV_HASH_SIZE - 1] = '\0';
+}
+
+/* ---- clients ---- */
+
+dev_client *dev_client_find(dev_store *store, const char *id)
+{
+    for (size_t i = 0; id && i < store->client_count; i++)
+        if (strcmp(store->clients[i].id, id) == 0)
+            return &store->clients[i];
+    return NULL;
+}
+
+dev_client *dev_client_add(dev_store *store, const dev_client *client)
+{
+    if (store->client_count == DEV_MAX_CLIENTS) {
+        json_object_put(client->metadata);
+        return NULL;
+    }
+    if (!store->clients && !(store->clients = calloc(DEV_MAX_CLIENTS, sizeof *store->clients))) {
+        json_object_put(client->metadata);
+        return NULL;
+    }
+    store->clients[store->client_count] = *client;
+    return &store->clients[store->client_count++];
+}
+
+void dev_client_remove(dev_store *store, dev_client *client)
+{
+    json_object_put(client->metadata);
+    *client = store->clients[--store->client_count];
+}
+
+const char *dev_client_string(const dev_client *client, const char *name)
+{
+    return mcpauth_json_string(client->metadata, name);
+}
+
+bool dev_client_has(const dev_client *client, const char *name, const char *value)
+{
+    json_object *array;
+    if (!json_object_object_get_ex(client->metadata, name, &array) ||
+        !json_object_is_type(array, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(array); i++) {
+        const char *item = json_object_get_string(json_object_array_get_idx(array, i));
+        if (item && strcmp(item, value) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- pending consents and codes ---- */
+
+static void authz_clear(dev_authz *a)
+{
+    free(a->redirect_uri);
+    free(a->state);
+    free(a->scope);
+    free(a->resource);
+}
+
+dev_authz *dev_authz_add(dev_store *store, dev_authz *entry, int64_t now)
+{
+    if (store->authz_count == DEV_MAX_AUTHZ)
+        dev_store_sweep(store, now);
+    if (store->authz_count == DEV_MAX_AUTHZ ||
+        (!store->authz && !(store->authz = calloc(DEV_MAX_AUTHZ, sizeof *store->authz)))) {
+        authz_clear(entry);
+        return NULL;
+    }
+    store->authz[store->authz_count] = *entry;
+    return &store->authz[store->authz_count++];
+}
+
+dev_authz *dev_authz_find(dev_store *store, dev_authz_kind kind, const char *secret)
+{
+    char hash[DEV_HASH_SIZE];
+    dev_hash(secret, hash);
+    for (size_t i = 0; i < store->authz_count; i++)
+        if (store->authz[i].kind == kind && mcpauth_secret_equal(store->authz[i].hash, hash))
+            return &store->authz[i];
+    return NULL;
+}
+
+void dev_authz_remove(dev_store *store, dev_authz *entry)
+{
+    authz_clear(entry);
+    *entry = store->authz[--store->authz_count];
+}
+
+/* ---- tokens ---- */
+
+static void token_clear(dev_token *t)
+{
+    free(t->subject);
+    free(t->username);
+    free(t->scope);
+    free(t->resource);
+}
+
+dev_token *dev_token_add(dev_store *store, dev_token *entry, int64_t now)
+{
+    if (store->token_count == DEV_MAX_TOKENS)
+        dev_store_sweep(store, now);
+    if (!store->tokens && !(store->tokens = calloc(DEV_MAX_TOKENS, sizeof *store->tokens))) {
+        token_clear(entry);
+        return NULL;
+    }
+    if (store->token_count == DEV_MAX_TOKENS) {
+        /* Still full of live tokens: the one closest to expiry goes. */
+        size_t oldest = 0;
+        for (size_t i = 1; i < store->token_count; i++)
+            if (store->tokens[i].expires_at < store->tokens[oldest].expires_at)
+                oldest = i;
+        dev_token_remove(store, &store->tokens[oldest]);
+    }
+    store->tokens[store->token_count] = *entry;
+    return &store->tokens[store->token_count++];
+}
+
+dev_token *dev_token_find(dev_store *store, const char *secret)
+{
+    char hash[DEV_HASH_SIZE];
+    dev_hash(secret, hash);
+    for (size_t i = 0; i < store->token_count; i++)
+        if (mcpauth_secret_equal(store->tokens[i].hash, hash))
+            return &store->tokens[i];
+    return NULL;
+}
+
+void dev_token_remove(dev_store *store, dev_token *entry)
+{
+    token_clear(entry);
+    *entry = store->tokens[--store->token_count];
+}
+
+void dev_token_revoke_grant(dev_store *store, const char *grant)
+{
+    for (size_t i = 0; i < store->token_count;) {
+        if (strcmp(store->tokens[i].grant, grant) == 0)
+            dev_token_remove(store, &store->tokens[i]);
+        else
+            i++;
+    }
+}
+
+/* ---- the whole store ---- */
+
+void dev_store_sweep(dev_store *store, int64_t now)
+{
+    for (size_t i = 0; i < store->authz_count;) {
+        if (store->authz[i].expires_at <= now)
+            dev_authz_remove(store, &store->authz[i]);
+        else
+            i++;
+    }
+    for (size_t i = 0; i < store->token_count;) {
+        if (store->tokens[i].expires_at <= now)
+            dev_token_remove(store, &store->tokens[i]);
+        else
+            i++;
+    }
+}
+
+void dev_store_free(dev_store *store)
+{
+    while (store->client_count > 0)
+        dev_client_remove(store, &store->clients[store->client_count - 1]);
+    while (store->authz_count > 0)
+        dev_authz_remove(store, &store->authz[store->authz_count - 1]);
+    while (store->token_count > 0)
+        dev_token_remove(store, &store->tokens[store->token_count - 1]);
+    free(store->clients);
+    free(store->authz);
+    free(store->tokens);
+    memset(store, 0, sizeof *store);
+}
