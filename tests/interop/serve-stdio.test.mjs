@@ -31,7 +31,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { REPO_ROOT, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
@@ -97,9 +99,13 @@ async function userToken(resource, login) {
   return json.access_token;
 }
 
-/** A connected SDK client with a static bearer token; closed by the caller. */
-async function sdkClient(url, token) {
-  const client = new Client({ name: 'mcpauth-stdio-interop', version: '1.0.0' });
+/**
+ * A connected SDK client with a static bearer token; closed by the caller. `setup(client)`
+ * runs before connecting (capabilities' request handlers must be in place by then).
+ */
+async function sdkClient(url, token, { capabilities = {}, setup } = {}) {
+  const client = new Client({ name: 'mcpauth-stdio-interop', version: '1.0.0' }, { capabilities });
+  setup?.(client);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
@@ -321,6 +327,37 @@ describe('serve -- server-everything (stdio), with oidc-provider tokens', () => 
     }
   });
 
+  test('server-to-client requests: sampling within a call, roots/list on the GET stream', async () => {
+    const samples = [];
+    let rootsAsked = 0;
+    const { client } = await sdkClient(everythingUrl(), await clientCredentialsToken(everythingUrl()), {
+      capabilities: { sampling: {}, roots: { listChanged: true } },
+      setup: (c) => {
+        c.setRequestHandler(CreateMessageRequestSchema, (request) => {
+          samples.push(request.params);
+          return { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled through mcpauth' } };
+        });
+        c.setRequestHandler(ListRootsRequestSchema, () => {
+          rootsAsked++;
+          return { roots: [{ uri: 'file:///srv/mcpauth-root', name: 'mcpauth root' }] };
+        });
+      },
+    });
+    try {
+      // Conditional tools, registered when notifications/initialized arrives, which the
+      // bridge writes to the backend's stdin before this call.
+      const sampled = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'ping', maxTokens: 5 } });
+      assert.match(textOf(sampled), /LLM sampling result:[\s\S]*sampled through mcpauth/);
+      assert.equal(samples.length, 1);
+      assert.equal(samples[0].messages[0].content.text, 'Resource trigger-sampling-request context: ping');
+      const roots = await client.callTool({ name: 'get-roots-list', arguments: {} });
+      assert.match(textOf(roots), /file:\/\/\/srv\/mcpauth-root/);
+      assert.ok(rootsAsked >= 1, 'the backend asked for the roots');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('each session gets its own backend process, which DELETE of the session stops', async () => {
     const token = await clientCredentialsToken(everythingUrl());
     const before = everythingStarts();
@@ -441,6 +478,24 @@ describe('serve -- echo.mjs: the identity a backend sees', () => {
     assert.notEqual(a.pid, b.pid);
     assert.equal(a.env.MCPAUTH_SUBJECT, 'alice');
     assert.equal(b.env.MCPAUTH_SUBJECT, 'bob');
+  });
+
+  test('a session belongs to its user: bob\'s token cannot use alice\'s session (or her backend)', async () => {
+    const [alice, bob] = await Promise.all([userToken(echo.resource, 'alice'), userToken(echo.resource, 'bob')]);
+    const init = await post(echo.resource, INITIALIZE, { token: alice });
+    assert.equal(init.status, 200, await init.text());
+    const session = init.headers.get('mcp-session-id');
+    const initialized = await post(echo.resource, { jsonrpc: '2.0', method: 'notifications/initialized' }, { token: alice, session });
+    assert.equal(initialized.status, 202, await initialized.text());
+    const envCall = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'env', arguments: {} } };
+    const stolen = await post(echo.resource, envCall, { token: bob, session });
+    assert.equal(stolen.status, 404, await stolen.text());
+    const own = await post(echo.resource, envCall, { token: alice, session });
+    assert.equal(own.status, 200);
+    const body = await own.text();
+    // JSON, or one SSE event carrying it.
+    const answer = JSON.parse(body.startsWith('{') ? body : body.match(/^data: (.*)$/m)[1]);
+    assert.equal(JSON.parse(answer.result.content[0].text).MCPAUTH_SUBJECT, 'alice');
   });
 
   test('SIGTERM: serve exits 0 and none of its backends remains', async () => {
