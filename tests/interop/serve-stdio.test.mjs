@@ -58,6 +58,8 @@ let mcpClient; // client_credentials client
 let codeClient; // authorization_code client (tokens with a subject)
 let everything; // serve -- node server-everything stdio
 let echo; // serve -- node echo.mjs
+let limited; // serve --max-sessions 2 --session-idle-timeout 2 -- node echo.mjs
+let shared; // serve --shared-backend -- node server-everything stdio
 const everythingUrl = () => everything.resource;
 
 const basicAuth = (id, secret) =>
@@ -162,6 +164,17 @@ function running(pid) {
   }
 }
 
+/** SIGTERM to `serve`: it exits 0, with no sanitizer report, and none of its children is left. */
+async function assertStopsCleanly(serve) {
+  const backends = childrenOf(serve.pid);
+  assert.ok(backends.length >= 1, 'a backend was running');
+  const exit = await serve.stop('SIGTERM');
+  assert.deepEqual(exit, { code: 0, signal: null }, serve.stderr().slice(-3000));
+  const left = backends.filter(running);
+  assert.deepEqual(left, [], `backends still running after serve exited: ${left}`);
+  assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+}
+
 async function waitUntil(predicate, what, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs * FACTOR;
   while (!predicate()) {
@@ -186,10 +199,16 @@ before(async () => {
   const echoPort = await freePort();
   const everythingResource = `http://127.0.0.1:${everythingPort}/mcp`;
   const echoResource = `http://127.0.0.1:${echoPort}/mcp`;
+  const limitedPort = await freePort();
+  const limitedResource = `http://127.0.0.1:${limitedPort}/mcp`;
+  const sharedPort = await freePort();
+  const sharedResource = `http://127.0.0.1:${sharedPort}/mcp`;
   as = await startAuthServer({
     resources: {
       [everythingResource]: { scope: 'mcp', accessTokenFormat: 'opaque' },
       [echoResource]: { scope: 'mcp', accessTokenFormat: 'opaque' },
+      [limitedResource]: { scope: 'mcp', accessTokenFormat: 'opaque' },
+      [sharedResource]: { scope: 'mcp', accessTokenFormat: 'opaque' },
     },
   });
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
@@ -213,11 +232,17 @@ before(async () => {
   everything = await startServe(['--credentials', credFile, '--', process.execPath, EVERYTHING, 'stdio'],
     { port: everythingPort, env });
   echo = await startServe(['--credentials', credFile, '--', process.execPath, ECHO], { port: echoPort, env });
+  limited = await startServe(['--credentials', credFile, '--max-sessions', '2', '--session-idle-timeout', '2',
+    '--', process.execPath, ECHO], { port: limitedPort });
+  shared = await startServe(['--credentials', credFile, '--shared-backend', '--', process.execPath, EVERYTHING, 'stdio'],
+    { port: sharedPort });
 });
 
 after(async () => {
   await everything?.stop();
   await echo?.stop();
+  await limited?.stop();
+  await shared?.stop();
   await as?.stop();
 });
 
@@ -514,5 +539,83 @@ describe('serve -- echo.mjs: the identity a backend sees', () => {
     } finally {
       for (const s of sessions) await s.client.close().catch(() => {});
     }
+  });
+});
+
+// Every initialize starts a process: a client with a valid token must not be able to
+// start more than --max-sessions of them, and idle sessions must give theirs back.
+describe('serve --max-sessions 2 --session-idle-timeout 2 -- echo.mjs: backends are bounded', () => {
+  test('a third session is refused with 503 and starts no process; idle sessions release theirs', async () => {
+    const token = await clientCredentialsToken(limited.resource);
+    const opened = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await post(limited.resource, INITIALIZE, { token });
+      opened.push({ status: r.status, session: r.headers.get('mcp-session-id'), body: await r.text() });
+    }
+    assert.deepEqual(opened.map((o) => o.status), [200, 200, 503, 503], JSON.stringify(opened));
+    assert.match(opened[2].body, /too many sessions/);
+    assert.equal(childrenOf(limited.pid).length, 2);
+    // Unused for longer than --session-idle-timeout: the sessions and their processes go.
+    await waitUntil(() => childrenOf(limited.pid).length === 0, 'idle sessions release their backends', 15000);
+    await limited.waitForLog(/idle; backend\[\d+\] released/);
+    const gone = await post(limited.resource, { jsonrpc: '2.0', id: 2, method: 'ping' }, { token, session: opened[0].session });
+    assert.equal(gone.status, 404, await gone.text());
+    // Room again.
+    const again = await post(limited.resource, INITIALIZE, { token });
+    assert.equal(again.status, 200, await again.text());
+    assert.equal(childrenOf(limited.pid).length, 1);
+  });
+
+  test('SIGTERM: serve exits 0 and its backend is gone', async () => {
+    await assertStopsCleanly(limited);
+  });
+});
+
+describe('serve --shared-backend -- server-everything: one process for every session', () => {
+  test('two sessions share one backend process and both are served', async () => {
+    const token = await clientCredentialsToken(shared.resource);
+    const a = await sdkClient(shared.resource, token);
+    const b = await sdkClient(shared.resource, token);
+    try {
+      assert.notEqual(a.transport.sessionId, b.transport.sessionId);
+      assert.equal(textOf(await a.client.callTool({ name: 'echo', arguments: { message: 'a' } })), 'Echo: a');
+      assert.equal(textOf(await b.client.callTool({ name: 'echo', arguments: { message: 'b' } })), 'Echo: b');
+      assert.equal(childrenOf(shared.pid).length, 1);
+      assert.equal([...shared.stderr().matchAll(EVERYTHING_START)].length, 1);
+    } finally {
+      await a.client.close();
+      await b.client.close();
+    }
+  });
+
+  // BRIDGE BUG (reported to the lead): the bridge gives each forwarded request its own id
+  // at the backend but forwards params._meta.progressToken unchanged, and routes a
+  // backend's notifications/progress to the first request in flight with an equal token
+  // (pending_by_token in src/mcp/bridge.c), whatever its session. Progress tokens are
+  // only unique per client (the SDK uses the request id, so two SDK clients' first calls
+  // both use 1): with a shared backend, one session gets the other's progress
+  // notifications twice over and the other gets none. Seen: [[], [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]].
+  // Marked todo so the suite stays green until the bridge rewrites progress tokens per
+  // request (and restores the client's on the way back); drop `todo` with the fix.
+  test('concurrent calls in two sessions each get their own progress notifications',
+    { todo: 'bridge bug: progress tokens are not remapped with --shared-backend' }, async () => {
+      const token = await clientCredentialsToken(shared.resource);
+      const sessions = [await sdkClient(shared.resource, token), await sdkClient(shared.resource, token)];
+      try {
+        const progress = [[], []];
+        const results = await Promise.all(sessions.map(({ client }, i) => client.callTool(
+          { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 5 } },
+          undefined,
+          { onprogress: (p) => progress[i].push(p.progress) },
+        )));
+        for (const r of results) assert.match(textOf(r), /^Long running operation completed/);
+        assert.deepEqual(progress, [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]]);
+      } finally {
+        for (const { client } of sessions) await client.close();
+      }
+    });
+
+  test('SIGTERM: serve exits 0 and the shared backend is gone', async () => {
+    await assertStopsCleanly(shared);
   });
 });
