@@ -128,6 +128,12 @@ function post(url, body, { token, session } = {}) {
   return fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
+/** The JSON-RPC messages of a POST's answer: one JSON body, or SSE events' data lines. */
+function messagesOf(body) {
+  if (body.startsWith('{')) return [JSON.parse(body)];
+  return [...body.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]));
+}
+
 const INITIALIZE = {
   jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
@@ -517,9 +523,7 @@ describe('serve -- echo.mjs: the identity a backend sees', () => {
     assert.equal(stolen.status, 404, await stolen.text());
     const own = await post(echo.resource, envCall, { token: alice, session });
     assert.equal(own.status, 200);
-    const body = await own.text();
-    // JSON, or one SSE event carrying it.
-    const answer = JSON.parse(body.startsWith('{') ? body : body.match(/^data: (.*)$/m)[1]);
+    const answer = messagesOf(await own.text()).find((m) => m.id === 2);
     assert.equal(JSON.parse(answer.result.content[0].text).MCPAUTH_SUBJECT, 'alice');
   });
 
@@ -612,6 +616,59 @@ describe('serve --shared-backend -- server-everything: one process for every ses
         assert.deepEqual(progress, [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]]);
       } finally {
         for (const { client } of sessions) await client.close();
+      }
+    });
+
+  // BRIDGE BUG (reported to the lead): a client's notifications/cancelled is given the
+  // backend's id for the request only when it names one of the session's own requests in
+  // flight (post_notification in src/mcp/bridge.c); otherwise it goes to the backend
+  // unchanged, where its requestId is read as the bridge's own numbering (1, 2, 3...).
+  // With a shared backend, one session can so cancel another session's request: by
+  // guessing, or by accident when it cancels a request of its own that has just been
+  // answered (a race MCP cancellation §Timing allows). Seen: A's call is never answered
+  // by the backend and ends with -32603 "Request timed out" after --backend-timeout.
+  // The fix: drop (never forward) a cancellation that names no request of the session.
+  test('a session cannot cancel another session\'s request',
+    { todo: 'bridge bug: unmatched notifications/cancelled reach a shared backend unchanged' }, async () => {
+      const token = await clientCredentialsToken(shared.resource);
+      const open = async () => {
+        const init = await post(shared.resource, INITIALIZE, { token });
+        assert.equal(init.status, 200, await init.text());
+        const session = init.headers.get('mcp-session-id');
+        const ok = await post(shared.resource, { jsonrpc: '2.0', method: 'notifications/initialized' }, { token, session });
+        assert.equal(ok.status, 202);
+        return session;
+      };
+      const [a, b] = [await open(), await open()];
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 8000 * FACTOR);
+      try {
+        const call = fetch(shared.resource, {
+          method: 'POST',
+          signal: abort.signal,
+          headers: {
+            accept: 'application/json, text/event-stream', 'content-type': 'application/json',
+            authorization: `Bearer ${token}`, 'mcp-session-id': a,
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0', id: 5, method: 'tools/call',
+            params: { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 2 } },
+          }),
+        }).then((r) => r.text());
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        for (let requestId = 1; requestId <= 50; requestId++) {
+          const r = await post(shared.resource,
+            { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'not yours' } },
+            { token, session: b });
+          assert.equal(r.status, 202);
+        }
+        const body = await call.catch((err) => `no answer within 8 s (${err.name})`);
+        const answer = messagesOf(body).find((m) => m.id === 5);
+        assert.ok(answer?.result, body);
+        assert.match(textOf(answer.result), /^Long running operation completed/);
+      } finally {
+        clearTimeout(timer);
+        abort.abort();
       }
     });
 
