@@ -7,6 +7,9 @@
 //   (`node dist/index.js stdio`), and tests/fixtures/backends/echo.mjs for the identity
 //   environment (its `env` and `pid` tools);
 // - the peers are the official TS SDK client 1.32.2 and MCP Inspector's CLI 1.0.3.
+// Also: the number of backend processes is bounded by --max-sessions and idle sessions
+// release theirs; --shared-backend serves several sessions from one process (two `todo`
+// tests there show bridge bugs: misrouted progress and cross-session cancellation).
 // Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-stdio.test.mjs
 //
 // Facts about the peers these tests rely on (read in their dist/ and seen in runs):
