@@ -10,7 +10,7 @@
 // Also: the number of backend processes is bounded by --max-sessions and idle sessions
 // release theirs; --shared-backend serves several sessions from one process (two `todo`
 // tests there show bridge bugs: misrouted progress and cross-session cancellation).
-// Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-stdio.test.mjs
+// Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-stdio-auth.test.mjs
 //
 // Facts about the peers these tests rely on (read in their dist/ and seen in runs):
 // - server-everything writes "Starting default (STDIO) server..." on stderr once at
