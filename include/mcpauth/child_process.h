@@ -40,7 +40,7 @@ typedef void (*mcpauth_child_exit_cb)(mcpauth_child *child, int64_t exit_status,
 typedef void (*mcpauth_child_close_cb)(mcpauth_child *child, void *data);
 
 typedef struct mcpauth_child_options {
-    const char *file;       /* program (looked up in PATH of env, else ours) */
+    const char *file;       /* program, looked up in PATH when it has no "/" */
     char **args;            /* args[0] is the program name; NULL-terminated; borrowed */
     char **env;             /* "NAME=VALUE", NULL-terminated; borrowed for the call */
     size_t max_line;        /* longest stdout line accepted (bytes, without "\n") */

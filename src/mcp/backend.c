@@ -347,6 +347,11 @@ bool mcpauth__backend_initialize(mcpauth_mcp_backend *backend, mcpauth_mcp_sessi
         }
         if (backend->config.shared)
             backend->shared = bridge;
+        char started[160];
+        snprintf(started, sizeof started, "backend[%d]: started %s session %.8s...",
+                 mcpauth__bridge_pid(bridge), backend->config.shared ? "(shared) with" : "for",
+                 session_id);
+        backend_log(backend, "info", started);
     }
     if (!mcpauth__bridge_attach(bridge, session_id)) {
         reply_bad_gateway(sink, msg->id, "cannot attach the session to the backend");

@@ -2,7 +2,6 @@
  * ids remapped both ways, the requests in flight, the routing of what the
  * child sends, the SSE streams and their replay buffer, timeouts. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

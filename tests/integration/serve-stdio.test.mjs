@@ -343,6 +343,9 @@ describe('bridging', () => {
     await d.body();
     await waitGone(pid);
     assert.equal((await callTool(serve, session, 'echo', { text: 'a' })).status, 404);
+    const log = await serve.waitForLog(new RegExp(`info: backend\\[${pid}\\]: the session was ended`));
+    assert.match(log, new RegExp(`info: backend\\[${pid}\\]: started for session ${session.slice(0, 8)}`));
+    assert.match(log, new RegExp(`info: backend\\[${pid}\\]: fixture ${pid} started`), 'stderr lines are logged');
   });
 });
 

@@ -2,7 +2,7 @@
 // client (@modelcontextprotocol/sdk 1.32.2, Streamable HTTP) talking through mcpauth to
 // @modelcontextprotocol/server-everything 2026.8.31 run as a stdio backend. Covers the
 // child's own capabilities, tool calls, progress, sampling, elicitation and roots/list
-// requests answered by the client, and the session's end.
+// requests answered by the client, notifications on the GET stream, and the session's end.
 // Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-stdio.test.mjs
 //
 // Facts about server-everything this relies on (checked by hand):
@@ -17,7 +17,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { startServe } from '../lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -30,6 +32,7 @@ describe('the TypeScript SDK client through mcpauth to server-everything (stdio)
   const sampled = [];
   const rootsAsked = [];
   const elicited = [];
+  const logged = [];
 
   before(async () => {
     serve = await startServe(['--no-auth', '--', process.execPath, EVERYTHING, 'stdio']);
@@ -47,6 +50,7 @@ describe('the TypeScript SDK client through mcpauth to server-everything (stdio)
       rootsAsked.push(Date.now());
       return { roots: [{ uri: 'file:///srv/interop-root', name: 'interop root' }] };
     });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logged.push(n.params); });
     transport = new StreamableHTTPClientTransport(new URL(serve.resource));
     await client.connect(transport);
   });
@@ -98,6 +102,19 @@ describe('the TypeScript SDK client through mcpauth to server-everything (stdio)
     const r = await client.callTool({ name: 'get-roots-list', arguments: {} });
     assert.match(r.content.map((c) => c.text).join('\n'), /file:\/\/\/srv\/interop-root/);
     assert.ok(rootsAsked.length >= 1);
+  });
+
+  test('messages unrelated to any call reach the client on its GET stream', async () => {
+    // server-everything logs once during the call (on that call's stream), then every 5 s
+    // with nothing in flight: those can only come on the standalone GET stream.
+    const simulated = () => logged.filter((p) => /level.message/i.test(String(p.data)));
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    const during = simulated().length;
+    assert.equal(during, 1, 'the first one came with the call');
+    const end = Date.now() + 15000;
+    while (simulated().length === during && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    assert.ok(simulated().length > during, `log notifications: ${JSON.stringify(logged)}`);
   });
 
   test('terminating the session ends it', async () => {
