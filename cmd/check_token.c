@@ -82,7 +82,7 @@ static const cmd_option jwt_options[] = {
     {"jwt-alg", 0, "ALG", OPT_JWT_ALG,
      "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA PS256)"},
     {"jwt-typ-optional", 0, NULL, OPT_JWT_TYP_OPTIONAL,
-     "accept JWTs without typ (a wrong typ is still refused)"},
+     "accept JWTs with no typ or the generic JWT (other types are refused)"},
     {NULL, 0, NULL, 0, NULL},
 };
 

@@ -93,20 +93,22 @@ static bool check_alg(json_object *header, const mcpauth_jwt_policy *policy, mcp
 
 /* RFC 7515 §4.1.9: a typ without '/' stands for "application/" + typ, and
  * media types compare case-insensitively (RFC 2045 §5.1). */
-static bool is_at_jwt(const char *typ, size_t length)
+static bool typ_is(const char *typ, size_t length, const char *subtype)
 {
     static const char prefix[] = "application/";
     if (length >= sizeof prefix - 1 && strncasecmp(typ, prefix, sizeof prefix - 1) == 0) {
         typ += sizeof prefix - 1;
         length -= sizeof prefix - 1;
     }
-    return length == 6 && strncasecmp(typ, "at+jwt", 6) == 0;
+    return length == strlen(subtype) && strncasecmp(typ, subtype, length) == 0;
 }
 
 /* RFC 9068 §2.1 and §4: access tokens say typ "at+jwt", which keeps ID
  * tokens ("JWT") and other JWTs from the same issuer from passing for
- * them (RFC 8725 §3.11). Some servers send none; the policy may accept
- * that, but never a wrong one. */
+ * them (RFC 8725 §3.11). Servers without the RFC 9068 profile (Keycloak,
+ * Auth0's default one) send none or the generic "JWT" (RFC 7519 §5.1),
+ * which names no kind of token; the policy may accept those two, but never
+ * another explicit type (dpop+jwt, logout+jwt, ...). */
 static bool check_typ(json_object *header, const mcpauth_jwt_policy *policy, verdict *v)
 {
     const char *text = NULL;
@@ -123,8 +125,11 @@ static bool check_typ(json_object *header, const mcpauth_jwt_policy *policy, ver
     case MEMBER_STRING:
         break;
     }
-    if (!is_at_jwt(text, length))
-        return refuse(v, MCPAUTH_JWT_INVALID, "typ %s is not at+jwt",
+    if (typ_is(text, length, "at+jwt"))
+        return true;
+    if (policy->typ_optional && typ_is(text, length, "jwt"))
+        return true;
+    return refuse(v, MCPAUTH_JWT_INVALID, "typ %s is not at+jwt",
                       mcpauth__jose_show(text, length, shown));
     return true;
 }

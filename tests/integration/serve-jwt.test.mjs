@@ -621,10 +621,11 @@ describe('the allow-list and typ options', () => {
     }
   });
 
-  test('--jwt-typ-optional: a missing typ is accepted, typ JWT still refused', async () => {
+  test('--jwt-typ-optional: a missing or generic typ is accepted, other types still refused', async () => {
     const s = await serveOn(as, ['--jwt-typ-optional']);
     await expectGreeting(s, jws('EdDSA', KEYS.ed, { typ: undefined }, claimsFor(as, s)), 'Hello, user with ID u1!');
-    await expectRefused(s, jws('EdDSA', KEYS.ed, { typ: 'JWT' }, claimsFor(as, s)), /^typ JWT is not at\+jwt$/);
+    await expectGreeting(s, jws('EdDSA', KEYS.ed, { typ: 'JWT' }, claimsFor(as, s)), 'Hello, user with ID u1!');
+    await expectRefused(s, jws('EdDSA', KEYS.ed, { typ: 'dpop+jwt' }, claimsFor(as, s)), /^typ dpop\+jwt is not at\+jwt$/);
     await expectGreeting(s, jws('EdDSA', KEYS.ed, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
     await stopClean(s);
   });

@@ -1217,13 +1217,27 @@ START_TEST(typ_checks)
         free(header);
     }
 
+    /* The generic type: refused by default, accepted as "no particular
+     * type" when typ is optional. */
+    static const char *const generic[] = {"JWT", "jwt", "application/jwt", "Application/JWT"};
+    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++) {
+        char *header = format("{\"alg\":\"RS256\",\"kid\":\"rsa\",\"typ\":\"%s\"}", generic[i]);
+        char *token = mint_with_header(header);
+        char *reason = format("typ %s is not at+jwt", generic[i]);
+        expect_outcome(token, jwks, &policy, MCPAUTH_JWT_INVALID, reason);
+        expect_outcome(token, jwks, &optional, MCPAUTH_JWT_VERIFIED, NULL);
+        free(reason);
+        free(token);
+        free(header);
+    }
+
     static const struct {
         const char *typ;
         const char *reason;
     } bad[] = {
-        {"\"JWT\"", "typ JWT is not at+jwt"},
-        {"\"jwt\"", "typ jwt is not at+jwt"},
-        {"\"application/jwt\"", "typ application/jwt is not at+jwt"},
+        {"\"dpop+jwt\"", "typ dpop+jwt is not at+jwt"},
+        {"\"application/logout+jwt\"", "typ application/logout+jwt is not at+jwt"},
+        {"\"jwtx\"", "typ jwtx is not at+jwt"},
         {"\"at+jwt; charset=utf-8\"", "typ \"at+jwt; charset=utf-8\" is not at+jwt"},
         {"\"application/at+jwtx\"", "is not at+jwt"},
         {"\"text/at+jwt\"", "is not at+jwt"},
@@ -1236,7 +1250,7 @@ START_TEST(typ_checks)
         char *header = format("{\"alg\":\"RS256\",\"kid\":\"rsa\",\"typ\":%s}", bad[i].typ);
         char *token = mint_with_header(header);
         expect_outcome(token, jwks, &policy, MCPAUTH_JWT_INVALID, bad[i].reason);
-        /* Optional means absent, never wrong. */
+        /* Optional means absent or generic, never another type. */
         expect_outcome(token, jwks, &optional, MCPAUTH_JWT_INVALID, bad[i].reason);
         free(token);
         free(header);
