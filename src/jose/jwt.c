@@ -130,7 +130,7 @@ static bool check_typ(json_object *header, const mcpauth_jwt_policy *policy, ver
     if (policy->typ_optional && typ_is(text, length, "jwt"))
         return true;
     return refuse(v, MCPAUTH_JWT_INVALID, "typ %s is not at+jwt",
-                      mcpauth__jose_show(text, length, shown));
+                  mcpauth__jose_show(text, length, shown));
     return true;
 }
 
