@@ -1,6 +1,7 @@
 /* One stdio child and the sessions it serves (mcp_backend.h has the rules):
- * ids remapped both ways, the requests in flight, the routing of what the
- * child sends, the SSE streams and their replay buffer, timeouts. */
+ * ids and progress tokens remapped both ways, the requests in flight, the
+ * routing of what the child sends, the SSE streams and their replay
+ * buffer, timeouts. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
