@@ -5,23 +5,38 @@
  *
  * Bridging. Client requests go to the child with ids we mint (integers), so
  * ids never collide across clients or directions; the child's response is
- * sent back with the client's id. The child's own requests (sampling,
- * elicitation, roots/list, ping) reach the client with ids we mint too, and
- * the client's POSTed answer (202) goes back with the child's id.
- * notifications/cancelled from the client is forwarded with the remapped
- * requestId.
+ * sent back with the client's id. A request's params._meta.progressToken
+ * reaches the child replaced by one we mint (the request's id at the child):
+ * clients' tokens are unique per client only (the SDK uses its request id).
+ * The child's own requests (sampling, elicitation, roots/list, ping) reach
+ * the client with ids we mint too, and the client's POSTed answer (202) goes
+ * back with the child's id. notifications/cancelled from the client is
+ * forwarded with the remapped requestId when it names a request of the
+ * session in flight, else dropped (and logged): forwarded, our numbering
+ * would read it as another session's request.
  *
  * Routing. stdio carries no relation between messages, so a message the
  * child sends is routed, in this order:
  *   1. a response: to the stream of the request it answers;
- *   2. notifications/progress: to the stream of the request whose
- *      params._meta.progressToken it names;
- *   3. when exactly one client request of the session (of all sessions,
- *      for a shared child) is in flight: to that request's stream;
- *   4. a session's child: to the session's standalone GET stream, or, while
- *      none is open, into the session's replay buffer for the next GET;
- *      a shared child: notifications to every session's standalone stream,
- *      requests refused to the child (-32603: no client to ask).
+ *   2. notifications/progress: to the stream of the request whose minted
+ *      token it names, with the client's token back; one naming no request
+ *      in flight is dropped;
+ *   3. notifications/cancelled (the child gives up a request to a client):
+ *      to that client, on the stream the request went on while it is open,
+ *      else the session's standalone stream; naming none, it is dropped;
+ *   4. a session's own child, anything else: when exactly one request is in
+ *      flight, to that request's stream;
+ *   5. else to the session's standalone GET stream, or, while none is open,
+ *      into the session's replay buffer for the next GET.
+ * A shared child serves clients that must not see each other's traffic:
+ *   - rule 4 does not apply to its notifications (list_changed, logging):
+ *     they concern the one server every session talks to, so they go to
+ *     every session's standalone stream (or replay buffer), never to one
+ *     request's stream;
+ *   - its requests are routed only when that is unambiguous, when exactly
+ *     one client request of all its sessions is in flight (to that
+ *     request's stream); else they are answered -32603 saying why (none in
+ *     flight, or several and no telling which).
  * A POST carrying a request is answered with application/json when the
  * response is the first thing its stream gets, else with text/event-stream
  * (a priming event, the related messages, the response; then the stream

@@ -1,6 +1,7 @@
 /* One stdio child and the sessions it serves (mcp_backend.h has the rules):
- * ids remapped both ways, the requests in flight, the routing of what the
- * child sends, the SSE streams and their replay buffer, timeouts. */
+ * ids and progress tokens remapped both ways, the requests in flight, the
+ * routing of what the child sends, the SSE streams and their replay
+ * buffer, timeouts. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,8 +38,8 @@ struct pending {
     pending *next;
     bsession *session;
     json_object *client_id;
-    int64_t child_id;
-    json_object *progress_token; /* params._meta.progressToken, or NULL */
+    int64_t child_id;            /* also the progress token the child sees */
+    json_object *progress_token; /* the client's params._meta.progressToken, or NULL */
     stream *stream;
     uint64_t deadline_ms; /* 0: none */
     bool initialize;
@@ -50,6 +51,7 @@ typedef struct outgoing {
     bsession *session;
     int64_t client_id; /* minted */
     json_object *child_id;
+    uint64_t stream_id; /* of the stream it went on */
 } outgoing;
 
 struct bsession {
@@ -204,6 +206,14 @@ static void stream_end(stream *s)
         sink->stream_end(sink->data);
 }
 
+static stream *post_stream(bsession *bs, uint64_t id)
+{
+    for (stream *s = bs->streams; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
 /* Sends one message as the stream's next event, keeping it for replay. */
 static void stream_send(stream *s, const char *json, size_t json_length)
 {
@@ -330,10 +340,15 @@ static pending *pending_by_child_id(mcpauth__bridge *b, json_object *id)
     return NULL;
 }
 
+/* The request whose progress token the child names: ours (post_request),
+ * the request's child id. */
 static pending *pending_by_token(mcpauth__bridge *b, json_object *token)
 {
-    for (pending *p = b->pendings; token && p; p = p->next)
-        if (p->progress_token && json_object_equal(p->progress_token, token))
+    if (!json_object_is_type(token, json_type_int))
+        return NULL;
+    int64_t value = json_object_get_int64(token);
+    for (pending *p = b->pendings; p; p = p->next)
+        if (p->progress_token && p->child_id == value)
             return p;
     return NULL;
 }
@@ -347,21 +362,13 @@ static json_object *params_get(json_object *message, const char *key)
     return value;
 }
 
-/* Rules 2 and 3 of mcp_backend.h, then rule 4 for one session: the stream
- * a message with no explicit relation goes to; NULL when the bridge serves
- * several sessions and none is singled out. */
-static stream *route(mcpauth__bridge *b, json_object *message, const char *method)
+/* Rules 4 and 5 of mcp_backend.h for a session's own child: the stream a
+ * message with no relation goes to; NULL once the session is gone. */
+static stream *route_unrelated(mcpauth__bridge *b)
 {
-    if (method && strcmp(method, "notifications/progress") == 0) {
-        pending *p = pending_by_token(b, params_get(message, "progressToken"));
-        if (p)
-            return p->stream;
-    }
     if (pending_count(b) == 1)
         return b->pendings->stream;
-    if (b->sessions && !b->sessions->next)
-        return &b->sessions->standalone;
-    return NULL;
+    return b->sessions ? &b->sessions->standalone : NULL;
 }
 
 static void from_child_response(mcpauth__bridge *b, json_object *message, json_object *id)
@@ -395,23 +402,47 @@ static void refuse_child_request(mcpauth__bridge *b, json_object *id, const char
     json_object_put(error);
 }
 
-static void from_child_request(mcpauth__bridge *b, json_object *message, const char *method,
-                               json_object *id)
+/* Rules 4 and 5 of mcp_backend.h; a shared child's request goes to a
+ * client only when one request of all sessions is in flight. NULL (and *why
+ * says why) when there is no client to ask. */
+static stream *route_child_request(mcpauth__bridge *b, const char **why)
+{
+    if (!b->limits.shared) {
+        *why = "no client to ask: the session has ended";
+        return route_unrelated(b);
+    }
+    size_t in_flight = pending_count(b);
+    if (in_flight == 1)
+        return b->pendings->stream;
+    *why = in_flight == 0 ? "no client to ask: the shared backend has no request in flight, so "
+                            "no session can be picked"
+                          : "cannot tell which client to ask: the shared backend has several "
+                            "requests in flight, of one or more sessions, and stdio does not say "
+                            "which one this request is for";
+    return NULL;
+}
+
+static void from_child_request(mcpauth__bridge *b, json_object *message, json_object *id)
 {
     /* Requests the client never answers must not pile up. */
     if (outgoing_count(b) >= MAX_OUTGOING) {
         refuse_child_request(b, id, "too many requests to the client are waiting for answers");
         return;
     }
-    stream *s = route(b, message, method);
-    outgoing *o = s ? calloc(1, sizeof *o) : NULL;
+    const char *why = NULL;
+    stream *s = route_child_request(b, &why);
+    if (!s) {
+        bridge_log(b, "info", "backend[%d]: refused a request of the backend: %s", b->pid, why);
+        refuse_child_request(b, id, why);
+        return;
+    }
+    outgoing *o = calloc(1, sizeof *o);
     if (!o) {
-        refuse_child_request(
-            b, id,
-            "no client to ask: the shared backend's request relates to no request in flight");
+        refuse_child_request(b, id, "out of memory");
         return;
     }
     o->session = s->session;
+    o->stream_id = s->id;
     o->client_id = ++b->next_client_id;
     o->child_id = json_object_get(id);
     o->next = b->outgoings;
@@ -420,30 +451,63 @@ static void from_child_request(mcpauth__bridge *b, json_object *message, const c
     stream_send_json(s, message);
 }
 
-/* The child cancels a request it sent the client: name it by our id. */
-static void remap_child_cancel(mcpauth__bridge *b, json_object *message)
+/* Rule 2: progress goes to the request whose token (ours) it names, with
+ * the client's token. Progress only ever concerns a request in flight
+ * (basic/utilities/progress), so any other is dropped: it would carry our
+ * token, which means nothing to a client. */
+static void from_child_progress(mcpauth__bridge *b, json_object *message)
+{
+    pending *p = pending_by_token(b, params_get(message, "progressToken"));
+    if (!p) {
+        bridge_log(b, "info", "backend[%d]: progress for no request in flight; dropped", b->pid);
+        return;
+    }
+    json_object *params = NULL;
+    json_object_object_get_ex(message, "params", &params);
+    if (mcpauth__json_add(params, "progressToken", json_object_get(p->progress_token)))
+        stream_send_json(p->stream, message);
+}
+
+/* Rule 3: the child cancels a request it sent a client: to that client's
+ * stream (the POST's while in progress, else the standalone one), by our
+ * id. One naming no such request is dropped. */
+static void from_child_cancel(mcpauth__bridge *b, json_object *message)
 {
     json_object *request_id = params_get(message, "requestId");
     for (outgoing *o = b->outgoings; request_id && o; o = o->next) {
-        if (json_object_equal(o->child_id, request_id)) {
-            json_object *params = NULL;
-            json_object_object_get_ex(message, "params", &params);
-            json_object_object_add(params, "requestId", json_object_new_int64(o->client_id));
+        if (!json_object_equal(o->child_id, request_id))
+            continue;
+        json_object *params = NULL;
+        json_object_object_get_ex(message, "params", &params);
+        if (!mcpauth__json_add(params, "requestId", json_object_new_int64(o->client_id)))
             return;
-        }
+        stream *s = post_stream(o->session, o->stream_id);
+        stream_send_json(s ? s : &o->session->standalone, message);
+        return;
     }
+    bridge_log(b, "info", "backend[%d]: a cancellation naming no request to a client; dropped",
+               b->pid);
 }
 
 static void from_child_notification(mcpauth__bridge *b, json_object *message, const char *method)
 {
-    if (strcmp(method, "notifications/cancelled") == 0)
-        remap_child_cancel(b, message);
-    stream *s = route(b, message, method);
-    if (s) {
-        stream_send_json(s, message);
+    if (strcmp(method, "notifications/progress") == 0) {
+        from_child_progress(b, message);
         return;
     }
-    /* A shared child's news (list_changed, say) is every session's. */
+    if (strcmp(method, "notifications/cancelled") == 0) {
+        from_child_cancel(b, message);
+        return;
+    }
+    if (!b->limits.shared) {
+        stream *s = route_unrelated(b);
+        if (s)
+            stream_send_json(s, message);
+        return;
+    }
+    /* A shared child's news (list_changed, say) concerns the one server
+     * every session talks to, so it is every session's, never one
+     * request's. */
     for (bsession *bs = b->sessions; bs; bs = bs->next)
         stream_send_json(&bs->standalone, message);
 }
@@ -473,7 +537,7 @@ static void on_child_line(mcpauth_child *child, const char *line, size_t length,
         from_child_response(b, message, msg.id);
         break;
     case MCPAUTH__JSONRPC_REQUEST:
-        from_child_request(b, message, msg.method, msg.id);
+        from_child_request(b, message, msg.id);
         break;
     case MCPAUTH__JSONRPC_NOTIFICATION:
         from_child_notification(b, message, msg.method);
@@ -700,6 +764,21 @@ static void answer_from_cache(mcpauth__bridge *b, bsession *bs, const mcpauth__j
     json_object_put(reply);
 }
 
+/* Progress tokens are unique per client only (the SDK uses the request id),
+ * so the child gets one unique to it, the request's child id, and each
+ * notifications/progress it sends goes back with the client's token
+ * (basic/utilities/progress; rule 2 of mcp_backend.h). False on allocation
+ * failure. */
+static bool mint_progress_token(pending *p, json_object *message)
+{
+    json_object *meta = params_get(message, "_meta");
+    json_object *token = NULL;
+    if (!meta || !json_object_object_get_ex(meta, "progressToken", &token))
+        return true;
+    p->progress_token = json_object_get(token);
+    return mcpauth__json_add(meta, "progressToken", json_object_new_int64(p->child_id));
+}
+
 static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
                          const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
 {
@@ -727,10 +806,6 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
     p->client_id = json_object_get(msg->id);
     p->child_id = ++b->next_child_id;
     p->initialize = initialize;
-    json_object *meta = params_get(message, "_meta");
-    json_object *token = NULL;
-    if (meta && json_object_object_get_ex(meta, "progressToken", &token))
-        p->progress_token = json_object_get(token);
     if (b->limits.request_timeout_ms)
         p->deadline_ms = uv_now(b->loop) + b->limits.request_timeout_ms;
     s->session = bs;
@@ -743,7 +818,9 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
     p->next = b->pendings;
     b->pendings = p;
     json_object_object_add(message, "id", json_object_new_int64(p->child_id));
-    if (!send_to_child(b, message))
+    if (!mint_progress_token(p, message))
+        fail_request(p, "out of memory");
+    else if (!send_to_child(b, message))
         fail_request(p, b->failure[0] ? b->failure : "the backend does not take input");
 }
 
@@ -768,19 +845,35 @@ static void post_response(mcpauth__bridge *b, bsession *bs, json_object *message
     }
 }
 
+/* A client cancels only its own requests (basic/utilities/cancellation),
+ * which the child knows by our ids. One naming no request of the session in
+ * flight is dropped: its requestId, read in our numbering, could name
+ * another session's request at a shared child. It may simply have crossed
+ * the answer (§Timing), so that is no error. */
+static void post_cancel(mcpauth__bridge *b, bsession *bs, json_object *message)
+{
+    json_object *request_id = params_get(message, "requestId");
+    for (pending *p = b->pendings; request_id && p; p = p->next) {
+        if (p->session != bs || !json_object_equal(p->client_id, request_id))
+            continue;
+        json_object *params = NULL;
+        json_object_object_get_ex(message, "params", &params);
+        if (mcpauth__json_add(params, "requestId", json_object_new_int64(p->child_id)))
+            send_to_child(b, message);
+        return;
+    }
+    bridge_log(b, "info",
+               "backend[%d]: a client's cancellation naming no request of its session in "
+               "flight; dropped",
+               b->pid);
+}
+
 static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *message,
                               const mcpauth__jsonrpc_message *msg)
 {
     if (strcmp(msg->method, "notifications/cancelled") == 0) {
-        json_object *request_id = params_get(message, "requestId");
-        for (pending *p = b->pendings; request_id && p; p = p->next) {
-            if (p->session == bs && json_object_equal(p->client_id, request_id)) {
-                json_object *params = NULL;
-                json_object_object_get_ex(message, "params", &params);
-                json_object_object_add(params, "requestId", json_object_new_int64(p->child_id));
-                break;
-            }
-        }
+        post_cancel(b, bs, message);
+        return;
     }
     if (strcmp(msg->method, "notifications/initialized") == 0 && b->limits.shared) {
         if (b->initialized_forwarded)
@@ -821,14 +914,6 @@ static void reply_conflict(mcpauth_mcp_sink *sink)
                                "Conflict: Only one SSE stream is allowed per session", NULL);
     reply_plain(sink, 409, error, NULL);
     json_object_put(error);
-}
-
-static stream *post_stream(bsession *bs, uint64_t id)
-{
-    for (stream *s = bs->streams; s; s = s->next)
-        if (s->id == id)
-            return s;
-    return NULL;
 }
 
 /* Last-Event-ID names a POST stream: its kept events after seq, then the

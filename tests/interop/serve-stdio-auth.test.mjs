@@ -8,8 +8,8 @@
 //   environment (its `env` and `pid` tools);
 // - the peers are the official TS SDK client 1.32.2 and MCP Inspector's CLI 1.0.3.
 // Also: the number of backend processes is bounded by --max-sessions and idle sessions
-// release theirs; --shared-backend serves several sessions from one process (two `todo`
-// tests there show bridge bugs: misrouted progress and cross-session cancellation).
+// release theirs; --shared-backend serves several sessions from one process, keeping
+// each session's progress and cancellations its own.
 // Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-stdio-auth.test.mjs
 //
 // Facts about the peers these tests rely on (read in their dist/ and seen in runs):
@@ -595,17 +595,12 @@ describe('serve --shared-backend -- server-everything: one process for every ses
     }
   });
 
-  // BRIDGE BUG (reported to the lead): the bridge gives each forwarded request its own id
-  // at the backend but forwards params._meta.progressToken unchanged, and routes a
-  // backend's notifications/progress to the first request in flight with an equal token
-  // (pending_by_token in src/mcp/bridge.c), whatever its session. Progress tokens are
-  // only unique per client (the SDK uses the request id, so two SDK clients' first calls
-  // both use 1): with a shared backend, one session gets the other's progress
-  // notifications twice over and the other gets none. Seen: [[], [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]].
-  // Marked todo so the suite stays green until the bridge rewrites progress tokens per
-  // request (and restores the client's on the way back); drop `todo` with the fix.
+  // Progress tokens are only unique per client (the SDK uses the request id, so two SDK
+  // clients' first calls both use 1): the bridge gives the backend a token of its own
+  // per request and restores the client's on the way back (before the fix, one session
+  // got the other's progress twice over and the other none: [[], [1, 1, 2, 2, ...]]).
   test('concurrent calls in two sessions each get their own progress notifications',
-    { todo: 'bridge bug: progress tokens are not remapped with --shared-backend' }, async () => {
+    async () => {
       const token = await clientCredentialsToken(shared.resource);
       const sessions = [await sdkClient(shared.resource, token), await sdkClient(shared.resource, token)];
       try {
@@ -622,17 +617,13 @@ describe('serve --shared-backend -- server-everything: one process for every ses
       }
     });
 
-  // BRIDGE BUG (reported to the lead): a client's notifications/cancelled is given the
-  // backend's id for the request only when it names one of the session's own requests in
-  // flight (post_notification in src/mcp/bridge.c); otherwise it goes to the backend
-  // unchanged, where its requestId is read as the bridge's own numbering (1, 2, 3...).
-  // With a shared backend, one session can so cancel another session's request: by
-  // guessing, or by accident when it cancels a request of its own that has just been
-  // answered (a race MCP cancellation §Timing allows). Seen: A's call is never answered
-  // by the backend and ends with -32603 "Request timed out" after --backend-timeout.
-  // The fix: drop (never forward) a cancellation that names no request of the session.
+  // The backend knows requests by the bridge's numbering (1, 2, 3...), so a client's
+  // notifications/cancelled naming no request of its own session in flight is dropped:
+  // forwarded, it could cancel another session's request (by guessing, or by crossing the
+  // answer to its own, a race MCP cancellation §Timing allows). Before the fix, A's call
+  // was never answered and ended with -32603 "Request timed out".
   test('a session cannot cancel another session\'s request',
-    { todo: 'bridge bug: unmatched notifications/cancelled reach a shared backend unchanged' }, async () => {
+    async () => {
       const token = await clientCredentialsToken(shared.resource);
       const open = async () => {
         const init = await post(shared.resource, INITIALIZE, { token });

@@ -3,7 +3,8 @@
  * child request (ids remapped both ways), a client notification as a child
  * notification (routed by progress token or to the standalone stream), and a
  * client's answer as the child's response. Also: timeouts, a child that
- * dies, the conflict on a second GET, resuming after Last-Event-ID. */
+ * dies, the conflict on a second GET, resuming after Last-Event-ID, and a
+ * shared child's sessions kept apart (progress, cancellation, routing). */
 #include <check.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -13,7 +14,8 @@
 #include "mcpauth/child_process.h"
 #include "src/mcp/mcp_internal.h"
 
-#define SESSION "0123456789abcdef0123456789abcdef"
+#define SESSION   "0123456789abcdef0123456789abcdef"
+#define SESSION_B "fedcba9876543210fedcba9876543210"
 
 /* A sink that records what it was told. */
 typedef struct fake_sink {
@@ -79,18 +81,21 @@ static mcpauth__bridge *bridge;
 static int sessions_ended;
 static int closed;
 static char last_log[1024];
+static char logs[16384]; /* every line, for a child that echoes its input on stderr */
 
 static void on_log(const char *level, const char *message, void *data)
 {
     (void)level;
     (void)data;
     snprintf(last_log, sizeof last_log, "%s", message);
+    size_t used = strlen(logs);
+    snprintf(logs + used, sizeof logs - used, "%s\n", message);
 }
 
 static void on_session_ended(const char *session_id, void *data)
 {
     (void)data;
-    ck_assert_str_eq(session_id, SESSION);
+    ck_assert(strcmp(session_id, SESSION) == 0 || strcmp(session_id, SESSION_B) == 0);
     sessions_ended++;
 }
 
@@ -101,22 +106,36 @@ static void on_closed(mcpauth__bridge *b, void *data)
     closed++;
 }
 
-static void start(const char *script, uint64_t timeout_ms)
+static void start_bridge(const char *script, uint64_t timeout_ms, bool shared)
 {
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     sessions_ended = closed = 0;
-    last_log[0] = '\0';
+    last_log[0] = logs[0] = '\0';
     static char *env[] = {"PATH=/usr/bin:/bin", NULL};
     char *args[] = {"sh", "-c", (char *)script, NULL};
     mcpauth_child_options options = {
         .file = "/bin/sh", .args = args, .env = env, .max_line = 65536, .kill_grace_ms = 1000};
-    mcpauth__bridge_limits limits = {
-        .request_timeout_ms = timeout_ms, .max_buffered = 65536, .keepalive_ms = 15000};
+    mcpauth__bridge_limits limits = {.shared = shared,
+                                     .request_timeout_ms = timeout_ms,
+                                     .max_buffered = 65536,
+                                     .keepalive_ms = 15000};
     mcpauth__bridge_hooks hooks = {
         .log = on_log, .session_ended = on_session_ended, .closed = on_closed};
     ck_assert_int_eq(mcpauth__bridge_spawn(&loop, &options, &limits, &hooks, &bridge), 0);
     ck_assert(mcpauth__bridge_attach(bridge, SESSION));
     ck_assert(mcpauth__bridge_has(bridge, SESSION));
+}
+
+static void start(const char *script, uint64_t timeout_ms)
+{
+    start_bridge(script, timeout_ms, false);
+}
+
+/* One child for SESSION and SESSION_B. */
+static void start_shared(const char *script)
+{
+    start_bridge(script, 0, true);
+    ck_assert(mcpauth__bridge_attach(bridge, SESSION_B));
 }
 
 /* Runs the loop until *flag is nonzero (or 5 s pass: a failure). */
@@ -136,14 +155,28 @@ static void finish(void)
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
-static void post(const char *text, fake_sink *f)
+static void post_to(const char *session, const char *text, fake_sink *f)
 {
     json_object *message = json_tokener_parse(text);
     ck_assert_ptr_nonnull(message);
     mcpauth__jsonrpc_message msg;
     ck_assert_int_ne(mcpauth__jsonrpc_classify(message, &msg), MCPAUTH__JSONRPC_INVALID);
-    mcpauth__bridge_post(bridge, SESSION, message, &msg, &f->sink);
+    mcpauth__bridge_post(bridge, session, message, &msg, &f->sink);
     json_object_put(message);
+}
+
+static void post(const char *text, fake_sink *f)
+{
+    post_to(SESSION, text, f);
+}
+
+/* Runs the loop until text contains needle (or 5 s pass: a failure). */
+static void run_until_in(const char *text, const char *needle)
+{
+    uint64_t deadline = uv_hrtime() + 5000000000ull;
+    while (!strstr(text, needle) && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_msg(strstr(text, needle), "timed out waiting for %s", needle);
 }
 
 /* The data of the last event in f's stream whose data contains needle. */
@@ -228,7 +261,7 @@ START_TEST(plain_json_when_nothing_precedes)
 }
 END_TEST
 
-START_TEST(progress_by_token_else_standalone)
+START_TEST(progress_token_minted_and_restored)
 {
     start("exec cat", 0);
     fake_sink a, b;
@@ -241,27 +274,43 @@ START_TEST(progress_by_token_else_standalone)
          "7}}}",
          &b);
     /* Two requests in flight: what cat echoes of them relates to neither
-     * and is kept for the standalone stream. Progress goes by token. */
+     * and is kept for the standalone stream. The child knows b's request
+     * as 2 and its progress token as 2 too; progress naming the client's
+     * token (7) names nothing the child was given and is dropped, progress
+     * naming ours goes to b with the client's token. */
     fake_sink n;
     sink_init(&n);
     post("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":"
          "7,\"progress\":1}}",
          &n);
     ck_assert_int_eq(n.status, 202);
+    post("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":"
+         "2,\"progress\":2}}",
+         &n);
     run_until(&b.starts);
     json_object *progress = NULL;
     while (!(progress = event_with(&b, "notifications/progress")))
         uv_run(&loop, UV_RUN_ONCE);
+    json_object *params = NULL;
+    ck_assert(json_object_object_get_ex(progress, "params", &params));
+    ck_assert_int_eq(int_at(params, "progressToken"), 7);
+    ck_assert_int_eq(int_at(params, "progress"), 2);
     json_object_put(progress);
     ck_assert_int_eq(a.starts, 0);
+    ck_assert_ptr_nonnull(strstr(logs, "progress for no request in flight; dropped"));
 
-    /* The standalone stream: what was kept, after a priming event. */
+    /* The standalone stream: what was kept, after a priming event; the
+     * requests as the child got them, with our tokens. */
     fake_sink get;
     sink_init(&get);
     mcpauth__bridge_get(bridge, SESSION, NULL, &get.sink);
     ck_assert_int_eq(get.starts, 1);
     ck_assert(strncmp(get.stream, "id: 0-0\ndata: \n\n", 16) == 0);
     ck_assert_ptr_nonnull(strstr(get.stream, "\"method\":\"x\""));
+    ck_assert_ptr_nonnull(strstr(get.stream, "{\"progressToken\":1}"));
+    ck_assert_ptr_nonnull(strstr(get.stream, "{\"progressToken\":2}"));
+    ck_assert_ptr_null(strstr(get.stream, "t-a"));
+    ck_assert_ptr_null(strstr(get.stream, "notifications/progress"));
     /* One standalone stream per session. */
     fake_sink second;
     sink_init(&second);
@@ -383,6 +432,126 @@ START_TEST(initialize_timeout_ends_session)
 }
 END_TEST
 
+/* --- a shared child ------------------------------------------------------ */
+
+START_TEST(shared_progress_goes_to_its_session)
+{
+    start_shared("exec cat");
+    fake_sink a, b, n;
+    sink_init(&a);
+    sink_init(&b);
+    sink_init(&n);
+    /* Both clients' first call, both with token 1 (as the SDK does). */
+    post_to(SESSION,
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{"
+            "\"progressToken\":1}}}",
+            &a);
+    post_to(SESSION_B,
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{"
+            "\"progressToken\":1}}}",
+            &b);
+    /* The child's progress for its request 2, B's. */
+    post_to(SESSION,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{"
+            "\"progressToken\":2,\"progress\":1}}",
+            &n);
+    /* cat echoes both requests as the child's: two requests in flight, so
+     * no telling which client to ask; the refusal comes back as the answer
+     * to each. */
+    run_until(&a.replies);
+    run_until(&b.ends);
+    ck_assert_int_eq(a.starts, 0);
+    ck_assert_ptr_nonnull(strstr(a.body, "-32603"));
+    ck_assert_ptr_nonnull(strstr(a.body, "cannot tell which client to ask"));
+    ck_assert_ptr_null(strstr(a.body, "relates to no request"));
+    json_object *progress = event_with(&b, "notifications/progress");
+    ck_assert_ptr_nonnull(progress);
+    json_object *params = NULL;
+    ck_assert(json_object_object_get_ex(progress, "params", &params));
+    ck_assert_int_eq(int_at(params, "progressToken"), 1);
+    json_object_put(progress);
+    ck_assert_ptr_nonnull(strstr(b.stream, "cannot tell which client to ask"));
+    ck_assert_ptr_null(strstr(b.stream, "\"method\":\"x\""));
+    finish();
+    ck_assert_int_eq(sessions_ended, 2);
+}
+END_TEST
+
+START_TEST(shared_foreign_cancellation_dropped)
+{
+    /* The child says on stderr (so in the log) every line it gets. */
+    start_shared("while IFS= read -r line; do printf '%s\\n' \"$line\" >&2; done");
+    fake_sink a, b, n;
+    sink_init(&a);
+    sink_init(&b);
+    sink_init(&n);
+    post_to(SESSION_B, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}", &b);
+    post_to(SESSION, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"x\"}", &a);
+    /* A's request is 2 at the child: B names it so, then its own "a"; A
+     * cancels its own. Only A's reaches the child, as 2. */
+    post_to(SESSION_B,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+            "\"requestId\":2,\"reason\":\"not yours\"}}",
+            &n);
+    ck_assert_int_eq(n.status, 202);
+    ck_assert_ptr_nonnull(strstr(last_log, "naming no request of its session in flight; dropped"));
+    ck_assert_ptr_null(strstr(last_log, SESSION_B));
+    post_to(SESSION_B,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+            "\"requestId\":\"a\",\"reason\":\"not yours either\"}}",
+            &n);
+    post_to(SESSION,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+            "\"requestId\":\"a\",\"reason\":\"mine\"}}",
+            &n);
+    run_until_in(logs, "\"reason\":\"mine\"");
+    ck_assert_ptr_nonnull(strstr(logs, "{\"requestId\":2,\"reason\":\"mine\"}"));
+    ck_assert_ptr_null(strstr(logs, "not yours"));
+    ck_assert_int_eq(a.replies + a.starts + b.replies + b.starts, 0);
+    finish();
+}
+END_TEST
+
+START_TEST(shared_news_to_every_session)
+{
+    start_shared("exec cat");
+    fake_sink get_a, get_b, call, n;
+    sink_init(&get_a);
+    sink_init(&get_b);
+    sink_init(&call);
+    sink_init(&n);
+    mcpauth__bridge_get(bridge, SESSION, NULL, &get_a.sink);
+    /* A's call is the one request in flight: cat's echo of it is the
+     * child's request, unambiguously A's, on A's call. B's notification
+     * echoed is the child's news: every session's, not A's call's. */
+    post_to(SESSION, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}", &call);
+    post_to(SESSION_B, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}", &n);
+    run_until_in(get_a.stream, "list_changed");
+    ck_assert_ptr_nonnull(strstr(call.stream, "\"method\":\"x\""));
+    ck_assert_ptr_null(strstr(call.stream, "list_changed"));
+    ck_assert_ptr_null(strstr(get_a.stream, "\"method\":\"x\""));
+    /* B had no stream open: it was kept for B's next GET. */
+    mcpauth__bridge_get(bridge, SESSION_B, NULL, &get_b.sink);
+    ck_assert_ptr_nonnull(strstr(get_b.stream, "notifications/tools/list_changed"));
+    finish();
+}
+END_TEST
+
+START_TEST(shared_request_with_none_in_flight_refused)
+{
+    start_shared("printf '%s\\n' '{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"roots/list\"}';"
+                 "while IFS= read -r line; do printf '%s\\n' \"$line\" >&2; done");
+    run_until_in(logs, "\"id\":\"s\",\"error\"");
+    ck_assert_ptr_nonnull(strstr(logs, "-32603"));
+    ck_assert_ptr_nonnull(strstr(logs, "no client to ask: the shared backend has no request"));
+    fake_sink get;
+    sink_init(&get);
+    mcpauth__bridge_get(bridge, SESSION, NULL, &get.sink);
+    ck_assert_ptr_null(strstr(get.stream, "roots/list"));
+    finish();
+}
+END_TEST
+
 static Suite *bridge_suite(void)
 {
     Suite *s = suite_create("bridge");
@@ -390,12 +559,16 @@ static Suite *bridge_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, ids_remapped_both_ways);
     tcase_add_test(tc, plain_json_when_nothing_precedes);
-    tcase_add_test(tc, progress_by_token_else_standalone);
+    tcase_add_test(tc, progress_token_minted_and_restored);
     tcase_add_test(tc, timeout_fails_and_cancels);
     tcase_add_test(tc, child_exit_fails_requests);
     tcase_add_test(tc, garbage_skipped_and_logged);
     tcase_add_test(tc, keepalive_and_refused_writes);
     tcase_add_test(tc, initialize_timeout_ends_session);
+    tcase_add_test(tc, shared_progress_goes_to_its_session);
+    tcase_add_test(tc, shared_foreign_cancellation_dropped);
+    tcase_add_test(tc, shared_news_to_every_session);
+    tcase_add_test(tc, shared_request_with_none_in_flight_refused);
     suite_add_tcase(s, tc);
     return s;
 }
