@@ -103,47 +103,6 @@ static void response_params_free(response_params *p)
     free(p->error_description);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes text[0..length) from application/x-www-form-urlencoded ('+' is a
- * space, %XX a byte). NULL on a broken escape or an encoded NUL, which no
- * parameter may hold. */
-static char *form_decode(const char *text, size_t length)
-{
-    char *out = malloc(length + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < length; i++) {
-        if (text[i] == '+') {
-            out[o++] = ' ';
-        } else if (text[i] == '%') {
-            int hi = i + 2 < length ? hex_value(text[i + 1]) : -1;
-            int lo = i + 2 < length ? hex_value(text[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                out[o] = '\0';
-                mcpauth_secret_free(out);
-                return NULL;
-            }
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[o++] = text[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* The slot for a parameter name we read, NULL for one we ignore (RFC 6749
  * §4.1.2: unrecognised response parameters are ignored). */
 static char **param_slot(response_params *p, const char *name, size_t length)
@@ -187,7 +146,7 @@ static bool parse_query(const char *query, response_params *p)
         char **slot = param_slot(p, item, name_length);
         if (slot) {
             const char *value = eq ? eq + 1 : item + length;
-            char *decoded = form_decode(value, (size_t)(item + length - value));
+            char *decoded = mcpauth_form_decode(value, (size_t)(item + length - value));
             if (!decoded)
                 return false;
             /* RFC 6749 §3.1: parameters must not appear more than once. */
