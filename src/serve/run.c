@@ -20,7 +20,7 @@
 #include "serve_internal.h"
 
 #define DRAIN_POLL_MS 50
-#define LOG_FLUSH_MS 200
+#define LOG_FLUSH_MS  200
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -48,6 +48,7 @@ static void on_log_timer(uv_timer_t *timer)
 
 static void finish(serve_context *ctx)
 {
+    serve_legacy_stop(ctx->legacy);
     uv_timer_stop(&ctx->shutdown_timer);
     uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
@@ -88,6 +89,8 @@ static void on_signal(uv_signal_t *handle, int signum)
     serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
                     strsignal(signum));
     mcpauth_http_server_drain(ctx->server);
+    /* Legacy SSE streams would hold their connections until the timeout. */
+    serve_legacy_stop(ctx->legacy);
     /* Children get SIGTERM now: their requests fail and their streams end,
      * so the connections can drain. */
     if (ctx->backend)
@@ -166,6 +169,9 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     uv_timer_start(&ctx->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
     uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
+    ctx->legacy = serve_legacy_new(ctx);
+    if (!ctx->legacy && !config->no_legacy_sse && !config->mcp.stateless && config->workers == 1)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     return MCPAUTH_OK;
 }
 
@@ -196,6 +202,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
             mcpauth_mcp_backend_shutdown(ctx.backend, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
+    serve_legacy_free(ctx.legacy);
     mcpauth_mcp_server_free(ctx.mcp);
     mcpauth_mcp_backend_free(ctx.backend);
     uv_loop_close(&loop);
@@ -223,9 +230,10 @@ static mcpauth_status discover_validation(mcpauth_serve_config *config, discover
     bool has_credentials = config->introspection.client_id && config->introspection.client_secret;
     /* An explicit --introspection-endpoint in auto mode means "introspect":
      * the issuer's metadata is then not needed at all (it may not exist). */
-    bool want_jwks = config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
-                     !config->jwks_file &&
-                     !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
+    bool want_jwks =
+        config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
+        !config->jwks_file &&
+        !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
     bool want_introspection = config->validation != MCPAUTH_VALIDATE_JWT && has_credentials &&
                               !config->introspection.endpoint;
     if (want_jwks || want_introspection) {
@@ -306,8 +314,7 @@ static void discovered_free(discovered *found)
  * worker take most of them. */
 static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM},
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
                     *ai = NULL;
     char service[16];
     snprintf(service, sizeof service, "%d", config->listen_port);
@@ -347,9 +354,9 @@ static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
     struct sockaddr_storage addr;
     socklen_t length = sizeof addr;
     getsockname(fd, (struct sockaddr *)&addr, &length);
-    config->listen_port = ntohs(addr.ss_family == AF_INET6
-                                    ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                    : ((struct sockaddr_in *)&addr)->sin_port);
+    config->listen_port =
+        ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                         : ((struct sockaddr_in *)&addr)->sin_port);
     return fd;
 }
 
@@ -469,6 +476,10 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     if (config->no_auth)
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
+    if (!config->no_legacy_sse && !config->mcp.stateless && config->workers > 1)
+        serve_log_event(config, "warning",
+                        "legacy HTTP+SSE transport off: it needs --workers 1 (a stream and its "
+                        "POSTs must reach one process); --no-legacy-sse silences this");
     /* Made before the workers are forked, so that they all share it: the
      * kernel spreads a client's connections across the workers. */
     if (!config->mcp.stateless &&

@@ -25,14 +25,14 @@ typedef struct serve_metrics {
 
 /* What the resource server derives once from its configuration. */
 typedef struct serve_resource {
-    char *origin;               /* "http://localhost:8000" */
-    char *host;                 /* "localhost:8000" (the Host value clients send) */
-    char *path;                 /* "/mcp" ("" for a path-less resource) */
-    char *metadata_path;        /* "/.well-known/oauth-protected-resource/mcp" */
-    char *metadata_url;         /* absolute, for resource_metadata= */
-    char *metadata_json;        /* the RFC 9728 document */
-    char *scope;                /* required scopes, space-separated ("" for none) */
-    mcpauth_devissuer *dev;     /* --dev: the development issuer; NULL otherwise */
+    char *origin;           /* "http://localhost:8000" */
+    char *host;             /* "localhost:8000" (the Host value clients send) */
+    char *path;             /* "/mcp" ("" for a path-less resource) */
+    char *metadata_path;    /* "/.well-known/oauth-protected-resource/mcp" */
+    char *metadata_url;     /* absolute, for resource_metadata= */
+    char *metadata_json;    /* the RFC 9728 document */
+    char *scope;            /* required scopes, space-separated ("" for none) */
+    mcpauth_devissuer *dev; /* --dev: the development issuer; NULL otherwise */
 } serve_resource;
 
 typedef struct serve_context {
@@ -44,6 +44,7 @@ typedef struct serve_context {
     mcpauth_jwks_cache *jwks;
     mcpauth_mcp_server *mcp;
     mcpauth_mcp_backend *backend; /* the stdio backend; NULL: built-in tools */
+    struct serve_legacy *legacy;  /* the legacy HTTP+SSE transport; NULL: off */
     serve_resource resource;
     serve_metrics metrics;
     uv_signal_t sigterm, sigint;
@@ -77,6 +78,36 @@ void serve_handle_request(mcpauth_http_exchange *ex, void *data);
 void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
                           const char *reason, uint64_t start_ns, void *data);
 
+/* legacy_sse.c: the legacy HTTP+SSE transport (MCP 2024-11-05) on
+ * --sse-path and --messages-path. */
+typedef struct serve_legacy serve_legacy;
+
+/* Who called, as the router's token check established it. Borrowed. */
+typedef struct serve_caller {
+    const mcpauth_token_info *token; /* NULL without authentication */
+    const char *validated_by;
+    bool cache_hit;
+    const char *token_hash; /* for the access log; NULL: no token */
+    const char *cache;      /* "hit", "miss", NULL */
+} serve_caller;
+
+/* NULL when the transport is off: --no-legacy-sse, --stateless (no
+ * sessions), or several workers (a stream and its POSTs must meet in one
+ * process). */
+serve_legacy *serve_legacy_new(serve_context *ctx);
+
+/* Whether path is one of the transport's (never when legacy is NULL). */
+bool serve_legacy_path(const serve_legacy *legacy, const char *path);
+
+/* Answers an authenticated request to one of those paths. */
+void serve_legacy_handle(serve_legacy *legacy, mcpauth_http_exchange *ex,
+                         const serve_caller *caller);
+
+/* SIGTERM: every stream ends (its session too), no new ones open, and the
+ * timer handle closes; then free it after the loop. NULL is fine. */
+void serve_legacy_stop(serve_legacy *legacy);
+void serve_legacy_free(serve_legacy *legacy);
+
 /* access_log.c: one line per answered request. */
 typedef struct serve_log_entry {
     const char *method;
@@ -86,8 +117,8 @@ typedef struct serve_log_entry {
     double latency_ms;
     const char *token_hash; /* NULL: no token */
     const char *subject;
-    const char *cache;      /* "hit", "miss", NULL */
-    const char *detail;     /* why a request was refused; NULL */
+    const char *cache;  /* "hit", "miss", NULL */
+    const char *detail; /* why a request was refused; NULL */
 } serve_log_entry;
 
 void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *entry);
