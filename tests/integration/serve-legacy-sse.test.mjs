@@ -109,7 +109,10 @@ async function call(session, message, headers = {}) {
 describe('legacy HTTP+SSE transport without authentication', () => {
   let serve;
   before(async () => { serve = await startServe(['--no-auth']); });
-  after(async () => { await serve?.stop(); });
+  after(async () => {
+    const { code } = await serve.stop();
+    assert.equal(code, 0, serve.stderr());
+  });
 
   test('the stream opens with the endpoint event, a relative URI with the session id', async () => {
     const s = await openSession(serve);
@@ -205,7 +208,7 @@ describe('legacy HTTP+SSE transport options', () => {
     try {
       assert.equal((await fetch(serve.url('/sse'))).status, 404);
       assert.equal((await post(serve.url('/messages?session_id=0123456789abcdef0123456789abcdef'), '{}')).status, 404);
-    } finally { await serve.stop(); }
+    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
   });
 
   test('--sse-path and --messages-path move the transport (from --config too)', async () => {
@@ -221,7 +224,7 @@ describe('legacy HTTP+SSE transport options', () => {
         const init = await call(s, INIT);
         assert.equal(init.id, 1);
       } finally { s.stream.close(); }
-    } finally { await serve.stop(); }
+    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
   });
 
   test('paths that collide with the MCP endpoint or its metadata: usage error', async () => {
@@ -243,7 +246,7 @@ describe('legacy HTTP+SSE transport options', () => {
         const second = await fetch(serve.url('/sse'));
         assert.equal(second.status, 503);
       } finally { s.stream.close(); }
-    } finally { await serve.stop(); }
+    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
   });
 
   test('SIGTERM ends the open streams and serve exits 0', async () => {
@@ -288,7 +291,11 @@ describe('legacy HTTP+SSE transport with tokens', () => {
     tokens.set('bob-token', claims('bob', 'client-a'));
     tokens.set('no-scope', { ...claims('carol', 'client-a'), scope: 'other' });
   });
-  after(async () => { await serve?.stop(); await as?.stop(); });
+  after(async () => {
+    const { code } = await serve.stop();
+    await as?.stop();
+    assert.equal(code, 0, serve.stderr());
+  });
   const bearer = (t) => ({ authorization: `Bearer ${t}` });
 
   test('401 with the resource metadata challenge on both paths without a token', async () => {
@@ -328,7 +335,10 @@ describe('legacy HTTP+SSE transport with tokens', () => {
 describe('legacy HTTP+SSE transport with a stdio backend', () => {
   let serve;
   before(async () => { serve = await startServe(['--no-auth', '--', process.execPath, ECHO]); });
-  after(async () => { await serve?.stop(); });
+  after(async () => {
+    const { code } = await serve.stop();
+    assert.equal(code, 0, serve.stderr());
+  });
 
   test('responses and the child\'s notifications all come down the one stream', async () => {
     const s = await openSession(serve);
