@@ -16,6 +16,8 @@
 /* A comment line on a stream idle this long keeps proxies and clients from
  * giving up on it (as the Streamable HTTP streams do). */
 #define KEEPALIVE_MS 15000
+/* How often streams are looked at: a keep-alive is at most this late. */
+#define TICK_MS 1000
 
 typedef struct legacy_stream {
     serve_legacy *owner;
@@ -26,7 +28,8 @@ typedef struct legacy_stream {
     const char *cache;
     const char *detail;
     uint64_t last_write_ms;
-    bool ending; /* to be closed at the next tick */
+    uint64_t last_touch_ms; /* the session table last heard the stream is open */
+    bool ending;            /* to be closed at the next tick */
     struct legacy_stream *prev, *next;
 } legacy_stream;
 
@@ -109,7 +112,7 @@ static void schedule_close(legacy_stream *s)
 {
     s->ending = true;
     if (!s->owner->stopped)
-        uv_timer_start(&s->owner->timer, on_tick, 0, KEEPALIVE_MS);
+        uv_timer_start(&s->owner->timer, on_tick, 0, TICK_MS);
 }
 
 static int on_stream_write(const char *bytes, size_t length, void *data)
@@ -161,9 +164,14 @@ static void on_tick(uv_timer_t *timer)
     legacy_stream *next;
     for (legacy_stream *s = legacy->streams; s; s = next) {
         next = s->next;
-        if (!s->ending && !mcpauth_mcp_legacy_touch(s->session, now)) {
-            s->detail = "session ended";
-            s->ending = true;
+        /* An open stream is a session in use, whether or not POSTs come;
+         * one that left the table (DELETE at the MCP endpoint) ends. */
+        if (!s->ending && now_ms - s->last_touch_ms >= KEEPALIVE_MS) {
+            s->last_touch_ms = now_ms;
+            if (!mcpauth_mcp_legacy_touch(s->session, now)) {
+                s->detail = "session ended";
+                s->ending = true;
+            }
         }
         if (!s->ending && now_ms - s->last_write_ms >= KEEPALIVE_MS) {
             static const char comment[] = ": keepalive\n\n";
@@ -172,7 +180,7 @@ static void on_tick(uv_timer_t *timer)
         if (s->ending)
             stream_close(s, false);
     }
-    uv_timer_start(&legacy->timer, on_tick, KEEPALIVE_MS, KEEPALIVE_MS);
+    uv_timer_start(&legacy->timer, on_tick, TICK_MS, TICK_MS);
 }
 
 static void open_stream(serve_legacy *legacy, mcpauth_http_exchange *ex, const serve_caller *caller)
@@ -208,7 +216,7 @@ static void open_stream(serve_legacy *legacy, mcpauth_http_exchange *ex, const s
     s->cache = caller->cache;
     if (caller->token_hash)
         snprintf(s->token_hash, sizeof s->token_hash, "%s", caller->token_hash);
-    s->last_write_ms = uv_now(ctx->loop);
+    s->last_write_ms = s->last_touch_ms = uv_now(ctx->loop);
     s->next = legacy->streams;
     if (s->next)
         s->next->prev = s;
@@ -287,7 +295,7 @@ serve_legacy *serve_legacy_new(serve_context *ctx)
     legacy->ctx = ctx;
     uv_timer_init(ctx->loop, &legacy->timer);
     legacy->timer.data = legacy;
-    uv_timer_start(&legacy->timer, on_tick, KEEPALIVE_MS, KEEPALIVE_MS);
+    uv_timer_start(&legacy->timer, on_tick, TICK_MS, TICK_MS);
     return legacy;
 }
 

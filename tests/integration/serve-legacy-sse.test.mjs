@@ -17,6 +17,7 @@ import { REPO_ROOT, run, startServe, startHttpServer, tmpDir } from '../lib/harn
 const CLIENT_ID = 'rs-client';
 const CLIENT_SECRET = 'rs-secret';
 const ECHO = path.join(REPO_ROOT, 'tests/fixtures/backends/echo.mjs');
+const HUGE = path.join(REPO_ROOT, 'tests/fixtures/backends/huge-line.mjs');
 const INIT = {
   jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'legacy-test', version: '1' } },
@@ -74,6 +75,7 @@ function openStream(url, headers = {}) {
           check();
         }),
         close: () => req.destroy(),
+        pause: () => res.pause(),
       });
     });
     req.on('error', reject);
@@ -192,6 +194,14 @@ describe('legacy HTTP+SSE transport without authentication', () => {
     await serve.waitForLog(/"GET \/sse" 200 .*client went away/);
     const r = await post(s.messages, { jsonrpc: '2.0', id: 2, method: 'ping' });
     assert.equal(r.status, 404);
+  });
+
+  test('an idle stream gets a keep-alive comment every 15 s', { timeout: 40000 }, async () => {
+    const s = await openSession(serve);
+    try {
+      await sleep(17000);
+      assert.match(s.stream.text(), /\n\n: keepalive\n\n/);
+    } finally { s.stream.close(); }
   });
 
   test('the Origin check applies to both paths', async () => {
@@ -374,6 +384,25 @@ describe('legacy HTTP+SSE transport with a stdio backend', () => {
       const done = await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 5);
       assert.match(done.data, /sampled/);
     } finally { s.stream.close(); }
+  });
+
+  test('a client that does not read its stream loses the session (logged)', async () => {
+    const huge = await startServe(['--no-auth', '--backend-max-line', String(32 * 1024 * 1024),
+      '--backend-max-buffer', '65536', '--', process.execPath, HUGE]);
+    try {
+      const s = await openSession(huge);
+      await call(s, INIT);
+      s.stream.pause();
+      for (let id = 2; id <= 4; id++) {
+        const r = await post(s.messages, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'huge', arguments: { bytes: 8 * 1024 * 1024 } } });
+        if (r.status === 404) break;
+        assert.equal(r.status, 202);
+        await sleep(300);
+      }
+      await huge.waitForLog(/warning: legacy SSE session [0-9a-f]{12} dropped: the client leaves \d+ bytes unread/, 20000);
+      assert.equal((await post(s.messages, { jsonrpc: '2.0', id: 9, method: 'ping' })).status, 404);
+      s.stream.close();
+    } finally { assert.equal((await huge.stop()).code, 0, huge.stderr()); }
   });
 
   test('a disconnect stops the session\'s child', async () => {

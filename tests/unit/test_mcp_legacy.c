@@ -54,8 +54,8 @@ static void on_reply(const mcpauth_mcp_reply *reply, void *data)
     a->count++;
 }
 
-static answered post(mcpauth_mcp_legacy *legacy, const mcpauth_token_info *token,
-                     const char *body, const char *content_type)
+static answered post(mcpauth_mcp_legacy *legacy, const mcpauth_token_info *token, const char *body,
+                     const char *content_type)
 {
     answered a = {0};
     mcpauth_mcp_sink sink = {.reply = on_reply, .data = &a};
@@ -122,8 +122,8 @@ START_TEST(query_session)
     const char *good = "0123456789abcdef0123456789abcdef";
     ck_assert(mcpauth_mcp_legacy_query_session("session_id=0123456789abcdef0123456789abcdef", id));
     ck_assert_str_eq(id, good);
-    ck_assert(mcpauth_mcp_legacy_query_session(
-        "a=1&sessionId=0123456789abcdef0123456789abcdef&b", id));
+    ck_assert(
+        mcpauth_mcp_legacy_query_session("a=1&sessionId=0123456789abcdef0123456789abcdef&b", id));
     ck_assert_str_eq(id, good);
     const char *bad[] = {NULL,
                          "",
@@ -276,8 +276,8 @@ START_TEST(gone_from_the_table)
     mcpauth_mcp_server *server = server_with(10);
     written w = {0};
     mcpauth_mcp_legacy *legacy = open_for(server, &alice, &w);
-    ck_assert(mcpauth__session_remove(mcpauth__engine_sessions(server),
-                                      mcpauth_mcp_legacy_id(legacy)));
+    ck_assert(
+        mcpauth__session_remove(mcpauth__engine_sessions(server), mcpauth_mcp_legacy_id(legacy)));
     ck_assert(!mcpauth_mcp_legacy_touch(legacy, NOW));
     ck_assert_int_eq(post(legacy, &alice, initialize, "application/json").status, 404);
     mcpauth_mcp_legacy_close(legacy);
