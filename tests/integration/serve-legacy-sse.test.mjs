@@ -247,6 +247,21 @@ describe('legacy HTTP+SSE transport options', () => {
     }
   });
 
+  test('--stateless has no sessions, so no legacy transport: 404', async () => {
+    const serve = await startServe(['--no-auth', '--stateless']);
+    try {
+      assert.equal((await fetch(serve.url('/sse'))).status, 404);
+    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
+  });
+
+  test('several workers: the transport is off (404) and a warning says why', async () => {
+    const serve = await startServe(['--no-auth', '--workers', '2']);
+    try {
+      await serve.waitForLog(/warning: legacy HTTP\+SSE transport off: it needs --workers 1/);
+      assert.equal((await fetch(serve.url('/sse'))).status, 404);
+    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
+  });
+
   test('--max-sessions counts the legacy sessions: 503 beyond', async () => {
     const serve = await startServe(['--no-auth', '--max-sessions', '1']);
     try {
