@@ -11,6 +11,7 @@
 
 #include "mcpauth/mcp_legacy.h"
 #include "mcpauth/secret.h"
+#include "mcpauth/tool_policy.h"
 #include "serve_internal.h"
 
 /* A comment line on a stream idle this long keeps proxies and clients from
@@ -284,19 +285,36 @@ static void post_message(serve_legacy *legacy, mcpauth_http_exchange *ex,
 
 /* ---- the module ---- */
 
-serve_legacy *serve_legacy_new(serve_context *ctx)
+const char *serve_legacy_off_reason(const mcpauth_serve_config *config)
+{
+    if (config->no_legacy_sse || config->mcp.stateless)
+        return NULL;
+    if (config->workers > 1)
+        return "it needs --workers 1 (a stream and its POSTs must reach one process); "
+               "--no-legacy-sse silences this";
+    /* The per-tool scope checks sit on the Streamable HTTP path; this one
+     * must not become a way around them. */
+    if (!mcpauth_tool_policy_is_empty(config->tool_policy))
+        return "per-tool scopes (--tool-scope) are not enforced on it; --no-legacy-sse "
+               "silences this";
+    return NULL;
+}
+
+bool serve_legacy_start(serve_context *ctx)
 {
     const mcpauth_serve_config *config = ctx->config;
-    if (config->no_legacy_sse || config->mcp.stateless || config->workers > 1)
-        return NULL;
+    ctx->legacy = NULL;
+    if (config->no_legacy_sse || config->mcp.stateless || serve_legacy_off_reason(config))
+        return true;
     serve_legacy *legacy = calloc(1, sizeof *legacy);
     if (!legacy)
-        return NULL;
+        return false;
     legacy->ctx = ctx;
     uv_timer_init(ctx->loop, &legacy->timer);
     legacy->timer.data = legacy;
     uv_timer_start(&legacy->timer, on_tick, TICK_MS, TICK_MS);
-    return legacy;
+    ctx->legacy = legacy;
+    return true;
 }
 
 bool serve_legacy_path(const serve_legacy *legacy, const char *path)

@@ -169,8 +169,7 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     uv_timer_start(&ctx->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
     uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
-    ctx->legacy = serve_legacy_new(ctx);
-    if (!ctx->legacy && !config->no_legacy_sse && !config->mcp.stateless && config->workers == 1)
+    if (!serve_legacy_start(ctx))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     return MCPAUTH_OK;
 }
@@ -476,10 +475,9 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     if (config->no_auth)
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
-    if (!config->no_legacy_sse && !config->mcp.stateless && config->workers > 1)
-        serve_log_event(config, "warning",
-                        "legacy HTTP+SSE transport off: it needs --workers 1 (a stream and its "
-                        "POSTs must reach one process); --no-legacy-sse silences this");
+    if (serve_legacy_off_reason(config))
+        serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
+                        serve_legacy_off_reason(config));
     /* Made before the workers are forked, so that they all share it: the
      * kernel spreads a client's connections across the workers. */
     if (!config->mcp.stateless &&

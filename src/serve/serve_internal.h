@@ -91,10 +91,14 @@ typedef struct serve_caller {
     const char *cache;      /* "hit", "miss", NULL */
 } serve_caller;
 
-/* NULL when the transport is off: --no-legacy-sse, --stateless (no
- * sessions), or several workers (a stream and its POSTs must meet in one
- * process). */
-serve_legacy *serve_legacy_new(serve_context *ctx);
+/* Sets ctx->legacy, or leaves it NULL when the transport is off; false on
+ * allocation failure. */
+bool serve_legacy_start(serve_context *ctx);
+
+/* Why the transport is off although not turned off (--no-legacy-sse) nor
+ * without sessions (--stateless): several workers, or per-tool scopes. NULL
+ * when it runs; for the start-up warning. */
+const char *serve_legacy_off_reason(const mcpauth_serve_config *config);
 
 /* Whether path is one of the transport's (never when legacy is NULL). */
 bool serve_legacy_path(const serve_legacy *legacy, const char *path);

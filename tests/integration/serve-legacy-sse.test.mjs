@@ -339,6 +339,15 @@ describe('legacy HTTP+SSE transport with tokens', () => {
     assert.match(scope.headers.get('www-authenticate'), /insufficient_scope/);
   });
 
+  test('per-tool scopes: the transport is off (404) rather than a way around them', async () => {
+    const scoped = await startServe(['--issuer', as.origin, '--client-id', CLIENT_ID, '--client-secret-file', secretFile,
+      '--tool-scope', 'hello_world=admin']);
+    try {
+      await scoped.waitForLog(/warning: legacy HTTP\+SSE transport off: per-tool scopes/);
+      assert.equal((await fetch(scoped.url('/sse'), { headers: bearer('alice-token') })).status, 404);
+    } finally { assert.equal((await scoped.stop()).code, 0, scoped.stderr()); }
+  });
+
   test('hello_world greets the token\'s subject; another subject or client gets 404', async () => {
     const s = await openSession(serve, bearer('alice-token'));
     try {
