@@ -36,6 +36,9 @@ enum {
     OPT_CACHE_TTL,
     OPT_NEGATIVE_TTL,
     OPT_STATELESS,
+    OPT_SSE_PATH,
+    OPT_MESSAGES_PATH,
+    OPT_NO_LEGACY_SSE,
     OPT_MAX_SESSIONS,
     OPT_SESSION_IDLE_TIMEOUT,
     OPT_ALLOWED_ORIGIN,
@@ -80,6 +83,11 @@ static const cmd_option resource_options[] = {
     {"resource-name", 0, "NAME", OPT_RESOURCE_NAME, "resource_name in the metadata (mcpauth)"},
     {"no-auth", 0, NULL, OPT_NO_AUTH, "serve without token checks (loopback only; testing)"},
     {"stateless", 0, NULL, OPT_STATELESS, "no MCP sessions: every POST stands alone"},
+    {"sse-path", 0, "PATH", OPT_SSE_PATH, "legacy HTTP+SSE transport: its stream (/sse)"},
+    {"messages-path", 0, "PATH", OPT_MESSAGES_PATH,
+     "legacy HTTP+SSE transport: where messages are POSTed (/messages)"},
+    {"no-legacy-sse", 0, NULL, OPT_NO_LEGACY_SSE,
+     "turn off the legacy HTTP+SSE transport (MCP 2024-11-05)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -364,6 +372,9 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_RESOURCE_NAME: c->resource_name = arg; return 0;
     case OPT_NO_AUTH: c->no_auth = true; return 0;
     case OPT_STATELESS: c->mcp.stateless = true; return 0;
+    case OPT_SSE_PATH: c->sse_path = arg; return 0;
+    case OPT_MESSAGES_PATH: c->messages_path = arg; return 0;
+    case OPT_NO_LEGACY_SSE: c->no_legacy_sse = true; return 0;
     case OPT_ISSUER: c->issuer = arg; return 0;
     case OPT_INTROSPECTION_ENDPOINT: c->introspection.endpoint = arg; return 0;
     case OPT_CREDENTIALS: a->credentials_file = arg; return 0;

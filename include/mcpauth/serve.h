@@ -63,6 +63,11 @@ typedef struct mcpauth_serve_config {
     int64_t negative_ttl_seconds;
 
     mcpauth_mcp_config mcp;
+    /* The legacy HTTP+SSE transport (MCP 2024-11-05): its stream and
+     * messages paths, absolute ("/sse", "/messages"), unless turned off. */
+    const char *sse_path;
+    const char *messages_path;
+    bool no_legacy_sse;
     /* A stdio backend (`serve -- COMMAND ARGS`) instead of the built-in
      * tools when backend.argv is set; its log goes to ours. */
     mcpauth_mcp_backend_config backend;

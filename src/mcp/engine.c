@@ -9,6 +9,7 @@
 
 #include "mcp_internal.h"
 #include "mcpauth/json.h"
+#include "mcpauth/mcp_legacy.h"
 #include "mcpauth/strbuf.h"
 #include "mcpauth_config.h"
 
@@ -47,6 +48,7 @@ typedef struct exchange {
     const char *client_id;     /* the caller's; NULL when none */
     mcpauth__session *session; /* &found when the caller has a live session, else NULL */
     mcpauth__session found;
+    bool legacy; /* posted to a session of the HTTP+SSE transport (legacy.c) */
 } exchange;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
@@ -239,6 +241,20 @@ static const char *supported_version(const char *version)
     return NULL;
 }
 
+/* The legacy HTTP+SSE transport belongs to 2024-11-05, which its clients
+ * typically ask for; Streamable HTTP never spoke it. */
+static const char *version_for(bool legacy, const char *version)
+{
+    if (legacy && version && strcmp(version, MCPAUTH_MCP_LEGACY_VERSION) == 0)
+        return MCPAUTH_MCP_LEGACY_VERSION;
+    return supported_version(version);
+}
+
+bool mcpauth__engine_version_ok(const char *version, bool legacy)
+{
+    return version_for(legacy, version) != NULL;
+}
+
 /* Whether text is short, printable ASCII that can be quoted back safely. */
 static bool quotable(const char *text, size_t max)
 {
@@ -403,12 +419,32 @@ static json_object *initialize_result(const mcpauth_mcp_config *config, const ch
     return result;
 }
 
+/* The legacy transport made its session when the stream opened: initialize
+ * runs in it, once with a backend (whose child it starts). False when sink
+ * was answered. */
+static bool legacy_session_ready(exchange *x)
+{
+    if (!x->session) {
+        reply_error(x->sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+        return false;
+    }
+    if (x->server->config.backend &&
+        mcpauth__backend_has(x->server->config.backend, x->session->id)) {
+        reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+                    "Invalid Request: Server already initialized");
+        return false;
+    }
+    return true;
+}
+
 static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
 {
     mcpauth_mcp_server *server = x->server;
+    if (x->legacy && !legacy_session_ready(x))
+        return;
     /* A session exists already: the TypeScript SDK's answer to a second
      * initialize. */
-    if (!server->config.stateless && x->req->session_id) {
+    if (!server->config.stateless && x->req->session_id && !x->legacy) {
         reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                     "Invalid Request: Server already initialized");
         return;
@@ -421,13 +457,13 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     }
     /* lifecycle §Version Negotiation: echo a version we support, else offer
      * our latest; the client decides whether it can live with that. */
-    const char *version = supported_version(json_object_get_string(requested));
+    const char *version = version_for(x->legacy, json_object_get_string(requested));
     if (!version)
         version = MCPAUTH_MCP_LATEST_VERSION;
 
     mcpauth__session created;
-    mcpauth__session *session = NULL;
-    if (!server->config.stateless) {
+    mcpauth__session *session = x->legacy ? x->session : NULL;
+    if (!server->config.stateless && !x->legacy) {
         switch (mcpauth__session_create(server->sessions, x->subject, x->client_id, version,
                                         x->req->now, &created)) {
         case MCPAUTH__SESSION_CREATED:
@@ -452,7 +488,7 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     }
     json_object *reply =
         mcpauth__jsonrpc_result(msg->id, initialize_result(&server->config, version));
-    if (!reply && session) {
+    if (!reply && session && !x->legacy) {
         mcpauth__session_remove(server->sessions, session->id);
         session = NULL;
     }
@@ -539,7 +575,7 @@ static void forward(exchange *x, const mcpauth__jsonrpc_message *msg, bool batch
 static const char *effective_version(const exchange *x)
 {
     if (x->req->protocol_version)
-        return supported_version(x->req->protocol_version);
+        return version_for(x->legacy, x->req->protocol_version);
     return x->session ? x->session->protocol_version : DEFAULT_VERSION;
 }
 
@@ -654,6 +690,26 @@ void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_reque
     caller(req, &x.subject, &x.client_id);
     handle_body(&x, body);
     json_object_put(body);
+}
+
+/* --- the legacy HTTP+SSE transport ------------------------------------- */
+
+void mcpauth__engine_legacy_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                                 json_object *body, mcpauth_mcp_sink *sink)
+{
+    exchange x = {.server = server, .req = req, .sink = sink, .body = body, .legacy = true};
+    caller(req, &x.subject, &x.client_id);
+    handle_body(&x, body);
+}
+
+mcpauth_mcp_sessions *mcpauth__engine_sessions(mcpauth_mcp_server *server)
+{
+    return server->sessions;
+}
+
+struct mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server)
+{
+    return server->config.backend;
 }
 
 /* --- DELETE ------------------------------------------------------------- */

@@ -263,6 +263,22 @@ void mcpauth__bridge_stop(mcpauth__bridge *bridge, const char *reason);
 
 int mcpauth__bridge_pid(const mcpauth__bridge *bridge);
 
+/* --- engine.c: what the legacy HTTP+SSE transport (legacy.c) uses ------- */
+
+/* Whether version is one we speak; with legacy, 2024-11-05 too. */
+bool mcpauth__engine_version_ok(const char *version, bool legacy);
+
+/* Handles one checked JSON-RPC message (body, borrowed) posted to the
+ * legacy session req->session_id, as mcpauth_mcp_handle_post() would, except
+ * that initialize runs in that existing session. Answers sink once. */
+void mcpauth__engine_legacy_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                                 json_object *body, mcpauth_mcp_sink *sink);
+
+/* The server's session table (NULL when stateless) and backend (NULL: the
+ * built-in tools). Borrowed. */
+mcpauth_mcp_sessions *mcpauth__engine_sessions(mcpauth_mcp_server *server);
+struct mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server);
+
 /* --- backend.c: the engine's side of a stdio backend -------------------- */
 
 /* Starts (or, shared, joins) the child of a session just created in table

@@ -21,6 +21,8 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->cache_ttl_seconds = 300;
     config->negative_ttl_seconds = 10;
     mcpauth_mcp_config_init(&config->mcp);
+    config->sse_path = "/sse";
+    config->messages_path = "/messages";
     mcpauth_mcp_backend_config_init(&config->backend);
     mcpauth_http_server_limits_init(&config->limits);
     mcpauth_http_options_init(&config->http);
@@ -68,6 +70,41 @@ static mcpauth_status check_dev(const mcpauth_serve_config *config, mcpauth_erro
     return MCPAUTH_OK;
 }
 
+/* The legacy transport's paths are plain absolute paths, distinct from each
+ * other and from the MCP endpoint and its RFC 9728 metadata (§3.1: the
+ * well-known prefix before the resource's path), which they would shadow. */
+static mcpauth_status check_legacy_paths(const mcpauth_serve_config *config,
+                                         const char *resource_path, mcpauth_error *err)
+{
+    if (config->no_legacy_sse)
+        return MCPAUTH_OK;
+    static const char well_known[] = "/.well-known/oauth-protected-resource";
+    const char *paths[] = {config->sse_path, config->messages_path};
+    const char *flags[] = {"--sse-path", "--messages-path"};
+    const char *mcp_path = resource_path[0] ? resource_path : "/";
+    for (size_t i = 0; i < 2; i++) {
+        const char *p = paths[i];
+        if (p[0] != '/' || strlen(p) > 256 || strpbrk(p, "?# \t\r\n"))
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "%s %s must be an absolute path without query or spaces",
+                                     flags[i], p);
+        size_t n = strlen(well_known);
+        bool metadata = strncmp(p, well_known, n) == 0 &&
+                        (strcmp(p + n, resource_path) == 0 || p[n] == '\0');
+        if (strcmp(p, mcp_path) == 0 || metadata || strcmp(p, "/healthz") == 0 ||
+            strcmp(p, "/metrics") == 0)
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "%s %s collides with the MCP endpoint, its metadata, "
+                                     "/healthz or /metrics",
+                                     flags[i], p);
+    }
+    if (strcmp(config->sse_path, config->messages_path) == 0)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--sse-path and --messages-path must differ (both %s)",
+                                 config->sse_path);
+    return MCPAUTH_OK;
+}
+
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err)
 {
     mcpauth_url url;
@@ -83,7 +120,10 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
                                  "--stateless cannot be used with a stdio backend: each child "
                                  "belongs to a session");
     bool bad = url.fragment != NULL || url.query != NULL;
+    mcpauth_status legacy = check_legacy_paths(config, url.path, err);
     mcpauth_url_free(&url);
+    if (legacy != MCPAUTH_OK)
+        return legacy;
     if (bad)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--resource %s must not have a query or fragment (RFC 9728 §1.2)",

@@ -263,6 +263,15 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
 {
     mcpauth_http_exchange *ex = r->ex;
     const char *method = mcpauth_http_exchange_method(ex);
+    if (serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
+        serve_caller legacy_caller = {.token = info,
+                                      .validated_by = validated_by,
+                                      .cache_hit = cache_hit,
+                                      .token_hash = r->token_hash,
+                                      .cache = r->cache};
+        serve_legacy_handle(r->ctx->legacy, ex, &legacy_caller);
+        return;
+    }
     mcpauth_mcp_request req = {
         .session_id = mcpauth_http_exchange_header(ex, "Mcp-Session-Id", 0),
         .protocol_version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0),
@@ -498,7 +507,8 @@ void serve_handle_request(mcpauth_http_exchange *ex, void *data)
     const char *path = mcpauth_http_exchange_path(ex);
     const char *resource_path = ctx->resource.path[0] ? ctx->resource.path : "/";
 
-    if (strcmp(path, resource_path) == 0) {
+    /* The legacy HTTP+SSE transport's paths get the same checks. */
+    if (strcmp(path, resource_path) == 0 || serve_legacy_path(ctx->legacy, path)) {
         handle_mcp_endpoint(r); /* frees r, now or after validation */
         return;
     }

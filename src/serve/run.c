@@ -48,6 +48,7 @@ static void on_log_timer(uv_timer_t *timer)
 
 static void finish(serve_context *ctx)
 {
+    serve_legacy_stop(ctx->legacy);
     uv_timer_stop(&ctx->shutdown_timer);
     uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
@@ -88,6 +89,8 @@ static void on_signal(uv_signal_t *handle, int signum)
     serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
                     strsignal(signum));
     mcpauth_http_server_drain(ctx->server);
+    /* Legacy SSE streams would hold their connections until the timeout. */
+    serve_legacy_stop(ctx->legacy);
     /* Children get SIGTERM now: their requests fail and their streams end,
      * so the connections can drain. */
     if (ctx->backend)
@@ -166,6 +169,8 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     uv_timer_start(&ctx->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
     uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
+    if (!serve_legacy_start(ctx))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     return MCPAUTH_OK;
 }
 
@@ -196,6 +201,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
             mcpauth_mcp_backend_shutdown(ctx.backend, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
+    serve_legacy_free(ctx.legacy);
     mcpauth_mcp_server_free(ctx.mcp);
     mcpauth_mcp_backend_free(ctx.backend);
     uv_loop_close(&loop);
@@ -469,6 +475,9 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     if (config->no_auth)
         serve_log_event(config, "warning",
                         "--no-auth: serving without any token check (loopback only)");
+    if (serve_legacy_off_reason(config))
+        serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
+                        serve_legacy_off_reason(config));
     /* Made before the workers are forked, so that they all share it: the
      * kernel spreads a client's connections across the workers. */
     if (!config->mcp.stateless &&

@@ -44,6 +44,7 @@ typedef struct serve_context {
     mcpauth_jwks_cache *jwks;
     mcpauth_mcp_server *mcp;
     mcpauth_mcp_backend *backend; /* the stdio backend; NULL: built-in tools */
+    struct serve_legacy *legacy;  /* the legacy HTTP+SSE transport; NULL: off */
     serve_resource resource;
     serve_metrics metrics;
     uv_signal_t sigterm, sigint;
@@ -76,6 +77,40 @@ void serve_dev_stop(serve_dev *dev);
 void serve_handle_request(mcpauth_http_exchange *ex, void *data);
 void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
                           const char *reason, uint64_t start_ns, void *data);
+
+/* legacy_sse.c: the legacy HTTP+SSE transport (MCP 2024-11-05) on
+ * --sse-path and --messages-path. */
+typedef struct serve_legacy serve_legacy;
+
+/* Who called, as the router's token check established it. Borrowed. */
+typedef struct serve_caller {
+    const mcpauth_token_info *token; /* NULL without authentication */
+    const char *validated_by;
+    bool cache_hit;
+    const char *token_hash; /* for the access log; NULL: no token */
+    const char *cache;      /* "hit", "miss", NULL */
+} serve_caller;
+
+/* Sets ctx->legacy, or leaves it NULL when the transport is off; false on
+ * allocation failure. */
+bool serve_legacy_start(serve_context *ctx);
+
+/* Why the transport is off although not turned off (--no-legacy-sse) nor
+ * without sessions (--stateless): several workers, or per-tool scopes. NULL
+ * when it runs; for the start-up warning. */
+const char *serve_legacy_off_reason(const mcpauth_serve_config *config);
+
+/* Whether path is one of the transport's (never when legacy is NULL). */
+bool serve_legacy_path(const serve_legacy *legacy, const char *path);
+
+/* Answers an authenticated request to one of those paths. */
+void serve_legacy_handle(serve_legacy *legacy, mcpauth_http_exchange *ex,
+                         const serve_caller *caller);
+
+/* SIGTERM: every stream ends (its session too), no new ones open, and the
+ * timer handle closes; then free it after the loop. NULL is fine. */
+void serve_legacy_stop(serve_legacy *legacy);
+void serve_legacy_free(serve_legacy *legacy);
 
 /* access_log.c: one line per answered request. */
 typedef struct serve_log_entry {
