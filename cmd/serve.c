@@ -136,7 +136,7 @@ static const cmd_option token_options[] = {
 };
 
 static const cmd_option server_options[] = {
-    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default: number of CPUs)"},
+    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default 1)"},
     {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
     {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
     {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions, shared by the workers (10000)"},
@@ -238,7 +238,6 @@ typedef struct serve_args {
     const char *client_secret_file;
     const char *config_file;
     char *listen_host; /* owned: split from --listen */
-    bool workers_given;
     /* Where each list's values came from: values from the config file are
      * replaced, not extended, by the same flag on the command line. */
     /* audience, scope, origin, host, jwt-alg, tool-scope, env, pass-env */
@@ -407,7 +406,6 @@ static int on_option(void *ctx, int id, const char *arg)
         if (cmd_parse_long(&serve_spec, "workers", arg, 1, 256, &value) != 0)
             return 2;
         c->workers = (int)value;
-        a->workers_given = true;
         return 0;
     case OPT_MAX_HEADER_BYTES:
         return set_size("max-header-bytes", arg, 1024, 1024 * 1024, &c->limits.max_header_bytes);
@@ -602,9 +600,7 @@ static int backend_setup(serve_args *a, char **command)
     c->backend.env_count = a->env.count;
     c->backend.pass_env = a->pass_env.items;
     c->backend.pass_env_count = a->pass_env.count;
-    if (!a->workers_given)
-        c->workers = 1;
-    else if (c->workers > 1)
+    if (c->workers > 1)
         return cmd_usage_error(&serve_spec,
                                "--workers must be 1 with a backend command: each session's "
                                "process lives in one worker");
@@ -682,7 +678,6 @@ int cmd_serve(int argc, char **argv)
     serve_args a = {0};
     mcpauth_serve_config *c = &a.config;
     mcpauth_serve_config_init(c);
-    c->workers = (int)uv_available_parallelism();
     c->mcp.server_version = MCPAUTH_VERSION;
     mcpauth_credentials creds = {0};
     json_object *file_doc = NULL;
@@ -708,8 +703,7 @@ int cmd_serve(int argc, char **argv)
         free(a.listen_host);
         memset(&a, 0, sizeof a);
         mcpauth_serve_config_init(c);
-        c->workers = (int)uv_available_parallelism();
-        c->mcp.server_version = MCPAUTH_VERSION;
+            c->mcp.server_version = MCPAUTH_VERSION;
         a.config_file = file;
         if ((status = load_config_file(&a, &file_doc)) != 0)
             goto done;
