@@ -80,7 +80,10 @@ describe('a policy on the built-in tools', () => {
     s = await startServe(['--stateless', '--issuer', issuer, '--jwks-file', jwksFile,
       '--tool-scope', 'whoami=mcp:whoami,mcp:read', '--tool-scope', 'hello_*=']);
   });
-  after(async () => { await s.stop(); });
+  after(async () => {
+    const { code } = await s.stop();
+    assert.equal(code, 0, s.stderr());
+  });
 
   test('tools/list shows only the tools the token may call', async () => {
     const names = async (scope) => (await post(s, tokenFor(s, scope), list)).body.result.tools.map((t) => t.name).sort();
