@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "mcpauth/token.h"
+#include "mcpauth/tool_policy.h"
 
 #define MCPAUTH_MCP_LATEST_VERSION    "2025-11-25"
 #define MCPAUTH_MCP_SESSION_ID_LENGTH 32         /* hex characters */
@@ -58,6 +59,10 @@ typedef struct mcpauth_mcp_config {
     /* Borrowed: a stdio backend that answers MCP instead of the built-in
      * tools (mcp_backend.h). NULL: the built-in tools. */
     struct mcpauth_mcp_backend *backend;
+    /* Borrowed: tools/list answers, the built-in tools' and a backend's,
+     * show only the tools the caller's token may call (tool_policy.h).
+     * NULL: every tool. tools/call is checked before the engine (serve). */
+    const mcpauth_tool_policy *tool_policy;
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);

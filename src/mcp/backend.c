@@ -359,7 +359,7 @@ bool mcpauth__backend_initialize(mcpauth_mcp_backend *backend, mcpauth_mcp_sessi
             mcpauth__bridge_stop(bridge, "out of memory");
         return false;
     }
-    mcpauth__bridge_post(bridge, session_id, message, msg, sink);
+    mcpauth__bridge_post(bridge, session_id, message, msg, NULL, sink);
     return true;
 }
 
@@ -370,7 +370,7 @@ bool mcpauth__backend_has(mcpauth_mcp_backend *backend, const char *session_id)
 
 void mcpauth__backend_post(mcpauth_mcp_backend *backend, const char *session_id,
                            json_object *message, const mcpauth__jsonrpc_message *msg,
-                           mcpauth_mcp_sink *sink)
+                           const mcpauth__tools_view *view, mcpauth_mcp_sink *sink)
 {
     mcpauth__bridge *bridge = bridge_of(backend, session_id);
     if (!bridge) {
@@ -378,7 +378,7 @@ void mcpauth__backend_post(mcpauth_mcp_backend *backend, const char *session_id,
         sink->reply(&reply, sink->data);
         return;
     }
-    mcpauth__bridge_post(bridge, session_id, message, msg, sink);
+    mcpauth__bridge_post(bridge, session_id, message, msg, view, sink);
 }
 
 void mcpauth__backend_get(mcpauth_mcp_backend *backend, const char *session_id,

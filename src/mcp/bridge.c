@@ -43,6 +43,10 @@ struct pending {
     stream *stream;
     uint64_t deadline_ms; /* 0: none */
     bool initialize;
+    /* A tools/list whose result is filtered (issue 5): the policy and a copy
+     * of the caller's token, which the request outlives. */
+    const mcpauth_tool_policy *tools_policy; /* NULL: not filtered */
+    mcpauth_token_info *tools_granted;       /* NULL: no scope */
 };
 
 /* A child request sent on to a client. */
@@ -285,6 +289,9 @@ static void pending_free(mcpauth__bridge *b, pending *p)
     }
     json_object_put(p->client_id);
     json_object_put(p->progress_token);
+    if (p->tools_granted)
+        mcpauth_token_info_free(p->tools_granted);
+    free(p->tools_granted);
     free(p);
 }
 
@@ -371,6 +378,25 @@ static stream *route_unrelated(mcpauth__bridge *b)
     return b->sessions ? &b->sessions->standalone : NULL;
 }
 
+/* Issue 5: a tools/list result shows the caller only the tools its token
+ * may call, before any of it is sent or kept for replay. A result the
+ * policy cannot be applied to is not passed on (it might show them all):
+ * false, and *error is the JSON-RPC error to answer instead. */
+static bool filter_tools(mcpauth__bridge *b, pending *p, json_object *message, json_object **error)
+{
+    json_object *result = NULL;
+    if (!p->tools_policy || !json_object_object_get_ex(message, "result", &result))
+        return true;
+    mcpauth_error err;
+    if (mcpauth_tool_policy_filter_tools_list(p->tools_policy, result, p->tools_granted, &err) ==
+        MCPAUTH_OK)
+        return true;
+    bridge_log(b, "warning", "backend[%d]: %s; answered with an error", b->pid, err.message);
+    *error = mcpauth__jsonrpc_error(p->client_id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+                                    "the backend's tools/list result is malformed", NULL);
+    return false;
+}
+
 static void from_child_response(mcpauth__bridge *b, json_object *message, json_object *id)
 {
     pending *p = pending_by_child_id(b, id);
@@ -380,6 +406,12 @@ static void from_child_response(mcpauth__bridge *b, json_object *message, json_o
         return;
     }
     json_object_object_add(message, "id", json_object_get(p->client_id));
+    json_object *error = NULL;
+    if (!filter_tools(b, p, message, &error)) {
+        finish_request(p, error, false);
+        json_object_put(error);
+        return;
+    }
     json_object *result = NULL;
     if (p->initialize && b->limits.shared && !b->init_result &&
         json_object_object_get_ex(message, "result", &result))
@@ -779,8 +811,21 @@ static bool mint_progress_token(pending *p, json_object *message)
     return mcpauth__json_add(meta, "progressToken", json_object_new_int64(p->child_id));
 }
 
+/* The pending tools/list keeps its own copy of the caller's token. */
+static bool keep_view(pending *p, const mcpauth__tools_view *view)
+{
+    if (!view)
+        return true;
+    p->tools_policy = view->policy;
+    if (!view->granted)
+        return true;
+    p->tools_granted = calloc(1, sizeof *p->tools_granted);
+    return p->tools_granted && mcpauth_token_info_copy(view->granted, p->tools_granted);
+}
+
 static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
-                         const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
+                         const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
+                         mcpauth_mcp_sink *sink)
 {
     bool initialize = strcmp(msg->method, "initialize") == 0;
     if (initialize && b->init_result) {
@@ -796,7 +841,9 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
     }
     pending *p = calloc(1, sizeof *p);
     stream *s = calloc(1, sizeof *s);
-    if (!p || !s) {
+    if (!p || !s || !keep_view(p, view)) {
+        if (p)
+            free(p->tools_granted);
         free(p);
         free(s);
         reply_status(sink, 500);
@@ -884,7 +931,8 @@ static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *mes
 }
 
 void mcpauth__bridge_post(mcpauth__bridge *b, const char *session_id, json_object *message,
-                          const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
+                          const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
+                          mcpauth_mcp_sink *sink)
 {
     bsession *bs = find_session(b, session_id);
     if (!bs) {
@@ -893,7 +941,7 @@ void mcpauth__bridge_post(mcpauth__bridge *b, const char *session_id, json_objec
     }
     switch (msg->kind) {
     case MCPAUTH__JSONRPC_REQUEST:
-        post_request(b, bs, message, msg, sink);
+        post_request(b, bs, message, msg, view, sink);
         return;
     case MCPAUTH__JSONRPC_RESPONSE:
         post_response(b, bs, message, msg);

@@ -374,8 +374,15 @@ static json_object *dispatch(exchange *x, const mcpauth__jsonrpc_message *msg)
     /* basic/utilities/ping: an empty result, promptly. */
     if (strcmp(method, "ping") == 0)
         return mcpauth__jsonrpc_result(msg->id, json_object_new_object());
-    if (strcmp(method, "tools/list") == 0)
-        return mcpauth__jsonrpc_result(msg->id, mcpauth__tools_list());
+    if (strcmp(method, "tools/list") == 0) {
+        json_object *tools = mcpauth__tools_list();
+        /* Issue 5: the caller sees only the tools its token may call. Our
+         * own list always has the shape the filter needs. */
+        if (tools)
+            mcpauth_tool_policy_filter_tools_list(x->server->config.tool_policy, tools,
+                                                  x->req->identity.token, NULL);
+        return mcpauth__jsonrpc_result(msg->id, tools);
+    }
     if (strcmp(method, "tools/call") == 0)
         return tools_call(x, msg);
     if (strcmp(method, "logging/setLevel") == 0)
@@ -566,7 +573,13 @@ static void forward(exchange *x, const mcpauth__jsonrpc_message *msg, bool batch
         reply_error(x->sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return;
     }
-    mcpauth__backend_post(backend, x->session->id, x->body, msg, x->sink);
+    /* Issue 5: the child's tools/list answer is filtered for the token of
+     * the request that asked (a shared child serves many callers). */
+    const mcpauth_tool_policy *policy = x->server->config.tool_policy;
+    mcpauth__tools_view view = {.policy = policy, .granted = x->req->identity.token};
+    bool filter = msg->kind == MCPAUTH__JSONRPC_REQUEST && strcmp(msg->method, "tools/list") == 0 &&
+                  !mcpauth_tool_policy_is_empty(policy);
+    mcpauth__backend_post(backend, x->session->id, x->body, msg, filter ? &view : NULL, x->sink);
 }
 
 /* The version in force for this POST: the header's when present, else the

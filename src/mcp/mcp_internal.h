@@ -193,6 +193,14 @@ size_t mcpauth__sse_replay_bytes(const mcpauth__sse_replay *replay);
 
 /* --- bridge.c: one child process and the sessions it serves ------------- */
 
+/* Whom a tools/list answer is for (issue 5): it shows only the tools
+ * granted may call under policy (tool_policy.h). Borrowed; granted NULL
+ * holds no scope. */
+typedef struct mcpauth__tools_view {
+    const mcpauth_tool_policy *policy;
+    const mcpauth_token_info *granted;
+} mcpauth__tools_view;
+
 /* The routing and remapping rules are those of mcp_backend.h; this is the
  * machinery: the child, the requests in flight both ways, the streams. */
 typedef struct mcpauth__bridge mcpauth__bridge;
@@ -234,9 +242,11 @@ bool mcpauth__bridge_usable(const mcpauth__bridge *bridge);
 /* Sends one checked client message (msg classifies message, which is
  * borrowed) of session_id to the child and answers sink (202 for
  * notifications and responses; the child's response, maybe streamed, for a
- * request). */
+ * request). view (NULL: none; copied) filters the result of a tools/list
+ * request before anything of it reaches the client or the replay buffer. */
 void mcpauth__bridge_post(mcpauth__bridge *bridge, const char *session_id, json_object *message,
-                          const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink);
+                          const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
+                          mcpauth_mcp_sink *sink);
 
 /* Opens (or resumes, after last_event_id) a stream of the session on sink
  * (mcp.h mcpauth_mcp_handle_get). */
@@ -294,9 +304,10 @@ bool mcpauth__backend_initialize(struct mcpauth_mcp_backend *backend, mcpauth_mc
  * answered 404). */
 bool mcpauth__backend_has(struct mcpauth_mcp_backend *backend, const char *session_id);
 
+/* As mcpauth__bridge_post, on the session's child. */
 void mcpauth__backend_post(struct mcpauth_mcp_backend *backend, const char *session_id,
                            json_object *message, const mcpauth__jsonrpc_message *msg,
-                           mcpauth_mcp_sink *sink);
+                           const mcpauth__tools_view *view, mcpauth_mcp_sink *sink);
 
 void mcpauth__backend_get(struct mcpauth_mcp_backend *backend, const char *session_id,
                           const char *last_event_id, mcpauth_mcp_sink *sink);

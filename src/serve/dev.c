@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mcpauth/strbuf.h"
+#include "mcpauth/tool_policy.h"
 #include "mcpauth/url.h"
 #include "serve_internal.h"
 
@@ -32,9 +33,17 @@ mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcp
     mcpauth_devissuer_config *dc = &config->dev_issuer;
     dc->issuer = out->origin;
     dc->resource = config->resource;
+    /* The issuer grants what the metadata advertises: the required scopes
+     * and the per-tool ones, so that a client can step up (issue 5). */
+    size_t count = 0;
+    const char **scopes = mcpauth_tool_policy_scopes_union(
+        config->tool_policy, config->required_scopes.items, config->required_scopes.count, &count);
+    if (!scopes)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     dc->scope_count = 0;
-    for (size_t i = 0; i < config->required_scopes.count && i < MCPAUTH_DEVISSUER_MAX_SCOPES; i++)
-        dc->scopes[dc->scope_count++] = config->required_scopes.items[i];
+    for (size_t i = 0; i < count && i < MCPAUTH_DEVISSUER_MAX_SCOPES; i++)
+        dc->scopes[dc->scope_count++] = scopes[i];
+    free(scopes);
     if (!(out->issuer = mcpauth_devissuer_new(dc, err)))
         return err->status;
     config->issuer = out->origin;

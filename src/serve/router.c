@@ -14,6 +14,7 @@
 #include "mcpauth/devissuer.h"
 #include "mcpauth/json.h"
 #include "mcpauth/strbuf.h"
+#include "mcpauth/tool_policy.h"
 #include "serve_internal.h"
 
 #define MAX_TOKEN_LENGTH (16 * 1024)
@@ -161,10 +162,15 @@ static bool origin_allowed(const serve_context *ctx, const char *origin)
 
 /* ---- challenges (RFC 6750 §3, RFC 9728 §5.1) ---- */
 
-static void respond_challenge(request *r, int status, const char *error, const char *description)
+/* scope NULL: the resource's required scopes. */
+static void respond_challenge(request *r, int status, const char *error, const char *description,
+                              const char *scope)
 {
     serve_context *ctx = r->ctx;
-    const char *scope = ctx->resource.scope[0] ? ctx->resource.scope : NULL;
+    if (!scope)
+        scope = ctx->resource.scope;
+    if (!scope[0])
+        scope = NULL;
     char *challenge =
         mcpauth_bearer_challenge(ctx->resource.metadata_url, scope, error, description);
     field_list f = {0};
@@ -258,6 +264,29 @@ static void on_mcp_abort(mcpauth_http_exchange *ex, void *data)
     call_free(call);
 }
 
+/* Issue 5: a tools/call the token lacks the tool's scopes for is refused
+ * here, before the MCP engine or a backend child sees any of the body (MCP
+ * 2025-11-25 authorization §Scope Challenge Handling: 403 insufficient_scope
+ * naming every scope the call needs). False when it was answered. */
+static bool tools_allowed(request *r, const mcpauth_token_info *info, const char *body,
+                          size_t length)
+{
+    serve_context *ctx = r->ctx;
+    const mcpauth_string_array *base = &ctx->config->required_scopes;
+    mcpauth_tool_policy_verdict verdict;
+    if (mcpauth_tool_policy_check_body(ctx->config->tool_policy, body, length, info, base->items,
+                                       base->count, &verdict) != MCPAUTH_OK) {
+        respond_text(r, 503, "out of memory\n");
+        return false;
+    }
+    if (verdict.allowed)
+        return true;
+    ctx->metrics.insufficient_scope++;
+    respond_challenge(r, 403, "insufficient_scope", verdict.reason, verdict.scope);
+    mcpauth_tool_policy_verdict_free(&verdict);
+    return false;
+}
+
 static void serve_mcp(request *r, const mcpauth_token_info *info, const char *validated_by,
                       bool cache_hit)
 {
@@ -283,6 +312,8 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
     };
     req.body = mcpauth_http_exchange_body(ex, &req.body_length);
     r->subject = info ? info->subject : NULL;
+    if (info && strcmp(method, "POST") == 0 && !tools_allowed(r, info, req.body, req.body_length))
+        return;
     mcp_call *call = calloc(1, sizeof *call);
     if (!call || (r->subject && !(call->subject = strdup(r->subject)))) {
         free(call);
@@ -322,12 +353,12 @@ static void on_validated(const mcpauth_validation *v, void *data)
         break;
     case MCPAUTH_VALIDATION_INVALID:
         ctx->metrics.invalid++;
-        respond_challenge(r, 401, "invalid_token", v->reason);
+        respond_challenge(r, 401, "invalid_token", v->reason, NULL);
         break;
     case MCPAUTH_VALIDATION_INSUFFICIENT_SCOPE:
         ctx->metrics.insufficient_scope++;
         r->subject = v->info ? v->info->subject : NULL;
-        respond_challenge(r, 403, "insufficient_scope", v->reason);
+        respond_challenge(r, 403, "insufficient_scope", v->reason, NULL);
         break;
     case MCPAUTH_VALIDATION_UNAVAILABLE: {
         /* Not the client's fault (TV-8): 503, and the operator hears why. */
@@ -368,12 +399,12 @@ static void authenticate(request *r)
     case MCPAUTH_BEARER_NONE:
     case MCPAUTH_BEARER_OTHER_SCHEME:
         ctx->metrics.missing++;
-        respond_challenge(r, 401, NULL, NULL);
+        respond_challenge(r, 401, NULL, NULL, NULL);
         free(r);
         return;
     case MCPAUTH_BEARER_MALFORMED:
         ctx->metrics.invalid++;
-        respond_challenge(r, 400, "invalid_request", "malformed Authorization header");
+        respond_challenge(r, 400, "invalid_request", "malformed Authorization header", NULL);
         free(r);
         return;
     case MCPAUTH_BEARER_FOUND:

@@ -151,6 +151,7 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     }
     mcpauth_mcp_config mcp = config->mcp;
+    mcp.tool_policy = config->tool_policy;
     if (config->backend.argv) {
         mcpauth_mcp_backend_config bc = config->backend;
         bc.log = on_backend_log;

@@ -4,7 +4,8 @@
  * notification (routed by progress token or to the standalone stream), and a
  * client's answer as the child's response. Also: timeouts, a child that
  * dies, the conflict on a second GET, resuming after Last-Event-ID, and a
- * shared child's sessions kept apart (progress, cancellation, routing). */
+ * shared child's sessions kept apart (progress, cancellation, routing), and a
+ * tools/list result filtered for the caller's token (issue 5). */
 #include <check.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -155,14 +156,25 @@ static void finish(void)
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
-static void post_to(const char *session, const char *text, fake_sink *f)
+static void post_to_view(const char *session, const char *text, const mcpauth__tools_view *view,
+                         fake_sink *f)
 {
     json_object *message = json_tokener_parse(text);
     ck_assert_ptr_nonnull(message);
     mcpauth__jsonrpc_message msg;
     ck_assert_int_ne(mcpauth__jsonrpc_classify(message, &msg), MCPAUTH__JSONRPC_INVALID);
-    mcpauth__bridge_post(bridge, session, message, &msg, &f->sink);
+    mcpauth__bridge_post(bridge, session, message, &msg, view, f ? &f->sink : NULL);
     json_object_put(message);
+}
+
+static void post_to(const char *session, const char *text, fake_sink *f)
+{
+    post_to_view(session, text, NULL, f);
+}
+
+static void post_view(const char *text, const mcpauth__tools_view *view, fake_sink *f)
+{
+    post_to_view(SESSION, text, view, f);
 }
 
 static void post(const char *text, fake_sink *f)
@@ -552,6 +564,132 @@ START_TEST(shared_request_with_none_in_flight_refused)
 }
 END_TEST
 
+/* --- tools/list through the policy (issue 5) ---------------------------- */
+
+/* A child answering every request with the same tools/list result, whatever
+ * it was asked: three tools and an entry without a name. */
+#define LISTING_CHILD                                                                              \
+    "exec sed -u -e "                                                                              \
+    "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":["           \
+    "{\"name\":\"echo\"},{\"name\":\"admin_wipe\"},{\"name\":\"pid\"},7]}}/'"
+
+static mcpauth_tool_policy *admin_policy(void)
+{
+    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_error err;
+    ck_assert_ptr_nonnull(policy);
+    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "admin_*=mcp:admin", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "pid=mcp:pid", &err), MCPAUTH_OK);
+    return policy;
+}
+
+START_TEST(tools_list_filtered_per_request)
+{
+    start(LISTING_CHILD, 0);
+    mcpauth_tool_policy *policy = admin_policy();
+    char *plain_scopes[] = {"mcp"};
+    char *admin_scopes[] = {"mcp", "mcp:admin"};
+    mcpauth_token_info plain = {.active = true, .scopes = plain_scopes, .scope_count = 1};
+    mcpauth_token_info admin = {.active = true, .scopes = admin_scopes, .scope_count = 2};
+
+    /* The view is copied: the caller's token may be gone when the answer
+     * comes. */
+    fake_sink a;
+    sink_init(&a);
+    mcpauth__tools_view view = {.policy = policy, .granted = &plain};
+    post_view("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", &view, &a);
+    view.granted = NULL;
+    run_until(&a.replies);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(a.body,
+                     "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"echo\"}]}}");
+
+    fake_sink b;
+    sink_init(&b);
+    view.granted = &admin;
+    post_view("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}", &view, &b);
+    run_until(&b.replies);
+    ck_assert_str_eq(b.body, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":"
+                             "\"echo\"},{\"name\":\"admin_wipe\"}]}}");
+
+    /* No view: the child's answer as it is. */
+    fake_sink c;
+    sink_init(&c);
+    post("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}", &c);
+    run_until(&c.replies);
+    ck_assert_ptr_nonnull(strstr(c.body, "\"pid\""));
+    ck_assert_ptr_nonnull(strstr(c.body, ",7]"));
+
+    /* A view without a token holds no scope. */
+    fake_sink d;
+    sink_init(&d);
+    view.granted = NULL;
+    post_view("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}", &view, &d);
+    run_until(&d.replies);
+    ck_assert_ptr_nonnull(strstr(d.body, "\"tools\":[{\"name\":\"echo\"}]"));
+    finish();
+    mcpauth_tool_policy_free(policy);
+}
+END_TEST
+
+START_TEST(tools_list_filtered_on_a_stream)
+{
+    /* A notification first makes the answer a stream: the filtered result
+     * is what the stream and the replay buffer get. */
+    start("exec sed -u -e "
+          "'s/.*\"id\":\\([0-9]*\\).*/"
+          "{\"jsonrpc\":\"2.0\",\"method\":\"notifications\\/message\",\"params\":{}}\\n"
+          "{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":["
+          "{\"name\":\"echo\"},{\"name\":\"admin_wipe\"}]}}/'",
+          0);
+    mcpauth_tool_policy *policy = admin_policy();
+    char *scopes[] = {"mcp"};
+    mcpauth_token_info plain = {.active = true, .scopes = scopes, .scope_count = 1};
+    mcpauth__tools_view view = {.policy = policy, .granted = &plain};
+    fake_sink call;
+    sink_init(&call);
+    post_view("{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":\"tools/list\"}", &view, &call);
+    run_until(&call.ends);
+    ck_assert_int_eq(call.replies, 0);
+    ck_assert_ptr_nonnull(strstr(call.stream, "notifications/message"));
+    ck_assert_ptr_nonnull(strstr(call.stream, "\"tools\":[{\"name\":\"echo\"}]"));
+    ck_assert_ptr_null(strstr(call.stream, "admin_wipe"));
+
+    /* Resumed from the priming event: the replay holds the filtered list. */
+    fake_sink again;
+    sink_init(&again);
+    mcpauth__bridge_get(bridge, SESSION, "1-0", &again.sink);
+    ck_assert_int_eq(again.ends, 1);
+    ck_assert_ptr_nonnull(strstr(again.stream, "\"tools\":[{\"name\":\"echo\"}]"));
+    ck_assert_ptr_null(strstr(again.stream, "admin_wipe"));
+    finish();
+    mcpauth_tool_policy_free(policy);
+}
+END_TEST
+
+START_TEST(tools_list_malformed_is_an_error)
+{
+    /* tools is not an array: it cannot be filtered, so it is not shown. */
+    start("exec sed -u -e "
+          "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":"
+          "{\"name\":\"admin_wipe\"}}}/'",
+          0);
+    mcpauth_tool_policy *policy = admin_policy();
+    mcpauth__tools_view view = {.policy = policy, .granted = NULL};
+    fake_sink call;
+    sink_init(&call);
+    post_view("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}", &view, &call);
+    run_until(&call.replies);
+    ck_assert_int_eq(call.status, 200);
+    ck_assert_ptr_nonnull(strstr(call.body, "-32603"));
+    ck_assert_ptr_nonnull(strstr(call.body, "\"id\":5"));
+    ck_assert_ptr_null(strstr(call.body, "admin_wipe"));
+    ck_assert_ptr_nonnull(strstr(last_log, "tools/list result"));
+    finish();
+    mcpauth_tool_policy_free(policy);
+}
+END_TEST
+
 static Suite *bridge_suite(void)
 {
     Suite *s = suite_create("bridge");
@@ -569,6 +707,9 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, shared_foreign_cancellation_dropped);
     tcase_add_test(tc, shared_news_to_every_session);
     tcase_add_test(tc, shared_request_with_none_in_flight_refused);
+    tcase_add_test(tc, tools_list_filtered_per_request);
+    tcase_add_test(tc, tools_list_filtered_on_a_stream);
+    tcase_add_test(tc, tools_list_malformed_is_an_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -388,6 +388,40 @@ START_TEST(full_flow)
 }
 END_TEST
 
+/* Issue 5: with a per-tool policy, tools/list shows the caller only the
+ * tools its token may call. */
+START_TEST(tools_list_follows_the_policy)
+{
+    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_error err;
+    ck_assert_ptr_nonnull(policy);
+    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "whoami=profile", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "hello_*=mcp:hello", &err), MCPAUTH_OK);
+    mcpauth_mcp_server_free(server);
+    mcpauth_mcp_config config;
+    mcpauth_mcp_config_init(&config);
+    config.stateless = true;
+    config.tool_policy = policy;
+    server = mcpauth_mcp_server_new(&config);
+    ck_assert_ptr_nonnull(server);
+
+    call c = {.version = "2025-11-25", .token = &alice}; /* mcp profile */
+    post_request(&c, "tools/list", NULL);
+    json_object *tools = member(assert_result(), "tools");
+    ck_assert_uint_eq(json_object_array_length(tools), 1);
+    ck_assert_str_eq(string_at(tools, "0.name"), "whoami");
+
+    c.token = &bob;
+    post_request(&c, "tools/list", NULL);
+    ck_assert_uint_eq(json_object_array_length(member(assert_result(), "tools")), 0);
+
+    c.token = NULL; /* no token holds no scope */
+    post_request(&c, "tools/list", NULL);
+    ck_assert_uint_eq(json_object_array_length(member(assert_result(), "tools")), 0);
+    mcpauth_tool_policy_free(policy);
+}
+END_TEST
+
 /* Without a stdio backend nothing speaks first: no standalone stream. */
 START_TEST(get_without_backend)
 {
@@ -1290,6 +1324,7 @@ static Suite *mcp_suite(void)
     tcase_add_test(tc, logging_levels);
     tcase_add_test(tc, ids_echoed_as_sent);
     tcase_add_test(tc, notifications_and_responses_accepted);
+    tcase_add_test(tc, tools_list_follows_the_policy);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transport");
