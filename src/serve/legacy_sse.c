@@ -292,11 +292,6 @@ const char *serve_legacy_off_reason(const mcpauth_serve_config *config)
     if (config->workers > 1)
         return "it needs --workers 1 (a stream and its POSTs must reach one process); "
                "--no-legacy-sse silences this";
-    /* The per-tool scope checks sit on the Streamable HTTP path; this one
-     * must not become a way around them. */
-    if (!mcpauth_tool_policy_is_empty(config->tool_policy))
-        return "per-tool scopes (--tool-scope) are not enforced on it; --no-legacy-sse "
-               "silences this";
     return NULL;
 }
 

@@ -292,6 +292,12 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
 {
     mcpauth_http_exchange *ex = r->ex;
     const char *method = mcpauth_http_exchange_method(ex);
+    /* Per-tool scopes on either transport, before anything reaches the
+     * engine or a backend. */
+    size_t body_length = 0;
+    const char *body = mcpauth_http_exchange_body(ex, &body_length);
+    if (info && strcmp(method, "POST") == 0 && !tools_allowed(r, info, body, body_length))
+        return;
     if (serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
         serve_caller legacy_caller = {.token = info,
                                       .validated_by = validated_by,
@@ -310,10 +316,9 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         .identity = {.token = info, .validated_by = validated_by, .cache_hit = cache_hit},
         .now = (int64_t)time(NULL),
     };
-    req.body = mcpauth_http_exchange_body(ex, &req.body_length);
+    req.body = body;
+    req.body_length = body_length;
     r->subject = info ? info->subject : NULL;
-    if (info && strcmp(method, "POST") == 0 && !tools_allowed(r, info, req.body, req.body_length))
-        return;
     mcp_call *call = calloc(1, sizeof *call);
     if (!call || (r->subject && !(call->subject = strdup(r->subject)))) {
         free(call);

@@ -339,13 +339,36 @@ describe('legacy HTTP+SSE transport with tokens', () => {
     assert.match(scope.headers.get('www-authenticate'), /insufficient_scope/);
   });
 
-  test('per-tool scopes: the transport is off (404) rather than a way around them', async () => {
+  test('per-tool scopes hold here too: tools/list filtered, a forbidden call gets the 403 step-up', async () => {
     const scoped = await startServe(['--issuer', as.origin, '--client-id', CLIENT_ID, '--client-secret-file', secretFile,
       '--tool-scope', 'hello_world=admin']);
+    const now = Math.floor(Date.now() / 1000);
+    tokens.set('scoped-alice', { active: true, sub: 'alice', client_id: 'client-a', scope: 'mcp', aud: scoped.resource,
+      iss: as.origin, iat: now, exp: now + 3600 });
+    const auth = bearer('scoped-alice');
+    let s;
     try {
-      await scoped.waitForLog(/warning: legacy HTTP\+SSE transport off: per-tool scopes/);
-      assert.equal((await fetch(scoped.url('/sse'), { headers: bearer('alice-token') })).status, 404);
-    } finally { assert.equal((await scoped.stop()).code, 0, scoped.stderr()); }
+      s = await openSession(scoped, auth);
+      await call(s, INIT, auth);
+      const list = await call(s, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, auth);
+      const names = list.result.tools.map((t) => t.name);
+      assert.ok(names.includes('whoami'), names.join());
+      assert.ok(!names.includes('hello_world'), names.join());
+      const refused = await post(s.messages,
+        { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'hello_world', arguments: {} } }, auth);
+      assert.equal(refused.status, 403, refused.text);
+      const challenge = refused.headers.get('www-authenticate');
+      assert.match(challenge, /error="insufficient_scope"/);
+      assert.match(challenge, /scope="mcp admin"/);
+      assert.match(challenge, /resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp"/);
+      // The refused call never reached the engine: no answer with its id on the stream.
+      const who = await call(s, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'whoami', arguments: {} } }, auth);
+      assert.ok(who.result);
+      assert.ok(!s.stream.events().some((e) => e.event === 'message' && JSON.parse(e.data).id === 3));
+    } finally {
+      s?.stream.close();
+      assert.equal((await scoped.stop()).code, 0, scoped.stderr());
+    }
   });
 
   test('hello_world greets the token\'s subject; another subject or client gets 404', async () => {
