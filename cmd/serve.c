@@ -204,32 +204,32 @@ static const cmd_spec serve_spec = {
              "       mcpauth serve --dev [--dev-auto-approve] [OPTIONS]\n"
              "       mcpauth serve --no-auth [OPTIONS]\n"
              "       mcpauth serve [OPTIONS] -- COMMAND [ARGS...]",
-    .summary =
-        "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
-        "metadata, RFC 6750 challenges, tokens checked as RFC 9068 JWTs against the\n"
-        "issuer's keys or by RFC 7662 introspection, with a cache. Built-in tools:\n"
-        "hello_world and whoami; or, after --, a stdio MCP server run for each\n"
-        "session and bridged to Streamable HTTP.",
+    .summary = "Serves MCP (Streamable HTTP) as an OAuth 2.1 protected resource: RFC 9728\n"
+               "metadata, RFC 6750 challenges, tokens checked as RFC 9068 JWTs against the\n"
+               "issuer's keys or by RFC 7662 introspection, with a cache. Built-in tools:\n"
+               "hello_world and whoami; or, after --, a stdio MCP server run for each\n"
+               "session and bridged to Streamable HTTP.",
     .groups = serve_groups,
     .group_count = sizeof serve_groups / sizeof serve_groups[0],
-    .epilog = "Environment:\n"
-              "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
-              "\n"
-              "Endpoints:\n"
-              "  RESOURCE-PATH                                  MCP (POST, DELETE; GET with a backend)\n"
-              "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
-              "  /healthz, /metrics                             health, Prometheus\n"
-              "  with --dev: /.well-known/oauth-authorization-server, /authorize, /token,\n"
-              "  /register[/ID], /introspect, /revoke, /jwks    the development issuer\n"
-              "\n"
-              "Examples:\n"
-              "  mcpauth register --issuer https://auth.example.com -o rs.json "
-              "--grant-type client_credentials --scope mcp\n"
-              "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
-              "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
-              "http://127.0.0.1:3000/mcp\n"
-              "  mcpauth serve --dev --listen 127.0.0.1:3000 --resource "
-              "http://127.0.0.1:3000/mcp\n",
+    .epilog =
+        "Environment:\n"
+        "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
+        "\n"
+        "Endpoints:\n"
+        "  RESOURCE-PATH                                  MCP (POST, DELETE; GET with a backend)\n"
+        "  /.well-known/oauth-protected-resource[PATH]    RFC 9728 metadata\n"
+        "  /healthz, /metrics                             health, Prometheus\n"
+        "  with --dev: /.well-known/oauth-authorization-server, /authorize, /token,\n"
+        "  /register[/ID], /introspect, /revoke, /jwks    the development issuer\n"
+        "\n"
+        "Examples:\n"
+        "  mcpauth register --issuer https://auth.example.com -o rs.json "
+        "--grant-type client_credentials --scope mcp\n"
+        "  mcpauth serve --credentials rs.json --resource https://mcp.example.com/mcp\n"
+        "  mcpauth serve --no-auth --listen 127.0.0.1:3000 --resource "
+        "http://127.0.0.1:3000/mcp\n"
+        "  mcpauth serve --dev --listen 127.0.0.1:3000 --resource "
+        "http://127.0.0.1:3000/mcp\n",
 };
 
 typedef struct serve_args {
@@ -248,7 +248,7 @@ typedef struct serve_args {
     bool reading_file;
     mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
     json_object *tools; /* the --config file's "tools" object, borrowed from the document */
-    char login[65]; /* the default --dev-user */
+    char login[65];     /* the default --dev-user */
 } serve_args;
 
 static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
@@ -366,19 +366,44 @@ static int on_option(void *ctx, int id, const char *arg)
         return rc;
     long value;
     switch (id) {
-    case OPT_RESOURCE: c->resource = arg; return 0;
-    case OPT_LISTEN: return parse_listen(a, arg);
-    case OPT_RESOURCE_NAME: c->resource_name = arg; return 0;
-    case OPT_NO_AUTH: c->no_auth = true; return 0;
-    case OPT_STATELESS: c->mcp.stateless = true; return 0;
-    case OPT_SSE_PATH: c->sse_path = arg; return 0;
-    case OPT_MESSAGES_PATH: c->messages_path = arg; return 0;
-    case OPT_NO_LEGACY_SSE: c->no_legacy_sse = true; return 0;
-    case OPT_ISSUER: c->issuer = arg; return 0;
-    case OPT_INTROSPECTION_ENDPOINT: c->introspection.endpoint = arg; return 0;
-    case OPT_CREDENTIALS: a->credentials_file = arg; return 0;
-    case OPT_CLIENT_ID: c->introspection.client_id = arg; return 0;
-    case OPT_CLIENT_SECRET_FILE: a->client_secret_file = arg; return 0;
+    case OPT_RESOURCE:
+        c->resource = arg;
+        return 0;
+    case OPT_LISTEN:
+        return parse_listen(a, arg);
+    case OPT_RESOURCE_NAME:
+        c->resource_name = arg;
+        return 0;
+    case OPT_NO_AUTH:
+        c->no_auth = true;
+        return 0;
+    case OPT_STATELESS:
+        c->mcp.stateless = true;
+        return 0;
+    case OPT_SSE_PATH:
+        c->sse_path = arg;
+        return 0;
+    case OPT_MESSAGES_PATH:
+        c->messages_path = arg;
+        return 0;
+    case OPT_NO_LEGACY_SSE:
+        c->no_legacy_sse = true;
+        return 0;
+    case OPT_ISSUER:
+        c->issuer = arg;
+        return 0;
+    case OPT_INTROSPECTION_ENDPOINT:
+        c->introspection.endpoint = arg;
+        return 0;
+    case OPT_CREDENTIALS:
+        a->credentials_file = arg;
+        return 0;
+    case OPT_CLIENT_ID:
+        c->introspection.client_id = arg;
+        return 0;
+    case OPT_CLIENT_SECRET_FILE:
+        a->client_secret_file = arg;
+        return 0;
     case OPT_CLIENT_AUTH:
         if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
             c->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
@@ -390,14 +415,22 @@ static int on_option(void *ctx, int id, const char *arg)
                                    "client_secret_post",
                                    arg);
         return 0;
-    case OPT_AUDIENCE: return add_to(a, &c->audiences, 0, arg);
-    case OPT_REQUIRED_SCOPE: return add_to(a, &c->required_scopes, 1, arg);
-    case OPT_ALLOWED_ORIGIN: return add_to(a, &c->allowed_origins, 2, arg);
-    case OPT_ALLOWED_HOST: return add_to(a, &c->allowed_hosts, 3, arg);
-    case OPT_LEEWAY: return set_seconds("leeway", arg, &c->leeway_seconds);
-    case OPT_CACHE_SIZE: return set_size("cache-size", arg, 0, 10000000, &c->cache_size);
-    case OPT_CACHE_TTL: return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
-    case OPT_NEGATIVE_TTL: return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
+    case OPT_AUDIENCE:
+        return add_to(a, &c->audiences, 0, arg);
+    case OPT_REQUIRED_SCOPE:
+        return add_to(a, &c->required_scopes, 1, arg);
+    case OPT_ALLOWED_ORIGIN:
+        return add_to(a, &c->allowed_origins, 2, arg);
+    case OPT_ALLOWED_HOST:
+        return add_to(a, &c->allowed_hosts, 3, arg);
+    case OPT_LEEWAY:
+        return set_seconds("leeway", arg, &c->leeway_seconds);
+    case OPT_CACHE_SIZE:
+        return set_size("cache-size", arg, 0, 10000000, &c->cache_size);
+    case OPT_CACHE_TTL:
+        return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
+    case OPT_NEGATIVE_TTL:
+        return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
     case OPT_MAX_SESSIONS:
         return set_size("max-sessions", arg, 1, 10000000, &c->mcp.max_sessions);
     case OPT_SESSION_IDLE_TIMEOUT:
@@ -415,8 +448,10 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("max-connections", arg, 1, 1000000, &c->limits.max_connections);
     case OPT_MAX_PIPELINED:
         return set_size("max-pipelined", arg, 1, 1024, &c->limits.max_pipelined);
-    case OPT_HEADER_TIMEOUT: return set_ms("header-timeout", arg, &c->limits.header_timeout_ms);
-    case OPT_IDLE_TIMEOUT: return set_ms("idle-timeout", arg, &c->limits.idle_timeout_ms);
+    case OPT_HEADER_TIMEOUT:
+        return set_ms("header-timeout", arg, &c->limits.header_timeout_ms);
+    case OPT_IDLE_TIMEOUT:
+        return set_ms("idle-timeout", arg, &c->limits.idle_timeout_ms);
     case OPT_SHUTDOWN_TIMEOUT:
         return set_seconds("shutdown-timeout", arg, &c->shutdown_timeout_seconds);
     case OPT_LOG_FORMAT:
@@ -427,7 +462,9 @@ static int on_option(void *ctx, int id, const char *arg)
         else
             return cmd_usage_error(&serve_spec, "--log-format: '%s' is not text or json", arg);
         return 0;
-    case OPT_CONFIG: a->config_file = arg; return 0;
+    case OPT_CONFIG:
+        a->config_file = arg;
+        return 0;
     case OPT_VALIDATION:
         if (strcmp(arg, "auto") == 0)
             c->validation = MCPAUTH_VALIDATE_AUTO;
@@ -436,21 +473,34 @@ static int on_option(void *ctx, int id, const char *arg)
         else if (strcmp(arg, "introspect") == 0)
             c->validation = MCPAUTH_VALIDATE_INTROSPECT;
         else
-            return cmd_usage_error(&serve_spec,
-                                   "--validation: '%s' is not auto, jwt or introspect", arg);
+            return cmd_usage_error(&serve_spec, "--validation: '%s' is not auto, jwt or introspect",
+                                   arg);
         return 0;
-    case OPT_JWKS_URI: c->jwks_uri = arg; return 0;
-    case OPT_JWKS_FILE: c->jwks_file = arg; return 0;
-    case OPT_JWKS_COOLDOWN: return set_seconds("jwks-cooldown", arg, &c->jwks_cooldown_seconds);
-    case OPT_JWT_ALG: return add_jwt_alg(a, arg);
-    case OPT_JWT_TYP_OPTIONAL: c->jwt.typ_optional = true; return 0;
-    case OPT_INTROSPECT_JWT: c->introspect_jwt = true; return 0;
+    case OPT_JWKS_URI:
+        c->jwks_uri = arg;
+        return 0;
+    case OPT_JWKS_FILE:
+        c->jwks_file = arg;
+        return 0;
+    case OPT_JWKS_COOLDOWN:
+        return set_seconds("jwks-cooldown", arg, &c->jwks_cooldown_seconds);
+    case OPT_JWT_ALG:
+        return add_jwt_alg(a, arg);
+    case OPT_JWT_TYP_OPTIONAL:
+        c->jwt.typ_optional = true;
+        return 0;
+    case OPT_INTROSPECT_JWT:
+        c->introspect_jwt = true;
+        return 0;
     case OPT_ENV:
         if (!strchr(arg, '=') || arg[0] == '=')
             return cmd_usage_error(&serve_spec, "--env: '%s' is not NAME=VALUE", arg);
         return add_to(a, &a->env, 6, arg);
-    case OPT_PASS_ENV: return add_to(a, &a->pass_env, 7, arg);
-    case OPT_SHARED_BACKEND: c->backend.shared = true; return 0;
+    case OPT_PASS_ENV:
+        return add_to(a, &a->pass_env, 7, arg);
+    case OPT_SHARED_BACKEND:
+        c->backend.shared = true;
+        return 0;
     case OPT_BACKEND_TIMEOUT:
         if (cmd_parse_long(&serve_spec, "backend-timeout", arg, 1, 86400, &value) != 0)
             return 2;
@@ -466,10 +516,16 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_BACKEND_MAX_BUFFER:
         return set_size("backend-max-buffer", arg, 4096, 1024L * 1024 * 1024,
                         &c->backend.max_buffered);
-    case OPT_TOOL_SCOPE: return add_to(a, &a->tool_scopes, 5, arg);
-    case OPT_DEV: c->dev = true; return 0;
-    case OPT_DEV_USER: return set_dev_user(c, arg);
-    case OPT_DEV_AUTO_APPROVE: c->dev_issuer.auto_approve = true; return 0;
+    case OPT_TOOL_SCOPE:
+        return add_to(a, &a->tool_scopes, 5, arg);
+    case OPT_DEV:
+        c->dev = true;
+        return 0;
+    case OPT_DEV_USER:
+        return set_dev_user(c, arg);
+    case OPT_DEV_AUTO_APPROVE:
+        c->dev_issuer.auto_approve = true;
+        return 0;
     case OPT_DEV_TOKEN_FORMAT:
         if (strcmp(arg, "jwt") == 0)
             c->dev_issuer.token_format = MCPAUTH_DEVISSUER_JWT;
@@ -479,7 +535,9 @@ static int on_option(void *ctx, int id, const char *arg)
             return cmd_usage_error(&serve_spec, "--dev-token-format: '%s' is not jwt or opaque",
                                    arg);
         return 0;
-    case OPT_DEV_STATE: c->dev_issuer.state_file = arg; return 0;
+    case OPT_DEV_STATE:
+        c->dev_issuer.state_file = arg;
+        return 0;
     case OPT_DEV_CODE_LIFETIME:
         if (cmd_parse_long(&serve_spec, "dev-code-lifetime", arg, 1, 600, &value) != 0)
             return 2;
@@ -655,8 +713,8 @@ static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **se
         c->introspection.client_secret = mcpauth_credentials_client_secret(creds);
     }
     if (a->client_secret_file || !c->introspection.client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
-                            secret, &err) != MCPAUTH_OK)
+        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
+                            &err) != MCPAUTH_OK)
             return cmd_fail("serve", &err);
         if (*secret)
             c->introspection.client_secret = *secret;
@@ -703,7 +761,7 @@ int cmd_serve(int argc, char **argv)
         free(a.listen_host);
         memset(&a, 0, sizeof a);
         mcpauth_serve_config_init(c);
-            c->mcp.server_version = MCPAUTH_VERSION;
+        c->mcp.server_version = MCPAUTH_VERSION;
         a.config_file = file;
         if ((status = load_config_file(&a, &file_doc)) != 0)
             goto done;

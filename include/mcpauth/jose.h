@@ -18,7 +18,7 @@
 #include "mcpauth/token.h"
 
 #define MCPAUTH_JWT_MAX_LENGTH (16 * 1024)
-#define MCPAUTH_JWKS_MAX_KEYS 64
+#define MCPAUTH_JWKS_MAX_KEYS  64
 
 typedef enum mcpauth_jws_alg {
     MCPAUTH_JWS_RS256,
@@ -60,7 +60,7 @@ size_t mcpauth_jwks_count(const mcpauth_jwks *jwks);
 
 typedef struct mcpauth_jwt_policy {
     bool allowed[MCPAUTH_JWS_ALG_COUNT]; /* the algorithm allow-list */
-    bool typ_optional; /* accept a missing typ (never a wrong one) */
+    bool typ_optional;                   /* accept a missing typ (never a wrong one) */
 } mcpauth_jwt_policy;
 
 /* The default allow-list: RS256, ES256, EdDSA, PS256; typ required. */

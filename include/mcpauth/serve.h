@@ -76,7 +76,7 @@ typedef struct mcpauth_serve_config {
     int workers;               /* worker processes; 1 runs in this process */
     int64_t shutdown_timeout_seconds;
     mcpauth_log_format log_format;
-    FILE *log;                 /* where log lines go (stderr) */
+    FILE *log; /* where log lines go (stderr) */
 } mcpauth_serve_config;
 
 void mcpauth_serve_config_init(mcpauth_serve_config *config);

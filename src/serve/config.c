@@ -54,9 +54,10 @@ static mcpauth_status check_dev(const mcpauth_serve_config *config, mcpauth_erro
         return mcpauth_error_set(err, MCPAUTH_EUSAGE, "give --dev or --no-auth, not both");
     if (config->issuer || config->introspection.endpoint || config->introspection.client_id ||
         config->jwks_uri || config->jwks_file)
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
-                                 "--dev runs its own issuer: do not give --issuer, --credentials, "
-                                 "--client-id, --introspection-endpoint, --jwks-uri or --jwks-file");
+        return mcpauth_error_set(
+            err, MCPAUTH_EUSAGE,
+            "--dev runs its own issuer: do not give --issuer, --credentials, "
+            "--client-id, --introspection-endpoint, --jwks-uri or --jwks-file");
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
@@ -89,8 +90,8 @@ static mcpauth_status check_legacy_paths(const mcpauth_serve_config *config,
                                      "%s %s must be an absolute path without query or spaces",
                                      flags[i], p);
         size_t n = strlen(well_known);
-        bool metadata = strncmp(p, well_known, n) == 0 &&
-                        (strcmp(p + n, resource_path) == 0 || p[n] == '\0');
+        bool metadata =
+            strncmp(p, well_known, n) == 0 && (strcmp(p + n, resource_path) == 0 || p[n] == '\0');
         if (strcmp(p, mcp_path) == 0 || metadata || strcmp(p, "/healthz") == 0 ||
             strcmp(p, "/metrics") == 0)
             return mcpauth_error_set(err, MCPAUTH_EUSAGE,
@@ -151,11 +152,13 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
     if (config->introspection.endpoint &&
         mcpauth_http_check_url(&config->http, config->introspection.endpoint, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--introspection-endpoint");
-    if (config->jwks_uri && mcpauth_http_check_url(&config->http, config->jwks_uri, err) != MCPAUTH_OK)
+    if (config->jwks_uri &&
+        mcpauth_http_check_url(&config->http, config->jwks_uri, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--jwks-uri");
     if (config->jwks_uri && config->jwks_file)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE, "give --jwks-uri or --jwks-file, not both");
-    if (config->validation == MCPAUTH_VALIDATE_INTROSPECT && (config->jwks_uri || config->jwks_file))
+    if (config->validation == MCPAUTH_VALIDATE_INTROSPECT &&
+        (config->jwks_uri || config->jwks_file))
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--validation introspect does not use --jwks-uri or --jwks-file");
     bool needs_introspection =

@@ -18,7 +18,7 @@
 #include "serve_internal.h"
 
 #define MAX_TOKEN_LENGTH (16 * 1024)
-#define MAX_FIELDS 12
+#define MAX_FIELDS       12
 
 /* The request's bookkeeping while it waits for validation. */
 typedef struct request {
@@ -399,8 +399,8 @@ static void authenticate(request *r)
         values[i] = mcpauth_http_exchange_header(ex, "Authorization", i);
     const char *token = NULL;
     size_t length = 0;
-    switch (mcpauth_bearer_extract(values, count > 4 ? 4 : count, MAX_TOKEN_LENGTH, &token,
-                                   &length)) {
+    switch (
+        mcpauth_bearer_extract(values, count > 4 ? 4 : count, MAX_TOKEN_LENGTH, &token, &length)) {
     case MCPAUTH_BEARER_NONE:
     case MCPAUTH_BEARER_OTHER_SCHEME:
         ctx->metrics.missing++;

@@ -20,7 +20,7 @@
 #include "serve_internal.h"
 
 #define DRAIN_POLL_MS 50
-#define LOG_FLUSH_MS 200
+#define LOG_FLUSH_MS  200
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -230,9 +230,10 @@ static mcpauth_status discover_validation(mcpauth_serve_config *config, discover
     bool has_credentials = config->introspection.client_id && config->introspection.client_secret;
     /* An explicit --introspection-endpoint in auto mode means "introspect":
      * the issuer's metadata is then not needed at all (it may not exist). */
-    bool want_jwks = config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
-                     !config->jwks_file &&
-                     !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
+    bool want_jwks =
+        config->validation != MCPAUTH_VALIDATE_INTROSPECT && !config->jwks_uri &&
+        !config->jwks_file &&
+        !(config->validation == MCPAUTH_VALIDATE_AUTO && config->introspection.endpoint);
     bool want_introspection = config->validation != MCPAUTH_VALIDATE_JWT && has_credentials &&
                               !config->introspection.endpoint;
     if (want_jwks || want_introspection) {
@@ -313,8 +314,7 @@ static void discovered_free(discovered *found)
  * worker take most of them. */
 static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM},
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
                     *ai = NULL;
     char service[16];
     snprintf(service, sizeof service, "%d", config->listen_port);
@@ -354,9 +354,9 @@ static int reserve_port(mcpauth_serve_config *config, mcpauth_error *err)
     struct sockaddr_storage addr;
     socklen_t length = sizeof addr;
     getsockname(fd, (struct sockaddr *)&addr, &length);
-    config->listen_port = ntohs(addr.ss_family == AF_INET6
-                                    ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                    : ((struct sockaddr_in *)&addr)->sin_port);
+    config->listen_port =
+        ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                         : ((struct sockaddr_in *)&addr)->sin_port);
     return fd;
 }
 

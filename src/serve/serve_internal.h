@@ -25,14 +25,14 @@ typedef struct serve_metrics {
 
 /* What the resource server derives once from its configuration. */
 typedef struct serve_resource {
-    char *origin;               /* "http://localhost:8000" */
-    char *host;                 /* "localhost:8000" (the Host value clients send) */
-    char *path;                 /* "/mcp" ("" for a path-less resource) */
-    char *metadata_path;        /* "/.well-known/oauth-protected-resource/mcp" */
-    char *metadata_url;         /* absolute, for resource_metadata= */
-    char *metadata_json;        /* the RFC 9728 document */
-    char *scope;                /* required scopes, space-separated ("" for none) */
-    mcpauth_devissuer *dev;     /* --dev: the development issuer; NULL otherwise */
+    char *origin;           /* "http://localhost:8000" */
+    char *host;             /* "localhost:8000" (the Host value clients send) */
+    char *path;             /* "/mcp" ("" for a path-less resource) */
+    char *metadata_path;    /* "/.well-known/oauth-protected-resource/mcp" */
+    char *metadata_url;     /* absolute, for resource_metadata= */
+    char *metadata_json;    /* the RFC 9728 document */
+    char *scope;            /* required scopes, space-separated ("" for none) */
+    mcpauth_devissuer *dev; /* --dev: the development issuer; NULL otherwise */
 } serve_resource;
 
 typedef struct serve_context {
@@ -121,8 +121,8 @@ typedef struct serve_log_entry {
     double latency_ms;
     const char *token_hash; /* NULL: no token */
     const char *subject;
-    const char *cache;      /* "hit", "miss", NULL */
-    const char *detail;     /* why a request was refused; NULL */
+    const char *cache;  /* "hit", "miss", NULL */
+    const char *detail; /* why a request was refused; NULL */
 } serve_log_entry;
 
 void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *entry);
