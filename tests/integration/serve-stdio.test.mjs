@@ -297,7 +297,8 @@ describe('bridging', () => {
     assert.equal(msg.error.code, -32603);
     assert.match(msg.error.message, /timed out/);
     const hung = callTool(serve, session, 'hang', {}, { id: 'h-2' });
-    await sleep(200);
+    // Cancel only once the call is in flight at the child (h-1 logged the first line).
+    await serve.waitForLog(/fixture: hanging[\s\S]*fixture: hanging/);
     const other = await openSession(serve);
     assert.equal(await toolText(serve, other.session, 'echo', { text: 'meanwhile' }), 'meanwhile');
     const n = await post(serve, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'h-2' } }, { session });
@@ -391,7 +392,7 @@ describe('lifecycle', () => {
     const sessions = [await openSession(serve), await openSession(serve), await openSession(serve)];
     // One of them is busy: its request fails instead of hanging the shutdown.
     const busy = callTool(serve, sessions[0].session, 'hang', {}, { id: 'busy' });
-    await sleep(200);
+    await serve.waitForLog(/fixture: hanging/); // the call reached the child: it is in flight
     const pids = fs.readFileSync(pidfile, 'utf8').trim().split('\n').map(Number);
     assert.equal(pids.length, 3);
     assert.ok(pids.every(alive));
