@@ -111,7 +111,19 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
-    /* A session's child lives in one process, and a child is a session's. */
+    /* A session's child (or upstream session) lives in one process, and a
+     * child is a session's. */
+    if (config->backend.upstream_url && config->workers > 1)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--workers must be 1 with --upstream: a session's upstream "
+                                 "session lives in one worker");
+    if (config->backend.upstream_url && config->mcp.stateless)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "--stateless cannot be used with --upstream: sessions are "
+                                 "mapped one to one");
+    if (config->backend.upstream_url &&
+        mcpauth_http_check_url(&config->http, config->backend.upstream_url, err) != MCPAUTH_OK)
+        return mcpauth_error_prefix(err, "--upstream");
     if (config->backend.argv && config->workers > 1)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--workers must be 1 with a stdio backend: a session's child "
