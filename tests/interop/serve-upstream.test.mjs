@@ -17,7 +17,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
 
 const UPSTREAM_SECRET = `upstream-${crypto.randomBytes(8).toString('hex')}`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -31,6 +32,10 @@ function makeServer() {
   server.registerTool('secret_tool', { description: 'Needs mcp:secret' }, () => ({
     content: [{ type: 'text', text: 'secret' }],
   }));
+  server.registerTool('notify', { description: 'Sends tools/list_changed, unrelated to the call' }, async () => {
+    server.sendToolListChanged();
+    return { content: [{ type: 'text', text: 'notified' }] };
+  });
   server.registerTool('progress', { description: 'Reports progress 1..3 of 3' }, async (extra) => {
     const progressToken = extra._meta?.progressToken;
     for (let i = 1; i <= 3; i++) {
@@ -45,7 +50,7 @@ function makeServer() {
 }
 
 /** The SDK server over Streamable HTTP at /mcp; `seen` keeps every request's headers. */
-async function startUpstream() {
+async function startUpstream({ json = false } = {}) {
   const sessions = new Map();
   const seen = [];
   const deleted = [];
@@ -69,6 +74,7 @@ async function startUpstream() {
     }
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
+      enableJsonResponse: json,
       onsessioninitialized: (sid) => sessions.set(sid, transport),
       onsessionclosed: (sid) => sessions.delete(sid),
     });
@@ -143,7 +149,7 @@ describe('serve --upstream (SDK Streamable HTTP server behind mcpauth, auth on)'
       const before = upstream.seen.length;
       const { tools } = await client.listTools();
       // --tool-scope: secret_tool needs mcp:secret, which this token lacks.
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['echo', 'progress']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['echo', 'notify', 'progress']);
       const r = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
       assert.equal(r.content[0].text, 'echo: hi');
       const requests = upstream.seen.slice(before);
@@ -225,6 +231,22 @@ describe('serve --upstream (SDK Streamable HTTP server behind mcpauth, auth on)'
     }
   });
 
+  test('the standalone GET stream is relayed: a notification unrelated to any request arrives', async () => {
+    const { client } = await connect(await mint());
+    try {
+      const changed = new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, resolve));
+      // The SDK client opens its GET stream after initialize; give it a moment.
+      for (let i = 0; i < 50 && !upstream.seen.some((r) => r.method === 'GET'); i++) await sleep(50);
+      await sleep(200);
+      const r = await client.callTool({ name: 'notify', arguments: {} });
+      assert.equal(r.content[0].text, 'notified');
+      const timeout = sleep(5000).then(() => 'timeout');
+      assert.notEqual(await Promise.race([changed, timeout]), 'timeout');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('an upstream session that is gone ends ours: 404', async () => {
     const token = await mint();
     const { client, transport } = await connect(token);
@@ -288,5 +310,119 @@ describe('serve --upstream: the upstream is down', () => {
     assert.equal(body.error.code, -32603);
     assert.match(body.error.message, /upstream MCP server: cannot reach http:\/\/127\.0\.0\.1:\d+\/mcp/);
     assert.ok(!body.error.message.includes('from-env'));
+  });
+});
+
+describe('serve --upstream: an upstream answering JSON (enableJsonResponse)', () => {
+  let upstream;
+  let s;
+  before(async () => {
+    upstream = await startUpstream({ json: true });
+    s = await startServe(['--no-auth', '--upstream', upstream.url]);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    await upstream?.stop();
+    if (r) assert.equal(r.code, 0, s.stderr());
+  });
+
+  test('initialize, tools/list and tools/call come back as application/json', async () => {
+    const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+    const init = await fetch(s.resource, {
+      method: 'POST', headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
+    });
+    assert.equal(init.status, 200);
+    assert.match(init.headers.get('content-type'), /application\/json/);
+    const session = init.headers.get('mcp-session-id');
+    assert.match(session, /^[0-9a-f]{32}$/);
+    assert.equal((await init.json()).result.serverInfo.name, 'upstream-fixture');
+    const more = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    const note = await fetch(s.resource, {
+      method: 'POST', headers: more, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    assert.equal(note.status, 202);
+    const list = await fetch(s.resource, {
+      method: 'POST', headers: more, body: JSON.stringify({ jsonrpc: '2.0', id: 'a', method: 'tools/list' }),
+    });
+    assert.equal(list.status, 200);
+    assert.match(list.headers.get('content-type'), /application\/json/);
+    const listed = await list.json();
+    assert.equal(listed.id, 'a');
+    assert.ok(listed.result.tools.some((t) => t.name === 'echo'));
+    const call = await fetch(s.resource, {
+      method: 'POST', headers: more,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'j' } } }),
+    });
+    assert.equal((await call.json()).result.content[0].text, 'echo: j');
+    const del = await fetch(s.resource, { method: 'DELETE', headers: more });
+    assert.equal(del.status, 200);
+    for (let i = 0; i < 50 && upstream.sessions.size > 0; i++) await sleep(50);
+    assert.equal(upstream.sessions.size, 0);
+  });
+});
+
+describe('serve --upstream: an upstream answering 503', () => {
+  let broken;
+  let s;
+  before(async () => {
+    broken = await startHttpServer((req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('down for maintenance');
+    });
+    s = await startServe(['--no-auth', '--upstream', broken.url('/mcp')]);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    await broken?.stop();
+    if (r) assert.equal(r.code, 0, s.stderr());
+  });
+
+  test('initialize → 502 naming the status', async () => {
+    const r = await fetch(s.resource, {
+      method: 'POST',
+      headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0', id: 7, method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
+    });
+    assert.equal(r.status, 502);
+    const body = await r.json();
+    assert.equal(body.id, 7);
+    assert.match(body.error.message, /answered HTTP 503/);
+  });
+});
+
+describe('serve --upstream: usage errors', () => {
+  test('with a backend command, a plain-http remote URL, a reserved or malformed header line', async () => {
+    const dir = tmpDir();
+    const both = await run(['serve', '--no-auth', '--upstream', 'http://127.0.0.1:9/mcp', '--', 'true']);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--upstream cannot be used with a backend command/);
+    const remote = await run(['serve', '--no-auth', '--upstream', 'http://mcp.example.com/mcp']);
+    assert.equal(remote.code, 2, remote.stderr);
+    assert.match(remote.stderr, /--upstream/);
+    const reserved = path.join(dir, 'reserved');
+    fs.writeFileSync(reserved, 'Mcp-Session-Id: mine\n', { mode: 0o600 });
+    const r1 = await run(['serve', '--no-auth', '--upstream', 'http://127.0.0.1:9/mcp', '--upstream-header-file', reserved]);
+    assert.equal(r1.code, 2, r1.stderr);
+    assert.match(r1.stderr, /Mcp-Session-Id is set by mcpauth itself/);
+    const bad = path.join(dir, 'bad');
+    fs.writeFileSync(bad, 'no colon s3cr3t-value\n', { mode: 0o600 });
+    const r2 = await run(['serve', '--no-auth', '--upstream', 'http://127.0.0.1:9/mcp', '--upstream-header-file', bad]);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(r2.stderr, /not 'Name: value'/);
+    assert.ok(!r2.stderr.includes('s3cr3t'));
+    const env = await run(['serve', '--no-auth', '--upstream', 'http://127.0.0.1:9/mcp'],
+      { env: { MCPAUTH_UPSTREAM_HEADER: 'Accept: text/html' } });
+    assert.equal(env.code, 2, env.stderr);
+    assert.match(env.stderr, /MCPAUTH_UPSTREAM_HEADER: Accept is set by mcpauth itself/);
+    const alone = await run(['serve', '--no-auth', '--upstream-header-file', bad]);
+    assert.equal(alone.code, 2, alone.stderr);
+    assert.match(alone.stderr, /needs --upstream/);
   });
 });
