@@ -324,6 +324,8 @@ static mcpauth_status request_start(mcpauth_http_async *client, const mcpauth_ht
         r->transfer.on_data_arg = r;
         curl_easy_setopt(r->transfer.easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
         curl_easy_setopt(r->transfer.easy, CURLOPT_TIMEOUT, timeout_seconds);
+        if (timeout_seconds > 0) /* what a timeout's message names */
+            r->transfer.timeout = timeout_seconds;
     }
     /* Only queues the transfer and asks for a 0 ms timer: nothing completes,
      * and no callback runs, before the loop gets control back. */

@@ -52,6 +52,7 @@ struct up_exchange {
     mcpauth_mcp_sink *sink; /* NULL once answered or the client is gone */
     json_object *id;        /* the request's id, for errors; NULL for others */
     bool initialize, get;
+    bool responded; /* UP_SSE: the request's response went out */
     up_mode mode;
     long status;
     mcpauth_strbuf body; /* UP_JSON: the body so far */
@@ -295,6 +296,20 @@ static bool stream_write(up_exchange *x, const char *json, size_t length)
     return ok;
 }
 
+static void stream_error(up_exchange *x, const char *why)
+{
+    char message[512];
+    snprintf(message, sizeof message, "upstream MCP server: %s", why);
+    up_log(x->up, "warning", message);
+    json_object *error =
+        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+    size_t length = 0;
+    const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
+    if (text)
+        stream_write(x, text, length);
+    json_object_put(error);
+}
+
 /* One complete upstream event (its data lines joined): re-sent compact,
  * with our id (HTML Living Standard §9.2.6). Data that is not JSON is
  * skipped: MCP events carry JSON-RPC messages only. */
@@ -309,6 +324,9 @@ static bool dispatch_event(up_exchange *x)
         return true;
     }
     bool ok;
+    if (json_object_object_get_ex(message, "id", NULL) &&
+        !json_object_object_get_ex(message, "method", NULL))
+        x->responded = true;
     if (!inspect(x, message)) {
         json_object *error =
             mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
@@ -449,7 +467,10 @@ static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
     if (x->mode == UP_UNDECIDED && status == MCPAUTH_OK)
         decide(x, resp->status, resp->headers, resp->header_count);
     if (x->mode == UP_SSE) {
-        /* An upstream stream that ends, however it ends, ends ours. */
+        /* An upstream stream that ends, however it ends, ends ours; one cut
+         * short (timeout, reset) before a request's answer says why. */
+        if (status != MCPAUTH_OK && x->id && !x->responded && x->sink)
+            stream_error(x, err->message);
         stream_end(x);
     } else if (x->mode != UP_DONE && x->sink) {
         if (status != MCPAUTH_OK) {

@@ -36,6 +36,14 @@ function makeServer() {
     server.sendToolListChanged();
     return { content: [{ type: 'text', text: 'notified' }] };
   });
+  server.registerTool('slow', { description: 'Answers after 3 s, with progress first' }, async (extra) => {
+    const progressToken = extra._meta?.progressToken;
+    if (progressToken !== undefined) {
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: 1, total: 2 } });
+    }
+    await sleep(3000);
+    return { content: [{ type: 'text', text: 'slow done' }] };
+  });
   server.registerTool('progress', { description: 'Reports progress 1..3 of 3' }, async (extra) => {
     const progressToken = extra._meta?.progressToken;
     for (let i = 1; i <= 3; i++) {
@@ -149,7 +157,7 @@ describe('serve --upstream (SDK Streamable HTTP server behind mcpauth, auth on)'
       const before = upstream.seen.length;
       const { tools } = await client.listTools();
       // --tool-scope: secret_tool needs mcp:secret, which this token lacks.
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['echo', 'notify', 'progress']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['echo', 'notify', 'progress', 'slow']);
       const r = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
       assert.equal(r.content[0].text, 'echo: hi');
       const requests = upstream.seen.slice(before);
@@ -362,6 +370,38 @@ describe('serve --upstream: an upstream answering JSON (enableJsonResponse)', ()
     assert.equal(del.status, 200);
     for (let i = 0; i < 50 && upstream.sessions.size > 0; i++) await sleep(50);
     assert.equal(upstream.sessions.size, 0);
+  });
+});
+
+describe('serve --upstream --backend-timeout 1: a request the upstream answers too late', () => {
+  let upstream;
+  let s;
+  before(async () => {
+    upstream = await startUpstream();
+    s = await startServe(['--no-auth', '--upstream', upstream.url, '--backend-timeout', '1']);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    await upstream?.stop();
+    if (r) assert.equal(r.code, 0, s.stderr());
+  });
+
+  test('the stream started (progress relayed) ends with a JSON-RPC error naming the timeout', async () => {
+    const client = new Client({ name: 'upstream-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(s.resource)));
+    try {
+      const progress = [];
+      await assert.rejects(
+        client.callTool({ name: 'slow', arguments: {} }, undefined, { onprogress: (p) => progress.push(p.progress) }),
+        /upstream MCP server: request to http:\/\/127\.0\.0\.1:\d+\/mcp timed out after 1 s/,
+      );
+      assert.deepEqual(progress, [1]);
+      // The session goes on.
+      const r = await client.callTool({ name: 'echo', arguments: { text: 'after' } });
+      assert.equal(r.content[0].text, 'echo: after');
+    } finally {
+      await client.close();
+    }
   });
 });
 
