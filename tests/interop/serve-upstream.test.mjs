@@ -14,6 +14,7 @@ import path from 'node:path';
 import * as z from 'zod';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -250,6 +251,22 @@ describe('serve --upstream (SDK Streamable HTTP server behind mcpauth, auth on)'
       assert.equal(r.content[0].text, 'notified');
       const timeout = sleep(5000).then(() => 'timeout');
       assert.notEqual(await Promise.race([changed, timeout]), 'timeout');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a legacy HTTP+SSE client (2024-11-05) reaches the upstream too', async () => {
+    const client = new Client({ name: 'upstream-legacy', version: '1.0.0' });
+    const transport = new SSEClientTransport(new URL(s.url('/sse')), {
+      requestInit: { headers: { Authorization: `Bearer ${await mint()}` } },
+    });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(!tools.some((t) => t.name === 'secret_tool'));
+      const r = await client.callTool({ name: 'echo', arguments: { text: 'legacy' } });
+      assert.equal(r.content[0].text, 'echo: legacy');
     } finally {
       await client.close();
     }
