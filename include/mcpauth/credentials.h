@@ -15,7 +15,7 @@
 
 #include "mcpauth/error.h"
 
-#define MCPAUTH_CREDENTIALS_VERSION   1
+#define MCPAUTH_CREDENTIALS_VERSION 1
 #define MCPAUTH_CREDENTIALS_MAX_BYTES (256 * 1024)
 
 typedef struct mcpauth_credentials {

@@ -18,8 +18,8 @@
 typedef struct mcpauth_jwks_cache mcpauth_jwks_cache;
 
 typedef struct mcpauth_jwks_cache_config {
-    const char *uri;          /* jwks_uri; NULL when file is given */
-    const char *file;         /* a JWK Set read at start (no refreshing) */
+    const char *uri;  /* jwks_uri; NULL when file is given */
+    const char *file; /* a JWK Set read at start (no refreshing) */
     int64_t cooldown_seconds; /* least time between unknown-kid refetches (30) */
 } mcpauth_jwks_cache_config;
 

@@ -22,7 +22,7 @@
 #include "mcpauth/http_client.h"
 #include "mcpauth/strbuf.h"
 
-#define READ_BUFFER_SIZE  (64 * 1024)
+#define READ_BUFFER_SIZE (64 * 1024)
 #define MAX_HEADER_FIELDS 100
 #define MAX_METHOD_LENGTH 16
 
@@ -155,8 +155,9 @@ static const char *server_date(mcpauth_http_server *server)
 }
 
 /* Appends the status line and header block of a response to ex->out. */
-static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *server, int status,
-                                const mcpauth_http_field *fields, size_t count, const char *framing)
+static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *server,
+                                int status, const mcpauth_http_field *fields, size_t count,
+                                const char *framing)
 {
     const char *reason = mcpauth_http_status_text(status);
     mcpauth_strbuf_appendf(&ex->out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : "Status");
@@ -974,7 +975,8 @@ void *mcpauth_http_exchange_data(const mcpauth_http_exchange *ex)
     return ex->data;
 }
 
-void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb, void *data)
+void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb,
+                                    void *data)
 {
     ex->on_abort = cb;
     ex->abort_data = data;
