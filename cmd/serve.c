@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -16,7 +17,9 @@
 #include "mcpauth/serve.h"
 #include "mcpauth_config.h"
 
-#define CONFIG_FILE_MAX (256 * 1024)
+#define CONFIG_FILE_MAX          (256 * 1024)
+#define UPSTREAM_HEADER_FILE_MAX (64 * 1024)
+#define MAX_UPSTREAM_HEADERS     64
 
 enum {
     OPT_RESOURCE = 256,
@@ -67,6 +70,8 @@ enum {
     OPT_BACKEND_KILL_TIMEOUT,
     OPT_BACKEND_MAX_LINE,
     OPT_BACKEND_MAX_BUFFER,
+    OPT_UPSTREAM,
+    OPT_UPSTREAM_HEADER_FILE,
     OPT_TOOL_SCOPE,
     OPT_DEV,
     OPT_DEV_USER,
@@ -171,6 +176,14 @@ static const cmd_option backend_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option upstream_options[] = {
+    {"upstream", 0, "URL", OPT_UPSTREAM,
+     "forward MCP to this Streamable HTTP server instead (no backend command)"},
+    {"upstream-header-file", 0, "FILE", OPT_UPSTREAM_HEADER_FILE,
+     "'Name: value' lines sent upstream with every request (its credentials)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option dev_options[] = {
     {"dev", 0, NULL, OPT_DEV,
      "run a development issuer on the resource's origin (loopback only; never production)"},
@@ -193,6 +206,7 @@ static const cmd_option_group serve_groups[] = {
     {"Token checks", token_options},
     {"Server", server_options},
     {"Stdio backend (after -- COMMAND [ARGS...])", backend_options},
+    {"HTTP backend (--backend-timeout and --backend-max-line apply)", upstream_options},
     {"Development issuer (loopback only)", dev_options},
     {"Connection to the authorization server", cmd_http_options},
 };
@@ -214,6 +228,7 @@ static const cmd_spec serve_spec = {
     .epilog =
         "Environment:\n"
         "  MCPAUTH_CLIENT_SECRET  the client secret, when no file is given\n"
+        "  MCPAUTH_UPSTREAM_HEADER  one 'Name: value' header for --upstream, without a file\n"
         "\n"
         "Endpoints:\n"
         "  RESOURCE-PATH                                  MCP (POST, DELETE; GET with a backend)\n"
@@ -244,6 +259,10 @@ typedef struct serve_args {
     bool list_from_file[8];
     mcpauth_string_array env, pass_env;
     char **file_command; /* "backend-command" from the config file, NULL-terminated */
+    const char *upstream_header_file;
+    char *upstream_header_text; /* owned, wiped: the lines, split in place */
+    size_t upstream_header_length;
+    const char *upstream_headers[MAX_UPSTREAM_HEADERS];
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
     mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
@@ -516,6 +535,12 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_BACKEND_MAX_BUFFER:
         return set_size("backend-max-buffer", arg, 4096, 1024L * 1024 * 1024,
                         &c->backend.max_buffered);
+    case OPT_UPSTREAM:
+        c->backend.upstream_url = arg;
+        return 0;
+    case OPT_UPSTREAM_HEADER_FILE:
+        a->upstream_header_file = arg;
+        return 0;
     case OPT_TOOL_SCOPE:
         return add_to(a, &a->tool_scopes, 5, arg);
     case OPT_DEV:
@@ -665,6 +690,102 @@ static int backend_setup(serve_args *a, char **command)
     return 0;
 }
 
+/* Headers we set ourselves, or that would make the request another one:
+ * the upstream's own credentials go in any other header. */
+static bool upstream_header_reserved(const char *line, size_t name_length)
+{
+    static const char *const reserved[] = {"Mcp-Session-Id",
+                                           "MCP-Protocol-Version",
+                                           "Content-Type",
+                                           "Content-Length",
+                                           "Accept",
+                                           "Host",
+                                           "Transfer-Encoding",
+                                           "Connection",
+                                           "Expect",
+                                           "Last-Event-ID"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strlen(reserved[i]) == name_length && strncasecmp(line, reserved[i], name_length) == 0)
+            return true;
+    return false;
+}
+
+/* One 'Name: value' line: a token name (RFC 9110 §5.6.2), a value of
+ * visible characters and spaces. Never echoes the value: it may be a
+ * credential. */
+static int upstream_header_add(serve_args *a, const char *where, char *line, size_t *count)
+{
+    size_t name_length = strspn(line, "!#$%&'*+-.^_`|~0123456789"
+                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (name_length == 0 || line[name_length] != ':')
+        return cmd_usage_error(&serve_spec, "%s: a line is not 'Name: value'", where);
+    for (const char *p = line + name_length + 1; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return cmd_usage_error(&serve_spec, "%s: the value of %.*s has control characters",
+                                   where, (int)name_length, line);
+    if (upstream_header_reserved(line, name_length))
+        return cmd_usage_error(&serve_spec, "%s: %.*s is set by mcpauth itself", where,
+                               (int)name_length, line);
+    if (*count == MAX_UPSTREAM_HEADERS)
+        return cmd_usage_error(&serve_spec, "%s: at most %d headers", where, MAX_UPSTREAM_HEADERS);
+    a->upstream_headers[(*count)++] = line;
+    return 0;
+}
+
+/* --upstream: its headers from --upstream-header-file (lines, blank ones
+ * and # comments skipped) or MCPAUTH_UPSTREAM_HEADER (one line), never
+ * from argv, which other users can read in ps. */
+static int upstream_setup(serve_args *a)
+{
+    mcpauth_serve_config *c = &a->config;
+    if (!c->backend.upstream_url) {
+        if (a->upstream_header_file)
+            return cmd_usage_error(&serve_spec, "--upstream-header-file needs --upstream");
+        return 0;
+    }
+    if (c->backend.argv)
+        return cmd_usage_error(&serve_spec, "--upstream cannot be used with a backend command");
+    mcpauth_error err = {0};
+    const char *where = a->upstream_header_file;
+    size_t length = 0;
+    if (where) {
+        if (mcpauth_file_read(where, UPSTREAM_HEADER_FILE_MAX, &a->upstream_header_text, &length,
+                              &err) != MCPAUTH_OK)
+            return cmd_fail("serve", &err);
+        if (mcpauth_file_is_shared(where))
+            cmd_warn("serve", "%s is readable by other users; it may hold secrets (chmod 600 it)",
+                     where);
+    } else {
+        const char *env = getenv("MCPAUTH_UPSTREAM_HEADER");
+        if (!env || !*env)
+            return 0;
+        where = "MCPAUTH_UPSTREAM_HEADER";
+        if (strchr(env, '\n') || strchr(env, '\r'))
+            return cmd_usage_error(&serve_spec, "%s: one 'Name: value' line only", where);
+        if (!(a->upstream_header_text = strdup(env)))
+            return cmd_usage_error(&serve_spec, "out of memory");
+        length = strlen(env);
+    }
+    size_t count = 0;
+    for (char *line = a->upstream_header_text, *end; line; line = end) {
+        end = strchr(line, '\n');
+        if (end)
+            *end++ = '\0';
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\r')
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        int rc = upstream_header_add(a, where, line, &count);
+        if (rc != 0)
+            return rc;
+    }
+    a->upstream_header_length = length;
+    c->backend.upstream_headers = a->upstream_headers;
+    c->backend.upstream_header_count = count;
+    return 0;
+}
+
 /* The per-tool scope policy: the --tool-scope rules first, in order, then
  * the --config file's "tools" object. *policy stays NULL without either. */
 static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
@@ -774,6 +895,8 @@ int cmd_serve(int argc, char **argv)
         goto done;
     if ((status = backend_setup(&a, command_given ? &argv[operands] : NULL)) != 0)
         goto done;
+    if ((status = upstream_setup(&a)) != 0)
+        goto done;
     if (c->dev && !c->dev_issuer.user)
         c->dev_issuer.user = login_name(a.login, sizeof a.login);
     if (c->required_scopes.count == 0)
@@ -802,5 +925,8 @@ done:
     mcpauth_tool_policy_free(tool_policy);
     free(a.listen_host);
     free(a.file_command);
+    if (a.upstream_header_text) /* split with NULs: wiped by length */
+        explicit_bzero(a.upstream_header_text, a.upstream_header_length);
+    free(a.upstream_header_text);
     return status;
 }

@@ -34,6 +34,25 @@ int mcpauth_http_async_new(uv_loop_t *loop, const mcpauth_http_options *opts,
 mcpauth_status mcpauth_http_async_start(mcpauth_http_async *client, const mcpauth_http_request *req,
                                         mcpauth_http_async_cb cb, void *data, mcpauth_error *err);
 
+/* A streamed response's body, chunk by chunk as it arrives, with the
+ * response's status and headers (all received by then; borrowed for the
+ * call). It runs inside libcurl: it must not start requests on the client
+ * or close it. false aborts the transfer: cb then gets an error. */
+typedef bool (*mcpauth_http_async_data_cb)(long status, const mcpauth_http_header *headers,
+                                           size_t header_count, const char *bytes, size_t length,
+                                           void *data);
+
+/* As mcpauth_http_async_start, but the body goes to data_cb as it arrives
+ * instead of being collected (no size cap: data_cb bounds what it keeps),
+ * so that a Server-Sent Events stream is relayed while it lasts; cb then
+ * gets the status and headers with an empty body. timeout_seconds caps the
+ * whole exchange (0: none, for a stream that may stay open for hours);
+ * connecting is capped by the client's options. */
+mcpauth_status mcpauth_http_async_stream(mcpauth_http_async *client,
+                                         const mcpauth_http_request *req, long timeout_seconds,
+                                         mcpauth_http_async_data_cb data_cb,
+                                         mcpauth_http_async_cb cb, void *data, mcpauth_error *err);
+
 /* Requests in flight. */
 size_t mcpauth_http_async_pending(const mcpauth_http_async *client);
 

@@ -49,6 +49,10 @@ typedef struct mcpauth_http_request {
     const char *bearer_token; /* sent as Authorization: Bearer; redacted in -v */
     const char *basic_user;   /* with basic_password: RFC 6749 §2.3.1 client auth */
     const char *basic_password;
+    /* More request header lines, "Name: value" each (an upstream MCP
+     * server's session and credentials); borrowed, copied by start. */
+    const char *const *headers;
+    size_t header_count;
 } mcpauth_http_request;
 
 typedef struct mcpauth_http_response {

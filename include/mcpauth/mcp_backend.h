@@ -69,6 +69,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "mcpauth/http_client.h"
+
 typedef struct mcpauth_mcp_backend mcpauth_mcp_backend;
 
 /* A server event for the log: level is "info", "warning" or "error". */
@@ -86,6 +88,14 @@ typedef struct mcpauth_mcp_backend_config {
     size_t max_line;             /* longest line the child may write (4 MiB) */
     size_t max_buffered;         /* replay buffer and unread input per session (16 MiB) */
     uint64_t keepalive_ms;       /* comment line on idle streams (15000) */
+    /* An HTTP MCP server instead of a command (argv NULL): every session
+     * is mapped to one of its sessions (upstream.c in mcp_internal.h has
+     * the rules); request_timeout_ms caps each request, max_line each
+     * JSON body and each event. Borrowed. */
+    const char *upstream_url;
+    const char *const *upstream_headers; /* "Name: value" lines sent with every request */
+    size_t upstream_header_count;
+    const mcpauth_http_options *upstream_http; /* TLS and plain-http policy; NULL: defaults */
     mcpauth_mcp_backend_log_cb log;
     void *log_data;
 } mcpauth_mcp_backend_config;

@@ -27,6 +27,7 @@ struct http_async_request {
     mcpauth_http_async *client;
     http_async_request *prev, *next; /* in client->requests */
     mcpauth_http_async_cb cb;
+    mcpauth_http_async_data_cb data_cb; /* streaming requests only */
     void *data;
     /* What libcurl reads after start() returns: the URL for messages and
      * resp->url, the body by pointer (CURLOPT_POSTFIELDS does not copy). The
@@ -277,8 +278,19 @@ static char *copy_bytes(const char *data, size_t length)
     return copy;
 }
 
-mcpauth_status mcpauth_http_async_start(mcpauth_http_async *client, const mcpauth_http_request *req,
-                                        mcpauth_http_async_cb cb, void *data, mcpauth_error *err)
+/* transfer.c's body callback in streaming mode. */
+static bool on_stream_data(mcpauth__http_transfer *t, const char *bytes, size_t length)
+{
+    http_async_request *r = t->on_data_arg;
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    return r->data_cb(status, t->headers, t->header_count, bytes, length, r->data);
+}
+
+static mcpauth_status request_start(mcpauth_http_async *client, const mcpauth_http_request *req,
+                                    bool streaming, long timeout_seconds,
+                                    mcpauth_http_async_data_cb data_cb, mcpauth_http_async_cb cb,
+                                    void *data, mcpauth_error *err)
 {
     if (client->closing)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE, "HTTP client is closing");
@@ -306,6 +318,15 @@ mcpauth_status mcpauth_http_async_start(mcpauth_http_async *client, const mcpaut
         return st;
     }
     curl_easy_setopt(r->transfer.easy, CURLOPT_PRIVATE, r);
+    if (streaming) {
+        r->data_cb = data_cb;
+        r->transfer.on_data = on_stream_data;
+        r->transfer.on_data_arg = r;
+        curl_easy_setopt(r->transfer.easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
+        curl_easy_setopt(r->transfer.easy, CURLOPT_TIMEOUT, timeout_seconds);
+        if (timeout_seconds > 0) /* what a timeout's message names */
+            r->transfer.timeout = timeout_seconds;
+    }
     /* Only queues the transfer and asks for a 0 ms timer: nothing completes,
      * and no callback runs, before the loop gets control back. */
     if (curl_multi_add_handle(client->multi, r->transfer.easy) != CURLM_OK) {
@@ -314,6 +335,20 @@ mcpauth_status mcpauth_http_async_start(mcpauth_http_async *client, const mcpaut
     }
     request_link(client, r);
     return MCPAUTH_OK;
+}
+
+mcpauth_status mcpauth_http_async_start(mcpauth_http_async *client, const mcpauth_http_request *req,
+                                        mcpauth_http_async_cb cb, void *data, mcpauth_error *err)
+{
+    return request_start(client, req, false, 0, NULL, cb, data, err);
+}
+
+mcpauth_status mcpauth_http_async_stream(mcpauth_http_async *client,
+                                         const mcpauth_http_request *req, long timeout_seconds,
+                                         mcpauth_http_async_data_cb data_cb,
+                                         mcpauth_http_async_cb cb, void *data, mcpauth_error *err)
+{
+    return request_start(client, req, true, timeout_seconds, data_cb, cb, data, err);
 }
 
 size_t mcpauth_http_async_pending(const mcpauth_http_async *client)

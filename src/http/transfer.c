@@ -15,6 +15,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *userdata)
 {
     mcpauth__http_transfer *t = userdata;
     size_t length = size * count;
+    if (t->on_data)
+        return t->on_data(t, data, length) ? length : 0;
     if (t->body.length + length > t->max_body) {
         t->body_too_large = true;
         return 0; /* makes libcurl abort with CURLE_WRITE_ERROR */
@@ -114,6 +116,9 @@ static bool build_headers(mcpauth__http_transfer *t, const mcpauth_http_request 
     /* No "Expect: 100-continue" round trip for our small bodies. */
     if (!append_header(&t->request_headers, "Expect:"))
         return false;
+    for (size_t i = 0; i < req->header_count; i++)
+        if (!append_header(&t->request_headers, req->headers[i]))
+            return false;
 
     /* Built in a buffer that is wiped when freed; the list keeps a copy,
      * which wipe_header_list() clears. */

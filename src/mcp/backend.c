@@ -35,6 +35,8 @@ struct mcpauth_mcp_backend {
     bool shutting_down, timer_closed;
     mcpauth_mcp_backend_closed_cb closed_cb;
     void *closed_data;
+    mcpauth__upstream *upstream; /* with config.upstream_url, instead of children */
+    bool upstream_closed;
 };
 
 void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config)
@@ -118,6 +120,14 @@ mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,
         return NULL;
     backend->loop = loop;
     backend->config = *config;
+    backend->upstream_closed = true;
+    if (config->upstream_url) {
+        backend->upstream_closed = false;
+        if (!(backend->upstream = mcpauth__upstream_new(loop, &backend->config))) {
+            free(backend);
+            return NULL;
+        }
+    }
     uv_timer_init(loop, &backend->timer);
     backend->timer.data = backend;
     uv_timer_start(&backend->timer, on_tick, TICK_MS, TICK_MS);
@@ -129,7 +139,7 @@ mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,
 static void maybe_closed(mcpauth_mcp_backend *backend)
 {
     if (backend->shutting_down && backend->timer_closed && backend->children == 0 &&
-        backend->closed_cb) {
+        backend->upstream_closed && backend->closed_cb) {
         mcpauth_mcp_backend_closed_cb cb = backend->closed_cb;
         backend->closed_cb = NULL;
         cb(backend, backend->closed_data);
@@ -140,6 +150,13 @@ static void on_timer_closed(uv_handle_t *handle)
 {
     mcpauth_mcp_backend *backend = handle->data;
     backend->timer_closed = true;
+    maybe_closed(backend);
+}
+
+static void on_upstream_closed(void *data)
+{
+    mcpauth_mcp_backend *backend = data;
+    backend->upstream_closed = true;
     maybe_closed(backend);
 }
 
@@ -181,12 +198,16 @@ void mcpauth_mcp_backend_shutdown(mcpauth_mcp_backend *backend,
     backend->shared = NULL;
     for (bridge_entry *e = backend->bridges; e; e = e->next)
         mcpauth__bridge_stop(e->bridge, "the server is shutting down");
+    if (backend->upstream)
+        mcpauth__upstream_shutdown(backend->upstream, on_upstream_closed, backend);
     uv_timer_stop(&backend->timer);
     uv_close((uv_handle_t *)&backend->timer, on_timer_closed);
 }
 
 void mcpauth_mcp_backend_free(mcpauth_mcp_backend *backend)
 {
+    if (backend && backend->upstream)
+        mcpauth__upstream_free(backend->upstream);
     free(backend);
 }
 
@@ -332,6 +353,10 @@ bool mcpauth__backend_initialize(mcpauth_mcp_backend *backend, mcpauth_mcp_sessi
         reply_bad_gateway(sink, msg->id, "the server is shutting down");
         return false;
     }
+    if (backend->upstream) {
+        mcpauth__upstream_initialize(backend->upstream, table, session_id, message, msg, sink);
+        return true;
+    }
     mcpauth__bridge *bridge = backend->config.shared ? backend->shared : NULL;
     if (bridge && !mcpauth__bridge_usable(bridge))
         bridge = NULL;
@@ -365,6 +390,8 @@ bool mcpauth__backend_initialize(mcpauth_mcp_backend *backend, mcpauth_mcp_sessi
 
 bool mcpauth__backend_has(mcpauth_mcp_backend *backend, const char *session_id)
 {
+    if (backend->upstream)
+        return mcpauth__upstream_has(backend->upstream, session_id);
     return bridge_of(backend, session_id) != NULL;
 }
 
@@ -372,6 +399,10 @@ void mcpauth__backend_post(mcpauth_mcp_backend *backend, const char *session_id,
                            json_object *message, const mcpauth__jsonrpc_message *msg,
                            const mcpauth__tools_view *view, mcpauth_mcp_sink *sink)
 {
+    if (backend->upstream) {
+        mcpauth__upstream_post(backend->upstream, session_id, message, msg, view, sink);
+        return;
+    }
     mcpauth__bridge *bridge = bridge_of(backend, session_id);
     if (!bridge) {
         mcpauth_mcp_reply reply = {.status = 404};
@@ -384,6 +415,10 @@ void mcpauth__backend_post(mcpauth_mcp_backend *backend, const char *session_id,
 void mcpauth__backend_get(mcpauth_mcp_backend *backend, const char *session_id,
                           const char *last_event_id, mcpauth_mcp_sink *sink)
 {
+    if (backend->upstream) {
+        mcpauth__upstream_get(backend->upstream, session_id, sink);
+        return;
+    }
     mcpauth__bridge *bridge = bridge_of(backend, session_id);
     if (!bridge) {
         mcpauth_mcp_reply reply = {.status = 404};
@@ -395,6 +430,10 @@ void mcpauth__backend_get(mcpauth_mcp_backend *backend, const char *session_id,
 
 void mcpauth__backend_end_session(mcpauth_mcp_backend *backend, const char *session_id)
 {
+    if (backend->upstream) {
+        mcpauth__upstream_end_session(backend->upstream, session_id);
+        return;
+    }
     mcpauth__bridge *bridge = bridge_of(backend, session_id);
     if (bridge)
         mcpauth__bridge_detach(bridge, session_id, "the session was ended (DELETE)");

@@ -289,6 +289,48 @@ void mcpauth__engine_legacy_post(mcpauth_mcp_server *server, const mcpauth_mcp_r
 mcpauth_mcp_sessions *mcpauth__engine_sessions(mcpauth_mcp_server *server);
 struct mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server);
 
+/* --- upstream.c: an HTTP MCP server behind us --------------------------- */
+
+/* The upstream backend (mcp_backend.h config.upstream_url). Sessions are
+ * mapped one to one: ours to the client, the upstream's kept here and
+ * sent upstream only. Each client POST is one upstream POST carrying the
+ * message as is, Mcp-Session-Id and MCP-Protocol-Version of the upstream
+ * session, and the configured headers, never the client's token; a JSON
+ * answer is returned as is, an SSE answer relayed event by event as it
+ * arrives (our event ids; resuming is not relayed); upstream 404: our
+ * session ends (404); unreachable, timed out or 5xx: 502 with a JSON-RPC
+ * error saying why. GET relays the upstream's standalone stream (405 as
+ * is); DELETE deletes upstream too. */
+typedef struct mcpauth__upstream mcpauth__upstream;
+
+/* config is borrowed (the backend's) and must outlive it. NULL on failure. */
+mcpauth__upstream *mcpauth__upstream_new(uv_loop_t *loop, const mcpauth_mcp_backend_config *config);
+
+/* Makes the upstream session of a session just created in table and
+ * forwards initialize; sink is answered later (with a failure, the session
+ * is removed from table). */
+void mcpauth__upstream_initialize(mcpauth__upstream *up, mcpauth_mcp_sessions *table,
+                                  const char *session_id, json_object *message,
+                                  const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink);
+
+bool mcpauth__upstream_has(mcpauth__upstream *up, const char *session_id);
+
+/* As mcpauth__backend_post. */
+void mcpauth__upstream_post(mcpauth__upstream *up, const char *session_id, json_object *message,
+                            const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
+                            mcpauth_mcp_sink *sink);
+
+/* Relays the upstream's standalone stream of the session. */
+void mcpauth__upstream_get(mcpauth__upstream *up, const char *session_id, mcpauth_mcp_sink *sink);
+
+/* Ends the session here (its streams end) and upstream (DELETE). */
+void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id);
+
+/* Answers or ends everything in flight; closed_cb once the HTTP client is
+ * closed. Then free it. */
+void mcpauth__upstream_shutdown(mcpauth__upstream *up, void (*closed_cb)(void *data), void *data);
+void mcpauth__upstream_free(mcpauth__upstream *up);
+
 /* --- backend.c: the engine's side of a stdio backend -------------------- */
 
 /* Starts (or, shared, joins) the child of a session just created in table

@@ -209,7 +209,9 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
         add_field(&f, "Allow",
-                  call->log.ctx->config->backend.argv ? "GET, POST, DELETE" : "POST, DELETE");
+                  call->log.ctx->config->backend.argv || call->log.ctx->config->backend.upstream_url
+                      ? "GET, POST, DELETE"
+                      : "POST, DELETE");
     add_cors(&f);
     respond(&call->log, reply->status, &f, reply->body, reply->body_length);
     call_free(call);

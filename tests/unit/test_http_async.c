@@ -654,6 +654,92 @@ START_TEST(close_from_callback)
 }
 END_TEST
 
+/* Streaming: every body byte reaches the data callback with the status
+ * and headers, past the client's size cap; the extra header lines are
+ * sent, copied by start. */
+typedef struct stream_outcome {
+    size_t bytes, chunks;
+    long status;
+    bool stop_early; /* return false from the first chunk */
+} stream_outcome;
+
+static bool count_chunk(long status, const mcpauth_http_header *headers, size_t header_count,
+                        const char *bytes, size_t length, void *data)
+{
+    outcome *o = data;
+    stream_outcome *so = (stream_outcome *)o->ctx->server.data;
+    so->status = status;
+    so->chunks++;
+    so->bytes += length;
+    bool typed = false;
+    for (size_t i = 0; i < header_count; i++)
+        typed |= strcmp(headers[i].name, "Content-Type") == 0 &&
+                 strcmp(headers[i].value, "text/plain") == 0;
+    ck_assert(typed);
+    ck_assert_int_eq(bytes[0], 'x');
+    return !so->stop_early;
+}
+
+static void stream_case(bool stop_early, stream_outcome *so, outcome *result, char *request)
+{
+    test_context ctx;
+    context_init(&ctx, answer_oversized);
+    memset(so, 0, sizeof *so);
+    so->stop_early = stop_early;
+    ctx.opts.max_response_bytes = 100;
+    client_create(&ctx);
+    ctx.server.data = so;
+    ctx.expected = 1;
+    char url[128], extra[64];
+    snprintf(url, sizeof url, "%s/stream", ctx.base_url);
+    snprintf(extra, sizeof extra, "X-Extra: one");
+    const char *headers[] = {extra};
+    mcpauth_http_request req = {.method = "GET",
+                                .url = url,
+                                .accept = "text/event-stream",
+                                .headers = headers,
+                                .header_count = 1};
+    mcpauth_error err = {0};
+    ctx.in_start = true;
+    ck_assert_int_eq(
+        mcpauth_http_async_stream(ctx.client, &req, 5, count_chunk, record, &ctx.outcomes[0], &err),
+        MCPAUTH_OK);
+    ctx.in_start = false;
+    memset(extra, '!', sizeof extra - 1);
+    run_to_end(&ctx);
+    *result = ctx.outcomes[0];
+    snprintf(request, REQUEST_MAX, "%s", ctx.server.last_request);
+}
+
+START_TEST(stream_delivers_every_chunk)
+{
+    stream_outcome so;
+    outcome o;
+    static char request[REQUEST_MAX + 1];
+    stream_case(false, &so, &o, request);
+    ck_assert_int_eq(o.calls, 1);
+    ck_assert_int_eq(o.status, MCPAUTH_OK);
+    ck_assert_int_eq(o.http_status, 200);
+    ck_assert_str_eq(o.body, "");
+    ck_assert_int_eq(so.status, 200);
+    ck_assert_uint_eq(so.bytes, 4000);
+    ck_assert_ptr_nonnull(strstr(request, "\r\nX-Extra: one\r\n"));
+    ck_assert_ptr_nonnull(strstr(request, "\r\nAccept: text/event-stream\r\n"));
+}
+END_TEST
+
+START_TEST(stream_stopped_by_data_callback)
+{
+    stream_outcome so;
+    outcome o;
+    static char request[REQUEST_MAX + 1];
+    stream_case(true, &so, &o, request);
+    ck_assert_int_eq(o.calls, 1);
+    ck_assert_int_ne(o.status, MCPAUTH_OK);
+    ck_assert_uint_eq(so.chunks, 1);
+}
+END_TEST
+
 static Suite *http_async_suite(void)
 {
     Suite *s = suite_create("http_async");
@@ -680,6 +766,8 @@ static Suite *http_async_suite(void)
     tcase_add_test(tc, close_without_requests);
     tcase_add_test(tc, start_from_callback);
     tcase_add_test(tc, close_from_callback);
+    tcase_add_test(tc, stream_delivers_every_chunk);
+    tcase_add_test(tc, stream_stopped_by_data_callback);
     suite_add_tcase(s, tc);
     return s;
 }

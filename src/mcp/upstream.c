@@ -1,0 +1,722 @@
+/* The upstream backend (mcp_backend.h, config.upstream_url): every MCP
+ * session is mapped one to one to a session of an HTTP MCP server
+ * (Streamable HTTP, MCP 2025-11-25 basic/transports), and each client
+ * request is forwarded as one upstream request whose answer, JSON or a
+ * Server-Sent Events stream, is relayed as it arrives.
+ *
+ * What goes upstream: the client's message as is (sessions are 1:1, so
+ * request ids cannot collide), Content-Type, Accept, the upstream's own
+ * Mcp-Session-Id and MCP-Protocol-Version, and the configured headers
+ * (--upstream-header-file, MCPAUTH_UPSTREAM_HEADER). Never the client's
+ * Authorization: that token was issued for us (MCP security best
+ * practices, token passthrough; RFC 8707 audience). The upstream's session
+ * id never reaches the client either: it sees ours.
+ *
+ * Answers: 200 application/json is returned as is (a tools/list result
+ * filtered by the caller's view); 200 text/event-stream becomes our stream,
+ * each upstream event re-sent as it completes with our event ids (its own
+ * ids are dropped: resuming is not relayed); 202 and other 4xx as they
+ * are; 404 on a session ends ours (404); 5xx, an unreachable upstream or a
+ * timeout: 502 with a JSON-RPC error saying why. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "mcp_internal.h"
+#include "mcpauth/http_async.h"
+#include "mcpauth/strbuf.h"
+
+#define UPSTREAM_MAX_SESSION_ID 256 /* longest upstream Mcp-Session-Id kept */
+
+typedef struct up_session up_session;
+typedef struct up_exchange up_exchange;
+
+struct up_session {
+    up_session *next;
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1]; /* ours */
+    char *upstream_id;                          /* NULL: the upstream keeps no session */
+    char protocol_version[MCPAUTH__SESSION_VERSION_SIZE];
+    uint64_t streams; /* our stream numbers; 0 is the GET stream */
+};
+
+typedef enum up_mode { UP_UNDECIDED, UP_JSON, UP_SSE, UP_DONE } up_mode;
+
+/* One forwarded request and its answer. Freed by on_done only: libcurl
+ * calls it exactly once, also when the client went away first. */
+struct up_exchange {
+    up_exchange *prev, *next; /* in upstream->exchanges */
+    mcpauth__upstream *up;
+    char session_id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    mcpauth_mcp_sink *sink; /* NULL once answered or the client is gone */
+    json_object *id;        /* the request's id, for errors; NULL for others */
+    bool initialize, get;
+    bool responded; /* UP_SSE: the request's response went out */
+    up_mode mode;
+    long status;
+    mcpauth_strbuf body; /* UP_JSON: the body so far */
+    mcpauth_strbuf line; /* UP_SSE: the line so far */
+    mcpauth_strbuf data; /* UP_SSE: the event's data so far */
+    uint64_t stream, seq;
+    const mcpauth_tool_policy *tools_policy; /* a filtered tools/list */
+    mcpauth_token_info *tools_granted;       /* a copy, or NULL */
+};
+
+struct mcpauth__upstream {
+    uv_loop_t *loop;
+    const mcpauth_mcp_backend_config *config; /* the backend's */
+    mcpauth_http_async *http;
+    mcpauth_http_options http_options;
+    up_session *sessions;
+    up_exchange *exchanges;
+    mcpauth_mcp_sessions *table;
+    bool closing;
+    void (*closed_cb)(void *data);
+    void *closed_data;
+};
+
+static void up_log(mcpauth__upstream *up, const char *level, const char *message)
+{
+    if (up->config->log)
+        up->config->log(level, message, up->config->log_data);
+}
+
+mcpauth__upstream *mcpauth__upstream_new(uv_loop_t *loop, const mcpauth_mcp_backend_config *config)
+{
+    mcpauth__upstream *up = calloc(1, sizeof *up);
+    if (!up)
+        return NULL;
+    up->loop = loop;
+    up->config = config;
+    if (config->upstream_http)
+        up->http_options = *config->upstream_http;
+    else
+        mcpauth_http_options_init(&up->http_options);
+    if (mcpauth_http_async_new(loop, &up->http_options, &up->http) != 0) {
+        free(up);
+        return NULL;
+    }
+    return up;
+}
+
+/* ---- sessions ---- */
+
+static up_session *session_find(mcpauth__upstream *up, const char *id)
+{
+    for (up_session *s = up->sessions; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+static void session_free(up_session *s)
+{
+    free(s->upstream_id);
+    free(s);
+}
+
+static void session_unlink(mcpauth__upstream *up, up_session *gone)
+{
+    for (up_session **s = &up->sessions; *s; s = &(*s)->next) {
+        if (*s == gone) {
+            *s = gone->next;
+            return;
+        }
+    }
+}
+
+/* ---- requests upstream ---- */
+
+typedef struct up_headers {
+    char *lines[8];
+    const char *all[8 + 64];
+    size_t count, owned;
+} up_headers;
+
+static void headers_add(up_headers *h, const char *name, const char *value)
+{
+    if (!value || h->owned == sizeof h->lines / sizeof h->lines[0])
+        return;
+    size_t length = strlen(name) + strlen(value) + 3;
+    char *line = malloc(length);
+    if (!line)
+        return;
+    snprintf(line, length, "%s: %s", name, value);
+    h->lines[h->owned++] = line;
+    h->all[h->count++] = line;
+}
+
+/* Ours first, then the configured ones (at most 64, cmd/serve.c). */
+static void headers_build(const mcpauth__upstream *up, const up_session *s, up_headers *h)
+{
+    memset(h, 0, sizeof *h);
+    if (s) {
+        headers_add(h, "Mcp-Session-Id", s->upstream_id);
+        if (s->protocol_version[0])
+            headers_add(h, "MCP-Protocol-Version", s->protocol_version);
+    }
+    for (size_t i = 0; i < up->config->upstream_header_count && h->count < 8 + 64; i++)
+        h->all[h->count++] = up->config->upstream_headers[i];
+}
+
+static void headers_free(up_headers *h)
+{
+    for (size_t i = 0; i < h->owned; i++)
+        free(h->lines[i]);
+}
+
+static const char *header_value(const mcpauth_http_header *headers, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcasecmp(headers[i].name, name) == 0)
+            return headers[i].value;
+    return NULL;
+}
+
+static void exchange_free(up_exchange *x)
+{
+    mcpauth__upstream *up = x->up;
+    if (x->prev)
+        x->prev->next = x->next;
+    else if (up->exchanges == x)
+        up->exchanges = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    json_object_put(x->id);
+    mcpauth_strbuf_free(&x->body);
+    mcpauth_strbuf_free(&x->line);
+    mcpauth_strbuf_free(&x->data);
+    if (x->tools_granted) {
+        mcpauth_token_info_free(x->tools_granted);
+        free(x->tools_granted);
+    }
+    free(x);
+}
+
+static void on_sink_abort(mcpauth_mcp_sink *sink)
+{
+    up_exchange *x = sink->engine_data;
+    x->sink = NULL;
+}
+
+static void answer(up_exchange *x, int status, const char *body, size_t length)
+{
+    mcpauth_mcp_sink *sink = x->sink;
+    x->sink = NULL;
+    x->mode = UP_DONE;
+    if (!sink)
+        return;
+    mcpauth_mcp_reply reply = {
+        .status = status,
+        .content_type = body ? "application/json" : NULL,
+        .body = body,
+        .body_length = body ? length : 0,
+        .session_id = x->initialize && status == 200 ? x->session_id : NULL,
+    };
+    sink->reply(&reply, sink->data);
+}
+
+/* 502 with a JSON-RPC error naming why (no secrets: upstream URLs and
+ * libcurl's messages only). */
+static void answer_bad_gateway(up_exchange *x, const char *why)
+{
+    char message[512];
+    snprintf(message, sizeof message, "upstream MCP server: %s", why);
+    up_log(x->up, "warning", message);
+    json_object *error =
+        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+    size_t length = 0;
+    const char *body = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
+    answer(x, body ? 502 : 500, body, length);
+    json_object_put(error);
+}
+
+/* Our side of a session the upstream no longer has (or never made). */
+static void session_end(mcpauth__upstream *up, const char *session_id)
+{
+    up_session *s = session_find(up, session_id);
+    if (!s)
+        return;
+    session_unlink(up, s);
+    session_free(s);
+    if (up->table)
+        mcpauth__session_remove(up->table, session_id);
+}
+
+/* What an upstream answer says before it is relayed: the initialize
+ * result's protocol version, and a tools/list result filtered (issue 5).
+ * False when a tools/list result cannot be filtered: it is not passed on
+ * (it might show every tool). */
+static bool inspect(up_exchange *x, json_object *message)
+{
+    json_object *result = NULL;
+    if (!json_object_is_type(message, json_type_object) ||
+        !json_object_object_get_ex(message, "result", &result) ||
+        json_object_object_get_ex(message, "method", NULL))
+        return true;
+    if (x->initialize) {
+        json_object *version = NULL;
+        up_session *s = session_find(x->up, x->session_id);
+        if (s && json_object_object_get_ex(result, "protocolVersion", &version) &&
+            json_object_is_type(version, json_type_string))
+            snprintf(s->protocol_version, sizeof s->protocol_version, "%s",
+                     json_object_get_string(version));
+    }
+    if (!x->tools_policy)
+        return true;
+    mcpauth_error err;
+    if (mcpauth_tool_policy_filter_tools_list(x->tools_policy, result, x->tools_granted, &err) ==
+        MCPAUTH_OK)
+        return true;
+    up_log(x->up, "warning", err.message);
+    return false;
+}
+
+static void stream_end(up_exchange *x)
+{
+    mcpauth_mcp_sink *sink = x->sink;
+    x->sink = NULL;
+    x->mode = UP_DONE;
+    if (sink)
+        sink->stream_end(sink->data);
+}
+
+static bool stream_write(up_exchange *x, const char *json, size_t length)
+{
+    size_t event_length;
+    char *event = mcpauth__sse_event(x->stream, ++x->seq, json, length, &event_length);
+    if (!event)
+        return false;
+    /* A client that is gone, or reads too slowly, ends the stream. */
+    bool ok = x->sink && x->sink->stream_write(event, event_length, x->sink->data) == 0;
+    free(event);
+    if (!ok)
+        stream_end(x);
+    return ok;
+}
+
+static void stream_error(up_exchange *x, const char *why)
+{
+    char message[512];
+    snprintf(message, sizeof message, "upstream MCP server: %s", why);
+    up_log(x->up, "warning", message);
+    json_object *error =
+        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+    size_t length = 0;
+    const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
+    if (text)
+        stream_write(x, text, length);
+    json_object_put(error);
+}
+
+/* One complete upstream event (its data lines joined): re-sent compact,
+ * with our id (HTML Living Standard §9.2.6). Data that is not JSON is
+ * skipped: MCP events carry JSON-RPC messages only. */
+static bool dispatch_event(up_exchange *x)
+{
+    if (x->data.length == 0)
+        return true;
+    json_object *message = json_tokener_parse(x->data.data);
+    x->data.length = 0;
+    if (!message) {
+        up_log(x->up, "warning", "upstream MCP server: an event that is not JSON; skipped");
+        return true;
+    }
+    bool ok;
+    if (json_object_object_get_ex(message, "id", NULL) &&
+        !json_object_object_get_ex(message, "method", NULL))
+        x->responded = true;
+    if (!inspect(x, message)) {
+        json_object *error =
+            mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+                                   "the upstream's tools/list result is malformed", NULL);
+        size_t length = 0;
+        const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
+        ok = text && stream_write(x, text, length);
+        json_object_put(error);
+    } else {
+        size_t length = 0;
+        const char *text = mcpauth__jsonrpc_serialize(message, &length);
+        ok = text && stream_write(x, text, length);
+    }
+    json_object_put(message);
+    return ok;
+}
+
+/* One line of the upstream's event stream (without its end of line). */
+static bool sse_line(up_exchange *x, const char *line, size_t length)
+{
+    if (length == 0)
+        return dispatch_event(x);
+    if (length >= 5 && memcmp(line, "data:", 5) == 0) {
+        const char *value = line + 5;
+        size_t value_length = length - 5;
+        if (value_length && *value == ' ')
+            value++, value_length--;
+        if (x->data.length)
+            mcpauth_strbuf_append(&x->data, "\n", 1);
+        mcpauth_strbuf_append(&x->data, value, value_length);
+        return !mcpauth_strbuf_failed(&x->data) && x->data.length <= x->up->config->max_line;
+    }
+    /* id, event, retry and comments: our stream has its own. */
+    return true;
+}
+
+static bool sse_feed(up_exchange *x, const char *bytes, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        char c = bytes[i];
+        if (c == '\n') {
+            size_t n = x->line.length;
+            if (n && x->line.data[n - 1] == '\r')
+                n--;
+            x->line.length = 0;
+            if (!sse_line(x, n ? x->line.data : "", n))
+                return false;
+            continue;
+        }
+        mcpauth_strbuf_append(&x->line, &c, 1);
+        if (mcpauth_strbuf_failed(&x->line) || x->line.length > x->up->config->max_line)
+            return false;
+    }
+    return true;
+}
+
+/* The upstream's status and headers, when its answer starts. */
+static void decide(up_exchange *x, long status, const mcpauth_http_header *headers, size_t count)
+{
+    x->status = status;
+    const char *type = header_value(headers, count, "Content-Type");
+    bool sse = type && strncasecmp(type, "text/event-stream", 17) == 0;
+    if (x->initialize && status == 200) {
+        up_session *s = session_find(x->up, x->session_id);
+        const char *upstream_id = header_value(headers, count, "Mcp-Session-Id");
+        if (s && upstream_id && strlen(upstream_id) <= UPSTREAM_MAX_SESSION_ID && !s->upstream_id)
+            s->upstream_id = strdup(upstream_id);
+    }
+    if (status == 200 && sse && x->sink) {
+        x->mode = UP_SSE;
+        up_session *s = session_find(x->up, x->session_id);
+        x->stream = x->get ? 0 : (s ? ++s->streams : 1);
+        x->sink->stream_start(x->initialize ? x->session_id : NULL, x->sink->data);
+        return;
+    }
+    x->mode = UP_JSON;
+}
+
+static bool on_data(long status, const mcpauth_http_header *headers, size_t count,
+                    const char *bytes, size_t length, void *data)
+{
+    up_exchange *x = data;
+    if (x->mode == UP_UNDECIDED)
+        decide(x, status, headers, count);
+    if (!x->sink)
+        return false; /* the client is gone: so is the exchange */
+    if (x->mode == UP_SSE)
+        return sse_feed(x, bytes, length);
+    if (x->body.length + length > x->up->config->max_line)
+        return false;
+    mcpauth_strbuf_append(&x->body, bytes, length);
+    return !mcpauth_strbuf_failed(&x->body);
+}
+
+static void finish_json(up_exchange *x)
+{
+    char why[128];
+    if (x->status == 404 && !x->initialize) {
+        /* transports §Session Management: the upstream's session is gone,
+         * so is ours; the client starts a new one. */
+        session_end(x->up, x->session_id);
+        answer(x, 404, NULL, 0);
+        return;
+    }
+    if (x->status >= 500 || x->status < 200 || (x->initialize && x->status != 200)) {
+        snprintf(why, sizeof why, "answered HTTP %ld", x->status);
+        if (x->initialize)
+            session_end(x->up, x->session_id);
+        answer_bad_gateway(x, why);
+        return;
+    }
+    if (x->body.length == 0) {
+        answer(x, (int)x->status, NULL, 0);
+        return;
+    }
+    json_object *message = json_tokener_parse(x->body.data ? x->body.data : "");
+    if (!message) {
+        if (x->initialize)
+            session_end(x->up, x->session_id);
+        answer_bad_gateway(x, "answered with a body that is not JSON");
+        return;
+    }
+    if (x->status == 200 && !inspect(x, message)) {
+        json_object_put(message);
+        answer_bad_gateway(x, "the tools/list result is malformed");
+        return;
+    }
+    size_t length = 0;
+    const char *text = mcpauth__jsonrpc_serialize(message, &length);
+    answer(x, text ? (int)x->status : 500, text, length);
+    json_object_put(message);
+}
+
+static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
+                    const mcpauth_error *err, void *data)
+{
+    up_exchange *x = data;
+    if (x->mode == UP_UNDECIDED && status == MCPAUTH_OK)
+        decide(x, resp->status, resp->headers, resp->header_count);
+    if (x->mode == UP_SSE) {
+        /* An upstream stream that ends, however it ends, ends ours; one cut
+         * short (timeout, reset) before a request's answer says why. */
+        if (status != MCPAUTH_OK && x->id && !x->responded && x->sink)
+            stream_error(x, err->message);
+        stream_end(x);
+    } else if (x->mode != UP_DONE && x->sink) {
+        if (status != MCPAUTH_OK) {
+            if (x->initialize)
+                session_end(x->up, x->session_id);
+            answer_bad_gateway(x, err->message);
+        } else if (x->get && x->status == 405) {
+            answer(x, 405, NULL, 0);
+        } else {
+            finish_json(x);
+        }
+    }
+    exchange_free(x);
+}
+
+static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
+                                 mcpauth_mcp_sink *sink)
+{
+    up_exchange *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->up = up;
+    snprintf(x->session_id, sizeof x->session_id, "%s", session_id);
+    x->sink = sink;
+    x->body = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
+    x->line = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
+    x->data = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
+    x->next = up->exchanges;
+    if (up->exchanges)
+        up->exchanges->prev = x;
+    up->exchanges = x;
+    return x;
+}
+
+/* Sends x's request; on failure x is answered and freed. */
+static void exchange_send(up_exchange *x, const char *method, const char *accept, const char *body,
+                          size_t length, long timeout_seconds)
+{
+    mcpauth__upstream *up = x->up;
+    up_headers headers;
+    headers_build(up, x->initialize ? NULL : session_find(up, x->session_id), &headers);
+    mcpauth_http_request req = {
+        .method = method,
+        .url = up->config->upstream_url,
+        .content_type = body ? "application/json" : NULL,
+        .body = body,
+        .body_length = length,
+        .accept = accept,
+        .headers = headers.all,
+        .header_count = headers.count,
+    };
+    mcpauth_error err = {0};
+    mcpauth_status st =
+        up->closing
+            ? mcpauth_error_set(&err, MCPAUTH_EUSAGE, "the server is shutting down")
+            : mcpauth_http_async_stream(up->http, &req, timeout_seconds, on_data, on_done, x, &err);
+    headers_free(&headers);
+    if (st != MCPAUTH_OK) {
+        if (x->initialize)
+            session_end(up, x->session_id);
+        answer_bad_gateway(x, err.message);
+        exchange_free(x);
+        return;
+    }
+    if (x->sink) {
+        x->sink->on_abort = on_sink_abort;
+        x->sink->engine_data = x;
+    }
+}
+
+static long request_timeout(const mcpauth__upstream *up)
+{
+    uint64_t seconds = (up->config->request_timeout_ms + 999) / 1000;
+    return seconds ? (long)seconds : 0;
+}
+
+static void reply_status(mcpauth_mcp_sink *sink, int status)
+{
+    mcpauth_mcp_reply reply = {.status = status};
+    sink->reply(&reply, sink->data);
+}
+
+/* ---- the engine's calls (through backend.c) ---- */
+
+/* Sessions the table dropped (idle, or pushed out when full) are ended
+ * upstream too; looked at whenever a session starts, so the list never
+ * outgrows the table by much. */
+static void sweep(mcpauth__upstream *up)
+{
+    int64_t now = (int64_t)time(NULL);
+    up_session **s = &up->sessions;
+    while (*s) {
+        /* A session with a request in flight or an open stream is in use. */
+        for (up_exchange *x = up->exchanges; x; x = x->next)
+            if (strcmp(x->session_id, (*s)->id) == 0)
+                mcpauth__session_touch(up->table, x->session_id, now);
+        if (mcpauth__session_alive(up->table, (*s)->id, now)) {
+            s = &(*s)->next;
+            continue;
+        }
+        up_session *gone = *s;
+        mcpauth__upstream_end_session(up, gone->id);
+        if (*s == gone) /* not found: cannot happen, but never loop */
+            s = &gone->next;
+    }
+}
+
+void mcpauth__upstream_initialize(mcpauth__upstream *up, mcpauth_mcp_sessions *table,
+                                  const char *session_id, json_object *message,
+                                  const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
+{
+    up->table = table;
+    if (table)
+        sweep(up);
+    up_session *s = calloc(1, sizeof *s);
+    up_exchange *x = s ? exchange_new(up, session_id, sink) : NULL;
+    if (!x) {
+        free(s);
+        mcpauth__session_remove(table, session_id);
+        reply_status(sink, 500);
+        return;
+    }
+    snprintf(s->id, sizeof s->id, "%s", session_id);
+    s->next = up->sessions;
+    up->sessions = s;
+    x->initialize = true;
+    x->id = json_object_get(msg->id);
+    size_t length = 0;
+    const char *body = mcpauth__jsonrpc_serialize(message, &length);
+    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
+                  request_timeout(up));
+}
+
+bool mcpauth__upstream_has(mcpauth__upstream *up, const char *session_id)
+{
+    return session_find(up, session_id) != NULL;
+}
+
+void mcpauth__upstream_post(mcpauth__upstream *up, const char *session_id, json_object *message,
+                            const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
+                            mcpauth_mcp_sink *sink)
+{
+    if (!session_find(up, session_id)) {
+        reply_status(sink, 404);
+        return;
+    }
+    up_exchange *x = exchange_new(up, session_id, sink);
+    if (!x) {
+        reply_status(sink, 500);
+        return;
+    }
+    if (msg->kind == MCPAUTH__JSONRPC_REQUEST)
+        x->id = json_object_get(msg->id);
+    if (view && msg->method && strcmp(msg->method, "tools/list") == 0) {
+        x->tools_policy = view->policy;
+        if (view->granted && (!(x->tools_granted = calloc(1, sizeof *x->tools_granted)) ||
+                              !mcpauth_token_info_copy(view->granted, x->tools_granted))) {
+            answer_bad_gateway(x, "out of memory");
+            exchange_free(x);
+            return;
+        }
+    }
+    size_t length = 0;
+    const char *body = mcpauth__jsonrpc_serialize(message, &length);
+    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
+                  request_timeout(up));
+}
+
+void mcpauth__upstream_get(mcpauth__upstream *up, const char *session_id, mcpauth_mcp_sink *sink)
+{
+    if (!session_find(up, session_id)) {
+        reply_status(sink, 404);
+        return;
+    }
+    up_exchange *x = exchange_new(up, session_id, sink);
+    if (!x) {
+        reply_status(sink, 500);
+        return;
+    }
+    x->get = true;
+    /* A standalone stream may stay open for hours: no overall timeout. */
+    exchange_send(x, "GET", "text/event-stream", NULL, 0, 0);
+}
+
+static void on_deleted(mcpauth_status status, const mcpauth_http_response *resp,
+                       const mcpauth_error *err, void *data)
+{
+    (void)resp;
+    (void)data;
+    (void)status;
+    (void)err;
+}
+
+void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id)
+{
+    up_session *s = session_find(up, session_id);
+    if (!s)
+        return;
+    /* Its streams end with it (they would end when the upstream's do). */
+    for (up_exchange *x = up->exchanges; x; x = x->next)
+        if (strcmp(x->session_id, session_id) == 0 && x->mode == UP_SSE)
+            stream_end(x);
+    if (s->upstream_id && !up->closing) {
+        up_headers headers;
+        headers_build(up, s, &headers);
+        mcpauth_http_request req = {
+            .method = "DELETE",
+            .url = up->config->upstream_url,
+            .headers = headers.all,
+            .header_count = headers.count,
+        };
+        mcpauth_error err;
+        /* transports §Session Management: best effort; its answer changes
+         * nothing here. */
+        if (mcpauth_http_async_start(up->http, &req, on_deleted, NULL, &err) != MCPAUTH_OK)
+            up_log(up, "warning", err.message);
+        headers_free(&headers);
+    }
+    session_unlink(up, s);
+    session_free(s);
+}
+
+static void on_http_closed(void *data)
+{
+    mcpauth__upstream *up = data;
+    while (up->sessions) {
+        up_session *s = up->sessions;
+        up->sessions = s->next;
+        session_free(s);
+    }
+    if (up->closed_cb)
+        up->closed_cb(up->closed_data);
+}
+
+void mcpauth__upstream_shutdown(mcpauth__upstream *up, void (*closed_cb)(void *data), void *data)
+{
+    if (up->closing)
+        return;
+    up->closing = true;
+    up->closed_cb = closed_cb;
+    up->closed_data = data;
+    /* Every exchange in flight is answered (502) or its stream ended. */
+    mcpauth_http_async_close(up->http, on_http_closed, up);
+}
+
+void mcpauth__upstream_free(mcpauth__upstream *up)
+{
+    free(up);
+}
