@@ -18,9 +18,9 @@
 
 #include "mcpauth/error.h"
 
-#define MCPAUTH_HTTP_DEFAULT_TIMEOUT 15
+#define MCPAUTH_HTTP_DEFAULT_TIMEOUT      15
 #define MCPAUTH_HTTP_DEFAULT_MAX_RESPONSE (1024 * 1024)
-#define MCPAUTH_HTTP_MAX_REDIRECTS 5
+#define MCPAUTH_HTTP_MAX_REDIRECTS        5
 
 typedef struct mcpauth_http_options {
     long timeout_seconds;      /* total time per request; also caps connect */
@@ -40,7 +40,7 @@ typedef struct mcpauth_http_header {
 } mcpauth_http_header;
 
 typedef struct mcpauth_http_request {
-    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
     const char *url;
     const char *content_type; /* for the body; NULL when there is none */
     const char *body;
