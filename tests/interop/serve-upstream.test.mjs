@@ -267,6 +267,18 @@ describe('serve --upstream (SDK Streamable HTTP server behind mcpauth, auth on)'
       assert.ok(!tools.some((t) => t.name === 'secret_tool'));
       const r = await client.callTool({ name: 'echo', arguments: { text: 'legacy' } });
       assert.equal(r.content[0].text, 'echo: legacy');
+      // Progress reaches the stream, all of it before the response. (What the
+      // transport delivers is checked, not onprogress: SDK 1.32.2 runs progress
+      // handlers in a microtask and drops the handler on the response, so a
+      // last progress event that shares a read with the response is lost to
+      // onprogress whoever the server is.)
+      const seen = [];
+      const deliver = transport.onmessage;
+      transport.onmessage = (message, extra) => { seen.push(message); deliver(message, extra); };
+      const p = await client.callTool({ name: 'progress', arguments: {} }, undefined, { onprogress: () => {} });
+      assert.equal(p.content[0].text, 'progress done');
+      const order = seen.map((m) => (m.method === 'notifications/progress' ? m.params.progress : 'response'));
+      assert.deepEqual(order, [1, 2, 3, 'response']);
     } finally {
       await client.close();
     }
