@@ -5,7 +5,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +179,23 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
 }
 
 /* Runs one worker's loop until it has stopped. */
+/* The write end of the pipe on which the first workers say they listen,
+ * so the parent announces "listening" only when connections are taken (a
+ * worker started later to replace one has it closed: -1). */
+static int ready_fd = -1;
+
+static void worker_ready(void)
+{
+    if (ready_fd < 0)
+        return;
+    ssize_t n;
+    do
+        n = write(ready_fd, "r", 1);
+    while (n < 0 && errno == EINTR);
+    close(ready_fd);
+    ready_fd = -1;
+}
+
 static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resource *resource,
                                  bool reuse_port, mcpauth_error *err)
 {
@@ -186,6 +205,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot create the event loop");
     mcpauth_status st = worker_start(&ctx, reuse_port, err);
     if (st == MCPAUTH_OK) {
+        worker_ready();
         if (!reuse_port)
             serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s",
                             bracket_open(config), config->listen_host, bracket_close(config),
@@ -383,6 +403,28 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *re
     _exit(st);
 }
 
+/* Waits until n workers listen, one of them failed (the pipe's write ends
+ * are all closed), or 10 s passed. */
+static void wait_for_workers(int fd, int n)
+{
+    int seen = 0;
+    while (seen < n) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, 10000);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return;
+        char buffer[64];
+        ssize_t got = read(fd, buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return;
+        seen += (int)got;
+    }
+}
+
 static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_resource *resource,
                                   mcpauth_error *err)
 {
@@ -400,8 +442,17 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
         close(sock);
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     }
+    int ready[2] = {-1, -1};
+    if (pipe2(ready, O_CLOEXEC) == 0)
+        ready_fd = ready[1];
     for (int i = 0; i < n; i++)
         pids[i] = spawn_worker(config, resource);
+    if (ready[1] >= 0) {
+        close(ready[1]);
+        ready_fd = -1;
+        wait_for_workers(ready[0], n);
+        close(ready[0]);
+    }
     serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s, %d workers",
                     bracket_open(config), config->listen_host, bracket_close(config),
                     config->listen_port, config->resource, n);
