@@ -58,18 +58,6 @@ static mcpauth_status check_dev(const mcpauth_serve_config *config, mcpauth_erro
             err, MCPAUTH_EUSAGE,
             "--dev runs its own issuer: do not give --issuer, --credentials, "
             "--client-id, --introspection-endpoint, --jwks-uri or --jwks-file");
-    /* A session's upstream session lives in one process. */
-    if (config->backend.upstream_url && config->workers > 1)
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
-                                 "--workers must be 1 with --upstream: a session's upstream "
-                                 "session lives in one worker");
-    if (config->backend.upstream_url && config->mcp.stateless)
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
-                                 "--stateless cannot be used with --upstream: sessions are "
-                                 "mapped one to one");
-    if (config->backend.upstream_url &&
-        mcpauth_http_check_url(&config->http, config->backend.upstream_url, err) != MCPAUTH_OK)
-        return mcpauth_error_prefix(err, "--upstream");
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
