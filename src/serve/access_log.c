@@ -6,11 +6,11 @@
  * run.c, and whenever the buffer fills): one write(2) per line would be a
  * system call per request. Writes end at line boundaries and stay within
  * PIPE_BUF, so lines from several workers sharing stderr never interleave. */
+#include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@
 #include "serve_internal.h"
 
 #define LOG_BUFFER_SIZE (32 * 1024)
-#define LOG_LINE_MAX 2048
+#define LOG_LINE_MAX    2048
 
 /* One buffer per process: every worker is its own process. */
 static char log_buffer[LOG_BUFFER_SIZE];
@@ -80,6 +80,41 @@ static void timestamp(char *out, size_t size)
     snprintf(out + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* Copies at most max bytes of s into out (size bytes, NUL-terminated) for a
+ * text log line: a field may come from a client, a token or an authorization
+ * server (a `sub` claim is any JSON string), and a newline or other control
+ * character in it would forge a line of its own. Control bytes and DEL
+ * become \xHH; a backslash and a double quote are escaped so the quoted
+ * request field cannot be closed early. "-" stands for a missing field. */
+static const char *escaped(char *out, size_t size, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s)
+        return "-";
+    size_t used = 0;
+    for (size_t i = 0; s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char piece[4];
+        size_t n = 0;
+        if (c < 0x20 || c == 0x7f) {
+            piece[n++] = '\\';
+            piece[n++] = 'x';
+            piece[n++] = hex[c >> 4];
+            piece[n++] = hex[c & 15];
+        } else {
+            if (c == '\\' || c == '"')
+                piece[n++] = '\\';
+            piece[n++] = (char)c;
+        }
+        if (used + n >= size)
+            break;
+        memcpy(out + used, piece, n);
+        used += n;
+    }
+    out[used] = '\0';
+    return out;
+}
+
 static void add_string(json_object *obj, const char *key, const char *value)
 {
     if (value)
@@ -109,15 +144,15 @@ void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry
         log_line(config, text, strlen(text));
         json_object_put(obj);
     } else {
-        /* The path is the client's: %.200s keeps a line a line, and the HTTP
-         * parser has already refused control characters in it. */
+        char peer[200], method[80], path[820], sub[420], detail[1600];
         char line[LOG_LINE_MAX];
-        int n = snprintf(line, sizeof line,
-                         "%s %s \"%s %.200s\" %d %.3fms token=%s sub=%.100s cache=%s%s%s%s\n", when,
-                         e->peer, e->method, e->path, e->status, e->latency_ms,
-                         e->token_hash ? e->token_hash : "-", e->subject ? e->subject : "-",
-                         e->cache ? e->cache : "-", e->detail ? " (" : "",
-                         e->detail ? e->detail : "", e->detail ? ")" : "");
+        int n = snprintf(
+            line, sizeof line, "%s %s \"%s %s\" %d %.3fms token=%s sub=%s cache=%s%s%s%s\n", when,
+            escaped(peer, sizeof peer, e->peer, 64), escaped(method, sizeof method, e->method, 16),
+            escaped(path, sizeof path, e->path, 200), e->status, e->latency_ms,
+            e->token_hash ? e->token_hash : "-", escaped(sub, sizeof sub, e->subject, 100),
+            e->cache ? e->cache : "-", e->detail ? " (" : "",
+            e->detail ? escaped(detail, sizeof detail, e->detail, 400) : "", e->detail ? ")" : "");
         if (n > 0)
             log_line(config, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
@@ -143,8 +178,9 @@ void serve_log_event(const mcpauth_serve_config *config, const char *level, cons
         log_line(config, text, strlen(text));
         json_object_put(obj);
     } else {
-        char line[LOG_LINE_MAX];
-        int n = snprintf(line, sizeof line, "%s %s: %s\n", when, level, message);
+        char line[LOG_LINE_MAX], text[4 * sizeof message];
+        int n = snprintf(line, sizeof line, "%s %s: %s\n", when, level,
+                         escaped(text, sizeof text, message, sizeof message));
         if (n > 0)
             log_line(config, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }

@@ -1325,6 +1325,20 @@ describe('operations', () => {
     assert.ok(!log.includes(token));
   });
 
+  test('text access log: control characters in a field are escaped, never a forged line', async () => {
+    const forged = 'x\n2026-01-01T00:00:00.000Z 10.0.0.1 "GET /forged" 200 0.1ms token=- sub=admin';
+    const token = tokenWith(claimsFor(main, { sub: `evil\u001b[2J${forged}\\"` }));
+    const marker = `/after-forge-${crypto.randomBytes(4).toString('hex')}`;
+    assert.equal((await mcpPost(main, INITIALIZE, { token })).status, 200);
+    await request(main.url(marker));
+    const log = await main.waitForLog(new RegExp(marker));
+    assert.ok(!log.split('\n').some((l) => l.startsWith('2026-01-01T00:00:00.000Z')), log.slice(-2000));
+    const line = log.split('\n').find((l) => l.includes(`token=${sha12(token)}`));
+    assert.ok(line, log.slice(-2000));
+    assert.ok(line.includes('sub=evil\\x1b[2Jx\\x0a2026-01-01T00:00:00.000Z 10.0.0.1 \\"GET /forged\\"'), line);
+    assert.ok(line.includes('sub=admin\\\\\\" cache='), line);
+  });
+
   test('--log-format json: every line is a JSON object; the request line has the token hash', async () => {
     const s = await startOn(as, ['--log-format', 'json']);
     const token = tokenWith(claimsFor(s));
