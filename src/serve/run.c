@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -390,12 +391,20 @@ static void on_parent_signal(int signum)
 
 static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *resource)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0)
         return pid;
     /* The child: default signal dispositions for libuv to take over. */
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    /* A parent killed outright (SIGKILL, the OOM killer) forwards no signal:
+     * without this its workers would go on serving, holding the port, and a
+     * restart would fail with "Address already in use". SIGTERM drains as a
+     * normal stop does. The parent may have died before prctl(): then
+     * getppid() already names another process (prctl(2)). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+        _exit(MCPAUTH_ELOCAL);
     mcpauth_error err = {0};
     mcpauth_status st = worker_run(config, resource, true, &err);
     if (st != MCPAUTH_OK)

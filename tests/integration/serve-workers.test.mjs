@@ -163,3 +163,44 @@ describe(`mcpauth serve --workers ${WORKERS}: sessions shared by the workers`, (
     assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
   });
 });
+
+describe('mcpauth serve --workers 2: the parent killed outright', () => {
+  let serve;
+  let pids = [];
+
+  before(async () => {
+    serve = await startServe(['--no-auth', '--workers', '2']);
+    pids = workerPids(serve);
+  });
+
+  after(async () => {
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+    }
+    if (serve) await serve.stop('SIGKILL');
+  });
+
+  test('SIGKILL on the parent: the workers exit, and the port is free for a restart', async () => {
+    assert.equal(pids.length, 2, `workers: ${pids}`);
+    process.kill(serve.pid, 'SIGKILL');
+    // Not serve.exited: that waits for the log pipe, which live workers hold open.
+    const alive = () => pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    for (const deadline = Date.now() + 10000 * TIMEOUT_FACTOR; alive().length && Date.now() < deadline;) await sleep(50);
+    assert.deepEqual(alive(), [], 'workers still running after their parent died');
+    await serve.exited;
+    const again = await startServe(['--no-auth', '--workers', '2'], { port: serve.port });
+    try {
+      const r = await mcp(again, 'POST', INITIALIZE);
+      assert.equal(r.status, 200, r.body);
+    } finally {
+      await again.stop();
+    }
+  });
+});
