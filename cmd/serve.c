@@ -38,6 +38,8 @@ enum {
     OPT_CACHE_SIZE,
     OPT_CACHE_TTL,
     OPT_NEGATIVE_TTL,
+    OPT_MAX_INTROSPECTIONS,
+    OPT_MAX_INTROSPECTION_QUEUE,
     OPT_STATELESS,
     OPT_SSE_PATH,
     OPT_MESSAGES_PATH,
@@ -137,6 +139,10 @@ static const cmd_option token_options[] = {
     {"cache-size", 0, "N", OPT_CACHE_SIZE, "validation results kept, 0 disables (10000)"},
     {"cache-ttl", 0, "SECONDS", OPT_CACHE_TTL, "longest a good result is reused (300)"},
     {"negative-ttl", 0, "SECONDS", OPT_NEGATIVE_TTL, "how long a rejection is reused (10)"},
+    {"max-introspections", 0, "N", OPT_MAX_INTROSPECTIONS,
+     "introspection calls out at once, per worker, 0 no limit (32)"},
+    {"max-introspection-queue", 0, "N", OPT_MAX_INTROSPECTION_QUEUE,
+     "validations waiting for a call slot; beyond, 503 (1024)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -450,6 +456,11 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
     case OPT_NEGATIVE_TTL:
         return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
+    case OPT_MAX_INTROSPECTIONS:
+        return set_size("max-introspections", arg, 0, 100000, &c->max_introspections);
+    case OPT_MAX_INTROSPECTION_QUEUE:
+        return set_size("max-introspection-queue", arg, 1, 10000000,
+                        &c->max_introspection_queue);
     case OPT_MAX_SESSIONS:
         return set_size("max-sessions", arg, 1, 10000000, &c->mcp.max_sessions);
     case OPT_SESSION_IDLE_TIMEOUT:

@@ -61,6 +61,8 @@ typedef struct mcpauth_serve_config {
     size_t cache_size;
     int64_t cache_ttl_seconds;
     int64_t negative_ttl_seconds;
+    size_t max_introspections;      /* calls to the AS out at once, per worker; 0: no limit */
+    size_t max_introspection_queue; /* validations waiting for a call slot */
 
     mcpauth_mcp_config mcp;
     /* The legacy HTTP+SSE transport (MCP 2024-11-05): its stream and

@@ -38,41 +38,53 @@ typedef struct mcpauth_validation {
     const char *reason;             /* one line, never the token; "" when VALID */
     const char *validated_by;       /* "jwt", "introspection" or "jwt+introspection" */
     bool cache_hit;
-    char token_hash[13];            /* first 12 hex digits of SHA-256(token) */
+    char token_hash[13]; /* first 12 hex digits of SHA-256(token) */
 } mcpauth_validation;
 
 typedef void (*mcpauth_validate_cb)(const mcpauth_validation *result, void *data);
 
 typedef enum mcpauth_validation_mode {
-    MCPAUTH_VALIDATE_AUTO,       /* JWT-shaped tokens locally when keys exist, others introspected */
-    MCPAUTH_VALIDATE_JWT,        /* every token must be a JWT verified locally */
+    MCPAUTH_VALIDATE_AUTO, /* JWT-shaped tokens locally when keys exist, others introspected */
+    MCPAUTH_VALIDATE_JWT,  /* every token must be a JWT verified locally */
     MCPAUTH_VALIDATE_INTROSPECT, /* every token is introspected */
 } mcpauth_validation_mode;
 
 typedef struct mcpauth_validator_config {
-    mcpauth_token_policy policy;    /* scopes in it are ignored: see validate() */
+    mcpauth_token_policy policy; /* scopes in it are ignored: see validate() */
     mcpauth_validation_mode mode;
     mcpauth_introspection_config introspection; /* endpoint NULL: no introspection */
-    mcpauth_jwks_cache *jwks;       /* NULL: no local JWT verification; not owned */
+    mcpauth_jwks_cache *jwks;                   /* NULL: no local JWT verification; not owned */
     mcpauth_jwt_policy jwt;
-    bool introspect_jwt;            /* also introspect verified JWTs (catches revocation) */
-    size_t cache_size;              /* 0 disables the cache */
+    bool introspect_jwt; /* also introspect verified JWTs (catches revocation) */
+    size_t cache_size;   /* 0 disables the cache */
     int64_t cache_ttl_seconds;
     int64_t negative_ttl_seconds;
     size_t max_token_length;
+    /* Whoever reaches the server can make it ask the authorization server
+     * about made-up tokens: at most max_introspections calls are out at
+     * once, at most max_introspection_queue more validations wait for a
+     * slot, and beyond that a validation is answered UNAVAILABLE at once.
+     * 0: no limit. */
+    size_t max_introspections;
+    size_t max_introspection_queue;
 } mcpauth_validator_config;
 
 /* Upper bounds (seconds) of the backend latency histogram's buckets; the
  * last bucket, +Inf, is implied. */
-#define MCPAUTH_VALIDATOR_LATENCY_BOUNDS                                                         \
-    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0}
+#define MCPAUTH_VALIDATOR_LATENCY_BOUNDS                                                           \
+    {                                                                                              \
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0                              \
+    }
 #define MCPAUTH_VALIDATOR_LATENCY_BUCKETS 12
 
 typedef struct mcpauth_validator_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
-    uint64_t backend_calls;    /* introspection requests sent */
-    uint64_t backend_failures; /* of those, how many could not be answered */
+    uint64_t backend_calls;      /* introspection requests sent */
+    uint64_t backend_failures;   /* of those, how many could not be answered */
+    uint64_t backend_overloaded; /* validations refused: calls and queue full */
+    uint64_t backend_in_flight;  /* introspection calls out now (a gauge) */
+    uint64_t backend_queued;     /* validations waiting for a call slot now (a gauge) */
     /* How long answered backend calls took: counts per bucket (not
      * cumulative) and the sum in seconds. */
     uint64_t latency_buckets[MCPAUTH_VALIDATOR_LATENCY_BUCKETS];

@@ -25,14 +25,16 @@ typedef struct waiter {
 typedef struct flight {
     mcpauth_validator *validator;
     mcpauth_token_key key;
-    char *token;              /* kept for the asynchronous steps; wiped on free */
+    char *token; /* kept for the asynchronous steps; wiped on free */
     size_t length;
-    uint64_t started_ns;      /* of the current introspection call */
-    bool refetched_keys;      /* an unknown kid already caused one refetch */
-    mcpauth_token_info jwt;   /* claims of a verified JWT awaiting introspection */
+    uint64_t started_ns;    /* of the current introspection call */
+    bool refetched_keys;    /* an unknown kid already caused one refetch */
+    mcpauth_token_info jwt; /* claims of a verified JWT awaiting introspection */
     bool have_jwt;
+    bool queued; /* waiting for an introspection slot */
     waiter *waiters;
     struct flight *next;
+    struct flight *next_queued;
 } flight;
 
 /* What a backend concluded, before the shared claim checks. */
@@ -47,6 +49,8 @@ struct mcpauth_validator {
     mcpauth_validator_config config;
     mcpauth_token_cache *cache;
     flight *flights[FLIGHT_BUCKETS];
+    flight *queue_head, *queue_tail; /* flights waiting for an introspection slot, oldest first */
+    size_t in_flight, queued;
     mcpauth_validator_stats stats;
 };
 
@@ -174,15 +178,11 @@ static void flight_finish(flight *f, backend_result result, const mcpauth_token_
 
 /* ---- introspection ---- */
 
-static void on_introspection(mcpauth_introspection_outcome outcome, const mcpauth_token_info *info,
-                             const char *reason, void *data)
+static void start_queued(mcpauth_validator *v);
+
+static void settle_introspection(flight *f, mcpauth_introspection_outcome outcome,
+                                 const mcpauth_token_info *info, const char *reason)
 {
-    flight *f = data;
-    if (!f->validator) {
-        flight_free(f); /* the validator went away; its waiters were answered then */
-        return;
-    }
-    record_latency(&f->validator->stats, (double)(uv_hrtime() - f->started_ns) / 1e9);
     if (f->have_jwt) {
         /* A verified JWT checked for revocation: the signature decides the
          * claims, introspection only whether the token is still active. */
@@ -206,6 +206,57 @@ static void on_introspection(mcpauth_introspection_outcome outcome, const mcpaut
         flight_finish(f, BACKEND_FAILED, NULL, reason, "introspection");
 }
 
+static void on_introspection(mcpauth_introspection_outcome outcome, const mcpauth_token_info *info,
+                             const char *reason, void *data)
+{
+    flight *f = data;
+    if (!f->validator) {
+        flight_free(f); /* the validator went away; its waiters were answered then */
+        return;
+    }
+    mcpauth_validator *v = f->validator;
+    v->in_flight--;
+    record_latency(&v->stats, (double)(uv_hrtime() - f->started_ns) / 1e9);
+    settle_introspection(f, outcome, info, reason);
+    start_queued(v);
+}
+
+/* Sends the introspection call for f; the caller has checked the cap. */
+static void send_introspection(flight *f)
+{
+    mcpauth_validator *v = f->validator;
+    v->stats.backend_calls++;
+    v->in_flight++;
+    f->started_ns = uv_hrtime();
+    mcpauth_error err = {0};
+    if (mcpauth_introspect(v->http, &v->config.introspection, f->token, f->length, on_introspection,
+                           f, &err) != MCPAUTH_OK) {
+        v->in_flight--;
+        flight_finish(f, BACKEND_FAILED, NULL, err.message,
+                      f->have_jwt ? "jwt+introspection" : "introspection");
+    }
+}
+
+static bool introspection_slot_free(const mcpauth_validator *v)
+{
+    return v->config.max_introspections == 0 || v->in_flight < v->config.max_introspections;
+}
+
+/* Sends the oldest waiting flights while slots are free. */
+static void start_queued(mcpauth_validator *v)
+{
+    while (v->queue_head && introspection_slot_free(v)) {
+        flight *f = v->queue_head;
+        v->queue_head = f->next_queued;
+        if (!v->queue_head)
+            v->queue_tail = NULL;
+        v->queued--;
+        f->queued = false;
+        f->next_queued = NULL;
+        send_introspection(f);
+    }
+}
+
 static void start_introspection(flight *f)
 {
     mcpauth_validator *v = f->validator;
@@ -215,12 +266,26 @@ static void start_introspection(flight *f)
                       "not a JWT, and no introspection endpoint is configured", how);
         return;
     }
-    v->stats.backend_calls++;
-    f->started_ns = uv_hrtime();
-    mcpauth_error err = {0};
-    if (mcpauth_introspect(v->http, &v->config.introspection, f->token, f->length,
-                           on_introspection, f, &err) != MCPAUTH_OK)
-        flight_finish(f, BACKEND_FAILED, NULL, err.message, how);
+    if (introspection_slot_free(v)) {
+        send_introspection(f);
+        return;
+    }
+    if (v->config.max_introspection_queue && v->queued >= v->config.max_introspection_queue) {
+        /* Not the token's fault: UNAVAILABLE, and nothing is cached. */
+        v->stats.backend_overloaded++;
+        flight_finish(f, BACKEND_FAILED, NULL,
+                      "too many introspection calls in flight and waiting "
+                      "(--max-introspections, --max-introspection-queue)",
+                      how);
+        return;
+    }
+    f->queued = true;
+    if (v->queue_tail)
+        v->queue_tail->next_queued = f;
+    else
+        v->queue_head = f;
+    v->queue_tail = f;
+    v->queued++;
 }
 
 /* ---- local JWT verification (RFC 9068) ---- */
@@ -382,6 +447,8 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
 void mcpauth_validator_stats_get(const mcpauth_validator *v, mcpauth_validator_stats *out)
 {
     *out = v->stats;
+    out->backend_in_flight = v->in_flight;
+    out->backend_queued = v->queued;
 }
 
 void mcpauth_validator_free(mcpauth_validator *v)
@@ -399,7 +466,10 @@ void mcpauth_validator_free(mcpauth_validator *v)
                 free(w);
             }
             f->waiters = NULL;
-            f->validator = NULL; /* freed when its backend call returns */
+            if (f->queued)
+                flight_free(f); /* no call out: nothing will free it later */
+            else
+                f->validator = NULL; /* freed when its backend call returns */
         }
     }
     mcpauth_token_cache_free(v->cache);

@@ -20,6 +20,8 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->cache_size = 10000;
     config->cache_ttl_seconds = 300;
     config->negative_ttl_seconds = 10;
+    config->max_introspections = 32;
+    config->max_introspection_queue = 1024;
     mcpauth_mcp_config_init(&config->mcp);
     config->sse_path = "/sse";
     config->messages_path = "/messages";

@@ -74,9 +74,21 @@ char *serve_metrics_render(const serve_context *ctx)
             "mcpauth_introspection_requests_total %llu\n"
             "# HELP mcpauth_introspection_failures_total Introspection calls that failed.\n"
             "# TYPE mcpauth_introspection_failures_total counter\n"
-            "mcpauth_introspection_failures_total %llu\n",
+            "mcpauth_introspection_failures_total %llu\n"
+            "# HELP mcpauth_introspection_overloaded_total Validations answered 503 because "
+            "--max-introspections calls were out and --max-introspection-queue more waited.\n"
+            "# TYPE mcpauth_introspection_overloaded_total counter\n"
+            "mcpauth_introspection_overloaded_total %llu\n"
+            "# HELP mcpauth_introspections_in_flight Introspection calls out now.\n"
+            "# TYPE mcpauth_introspections_in_flight gauge\n"
+            "mcpauth_introspections_in_flight %llu\n"
+            "# HELP mcpauth_introspections_queued Validations waiting for an introspection slot.\n"
+            "# TYPE mcpauth_introspections_queued gauge\n"
+            "mcpauth_introspections_queued %llu\n",
             (unsigned long long)s.cache_hits, (unsigned long long)s.cache_misses,
-            (unsigned long long)s.backend_calls, (unsigned long long)s.backend_failures);
+            (unsigned long long)s.backend_calls, (unsigned long long)s.backend_failures,
+            (unsigned long long)s.backend_overloaded, (unsigned long long)s.backend_in_flight,
+            (unsigned long long)s.backend_queued);
         render_latency(&sb, &s);
     }
     if (ctx->jwks) {

@@ -149,6 +149,8 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
             .cache_size = config->cache_size,
             .cache_ttl_seconds = config->cache_ttl_seconds,
             .negative_ttl_seconds = config->negative_ttl_seconds,
+            .max_introspections = config->max_introspections,
+            .max_introspection_queue = config->max_introspection_queue,
         };
         if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
