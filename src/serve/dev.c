@@ -55,6 +55,11 @@ mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcp
         .client_secret = mcpauth_devissuer_resource_client_secret(out->issuer),
         .auth = MCPAUTH_CLIENT_AUTH_BASIC,
     };
+    if (config->workers > 1)
+        serve_log_event(config, "warning",
+                        "--dev runs one worker, not %d: the development issuer's clients, "
+                        "codes and tokens live in one process",
+                        config->workers);
     config->workers = 1;
     serve_log_event(config, "warning",
                     "development issuer: for local development only; issuer %s, user %s, "

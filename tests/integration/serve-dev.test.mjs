@@ -595,10 +595,11 @@ describe('serve --dev --introspect-jwt', () => {
 });
 
 describe('serve --dev --workers 4', () => {
-  test('runs one worker: a client registered on one connection is known on the next', async () => {
+  test('runs one worker, and says so: a client registered on one connection is known on the next', async () => {
     const s = await startServe(['--dev', '--workers', '4', '--stateless']);
     try {
       assert.doesNotMatch(s.stderr(), /4 workers/);
+      assert.match(s.stderr(), /warning: --dev runs one worker, not 4/);
       for (let i = 0; i < 8; i++) {
         const client = await register(s);
         const r = await tokenRequest(s, { grant_type: 'client_credentials', resource: s.resource }, { auth: basic(client) });
