@@ -5,7 +5,8 @@
  * no HMAC, "crit" refused). Pure computation; nothing here blocks.
  *
  * Supported: RS256/384/512, PS256/384/512, ES256/384/512 (P-256/384/521),
- * EdDSA (Ed25519).
+ * EdDSA (Ed25519 or Ed448 keys, RFC 8037), and the fully-specified Ed25519
+ * and Ed448 of RFC 9864, each bound to its own curve.
  */
 #ifndef MCPAUTH_JOSE_H
 #define MCPAUTH_JOSE_H
@@ -31,6 +32,8 @@ typedef enum mcpauth_jws_alg {
     MCPAUTH_JWS_ES384,
     MCPAUTH_JWS_ES512,
     MCPAUTH_JWS_EDDSA,
+    MCPAUTH_JWS_ED25519,
+    MCPAUTH_JWS_ED448,
     MCPAUTH_JWS_ALG_COUNT,
 } mcpauth_jws_alg;
 
@@ -63,7 +66,7 @@ typedef struct mcpauth_jwt_policy {
     bool typ_optional;                   /* accept a missing typ (never a wrong one) */
 } mcpauth_jwt_policy;
 
-/* The default allow-list: RS256, ES256, EdDSA, PS256; typ required. */
+/* The default allow-list: RS256, ES256, EdDSA, Ed25519, PS256; typ required. */
 void mcpauth_jwt_policy_init(mcpauth_jwt_policy *policy);
 
 typedef enum mcpauth_jwt_outcome {

@@ -21,6 +21,7 @@ typedef enum mcpauth__key_type {
     MCPAUTH__KEY_EC_P384,
     MCPAUTH__KEY_EC_P521,
     MCPAUTH__KEY_OKP_ED25519,
+    MCPAUTH__KEY_OKP_ED448,
 } mcpauth__key_type;
 
 /* "RSA", "EC P-256", ..., "OKP Ed25519": for messages. */
@@ -36,13 +37,21 @@ typedef struct mcpauth__alg_info {
 
 const mcpauth__alg_info *mcpauth__alg_info_of(mcpauth_jws_alg alg);
 
+/* True when a key of this type may verify alg: its own key type, and for
+ * the polymorphic EdDSA either Edwards curve (RFC 8037 §3.1). */
+bool mcpauth__alg_takes_key_type(mcpauth_jws_alg alg, mcpauth__key_type type);
+
+/* How alg verifies with a key of this type (which must be one it takes):
+ * alg's own entry, but for EdDSA the curve of the key decides. */
+const mcpauth__alg_info *mcpauth__alg_info_for_key(mcpauth_jws_alg alg, mcpauth__key_type type);
+
 /* One usable verification key of a JWK Set. */
 typedef struct mcpauth__jwk {
     char *kid; /* NULL when the JWK has none */
     mcpauth__key_type type;
     bool has_alg;        /* the JWK names its algorithm (RFC 7517 §4.4) */
     mcpauth_jws_alg alg; /* that algorithm, when has_alg */
-    size_t size;         /* RSA modulus bytes, EC coordinate bytes, 32 for Ed25519 */
+    size_t size;         /* RSA modulus bytes, EC coordinate bytes, 32 Ed25519, 57 Ed448 */
     gnutls_pubkey_t pubkey;
 } mcpauth__jwk;
 

@@ -193,26 +193,43 @@ static jwk_result read_ec(json_object *jwk, mcpauth__jwk *out, char *why)
     return result;
 }
 
-/* RFC 8037 §2: "crv" Ed25519 and the 32-byte public key in "x". Ed448 and
- * the X25519/X448 key agreement curves are not for us. */
+/* RFC 8037 §2: "crv" Ed25519 or Ed448 and the public key in "x" (32 and 57
+ * bytes, RFC 8032 §5.1.5, §5.2.5). The X25519/X448 key agreement curves are
+ * not for signatures. */
+static const struct okp_curve {
+    const char *crv;
+    const char *what; /* for messages */
+    gnutls_ecc_curve_t curve;
+    mcpauth__key_type type;
+    size_t size;
+} okp_curves[] = {
+    {"Ed25519", "Ed25519 key", GNUTLS_ECC_CURVE_ED25519, MCPAUTH__KEY_OKP_ED25519, 32},
+    {"Ed448", "Ed448 key", GNUTLS_ECC_CURVE_ED448, MCPAUTH__KEY_OKP_ED448, 57},
+};
+
 static jwk_result read_okp(json_object *jwk, mcpauth__jwk *out, char *why)
 {
     const char *crv = NULL;
     size_t crv_length = 0;
-    if (!string_member(jwk, "crv", &crv, &crv_length) || !string_is(crv, crv_length, "Ed25519"))
-        return skip(why, "OKP key on a curve other than Ed25519");
+    const struct okp_curve *c = NULL;
+    if (string_member(jwk, "crv", &crv, &crv_length)) {
+        for (size_t i = 0; i < sizeof okp_curves / sizeof okp_curves[0]; i++)
+            if (string_is(crv, crv_length, okp_curves[i].crv))
+                c = &okp_curves[i];
+    }
+    if (!c)
+        return skip(why, "OKP key on a curve other than Ed25519 and Ed448");
     size_t x_length = 0;
     uint8_t *x = bytes_member(jwk, "x", &x_length);
     jwk_result result;
-    if (!x || x_length != 32) {
-        result = skip(why, "OKP Ed25519 key without a 32-byte base64url x");
+    if (!x || x_length != c->size) {
+        result = skip(why, "OKP %s key without a %zu-byte base64url x", c->crv, c->size);
     } else {
-        const gnutls_datum_t x_datum = {x, 32};
-        result = import_done(
-            gnutls_pubkey_import_ecc_raw(out->pubkey, GNUTLS_ECC_CURVE_ED25519, &x_datum, NULL),
-            out->pubkey, "Ed25519 key", why);
-        out->type = MCPAUTH__KEY_OKP_ED25519;
-        out->size = 32;
+        const gnutls_datum_t x_datum = {x, (unsigned)c->size};
+        result = import_done(gnutls_pubkey_import_ecc_raw(out->pubkey, c->curve, &x_datum, NULL),
+                             out->pubkey, c->what, why);
+        out->type = c->type;
+        out->size = c->size;
     }
     free(x);
     return result;

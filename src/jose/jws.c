@@ -130,8 +130,8 @@ static int ecdsa_to_der(const uint8_t *signature, size_t length, gnutls_datum_t 
 mcpauth_status mcpauth__jws_verify(const mcpauth__jws *jws, mcpauth_jws_alg alg,
                                    const mcpauth__jwk *key, mcpauth_error *err)
 {
-    const mcpauth__alg_info *info = mcpauth__alg_info_of(alg);
-    /* RFC 7518 §3.4 (ECDSA), RFC 8037 §3.1 (Ed25519) and RFC 8017 §8.2.2
+    const mcpauth__alg_info *info = mcpauth__alg_info_for_key(alg, key->type);
+    /* RFC 7518 §3.4 (ECDSA), RFC 8032 §5.1.6/§5.2.6 (Ed25519, Ed448) and RFC 8017 §8.2.2
      * step 1 (RSA: as long as the modulus): anything else is not a
      * signature of this algorithm, whatever a lenient decoder would make
      * of it. */
@@ -140,11 +140,19 @@ mcpauth_status mcpauth__jws_verify(const mcpauth__jws *jws, mcpauth_jws_alg alg,
         return mcpauth_error_set(err, MCPAUTH_ENEGATIVE, "%s signature is %zu bytes, not %zu",
                                  info->name, jws->signature_length, expected);
 
+    /* RFC 8032 §5.2.7: S (the last 57 bytes) must be below the group order,
+     * so its last byte is always 0. Nettle compares only the low 448 bits
+     * with the order and ignores that byte: without this check, 255
+     * variants of every Ed448 signature would verify. */
+    if (info->key_type == MCPAUTH__KEY_OKP_ED448 && jws->signature[jws->signature_length - 1] != 0)
+        return mcpauth_error_set(err, MCPAUTH_ENEGATIVE,
+                                 "bad signature (Ed448 S out of range, RFC 8032 §5.2.7)");
     const gnutls_datum_t data = {(unsigned char *)jws->signing_input,
                                  (unsigned)jws->signing_input_length};
     gnutls_datum_t signature = {jws->signature, (unsigned)jws->signature_length};
     gnutls_datum_t der = {NULL, 0};
-    bool ecdsa = info->key_type != MCPAUTH__KEY_RSA && info->key_type != MCPAUTH__KEY_OKP_ED25519;
+    bool ecdsa = info->key_type == MCPAUTH__KEY_EC_P256 || info->key_type == MCPAUTH__KEY_EC_P384 ||
+                 info->key_type == MCPAUTH__KEY_EC_P521;
     if (ecdsa) {
         int ret = ecdsa_to_der(jws->signature, jws->signature_length, &der);
         if (ret == GNUTLS_E_MEMORY_ERROR)

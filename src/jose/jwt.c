@@ -20,6 +20,9 @@ void mcpauth_jwt_policy_init(mcpauth_jwt_policy *policy)
     policy->allowed[MCPAUTH_JWS_RS256] = true;
     policy->allowed[MCPAUTH_JWS_ES256] = true;
     policy->allowed[MCPAUTH_JWS_EDDSA] = true;
+    /* RFC 9864 §2.2: the fully-specified name of EdDSA on Ed25519, which
+     * authorization servers now sign with (oidc-provider 9 does). */
+    policy->allowed[MCPAUTH_JWS_ED25519] = true;
     policy->allowed[MCPAUTH_JWS_PS256] = true;
     policy->typ_optional = false;
 }
@@ -152,7 +155,7 @@ static bool key_fits(const mcpauth__jwk *key, mcpauth_jws_alg alg, verdict *v)
 {
     char shown[MCPAUTH_URL_QUOTE_SIZE];
     const char *name = mcpauth_jws_alg_name(alg);
-    if (key->type != mcpauth__alg_info_of(alg)->key_type)
+    if (!mcpauth__alg_takes_key_type(alg, key->type))
         return refuse(v, MCPAUTH_JWT_INVALID, "key %s is %s, not for %s",
                       mcpauth__jose_show(key->kid, strlen(key->kid), shown),
                       mcpauth__key_type_name(key->type), name);

@@ -32,10 +32,12 @@ typedef enum key_id {
     KEY_P384,
     KEY_P521,
     KEY_ED25519,
+    KEY_ED448,
     KEY_COUNT,
 } key_id;
 
-static const char *const kids[KEY_COUNT] = {"rsa", "rsa2", "p256", "p384", "p521", "ed25519"};
+static const char *const kids[KEY_COUNT] = {"rsa",  "rsa2",    "p256", "p384",
+                                            "p521", "ed25519", "ed448"};
 
 typedef struct test_key {
     gnutls_privkey_t priv;
@@ -57,6 +59,7 @@ static void generate_keys(void)
         [KEY_P384] = {GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1)},
         [KEY_P521] = {GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP521R1)},
         [KEY_ED25519] = {GNUTLS_PK_EDDSA_ED25519, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED25519)},
+        [KEY_ED448] = {GNUTLS_PK_EDDSA_ED448, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED448)},
     };
     for (int i = 0; i < KEY_COUNT; i++) {
         if (gnutls_privkey_init(&keys[i].priv) < 0 ||
@@ -87,7 +90,10 @@ static key_id key_for(mcpauth_jws_alg alg)
     case MCPAUTH_JWS_ES512:
         return KEY_P521;
     case MCPAUTH_JWS_EDDSA:
+    case MCPAUTH_JWS_ED25519:
         return KEY_ED25519;
+    case MCPAUTH_JWS_ED448:
+        return KEY_ED448;
     default:
         return KEY_RSA;
     }
@@ -106,6 +112,8 @@ static gnutls_sign_algorithm_t sign_algorithm(mcpauth_jws_alg alg)
         [MCPAUTH_JWS_ES384] = GNUTLS_SIGN_ECDSA_SHA384,
         [MCPAUTH_JWS_ES512] = GNUTLS_SIGN_ECDSA_SHA512,
         [MCPAUTH_JWS_EDDSA] = GNUTLS_SIGN_EDDSA_ED25519,
+        [MCPAUTH_JWS_ED25519] = GNUTLS_SIGN_EDDSA_ED25519,
+        [MCPAUTH_JWS_ED448] = GNUTLS_SIGN_EDDSA_ED448,
     };
     return table[alg];
 }
@@ -196,10 +204,11 @@ static char *ecc_jwk(key_id id, const char *kid_member, const char *extra)
     ck_assert_int_eq(
         gnutls_pubkey_export_ecc_raw2(keys[id].pub, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ), 0);
     char *jwk;
-    if (curve == GNUTLS_ECC_CURVE_ED25519) {
-        char *x64 = b64_padded(&x, 32);
-        jwk = format("{%s\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"%s}", kid_member, x64,
-                     extra);
+    if (curve == GNUTLS_ECC_CURVE_ED25519 || curve == GNUTLS_ECC_CURVE_ED448) {
+        bool ed448 = curve == GNUTLS_ECC_CURVE_ED448;
+        char *x64 = b64_padded(&x, ed448 ? 57 : 32);
+        jwk = format("{%s\"kty\":\"OKP\",\"crv\":\"%s\",\"x\":\"%s\"%s}", kid_member,
+                     ed448 ? "Ed448" : "Ed25519", x64, extra);
         free(x64);
     } else {
         size_t size = curve == GNUTLS_ECC_CURVE_SECP256R1   ? 32
@@ -257,10 +266,10 @@ static mcpauth_jwks *full_set(void)
         if (i != KEY_RSA2)
             parts[n++] = jwk_of((key_id)i, kids[i], "");
     }
-    char *text =
-        format("{\"keys\":[%s,%s,%s,%s,%s]}", parts[0], parts[1], parts[2], parts[3], parts[4]);
+    char *text = format("{\"keys\":[%s,%s,%s,%s,%s,%s]}", parts[0], parts[1], parts[2], parts[3],
+                        parts[4], parts[5]);
     mcpauth_jwks *jwks = parse_set(text);
-    ck_assert_uint_eq(mcpauth_jwks_count(jwks), 5);
+    ck_assert_uint_eq(mcpauth_jwks_count(jwks), 6);
     free(text);
     for (int i = 0; i < n; i++)
         free(parts[i]);
@@ -307,8 +316,10 @@ static size_t sign_raw(key_id id, mcpauth_jws_alg alg, const char *input, uint8_
 {
     const gnutls_datum_t data = {(unsigned char *)input, (unsigned)strlen(input)};
     gnutls_datum_t sig = {NULL, 0};
-    ck_assert_int_eq(gnutls_privkey_sign_data2(keys[id].priv, sign_algorithm(alg), 0, &data, &sig),
-                     0);
+    /* EdDSA signs with the curve of the key (RFC 8037 §3.1). */
+    gnutls_sign_algorithm_t how =
+        alg == MCPAUTH_JWS_EDDSA && id == KEY_ED448 ? GNUTLS_SIGN_EDDSA_ED448 : sign_algorithm(alg);
+    ck_assert_int_eq(gnutls_privkey_sign_data2(keys[id].priv, how, 0, &data, &sig), 0);
     size_t half = ecdsa_half(alg), length;
     if (half) {
         gnutls_datum_t r, s;
@@ -438,7 +449,8 @@ static void expect_invalid(const char *token, const mcpauth_jwks *jwks, const ch
 START_TEST(alg_names_round_trip)
 {
     static const char *const names[MCPAUTH_JWS_ALG_COUNT] = {
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+        "RS256", "RS384", "RS512", "PS256", "PS384",   "PS512",
+        "ES256", "ES384", "ES512", "EdDSA", "Ed25519", "Ed448",
     };
     for (int i = 0; i < MCPAUTH_JWS_ALG_COUNT; i++) {
         mcpauth_jws_alg alg = MCPAUTH_JWS_ALG_COUNT;
@@ -455,7 +467,7 @@ START_TEST(alg_refused_names)
 {
     static const char *const refused[] = {
         "none", "None",   "HS256",   "HS384", "HS512",    "rs256", "RS256 ", " RS256",
-        "RS",   "ES256K", "Ed25519", "EDDSA", "RSA-OAEP", "dir",   "",       "PS256\n",
+        "RS",   "ES256K", "ed25519", "EDDSA", "RSA-OAEP", "dir",   "",       "PS256\n",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         mcpauth_jws_alg alg = MCPAUTH_JWS_ALG_COUNT;
@@ -467,8 +479,8 @@ START_TEST(alg_refused_names)
 }
 END_TEST
 
-/* Issue 4: the default allow-list is RS256, ES256, EdDSA, PS256, and typ is
- * required. */
+/* The default allow-list is RS256, ES256, EdDSA, Ed25519 (RFC 9864's name
+ * for EdDSA on Ed25519), PS256, and typ is required. */
 START_TEST(policy_defaults)
 {
     mcpauth_jwt_policy policy;
@@ -476,7 +488,8 @@ START_TEST(policy_defaults)
     mcpauth_jwt_policy_init(&policy);
     for (int i = 0; i < MCPAUTH_JWS_ALG_COUNT; i++) {
         bool expected = i == MCPAUTH_JWS_RS256 || i == MCPAUTH_JWS_ES256 ||
-                        i == MCPAUTH_JWS_EDDSA || i == MCPAUTH_JWS_PS256;
+                        i == MCPAUTH_JWS_EDDSA || i == MCPAUTH_JWS_ED25519 ||
+                        i == MCPAUTH_JWS_PS256;
         ck_assert_msg(policy.allowed[i] == expected, "%s", mcpauth_jws_alg_name(i));
     }
     ck_assert(!policy.typ_optional);
@@ -488,7 +501,7 @@ END_TEST
 START_TEST(jwks_every_key_type)
 {
     mcpauth_jwks *jwks = full_set();
-    ck_assert_uint_eq(mcpauth_jwks_count(jwks), 5);
+    ck_assert_uint_eq(mcpauth_jwks_count(jwks), 6);
     mcpauth_jwks_free(jwks);
 }
 END_TEST
@@ -1054,6 +1067,10 @@ START_TEST(rs256_against_ec_key)
         {MCPAUTH_JWS_ES512, KEY_P521, "ed25519", "key ed25519 is OKP Ed25519, not for ES512"},
         {MCPAUTH_JWS_EDDSA, KEY_ED25519, "p256", "key p256 is EC P-256, not for EdDSA"},
         {MCPAUTH_JWS_PS256, KEY_RSA, "p521", "key p521 is EC P-521, not for PS256"},
+        /* RFC 9864 §2.2: the fully-specified names are bound to one curve. */
+        {MCPAUTH_JWS_ED25519, KEY_ED25519, "ed448", "key ed448 is OKP Ed448, not for Ed25519"},
+        {MCPAUTH_JWS_ED448, KEY_ED448, "ed25519", "key ed25519 is OKP Ed25519, not for Ed448"},
+        {MCPAUTH_JWS_ED25519, KEY_ED25519, "p256", "key p256 is EC P-256, not for Ed25519"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         header = header_for(cases[i].alg, cases[i].kid);
@@ -1063,6 +1080,76 @@ START_TEST(rs256_against_ec_key)
         free(header);
     }
     mcpauth_jwks_free(jwks);
+}
+END_TEST
+
+/* RFC 8037 §3.1: EdDSA is polymorphic, the key's curve decides; an Ed448
+ * key verifies an EdDSA token (114-byte signature, RFC 8032 §5.2.6). */
+START_TEST(eddsa_takes_either_curve)
+{
+    mcpauth_jwks *jwks = full_set();
+    char *header = header_for(MCPAUTH_JWS_EDDSA, "ed448");
+    char *token = mint(KEY_ED448, MCPAUTH_JWS_EDDSA, header, CLAIMS);
+    mcpauth_jwt_policy policy = default_policy();
+    expect_outcome(token, jwks, &policy, MCPAUTH_JWT_VERIFIED, NULL);
+    free(token);
+    free(header);
+    mcpauth_jwks_free(jwks);
+}
+END_TEST
+
+/* EdDSA, Ed25519 and Ed448 are separate entries of the allow-list: each can
+ * be left out alone, and allowing one allows no other. */
+START_TEST(eddsa_names_allowed_separately)
+{
+    static const mcpauth_jws_alg names[] = {MCPAUTH_JWS_EDDSA, MCPAUTH_JWS_ED25519,
+                                            MCPAUTH_JWS_ED448};
+    mcpauth_jwks *jwks = full_set();
+    for (size_t i = 0; i < 3; i++) {
+        mcpauth_jwt_policy policy = all_algs_policy();
+        policy.allowed[names[i]] = false;
+        for (size_t j = 0; j < 3; j++) {
+            char *token = mint_default(names[j]);
+            char refused[64];
+            snprintf(refused, sizeof refused, "alg %s not allowed", mcpauth_jws_alg_name(names[j]));
+            expect_outcome(token, jwks, &policy,
+                           i == j ? MCPAUTH_JWT_INVALID : MCPAUTH_JWT_VERIFIED,
+                           i == j ? refused : NULL);
+            free(token);
+        }
+        memset(policy.allowed, 0, sizeof policy.allowed);
+        policy.allowed[names[i]] = true;
+        for (size_t j = 0; j < 3; j++) {
+            char *token = mint_default(names[j]);
+            expect_outcome(token, jwks, &policy,
+                           i == j ? MCPAUTH_JWT_VERIFIED : MCPAUTH_JWT_INVALID,
+                           i == j ? NULL : "not allowed");
+            free(token);
+        }
+    }
+    mcpauth_jwks_free(jwks);
+}
+END_TEST
+
+/* RFC 7517 §4.4 with RFC 9864: a key published for Ed25519 (as
+ * oidc-provider 9 does) verifies Ed25519 tokens, not EdDSA ones. */
+START_TEST(key_alg_ed25519)
+{
+    char *jwk = jwk_of(KEY_ED25519, "k1", ",\"alg\":\"Ed25519\"");
+    mcpauth_jwks *jwks = set_of(jwk, NULL);
+    mcpauth_jwt_policy policy = default_policy();
+    char *header = header_for(MCPAUTH_JWS_ED25519, "k1");
+    char *token = mint(KEY_ED25519, MCPAUTH_JWS_ED25519, header, CLAIMS);
+    expect_outcome(token, jwks, &policy, MCPAUTH_JWT_VERIFIED, NULL);
+    free(token);
+    free(header);
+    header = header_for(MCPAUTH_JWS_EDDSA, "k1");
+    token = mint(KEY_ED25519, MCPAUTH_JWS_EDDSA, header, CLAIMS);
+    expect_invalid(token, jwks, "key k1 is for Ed25519, not EdDSA");
+    free(token);
+    free(header);
+    mcpauth_jwks_free(jwks);
+    free(jwk);
 }
 END_TEST
 
@@ -2004,6 +2091,9 @@ static Suite *jose_suite(void)
     tcase_add_test(tc, header_not_object);
     tcase_add_test(tc, payload_checked_after_signature);
     tcase_add_test(tc, signature_lengths);
+    tcase_add_test(tc, eddsa_takes_either_curve);
+    tcase_add_test(tc, eddsa_names_allowed_separately);
+    tcase_add_test(tc, key_alg_ed25519);
     tcase_add_test(tc, ecdsa_r_s_out_of_range);
     tcase_add_test(tc, ecdsa_leading_zeros);
     suite_add_tcase(s, tc);
