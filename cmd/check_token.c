@@ -2,7 +2,7 @@
  * it (RFC 7662), verifies it locally as an RFC 9068 JWT, only decodes it, or
  * probes an MCP server's side of OAuth (--resource). Option parsing, reading
  * the token, and printing; the checks are in src/ (introspection.c, jose/,
- * auth/token_check.c, probe/). */
+ * token/token_check.c, probe/). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
