@@ -36,14 +36,6 @@ typedef struct mcpauth_oauth_token_params {
     const char *refresh_token; /* refresh_token */
 } mcpauth_oauth_token_params;
 
-/* Maps a token_endpoint_auth_method name (RFC 7591 §2: "none",
- * "client_secret_basic", "client_secret_post") to *out; false for any other
- * name (private_key_jwt, tls_client_auth, ... are not spoken here). */
-bool mcpauth_client_auth_from_name(const char *name, mcpauth_client_auth *out);
-
-/* The name of a method ("client_secret_basic"). */
-const char *mcpauth_client_auth_name(mcpauth_client_auth auth);
-
 /* Builds the form body of a token request into body (which must be empty):
  * grant_type, the grant's own parameters, scope, each resource, and, for
  * client_secret_post, client_id and client_secret; for none, client_id

@@ -6,7 +6,7 @@
 
 #include "mcpauth/form.h"
 #include "mcpauth/json.h"
-#include "mcpauth/registration.h"
+#include "mcpauth/oauth_error.h"
 #include "mcpauth/strbuf.h"
 
 typedef struct introspection_call {
