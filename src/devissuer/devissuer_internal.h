@@ -158,7 +158,7 @@ mcpauth_status mcpauth__devissuer_state_save(const mcpauth_devissuer *dev, mcpau
 /* The RFC 8414 document and the JWK Set, built once. */
 mcpauth_status mcpauth__devissuer_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err);
 
-/* ---- response helpers (issuer.c) ---- */
+/* ---- respond.c ---- */
 
 /* Adds a header with a copy of value; a NULL value, or one past
  * MCPAUTH_DEVISSUER_MAX_FIELDS, is dropped. name must be static. */
@@ -231,7 +231,7 @@ typedef struct mcpauth__devissuer_grant {
 void mcpauth__devissuer_mint_respond(mcpauth_devissuer *dev, const mcpauth__devissuer_grant *grant,
                                      int64_t now, mcpauth_devissuer_response *resp);
 
-/* ---- scopes and resources (issuer.c) ---- */
+/* ---- scope.c ---- */
 
 /* The scope to grant for a request: requested (NULL: every supported
  * scope) when each of its scopes is supported; NULL otherwise. Caller

@@ -1,15 +1,11 @@
 /* The development issuer as a whole: creating it (key, built-in resource
- * server client, state file), routing a request to its endpoint, and the
- * helpers every endpoint answers with. */
+ * server client, state file) and routing a request to its endpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "devissuer_internal.h"
-#include "mcpauth/json.h"
 #include "mcpauth/secret.h"
-#include "mcpauth/strbuf.h"
 
 void mcpauth_devissuer_config_init(mcpauth_devissuer_config *config)
 {
@@ -191,139 +187,4 @@ void mcpauth_devissuer_handle(mcpauth_devissuer *dev, const mcpauth_devissuer_re
         mcpauth__devissuer_handle_introspect(dev, req, out);
     else
         mcpauth__devissuer_handle_revoke(dev, req, out);
-}
-
-void mcpauth_devissuer_response_free(mcpauth_devissuer_response *resp)
-{
-    for (size_t i = 0; i < resp->field_count; i++)
-        free(resp->fields[i].value);
-    mcpauth_secret_free(resp->body); /* token responses carry secrets */
-    memset(resp, 0, sizeof *resp);
-}
-
-/* ---- answering ---- */
-
-void mcpauth__devissuer_add_field(mcpauth_devissuer_response *resp, const char *name,
-                                  const char *value)
-{
-    if (!value || resp->field_count == MCPAUTH_DEVISSUER_MAX_FIELDS)
-        return;
-    char *copy = strdup(value);
-    if (copy)
-        resp->fields[resp->field_count++] = (mcpauth_devissuer_field){name, copy};
-}
-
-void mcpauth__devissuer_respond_json(mcpauth_devissuer_response *resp, int status,
-                                     json_object *json)
-{
-    const char *text = json ? mcpauth_json_compact(json) : NULL;
-    resp->body = text ? strdup(text) : NULL;
-    resp->body_length = resp->body ? strlen(resp->body) : 0;
-    resp->status = resp->body ? status : 500;
-    mcpauth__devissuer_add_field(resp, "Content-Type", "application/json");
-    /* RFC 6749 §5.1: token responses (and anything else with credentials)
-     * must not be cached. */
-    mcpauth__devissuer_add_field(resp, "Cache-Control", "no-store");
-    json_object_put(json);
-}
-
-void mcpauth__devissuer_respond_error(mcpauth_devissuer_response *resp, int status,
-                                      const char *error, const char *description)
-{
-    json_object *doc = json_object_new_object();
-    json_object_object_add(doc, "error", json_object_new_string(error));
-    if (description)
-        json_object_object_add(doc, "error_description", json_object_new_string(description));
-    resp->detail = description ? description : error;
-    mcpauth__devissuer_respond_json(resp, status, doc);
-}
-
-void mcpauth__devissuer_respond_html(mcpauth_devissuer_response *resp, int status, char *html)
-{
-    resp->status = html ? status : 500;
-    resp->body = html;
-    resp->body_length = html ? strlen(html) : 0;
-    mcpauth__devissuer_add_field(resp, "Content-Type", "text/html; charset=utf-8");
-    mcpauth__devissuer_add_field(resp, "Cache-Control", "no-store");
-    /* The consent page must not be framed (clickjacking) nor run scripts. */
-    mcpauth__devissuer_add_field(resp, "X-Frame-Options", "DENY");
-    mcpauth__devissuer_add_field(
-        resp, "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'");
-}
-
-bool mcpauth__devissuer_parse_body_form(const mcpauth_devissuer_request *req, mcpauth_form *form,
-                                        mcpauth_devissuer_response *resp)
-{
-    const char *problem = NULL;
-    if (!req->content_type ||
-        strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33) != 0) {
-        memset(form, 0, sizeof *form);
-        mcpauth__devissuer_respond_error(resp, 400, "invalid_request",
-                                         "the body must be application/x-www-form-urlencoded");
-        return false;
-    }
-    if (req->body_length > MCPAUTH__DEVISSUER_MAX_BODY ||
-        !mcpauth_form_parse(req->body, req->body_length, form, &problem)) {
-        mcpauth__devissuer_respond_error(resp, 400, "invalid_request",
-                                         problem ? problem : "body too large");
-        return false;
-    }
-    return true;
-}
-
-/* ---- scopes and resources ---- */
-
-static bool scope_supported(const mcpauth_devissuer *dev, const char *scope, size_t length)
-{
-    for (size_t i = 0; i < dev->config->scope_count; i++) {
-        const char *s = dev->config->scopes[i];
-        if (strlen(s) == length && strncmp(s, scope, length) == 0)
-            return true;
-    }
-    return false;
-}
-
-char *mcpauth__devissuer_scope_grant(const mcpauth_devissuer *dev, const char *requested)
-{
-    if (!requested) {
-        mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
-        mcpauth_strbuf_appends(&sb, "");
-        for (size_t i = 0; i < dev->config->scope_count; i++)
-            mcpauth_strbuf_appendf(&sb, "%s%s", i ? " " : "", dev->config->scopes[i]);
-        return mcpauth_strbuf_detach(&sb);
-    }
-    /* RFC 6749 §3.3: space-delimited scope tokens. */
-    for (const char *p = requested; *p;) {
-        size_t n = strcspn(p, " ");
-        if (n == 0 || !scope_supported(dev, p, n))
-            return NULL;
-        p += n;
-        if (*p == ' ')
-            p++;
-    }
-    return strdup(requested);
-}
-
-/* Length of uri without one trailing '/'. */
-static size_t trimmed_length(const char *uri)
-{
-    size_t n = strlen(uri);
-    return n > 0 && uri[n - 1] == '/' ? n - 1 : n;
-}
-
-bool mcpauth__devissuer_resource_known(const mcpauth_devissuer *dev, const char *resource)
-{
-    const char *mine = dev->config->resource;
-    size_t n = trimmed_length(mine);
-    if (!resource || trimmed_length(resource) != n)
-        return false;
-    /* Scheme and host compare case-insensitively, the path exactly. */
-    const char *path = strstr(mine, "://");
-    size_t authority_end = path ? (size_t)(strchrnul(path + 3, '/') - mine) : n;
-    if (authority_end > n)
-        authority_end = n;
-    return strncasecmp(mine, resource, authority_end) == 0 &&
-           strncmp(mine + authority_end, resource + authority_end, n - authority_end) == 0;
 }
