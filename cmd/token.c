@@ -356,17 +356,6 @@ static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpau
     return st;
 }
 
-/* Two issuer identifiers name the same server, forgiving one trailing '/'. */
-static bool same_issuer(const char *x, const char *y)
-{
-    size_t lx = strlen(x), ly = strlen(y);
-    if (lx && x[lx - 1] == '/')
-        lx--;
-    if (ly && y[ly - 1] == '/')
-        ly--;
-    return lx == ly && strncmp(x, y, lx) == 0;
-}
-
 /* Settles the issuer: --issuer, else the credentials', else the token
  * file's. A client secret or refresh token belongs to one server: another
  * one named elsewhere is refused rather than sent the secret. */
@@ -383,7 +372,7 @@ static int choose_issuer(const token_args *a, token_state *s)
         if (!s->issuer) {
             s->issuer = candidates[i];
             from = i;
-        } else if (!same_issuer(s->issuer, candidates[i])) {
+        } else if (!mcpauth_url_canonical_equal(s->issuer, candidates[i])) {
             if (from == 0)
                 return cmd_usage_error(&token_spec,
                                        "--issuer %s is not the issuer %s in %s: the client's "

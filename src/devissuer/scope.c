@@ -2,10 +2,10 @@
  * §3.3) and the one resource it issues tokens for (RFC 8707). */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "devissuer_internal.h"
 #include "mcpauth/strbuf.h"
+#include "mcpauth/url.h"
 
 static bool scope_supported(const mcpauth_devissuer *dev, const char *scope, size_t length)
 {
@@ -38,24 +38,7 @@ char *mcpauth__devissuer_scope_grant(const mcpauth_devissuer *dev, const char *r
     return strdup(requested);
 }
 
-/* Length of uri without one trailing '/'. */
-static size_t trimmed_length(const char *uri)
-{
-    size_t n = strlen(uri);
-    return n > 0 && uri[n - 1] == '/' ? n - 1 : n;
-}
-
 bool mcpauth__devissuer_resource_known(const mcpauth_devissuer *dev, const char *resource)
 {
-    const char *mine = dev->config->resource;
-    size_t n = trimmed_length(mine);
-    if (!resource || trimmed_length(resource) != n)
-        return false;
-    /* Scheme and host compare case-insensitively, the path exactly. */
-    const char *path = strstr(mine, "://");
-    size_t authority_end = path ? (size_t)(strchrnul(path + 3, '/') - mine) : n;
-    if (authority_end > n)
-        authority_end = n;
-    return strncasecmp(mine, resource, authority_end) == 0 &&
-           strncmp(mine + authority_end, resource + authority_end, n - authority_end) == 0;
+    return resource && mcpauth_url_canonical_equal(dev->config->resource, resource);
 }
