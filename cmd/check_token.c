@@ -358,8 +358,8 @@ static int load_credentials(check_args *a, mcpauth_credentials *creds, char **se
         if (*secret)
             a->introspection.client_secret = *secret;
     }
-    /* RFC 7662 §2.1: the endpoint requires the resource server's
-     * authentication (IN-2). */
+    /* RFC 7662 §2.1, §4: the endpoint requires the resource server's
+     * authentication. */
     if (!a->introspection.client_id || !a->introspection.client_secret)
         return cmd_usage_error(&check_spec,
                                "--introspect needs the resource server's client credentials: "

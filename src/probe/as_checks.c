@@ -1,7 +1,8 @@
-/* PR-15: the authorization server the resource metadata names, as an MCP
- * client finds it: RFC 8414 metadata in the MCP 2025-11-25 order (AM-4),
- * whose issuer must be the one asked for (RFC 8414 §3.3), and which should
- * let clients use PKCE S256 (AM-6). */
+/* The authorization server the resource metadata names, as an MCP client
+ * finds it: RFC 8414 metadata in the MCP 2025-11-25 order (MCP Authorization
+ * "Authorization Server Metadata Discovery"), whose issuer must be the one
+ * asked for (RFC 8414 §3.3), and which should let clients use PKCE S256 (MCP
+ * Authorization "Authorization Code Protection"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,7 @@ mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_che
         mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server metadata");
         return MCPAUTH_OK;
     }
-    /* Worth knowing about the server while here (PR-15). */
+    /* Worth knowing about the server while here. */
     json_object *cimd = NULL;
     bool has_cimd =
         json_object_object_get_ex(s->as_metadata, "client_id_metadata_document_supported", &cimd) &&

@@ -1,4 +1,4 @@
-/* PR-1 to PR-3: what a client without a token learns from the server. An
+/* What a client without a token learns from the server. An
  * initialize without credentials must get 401 with a Bearer challenge whose
  * resource_metadata is an absolute URL and which has no error code (RFC
  * 6750 §3.1); the document there must name this very MCP URL and at least
@@ -183,7 +183,8 @@ mcpauth_status mcpauth__probe_metadata_document(mcpauth__probe_state *s, mcpauth
 }
 
 /* RFC 9728 §3.3: identical, code point for code point; a trailing '/' is a
- * different resource (PRM-8), and the most common mistake. */
+ * different resource (MCP Authorization "Canonical Server URI"), and the
+ * most common mistake. */
 static void describe_resource_mismatch(const char *resource, const char *expected, const char *what,
                                        mcpauth_probe_check *c)
 {
@@ -335,7 +336,8 @@ mcpauth_status mcpauth__probe_metadata_root(mcpauth__probe_state *s, mcpauth_pro
     mcpauth_status st = fetch_metadata(s, url, c, &doc, &status, err);
     if (st != MCPAUTH_OK || !status)
         return st;
-    /* Optional (PRM-5): clients look here last, when neither the challenge
+    /* Optional (MCP Authorization "Protected Resource Metadata Discovery
+     * Requirements"): clients look here last, when neither the challenge
      * nor the path-inserted URL gave them a document. */
     if (!doc && status >= 400 && status <= 499) {
         mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "not served (HTTP %ld at %s; it is optional)",

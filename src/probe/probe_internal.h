@@ -20,19 +20,19 @@ typedef struct mcpauth__probe_state {
     char *path_metadata_url; /* RFC 9728 §3.1: well-known inserted before the path */
     char *root_metadata_url; /* well-known at the root of the origin */
 
-    /* PR-1: the answer to an initialize without a token. */
+    /* The answer to an initialize without a token. */
     mcpauth_http_response no_token;
     bool have_no_token;
     mcpauth_challenge_list no_token_challenges;
     const mcpauth_challenge *no_token_bearer; /* into no_token_challenges */
     char *header_metadata_url;                /* its resource_metadata, when usable */
 
-    /* PR-2, PR-3: the metadata documents, when usable. */
+    /* The protected resource metadata documents (RFC 9728), when usable. */
     json_object *metadata;      /* at the URL the challenge names */
     json_object *path_metadata; /* at the path-inserted URL */
     char *issuer;               /* their first authorization_servers entry */
 
-    /* PR-15: the authorization server's metadata. */
+    /* The authorization server's metadata (RFC 8414). */
     json_object *as_metadata;
     char *as_metadata_url;
 
@@ -109,7 +109,7 @@ void mcpauth__probe_keep_session(mcpauth__probe_state *s, const mcpauth_http_res
 
 /* ---- the checks, in the order they run ---- */
 
-/* metadata_checks.c: PR-1 to PR-3 */
+/* metadata_checks.c: without a token (RFC 6750 §3.1, RFC 9728 §3) */
 mcpauth_status mcpauth__probe_no_token_401(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                            mcpauth_error *err);
 mcpauth_status mcpauth__probe_no_token_challenge(mcpauth__probe_state *s, mcpauth_probe_check *c,
@@ -128,7 +128,7 @@ mcpauth_status mcpauth__probe_metadata_path_inserted(mcpauth__probe_state *s,
 mcpauth_status mcpauth__probe_metadata_root(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                             mcpauth_error *err);
 
-/* as_checks.c: PR-15 */
+/* as_checks.c: the authorization server (RFC 8414, MCP Authorization) */
 mcpauth_status mcpauth__probe_as_metadata(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                           mcpauth_error *err);
 mcpauth_status mcpauth__probe_as_issuer(mcpauth__probe_state *s, mcpauth_probe_check *c,
@@ -136,7 +136,7 @@ mcpauth_status mcpauth__probe_as_issuer(mcpauth__probe_state *s, mcpauth_probe_c
 mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                       mcpauth_error *err);
 
-/* token_checks.c: PR-4 to PR-10 */
+/* token_checks.c: credentials, good and bad (RFC 6750, RFC 9068, MCP) */
 mcpauth_status mcpauth__probe_bogus_token(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                           mcpauth_error *err);
 mcpauth_status mcpauth__probe_basic_scheme(mcpauth__probe_state *s, mcpauth_probe_check *c,

@@ -1,4 +1,4 @@
-/* PR-4 to PR-10: credentials, good and bad. A bogus or forged bearer token
+/* Credentials, good and bad. A bogus or forged bearer token
  * gets 401 error="invalid_token" (RFC 6750 §3.1, RFC 9068 §4); a Basic
  * header or a query-string token is no bearer token at all, so 401 without
  * an error code (RFC 6750 §3.1, OAuth 2.1 §5.1); the real token opens a
@@ -310,7 +310,7 @@ mcpauth_status mcpauth__probe_query_beside_header(mcpauth__probe_state *s, mcpau
     char shown[64];
     mcpauth__probe_status_text(resp.status, shown, sizeof shown);
     /* OAuth 2.1 §5.1: the query parameter is ignored, so the header alone
-     * decides (PR-7). */
+     * decides. */
     if (is_success(resp.status))
         mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS,
                                "the token with a bogus query-string token: %s (the header decides)",
