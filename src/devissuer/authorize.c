@@ -275,10 +275,7 @@ static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_
         mcpauth__devissuer_hash(ticket, pending.hash);
         added = mcpauth__devissuer_authz_add(&dev->store, &pending, req->now);
     } else {
-        free(pending.redirect_uri);
-        free(pending.state);
-        free(pending.resource);
-        free(scope);
+        mcpauth__devissuer_authz_clear(&pending); /* its scope is scope */
     }
     if (added)
         consent_page(dev, client, added, ticket, resp);

@@ -119,6 +119,12 @@ const char *mcpauth__devissuer_client_string(const mcpauth__devissuer_client *cl
 bool mcpauth__devissuer_client_has(const mcpauth__devissuer_client *client, const char *name,
                                    const char *value);
 
+/* Frees the strings an entry owns (not the entry): after a failure before
+ * the entry reaches its table. The tables' add functions take the strings
+ * over, and free them too when they fail. */
+void mcpauth__devissuer_authz_clear(mcpauth__devissuer_authz *entry);
+void mcpauth__devissuer_token_clear(mcpauth__devissuer_token *entry);
+
 /* Adds an entry, taking its strings; NULL when the table is full even
  * after a sweep (the strings are then freed). */
 mcpauth__devissuer_authz *mcpauth__devissuer_authz_add(mcpauth__devissuer_store *store,

@@ -46,10 +46,7 @@ static bool record(mcpauth_devissuer *dev, const mcpauth__devissuer_grant *g,
     t.scope = strdup(g->scope);
     t.resource = strdup(g->resource);
     if (!t.subject || !t.scope || !t.resource || (g->username && !t.username)) {
-        free(t.subject);
-        free(t.username);
-        free(t.scope);
-        free(t.resource);
+        mcpauth__devissuer_token_clear(&t);
         return false;
     }
     return mcpauth__devissuer_token_add(&dev->store, &t, now) != NULL;

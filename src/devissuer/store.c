@@ -37,6 +37,32 @@ void mcpauth__devissuer_hash(const char *text, char out[MCPAUTH__DEVISSUER_HASH_
     out[MCPAUTH__DEVISSUER_HASH_SIZE - 1] = '\0';
 }
 
+/* A table of capacity entries of size bytes, allocated on first use (most
+ * runs register a client or two): table itself, or a new zeroed one; NULL
+ * when that cannot be allocated. */
+static void *table_ready(void *table, size_t capacity, size_t size)
+{
+    return table ? table : calloc(capacity, size);
+}
+
+/* ---- what an entry owns ---- */
+
+void mcpauth__devissuer_authz_clear(mcpauth__devissuer_authz *a)
+{
+    free(a->redirect_uri);
+    free(a->state);
+    free(a->scope);
+    free(a->resource);
+}
+
+void mcpauth__devissuer_token_clear(mcpauth__devissuer_token *t)
+{
+    free(t->subject);
+    free(t->username);
+    free(t->scope);
+    free(t->resource);
+}
+
 /* ---- clients ---- */
 
 mcpauth__devissuer_client *mcpauth__devissuer_client_find(mcpauth__devissuer_store *store,
@@ -51,12 +77,10 @@ mcpauth__devissuer_client *mcpauth__devissuer_client_find(mcpauth__devissuer_sto
 mcpauth__devissuer_client *mcpauth__devissuer_client_add(mcpauth__devissuer_store *store,
                                                          const mcpauth__devissuer_client *client)
 {
-    if (store->client_count == MCPAUTH__DEVISSUER_MAX_CLIENTS) {
-        json_object_put(client->metadata);
-        return NULL;
-    }
-    if (!store->clients &&
-        !(store->clients = calloc(MCPAUTH__DEVISSUER_MAX_CLIENTS, sizeof *store->clients))) {
+    if (store->client_count < MCPAUTH__DEVISSUER_MAX_CLIENTS)
+        store->clients =
+            table_ready(store->clients, MCPAUTH__DEVISSUER_MAX_CLIENTS, sizeof *store->clients);
+    if (store->client_count == MCPAUTH__DEVISSUER_MAX_CLIENTS || !store->clients) {
         json_object_put(client->metadata);
         return NULL;
     }
@@ -94,23 +118,14 @@ bool mcpauth__devissuer_client_has(const mcpauth__devissuer_client *client, cons
 
 /* ---- pending consents and codes ---- */
 
-static void authz_clear(mcpauth__devissuer_authz *a)
-{
-    free(a->redirect_uri);
-    free(a->state);
-    free(a->scope);
-    free(a->resource);
-}
-
 mcpauth__devissuer_authz *mcpauth__devissuer_authz_add(mcpauth__devissuer_store *store,
                                                        mcpauth__devissuer_authz *entry, int64_t now)
 {
     if (store->authz_count == MCPAUTH__DEVISSUER_MAX_AUTHZ)
         mcpauth__devissuer_store_sweep(store, now);
-    if (store->authz_count == MCPAUTH__DEVISSUER_MAX_AUTHZ ||
-        (!store->authz &&
-         !(store->authz = calloc(MCPAUTH__DEVISSUER_MAX_AUTHZ, sizeof *store->authz)))) {
-        authz_clear(entry);
+    store->authz = table_ready(store->authz, MCPAUTH__DEVISSUER_MAX_AUTHZ, sizeof *store->authz);
+    if (!store->authz || store->authz_count == MCPAUTH__DEVISSUER_MAX_AUTHZ) {
+        mcpauth__devissuer_authz_clear(entry);
         return NULL;
     }
     store->authz[store->authz_count] = *entry;
@@ -132,28 +147,21 @@ mcpauth__devissuer_authz *mcpauth__devissuer_authz_find(mcpauth__devissuer_store
 void mcpauth__devissuer_authz_remove(mcpauth__devissuer_store *store,
                                      mcpauth__devissuer_authz *entry)
 {
-    authz_clear(entry);
+    mcpauth__devissuer_authz_clear(entry);
     *entry = store->authz[--store->authz_count];
 }
 
 /* ---- tokens ---- */
-
-static void token_clear(mcpauth__devissuer_token *t)
-{
-    free(t->subject);
-    free(t->username);
-    free(t->scope);
-    free(t->resource);
-}
 
 mcpauth__devissuer_token *mcpauth__devissuer_token_add(mcpauth__devissuer_store *store,
                                                        mcpauth__devissuer_token *entry, int64_t now)
 {
     if (store->token_count == MCPAUTH__DEVISSUER_MAX_TOKENS)
         mcpauth__devissuer_store_sweep(store, now);
-    if (!store->tokens &&
-        !(store->tokens = calloc(MCPAUTH__DEVISSUER_MAX_TOKENS, sizeof *store->tokens))) {
-        token_clear(entry);
+    store->tokens =
+        table_ready(store->tokens, MCPAUTH__DEVISSUER_MAX_TOKENS, sizeof *store->tokens);
+    if (!store->tokens) {
+        mcpauth__devissuer_token_clear(entry);
         return NULL;
     }
     if (store->token_count == MCPAUTH__DEVISSUER_MAX_TOKENS) {
@@ -182,7 +190,7 @@ mcpauth__devissuer_token *mcpauth__devissuer_token_find(mcpauth__devissuer_store
 void mcpauth__devissuer_token_remove(mcpauth__devissuer_store *store,
                                      mcpauth__devissuer_token *entry)
 {
-    token_clear(entry);
+    mcpauth__devissuer_token_clear(entry);
     *entry = store->tokens[--store->token_count];
 }
 
