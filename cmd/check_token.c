@@ -2,7 +2,7 @@
  * it (RFC 7662), verifies it locally as an RFC 9068 JWT, only decodes it, or
  * probes an MCP server's side of OAuth (--resource). Option parsing, reading
  * the token, and printing; the checks are in src/ (introspection.c, jose/,
- * auth/token_check.c, probe/). */
+ * token/token_check.c, probe/). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,8 +358,8 @@ static int load_credentials(check_args *a, mcpauth_credentials *creds, char **se
         if (*secret)
             a->introspection.client_secret = *secret;
     }
-    /* RFC 7662 §2.1: the endpoint requires the resource server's
-     * authentication (IN-2). */
+    /* RFC 7662 §2.1, §4: the endpoint requires the resource server's
+     * authentication. */
     if (!a->introspection.client_id || !a->introspection.client_secret)
         return cmd_usage_error(&check_spec,
                                "--introspect needs the resource server's client credentials: "

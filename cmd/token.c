@@ -22,9 +22,9 @@
 #include "mcpauth/discovery.h"
 #include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
+#include "mcpauth/oauth_token.h"
 #include "mcpauth/pkce.h"
 #include "mcpauth/secret.h"
-#include "mcpauth/token_request.h"
 #include "mcpauth/url.h"
 
 #define TOKEN_FILE_MAX       (256 * 1024)
@@ -159,7 +159,7 @@ typedef struct token_state {
     char *refresh_token; /* from --refresh-token-file */
     json_object *saved;  /* the --refresh-token-file document, when JSON */
     mcpauth_as_metadata md;
-    mcpauth_token_client client;
+    mcpauth_oauth_token_client client;
     const char *issuer; /* as asked, before discovery */
     const char *scope;
 } token_state;
@@ -356,17 +356,6 @@ static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpau
     return st;
 }
 
-/* Two issuer identifiers name the same server, forgiving one trailing '/'. */
-static bool same_issuer(const char *x, const char *y)
-{
-    size_t lx = strlen(x), ly = strlen(y);
-    if (lx && x[lx - 1] == '/')
-        lx--;
-    if (ly && y[ly - 1] == '/')
-        ly--;
-    return lx == ly && strncmp(x, y, lx) == 0;
-}
-
 /* Settles the issuer: --issuer, else the credentials', else the token
  * file's. A client secret or refresh token belongs to one server: another
  * one named elsewhere is refused rather than sent the secret. */
@@ -383,7 +372,7 @@ static int choose_issuer(const token_args *a, token_state *s)
         if (!s->issuer) {
             s->issuer = candidates[i];
             from = i;
-        } else if (!same_issuer(s->issuer, candidates[i])) {
+        } else if (!mcpauth_url_canonical_equal(s->issuer, candidates[i])) {
             if (from == 0)
                 return cmd_usage_error(&token_spec,
                                        "--issuer %s is not the issuer %s in %s: the client's "
@@ -412,7 +401,7 @@ static int choose_issuer(const token_args *a, token_state *s)
 static int choose_client(const token_args *a, token_state *s)
 {
     mcpauth_error err = {0};
-    mcpauth_token_client *c = &s->client;
+    mcpauth_oauth_token_client *c = &s->client;
     const char *saved_id = mcpauth_json_string(s->saved, "client_id");
     c->client_id = a->client_id          ? a->client_id
                    : a->credentials_file ? mcpauth_credentials_client_id(&s->creds)
@@ -662,7 +651,7 @@ static int authorize(const token_args *a, token_state *s, const char *redirect_u
 }
 
 static int grant_authorization_code(const token_args *a, token_state *s,
-                                    mcpauth_token_response *resp)
+                                    mcpauth_oauth_token_response *resp)
 {
     if (!offers_s256(s->md.document)) {
         fprintf(stderr,
@@ -685,7 +674,7 @@ static int grant_authorization_code(const token_args *a, token_state *s,
     int status = authorize(a, s, redirect_uri, &pkce, &code);
     if (status == 0) {
         /* RFC 8707 §2.2: the same resources again, at the token endpoint. */
-        mcpauth_token_params params = {
+        mcpauth_oauth_token_params params = {
             .grant_type = "authorization_code",
             .resources = a->resources,
             .resource_count = a->resource_count,
@@ -693,7 +682,7 @@ static int grant_authorization_code(const token_args *a, token_state *s,
             .redirect_uri = redirect_uri,
             .code_verifier = pkce.verifier,
         };
-        if (mcpauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
+        if (mcpauth_oauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
             status = fail_remote(&err);
     }
     mcpauth_secret_free(code);
@@ -701,11 +690,11 @@ static int grant_authorization_code(const token_args *a, token_state *s,
     return status;
 }
 
-static int obtain(const token_args *a, token_state *s, mcpauth_token_response *resp)
+static int obtain(const token_args *a, token_state *s, mcpauth_oauth_token_response *resp)
 {
     if (is_grant(a, "authorization_code"))
         return grant_authorization_code(a, s, resp);
-    mcpauth_token_params params = {
+    mcpauth_oauth_token_params params = {
         .grant_type = a->grant,
         .scope = s->scope,
         .resources = a->resources,
@@ -713,7 +702,7 @@ static int obtain(const token_args *a, token_state *s, mcpauth_token_response *r
         .refresh_token = s->refresh_token,
     };
     mcpauth_error err = {0};
-    if (mcpauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
+    if (mcpauth_oauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
         return fail_remote(&err);
     return 0;
 }
@@ -727,7 +716,7 @@ static void add_string(json_object *doc, const char *key, const char *value)
 /* The --output document: the token response as received, plus where it came
  * from and when it expires. A refresh answer without a new refresh token
  * keeps the old one (RFC 6749 §6: it stays valid). */
-static json_object *output_document(const token_state *s, const mcpauth_token_response *resp)
+static json_object *output_document(const token_state *s, const mcpauth_oauth_token_response *resp)
 {
     json_object *doc = json_object_new_object();
     if (!doc)
@@ -750,7 +739,7 @@ static json_object *output_document(const token_state *s, const mcpauth_token_re
 }
 
 static int save_output(const token_args *a, const token_state *s,
-                       const mcpauth_token_response *resp)
+                       const mcpauth_oauth_token_response *resp)
 {
     mcpauth_error err = {0};
     json_object *doc = output_document(s, resp);
@@ -775,7 +764,7 @@ static int save_output(const token_args *a, const token_state *s,
 }
 
 static int print_result(const token_args *a, const token_state *s,
-                        const mcpauth_token_response *resp)
+                        const mcpauth_oauth_token_response *resp)
 {
     if (a->output) {
         int status = save_output(a, s, resp);
@@ -812,7 +801,7 @@ static int load_files(const token_args *a, token_state *s)
 static int run(token_args *a)
 {
     token_state s = {0};
-    mcpauth_token_response resp = {0};
+    mcpauth_oauth_token_response resp = {0};
     int status = load_files(a, &s);
     if (status == 0)
         status = choose_issuer(a, &s);
@@ -826,7 +815,7 @@ static int run(token_args *a)
         status = obtain(a, &s, &resp);
     if (status == 0)
         status = print_result(a, &s, &resp);
-    mcpauth_token_response_free(&resp);
+    mcpauth_oauth_token_response_free(&resp);
     token_state_free(&s);
     /* Reap an xdg-open that has finished; one still running is left be. */
     while (waitpid(-1, NULL, WNOHANG) > 0)

@@ -4,10 +4,20 @@
 #ifndef MCPAUTH_CLIENT_AUTH_H
 #define MCPAUTH_CLIENT_AUTH_H
 
+#include <stdbool.h>
+
 typedef enum mcpauth_client_auth {
     MCPAUTH_CLIENT_AUTH_BASIC, /* client_secret_basic (RFC 6749 §2.3.1) */
     MCPAUTH_CLIENT_AUTH_POST,  /* client_secret_post: id and secret in the form body */
     MCPAUTH_CLIENT_AUTH_NONE,  /* none: a public client, client_id in the body only */
 } mcpauth_client_auth;
+
+/* Maps a token_endpoint_auth_method name (RFC 7591 §2: "none",
+ * "client_secret_basic", "client_secret_post") to *out; false for any other
+ * name (private_key_jwt, tls_client_auth, ... are not spoken here). */
+bool mcpauth_client_auth_from_name(const char *name, mcpauth_client_auth *out);
+
+/* The name of a method ("client_secret_basic"). */
+const char *mcpauth_client_auth_name(mcpauth_client_auth auth);
 
 #endif

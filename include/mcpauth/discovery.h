@@ -39,8 +39,9 @@ mcpauth_status mcpauth_discover_issuer(const mcpauth_http_options *opts, const c
 
 /* From an MCP server URL: POST an unauthenticated initialize, read
  * resource_metadata from the 401's Bearer challenge, else try the path-inserted
- * then root oauth-protected-resource documents (AM-5); check resource
- * (PRM-6/7) and take the first authorization server. A server that answers
+ * then root oauth-protected-resource documents (MCP Authorization "Protected
+ * Resource Metadata Discovery Requirements"); check resource (RFC 9728 §3.3)
+ * and take the first authorization server. A server that answers
  * without asking for a token -> MCPAUTH_EREMOTE ("not protected"). */
 mcpauth_status mcpauth_discover_resource(const mcpauth_http_options *opts, const char *resource_url,
                                          mcpauth_resource_metadata *out, mcpauth_error *err);

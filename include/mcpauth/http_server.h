@@ -76,10 +76,6 @@ int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, in
 void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
                                     void *data);
 
-/* Listens on an already bound and listening socket (a worker process
- * sharing its parent's socket). Returns 0 or a negative libuv error code. */
-int mcpauth_http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t sock);
-
 /* The bound port, or -1 when not listening. */
 int mcpauth_http_server_port(const mcpauth_http_server *server);
 
@@ -100,7 +96,6 @@ void mcpauth_http_server_close(mcpauth_http_server *server, mcpauth_http_server_
 const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex);  /* "POST" */
 const char *mcpauth_http_exchange_path(const mcpauth_http_exchange *ex);    /* raw, without the query */
 const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex);   /* raw, NULL when absent */
-const char *mcpauth_http_exchange_target(const mcpauth_http_exchange *ex);  /* raw request-target */
 
 /* The value of header name (case-insensitive); with several fields of that
  * name, the index-th. NULL when absent. */
@@ -118,15 +113,8 @@ const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex);
 /* Monotonic time (uv_hrtime, ns) when the request's first byte arrived. */
 uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex);
 
-/* Application data attached to the exchange. */
-void mcpauth_http_exchange_set_data(mcpauth_http_exchange *ex, void *data);
-void *mcpauth_http_exchange_data(const mcpauth_http_exchange *ex);
-
 void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb,
                                     void *data);
-
-/* True when the client's connection is gone. */
-bool mcpauth_http_exchange_aborted(const mcpauth_http_exchange *ex);
 
 /* ---- answering ---- */
 

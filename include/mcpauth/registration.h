@@ -16,9 +16,8 @@
  * §3.2.1). Error responses -> MCPAUTH_EREMOTE with the status, error and
  * error_description in the message. */
 mcpauth_status mcpauth_registration_create(const mcpauth_http_options *opts, const char *endpoint,
-                                           json_object *metadata,
-                                           const char *initial_access_token, json_object **client,
-                                           mcpauth_error *err);
+                                           json_object *metadata, const char *initial_access_token,
+                                           json_object **client, mcpauth_error *err);
 
 /* RFC 7592 §2.1: GET client_uri with the registration access token. */
 mcpauth_status mcpauth_registration_read(const mcpauth_http_options *opts, const char *client_uri,
@@ -27,21 +26,13 @@ mcpauth_status mcpauth_registration_read(const mcpauth_http_options *opts, const
 
 /* RFC 7592 §2.2: PUT the complete metadata (it replaces what the server has;
  * it must carry client_id). */
-mcpauth_status mcpauth_registration_update(const mcpauth_http_options *opts,
-                                           const char *client_uri, const char *registration_token,
-                                           json_object *metadata, json_object **client,
-                                           mcpauth_error *err);
+mcpauth_status mcpauth_registration_update(const mcpauth_http_options *opts, const char *client_uri,
+                                           const char *registration_token, json_object *metadata,
+                                           json_object **client, mcpauth_error *err);
 
 /* RFC 7592 §2.3: DELETE; 204 -> MCPAUTH_OK; 405 -> MCPAUTH_EREMOTE saying
  * the server does not allow deletion. */
-mcpauth_status mcpauth_registration_delete(const mcpauth_http_options *opts,
-                                           const char *client_uri, const char *registration_token,
-                                           mcpauth_error *err);
-
-/* Describes a non-success OAuth response for messages: "HTTP 400 Bad Request:
- * invalid_redirect_uri: <description>" when the body is RFC 6749 §5.2 style
- * JSON, else the status and a short, printable excerpt of the body. Writes
- * into buf (always NUL-terminated). */
-void mcpauth_oauth_error_describe(const mcpauth_http_response *resp, char *buf, size_t size);
+mcpauth_status mcpauth_registration_delete(const mcpauth_http_options *opts, const char *client_uri,
+                                           const char *registration_token, mcpauth_error *err);
 
 #endif

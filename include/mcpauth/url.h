@@ -35,6 +35,13 @@ bool mcpauth_url_is_loopback(const mcpauth_url *url);
  * default; IPv6 hosts bracketed). Caller frees. NULL on allocation failure. */
 char *mcpauth_url_origin(const mcpauth_url *url);
 
+/* True when a and b name the same resource by the MCP Authorization spec's
+ * "Canonical Server URI" rules (RFC 8707 §2, RFC 3986 §6.2.2.1): scheme and
+ * authority compare case-insensitively, the rest exactly, and one trailing
+ * '/' on either side does not matter. Text that is not "scheme://..." (a
+ * client id, a URN) must be identical. Neither may be NULL. */
+bool mcpauth_url_canonical_equal(const char *a, const char *b);
+
 /* RFC 8414 §3.1 / RFC 9728 §3.1: inserts "/.well-known/<name>" between the
  * host and the path of url, after removing one terminating '/' from the path;
  * a query is kept at the end. E.g. ("https://as/t1/", "oauth-authorization-server")

@@ -57,7 +57,7 @@ static void respond_page_error(mcpauth_devissuer_response *resp, const char *mes
     append_html(&sb, message);
     mcpauth_strbuf_appends(&sb, "</p>\n</body></html>\n");
     resp->detail = message;
-    dev_respond_html(resp, 400, mcpauth_strbuf_detach(&sb));
+    mcpauth__devissuer_respond_html(resp, 400, mcpauth_strbuf_detach(&sb));
 }
 
 /* 302 to the client's redirect URI with params and iss (RFC 9207 §2). */
@@ -80,35 +80,36 @@ static void redirect(const mcpauth_devissuer *dev, mcpauth_devissuer_response *r
     mcpauth_strbuf_free(&query);
     char *location = mcpauth_strbuf_detach(&sb);
     resp->status = location ? 302 : 500;
-    dev_add_field(resp, "Location", location);
-    dev_add_field(resp, "Cache-Control", "no-store");
+    mcpauth__devissuer_add_field(resp, "Location", location);
+    mcpauth__devissuer_add_field(resp, "Cache-Control", "no-store");
     mcpauth_secret_free(location); /* it may carry a code */
 }
 
 static void redirect_error(const mcpauth_devissuer *dev, mcpauth_devissuer_response *resp,
-                           const dev_authz *a, const char *error, const char *description)
+                           const mcpauth__devissuer_authz *a, const char *error,
+                           const char *description)
 {
     resp->detail = description ? description : error;
     redirect(dev, resp, a->redirect_uri, "error", error, description, a->state);
 }
 
 /* Turns an approved request into a code and sends it to the client. */
-static void issue_code(mcpauth_devissuer *dev, dev_authz *request, int64_t now,
+static void issue_code(mcpauth_devissuer *dev, mcpauth__devissuer_authz *request, int64_t now,
                        mcpauth_devissuer_response *resp)
 {
-    char *code = dev_random_secret();
-    dev_authz entry = *request;
-    entry.kind = DEV_AUTHZ_CODE;
+    char *code = mcpauth__devissuer_random_secret();
+    mcpauth__devissuer_authz entry = *request;
+    entry.kind = MCPAUTH__DEVISSUER_AUTHZ_CODE;
     entry.expires_at = now + dev->config->code_lifetime_seconds;
     entry.used = false;
-    dev_authz *added = NULL;
+    mcpauth__devissuer_authz *added = NULL;
     if (code) {
-        dev_hash(code, entry.hash);
+        mcpauth__devissuer_hash(code, entry.hash);
         entry.redirect_uri = strdup(request->redirect_uri);
         entry.state = request->state ? strdup(request->state) : NULL;
         entry.scope = strdup(request->scope);
         entry.resource = strdup(request->resource);
-        added = dev_authz_add(&dev->store, &entry, now);
+        added = mcpauth__devissuer_authz_add(&dev->store, &entry, now);
     }
     if (added)
         redirect(dev, resp, added->redirect_uri, "code", code, NULL, added->state);
@@ -117,10 +118,11 @@ static void issue_code(mcpauth_devissuer *dev, dev_authz *request, int64_t now,
     mcpauth_secret_free(code);
 }
 
-static void consent_page(mcpauth_devissuer *dev, const dev_client *client, const dev_authz *a,
-                         const char *ticket, mcpauth_devissuer_response *resp)
+static void consent_page(mcpauth_devissuer *dev, const mcpauth__devissuer_client *client,
+                         const mcpauth__devissuer_authz *a, const char *ticket,
+                         mcpauth_devissuer_response *resp)
 {
-    const char *name = dev_client_string(client, "client_name");
+    const char *name = mcpauth__devissuer_client_string(client, "client_name");
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
     mcpauth_strbuf_appends(&sb, page_head);
     mcpauth_strbuf_appends(&sb, "<h1>Authorize ");
@@ -142,12 +144,12 @@ static void consent_page(mcpauth_devissuer *dev, const dev_client *client, const
                                 "value=\"approve\">Approve</button>\n<button type=\"submit\" "
                                 "name=\"decision\" value=\"deny\">Deny</button>\n</form>\n"
                                 "</body></html>\n");
-    dev_respond_html(resp, 200, mcpauth_strbuf_detach(&sb));
+    mcpauth__devissuer_respond_html(resp, 200, mcpauth_strbuf_detach(&sb));
 }
 
 /* The client's redirect URI for this request: exactly a registered one
  * (OAuth 2.1 §2.3.1), or the only one when the request names none. */
-static const char *pick_redirect_uri(const dev_client *client, const char *given)
+static const char *pick_redirect_uri(const mcpauth__devissuer_client *client, const char *given)
 {
     json_object *uris;
     if (!json_object_object_get_ex(client->metadata, "redirect_uris", &uris))
@@ -182,8 +184,9 @@ static bool challenge_valid(const char *challenge)
 }
 
 /* The checks whose failure goes back to the client; NULL when none. */
-static const char *check_request(const mcpauth_devissuer *dev, const dev_client *client,
-                                 const mcpauth_form *q, const char **error)
+static const char *check_request(const mcpauth_devissuer *dev,
+                                 const mcpauth__devissuer_client *client, const mcpauth_form *q,
+                                 const char **error)
 {
     const char *response_type = mcpauth_form_get(q, "response_type");
     const char *challenge = mcpauth_form_get(q, "code_challenge");
@@ -193,7 +196,7 @@ static const char *check_request(const mcpauth_devissuer *dev, const dev_client 
         *error = "unsupported_response_type";
         return "response_type must be code";
     }
-    if (!dev_client_has(client, "grant_types", "authorization_code")) {
+    if (!mcpauth__devissuer_client_has(client, "grant_types", "authorization_code")) {
         *error = "unauthorized_client";
         return "the client did not register the authorization_code grant";
     }
@@ -205,7 +208,7 @@ static const char *check_request(const mcpauth_devissuer *dev, const dev_client 
     if (!challenge_valid(challenge))
         return "code_challenge is not an S256 challenge";
     const char *resource = mcpauth_form_get(q, "resource");
-    if (!dev_resource_known(dev, resource)) {
+    if (!mcpauth__devissuer_resource_known(dev, resource)) {
         *error = "invalid_target";
         return resource ? "unknown resource (RFC 8707)"
                         : "resource is required (RFC 8707; MCP clients must send it)";
@@ -216,7 +219,8 @@ static const char *check_request(const mcpauth_devissuer *dev, const dev_client 
 static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
                                 const mcpauth_form *q, mcpauth_devissuer_response *resp)
 {
-    dev_client *client = dev_client_find(&dev->store, mcpauth_form_get(q, "client_id"));
+    mcpauth__devissuer_client *client =
+        mcpauth__devissuer_client_find(&dev->store, mcpauth_form_get(q, "client_id"));
     if (!client || client->builtin) {
         respond_page_error(resp, "unknown client_id");
         return;
@@ -235,13 +239,14 @@ static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_
         return;
     }
     const char *state = mcpauth_form_get(q, "state");
-    dev_authz a = {.kind = DEV_AUTHZ_PENDING,
-                   .redirect_uri = (char *)redirect_uri,
-                   .redirect_given = given_uri != NULL,
-                   .state = (char *)state};
+    mcpauth__devissuer_authz a = {.kind = MCPAUTH__DEVISSUER_AUTHZ_PENDING,
+                                  .redirect_uri = (char *)redirect_uri,
+                                  .redirect_given = given_uri != NULL,
+                                  .state = (char *)state};
     const char *error = NULL;
     const char *problem = check_request(dev, client, q, &error);
-    char *scope = problem ? NULL : dev_scope_grant(dev, mcpauth_form_get(q, "scope"));
+    char *scope =
+        problem ? NULL : mcpauth__devissuer_scope_grant(dev, mcpauth_form_get(q, "scope"));
     if (!problem && !scope) {
         error = "invalid_scope";
         problem = "a requested scope is not supported";
@@ -259,21 +264,18 @@ static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_
         free(scope);
         return;
     }
-    char *ticket = dev_random_secret();
-    dev_authz pending = a;
-    pending.expires_at = req->now + DEV_CONSENT_SECONDS;
+    char *ticket = mcpauth__devissuer_random_secret();
+    mcpauth__devissuer_authz pending = a;
+    pending.expires_at = req->now + MCPAUTH__DEVISSUER_CONSENT_SECONDS;
     pending.redirect_uri = strdup(redirect_uri);
     pending.state = state ? strdup(state) : NULL;
     pending.resource = strdup(a.resource);
-    dev_authz *added = NULL;
+    mcpauth__devissuer_authz *added = NULL;
     if (ticket) {
-        dev_hash(ticket, pending.hash);
-        added = dev_authz_add(&dev->store, &pending, req->now);
+        mcpauth__devissuer_hash(ticket, pending.hash);
+        added = mcpauth__devissuer_authz_add(&dev->store, &pending, req->now);
     } else {
-        free(pending.redirect_uri);
-        free(pending.state);
-        free(pending.resource);
-        free(scope);
+        mcpauth__devissuer_authz_clear(&pending); /* its scope is scope */
     }
     if (added)
         consent_page(dev, client, added, ticket, resp);
@@ -288,7 +290,7 @@ static void finish_consent(mcpauth_devissuer *dev, const mcpauth_devissuer_reque
 {
     mcpauth_form form;
     const char *problem = "malformed form";
-    if (req->body_length > DEV_MAX_BODY ||
+    if (req->body_length > MCPAUTH__DEVISSUER_MAX_BODY ||
         !mcpauth_form_parse(req->body, req->body_length, &form, &problem)) {
         mcpauth_form_free(&form);
         respond_page_error(resp, problem);
@@ -296,16 +298,19 @@ static void finish_consent(mcpauth_devissuer *dev, const mcpauth_devissuer_reque
     }
     const char *ticket = mcpauth_form_get(&form, "ticket");
     const char *decision = mcpauth_form_get(&form, "decision");
-    dev_authz *pending = ticket ? dev_authz_find(&dev->store, DEV_AUTHZ_PENDING, ticket) : NULL;
+    mcpauth__devissuer_authz *pending =
+        ticket
+            ? mcpauth__devissuer_authz_find(&dev->store, MCPAUTH__DEVISSUER_AUTHZ_PENDING, ticket)
+            : NULL;
     if (!pending || pending->expires_at <= req->now) {
         mcpauth_form_free(&form);
         respond_page_error(resp, "this consent page has expired or was already answered");
         return;
     }
     /* Out of the table first: issuing a code may move its entries. */
-    dev_authz taken = *pending;
+    mcpauth__devissuer_authz taken = *pending;
     pending->redirect_uri = pending->state = pending->scope = pending->resource = NULL;
-    dev_authz_remove(&dev->store, pending);
+    mcpauth__devissuer_authz_remove(&dev->store, pending);
     if (decision && strcmp(decision, "approve") == 0)
         issue_code(dev, &taken, req->now, resp);
     else
@@ -317,15 +322,16 @@ static void finish_consent(mcpauth_devissuer *dev, const mcpauth_devissuer_reque
     mcpauth_form_free(&form);
 }
 
-void dev_handle_authorize(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                          mcpauth_devissuer_response *resp)
+void mcpauth__devissuer_handle_authorize(mcpauth_devissuer *dev,
+                                         const mcpauth_devissuer_request *req,
+                                         mcpauth_devissuer_response *resp)
 {
     if (strcmp(req->method, "POST") == 0) {
         finish_consent(dev, req, resp);
         return;
     }
     if (strcmp(req->method, "GET") != 0) {
-        dev_add_field(resp, "Allow", "GET, POST");
+        mcpauth__devissuer_add_field(resp, "Allow", "GET, POST");
         resp->status = 405;
         return;
     }

@@ -49,24 +49,26 @@ static bool parse_basic(const char *header, presented *out)
     return out->id && out->secret && out->id[0];
 }
 
-static dev_client *refuse(mcpauth_devissuer_response *resp, const char *description)
+static mcpauth__devissuer_client *refuse(mcpauth_devissuer_response *resp, const char *description)
 {
     /* RFC 6749 §5.2: 401 with a challenge for the scheme the client may use. */
-    dev_add_field(resp, "WWW-Authenticate", "Basic realm=\"mcpauth development issuer\"");
-    dev_respond_error(resp, 401, "invalid_client", description);
+    mcpauth__devissuer_add_field(resp, "WWW-Authenticate",
+                                 "Basic realm=\"mcpauth development issuer\"");
+    mcpauth__devissuer_respond_error(resp, 401, "invalid_client", description);
     return NULL;
 }
 
-static bool secret_matches(const dev_client *client, const char *secret)
+static bool secret_matches(const mcpauth__devissuer_client *client, const char *secret)
 {
-    char hash[DEV_HASH_SIZE];
-    dev_hash(secret, hash);
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
+    mcpauth__devissuer_hash(secret, hash);
     return mcpauth_secret_equal(hash, client->secret_hash);
 }
 
-dev_client *dev_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                                    const mcpauth_form *form, bool confidential_only,
-                                    mcpauth_devissuer_response *resp)
+mcpauth__devissuer_client *
+mcpauth__devissuer_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                       const mcpauth_form *form, bool confidential_only,
+                                       mcpauth_devissuer_response *resp)
 {
     presented p = {0};
     const char *body_id = mcpauth_form_get(form, "client_id");
@@ -79,14 +81,15 @@ dev_client *dev_authenticate_client(mcpauth_devissuer *dev, const mcpauth_deviss
         /* OAuth 2.1 §2.4: one authentication method per request. */
         if (body_secret || (body_id && strcmp(body_id, p.id) != 0)) {
             presented_free(&p);
-            dev_respond_error(resp, 400, "invalid_request", "use one client authentication method");
+            mcpauth__devissuer_respond_error(resp, 400, "invalid_request",
+                                             "use one client authentication method");
             return NULL;
         }
     } else {
         p.id = body_id ? strdup(body_id) : NULL;
         p.secret = body_secret ? strdup(body_secret) : NULL;
     }
-    dev_client *client = dev_client_find(&dev->store, p.id);
+    mcpauth__devissuer_client *client = mcpauth__devissuer_client_find(&dev->store, p.id);
     const char *problem = NULL;
     if (!p.id)
         problem = "client authentication is required";

@@ -12,32 +12,33 @@
 #include "mcpauth/form.h"
 #include "mcpauth/jose.h"
 
-#define DEV_MAX_CLIENTS     1000
-#define DEV_MAX_AUTHZ       1000  /* pending consents and unexpired codes */
-#define DEV_MAX_TOKENS      10000 /* access (for introspection) and refresh tokens */
-#define DEV_HASH_SIZE       65    /* SHA-256 in hex and a NUL */
-#define DEV_ID_SIZE         48
-#define DEV_CONSENT_SECONDS 600 /* how long a consent page stays usable */
-#define DEV_MAX_BODY        (64 * 1024)
+#define MCPAUTH__DEVISSUER_MAX_CLIENTS     1000
+#define MCPAUTH__DEVISSUER_MAX_AUTHZ       1000  /* pending consents and unexpired codes */
+#define MCPAUTH__DEVISSUER_MAX_TOKENS      10000 /* access (for introspection) and refresh tokens */
+#define MCPAUTH__DEVISSUER_HASH_SIZE       65    /* SHA-256 in hex and a NUL */
+#define MCPAUTH__DEVISSUER_ID_SIZE         48
+#define MCPAUTH__DEVISSUER_CONSENT_SECONDS 600 /* how long a consent page stays usable */
+#define MCPAUTH__DEVISSUER_MAX_BODY        (64 * 1024)
 
-typedef struct dev_client {
-    char id[DEV_ID_SIZE];
-    char secret_hash[DEV_HASH_SIZE];       /* "" for a public client */
-    char registration_hash[DEV_HASH_SIZE]; /* RFC 7592 token; "" for the built-in client */
-    json_object *metadata;                 /* as registered, without any secret */
+typedef struct mcpauth__devissuer_client {
+    char id[MCPAUTH__DEVISSUER_ID_SIZE];
+    char secret_hash[MCPAUTH__DEVISSUER_HASH_SIZE];       /* "" for a public client */
+    char registration_hash[MCPAUTH__DEVISSUER_HASH_SIZE]; /* RFC 7592 token; "" for the built-in
+                                                             client */
+    json_object *metadata;                                /* as registered, without any secret */
     int64_t issued_at;
     bool builtin; /* the resource server's own client: never stored */
-} dev_client;
+} mcpauth__devissuer_client;
 
-typedef enum dev_authz_kind {
-    DEV_AUTHZ_PENDING, /* waiting on the consent page; hash is of the ticket */
-    DEV_AUTHZ_CODE,    /* an authorization code; hash is of the code */
-} dev_authz_kind;
+typedef enum mcpauth__devissuer_authz_kind {
+    MCPAUTH__DEVISSUER_AUTHZ_PENDING, /* waiting on the consent page; hash is of the ticket */
+    MCPAUTH__DEVISSUER_AUTHZ_CODE,    /* an authorization code; hash is of the code */
+} mcpauth__devissuer_authz_kind;
 
-typedef struct dev_authz {
-    dev_authz_kind kind;
-    char hash[DEV_HASH_SIZE];
-    char client_id[DEV_ID_SIZE];
+typedef struct mcpauth__devissuer_authz {
+    mcpauth__devissuer_authz_kind kind;
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
+    char client_id[MCPAUTH__DEVISSUER_ID_SIZE];
     char *redirect_uri;
     bool redirect_given; /* the request named it: the token request must too */
     char challenge[44];  /* PKCE S256 code_challenge */
@@ -46,15 +47,18 @@ typedef struct dev_authz {
     char *resource;
     int64_t expires_at;
     bool used; /* a code redeemed once: kept to detect replay */
-} dev_authz;
+} mcpauth__devissuer_authz;
 
-typedef enum dev_token_kind { DEV_TOKEN_ACCESS, DEV_TOKEN_REFRESH } dev_token_kind;
+typedef enum mcpauth__devissuer_token_kind {
+    MCPAUTH__DEVISSUER_TOKEN_ACCESS,
+    MCPAUTH__DEVISSUER_TOKEN_REFRESH
+} mcpauth__devissuer_token_kind;
 
-typedef struct dev_token {
-    dev_token_kind kind;
-    char hash[DEV_HASH_SIZE];
-    char grant[DEV_HASH_SIZE]; /* the code (or client) it descends from */
-    char client_id[DEV_ID_SIZE];
+typedef struct mcpauth__devissuer_token {
+    mcpauth__devissuer_token_kind kind;
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
+    char grant[MCPAUTH__DEVISSUER_HASH_SIZE]; /* the code (or client) it descends from */
+    char client_id[MCPAUTH__DEVISSUER_ID_SIZE];
     char *subject;
     char *username; /* NULL on client_credentials tokens */
     char *scope;
@@ -63,104 +67,126 @@ typedef struct dev_token {
     int64_t issued_at;
     int64_t expires_at;
     bool rotated; /* a refresh token already exchanged: kept to detect replay */
-} dev_token;
+} mcpauth__devissuer_token;
 
-typedef struct dev_store {
-    dev_client *clients;
+typedef struct mcpauth__devissuer_store {
+    mcpauth__devissuer_client *clients;
     size_t client_count;
-    dev_authz *authz;
+    mcpauth__devissuer_authz *authz;
     size_t authz_count;
-    dev_token *tokens;
+    mcpauth__devissuer_token *tokens;
     size_t token_count;
-} dev_store;
+} mcpauth__devissuer_store;
 
 struct mcpauth_devissuer {
     const mcpauth_devissuer_config *config;
     mcpauth_jws_signer *signer;
     char *metadata_json;
     char *jwks_json;
-    char resource_client_id[DEV_ID_SIZE];
+    char resource_client_id[MCPAUTH__DEVISSUER_ID_SIZE];
     char *resource_client_secret;
-    dev_store store;
+    mcpauth__devissuer_store store;
 };
 
 /* ---- store.c ---- */
 
 /* A fresh random secret: 32 octets from GnuTLS, base64url (43 characters).
  * The caller frees it with mcpauth_secret_free(); NULL on failure. */
-char *dev_random_secret(void);
+char *mcpauth__devissuer_random_secret(void);
 
 /* SHA-256 of text in hex: what the tables keep instead of secrets. */
-void dev_hash(const char *text, char out[DEV_HASH_SIZE]);
+void mcpauth__devissuer_hash(const char *text, char out[MCPAUTH__DEVISSUER_HASH_SIZE]);
 
-void dev_store_free(dev_store *store);
+void mcpauth__devissuer_store_free(mcpauth__devissuer_store *store);
 
 /* Drops expired codes, consents and tokens. */
-void dev_store_sweep(dev_store *store, int64_t now);
+void mcpauth__devissuer_store_sweep(mcpauth__devissuer_store *store, int64_t now);
 
-dev_client *dev_client_find(dev_store *store, const char *id);
+mcpauth__devissuer_client *mcpauth__devissuer_client_find(mcpauth__devissuer_store *store,
+                                                          const char *id);
 
 /* Adds a client (taking metadata); NULL when the table is full. */
-dev_client *dev_client_add(dev_store *store, const dev_client *client);
-void dev_client_remove(dev_store *store, dev_client *client);
+mcpauth__devissuer_client *mcpauth__devissuer_client_add(mcpauth__devissuer_store *store,
+                                                         const mcpauth__devissuer_client *client);
+void mcpauth__devissuer_client_remove(mcpauth__devissuer_store *store,
+                                      mcpauth__devissuer_client *client);
 
 /* The client's registered string member (NULL when absent). */
-const char *dev_client_string(const dev_client *client, const char *name);
+const char *mcpauth__devissuer_client_string(const mcpauth__devissuer_client *client,
+                                             const char *name);
 
 /* True when the client's string-array member name holds value. */
-bool dev_client_has(const dev_client *client, const char *name, const char *value);
+bool mcpauth__devissuer_client_has(const mcpauth__devissuer_client *client, const char *name,
+                                   const char *value);
+
+/* Frees the strings an entry owns (not the entry): after a failure before
+ * the entry reaches its table. The tables' add functions take the strings
+ * over, and free them too when they fail. */
+void mcpauth__devissuer_authz_clear(mcpauth__devissuer_authz *entry);
+void mcpauth__devissuer_token_clear(mcpauth__devissuer_token *entry);
 
 /* Adds an entry, taking its strings; NULL when the table is full even
  * after a sweep (the strings are then freed). */
-dev_authz *dev_authz_add(dev_store *store, dev_authz *entry, int64_t now);
-dev_authz *dev_authz_find(dev_store *store, dev_authz_kind kind, const char *secret);
-void dev_authz_remove(dev_store *store, dev_authz *entry);
+mcpauth__devissuer_authz *mcpauth__devissuer_authz_add(mcpauth__devissuer_store *store,
+                                                       mcpauth__devissuer_authz *entry,
+                                                       int64_t now);
+mcpauth__devissuer_authz *mcpauth__devissuer_authz_find(mcpauth__devissuer_store *store,
+                                                        mcpauth__devissuer_authz_kind kind,
+                                                        const char *secret);
+void mcpauth__devissuer_authz_remove(mcpauth__devissuer_store *store,
+                                     mcpauth__devissuer_authz *entry);
 
 /* Adds a token, taking its strings; when the table is full the entry
  * closest to expiry makes room. */
-dev_token *dev_token_add(dev_store *store, dev_token *entry, int64_t now);
-dev_token *dev_token_find(dev_store *store, const char *secret);
-void dev_token_remove(dev_store *store, dev_token *entry);
+mcpauth__devissuer_token *mcpauth__devissuer_token_add(mcpauth__devissuer_store *store,
+                                                       mcpauth__devissuer_token *entry,
+                                                       int64_t now);
+mcpauth__devissuer_token *mcpauth__devissuer_token_find(mcpauth__devissuer_store *store,
+                                                        const char *secret);
+void mcpauth__devissuer_token_remove(mcpauth__devissuer_store *store,
+                                     mcpauth__devissuer_token *entry);
 
 /* Removes every token descending from grant (RFC 6749 §4.1.2 on code
  * replay, RFC 7009 §2.1 on revoking a refresh token). */
-void dev_token_revoke_grant(dev_store *store, const char *grant);
+void mcpauth__devissuer_token_revoke_grant(mcpauth__devissuer_store *store, const char *grant);
 
 /* ---- state.c ---- */
 
 /* Loads the state file into dev (signer and clients) when it exists. */
-mcpauth_status dev_state_load(mcpauth_devissuer *dev, mcpauth_error *err);
+mcpauth_status mcpauth__devissuer_state_load(mcpauth_devissuer *dev, mcpauth_error *err);
 
 /* Writes signer and registered clients to the state file (no-op without
  * one). */
-mcpauth_status dev_state_save(const mcpauth_devissuer *dev, mcpauth_error *err);
+mcpauth_status mcpauth__devissuer_state_save(const mcpauth_devissuer *dev, mcpauth_error *err);
 
 /* ---- metadata.c ---- */
 
 /* The RFC 8414 document and the JWK Set, built once. */
-mcpauth_status dev_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err);
+mcpauth_status mcpauth__devissuer_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err);
 
-/* ---- response helpers (issuer.c) ---- */
+/* ---- respond.c ---- */
 
 /* Adds a header with a copy of value; a NULL value, or one past
  * MCPAUTH_DEVISSUER_MAX_FIELDS, is dropped. name must be static. */
-void dev_add_field(mcpauth_devissuer_response *resp, const char *name, const char *value);
+void mcpauth__devissuer_add_field(mcpauth_devissuer_response *resp, const char *name,
+                                  const char *value);
 
 /* Takes json (releases it). Adds Cache-Control: no-store. */
-void dev_respond_json(mcpauth_devissuer_response *resp, int status, json_object *json);
+void mcpauth__devissuer_respond_json(mcpauth_devissuer_response *resp, int status,
+                                     json_object *json);
 
 /* RFC 6749 §5.2 error body. */
-void dev_respond_error(mcpauth_devissuer_response *resp, int status, const char *error,
-                       const char *description);
+void mcpauth__devissuer_respond_error(mcpauth_devissuer_response *resp, int status,
+                                      const char *error, const char *description);
 
 /* Takes html (NULL: 500), with headers that keep the page out of caches
  * and frames. */
-void dev_respond_html(mcpauth_devissuer_response *resp, int status, char *html);
+void mcpauth__devissuer_respond_html(mcpauth_devissuer_response *resp, int status, char *html);
 
 /* Parses the form body of a POST; on failure answers 400 and returns
  * false. Free form with mcpauth_form_free() either way. */
-bool dev_parse_body_form(const mcpauth_devissuer_request *req, mcpauth_form *form,
-                         mcpauth_devissuer_response *resp);
+bool mcpauth__devissuer_parse_body_form(const mcpauth_devissuer_request *req, mcpauth_form *form,
+                                        mcpauth_devissuer_response *resp);
 
 /* ---- client_auth.c ---- */
 
@@ -169,28 +195,34 @@ bool dev_parse_body_form(const mcpauth_devissuer_request *req, mcpauth_form *for
  * client names itself). NULL after answering 401 invalid_client (or 400
  * invalid_request for a malformed attempt). confidential_only refuses
  * public clients. */
-dev_client *dev_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                                    const mcpauth_form *form, bool confidential_only,
-                                    mcpauth_devissuer_response *resp);
+mcpauth__devissuer_client *
+mcpauth__devissuer_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                       const mcpauth_form *form, bool confidential_only,
+                                       mcpauth_devissuer_response *resp);
 
 /* ---- the endpoints ---- */
-void dev_handle_registration(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                             mcpauth_devissuer_response *resp);
-void dev_handle_client_management(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                                  const char *client_id, mcpauth_devissuer_response *resp);
-void dev_handle_authorize(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                          mcpauth_devissuer_response *resp);
-void dev_handle_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                      mcpauth_devissuer_response *resp);
-void dev_handle_introspect(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                           mcpauth_devissuer_response *resp);
-void dev_handle_revoke(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                       mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_handle_registration(mcpauth_devissuer *dev,
+                                            const mcpauth_devissuer_request *req,
+                                            mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_handle_client_management(mcpauth_devissuer *dev,
+                                                 const mcpauth_devissuer_request *req,
+                                                 const char *client_id,
+                                                 mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_handle_authorize(mcpauth_devissuer *dev,
+                                         const mcpauth_devissuer_request *req,
+                                         mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_handle_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                     mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_handle_introspect(mcpauth_devissuer *dev,
+                                          const mcpauth_devissuer_request *req,
+                                          mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_handle_revoke(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                      mcpauth_devissuer_response *resp);
 
 /* ---- mint.c ---- */
 
 /* What an issued token is for. */
-typedef struct dev_grant {
+typedef struct mcpauth__devissuer_grant {
     const char *grant; /* the grant id tokens descend from */
     const char *client_id;
     const char *subject;
@@ -198,22 +230,22 @@ typedef struct dev_grant {
     const char *scope;
     const char *resource;
     bool with_refresh;
-} dev_grant;
+} mcpauth__devissuer_grant;
 
 /* Issues an access token (JWT or opaque), and a refresh token when asked,
  * and answers the RFC 6749 §5.1 token response. */
-void dev_mint_respond(mcpauth_devissuer *dev, const dev_grant *grant, int64_t now,
-                      mcpauth_devissuer_response *resp);
+void mcpauth__devissuer_mint_respond(mcpauth_devissuer *dev, const mcpauth__devissuer_grant *grant,
+                                     int64_t now, mcpauth_devissuer_response *resp);
 
-/* ---- scopes and resources (issuer.c) ---- */
+/* ---- scope.c ---- */
 
 /* The scope to grant for a request: requested (NULL: every supported
  * scope) when each of its scopes is supported; NULL otherwise. Caller
  * frees. */
-char *dev_scope_grant(const mcpauth_devissuer *dev, const char *requested);
+char *mcpauth__devissuer_scope_grant(const mcpauth_devissuer *dev, const char *requested);
 
 /* True when resource is the one this issuer serves (MCP canonical URI
  * comparison: scheme and host case-insensitive, one trailing '/'). */
-bool dev_resource_known(const mcpauth_devissuer *dev, const char *resource);
+bool mcpauth__devissuer_resource_known(const mcpauth_devissuer *dev, const char *resource);
 
 #endif

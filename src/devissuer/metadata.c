@@ -79,7 +79,7 @@ static char *jwks_document(const mcpauth_devissuer *dev)
     return copy;
 }
 
-mcpauth_status dev_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err)
+mcpauth_status mcpauth__devissuer_metadata_build(mcpauth_devissuer *dev, mcpauth_error *err)
 {
     dev->metadata_json = metadata_document(dev);
     dev->jwks_json = jwks_document(dev);

@@ -9,8 +9,8 @@
 #include "devissuer_internal.h"
 #include "mcpauth/secret.h"
 
-static char *sign_jwt(const mcpauth_devissuer *dev, const dev_grant *g, const char *jti,
-                      int64_t now)
+static char *sign_jwt(const mcpauth_devissuer *dev, const mcpauth__devissuer_grant *g,
+                      const char *jti, int64_t now)
 {
     /* RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, and scope. */
     json_object *claims = json_object_new_object();
@@ -32,11 +32,12 @@ static char *sign_jwt(const mcpauth_devissuer *dev, const dev_grant *g, const ch
 }
 
 /* Records token (by hash) with the grant's facts. */
-static bool record(mcpauth_devissuer *dev, const dev_grant *g, dev_token_kind kind,
-                   const char *token, const char *jti, int64_t now, int64_t lifetime)
+static bool record(mcpauth_devissuer *dev, const mcpauth__devissuer_grant *g,
+                   mcpauth__devissuer_token_kind kind, const char *token, const char *jti,
+                   int64_t now, int64_t lifetime)
 {
-    dev_token t = {.kind = kind, .issued_at = now, .expires_at = now + lifetime};
-    dev_hash(token, t.hash);
+    mcpauth__devissuer_token t = {.kind = kind, .issued_at = now, .expires_at = now + lifetime};
+    mcpauth__devissuer_hash(token, t.hash);
     snprintf(t.grant, sizeof t.grant, "%s", g->grant);
     snprintf(t.client_id, sizeof t.client_id, "%s", g->client_id);
     snprintf(t.jti, sizeof t.jti, "%s", jti);
@@ -45,34 +46,32 @@ static bool record(mcpauth_devissuer *dev, const dev_grant *g, dev_token_kind ki
     t.scope = strdup(g->scope);
     t.resource = strdup(g->resource);
     if (!t.subject || !t.scope || !t.resource || (g->username && !t.username)) {
-        free(t.subject);
-        free(t.username);
-        free(t.scope);
-        free(t.resource);
+        mcpauth__devissuer_token_clear(&t);
         return false;
     }
-    return dev_token_add(&dev->store, &t, now) != NULL;
+    return mcpauth__devissuer_token_add(&dev->store, &t, now) != NULL;
 }
 
-void dev_mint_respond(mcpauth_devissuer *dev, const dev_grant *g, int64_t now,
-                      mcpauth_devissuer_response *resp)
+void mcpauth__devissuer_mint_respond(mcpauth_devissuer *dev, const mcpauth__devissuer_grant *g,
+                                     int64_t now, mcpauth_devissuer_response *resp)
 {
     const mcpauth_devissuer_config *c = dev->config;
-    char *jti_source = dev_random_secret();
+    char *jti_source = mcpauth__devissuer_random_secret();
     char jti[32] = "";
     if (jti_source)
         snprintf(jti, sizeof jti, "%.22s", jti_source);
     mcpauth_secret_free(jti_source);
     char *access = !jti[0]                                    ? NULL
                    : c->token_format == MCPAUTH_DEVISSUER_JWT ? sign_jwt(dev, g, jti, now)
-                                                              : dev_random_secret();
-    char *refresh = g->with_refresh ? dev_random_secret() : NULL;
+                                                              : mcpauth__devissuer_random_secret();
+    char *refresh = g->with_refresh ? mcpauth__devissuer_random_secret() : NULL;
     bool ok = access && (refresh || !g->with_refresh) &&
-              record(dev, g, DEV_TOKEN_ACCESS, access, jti, now, c->access_lifetime_seconds) &&
-              (!refresh ||
-               record(dev, g, DEV_TOKEN_REFRESH, refresh, jti, now, c->refresh_lifetime_seconds));
+              record(dev, g, MCPAUTH__DEVISSUER_TOKEN_ACCESS, access, jti, now,
+                     c->access_lifetime_seconds) &&
+              (!refresh || record(dev, g, MCPAUTH__DEVISSUER_TOKEN_REFRESH, refresh, jti, now,
+                                  c->refresh_lifetime_seconds));
     if (!ok) {
-        dev_respond_error(resp, 500, "server_error", "cannot issue a token");
+        mcpauth__devissuer_respond_error(resp, 500, "server_error", "cannot issue a token");
     } else {
         /* RFC 6749 §5.1. */
         json_object *doc = json_object_new_object();
@@ -83,8 +82,8 @@ void dev_mint_respond(mcpauth_devissuer *dev, const dev_grant *g, int64_t now,
         json_object_object_add(doc, "scope", json_object_new_string(g->scope));
         if (refresh)
             json_object_object_add(doc, "refresh_token", json_object_new_string(refresh));
-        dev_add_field(resp, "Pragma", "no-cache");
-        dev_respond_json(resp, 200, doc);
+        mcpauth__devissuer_add_field(resp, "Pragma", "no-cache");
+        mcpauth__devissuer_respond_json(resp, 200, doc);
     }
     mcpauth_secret_free(access);
     mcpauth_secret_free(refresh);

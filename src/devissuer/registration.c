@@ -124,24 +124,25 @@ static json_object *read_json(const mcpauth_devissuer_request *req,
                               mcpauth_devissuer_response *resp)
 {
     if (!req->content_type || strncasecmp(req->content_type, "application/json", 16) != 0) {
-        dev_respond_error(resp, 400, "invalid_client_metadata",
-                          "the body must be application/json");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_client_metadata",
+                                         "the body must be application/json");
         return NULL;
     }
     mcpauth_error err = {0};
     json_object *doc =
-        req->body_length <= DEV_MAX_BODY
+        req->body_length <= MCPAUTH__DEVISSUER_MAX_BODY
             ? mcpauth_json_parse_object(req->body, req->body_length, "metadata", &err)
             : NULL;
     if (!doc)
-        dev_respond_error(resp, 400, "invalid_client_metadata",
-                          "the body is not a JSON object (or is too large)");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_client_metadata",
+                                         "the body is not a JSON object (or is too large)");
     return doc;
 }
 
 /* The client information response (RFC 7591 §3.2.1, RFC 7592 §3). */
-static json_object *client_information(const mcpauth_devissuer *dev, const dev_client *c,
-                                       const char *secret, const char *registration_token)
+static json_object *client_information(const mcpauth_devissuer *dev,
+                                       const mcpauth__devissuer_client *c, const char *secret,
+                                       const char *registration_token)
 {
     json_object *doc = NULL;
     json_object_deep_copy(c->metadata, &doc, NULL);
@@ -173,12 +174,13 @@ static bool is_public(json_object *metadata)
 static void save_state(mcpauth_devissuer *dev, mcpauth_devissuer_response *resp)
 {
     mcpauth_error err = {0};
-    if (dev_state_save(dev, &err) != MCPAUTH_OK)
+    if (mcpauth__devissuer_state_save(dev, &err) != MCPAUTH_OK)
         resp->detail = "could not write the state file";
 }
 
-void dev_handle_registration(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                             mcpauth_devissuer_response *resp)
+void mcpauth__devissuer_handle_registration(mcpauth_devissuer *dev,
+                                            const mcpauth_devissuer_request *req,
+                                            mcpauth_devissuer_response *resp)
 {
     json_object *doc = read_json(req, resp);
     if (!doc)
@@ -187,28 +189,30 @@ void dev_handle_registration(mcpauth_devissuer *dev, const mcpauth_devissuer_req
     const char *problem = check_metadata(doc, &error);
     if (problem) {
         json_object_put(doc);
-        dev_respond_error(resp, 400, error, problem);
+        mcpauth__devissuer_respond_error(resp, 400, error, problem);
         return;
     }
-    char *id = dev_random_secret();
-    char *secret = is_public(doc) ? NULL : dev_random_secret();
-    char *registration_token = dev_random_secret();
-    dev_client c = {.issued_at = req->now, .metadata = doc};
+    char *id = mcpauth__devissuer_random_secret();
+    char *secret = is_public(doc) ? NULL : mcpauth__devissuer_random_secret();
+    char *registration_token = mcpauth__devissuer_random_secret();
+    mcpauth__devissuer_client c = {.issued_at = req->now, .metadata = doc};
     bool ok = id && registration_token && (secret || is_public(doc));
     if (ok) {
         snprintf(c.id, sizeof c.id, "dev-%.22s", id);
         if (secret)
-            dev_hash(secret, c.secret_hash);
-        dev_hash(registration_token, c.registration_hash);
+            mcpauth__devissuer_hash(secret, c.secret_hash);
+        mcpauth__devissuer_hash(registration_token, c.registration_hash);
     }
-    dev_client *added = ok ? dev_client_add(&dev->store, &c) : NULL;
+    mcpauth__devissuer_client *added = ok ? mcpauth__devissuer_client_add(&dev->store, &c) : NULL;
     if (!ok)
         json_object_put(doc);
     if (!added) {
-        dev_respond_error(resp, 503, "temporarily_unavailable", "no room for more clients");
+        mcpauth__devissuer_respond_error(resp, 503, "temporarily_unavailable",
+                                         "no room for more clients");
     } else {
         save_state(dev, resp);
-        dev_respond_json(resp, 201, client_information(dev, added, secret, registration_token));
+        mcpauth__devissuer_respond_json(resp, 201,
+                                        client_information(dev, added, secret, registration_token));
     }
     mcpauth_secret_free(id);
     mcpauth_secret_free(secret);
@@ -217,16 +221,16 @@ void dev_handle_registration(mcpauth_devissuer *dev, const mcpauth_devissuer_req
 
 /* RFC 7592 §2.2: the new metadata replaces the old. */
 static void update_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                          dev_client *c, mcpauth_devissuer_response *resp)
+                          mcpauth__devissuer_client *c, mcpauth_devissuer_response *resp)
 {
     json_object *doc = read_json(req, resp);
     if (!doc)
         return;
     const char *id = mcpauth_json_string(doc, "client_id");
     const char *given_secret = mcpauth_json_string(doc, "client_secret");
-    char hash[DEV_HASH_SIZE];
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
     if (given_secret)
-        dev_hash(given_secret, hash);
+        mcpauth__devissuer_hash(given_secret, hash);
     const char *error = "invalid_client_metadata", *problem = NULL;
     if (!id || strcmp(id, c->id) != 0)
         problem = "client_id must be the client's own (RFC 7592 §2.2)";
@@ -236,7 +240,7 @@ static void update_client(mcpauth_devissuer *dev, const mcpauth_devissuer_reques
         problem = check_metadata(doc, &error);
     if (problem) {
         json_object_put(doc);
-        dev_respond_error(resp, 400, error, problem);
+        mcpauth__devissuer_respond_error(resp, 400, error, problem);
         return;
     }
     /* A client that becomes confidential needs a secret; one that becomes
@@ -245,67 +249,70 @@ static void update_client(mcpauth_devissuer *dev, const mcpauth_devissuer_reques
     if (is_public(doc)) {
         c->secret_hash[0] = '\0';
     } else if (!c->secret_hash[0]) {
-        if (!(secret = dev_random_secret())) {
+        if (!(secret = mcpauth__devissuer_random_secret())) {
             json_object_put(doc);
-            dev_respond_error(resp, 500, "server_error", "cannot generate a secret");
+            mcpauth__devissuer_respond_error(resp, 500, "server_error", "cannot generate a secret");
             return;
         }
-        dev_hash(secret, c->secret_hash);
+        mcpauth__devissuer_hash(secret, c->secret_hash);
     }
     json_object_put(c->metadata);
     c->metadata = doc;
     save_state(dev, resp);
-    dev_respond_json(resp, 200, client_information(dev, c, secret, NULL));
+    mcpauth__devissuer_respond_json(resp, 200, client_information(dev, c, secret, NULL));
     mcpauth_secret_free(secret);
 }
 
-static void delete_client(mcpauth_devissuer *dev, dev_client *c, mcpauth_devissuer_response *resp)
+static void delete_client(mcpauth_devissuer *dev, mcpauth__devissuer_client *c,
+                          mcpauth_devissuer_response *resp)
 {
     /* RFC 7592 §2.3: the client's credentials, and its tokens, stop working. */
-    dev_store *store = &dev->store;
+    mcpauth__devissuer_store *store = &dev->store;
     for (size_t i = 0; i < store->token_count;) {
         if (strcmp(store->tokens[i].client_id, c->id) == 0)
-            dev_token_remove(store, &store->tokens[i]);
+            mcpauth__devissuer_token_remove(store, &store->tokens[i]);
         else
             i++;
     }
     for (size_t i = 0; i < store->authz_count;) {
         if (strcmp(store->authz[i].client_id, c->id) == 0)
-            dev_authz_remove(store, &store->authz[i]);
+            mcpauth__devissuer_authz_remove(store, &store->authz[i]);
         else
             i++;
     }
-    dev_client_remove(store, c);
+    mcpauth__devissuer_client_remove(store, c);
     save_state(dev, resp);
     resp->status = 204;
 }
 
-void dev_handle_client_management(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                                  const char *client_id, mcpauth_devissuer_response *resp)
+void mcpauth__devissuer_handle_client_management(mcpauth_devissuer *dev,
+                                                 const mcpauth_devissuer_request *req,
+                                                 const char *client_id,
+                                                 mcpauth_devissuer_response *resp)
 {
-    dev_client *c = dev_client_find(&dev->store, client_id);
+    mcpauth__devissuer_client *c = mcpauth__devissuer_client_find(&dev->store, client_id);
     const char *token = req->authorization && strncasecmp(req->authorization, "Bearer ", 7) == 0
                             ? req->authorization + 7
                             : NULL;
-    char hash[DEV_HASH_SIZE];
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
     if (token)
-        dev_hash(token, hash);
+        mcpauth__devissuer_hash(token, hash);
     /* RFC 7592 §2.1: an unknown client and a bad token look the same. */
     if (!token || !c || !c->registration_hash[0] ||
         !mcpauth_secret_equal(hash, c->registration_hash)) {
-        dev_add_field(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        dev_respond_error(resp, 401, "invalid_token",
-                          "a valid registration access token is required");
+        mcpauth__devissuer_add_field(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        mcpauth__devissuer_respond_error(resp, 401, "invalid_token",
+                                         "a valid registration access token is required");
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
-        dev_respond_json(resp, 200, client_information(dev, c, NULL, NULL));
+        mcpauth__devissuer_respond_json(resp, 200, client_information(dev, c, NULL, NULL));
     } else if (strcmp(req->method, "PUT") == 0) {
         update_client(dev, req, c, resp);
     } else if (strcmp(req->method, "DELETE") == 0) {
         delete_client(dev, c, resp);
     } else {
-        dev_add_field(resp, "Allow", "GET, PUT, DELETE");
+        mcpauth__devissuer_add_field(resp, "Allow", "GET, PUT, DELETE");
         resp->status = 405;
     }
 }

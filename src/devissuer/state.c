@@ -21,9 +21,9 @@ static bool is_hash(const char *text)
         return false;
     if (!text[0])
         return true;
-    if (strlen(text) != DEV_HASH_SIZE - 1)
+    if (strlen(text) != MCPAUTH__DEVISSUER_HASH_SIZE - 1)
         return false;
-    return strspn(text, "0123456789abcdef") == DEV_HASH_SIZE - 1;
+    return strspn(text, "0123456789abcdef") == MCPAUTH__DEVISSUER_HASH_SIZE - 1;
 }
 
 static mcpauth_status load_client(mcpauth_devissuer *dev, json_object *item, mcpauth_error *err)
@@ -32,18 +32,19 @@ static mcpauth_status load_client(mcpauth_devissuer *dev, json_object *item, mcp
     const char *secret = mcpauth_json_string(item, "client_secret_sha256");
     const char *registration = mcpauth_json_string(item, "registration_token_sha256");
     json_object *metadata, *issued;
-    if (!id || !id[0] || strlen(id) >= DEV_ID_SIZE || !is_hash(secret) || !is_hash(registration) ||
-        !json_object_object_get_ex(item, "metadata", &metadata) ||
+    if (!id || !id[0] || strlen(id) >= MCPAUTH__DEVISSUER_ID_SIZE || !is_hash(secret) ||
+        !is_hash(registration) || !json_object_object_get_ex(item, "metadata", &metadata) ||
         !json_object_is_type(metadata, json_type_object) ||
         !json_object_object_get_ex(item, "issued_at", &issued) ||
-        !json_object_is_type(issued, json_type_int) || dev_client_find(&dev->store, id))
+        !json_object_is_type(issued, json_type_int) ||
+        mcpauth__devissuer_client_find(&dev->store, id))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "a client entry is malformed");
-    dev_client client = {.issued_at = json_object_get_int64(issued),
-                         .metadata = json_object_get(metadata)};
+    mcpauth__devissuer_client client = {.issued_at = json_object_get_int64(issued),
+                                        .metadata = json_object_get(metadata)};
     memcpy(client.id, id, strlen(id) + 1);
     memcpy(client.secret_hash, secret, strlen(secret) + 1);
     memcpy(client.registration_hash, registration, strlen(registration) + 1);
-    if (!dev_client_add(&dev->store, &client))
+    if (!mcpauth__devissuer_client_add(&dev->store, &client))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "too many clients");
     return MCPAUTH_OK;
 }
@@ -59,16 +60,16 @@ static mcpauth_status load_document(mcpauth_devissuer *dev, json_object *doc, mc
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "no usable signing_key");
     if (!json_object_object_get_ex(doc, "clients", &clients) ||
         !json_object_is_type(clients, json_type_array) ||
-        json_object_array_length(clients) > DEV_MAX_CLIENTS)
+        json_object_array_length(clients) > MCPAUTH__DEVISSUER_MAX_CLIENTS)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "clients must be an array of at most %d",
-                                 DEV_MAX_CLIENTS);
+                                 MCPAUTH__DEVISSUER_MAX_CLIENTS);
     for (size_t i = 0; i < json_object_array_length(clients); i++)
         if (load_client(dev, json_object_array_get_idx(clients, i), err) != MCPAUTH_OK)
             return err->status;
     return MCPAUTH_OK;
 }
 
-mcpauth_status dev_state_load(mcpauth_devissuer *dev, mcpauth_error *err)
+mcpauth_status mcpauth__devissuer_state_load(mcpauth_devissuer *dev, mcpauth_error *err)
 {
     const char *path = dev->config->state_file;
     struct stat st;
@@ -90,7 +91,7 @@ mcpauth_status dev_state_load(mcpauth_devissuer *dev, mcpauth_error *err)
     return MCPAUTH_OK;
 }
 
-static json_object *client_entry(const dev_client *c)
+static json_object *client_entry(const mcpauth__devissuer_client *c)
 {
     json_object *item = json_object_new_object();
     json_object_object_add(item, "client_id", json_object_new_string(c->id));
@@ -102,7 +103,7 @@ static json_object *client_entry(const dev_client *c)
     return item;
 }
 
-mcpauth_status dev_state_save(const mcpauth_devissuer *dev, mcpauth_error *err)
+mcpauth_status mcpauth__devissuer_state_save(const mcpauth_devissuer *dev, mcpauth_error *err)
 {
     const char *path = dev->config->state_file;
     if (!path)

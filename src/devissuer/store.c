@@ -12,7 +12,7 @@
 #include "mcpauth/json.h"
 #include "mcpauth/secret.h"
 
-char *dev_random_secret(void)
+char *mcpauth__devissuer_random_secret(void)
 {
     uint8_t octets[32];
     if (gnutls_rnd(GNUTLS_RND_KEY, octets, sizeof octets) != 0)
@@ -22,7 +22,7 @@ char *dev_random_secret(void)
     return text;
 }
 
-void dev_hash(const char *text, char out[DEV_HASH_SIZE])
+void mcpauth__devissuer_hash(const char *text, char out[MCPAUTH__DEVISSUER_HASH_SIZE])
 {
     static const char hex[] = "0123456789abcdef";
     uint8_t digest[SHA256_DIGEST_SIZE];
@@ -34,12 +34,39 @@ void dev_hash(const char *text, char out[DEV_HASH_SIZE])
         out[2 * i] = hex[digest[i] >> 4];
         out[2 * i + 1] = hex[digest[i] & 0xf];
     }
-    out[DEV_HASH_SIZE - 1] = '\0';
+    out[MCPAUTH__DEVISSUER_HASH_SIZE - 1] = '\0';
+}
+
+/* A table of capacity entries of size bytes, allocated on first use (most
+ * runs register a client or two): table itself, or a new zeroed one; NULL
+ * when that cannot be allocated. */
+static void *table_ready(void *table, size_t capacity, size_t size)
+{
+    return table ? table : calloc(capacity, size);
+}
+
+/* ---- what an entry owns ---- */
+
+void mcpauth__devissuer_authz_clear(mcpauth__devissuer_authz *a)
+{
+    free(a->redirect_uri);
+    free(a->state);
+    free(a->scope);
+    free(a->resource);
+}
+
+void mcpauth__devissuer_token_clear(mcpauth__devissuer_token *t)
+{
+    free(t->subject);
+    free(t->username);
+    free(t->scope);
+    free(t->resource);
 }
 
 /* ---- clients ---- */
 
-dev_client *dev_client_find(dev_store *store, const char *id)
+mcpauth__devissuer_client *mcpauth__devissuer_client_find(mcpauth__devissuer_store *store,
+                                                          const char *id)
 {
     for (size_t i = 0; id && i < store->client_count; i++)
         if (strcmp(store->clients[i].id, id) == 0)
@@ -47,13 +74,13 @@ dev_client *dev_client_find(dev_store *store, const char *id)
     return NULL;
 }
 
-dev_client *dev_client_add(dev_store *store, const dev_client *client)
+mcpauth__devissuer_client *mcpauth__devissuer_client_add(mcpauth__devissuer_store *store,
+                                                         const mcpauth__devissuer_client *client)
 {
-    if (store->client_count == DEV_MAX_CLIENTS) {
-        json_object_put(client->metadata);
-        return NULL;
-    }
-    if (!store->clients && !(store->clients = calloc(DEV_MAX_CLIENTS, sizeof *store->clients))) {
+    if (store->client_count < MCPAUTH__DEVISSUER_MAX_CLIENTS)
+        store->clients =
+            table_ready(store->clients, MCPAUTH__DEVISSUER_MAX_CLIENTS, sizeof *store->clients);
+    if (store->client_count == MCPAUTH__DEVISSUER_MAX_CLIENTS || !store->clients) {
         json_object_put(client->metadata);
         return NULL;
     }
@@ -61,18 +88,21 @@ dev_client *dev_client_add(dev_store *store, const dev_client *client)
     return &store->clients[store->client_count++];
 }
 
-void dev_client_remove(dev_store *store, dev_client *client)
+void mcpauth__devissuer_client_remove(mcpauth__devissuer_store *store,
+                                      mcpauth__devissuer_client *client)
 {
     json_object_put(client->metadata);
     *client = store->clients[--store->client_count];
 }
 
-const char *dev_client_string(const dev_client *client, const char *name)
+const char *mcpauth__devissuer_client_string(const mcpauth__devissuer_client *client,
+                                             const char *name)
 {
     return mcpauth_json_string(client->metadata, name);
 }
 
-bool dev_client_has(const dev_client *client, const char *name, const char *value)
+bool mcpauth__devissuer_client_has(const mcpauth__devissuer_client *client, const char *name,
+                                   const char *value)
 {
     json_object *array;
     if (!json_object_object_get_ex(client->metadata, name, &array) ||
@@ -88,94 +118,87 @@ bool dev_client_has(const dev_client *client, const char *name, const char *valu
 
 /* ---- pending consents and codes ---- */
 
-static void authz_clear(dev_authz *a)
+mcpauth__devissuer_authz *mcpauth__devissuer_authz_add(mcpauth__devissuer_store *store,
+                                                       mcpauth__devissuer_authz *entry, int64_t now)
 {
-    free(a->redirect_uri);
-    free(a->state);
-    free(a->scope);
-    free(a->resource);
-}
-
-dev_authz *dev_authz_add(dev_store *store, dev_authz *entry, int64_t now)
-{
-    if (store->authz_count == DEV_MAX_AUTHZ)
-        dev_store_sweep(store, now);
-    if (store->authz_count == DEV_MAX_AUTHZ ||
-        (!store->authz && !(store->authz = calloc(DEV_MAX_AUTHZ, sizeof *store->authz)))) {
-        authz_clear(entry);
+    if (store->authz_count == MCPAUTH__DEVISSUER_MAX_AUTHZ)
+        mcpauth__devissuer_store_sweep(store, now);
+    store->authz = table_ready(store->authz, MCPAUTH__DEVISSUER_MAX_AUTHZ, sizeof *store->authz);
+    if (!store->authz || store->authz_count == MCPAUTH__DEVISSUER_MAX_AUTHZ) {
+        mcpauth__devissuer_authz_clear(entry);
         return NULL;
     }
     store->authz[store->authz_count] = *entry;
     return &store->authz[store->authz_count++];
 }
 
-dev_authz *dev_authz_find(dev_store *store, dev_authz_kind kind, const char *secret)
+mcpauth__devissuer_authz *mcpauth__devissuer_authz_find(mcpauth__devissuer_store *store,
+                                                        mcpauth__devissuer_authz_kind kind,
+                                                        const char *secret)
 {
-    char hash[DEV_HASH_SIZE];
-    dev_hash(secret, hash);
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
+    mcpauth__devissuer_hash(secret, hash);
     for (size_t i = 0; i < store->authz_count; i++)
         if (store->authz[i].kind == kind && mcpauth_secret_equal(store->authz[i].hash, hash))
             return &store->authz[i];
     return NULL;
 }
 
-void dev_authz_remove(dev_store *store, dev_authz *entry)
+void mcpauth__devissuer_authz_remove(mcpauth__devissuer_store *store,
+                                     mcpauth__devissuer_authz *entry)
 {
-    authz_clear(entry);
+    mcpauth__devissuer_authz_clear(entry);
     *entry = store->authz[--store->authz_count];
 }
 
 /* ---- tokens ---- */
 
-static void token_clear(dev_token *t)
+mcpauth__devissuer_token *mcpauth__devissuer_token_add(mcpauth__devissuer_store *store,
+                                                       mcpauth__devissuer_token *entry, int64_t now)
 {
-    free(t->subject);
-    free(t->username);
-    free(t->scope);
-    free(t->resource);
-}
-
-dev_token *dev_token_add(dev_store *store, dev_token *entry, int64_t now)
-{
-    if (store->token_count == DEV_MAX_TOKENS)
-        dev_store_sweep(store, now);
-    if (!store->tokens && !(store->tokens = calloc(DEV_MAX_TOKENS, sizeof *store->tokens))) {
-        token_clear(entry);
+    if (store->token_count == MCPAUTH__DEVISSUER_MAX_TOKENS)
+        mcpauth__devissuer_store_sweep(store, now);
+    store->tokens =
+        table_ready(store->tokens, MCPAUTH__DEVISSUER_MAX_TOKENS, sizeof *store->tokens);
+    if (!store->tokens) {
+        mcpauth__devissuer_token_clear(entry);
         return NULL;
     }
-    if (store->token_count == DEV_MAX_TOKENS) {
+    if (store->token_count == MCPAUTH__DEVISSUER_MAX_TOKENS) {
         /* Still full of live tokens: the one closest to expiry goes. */
         size_t oldest = 0;
         for (size_t i = 1; i < store->token_count; i++)
             if (store->tokens[i].expires_at < store->tokens[oldest].expires_at)
                 oldest = i;
-        dev_token_remove(store, &store->tokens[oldest]);
+        mcpauth__devissuer_token_remove(store, &store->tokens[oldest]);
     }
     store->tokens[store->token_count] = *entry;
     return &store->tokens[store->token_count++];
 }
 
-dev_token *dev_token_find(dev_store *store, const char *secret)
+mcpauth__devissuer_token *mcpauth__devissuer_token_find(mcpauth__devissuer_store *store,
+                                                        const char *secret)
 {
-    char hash[DEV_HASH_SIZE];
-    dev_hash(secret, hash);
+    char hash[MCPAUTH__DEVISSUER_HASH_SIZE];
+    mcpauth__devissuer_hash(secret, hash);
     for (size_t i = 0; i < store->token_count; i++)
         if (mcpauth_secret_equal(store->tokens[i].hash, hash))
             return &store->tokens[i];
     return NULL;
 }
 
-void dev_token_remove(dev_store *store, dev_token *entry)
+void mcpauth__devissuer_token_remove(mcpauth__devissuer_store *store,
+                                     mcpauth__devissuer_token *entry)
 {
-    token_clear(entry);
+    mcpauth__devissuer_token_clear(entry);
     *entry = store->tokens[--store->token_count];
 }
 
-void dev_token_revoke_grant(dev_store *store, const char *grant)
+void mcpauth__devissuer_token_revoke_grant(mcpauth__devissuer_store *store, const char *grant)
 {
     for (size_t i = 0; i < store->token_count;) {
         if (strcmp(store->tokens[i].grant, grant) == 0)
-            dev_token_remove(store, &store->tokens[i]);
+            mcpauth__devissuer_token_remove(store, &store->tokens[i]);
         else
             i++;
     }
@@ -183,30 +206,30 @@ void dev_token_revoke_grant(dev_store *store, const char *grant)
 
 /* ---- the whole store ---- */
 
-void dev_store_sweep(dev_store *store, int64_t now)
+void mcpauth__devissuer_store_sweep(mcpauth__devissuer_store *store, int64_t now)
 {
     for (size_t i = 0; i < store->authz_count;) {
         if (store->authz[i].expires_at <= now)
-            dev_authz_remove(store, &store->authz[i]);
+            mcpauth__devissuer_authz_remove(store, &store->authz[i]);
         else
             i++;
     }
     for (size_t i = 0; i < store->token_count;) {
         if (store->tokens[i].expires_at <= now)
-            dev_token_remove(store, &store->tokens[i]);
+            mcpauth__devissuer_token_remove(store, &store->tokens[i]);
         else
             i++;
     }
 }
 
-void dev_store_free(dev_store *store)
+void mcpauth__devissuer_store_free(mcpauth__devissuer_store *store)
 {
     while (store->client_count > 0)
-        dev_client_remove(store, &store->clients[store->client_count - 1]);
+        mcpauth__devissuer_client_remove(store, &store->clients[store->client_count - 1]);
     while (store->authz_count > 0)
-        dev_authz_remove(store, &store->authz[store->authz_count - 1]);
+        mcpauth__devissuer_authz_remove(store, &store->authz[store->authz_count - 1]);
     while (store->token_count > 0)
-        dev_token_remove(store, &store->tokens[store->token_count - 1]);
+        mcpauth__devissuer_token_remove(store, &store->tokens[store->token_count - 1]);
     free(store->clients);
     free(store->authz);
     free(store->tokens);

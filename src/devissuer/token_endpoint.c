@@ -45,22 +45,24 @@ static bool pkce_matches(const char *verifier, const char *challenge)
 }
 
 static void authorization_code(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                               const mcpauth_form *form, const dev_client *client,
+                               const mcpauth_form *form, const mcpauth__devissuer_client *client,
                                mcpauth_devissuer_response *resp)
 {
     const char *code = mcpauth_form_get(form, "code");
     const char *verifier = mcpauth_form_get(form, "code_verifier");
     const char *redirect_uri = mcpauth_form_get(form, "redirect_uri");
     if (!code || !verifier) {
-        dev_respond_error(resp, 400, "invalid_request",
-                          !code ? "code is required" : "code_verifier is required (PKCE)");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_request",
+                                         !code ? "code is required"
+                                               : "code_verifier is required (PKCE)");
         return;
     }
-    dev_authz *a = dev_authz_find(&dev->store, DEV_AUTHZ_CODE, code);
+    mcpauth__devissuer_authz *a =
+        mcpauth__devissuer_authz_find(&dev->store, MCPAUTH__DEVISSUER_AUTHZ_CODE, code);
     if (a && a->used) {
         /* RFC 6749 §4.1.2: a code used twice revokes what it gave. */
-        dev_token_revoke_grant(&dev->store, a->hash);
-        dev_respond_error(resp, 400, "invalid_grant", "the code was already used");
+        mcpauth__devissuer_token_revoke_grant(&dev->store, a->hash);
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_grant", "the code was already used");
         return;
     }
     const char *problem = NULL;
@@ -74,73 +76,78 @@ static void authorization_code(mcpauth_devissuer *dev, const mcpauth_devissuer_r
     else if (!pkce_matches(verifier, a->challenge))
         problem = "code_verifier does not match the code_challenge (PKCE)";
     if (problem) {
-        dev_respond_error(resp, 400, "invalid_grant", problem);
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_grant", problem);
         return;
     }
     if (!resource_ok(mcpauth_form_get(form, "resource"), a->resource)) {
-        dev_respond_error(resp, 400, "invalid_target", "resource differs from the authorized one");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_target",
+                                         "resource differs from the authorized one");
         return;
     }
     a->used = true;
-    dev_grant g = {
+    mcpauth__devissuer_grant g = {
         .grant = a->hash,
         .client_id = client->id,
         .subject = dev->config->user,
         .username = dev->config->user,
         .scope = a->scope,
         .resource = a->resource,
-        .with_refresh = dev_client_has(client, "grant_types", "refresh_token"),
+        .with_refresh = mcpauth__devissuer_client_has(client, "grant_types", "refresh_token"),
     };
-    dev_mint_respond(dev, &g, req->now, resp);
+    mcpauth__devissuer_mint_respond(dev, &g, req->now, resp);
 }
 
 static void refresh_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                          const mcpauth_form *form, const dev_client *client,
+                          const mcpauth_form *form, const mcpauth__devissuer_client *client,
                           mcpauth_devissuer_response *resp)
 {
     const char *token = mcpauth_form_get(form, "refresh_token");
     const char *scope = mcpauth_form_get(form, "scope");
     if (!token) {
-        dev_respond_error(resp, 400, "invalid_request", "refresh_token is required");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_request", "refresh_token is required");
         return;
     }
-    if (!dev_client_has(client, "grant_types", "refresh_token")) {
-        dev_respond_error(resp, 400, "unauthorized_client",
-                          "the client did not register the refresh_token grant");
+    if (!mcpauth__devissuer_client_has(client, "grant_types", "refresh_token")) {
+        mcpauth__devissuer_respond_error(resp, 400, "unauthorized_client",
+                                         "the client did not register the refresh_token grant");
         return;
     }
-    dev_token *t = dev_token_find(&dev->store, token);
-    if (!t || t->kind != DEV_TOKEN_REFRESH || strcmp(t->client_id, client->id) != 0 ||
-        t->expires_at <= req->now) {
-        dev_respond_error(resp, 400, "invalid_grant", "unknown or expired refresh token");
+    mcpauth__devissuer_token *t = mcpauth__devissuer_token_find(&dev->store, token);
+    if (!t || t->kind != MCPAUTH__DEVISSUER_TOKEN_REFRESH ||
+        strcmp(t->client_id, client->id) != 0 || t->expires_at <= req->now) {
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_grant",
+                                         "unknown or expired refresh token");
         return;
     }
     if (t->rotated) {
         /* RFC 9700 §4.14.2: a rotated refresh token used again means one
          * of two parties has a stolen copy; end the whole grant. */
-        char grant[DEV_HASH_SIZE];
+        char grant[MCPAUTH__DEVISSUER_HASH_SIZE];
         memcpy(grant, t->grant, sizeof grant);
-        dev_token_revoke_grant(&dev->store, grant);
-        dev_respond_error(resp, 400, "invalid_grant", "the refresh token was already used");
+        mcpauth__devissuer_token_revoke_grant(&dev->store, grant);
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_grant",
+                                         "the refresh token was already used");
         return;
     }
     if (scope && !scope_within(scope, t->scope)) {
-        dev_respond_error(resp, 400, "invalid_scope", "scope exceeds the original grant");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_scope",
+                                         "scope exceeds the original grant");
         return;
     }
     if (!resource_ok(mcpauth_form_get(form, "resource"), t->resource)) {
-        dev_respond_error(resp, 400, "invalid_target", "resource differs from the granted one");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_target",
+                                         "resource differs from the granted one");
         return;
     }
     /* OAuth 2.1 §4.3.1: refresh tokens rotate (ours always do). The old one
      * stays, marked, until it expires, so that a replay is recognised.
      * Copies: minting may move the table's entries. */
-    char grant[DEV_HASH_SIZE];
+    char grant[MCPAUTH__DEVISSUER_HASH_SIZE];
     memcpy(grant, t->grant, sizeof grant);
     char *subject = strdup(t->subject), *username = t->username ? strdup(t->username) : NULL;
     char *granted = strdup(scope ? scope : t->scope), *resource = strdup(t->resource);
     t->rotated = true;
-    dev_grant g = {
+    mcpauth__devissuer_grant g = {
         .grant = grant,
         .client_id = client->id,
         .subject = subject,
@@ -150,9 +157,9 @@ static void refresh_token(mcpauth_devissuer *dev, const mcpauth_devissuer_reques
         .with_refresh = true,
     };
     if (subject && granted && resource && (username || !t->username))
-        dev_mint_respond(dev, &g, req->now, resp);
+        mcpauth__devissuer_mint_respond(dev, &g, req->now, resp);
     else
-        dev_respond_error(resp, 500, "server_error", "out of memory");
+        mcpauth__devissuer_respond_error(resp, 500, "server_error", "out of memory");
     free(subject);
     free(username);
     free(granted);
@@ -160,51 +167,55 @@ static void refresh_token(mcpauth_devissuer *dev, const mcpauth_devissuer_reques
 }
 
 static void client_credentials(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                               const mcpauth_form *form, const dev_client *client,
+                               const mcpauth_form *form, const mcpauth__devissuer_client *client,
                                mcpauth_devissuer_response *resp)
 {
-    if (!client->secret_hash[0] || !dev_client_has(client, "grant_types", "client_credentials")) {
-        dev_respond_error(resp, 400, "unauthorized_client",
-                          "the client did not register the client_credentials grant");
+    if (!client->secret_hash[0] ||
+        !mcpauth__devissuer_client_has(client, "grant_types", "client_credentials")) {
+        mcpauth__devissuer_respond_error(
+            resp, 400, "unauthorized_client",
+            "the client did not register the client_credentials grant");
         return;
     }
     const char *resource = mcpauth_form_get(form, "resource");
-    if (!dev_resource_known(dev, resource)) {
-        dev_respond_error(resp, 400, "invalid_target",
-                          resource ? "unknown resource (RFC 8707)" : "resource is required");
+    if (!mcpauth__devissuer_resource_known(dev, resource)) {
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_target",
+                                         resource ? "unknown resource (RFC 8707)"
+                                                  : "resource is required");
         return;
     }
-    char *scope = dev_scope_grant(dev, mcpauth_form_get(form, "scope"));
+    char *scope = mcpauth__devissuer_scope_grant(dev, mcpauth_form_get(form, "scope"));
     if (!scope) {
-        dev_respond_error(resp, 400, "invalid_scope", "a requested scope is not supported");
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_scope",
+                                         "a requested scope is not supported");
         return;
     }
-    char grant[DEV_HASH_SIZE];
-    dev_hash(client->id, grant);
-    dev_grant g = {
+    char grant[MCPAUTH__DEVISSUER_HASH_SIZE];
+    mcpauth__devissuer_hash(client->id, grant);
+    mcpauth__devissuer_grant g = {
         .grant = grant,
         .client_id = client->id,
         .subject = client->id,
         .scope = scope,
         .resource = dev->config->resource,
     };
-    dev_mint_respond(dev, &g, req->now, resp);
+    mcpauth__devissuer_mint_respond(dev, &g, req->now, resp);
     free(scope);
 }
 
-void dev_handle_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                      mcpauth_devissuer_response *resp)
+void mcpauth__devissuer_handle_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                     mcpauth_devissuer_response *resp)
 {
     mcpauth_form form;
-    if (!dev_parse_body_form(req, &form, resp)) {
+    if (!mcpauth__devissuer_parse_body_form(req, &form, resp)) {
         mcpauth_form_free(&form);
         return;
     }
     const char *grant_type = mcpauth_form_get(&form, "grant_type");
-    dev_client *client = NULL;
+    mcpauth__devissuer_client *client = NULL;
     if (!grant_type)
-        dev_respond_error(resp, 400, "invalid_request", "grant_type is required");
-    else if (!(client = dev_authenticate_client(dev, req, &form, false, resp)))
+        mcpauth__devissuer_respond_error(resp, 400, "invalid_request", "grant_type is required");
+    else if (!(client = mcpauth__devissuer_authenticate_client(dev, req, &form, false, resp)))
         ;
     else if (strcmp(grant_type, "authorization_code") == 0)
         authorization_code(dev, req, &form, client, resp);
@@ -213,8 +224,8 @@ void dev_handle_token(mcpauth_devissuer *dev, const mcpauth_devissuer_request *r
     else if (strcmp(grant_type, "client_credentials") == 0)
         client_credentials(dev, req, &form, client, resp);
     else
-        dev_respond_error(resp, 400, "unsupported_grant_type",
-                          "grant_type must be authorization_code, refresh_token or "
-                          "client_credentials");
+        mcpauth__devissuer_respond_error(resp, 400, "unsupported_grant_type",
+                                         "grant_type must be authorization_code, refresh_token or "
+                                         "client_credentials");
     mcpauth_form_free(&form);
 }

@@ -19,10 +19,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "http_internal.h"
 #include "mcpauth/http_client.h"
 #include "mcpauth/strbuf.h"
 
-#define READ_BUFFER_SIZE (64 * 1024)
+#define READ_BUFFER_SIZE  (64 * 1024)
 #define MAX_HEADER_FIELDS 100
 #define MAX_METHOD_LENGTH 16
 
@@ -59,7 +60,6 @@ struct mcpauth_http_exchange {
     mcpauth_strbuf body;
     mcpauth_strbuf out; /* response bytes waiting until this exchange is the head */
     uint64_t start_ns;
-    void *data;
     mcpauth_http_abort_cb on_abort;
     void *abort_data;
 };
@@ -155,9 +155,8 @@ static const char *server_date(mcpauth_http_server *server)
 }
 
 /* Appends the status line and header block of a response to ex->out. */
-static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *server,
-                                int status, const mcpauth_http_field *fields, size_t count,
-                                const char *framing)
+static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *server, int status,
+                                const mcpauth_http_field *fields, size_t count, const char *framing)
 {
     const char *reason = mcpauth_http_status_text(status);
     mcpauth_strbuf_appendf(&ex->out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : "Status");
@@ -465,6 +464,20 @@ static int on_url(http_parser *parser, const char *at, size_t length)
     return 0;
 }
 
+/* http_parser may hand a name or a value over in several pieces (one per
+ * read); each is appended to what came before. */
+static bool append_piece(char **text, const char *at, size_t length)
+{
+    size_t old = *text ? strlen(*text) : 0;
+    char *grown = realloc(*text, old + length + 1);
+    if (!grown)
+        return false;
+    memcpy(grown + old, at, length);
+    grown[old + length] = '\0';
+    *text = grown;
+    return true;
+}
+
 static int on_header_field(http_parser *parser, const char *at, size_t length)
 {
     connection *conn = parser->data;
@@ -481,15 +494,7 @@ static int on_header_field(http_parser *parser, const char *at, size_t length)
         ex->fields[ex->field_count++] = (header_field){NULL, NULL};
         ex->last_was_value = false;
     }
-    header_field *f = &ex->fields[ex->field_count - 1];
-    size_t old = f->name ? strlen(f->name) : 0;
-    char *name = realloc(f->name, old + length + 1);
-    if (!name)
-        return -1;
-    memcpy(name + old, at, length);
-    name[old + length] = '\0';
-    f->name = name;
-    return 0;
+    return append_piece(&ex->fields[ex->field_count - 1].name, at, length) ? 0 : -1;
 }
 
 static int on_header_value(http_parser *parser, const char *at, size_t length)
@@ -498,14 +503,8 @@ static int on_header_value(http_parser *parser, const char *at, size_t length)
     mcpauth_http_exchange *ex = conn->parsing;
     if (!count_header_bytes(conn, length) || ex->field_count == 0)
         return -1;
-    header_field *f = &ex->fields[ex->field_count - 1];
-    size_t old = f->value ? strlen(f->value) : 0;
-    char *value = realloc(f->value, old + length + 1);
-    if (!value)
+    if (!append_piece(&ex->fields[ex->field_count - 1].value, at, length))
         return -1;
-    memcpy(value + old, at, length);
-    value[old + length] = '\0';
-    f->value = value;
     ex->last_was_value = true;
     return 0;
 }
@@ -809,6 +808,23 @@ static void server_learn_port(mcpauth_http_server *server)
                                                         : ((struct sockaddr_in *)&addr)->sin_port);
 }
 
+/* The listener is the server's handle from here on: closing it is part of
+ * closing the server. */
+static void server_adopt_listener(mcpauth_http_server *server)
+{
+    server->listener.data = server;
+    server->handles_open++;
+    server->listening = true;
+}
+
+static int server_start_listening(mcpauth_http_server *server)
+{
+    int rc = uv_listen((uv_stream_t *)&server->listener, 1024, server_on_connection);
+    if (rc == 0)
+        server_learn_port(server);
+    return rc;
+}
+
 int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, int port,
                                bool reuse_port)
 {
@@ -819,35 +835,16 @@ int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, in
         return rc;
     if ((rc = uv_tcp_init_ex(server->loop, &server->listener, addr.ss_family)) != 0)
         return rc;
-    server->listener.data = server;
-    server->handles_open++;
-    server->listening = true;
+    server_adopt_listener(server);
     if (reuse_port) {
         uv_os_fd_t fd;
         int on = 1;
         if (uv_fileno((uv_handle_t *)&server->listener, &fd) == 0)
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
     }
-    if ((rc = uv_tcp_bind(&server->listener, (const struct sockaddr *)&addr, 0)) != 0 ||
-        (rc = uv_listen((uv_stream_t *)&server->listener, 1024, server_on_connection)) != 0)
+    if ((rc = uv_tcp_bind(&server->listener, (const struct sockaddr *)&addr, 0)) != 0)
         return rc;
-    server_learn_port(server);
-    return 0;
-}
-
-int mcpauth_http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t sock)
-{
-    int rc = uv_tcp_init(server->loop, &server->listener);
-    if (rc != 0)
-        return rc;
-    server->listener.data = server;
-    server->handles_open++;
-    server->listening = true;
-    if ((rc = uv_tcp_open(&server->listener, sock)) != 0 ||
-        (rc = uv_listen((uv_stream_t *)&server->listener, 1024, server_on_connection)) != 0)
-        return rc;
-    server_learn_port(server);
-    return 0;
+    return server_start_listening(server);
 }
 
 void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
@@ -926,11 +923,6 @@ const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex)
     return ex->query;
 }
 
-const char *mcpauth_http_exchange_target(const mcpauth_http_exchange *ex)
-{
-    return ex->target.data ? ex->target.data : "";
-}
-
 const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const char *name,
                                          size_t index)
 {
@@ -965,26 +957,10 @@ uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex)
     return ex->start_ns;
 }
 
-void mcpauth_http_exchange_set_data(mcpauth_http_exchange *ex, void *data)
-{
-    ex->data = data;
-}
-
-void *mcpauth_http_exchange_data(const mcpauth_http_exchange *ex)
-{
-    return ex->data;
-}
-
-void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb,
-                                    void *data)
+void mcpauth_http_exchange_on_abort(mcpauth_http_exchange *ex, mcpauth_http_abort_cb cb, void *data)
 {
     ex->on_abort = cb;
     ex->abort_data = data;
-}
-
-bool mcpauth_http_exchange_aborted(const mcpauth_http_exchange *ex)
-{
-    return ex->aborted;
 }
 
 void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_http_field *fields,
@@ -1065,4 +1041,27 @@ void mcpauth_http_stream_end(mcpauth_http_exchange *ex)
         mcpauth_strbuf_append(&ex->out, "0\r\n\r\n", 5);
     ex->state = EXCHANGE_ANSWERED;
     conn_flush(ex->conn);
+}
+
+/* ---- internal: for the tests (http_internal.h) ---- */
+
+int mcpauth__http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t sock)
+{
+    int rc = uv_tcp_init(server->loop, &server->listener);
+    if (rc != 0)
+        return rc;
+    server_adopt_listener(server);
+    if ((rc = uv_tcp_open(&server->listener, sock)) != 0)
+        return rc;
+    return server_start_listening(server);
+}
+
+const char *mcpauth__http_exchange_target(const mcpauth_http_exchange *ex)
+{
+    return ex->target.data ? ex->target.data : "";
+}
+
+bool mcpauth__http_exchange_aborted(const mcpauth_http_exchange *ex)
+{
+    return ex->aborted;
 }

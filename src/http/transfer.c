@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_internal.h"
 #include "mcpauth/form.h"
 #include "mcpauth/secret.h"
+#include "mcpauth/url.h"
 #include "mcpauth_config.h"
 
 #define HTTP_MAX_HEADERS      100
@@ -37,7 +39,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *userdata)
     /* A new status line starts a new header block (after 1xx responses or
      * when curl reports an intermediate response): keep only the last one. */
     if (length >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        mcpauth__http_transfer_free_headers(t->headers, t->header_count);
+        mcpauth__http_headers_free(t->headers, t->header_count);
         t->headers = NULL;
         t->header_count = 0;
         return length;
@@ -188,6 +190,23 @@ static void log_response(const mcpauth_http_options *opts, long status, size_t l
                 mcpauth_http_status_text(status), length);
 }
 
+mcpauth_status mcpauth_http_check_url(const mcpauth_http_options *opts, const char *url,
+                                      mcpauth_error *err)
+{
+    mcpauth_url parsed;
+    if (mcpauth_url_parse(url, &parsed, err) != MCPAUTH_OK)
+        return err ? err->status : MCPAUTH_EUSAGE;
+    mcpauth_status st = MCPAUTH_OK;
+    if (strcmp(parsed.scheme, "http") == 0 && !opts->allow_http &&
+        !mcpauth_url_is_loopback(&parsed))
+        st = mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                               "refusing plain http:// to non-loopback host %s: tokens and "
+                               "secrets would travel unencrypted (use https, or --allow-http)",
+                               parsed.host);
+    mcpauth_url_free(&parsed);
+    return st;
+}
+
 mcpauth_status mcpauth__http_transfer_init(mcpauth__http_transfer *t,
                                            const mcpauth_http_options *opts,
                                            const mcpauth_http_request *req, const char *url,
@@ -275,15 +294,6 @@ void mcpauth__http_transfer_cleanup(mcpauth__http_transfer *t)
     curl_easy_cleanup(t->easy);
     wipe_header_list(t->request_headers);
     mcpauth_strbuf_free(&t->body);
-    mcpauth__http_transfer_free_headers(t->headers, t->header_count);
+    mcpauth__http_headers_free(t->headers, t->header_count);
     memset(t, 0, sizeof *t);
-}
-
-void mcpauth__http_transfer_free_headers(mcpauth_http_header *headers, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        free(headers[i].name);
-        free(headers[i].value);
-    }
-    free(headers);
 }

@@ -60,7 +60,4 @@ mcpauth_status mcpauth__http_transfer_finish(mcpauth__http_transfer *t, CURLcode
  * everything t still owns, wiping the request headers and body. */
 void mcpauth__http_transfer_cleanup(mcpauth__http_transfer *t);
 
-/* Frees an array of count headers; NULL is fine. */
-void mcpauth__http_transfer_free_headers(mcpauth_http_header *headers, size_t count);
-
 #endif

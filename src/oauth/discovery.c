@@ -190,7 +190,8 @@ static mcpauth_status check_resource(const char *resource_url, const char *origi
 
     /* RFC 9728 §3.3: via the header or the inserted path the resource must be
      * identical to the URL asked for; the root document describes the origin
-     * (PRM-6/7 in our checklist). */
+     * (RFC 9728 §3.3, MCP Authorization "Protected Resource Metadata
+     * Discovery Requirements"). */
     bool match = strcmp(resource, resource_url) == 0;
     if (!match && source == FROM_ROOT) {
         match = strcmp(resource, origin) == 0;
@@ -316,7 +317,8 @@ static mcpauth_status probe_resource(const mcpauth_http_options *opts, const cha
     return status;
 }
 
-/* AM-5: the header's URL alone when there is one, else the path-inserted and
+/* MCP Authorization "Protected Resource Metadata Discovery Requirements":
+ * the header's URL alone when there is one, else the path-inserted and
  * then the root document (one URL when the MCP URL has no path). */
 static size_t resource_candidates(const char *resource_url, const char *origin, char *header_url,
                                   candidate out[2], mcpauth_error *err)

@@ -6,7 +6,7 @@
 
 #include "mcpauth/form.h"
 #include "mcpauth/json.h"
-#include "mcpauth/registration.h"
+#include "mcpauth/oauth_error.h"
 #include "mcpauth/strbuf.h"
 
 typedef struct introspection_call {
@@ -14,7 +14,8 @@ typedef struct introspection_call {
     void *data;
 } introspection_call;
 
-/* The request both variants send (IN-1, IN-3): the form body goes into
+/* The request both variants send (RFC 7662 §2.1; Basic credentials form-
+ * encoded first, RFC 6749 §2.3.1): the form body goes into
  * *body, which the caller wipes with mcpauth_strbuf_free() once the request
  * has been sent; req borrows it and cfg. */
 static mcpauth_status build_request(const mcpauth_introspection_config *cfg, const char *token,

@@ -1,4 +1,4 @@
-#include "mcpauth/token_request.h"
+#include "mcpauth/oauth_token.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,42 +8,10 @@
 
 #include "mcpauth/form.h"
 #include "mcpauth/json.h"
-#include "mcpauth/registration.h"
-
-bool mcpauth_client_auth_from_name(const char *name, mcpauth_client_auth *out)
-{
-    static const struct {
-        const char *name;
-        mcpauth_client_auth auth;
-    } methods[] = {
-        {"client_secret_basic", MCPAUTH_CLIENT_AUTH_BASIC},
-        {"client_secret_post", MCPAUTH_CLIENT_AUTH_POST},
-        {"none", MCPAUTH_CLIENT_AUTH_NONE},
-    };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        if (strcmp(name, methods[i].name) == 0) {
-            *out = methods[i].auth;
-            return true;
-        }
-    }
-    return false;
-}
-
-const char *mcpauth_client_auth_name(mcpauth_client_auth auth)
-{
-    switch (auth) {
-    case MCPAUTH_CLIENT_AUTH_BASIC:
-        return "client_secret_basic";
-    case MCPAUTH_CLIENT_AUTH_POST:
-        return "client_secret_post";
-    case MCPAUTH_CLIENT_AUTH_NONE:
-        return "none";
-    }
-    return "unknown";
-}
+#include "mcpauth/oauth_error.h"
 
 /* The grant's own parameters; false with err set when one is missing. */
-static bool add_grant_parameters(const mcpauth_token_params *p, mcpauth_strbuf *body,
+static bool add_grant_parameters(const mcpauth_oauth_token_params *p, mcpauth_strbuf *body,
                                  mcpauth_error *err)
 {
     const char *grant = p->grant_type;
@@ -73,9 +41,9 @@ static bool add_grant_parameters(const mcpauth_token_params *p, mcpauth_strbuf *
     return true;
 }
 
-mcpauth_status mcpauth_token_request_body(const mcpauth_token_client *client,
-                                          const mcpauth_token_params *params, mcpauth_strbuf *body,
-                                          mcpauth_error *err)
+mcpauth_status mcpauth_oauth_token_request_body(const mcpauth_oauth_token_client *client,
+                                                const mcpauth_oauth_token_params *params,
+                                                mcpauth_strbuf *body, mcpauth_error *err)
 {
     if (!params->grant_type)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE, "no grant type");
@@ -161,7 +129,7 @@ static mcpauth_status malformed(const char *endpoint, const char *what, mcpauth_
 
 /* Checks a 200 answer's document and fills out (which takes doc). */
 static mcpauth_status accept_document(json_object *doc, const char *endpoint,
-                                      mcpauth_token_response *out, mcpauth_error *err)
+                                      mcpauth_oauth_token_response *out, mcpauth_error *err)
 {
     const char *access_token = mcpauth_json_string(doc, "access_token");
     const char *token_type = mcpauth_json_string(doc, "token_type");
@@ -224,8 +192,10 @@ static mcpauth_status describe_failure(const mcpauth_http_response *resp, const 
                              description);
 }
 
-mcpauth_status mcpauth_token_response_parse(const mcpauth_http_response *resp, const char *endpoint,
-                                            mcpauth_token_response *out, mcpauth_error *err)
+mcpauth_status mcpauth_oauth_token_response_parse(const mcpauth_http_response *resp,
+                                                  const char *endpoint,
+                                                  mcpauth_oauth_token_response *out,
+                                                  mcpauth_error *err)
 {
     memset(out, 0, sizeof *out);
     out->expires_in = -1;
@@ -239,15 +209,15 @@ mcpauth_status mcpauth_token_response_parse(const mcpauth_http_response *resp, c
     return accept_document(doc, endpoint, out, err);
 }
 
-mcpauth_status mcpauth_token_request(const mcpauth_http_options *opts,
-                                     const mcpauth_token_client *client,
-                                     const mcpauth_token_params *params,
-                                     mcpauth_token_response *out, mcpauth_error *err)
+mcpauth_status mcpauth_oauth_token_request(const mcpauth_http_options *opts,
+                                           const mcpauth_oauth_token_client *client,
+                                           const mcpauth_oauth_token_params *params,
+                                           mcpauth_oauth_token_response *out, mcpauth_error *err)
 {
     memset(out, 0, sizeof *out);
     out->expires_in = -1;
     mcpauth_strbuf body = MCPAUTH_STRBUF_INIT;
-    if (mcpauth_token_request_body(client, params, &body, err) != MCPAUTH_OK) {
+    if (mcpauth_oauth_token_request_body(client, params, &body, err) != MCPAUTH_OK) {
         mcpauth_strbuf_free(&body);
         return err ? err->status : MCPAUTH_EUSAGE;
     }
@@ -266,14 +236,14 @@ mcpauth_status mcpauth_token_request(const mcpauth_http_options *opts,
     mcpauth_strbuf_free(&body); /* wipes the secret, code, verifier or refresh token */
     if (st != MCPAUTH_OK)
         return st;
-    st = mcpauth_token_response_parse(&resp, client->token_endpoint, out, err);
+    st = mcpauth_oauth_token_response_parse(&resp, client->token_endpoint, out, err);
     if (resp.body)
         explicit_bzero(resp.body, resp.body_length);
     mcpauth_http_response_free(&resp);
     return st;
 }
 
-void mcpauth_token_response_free(mcpauth_token_response *resp)
+void mcpauth_oauth_token_response_free(mcpauth_oauth_token_response *resp)
 {
     json_object_put(resp->document);
     memset(resp, 0, sizeof *resp);

@@ -1,7 +1,8 @@
-/* PR-15: the authorization server the resource metadata names, as an MCP
- * client finds it: RFC 8414 metadata in the MCP 2025-11-25 order (AM-4),
- * whose issuer must be the one asked for (RFC 8414 §3.3), and which should
- * let clients use PKCE S256 (AM-6). */
+/* The authorization server the resource metadata names, as an MCP client
+ * finds it: RFC 8414 metadata in the MCP 2025-11-25 order (MCP Authorization
+ * "Authorization Server Metadata Discovery"), whose issuer must be the one
+ * asked for (RFC 8414 §3.3), and which should let clients use PKCE S256 (MCP
+ * Authorization "Authorization Code Protection"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,13 @@
 /* Tries one candidate URL: true when it settled the check (found, or a
  * failure that ends the walk); false to go on with the next. As discovery
  * does: 4xx means "not here", anything else unusable ends the walk. */
-static bool try_candidate(probe_state *s, const char *url, mcpauth_probe_check *c,
+static bool try_candidate(mcpauth__probe_state *s, const char *url, mcpauth_probe_check *c,
                           mcpauth_status *st, mcpauth_error *err)
 {
     char q[MCPAUTH_URL_QUOTE_SIZE], shown[64];
     mcpauth_http_response resp;
-    if (probe_get(s, url, &resp, err) != MCPAUTH_OK) {
-        *st = probe_request_failed(c, mcpauth_url_quote(url, q, sizeof q), err);
+    if (mcpauth__probe_get(s, url, &resp, err) != MCPAUTH_OK) {
+        *st = mcpauth__probe_request_failed(c, mcpauth_url_quote(url, q, sizeof q), err);
         return true;
     }
     bool settled = true;
@@ -28,27 +29,28 @@ static bool try_candidate(probe_state *s, const char *url, mcpauth_probe_check *
     if (resp.status >= 400 && resp.status <= 499) {
         settled = false;
     } else if (resp.status != 200) {
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s at %s",
-                      probe_status_text(resp.status, shown, sizeof shown),
-                      mcpauth_url_quote(url, q, sizeof q));
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s at %s",
+                               mcpauth__probe_status_text(resp.status, shown, sizeof shown),
+                               mcpauth_url_quote(url, q, sizeof q));
     } else if (!(s->as_metadata = mcpauth_json_parse_object(resp.body, resp.body_length,
                                                             "the document", &parse_err))) {
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s", mcpauth_url_quote(url, q, sizeof q),
-                      parse_err.message);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s", mcpauth_url_quote(url, q, sizeof q),
+                               parse_err.message);
     } else if (!(s->as_metadata_url = strdup(url))) {
         *st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     } else {
-        probe_verdict(c, MCPAUTH_PROBE_PASS, "at %s", mcpauth_url_quote(url, q, sizeof q));
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "at %s", mcpauth_url_quote(url, q, sizeof q));
     }
     mcpauth_http_response_free(&resp);
     return settled;
 }
 
-mcpauth_status probe_as_metadata(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_as_metadata(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                          mcpauth_error *err)
 {
     char q[MCPAUTH_URL_QUOTE_SIZE];
     if (!s->issuer) {
-        probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server named");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server named");
         return MCPAUTH_OK;
     }
     char *urls[3];
@@ -57,7 +59,7 @@ mcpauth_status probe_as_metadata(probe_state *s, mcpauth_probe_check *c, mcpauth
     if (count == 0) {
         if (why.status == MCPAUTH_ELOCAL)
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s", why.message);
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s", why.message);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s", why.message);
         return MCPAUTH_OK;
     }
     mcpauth_status st = MCPAUTH_OK;
@@ -73,34 +75,38 @@ mcpauth_status probe_as_metadata(probe_state *s, mcpauth_probe_check *c, mcpauth
             if (n > 0 && (size_t)n < sizeof tried - used)
                 used += (size_t)n;
         }
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "no authorization server metadata for %s (4xx at %s)",
-                      mcpauth_url_quote(s->issuer, q, sizeof q), tried);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "no authorization server metadata for %s (4xx at %s)",
+                               mcpauth_url_quote(s->issuer, q, sizeof q), tried);
     }
     for (size_t j = 0; j < count; j++)
         free(urls[j]);
     return st;
 }
 
-mcpauth_status probe_as_issuer(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_as_issuer(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                        mcpauth_error *err)
 {
     (void)err;
     char q[MCPAUTH_URL_QUOTE_SIZE], q_asked[MCPAUTH_URL_QUOTE_SIZE];
     if (!s->as_metadata) {
-        probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server metadata");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server metadata");
         return MCPAUTH_OK;
     }
     const char *issuer = mcpauth_json_string(s->as_metadata, "issuer");
     mcpauth_url_quote(s->issuer, q_asked, sizeof q_asked);
     if (!issuer)
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "the metadata has no \"issuer\" string (RFC 8414 §2)");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "the metadata has no \"issuer\" string (RFC 8414 §2)");
     /* RFC 8414 §3.3: identical, or clients MUST NOT use the metadata. */
     else if (strcmp(issuer, s->issuer) != 0)
-        probe_verdict(c, MCPAUTH_PROBE_FAIL,
-                      "issuer %s, not %s as the resource metadata names it (RFC 8414 §3.3: they "
-                      "must be identical)",
-                      mcpauth_url_quote(issuer, q, sizeof q), q_asked);
+        mcpauth__probe_verdict(
+            c, MCPAUTH_PROBE_FAIL,
+            "issuer %s, not %s as the resource metadata names it (RFC 8414 §3.3: they "
+            "must be identical)",
+            mcpauth_url_quote(issuer, q, sizeof q), q_asked);
     else
-        probe_verdict(c, MCPAUTH_PROBE_PASS, "issuer %s", q_asked);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "issuer %s", q_asked);
     return MCPAUTH_OK;
 }
 
@@ -119,14 +125,15 @@ static bool array_has(json_object *doc, const char *key, const char *value)
     return false;
 }
 
-mcpauth_status probe_as_pkce(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                      mcpauth_error *err)
 {
     (void)err;
     if (!s->as_metadata) {
-        probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server metadata");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "no authorization server metadata");
         return MCPAUTH_OK;
     }
-    /* Worth knowing about the server while here (PR-15). */
+    /* Worth knowing about the server while here. */
     json_object *cimd = NULL;
     bool has_cimd =
         json_object_object_get_ex(s->as_metadata, "client_id_metadata_document_supported", &cimd) &&
@@ -138,11 +145,13 @@ mcpauth_status probe_as_pkce(probe_state *s, mcpauth_probe_check *c, mcpauth_err
     /* MCP 2025-11-25 §Authorization Code Protection: clients MUST refuse the
      * authorization code flow without S256 in the metadata. */
     if (array_has(s->as_metadata, "code_challenge_methods_supported", "S256"))
-        probe_verdict(c, MCPAUTH_PROBE_PASS, "S256 in code_challenge_methods_supported%s", also);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "S256 in code_challenge_methods_supported%s",
+                               also);
     else
-        probe_verdict(c, MCPAUTH_PROBE_WARN,
-                      "no S256 in code_challenge_methods_supported: MCP clients refuse the "
-                      "authorization code flow%s",
-                      also);
+        mcpauth__probe_verdict(
+            c, MCPAUTH_PROBE_WARN,
+            "no S256 in code_challenge_methods_supported: MCP clients refuse the "
+            "authorization code flow%s",
+            also);
     return MCPAUTH_OK;
 }

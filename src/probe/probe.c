@@ -12,31 +12,31 @@
 typedef struct probe_step {
     const char *name;
     const char *ref;
-    probe_check_fn run;
+    mcpauth__probe_check_fn run;
 } probe_step;
 
 /* Those needing nothing but the server first, then the token's. */
 static const probe_step steps[] = {
-    {"no-token-401", "PR-1", probe_no_token_401},
-    {"no-token-challenge", "PR-1", probe_no_token_challenge},
-    {"no-token-no-error", "PR-1", probe_no_token_no_error},
-    {"metadata-document", "PR-2", probe_metadata_document},
-    {"metadata-resource", "PR-2", probe_metadata_resource},
-    {"metadata-authorization-servers", "PR-2", probe_metadata_authorization_servers},
-    {"metadata-path-inserted", "PR-3", probe_metadata_path_inserted},
-    {"metadata-root", "PR-3", probe_metadata_root},
-    {"as-metadata", "PR-15", probe_as_metadata},
-    {"as-issuer", "PR-15", probe_as_issuer},
-    {"as-pkce-s256", "PR-15", probe_as_pkce},
-    {"bogus-token", "PR-4", probe_bogus_token},
-    {"basic-scheme", "PR-8", probe_basic_scheme},
-    {"query-token-ignored", "PR-6", probe_query_token},
-    {"token-initialize", "PR-5", probe_token_initialize},
-    {"token-tools-list", "PR-5", probe_token_tools_list},
-    {"query-token-beside-header", "PR-7", probe_query_beside_header},
-    {"forged-alg-none", "PR-5", probe_forged_alg_none},
-    {"forged-signature", "PR-5", probe_forged_signature},
-    {"foreign-origin", "PR-10", probe_foreign_origin},
+    {"no-token-401", "PR-1", mcpauth__probe_no_token_401},
+    {"no-token-challenge", "PR-1", mcpauth__probe_no_token_challenge},
+    {"no-token-no-error", "PR-1", mcpauth__probe_no_token_no_error},
+    {"metadata-document", "PR-2", mcpauth__probe_metadata_document},
+    {"metadata-resource", "PR-2", mcpauth__probe_metadata_resource},
+    {"metadata-authorization-servers", "PR-2", mcpauth__probe_metadata_authorization_servers},
+    {"metadata-path-inserted", "PR-3", mcpauth__probe_metadata_path_inserted},
+    {"metadata-root", "PR-3", mcpauth__probe_metadata_root},
+    {"as-metadata", "PR-15", mcpauth__probe_as_metadata},
+    {"as-issuer", "PR-15", mcpauth__probe_as_issuer},
+    {"as-pkce-s256", "PR-15", mcpauth__probe_as_pkce},
+    {"bogus-token", "PR-4", mcpauth__probe_bogus_token},
+    {"basic-scheme", "PR-8", mcpauth__probe_basic_scheme},
+    {"query-token-ignored", "PR-6", mcpauth__probe_query_token},
+    {"token-initialize", "PR-5", mcpauth__probe_token_initialize},
+    {"token-tools-list", "PR-5", mcpauth__probe_token_tools_list},
+    {"query-token-beside-header", "PR-7", mcpauth__probe_query_beside_header},
+    {"forged-alg-none", "PR-5", mcpauth__probe_forged_alg_none},
+    {"forged-signature", "PR-5", mcpauth__probe_forged_signature},
+    {"foreign-origin", "PR-10", mcpauth__probe_foreign_origin},
 };
 
 const char *mcpauth_probe_verdict_name(mcpauth_probe_verdict verdict)
@@ -54,7 +54,8 @@ const char *mcpauth_probe_verdict_name(mcpauth_probe_verdict verdict)
     return "?";
 }
 
-void probe_verdict(mcpauth_probe_check *c, mcpauth_probe_verdict verdict, const char *fmt, ...)
+void mcpauth__probe_verdict(mcpauth_probe_check *c, mcpauth_probe_verdict verdict, const char *fmt,
+                            ...)
 {
     va_list ap;
     c->verdict = verdict;
@@ -63,16 +64,16 @@ void probe_verdict(mcpauth_probe_check *c, mcpauth_probe_verdict verdict, const 
     va_end(ap);
 }
 
-mcpauth_status probe_request_failed(mcpauth_probe_check *c, const char *what,
-                                    const mcpauth_error *err)
+mcpauth_status mcpauth__probe_request_failed(mcpauth_probe_check *c, const char *what,
+                                             const mcpauth_error *err)
 {
     if (err->status == MCPAUTH_ENETWORK || err->status == MCPAUTH_ELOCAL)
         return err->status;
-    probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s", what, err->message);
+    mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s", what, err->message);
     return MCPAUTH_OK;
 }
 
-static mcpauth_status state_init(probe_state *s, const mcpauth_http_options *opts,
+static mcpauth_status state_init(mcpauth__probe_state *s, const mcpauth_http_options *opts,
                                  const mcpauth_probe_config *config, mcpauth_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -102,21 +103,21 @@ static mcpauth_status state_init(probe_state *s, const mcpauth_http_options *opt
 
 /* Sessions the probe opened are ended (MCP 2025-11-25 transports §Session
  * Management 5); servers that do not allow it answer 405, which is fine. */
-static void delete_sessions(probe_state *s)
+static void delete_sessions(mcpauth__probe_state *s)
 {
     for (size_t i = 0; i < s->session_count; i++) {
-        probe_request r = {.method = "DELETE",
-                           .bearer_token = s->config->token,
-                           .session_id = s->sessions[i],
-                           .protocol_version = s->protocol_version};
+        mcpauth__probe_request r = {.method = "DELETE",
+                                    .bearer_token = s->config->token,
+                                    .session_id = s->sessions[i],
+                                    .protocol_version = s->protocol_version};
         mcpauth_http_response resp;
         mcpauth_error ignored;
-        if (probe_send(s, &r, &resp, &ignored) == MCPAUTH_OK)
+        if (mcpauth__probe_send(s, &r, &resp, &ignored) == MCPAUTH_OK)
             mcpauth_http_response_free(&resp);
     }
 }
 
-static void state_free(probe_state *s)
+static void state_free(mcpauth__probe_state *s)
 {
     free(s->origin);
     free(s->path_metadata_url);
@@ -139,7 +140,7 @@ mcpauth_status mcpauth_probe_run(const mcpauth_http_options *opts,
                                  const mcpauth_probe_config *config, mcpauth_probe_cb cb,
                                  void *data, mcpauth_probe_summary *summary, mcpauth_error *err)
 {
-    probe_state s;
+    mcpauth__probe_state s;
     memset(summary, 0, sizeof *summary);
     mcpauth_status st = state_init(&s, opts, config, err);
     for (size_t i = 0; st == MCPAUTH_OK && i < sizeof steps / sizeof steps[0]; i++) {

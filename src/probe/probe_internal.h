@@ -11,28 +11,28 @@
 #include "mcpauth/probe.h"
 #include "mcpauth/www_authenticate.h"
 
-#define PROBE_MAX_SESSIONS 4
+#define MCPAUTH__PROBE_MAX_SESSIONS 4
 
-typedef struct probe_state {
+typedef struct mcpauth__probe_state {
     const mcpauth_http_options *opts;
     const mcpauth_probe_config *config;
     char *origin;            /* scheme://host[:port] of the MCP URL */
     char *path_metadata_url; /* RFC 9728 §3.1: well-known inserted before the path */
     char *root_metadata_url; /* well-known at the root of the origin */
 
-    /* PR-1: the answer to an initialize without a token. */
+    /* The answer to an initialize without a token. */
     mcpauth_http_response no_token;
     bool have_no_token;
     mcpauth_challenge_list no_token_challenges;
     const mcpauth_challenge *no_token_bearer; /* into no_token_challenges */
     char *header_metadata_url;                /* its resource_metadata, when usable */
 
-    /* PR-2, PR-3: the metadata documents, when usable. */
+    /* The protected resource metadata documents (RFC 9728), when usable. */
     json_object *metadata;      /* at the URL the challenge names */
     json_object *path_metadata; /* at the path-inserted URL */
     char *issuer;               /* their first authorization_servers entry */
 
-    /* PR-15: the authorization server's metadata. */
+    /* The authorization server's metadata (RFC 8414). */
     json_object *as_metadata;
     char *as_metadata_url;
 
@@ -40,32 +40,32 @@ typedef struct probe_state {
     bool token_accepted; /* initialize answered 200 with a result */
     char *session_id;
     char *protocol_version;
-    char *sessions[PROBE_MAX_SESSIONS]; /* opened by the probe; deleted at the end */
+    char *sessions[MCPAUTH__PROBE_MAX_SESSIONS]; /* opened by the probe; deleted at the end */
     size_t session_count;
-} probe_state;
+} mcpauth__probe_state;
 
 /* A check fills in c->verdict and c->detail. It returns MCPAUTH_OK, or an
  * error status (with err set) when it could not be done at all, which
  * stops the probe. */
-typedef mcpauth_status (*probe_check_fn)(probe_state *s, mcpauth_probe_check *c,
-                                         mcpauth_error *err);
+typedef mcpauth_status (*mcpauth__probe_check_fn)(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                  mcpauth_error *err);
 
 /* Verdicts with a printf-style detail. */
-void probe_verdict(mcpauth_probe_check *c, mcpauth_probe_verdict verdict, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void mcpauth__probe_verdict(mcpauth_probe_check *c, mcpauth_probe_verdict verdict, const char *fmt,
+                            ...) __attribute__((format(printf, 3, 4)));
 
 /* After a request failed: network and local errors stop the probe (their
  * status is returned); anything else (a garbled or oversized answer, a URL
  * the transport policy refuses) fails the check with err's message and
  * returns MCPAUTH_OK. what names the request. */
-mcpauth_status probe_request_failed(mcpauth_probe_check *c, const char *what,
-                                    const mcpauth_error *err);
+mcpauth_status mcpauth__probe_request_failed(mcpauth_probe_check *c, const char *what,
+                                             const mcpauth_error *err);
 
 /* ---- requests (request.c) ---- */
 
 /* One POST or DELETE to the MCP endpoint with exactly these credentials and
  * headers; NULL members are not sent. */
-typedef struct probe_request {
+typedef struct mcpauth__probe_request {
     const char *method;       /* "POST" (default) or "DELETE" */
     const char *url;          /* default: the MCP URL */
     const char *body;         /* JSON-RPC; NULL for none */
@@ -75,66 +75,85 @@ typedef struct probe_request {
     const char *origin;           /* Origin */
     const char *session_id;       /* Mcp-Session-Id */
     const char *protocol_version; /* MCP-Protocol-Version */
-} probe_request;
+} mcpauth__probe_request;
 
 /* Sends r. On MCPAUTH_OK the caller frees *resp (any HTTP status). */
-mcpauth_status probe_send(probe_state *s, const probe_request *r, mcpauth_http_response *resp,
-                          mcpauth_error *err);
+mcpauth_status mcpauth__probe_send(mcpauth__probe_state *s, const mcpauth__probe_request *r,
+                                   mcpauth_http_response *resp, mcpauth_error *err);
 
 /* An initialize request body (MCP 2025-11-25 lifecycle) with id 1. */
-extern const char probe_initialize_body[];
+extern const char mcpauth__probe_initialize_body[];
 
 /* The JSON-RPC response with the given id in an answer to a POST: the body
  * itself (application/json) or the SSE event carrying it
  * (text/event-stream). NULL when there is none. The caller releases it. */
-json_object *probe_jsonrpc_response(const mcpauth_http_response *resp, int id);
+json_object *mcpauth__probe_jsonrpc_response(const mcpauth_http_response *resp, int id);
 
 /* GETs url. MCPAUTH_OK with *resp set (any status); errors as for
  * mcpauth_http_perform(). */
-mcpauth_status probe_get(probe_state *s, const char *url, mcpauth_http_response *resp,
-                         mcpauth_error *err);
+mcpauth_status mcpauth__probe_get(mcpauth__probe_state *s, const char *url,
+                                  mcpauth_http_response *resp, mcpauth_error *err);
 
 /* Parses every WWW-Authenticate header of resp into list (which the caller
  * frees) and returns its Bearer challenge, or NULL. *syntax_error is set
  * when a header did not parse. */
-const mcpauth_challenge *probe_bearer_challenge(const mcpauth_http_response *resp,
-                                                mcpauth_challenge_list *list, bool *syntax_error);
+const mcpauth_challenge *mcpauth__probe_bearer_challenge(const mcpauth_http_response *resp,
+                                                         mcpauth_challenge_list *list,
+                                                         bool *syntax_error);
 
 /* "HTTP 401 Unauthorized" into buf. */
-const char *probe_status_text(long status, char *buf, size_t size);
+const char *mcpauth__probe_status_text(long status, char *buf, size_t size);
 
 /* Remembers a session the probe opened, to delete it at the end. */
-void probe_keep_session(probe_state *s, const mcpauth_http_response *resp);
+void mcpauth__probe_keep_session(mcpauth__probe_state *s, const mcpauth_http_response *resp);
 
 /* ---- the checks, in the order they run ---- */
 
-/* metadata_checks.c: PR-1 to PR-3 */
-mcpauth_status probe_no_token_401(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_no_token_challenge(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_no_token_no_error(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_metadata_document(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_metadata_resource(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_metadata_authorization_servers(probe_state *s, mcpauth_probe_check *c,
-                                                    mcpauth_error *err);
-mcpauth_status probe_metadata_path_inserted(probe_state *s, mcpauth_probe_check *c,
+/* metadata_checks.c: without a token (RFC 6750 §3.1, RFC 9728 §3) */
+mcpauth_status mcpauth__probe_no_token_401(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                           mcpauth_error *err);
+mcpauth_status mcpauth__probe_no_token_challenge(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                 mcpauth_error *err);
+mcpauth_status mcpauth__probe_no_token_no_error(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                mcpauth_error *err);
+mcpauth_status mcpauth__probe_metadata_document(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                mcpauth_error *err);
+mcpauth_status mcpauth__probe_metadata_resource(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                mcpauth_error *err);
+mcpauth_status mcpauth__probe_metadata_authorization_servers(mcpauth__probe_state *s,
+                                                             mcpauth_probe_check *c,
+                                                             mcpauth_error *err);
+mcpauth_status mcpauth__probe_metadata_path_inserted(mcpauth__probe_state *s,
+                                                     mcpauth_probe_check *c, mcpauth_error *err);
+mcpauth_status mcpauth__probe_metadata_root(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                             mcpauth_error *err);
-mcpauth_status probe_metadata_root(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
 
-/* as_checks.c: PR-15 */
-mcpauth_status probe_as_metadata(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_as_issuer(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_as_pkce(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
+/* as_checks.c: the authorization server (RFC 8414, MCP Authorization) */
+mcpauth_status mcpauth__probe_as_metadata(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                          mcpauth_error *err);
+mcpauth_status mcpauth__probe_as_issuer(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                        mcpauth_error *err);
+mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                      mcpauth_error *err);
 
-/* token_checks.c: PR-4 to PR-10 */
-mcpauth_status probe_bogus_token(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_basic_scheme(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_query_token(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_token_initialize(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_token_tools_list(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_query_beside_header(probe_state *s, mcpauth_probe_check *c,
-                                         mcpauth_error *err);
-mcpauth_status probe_forged_alg_none(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_forged_signature(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status probe_foreign_origin(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err);
+/* token_checks.c: credentials, good and bad (RFC 6750, RFC 9068, MCP) */
+mcpauth_status mcpauth__probe_bogus_token(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                          mcpauth_error *err);
+mcpauth_status mcpauth__probe_basic_scheme(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                           mcpauth_error *err);
+mcpauth_status mcpauth__probe_query_token(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                          mcpauth_error *err);
+mcpauth_status mcpauth__probe_token_initialize(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                               mcpauth_error *err);
+mcpauth_status mcpauth__probe_token_tools_list(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                               mcpauth_error *err);
+mcpauth_status mcpauth__probe_query_beside_header(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                  mcpauth_error *err);
+mcpauth_status mcpauth__probe_forged_alg_none(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                              mcpauth_error *err);
+mcpauth_status mcpauth__probe_forged_signature(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                               mcpauth_error *err);
+mcpauth_status mcpauth__probe_foreign_origin(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                             mcpauth_error *err);
 
 #endif

@@ -13,7 +13,7 @@
 #include "probe_internal.h"
 #include "src/http/transfer.h"
 
-const char probe_initialize_body[] =
+const char mcpauth__probe_initialize_body[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
     "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
     "\"clientInfo\":{\"name\":\"mcpauth-check-token\",\"version\":\"" MCPAUTH_VERSION "\"}}}";
@@ -32,8 +32,8 @@ static bool add_header(mcpauth__http_transfer *t, const char *name, const char *
     return true;
 }
 
-mcpauth_status probe_send(probe_state *s, const probe_request *r, mcpauth_http_response *resp,
-                          mcpauth_error *err)
+mcpauth_status mcpauth__probe_send(mcpauth__probe_state *s, const mcpauth__probe_request *r,
+                                   mcpauth_http_response *resp, mcpauth_error *err)
 {
     const char *url = r->url ? r->url : s->config->resource_url;
     mcpauth_http_request req = {
@@ -64,8 +64,8 @@ mcpauth_status probe_send(probe_state *s, const probe_request *r, mcpauth_http_r
     return st;
 }
 
-mcpauth_status probe_get(probe_state *s, const char *url, mcpauth_http_response *resp,
-                         mcpauth_error *err)
+mcpauth_status mcpauth__probe_get(mcpauth__probe_state *s, const char *url,
+                                  mcpauth_http_response *resp, mcpauth_error *err)
 {
     mcpauth_http_request req = {.method = "GET", .url = url};
     return mcpauth_http_perform(s->opts, &req, resp, err);
@@ -129,7 +129,7 @@ static json_object *response_in_events(const char *body, size_t length, int id)
     return found;
 }
 
-json_object *probe_jsonrpc_response(const mcpauth_http_response *resp, int id)
+json_object *mcpauth__probe_jsonrpc_response(const mcpauth_http_response *resp, int id)
 {
     if (!resp->body)
         return NULL;
@@ -144,8 +144,9 @@ json_object *probe_jsonrpc_response(const mcpauth_http_response *resp, int id)
     return NULL;
 }
 
-const mcpauth_challenge *probe_bearer_challenge(const mcpauth_http_response *resp,
-                                                mcpauth_challenge_list *list, bool *syntax_error)
+const mcpauth_challenge *mcpauth__probe_bearer_challenge(const mcpauth_http_response *resp,
+                                                         mcpauth_challenge_list *list,
+                                                         bool *syntax_error)
 {
     const char *value;
     mcpauth_error ignored;
@@ -157,17 +158,17 @@ const mcpauth_challenge *probe_bearer_challenge(const mcpauth_http_response *res
     return mcpauth_challenge_find(list, "Bearer");
 }
 
-const char *probe_status_text(long status, char *buf, size_t size)
+const char *mcpauth__probe_status_text(long status, char *buf, size_t size)
 {
     const char *text = mcpauth_http_status_text(status);
     snprintf(buf, size, "HTTP %ld%s%s", status, text[0] ? " " : "", text);
     return buf;
 }
 
-void probe_keep_session(probe_state *s, const mcpauth_http_response *resp)
+void mcpauth__probe_keep_session(mcpauth__probe_state *s, const mcpauth_http_response *resp)
 {
     const char *id = mcpauth_http_response_header(resp, "Mcp-Session-Id", 0);
-    if (!id || s->session_count == PROBE_MAX_SESSIONS)
+    if (!id || s->session_count == MCPAUTH__PROBE_MAX_SESSIONS)
         return;
     char *copy = strdup(id);
     if (copy)

@@ -1,4 +1,4 @@
-/* PR-4 to PR-10: credentials, good and bad. A bogus or forged bearer token
+/* Credentials, good and bad. A bogus or forged bearer token
  * gets 401 error="invalid_token" (RFC 6750 §3.1, RFC 9068 §4); a Basic
  * header or a query-string token is no bearer token at all, so 401 without
  * an error code (RFC 6750 §3.1, OAuth 2.1 §5.1); the real token opens a
@@ -39,55 +39,61 @@ static bool is_success(long status)
 
 /* Sends r and checks for the refusal described: 401 with a Bearer
  * challenge, whose error code is invalid_token or absent as wanted. */
-static mcpauth_status expect_refusal(probe_state *s, const probe_request *r, const refusal *want,
-                                     mcpauth_probe_check *c, mcpauth_error *err)
+static mcpauth_status expect_refusal(mcpauth__probe_state *s, const mcpauth__probe_request *r,
+                                     const refusal *want, mcpauth_probe_check *c,
+                                     mcpauth_error *err)
 {
     mcpauth_http_response resp;
-    if (probe_send(s, r, &resp, err) != MCPAUTH_OK)
-        return probe_request_failed(c, want->what, err);
-    probe_keep_session(s, &resp);
+    if (mcpauth__probe_send(s, r, &resp, err) != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, want->what, err);
+    mcpauth__probe_keep_session(s, &resp);
     char shown[64], q[MCPAUTH_URL_QUOTE_SIZE];
-    probe_status_text(resp.status, shown, sizeof shown);
+    mcpauth__probe_status_text(resp.status, shown, sizeof shown);
     mcpauth_challenge_list list = {0};
     bool syntax_error;
-    const mcpauth_challenge *bearer = probe_bearer_challenge(&resp, &list, &syntax_error);
+    const mcpauth_challenge *bearer = mcpauth__probe_bearer_challenge(&resp, &list, &syntax_error);
     const char *error = mcpauth_challenge_param(bearer, "error");
     if (is_success(resp.status))
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s: %s", want->what, shown, want->if_accepted);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s: %s", want->what, shown,
+                               want->if_accepted);
     else if (resp.status != 401)
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s, not 401", want->what, shown);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: %s, not 401", want->what, shown);
     else if (!bearer)
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: 401 without a Bearer challenge (RFC 6750 §3)",
-                      want->what);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "%s: 401 without a Bearer challenge (RFC 6750 §3)", want->what);
     else if (want->invalid_token && (!error || strcmp(error, "invalid_token") != 0))
-        probe_verdict(c, MCPAUTH_PROBE_FAIL,
-                      "%s: 401 with %s%s, not error=\"invalid_token\" (RFC 6750 §3.1)", want->what,
-                      error ? "error=" : "no error code",
-                      error ? mcpauth_url_quote(error, q, sizeof q) : "");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "%s: 401 with %s%s, not error=\"invalid_token\" (RFC 6750 §3.1)",
+                               want->what, error ? "error=" : "no error code",
+                               error ? mcpauth_url_quote(error, q, sizeof q) : "");
     else if (!want->invalid_token && error)
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: 401 with error=%s: %s", want->what,
-                      mcpauth_url_quote(error, q, sizeof q), want->if_error);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "%s: 401 with error=%s: %s", want->what,
+                               mcpauth_url_quote(error, q, sizeof q), want->if_error);
     else
-        probe_verdict(c, MCPAUTH_PROBE_PASS, "%s: 401%s", want->what,
-                      want->invalid_token ? " error=\"invalid_token\"" : " without an error code");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "%s: 401%s", want->what,
+                               want->invalid_token ? " error=\"invalid_token\""
+                                                   : " without an error code");
     mcpauth_challenge_list_free(&list);
     mcpauth_http_response_free(&resp);
     return MCPAUTH_OK;
 }
 
-mcpauth_status probe_bogus_token(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_bogus_token(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                          mcpauth_error *err)
 {
-    probe_request r = {.body = probe_initialize_body, .bearer_token = BOGUS_TOKEN};
+    mcpauth__probe_request r = {.body = mcpauth__probe_initialize_body,
+                                .bearer_token = BOGUS_TOKEN};
     refusal want = {"a bogus bearer token", true, "the server accepted a token that is not one",
                     NULL};
     return expect_refusal(s, &r, &want, c, err);
 }
 
-mcpauth_status probe_basic_scheme(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_basic_scheme(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                           mcpauth_error *err)
 {
-    probe_request r = {.body = probe_initialize_body,
-                       .basic_user = "mcpauth-probe",
-                       .basic_password = "not-a-password"};
+    mcpauth__probe_request r = {.body = mcpauth__probe_initialize_body,
+                                .basic_user = "mcpauth-probe",
+                                .basic_password = "not-a-password"};
     refusal want = {"Basic credentials", false, "the server accepted Basic credentials",
                     "RFC 6750 §3.1: no error code when no bearer token was sent"};
     return expect_refusal(s, &r, &want, c, err);
@@ -101,12 +107,13 @@ static char *with_query_token(const char *url, const char *value)
     return mcpauth_strbuf_detach(&sb);
 }
 
-mcpauth_status probe_query_token(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_query_token(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                          mcpauth_error *err)
 {
     char *url = with_query_token(s->config->resource_url, BOGUS_TOKEN);
     if (!url)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    probe_request r = {.url = url, .body = probe_initialize_body};
+    mcpauth__probe_request r = {.url = url, .body = mcpauth__probe_initialize_body};
     refusal want = {"a token in the query string only", false,
                     "the server accepted a query-string token (OAuth 2.1 §5.1: resource servers "
                     "MUST ignore it)",
@@ -117,21 +124,22 @@ mcpauth_status probe_query_token(probe_state *s, mcpauth_probe_check *c, mcpauth
     return st;
 }
 
-static bool need_token(probe_state *s, mcpauth_probe_check *c)
+static bool need_token(mcpauth__probe_state *s, mcpauth_probe_check *c)
 {
     if (s->config->token)
         return true;
-    probe_verdict(c, MCPAUTH_PROBE_SKIP, "no token given (--token-file FILE or MCPAUTH_TOKEN)");
+    mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP,
+                           "no token given (--token-file FILE or MCPAUTH_TOKEN)");
     return false;
 }
 
-static bool need_accepted_token(probe_state *s, mcpauth_probe_check *c)
+static bool need_accepted_token(mcpauth__probe_state *s, mcpauth_probe_check *c)
 {
     if (!need_token(s, c))
         return false;
     if (s->token_accepted)
         return true;
-    probe_verdict(c, MCPAUTH_PROBE_SKIP, "the token was not accepted (token-initialize)");
+    mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "the token was not accepted (token-initialize)");
     return false;
 }
 
@@ -141,11 +149,11 @@ static void describe_refusal(const mcpauth_http_response *resp, const char *show
 {
     mcpauth_challenge_list list = {0};
     bool syntax_error;
-    const mcpauth_challenge *bearer = probe_bearer_challenge(resp, &list, &syntax_error);
+    const mcpauth_challenge *bearer = mcpauth__probe_bearer_challenge(resp, &list, &syntax_error);
     const char *error = mcpauth_challenge_param(bearer, "error");
     const char *description = mcpauth_challenge_param(bearer, "error_description");
     char q_error[MCPAUTH_URL_QUOTE_SIZE], q_description[MCPAUTH_URL_QUOTE_SIZE];
-    probe_verdict(
+    mcpauth__probe_verdict(
         c, MCPAUTH_PROBE_FAIL, "initialize with the token: %s%s%s%s%s", shown, error ? ": " : "",
         error ? mcpauth_url_quote(error, q_error, sizeof q_error) : "", description ? ": " : "",
         description ? mcpauth_url_quote(description, q_description, sizeof q_description) : "");
@@ -154,22 +162,23 @@ static void describe_refusal(const mcpauth_http_response *resp, const char *show
 
 /* Reads the initialize result: the negotiated protocol version and the
  * session, for the requests that follow. */
-static mcpauth_status read_initialize(probe_state *s, const mcpauth_http_response *resp,
+static mcpauth_status read_initialize(mcpauth__probe_state *s, const mcpauth_http_response *resp,
                                       mcpauth_probe_check *c, mcpauth_error *err)
 {
-    json_object *message = probe_jsonrpc_response(resp, 1);
+    json_object *message = mcpauth__probe_jsonrpc_response(resp, 1);
     json_object *result = NULL, *version = NULL;
     char q[MCPAUTH_URL_QUOTE_SIZE];
     if (!message) {
-        probe_verdict(c, MCPAUTH_PROBE_FAIL,
-                      "initialize with the token: HTTP %ld without a JSON-RPC response",
-                      resp->status);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "initialize with the token: HTTP %ld without a JSON-RPC response",
+                               resp->status);
         return MCPAUTH_OK;
     }
     if (!json_object_object_get_ex(message, "result", &result) ||
         !json_object_is_type(result, json_type_object)) {
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "initialize with the token: JSON-RPC error %s",
-                      mcpauth_url_quote(json_object_to_json_string(message), q, sizeof q));
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "initialize with the token: JSON-RPC error %s",
+                               mcpauth_url_quote(json_object_to_json_string(message), q, sizeof q));
         json_object_put(message);
         return MCPAUTH_OK;
     }
@@ -185,30 +194,34 @@ static mcpauth_status read_initialize(probe_state *s, const mcpauth_http_respons
     s->token_accepted = true;
     /* MCP 2025-11-25 transports §Session Management: a session is the
      * server's choice; stateless servers give none. */
-    probe_verdict(c, MCPAUTH_PROBE_PASS, "HTTP %ld, protocol %s, %s", resp->status,
-                  mcpauth_url_quote(s->protocol_version, q, sizeof q),
-                  session ? "Mcp-Session-Id given" : "no Mcp-Session-Id (a stateless server)");
+    mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "HTTP %ld, protocol %s, %s", resp->status,
+                           mcpauth_url_quote(s->protocol_version, q, sizeof q),
+                           session ? "Mcp-Session-Id given"
+                                   : "no Mcp-Session-Id (a stateless server)");
     return MCPAUTH_OK;
 }
 
-mcpauth_status probe_token_initialize(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_token_initialize(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                               mcpauth_error *err)
 {
     if (!need_token(s, c))
         return MCPAUTH_OK;
-    probe_request r = {.body = probe_initialize_body, .bearer_token = s->config->token};
+    mcpauth__probe_request r = {.body = mcpauth__probe_initialize_body,
+                                .bearer_token = s->config->token};
     mcpauth_http_response resp;
-    if (probe_send(s, &r, &resp, err) != MCPAUTH_OK)
-        return probe_request_failed(c, "initialize with the token", err);
-    probe_keep_session(s, &resp);
+    if (mcpauth__probe_send(s, &r, &resp, err) != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, "initialize with the token", err);
+    mcpauth__probe_keep_session(s, &resp);
     char shown[64];
-    probe_status_text(resp.status, shown, sizeof shown);
+    mcpauth__probe_status_text(resp.status, shown, sizeof shown);
     mcpauth_status st = MCPAUTH_OK;
     if (resp.status == 200)
         st = read_initialize(s, &resp, c, err);
     else if (resp.status == 401 || resp.status == 403)
         describe_refusal(&resp, shown, c);
     else
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "initialize with the token: %s, not 200", shown);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "initialize with the token: %s, not 200",
+                               shown);
     mcpauth_http_response_free(&resp);
     return st;
 }
@@ -239,69 +252,75 @@ static bool describe_tools(json_object *message, char *buf, size_t size)
     return true;
 }
 
-mcpauth_status probe_token_tools_list(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_token_tools_list(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                               mcpauth_error *err)
 {
     if (!need_accepted_token(s, c))
         return MCPAUTH_OK;
     char shown[64];
-    probe_request r = {.body = initialized_body,
-                       .bearer_token = s->config->token,
-                       .session_id = s->session_id,
-                       .protocol_version = s->protocol_version};
+    mcpauth__probe_request r = {.body = initialized_body,
+                                .bearer_token = s->config->token,
+                                .session_id = s->session_id,
+                                .protocol_version = s->protocol_version};
     mcpauth_http_response resp;
-    if (probe_send(s, &r, &resp, err) != MCPAUTH_OK)
-        return probe_request_failed(c, "notifications/initialized", err);
+    if (mcpauth__probe_send(s, &r, &resp, err) != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, "notifications/initialized", err);
     long status = resp.status;
     mcpauth_http_response_free(&resp);
     /* MCP 2025-11-25 transports §Sending Messages 4: 202 Accepted. */
     if (!is_success(status)) {
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "notifications/initialized: %s",
-                      probe_status_text(status, shown, sizeof shown));
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "notifications/initialized: %s",
+                               mcpauth__probe_status_text(status, shown, sizeof shown));
         return MCPAUTH_OK;
     }
     r.body = tools_list_body;
-    if (probe_send(s, &r, &resp, err) != MCPAUTH_OK)
-        return probe_request_failed(c, "tools/list", err);
-    json_object *message = resp.status == 200 ? probe_jsonrpc_response(&resp, 2) : NULL;
+    if (mcpauth__probe_send(s, &r, &resp, err) != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, "tools/list", err);
+    json_object *message = resp.status == 200 ? mcpauth__probe_jsonrpc_response(&resp, 2) : NULL;
     char tools[MCPAUTH_PROBE_DETAIL_MAX - 32];
     if (resp.status != 200)
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "tools/list: %s",
-                      probe_status_text(resp.status, shown, sizeof shown));
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL, "tools/list: %s",
+                               mcpauth__probe_status_text(resp.status, shown, sizeof shown));
     else if (!message || !describe_tools(message, tools, sizeof tools))
-        probe_verdict(c, MCPAUTH_PROBE_FAIL, "tools/list: HTTP 200 without a list of tools");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "tools/list: HTTP 200 without a list of tools");
     else
-        probe_verdict(c, MCPAUTH_PROBE_PASS, "%s", tools);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "%s", tools);
     json_object_put(message);
     mcpauth_http_response_free(&resp);
     return MCPAUTH_OK;
 }
 
-mcpauth_status probe_query_beside_header(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_query_beside_header(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                  mcpauth_error *err)
 {
     if (!need_accepted_token(s, c))
         return MCPAUTH_OK;
     char *url = with_query_token(s->config->resource_url, BOGUS_TOKEN);
     if (!url)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    probe_request r = {.url = url, .body = probe_initialize_body, .bearer_token = s->config->token};
+    mcpauth__probe_request r = {
+        .url = url, .body = mcpauth__probe_initialize_body, .bearer_token = s->config->token};
     mcpauth_http_response resp;
-    mcpauth_status st = probe_send(s, &r, &resp, err);
+    mcpauth_status st = mcpauth__probe_send(s, &r, &resp, err);
     free(url);
     if (st != MCPAUTH_OK)
-        return probe_request_failed(c, "the token with a bogus query-string token", err);
-    probe_keep_session(s, &resp);
+        return mcpauth__probe_request_failed(c, "the token with a bogus query-string token", err);
+    mcpauth__probe_keep_session(s, &resp);
     char shown[64];
-    probe_status_text(resp.status, shown, sizeof shown);
+    mcpauth__probe_status_text(resp.status, shown, sizeof shown);
     /* OAuth 2.1 §5.1: the query parameter is ignored, so the header alone
-     * decides (PR-7). */
+     * decides. */
     if (is_success(resp.status))
-        probe_verdict(c, MCPAUTH_PROBE_PASS,
-                      "the token with a bogus query-string token: %s (the header decides)", shown);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS,
+                               "the token with a bogus query-string token: %s (the header decides)",
+                               shown);
     else
-        probe_verdict(c, MCPAUTH_PROBE_FAIL,
-                      "the token with a bogus query-string token: %s: the server read the query "
-                      "string (OAuth 2.1 §5.1: resource servers MUST ignore it)",
-                      shown);
+        mcpauth__probe_verdict(
+            c, MCPAUTH_PROBE_FAIL,
+            "the token with a bogus query-string token: %s: the server read the query "
+            "string (OAuth 2.1 §5.1: resource servers MUST ignore it)",
+            shown);
     mcpauth_http_response_free(&resp);
     return MCPAUTH_OK;
 }
@@ -314,14 +333,14 @@ typedef struct jwt_parts {
     size_t signature_length;
 } jwt_parts;
 
-static bool split_jwt(probe_state *s, mcpauth_probe_check *c, jwt_parts *parts)
+static bool split_jwt(mcpauth__probe_state *s, mcpauth_probe_check *c, jwt_parts *parts)
 {
     if (!need_token(s, c))
         return false;
     const char *token = s->config->token;
     size_t length = strlen(token);
     if (!mcpauth_jwt_looks_like(token, length)) {
-        probe_verdict(c, MCPAUTH_PROBE_SKIP, "the token is not a JWT");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "the token is not a JWT");
         return false;
     }
     const char *dot1 = strchr(token, '.');
@@ -333,7 +352,7 @@ static bool split_jwt(probe_state *s, mcpauth_probe_check *c, jwt_parts *parts)
     return true;
 }
 
-static mcpauth_status send_forged(probe_state *s, mcpauth_strbuf *forged, const char *what,
+static mcpauth_status send_forged(mcpauth__probe_state *s, mcpauth_strbuf *forged, const char *what,
                                   const char *if_accepted, mcpauth_probe_check *c,
                                   mcpauth_error *err)
 {
@@ -341,7 +360,8 @@ static mcpauth_status send_forged(probe_state *s, mcpauth_strbuf *forged, const 
         mcpauth_strbuf_free(forged);
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     }
-    probe_request r = {.body = probe_initialize_body, .bearer_token = forged->data};
+    mcpauth__probe_request r = {.body = mcpauth__probe_initialize_body,
+                                .bearer_token = forged->data};
     /* RFC 9068 §4: every JWT validation failure is invalid_token. */
     refusal want = {what, true, if_accepted, NULL};
     mcpauth_status st = expect_refusal(s, &r, &want, c, err);
@@ -349,7 +369,8 @@ static mcpauth_status send_forged(probe_state *s, mcpauth_strbuf *forged, const 
     return st;
 }
 
-mcpauth_status probe_forged_alg_none(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_forged_alg_none(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                              mcpauth_error *err)
 {
     static const char header[] = "{\"alg\":\"none\",\"typ\":\"at+jwt\"}";
     jwt_parts parts;
@@ -366,7 +387,8 @@ mcpauth_status probe_forged_alg_none(probe_state *s, mcpauth_probe_check *c, mcp
                        "the server accepted an unsigned token (RFC 8725 §3.1)", c, err);
 }
 
-mcpauth_status probe_forged_signature(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_forged_signature(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                               mcpauth_error *err)
 {
     jwt_parts parts;
     if (!split_jwt(s, c, &parts))
@@ -375,7 +397,7 @@ mcpauth_status probe_forged_signature(probe_state *s, mcpauth_probe_check *c, mc
     uint8_t *signature = mcpauth_base64url_decode(parts.signature, parts.signature_length, &length);
     if (!signature || length == 0) {
         free(signature);
-        probe_verdict(c, MCPAUTH_PROBE_SKIP, "the token's signature does not decode");
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_SKIP, "the token's signature does not decode");
         return MCPAUTH_OK;
     }
     signature[length / 2] ^= 0x01;
@@ -391,28 +413,29 @@ mcpauth_status probe_forged_signature(probe_state *s, mcpauth_probe_check *c, mc
                        "the server accepted a token whose signature does not verify", c, err);
 }
 
-mcpauth_status probe_foreign_origin(probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_foreign_origin(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                             mcpauth_error *err)
 {
     static const char evil[] = "http://evil.example";
     if (!need_accepted_token(s, c))
         return MCPAUTH_OK;
-    probe_request r = {
-        .body = probe_initialize_body, .bearer_token = s->config->token, .origin = evil};
+    mcpauth__probe_request r = {
+        .body = mcpauth__probe_initialize_body, .bearer_token = s->config->token, .origin = evil};
     mcpauth_http_response resp;
-    if (probe_send(s, &r, &resp, err) != MCPAUTH_OK)
-        return probe_request_failed(c, "the token from Origin http://evil.example", err);
-    probe_keep_session(s, &resp);
+    if (mcpauth__probe_send(s, &r, &resp, err) != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, "the token from Origin http://evil.example", err);
+    mcpauth__probe_keep_session(s, &resp);
     char shown[64];
-    probe_status_text(resp.status, shown, sizeof shown);
+    mcpauth__probe_status_text(resp.status, shown, sizeof shown);
     /* MCP 2025-11-25 transports §Security Warning: servers MUST validate
      * Origin, and answer an invalid one with 403 (DNS rebinding). */
     if (resp.status == 403)
-        probe_verdict(c, MCPAUTH_PROBE_PASS, "the token from Origin %s: %s", evil, shown);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "the token from Origin %s: %s", evil, shown);
     else
-        probe_verdict(c, MCPAUTH_PROBE_FAIL,
-                      "the token from Origin %s: %s, not 403 (MCP: servers MUST refuse a "
-                      "foreign Origin)",
-                      evil, shown);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_FAIL,
+                               "the token from Origin %s: %s, not 403 (MCP: servers MUST refuse a "
+                               "foreign Origin)",
+                               evil, shown);
     mcpauth_http_response_free(&resp);
     return MCPAUTH_OK;
 }

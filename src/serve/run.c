@@ -1,5 +1,6 @@
 /* Running `serve`: discovery before the loop starts, the worker processes
- * (one libuv loop each, sharing one listening socket), and a graceful stop
+ * (one libuv loop each, each with its own socket bound to the same port with
+ * SO_REUSEPORT, so the kernel spreads connections), and a graceful stop
  * on SIGTERM/SIGINT: stop accepting, let requests in flight finish within
  * the shutdown timeout, then close everything and exit 0.
  */

@@ -483,6 +483,43 @@ char *mcpauth_url_origin(const mcpauth_url *url)
     return mcpauth_strbuf_detach(&sb);
 }
 
+static bool equal_ignoring_case(const char *a, const char *b, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        if (to_lower(a[i]) != to_lower(b[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Length of one trailing '/' less. */
+static size_t without_trailing_slash(const char *text)
+{
+    size_t n = strlen(text);
+    return n > 0 && text[n - 1] == '/' ? n - 1 : n;
+}
+
+bool mcpauth_url_canonical_equal(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    /* Only "scheme://authority..." has the parts compared below; a client
+     * id or a URN must match exactly. */
+    size_t scheme = scheme_length(a);
+    if (scheme == 0 || scheme != scheme_length(b) || strncmp(a + scheme, "://", 3) != 0 ||
+        strncmp(b + scheme, "://", 3) != 0 || !equal_ignoring_case(a, b, scheme))
+        return false;
+    a += scheme + 3;
+    b += scheme + 3;
+    size_t authority = strcspn(a, "/?#");
+    if (authority != strcspn(b, "/?#") || !equal_ignoring_case(a, b, authority))
+        return false;
+    a += authority;
+    b += authority;
+    size_t la = without_trailing_slash(a), lb = without_trailing_slash(b);
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
 char *mcpauth_url_well_known_inserted(const char *url, const char *name, mcpauth_error *err)
 {
     return well_known(url, name, true, err);

@@ -32,7 +32,7 @@ static char *result_of(const char *type, const char *body, int id)
 {
     fake_response f;
     fake(&f, type, body);
-    json_object *message = probe_jsonrpc_response(&f.resp, id);
+    json_object *message = mcpauth__probe_jsonrpc_response(&f.resp, id);
     if (!message)
         return NULL;
     json_object *result = NULL;
@@ -64,7 +64,7 @@ START_TEST(json_body)
     /* An error is a response too. */
     fake_response f;
     fake(&f, "application/json", "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1}}");
-    json_object *message = probe_jsonrpc_response(&f.resp, 1);
+    json_object *message = mcpauth__probe_jsonrpc_response(&f.resp, 1);
     ck_assert_ptr_nonnull(message);
     json_object_put(message);
 }

@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "mcpauth/http_client.h"
-#include "mcpauth/token_request.h"
+#include "mcpauth/oauth_token.h"
 
 static const char *const resources[] = {"https://mcp.example/mcp", "https://b.example/x?y=1"};
 
-static mcpauth_token_client client_with(mcpauth_client_auth auth)
+static mcpauth_oauth_token_client client_with(mcpauth_client_auth auth)
 {
-    return (mcpauth_token_client){
+    return (mcpauth_oauth_token_client){
         .token_endpoint = "https://as.example/token",
         .client_id = "id:1",
         .client_secret = "p&s=1 +%",
@@ -21,12 +21,13 @@ static mcpauth_token_client client_with(mcpauth_client_auth auth)
 }
 
 /* The body for client and params, or NULL with *status set. */
-static char *body_for(const mcpauth_token_client *client, const mcpauth_token_params *params,
-                      mcpauth_status *status, mcpauth_error *err)
+static char *body_for(const mcpauth_oauth_token_client *client,
+                      const mcpauth_oauth_token_params *params, mcpauth_status *status,
+                      mcpauth_error *err)
 {
     mcpauth_strbuf body = MCPAUTH_STRBUF_INIT;
     memset(err, 0, sizeof *err);
-    *status = mcpauth_token_request_body(client, params, &body, err);
+    *status = mcpauth_oauth_token_request_body(client, params, &body, err);
     char *text = *status == MCPAUTH_OK ? mcpauth_strbuf_detach(&body) : NULL;
     mcpauth_strbuf_free(&body);
     return text;
@@ -54,11 +55,11 @@ END_TEST
 
 START_TEST(client_credentials_basic)
 {
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
-    mcpauth_token_params p = {.grant_type = "client_credentials",
-                              .scope = "mcp read:all",
-                              .resources = resources,
-                              .resource_count = 2};
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
+    mcpauth_oauth_token_params p = {.grant_type = "client_credentials",
+                                    .scope = "mcp read:all",
+                                    .resources = resources,
+                                    .resource_count = 2};
     mcpauth_status st;
     mcpauth_error err;
     char *body = body_for(&c, &p, &st, &err);
@@ -73,8 +74,8 @@ END_TEST
 
 START_TEST(client_credentials_post)
 {
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_POST);
-    mcpauth_token_params p = {.grant_type = "client_credentials"};
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_POST);
+    mcpauth_oauth_token_params p = {.grant_type = "client_credentials"};
     mcpauth_status st;
     mcpauth_error err;
     char *body = body_for(&c, &p, &st, &err);
@@ -87,8 +88,8 @@ END_TEST
 
 START_TEST(public_client_sends_id_only)
 {
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_NONE);
-    mcpauth_token_params p = {.grant_type = "refresh_token", .refresh_token = "rt/1+2=="};
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_NONE);
+    mcpauth_oauth_token_params p = {.grant_type = "refresh_token", .refresh_token = "rt/1+2=="};
     mcpauth_status st;
     mcpauth_error err;
     char *body = body_for(&c, &p, &st, &err);
@@ -106,8 +107,8 @@ END_TEST
 
 START_TEST(authorization_code_body)
 {
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
-    mcpauth_token_params p = {
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
+    mcpauth_oauth_token_params p = {
         .grant_type = "authorization_code",
         .code = "c0de+x",
         .redirect_uri = "http://127.0.0.1:8765/callback",
@@ -129,8 +130,9 @@ END_TEST
 
 START_TEST(refresh_with_scope)
 {
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_POST);
-    mcpauth_token_params p = {.grant_type = "refresh_token", .refresh_token = "R", .scope = "mcp"};
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_POST);
+    mcpauth_oauth_token_params p = {
+        .grant_type = "refresh_token", .refresh_token = "R", .scope = "mcp"};
     mcpauth_status st;
     mcpauth_error err;
     char *body = body_for(&c, &p, &st, &err);
@@ -143,17 +145,17 @@ END_TEST
 
 START_TEST(incomplete_requests)
 {
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
-    mcpauth_token_params missing_verifier = {
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
+    mcpauth_oauth_token_params missing_verifier = {
         .grant_type = "authorization_code", .code = "x", .redirect_uri = "http://127.0.0.1/cb"};
-    mcpauth_token_params missing_code = {.grant_type = "authorization_code",
-                                         .redirect_uri = "http://127.0.0.1/cb",
-                                         .code_verifier = "v"};
-    mcpauth_token_params missing_refresh = {.grant_type = "refresh_token"};
-    mcpauth_token_params unknown = {.grant_type = "password"};
-    mcpauth_token_params none = {.grant_type = NULL};
-    const mcpauth_token_params *cases[] = {&missing_verifier, &missing_code, &missing_refresh,
-                                           &unknown, &none};
+    mcpauth_oauth_token_params missing_code = {.grant_type = "authorization_code",
+                                               .redirect_uri = "http://127.0.0.1/cb",
+                                               .code_verifier = "v"};
+    mcpauth_oauth_token_params missing_refresh = {.grant_type = "refresh_token"};
+    mcpauth_oauth_token_params unknown = {.grant_type = "password"};
+    mcpauth_oauth_token_params none = {.grant_type = NULL};
+    const mcpauth_oauth_token_params *cases[] = {&missing_verifier, &missing_code, &missing_refresh,
+                                                 &unknown, &none};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mcpauth_status st;
         mcpauth_error err;
@@ -165,10 +167,10 @@ END_TEST
 
 START_TEST(secret_methods_need_a_secret)
 {
-    mcpauth_token_params p = {.grant_type = "client_credentials"};
+    mcpauth_oauth_token_params p = {.grant_type = "client_credentials"};
     mcpauth_client_auth methods[] = {MCPAUTH_CLIENT_AUTH_BASIC, MCPAUTH_CLIENT_AUTH_POST};
     for (size_t i = 0; i < 2; i++) {
-        mcpauth_token_client c = client_with(methods[i]);
+        mcpauth_oauth_token_client c = client_with(methods[i]);
         c.client_secret = NULL;
         mcpauth_status st;
         mcpauth_error err;
@@ -178,7 +180,7 @@ START_TEST(secret_methods_need_a_secret)
         c.client_secret = "";
         ck_assert_ptr_null(body_for(&c, &p, &st, &err));
     }
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_NONE);
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_NONE);
     c.client_id = "";
     mcpauth_status st;
     mcpauth_error err;
@@ -189,18 +191,18 @@ END_TEST
 
 /* --- responses ------------------------------------------------------------- */
 
-static mcpauth_status parse(long status, const char *body, mcpauth_token_response *out,
+static mcpauth_status parse(long status, const char *body, mcpauth_oauth_token_response *out,
                             mcpauth_error *err)
 {
     mcpauth_http_response resp = {
         .status = status, .body = (char *)body, .body_length = strlen(body)};
     memset(err, 0, sizeof *err);
-    return mcpauth_token_response_parse(&resp, "https://as.example/token", out, err);
+    return mcpauth_oauth_token_response_parse(&resp, "https://as.example/token", out, err);
 }
 
 START_TEST(response_success)
 {
-    mcpauth_token_response r;
+    mcpauth_oauth_token_response r;
     mcpauth_error err;
     ck_assert_int_eq(parse(200,
                            "{\"access_token\":\"at-1.x/y+z=\",\"token_type\":\"bearer\","
@@ -214,7 +216,7 @@ START_TEST(response_success)
     ck_assert_str_eq(r.scope, "mcp");
     ck_assert_int_eq(r.expires_in, 3600);
     ck_assert_ptr_nonnull(r.document);
-    mcpauth_token_response_free(&r);
+    mcpauth_oauth_token_response_free(&r);
     ck_assert_ptr_null(r.document);
     ck_assert_ptr_null(r.access_token);
 }
@@ -222,14 +224,14 @@ END_TEST
 
 START_TEST(response_minimal)
 {
-    mcpauth_token_response r;
+    mcpauth_oauth_token_response r;
     mcpauth_error err;
     ck_assert_int_eq(parse(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\"}", &r, &err),
                      MCPAUTH_OK);
     ck_assert_ptr_null(r.refresh_token);
     ck_assert_ptr_null(r.scope);
     ck_assert_int_eq(r.expires_in, -1);
-    mcpauth_token_response_free(&r);
+    mcpauth_oauth_token_response_free(&r);
     /* A numeric string for expires_in is tolerated. */
     ck_assert_int_eq(parse(200,
                            "{\"access_token\":\"a\",\"token_type\":\"BEARER\","
@@ -237,7 +239,7 @@ START_TEST(response_minimal)
                            &r, &err),
                      MCPAUTH_OK);
     ck_assert_int_eq(r.expires_in, 60);
-    mcpauth_token_response_free(&r);
+    mcpauth_oauth_token_response_free(&r);
 }
 END_TEST
 
@@ -266,7 +268,7 @@ START_TEST(response_malformed)
         "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":true}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        mcpauth_token_response r;
+        mcpauth_oauth_token_response r;
         mcpauth_error err;
         ck_assert_msg(parse(200, bodies[i], &r, &err) == MCPAUTH_EREMOTE, "%s", bodies[i]);
         ck_assert_ptr_null(r.document);
@@ -278,7 +280,7 @@ END_TEST
 
 START_TEST(response_oauth_errors)
 {
-    mcpauth_token_response r;
+    mcpauth_oauth_token_response r;
     mcpauth_error err;
     ck_assert_int_eq(parse(400,
                            "{\"error\":\"invalid_grant\",\"error_description\":\"grant "
@@ -296,7 +298,7 @@ START_TEST(response_error_body_not_echoed)
 {
     /* A broken server echoing the request must not get the secret, code or
      * refresh token into the message. */
-    mcpauth_token_response r;
+    mcpauth_oauth_token_response r;
     mcpauth_error err;
     ck_assert_int_eq(
         parse(500, "grant_type=refresh_token&refresh_token=RT-SECRET&client_secret=S", &r, &err),
@@ -314,12 +316,12 @@ START_TEST(request_refused_by_policy)
 {
     mcpauth_http_options opts;
     mcpauth_http_options_init(&opts);
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
     c.token_endpoint = "http://as.example/token"; /* plain http, not loopback */
-    mcpauth_token_params p = {.grant_type = "client_credentials"};
-    mcpauth_token_response r;
+    mcpauth_oauth_token_params p = {.grant_type = "client_credentials"};
+    mcpauth_oauth_token_response r;
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_token_request(&opts, &c, &p, &r, &err), MCPAUTH_EUSAGE);
+    ck_assert_int_eq(mcpauth_oauth_token_request(&opts, &c, &p, &r, &err), MCPAUTH_EUSAGE);
     ck_assert_ptr_null(r.document);
 }
 END_TEST
@@ -329,12 +331,12 @@ START_TEST(request_connection_refused)
     mcpauth_http_options opts;
     mcpauth_http_options_init(&opts);
     opts.timeout_seconds = 5;
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_POST);
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_POST);
     c.token_endpoint = "http://127.0.0.1:1/token";
-    mcpauth_token_params p = {.grant_type = "client_credentials"};
-    mcpauth_token_response r;
+    mcpauth_oauth_token_params p = {.grant_type = "client_credentials"};
+    mcpauth_oauth_token_response r;
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_token_request(&opts, &c, &p, &r, &err), MCPAUTH_ENETWORK);
+    ck_assert_int_eq(mcpauth_oauth_token_request(&opts, &c, &p, &r, &err), MCPAUTH_ENETWORK);
 }
 END_TEST
 
@@ -342,12 +344,12 @@ START_TEST(request_incomplete_not_sent)
 {
     mcpauth_http_options opts;
     mcpauth_http_options_init(&opts);
-    mcpauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
+    mcpauth_oauth_token_client c = client_with(MCPAUTH_CLIENT_AUTH_BASIC);
     c.token_endpoint = "http://127.0.0.1:1/token";
-    mcpauth_token_params p = {.grant_type = "refresh_token"};
-    mcpauth_token_response r;
+    mcpauth_oauth_token_params p = {.grant_type = "refresh_token"};
+    mcpauth_oauth_token_response r;
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_token_request(&opts, &c, &p, &r, &err), MCPAUTH_EUSAGE);
+    ck_assert_int_eq(mcpauth_oauth_token_request(&opts, &c, &p, &r, &err), MCPAUTH_EUSAGE);
 }
 END_TEST
 

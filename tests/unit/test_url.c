@@ -563,6 +563,48 @@ START_TEST(redirect_uri_null)
 }
 END_TEST
 
+/* --- canonical URI comparison ------------------------------------------ */
+
+typedef struct canonical_case {
+    const char *a, *b;
+    bool equal;
+} canonical_case;
+
+static const canonical_case canonical_cases[] = {
+    {"https://rs.example/mcp", "https://rs.example/mcp", true},
+    /* RFC 3986 §6.2.2.1: scheme and host are case-insensitive... */
+    {"HTTPS://RS.Example/mcp", "https://rs.example/mcp", true},
+    {"https://rs.example:8443/mcp", "https://RS.EXAMPLE:8443/mcp", true},
+    /* ...the path is not. */
+    {"https://rs.example/MCP", "https://rs.example/mcp", false},
+    /* One trailing '/' on either side does not matter, two do. */
+    {"https://rs.example/mcp/", "https://rs.example/mcp", true},
+    {"https://rs.example", "https://rs.example/", true},
+    {"https://rs.example/mcp//", "https://rs.example/mcp", false},
+    {"https://rs.example/mcp?x=1", "https://rs.example/mcp?x=1", true},
+    {"https://rs.example/mcp?x=1", "https://rs.example/mcp?X=1", false},
+    {"https://rs.example/mcp", "http://rs.example/mcp", false},
+    {"https://rs.example/mcp", "https://rs.example:443/mcp", false},
+    {"https://rs.example/mcp", "https://rs.example.evil/mcp", false},
+    {"https://rs.example/mcp", "https://rs.example/mcp2", false},
+    {"https://rs.example/", "", false},
+    /* Not "scheme://": identical or different, never case-folded. */
+    {"client-x", "client-x", true},
+    {"client-x", "Client-X", false},
+    {"urn:example:rs", "URN:example:rs", false},
+    {"urn:example:rs", "urn:example:rs", true},
+    {"client-x/", "client-x", false},
+    {"https://rs.example/mcp", "rs.example/mcp", false},
+};
+
+START_TEST(canonical_equal)
+{
+    const canonical_case *c = &canonical_cases[_i];
+    ck_assert_msg(mcpauth_url_canonical_equal(c->a, c->b) == c->equal, "%s vs %s", c->a, c->b);
+    ck_assert_msg(mcpauth_url_canonical_equal(c->b, c->a) == c->equal, "%s vs %s", c->b, c->a);
+}
+END_TEST
+
 /* --- quoting for messages ----------------------------------------------- */
 
 START_TEST(quote)
@@ -672,6 +714,10 @@ static Suite *url_suite(void)
     tcase_add_loop_test(tc, redirect_uri_bad, 0, sizeof redirect_bad / sizeof redirect_bad[0]);
     tcase_add_test(tc, redirect_uri_null);
     tcase_add_test(tc, quote);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("canonical");
+    tcase_add_loop_test(tc, canonical_equal, 0, sizeof canonical_cases / sizeof canonical_cases[0]);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hostile");

@@ -50,62 +50,12 @@ static mcpauth_token_verdict fail(mcpauth_token_verdict verdict, char *reason, s
     return verdict;
 }
 
-static char ascii_lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool equal_ignoring_case(const char *a, const char *b, size_t length)
-{
-    for (size_t i = 0; i < length; i++) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i]))
-            return false;
-    }
-    return true;
-}
-
-/* Length of the RFC 3986 §3.1 scheme that starts text and is followed by
- * "://"; 0 when text is not such a URL (a client id, a URN). */
-static size_t url_scheme_length(const char *text)
-{
-    size_t i = 0;
-    if (!((text[0] >= 'a' && text[0] <= 'z') || (text[0] >= 'A' && text[0] <= 'Z')))
-        return 0;
-    while (text[i] &&
-           strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.", text[i]))
-        i++;
-    return strncmp(text + i, "://", 3) == 0 ? i : 0;
-}
-
-/* MCP "Canonical Server URI": scheme and host compare case-insensitively,
- * the rest exactly, and one trailing '/' on either side does not matter.
- * Anything that is not a URL must be identical. */
-static bool audience_equal(const char *a, const char *b)
-{
-    if (strcmp(a, b) == 0)
-        return true;
-    size_t scheme = url_scheme_length(a);
-    if (scheme == 0 || scheme != url_scheme_length(b) || !equal_ignoring_case(a, b, scheme))
-        return false;
-    a += scheme + 3;
-    b += scheme + 3;
-    size_t authority = strcspn(a, "/?#");
-    if (authority != strcspn(b, "/?#") || !equal_ignoring_case(a, b, authority))
-        return false;
-    a += authority;
-    b += authority;
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 0 && a[la - 1] == '/')
-        la--;
-    if (lb > 0 && b[lb - 1] == '/')
-        lb--;
-    return la == lb && memcmp(a, b, la) == 0;
-}
-
+/* MCP Authorization, "Canonical Server URI": the audience names the resource
+ * however its scheme and host are cased, with or without a trailing '/'. */
 static bool has_audience(const mcpauth_token_info *info, const char *expected)
 {
     for (size_t i = 0; i < info->audience_count; i++) {
-        if (info->audiences[i] && audience_equal(info->audiences[i], expected))
+        if (info->audiences[i] && mcpauth_url_canonical_equal(info->audiences[i], expected))
             return true;
     }
     return false;

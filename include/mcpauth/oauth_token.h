@@ -2,9 +2,9 @@
  * the client_credentials, authorization_code (with the PKCE verifier, RFC
  * 7636 §4.5) and refresh_token grants, resource indicators (RFC 8707 §2.2),
  * client authentication, and the parsing of the answer. Building and parsing
- * are pure; mcpauth_token_request() blocks (mcpauth_http_perform). */
-#ifndef MCPAUTH_TOKEN_REQUEST_H
-#define MCPAUTH_TOKEN_REQUEST_H
+ * are pure; mcpauth_oauth_token_request() blocks (mcpauth_http_perform). */
+#ifndef MCPAUTH_OAUTH_TOKEN_H
+#define MCPAUTH_OAUTH_TOKEN_H
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -16,15 +16,15 @@
 #include "mcpauth/strbuf.h"
 
 /* The client as the token endpoint sees it. Strings are borrowed. */
-typedef struct mcpauth_token_client {
+typedef struct mcpauth_oauth_token_client {
     const char *token_endpoint;
     const char *client_id;
     const char *client_secret; /* NULL for a public client (auth NONE) */
     mcpauth_client_auth auth;
-} mcpauth_token_client;
+} mcpauth_oauth_token_client;
 
 /* One grant. Members a grant does not use must be NULL. Borrowed. */
-typedef struct mcpauth_token_params {
+typedef struct mcpauth_oauth_token_params {
     const char *grant_type;       /* "client_credentials", "authorization_code",
                                      "refresh_token" */
     const char *scope;            /* space-separated; NULL omits it */
@@ -34,15 +34,7 @@ typedef struct mcpauth_token_params {
     const char *redirect_uri;  /* authorization_code: as sent to /authorize */
     const char *code_verifier; /* authorization_code: RFC 7636 §4.5 */
     const char *refresh_token; /* refresh_token */
-} mcpauth_token_params;
-
-/* Maps a token_endpoint_auth_method name (RFC 7591 §2: "none",
- * "client_secret_basic", "client_secret_post") to *out; false for any other
- * name (private_key_jwt, tls_client_auth, ... are not spoken here). */
-bool mcpauth_client_auth_from_name(const char *name, mcpauth_client_auth *out);
-
-/* The name of a method ("client_secret_basic"). */
-const char *mcpauth_client_auth_name(mcpauth_client_auth auth);
+} mcpauth_oauth_token_params;
 
 /* Builds the form body of a token request into body (which must be empty):
  * grant_type, the grant's own parameters, scope, each resource, and, for
@@ -52,39 +44,41 @@ const char *mcpauth_client_auth_name(mcpauth_client_auth auth);
  * that the grant's required members are there and that a secret is given
  * for the secret methods: MCPAUTH_EUSAGE otherwise. The body holds secrets:
  * free it with mcpauth_strbuf_free(), which wipes it. */
-mcpauth_status mcpauth_token_request_body(const mcpauth_token_client *client,
-                                          const mcpauth_token_params *params, mcpauth_strbuf *body,
-                                          mcpauth_error *err);
+mcpauth_status mcpauth_oauth_token_request_body(const mcpauth_oauth_token_client *client,
+                                                const mcpauth_oauth_token_params *params,
+                                                mcpauth_strbuf *body, mcpauth_error *err);
 
 /* A successful token response (RFC 6749 §5.1). */
-typedef struct mcpauth_token_response {
+typedef struct mcpauth_oauth_token_response {
     json_object *document;     /* the whole response; owned */
     const char *access_token;  /* borrowed from document; never NULL */
     const char *token_type;    /* "Bearer" in any case; never NULL */
     const char *refresh_token; /* NULL when none was issued */
     const char *scope;         /* NULL when the response has none */
     long long expires_in;      /* seconds; -1 when the response has none */
-} mcpauth_token_response;
+} mcpauth_oauth_token_response;
 
 /* Judges the token endpoint's answer to a request sent to endpoint (named in
  * messages). 200 with a JSON object holding a Bearer token_type and an
  * access_token of visible ASCII (RFC 6749 Appendix A.12, no spaces) ->
- * MCPAUTH_OK and *out (free with mcpauth_token_response_free). An error
+ * MCPAUTH_OK and *out (free with mcpauth_oauth_token_response_free). An error
  * answer (RFC 6749 §5.2) -> MCPAUTH_EREMOTE with the status, error and
  * error_description, never a token; anything malformed -> MCPAUTH_EREMOTE. */
-mcpauth_status mcpauth_token_response_parse(const mcpauth_http_response *resp, const char *endpoint,
-                                            mcpauth_token_response *out, mcpauth_error *err);
+mcpauth_status mcpauth_oauth_token_response_parse(const mcpauth_http_response *resp,
+                                                  const char *endpoint,
+                                                  mcpauth_oauth_token_response *out,
+                                                  mcpauth_error *err);
 
 /* Sends the request (POST, form-encoded, Accept: application/json; Basic
  * credentials when asked) and parses the answer. Transport failures keep the
  * HTTP client's status (MCPAUTH_ENETWORK, or MCPAUTH_EUSAGE when the policy
  * refuses the endpoint URL). Blocks. */
-mcpauth_status mcpauth_token_request(const mcpauth_http_options *opts,
-                                     const mcpauth_token_client *client,
-                                     const mcpauth_token_params *params,
-                                     mcpauth_token_response *out, mcpauth_error *err);
+mcpauth_status mcpauth_oauth_token_request(const mcpauth_http_options *opts,
+                                           const mcpauth_oauth_token_client *client,
+                                           const mcpauth_oauth_token_params *params,
+                                           mcpauth_oauth_token_response *out, mcpauth_error *err);
 
 /* Releases the document; safe on a zeroed struct. */
-void mcpauth_token_response_free(mcpauth_token_response *resp);
+void mcpauth_oauth_token_response_free(mcpauth_oauth_token_response *resp);
 
 #endif
