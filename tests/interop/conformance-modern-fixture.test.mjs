@@ -18,18 +18,26 @@
 //   Over HTTP it goes through a recording proxy (lib/wire-recorder.mjs), and the test checks
 //   the wire facts mcpauth's modern transport relies on: headers, _meta keys, discover,
 //   requestState echo, the listen stream.
+// - MCP Inspector 2.12.0's CLI (--protocol-era modern, legacy, auto) and mcp-remote 0.15.1
+//   (--protocol auto) call a tool on the fixture.
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { startWireRecorder } from './lib/wire-recorder.mjs';
 import { describeFailures, readRequirements, runRequirements, assertScenariosPass } from './lib/conformance-next.mjs';
 
+const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const INSPECTOR = path.join(HERE, 'node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js');
+const MCP_REMOTE = path.join(HERE, 'node_modules/mcp-remote/dist/proxy.js');
 const FIXTURE = path.join(HERE, 'fixtures/modern-server.mjs');
 const MODERN = '2026-07-28';
 
@@ -294,6 +302,56 @@ describe('SDK v2 client (@modelcontextprotocol/client 2.4.0) against the fixture
     assert.equal(cancel.status, 202);
     assert.equal(cancel.requestHeaders['mcp-method'], undefined);
   });
+});
+
+describe('other clients of the new era against the fixture (HTTP)', () => {
+  let fixture;
+  let url;
+  before(async () => {
+    fixture = startFixtureProcess();
+    url = await fixture.url;
+  });
+  after(async () => {
+    await fixture?.stop();
+  });
+
+  // MCP Inspector 2.12.0's CLI (engines says Node >= 22.19; its CLI mode runs on Node 20 here).
+  for (const era of ['modern', 'legacy', 'auto']) {
+    test(`MCP Inspector 2.12.0 CLI, --protocol-era ${era}: tools/call`, async () => {
+      const { stdout } = await execFileP(process.execPath, [INSPECTOR, '--cli', url, '--transport', 'http',
+        '--method', 'tools/call', '--tool-name', 'test_simple_text', '--protocol-era', era], { cwd: HERE, timeout: 60000 });
+      const result = JSON.parse(stdout.slice(stdout.indexOf('{')));
+      assert.equal(textOf(result), 'This is a simple text response for testing.');
+      // serverInfo in the result _meta only on the modern wire
+      assert.equal(result._meta?.['io.modelcontextprotocol/serverInfo']?.name, era === 'legacy' ? undefined : 'mcpauth-modern-fixture');
+    });
+  }
+
+  // mcp-remote 0.15.1 --protocol auto between an SDK v2 client on stdio and the fixture.
+  // With a legacy local client it answers initialize itself and bridges to the modern server
+  // ("Remote server speaks MCP 2026-07-28; answering the local client's handshake here").
+  for (const [label, mode, version] of [['legacy', undefined, '2025-11-25'], ['auto', 'auto', MODERN], ['pinned', { pin: MODERN }, MODERN]]) {
+    test(`mcp-remote 0.15.1 --protocol auto, local v2 client ${label}: tools/call`, async () => {
+      const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpauth-mcp-remote-'));
+      const { client } = makeClient(mode);
+      const transport = new StdioClientTransport({
+        command: process.execPath, args: [MCP_REMOTE, url, '--protocol', 'auto'],
+        env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir }, stderr: 'pipe', cwd: HERE,
+      });
+      let stderr = '';
+      transport.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+      try {
+        await client.connect(transport);
+        assert.equal(client.getNegotiatedProtocolVersion(), version);
+        const r = await client.callTool({ name: 'test_simple_text', arguments: {} });
+        assert.equal(textOf(r), 'This is a simple text response for testing.', stderr);
+        if (!mode) assert.match(stderr, /Remote server speaks MCP 2026-07-28/);
+      } finally {
+        await client.close();
+        fs.rmSync(configDir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 test('the fixture on stdio keeps stdout for the protocol and says so on stderr', async () => {
