@@ -23,7 +23,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,37 +32,15 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { startWireRecorder } from './lib/wire-recorder.mjs';
-import { describeFailures, readRequirements, runRequirements, assertScenariosPass } from './lib/conformance-next.mjs';
+import {
+  MODERN_FIXTURE as FIXTURE, assertScenariosPass, describeFailures, readRequirements, runRequirements, startModernFixture,
+} from './lib/conformance-next.mjs';
 
 const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const INSPECTOR = path.join(HERE, 'node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js');
 const MCP_REMOTE = path.join(HERE, 'node_modules/mcp-remote/dist/proxy.js');
-const FIXTURE = path.join(HERE, 'fixtures/modern-server.mjs');
 const MODERN = '2026-07-28';
-
-/** `node modern-server.mjs http --port 0` as a child; resolves with its printed URL. */
-function startFixtureProcess() {
-  const child = spawn(process.execPath, [FIXTURE, 'http', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  const url = new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`fixture did not print its URL in 10 s\n${stderr}`)), 10000);
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d;
-      const m = out.match(/^modern fixture: listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)$/m);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`fixture exited (${code}) before listening\n${stderr}`)); });
-  });
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-  return { child, url, stop, stderr: () => stderr };
-}
 
 /** An SDK v2 client with handlers for every MRTR input kind. */
 function makeClient(mode) {
@@ -96,8 +74,8 @@ describe('modern fixture over Streamable HTTP: conformance 0.2.0-alpha.12', () =
   const req2025 = readRequirements('2025-11-25');
 
   before(async () => {
-    fixture = startFixtureProcess();
-    url = await fixture.url;
+    fixture = await startModernFixture();
+    url = fixture.url;
     [modern, legacy] = await Promise.all([
       runRequirements({ url, revision: MODERN }),
       runRequirements({ url, revision: '2025-11-25' }),
@@ -166,8 +144,8 @@ describe('SDK v2 client (@modelcontextprotocol/client 2.4.0) against the fixture
   let fixture;
   let url;
   before(async () => {
-    fixture = startFixtureProcess();
-    url = await fixture.url;
+    fixture = await startModernFixture();
+    url = fixture.url;
   });
   after(async () => {
     await fixture?.stop();
@@ -308,8 +286,8 @@ describe('other clients of the new era against the fixture (HTTP)', () => {
   let fixture;
   let url;
   before(async () => {
-    fixture = startFixtureProcess();
-    url = await fixture.url;
+    fixture = await startModernFixture();
+    url = fixture.url;
   });
   after(async () => {
     await fixture?.stop();

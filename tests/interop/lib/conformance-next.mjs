@@ -23,11 +23,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startServe } from '../../lib/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const CONFORMANCE_NEXT_DIR = path.resolve(HERE, '../node_modules/conformance-next');
 export const CONFORMANCE_NEXT_CLI = path.join(CONFORMANCE_NEXT_DIR, 'dist/index.js');
 export const GLOBSYNC_LOADER = path.join(HERE, 'node20-globsync.mjs');
+/** The SDK v2 fixture for the 2026-07-28 scenarios (and the 2025-11-25 ones: dual era). */
+export const MODERN_FIXTURE = path.resolve(HERE, '../fixtures/modern-server.mjs');
 
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
@@ -160,5 +163,66 @@ export async function assertScenariosPass(t, result, expected, { allowEmpty = []
       assert.equal(s.failed, 0, `${name}: ${s.failed} check(s) failed${describeFailures(s)}`);
       if (!allowEmpty.includes(name)) assert.ok(s.passed > 0, `${name}: no check passed${tail()}`);
     });
+  }
+}
+
+/**
+ * `node fixtures/modern-server.mjs http --port 0` as a child process (Streamable HTTP on
+ * 127.0.0.1, both eras). Resolves once it printed its URL:
+ * { url, pid, stop(), stderr() }; stop() sends SIGTERM to that PID and waits for the exit.
+ */
+export async function startModernFixture({ timeoutMs = 10000 } = {}) {
+  const child = spawn(process.execPath, [MODERN_FIXTURE, 'http', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`modern fixture did not print its URL in ${timeoutMs} ms\n${stderr}`)), timeoutMs);
+      child.stdout.setEncoding('utf8').on('data', (d) => {
+        out += d;
+        const m = out.match(/^modern fixture: listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)$/m);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`modern fixture exited (${code ?? signal}) before listening\n${stderr}`)); });
+    });
+    return { url, pid: child.pid, stop, stderr: () => stderr };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * For the lead's acceptance tests through mcpauth (issue 11), mirroring lib/conformance.mjs:
+ * `mcpauth serve --no-auth ...serveArgs -- node fixtures/modern-server.mjs stdio` (through the
+ * harness's startServe; the caller stops it). Then e.g.
+ *
+ *   const { scored } = readRequirements('2026-07-28');
+ *   const serve = await startBridgedModernFixture();
+ *   try { await assertScenariosPass(t, await runRequirements({ url: serve.resource, revision: '2026-07-28' }), scored); }
+ *   finally { await serve.stop(); }
+ */
+export function startBridgedModernFixture(serveArgs = [], options = {}) {
+  return startServe(['--no-auth', ...serveArgs, '--', process.execPath, MODERN_FIXTURE, 'stdio'], options);
+}
+
+/**
+ * `mcpauth serve --no-auth --upstream <fixture URL> ...serveArgs`, the fixture started first
+ * (startModernFixture). Resolves with { serve, fixture, stop() }; stop() stops both.
+ */
+export async function startUpstreamModernFixture(serveArgs = [], options = {}) {
+  const fixture = await startModernFixture();
+  try {
+    const serve = await startServe(['--no-auth', '--upstream', fixture.url, ...serveArgs], options);
+    return { serve, fixture, stop: async () => { await serve.stop(); await fixture.stop(); } };
+  } catch (err) {
+    await fixture.stop();
+    throw err;
   }
 }
