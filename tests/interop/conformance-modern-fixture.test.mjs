@@ -18,6 +18,8 @@
 //   Over HTTP it goes through a recording proxy (lib/wire-recorder.mjs), and the test checks
 //   the wire facts mcpauth's modern transport relies on: headers, _meta keys, discover,
 //   requestState echo, the listen stream.
+// - The SDK v2 server's own answers to malformed modern requests (-32020, -32021, -32022,
+//   -32601, -32602, 202, 403), as a reference for mcpauth's modern transport.
 // - MCP Inspector 2.12.0's CLI (--protocol-era modern, legacy, auto) and mcp-remote 0.15.1
 //   (--protocol auto) call a tool on the fixture.
 
@@ -330,6 +332,124 @@ describe('other clients of the new era against the fixture (HTTP)', () => {
       }
     });
   }
+});
+
+// What an SDK v2 server (createMcpHandler) answers to malformed 2026-07-28 requests: the
+// reference the issue-11 integration tests of mcpauth's own modern transport can compare with.
+describe('the SDK v2 server\'s answers to malformed modern requests (reference)', () => {
+  let fixture;
+  before(async () => {
+    fixture = await startModernFixture();
+  });
+  after(async () => {
+    await fixture?.stop();
+  });
+
+  const envelope = (version = MODERN, capabilities = {}) => ({
+    'io.modelcontextprotocol/protocolVersion': version,
+    'io.modelcontextprotocol/clientCapabilities': capabilities,
+  });
+  async function post(body, headers = {}) {
+    const res = await fetch(fixture.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+  const modernHeaders = (method, name) => ({
+    'MCP-Protocol-Version': MODERN, 'Mcp-Method': method, ...(name === undefined ? {} : { 'Mcp-Name': name }),
+  });
+  const call = (id, extra = {}) => ({
+    jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'test_simple_text', arguments: {}, _meta: envelope(), ...extra },
+  });
+
+  test('unsupported version: 400, -32022, data.supported (modern versions only) and data.requested, the request id', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: envelope('2099-01-01') } },
+      { 'MCP-Protocol-Version': '2099-01-01', 'Mcp-Method': 'tools/list' });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.id, 7);
+    assert.equal(r.json.error.code, -32022);
+    assert.deepEqual(r.json.error.data, { supported: [MODERN], requested: '2099-01-01' });
+  });
+
+  test('MCP-Protocol-Version header ≠ _meta version: 400, -32020', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 8, method: 'tools/list', params: { _meta: envelope() } },
+      { 'MCP-Protocol-Version': '2025-11-25', 'Mcp-Method': 'tools/list' });
+    assert.deepEqual([r.status, r.json.error.code, r.json.id], [400, -32020, 8]);
+  });
+
+  test('Mcp-Name missing, or ≠ params.name: 400, -32020; the Base64 sentinel form is accepted', async () => {
+    let r = await post(call(9), modernHeaders('tools/call'));
+    assert.deepEqual([r.status, r.json.error.code, r.json.id], [400, -32020, 9]);
+    r = await post(call(10), modernHeaders('tools/call', 'test_image_content'));
+    assert.deepEqual([r.status, r.json.error.code], [400, -32020]);
+    r = await post(call(11), modernHeaders('tools/call', `=?base64?${Buffer.from('test_simple_text').toString('base64')}?=`));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.result.content[0].text, 'This is a simple text response for testing.');
+  });
+
+  test('Mcp-Method ≠ method: 400, -32020', async () => {
+    const r = await post(call(12), modernHeaders('tools/list', 'test_simple_text'));
+    assert.deepEqual([r.status, r.json.error.code], [400, -32020]);
+  });
+
+  test('_meta without clientCapabilities: 400, -32602', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 13, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } } },
+      modernHeaders('tools/list'));
+    assert.deepEqual([r.status, r.json.error.code, r.json.id], [400, -32602, 13]);
+  });
+
+  test('unknown method, and removed ones (ping, initialize with the envelope): 404, -32601', async () => {
+    for (const method of ['foo/bar', 'ping', 'logging/setLevel', 'resources/subscribe']) {
+      const r = await post({ jsonrpc: '2.0', id: 14, method, params: { _meta: envelope() } }, modernHeaders(method));
+      assert.deepEqual([r.status, r.json.error.code, r.json.id], [404, -32601, 14], method);
+    }
+  });
+
+  test('sampling input asked of a client without the sampling capability: 400, -32021, requiredCapabilities', async () => {
+    const r = await post({ ...call(15), params: { name: 'test_missing_capability', arguments: {}, _meta: envelope() } },
+      modernHeaders('tools/call', 'test_missing_capability'));
+    assert.deepEqual([r.status, r.json.error.code], [400, -32021]);
+    assert.deepEqual(r.json.error.data.requiredCapabilities, { sampling: {} });
+  });
+
+  test('a tampered requestState: -32602 "Invalid or expired requestState" (HTTP 200)', async () => {
+    const first = await post({ ...call(16), params: { name: 'test_input_required_result_tampered_state', arguments: {}, _meta: envelope(MODERN, { elicitation: {} }) } },
+      modernHeaders('tools/call', 'test_input_required_result_tampered_state'));
+    const state = first.json.result.requestState;
+    const r = await post({
+      ...call(17),
+      params: {
+        name: 'test_input_required_result_tampered_state', arguments: {}, _meta: envelope(MODERN, { elicitation: {} }),
+        inputResponses: { confirm: { action: 'accept', content: { ok: true } } }, requestState: `${state}x`,
+      },
+    }, modernHeaders('tools/call', 'test_input_required_result_tampered_state'));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.error.code, -32602);
+    assert.equal(r.json.error.message, 'Invalid or expired requestState');
+  });
+
+  test('a modern request carrying Mcp-Session-Id is served statelessly, no session id back', async () => {
+    const r = await post(call(18), { ...modernHeaders('tools/call', 'test_simple_text'), 'Mcp-Session-Id': 'no-such-session' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('mcp-session-id'), null);
+  });
+
+  test('a modern notification: 202, empty body', async () => {
+    const r = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, _meta: envelope() } },
+      { 'MCP-Protocol-Version': MODERN });
+    assert.equal(r.status, 202);
+    assert.equal(r.text, '');
+  });
+
+  test('a foreign Origin: 403 before anything else', async () => {
+    const r = await post(call(19), { ...modernHeaders('tools/call', 'test_simple_text'), Origin: 'http://evil.example.com' });
+    assert.equal(r.status, 403);
+  });
 });
 
 test('the fixture on stdio keeps stdout for the protocol and says so on stderr', async () => {
