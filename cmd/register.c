@@ -115,11 +115,10 @@ static const cmd_spec register_spec = {
     .name = "register",
     .usage = "(--issuer URL | --resource MCP_URL | --registration-endpoint URL) [OPTIONS]\n"
              "       mcpauth register (--show | --update | --delete) FILE [OPTIONS]",
-    .summary =
-        "Registers an OAuth client with an authorization server by dynamic client\n"
-        "registration (RFC 7591), finding the registration endpoint by RFC 8414 /\n"
-        "OpenID discovery, and reads, updates or deletes it later (RFC 7592).\n"
-        "Without metadata options it registers what MCP Inspector needs.",
+    .summary = "Registers an OAuth client with an authorization server by dynamic client\n"
+               "registration (RFC 7591), finding the registration endpoint by RFC 8414 /\n"
+               "OpenID discovery, and reads, updates or deletes it later (RFC 7592).\n"
+               "Without metadata options it registers what MCP Inspector needs.",
     .groups = register_groups,
     .group_count = sizeof register_groups / sizeof register_groups[0],
     .epilog = "Environment:\n"
@@ -179,8 +178,8 @@ static int check_choice(const char *option, const char *arg, const char *const *
 
 static int on_option(void *ctx, int id, const char *arg)
 {
-    static const char *const auth_methods[] = {"none", "client_secret_basic",
-                                               "client_secret_post", "private_key_jwt", NULL};
+    static const char *const auth_methods[] = {"none", "client_secret_basic", "client_secret_post",
+                                               "private_key_jwt", NULL};
     static const char *const app_types[] = {"native", "web", NULL};
     register_args *a = ctx;
     int rc = cmd_http_option(&register_spec, &a->http, id, arg);
@@ -189,36 +188,81 @@ static int on_option(void *ctx, int id, const char *arg)
     if (id >= OPT_NAME && id <= OPT_METADATA)
         a->meta_given = true;
     switch (id) {
-    case OPT_ISSUER: a->issuer = arg; return 0;
-    case OPT_RESOURCE: a->resource = arg; return 0;
-    case OPT_REGISTRATION_ENDPOINT: a->registration_endpoint = arg; return 0;
-    case OPT_SHOW: return set_mode(a, MODE_SHOW, arg);
-    case OPT_UPDATE: return set_mode(a, MODE_UPDATE, arg);
-    case OPT_DELETE: return set_mode(a, MODE_DELETE, arg);
-    case OPT_NAME: a->meta.client_name = arg; return 0;
-    case OPT_REDIRECT_URI: push(&a->meta.redirect_uris, arg); return 0;
-    case OPT_GRANT_TYPE: push(&a->meta.grant_types, arg); return 0;
-    case OPT_RESPONSE_TYPE: push(&a->meta.response_types, arg); return 0;
-    case OPT_SCOPE: a->meta.scope = arg; return 0;
+    case OPT_ISSUER:
+        a->issuer = arg;
+        return 0;
+    case OPT_RESOURCE:
+        a->resource = arg;
+        return 0;
+    case OPT_REGISTRATION_ENDPOINT:
+        a->registration_endpoint = arg;
+        return 0;
+    case OPT_SHOW:
+        return set_mode(a, MODE_SHOW, arg);
+    case OPT_UPDATE:
+        return set_mode(a, MODE_UPDATE, arg);
+    case OPT_DELETE:
+        return set_mode(a, MODE_DELETE, arg);
+    case OPT_NAME:
+        a->meta.client_name = arg;
+        return 0;
+    case OPT_REDIRECT_URI:
+        push(&a->meta.redirect_uris, arg);
+        return 0;
+    case OPT_GRANT_TYPE:
+        push(&a->meta.grant_types, arg);
+        return 0;
+    case OPT_RESPONSE_TYPE:
+        push(&a->meta.response_types, arg);
+        return 0;
+    case OPT_SCOPE:
+        a->meta.scope = arg;
+        return 0;
     case OPT_AUTH_METHOD:
         a->meta.token_endpoint_auth_method = arg;
         return check_choice("auth-method", arg, auth_methods);
     case OPT_APPLICATION_TYPE:
         a->meta.application_type = arg;
         return check_choice("application-type", arg, app_types);
-    case OPT_CONTACT: push(&a->meta.contacts, arg); return 0;
-    case OPT_CLIENT_URI: a->meta.client_uri = arg; return 0;
-    case OPT_LOGO_URI: a->meta.logo_uri = arg; return 0;
-    case OPT_TOS_URI: a->meta.tos_uri = arg; return 0;
-    case OPT_POLICY_URI: a->meta.policy_uri = arg; return 0;
-    case OPT_JWKS_URI: a->meta.jwks_uri = arg; return 0;
-    case OPT_SOFTWARE_ID: a->meta.software_id = arg; return 0;
-    case OPT_SOFTWARE_VERSION: a->meta.software_version = arg; return 0;
-    case OPT_SOFTWARE_STATEMENT_FILE: a->software_statement_file = arg; return 0;
-    case OPT_METADATA: a->metadata_file = arg; return 0;
-    case OPT_INITIAL_ACCESS_TOKEN_FILE: a->initial_access_token_file = arg; return 0;
-    case OPT_OUTPUT: a->output = arg; return 0;
-    case OPT_FORCE: a->force = true; return 0;
+    case OPT_CONTACT:
+        push(&a->meta.contacts, arg);
+        return 0;
+    case OPT_CLIENT_URI:
+        a->meta.client_uri = arg;
+        return 0;
+    case OPT_LOGO_URI:
+        a->meta.logo_uri = arg;
+        return 0;
+    case OPT_TOS_URI:
+        a->meta.tos_uri = arg;
+        return 0;
+    case OPT_POLICY_URI:
+        a->meta.policy_uri = arg;
+        return 0;
+    case OPT_JWKS_URI:
+        a->meta.jwks_uri = arg;
+        return 0;
+    case OPT_SOFTWARE_ID:
+        a->meta.software_id = arg;
+        return 0;
+    case OPT_SOFTWARE_VERSION:
+        a->meta.software_version = arg;
+        return 0;
+    case OPT_SOFTWARE_STATEMENT_FILE:
+        a->software_statement_file = arg;
+        return 0;
+    case OPT_METADATA:
+        a->metadata_file = arg;
+        return 0;
+    case OPT_INITIAL_ACCESS_TOKEN_FILE:
+        a->initial_access_token_file = arg;
+        return 0;
+    case OPT_OUTPUT:
+        a->output = arg;
+        return 0;
+    case OPT_FORCE:
+        a->force = true;
+        return 0;
     case OPT_FORMAT:
         if (strcmp(arg, "text") == 0)
             a->format = FORMAT_TEXT;
@@ -227,8 +271,7 @@ static int on_option(void *ctx, int id, const char *arg)
         else if (strcmp(arg, "env") == 0)
             a->format = FORMAT_ENV;
         else
-            return cmd_usage_error(&register_spec, "--format: '%s' is not text, json or env",
-                                   arg);
+            return cmd_usage_error(&register_spec, "--format: '%s' is not text, json or env", arg);
         return 0;
     }
     return cmd_usage_error(&register_spec, "internal error: unhandled option %d", id);
@@ -292,8 +335,7 @@ static mcpauth_status build_metadata(register_args *a, json_object *base, json_o
 }
 
 /* Applies --metadata and the metadata options to doc. */
-static mcpauth_status merge_metadata_sources(register_args *a, json_object *doc,
-                                             mcpauth_error *err)
+static mcpauth_status merge_metadata_sources(register_args *a, json_object *doc, mcpauth_error *err)
 {
     if (a->metadata_file) {
         char *text = NULL;
@@ -406,39 +448,12 @@ static int fail_remote(const char *name, mcpauth_error *err)
 static mcpauth_status find_endpoint(const register_args *a, mcpauth_credentials *creds,
                                     mcpauth_error *err)
 {
-    if (a->registration_endpoint) {
-        creds->registration_endpoint = strdup(a->registration_endpoint);
-        return creds->registration_endpoint ? MCPAUTH_OK
-                                            : mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    }
-    const char *issuer = a->issuer;
-    mcpauth_resource_metadata prm = {0};
-    if (a->resource) {
-        if (mcpauth_discover_resource(&a->http, a->resource, &prm, err) != MCPAUTH_OK)
-            return err->status;
-        issuer = prm.authorization_server;
-    }
-    mcpauth_as_metadata md = {0};
-    mcpauth_status st = mcpauth_discover_issuer(&a->http, issuer, &md, err);
-    if (st == MCPAUTH_OK) {
-        const char *endpoint = mcpauth_json_string(md.document, "registration_endpoint");
-        if (!endpoint) {
-            st = mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                                   "the authorization server %s advertises no "
-                                   "registration_endpoint: it does not offer dynamic client "
-                                   "registration, so the client may need to be registered with it "
-                                   "by hand (pre-registered)",
-                                   md.issuer);
-        } else {
-            creds->issuer = strdup(md.issuer);
-            creds->registration_endpoint = strdup(endpoint);
-            if (!creds->issuer || !creds->registration_endpoint)
-                st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-        }
-    }
-    mcpauth_as_metadata_free(&md);
-    mcpauth_resource_metadata_free(&prm);
-    return st;
+    if (!a->registration_endpoint)
+        return mcpauth_discover_registration_endpoint(
+            &a->http, a->issuer, a->resource, &creds->issuer, &creds->registration_endpoint, err);
+    creds->registration_endpoint = strdup(a->registration_endpoint);
+    return creds->registration_endpoint ? MCPAUTH_OK
+                                        : mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
 }
 
 static int run_create(register_args *a)
@@ -458,8 +473,8 @@ static int run_create(register_args *a)
         cmd_read_secret(a->initial_access_token_file, "MCPAUTH_INITIAL_ACCESS_TOKEN",
                         "initial access token", &token, &err) != MCPAUTH_OK ||
         find_endpoint(a, &creds, &err) != MCPAUTH_OK ||
-        mcpauth_registration_create(&a->http, creds.registration_endpoint, metadata, token,
-                                    &client, &err) != MCPAUTH_OK) {
+        mcpauth_registration_create(&a->http, creds.registration_endpoint, metadata, token, &client,
+                                    &err) != MCPAUTH_OK) {
         status = fail_remote("register", &err);
         goto done;
     }
@@ -481,8 +496,7 @@ done:
 }
 
 /* Loads a credentials file that supports RFC 7592 management. */
-static mcpauth_status load_managed(const char *path, mcpauth_credentials *creds,
-                                   mcpauth_error *err)
+static mcpauth_status load_managed(const char *path, mcpauth_credentials *creds, mcpauth_error *err)
 {
     if (mcpauth_credentials_load(path, creds, err) != MCPAUTH_OK)
         return err->status;
@@ -599,10 +613,16 @@ int cmd_register(int argc, char **argv)
     if ((status = check_combination(&a)) != 0)
         goto done;
     switch (a.mode) {
-    case MODE_CREATE: status = run_create(&a); break;
+    case MODE_CREATE:
+        status = run_create(&a);
+        break;
     case MODE_SHOW:
-    case MODE_UPDATE: status = run_show_or_update(&a); break;
-    case MODE_DELETE: status = run_delete(&a); break;
+    case MODE_UPDATE:
+        status = run_show_or_update(&a);
+        break;
+    case MODE_DELETE:
+        status = run_delete(&a);
+        break;
     }
 done:
     free(lists);

@@ -45,6 +45,19 @@ mcpauth_status mcpauth_discover_issuer(const mcpauth_http_options *opts, const c
 mcpauth_status mcpauth_discover_resource(const mcpauth_http_options *opts, const char *resource_url,
                                          mcpauth_resource_metadata *out, mcpauth_error *err);
 
+/* Where a client registers (RFC 7591 §3): the registration_endpoint in the
+ * metadata of issuer, or, when issuer is NULL, of the first authorization
+ * server that resource_url's protected resource metadata names (RFC 9728,
+ * then RFC 8414). On success *issuer_out is the metadata's issuer and
+ * *endpoint_out the endpoint, both for the caller to free. An authorization
+ * server without a registration_endpoint does not offer dynamic
+ * registration: MCPAUTH_EREMOTE saying so. Other failures as
+ * mcpauth_discover_resource() and mcpauth_discover_issuer(). */
+mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options *opts,
+                                                      const char *issuer, const char *resource_url,
+                                                      char **issuer_out, char **endpoint_out,
+                                                      mcpauth_error *err);
+
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md);
 void mcpauth_resource_metadata_free(mcpauth_resource_metadata *md);
 

@@ -486,6 +486,45 @@ mcpauth_status mcpauth_discover_resource(const mcpauth_http_options *opts, const
     return status;
 }
 
+mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options *opts,
+                                                      const char *issuer, const char *resource_url,
+                                                      char **issuer_out, char **endpoint_out,
+                                                      mcpauth_error *err)
+{
+    *issuer_out = NULL;
+    *endpoint_out = NULL;
+    mcpauth_resource_metadata prm = {0};
+    if (!issuer) {
+        if (mcpauth_discover_resource(opts, resource_url, &prm, err) != MCPAUTH_OK)
+            return err->status;
+        issuer = prm.authorization_server;
+    }
+    mcpauth_as_metadata md = {0};
+    mcpauth_status st = mcpauth_discover_issuer(opts, issuer, &md, err);
+    const char *endpoint =
+        st == MCPAUTH_OK ? mcpauth_json_string(md.document, "registration_endpoint") : NULL;
+    if (st == MCPAUTH_OK && !endpoint) {
+        st = mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                               "the authorization server %s advertises no "
+                               "registration_endpoint: it does not offer dynamic client "
+                               "registration, so the client may need to be registered with it "
+                               "by hand (pre-registered)",
+                               md.issuer);
+    } else if (st == MCPAUTH_OK) {
+        *issuer_out = strdup(md.issuer);
+        *endpoint_out = strdup(endpoint);
+        if (!*issuer_out || !*endpoint_out) {
+            free(*issuer_out);
+            free(*endpoint_out);
+            *issuer_out = *endpoint_out = NULL;
+            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        }
+    }
+    mcpauth_as_metadata_free(&md);
+    mcpauth_resource_metadata_free(&prm);
+    return st;
+}
+
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md)
 {
     if (!md)
