@@ -22,7 +22,6 @@
 #include "mcpauth/discovery.h"
 #include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
-#include "mcpauth/pkce.h"
 #include "mcpauth/secret.h"
 #include "mcpauth/token_request.h"
 #include "mcpauth/url.h"
@@ -356,17 +355,6 @@ static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpau
     return st;
 }
 
-/* Two issuer identifiers name the same server, forgiving one trailing '/'. */
-static bool same_issuer(const char *x, const char *y)
-{
-    size_t lx = strlen(x), ly = strlen(y);
-    if (lx && x[lx - 1] == '/')
-        lx--;
-    if (ly && y[ly - 1] == '/')
-        ly--;
-    return lx == ly && strncmp(x, y, lx) == 0;
-}
-
 /* Settles the issuer: --issuer, else the credentials', else the token
  * file's. A client secret or refresh token belongs to one server: another
  * one named elsewhere is refused rather than sent the secret. */
@@ -383,7 +371,7 @@ static int choose_issuer(const token_args *a, token_state *s)
         if (!s->issuer) {
             s->issuer = candidates[i];
             from = i;
-        } else if (!same_issuer(s->issuer, candidates[i])) {
+        } else if (!mcpauth_discovery_same_issuer(s->issuer, candidates[i])) {
             if (from == 0)
                 return cmd_usage_error(&token_spec,
                                        "--issuer %s is not the issuer %s in %s: the client's "
@@ -441,18 +429,12 @@ static int choose_client(const token_args *a, token_state *s)
                             : NULL;
     if (a->auth_method) {
         mcpauth_client_auth_from_name(a->auth_method, &c->auth);
-    } else if (registered) {
-        if (!mcpauth_client_auth_from_name(registered, &c->auth)) {
-            fprintf(stderr,
-                    "mcpauth token: %s: the client was registered for %.64s, which mcpauth does "
-                    "not speak (use --auth-method)\n",
-                    a->credentials_file, registered);
-            return MCPAUTH_ELOCAL;
-        }
-    } else {
-        /* RFC 7591 §2 makes client_secret_basic the default; a client with
-         * no secret at all is a public one. */
-        c->auth = c->client_secret ? MCPAUTH_CLIENT_AUTH_BASIC : MCPAUTH_CLIENT_AUTH_NONE;
+    } else if (!mcpauth_client_auth_default(registered, c->client_secret != NULL, &c->auth)) {
+        fprintf(stderr,
+                "mcpauth token: %s: the client was registered for %.64s, which mcpauth does "
+                "not speak (use --auth-method)\n",
+                a->credentials_file, registered);
+        return MCPAUTH_ELOCAL;
     }
     if (c->auth == MCPAUTH_CLIENT_AUTH_NONE)
         c->client_secret = NULL; /* a public client sends none */
@@ -496,45 +478,6 @@ static int discover(const token_args *a, token_state *s)
         return MCPAUTH_EREMOTE;
     }
     return 0;
-}
-
-/* MCP (Authorization Code Protection): clients must refuse to go on when
- * the metadata does not list S256 in code_challenge_methods_supported. */
-static bool offers_s256(json_object *metadata)
-{
-    json_object *methods = NULL;
-    if (!json_object_object_get_ex(metadata, "code_challenge_methods_supported", &methods) ||
-        !json_object_is_type(methods, json_type_array))
-        return false;
-    for (size_t i = 0; i < json_object_array_length(methods); i++) {
-        json_object *m = json_object_array_get_idx(methods, i);
-        if (json_object_is_type(m, json_type_string) &&
-            strcmp(json_object_get_string(m), "S256") == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The first registered redirect URI mcpauth can listen on: http on a
- * loopback host. */
-static const char *registered_loopback_uri(const token_state *s)
-{
-    json_object *uris = NULL;
-    if (!s->creds.client || !json_object_object_get_ex(s->creds.client, "redirect_uris", &uris) ||
-        !json_object_is_type(uris, json_type_array))
-        return NULL;
-    for (size_t i = 0; i < json_object_array_length(uris); i++) {
-        const char *uri = json_object_get_string(json_object_array_get_idx(uris, i));
-        mcpauth_url url;
-        if (!uri || mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
-            continue;
-        bool usable =
-            strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url) && !url.fragment;
-        mcpauth_url_free(&url);
-        if (usable)
-            return uri;
-    }
-    return NULL;
 }
 
 /* The executable name in $PATH, as a path the caller frees; NULL when none.
@@ -587,118 +530,43 @@ static void open_browser(const char *url)
     free(program);
 }
 
-static void print_instructions(const token_args *a, const char *url, const char *redirect_uri)
+/* Shows the authorization URL, and opens it with --open. */
+static void show_authorization(const char *url, const char *redirect_uri, void *data)
 {
+    const token_args *a = data;
     fprintf(stderr,
             "mcpauth token: open this URL in a browser to authorize the client:\n\n  %s\n\n"
             "mcpauth token: waiting up to %ld s for the redirect to %s\n",
             url, a->wait_seconds, redirect_uri);
     fflush(stderr);
-}
-
-/* The front channel: authorization URL, browser, loopback redirect. On
- * success *code is the authorization code. */
-static int authorize(const token_args *a, token_state *s, const char *redirect_uri,
-                     const mcpauth_pkce *pkce, char **code)
-{
-    mcpauth_error err = {0};
-    const char *endpoint = mcpauth_json_string(s->md.document, "authorization_endpoint");
-    if (!endpoint) {
-        fprintf(stderr,
-                "mcpauth token: the authorization server %s advertises no "
-                "authorization_endpoint (RFC 8414 §2)\n",
-                s->md.issuer);
-        return MCPAUTH_EREMOTE;
-    }
-    if (mcpauth_http_check_url(&a->http, endpoint, &err) != MCPAUTH_OK)
-        return fail_remote(&err);
-    char state[MCPAUTH_STATE_LENGTH + 1];
-    if (mcpauth_authorization_new_state(state, &err) != MCPAUTH_OK)
-        return cmd_fail("token", &err);
-    mcpauth_authorization_request req = {
-        .authorization_endpoint = endpoint,
-        .client_id = s->client.client_id,
-        .redirect_uri = redirect_uri,
-        .scope = s->scope,
-        .state = state,
-        .code_challenge = pkce->challenge,
-        .resources = a->resources,
-        .resource_count = a->resource_count,
-    };
-    char *url = mcpauth_authorization_url(&req, &err);
-    if (!url)
-        return fail_remote(&err);
-    mcpauth_redirect_listener *listener = NULL;
-    int status = 0;
-    /* A browser that hangs up while its page is written must not kill us. */
-    signal(SIGPIPE, SIG_IGN);
-    if (mcpauth_redirect_listener_open(redirect_uri, a->http.verbose, &listener, &err) !=
-        MCPAUTH_OK) {
-        status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&token_spec, "%s", err.message)
-                                              : cmd_fail("token", &err);
-        free(url);
-        return status;
-    }
-    print_instructions(a, url, redirect_uri);
     if (a->open_browser)
         open_browser(url);
-    json_object *iss_supported = NULL;
-    mcpauth_authorization_expect expect = {
-        .state = state,
-        .issuer = s->md.issuer,
-        .require_iss = json_object_object_get_ex(s->md.document,
-                                                 "authorization_response_iss_parameter_supported",
-                                                 &iss_supported) &&
-                       json_object_is_type(iss_supported, json_type_boolean) &&
-                       json_object_get_boolean(iss_supported),
-    };
-    if (mcpauth_redirect_listener_wait(listener, &expect, (uint64_t)a->wait_seconds * 1000, code,
-                                       &err) != MCPAUTH_OK)
-        status = cmd_fail("token", &err);
-    mcpauth_redirect_listener_free(listener);
-    explicit_bzero(state, sizeof state);
-    free(url);
-    return status;
 }
 
 static int grant_authorization_code(const token_args *a, token_state *s,
                                     mcpauth_token_response *resp)
 {
-    if (!offers_s256(s->md.document)) {
-        fprintf(stderr,
-                "mcpauth token: the authorization server %s does not list S256 in "
-                "code_challenge_methods_supported: refusing the authorization code flow "
-                "without PKCE (MCP authorization, OAuth 2.1 §7.5)\n",
-                s->md.issuer);
-        return MCPAUTH_EREMOTE;
-    }
-    const char *redirect_uri = a->redirect_uri ? a->redirect_uri : registered_loopback_uri(s);
-    if (!redirect_uri)
-        return cmd_usage_error(&token_spec,
-                               "no loopback redirect URI to listen on: give --redirect-uri "
-                               "http://127.0.0.1:PORT/callback (registered with the client)");
+    mcpauth_authorization_grant grant = {
+        .http = &a->http,
+        .metadata = &s->md,
+        .client = &s->client,
+        .redirect_uri = a->redirect_uri,
+        .registered = s->creds.client,
+        .scope = s->scope,
+        .resources = a->resources,
+        .resource_count = a->resource_count,
+        .timeout_ms = (uint64_t)a->wait_seconds * 1000,
+        .show = show_authorization,
+        .show_data = (void *)a,
+    };
+    /* A browser that hangs up while its page is written must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
     mcpauth_error err = {0};
-    mcpauth_pkce pkce;
-    if (mcpauth_pkce_generate(&pkce, &err) != MCPAUTH_OK)
-        return cmd_fail("token", &err);
-    char *code = NULL;
-    int status = authorize(a, s, redirect_uri, &pkce, &code);
-    if (status == 0) {
-        /* RFC 8707 §2.2: the same resources again, at the token endpoint. */
-        mcpauth_token_params params = {
-            .grant_type = "authorization_code",
-            .resources = a->resources,
-            .resource_count = a->resource_count,
-            .code = code,
-            .redirect_uri = redirect_uri,
-            .code_verifier = pkce.verifier,
-        };
-        if (mcpauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
-            status = fail_remote(&err);
-    }
-    mcpauth_secret_free(code);
-    mcpauth_pkce_clear(&pkce);
-    return status;
+    if (mcpauth_authorization_code_grant(&grant, resp, &err) == MCPAUTH_OK)
+        return 0;
+    if (err.status == MCPAUTH_EUSAGE)
+        return cmd_usage_error(&token_spec, "%s", err.message);
+    return cmd_fail("token", &err);
 }
 
 static int obtain(const token_args *a, token_state *s, mcpauth_token_response *resp)

@@ -6,6 +6,7 @@
 #define MCPAUTH_DISCOVERY_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "mcpauth/error.h"
 #include "mcpauth/http_client.h"
@@ -57,6 +58,11 @@ mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options
                                                       const char *issuer, const char *resource_url,
                                                       char **issuer_out, char **endpoint_out,
                                                       mcpauth_error *err);
+
+/* True when two issuer identifiers (RFC 8414 §2) name the same server,
+ * forgiving one trailing '/' on either: a client's credentials and a token
+ * file saved from one server must not be sent to another. */
+bool mcpauth_discovery_same_issuer(const char *a, const char *b);
 
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md);
 void mcpauth_resource_metadata_free(mcpauth_resource_metadata *md);

@@ -525,6 +525,16 @@ mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options
     return st;
 }
 
+bool mcpauth_discovery_same_issuer(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la && a[la - 1] == '/')
+        la--;
+    if (lb && b[lb - 1] == '/')
+        lb--;
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md)
 {
     if (!md)
