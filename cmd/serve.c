@@ -253,10 +253,12 @@ typedef struct serve_args {
     const char *client_secret_file;
     const char *config_file;
     char *listen_host; /* owned: split from --listen */
-    /* Where each list's values came from: values from the config file are
-     * replaced, not extended, by the same flag on the command line. */
-    /* audience, scope, origin, host, jwt-alg, tool-scope, env, pass-env */
-    bool list_from_file[8];
+    /* The lists whose values came from the --config file: the same flag on
+     * the command line replaces them rather than adding to them. */
+    struct {
+        bool audience, required_scope, allowed_origin, allowed_host, jwt_alg, tool_scope, env,
+            pass_env;
+    } from_file;
     mcpauth_string_array env, pass_env;
     char **file_command; /* "backend-command" from the config file, NULL-terminated */
     const char *upstream_header_file;
@@ -270,13 +272,14 @@ typedef struct serve_args {
     char login[65];     /* the default --dev-user */
 } serve_args;
 
-static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
+/* Adds value to list; from_file is the list's member of a->from_file. */
+static int add_to(serve_args *a, mcpauth_string_array *list, bool *from_file, const char *value)
 {
-    if (!a->reading_file && a->list_from_file[which]) {
+    if (!a->reading_file && *from_file) {
         list->count = 0;
-        a->list_from_file[which] = false;
+        *from_file = false;
     } else if (a->reading_file) {
-        a->list_from_file[which] = true;
+        *from_file = true;
     }
     if (list->count == MCPAUTH_SERVE_MAX_LIST)
         return cmd_usage_error(&serve_spec, "too many values (more than %d)",
@@ -350,11 +353,11 @@ static int add_jwt_alg(serve_args *a, const char *arg)
                                arg);
     /* The first value replaces the default list, and the first one on the
      * command line replaces the configuration file's. */
-    bool replace_file = !a->reading_file && a->list_from_file[4];
+    bool replace_file = !a->reading_file && a->from_file.jwt_alg;
     if (!a->jwt_algs_given || replace_file) {
         memset(a->config.jwt.allowed, 0, sizeof a->config.jwt.allowed);
         a->jwt_algs_given = true;
-        a->list_from_file[4] = a->reading_file;
+        a->from_file.jwt_alg = a->reading_file;
     }
     a->config.jwt.allowed[alg] = true;
     return 0;
@@ -435,13 +438,13 @@ static int on_option(void *ctx, int id, const char *arg)
                                    arg);
         return 0;
     case OPT_AUDIENCE:
-        return add_to(a, &c->audiences, 0, arg);
+        return add_to(a, &c->audiences, &a->from_file.audience, arg);
     case OPT_REQUIRED_SCOPE:
-        return add_to(a, &c->required_scopes, 1, arg);
+        return add_to(a, &c->required_scopes, &a->from_file.required_scope, arg);
     case OPT_ALLOWED_ORIGIN:
-        return add_to(a, &c->allowed_origins, 2, arg);
+        return add_to(a, &c->allowed_origins, &a->from_file.allowed_origin, arg);
     case OPT_ALLOWED_HOST:
-        return add_to(a, &c->allowed_hosts, 3, arg);
+        return add_to(a, &c->allowed_hosts, &a->from_file.allowed_host, arg);
     case OPT_LEEWAY:
         return set_seconds("leeway", arg, &c->leeway_seconds);
     case OPT_CACHE_SIZE:
@@ -514,9 +517,9 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_ENV:
         if (!strchr(arg, '=') || arg[0] == '=')
             return cmd_usage_error(&serve_spec, "--env: '%s' is not NAME=VALUE", arg);
-        return add_to(a, &a->env, 6, arg);
+        return add_to(a, &a->env, &a->from_file.env, arg);
     case OPT_PASS_ENV:
-        return add_to(a, &a->pass_env, 7, arg);
+        return add_to(a, &a->pass_env, &a->from_file.pass_env, arg);
     case OPT_SHARED_BACKEND:
         c->backend.shared = true;
         return 0;
@@ -542,7 +545,7 @@ static int on_option(void *ctx, int id, const char *arg)
         a->upstream_header_file = arg;
         return 0;
     case OPT_TOOL_SCOPE:
-        return add_to(a, &a->tool_scopes, 5, arg);
+        return add_to(a, &a->tool_scopes, &a->from_file.tool_scope, arg);
     case OPT_DEV:
         c->dev = true;
         return 0;
@@ -802,7 +805,7 @@ static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
         if (mcpauth_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) != MCPAUTH_OK) {
             /* Rules from the file's "tool-scope" member are a configuration
              * error (exit 5), those from the command line a usage error. */
-            cmd_set_option_source(a->list_from_file[5] ? a->config_file : NULL);
+            cmd_set_option_source(a->from_file.tool_scope ? a->config_file : NULL);
             int status = cmd_usage_error(&serve_spec, "%s", err.message);
             cmd_set_option_source(NULL);
             return status;
@@ -899,20 +902,9 @@ int cmd_serve(int argc, char **argv)
         goto done;
     if (c->dev && !c->dev_issuer.user)
         c->dev_issuer.user = login_name(a.login, sizeof a.login);
-    if (c->required_scopes.count == 0)
-        c->required_scopes.items[c->required_scopes.count++] = "mcp";
-    /* The resource URL itself is always an accepted audience (RFC 8707). */
-    if (c->audiences.count == MCPAUTH_SERVE_MAX_LIST) {
-        status = cmd_usage_error(&serve_spec, "--audience: at most %d values",
-                                 MCPAUTH_SERVE_MAX_LIST - 1);
-        goto done;
-    }
-    memmove(&c->audiences.items[1], &c->audiences.items[0],
-            c->audiences.count * sizeof c->audiences.items[0]);
-    c->audiences.items[0] = c->resource;
-    c->audiences.count++;
     mcpauth_error err = {0};
-    if (mcpauth_serve_config_check(c, &err) != MCPAUTH_OK) {
+    if (mcpauth_serve_config_complete(c, &err) != MCPAUTH_OK ||
+        mcpauth_serve_config_check(c, &err) != MCPAUTH_OK) {
         status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&serve_spec, "%s", err.message)
                                               : cmd_fail("serve", &err);
         goto done;
