@@ -31,10 +31,6 @@ enum {
     OPT_TOKEN_FILE,
     OPT_ISSUER,
     OPT_INTROSPECTION_ENDPOINT,
-    OPT_CREDENTIALS,
-    OPT_CLIENT_ID,
-    OPT_CLIENT_SECRET_FILE,
-    OPT_CLIENT_AUTH,
     OPT_JWKS_URI,
     OPT_JWKS_FILE,
     OPT_JWT_ALG,
@@ -62,13 +58,6 @@ static const cmd_option as_options[] = {
     {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
     {"introspection-endpoint", 0, "URL", OPT_INTROSPECTION_ENDPOINT,
      "RFC 7662 endpoint (default: from the metadata)"},
-    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
-     "the resource server's client (register -o FILE)"},
-    {"client-id", 0, "ID", OPT_CLIENT_ID, "the resource server's client id"},
-    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
-     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
-    {"client-auth", 0, "METHOD", OPT_CLIENT_AUTH,
-     "client_secret_basic (default) or client_secret_post"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -95,10 +84,13 @@ static const cmd_option output_options[] = {
 };
 
 static const cmd_option_group check_groups[] = {
-    {"What to check", mode_options},      {"Token", token_options},
-    {"Authorization server", as_options}, {"Local JWT verification (RFC 9068)", jwt_options},
-    {"Token checks", check_options},      {"Output", output_options},
-    {"Connection", cmd_http_options},
+    {"What to check", {mode_options}},
+    {"Token", {token_options}},
+    {"Authorization server", {as_options, cmd_client_options, cmd_client_auth_options}},
+    {"Local JWT verification (RFC 9068)", {jwt_options}},
+    {"Token checks", {check_options}},
+    {"Output", {output_options}},
+    {"Connection", {cmd_http_options}},
 };
 
 static const cmd_spec check_spec = {
@@ -131,8 +123,7 @@ typedef struct check_args {
     const char *resource;
     const char *token_file;
     const char *issuer;
-    const char *credentials_file;
-    const char *client_secret_file;
+    cmd_client_args client;
     const char *jwks_uri;
     const char *jwks_file;
     mcpauth_introspection_config introspection;
@@ -142,7 +133,7 @@ typedef struct check_args {
     size_t scope_count;
     long leeway;
     mcpauth_jwt_policy jwt;
-    bool jwt_algs_given;
+    bool jwt_algs_fresh; /* no --jwt-alg yet: the first replaces the defaults */
     mcpauth_http_options http;
 } check_args;
 
@@ -154,40 +145,12 @@ static int add_to(const char **list, size_t *count, const char *name, const char
     return 0;
 }
 
-static int add_jwt_alg(check_args *a, const char *arg)
-{
-    mcpauth_jws_alg alg;
-    if (!mcpauth_jws_alg_parse(arg, &alg))
-        return cmd_usage_error(&check_spec,
-                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
-                               "ES256/384/512, EdDSA; never none or HMAC)",
-                               arg);
-    if (!a->jwt_algs_given) {
-        memset(a->jwt.allowed, 0, sizeof a->jwt.allowed);
-        a->jwt_algs_given = true;
-    }
-    a->jwt.allowed[alg] = true;
-    return 0;
-}
-
-static int set_client_auth(check_args *a, const char *arg)
-{
-    if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
-        a->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
-    else if (strcmp(arg, "client_secret_post") == 0 || strcmp(arg, "post") == 0)
-        a->introspection.auth = MCPAUTH_CLIENT_AUTH_POST;
-    else
-        return cmd_usage_error(&check_spec,
-                               "--client-auth: '%s' is not client_secret_basic or "
-                               "client_secret_post",
-                               arg);
-    return 0;
-}
-
 static int on_option(void *ctx, int id, const char *arg)
 {
     check_args *a = ctx;
     int rc = cmd_http_option(&check_spec, &a->http, id, arg);
+    if (rc < 0)
+        rc = cmd_client_option(&check_spec, &a->client, id, arg);
     if (rc >= 0)
         return rc;
     switch (id) {
@@ -212,17 +175,6 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_INTROSPECTION_ENDPOINT:
         a->introspection.endpoint = arg;
         return 0;
-    case OPT_CREDENTIALS:
-        a->credentials_file = arg;
-        return 0;
-    case OPT_CLIENT_ID:
-        a->introspection.client_id = arg;
-        return 0;
-    case OPT_CLIENT_SECRET_FILE:
-        a->client_secret_file = arg;
-        return 0;
-    case OPT_CLIENT_AUTH:
-        return set_client_auth(a, arg);
     case OPT_JWKS_URI:
         a->jwks_uri = arg;
         return 0;
@@ -230,7 +182,7 @@ static int on_option(void *ctx, int id, const char *arg)
         a->jwks_file = arg;
         return 0;
     case OPT_JWT_ALG:
-        return add_jwt_alg(a, arg);
+        return cmd_jwt_alg_option(&check_spec, &a->jwt, &a->jwt_algs_fresh, arg);
     case OPT_JWT_TYP_OPTIONAL:
         a->jwt.typ_optional = true;
         return 0;
@@ -276,8 +228,8 @@ static int check_modes(const check_args *a)
                                "separately with --introspect, --verify or --decode");
     if (a->jwks_uri && a->jwks_file)
         return cmd_usage_error(&check_spec, "give --jwks-uri or --jwks-file, not both");
-    if (a->token_file && a->client_secret_file && strcmp(a->token_file, "-") == 0 &&
-        strcmp(a->client_secret_file, "-") == 0)
+    if (a->token_file && a->client.client_secret_file && strcmp(a->token_file, "-") == 0 &&
+        strcmp(a->client.client_secret_file, "-") == 0)
         return cmd_usage_error(&check_spec,
                                "the token and the client secret cannot both come from standard "
                                "input");
@@ -331,37 +283,30 @@ static int read_token(const check_args *a, char **token)
  * sources, as `serve` does. */
 static int load_credentials(check_args *a, mcpauth_credentials *creds, char **secret)
 {
-    mcpauth_error err = {0};
-    if (a->credentials_file) {
-        if (mcpauth_credentials_load(a->credentials_file, creds, &err) != MCPAUTH_OK)
-            return cmd_fail("check-token", &err);
-        if (mcpauth_file_is_shared(a->credentials_file))
-            cmd_warn("check-token",
-                     "%s is readable by other users; it holds secrets (chmod 600 it)",
-                     a->credentials_file);
-        if (!a->introspection.client_id)
-            a->introspection.client_id = mcpauth_credentials_client_id(creds);
-        if (!a->issuer)
-            a->issuer = creds->issuer;
-        a->introspection.client_secret = mcpauth_credentials_client_secret(creds);
-    }
+    mcpauth_introspection_config *cfg = &a->introspection;
+    int status = cmd_client_load("check-token", &a->client, creds);
+    if (status != 0)
+        return status;
+    cfg->client_id =
+        a->client.client_id ? a->client.client_id : mcpauth_credentials_client_id(creds);
+    if (!a->issuer)
+        a->issuer = creds->issuer;
+    if (a->client.auth_given)
+        cfg->auth = a->client.auth;
     if (!a->introspect)
         return 0;
-    if (a->client_secret_file || !a->introspection.client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
-                            &err) != MCPAUTH_OK)
-            return cmd_fail("check-token", &err);
-        if (*secret)
-            a->introspection.client_secret = *secret;
-    }
+    status = cmd_client_secret("check-token", &a->client, mcpauth_credentials_client_secret(creds),
+                               secret, &cfg->client_secret);
+    if (status != 0)
+        return status;
     /* RFC 7662 §2.1: the endpoint requires the resource server's
-     * authentication (IN-2). */
-    if (!a->introspection.client_id || !a->introspection.client_secret)
+     * authentication. */
+    if (!cfg->client_id || !cfg->client_secret)
         return cmd_usage_error(&check_spec,
                                "--introspect needs the resource server's client credentials: "
                                "--credentials FILE, or --client-id with --client-secret-file "
                                "FILE or MCPAUTH_CLIENT_SECRET");
-    if (!a->introspection.endpoint && !a->issuer)
+    if (!cfg->endpoint && !a->issuer)
         return cmd_usage_error(&check_spec,
                                "--introspect needs --issuer URL (or a credentials file naming "
                                "one) or --introspection-endpoint URL");
@@ -668,7 +613,7 @@ static int run_probe(const check_args *a, const char *token)
 
 int cmd_check_token(int argc, char **argv)
 {
-    check_args a = {.leeway = 30};
+    check_args a = {.leeway = 30, .jwt_algs_fresh = true};
     mcpauth_http_options_init(&a.http);
     mcpauth_jwt_policy_init(&a.jwt);
     a.introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;

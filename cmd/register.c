@@ -104,11 +104,11 @@ static const cmd_option output_options[] = {
 };
 
 static const cmd_option_group register_groups[] = {
-    {"Where to register (one of)", endpoint_options},
-    {"Managing a registration (RFC 7592)", manage_options},
-    {"Client metadata (RFC 7591 §2)", metadata_options},
-    {"Credentials and output", output_options},
-    {"Connection", cmd_http_options},
+    {"Where to register (one of)", {endpoint_options}},
+    {"Managing a registration (RFC 7592)", {manage_options}},
+    {"Client metadata (RFC 7591 §2)", {metadata_options}},
+    {"Credentials and output", {output_options}},
+    {"Connection", {cmd_http_options}},
 };
 
 static const cmd_spec register_spec = {

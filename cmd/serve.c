@@ -28,10 +28,6 @@ enum {
     OPT_NO_AUTH,
     OPT_ISSUER,
     OPT_INTROSPECTION_ENDPOINT,
-    OPT_CREDENTIALS,
-    OPT_CLIENT_ID,
-    OPT_CLIENT_SECRET_FILE,
-    OPT_CLIENT_AUTH,
     OPT_AUDIENCE,
     OPT_REQUIRED_SCOPE,
     OPT_LEEWAY,
@@ -100,13 +96,6 @@ static const cmd_option as_options[] = {
     {"issuer", 0, "URL", OPT_ISSUER, "the authorization server that issues the tokens"},
     {"introspection-endpoint", 0, "URL", OPT_INTROSPECTION_ENDPOINT,
      "RFC 7662 endpoint (default: from the issuer's metadata)"},
-    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
-     "client id, secret and issuer from `mcpauth register -o FILE`"},
-    {"client-id", 0, "ID", OPT_CLIENT_ID, "this server's client id at the authorization server"},
-    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
-     "read the client secret from FILE (or MCPAUTH_CLIENT_SECRET)"},
-    {"client-auth", 0, "METHOD", OPT_CLIENT_AUTH,
-     "client_secret_basic (default) or client_secret_post"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -200,15 +189,15 @@ static const cmd_option dev_options[] = {
 };
 
 static const cmd_option_group serve_groups[] = {
-    {"Resource server", resource_options},
-    {"Authorization server", as_options},
-    {"Local JWT validation (RFC 9068)", validation_options},
-    {"Token checks", token_options},
-    {"Server", server_options},
-    {"Stdio backend (after -- COMMAND [ARGS...])", backend_options},
-    {"HTTP backend (--backend-timeout and --backend-max-line apply)", upstream_options},
-    {"Development issuer (loopback only)", dev_options},
-    {"Connection to the authorization server", cmd_http_options},
+    {"Resource server", {resource_options}},
+    {"Authorization server", {as_options, cmd_client_options, cmd_client_auth_options}},
+    {"Local JWT validation (RFC 9068)", {validation_options}},
+    {"Token checks", {token_options}},
+    {"Server", {server_options}},
+    {"Stdio backend (after -- COMMAND [ARGS...])", {backend_options}},
+    {"HTTP backend (--backend-timeout and --backend-max-line apply)", {upstream_options}},
+    {"Development issuer (loopback only)", {dev_options}},
+    {"Connection to the authorization server", {cmd_http_options}},
 };
 
 static const cmd_spec serve_spec = {
@@ -249,8 +238,7 @@ static const cmd_spec serve_spec = {
 
 typedef struct serve_args {
     mcpauth_serve_config config;
-    const char *credentials_file;
-    const char *client_secret_file;
+    cmd_client_args client;
     const char *config_file;
     char *listen_host; /* owned: split from --listen */
     /* The lists whose values came from the --config file: the same flag on
@@ -345,22 +333,16 @@ static int parse_listen(serve_args *a, const char *arg)
 
 static int add_jwt_alg(serve_args *a, const char *arg)
 {
-    mcpauth_jws_alg alg;
-    if (!mcpauth_jws_alg_parse(arg, &alg))
-        return cmd_usage_error(&serve_spec,
-                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
-                               "ES256/384/512, EdDSA; never none or HMAC)",
-                               arg);
     /* The first value replaces the default list, and the first one on the
      * command line replaces the configuration file's. */
-    bool replace_file = !a->reading_file && a->from_file.jwt_alg;
-    if (!a->jwt_algs_given || replace_file) {
-        memset(a->config.jwt.allowed, 0, sizeof a->config.jwt.allowed);
+    bool replace = !a->jwt_algs_given || (!a->reading_file && a->from_file.jwt_alg);
+    bool fresh = replace;
+    int rc = cmd_jwt_alg_option(&serve_spec, &a->config.jwt, &fresh, arg);
+    if (rc == 0 && replace) {
         a->jwt_algs_given = true;
         a->from_file.jwt_alg = a->reading_file;
     }
-    a->config.jwt.allowed[alg] = true;
-    return 0;
+    return rc;
 }
 
 /* The name goes into tokens and onto the consent page: keep it short and
@@ -384,6 +366,8 @@ static int on_option(void *ctx, int id, const char *arg)
     serve_args *a = ctx;
     mcpauth_serve_config *c = &a->config;
     int rc = cmd_http_option(&serve_spec, &c->http, id, arg);
+    if (rc < 0)
+        rc = cmd_client_option(&serve_spec, &a->client, id, arg);
     if (rc >= 0)
         return rc;
     long value;
@@ -416,26 +400,6 @@ static int on_option(void *ctx, int id, const char *arg)
         return 0;
     case OPT_INTROSPECTION_ENDPOINT:
         c->introspection.endpoint = arg;
-        return 0;
-    case OPT_CREDENTIALS:
-        a->credentials_file = arg;
-        return 0;
-    case OPT_CLIENT_ID:
-        c->introspection.client_id = arg;
-        return 0;
-    case OPT_CLIENT_SECRET_FILE:
-        a->client_secret_file = arg;
-        return 0;
-    case OPT_CLIENT_AUTH:
-        if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
-            c->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
-        else if (strcmp(arg, "client_secret_post") == 0 || strcmp(arg, "post") == 0)
-            c->introspection.auth = MCPAUTH_CLIENT_AUTH_POST;
-        else
-            return cmd_usage_error(&serve_spec,
-                                   "--client-auth: '%s' is not client_secret_basic or "
-                                   "client_secret_post",
-                                   arg);
         return 0;
     case OPT_AUDIENCE:
         return add_to(a, &c->audiences, &a->from_file.audience, arg);
@@ -578,10 +542,11 @@ static int on_option(void *ctx, int id, const char *arg)
 /* The option table entry for a config-file key (the long option name). */
 static const cmd_option *find_option(const char *name)
 {
-    for (size_t g = 0; g < serve_spec.group_count; g++)
-        for (const cmd_option *o = serve_spec.groups[g].options; o->name; o++)
-            if (strcmp(o->name, name) == 0)
-                return o;
+    CMD_FOR_EACH_OPTION(&serve_spec, g, o)
+    {
+        if (strcmp(o->name, name) == 0)
+            return o;
+    }
     return NULL;
 }
 
@@ -822,28 +787,18 @@ static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
 /* Fills the client credentials from --credentials and the secret sources. */
 static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **secret)
 {
-    mcpauth_error err = {0};
     mcpauth_serve_config *c = &a->config;
-    if (a->credentials_file) {
-        if (mcpauth_credentials_load(a->credentials_file, creds, &err) != MCPAUTH_OK)
-            return cmd_fail("serve", &err);
-        if (mcpauth_file_is_shared(a->credentials_file))
-            cmd_warn("serve", "%s is readable by other users; it holds secrets (chmod 600 it)",
-                     a->credentials_file);
-        if (!c->introspection.client_id)
-            c->introspection.client_id = mcpauth_credentials_client_id(creds);
-        if (!c->issuer)
-            c->issuer = creds->issuer;
-        c->introspection.client_secret = mcpauth_credentials_client_secret(creds);
-    }
-    if (a->client_secret_file || !c->introspection.client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
-                            &err) != MCPAUTH_OK)
-            return cmd_fail("serve", &err);
-        if (*secret)
-            c->introspection.client_secret = *secret;
-    }
-    return 0;
+    int status = cmd_client_load("serve", &a->client, creds);
+    if (status != 0)
+        return status;
+    c->introspection.client_id =
+        a->client.client_id ? a->client.client_id : mcpauth_credentials_client_id(creds);
+    if (!c->issuer)
+        c->issuer = creds->issuer;
+    if (a->client.auth_given)
+        c->introspection.auth = a->client.auth;
+    return cmd_client_secret("serve", &a->client, mcpauth_credentials_client_secret(creds), secret,
+                             &c->introspection.client_secret);
 }
 
 /* The login name of the user running us, for --dev's user. */

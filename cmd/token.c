@@ -35,10 +35,6 @@ extern char **environ;
 
 enum {
     OPT_ISSUER = 256,
-    OPT_CREDENTIALS,
-    OPT_CLIENT_ID,
-    OPT_CLIENT_SECRET_FILE,
-    OPT_AUTH_METHOD,
     OPT_GRANT,
     OPT_SCOPE,
     OPT_RESOURCE,
@@ -51,14 +47,15 @@ enum {
     OPT_FORCE,
 };
 
-static const cmd_option client_options[] = {
+static const cmd_option issuer_options[] = {
     {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
-    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
-     "client id, secret and issuer (register -o FILE)"},
-    {"client-id", 0, "ID", OPT_CLIENT_ID, "the client's id at the authorization server"},
-    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
-     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
-    {"auth-method", 0, "METHOD", OPT_AUTH_METHOD,
+    {NULL, 0, NULL, 0, NULL},
+};
+
+/* --auth-method, not --client-auth: the token endpoint also takes public
+ * clients (none), which introspection does not. */
+static const cmd_option auth_method_options[] = {
+    {"auth-method", 0, "METHOD", CMD_OPT_AUTH_METHOD,
      "client_secret_basic, client_secret_post or none"},
     {NULL, 0, NULL, 0, NULL},
 };
@@ -88,11 +85,11 @@ static const cmd_option output_options[] = {
 };
 
 static const cmd_option_group token_groups[] = {
-    {"Authorization server and client", client_options},
-    {"Grant", grant_options},
-    {"Authorization code grant (browser)", browser_options},
-    {"Output", output_options},
-    {"Connection", cmd_http_options},
+    {"Authorization server and client", {issuer_options, cmd_client_options, auth_method_options}},
+    {"Grant", {grant_options}},
+    {"Authorization code grant (browser)", {browser_options}},
+    {"Output", {output_options}},
+    {"Connection", {cmd_http_options}},
 };
 
 static const cmd_spec token_spec = {
@@ -133,10 +130,7 @@ static const cmd_spec token_spec = {
 typedef struct token_args {
     mcpauth_http_options http;
     const char *issuer;
-    const char *credentials_file;
-    const char *client_id;
-    const char *client_secret_file;
-    const char *auth_method;
+    cmd_client_args client;
     const char *grant;
     const char *scope;
     const char **resources;
@@ -176,29 +170,13 @@ static int on_option(void *ctx, int id, const char *arg)
 {
     token_args *a = ctx;
     int rc = cmd_http_option(&token_spec, &a->http, id, arg);
+    if (rc < 0)
+        rc = cmd_client_option(&token_spec, &a->client, id, arg);
     if (rc >= 0)
         return rc;
-    mcpauth_client_auth ignored;
     switch (id) {
     case OPT_ISSUER:
         a->issuer = arg;
-        return 0;
-    case OPT_CREDENTIALS:
-        a->credentials_file = arg;
-        return 0;
-    case OPT_CLIENT_ID:
-        a->client_id = arg;
-        return 0;
-    case OPT_CLIENT_SECRET_FILE:
-        a->client_secret_file = arg;
-        return 0;
-    case OPT_AUTH_METHOD:
-        a->auth_method = arg;
-        if (!mcpauth_client_auth_from_name(arg, &ignored))
-            return cmd_usage_error(&token_spec,
-                                   "--auth-method: '%s' is not client_secret_basic, "
-                                   "client_secret_post or none",
-                                   arg);
         return 0;
     case OPT_GRANT:
         a->grant = arg;
@@ -271,7 +249,7 @@ static int check_combination(token_args *a)
     if (!a->grant)
         return cmd_usage_error(&token_spec, "say which grant: --grant client_credentials, "
                                             "authorization_code or refresh_token");
-    if (!a->credentials_file && !a->client_id && !a->refresh_token_file)
+    if (!a->client.credentials_file && !a->client.client_id && !a->refresh_token_file)
         return cmd_usage_error(&token_spec,
                                "say which client: --credentials FILE or --client-id ID");
     if (is_grant(a, "refresh_token") && !a->refresh_token_file)
@@ -295,12 +273,6 @@ static int check_combination(token_args *a)
     return 0;
 }
 
-static void warn_if_shared(const char *path, const char *what)
-{
-    if (strcmp(path, "-") != 0 && mcpauth_file_is_shared(path))
-        cmd_warn("token", "%s is readable by other users; it holds %s (chmod 600 it)", path, what);
-}
-
 /* RFC 6749 Appendix A.17: a refresh token is visible ASCII; no spaces. */
 static bool token_text_ok(const char *text)
 {
@@ -322,7 +294,7 @@ static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpau
     size_t length = 0;
     if (mcpauth_file_read(path, TOKEN_FILE_MAX, &text, &length, err) != MCPAUTH_OK)
         return MCPAUTH_ELOCAL;
-    warn_if_shared(path, "a refresh token");
+    cmd_warn_if_shared("token", path, "a refresh token");
     const char *start = text + strspn(text, " \t\r\n");
     mcpauth_status st = MCPAUTH_OK;
     const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
@@ -362,7 +334,7 @@ static int choose_issuer(const token_args *a, token_state *s)
 {
     const char *saved = mcpauth_json_string(s->saved, "issuer");
     const char *candidates[] = {a->issuer, s->creds.issuer, saved};
-    const char *sources[] = {"--issuer", a->credentials_file, a->refresh_token_file};
+    const char *sources[] = {"--issuer", a->client.credentials_file, a->refresh_token_file};
     s->issuer = NULL;
     size_t from = 0;
     for (size_t i = 0; i < 3; i++) {
@@ -386,8 +358,8 @@ static int choose_issuer(const token_args *a, token_state *s)
     }
     if (!s->issuer)
         return cmd_usage_error(&token_spec, "say which authorization server: --issuer URL (%s)",
-                               a->credentials_file ? "the credentials file names none"
-                                                   : "or --credentials FILE");
+                               a->client.credentials_file ? "the credentials file names none"
+                                                          : "or --credentials FILE");
     mcpauth_error err;
     if (from != 0 && mcpauth_http_check_url(&a->http, s->issuer, &err) != MCPAUTH_OK) {
         err.status = MCPAUTH_ELOCAL;
@@ -399,12 +371,12 @@ static int choose_issuer(const token_args *a, token_state *s)
 /* Settles the client id, secret and authentication method. */
 static int choose_client(const token_args *a, token_state *s)
 {
-    mcpauth_error err = {0};
+    const cmd_client_args *given = &a->client;
     mcpauth_token_client *c = &s->client;
     const char *saved_id = mcpauth_json_string(s->saved, "client_id");
-    c->client_id = a->client_id          ? a->client_id
-                   : a->credentials_file ? mcpauth_credentials_client_id(&s->creds)
-                                         : saved_id;
+    c->client_id = given->client_id          ? given->client_id
+                   : given->credentials_file ? mcpauth_credentials_client_id(&s->creds)
+                                             : saved_id;
     if (!c->client_id)
         return cmd_usage_error(&token_spec,
                                "say which client: --credentials FILE or --client-id ID");
@@ -415,25 +387,18 @@ static int choose_client(const token_args *a, token_state *s)
                 a->refresh_token_file, saved_id, c->client_id);
         return MCPAUTH_ELOCAL;
     }
-    if (a->credentials_file)
-        c->client_secret = mcpauth_credentials_client_secret(&s->creds);
-    if (a->client_secret_file || !c->client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
-                            &s->secret, &err) != MCPAUTH_OK)
-            return cmd_fail("token", &err);
-        if (s->secret)
-            c->client_secret = s->secret;
-    }
-    const char *registered =
-        a->credentials_file ? mcpauth_json_string(s->creds.client, "token_endpoint_auth_method")
-                            : NULL;
-    if (a->auth_method) {
-        mcpauth_client_auth_from_name(a->auth_method, &c->auth);
+    int status = cmd_client_secret("token", given, mcpauth_credentials_client_secret(&s->creds),
+                                   &s->secret, &c->client_secret);
+    if (status != 0)
+        return status;
+    const char *registered = mcpauth_json_string(s->creds.client, "token_endpoint_auth_method");
+    if (given->auth_given) {
+        c->auth = given->auth;
     } else if (!mcpauth_client_auth_default(registered, c->client_secret != NULL, &c->auth)) {
         fprintf(stderr,
                 "mcpauth token: %s: the client was registered for %.64s, which mcpauth does "
                 "not speak (use --auth-method)\n",
-                a->credentials_file, registered);
+                given->credentials_file, registered);
         return MCPAUTH_ELOCAL;
     }
     if (c->auth == MCPAUTH_CLIENT_AUTH_NONE)
@@ -450,7 +415,7 @@ static int choose_client(const token_args *a, token_state *s)
 static void choose_scope(const token_args *a, token_state *s)
 {
     s->scope = a->scope;
-    if (!s->scope && !is_grant(a, "refresh_token") && a->credentials_file)
+    if (!s->scope && !is_grant(a, "refresh_token") && a->client.credentials_file)
         s->scope = mcpauth_json_string(s->creds.client, "scope");
 }
 
@@ -667,11 +632,9 @@ static int load_files(const token_args *a, token_state *s)
     mcpauth_error err = {0};
     if (mcpauth_file_check_writable(a->output, a->force, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
-    if (a->credentials_file) {
-        if (mcpauth_credentials_load(a->credentials_file, &s->creds, &err) != MCPAUTH_OK)
-            return cmd_fail("token", &err);
-        warn_if_shared(a->credentials_file, "secrets");
-    }
+    int status = cmd_client_load("token", &a->client, &s->creds);
+    if (status != 0)
+        return status;
     if (a->refresh_token_file && load_refresh_token(a->refresh_token_file, s, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
     return 0;
