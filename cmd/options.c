@@ -191,3 +191,12 @@ int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn
     *operands = optind;
     return status;
 }
+
+int cmd_parse_options_only(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn, void *ctx)
+{
+    int operands = 0;
+    int status = cmd_parse_options(spec, argc, argv, fn, ctx, &operands);
+    if (status < 0 && operands < argc)
+        status = cmd_usage_error(spec, "unexpected argument '%s'", argv[operands]);
+    return status;
+}

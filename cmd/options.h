@@ -50,6 +50,12 @@ typedef int (*cmd_option_fn)(void *ctx, int id, const char *arg);
 int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn, void *ctx,
                       int *operands);
 
+/* The same for a command that takes no operands: one is a usage error
+ * that quotes it. Returns -1 when the command should run, or an exit
+ * status as above. */
+int cmd_parse_options_only(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn,
+                           void *ctx);
+
 /* The exit-code table, printed at the end of every --help. */
 extern const char cmd_exit_status_help[];
 

@@ -3,6 +3,7 @@
  * file it writes. Option parsing and printing only; the protocol work is in
  * src/oauth/. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -153,9 +154,51 @@ typedef struct register_args {
     output_format format;
 } register_args;
 
-static void push(mcpauth_string_list *list, const char *value)
+/* The options that only keep their value, and where: a string member of
+ * register_args, or a list member (repeatable options). */
+static const struct {
+    int id;
+    size_t offset;
+    bool list;
+} kept[] = {
+    {OPT_ISSUER, offsetof(register_args, issuer), false},
+    {OPT_RESOURCE, offsetof(register_args, resource), false},
+    {OPT_REGISTRATION_ENDPOINT, offsetof(register_args, registration_endpoint), false},
+    {OPT_NAME, offsetof(register_args, meta.client_name), false},
+    {OPT_REDIRECT_URI, offsetof(register_args, meta.redirect_uris), true},
+    {OPT_GRANT_TYPE, offsetof(register_args, meta.grant_types), true},
+    {OPT_RESPONSE_TYPE, offsetof(register_args, meta.response_types), true},
+    {OPT_SCOPE, offsetof(register_args, meta.scope), false},
+    {OPT_CONTACT, offsetof(register_args, meta.contacts), true},
+    {OPT_CLIENT_URI, offsetof(register_args, meta.client_uri), false},
+    {OPT_LOGO_URI, offsetof(register_args, meta.logo_uri), false},
+    {OPT_TOS_URI, offsetof(register_args, meta.tos_uri), false},
+    {OPT_POLICY_URI, offsetof(register_args, meta.policy_uri), false},
+    {OPT_JWKS_URI, offsetof(register_args, meta.jwks_uri), false},
+    {OPT_SOFTWARE_ID, offsetof(register_args, meta.software_id), false},
+    {OPT_SOFTWARE_VERSION, offsetof(register_args, meta.software_version), false},
+    {OPT_SOFTWARE_STATEMENT_FILE, offsetof(register_args, software_statement_file), false},
+    {OPT_METADATA, offsetof(register_args, metadata_file), false},
+    {OPT_INITIAL_ACCESS_TOKEN_FILE, offsetof(register_args, initial_access_token_file), false},
+    {OPT_OUTPUT, offsetof(register_args, output), false},
+};
+
+/* Keeps arg where kept[] says; false when id is not one of those. */
+static bool keep(register_args *a, int id, const char *arg)
 {
-    list->items[list->count++] = value;
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        if (kept[i].id != id)
+            continue;
+        void *member = (char *)a + kept[i].offset;
+        if (kept[i].list) {
+            mcpauth_string_list *list = member;
+            list->items[list->count++] = arg;
+        } else {
+            *(const char **)member = arg;
+        }
+        return true;
+    }
+    return false;
 }
 
 static int set_mode(register_args *a, register_mode mode, const char *file)
@@ -187,79 +230,21 @@ static int on_option(void *ctx, int id, const char *arg)
         return rc;
     if (id >= OPT_NAME && id <= OPT_METADATA)
         a->meta_given = true;
+    if (keep(a, id, arg))
+        return 0;
     switch (id) {
-    case OPT_ISSUER:
-        a->issuer = arg;
-        return 0;
-    case OPT_RESOURCE:
-        a->resource = arg;
-        return 0;
-    case OPT_REGISTRATION_ENDPOINT:
-        a->registration_endpoint = arg;
-        return 0;
     case OPT_SHOW:
         return set_mode(a, MODE_SHOW, arg);
     case OPT_UPDATE:
         return set_mode(a, MODE_UPDATE, arg);
     case OPT_DELETE:
         return set_mode(a, MODE_DELETE, arg);
-    case OPT_NAME:
-        a->meta.client_name = arg;
-        return 0;
-    case OPT_REDIRECT_URI:
-        push(&a->meta.redirect_uris, arg);
-        return 0;
-    case OPT_GRANT_TYPE:
-        push(&a->meta.grant_types, arg);
-        return 0;
-    case OPT_RESPONSE_TYPE:
-        push(&a->meta.response_types, arg);
-        return 0;
-    case OPT_SCOPE:
-        a->meta.scope = arg;
-        return 0;
     case OPT_AUTH_METHOD:
         a->meta.token_endpoint_auth_method = arg;
         return check_choice("auth-method", arg, auth_methods);
     case OPT_APPLICATION_TYPE:
         a->meta.application_type = arg;
         return check_choice("application-type", arg, app_types);
-    case OPT_CONTACT:
-        push(&a->meta.contacts, arg);
-        return 0;
-    case OPT_CLIENT_URI:
-        a->meta.client_uri = arg;
-        return 0;
-    case OPT_LOGO_URI:
-        a->meta.logo_uri = arg;
-        return 0;
-    case OPT_TOS_URI:
-        a->meta.tos_uri = arg;
-        return 0;
-    case OPT_POLICY_URI:
-        a->meta.policy_uri = arg;
-        return 0;
-    case OPT_JWKS_URI:
-        a->meta.jwks_uri = arg;
-        return 0;
-    case OPT_SOFTWARE_ID:
-        a->meta.software_id = arg;
-        return 0;
-    case OPT_SOFTWARE_VERSION:
-        a->meta.software_version = arg;
-        return 0;
-    case OPT_SOFTWARE_STATEMENT_FILE:
-        a->software_statement_file = arg;
-        return 0;
-    case OPT_METADATA:
-        a->metadata_file = arg;
-        return 0;
-    case OPT_INITIAL_ACCESS_TOKEN_FILE:
-        a->initial_access_token_file = arg;
-        return 0;
-    case OPT_OUTPUT:
-        a->output = arg;
-        return 0;
     case OPT_FORCE:
         a->force = true;
         return 0;
@@ -602,16 +587,9 @@ int cmd_register(int argc, char **argv)
     a.meta.response_types.items = lists + 2 * (argc + 1);
     a.meta.contacts.items = lists + 3 * (argc + 1);
 
-    int operands = 0;
-    int status = cmd_parse_options(&register_spec, argc, argv, on_option, &a, &operands);
-    if (status >= 0)
+    int status = cmd_parse_options_only(&register_spec, argc, argv, on_option, &a);
+    if (status >= 0 || (status = check_combination(&a)) != 0)
         goto done; /* --help, or a usage error already printed */
-    if (operands < argc) {
-        status = cmd_usage_error(&register_spec, "unexpected argument '%s'", argv[operands]);
-        goto done;
-    }
-    if ((status = check_combination(&a)) != 0)
-        goto done;
     switch (a.mode) {
     case MODE_CREATE:
         status = run_create(&a);

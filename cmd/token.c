@@ -676,16 +676,9 @@ int cmd_token(int argc, char **argv)
         fprintf(stderr, "mcpauth token: out of memory\n");
         return MCPAUTH_ELOCAL;
     }
-    int operands = 0;
-    int status = cmd_parse_options(&token_spec, argc, argv, on_option, &a, &operands);
-    if (status >= 0)
+    int status = cmd_parse_options_only(&token_spec, argc, argv, on_option, &a);
+    if (status >= 0 || (status = check_combination(&a)) != 0)
         goto done; /* --help, or a usage error already printed */
-    if (operands < argc) {
-        status = cmd_usage_error(&token_spec, "unexpected argument '%s'", argv[operands]);
-        goto done;
-    }
-    if ((status = check_combination(&a)) != 0)
-        goto done;
     status = run(&a);
 done:
     free(a.resources);

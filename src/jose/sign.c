@@ -87,6 +87,16 @@ static mcpauth_status describe_key(mcpauth_jws_signer *signer, mcpauth_error *er
     return MCPAUTH_OK;
 }
 
+/* Completes a signer whose key is in place with its coordinates and kid;
+ * frees it and returns NULL when that fails. */
+static mcpauth_jws_signer *with_description(mcpauth_jws_signer *signer, mcpauth_error *err)
+{
+    if (describe_key(signer, err) == MCPAUTH_OK)
+        return signer;
+    mcpauth_jws_signer_free(signer);
+    return NULL;
+}
+
 mcpauth_jws_signer *mcpauth_jws_signer_generate_es256(mcpauth_error *err)
 {
     mcpauth_jws_signer *signer = calloc(1, sizeof *signer);
@@ -104,11 +114,7 @@ mcpauth_jws_signer *mcpauth_jws_signer_generate_es256(mcpauth_error *err)
         mcpauth_jws_signer_free(signer);
         return NULL;
     }
-    if (describe_key(signer, err) != MCPAUTH_OK) {
-        mcpauth_jws_signer_free(signer);
-        return NULL;
-    }
-    return signer;
+    return with_description(signer, err);
 }
 
 /* Decodes a base64url JWK member of exactly size bytes. */
@@ -150,11 +156,7 @@ mcpauth_jws_signer *mcpauth_jws_signer_from_jwk(json_object *jwk, mcpauth_error 
         mcpauth_jws_signer_free(signer);
         return NULL;
     }
-    if (describe_key(signer, err) != MCPAUTH_OK) {
-        mcpauth_jws_signer_free(signer);
-        return NULL;
-    }
-    return signer;
+    return with_description(signer, err);
 }
 
 const char *mcpauth_jws_signer_kid(const mcpauth_jws_signer *signer)

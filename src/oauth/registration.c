@@ -9,8 +9,7 @@
 /* Copies at most max printable characters of text into out, replacing
  * anything else (newlines, escapes, binary) with '?': a hostile server must
  * not be able to write to the user's terminal through our messages. */
-static void printable_excerpt(const char *text, size_t length, size_t max, char *out,
-                              size_t size)
+static void printable_excerpt(const char *text, size_t length, size_t max, char *out, size_t size)
 {
     size_t n = 0;
     for (size_t i = 0; i < length && n + 4 < size && i < max; i++) {
@@ -98,14 +97,12 @@ static mcpauth_status send_json(const mcpauth_http_options *opts, const char *me
 }
 
 mcpauth_status mcpauth_registration_create(const mcpauth_http_options *opts, const char *endpoint,
-                                           json_object *metadata,
-                                           const char *initial_access_token, json_object **client,
-                                           mcpauth_error *err)
+                                           json_object *metadata, const char *initial_access_token,
+                                           json_object **client, mcpauth_error *err)
 {
     mcpauth_http_response resp;
     *client = NULL;
-    if (send_json(opts, "POST", endpoint, metadata, initial_access_token, &resp, err) !=
-        MCPAUTH_OK)
+    if (send_json(opts, "POST", endpoint, metadata, initial_access_token, &resp, err) != MCPAUTH_OK)
         return err->status;
     mcpauth_status st;
     if (resp.status == 201 || resp.status == 200) {
@@ -126,41 +123,42 @@ mcpauth_status mcpauth_registration_create(const mcpauth_http_options *opts, con
     return st;
 }
 
+/* RFC 7592 §2.1 and §2.2: a GET or PUT of the client configuration
+ * endpoint, answered 200 with the client's registration; what names the
+ * operation in messages. */
+static mcpauth_status manage_client(const mcpauth_http_options *opts, const char *method,
+                                    const char *client_uri, json_object *metadata,
+                                    const char *registration_token, const char *what,
+                                    json_object **client, mcpauth_error *err)
+{
+    mcpauth_http_response resp;
+    *client = NULL;
+    if (send_json(opts, method, client_uri, metadata, registration_token, &resp, err) != MCPAUTH_OK)
+        return err->status;
+    mcpauth_status st = resp.status == 200 ? parse_client(&resp, client_uri, client, err)
+                                           : remote_failure(&resp, what, client_uri, err);
+    mcpauth_http_response_free(&resp);
+    return st;
+}
+
 mcpauth_status mcpauth_registration_read(const mcpauth_http_options *opts, const char *client_uri,
                                          const char *registration_token, json_object **client,
                                          mcpauth_error *err)
 {
-    mcpauth_http_response resp;
-    *client = NULL;
-    if (send_json(opts, "GET", client_uri, NULL, registration_token, &resp, err) != MCPAUTH_OK)
-        return err->status;
-    mcpauth_status st = resp.status == 200
-                            ? parse_client(&resp, client_uri, client, err)
-                            : remote_failure(&resp, "reading the registration", client_uri, err);
-    mcpauth_http_response_free(&resp);
-    return st;
+    return manage_client(opts, "GET", client_uri, NULL, registration_token,
+                         "reading the registration", client, err);
 }
 
-mcpauth_status mcpauth_registration_update(const mcpauth_http_options *opts,
-                                           const char *client_uri, const char *registration_token,
-                                           json_object *metadata, json_object **client,
-                                           mcpauth_error *err)
+mcpauth_status mcpauth_registration_update(const mcpauth_http_options *opts, const char *client_uri,
+                                           const char *registration_token, json_object *metadata,
+                                           json_object **client, mcpauth_error *err)
 {
-    mcpauth_http_response resp;
-    *client = NULL;
-    if (send_json(opts, "PUT", client_uri, metadata, registration_token, &resp, err) !=
-        MCPAUTH_OK)
-        return err->status;
-    mcpauth_status st = resp.status == 200
-                            ? parse_client(&resp, client_uri, client, err)
-                            : remote_failure(&resp, "updating the registration", client_uri, err);
-    mcpauth_http_response_free(&resp);
-    return st;
+    return manage_client(opts, "PUT", client_uri, metadata, registration_token,
+                         "updating the registration", client, err);
 }
 
-mcpauth_status mcpauth_registration_delete(const mcpauth_http_options *opts,
-                                           const char *client_uri, const char *registration_token,
-                                           mcpauth_error *err)
+mcpauth_status mcpauth_registration_delete(const mcpauth_http_options *opts, const char *client_uri,
+                                           const char *registration_token, mcpauth_error *err)
 {
     mcpauth_http_response resp;
     if (send_json(opts, "DELETE", client_uri, NULL, registration_token, &resp, err) != MCPAUTH_OK)
