@@ -39,10 +39,11 @@ mcpauth_status mcpauth_discover_issuer(const mcpauth_http_options *opts, const c
                                        mcpauth_as_metadata *out, mcpauth_error *err);
 
 /* From an MCP server URL: POST an unauthenticated initialize, read
- * resource_metadata from the 401's Bearer challenge, else try the path-inserted
- * then root oauth-protected-resource documents (AM-5); check resource
- * (PRM-6/7) and take the first authorization server. A server that answers
- * without asking for a token -> MCPAUTH_EREMOTE ("not protected"). */
+ * resource_metadata from the 401's Bearer challenge (RFC 9728 §5.1), else try
+ * the path-inserted then root oauth-protected-resource documents (RFC 9728
+ * §3.1, in MCP's order); check resource (RFC 9728 §3.3) and take the first
+ * authorization server. A server that answers without asking for a token ->
+ * MCPAUTH_EREMOTE ("not protected"). */
 mcpauth_status mcpauth_discover_resource(const mcpauth_http_options *opts, const char *resource_url,
                                          mcpauth_resource_metadata *out, mcpauth_error *err);
 

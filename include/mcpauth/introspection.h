@@ -30,11 +30,11 @@ typedef void (*mcpauth_introspection_cb)(mcpauth_introspection_outcome outcome,
                                          const mcpauth_token_info *info, const char *reason,
                                          void *data);
 
-/* Starts one introspection of token (IN-1: POST token=...&
+/* Starts one introspection of token (RFC 7662 §2.1: POST token=...&
  * token_type_hint=access_token, Accept: application/json). Non-200
  * answers, non-JSON, a missing active member, or our own credentials being
  * refused are FAILED (a configuration or upstream problem, never the
- * client's fault: IN-6). Returns MCPAUTH_OK or an error (then cb is not
+ * client's fault). Returns MCPAUTH_OK or an error (then cb is not
  * called). */
 mcpauth_status mcpauth_introspect(mcpauth_http_async *http, const mcpauth_introspection_config *cfg,
                                   const char *token, size_t length, mcpauth_introspection_cb cb,

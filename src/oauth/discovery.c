@@ -189,8 +189,8 @@ static mcpauth_status check_resource(const char *resource_url, const char *origi
     mcpauth_url_quote(resource_url, q_asked, sizeof q_asked);
 
     /* RFC 9728 §3.3: via the header or the inserted path the resource must be
-     * identical to the URL asked for; the root document describes the origin
-     * (PRM-6/7 in our checklist). */
+     * identical to the URL asked for; the root document describes the
+     * origin. */
     bool match = strcmp(resource, resource_url) == 0;
     if (!match && source == FROM_ROOT) {
         match = strcmp(resource, origin) == 0;
@@ -316,8 +316,9 @@ static mcpauth_status probe_resource(const mcpauth_http_options *opts, const cha
     return status;
 }
 
-/* AM-5: the header's URL alone when there is one, else the path-inserted and
- * then the root document (one URL when the MCP URL has no path). */
+/* MCP 2025-11-25 (Protected Resource Metadata Discovery): the URL of the
+ * challenge's resource_metadata (RFC 9728 §5.1) alone when there is one,
+ * else the path-inserted (RFC 9728 §3.1) and then the root document (one URL when the MCP URL has no path). */
 static size_t resource_candidates(const char *resource_url, const char *origin, char *header_url,
                                   candidate out[2], mcpauth_error *err)
 {

@@ -14,9 +14,10 @@ typedef struct introspection_call {
     void *data;
 } introspection_call;
 
-/* The request both variants send (IN-1, IN-3): the form body goes into
- * *body, which the caller wipes with mcpauth_strbuf_free() once the request
- * has been sent; req borrows it and cfg. */
+/* The request both variants send (RFC 7662 §2.1: a form POST of token and
+ * token_type_hint, with the resource server's client authentication): the
+ * form body goes into *body, which the caller wipes with mcpauth_strbuf_free()
+ * once the request has been sent; req borrows it and cfg. */
 static mcpauth_status build_request(const mcpauth_introspection_config *cfg, const char *token,
                                     size_t length, mcpauth_strbuf *body, mcpauth_http_request *req,
                                     mcpauth_error *err)
