@@ -23,11 +23,10 @@
 #include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
 #include "mcpauth/secret.h"
+#include "mcpauth/token_file.h"
 #include "mcpauth/token_request.h"
 #include "mcpauth/url.h"
 
-#define TOKEN_FILE_MAX       (256 * 1024)
-#define TOKEN_FILE_VERSION   1
 #define DEFAULT_WAIT_SECONDS 300
 #define MAX_WAIT_SECONDS     86400
 
@@ -148,9 +147,8 @@ typedef struct token_args {
 /* Everything the command learnt on the way; freed by token_state_free. */
 typedef struct token_state {
     mcpauth_credentials creds;
-    char *secret;        /* from --client-secret-file or the environment */
-    char *refresh_token; /* from --refresh-token-file */
-    json_object *saved;  /* the --refresh-token-file document, when JSON */
+    char *secret;             /* from --client-secret-file or the environment */
+    mcpauth_token_file saved; /* from --refresh-token-file */
     mcpauth_as_metadata md;
     mcpauth_token_client client;
     const char *issuer; /* as asked, before discovery */
@@ -161,8 +159,7 @@ static void token_state_free(token_state *s)
 {
     mcpauth_credentials_free(&s->creds);
     mcpauth_secret_free(s->secret);
-    mcpauth_secret_free(s->refresh_token);
-    json_object_put(s->saved);
+    mcpauth_token_file_free(&s->saved);
     mcpauth_as_metadata_free(&s->md);
 }
 
@@ -273,66 +270,12 @@ static int check_combination(token_args *a)
     return 0;
 }
 
-/* RFC 6749 Appendix A.17: a refresh token is visible ASCII; no spaces. */
-static bool token_text_ok(const char *text)
-{
-    if (!*text)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p <= 0x20 || *p >= 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* --refresh-token-file: the token alone (surrounding white space ignored), or
- * a JSON document written by --output, whose issuer and client_id come
- * along. */
-static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpauth_error *err)
-{
-    char *text = NULL;
-    size_t length = 0;
-    if (mcpauth_file_read(path, TOKEN_FILE_MAX, &text, &length, err) != MCPAUTH_OK)
-        return MCPAUTH_ELOCAL;
-    cmd_warn_if_shared("token", path, "a refresh token");
-    const char *start = text + strspn(text, " \t\r\n");
-    mcpauth_status st = MCPAUTH_OK;
-    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
-    if (*start == '{') {
-        s->saved = mcpauth_json_parse_object(text, length, "token file", err);
-        const char *token = mcpauth_json_string(s->saved, "refresh_token");
-        if (!s->saved)
-            st = mcpauth_error_prefix(err, "%s", name);
-        else if (!token || !token_text_ok(token))
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s holds no refresh_token", name);
-        else if (!(s->refresh_token = strdup(token)))
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    } else {
-        size_t n = strlen(start);
-        while (n > 0 && strchr(" \t\r\n", start[n - 1]))
-            n--;
-        s->refresh_token = strndup(start, n);
-        if (!s->refresh_token)
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-        else if (!token_text_ok(s->refresh_token))
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                   "%s does not hold a refresh token (one line of visible "
-                                   "characters, or a file written by --output)",
-                                   name);
-    }
-    if (st != MCPAUTH_OK)
-        err->status = MCPAUTH_ELOCAL;
-    explicit_bzero(text, length);
-    free(text);
-    return st;
-}
-
 /* Settles the issuer: --issuer, else the credentials', else the token
  * file's. A client secret or refresh token belongs to one server: another
  * one named elsewhere is refused rather than sent the secret. */
 static int choose_issuer(const token_args *a, token_state *s)
 {
-    const char *saved = mcpauth_json_string(s->saved, "issuer");
+    const char *saved = mcpauth_token_file_member(&s->saved, "issuer");
     const char *candidates[] = {a->issuer, s->creds.issuer, saved};
     const char *sources[] = {"--issuer", a->client.credentials_file, a->refresh_token_file};
     s->issuer = NULL;
@@ -373,7 +316,7 @@ static int choose_client(const token_args *a, token_state *s)
 {
     const cmd_client_args *given = &a->client;
     mcpauth_token_client *c = &s->client;
-    const char *saved_id = mcpauth_json_string(s->saved, "client_id");
+    const char *saved_id = mcpauth_token_file_member(&s->saved, "client_id");
     c->client_id = given->client_id          ? given->client_id
                    : given->credentials_file ? mcpauth_credentials_client_id(&s->creds)
                                              : saved_id;
@@ -543,7 +486,7 @@ static int obtain(const token_args *a, token_state *s, mcpauth_token_response *r
         .scope = s->scope,
         .resources = a->resources,
         .resource_count = a->resource_count,
-        .refresh_token = s->refresh_token,
+        .refresh_token = s->saved.refresh_token,
     };
     mcpauth_error err = {0};
     if (mcpauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
@@ -551,58 +494,18 @@ static int obtain(const token_args *a, token_state *s, mcpauth_token_response *r
     return 0;
 }
 
-static void add_string(json_object *doc, const char *key, const char *value)
-{
-    if (value)
-        json_object_object_add(doc, key, json_object_new_string(value));
-}
-
-/* The --output document: the token response as received, plus where it came
- * from and when it expires. A refresh answer without a new refresh token
- * keeps the old one (RFC 6749 §6: it stays valid). */
-static json_object *output_document(const token_state *s, const mcpauth_token_response *resp)
-{
-    json_object *doc = json_object_new_object();
-    if (!doc)
-        return NULL;
-    json_object_object_foreach(resp->document, key, value)
-    {
-        json_object_object_add(doc, key, json_object_get(value));
-    }
-    if (!resp->refresh_token)
-        add_string(doc, "refresh_token", s->refresh_token);
-    long long now = (long long)time(NULL);
-    json_object_object_add(doc, "version", json_object_new_int(TOKEN_FILE_VERSION));
-    add_string(doc, "issuer", s->md.issuer);
-    add_string(doc, "client_id", s->client.client_id);
-    add_string(doc, "token_endpoint", s->client.token_endpoint);
-    json_object_object_add(doc, "obtained_at", json_object_new_int64(now));
-    if (resp->expires_in >= 0)
-        json_object_object_add(doc, "expires_at", json_object_new_int64(now + resp->expires_in));
-    return doc;
-}
-
 static int save_output(const token_args *a, const token_state *s,
                        const mcpauth_token_response *resp)
 {
+    mcpauth_token_file_origin origin = {
+        .issuer = s->md.issuer,
+        .client_id = s->client.client_id,
+        .token_endpoint = s->client.token_endpoint,
+        .refresh_token = s->saved.refresh_token,
+        .now = (long long)time(NULL),
+    };
     mcpauth_error err = {0};
-    json_object *doc = output_document(s, resp);
-    const char *text = doc ? mcpauth_json_pretty(doc) : NULL;
-    char *copy = text ? malloc(strlen(text) + 2) : NULL;
-    if (!copy) {
-        json_object_put(doc);
-        mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
-        return cmd_fail("token", &err);
-    }
-    size_t length = strlen(text);
-    memcpy(copy, text, length);
-    copy[length] = '\n';
-    copy[length + 1] = '\0';
-    mcpauth_status st = mcpauth_file_write_private(a->output, copy, length + 1, a->force, &err);
-    explicit_bzero(copy, length + 1);
-    free(copy);
-    json_object_put(doc);
-    if (st != MCPAUTH_OK)
+    if (mcpauth_token_file_save(a->output, resp, &origin, a->force, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
     return 0;
 }
@@ -635,7 +538,10 @@ static int load_files(const token_args *a, token_state *s)
     int status = cmd_client_load("token", &a->client, &s->creds);
     if (status != 0)
         return status;
-    if (a->refresh_token_file && load_refresh_token(a->refresh_token_file, s, &err) != MCPAUTH_OK)
+    if (!a->refresh_token_file)
+        return 0;
+    cmd_warn_if_shared("token", a->refresh_token_file, "a refresh token");
+    if (mcpauth_token_file_load(a->refresh_token_file, &s->saved, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
     return 0;
 }
