@@ -8,18 +8,7 @@
 #include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
 #include "mcpauth/secret.h"
-
-/* RFC 6749 Appendix A.17: a refresh token is visible ASCII; no spaces. */
-static bool token_text_ok(const char *text)
-{
-    if (!*text)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p <= 0x20 || *p >= 0x7f)
-            return false;
-    }
-    return true;
-}
+#include "oauth_internal.h"
 
 static mcpauth_status from_document(const char *text, size_t length, const char *name,
                                     mcpauth_token_file *out, mcpauth_error *err)
@@ -28,7 +17,7 @@ static mcpauth_status from_document(const char *text, size_t length, const char 
     if (!out->document)
         return mcpauth_error_prefix(err, "%s", name);
     const char *token = mcpauth_json_string(out->document, "refresh_token");
-    if (!token || !token_text_ok(token))
+    if (!token || !mcpauth__oauth_token_syntax_ok(token))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s holds no refresh_token", name);
     if (!(out->refresh_token = strdup(token)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
@@ -43,7 +32,7 @@ static mcpauth_status from_text(const char *start, const char *name, mcpauth_tok
         n--;
     if (!(out->refresh_token = strndup(start, n)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    if (!token_text_ok(out->refresh_token))
+    if (!mcpauth__oauth_token_syntax_ok(out->refresh_token))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL,
                                  "%s does not hold a refresh token (one line of visible "
                                  "characters, or a file written by --output)",
