@@ -1,8 +1,8 @@
 /* mcpauth check-token: is this access token good, and for what? Introspects
  * it (RFC 7662), verifies it locally as an RFC 9068 JWT, only decodes it, or
  * probes an MCP server's side of OAuth (--resource). Option parsing, reading
- * the token, and printing; the checks are in src/ (introspection.c, jose/,
- * auth/token_check.c, probe/). */
+ * the token, and printing; the checks are in src/probe/ (token_report.c for
+ * --verify and --introspect, probe.c for --resource) and src/jose/. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,6 @@
 #include "commands.h"
 #include "common.h"
 #include "mcpauth/credentials.h"
-#include "mcpauth/fileio.h"
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
 #include "mcpauth/json.h"

@@ -18,7 +18,6 @@
 #include "mcpauth/json.h"
 #include "mcpauth/registration.h"
 #include "mcpauth/secret.h"
-#include "mcpauth/url.h"
 
 #define METADATA_FILE_MAX (256 * 1024)
 

@@ -2,7 +2,7 @@
  * endpoint with the client_credentials, authorization_code (PKCE S256,
  * loopback redirect) or refresh_token grant, for scripts and tests. Option
  * parsing, choosing the client and printing only; the protocol work is in
- * src/oauth/ (token_request.c, authorization.c, pkce.c). */
+ * src/oauth/ (token_request.c, authorization.c, token_file.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
