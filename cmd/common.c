@@ -58,12 +58,18 @@ const cmd_option cmd_client_auth_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
-/* --client-auth and --auth-method name an RFC 7591 §2 method. */
+/* --client-auth and --auth-method name an RFC 7591 §2 method; --client-auth
+ * also takes the short forms basic and post (mcpauth-serve(1)). */
 static int client_auth_option(const cmd_spec *spec, cmd_client_args *client, int id,
                               const char *arg)
 {
+    const char *name = arg;
+    if (id == CMD_OPT_CLIENT_AUTH && strcmp(arg, "basic") == 0)
+        name = "client_secret_basic";
+    else if (id == CMD_OPT_CLIENT_AUTH && strcmp(arg, "post") == 0)
+        name = "client_secret_post";
     mcpauth_client_auth auth;
-    bool known = mcpauth_client_auth_from_name(arg, &auth);
+    bool known = mcpauth_client_auth_from_name(name, &auth);
     if (id == CMD_OPT_AUTH_METHOD && !known)
         return cmd_usage_error(spec,
                                "--auth-method: '%s' is not client_secret_basic, "
