@@ -4,6 +4,7 @@
 #ifndef MCPAUTH_CMD_COMMON_H
 #define MCPAUTH_CMD_COMMON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "mcpauth/client_auth.h"
