@@ -1,31 +1,26 @@
 /* mcpauth check-token: is this access token good, and for what? Introspects
  * it (RFC 7662), verifies it locally as an RFC 9068 JWT, only decodes it, or
  * probes an MCP server's side of OAuth (--resource). Option parsing, reading
- * the token, and printing; the checks are in src/ (introspection.c, jose/,
- * token/token_check.c, probe/). */
+ * the token, and printing; the checks are in src/probe/ (token_report.c for
+ * --verify and --introspect, probe.c for --resource) and src/jose/. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "commands.h"
 #include "common.h"
 #include "mcpauth/credentials.h"
-#include "mcpauth/discovery.h"
-#include "mcpauth/fileio.h"
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
 #include "mcpauth/json.h"
 #include "mcpauth/probe.h"
 #include "mcpauth/secret.h"
 #include "mcpauth/strbuf.h"
-#include "mcpauth/url.h"
+#include "mcpauth/token_report.h"
 
-#define MAX_LIST      32
-#define JWKS_FILE_MAX (1024 * 1024)
-#define REASON_MAX    512
-#define MAX_LEEWAY    (86400L * 365)
+#define MAX_LIST   32
+#define MAX_LEEWAY (86400L * 365)
 
 enum {
     OPT_INTROSPECT = 256,
@@ -35,10 +30,6 @@ enum {
     OPT_TOKEN_FILE,
     OPT_ISSUER,
     OPT_INTROSPECTION_ENDPOINT,
-    OPT_CREDENTIALS,
-    OPT_CLIENT_ID,
-    OPT_CLIENT_SECRET_FILE,
-    OPT_CLIENT_AUTH,
     OPT_JWKS_URI,
     OPT_JWKS_FILE,
     OPT_JWT_ALG,
@@ -66,13 +57,6 @@ static const cmd_option as_options[] = {
     {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
     {"introspection-endpoint", 0, "URL", OPT_INTROSPECTION_ENDPOINT,
      "RFC 7662 endpoint (default: from the metadata)"},
-    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
-     "the resource server's client (register -o FILE)"},
-    {"client-id", 0, "ID", OPT_CLIENT_ID, "the resource server's client id"},
-    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
-     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
-    {"client-auth", 0, "METHOD", OPT_CLIENT_AUTH,
-     "client_secret_basic (default) or client_secret_post"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -99,10 +83,13 @@ static const cmd_option output_options[] = {
 };
 
 static const cmd_option_group check_groups[] = {
-    {"What to check", mode_options},      {"Token", token_options},
-    {"Authorization server", as_options}, {"Local JWT verification (RFC 9068)", jwt_options},
-    {"Token checks", check_options},      {"Output", output_options},
-    {"Connection", cmd_http_options},
+    {"What to check", {mode_options}},
+    {"Token", {token_options}},
+    {"Authorization server", {as_options, cmd_client_options, cmd_client_auth_options}},
+    {"Local JWT verification (RFC 9068)", {jwt_options}},
+    {"Token checks", {check_options}},
+    {"Output", {output_options}},
+    {"Connection", {cmd_http_options}},
 };
 
 static const cmd_spec check_spec = {
@@ -135,8 +122,7 @@ typedef struct check_args {
     const char *resource;
     const char *token_file;
     const char *issuer;
-    const char *credentials_file;
-    const char *client_secret_file;
+    cmd_client_args client;
     const char *jwks_uri;
     const char *jwks_file;
     mcpauth_introspection_config introspection;
@@ -146,7 +132,7 @@ typedef struct check_args {
     size_t scope_count;
     long leeway;
     mcpauth_jwt_policy jwt;
-    bool jwt_algs_given;
+    bool jwt_algs_fresh; /* no --jwt-alg yet: the first replaces the defaults */
     mcpauth_http_options http;
 } check_args;
 
@@ -158,40 +144,12 @@ static int add_to(const char **list, size_t *count, const char *name, const char
     return 0;
 }
 
-static int add_jwt_alg(check_args *a, const char *arg)
-{
-    mcpauth_jws_alg alg;
-    if (!mcpauth_jws_alg_parse(arg, &alg))
-        return cmd_usage_error(&check_spec,
-                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
-                               "ES256/384/512, EdDSA; never none or HMAC)",
-                               arg);
-    if (!a->jwt_algs_given) {
-        memset(a->jwt.allowed, 0, sizeof a->jwt.allowed);
-        a->jwt_algs_given = true;
-    }
-    a->jwt.allowed[alg] = true;
-    return 0;
-}
-
-static int set_client_auth(check_args *a, const char *arg)
-{
-    if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
-        a->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
-    else if (strcmp(arg, "client_secret_post") == 0 || strcmp(arg, "post") == 0)
-        a->introspection.auth = MCPAUTH_CLIENT_AUTH_POST;
-    else
-        return cmd_usage_error(&check_spec,
-                               "--client-auth: '%s' is not client_secret_basic or "
-                               "client_secret_post",
-                               arg);
-    return 0;
-}
-
 static int on_option(void *ctx, int id, const char *arg)
 {
     check_args *a = ctx;
     int rc = cmd_http_option(&check_spec, &a->http, id, arg);
+    if (rc < 0)
+        rc = cmd_client_option(&check_spec, &a->client, id, arg);
     if (rc >= 0)
         return rc;
     switch (id) {
@@ -216,17 +174,6 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_INTROSPECTION_ENDPOINT:
         a->introspection.endpoint = arg;
         return 0;
-    case OPT_CREDENTIALS:
-        a->credentials_file = arg;
-        return 0;
-    case OPT_CLIENT_ID:
-        a->introspection.client_id = arg;
-        return 0;
-    case OPT_CLIENT_SECRET_FILE:
-        a->client_secret_file = arg;
-        return 0;
-    case OPT_CLIENT_AUTH:
-        return set_client_auth(a, arg);
     case OPT_JWKS_URI:
         a->jwks_uri = arg;
         return 0;
@@ -234,7 +181,7 @@ static int on_option(void *ctx, int id, const char *arg)
         a->jwks_file = arg;
         return 0;
     case OPT_JWT_ALG:
-        return add_jwt_alg(a, arg);
+        return cmd_jwt_alg_option(&check_spec, &a->jwt, &a->jwt_algs_fresh, arg);
     case OPT_JWT_TYP_OPTIONAL:
         a->jwt.typ_optional = true;
         return 0;
@@ -280,8 +227,8 @@ static int check_modes(const check_args *a)
                                "separately with --introspect, --verify or --decode");
     if (a->jwks_uri && a->jwks_file)
         return cmd_usage_error(&check_spec, "give --jwks-uri or --jwks-file, not both");
-    if (a->token_file && a->client_secret_file && strcmp(a->token_file, "-") == 0 &&
-        strcmp(a->client_secret_file, "-") == 0)
+    if (a->token_file && a->client.client_secret_file && strcmp(a->token_file, "-") == 0 &&
+        strcmp(a->client.client_secret_file, "-") == 0)
         return cmd_usage_error(&check_spec,
                                "the token and the client secret cannot both come from standard "
                                "input");
@@ -335,37 +282,30 @@ static int read_token(const check_args *a, char **token)
  * sources, as `serve` does. */
 static int load_credentials(check_args *a, mcpauth_credentials *creds, char **secret)
 {
-    mcpauth_error err = {0};
-    if (a->credentials_file) {
-        if (mcpauth_credentials_load(a->credentials_file, creds, &err) != MCPAUTH_OK)
-            return cmd_fail("check-token", &err);
-        if (mcpauth_file_is_shared(a->credentials_file))
-            cmd_warn("check-token",
-                     "%s is readable by other users; it holds secrets (chmod 600 it)",
-                     a->credentials_file);
-        if (!a->introspection.client_id)
-            a->introspection.client_id = mcpauth_credentials_client_id(creds);
-        if (!a->issuer)
-            a->issuer = creds->issuer;
-        a->introspection.client_secret = mcpauth_credentials_client_secret(creds);
-    }
+    mcpauth_introspection_config *cfg = &a->introspection;
+    int status = cmd_client_load("check-token", &a->client, creds);
+    if (status != 0)
+        return status;
+    cfg->client_id =
+        a->client.client_id ? a->client.client_id : mcpauth_credentials_client_id(creds);
+    if (!a->issuer)
+        a->issuer = creds->issuer;
+    if (a->client.auth_given)
+        cfg->auth = a->client.auth;
     if (!a->introspect)
         return 0;
-    if (a->client_secret_file || !a->introspection.client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
-                            &err) != MCPAUTH_OK)
-            return cmd_fail("check-token", &err);
-        if (*secret)
-            a->introspection.client_secret = *secret;
-    }
-    /* RFC 7662 §2.1, §4: the endpoint requires the resource server's
+    status = cmd_client_secret("check-token", &a->client, mcpauth_credentials_client_secret(creds),
+                               secret, &cfg->client_secret);
+    if (status != 0)
+        return status;
+    /* RFC 7662 §2.1: the endpoint requires the resource server's
      * authentication. */
-    if (!a->introspection.client_id || !a->introspection.client_secret)
+    if (!cfg->client_id || !cfg->client_secret)
         return cmd_usage_error(&check_spec,
                                "--introspect needs the resource server's client credentials: "
                                "--credentials FILE, or --client-id with --client-secret-file "
                                "FILE or MCPAUTH_CLIENT_SECRET");
-    if (!a->introspection.endpoint && !a->issuer)
+    if (!cfg->endpoint && !a->issuer)
         return cmd_usage_error(&check_spec,
                                "--introspect needs --issuer URL (or a credentials file naming "
                                "one) or --introspection-endpoint URL");
@@ -460,22 +400,6 @@ static void print_claims(FILE *out, const mcpauth_token_info *info, int64_t now)
 
 /* ---- --decode ---- */
 
-/* RFC 9068 §2.2: the claims every JWT access token carries. */
-static const char *const required_claims[] = {"iss",       "exp", "aud", "sub",
-                                              "client_id", "iat", "jti"};
-
-/* RFC 9068 §2.1: typ is at+jwt, or its media type (RFC 7515 §4.1.9 lets
- * the "application/" prefix go). */
-static bool typ_is_at_jwt(json_object *header)
-{
-    const char *typ = mcpauth_json_string(header, "typ");
-    if (!typ)
-        return false;
-    if (strncasecmp(typ, "application/", 12) == 0)
-        typ += 12;
-    return strcasecmp(typ, "at+jwt") == 0;
-}
-
 static int run_decode(const check_args *a, const char *token)
 {
     json_object *header = NULL, *claims = NULL;
@@ -486,12 +410,8 @@ static int run_decode(const check_args *a, const char *token)
     }
     fprintf(stderr, "mcpauth check-token: decoded only: nothing was verified (no signature, "
                     "expiry, issuer or audience check)\n");
-    json_object *missing = json_object_new_array();
-    for (size_t i = 0; i < sizeof required_claims / sizeof required_claims[0]; i++) {
-        if (!json_object_object_get_ex(claims, required_claims[i], NULL))
-            json_object_array_add(missing, json_object_new_string(required_claims[i]));
-    }
-    bool typ_ok = typ_is_at_jwt(header);
+    json_object *missing = mcpauth_jwt_missing_claims(claims);
+    bool typ_ok = mcpauth_jwt_typ_is_at_jwt(header);
     if (a->json) {
         json_object *doc = json_object_new_object();
         json_object_object_add(doc, "header", json_object_get(header));
@@ -525,246 +445,8 @@ static int run_decode(const check_args *a, const char *token)
 
 /* ---- --introspect and --verify ---- */
 
-/* What one way of checking concluded. */
-typedef struct finding {
-    bool asked;
-    bool accepted;           /* signature valid / introspection active */
-    mcpauth_token_info info; /* the claims, when accepted */
-    char reason[REASON_MAX]; /* why not accepted, or why the claims fail */
-    bool claims_ok;          /* accepted and mcpauth_token_check() VALID */
-    char how[128];           /* for a valid signature: (RS256, kid "k1") */
-    char source[REASON_MAX]; /* where keys or the answer came from */
-    json_object *raw;        /* introspection response, or {header, claims} */
-} finding;
-
-typedef struct check_run {
-    check_args *args;
-    const char *token;
-    mcpauth_as_metadata issuer_metadata; /* fetched once, when needed */
-    bool have_metadata;
-    finding jwt;
-    finding introspection;
-} check_run;
-
-static mcpauth_status issuer_metadata(check_run *run, mcpauth_error *err)
-{
-    if (run->have_metadata)
-        return MCPAUTH_OK;
-    mcpauth_status st =
-        mcpauth_discover_issuer(&run->args->http, run->args->issuer, &run->issuer_metadata, err);
-    run->have_metadata = st == MCPAUTH_OK;
-    return st;
-}
-
-/* An endpoint named in the issuer's metadata (RFC 8414 §2). */
-static mcpauth_status metadata_endpoint(check_run *run, const char *key, const char *option,
-                                        const char **out, mcpauth_error *err)
-{
-    mcpauth_status st = issuer_metadata(run, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    *out = mcpauth_json_string(run->issuer_metadata.document, key);
-    if (!*out)
-        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                                 "the metadata of issuer %s has no %s (give --%s)",
-                                 run->args->issuer, key, option);
-    if (mcpauth_http_check_url(&run->args->http, *out, err) != MCPAUTH_OK) {
-        err->status = MCPAUTH_EREMOTE;
-        return mcpauth_error_prefix(err, "%s in the issuer's metadata", key);
-    }
-    return MCPAUTH_OK;
-}
-
-static mcpauth_status fetch_jwks(check_run *run, const char *uri, mcpauth_jwks **jwks,
-                                 mcpauth_error *err)
-{
-    mcpauth_http_request req = {.method = "GET", .url = uri};
-    mcpauth_http_response resp;
-    char q[MCPAUTH_URL_QUOTE_SIZE];
-    mcpauth_status st = mcpauth_http_perform(&run->args->http, &req, &resp, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    if (resp.status != 200)
-        st = mcpauth_error_set(err, MCPAUTH_EREMOTE, "JWK Set at %s: HTTP %ld %s",
-                               mcpauth_url_quote(uri, q, sizeof q), resp.status,
-                               mcpauth_http_status_text(resp.status));
-    else if ((st = mcpauth_jwks_parse(resp.body, resp.body_length, jwks, err)) != MCPAUTH_OK)
-        mcpauth_error_prefix(err, "JWK Set at %s", mcpauth_url_quote(uri, q, sizeof q));
-    mcpauth_http_response_free(&resp);
-    return st;
-}
-
-/* The keys: --jwks-file, --jwks-uri, or jwks_uri from the issuer's
- * metadata. A file that does not parse is a local error. */
-static mcpauth_status load_jwks(check_run *run, mcpauth_jwks **jwks, mcpauth_error *err)
-{
-    check_args *a = run->args;
-    finding *f = &run->jwt;
-    if (a->jwks_file) {
-        char *text = NULL;
-        size_t length = 0;
-        mcpauth_status st = mcpauth_file_read(a->jwks_file, JWKS_FILE_MAX, &text, &length, err);
-        if (st == MCPAUTH_OK && (st = mcpauth_jwks_parse(text, length, jwks, err)) != MCPAUTH_OK) {
-            err->status = MCPAUTH_ELOCAL;
-            mcpauth_error_prefix(err, "%s", a->jwks_file);
-        }
-        free(text);
-        snprintf(f->source, sizeof f->source, "keys from %s", a->jwks_file);
-        return st;
-    }
-    const char *uri = a->jwks_uri;
-    mcpauth_status st =
-        uri ? MCPAUTH_OK : metadata_endpoint(run, "jwks_uri", "jwks-uri", &uri, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    snprintf(f->source, sizeof f->source, "keys from %s", uri);
-    return fetch_jwks(run, uri, jwks, err);
-}
-
-/* {"header": ..., "claims": ...} as decoded, for --json. */
-static json_object *decoded_token(const char *token)
-{
-    json_object *header = NULL, *claims = NULL;
-    if (mcpauth_jwt_decode(token, strlen(token), &header, &claims, NULL) != MCPAUTH_OK)
-        return NULL;
-    json_object *doc = json_object_new_object();
-    json_object_object_add(doc, "header", header);
-    json_object_object_add(doc, "claims", claims);
-    return doc;
-}
-
-static mcpauth_status run_verify(check_run *run, mcpauth_error *err)
-{
-    finding *f = &run->jwt;
-    f->asked = true;
-    size_t length = strlen(run->token);
-    if (!mcpauth_jwt_looks_like(run->token, length)) {
-        snprintf(f->reason, sizeof f->reason, "not a JWT (an opaque token: use --introspect)");
-        return MCPAUTH_OK;
-    }
-    mcpauth_jwks *jwks = NULL;
-    mcpauth_status st = load_jwks(run, &jwks, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    f->raw = decoded_token(run->token);
-    f->accepted = mcpauth_jwt_verify(run->token, length, jwks, &run->args->jwt, &f->info, f->reason,
-                                     sizeof f->reason) == MCPAUTH_JWT_VERIFIED;
-    mcpauth_jwks_free(jwks);
-    json_object *header = NULL;
-    if (f->accepted && f->raw && json_object_object_get_ex(f->raw, "header", &header)) {
-        const char *kid = mcpauth_json_string(header, "kid");
-        char quoted[MCPAUTH_URL_QUOTE_SIZE];
-        snprintf(f->how, sizeof f->how, " (%s%s%s)", mcpauth_json_string(header, "alg"),
-                 kid ? ", kid " : "", kid ? mcpauth_url_quote(kid, quoted, sizeof quoted) : "");
-    }
-    return MCPAUTH_OK;
-}
-
-static mcpauth_status run_introspect(check_run *run, mcpauth_error *err)
-{
-    finding *f = &run->introspection;
-    mcpauth_introspection_config cfg = run->args->introspection;
-    f->asked = true;
-    mcpauth_status st = MCPAUTH_OK;
-    if (!cfg.endpoint)
-        st = metadata_endpoint(run, "introspection_endpoint", "introspection-endpoint",
-                               &cfg.endpoint, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    snprintf(f->source, sizeof f->source, "at %s", cfg.endpoint);
-    st = mcpauth_introspect_sync(&run->args->http, &cfg, run->token, strlen(run->token), &f->info,
-                                 &f->raw, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    f->accepted = f->info.active;
-    if (!f->accepted)
-        snprintf(f->reason, sizeof f->reason, "token is not active");
-    return MCPAUTH_OK;
-}
-
-/* The checks serve makes on any token, whatever validated it. */
-static void judge_claims(const check_args *a, finding *f, int64_t now)
-{
-    if (!f->accepted)
-        return;
-    mcpauth_token_policy policy = {
-        .issuer = a->issuer,
-        .audiences = a->audiences,
-        .audience_count = a->audience_count,
-        .required_scopes = a->scopes,
-        .required_scope_count = a->scope_count,
-        .leeway_seconds = a->leeway,
-        .require_expiry = true,
-    };
-    f->claims_ok = mcpauth_token_check(&policy, &f->info, now, f->reason, sizeof f->reason) ==
-                   MCPAUTH_TOKEN_VALID;
-}
-
-static bool same_text(const char *x, const char *y)
-{
-    return (!x && !y) || (x && y && strcmp(x, y) == 0);
-}
-
-static bool same_set(char *const *x, size_t nx, char *const *y, size_t ny)
-{
-    if (nx != ny)
-        return false;
-    for (size_t i = 0; i < nx; i++) {
-        bool found = false;
-        for (size_t j = 0; j < ny && !found; j++)
-            found = strcmp(x[i], y[j]) == 0;
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
-/* Claims on which a verified JWT and an active introspection answer for
- * the same token differ, as "sub, exp"; empty when they agree. */
-static void compare_claims(const mcpauth_token_info *j, const mcpauth_token_info *i, char *buf,
-                           size_t size)
-{
-    const struct {
-        const char *name;
-        bool same;
-    } claims[] = {
-        {"sub", same_text(j->subject, i->subject)},
-        {"client_id", same_text(j->client_id, i->client_id)},
-        {"iss", same_text(j->issuer, i->issuer)},
-        {"exp", j->expires_at == i->expires_at},
-        {"scope", same_set(j->scopes, j->scope_count, i->scopes, i->scope_count)},
-        {"aud", same_set(j->audiences, j->audience_count, i->audiences, i->audience_count)},
-    };
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t k = 0; k < sizeof claims / sizeof claims[0]; k++) {
-        if (claims[k].same)
-            continue;
-        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", claims[k].name);
-        if (n > 0 && (size_t)n < size - used)
-            used += (size_t)n;
-    }
-}
-
-/* The one-line answer when the token is not good, "" when it is. With
- * both checks, where they disagree comes first. */
-static void verdict(const check_run *run, char *why, size_t size)
-{
-    const finding *j = &run->jwt, *i = &run->introspection;
-    why[0] = '\0';
-    if (j->asked && i->asked && j->accepted && !i->accepted)
-        snprintf(why, size, "signature valid, but introspection says inactive: revoked?");
-    else if (j->asked && i->asked && !j->accepted && i->accepted)
-        snprintf(why, size, "introspection says active, but local verification failed: %s",
-                 j->reason);
-    else if (j->asked && !j->claims_ok)
-        snprintf(why, size, "%s", j->reason);
-    else if (i->asked && !i->claims_ok)
-        snprintf(why, size, "%s", i->reason);
-}
-
-static void print_finding(const char *title, const finding *f, const char *accepted_text,
-                          int64_t now)
+static void print_finding(const char *title, const mcpauth_probe_token_finding *f,
+                          const char *accepted_text, int64_t now)
 {
     printf("%s: %s%s", title, f->accepted ? accepted_text : "REJECTED", f->how);
     if (!f->accepted && f->reason[0])
@@ -778,89 +460,84 @@ static void print_finding(const char *title, const finding *f, const char *accep
         print_claims(stdout, &f->info, now);
 }
 
-static void print_text(const check_run *run, const char *why, const char *disagree, int64_t now)
+static void print_text(const check_args *a, const mcpauth_probe_token_report *r, int64_t now)
 {
-    const check_args *a = run->args;
-    if (run->jwt.asked)
-        print_finding("JWT", &run->jwt, "signature valid", now);
-    if (run->introspection.asked)
-        print_finding("Introspection", &run->introspection, "active", now);
-    if (disagree[0])
-        printf("JWT and introspection disagree on %s\n", disagree);
+    if (r->jwt.asked)
+        print_finding("JWT", &r->jwt, "signature valid", now);
+    if (r->introspection.asked)
+        print_finding("Introspection", &r->introspection, "active", now);
+    if (r->disagree[0])
+        printf("JWT and introspection disagree on %s\n", r->disagree);
     if (!a->issuer)
         printf("Issuer: not checked (no --issuer)\n");
     if (a->audience_count == 0)
         printf("Audience: not checked (no --audience)\n");
-    printf("Result: %s%s\n", why[0] ? "NOT GOOD: " : "good", why);
+    printf("Result: %s%s\n", r->why[0] ? "NOT GOOD: " : "good", r->why);
 }
 
-static void print_json(const check_run *run, const char *why, const char *disagree)
+static void print_json(const check_args *a, const mcpauth_probe_token_report *r)
 {
     json_object *doc = json_object_new_object();
-    if (run->jwt.asked) {
-        json_object *jwt = run->jwt.raw ? json_object_get(run->jwt.raw) : json_object_new_object();
-        json_object_object_add(jwt, "signature_valid", json_object_new_boolean(run->jwt.accepted));
-        if (!run->jwt.accepted)
-            json_object_object_add(jwt, "reason", json_object_new_string(run->jwt.reason));
+    if (r->jwt.asked) {
+        json_object *jwt = r->jwt.raw ? json_object_get(r->jwt.raw) : json_object_new_object();
+        json_object_object_add(jwt, "signature_valid", json_object_new_boolean(r->jwt.accepted));
+        if (!r->jwt.accepted)
+            json_object_object_add(jwt, "reason", json_object_new_string(r->jwt.reason));
         json_object_object_add(doc, "jwt", jwt);
     }
-    if (run->introspection.asked)
-        json_object_object_add(doc, "introspection", json_object_get(run->introspection.raw));
-    if (disagree[0])
-        json_object_object_add(doc, "disagree", json_object_new_string(disagree));
-    json_object_object_add(doc, "issuer_checked",
-                           json_object_new_boolean(run->args->issuer != NULL));
-    json_object_object_add(doc, "audience_checked",
-                           json_object_new_boolean(run->args->audience_count > 0));
-    json_object_object_add(doc, "good", json_object_new_boolean(!why[0]));
-    if (why[0])
-        json_object_object_add(doc, "reason", json_object_new_string(why));
+    if (r->introspection.asked)
+        json_object_object_add(doc, "introspection", json_object_get(r->introspection.raw));
+    if (r->disagree[0])
+        json_object_object_add(doc, "disagree", json_object_new_string(r->disagree));
+    json_object_object_add(doc, "issuer_checked", json_object_new_boolean(a->issuer != NULL));
+    json_object_object_add(doc, "audience_checked", json_object_new_boolean(a->audience_count > 0));
+    json_object_object_add(doc, "good", json_object_new_boolean(!r->why[0]));
+    if (r->why[0])
+        json_object_object_add(doc, "reason", json_object_new_string(r->why));
     printf("%s\n", mcpauth_json_pretty(doc));
     json_object_put(doc);
 }
 
-static void finding_free(finding *f)
-{
-    mcpauth_token_info_free(&f->info);
-    json_object_put(f->raw);
-}
-
 static int run_checks(check_args *a, const char *token)
 {
-    check_run run = {.args = a, .token = token};
-    mcpauth_error err = {0};
-    mcpauth_status st = MCPAUTH_OK;
     if (a->verify && !a->jwks_file && !a->jwks_uri && !a->issuer)
         return cmd_usage_error(&check_spec,
                                "--verify needs the issuer's keys: --issuer URL, --jwks-uri URL "
                                "or --jwks-file FILE");
-    if (a->verify)
-        st = run_verify(&run, &err);
-    if (st == MCPAUTH_OK && a->introspect)
-        st = run_introspect(&run, &err);
+    mcpauth_probe_token_config config = {
+        .verify = a->verify,
+        .introspect = a->introspect,
+        .jwks_uri = a->jwks_uri,
+        .jwks_file = a->jwks_file,
+        .jwt = a->jwt,
+        .introspection = a->introspection,
+        .policy =
+            {
+                .issuer = a->issuer,
+                .audiences = a->audiences,
+                .audience_count = a->audience_count,
+                .required_scopes = a->scopes,
+                .required_scope_count = a->scope_count,
+                .leeway_seconds = a->leeway,
+                .require_expiry = true,
+            },
+    };
+    mcpauth_probe_token_report report;
+    mcpauth_error err = {0};
+    int64_t now = (int64_t)time(NULL);
     int status;
-    if (st != MCPAUTH_OK) {
+    if (mcpauth_probe_token(&a->http, &config, token, now, &report, &err) != MCPAUTH_OK) {
         status = cmd_fail("check-token", &err);
     } else {
-        int64_t now = (int64_t)time(NULL);
-        char why[REASON_MAX + 96], disagree[128] = "";
-        judge_claims(a, &run.jwt, now);
-        judge_claims(a, &run.introspection, now);
-        if (run.jwt.accepted && run.introspection.accepted)
-            compare_claims(&run.jwt.info, &run.introspection.info, disagree, sizeof disagree);
-        verdict(&run, why, sizeof why);
         if (a->json)
-            print_json(&run, why, disagree);
+            print_json(a, &report);
         else
-            print_text(&run, why, disagree, now);
-        status = why[0] ? MCPAUTH_ENEGATIVE : 0;
-        if (why[0])
-            fprintf(stderr, "mcpauth check-token: %s\n", why);
+            print_text(a, &report, now);
+        status = report.why[0] ? MCPAUTH_ENEGATIVE : 0;
+        if (report.why[0])
+            fprintf(stderr, "mcpauth check-token: %s\n", report.why);
     }
-    finding_free(&run.jwt);
-    finding_free(&run.introspection);
-    if (run.have_metadata)
-        mcpauth_as_metadata_free(&run.issuer_metadata);
+    mcpauth_probe_token_report_free(&report);
     return status;
 }
 
@@ -935,7 +612,7 @@ static int run_probe(const check_args *a, const char *token)
 
 int cmd_check_token(int argc, char **argv)
 {
-    check_args a = {.leeway = 30};
+    check_args a = {.leeway = 30, .jwt_algs_fresh = true};
     mcpauth_http_options_init(&a.http);
     mcpauth_jwt_policy_init(&a.jwt);
     a.introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "mcpauth/fileio.h"
+#include "mcpauth/secret.h"
+#include "mcpauth/oauth_token.h"
 
 const cmd_option cmd_http_options[] = {
     {"timeout", 0, "SECONDS", CMD_OPT_TIMEOUT, "give up on a request after this long (15)"},
@@ -41,8 +43,120 @@ int cmd_http_option(const cmd_spec *spec, mcpauth_http_options *opts, int id, co
     }
 }
 
-mcpauth_status cmd_read_secret(const char *file, const char *env_name, const char *what,
-                               char **out, mcpauth_error *err)
+const cmd_option cmd_client_options[] = {
+    {"credentials", 'c', "FILE", CMD_OPT_CREDENTIALS,
+     "client id, secret and issuer (register -o FILE)"},
+    {"client-id", 0, "ID", CMD_OPT_CLIENT_ID, "the client's id at the authorization server"},
+    {"client-secret-file", 0, "FILE", CMD_OPT_CLIENT_SECRET_FILE,
+     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+const cmd_option cmd_client_auth_options[] = {
+    {"client-auth", 0, "METHOD", CMD_OPT_CLIENT_AUTH,
+     "client_secret_basic (default) or client_secret_post"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+/* --client-auth and --auth-method name an RFC 7591 §2 method; --client-auth
+ * also takes the short forms basic and post (mcpauth-serve(1)). */
+static int client_auth_option(const cmd_spec *spec, cmd_client_args *client, int id,
+                              const char *arg)
+{
+    const char *name = arg;
+    if (id == CMD_OPT_CLIENT_AUTH && strcmp(arg, "basic") == 0)
+        name = "client_secret_basic";
+    else if (id == CMD_OPT_CLIENT_AUTH && strcmp(arg, "post") == 0)
+        name = "client_secret_post";
+    mcpauth_client_auth auth;
+    bool known = mcpauth_client_auth_from_name(name, &auth);
+    if (id == CMD_OPT_AUTH_METHOD && !known)
+        return cmd_usage_error(spec,
+                               "--auth-method: '%s' is not client_secret_basic, "
+                               "client_secret_post or none",
+                               arg);
+    /* Introspection is for authenticated clients only (RFC 7662 §2.1). */
+    if (id == CMD_OPT_CLIENT_AUTH && (!known || auth == MCPAUTH_CLIENT_AUTH_NONE))
+        return cmd_usage_error(spec,
+                               "--client-auth: '%s' is not client_secret_basic or "
+                               "client_secret_post",
+                               arg);
+    client->auth = auth;
+    client->auth_given = true;
+    return 0;
+}
+
+int cmd_client_option(const cmd_spec *spec, cmd_client_args *client, int id, const char *arg)
+{
+    switch (id) {
+    case CMD_OPT_CREDENTIALS:
+        client->credentials_file = arg;
+        return 0;
+    case CMD_OPT_CLIENT_ID:
+        client->client_id = arg;
+        return 0;
+    case CMD_OPT_CLIENT_SECRET_FILE:
+        client->client_secret_file = arg;
+        return 0;
+    case CMD_OPT_CLIENT_AUTH:
+    case CMD_OPT_AUTH_METHOD:
+        return client_auth_option(spec, client, id, arg);
+    default:
+        return -1;
+    }
+}
+
+void cmd_warn_if_shared(const char *name, const char *path, const char *what)
+{
+    if (strcmp(path, "-") != 0 && mcpauth_file_is_shared(path))
+        cmd_warn(name, "%s is readable by other users; it holds %s (chmod 600 it)", path, what);
+}
+
+int cmd_client_load(const char *name, const cmd_client_args *client, mcpauth_credentials *creds)
+{
+    mcpauth_error err = {0};
+    if (!client->credentials_file)
+        return 0;
+    if (mcpauth_credentials_load(client->credentials_file, creds, &err) != MCPAUTH_OK)
+        return cmd_fail(name, &err);
+    cmd_warn_if_shared(name, client->credentials_file, "secrets");
+    return 0;
+}
+
+int cmd_client_secret(const char *name, const cmd_client_args *client, const char *creds_secret,
+                      char **secret, const char **out)
+{
+    mcpauth_error err = {0};
+    *out = creds_secret;
+    if (!client->client_secret_file && creds_secret)
+        return 0;
+    if (cmd_read_secret(client->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
+                        secret, &err) != MCPAUTH_OK)
+        return cmd_fail(name, &err);
+    if (*secret)
+        *out = *secret;
+    return 0;
+}
+
+int cmd_jwt_alg_option(const cmd_spec *spec, mcpauth_jwt_policy *policy, bool *fresh,
+                       const char *arg)
+{
+    mcpauth_jws_alg alg;
+    if (!mcpauth_jws_alg_parse(arg, &alg))
+        return cmd_usage_error(spec,
+                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
+                               "ES256/384/512, EdDSA; never none or HMAC)",
+                               arg);
+    if (*fresh) {
+        memset(policy->allowed, 0, sizeof policy->allowed);
+        *fresh = false;
+    }
+    policy->allowed[alg] = true;
+    return 0;
+}
+
+mcpauth_status cmd_read_secret(const char *file, const char *env_name, const char *what, char **out,
+                               mcpauth_error *err)
 {
     *out = NULL;
     if (file)

@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,13 +18,14 @@ const char cmd_exit_status_help[] =
     "  4  the remote side answered with an error or a malformed response\n"
     "  5  local file or configuration error\n";
 
-
 static size_t count_options(const cmd_spec *spec)
 {
     size_t n = 0;
-    for (size_t g = 0; g < spec->group_count; g++)
-        for (const cmd_option *o = spec->groups[g].options; o->name; o++)
-            n++;
+    CMD_FOR_EACH_OPTION(spec, g, o)
+    {
+        (void)o;
+        n++;
+    }
     return n;
 }
 
@@ -61,29 +62,35 @@ int cmd_parse_long(const cmd_spec *spec, const char *name, const char *arg, long
     errno = 0;
     long value = strtol(arg, &end, 10);
     if (errno || end == arg || *end || value < min || value > max)
-        return cmd_usage_error(spec, "--%s: '%s' is not a whole number from %ld to %ld", name,
-                               arg, min, max);
+        return cmd_usage_error(spec, "--%s: '%s' is not a whole number from %ld to %ld", name, arg,
+                               min, max);
     *out = value;
     return 0;
+}
+
+/* One option's line (or two, when its left column is too wide). */
+static void print_option(FILE *out, const cmd_option *o)
+{
+    char left[96];
+    const char *space = o->argument ? " " : "", *arg = o->argument ? o->argument : "";
+    int n = o->short_name
+                ? snprintf(left, sizeof left, "  -%c, --%s%s%s", o->short_name, o->name, space, arg)
+                : snprintf(left, sizeof left, "      --%s%s%s", o->name, space, arg);
+    if (n <= 30) /* at least two spaces before the description */
+        fprintf(out, "%-32s%s\n", left, o->help);
+    else
+        fprintf(out, "%s\n%32s%s\n", left, "", o->help);
 }
 
 void cmd_print_help(const cmd_spec *spec, FILE *out)
 {
     fprintf(out, "Usage: mcpauth %s %s\n\n%s\n", spec->name, spec->usage, spec->summary);
-    for (size_t g = 0; g < spec->group_count; g++) {
-        fprintf(out, "\n%s:\n", spec->groups[g].title);
-        for (const cmd_option *o = spec->groups[g].options; o->name; o++) {
-            char left[96];
-            const char *space = o->argument ? " " : "", *arg = o->argument ? o->argument : "";
-            int n = o->short_name
-                        ? snprintf(left, sizeof left, "  -%c, --%s%s%s", o->short_name, o->name,
-                                   space, arg)
-                        : snprintf(left, sizeof left, "      --%s%s%s", o->name, space, arg);
-            if (n <= 30) /* at least two spaces before the description */
-                fprintf(out, "%-32s%s\n", left, o->help);
-            else
-                fprintf(out, "%s\n%32s%s\n", left, "", o->help);
-        }
+    size_t group = spec->group_count;
+    CMD_FOR_EACH_OPTION(spec, g, o)
+    {
+        if (g != group)
+            fprintf(out, "\n%s:\n", spec->groups[group = g].title);
+        print_option(out, o);
     }
     fprintf(out, "\n  -h, --help                    show this help and exit\n");
     if (spec->epilog)
@@ -94,10 +101,11 @@ void cmd_print_help(const cmd_spec *spec, FILE *out)
 /* The table id of a short option letter. */
 static int short_option_id(const cmd_spec *spec, int c)
 {
-    for (size_t g = 0; g < spec->group_count; g++)
-        for (const cmd_option *o = spec->groups[g].options; o->name; o++)
-            if (o->short_name == c)
-                return o->id;
+    CMD_FOR_EACH_OPTION(spec, g, o)
+    {
+        if (o->short_name == c)
+            return o->id;
+    }
     return c;
 }
 
@@ -133,15 +141,14 @@ int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn
     size_t k = 0, s = 0;
     shortopts[s++] = '+';
     shortopts[s++] = ':';
-    for (size_t g = 0; g < spec->group_count; g++) {
-        for (const cmd_option *o = spec->groups[g].options; o->name; o++, k++) {
-            longopts[k] = (struct option){o->name, o->argument ? required_argument : no_argument,
-                                          NULL, o->id};
-            if (o->short_name) {
-                shortopts[s++] = o->short_name;
-                if (o->argument)
-                    shortopts[s++] = ':';
-            }
+    CMD_FOR_EACH_OPTION(spec, g, o)
+    {
+        longopts[k++] =
+            (struct option){o->name, o->argument ? required_argument : no_argument, NULL, o->id};
+        if (o->short_name) {
+            shortopts[s++] = o->short_name;
+            if (o->argument)
+                shortopts[s++] = ':';
         }
     }
     longopts[k] = (struct option){"help", no_argument, NULL, HELP_ID};
@@ -170,8 +177,8 @@ int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn
              * for "--initial-access-token-file"); a secret typed after a
              * mistaken name would then be treated as a file name and end up
              * in an error message. Only whole names are accepted. */
-            status = cmd_usage_error(spec, "unknown option '%.*s'",
-                                     (int)strcspn(argv[prev], "="), argv[prev]);
+            status = cmd_usage_error(spec, "unknown option '%.*s'", (int)strcspn(argv[prev], "="),
+                                     argv[prev]);
         } else {
             int id = c < 256 ? short_option_id(spec, c) : c;
             int rc = fn(ctx, id, optarg);
@@ -182,5 +189,14 @@ int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn
     free(longopts);
     free(shortopts);
     *operands = optind;
+    return status;
+}
+
+int cmd_parse_options_only(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn, void *ctx)
+{
+    int operands = 0;
+    int status = cmd_parse_options(spec, argc, argv, fn, ctx, &operands);
+    if (status < 0 && operands < argc)
+        status = cmd_usage_error(spec, "unexpected argument '%s'", argv[operands]);
     return status;
 }

@@ -14,18 +14,30 @@ typedef struct cmd_option {
     const char *help;     /* one line */
 } cmd_option;
 
+#define CMD_GROUP_TABLES 3
+
+/* A titled group of --help; its options come from up to CMD_GROUP_TABLES
+ * tables in order, so that a command can put a shared table (common.h)
+ * beside its own options under one title. */
 typedef struct cmd_option_group {
-    const char *title; /* "Metadata options" */
-    const cmd_option *options;
+    const char *title;                          /* "Metadata options" */
+    const cmd_option *tables[CMD_GROUP_TABLES]; /* unused ones NULL */
 } cmd_option_group;
 
+/* Every option of spec, in --help order: g is the group's index. */
+#define CMD_FOR_EACH_OPTION(spec, g, o)                                                            \
+    for (size_t g = 0; g < (spec)->group_count; g++)                                               \
+        for (size_t g##_t = 0; g##_t < CMD_GROUP_TABLES && (spec)->groups[g].tables[g##_t];        \
+             g##_t++)                                                                              \
+            for (const cmd_option *o = (spec)->groups[g].tables[g##_t]; o->name; o++)
+
 typedef struct cmd_spec {
-    const char *name;     /* "register" */
-    const char *usage;    /* what follows "mcpauth register " in the usage line(s) */
-    const char *summary;  /* one paragraph under the usage */
+    const char *name;    /* "register" */
+    const char *usage;   /* what follows "mcpauth register " in the usage line(s) */
+    const char *summary; /* one paragraph under the usage */
     const cmd_option_group *groups;
     size_t group_count;
-    const char *epilog;   /* examples, environment; may be NULL */
+    const char *epilog; /* examples, environment; may be NULL */
 } cmd_spec;
 
 /* Handles one option; arg is NULL for flags. Returns 0 to go on, or an exit
@@ -37,6 +49,12 @@ typedef int (*cmd_option_fn)(void *ctx, int id, const char *arg);
  * the first operand, or an exit status: 0 after --help, 2 on a usage error. */
 int cmd_parse_options(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn, void *ctx,
                       int *operands);
+
+/* The same for a command that takes no operands: one is a usage error
+ * that quotes it. Returns -1 when the command should run, or an exit
+ * status as above. */
+int cmd_parse_options_only(const cmd_spec *spec, int argc, char **argv, cmd_option_fn fn,
+                           void *ctx);
 
 /* The exit-code table, printed at the end of every --help. */
 extern const char cmd_exit_status_help[];

@@ -3,6 +3,7 @@
  * file it writes. Option parsing and printing only; the protocol work is in
  * src/oauth/. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,7 +18,6 @@
 #include "mcpauth/json.h"
 #include "mcpauth/registration.h"
 #include "mcpauth/secret.h"
-#include "mcpauth/url.h"
 
 #define METADATA_FILE_MAX (256 * 1024)
 
@@ -104,22 +104,21 @@ static const cmd_option output_options[] = {
 };
 
 static const cmd_option_group register_groups[] = {
-    {"Where to register (one of)", endpoint_options},
-    {"Managing a registration (RFC 7592)", manage_options},
-    {"Client metadata (RFC 7591 §2)", metadata_options},
-    {"Credentials and output", output_options},
-    {"Connection", cmd_http_options},
+    {"Where to register (one of)", {endpoint_options}},
+    {"Managing a registration (RFC 7592)", {manage_options}},
+    {"Client metadata (RFC 7591 §2)", {metadata_options}},
+    {"Credentials and output", {output_options}},
+    {"Connection", {cmd_http_options}},
 };
 
 static const cmd_spec register_spec = {
     .name = "register",
     .usage = "(--issuer URL | --resource MCP_URL | --registration-endpoint URL) [OPTIONS]\n"
              "       mcpauth register (--show | --update | --delete) FILE [OPTIONS]",
-    .summary =
-        "Registers an OAuth client with an authorization server by dynamic client\n"
-        "registration (RFC 7591), finding the registration endpoint by RFC 8414 /\n"
-        "OpenID discovery, and reads, updates or deletes it later (RFC 7592).\n"
-        "Without metadata options it registers what MCP Inspector needs.",
+    .summary = "Registers an OAuth client with an authorization server by dynamic client\n"
+               "registration (RFC 7591), finding the registration endpoint by RFC 8414 /\n"
+               "OpenID discovery, and reads, updates or deletes it later (RFC 7592).\n"
+               "Without metadata options it registers what MCP Inspector needs.",
     .groups = register_groups,
     .group_count = sizeof register_groups / sizeof register_groups[0],
     .epilog = "Environment:\n"
@@ -154,9 +153,51 @@ typedef struct register_args {
     output_format format;
 } register_args;
 
-static void push(mcpauth_string_list *list, const char *value)
+/* The options that only keep their value, and where: a string member of
+ * register_args, or a list member (repeatable options). */
+static const struct {
+    int id;
+    size_t offset;
+    bool list;
+} kept[] = {
+    {OPT_ISSUER, offsetof(register_args, issuer), false},
+    {OPT_RESOURCE, offsetof(register_args, resource), false},
+    {OPT_REGISTRATION_ENDPOINT, offsetof(register_args, registration_endpoint), false},
+    {OPT_NAME, offsetof(register_args, meta.client_name), false},
+    {OPT_REDIRECT_URI, offsetof(register_args, meta.redirect_uris), true},
+    {OPT_GRANT_TYPE, offsetof(register_args, meta.grant_types), true},
+    {OPT_RESPONSE_TYPE, offsetof(register_args, meta.response_types), true},
+    {OPT_SCOPE, offsetof(register_args, meta.scope), false},
+    {OPT_CONTACT, offsetof(register_args, meta.contacts), true},
+    {OPT_CLIENT_URI, offsetof(register_args, meta.client_uri), false},
+    {OPT_LOGO_URI, offsetof(register_args, meta.logo_uri), false},
+    {OPT_TOS_URI, offsetof(register_args, meta.tos_uri), false},
+    {OPT_POLICY_URI, offsetof(register_args, meta.policy_uri), false},
+    {OPT_JWKS_URI, offsetof(register_args, meta.jwks_uri), false},
+    {OPT_SOFTWARE_ID, offsetof(register_args, meta.software_id), false},
+    {OPT_SOFTWARE_VERSION, offsetof(register_args, meta.software_version), false},
+    {OPT_SOFTWARE_STATEMENT_FILE, offsetof(register_args, software_statement_file), false},
+    {OPT_METADATA, offsetof(register_args, metadata_file), false},
+    {OPT_INITIAL_ACCESS_TOKEN_FILE, offsetof(register_args, initial_access_token_file), false},
+    {OPT_OUTPUT, offsetof(register_args, output), false},
+};
+
+/* Keeps arg where kept[] says; false when id is not one of those. */
+static bool keep(register_args *a, int id, const char *arg)
 {
-    list->items[list->count++] = value;
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        if (kept[i].id != id)
+            continue;
+        void *member = (char *)a + kept[i].offset;
+        if (kept[i].list) {
+            mcpauth_string_list *list = member;
+            list->items[list->count++] = arg;
+        } else {
+            *(const char **)member = arg;
+        }
+        return true;
+    }
+    return false;
 }
 
 static int set_mode(register_args *a, register_mode mode, const char *file)
@@ -179,8 +220,8 @@ static int check_choice(const char *option, const char *arg, const char *const *
 
 static int on_option(void *ctx, int id, const char *arg)
 {
-    static const char *const auth_methods[] = {"none", "client_secret_basic",
-                                               "client_secret_post", "private_key_jwt", NULL};
+    static const char *const auth_methods[] = {"none", "client_secret_basic", "client_secret_post",
+                                               "private_key_jwt", NULL};
     static const char *const app_types[] = {"native", "web", NULL};
     register_args *a = ctx;
     int rc = cmd_http_option(&register_spec, &a->http, id, arg);
@@ -188,37 +229,24 @@ static int on_option(void *ctx, int id, const char *arg)
         return rc;
     if (id >= OPT_NAME && id <= OPT_METADATA)
         a->meta_given = true;
+    if (keep(a, id, arg))
+        return 0;
     switch (id) {
-    case OPT_ISSUER: a->issuer = arg; return 0;
-    case OPT_RESOURCE: a->resource = arg; return 0;
-    case OPT_REGISTRATION_ENDPOINT: a->registration_endpoint = arg; return 0;
-    case OPT_SHOW: return set_mode(a, MODE_SHOW, arg);
-    case OPT_UPDATE: return set_mode(a, MODE_UPDATE, arg);
-    case OPT_DELETE: return set_mode(a, MODE_DELETE, arg);
-    case OPT_NAME: a->meta.client_name = arg; return 0;
-    case OPT_REDIRECT_URI: push(&a->meta.redirect_uris, arg); return 0;
-    case OPT_GRANT_TYPE: push(&a->meta.grant_types, arg); return 0;
-    case OPT_RESPONSE_TYPE: push(&a->meta.response_types, arg); return 0;
-    case OPT_SCOPE: a->meta.scope = arg; return 0;
+    case OPT_SHOW:
+        return set_mode(a, MODE_SHOW, arg);
+    case OPT_UPDATE:
+        return set_mode(a, MODE_UPDATE, arg);
+    case OPT_DELETE:
+        return set_mode(a, MODE_DELETE, arg);
     case OPT_AUTH_METHOD:
         a->meta.token_endpoint_auth_method = arg;
         return check_choice("auth-method", arg, auth_methods);
     case OPT_APPLICATION_TYPE:
         a->meta.application_type = arg;
         return check_choice("application-type", arg, app_types);
-    case OPT_CONTACT: push(&a->meta.contacts, arg); return 0;
-    case OPT_CLIENT_URI: a->meta.client_uri = arg; return 0;
-    case OPT_LOGO_URI: a->meta.logo_uri = arg; return 0;
-    case OPT_TOS_URI: a->meta.tos_uri = arg; return 0;
-    case OPT_POLICY_URI: a->meta.policy_uri = arg; return 0;
-    case OPT_JWKS_URI: a->meta.jwks_uri = arg; return 0;
-    case OPT_SOFTWARE_ID: a->meta.software_id = arg; return 0;
-    case OPT_SOFTWARE_VERSION: a->meta.software_version = arg; return 0;
-    case OPT_SOFTWARE_STATEMENT_FILE: a->software_statement_file = arg; return 0;
-    case OPT_METADATA: a->metadata_file = arg; return 0;
-    case OPT_INITIAL_ACCESS_TOKEN_FILE: a->initial_access_token_file = arg; return 0;
-    case OPT_OUTPUT: a->output = arg; return 0;
-    case OPT_FORCE: a->force = true; return 0;
+    case OPT_FORCE:
+        a->force = true;
+        return 0;
     case OPT_FORMAT:
         if (strcmp(arg, "text") == 0)
             a->format = FORMAT_TEXT;
@@ -227,8 +255,7 @@ static int on_option(void *ctx, int id, const char *arg)
         else if (strcmp(arg, "env") == 0)
             a->format = FORMAT_ENV;
         else
-            return cmd_usage_error(&register_spec, "--format: '%s' is not text, json or env",
-                                   arg);
+            return cmd_usage_error(&register_spec, "--format: '%s' is not text, json or env", arg);
         return 0;
     }
     return cmd_usage_error(&register_spec, "internal error: unhandled option %d", id);
@@ -292,8 +319,7 @@ static mcpauth_status build_metadata(register_args *a, json_object *base, json_o
 }
 
 /* Applies --metadata and the metadata options to doc. */
-static mcpauth_status merge_metadata_sources(register_args *a, json_object *doc,
-                                             mcpauth_error *err)
+static mcpauth_status merge_metadata_sources(register_args *a, json_object *doc, mcpauth_error *err)
 {
     if (a->metadata_file) {
         char *text = NULL;
@@ -406,39 +432,12 @@ static int fail_remote(const char *name, mcpauth_error *err)
 static mcpauth_status find_endpoint(const register_args *a, mcpauth_credentials *creds,
                                     mcpauth_error *err)
 {
-    if (a->registration_endpoint) {
-        creds->registration_endpoint = strdup(a->registration_endpoint);
-        return creds->registration_endpoint ? MCPAUTH_OK
-                                            : mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    }
-    const char *issuer = a->issuer;
-    mcpauth_resource_metadata prm = {0};
-    if (a->resource) {
-        if (mcpauth_discover_resource(&a->http, a->resource, &prm, err) != MCPAUTH_OK)
-            return err->status;
-        issuer = prm.authorization_server;
-    }
-    mcpauth_as_metadata md = {0};
-    mcpauth_status st = mcpauth_discover_issuer(&a->http, issuer, &md, err);
-    if (st == MCPAUTH_OK) {
-        const char *endpoint = mcpauth_json_string(md.document, "registration_endpoint");
-        if (!endpoint) {
-            st = mcpauth_error_set(err, MCPAUTH_EREMOTE,
-                                   "the authorization server %s advertises no "
-                                   "registration_endpoint: it does not offer dynamic client "
-                                   "registration, so the client may need to be registered with it "
-                                   "by hand (pre-registered)",
-                                   md.issuer);
-        } else {
-            creds->issuer = strdup(md.issuer);
-            creds->registration_endpoint = strdup(endpoint);
-            if (!creds->issuer || !creds->registration_endpoint)
-                st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-        }
-    }
-    mcpauth_as_metadata_free(&md);
-    mcpauth_resource_metadata_free(&prm);
-    return st;
+    if (!a->registration_endpoint)
+        return mcpauth_discover_registration_endpoint(
+            &a->http, a->issuer, a->resource, &creds->issuer, &creds->registration_endpoint, err);
+    creds->registration_endpoint = strdup(a->registration_endpoint);
+    return creds->registration_endpoint ? MCPAUTH_OK
+                                        : mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
 }
 
 static int run_create(register_args *a)
@@ -458,8 +457,8 @@ static int run_create(register_args *a)
         cmd_read_secret(a->initial_access_token_file, "MCPAUTH_INITIAL_ACCESS_TOKEN",
                         "initial access token", &token, &err) != MCPAUTH_OK ||
         find_endpoint(a, &creds, &err) != MCPAUTH_OK ||
-        mcpauth_registration_create(&a->http, creds.registration_endpoint, metadata, token,
-                                    &client, &err) != MCPAUTH_OK) {
+        mcpauth_registration_create(&a->http, creds.registration_endpoint, metadata, token, &client,
+                                    &err) != MCPAUTH_OK) {
         status = fail_remote("register", &err);
         goto done;
     }
@@ -481,8 +480,7 @@ done:
 }
 
 /* Loads a credentials file that supports RFC 7592 management. */
-static mcpauth_status load_managed(const char *path, mcpauth_credentials *creds,
-                                   mcpauth_error *err)
+static mcpauth_status load_managed(const char *path, mcpauth_credentials *creds, mcpauth_error *err)
 {
     if (mcpauth_credentials_load(path, creds, err) != MCPAUTH_OK)
         return err->status;
@@ -588,21 +586,20 @@ int cmd_register(int argc, char **argv)
     a.meta.response_types.items = lists + 2 * (argc + 1);
     a.meta.contacts.items = lists + 3 * (argc + 1);
 
-    int operands = 0;
-    int status = cmd_parse_options(&register_spec, argc, argv, on_option, &a, &operands);
-    if (status >= 0)
+    int status = cmd_parse_options_only(&register_spec, argc, argv, on_option, &a);
+    if (status >= 0 || (status = check_combination(&a)) != 0)
         goto done; /* --help, or a usage error already printed */
-    if (operands < argc) {
-        status = cmd_usage_error(&register_spec, "unexpected argument '%s'", argv[operands]);
-        goto done;
-    }
-    if ((status = check_combination(&a)) != 0)
-        goto done;
     switch (a.mode) {
-    case MODE_CREATE: status = run_create(&a); break;
+    case MODE_CREATE:
+        status = run_create(&a);
+        break;
     case MODE_SHOW:
-    case MODE_UPDATE: status = run_show_or_update(&a); break;
-    case MODE_DELETE: status = run_delete(&a); break;
+    case MODE_UPDATE:
+        status = run_show_or_update(&a);
+        break;
+    case MODE_DELETE:
+        status = run_delete(&a);
+        break;
     }
 done:
     free(lists);

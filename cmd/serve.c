@@ -28,10 +28,6 @@ enum {
     OPT_NO_AUTH,
     OPT_ISSUER,
     OPT_INTROSPECTION_ENDPOINT,
-    OPT_CREDENTIALS,
-    OPT_CLIENT_ID,
-    OPT_CLIENT_SECRET_FILE,
-    OPT_CLIENT_AUTH,
     OPT_AUDIENCE,
     OPT_REQUIRED_SCOPE,
     OPT_LEEWAY,
@@ -102,13 +98,6 @@ static const cmd_option as_options[] = {
     {"issuer", 0, "URL", OPT_ISSUER, "the authorization server that issues the tokens"},
     {"introspection-endpoint", 0, "URL", OPT_INTROSPECTION_ENDPOINT,
      "RFC 7662 endpoint (default: from the issuer's metadata)"},
-    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
-     "client id, secret and issuer from `mcpauth register -o FILE`"},
-    {"client-id", 0, "ID", OPT_CLIENT_ID, "this server's client id at the authorization server"},
-    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
-     "read the client secret from FILE (or MCPAUTH_CLIENT_SECRET)"},
-    {"client-auth", 0, "METHOD", OPT_CLIENT_AUTH,
-     "client_secret_basic (default) or client_secret_post"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -206,15 +195,15 @@ static const cmd_option dev_options[] = {
 };
 
 static const cmd_option_group serve_groups[] = {
-    {"Resource server", resource_options},
-    {"Authorization server", as_options},
-    {"Local JWT validation (RFC 9068)", validation_options},
-    {"Token checks", token_options},
-    {"Server", server_options},
-    {"Stdio backend (after -- COMMAND [ARGS...])", backend_options},
-    {"HTTP backend (--backend-timeout and --backend-max-line apply)", upstream_options},
-    {"Development issuer (loopback only)", dev_options},
-    {"Connection to the authorization server", cmd_http_options},
+    {"Resource server", {resource_options}},
+    {"Authorization server", {as_options, cmd_client_options, cmd_client_auth_options}},
+    {"Local JWT validation (RFC 9068)", {validation_options}},
+    {"Token checks", {token_options}},
+    {"Server", {server_options}},
+    {"Stdio backend (after -- COMMAND [ARGS...])", {backend_options}},
+    {"HTTP backend (--backend-timeout and --backend-max-line apply)", {upstream_options}},
+    {"Development issuer (loopback only)", {dev_options}},
+    {"Connection to the authorization server", {cmd_http_options}},
 };
 
 static const cmd_spec serve_spec = {
@@ -255,14 +244,15 @@ static const cmd_spec serve_spec = {
 
 typedef struct serve_args {
     mcpauth_serve_config config;
-    const char *credentials_file;
-    const char *client_secret_file;
+    cmd_client_args client;
     const char *config_file;
     char *listen_host; /* owned: split from --listen */
-    /* Where each list's values came from: values from the config file are
-     * replaced, not extended, by the same flag on the command line. */
-    /* audience, scope, origin, host, jwt-alg, tool-scope, env, pass-env */
-    bool list_from_file[8];
+    /* The lists whose values came from the --config file: the same flag on
+     * the command line replaces them rather than adding to them. */
+    struct {
+        bool audience, required_scope, allowed_origin, allowed_host, jwt_alg, tool_scope, env,
+            pass_env;
+    } from_file;
     mcpauth_string_array env, pass_env;
     char **file_command; /* "backend-command" from the config file, NULL-terminated */
     const char *upstream_header_file;
@@ -276,13 +266,14 @@ typedef struct serve_args {
     char login[65];     /* the default --dev-user */
 } serve_args;
 
-static int add_to(serve_args *a, mcpauth_string_array *list, int which, const char *value)
+/* Adds value to list; from_file is the list's member of a->from_file. */
+static int add_to(serve_args *a, mcpauth_string_array *list, bool *from_file, const char *value)
 {
-    if (!a->reading_file && a->list_from_file[which]) {
+    if (!a->reading_file && *from_file) {
         list->count = 0;
-        a->list_from_file[which] = false;
+        *from_file = false;
     } else if (a->reading_file) {
-        a->list_from_file[which] = true;
+        *from_file = true;
     }
     if (list->count == MCPAUTH_SERVE_MAX_LIST)
         return cmd_usage_error(&serve_spec, "too many values (more than %d)",
@@ -348,22 +339,16 @@ static int parse_listen(serve_args *a, const char *arg)
 
 static int add_jwt_alg(serve_args *a, const char *arg)
 {
-    mcpauth_jws_alg alg;
-    if (!mcpauth_jws_alg_parse(arg, &alg))
-        return cmd_usage_error(&serve_spec,
-                               "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
-                               "ES256/384/512, EdDSA; never none or HMAC)",
-                               arg);
     /* The first value replaces the default list, and the first one on the
      * command line replaces the configuration file's. */
-    bool replace_file = !a->reading_file && a->list_from_file[4];
-    if (!a->jwt_algs_given || replace_file) {
-        memset(a->config.jwt.allowed, 0, sizeof a->config.jwt.allowed);
+    bool replace = !a->jwt_algs_given || (!a->reading_file && a->from_file.jwt_alg);
+    bool fresh = replace;
+    int rc = cmd_jwt_alg_option(&serve_spec, &a->config.jwt, &fresh, arg);
+    if (rc == 0 && replace) {
         a->jwt_algs_given = true;
-        a->list_from_file[4] = a->reading_file;
+        a->from_file.jwt_alg = a->reading_file;
     }
-    a->config.jwt.allowed[alg] = true;
-    return 0;
+    return rc;
 }
 
 /* The name goes into tokens and onto the consent page: keep it short and
@@ -387,6 +372,8 @@ static int on_option(void *ctx, int id, const char *arg)
     serve_args *a = ctx;
     mcpauth_serve_config *c = &a->config;
     int rc = cmd_http_option(&serve_spec, &c->http, id, arg);
+    if (rc < 0)
+        rc = cmd_client_option(&serve_spec, &a->client, id, arg);
     if (rc >= 0)
         return rc;
     long value;
@@ -420,34 +407,14 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_INTROSPECTION_ENDPOINT:
         c->introspection.endpoint = arg;
         return 0;
-    case OPT_CREDENTIALS:
-        a->credentials_file = arg;
-        return 0;
-    case OPT_CLIENT_ID:
-        c->introspection.client_id = arg;
-        return 0;
-    case OPT_CLIENT_SECRET_FILE:
-        a->client_secret_file = arg;
-        return 0;
-    case OPT_CLIENT_AUTH:
-        if (strcmp(arg, "client_secret_basic") == 0 || strcmp(arg, "basic") == 0)
-            c->introspection.auth = MCPAUTH_CLIENT_AUTH_BASIC;
-        else if (strcmp(arg, "client_secret_post") == 0 || strcmp(arg, "post") == 0)
-            c->introspection.auth = MCPAUTH_CLIENT_AUTH_POST;
-        else
-            return cmd_usage_error(&serve_spec,
-                                   "--client-auth: '%s' is not client_secret_basic or "
-                                   "client_secret_post",
-                                   arg);
-        return 0;
     case OPT_AUDIENCE:
-        return add_to(a, &c->audiences, 0, arg);
+        return add_to(a, &c->audiences, &a->from_file.audience, arg);
     case OPT_REQUIRED_SCOPE:
-        return add_to(a, &c->required_scopes, 1, arg);
+        return add_to(a, &c->required_scopes, &a->from_file.required_scope, arg);
     case OPT_ALLOWED_ORIGIN:
-        return add_to(a, &c->allowed_origins, 2, arg);
+        return add_to(a, &c->allowed_origins, &a->from_file.allowed_origin, arg);
     case OPT_ALLOWED_HOST:
-        return add_to(a, &c->allowed_hosts, 3, arg);
+        return add_to(a, &c->allowed_hosts, &a->from_file.allowed_host, arg);
     case OPT_LEEWAY:
         return set_seconds("leeway", arg, &c->leeway_seconds);
     case OPT_CACHE_SIZE:
@@ -525,9 +492,9 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_ENV:
         if (!strchr(arg, '=') || arg[0] == '=')
             return cmd_usage_error(&serve_spec, "--env: '%s' is not NAME=VALUE", arg);
-        return add_to(a, &a->env, 6, arg);
+        return add_to(a, &a->env, &a->from_file.env, arg);
     case OPT_PASS_ENV:
-        return add_to(a, &a->pass_env, 7, arg);
+        return add_to(a, &a->pass_env, &a->from_file.pass_env, arg);
     case OPT_SHARED_BACKEND:
         c->backend.shared = true;
         return 0;
@@ -553,7 +520,7 @@ static int on_option(void *ctx, int id, const char *arg)
         a->upstream_header_file = arg;
         return 0;
     case OPT_TOOL_SCOPE:
-        return add_to(a, &a->tool_scopes, 5, arg);
+        return add_to(a, &a->tool_scopes, &a->from_file.tool_scope, arg);
     case OPT_DEV:
         c->dev = true;
         return 0;
@@ -586,10 +553,11 @@ static int on_option(void *ctx, int id, const char *arg)
 /* The option table entry for a config-file key (the long option name). */
 static const cmd_option *find_option(const char *name)
 {
-    for (size_t g = 0; g < serve_spec.group_count; g++)
-        for (const cmd_option *o = serve_spec.groups[g].options; o->name; o++)
-            if (strcmp(o->name, name) == 0)
-                return o;
+    CMD_FOR_EACH_OPTION(&serve_spec, g, o)
+    {
+        if (strcmp(o->name, name) == 0)
+            return o;
+    }
     return NULL;
 }
 
@@ -813,7 +781,7 @@ static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
         if (mcpauth_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) != MCPAUTH_OK) {
             /* Rules from the file's "tool-scope" member are a configuration
              * error (exit 5), those from the command line a usage error. */
-            cmd_set_option_source(a->list_from_file[5] ? a->config_file : NULL);
+            cmd_set_option_source(a->from_file.tool_scope ? a->config_file : NULL);
             int status = cmd_usage_error(&serve_spec, "%s", err.message);
             cmd_set_option_source(NULL);
             return status;
@@ -830,28 +798,18 @@ static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
 /* Fills the client credentials from --credentials and the secret sources. */
 static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **secret)
 {
-    mcpauth_error err = {0};
     mcpauth_serve_config *c = &a->config;
-    if (a->credentials_file) {
-        if (mcpauth_credentials_load(a->credentials_file, creds, &err) != MCPAUTH_OK)
-            return cmd_fail("serve", &err);
-        if (mcpauth_file_is_shared(a->credentials_file))
-            cmd_warn("serve", "%s is readable by other users; it holds secrets (chmod 600 it)",
-                     a->credentials_file);
-        if (!c->introspection.client_id)
-            c->introspection.client_id = mcpauth_credentials_client_id(creds);
-        if (!c->issuer)
-            c->issuer = creds->issuer;
-        c->introspection.client_secret = mcpauth_credentials_client_secret(creds);
-    }
-    if (a->client_secret_file || !c->introspection.client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret", secret,
-                            &err) != MCPAUTH_OK)
-            return cmd_fail("serve", &err);
-        if (*secret)
-            c->introspection.client_secret = *secret;
-    }
-    return 0;
+    int status = cmd_client_load("serve", &a->client, creds);
+    if (status != 0)
+        return status;
+    c->introspection.client_id =
+        a->client.client_id ? a->client.client_id : mcpauth_credentials_client_id(creds);
+    if (!c->issuer)
+        c->issuer = creds->issuer;
+    if (a->client.auth_given)
+        c->introspection.auth = a->client.auth;
+    return cmd_client_secret("serve", &a->client, mcpauth_credentials_client_secret(creds), secret,
+                             &c->introspection.client_secret);
 }
 
 /* The login name of the user running us, for --dev's user. */
@@ -910,20 +868,9 @@ int cmd_serve(int argc, char **argv)
         goto done;
     if (c->dev && !c->dev_issuer.user)
         c->dev_issuer.user = login_name(a.login, sizeof a.login);
-    if (c->required_scopes.count == 0)
-        c->required_scopes.items[c->required_scopes.count++] = "mcp";
-    /* The resource URL itself is always an accepted audience (RFC 8707). */
-    if (c->audiences.count == MCPAUTH_SERVE_MAX_LIST) {
-        status = cmd_usage_error(&serve_spec, "--audience: at most %d values",
-                                 MCPAUTH_SERVE_MAX_LIST - 1);
-        goto done;
-    }
-    memmove(&c->audiences.items[1], &c->audiences.items[0],
-            c->audiences.count * sizeof c->audiences.items[0]);
-    c->audiences.items[0] = c->resource;
-    c->audiences.count++;
     mcpauth_error err = {0};
-    if (mcpauth_serve_config_check(c, &err) != MCPAUTH_OK) {
+    if (mcpauth_serve_config_complete(c, &err) != MCPAUTH_OK ||
+        mcpauth_serve_config_check(c, &err) != MCPAUTH_OK) {
         status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&serve_spec, "%s", err.message)
                                               : cmd_fail("serve", &err);
         goto done;

@@ -2,7 +2,7 @@
  * endpoint with the client_credentials, authorization_code (PKCE S256,
  * loopback redirect) or refresh_token grant, for scripts and tests. Option
  * parsing, choosing the client and printing only; the protocol work is in
- * src/oauth/ (token_request.c, authorization.c, pkce.c). */
+ * src/oauth/ (token_request.c, authorization.c, token_file.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,12 +23,10 @@
 #include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
 #include "mcpauth/oauth_token.h"
-#include "mcpauth/pkce.h"
+#include "mcpauth/oauth_token_file.h"
 #include "mcpauth/secret.h"
 #include "mcpauth/url.h"
 
-#define TOKEN_FILE_MAX       (256 * 1024)
-#define TOKEN_FILE_VERSION   1
 #define DEFAULT_WAIT_SECONDS 300
 #define MAX_WAIT_SECONDS     86400
 
@@ -36,10 +34,6 @@ extern char **environ;
 
 enum {
     OPT_ISSUER = 256,
-    OPT_CREDENTIALS,
-    OPT_CLIENT_ID,
-    OPT_CLIENT_SECRET_FILE,
-    OPT_AUTH_METHOD,
     OPT_GRANT,
     OPT_SCOPE,
     OPT_RESOURCE,
@@ -52,14 +46,15 @@ enum {
     OPT_FORCE,
 };
 
-static const cmd_option client_options[] = {
+static const cmd_option issuer_options[] = {
     {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
-    {"credentials", 'c', "FILE", OPT_CREDENTIALS,
-     "client id, secret and issuer (register -o FILE)"},
-    {"client-id", 0, "ID", OPT_CLIENT_ID, "the client's id at the authorization server"},
-    {"client-secret-file", 0, "FILE", OPT_CLIENT_SECRET_FILE,
-     "the client secret (or MCPAUTH_CLIENT_SECRET)"},
-    {"auth-method", 0, "METHOD", OPT_AUTH_METHOD,
+    {NULL, 0, NULL, 0, NULL},
+};
+
+/* --auth-method, not --client-auth: the token endpoint also takes public
+ * clients (none), which introspection does not. */
+static const cmd_option auth_method_options[] = {
+    {"auth-method", 0, "METHOD", CMD_OPT_AUTH_METHOD,
      "client_secret_basic, client_secret_post or none"},
     {NULL, 0, NULL, 0, NULL},
 };
@@ -89,11 +84,11 @@ static const cmd_option output_options[] = {
 };
 
 static const cmd_option_group token_groups[] = {
-    {"Authorization server and client", client_options},
-    {"Grant", grant_options},
-    {"Authorization code grant (browser)", browser_options},
-    {"Output", output_options},
-    {"Connection", cmd_http_options},
+    {"Authorization server and client", {issuer_options, cmd_client_options, auth_method_options}},
+    {"Grant", {grant_options}},
+    {"Authorization code grant (browser)", {browser_options}},
+    {"Output", {output_options}},
+    {"Connection", {cmd_http_options}},
 };
 
 static const cmd_spec token_spec = {
@@ -134,10 +129,7 @@ static const cmd_spec token_spec = {
 typedef struct token_args {
     mcpauth_http_options http;
     const char *issuer;
-    const char *credentials_file;
-    const char *client_id;
-    const char *client_secret_file;
-    const char *auth_method;
+    cmd_client_args client;
     const char *grant;
     const char *scope;
     const char **resources;
@@ -155,9 +147,8 @@ typedef struct token_args {
 /* Everything the command learnt on the way; freed by token_state_free. */
 typedef struct token_state {
     mcpauth_credentials creds;
-    char *secret;        /* from --client-secret-file or the environment */
-    char *refresh_token; /* from --refresh-token-file */
-    json_object *saved;  /* the --refresh-token-file document, when JSON */
+    char *secret;                   /* from --client-secret-file or the environment */
+    mcpauth_oauth_token_file saved; /* from --refresh-token-file */
     mcpauth_as_metadata md;
     mcpauth_oauth_token_client client;
     const char *issuer; /* as asked, before discovery */
@@ -168,8 +159,7 @@ static void token_state_free(token_state *s)
 {
     mcpauth_credentials_free(&s->creds);
     mcpauth_secret_free(s->secret);
-    mcpauth_secret_free(s->refresh_token);
-    json_object_put(s->saved);
+    mcpauth_oauth_token_file_free(&s->saved);
     mcpauth_as_metadata_free(&s->md);
 }
 
@@ -177,29 +167,13 @@ static int on_option(void *ctx, int id, const char *arg)
 {
     token_args *a = ctx;
     int rc = cmd_http_option(&token_spec, &a->http, id, arg);
+    if (rc < 0)
+        rc = cmd_client_option(&token_spec, &a->client, id, arg);
     if (rc >= 0)
         return rc;
-    mcpauth_client_auth ignored;
     switch (id) {
     case OPT_ISSUER:
         a->issuer = arg;
-        return 0;
-    case OPT_CREDENTIALS:
-        a->credentials_file = arg;
-        return 0;
-    case OPT_CLIENT_ID:
-        a->client_id = arg;
-        return 0;
-    case OPT_CLIENT_SECRET_FILE:
-        a->client_secret_file = arg;
-        return 0;
-    case OPT_AUTH_METHOD:
-        a->auth_method = arg;
-        if (!mcpauth_client_auth_from_name(arg, &ignored))
-            return cmd_usage_error(&token_spec,
-                                   "--auth-method: '%s' is not client_secret_basic, "
-                                   "client_secret_post or none",
-                                   arg);
         return 0;
     case OPT_GRANT:
         a->grant = arg;
@@ -272,7 +246,7 @@ static int check_combination(token_args *a)
     if (!a->grant)
         return cmd_usage_error(&token_spec, "say which grant: --grant client_credentials, "
                                             "authorization_code or refresh_token");
-    if (!a->credentials_file && !a->client_id && !a->refresh_token_file)
+    if (!a->client.credentials_file && !a->client.client_id && !a->refresh_token_file)
         return cmd_usage_error(&token_spec,
                                "say which client: --credentials FILE or --client-id ID");
     if (is_grant(a, "refresh_token") && !a->refresh_token_file)
@@ -296,74 +270,14 @@ static int check_combination(token_args *a)
     return 0;
 }
 
-static void warn_if_shared(const char *path, const char *what)
-{
-    if (strcmp(path, "-") != 0 && mcpauth_file_is_shared(path))
-        cmd_warn("token", "%s is readable by other users; it holds %s (chmod 600 it)", path, what);
-}
-
-/* RFC 6749 Appendix A.17: a refresh token is visible ASCII; no spaces. */
-static bool token_text_ok(const char *text)
-{
-    if (!*text)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p <= 0x20 || *p >= 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* --refresh-token-file: the token alone (surrounding white space ignored), or
- * a JSON document written by --output, whose issuer and client_id come
- * along. */
-static mcpauth_status load_refresh_token(const char *path, token_state *s, mcpauth_error *err)
-{
-    char *text = NULL;
-    size_t length = 0;
-    if (mcpauth_file_read(path, TOKEN_FILE_MAX, &text, &length, err) != MCPAUTH_OK)
-        return MCPAUTH_ELOCAL;
-    warn_if_shared(path, "a refresh token");
-    const char *start = text + strspn(text, " \t\r\n");
-    mcpauth_status st = MCPAUTH_OK;
-    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
-    if (*start == '{') {
-        s->saved = mcpauth_json_parse_object(text, length, "token file", err);
-        const char *token = mcpauth_json_string(s->saved, "refresh_token");
-        if (!s->saved)
-            st = mcpauth_error_prefix(err, "%s", name);
-        else if (!token || !token_text_ok(token))
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s holds no refresh_token", name);
-        else if (!(s->refresh_token = strdup(token)))
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    } else {
-        size_t n = strlen(start);
-        while (n > 0 && strchr(" \t\r\n", start[n - 1]))
-            n--;
-        s->refresh_token = strndup(start, n);
-        if (!s->refresh_token)
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-        else if (!token_text_ok(s->refresh_token))
-            st = mcpauth_error_set(err, MCPAUTH_ELOCAL,
-                                   "%s does not hold a refresh token (one line of visible "
-                                   "characters, or a file written by --output)",
-                                   name);
-    }
-    if (st != MCPAUTH_OK)
-        err->status = MCPAUTH_ELOCAL;
-    explicit_bzero(text, length);
-    free(text);
-    return st;
-}
-
 /* Settles the issuer: --issuer, else the credentials', else the token
  * file's. A client secret or refresh token belongs to one server: another
  * one named elsewhere is refused rather than sent the secret. */
 static int choose_issuer(const token_args *a, token_state *s)
 {
-    const char *saved = mcpauth_json_string(s->saved, "issuer");
+    const char *saved = mcpauth_oauth_token_file_member(&s->saved, "issuer");
     const char *candidates[] = {a->issuer, s->creds.issuer, saved};
-    const char *sources[] = {"--issuer", a->credentials_file, a->refresh_token_file};
+    const char *sources[] = {"--issuer", a->client.credentials_file, a->refresh_token_file};
     s->issuer = NULL;
     size_t from = 0;
     for (size_t i = 0; i < 3; i++) {
@@ -387,8 +301,8 @@ static int choose_issuer(const token_args *a, token_state *s)
     }
     if (!s->issuer)
         return cmd_usage_error(&token_spec, "say which authorization server: --issuer URL (%s)",
-                               a->credentials_file ? "the credentials file names none"
-                                                   : "or --credentials FILE");
+                               a->client.credentials_file ? "the credentials file names none"
+                                                          : "or --credentials FILE");
     mcpauth_error err;
     if (from != 0 && mcpauth_http_check_url(&a->http, s->issuer, &err) != MCPAUTH_OK) {
         err.status = MCPAUTH_ELOCAL;
@@ -400,12 +314,12 @@ static int choose_issuer(const token_args *a, token_state *s)
 /* Settles the client id, secret and authentication method. */
 static int choose_client(const token_args *a, token_state *s)
 {
-    mcpauth_error err = {0};
+    const cmd_client_args *given = &a->client;
     mcpauth_oauth_token_client *c = &s->client;
-    const char *saved_id = mcpauth_json_string(s->saved, "client_id");
-    c->client_id = a->client_id          ? a->client_id
-                   : a->credentials_file ? mcpauth_credentials_client_id(&s->creds)
-                                         : saved_id;
+    const char *saved_id = mcpauth_oauth_token_file_member(&s->saved, "client_id");
+    c->client_id = given->client_id          ? given->client_id
+                   : given->credentials_file ? mcpauth_credentials_client_id(&s->creds)
+                                             : saved_id;
     if (!c->client_id)
         return cmd_usage_error(&token_spec,
                                "say which client: --credentials FILE or --client-id ID");
@@ -416,32 +330,19 @@ static int choose_client(const token_args *a, token_state *s)
                 a->refresh_token_file, saved_id, c->client_id);
         return MCPAUTH_ELOCAL;
     }
-    if (a->credentials_file)
-        c->client_secret = mcpauth_credentials_client_secret(&s->creds);
-    if (a->client_secret_file || !c->client_secret) {
-        if (cmd_read_secret(a->client_secret_file, "MCPAUTH_CLIENT_SECRET", "client secret",
-                            &s->secret, &err) != MCPAUTH_OK)
-            return cmd_fail("token", &err);
-        if (s->secret)
-            c->client_secret = s->secret;
-    }
-    const char *registered =
-        a->credentials_file ? mcpauth_json_string(s->creds.client, "token_endpoint_auth_method")
-                            : NULL;
-    if (a->auth_method) {
-        mcpauth_client_auth_from_name(a->auth_method, &c->auth);
-    } else if (registered) {
-        if (!mcpauth_client_auth_from_name(registered, &c->auth)) {
-            fprintf(stderr,
-                    "mcpauth token: %s: the client was registered for %.64s, which mcpauth does "
-                    "not speak (use --auth-method)\n",
-                    a->credentials_file, registered);
-            return MCPAUTH_ELOCAL;
-        }
-    } else {
-        /* RFC 7591 §2 makes client_secret_basic the default; a client with
-         * no secret at all is a public one. */
-        c->auth = c->client_secret ? MCPAUTH_CLIENT_AUTH_BASIC : MCPAUTH_CLIENT_AUTH_NONE;
+    int status = cmd_client_secret("token", given, mcpauth_credentials_client_secret(&s->creds),
+                                   &s->secret, &c->client_secret);
+    if (status != 0)
+        return status;
+    const char *registered = mcpauth_json_string(s->creds.client, "token_endpoint_auth_method");
+    if (given->auth_given) {
+        c->auth = given->auth;
+    } else if (!mcpauth_client_auth_default(registered, c->client_secret != NULL, &c->auth)) {
+        fprintf(stderr,
+                "mcpauth token: %s: the client was registered for %.64s, which mcpauth does "
+                "not speak (use --auth-method)\n",
+                given->credentials_file, registered);
+        return MCPAUTH_ELOCAL;
     }
     if (c->auth == MCPAUTH_CLIENT_AUTH_NONE)
         c->client_secret = NULL; /* a public client sends none */
@@ -457,7 +358,7 @@ static int choose_client(const token_args *a, token_state *s)
 static void choose_scope(const token_args *a, token_state *s)
 {
     s->scope = a->scope;
-    if (!s->scope && !is_grant(a, "refresh_token") && a->credentials_file)
+    if (!s->scope && !is_grant(a, "refresh_token") && a->client.credentials_file)
         s->scope = mcpauth_json_string(s->creds.client, "scope");
 }
 
@@ -485,45 +386,6 @@ static int discover(const token_args *a, token_state *s)
         return MCPAUTH_EREMOTE;
     }
     return 0;
-}
-
-/* MCP (Authorization Code Protection): clients must refuse to go on when
- * the metadata does not list S256 in code_challenge_methods_supported. */
-static bool offers_s256(json_object *metadata)
-{
-    json_object *methods = NULL;
-    if (!json_object_object_get_ex(metadata, "code_challenge_methods_supported", &methods) ||
-        !json_object_is_type(methods, json_type_array))
-        return false;
-    for (size_t i = 0; i < json_object_array_length(methods); i++) {
-        json_object *m = json_object_array_get_idx(methods, i);
-        if (json_object_is_type(m, json_type_string) &&
-            strcmp(json_object_get_string(m), "S256") == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The first registered redirect URI mcpauth can listen on: http on a
- * loopback host. */
-static const char *registered_loopback_uri(const token_state *s)
-{
-    json_object *uris = NULL;
-    if (!s->creds.client || !json_object_object_get_ex(s->creds.client, "redirect_uris", &uris) ||
-        !json_object_is_type(uris, json_type_array))
-        return NULL;
-    for (size_t i = 0; i < json_object_array_length(uris); i++) {
-        const char *uri = json_object_get_string(json_object_array_get_idx(uris, i));
-        mcpauth_url url;
-        if (!uri || mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
-            continue;
-        bool usable =
-            strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url) && !url.fragment;
-        mcpauth_url_free(&url);
-        if (usable)
-            return uri;
-    }
-    return NULL;
 }
 
 /* The executable name in $PATH, as a path the caller frees; NULL when none.
@@ -576,118 +438,43 @@ static void open_browser(const char *url)
     free(program);
 }
 
-static void print_instructions(const token_args *a, const char *url, const char *redirect_uri)
+/* Shows the authorization URL, and opens it with --open. */
+static void show_authorization(const char *url, const char *redirect_uri, void *data)
 {
+    const token_args *a = data;
     fprintf(stderr,
             "mcpauth token: open this URL in a browser to authorize the client:\n\n  %s\n\n"
             "mcpauth token: waiting up to %ld s for the redirect to %s\n",
             url, a->wait_seconds, redirect_uri);
     fflush(stderr);
-}
-
-/* The front channel: authorization URL, browser, loopback redirect. On
- * success *code is the authorization code. */
-static int authorize(const token_args *a, token_state *s, const char *redirect_uri,
-                     const mcpauth_pkce *pkce, char **code)
-{
-    mcpauth_error err = {0};
-    const char *endpoint = mcpauth_json_string(s->md.document, "authorization_endpoint");
-    if (!endpoint) {
-        fprintf(stderr,
-                "mcpauth token: the authorization server %s advertises no "
-                "authorization_endpoint (RFC 8414 §2)\n",
-                s->md.issuer);
-        return MCPAUTH_EREMOTE;
-    }
-    if (mcpauth_http_check_url(&a->http, endpoint, &err) != MCPAUTH_OK)
-        return fail_remote(&err);
-    char state[MCPAUTH_STATE_LENGTH + 1];
-    if (mcpauth_authorization_new_state(state, &err) != MCPAUTH_OK)
-        return cmd_fail("token", &err);
-    mcpauth_authorization_request req = {
-        .authorization_endpoint = endpoint,
-        .client_id = s->client.client_id,
-        .redirect_uri = redirect_uri,
-        .scope = s->scope,
-        .state = state,
-        .code_challenge = pkce->challenge,
-        .resources = a->resources,
-        .resource_count = a->resource_count,
-    };
-    char *url = mcpauth_authorization_url(&req, &err);
-    if (!url)
-        return fail_remote(&err);
-    mcpauth_redirect_listener *listener = NULL;
-    int status = 0;
-    /* A browser that hangs up while its page is written must not kill us. */
-    signal(SIGPIPE, SIG_IGN);
-    if (mcpauth_redirect_listener_open(redirect_uri, a->http.verbose, &listener, &err) !=
-        MCPAUTH_OK) {
-        status = err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&token_spec, "%s", err.message)
-                                              : cmd_fail("token", &err);
-        free(url);
-        return status;
-    }
-    print_instructions(a, url, redirect_uri);
     if (a->open_browser)
         open_browser(url);
-    json_object *iss_supported = NULL;
-    mcpauth_authorization_expect expect = {
-        .state = state,
-        .issuer = s->md.issuer,
-        .require_iss = json_object_object_get_ex(s->md.document,
-                                                 "authorization_response_iss_parameter_supported",
-                                                 &iss_supported) &&
-                       json_object_is_type(iss_supported, json_type_boolean) &&
-                       json_object_get_boolean(iss_supported),
-    };
-    if (mcpauth_redirect_listener_wait(listener, &expect, (uint64_t)a->wait_seconds * 1000, code,
-                                       &err) != MCPAUTH_OK)
-        status = cmd_fail("token", &err);
-    mcpauth_redirect_listener_free(listener);
-    explicit_bzero(state, sizeof state);
-    free(url);
-    return status;
 }
 
 static int grant_authorization_code(const token_args *a, token_state *s,
                                     mcpauth_oauth_token_response *resp)
 {
-    if (!offers_s256(s->md.document)) {
-        fprintf(stderr,
-                "mcpauth token: the authorization server %s does not list S256 in "
-                "code_challenge_methods_supported: refusing the authorization code flow "
-                "without PKCE (MCP authorization, OAuth 2.1 §7.5)\n",
-                s->md.issuer);
-        return MCPAUTH_EREMOTE;
-    }
-    const char *redirect_uri = a->redirect_uri ? a->redirect_uri : registered_loopback_uri(s);
-    if (!redirect_uri)
-        return cmd_usage_error(&token_spec,
-                               "no loopback redirect URI to listen on: give --redirect-uri "
-                               "http://127.0.0.1:PORT/callback (registered with the client)");
+    mcpauth_authorization_grant grant = {
+        .http = &a->http,
+        .metadata = &s->md,
+        .client = &s->client,
+        .redirect_uri = a->redirect_uri,
+        .registered = s->creds.client,
+        .scope = s->scope,
+        .resources = a->resources,
+        .resource_count = a->resource_count,
+        .timeout_ms = (uint64_t)a->wait_seconds * 1000,
+        .show = show_authorization,
+        .show_data = (void *)a,
+    };
+    /* A browser that hangs up while its page is written must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
     mcpauth_error err = {0};
-    mcpauth_pkce pkce;
-    if (mcpauth_pkce_generate(&pkce, &err) != MCPAUTH_OK)
-        return cmd_fail("token", &err);
-    char *code = NULL;
-    int status = authorize(a, s, redirect_uri, &pkce, &code);
-    if (status == 0) {
-        /* RFC 8707 §2.2: the same resources again, at the token endpoint. */
-        mcpauth_oauth_token_params params = {
-            .grant_type = "authorization_code",
-            .resources = a->resources,
-            .resource_count = a->resource_count,
-            .code = code,
-            .redirect_uri = redirect_uri,
-            .code_verifier = pkce.verifier,
-        };
-        if (mcpauth_oauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
-            status = fail_remote(&err);
-    }
-    mcpauth_secret_free(code);
-    mcpauth_pkce_clear(&pkce);
-    return status;
+    if (mcpauth_authorization_code_grant(&grant, resp, &err) == MCPAUTH_OK)
+        return 0;
+    if (err.status == MCPAUTH_EUSAGE)
+        return cmd_usage_error(&token_spec, "%s", err.message);
+    return cmd_fail("token", &err);
 }
 
 static int obtain(const token_args *a, token_state *s, mcpauth_oauth_token_response *resp)
@@ -699,7 +486,7 @@ static int obtain(const token_args *a, token_state *s, mcpauth_oauth_token_respo
         .scope = s->scope,
         .resources = a->resources,
         .resource_count = a->resource_count,
-        .refresh_token = s->refresh_token,
+        .refresh_token = s->saved.refresh_token,
     };
     mcpauth_error err = {0};
     if (mcpauth_oauth_token_request(&a->http, &s->client, &params, resp, &err) != MCPAUTH_OK)
@@ -707,58 +494,18 @@ static int obtain(const token_args *a, token_state *s, mcpauth_oauth_token_respo
     return 0;
 }
 
-static void add_string(json_object *doc, const char *key, const char *value)
-{
-    if (value)
-        json_object_object_add(doc, key, json_object_new_string(value));
-}
-
-/* The --output document: the token response as received, plus where it came
- * from and when it expires. A refresh answer without a new refresh token
- * keeps the old one (RFC 6749 §6: it stays valid). */
-static json_object *output_document(const token_state *s, const mcpauth_oauth_token_response *resp)
-{
-    json_object *doc = json_object_new_object();
-    if (!doc)
-        return NULL;
-    json_object_object_foreach(resp->document, key, value)
-    {
-        json_object_object_add(doc, key, json_object_get(value));
-    }
-    if (!resp->refresh_token)
-        add_string(doc, "refresh_token", s->refresh_token);
-    long long now = (long long)time(NULL);
-    json_object_object_add(doc, "version", json_object_new_int(TOKEN_FILE_VERSION));
-    add_string(doc, "issuer", s->md.issuer);
-    add_string(doc, "client_id", s->client.client_id);
-    add_string(doc, "token_endpoint", s->client.token_endpoint);
-    json_object_object_add(doc, "obtained_at", json_object_new_int64(now));
-    if (resp->expires_in >= 0)
-        json_object_object_add(doc, "expires_at", json_object_new_int64(now + resp->expires_in));
-    return doc;
-}
-
 static int save_output(const token_args *a, const token_state *s,
                        const mcpauth_oauth_token_response *resp)
 {
+    mcpauth_oauth_token_file_origin origin = {
+        .issuer = s->md.issuer,
+        .client_id = s->client.client_id,
+        .token_endpoint = s->client.token_endpoint,
+        .refresh_token = s->saved.refresh_token,
+        .now = (long long)time(NULL),
+    };
     mcpauth_error err = {0};
-    json_object *doc = output_document(s, resp);
-    const char *text = doc ? mcpauth_json_pretty(doc) : NULL;
-    char *copy = text ? malloc(strlen(text) + 2) : NULL;
-    if (!copy) {
-        json_object_put(doc);
-        mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
-        return cmd_fail("token", &err);
-    }
-    size_t length = strlen(text);
-    memcpy(copy, text, length);
-    copy[length] = '\n';
-    copy[length + 1] = '\0';
-    mcpauth_status st = mcpauth_file_write_private(a->output, copy, length + 1, a->force, &err);
-    explicit_bzero(copy, length + 1);
-    free(copy);
-    json_object_put(doc);
-    if (st != MCPAUTH_OK)
+    if (mcpauth_oauth_token_file_save(a->output, resp, &origin, a->force, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
     return 0;
 }
@@ -788,12 +535,13 @@ static int load_files(const token_args *a, token_state *s)
     mcpauth_error err = {0};
     if (mcpauth_file_check_writable(a->output, a->force, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
-    if (a->credentials_file) {
-        if (mcpauth_credentials_load(a->credentials_file, &s->creds, &err) != MCPAUTH_OK)
-            return cmd_fail("token", &err);
-        warn_if_shared(a->credentials_file, "secrets");
-    }
-    if (a->refresh_token_file && load_refresh_token(a->refresh_token_file, s, &err) != MCPAUTH_OK)
+    int status = cmd_client_load("token", &a->client, &s->creds);
+    if (status != 0)
+        return status;
+    if (!a->refresh_token_file)
+        return 0;
+    cmd_warn_if_shared("token", a->refresh_token_file, "a refresh token");
+    if (mcpauth_oauth_token_file_load(a->refresh_token_file, &s->saved, &err) != MCPAUTH_OK)
         return cmd_fail("token", &err);
     return 0;
 }
@@ -834,16 +582,9 @@ int cmd_token(int argc, char **argv)
         fprintf(stderr, "mcpauth token: out of memory\n");
         return MCPAUTH_ELOCAL;
     }
-    int operands = 0;
-    int status = cmd_parse_options(&token_spec, argc, argv, on_option, &a, &operands);
-    if (status >= 0)
+    int status = cmd_parse_options_only(&token_spec, argc, argv, on_option, &a);
+    if (status >= 0 || (status = check_combination(&a)) != 0)
         goto done; /* --help, or a usage error already printed */
-    if (operands < argc) {
-        status = cmd_usage_error(&token_spec, "unexpected argument '%s'", argv[operands]);
-        goto done;
-    }
-    if ((status = check_combination(&a)) != 0)
-        goto done;
     status = run(&a);
 done:
     free(a.resources);

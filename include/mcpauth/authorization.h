@@ -1,12 +1,13 @@
-/* The front channel of the authorization code grant (RFC 6749 §4.1, OAuth 2.1
- * §4.1, RFC 8252 for native apps): the authorization request URL with PKCE
- * (RFC 7636) and resource indicators (RFC 8707), and the loopback listener
- * that receives the browser's redirect, checking state and, per RFC 9207,
- * iss.
+/* The authorization code grant (RFC 6749 §4.1, OAuth 2.1 §4.1, RFC 8252 for
+ * native apps): the authorization request URL with PKCE (RFC 7636) and
+ * resource indicators (RFC 8707), the loopback listener that receives the
+ * browser's redirect, checking state and, per RFC 9207, iss, and the whole
+ * grant from metadata to token response.
  *
  * URL building and response checking are pure. The listener runs the HTTP
  * server of http_server.h on a private libuv loop; only
- * mcpauth_redirect_listener_wait() blocks. */
+ * mcpauth_redirect_listener_wait() and mcpauth_authorization_code_grant()
+ * block. */
 #ifndef MCPAUTH_AUTHORIZATION_H
 #define MCPAUTH_AUTHORIZATION_H
 
@@ -15,7 +16,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mcpauth/discovery.h"
 #include "mcpauth/error.h"
+#include "mcpauth/http_client.h"
+#include "mcpauth/oauth_token.h"
 
 #define MCPAUTH_STATE_LENGTH 43 /* base64url of 32 random octets */
 
@@ -92,5 +96,58 @@ mcpauth_status mcpauth_redirect_listener_wait(mcpauth_redirect_listener *listene
 
 /* Closes the sockets and frees the listener; NULL is fine. */
 void mcpauth_redirect_listener_free(mcpauth_redirect_listener *listener);
+
+/* ---- the whole grant ---- */
+
+/* True when the authorization server's metadata lists S256 in
+ * code_challenge_methods_supported; MCP (2025-11-25, Authorization Code
+ * Protection) has clients refuse the flow otherwise. */
+bool mcpauth_authorization_offers_s256(const mcpauth_as_metadata *md);
+
+/* True when the metadata promises iss in authorization responses (RFC 9207
+ * §3: authorization_response_iss_parameter_supported), which the redirect
+ * must then carry. */
+bool mcpauth_authorization_requires_iss(const mcpauth_as_metadata *md);
+
+/* The first of a client's registered redirect_uris (RFC 7591 §2) that
+ * mcpauth can listen on: http to a loopback host, without a fragment
+ * (RFC 8252 §7.3). Borrowed from client; NULL when there is none. */
+const char *mcpauth_authorization_loopback_uri(json_object *client);
+
+/* Called once the listener is up, with the URL the user must open and the
+ * redirect URI waited on, to show them (and maybe start a browser). */
+typedef void (*mcpauth_authorization_show_cb)(const char *url, const char *redirect_uri,
+                                              void *data);
+
+/* One authorization code grant. Borrowed for the call. */
+typedef struct mcpauth_authorization_grant {
+    const mcpauth_http_options *http; /* its verbose stream also logs the listener */
+    const mcpauth_as_metadata *metadata;
+    const mcpauth_oauth_token_client *client; /* token_endpoint from the metadata */
+    const char *redirect_uri;           /* NULL: the first loopback one in registered */
+    json_object *registered;            /* the client's registration (redirect_uris); may be NULL */
+    const char *scope;                  /* NULL omits it */
+    const char *const *resources;
+    size_t resource_count;
+    uint64_t timeout_ms; /* how long to wait for the redirect */
+    mcpauth_authorization_show_cb show;
+    void *show_data;
+} mcpauth_authorization_grant;
+
+/* Runs the grant: refuses a server without S256 (MCPAUTH_EREMOTE); picks
+ * the redirect URI; makes the PKCE pair and the state; builds the
+ * authorization URL from the metadata's authorization_endpoint; listens on
+ * the redirect URI, calls show, and waits for the redirect (state checked,
+ * iss as RFC 9207 asks); then redeems the code at the token endpoint with
+ * the verifier, the same redirect URI and the same resources (RFC 8707
+ * §2.2). On success *out holds the token response (free with
+ * mcpauth_oauth_token_response_free). MCPAUTH_EUSAGE only when there is no usable
+ * redirect URI (none given or registered, or not loopback http); every URL
+ * from the server that the transport policy refuses is MCPAUTH_EREMOTE.
+ * Otherwise as mcpauth_redirect_listener_wait() (MCPAUTH_ENEGATIVE when the
+ * user declined, MCPAUTH_ENETWORK on timeout) and mcpauth_oauth_token_request().
+ * Blocks; the caller should ignore SIGPIPE. */
+mcpauth_status mcpauth_authorization_code_grant(const mcpauth_authorization_grant *grant,
+                                                mcpauth_oauth_token_response *out, mcpauth_error *err);
 
 #endif

@@ -20,4 +20,11 @@ bool mcpauth_client_auth_from_name(const char *name, mcpauth_client_auth *out);
 /* The name of a method ("client_secret_basic"). */
 const char *mcpauth_client_auth_name(mcpauth_client_auth auth);
 
+/* The method a client uses when none is asked for: the one it registered
+ * (RFC 7591 §2 token_endpoint_auth_method, NULL when unknown), else
+ * client_secret_basic, RFC 7591's default, when it has a secret, and none
+ * for a public client without one. False when the registered method is
+ * not one mcpauth speaks. */
+bool mcpauth_client_auth_default(const char *registered, bool has_secret, mcpauth_client_auth *out);
+
 #endif

@@ -6,6 +6,7 @@
 #define MCPAUTH_DISCOVERY_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "mcpauth/error.h"
 #include "mcpauth/http_client.h"
@@ -38,13 +39,27 @@ mcpauth_status mcpauth_discover_issuer(const mcpauth_http_options *opts, const c
                                        mcpauth_as_metadata *out, mcpauth_error *err);
 
 /* From an MCP server URL: POST an unauthenticated initialize, read
- * resource_metadata from the 401's Bearer challenge, else try the path-inserted
- * then root oauth-protected-resource documents (MCP Authorization "Protected
- * Resource Metadata Discovery Requirements"); check resource (RFC 9728 §3.3)
- * and take the first authorization server. A server that answers
- * without asking for a token -> MCPAUTH_EREMOTE ("not protected"). */
+ * resource_metadata from the 401's Bearer challenge (RFC 9728 §5.1), else try
+ * the path-inserted then root oauth-protected-resource documents (RFC 9728
+ * §3.1, in MCP's order); check resource (RFC 9728 §3.3) and take the first
+ * authorization server. A server that answers without asking for a token ->
+ * MCPAUTH_EREMOTE ("not protected"). */
 mcpauth_status mcpauth_discover_resource(const mcpauth_http_options *opts, const char *resource_url,
                                          mcpauth_resource_metadata *out, mcpauth_error *err);
+
+/* Where a client registers (RFC 7591 §3): the registration_endpoint in the
+ * metadata of issuer, or, when issuer is NULL, of the first authorization
+ * server that resource_url's protected resource metadata names (RFC 9728,
+ * then RFC 8414). On success *issuer_out is the metadata's issuer and
+ * *endpoint_out the endpoint, both for the caller to free. An authorization
+ * server without a registration_endpoint does not offer dynamic
+ * registration: MCPAUTH_EREMOTE saying so. Other failures as
+ * mcpauth_discover_resource() and mcpauth_discover_issuer(). */
+mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options *opts,
+                                                      const char *issuer, const char *resource_url,
+                                                      char **issuer_out, char **endpoint_out,
+                                                      mcpauth_error *err);
+
 
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md);
 void mcpauth_resource_metadata_free(mcpauth_resource_metadata *md);

@@ -98,6 +98,15 @@ mcpauth_jwt_outcome mcpauth_jwt_verify(const char *token, size_t length, const m
 mcpauth_status mcpauth_jwt_decode(const char *token, size_t length, json_object **header,
                                   json_object **payload, mcpauth_error *err);
 
+/* True when a decoded header's typ is "at+jwt" or "application/at+jwt"
+ * (case-insensitive; RFC 9068 §2.1), the test mcpauth_jwt_verify() makes. */
+bool mcpauth_jwt_typ_is_at_jwt(json_object *header);
+
+/* The RFC 9068 §2.2 claims (iss, exp, aud, sub, client_id, iat, jti) that
+ * decoded claims lack, as a new JSON array of their names, in that order,
+ * which the caller releases; NULL when out of memory. */
+json_object *mcpauth_jwt_missing_claims(json_object *claims);
+
 /* ---- signing (for the development issuer) ---- */
 
 typedef struct mcpauth_jws_signer mcpauth_jws_signer; /* opaque; owns its private key */

@@ -27,6 +27,16 @@ json_object *mcpauth_json_parse_object(const char *text, size_t length, const ch
  * Borrowed: valid while obj lives. */
 const char *mcpauth_json_string(json_object *obj, const char *key);
 
+/* True when the member key of obj is an array holding the string value
+ * (e.g. "S256" in code_challenge_methods_supported); false when obj is
+ * NULL, the member is absent or not an array. Items that are not strings
+ * never match. */
+bool mcpauth_json_array_has(json_object *obj, const char *key, const char *value);
+
+/* True when the member key of obj is the boolean true; an absent member or
+ * another type is false (RFC 8414 §2 metadata flags default to false). */
+bool mcpauth_json_true(json_object *obj, const char *key);
+
 /* Serialises obj pretty-printed (2-space indent, no escaped slashes).
  * Borrowed: valid until obj is modified or released. */
 const char *mcpauth_json_pretty(json_object *obj);

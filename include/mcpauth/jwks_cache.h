@@ -1,9 +1,10 @@
-/* The authorization server's signing keys for `serve`, kept fresh on the
- * event loop: fetched from jwks_uri (or read once from a file), refreshed
- * when Cache-Control max-age runs out (bounded to [1 min, 1 day], 1 hour
- * without it), refetched early when a token names a kid the set lacks (at
- * most once per cooldown, however many tokens ask: single flight), and kept
- * when a refetch fails. Calls on the loop's thread only. */
+/* The authorization server's signing keys (RFC 7517 JWK Sets, parsed by
+ * jose.h): loaded once from a file or one blocking fetch, for a command; or,
+ * for `serve`, a cache kept fresh on the event loop: fetched from jwks_uri (or read once from a
+ * file), refreshed when Cache-Control max-age runs out (bounded to [1 min, 1 day], 1 hour without
+ * it), refetched early when a token names a kid the set lacks (at most once per cooldown, however
+ * many tokens ask: single flight), and kept when a refetch fails. Calls on the loop's thread only.
+ */
 #ifndef MCPAUTH_JWKS_CACHE_H
 #define MCPAUTH_JWKS_CACHE_H
 
@@ -13,13 +14,42 @@
 
 #include "mcpauth/error.h"
 #include "mcpauth/http_async.h"
+#include "mcpauth/http_client.h"
 #include "mcpauth/jose.h"
+
+/* The most a JWK Set file may hold. */
+#define MCPAUTH_JWKS_FILE_MAX (1024 * 1024)
+
+/* The Accept header of a JWK Set request (RFC 7517 §8.5.1). */
+#define MCPAUTH_JWKS_ACCEPT "application/jwk-set+json, application/json"
+
+/* ---- loading once ---- */
+
+/* Reads and parses the JWK Set in the file at path ("-" for standard
+ * input). A file that cannot be read, or that holds no usable set, is
+ * MCPAUTH_ELOCAL; a parse error's message is prefixed with path. The caller
+ * frees *out with mcpauth_jwks_free(). Blocks on the file only. */
+mcpauth_status mcpauth_jwks_load_file(const char *path, mcpauth_jwks **out, mcpauth_error *err);
+
+/* Judges the answer to a GET of the JWK Set at uri (named in messages):
+ * anything but 200 -> MCPAUTH_EREMOTE "JWK Set at URI: HTTP 404 Not Found";
+ * a body that is no usable set -> the mcpauth_jwks_parse() error, prefixed
+ * "JWK Set at URI". The caller frees *out with mcpauth_jwks_free(). Pure. */
+mcpauth_status mcpauth_jwks_from_response(const mcpauth_http_response *resp, const char *uri,
+                                          mcpauth_jwks **out, mcpauth_error *err);
+
+/* Fetches the JWK Set at uri and judges the answer as above; transport
+ * failures keep the HTTP client's status. Blocks (mcpauth_http_perform). */
+mcpauth_status mcpauth_jwks_fetch(const mcpauth_http_options *opts, const char *uri,
+                                  mcpauth_jwks **out, mcpauth_error *err);
+
+/* ---- the event-loop cache ---- */
 
 typedef struct mcpauth_jwks_cache mcpauth_jwks_cache;
 
 typedef struct mcpauth_jwks_cache_config {
-    const char *uri;  /* jwks_uri; NULL when file is given */
-    const char *file; /* a JWK Set read at start (no refreshing) */
+    const char *uri;          /* jwks_uri; NULL when file is given */
+    const char *file;         /* a JWK Set read at start (no refreshing) */
     int64_t cooldown_seconds; /* least time between unknown-kid refetches (30) */
 } mcpauth_jwks_cache_config;
 

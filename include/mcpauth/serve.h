@@ -52,7 +52,7 @@ typedef struct mcpauth_serve_config {
     int64_t jwks_cooldown_seconds;              /* least time between unknown-kid refetches */
     mcpauth_jwt_policy jwt;                     /* algorithm allow-list, typ rule */
     bool introspect_jwt;                        /* introspect verified JWTs too */
-    mcpauth_string_array audiences;             /* accepted besides the resource URL */
+    mcpauth_string_array audiences;             /* accepted; the resource URL is added first */
     mcpauth_string_array required_scopes;       /* default: mcp */
     const mcpauth_tool_policy *tool_policy;     /* borrowed; NULL: no per-tool scopes */
     mcpauth_string_array allowed_origins;       /* besides the resource's own origin */
@@ -82,6 +82,13 @@ typedef struct mcpauth_serve_config {
 } mcpauth_serve_config;
 
 void mcpauth_serve_config_init(mcpauth_serve_config *config);
+
+/* Settles what depends on the options given, once they all are: no
+ * required scope means "mcp", and the resource URL becomes the first
+ * accepted audience (RFC 8707 §2: tokens are issued for the resource; MCP
+ * 2025-11-25 Token Audience Binding). MCPAUTH_EUSAGE when the audience list
+ * has no room left for it. Call once, before mcpauth_serve_config_check(). */
+mcpauth_status mcpauth_serve_config_complete(mcpauth_serve_config *config, mcpauth_error *err);
 
 /* Checks the configuration before anything starts: URLs parse, the
  * resource has no fragment, --no-auth only on a loopback listen address,

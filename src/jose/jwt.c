@@ -277,3 +277,23 @@ mcpauth_status mcpauth_jwt_decode(const char *token, size_t length, json_object 
     mcpauth__jws_free(&jws);
     return status;
 }
+
+bool mcpauth_jwt_typ_is_at_jwt(json_object *header)
+{
+    const char *text = NULL;
+    size_t length = 0;
+    return header_string(header, "typ", &text, &length) == MEMBER_STRING &&
+           typ_is(text, length, "at+jwt");
+}
+
+json_object *mcpauth_jwt_missing_claims(json_object *claims)
+{
+    /* RFC 9068 §2.2: the claims every JWT access token carries. */
+    static const char *const required[] = {"iss", "exp", "aud", "sub", "client_id", "iat", "jti"};
+    json_object *missing = json_object_new_array();
+    for (size_t i = 0; missing && i < sizeof required / sizeof required[0]; i++) {
+        if (!json_object_object_get_ex(claims, required[i], NULL))
+            json_object_array_add(missing, json_object_new_string(required[i]));
+    }
+    return missing;
+}

@@ -1,6 +1,7 @@
-/* The authorization request URL and the loopback redirect listener. The
- * listener is the HTTP server of src/http/server.c on a loop of its own, so
- * the command-line tool can block on it like on any other request. */
+/* The authorization request URL, the loopback redirect listener, and the
+ * grant that joins them to the token endpoint. The listener is the HTTP
+ * server of src/http/server.c on a loop of its own, so the command-line
+ * tool can block on it like on any other request. */
 #include "mcpauth/authorization.h"
 
 #include <gnutls/crypto.h>
@@ -13,6 +14,8 @@
 #include "mcpauth/base64url.h"
 #include "mcpauth/form.h"
 #include "mcpauth/http_server.h"
+#include "mcpauth/json.h"
+#include "mcpauth/pkce.h"
 #include "mcpauth/secret.h"
 #include "mcpauth/strbuf.h"
 #include "mcpauth/url.h"
@@ -545,4 +548,135 @@ void mcpauth_redirect_listener_free(mcpauth_redirect_listener *l)
     free(l->redirect_uri);
     free(l->path);
     free(l);
+}
+
+/* ---- the whole grant ---- */
+
+bool mcpauth_authorization_offers_s256(const mcpauth_as_metadata *md)
+{
+    return mcpauth_json_array_has(md->document, "code_challenge_methods_supported", "S256");
+}
+
+bool mcpauth_authorization_requires_iss(const mcpauth_as_metadata *md)
+{
+    return mcpauth_json_true(md->document, "authorization_response_iss_parameter_supported");
+}
+
+const char *mcpauth_authorization_loopback_uri(json_object *client)
+{
+    json_object *uris = NULL;
+    if (!client || !json_object_object_get_ex(client, "redirect_uris", &uris) ||
+        !json_object_is_type(uris, json_type_array))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(uris); i++) {
+        const char *uri = json_object_get_string(json_object_array_get_idx(uris, i));
+        mcpauth_url url;
+        if (!uri || mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
+            continue;
+        bool usable =
+            strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url) && !url.fragment;
+        mcpauth_url_free(&url);
+        if (usable)
+            return uri;
+    }
+    return NULL;
+}
+
+/* A URL refused by the transport policy after the grant started came from
+ * the server's metadata: the remote side's error, not usage. */
+static mcpauth_status remote(mcpauth_error *err, mcpauth_status st)
+{
+    if (st == MCPAUTH_EUSAGE) {
+        st = MCPAUTH_EREMOTE;
+        if (err)
+            err->status = st;
+    }
+    return st;
+}
+
+/* The front channel: authorization URL, listener, show, redirect. On
+ * success *code is the authorization code. */
+static mcpauth_status front_channel(const mcpauth_authorization_grant *g, const char *redirect_uri,
+                                    const mcpauth_pkce *pkce, char **code, mcpauth_error *err)
+{
+    const char *endpoint = mcpauth_json_string(g->metadata->document, "authorization_endpoint");
+    if (!endpoint)
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                 "the authorization server %s advertises no "
+                                 "authorization_endpoint (RFC 8414 §2)",
+                                 g->metadata->issuer);
+    mcpauth_status st = mcpauth_http_check_url(g->http, endpoint, err);
+    if (st != MCPAUTH_OK)
+        return remote(err, st);
+    char state[MCPAUTH_STATE_LENGTH + 1];
+    if ((st = mcpauth_authorization_new_state(state, err)) != MCPAUTH_OK)
+        return st;
+    mcpauth_authorization_request req = {
+        .authorization_endpoint = endpoint,
+        .client_id = g->client->client_id,
+        .redirect_uri = redirect_uri,
+        .scope = g->scope,
+        .state = state,
+        .code_challenge = pkce->challenge,
+        .resources = g->resources,
+        .resource_count = g->resource_count,
+    };
+    char *url = mcpauth_authorization_url(&req, err);
+    mcpauth_redirect_listener *listener = NULL;
+    if (!url)
+        st = remote(err, err ? err->status : MCPAUTH_EREMOTE);
+    else
+        st = mcpauth_redirect_listener_open(redirect_uri, g->http->verbose, &listener, err);
+    if (st == MCPAUTH_OK) {
+        if (g->show)
+            g->show(url, redirect_uri, g->show_data);
+        mcpauth_authorization_expect expect = {
+            .state = state,
+            .issuer = g->metadata->issuer,
+            .require_iss = mcpauth_authorization_requires_iss(g->metadata),
+        };
+        st = mcpauth_redirect_listener_wait(listener, &expect, g->timeout_ms, code, err);
+    }
+    mcpauth_redirect_listener_free(listener);
+    explicit_bzero(state, sizeof state);
+    free(url);
+    return st;
+}
+
+mcpauth_status mcpauth_authorization_code_grant(const mcpauth_authorization_grant *g,
+                                                mcpauth_oauth_token_response *out, mcpauth_error *err)
+{
+    if (!mcpauth_authorization_offers_s256(g->metadata))
+        return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                 "the authorization server %s does not list S256 in "
+                                 "code_challenge_methods_supported: refusing the authorization "
+                                 "code flow without PKCE (MCP authorization, OAuth 2.1 §7.5)",
+                                 g->metadata->issuer);
+    const char *redirect_uri =
+        g->redirect_uri ? g->redirect_uri : mcpauth_authorization_loopback_uri(g->registered);
+    if (!redirect_uri)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "no loopback redirect URI to listen on: give --redirect-uri "
+                                 "http://127.0.0.1:PORT/callback (registered with the client)");
+    mcpauth_pkce pkce;
+    mcpauth_status st = mcpauth_pkce_generate(&pkce, err);
+    if (st != MCPAUTH_OK)
+        return st;
+    char *code = NULL;
+    st = front_channel(g, redirect_uri, &pkce, &code, err);
+    if (st == MCPAUTH_OK) {
+        /* RFC 8707 §2.2: the same resources again, at the token endpoint. */
+        mcpauth_oauth_token_params params = {
+            .grant_type = "authorization_code",
+            .resources = g->resources,
+            .resource_count = g->resource_count,
+            .code = code,
+            .redirect_uri = redirect_uri,
+            .code_verifier = pkce.verifier,
+        };
+        st = remote(err, mcpauth_oauth_token_request(g->http, g->client, &params, out, err));
+    }
+    mcpauth_secret_free(code);
+    mcpauth_pkce_clear(&pkce);
+    return st;
 }

@@ -33,3 +33,11 @@ const char *mcpauth_client_auth_name(mcpauth_client_auth auth)
     }
     return "unknown";
 }
+
+bool mcpauth_client_auth_default(const char *registered, bool has_secret, mcpauth_client_auth *out)
+{
+    if (registered)
+        return mcpauth_client_auth_from_name(registered, out);
+    *out = has_secret ? MCPAUTH_CLIENT_AUTH_BASIC : MCPAUTH_CLIENT_AUTH_NONE;
+    return true;
+}

@@ -151,9 +151,8 @@ mcpauth_status mcpauth_client_metadata_set_application_type(json_object *doc, mc
         return MCPAUTH_OK;
     json_object *redirects = NULL;
     json_object_object_get_ex(doc, "redirect_uris", &redirects);
-    size_t count = json_object_is_type(redirects, json_type_array)
-                       ? json_object_array_length(redirects)
-                       : 0;
+    size_t count =
+        json_object_is_type(redirects, json_type_array) ? json_object_array_length(redirects) : 0;
     bool native = count > 0;
     for (size_t i = 0; i < count && native; i++) {
         const char *uri = json_object_get_string(json_object_array_get_idx(redirects, i));
@@ -171,14 +170,27 @@ static bool one_of(const char *value, const char *const *allowed)
     return false;
 }
 
+/* The member key of doc, which must be of type (named "an array", "a
+ * string" in the message) when present: *member is NULL when it is absent. */
+static mcpauth_status typed_member(json_object *doc, const char *key, json_type type,
+                                   const char *type_name, json_object **member, mcpauth_error *err)
+{
+    if (!json_object_object_get_ex(doc, key, member)) {
+        *member = NULL;
+        return MCPAUTH_OK;
+    }
+    if (!json_object_is_type(*member, type))
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "client metadata: %s must be %s", key,
+                                 type_name);
+    return MCPAUTH_OK;
+}
+
 static mcpauth_status check_string_array(json_object *doc, const char *key, mcpauth_error *err)
 {
     json_object *array;
-    if (!json_object_object_get_ex(doc, key, &array))
-        return MCPAUTH_OK;
-    if (!json_object_is_type(array, json_type_array))
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "client metadata: %s must be an array",
-                                 key);
+    mcpauth_status st = typed_member(doc, key, json_type_array, "an array", &array, err);
+    if (st != MCPAUTH_OK || !array)
+        return st;
     for (size_t i = 0; i < json_object_array_length(array); i++) {
         json_object *item = json_object_array_get_idx(array, i);
         if (!json_object_is_type(item, json_type_string) || json_object_get_string_len(item) == 0)
@@ -191,11 +203,9 @@ static mcpauth_status check_string_array(json_object *doc, const char *key, mcpa
 static mcpauth_status check_uri_member(json_object *doc, const char *key, mcpauth_error *err)
 {
     json_object *member;
-    if (!json_object_object_get_ex(doc, key, &member))
-        return MCPAUTH_OK;
-    if (!json_object_is_type(member, json_type_string))
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "client metadata: %s must be a string",
-                                 key);
+    mcpauth_status st = typed_member(doc, key, json_type_string, "a string", &member, err);
+    if (st != MCPAUTH_OK || !member)
+        return st;
     mcpauth_url url;
     mcpauth_error parse_err;
     if (mcpauth_url_parse(json_object_get_string(member), &url, &parse_err) != MCPAUTH_OK)
@@ -213,11 +223,9 @@ static mcpauth_status check_enum(json_object *doc, const char *key, const char *
                                  bool extensible, mcpauth_error *err)
 {
     json_object *member;
-    if (!json_object_object_get_ex(doc, key, &member))
-        return MCPAUTH_OK;
-    if (!json_object_is_type(member, json_type_string))
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "client metadata: %s must be a string",
-                                 key);
+    mcpauth_status st = typed_member(doc, key, json_type_string, "a string", &member, err);
+    if (st != MCPAUTH_OK || !member)
+        return st;
     const char *value = json_object_get_string(member);
     /* Extension values (RFC 7591 §2: absolute URIs or registered names) pass
      * when the member is extensible and the value looks like a URI. */
@@ -234,12 +242,17 @@ static mcpauth_status check_enum(json_object *doc, const char *key, const char *
 
 mcpauth_status mcpauth_client_metadata_validate(json_object *doc, mcpauth_error *err)
 {
-    static const char *const auth_methods[] = {
-        "none", "client_secret_basic", "client_secret_post", "private_key_jwt",
-        "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth", NULL};
+    static const char *const auth_methods[] = {"none",
+                                               "client_secret_basic",
+                                               "client_secret_post",
+                                               "private_key_jwt",
+                                               "client_secret_jwt",
+                                               "tls_client_auth",
+                                               "self_signed_tls_client_auth",
+                                               NULL};
     static const char *const app_types[] = {"native", "web", NULL};
-    static const char *const string_members[] = {"client_name", "scope", "software_id",
-                                                 "software_version", "software_statement", NULL};
+    static const char *const string_members[] = {
+        "client_name", "scope", "software_id", "software_version", "software_statement", NULL};
     static const char *const uri_members[] = {"client_uri", "logo_uri", "tos_uri",
                                               "policy_uri", "jwks_uri", NULL};
     static const char *const arrays[] = {"redirect_uris", "grant_types", "response_types",

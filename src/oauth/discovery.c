@@ -189,9 +189,8 @@ static mcpauth_status check_resource(const char *resource_url, const char *origi
     mcpauth_url_quote(resource_url, q_asked, sizeof q_asked);
 
     /* RFC 9728 §3.3: via the header or the inserted path the resource must be
-     * identical to the URL asked for; the root document describes the origin
-     * (RFC 9728 §3.3, MCP Authorization "Protected Resource Metadata
-     * Discovery Requirements"). */
+     * identical to the URL asked for; the root document describes the
+     * origin. */
     bool match = strcmp(resource, resource_url) == 0;
     if (!match && source == FROM_ROOT) {
         match = strcmp(resource, origin) == 0;
@@ -317,9 +316,9 @@ static mcpauth_status probe_resource(const mcpauth_http_options *opts, const cha
     return status;
 }
 
-/* MCP Authorization "Protected Resource Metadata Discovery Requirements":
- * the header's URL alone when there is one, else the path-inserted and
- * then the root document (one URL when the MCP URL has no path). */
+/* MCP 2025-11-25 (Protected Resource Metadata Discovery): the URL of the
+ * challenge's resource_metadata (RFC 9728 §5.1) alone when there is one,
+ * else the path-inserted (RFC 9728 §3.1) and then the root document (one URL when the MCP URL has no path). */
 static size_t resource_candidates(const char *resource_url, const char *origin, char *header_url,
                                   candidate out[2], mcpauth_error *err)
 {
@@ -486,6 +485,45 @@ mcpauth_status mcpauth_discover_resource(const mcpauth_http_options *opts, const
     if (status != MCPAUTH_OK)
         mcpauth_resource_metadata_free(out);
     return status;
+}
+
+mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options *opts,
+                                                      const char *issuer, const char *resource_url,
+                                                      char **issuer_out, char **endpoint_out,
+                                                      mcpauth_error *err)
+{
+    *issuer_out = NULL;
+    *endpoint_out = NULL;
+    mcpauth_resource_metadata prm = {0};
+    if (!issuer) {
+        if (mcpauth_discover_resource(opts, resource_url, &prm, err) != MCPAUTH_OK)
+            return err->status;
+        issuer = prm.authorization_server;
+    }
+    mcpauth_as_metadata md = {0};
+    mcpauth_status st = mcpauth_discover_issuer(opts, issuer, &md, err);
+    const char *endpoint =
+        st == MCPAUTH_OK ? mcpauth_json_string(md.document, "registration_endpoint") : NULL;
+    if (st == MCPAUTH_OK && !endpoint) {
+        st = mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                               "the authorization server %s advertises no "
+                               "registration_endpoint: it does not offer dynamic client "
+                               "registration, so the client may need to be registered with it "
+                               "by hand (pre-registered)",
+                               md.issuer);
+    } else if (st == MCPAUTH_OK) {
+        *issuer_out = strdup(md.issuer);
+        *endpoint_out = strdup(endpoint);
+        if (!*issuer_out || !*endpoint_out) {
+            free(*issuer_out);
+            free(*endpoint_out);
+            *issuer_out = *endpoint_out = NULL;
+            st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        }
+    }
+    mcpauth_as_metadata_free(&md);
+    mcpauth_resource_metadata_free(&prm);
+    return st;
 }
 
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md)

@@ -74,34 +74,38 @@ mcpauth_status mcpauth_registration_create(const mcpauth_http_options *opts, con
     return st;
 }
 
+/* RFC 7592 §2.1 and §2.2: a GET or PUT of the client configuration
+ * endpoint, answered 200 with the client's registration; what names the
+ * operation in messages. */
+static mcpauth_status manage_client(const mcpauth_http_options *opts, const char *method,
+                                    const char *client_uri, json_object *metadata,
+                                    const char *registration_token, const char *what,
+                                    json_object **client, mcpauth_error *err)
+{
+    mcpauth_http_response resp;
+    *client = NULL;
+    if (send_json(opts, method, client_uri, metadata, registration_token, &resp, err) != MCPAUTH_OK)
+        return err->status;
+    mcpauth_status st = resp.status == 200 ? parse_client(&resp, client_uri, client, err)
+                                           : remote_failure(&resp, what, client_uri, err);
+    mcpauth_http_response_free(&resp);
+    return st;
+}
+
 mcpauth_status mcpauth_registration_read(const mcpauth_http_options *opts, const char *client_uri,
                                          const char *registration_token, json_object **client,
                                          mcpauth_error *err)
 {
-    mcpauth_http_response resp;
-    *client = NULL;
-    if (send_json(opts, "GET", client_uri, NULL, registration_token, &resp, err) != MCPAUTH_OK)
-        return err->status;
-    mcpauth_status st = resp.status == 200
-                            ? parse_client(&resp, client_uri, client, err)
-                            : remote_failure(&resp, "reading the registration", client_uri, err);
-    mcpauth_http_response_free(&resp);
-    return st;
+    return manage_client(opts, "GET", client_uri, NULL, registration_token,
+                         "reading the registration", client, err);
 }
 
 mcpauth_status mcpauth_registration_update(const mcpauth_http_options *opts, const char *client_uri,
                                            const char *registration_token, json_object *metadata,
                                            json_object **client, mcpauth_error *err)
 {
-    mcpauth_http_response resp;
-    *client = NULL;
-    if (send_json(opts, "PUT", client_uri, metadata, registration_token, &resp, err) != MCPAUTH_OK)
-        return err->status;
-    mcpauth_status st = resp.status == 200
-                            ? parse_client(&resp, client_uri, client, err)
-                            : remote_failure(&resp, "updating the registration", client_uri, err);
-    mcpauth_http_response_free(&resp);
-    return st;
+    return manage_client(opts, "PUT", client_uri, metadata, registration_token,
+                         "updating the registration", client, err);
 }
 
 mcpauth_status mcpauth_registration_delete(const mcpauth_http_options *opts, const char *client_uri,

@@ -9,6 +9,7 @@
 #include "mcpauth/form.h"
 #include "mcpauth/json.h"
 #include "mcpauth/oauth_error.h"
+#include "oauth_internal.h"
 
 /* The grant's own parameters; false with err set when one is missing. */
 static bool add_grant_parameters(const mcpauth_oauth_token_params *p, mcpauth_strbuf *body,
@@ -78,10 +79,7 @@ mcpauth_status mcpauth_oauth_token_request_body(const mcpauth_oauth_token_client
     return MCPAUTH_OK;
 }
 
-/* RFC 6749 Appendix A.12 / A.17: a token is 1*VSCHAR. Spaces are refused as
- * well, since a Bearer token (RFC 6750 §2.1) cannot hold one, and the token is
- * printed for shell command substitution. */
-static bool token_syntax_ok(const char *token)
+bool mcpauth__oauth_token_syntax_ok(const char *token)
 {
     if (!*token)
         return false;
@@ -139,7 +137,7 @@ static mcpauth_status accept_document(json_object *doc, const char *endpoint,
     mcpauth_status st = MCPAUTH_OK;
     if (!access_token)
         st = malformed(endpoint, "no access_token (RFC 6749 §5.1)", err);
-    else if (!token_syntax_ok(access_token))
+    else if (!mcpauth__oauth_token_syntax_ok(access_token))
         st = malformed(endpoint, "the access_token has characters a Bearer token cannot have", err);
     else if (!token_type)
         st = malformed(endpoint, "no token_type (RFC 6749 §5.1)", err);
@@ -148,7 +146,7 @@ static mcpauth_status accept_document(json_object *doc, const char *endpoint,
                                "the token from %s is not a Bearer token (token_type %.40s)",
                                endpoint, token_type);
     else if (json_object_object_get_ex(doc, "refresh_token", &member) &&
-             (!refresh_token || !token_syntax_ok(refresh_token)))
+             (!refresh_token || !mcpauth__oauth_token_syntax_ok(refresh_token)))
         st = malformed(endpoint, "the refresh_token is not a string of visible characters", err);
     else if (json_object_object_get_ex(doc, "scope", &member) &&
              !json_object_is_type(member, json_type_string))

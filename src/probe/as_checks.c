@@ -110,23 +110,7 @@ mcpauth_status mcpauth__probe_as_issuer(mcpauth__probe_state *s, mcpauth_probe_c
     return MCPAUTH_OK;
 }
 
-static bool array_has(json_object *doc, const char *key, const char *value)
-{
-    json_object *array = NULL;
-    if (!json_object_object_get_ex(doc, key, &array) ||
-        !json_object_is_type(array, json_type_array))
-        return false;
-    for (size_t i = 0; i < json_object_array_length(array); i++) {
-        json_object *item = json_object_array_get_idx(array, i);
-        if (json_object_is_type(item, json_type_string) &&
-            strcmp(json_object_get_string(item), value) == 0)
-            return true;
-    }
-    return false;
-}
-
-mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c,
-                                      mcpauth_error *err)
+mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
 {
     (void)err;
     if (!s->as_metadata) {
@@ -144,9 +128,8 @@ mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_che
              has_cimd ? "yes" : "no");
     /* MCP 2025-11-25 §Authorization Code Protection: clients MUST refuse the
      * authorization code flow without S256 in the metadata. */
-    if (array_has(s->as_metadata, "code_challenge_methods_supported", "S256"))
-        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "S256 in code_challenge_methods_supported%s",
-                               also);
+    if (mcpauth_json_array_has(s->as_metadata, "code_challenge_methods_supported", "S256"))
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "S256 in code_challenge_methods_supported%s", also);
     else
         mcpauth__probe_verdict(
             c, MCPAUTH_PROBE_WARN,

@@ -34,6 +34,21 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->log = stderr;
 }
 
+mcpauth_status mcpauth_serve_config_complete(mcpauth_serve_config *config, mcpauth_error *err)
+{
+    mcpauth_string_array *scopes = &config->required_scopes, *audiences = &config->audiences;
+    if (scopes->count == 0)
+        scopes->items[scopes->count++] = "mcp";
+    if (audiences->count == MCPAUTH_SERVE_MAX_LIST)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "--audience: at most %d values",
+                                 MCPAUTH_SERVE_MAX_LIST - 1);
+    memmove(&audiences->items[1], &audiences->items[0],
+            audiences->count * sizeof audiences->items[0]);
+    audiences->items[0] = config->resource;
+    audiences->count++;
+    return MCPAUTH_OK;
+}
+
 static bool is_loopback_host(const char *host)
 {
     mcpauth_url url;

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "mcpauth/discovery.h"
-#include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
 #include "serve_internal.h"
 
@@ -281,17 +280,12 @@ static mcpauth_status discover_validation(mcpauth_serve_config *config, discover
         config->introspection.endpoint = NULL;
     /* A bad key file is found now, once, rather than in every worker. */
     if (config->jwks_file && config->validation != MCPAUTH_VALIDATE_INTROSPECT) {
-        char *text = NULL;
-        size_t length = 0;
         mcpauth_jwks *keys = NULL;
-        mcpauth_status st = mcpauth_file_read(config->jwks_file, 1024 * 1024, &text, &length, err);
-        if (st == MCPAUTH_OK)
-            st = mcpauth_jwks_parse(text, length, &keys, err);
-        free(text);
+        mcpauth_status st = mcpauth_jwks_load_file(config->jwks_file, &keys, err);
         mcpauth_jwks_free(keys);
         if (st != MCPAUTH_OK) {
             err->status = MCPAUTH_ELOCAL;
-            return mcpauth_error_prefix(err, "--jwks-file %s", config->jwks_file);
+            return mcpauth_error_prefix(err, "--jwks-file");
         }
     }
     bool local = config->validation != MCPAUTH_VALIDATE_INTROSPECT &&

@@ -135,6 +135,28 @@ const char *mcpauth_json_string(json_object *obj, const char *key)
     return json_object_get_string(member);
 }
 
+bool mcpauth_json_array_has(json_object *obj, const char *key, const char *value)
+{
+    json_object *array = NULL;
+    if (!obj || !json_object_object_get_ex(obj, key, &array) ||
+        !json_object_is_type(array, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(array); i++) {
+        json_object *item = json_object_array_get_idx(array, i);
+        if (json_object_is_type(item, json_type_string) &&
+            strcmp(json_object_get_string(item), value) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool mcpauth_json_true(json_object *obj, const char *key)
+{
+    json_object *member = NULL;
+    return obj && json_object_object_get_ex(obj, key, &member) &&
+           json_object_is_type(member, json_type_boolean) && json_object_get_boolean(member);
+}
+
 const char *mcpauth_json_pretty(json_object *obj)
 {
     return json_object_to_json_string_ext(

@@ -151,7 +151,7 @@ static void server_listen(server *s)
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
 }
 
-/* Adds a route; "%s" in target, headers or body becomes s->base. */
+/* Adds a route; each "%s" in target, headers or body becomes s->base. */
 static void server_route(server *s, const char *method, const char *target, int status,
                          const char *headers, const char *body, const char *require)
 {
@@ -163,11 +163,14 @@ static void server_route(server *s, const char *method, const char *target, int 
         if (!in[i])
             continue;
         char *slot = s->strings[s->route_count][i];
-        const char *mark = strstr(in[i], "%s");
-        if (mark)
-            snprintf(slot, 1024, "%.*s%s%s", (int)(mark - in[i]), in[i], s->base, mark + 2);
-        else
-            snprintf(slot, 1024, "%s", in[i]);
+        size_t used = 0;
+        for (const char *p = in[i], *mark; *p && used < 1024; p = mark ? mark + 2 : "") {
+            mark = strstr(p, "%s");
+            int n = mark ? snprintf(slot + used, 1024 - used, "%.*s%s", (int)(mark - p), p, s->base)
+                         : snprintf(slot + used, 1024 - used, "%s", p);
+            used += (size_t)n;
+        }
+        slot[used < 1024 ? used : 1023] = '\0';
         out[i] = slot;
     }
     s->routes[s->route_count++] = (route){method, out[0], status, out[1], out[2], require};
@@ -767,6 +770,95 @@ START_TEST(resource_errors)
 }
 END_TEST
 
+/* --- mcpauth_discover_registration_endpoint ------------------------------ */
+
+START_TEST(registration_from_issuer)
+{
+    server s;
+    mcpauth_error err = {0};
+    mcpauth_http_options opts = test_options();
+    char *issuer = NULL, *endpoint = NULL;
+
+    server_listen(&s);
+    server_route(&s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
+                 "{\"issuer\":\"%s\",\"registration_endpoint\":\"%s/register\"}", NULL);
+    server_start(&s);
+
+    char *asked = strdup(url_of(&s, ""));
+    mcpauth_status status =
+        mcpauth_discover_registration_endpoint(&opts, asked, NULL, &issuer, &endpoint, &err);
+    ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
+    ck_assert_str_eq(issuer, asked);
+    ck_assert_str_eq(endpoint, url_of(&s, "/register"));
+    free(issuer);
+    free(endpoint);
+    free(asked);
+    server_stop(&s);
+}
+END_TEST
+
+/* resource -> its protected resource metadata -> the issuer it names -> the
+ * issuer's metadata. */
+START_TEST(registration_from_resource)
+{
+    server s;
+    mcpauth_error err = {0};
+    mcpauth_http_options opts = test_options();
+    char *issuer = NULL, *endpoint = NULL;
+
+    server_listen(&s);
+    server_route(&s, "POST", "/mcp", 401,
+                 "WWW-Authenticate: Bearer resource_metadata=\"%s/prm\"\r\n", NULL, INITIALIZE);
+    server_route(&s, "GET", "/prm", 200, NULL,
+                 "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"%s/as\"]}", NULL);
+    server_route(&s, "GET", "/.well-known/oauth-authorization-server/as", 200, NULL,
+                 "{\"issuer\":\"%s/as\",\"registration_endpoint\":\"%s/as/reg\"}", NULL);
+    server_start(&s);
+
+    char *resource = strdup(url_of(&s, "/mcp"));
+    mcpauth_status status =
+        mcpauth_discover_registration_endpoint(&opts, NULL, resource, &issuer, &endpoint, &err);
+    ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
+    ck_assert_str_eq(issuer, url_of(&s, "/as"));
+    ck_assert_str_eq(endpoint, url_of(&s, "/as/reg"));
+    free(issuer);
+    free(endpoint);
+    free(resource);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(registration_not_offered)
+{
+    server s;
+    mcpauth_error err = {0};
+    mcpauth_http_options opts = test_options();
+    char *issuer = (char *)"x", *endpoint = (char *)"x";
+
+    server_listen(&s);
+    server_route(&s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
+                 "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}", NULL);
+    server_start(&s);
+
+    char *asked = strdup(url_of(&s, ""));
+    ck_assert_int_eq(
+        mcpauth_discover_registration_endpoint(&opts, asked, NULL, &issuer, &endpoint, &err),
+        MCPAUTH_EREMOTE);
+    ck_assert_ptr_null(issuer);
+    ck_assert_ptr_null(endpoint);
+    ck_assert_ptr_nonnull(strstr(err.message, "advertises no registration_endpoint"));
+    ck_assert_ptr_nonnull(strstr(err.message, asked));
+    free(asked);
+    server_stop(&s);
+
+    /* A resource that cannot be reached keeps the discovery's status. */
+    ck_assert_int_eq(mcpauth_discover_registration_endpoint(&opts, NULL, "http://127.0.0.1:1/mcp",
+                                                            &issuer, &endpoint, &err),
+                     MCPAUTH_ENETWORK);
+    ck_assert_ptr_null(endpoint);
+}
+END_TEST
+
 static Suite *discovery_suite(void)
 {
     Suite *s = suite_create("discovery");
@@ -801,6 +893,13 @@ static Suite *discovery_suite(void)
     tcase_add_test(tc, resource_not_found);
     tcase_add_test(tc, resource_root_url);
     tcase_add_test(tc, resource_errors);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("registration");
+    tcase_add_test(tc, registration_from_issuer);
+    tcase_add_test(tc, registration_from_resource);
+    tcase_add_test(tc, registration_not_offered);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mcpauth/base64url.h"
 #include "mcpauth/jose.h"
 #include "mcpauth/json.h"
+#include "mcpauth/jwks_cache.h"
 #include "mcpauth/token.h"
 
 #define ISSUER   "https://as.example"
@@ -2031,6 +2033,138 @@ START_TEST(claims_refused)
 }
 END_TEST
 
+/* ---- loading a JWK Set (jwks_load.c) ------------------------------------ */
+
+/* A file holding text, in a fresh directory; the caller removes both. */
+static char *write_temp(const char *text, char *dir)
+{
+    strcpy(dir, "/tmp/mcpauth-jose-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *path = format("%s/jwks.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void remove_temp(char *path, const char *dir)
+{
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
+START_TEST(jwks_load_file_good)
+{
+    char dir[64];
+    char *jwk = jwk_of(KEY_P256, "p256", "");
+    char *text = format("{\"keys\":[%s]}", jwk);
+    char *path = write_temp(text, dir);
+    mcpauth_jwks *jwks = NULL;
+    mcpauth_error err = {0};
+    ck_assert_int_eq(mcpauth_jwks_load_file(path, &jwks, &err), MCPAUTH_OK);
+    ck_assert_uint_eq(mcpauth_jwks_count(jwks), 1);
+    mcpauth_jwks_free(jwks);
+    remove_temp(path, dir);
+    free(text);
+    free(jwk);
+}
+END_TEST
+
+/* A file that holds no usable set is the user's file: a local error that
+ * names it, whatever the parser would call it. */
+START_TEST(jwks_load_file_bad)
+{
+    char dir[64];
+    char *path = write_temp("{\"keys\": \"no\"}", dir);
+    mcpauth_jwks *jwks = (mcpauth_jwks *)1;
+    mcpauth_error err = {0};
+    ck_assert_int_eq(mcpauth_jwks_load_file(path, &jwks, &err), MCPAUTH_ELOCAL);
+    ck_assert_int_eq(err.status, MCPAUTH_ELOCAL);
+    ck_assert_ptr_null(jwks);
+    ck_assert_msg(strncmp(err.message, path, strlen(path)) == 0, "%s", err.message);
+    ck_assert_int_eq(mcpauth_jwks_load_file(path, &jwks, NULL), MCPAUTH_ELOCAL);
+    remove_temp(path, dir);
+
+    ck_assert_int_eq(mcpauth_jwks_load_file("/nonexistent/jwks.json", &jwks, &err), MCPAUTH_ELOCAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/jwks.json"));
+}
+END_TEST
+
+START_TEST(jwks_from_response)
+{
+    char *jwk = jwk_of(KEY_ED25519, "ed", "");
+    char *text = format("{\"keys\":[%s]}", jwk);
+    mcpauth_http_response resp = {.status = 200, .body = text, .body_length = strlen(text)};
+    mcpauth_jwks *jwks = NULL;
+    mcpauth_error err = {0};
+    ck_assert_int_eq(mcpauth_jwks_from_response(&resp, "https://as.example/jwks", &jwks, &err),
+                     MCPAUTH_OK);
+    ck_assert_uint_eq(mcpauth_jwks_count(jwks), 1);
+    mcpauth_jwks_free(jwks);
+
+    resp.status = 404;
+    ck_assert_int_eq(mcpauth_jwks_from_response(&resp, "https://as.example/jwks", &jwks, &err),
+                     MCPAUTH_EREMOTE);
+    ck_assert_ptr_null(jwks);
+    ck_assert_str_eq(err.message, "JWK Set at \"https://as.example/jwks\": HTTP 404 Not Found");
+
+    char junk[] = "[]";
+    resp = (mcpauth_http_response){.status = 200, .body = junk, .body_length = 2};
+    ck_assert_int_eq(mcpauth_jwks_from_response(&resp, "https://as.example/jwks", &jwks, &err),
+                     MCPAUTH_EREMOTE);
+    ck_assert_ptr_null(jwks);
+    ck_assert_msg(strncmp(err.message, "JWK Set at \"https://as.example/jwks\": ", 38) == 0, "%s",
+                  err.message);
+    free(text);
+    free(jwk);
+}
+END_TEST
+
+/* ---- RFC 9068 helpers for decoded tokens --------------------------------- */
+
+START_TEST(typ_is_at_jwt)
+{
+    const struct {
+        const char *header;
+        bool expected;
+    } cases[] = {
+        {"{\"typ\":\"at+jwt\"}", true},
+        {"{\"typ\":\"AT+JWT\"}", true},
+        {"{\"typ\":\"application/at+jwt\"}", true},
+        {"{\"typ\":\"Application/At+Jwt\"}", true},
+        {"{\"typ\":\"JWT\"}", false},
+        {"{\"typ\":\"dpop+jwt\"}", false},
+        {"{\"typ\":7}", false},
+        {"{}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_object *header = json_tokener_parse(cases[i].header);
+        ck_assert_msg(mcpauth_jwt_typ_is_at_jwt(header) == cases[i].expected, "%s",
+                      cases[i].header);
+        json_object_put(header);
+    }
+}
+END_TEST
+
+START_TEST(missing_claims)
+{
+    json_object *claims = json_tokener_parse(CLAIMS);
+    json_object *missing = mcpauth_jwt_missing_claims(claims);
+    ck_assert_uint_eq(json_object_array_length(missing), 0);
+    json_object_put(missing);
+    json_object_put(claims);
+
+    claims = json_tokener_parse("{\"sub\":\"alice\",\"exp\":1}");
+    missing = mcpauth_jwt_missing_claims(claims);
+    ck_assert_str_eq(json_object_to_json_string_ext(missing, JSON_C_TO_STRING_PLAIN),
+                     "[\"iss\",\"aud\",\"client_id\",\"iat\",\"jti\"]");
+    json_object_put(missing);
+    json_object_put(claims);
+}
+END_TEST
+
 static Suite *jose_suite(void)
 {
     Suite *s = suite_create("jose");
@@ -2058,6 +2192,9 @@ static Suite *jose_suite(void)
     tcase_add_test(tc, jwks_private_members_ignored);
     tcase_add_test(tc, jwks_bad_kid);
     tcase_add_test(tc, jwks_free_and_count_null);
+    tcase_add_test(tc, jwks_load_file_good);
+    tcase_add_test(tc, jwks_load_file_bad);
+    tcase_add_test(tc, jwks_from_response);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("verify");
@@ -2102,6 +2239,8 @@ static Suite *jose_suite(void)
     tcase_add_test(tc, decode_valid);
     tcase_add_test(tc, decode_refused);
     tcase_add_test(tc, looks_like);
+    tcase_add_test(tc, typ_is_at_jwt);
+    tcase_add_test(tc, missing_claims);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("claims");

@@ -385,6 +385,24 @@ START_TEST(output_round_trips)
 }
 END_TEST
 
+START_TEST(json_helpers)
+{
+    json_object *doc = json_tokener_parse("{\"a\":[\"x\",2,\"y\"],\"s\":\"x\",\"t\":true,"
+                                          "\"f\":false,\"n\":1}");
+    ck_assert(mcpauth_json_array_has(doc, "a", "y"));
+    ck_assert(!mcpauth_json_array_has(doc, "a", "2"));
+    ck_assert(!mcpauth_json_array_has(doc, "s", "x"));
+    ck_assert(!mcpauth_json_array_has(doc, "missing", "x"));
+    ck_assert(!mcpauth_json_array_has(NULL, "a", "x"));
+    ck_assert(mcpauth_json_true(doc, "t"));
+    ck_assert(!mcpauth_json_true(doc, "f"));
+    ck_assert(!mcpauth_json_true(doc, "n"));
+    ck_assert(!mcpauth_json_true(doc, "missing"));
+    ck_assert(!mcpauth_json_true(NULL, "t"));
+    json_object_put(doc);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -398,6 +416,10 @@ static Suite *json_suite(void)
                         (int)(sizeof top_level_scalars / sizeof top_level_scalars[0]));
     tcase_add_test(tc, parse_utf8_kept);
     tcase_add_test(tc, parse_depth_at_limit);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("members");
+    tcase_add_test(tc, json_helpers);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refused");

@@ -1,3 +1,5 @@
+/* The JWK Set cache of `serve`: one fetch at a time on the event loop,
+ * callers queued behind it; the set itself is judged by jwks_load.c. */
 #include "mcpauth/jwks_cache.h"
 
 #include <stdio.h>
@@ -5,12 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mcpauth/fileio.h"
-
 #define DEFAULT_MAX_AGE_MS (3600 * 1000ULL)
-#define MIN_MAX_AGE_MS (60 * 1000ULL)
-#define MAX_MAX_AGE_MS (86400 * 1000ULL)
-#define JWKS_FILE_MAX (1024 * 1024)
+#define MIN_MAX_AGE_MS     (60 * 1000ULL)
+#define MAX_MAX_AGE_MS     (86400 * 1000ULL)
 
 typedef struct jwks_waiter {
     mcpauth_jwks_cb cb;
@@ -27,10 +26,10 @@ struct mcpauth_jwks_cache {
     mcpauth_http_async *http;
     mcpauth_jwks_cache_config config;
     mcpauth_jwks *keys;
-    uint64_t expires_ms;     /* when the set must be fetched again */
-    uint64_t last_fetch_ms;  /* when the last fetch started */
+    uint64_t expires_ms;    /* when the set must be fetched again */
+    uint64_t last_fetch_ms; /* when the last fetch started */
     bool fetched_once;
-    jwks_fetch *fetch;       /* the fetch in flight, if any */
+    jwks_fetch *fetch; /* the fetch in flight, if any */
     jwks_waiter *waiters;
     char last_error[256];
     mcpauth_jwks_cache_stats stats;
@@ -77,17 +76,12 @@ static void on_fetched(mcpauth_status status, const mcpauth_http_response *resp,
     cache->fetched_once = true;
     mcpauth_error parse_err = {0};
     mcpauth_jwks *keys = NULL;
-    if (status != MCPAUTH_OK) {
+    if (status != MCPAUTH_OK)
         snprintf(cache->last_error, sizeof cache->last_error, "fetching the JWKS failed: %s",
                  err->message);
-    } else if (resp->status != 200) {
-        snprintf(cache->last_error, sizeof cache->last_error,
-                 "fetching the JWKS failed: %s answered HTTP %ld", cache->config.uri,
-                 resp->status);
-    } else if (mcpauth_jwks_parse(resp->body, resp->body_length, &keys, &parse_err) !=
-               MCPAUTH_OK) {
-        snprintf(cache->last_error, sizeof cache->last_error, "%s", parse_err.message);
-    }
+    else if (mcpauth_jwks_from_response(resp, cache->config.uri, &keys, &parse_err) != MCPAUTH_OK)
+        snprintf(cache->last_error, sizeof cache->last_error, "fetching the JWKS failed: %s",
+                 parse_err.message);
     if (keys) {
         mcpauth_jwks_free(cache->keys);
         cache->keys = keys;
@@ -107,9 +101,8 @@ static bool start_fetch(mcpauth_jwks_cache *cache)
     if (!fetch)
         return false;
     fetch->cache = cache;
-    mcpauth_http_request req = {.method = "GET",
-                                .url = cache->config.uri,
-                                .accept = "application/jwk-set+json, application/json"};
+    mcpauth_http_request req = {
+        .method = "GET", .url = cache->config.uri, .accept = MCPAUTH_JWKS_ACCEPT};
     mcpauth_error err = {0};
     cache->last_fetch_ms = now_ms();
     cache->stats.fetches++;
@@ -136,15 +129,10 @@ mcpauth_jwks_cache *mcpauth_jwks_cache_new(mcpauth_http_async *http,
     cache->http = http;
     cache->config = *config;
     if (config->file) {
-        char *text = NULL;
-        size_t length = 0;
-        if (mcpauth_file_read(config->file, JWKS_FILE_MAX, &text, &length, err) != MCPAUTH_OK ||
-            mcpauth_jwks_parse(text, length, &cache->keys, err) != MCPAUTH_OK) {
-            free(text);
+        if (mcpauth_jwks_load_file(config->file, &cache->keys, err) != MCPAUTH_OK) {
             free(cache);
             return NULL;
         }
-        free(text);
         cache->expires_ms = UINT64_MAX; /* a file is never refetched */
     }
     return cache;
@@ -165,8 +153,8 @@ void mcpauth_jwks_cache_get(mcpauth_jwks_cache *cache, bool stale_kid, mcpauth_j
         !(cache->fetched_once && !cache->keys && !cooled))
         start_fetch(cache);
     if (!cache->fetch) {
-        cb(cache->keys, cache->keys ? NULL : (cache->last_error[0] ? cache->last_error
-                                                                  : "no JWKS configured"),
+        cb(cache->keys,
+           cache->keys ? NULL : (cache->last_error[0] ? cache->last_error : "no JWKS configured"),
            data);
         return;
     }
