@@ -64,7 +64,7 @@ static const cmd_option jwt_options[] = {
     {"jwks-uri", 0, "URL", OPT_JWKS_URI, "the issuer's keys (default: jwks_uri in its metadata)"},
     {"jwks-file", 0, "FILE", OPT_JWKS_FILE, "verify with the JWK Set in FILE instead"},
     {"jwt-alg", 0, "ALG", OPT_JWT_ALG,
-     "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA PS256)"},
+     "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA Ed25519 PS256)"},
     {"jwt-typ-optional", 0, NULL, OPT_JWT_TYP_OPTIONAL,
      "accept JWTs with no typ or the generic JWT (other types are refused)"},
     {NULL, 0, NULL, 0, NULL},

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "mcpauth/fileio.h"
-#include "mcpauth/secret.h"
 #include "mcpauth/oauth_token.h"
+#include "mcpauth/secret.h"
 
 const cmd_option cmd_http_options[] = {
     {"timeout", 0, "SECONDS", CMD_OPT_TIMEOUT, "give up on a request after this long (15)"},
@@ -145,7 +145,7 @@ int cmd_jwt_alg_option(const cmd_spec *spec, mcpauth_jwt_policy *policy, bool *f
     if (!mcpauth_jws_alg_parse(arg, &alg))
         return cmd_usage_error(spec,
                                "--jwt-alg: '%s' is not allowed (RS256/384/512, PS256/384/512, "
-                               "ES256/384/512, EdDSA; never none or HMAC)",
+                               "ES256/384/512, EdDSA, Ed25519, Ed448; never none or HMAC)",
                                arg);
     if (*fresh) {
         memset(policy->allowed, 0, sizeof policy->allowed);

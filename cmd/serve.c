@@ -109,7 +109,7 @@ static const cmd_option validation_options[] = {
     {"jwks-cooldown", 0, "SECONDS", OPT_JWKS_COOLDOWN,
      "least time between key refetches for unknown kids (30)"},
     {"jwt-alg", 0, "ALG", OPT_JWT_ALG,
-     "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA PS256)"},
+     "allowed JWS algorithm, repeatable (RS256 ES256 EdDSA Ed25519 PS256)"},
     {"jwt-typ-optional", 0, NULL, OPT_JWT_TYP_OPTIONAL,
      "accept JWTs with no typ or the generic JWT (other types are refused)"},
     {"introspect-jwt", 0, NULL, OPT_INTROSPECT_JWT,
@@ -426,8 +426,7 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_MAX_INTROSPECTIONS:
         return set_size("max-introspections", arg, 0, 100000, &c->max_introspections);
     case OPT_MAX_INTROSPECTION_QUEUE:
-        return set_size("max-introspection-queue", arg, 1, 10000000,
-                        &c->max_introspection_queue);
+        return set_size("max-introspection-queue", arg, 1, 10000000, &c->max_introspection_queue);
     case OPT_MAX_SESSIONS:
         return set_size("max-sessions", arg, 1, 10000000, &c->mcp.max_sessions);
     case OPT_SESSION_IDLE_TIMEOUT:
