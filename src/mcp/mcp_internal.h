@@ -191,6 +191,27 @@ size_t mcpauth__sse_replay_since(const mcpauth__sse_replay *replay, uint64_t str
 /* Bytes held. */
 size_t mcpauth__sse_replay_bytes(const mcpauth__sse_replay *replay);
 
+/* --- tool_policy.c: an ordered set of scopes ---------------------------- */
+
+/* A small ordered set of borrowed scope strings, for challenge scopes and
+ * scopes_supported: insertion order, each string once. Allocation failure is
+ * sticky, like mcpauth_strbuf's: check failed once at the end. */
+typedef struct mcpauth__tool_policy_set {
+    const char **items; /* borrowed strings; the array is owned */
+    size_t count;
+    size_t capacity;
+    bool failed;
+} mcpauth__tool_policy_set;
+
+void mcpauth__tool_policy_set_add(mcpauth__tool_policy_set *set, const char *const *scopes,
+                                  size_t count);
+
+/* The members joined by single spaces; caller frees. NULL when an
+ * allocation failed, now or earlier. */
+char *mcpauth__tool_policy_set_join(const mcpauth__tool_policy_set *set);
+
+void mcpauth__tool_policy_set_free(mcpauth__tool_policy_set *set);
+
 /* --- bridge.c: one child process and the sessions it serves ------------- */
 
 /* Whom a tools/list answer is for (issue 5): it shows only the tools

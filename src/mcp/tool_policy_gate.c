@@ -8,7 +8,7 @@
 
 #include "mcpauth/json.h"
 #include "mcpauth/tool_policy.h"
-#include "tool_policy_internal.h"
+#include "mcp_internal.h"
 
 /* MCP 2025-11-25 server/tools §Tool Names: 1 to 128 of these characters.
  * Only such a name is echoed into a log line or an error_description. */

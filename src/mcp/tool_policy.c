@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "mcpauth/strbuf.h"
-#include "tool_policy_internal.h"
+#include "mcp_internal.h"
 
 /* How much of a client- or file-supplied string goes into a message. */
 #define ECHO_MAX 48
