@@ -26,6 +26,7 @@
 
 #include "mcp_internal.h"
 #include "mcpauth/http_async.h"
+#include "mcpauth/http_sse.h"
 #include "mcpauth/strbuf.h"
 
 #define UPSTREAM_MAX_SESSION_ID 256 /* longest upstream Mcp-Session-Id kept */
@@ -55,9 +56,8 @@ struct up_exchange {
     bool responded; /* UP_SSE: the request's response went out */
     up_mode mode;
     long status;
-    mcpauth_strbuf body; /* UP_JSON: the body so far */
-    mcpauth_strbuf line; /* UP_SSE: the line so far */
-    mcpauth_strbuf data; /* UP_SSE: the event's data so far */
+    mcpauth_strbuf body;            /* UP_JSON: the body so far */
+    mcpauth_http_sse_reader events; /* UP_SSE */
     uint64_t stream, seq;
     const mcpauth_tool_policy *tools_policy; /* a filtered tools/list */
     mcpauth_token_info *tools_granted;       /* a copy, or NULL */
@@ -185,8 +185,7 @@ static void exchange_free(up_exchange *x)
         x->next->prev = x->prev;
     json_object_put(x->id);
     mcpauth_strbuf_free(&x->body);
-    mcpauth_strbuf_free(&x->line);
-    mcpauth_strbuf_free(&x->data);
+    mcpauth_http_sse_reader_free(&x->events);
     if (x->tools_granted) {
         mcpauth_token_info_free(x->tools_granted);
         free(x->tools_granted);
@@ -311,14 +310,13 @@ static void stream_error(up_exchange *x, const char *why)
 }
 
 /* One complete upstream event (its data lines joined): re-sent compact,
- * with our id (HTML Living Standard §9.2.6). Data that is not JSON is
- * skipped: MCP events carry JSON-RPC messages only. */
-static bool dispatch_event(up_exchange *x)
+ * with our id (HTML Living Standard §9.2.6; its id, event type and retry
+ * are dropped: our stream has its own). Data that is not JSON is skipped:
+ * MCP events carry JSON-RPC messages only. */
+static bool on_event(const mcpauth_http_sse_event *event, void *data)
 {
-    if (x->data.length == 0)
-        return true;
-    json_object *message = json_tokener_parse(x->data.data);
-    x->data.length = 0;
+    up_exchange *x = data;
+    json_object *message = json_tokener_parse(event->data);
     if (!message) {
         up_log(x->up, "warning", "upstream MCP server: an event that is not JSON; skipped");
         return true;
@@ -342,45 +340,6 @@ static bool dispatch_event(up_exchange *x)
     }
     json_object_put(message);
     return ok;
-}
-
-/* One line of the upstream's event stream (without its end of line). */
-static bool sse_line(up_exchange *x, const char *line, size_t length)
-{
-    if (length == 0)
-        return dispatch_event(x);
-    if (length >= 5 && memcmp(line, "data:", 5) == 0) {
-        const char *value = line + 5;
-        size_t value_length = length - 5;
-        if (value_length && *value == ' ')
-            value++, value_length--;
-        if (x->data.length)
-            mcpauth_strbuf_append(&x->data, "\n", 1);
-        mcpauth_strbuf_append(&x->data, value, value_length);
-        return !mcpauth_strbuf_failed(&x->data) && x->data.length <= x->up->config->max_line;
-    }
-    /* id, event, retry and comments: our stream has its own. */
-    return true;
-}
-
-static bool sse_feed(up_exchange *x, const char *bytes, size_t length)
-{
-    for (size_t i = 0; i < length; i++) {
-        char c = bytes[i];
-        if (c == '\n') {
-            size_t n = x->line.length;
-            if (n && x->line.data[n - 1] == '\r')
-                n--;
-            x->line.length = 0;
-            if (!sse_line(x, n ? x->line.data : "", n))
-                return false;
-            continue;
-        }
-        mcpauth_strbuf_append(&x->line, &c, 1);
-        if (mcpauth_strbuf_failed(&x->line) || x->line.length > x->up->config->max_line)
-            return false;
-    }
-    return true;
 }
 
 /* The upstream's status and headers, when its answer starts. */
@@ -414,7 +373,7 @@ static bool on_data(long status, const mcpauth_http_header *headers, size_t coun
     if (!x->sink)
         return false; /* the client is gone: so is the exchange */
     if (x->mode == UP_SSE)
-        return sse_feed(x, bytes, length);
+        return mcpauth_http_sse_reader_feed(&x->events, bytes, length);
     if (x->body.length + length > x->up->config->max_line)
         return false;
     mcpauth_strbuf_append(&x->body, bytes, length);
@@ -496,8 +455,7 @@ static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
     snprintf(x->session_id, sizeof x->session_id, "%s", session_id);
     x->sink = sink;
     x->body = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
-    x->line = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
-    x->data = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
+    mcpauth_http_sse_reader_init(&x->events, up->config->max_line, on_event, x);
     x->next = up->exchanges;
     if (up->exchanges)
         up->exchanges->prev = x;
