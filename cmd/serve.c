@@ -518,7 +518,7 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_PASS_ENV:
         return add_to(a, &a->pass_env, 7, arg);
     case OPT_SHARED_BACKEND:
-        c->backend.shared = true;
+        c->backend.stdio.shared = true;
         return 0;
     case OPT_BACKEND_TIMEOUT:
         if (cmd_parse_long(&serve_spec, "backend-timeout", arg, 1, 86400, &value) != 0)
@@ -528,7 +528,7 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_BACKEND_KILL_TIMEOUT:
         if (cmd_parse_long(&serve_spec, "backend-kill-timeout", arg, 0, 3600, &value) != 0)
             return 2;
-        c->backend.kill_grace_ms = (uint64_t)value * 1000;
+        c->backend.stdio.kill_grace_ms = (uint64_t)value * 1000;
         return 0;
     case OPT_BACKEND_MAX_LINE:
         return set_size("backend-max-line", arg, 1024, 256L * 1024 * 1024, &c->backend.max_line);
@@ -536,7 +536,7 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("backend-max-buffer", arg, 4096, 1024L * 1024 * 1024,
                         &c->backend.max_buffered);
     case OPT_UPSTREAM:
-        c->backend.upstream_url = arg;
+        c->backend.upstream.url = arg;
         return 0;
     case OPT_UPSTREAM_HEADER_FILE:
         a->upstream_header_file = arg;
@@ -676,13 +676,13 @@ static int load_config_file(serve_args *a, json_object **doc)
 static int backend_setup(serve_args *a, char **command)
 {
     mcpauth_serve_config *c = &a->config;
-    c->backend.argv = command ? command : a->file_command;
-    if (!c->backend.argv)
+    c->backend.stdio.argv = command ? command : a->file_command;
+    if (!c->backend.stdio.argv)
         return 0;
-    c->backend.env = a->env.items;
-    c->backend.env_count = a->env.count;
-    c->backend.pass_env = a->pass_env.items;
-    c->backend.pass_env_count = a->pass_env.count;
+    c->backend.stdio.env = a->env.items;
+    c->backend.stdio.env_count = a->env.count;
+    c->backend.stdio.pass_env = a->pass_env.items;
+    c->backend.stdio.pass_env_count = a->pass_env.count;
     if (c->workers > 1)
         return cmd_usage_error(&serve_spec,
                                "--workers must be 1 with a backend command: each session's "
@@ -738,12 +738,12 @@ static int upstream_header_add(serve_args *a, const char *where, char *line, siz
 static int upstream_setup(serve_args *a)
 {
     mcpauth_serve_config *c = &a->config;
-    if (!c->backend.upstream_url) {
+    if (!c->backend.upstream.url) {
         if (a->upstream_header_file)
             return cmd_usage_error(&serve_spec, "--upstream-header-file needs --upstream");
         return 0;
     }
-    if (c->backend.argv)
+    if (c->backend.stdio.argv)
         return cmd_usage_error(&serve_spec, "--upstream cannot be used with a backend command");
     mcpauth_error err = {0};
     const char *where = a->upstream_header_file;
@@ -781,8 +781,8 @@ static int upstream_setup(serve_args *a)
             return rc;
     }
     a->upstream_header_length = length;
-    c->backend.upstream_headers = a->upstream_headers;
-    c->backend.upstream_header_count = count;
+    c->backend.upstream.headers = a->upstream_headers;
+    c->backend.upstream.header_count = count;
     return 0;
 }
 

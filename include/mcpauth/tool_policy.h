@@ -1,4 +1,4 @@
-/* Per-tool authorization for `mcpauth serve` (issue 5): which scopes, beyond
+/* Per-tool authorization for `mcpauth serve`: which scopes, beyond
  * the resource's required ones, a token needs to call each MCP tool.
  *
  * A policy is a list of rules, each a fnmatch(3) pattern on the tool name
@@ -84,7 +84,8 @@ bool mcpauth_tool_policy_allows(const mcpauth_tool_policy *policy, const char *t
                                 const mcpauth_token_info *granted);
 
 /* The scope= value of a 403 insufficient_scope challenge for calling tool
- * (PROTOCOL-CHECKLIST SC-2, SC-3: every scope the call needs, at once): the
+ * (MCP 2025-11-25 authorization §Scope Challenge Handling; RFC 6750 §3.1:
+ * every scope the call needs, at once): the
  * resource's required scopes base[0..base_count) then the tool's own,
  * space-separated, each once. Caller frees; NULL on allocation failure. */
 char *mcpauth_tool_policy_challenge_scope(const mcpauth_tool_policy *policy, const char *tool,
@@ -146,5 +147,12 @@ mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy,
                                               size_t length, const mcpauth_token_info *granted,
                                               const char *const *base, size_t base_count,
                                               mcpauth_tool_policy_verdict *verdict);
+
+/* The same for a body parsed already (doc, borrowed; NULL: not JSON). */
+mcpauth_status mcpauth_tool_policy_check_message(const mcpauth_tool_policy *policy,
+                                                 json_object *doc,
+                                                 const mcpauth_token_info *granted,
+                                                 const char *const *base, size_t base_count,
+                                                 mcpauth_tool_policy_verdict *verdict);
 
 #endif

@@ -43,10 +43,7 @@ struct pending {
     stream *stream;
     uint64_t deadline_ms; /* 0: none */
     bool initialize;
-    /* A tools/list whose result is filtered (issue 5): the policy and a copy
-     * of the caller's token, which the request outlives. */
-    const mcpauth_tool_policy *tools_policy; /* NULL: not filtered */
-    mcpauth_token_info *tools_granted;       /* NULL: no scope */
+    mcpauth__mcp_filter *filter; /* a tools/list's, or NULL */
 };
 
 /* A child request sent on to a client. */
@@ -186,7 +183,8 @@ static void stream_attach(stream *s, mcpauth_mcp_sink *sink)
 }
 
 /* Answers the sink with text/event-stream and, for a new stream, the
- * priming event (GE-4): an id to resume from and no data. */
+ * priming event (MCP transports §Resumability and Redelivery): an id to
+ * resume from and no data. */
 static void stream_start(stream *s, bool prime, uint64_t prime_seq)
 {
     s->sink->stream_start(s->initialize ? s->session->id : NULL, s->sink->data);
@@ -246,27 +244,6 @@ static void stream_send_json(stream *s, json_object *message)
         stream_send(s, text, length);
 }
 
-static void reply_plain(mcpauth_mcp_sink *sink, int status, json_object *message,
-                        const char *session_id)
-{
-    size_t length = 0;
-    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
-    mcpauth_mcp_reply reply = {
-        .status = body ? status : 500,
-        .content_type = body ? "application/json" : NULL,
-        .body = body,
-        .body_length = length,
-        .session_id = session_id,
-    };
-    sink->reply(&reply, sink->data);
-}
-
-static void reply_status(mcpauth_mcp_sink *sink, int status)
-{
-    mcpauth_mcp_reply reply = {.status = status};
-    sink->reply(&reply, sink->data);
-}
-
 /* ---- requests in flight ---- */
 
 static void unlink_stream(bsession *bs, stream *s)
@@ -289,9 +266,7 @@ static void pending_free(mcpauth__bridge *b, pending *p)
     }
     json_object_put(p->client_id);
     json_object_put(p->progress_token);
-    if (p->tools_granted)
-        mcpauth_token_info_free(p->tools_granted);
-    free(p->tools_granted);
+    mcpauth__mcp_filter_free(p->filter);
     free(p);
 }
 
@@ -307,8 +282,8 @@ static void finish_request(pending *p, json_object *message, bool failed)
         mcpauth_mcp_sink *sink = s->sink;
         s->sink = NULL;
         bool bad_start = failed && p->initialize;
-        reply_plain(sink, bad_start ? 502 : 200, message,
-                    p->initialize && !bad_start ? bs->id : NULL);
+        mcpauth__mcp_reply_json(sink, bad_start ? 502 : 200, json_object_get(message),
+                                p->initialize && !bad_start ? bs->id : NULL);
     } else {
         stream_send_json(s, message);
         stream_end(s);
@@ -336,26 +311,15 @@ static size_t pending_count(const mcpauth__bridge *b)
 
 /* ---- from the child ---- */
 
-static pending *pending_by_child_id(mcpauth__bridge *b, json_object *id)
+/* The request in flight the child names by id, or (token) by the progress
+ * token we gave it (post_request: the request's child id). */
+static pending *pending_named(mcpauth__bridge *b, json_object *id, bool token)
 {
     if (!json_object_is_type(id, json_type_int))
         return NULL;
     int64_t value = json_object_get_int64(id);
     for (pending *p = b->pendings; p; p = p->next)
-        if (p->child_id == value)
-            return p;
-    return NULL;
-}
-
-/* The request whose progress token the child names: ours (post_request),
- * the request's child id. */
-static pending *pending_by_token(mcpauth__bridge *b, json_object *token)
-{
-    if (!json_object_is_type(token, json_type_int))
-        return NULL;
-    int64_t value = json_object_get_int64(token);
-    for (pending *p = b->pendings; p; p = p->next)
-        if (p->progress_token && p->child_id == value)
+        if (p->child_id == value && (!token || p->progress_token))
             return p;
     return NULL;
 }
@@ -378,18 +342,15 @@ static stream *route_unrelated(mcpauth__bridge *b)
     return b->sessions ? &b->sessions->standalone : NULL;
 }
 
-/* Issue 5: a tools/list result shows the caller only the tools its token
- * may call, before any of it is sent or kept for replay. A result the
- * policy cannot be applied to is not passed on (it might show them all):
- * false, and *error is the JSON-RPC error to answer instead. */
+/* A tools/list result shows the caller only the tools its token may call
+ * (MCP 2025-11-25 authorization §Scope Challenge Handling), before any of
+ * it is sent or kept for replay. A result the policy cannot be applied to
+ * is not passed on (it might show them all): false, and *error is the
+ * JSON-RPC error to answer instead. */
 static bool filter_tools(mcpauth__bridge *b, pending *p, json_object *message, json_object **error)
 {
-    json_object *result = NULL;
-    if (!p->tools_policy || !json_object_object_get_ex(message, "result", &result))
-        return true;
     mcpauth_error err;
-    if (mcpauth_tool_policy_filter_tools_list(p->tools_policy, result, p->tools_granted, &err) ==
-        MCPAUTH_OK)
+    if (mcpauth__mcp_filter_apply(p->filter, message, &err))
         return true;
     bridge_log(b, "warning", "backend[%d]: %s; answered with an error", b->pid, err.message);
     *error = mcpauth__jsonrpc_error(p->client_id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
@@ -399,7 +360,7 @@ static bool filter_tools(mcpauth__bridge *b, pending *p, json_object *message, j
 
 static void from_child_response(mcpauth__bridge *b, json_object *message, json_object *id)
 {
-    pending *p = pending_by_child_id(b, id);
+    pending *p = pending_named(b, id, false);
     if (!p) {
         bridge_log(b, "warning", "backend[%d]: a response to no request in flight; skipped",
                    b->pid);
@@ -489,7 +450,7 @@ static void from_child_request(mcpauth__bridge *b, json_object *message, json_ob
  * token, which means nothing to a client. */
 static void from_child_progress(mcpauth__bridge *b, json_object *message)
 {
-    pending *p = pending_by_token(b, params_get(message, "progressToken"));
+    pending *p = pending_named(b, params_get(message, "progressToken"), true);
     if (!p) {
         bridge_log(b, "info", "backend[%d]: progress for no request in flight; dropped", b->pid);
         return;
@@ -792,8 +753,7 @@ static void answer_from_cache(mcpauth__bridge *b, bsession *bs, const mcpauth__j
                               mcpauth_mcp_sink *sink)
 {
     json_object *reply = mcpauth__jsonrpc_result(msg->id, json_object_get(b->init_result));
-    reply_plain(sink, 200, reply, bs->id);
-    json_object_put(reply);
+    mcpauth__mcp_reply_json(sink, 200, reply, bs->id);
 }
 
 /* Progress tokens are unique per client only (the SDK uses the request id),
@@ -811,22 +771,11 @@ static bool mint_progress_token(pending *p, json_object *message)
     return mcpauth__json_add(meta, "progressToken", json_object_new_int64(p->child_id));
 }
 
-/* The pending tools/list keeps its own copy of the caller's token. */
-static bool keep_view(pending *p, const mcpauth__tools_view *view)
+static void post_request(mcpauth__bridge *b, bsession *bs, mcpauth__mcp_call *call)
 {
-    if (!view)
-        return true;
-    p->tools_policy = view->policy;
-    if (!view->granted)
-        return true;
-    p->tools_granted = calloc(1, sizeof *p->tools_granted);
-    return p->tools_granted && mcpauth_token_info_copy(view->granted, p->tools_granted);
-}
-
-static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
-                         const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                         mcpauth_mcp_sink *sink)
-{
+    json_object *message = call->message;
+    const mcpauth__jsonrpc_message *msg = call->msg;
+    mcpauth_mcp_sink *sink = call->sink;
     bool initialize = strcmp(msg->method, "initialize") == 0;
     if (initialize && b->init_result) {
         answer_from_cache(b, bs, msg, sink);
@@ -835,20 +784,19 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
     if (mcpauth_child_write_pending(b->child) > b->limits.max_buffered) {
         json_object *error = mcpauth__jsonrpc_error(msg->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
                                                     "the backend is not reading its input", NULL);
-        reply_plain(sink, 503, error, NULL);
-        json_object_put(error);
+        mcpauth__mcp_reply_json(sink, 503, error, NULL);
         return;
     }
     pending *p = calloc(1, sizeof *p);
     stream *s = calloc(1, sizeof *s);
-    if (!p || !s || !keep_view(p, view)) {
-        if (p)
-            free(p->tools_granted);
+    if (!p || !s) {
         free(p);
         free(s);
-        reply_status(sink, 500);
+        mcpauth__mcp_reply_status(sink, 500);
         return;
     }
+    p->filter = call->filter;
+    call->filter = NULL;
     p->session = bs;
     p->client_id = json_object_get(msg->id);
     p->child_id = ++b->next_child_id;
@@ -930,29 +878,27 @@ static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *mes
     send_to_child(b, message);
 }
 
-void mcpauth__bridge_post(mcpauth__bridge *b, const char *session_id, json_object *message,
-                          const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                          mcpauth_mcp_sink *sink)
+void mcpauth__bridge_post(mcpauth__bridge *b, mcpauth__mcp_call *call)
 {
-    bsession *bs = find_session(b, session_id);
+    bsession *bs = find_session(b, call->session_id);
     if (!bs) {
-        reply_status(sink, 404);
+        mcpauth__mcp_reply_status(call->sink, 404);
         return;
     }
-    switch (msg->kind) {
+    switch (call->msg->kind) {
     case MCPAUTH__JSONRPC_REQUEST:
-        post_request(b, bs, message, msg, view, sink);
+        post_request(b, bs, call);
         return;
     case MCPAUTH__JSONRPC_RESPONSE:
-        post_response(b, bs, message, msg);
+        post_response(b, bs, call->message, call->msg);
         break;
     case MCPAUTH__JSONRPC_NOTIFICATION:
-        post_notification(b, bs, message, msg);
+        post_notification(b, bs, call->message, call->msg);
         break;
     case MCPAUTH__JSONRPC_INVALID:
         break;
     }
-    reply_status(sink, 202);
+    mcpauth__mcp_reply_status(call->sink, 202);
 }
 
 static void reply_conflict(mcpauth_mcp_sink *sink)
@@ -960,8 +906,7 @@ static void reply_conflict(mcpauth_mcp_sink *sink)
     json_object *error =
         mcpauth__jsonrpc_error(NULL, MCPAUTH__JSONRPC_SERVER_ERROR,
                                "Conflict: Only one SSE stream is allowed per session", NULL);
-    reply_plain(sink, 409, error, NULL);
-    json_object_put(error);
+    mcpauth__mcp_reply_json(sink, 409, error, NULL);
 }
 
 /* Last-Event-ID names a POST stream: its kept events after seq, then the
@@ -991,7 +936,7 @@ void mcpauth__bridge_get(mcpauth__bridge *b, const char *session_id, const char 
 {
     bsession *bs = find_session(b, session_id);
     if (!bs) {
-        reply_status(sink, 404);
+        mcpauth__mcp_reply_status(sink, 404);
         return;
     }
     uint64_t id = 0, seq = 0;
@@ -1005,8 +950,8 @@ void mcpauth__bridge_get(mcpauth__bridge *b, const char *session_id, const char 
         reply_conflict(sink);
         return;
     }
-    /* GE-5: a resumed standalone stream replays after the client's last
-     * event; a new one delivers what was buffered while none was open. */
+    /* transports §Resumability and Redelivery: a resumed standalone stream replays after the
+     * client's last event; a new one delivers what was buffered while none was open. */
     uint64_t after = resuming && seq <= s->seq ? seq : s->delivered;
     stream_attach(s, sink);
     stream_start(s, true, after);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcpauth/strbuf.h"
 #include "mcp_internal.h"
+#include "mcpauth/strbuf.h"
 
 /* How much of a client- or file-supplied string goes into a message. */
 #define ECHO_MAX 48

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcp_internal.h"
 #include "mcpauth/json.h"
 #include "mcpauth/tool_policy.h"
-#include "mcp_internal.h"
 
 /* MCP 2025-11-25 server/tools §Tool Names: 1 to 128 of these characters.
  * Only such a name is echoed into a log line or an error_description. */
@@ -171,17 +171,16 @@ static const char *called_tool(json_object *message)
     return json_object_get_string(name);
 }
 
-mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy, const char *body,
-                                              size_t length, const mcpauth_token_info *granted,
-                                              const char *const *base, size_t base_count,
-                                              mcpauth_tool_policy_verdict *verdict)
+mcpauth_status mcpauth_tool_policy_check_message(const mcpauth_tool_policy *policy,
+                                                 json_object *doc,
+                                                 const mcpauth_token_info *granted,
+                                                 const char *const *base, size_t base_count,
+                                                 mcpauth_tool_policy_verdict *verdict)
 {
     decision d;
     decision_init(&d, policy, granted, base, base_count);
-    /* Nothing to check without rules: spare the parse. */
-    json_object *doc = NULL;
-    if (!mcpauth_tool_policy_is_empty(policy) && body)
-        doc = mcpauth_json_parse(body, length, "request", NULL);
+    if (mcpauth_tool_policy_is_empty(policy))
+        doc = NULL;
     if (json_object_is_type(doc, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(doc); i++) {
             const char *tool = called_tool(json_object_array_get_idx(doc, i));
@@ -193,7 +192,71 @@ mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy,
         if (tool)
             decide(&d, tool);
     }
-    mcpauth_status status = decision_finish(&d, verdict);
+    return decision_finish(&d, verdict);
+}
+
+mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy, const char *body,
+                                              size_t length, const mcpauth_token_info *granted,
+                                              const char *const *base, size_t base_count,
+                                              mcpauth_tool_policy_verdict *verdict)
+{
+    /* Nothing to check without rules: spare the parse. */
+    json_object *doc = NULL;
+    if (!mcpauth_tool_policy_is_empty(policy) && body)
+        doc = mcpauth_json_parse(body, length, "request", NULL);
+    mcpauth_status status =
+        mcpauth_tool_policy_check_message(policy, doc, granted, base, base_count, verdict);
     json_object_put(doc);
     return status;
+}
+
+/* ---- the filter on one tools/list answer ---- */
+
+struct mcpauth__mcp_filter {
+    const mcpauth_tool_policy *policy;
+    mcpauth_token_info *granted; /* a copy, or NULL: no scope */
+};
+
+mcpauth__mcp_filter *mcpauth__mcp_filter_new(const mcpauth_tool_policy *policy,
+                                             const mcpauth_token_info *granted, bool *failed)
+{
+    *failed = false;
+    if (mcpauth_tool_policy_is_empty(policy))
+        return NULL;
+    mcpauth__mcp_filter *filter = calloc(1, sizeof *filter);
+    if (!filter) {
+        *failed = true;
+        return NULL;
+    }
+    filter->policy = policy;
+    if (granted && (!(filter->granted = calloc(1, sizeof *filter->granted)) ||
+                    !mcpauth_token_info_copy(granted, filter->granted))) {
+        /* A copy that failed has freed what it had. */
+        free(filter->granted);
+        free(filter);
+        *failed = true;
+        return NULL;
+    }
+    return filter;
+}
+
+void mcpauth__mcp_filter_free(mcpauth__mcp_filter *filter)
+{
+    if (!filter)
+        return;
+    if (filter->granted)
+        mcpauth_token_info_free(filter->granted);
+    free(filter->granted);
+    free(filter);
+}
+
+bool mcpauth__mcp_filter_apply(const mcpauth__mcp_filter *filter, json_object *response,
+                               mcpauth_error *err)
+{
+    json_object *result = NULL;
+    if (!filter || !json_object_is_type(response, json_type_object) ||
+        !json_object_object_get_ex(response, "result", &result))
+        return true;
+    return mcpauth_tool_policy_filter_tools_list(filter->policy, result, filter->granted, err) ==
+           MCPAUTH_OK;
 }

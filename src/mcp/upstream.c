@@ -1,4 +1,4 @@
-/* The upstream backend (mcp_backend.h, config.upstream_url): every MCP
+/* The upstream backend (mcp_backend.h, config.upstream): every MCP
  * session is mapped one to one to a session of an HTTP MCP server
  * (Streamable HTTP, MCP 2025-11-25 basic/transports), and each client
  * request is forwarded as one upstream request whose answer, JSON or a
@@ -31,6 +31,7 @@
 
 #define UPSTREAM_MAX_SESSION_ID 256 /* longest upstream Mcp-Session-Id kept */
 
+typedef struct upstream upstream;
 typedef struct up_session up_session;
 typedef struct up_exchange up_exchange;
 
@@ -48,7 +49,7 @@ typedef enum up_mode { UP_UNDECIDED, UP_JSON, UP_SSE, UP_DONE } up_mode;
  * calls it exactly once, also when the client went away first. */
 struct up_exchange {
     up_exchange *prev, *next; /* in upstream->exchanges */
-    mcpauth__upstream *up;
+    upstream *up;
     char session_id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     mcpauth_mcp_sink *sink; /* NULL once answered or the client is gone */
     json_object *id;        /* the request's id, for errors; NULL for others */
@@ -59,50 +60,51 @@ struct up_exchange {
     mcpauth_strbuf body;            /* UP_JSON: the body so far */
     mcpauth_http_sse_reader events; /* UP_SSE */
     uint64_t stream, seq;
-    const mcpauth_tool_policy *tools_policy; /* a filtered tools/list */
-    mcpauth_token_info *tools_granted;       /* a copy, or NULL */
+    mcpauth__mcp_filter *filter; /* a tools/list's, or NULL */
 };
 
-struct mcpauth__upstream {
-    uv_loop_t *loop;
+struct upstream {
+    mcpauth_mcp_backend *backend;
     const mcpauth_mcp_backend_config *config; /* the backend's */
     mcpauth_http_async *http;
     mcpauth_http_options http_options;
     up_session *sessions;
     up_exchange *exchanges;
-    mcpauth_mcp_sessions *table;
     bool closing;
-    void (*closed_cb)(void *data);
-    void *closed_data;
 };
 
-static void up_log(mcpauth__upstream *up, const char *level, const char *message)
+static void up_log(upstream *up, const char *level, const char *message)
 {
-    if (up->config->log)
-        up->config->log(level, message, up->config->log_data);
+    mcpauth__backend_log(up->backend, level, message);
 }
 
-mcpauth__upstream *mcpauth__upstream_new(uv_loop_t *loop, const mcpauth_mcp_backend_config *config)
+static upstream *upstream_of(mcpauth_mcp_backend *backend)
 {
-    mcpauth__upstream *up = calloc(1, sizeof *up);
+    return backend->kind;
+}
+
+static bool upstream_start(mcpauth_mcp_backend *backend)
+{
+    upstream *up = calloc(1, sizeof *up);
     if (!up)
-        return NULL;
-    up->loop = loop;
-    up->config = config;
-    if (config->upstream_http)
-        up->http_options = *config->upstream_http;
+        return false;
+    up->backend = backend;
+    up->config = &backend->config;
+    if (up->config->upstream.http)
+        up->http_options = *up->config->upstream.http;
     else
         mcpauth_http_options_init(&up->http_options);
-    if (mcpauth_http_async_new(loop, &up->http_options, &up->http) != 0) {
+    if (mcpauth_http_async_new(backend->loop, &up->http_options, &up->http) != 0) {
         free(up);
-        return NULL;
+        return false;
     }
-    return up;
+    backend->kind = up;
+    return true;
 }
 
 /* ---- sessions ---- */
 
-static up_session *session_find(mcpauth__upstream *up, const char *id)
+static up_session *session_find(upstream *up, const char *id)
 {
     for (up_session *s = up->sessions; s; s = s->next)
         if (strcmp(s->id, id) == 0)
@@ -116,7 +118,7 @@ static void session_free(up_session *s)
     free(s);
 }
 
-static void session_unlink(mcpauth__upstream *up, up_session *gone)
+static void session_unlink(upstream *up, up_session *gone)
 {
     for (up_session **s = &up->sessions; *s; s = &(*s)->next) {
         if (*s == gone) {
@@ -148,7 +150,7 @@ static void headers_add(up_headers *h, const char *name, const char *value)
 }
 
 /* Ours first, then the configured ones (at most 64, cmd/serve.c). */
-static void headers_build(const mcpauth__upstream *up, const up_session *s, up_headers *h)
+static void headers_build(const upstream *up, const up_session *s, up_headers *h)
 {
     memset(h, 0, sizeof *h);
     if (s) {
@@ -156,8 +158,8 @@ static void headers_build(const mcpauth__upstream *up, const up_session *s, up_h
         if (s->protocol_version[0])
             headers_add(h, "MCP-Protocol-Version", s->protocol_version);
     }
-    for (size_t i = 0; i < up->config->upstream_header_count && h->count < 8 + 64; i++)
-        h->all[h->count++] = up->config->upstream_headers[i];
+    for (size_t i = 0; i < up->config->upstream.header_count && h->count < 8 + 64; i++)
+        h->all[h->count++] = up->config->upstream.headers[i];
 }
 
 static void headers_free(up_headers *h)
@@ -176,7 +178,7 @@ static const char *header_value(const mcpauth_http_header *headers, size_t count
 
 static void exchange_free(up_exchange *x)
 {
-    mcpauth__upstream *up = x->up;
+    upstream *up = x->up;
     if (x->prev)
         x->prev->next = x->next;
     else if (up->exchanges == x)
@@ -186,10 +188,7 @@ static void exchange_free(up_exchange *x)
     json_object_put(x->id);
     mcpauth_strbuf_free(&x->body);
     mcpauth_http_sse_reader_free(&x->events);
-    if (x->tools_granted) {
-        mcpauth_token_info_free(x->tools_granted);
-        free(x->tools_granted);
-    }
+    mcpauth__mcp_filter_free(x->filter);
     free(x);
 }
 
@@ -216,35 +215,44 @@ static void answer(up_exchange *x, int status, const char *body, size_t length)
     sink->reply(&reply, sink->data);
 }
 
-/* 502 with a JSON-RPC error naming why (no secrets: upstream URLs and
- * libcurl's messages only). */
-static void answer_bad_gateway(up_exchange *x, const char *why)
+/* Answers with message (taken) as JSON; NULL (no memory) is a bare 500. */
+static void answer_json(up_exchange *x, int status, json_object *message)
+{
+    size_t length = 0;
+    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    answer(x, body ? status : 500, body, length);
+    json_object_put(message);
+}
+
+/* A JSON-RPC error naming why the upstream failed us, logged (no secrets:
+ * upstream URLs and libcurl's messages only). NULL on allocation failure. */
+static json_object *gateway_error(up_exchange *x, const char *why)
 {
     char message[512];
     snprintf(message, sizeof message, "upstream MCP server: %s", why);
     up_log(x->up, "warning", message);
-    json_object *error =
-        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
-    size_t length = 0;
-    const char *body = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-    answer(x, body ? 502 : 500, body, length);
-    json_object_put(error);
+    return mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+}
+
+static void answer_bad_gateway(up_exchange *x, const char *why)
+{
+    answer_json(x, 502, gateway_error(x, why));
 }
 
 /* Our side of a session the upstream no longer has (or never made). */
-static void session_end(mcpauth__upstream *up, const char *session_id)
+static void session_end(upstream *up, const char *session_id)
 {
     up_session *s = session_find(up, session_id);
     if (!s)
         return;
     session_unlink(up, s);
     session_free(s);
-    if (up->table)
-        mcpauth__session_remove(up->table, session_id);
+    if (up->backend->table)
+        mcpauth__session_remove(up->backend->table, session_id);
 }
 
 /* What an upstream answer says before it is relayed: the initialize
- * result's protocol version, and a tools/list result filtered (issue 5).
+ * result's protocol version, and a tools/list result filtered.
  * False when a tools/list result cannot be filtered: it is not passed on
  * (it might show every tool). */
 static bool inspect(up_exchange *x, json_object *message)
@@ -262,11 +270,8 @@ static bool inspect(up_exchange *x, json_object *message)
             snprintf(s->protocol_version, sizeof s->protocol_version, "%s",
                      json_object_get_string(version));
     }
-    if (!x->tools_policy)
-        return true;
     mcpauth_error err;
-    if (mcpauth_tool_policy_filter_tools_list(x->tools_policy, result, x->tools_granted, &err) ==
-        MCPAUTH_OK)
+    if (mcpauth__mcp_filter_apply(x->filter, message, &err))
         return true;
     up_log(x->up, "warning", err.message);
     return false;
@@ -295,18 +300,15 @@ static bool stream_write(up_exchange *x, const char *json, size_t length)
     return ok;
 }
 
-static void stream_error(up_exchange *x, const char *why)
+/* Sends message (taken) as the stream's next event; false when it could
+ * not be sent. */
+static bool stream_write_json(up_exchange *x, json_object *message)
 {
-    char message[512];
-    snprintf(message, sizeof message, "upstream MCP server: %s", why);
-    up_log(x->up, "warning", message);
-    json_object *error =
-        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
     size_t length = 0;
-    const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-    if (text)
-        stream_write(x, text, length);
-    json_object_put(error);
+    const char *text = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    bool ok = text && stream_write(x, text, length);
+    json_object_put(message);
+    return ok;
 }
 
 /* One complete upstream event (its data lines joined): re-sent compact,
@@ -321,25 +323,15 @@ static bool on_event(const mcpauth_http_sse_event *event, void *data)
         up_log(x->up, "warning", "upstream MCP server: an event that is not JSON; skipped");
         return true;
     }
-    bool ok;
     if (json_object_object_get_ex(message, "id", NULL) &&
         !json_object_object_get_ex(message, "method", NULL))
         x->responded = true;
     if (!inspect(x, message)) {
-        json_object *error =
-            mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
-                                   "the upstream's tools/list result is malformed", NULL);
-        size_t length = 0;
-        const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-        ok = text && stream_write(x, text, length);
-        json_object_put(error);
-    } else {
-        size_t length = 0;
-        const char *text = mcpauth__jsonrpc_serialize(message, &length);
-        ok = text && stream_write(x, text, length);
+        json_object_put(message);
+        message = mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+                                         "the upstream's tools/list result is malformed", NULL);
     }
-    json_object_put(message);
-    return ok;
+    return stream_write_json(x, message);
 }
 
 /* The upstream's status and headers, when its answer starts. */
@@ -413,10 +405,7 @@ static void finish_json(up_exchange *x)
         answer_bad_gateway(x, "the tools/list result is malformed");
         return;
     }
-    size_t length = 0;
-    const char *text = mcpauth__jsonrpc_serialize(message, &length);
-    answer(x, text ? (int)x->status : 500, text, length);
-    json_object_put(message);
+    answer_json(x, (int)x->status, message);
 }
 
 static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
@@ -429,7 +418,7 @@ static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
         /* An upstream stream that ends, however it ends, ends ours; one cut
          * short (timeout, reset) before a request's answer says why. */
         if (status != MCPAUTH_OK && x->id && !x->responded && x->sink)
-            stream_error(x, err->message);
+            stream_write_json(x, gateway_error(x, err->message));
         stream_end(x);
     } else if (x->mode != UP_DONE && x->sink) {
         if (status != MCPAUTH_OK) {
@@ -445,8 +434,7 @@ static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
     exchange_free(x);
 }
 
-static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
-                                 mcpauth_mcp_sink *sink)
+static up_exchange *exchange_new(upstream *up, const char *session_id, mcpauth_mcp_sink *sink)
 {
     up_exchange *x = calloc(1, sizeof *x);
     if (!x)
@@ -467,12 +455,12 @@ static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
 static void exchange_send(up_exchange *x, const char *method, const char *accept, const char *body,
                           size_t length, long timeout_seconds)
 {
-    mcpauth__upstream *up = x->up;
+    upstream *up = x->up;
     up_headers headers;
     headers_build(up, x->initialize ? NULL : session_find(up, x->session_id), &headers);
     mcpauth_http_request req = {
         .method = method,
-        .url = up->config->upstream_url,
+        .url = up->config->upstream.url,
         .content_type = body ? "application/json" : NULL,
         .body = body,
         .body_length = length,
@@ -499,113 +487,114 @@ static void exchange_send(up_exchange *x, const char *method, const char *accept
     }
 }
 
-static long request_timeout(const mcpauth__upstream *up)
+static long request_timeout(const upstream *up)
 {
     uint64_t seconds = (up->config->request_timeout_ms + 999) / 1000;
     return seconds ? (long)seconds : 0;
 }
 
-static void reply_status(mcpauth_mcp_sink *sink, int status)
-{
-    mcpauth_mcp_reply reply = {.status = status};
-    sink->reply(&reply, sink->data);
-}
-
-/* ---- the engine's calls (through backend.c) ---- */
+/* ---- the backend's operations ---- */
 
 /* Sessions the table dropped (idle, or pushed out when full) are ended
  * upstream too; looked at whenever a session starts, so the list never
  * outgrows the table by much. */
-static void sweep(mcpauth__upstream *up)
+static void end_session(upstream *up, const char *session_id);
+
+static void sweep(upstream *up)
 {
+    mcpauth_mcp_sessions *table = up->backend->table;
     int64_t now = (int64_t)time(NULL);
     up_session **s = &up->sessions;
     while (*s) {
         /* A session with a request in flight or an open stream is in use. */
         for (up_exchange *x = up->exchanges; x; x = x->next)
             if (strcmp(x->session_id, (*s)->id) == 0)
-                mcpauth__session_touch(up->table, x->session_id, now);
-        if (mcpauth__session_alive(up->table, (*s)->id, now)) {
+                mcpauth__session_touch(table, x->session_id, now);
+        if (mcpauth__session_alive(table, (*s)->id, now)) {
             s = &(*s)->next;
             continue;
         }
         up_session *gone = *s;
-        mcpauth__upstream_end_session(up, gone->id);
+        end_session(up, gone->id);
         if (*s == gone) /* not found: cannot happen, but never loop */
             s = &gone->next;
     }
 }
 
-void mcpauth__upstream_initialize(mcpauth__upstream *up, mcpauth_mcp_sessions *table,
-                                  const char *session_id, json_object *message,
-                                  const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
+/* Makes the upstream session of a session just created in the table and
+ * forwards initialize; the sink is answered later (with a failure, the
+ * session is removed from the table here). */
+static bool upstream_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
 {
-    up->table = table;
-    if (table)
+    upstream *up = upstream_of(backend);
+    if (backend->shutting_down) {
+        mcpauth__backend_reply_bad_gateway(call->sink, call->msg->id,
+                                           "the server is shutting down");
+        return false;
+    }
+    if (backend->table)
         sweep(up);
     up_session *s = calloc(1, sizeof *s);
-    up_exchange *x = s ? exchange_new(up, session_id, sink) : NULL;
+    up_exchange *x = s ? exchange_new(up, call->session_id, call->sink) : NULL;
     if (!x) {
         free(s);
-        mcpauth__session_remove(table, session_id);
-        reply_status(sink, 500);
-        return;
+        mcpauth__session_remove(backend->table, call->session_id);
+        mcpauth__mcp_reply_status(call->sink, 500);
+        return true;
     }
-    snprintf(s->id, sizeof s->id, "%s", session_id);
+    snprintf(s->id, sizeof s->id, "%s", call->session_id);
     s->next = up->sessions;
     up->sessions = s;
     x->initialize = true;
-    x->id = json_object_get(msg->id);
+    x->id = json_object_get(call->msg->id);
     size_t length = 0;
-    const char *body = mcpauth__jsonrpc_serialize(message, &length);
+    const char *body = mcpauth__jsonrpc_serialize(call->message, &length);
+    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
+                  request_timeout(up));
+    return true;
+}
+
+static bool upstream_has_session(mcpauth_mcp_backend *backend, const char *session_id)
+{
+    return session_find(upstream_of(backend), session_id) != NULL;
+}
+
+static void upstream_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
+{
+    upstream *up = upstream_of(backend);
+    if (!session_find(up, call->session_id)) {
+        mcpauth__mcp_reply_status(call->sink, 404);
+        return;
+    }
+    up_exchange *x = exchange_new(up, call->session_id, call->sink);
+    if (!x) {
+        mcpauth__mcp_reply_status(call->sink, 500);
+        return;
+    }
+    if (call->msg->kind == MCPAUTH__JSONRPC_REQUEST)
+        x->id = json_object_get(call->msg->id);
+    x->filter = call->filter;
+    call->filter = NULL;
+    size_t length = 0;
+    const char *body = mcpauth__jsonrpc_serialize(call->message, &length);
     exchange_send(x, "POST", "application/json, text/event-stream", body, length,
                   request_timeout(up));
 }
 
-bool mcpauth__upstream_has(mcpauth__upstream *up, const char *session_id)
+/* Relays the upstream's standalone stream of the session (its resumption
+ * is not relayed: last_event_id is not passed on). */
+static void upstream_open_stream(mcpauth_mcp_backend *backend, const char *session_id,
+                                 const char *last_event_id, mcpauth_mcp_sink *sink)
 {
-    return session_find(up, session_id) != NULL;
-}
-
-void mcpauth__upstream_post(mcpauth__upstream *up, const char *session_id, json_object *message,
-                            const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                            mcpauth_mcp_sink *sink)
-{
+    upstream *up = upstream_of(backend);
+    (void)last_event_id;
     if (!session_find(up, session_id)) {
-        reply_status(sink, 404);
+        mcpauth__mcp_reply_status(sink, 404);
         return;
     }
     up_exchange *x = exchange_new(up, session_id, sink);
     if (!x) {
-        reply_status(sink, 500);
-        return;
-    }
-    if (msg->kind == MCPAUTH__JSONRPC_REQUEST)
-        x->id = json_object_get(msg->id);
-    if (view && msg->method && strcmp(msg->method, "tools/list") == 0) {
-        x->tools_policy = view->policy;
-        if (view->granted && (!(x->tools_granted = calloc(1, sizeof *x->tools_granted)) ||
-                              !mcpauth_token_info_copy(view->granted, x->tools_granted))) {
-            answer_bad_gateway(x, "out of memory");
-            exchange_free(x);
-            return;
-        }
-    }
-    size_t length = 0;
-    const char *body = mcpauth__jsonrpc_serialize(message, &length);
-    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
-                  request_timeout(up));
-}
-
-void mcpauth__upstream_get(mcpauth__upstream *up, const char *session_id, mcpauth_mcp_sink *sink)
-{
-    if (!session_find(up, session_id)) {
-        reply_status(sink, 404);
-        return;
-    }
-    up_exchange *x = exchange_new(up, session_id, sink);
-    if (!x) {
-        reply_status(sink, 500);
+        mcpauth__mcp_reply_status(sink, 500);
         return;
     }
     x->get = true;
@@ -622,7 +611,8 @@ static void on_deleted(mcpauth_status status, const mcpauth_http_response *resp,
     (void)err;
 }
 
-void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id)
+/* Ends the session here (its streams end) and upstream (DELETE). */
+static void end_session(upstream *up, const char *session_id)
 {
     up_session *s = session_find(up, session_id);
     if (!s)
@@ -636,7 +626,7 @@ void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id
         headers_build(up, s, &headers);
         mcpauth_http_request req = {
             .method = "DELETE",
-            .url = up->config->upstream_url,
+            .url = up->config->upstream.url,
             .headers = headers.all,
             .header_count = headers.count,
         };
@@ -651,30 +641,43 @@ void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id
     session_free(s);
 }
 
+static void upstream_end_session(mcpauth_mcp_backend *backend, const char *session_id)
+{
+    end_session(upstream_of(backend), session_id);
+}
+
 static void on_http_closed(void *data)
 {
-    mcpauth__upstream *up = data;
+    upstream *up = data;
     while (up->sessions) {
         up_session *s = up->sessions;
         up->sessions = s->next;
         session_free(s);
     }
-    if (up->closed_cb)
-        up->closed_cb(up->closed_data);
+    mcpauth__backend_kind_closed(up->backend);
 }
 
-void mcpauth__upstream_shutdown(mcpauth__upstream *up, void (*closed_cb)(void *data), void *data)
+/* Every exchange in flight is answered (502) or its stream ended. */
+static void upstream_shutdown(mcpauth_mcp_backend *backend)
 {
-    if (up->closing)
-        return;
+    upstream *up = upstream_of(backend);
     up->closing = true;
-    up->closed_cb = closed_cb;
-    up->closed_data = data;
-    /* Every exchange in flight is answered (502) or its stream ended. */
     mcpauth_http_async_close(up->http, on_http_closed, up);
 }
 
-void mcpauth__upstream_free(mcpauth__upstream *up)
+static void upstream_free(mcpauth_mcp_backend *backend)
 {
-    free(up);
+    free(backend->kind);
 }
+
+const mcpauth__mcp_backend_ops mcpauth__mcp_upstream_ops = {
+    .name = "upstream",
+    .start = upstream_start,
+    .open_session = upstream_open_session,
+    .has_session = upstream_has_session,
+    .post = upstream_post,
+    .open_stream = upstream_open_stream,
+    .end_session = upstream_end_session,
+    .shutdown = upstream_shutdown,
+    .free = upstream_free,
+};

@@ -156,14 +156,31 @@ static void finish(void)
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
-static void post_to_view(const char *session, const char *text, const mcpauth__tools_view *view,
+/* Whom a tools/list answer is for: the engine makes the call's filter from
+ * these (mcpauth__mcp_filter_new). */
+typedef struct tools_view {
+    const mcpauth_tool_policy *policy;
+    const mcpauth_token_info *granted;
+} tools_view;
+
+static void post_to_view(const char *session, const char *text, const tools_view *view,
                          fake_sink *f)
 {
     json_object *message = json_tokener_parse(text);
     ck_assert_ptr_nonnull(message);
     mcpauth__jsonrpc_message msg;
     ck_assert_int_ne(mcpauth__jsonrpc_classify(message, &msg), MCPAUTH__JSONRPC_INVALID);
-    mcpauth__bridge_post(bridge, session, message, &msg, view, f ? &f->sink : NULL);
+    bool failed = false;
+    mcpauth__mcp_call call = {
+        .session_id = session,
+        .message = message,
+        .msg = &msg,
+        .filter = view ? mcpauth__mcp_filter_new(view->policy, view->granted, &failed) : NULL,
+        .sink = f ? &f->sink : NULL,
+    };
+    ck_assert(!failed);
+    mcpauth__bridge_post(bridge, &call);
+    mcpauth__mcp_filter_free(call.filter);
     json_object_put(message);
 }
 
@@ -172,7 +189,7 @@ static void post_to(const char *session, const char *text, fake_sink *f)
     post_to_view(session, text, NULL, f);
 }
 
-static void post_view(const char *text, const mcpauth__tools_view *view, fake_sink *f)
+static void post_view(const char *text, const tools_view *view, fake_sink *f)
 {
     post_to_view(SESSION, text, view, f);
 }
@@ -596,7 +613,7 @@ START_TEST(tools_list_filtered_per_request)
      * comes. */
     fake_sink a;
     sink_init(&a);
-    mcpauth__tools_view view = {.policy = policy, .granted = &plain};
+    tools_view view = {.policy = policy, .granted = &plain};
     post_view("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", &view, &a);
     view.granted = NULL;
     run_until(&a.replies);
@@ -645,7 +662,7 @@ START_TEST(tools_list_filtered_on_a_stream)
     mcpauth_tool_policy *policy = admin_policy();
     char *scopes[] = {"mcp"};
     mcpauth_token_info plain = {.active = true, .scopes = scopes, .scope_count = 1};
-    mcpauth__tools_view view = {.policy = policy, .granted = &plain};
+    tools_view view = {.policy = policy, .granted = &plain};
     fake_sink call;
     sink_init(&call);
     post_view("{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":\"tools/list\"}", &view, &call);
@@ -675,7 +692,7 @@ START_TEST(tools_list_malformed_is_an_error)
           "{\"name\":\"admin_wipe\"}}}/'",
           0);
     mcpauth_tool_policy *policy = admin_policy();
-    mcpauth__tools_view view = {.policy = policy, .granted = NULL};
+    tools_view view = {.policy = policy, .granted = NULL};
     fake_sink call;
     sink_init(&call);
     post_view("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}", &view, &call);
