@@ -690,42 +690,12 @@ static int backend_setup(serve_args *a, char **command)
     return 0;
 }
 
-/* Headers we set ourselves, or that would make the request another one:
- * the upstream's own credentials go in any other header. */
-static bool upstream_header_reserved(const char *line, size_t name_length)
-{
-    static const char *const reserved[] = {"Mcp-Session-Id",
-                                           "MCP-Protocol-Version",
-                                           "Content-Type",
-                                           "Content-Length",
-                                           "Accept",
-                                           "Host",
-                                           "Transfer-Encoding",
-                                           "Connection",
-                                           "Expect",
-                                           "Last-Event-ID"};
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strlen(reserved[i]) == name_length && strncasecmp(line, reserved[i], name_length) == 0)
-            return true;
-    return false;
-}
-
-/* One 'Name: value' line: a token name (RFC 9110 §5.6.2), a value of
- * visible characters and spaces. Never echoes the value: it may be a
- * credential. */
+/* One 'Name: value' line (mcp_backend.h has the rules). */
 static int upstream_header_add(serve_args *a, const char *where, char *line, size_t *count)
 {
-    size_t name_length = strspn(line, "!#$%&'*+-.^_`|~0123456789"
-                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
-    if (name_length == 0 || line[name_length] != ':')
-        return cmd_usage_error(&serve_spec, "%s: a line is not 'Name: value'", where);
-    for (const char *p = line + name_length + 1; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t')
-            return cmd_usage_error(&serve_spec, "%s: the value of %.*s has control characters",
-                                   where, (int)name_length, line);
-    if (upstream_header_reserved(line, name_length))
-        return cmd_usage_error(&serve_spec, "%s: %.*s is set by mcpauth itself", where,
-                               (int)name_length, line);
+    mcpauth_error err = {0};
+    if (mcpauth_mcp_upstream_header_check(line, &err) != MCPAUTH_OK)
+        return cmd_usage_error(&serve_spec, "%s: %s", where, err.message);
     if (*count == MAX_UPSTREAM_HEADERS)
         return cmd_usage_error(&serve_spec, "%s: at most %d headers", where, MAX_UPSTREAM_HEADERS);
     a->upstream_headers[(*count)++] = line;

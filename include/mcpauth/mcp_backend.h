@@ -113,6 +113,15 @@ typedef struct mcpauth_mcp_backend_config {
 
 void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config);
 
+/* Checks one configured upstream header line, "Name: value": a token name
+ * (RFC 9110 §5.6.2), a value without control characters but tab, and not a
+ * header the upstream backend sets itself or one that would make the
+ * request another (Mcp-Session-Id, MCP-Protocol-Version, Content-Type,
+ * Content-Length, Accept, Host, Transfer-Encoding, Connection, Expect,
+ * Last-Event-ID). MCPAUTH_EUSAGE with one line naming the header, never
+ * its value (it may be a credential). */
+mcpauth_status mcpauth_mcp_upstream_header_check(const char *line, mcpauth_error *err);
+
 /* A backend on loop; config is copied (what it borrows must outlive the
  * backend). NULL on allocation failure. Children start with the sessions. */
 mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,

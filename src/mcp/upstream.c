@@ -128,6 +128,45 @@ static void session_unlink(upstream *up, up_session *gone)
     }
 }
 
+/* ---- the configured headers ---- */
+
+/* Headers we set ourselves, or that would make the request another one:
+ * the upstream's own credentials go in any other header. */
+static bool header_reserved(const char *line, size_t name_length)
+{
+    static const char *const reserved[] = {"Mcp-Session-Id",
+                                           "MCP-Protocol-Version",
+                                           "Content-Type",
+                                           "Content-Length",
+                                           "Accept",
+                                           "Host",
+                                           "Transfer-Encoding",
+                                           "Connection",
+                                           "Expect",
+                                           "Last-Event-ID"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strlen(reserved[i]) == name_length && strncasecmp(line, reserved[i], name_length) == 0)
+            return true;
+    return false;
+}
+
+mcpauth_status mcpauth_mcp_upstream_header_check(const char *line, mcpauth_error *err)
+{
+    size_t name_length = strspn(line, "!#$%&'*+-.^_`|~0123456789"
+                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (name_length == 0 || line[name_length] != ':')
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "a line is not 'Name: value'");
+    for (const char *p = line + name_length + 1; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "the value of %.*s has control characters", (int)name_length,
+                                     line);
+    if (header_reserved(line, name_length))
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "%.*s is set by mcpauth itself",
+                                 (int)name_length, line);
+    return MCPAUTH_OK;
+}
+
 /* ---- requests upstream ---- */
 
 typedef struct up_headers {
