@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mcp_internal.h"
 
@@ -70,6 +71,8 @@ mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,
     return backend;
 }
 
+static void *session_unlink(mcpauth_mcp_backend *backend, const char *id);
+
 /* ---- closing ---- */
 
 static void maybe_closed(mcpauth_mcp_backend *backend)
@@ -114,5 +117,80 @@ void mcpauth_mcp_backend_free(mcpauth_mcp_backend *backend)
         return;
     if (backend->ops->free)
         backend->ops->free(backend);
+    while (backend->sessions)
+        session_unlink(backend, backend->sessions->id);
     free(backend);
+}
+
+/* ---- sessions ---- */
+
+mcpauth__backend_session *mcpauth__backend_session_add(mcpauth_mcp_backend *backend, const char *id,
+                                                       void *data)
+{
+    mcpauth__backend_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    snprintf(s->id, sizeof s->id, "%s", id);
+    s->data = data;
+    s->next = backend->sessions;
+    backend->sessions = s;
+    return s;
+}
+
+mcpauth__backend_session *mcpauth__backend_session_find(mcpauth_mcp_backend *backend,
+                                                        const char *id)
+{
+    for (mcpauth__backend_session *s = backend->sessions; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+/* Unlinks the entry and frees it; returns its data. */
+static void *session_unlink(mcpauth_mcp_backend *backend, const char *id)
+{
+    for (mcpauth__backend_session **p = &backend->sessions; *p; p = &(*p)->next) {
+        mcpauth__backend_session *s = *p;
+        if (strcmp(s->id, id) != 0)
+            continue;
+        *p = s->next;
+        void *data = s->data;
+        free(s);
+        return data;
+    }
+    return NULL;
+}
+
+void *mcpauth__backend_session_drop(mcpauth_mcp_backend *backend, const char *id)
+{
+    if (backend->table)
+        mcpauth__session_remove(backend->table, id);
+    return session_unlink(backend, id);
+}
+
+void mcpauth__backend_end_session(mcpauth_mcp_backend *backend, const char *id,
+                                  mcpauth__session_end why)
+{
+    mcpauth__backend_session *s = mcpauth__backend_session_find(backend, id);
+    if (!s)
+        return;
+    backend->ops->end_session(backend, s, why);
+    session_unlink(backend, id);
+}
+
+void mcpauth__backend_sweep(mcpauth_mcp_backend *backend)
+{
+    if (!backend->table)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    mcpauth__backend_session *next;
+    for (mcpauth__backend_session *s = backend->sessions; s; s = next) {
+        next = s->next;
+        if (backend->ops->session_busy(backend, s)) {
+            mcpauth__session_touch(backend->table, s->id, now);
+            continue;
+        }
+        if (!mcpauth__session_alive(backend->table, s->id, now))
+            mcpauth__backend_end_session(backend, s->id, MCPAUTH__SESSION_EXPIRED);
+    }
 }

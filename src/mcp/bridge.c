@@ -16,14 +16,14 @@
 #define STANDALONE_STREAM 0
 #define MAX_OUTGOING      1024 /* child requests waiting for the client's answer */
 
-typedef struct bsession bsession;
+typedef struct session_streams session_streams;
 typedef struct pending pending;
 
 /* One SSE stream: a POST's (until its response) or the session's
  * standalone one (id 0). */
 typedef struct stream {
     struct stream *next;
-    bsession *session;
+    session_streams *session;
     uint64_t id;
     uint64_t seq;           /* of the last event */
     uint64_t delivered;     /* standalone: the last seq a client got */
@@ -36,7 +36,7 @@ typedef struct stream {
 /* A client request sent on to the child. */
 struct pending {
     pending *next;
-    bsession *session;
+    session_streams *session;
     json_object *client_id;
     int64_t child_id;            /* also the progress token the child sees */
     json_object *progress_token; /* the client's params._meta.progressToken, or NULL */
@@ -49,14 +49,18 @@ struct pending {
 /* A child request sent on to a client. */
 typedef struct outgoing {
     struct outgoing *next;
-    bsession *session;
+    session_streams *session;
     int64_t client_id; /* minted */
     json_object *child_id;
     uint64_t stream_id; /* of the stream it went on */
 } outgoing;
 
-struct bsession {
-    bsession *next;
+/* What the bridge keeps of a session it serves: its streams and their
+ * replay buffer, which routing the child's messages needs. The session
+ * itself is the engine's (session.c) and the backend's entry for it
+ * (stdio.c) names this bridge. */
+struct session_streams {
+    session_streams *next;
     mcpauth__bridge *bridge;
     char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     mcpauth__sse_replay *replay;
@@ -70,7 +74,7 @@ struct mcpauth__bridge {
     mcpauth_child *child;
     mcpauth__bridge_limits limits;
     mcpauth__bridge_hooks hooks;
-    bsession *sessions;
+    session_streams *sessions;
     pending *pendings;
     outgoing *outgoings;
     int64_t next_child_id;
@@ -109,9 +113,9 @@ static void printable(char *out, size_t size, const char *text, size_t length)
     out[n] = '\0';
 }
 
-static bsession *find_session(const mcpauth__bridge *b, const char *id)
+static session_streams *find_session(const mcpauth__bridge *b, const char *id)
 {
-    for (bsession *s = b->sessions; s; s = s->next)
+    for (session_streams *s = b->sessions; s; s = s->next)
         if (strcmp(s->id, id) == 0)
             return s;
     return NULL;
@@ -208,7 +212,7 @@ static void stream_end(stream *s)
         sink->stream_end(sink->data);
 }
 
-static stream *post_stream(bsession *bs, uint64_t id)
+static stream *post_stream(session_streams *bs, uint64_t id)
 {
     for (stream *s = bs->streams; s; s = s->next)
         if (s->id == id)
@@ -246,7 +250,7 @@ static void stream_send_json(stream *s, json_object *message)
 
 /* ---- requests in flight ---- */
 
-static void unlink_stream(bsession *bs, stream *s)
+static void unlink_stream(session_streams *bs, stream *s)
 {
     for (stream **p = &bs->streams; *p; p = &(*p)->next) {
         if (*p == s) {
@@ -277,7 +281,7 @@ static void finish_request(pending *p, json_object *message, bool failed)
 {
     mcpauth__bridge *b = p->session->bridge;
     stream *s = p->stream;
-    bsession *bs = p->session;
+    session_streams *bs = p->session;
     if (s->sink && !s->started) {
         mcpauth_mcp_sink *sink = s->sink;
         s->sink = NULL;
@@ -501,7 +505,7 @@ static void from_child_notification(mcpauth__bridge *b, json_object *message, co
     /* A shared child's news (list_changed, say) concerns the one server
      * every session talks to, so it is every session's, never one
      * request's. */
-    for (bsession *bs = b->sessions; bs; bs = bs->next)
+    for (session_streams *bs = b->sessions; bs; bs = bs->next)
         stream_send_json(&bs->standalone, message);
 }
 
@@ -575,7 +579,7 @@ static void on_child_overflow(mcpauth_child *child, void *data)
     mcpauth_child_stop(b->child);
 }
 
-static void session_free(bsession *bs)
+static void session_free(session_streams *bs)
 {
     stream_end(&bs->standalone);
     mcpauth__sse_replay_free(bs->replay);
@@ -583,7 +587,7 @@ static void session_free(bsession *bs)
 }
 
 /* Everything of bs the bridge holds goes: requests fail with reason. */
-static void session_drop(mcpauth__bridge *b, bsession *bs, const char *reason, bool cancel)
+static void session_drop(mcpauth__bridge *b, session_streams *bs, const char *reason, bool cancel)
 {
     for (pending *p = b->pendings, *next; p; p = next) {
         next = p->next;
@@ -603,7 +607,7 @@ static void session_drop(mcpauth__bridge *b, bsession *bs, const char *reason, b
             o = &(*o)->next;
         }
     }
-    for (bsession **p = &b->sessions; *p; p = &(*p)->next) {
+    for (session_streams **p = &b->sessions; *p; p = &(*p)->next) {
         if (*p == bs) {
             *p = bs->next;
             break;
@@ -676,7 +680,7 @@ bool mcpauth__bridge_attach(mcpauth__bridge *b, const char *session_id)
 {
     if (b->gone)
         return false;
-    bsession *bs = calloc(1, sizeof *bs);
+    session_streams *bs = calloc(1, sizeof *bs);
     if (!bs || !(bs->replay = mcpauth__sse_replay_new(b->limits.max_buffered))) {
         free(bs);
         return false;
@@ -708,7 +712,7 @@ int mcpauth__bridge_pid(const mcpauth__bridge *b)
 
 bool mcpauth__bridge_session_busy(const mcpauth__bridge *b, const char *session_id)
 {
-    const bsession *bs = find_session(b, session_id);
+    const session_streams *bs = find_session(b, session_id);
     if (!bs)
         return false;
     if (bs->standalone.sink || bs->streams)
@@ -719,16 +723,9 @@ bool mcpauth__bridge_session_busy(const mcpauth__bridge *b, const char *session_
     return false;
 }
 
-void mcpauth__bridge_each_session(const mcpauth__bridge *b,
-                                  void (*cb)(const char *session_id, void *data), void *data)
-{
-    for (const bsession *s = b->sessions; s; s = s->next)
-        cb(s->id, data);
-}
-
 void mcpauth__bridge_detach(mcpauth__bridge *b, const char *session_id, const char *reason)
 {
-    bsession *bs = find_session(b, session_id);
+    session_streams *bs = find_session(b, session_id);
     if (!bs)
         return;
     session_drop(b, bs, reason, true);
@@ -749,8 +746,8 @@ void mcpauth__bridge_stop(mcpauth__bridge *b, const char *reason)
 /* ---- from the client ---- */
 
 /* The shared child is initialized once: later sessions get its answer. */
-static void answer_from_cache(mcpauth__bridge *b, bsession *bs, const mcpauth__jsonrpc_message *msg,
-                              mcpauth_mcp_sink *sink)
+static void answer_from_cache(mcpauth__bridge *b, session_streams *bs,
+                              const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
 {
     json_object *reply = mcpauth__jsonrpc_result(msg->id, json_object_get(b->init_result));
     mcpauth__mcp_reply_json(sink, 200, reply, bs->id);
@@ -771,7 +768,7 @@ static bool mint_progress_token(pending *p, json_object *message)
     return mcpauth__json_add(meta, "progressToken", json_object_new_int64(p->child_id));
 }
 
-static void post_request(mcpauth__bridge *b, bsession *bs, mcpauth__mcp_call *call)
+static void post_request(mcpauth__bridge *b, session_streams *bs, mcpauth__mcp_call *call)
 {
     json_object *message = call->message;
     const mcpauth__jsonrpc_message *msg = call->msg;
@@ -821,7 +818,7 @@ static void post_request(mcpauth__bridge *b, bsession *bs, mcpauth__mcp_call *ca
 
 /* The client answers one of the child's requests: back with the child's
  * id. */
-static void post_response(mcpauth__bridge *b, bsession *bs, json_object *message,
+static void post_response(mcpauth__bridge *b, session_streams *bs, json_object *message,
                           const mcpauth__jsonrpc_message *msg)
 {
     if (!json_object_is_type(msg->id, json_type_int))
@@ -845,7 +842,7 @@ static void post_response(mcpauth__bridge *b, bsession *bs, json_object *message
  * flight is dropped: its requestId, read in our numbering, could name
  * another session's request at a shared child. It may simply have crossed
  * the answer (§Timing), so that is no error. */
-static void post_cancel(mcpauth__bridge *b, bsession *bs, json_object *message)
+static void post_cancel(mcpauth__bridge *b, session_streams *bs, json_object *message)
 {
     json_object *request_id = params_get(message, "requestId");
     for (pending *p = b->pendings; request_id && p; p = p->next) {
@@ -863,7 +860,7 @@ static void post_cancel(mcpauth__bridge *b, bsession *bs, json_object *message)
                b->pid);
 }
 
-static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *message,
+static void post_notification(mcpauth__bridge *b, session_streams *bs, json_object *message,
                               const mcpauth__jsonrpc_message *msg)
 {
     if (strcmp(msg->method, "notifications/cancelled") == 0) {
@@ -880,7 +877,7 @@ static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *mes
 
 void mcpauth__bridge_post(mcpauth__bridge *b, mcpauth__mcp_call *call)
 {
-    bsession *bs = find_session(b, call->session_id);
+    session_streams *bs = find_session(b, call->session_id);
     if (!bs) {
         mcpauth__mcp_reply_status(call->sink, 404);
         return;
@@ -911,7 +908,8 @@ static void reply_conflict(mcpauth_mcp_sink *sink)
 
 /* Last-Event-ID names a POST stream: its kept events after seq, then the
  * rest live when its request is still in flight. */
-static void resume_post_stream(bsession *bs, uint64_t id, uint64_t seq, mcpauth_mcp_sink *sink)
+static void resume_post_stream(session_streams *bs, uint64_t id, uint64_t seq,
+                               mcpauth_mcp_sink *sink)
 {
     stream *s = post_stream(bs, id);
     if (s && s->sink) {
@@ -934,7 +932,7 @@ static void resume_post_stream(bsession *bs, uint64_t id, uint64_t seq, mcpauth_
 void mcpauth__bridge_get(mcpauth__bridge *b, const char *session_id, const char *last_event_id,
                          mcpauth_mcp_sink *sink)
 {
-    bsession *bs = find_session(b, session_id);
+    session_streams *bs = find_session(b, session_id);
     if (!bs) {
         mcpauth__mcp_reply_status(sink, 404);
         return;
@@ -978,7 +976,7 @@ static pending *first_expired(mcpauth__bridge *b, uint64_t now_ms)
 
 /* The session cannot go on (its initialize failed): it ends here, and the
  * session table hears of it. */
-static void end_session_here(mcpauth__bridge *b, bsession *bs, const char *reason)
+static void end_session_here(mcpauth__bridge *b, session_streams *bs, const char *reason)
 {
     char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     memcpy(id, bs->id, sizeof id);
@@ -1004,13 +1002,13 @@ void mcpauth__bridge_tick(mcpauth__bridge *b, uint64_t now_ms)
         bridge_log(b, "warning", "backend[%d]: request %" PRId64 " timed out; cancelled", b->pid,
                    p->child_id);
         cancel_at_child(b, p->child_id, "timed out");
-        bsession *bs = p->session;
+        session_streams *bs = p->session;
         bool initialize = p->initialize;
         fail_request(p, message);
         if (initialize)
             end_session_here(b, bs, "the backend did not answer initialize in time");
     }
-    for (bsession *bs = b->sessions; bs; bs = bs->next) {
+    for (session_streams *bs = b->sessions; bs; bs = bs->next) {
         keepalive(&bs->standalone, now_ms, b->limits.keepalive_ms);
         for (stream *s = bs->streams; s; s = s->next)
             keepalive(s, now_ms, b->limits.keepalive_ms);

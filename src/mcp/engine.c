@@ -221,8 +221,8 @@ bool mcpauth__engine_find_session(mcpauth_mcp_server *server, const mcpauth_mcp_
 static bool backend_serves(mcpauth_mcp_server *server, const char *session_id,
                            mcpauth_mcp_sink *sink)
 {
-    const mcpauth__mcp_backend_ops *ops = server->backend->ops;
-    if (!ops->has_session || ops->has_session(server->backend, session_id))
+    if (!server->backend->ops->sessions ||
+        mcpauth__backend_session_find(server->backend, session_id))
         return true;
     mcpauth__session_remove(server->sessions, session_id);
     mcpauth__mcp_reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
@@ -232,8 +232,8 @@ static bool backend_serves(mcpauth_mcp_server *server, const char *session_id,
 bool mcpauth__engine_end_session(mcpauth_mcp_server *server, const char *session_id)
 {
     bool removed = mcpauth__session_remove(server->sessions, session_id);
-    if (server->backend->ops->end_session)
-        server->backend->ops->end_session(server->backend, session_id);
+    if (server->backend->ops->sessions)
+        mcpauth__backend_end_session(server->backend, session_id, MCPAUTH__SESSION_DELETED);
     return removed;
 }
 
@@ -335,8 +335,8 @@ static bool legacy_session_ready(exchange *x)
         mcpauth__mcp_reply_error(x->sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return false;
     }
-    const mcpauth__mcp_backend_ops *ops = x->server->backend->ops;
-    if (ops->has_session && ops->has_session(x->server->backend, x->session->id)) {
+    if (x->server->backend->ops->sessions &&
+        mcpauth__backend_session_find(x->server->backend, x->session->id)) {
         mcpauth__mcp_reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                                  "Invalid Request: Server already initialized");
         return false;

@@ -287,7 +287,7 @@ static void open_standalone(mcpauth_mcp_legacy *legacy)
 {
     mcpauth_mcp_backend *backend = mcpauth__engine_backend(legacy->server);
     const mcpauth__mcp_backend_ops *ops = backend->ops;
-    if (!ops->open_stream || !ops->has_session || !ops->has_session(backend, legacy->id))
+    if (!ops->open_stream || !mcpauth__backend_session_find(backend, legacy->id))
         return;
     for (relay *r = legacy->relays; r; r = r->next)
         if (r->standalone)

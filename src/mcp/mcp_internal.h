@@ -252,14 +252,31 @@ typedef struct mcpauth__mcp_call {
     mcpauth_mcp_sink *sink; /* answered exactly once, now or later */
 } mcpauth__mcp_call;
 
+/* A session as a backend knows it. Its identity binding, version and
+ * expiry are the engine's table's (session.c); a backend keeps only what
+ * serving it takes, as data: the bridge of its child (stdio.c), its
+ * upstream session (upstream.c). */
+typedef struct mcpauth__backend_session {
+    struct mcpauth__backend_session *next;
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    void *data; /* the kind's */
+} mcpauth__backend_session;
+
+/* Why a session ends on the engine's side. */
+typedef enum mcpauth__session_end {
+    MCPAUTH__SESSION_DELETED, /* DELETE, or the legacy stream closed */
+    MCPAUTH__SESSION_EXPIRED, /* gone from the table (idle, or pushed out) */
+} mcpauth__session_end;
+
 /* What a kind of backend does, as curl's protocol handlers and libuv's
- * handle types: the engine calls only these. Sessions are the engine's
- * (session.c); a backend keeps, keyed by session id, only what serving it
- * takes (a child, an upstream session). */
+ * handle types: the engine calls only these. */
 typedef struct mcpauth__mcp_backend_ops {
     const char *name;
     /* Answers 2025-03-26 batches: post() answers before it returns. */
     bool batches;
+    /* Keeps sessions (mcpauth__backend_session): one it no longer has is
+     * over (404). The built-in tools keep none. */
+    bool sessions;
     /* Sets up the kind's state (backend->kind); false on failure. NULL:
      * nothing to set up. */
     bool (*start)(mcpauth_mcp_backend *backend);
@@ -267,9 +284,6 @@ typedef struct mcpauth__mcp_backend_ops {
      * its initialize. False when it could not start: sink was answered and
      * the engine drops the session. */
     bool (*open_session)(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call);
-    /* Whether the session is still served (a session whose child is gone
-     * is over: 404). NULL: every session the table has. */
-    bool (*has_session)(mcpauth_mcp_backend *backend, const char *session_id);
     /* One checked message of a live session (or, stateless, of none). */
     void (*post)(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call);
     /* The session's standalone stream (transports §Listening for Messages
@@ -277,8 +291,13 @@ typedef struct mcpauth__mcp_backend_ops {
      * backend never speaks first (405). */
     void (*open_stream)(mcpauth_mcp_backend *backend, const char *session_id,
                         const char *last_event_id, mcpauth_mcp_sink *sink);
-    /* The session ended on the engine's side (DELETE, legacy stream gone). */
-    void (*end_session)(mcpauth_mcp_backend *backend, const char *session_id);
+    /* The session ended on the engine's side: the kind lets go of it and
+     * of session->data; the entry itself is dropped after. */
+    void (*end_session)(mcpauth_mcp_backend *backend, mcpauth__backend_session *session,
+                        mcpauth__session_end why);
+    /* Whether the session has a request in flight or an open stream: then
+     * it is in use, however long ago its last POST was (the idle sweep). */
+    bool (*session_busy)(mcpauth_mcp_backend *backend, const mcpauth__backend_session *session);
     /* Timeouts, keep-alives and the idle sweep, every tick (uv_now). */
     void (*tick)(mcpauth_mcp_backend *backend, uint64_t now_ms);
     /* Server shutdown: fail what is in flight, stop children; call
@@ -289,11 +308,12 @@ typedef struct mcpauth__mcp_backend_ops {
 
 struct mcpauth_mcp_backend {
     const mcpauth__mcp_backend_ops *ops;
-    uv_loop_t *loop;                   /* NULL for the built-in tools */
-    mcpauth_mcp_backend_config config; /* zeroed for the built-in tools */
-    mcpauth_mcp_sessions *table;       /* the engine's (NULL when stateless) */
-    const mcpauth_mcp_config *server;  /* the engine's configuration */
-    void *kind;                        /* the kind's own state */
+    uv_loop_t *loop;                    /* NULL for the built-in tools */
+    mcpauth_mcp_backend_config config;  /* zeroed for the built-in tools */
+    mcpauth_mcp_sessions *table;        /* the engine's (NULL when stateless) */
+    const mcpauth_mcp_config *server;   /* the engine's configuration */
+    void *kind;                         /* the kind's own state */
+    mcpauth__backend_session *sessions; /* with ops->sessions */
     uv_timer_t timer;
     unsigned ticks;
     bool shutting_down, timer_closed, kind_closed;
@@ -316,6 +336,25 @@ void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *t
 
 /* A server event for the log ("info", "warning", "error"). */
 void mcpauth__backend_log(mcpauth_mcp_backend *backend, const char *level, const char *message);
+
+/* The sessions a kind keeps. add: NULL on allocation failure. */
+mcpauth__backend_session *mcpauth__backend_session_add(mcpauth_mcp_backend *backend, const char *id,
+                                                       void *data);
+mcpauth__backend_session *mcpauth__backend_session_find(mcpauth_mcp_backend *backend,
+                                                        const char *id);
+
+/* The kind ended the session on its side (its child is gone, the upstream
+ * forgot it): the entry goes, and so does the engine's session (404 next
+ * time). Returns the entry's data for the kind to free; NULL when unknown. */
+void *mcpauth__backend_session_drop(mcpauth_mcp_backend *backend, const char *id);
+
+/* The engine ended the session: ops->end_session, then the entry goes. */
+void mcpauth__backend_end_session(mcpauth_mcp_backend *backend, const char *id,
+                                  mcpauth__session_end why);
+
+/* The idle sweep: a busy session is marked used; one gone from the
+ * table ends here too (MCPAUTH__SESSION_EXPIRED). */
+void mcpauth__backend_sweep(mcpauth_mcp_backend *backend);
 
 /* The kind has closed everything it had (after shutdown). */
 void mcpauth__backend_kind_closed(mcpauth_mcp_backend *backend);
@@ -391,10 +430,6 @@ void mcpauth__bridge_detach(mcpauth__bridge *bridge, const char *session_id, con
 /* Whether the session has a request in flight or a client on one of its
  * streams: such a session is in use, however long ago its last POST was. */
 bool mcpauth__bridge_session_busy(const mcpauth__bridge *bridge, const char *session_id);
-
-/* Calls cb for every attached session id (cb must not detach). */
-void mcpauth__bridge_each_session(const mcpauth__bridge *bridge,
-                                  void (*cb)(const char *session_id, void *data), void *data);
 
 /* Timeouts and keep-alives, at now (uv_now). */
 void mcpauth__bridge_tick(mcpauth__bridge *bridge, uint64_t now_ms);

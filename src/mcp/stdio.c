@@ -1,6 +1,7 @@
-/* The stdio backend (mcp_backend.h): which child serves which session,
- * the children's environment and the idle sweep. The child and the
- * sessions it serves are bridge.c's. */
+/* The stdio backend (mcp_backend.h): the children, which one serves which
+ * session (each session's data is its child's bridge), and the children's
+ * environment. A child and the streams of the sessions it serves are
+ * bridge.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,53 +41,14 @@ static void on_bridge_log(const char *level, const char *message, void *data)
     mcpauth__backend_log(c->backend, level, message);
 }
 
-/* ---- the idle sweep ---- */
-
-typedef struct dead_sessions {
-    const mcpauth__bridge *bridge;
-    mcpauth_mcp_sessions *table;
-    int64_t now;
-    char ids[8][MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
-    size_t count;
-} dead_sessions;
-
-static void collect_dead(const char *session_id, void *data)
-{
-    dead_sessions *dead = data;
-    /* A session busy with a long call or an open stream is in use. */
-    if (mcpauth__bridge_session_busy(dead->bridge, session_id)) {
-        mcpauth__session_touch(dead->table, session_id, dead->now);
-        return;
-    }
-    if (dead->count < sizeof dead->ids / sizeof dead->ids[0] &&
-        !mcpauth__session_alive(dead->table, session_id, dead->now))
-        snprintf(dead->ids[dead->count++], sizeof dead->ids[0], "%s", session_id);
-}
-
-/* Sessions the table dropped (idle, or pushed out when it was full) take
- * their children with them. */
-static void sweep_idle(mcpauth_mcp_backend *backend)
-{
-    for (child *c = state_of(backend)->children; c && backend->table; c = c->next) {
-        dead_sessions dead = {
-            .bridge = c->bridge, .table = backend->table, .now = (int64_t)time(NULL)};
-        mcpauth__bridge_each_session(c->bridge, collect_dead, &dead);
-        for (size_t i = 0; i < dead.count; i++) {
-            char message[160];
-            snprintf(message, sizeof message, "session %.8s... idle; backend[%d] released",
-                     dead.ids[i], mcpauth__bridge_pid(c->bridge));
-            mcpauth__backend_log(backend, "info", message);
-            mcpauth__bridge_detach(c->bridge, dead.ids[i], "the session expired");
-        }
-    }
-}
-
+/* Timeouts and keep-alives; every second, sessions the table dropped
+ * (idle, or pushed out when it was full) take their children with them. */
 static void stdio_tick(mcpauth_mcp_backend *backend, uint64_t now_ms)
 {
     for (child *c = state_of(backend)->children; c; c = c->next)
         mcpauth__bridge_tick(c->bridge, now_ms);
     if (++backend->ticks % IDLE_CHECK_TICKS == 0)
-        sweep_idle(backend);
+        mcpauth__backend_sweep(backend);
 }
 
 /* ---- children coming and going ---- */
@@ -115,8 +77,7 @@ static void on_session_ended(const char *session_id, void *data)
     mcpauth_mcp_backend *backend = c->backend;
     if (state_of(backend)->shared == c->bridge)
         state_of(backend)->shared = NULL;
-    if (backend->table)
-        mcpauth__session_remove(backend->table, session_id);
+    mcpauth__backend_session_drop(backend, session_id);
 }
 
 /* ---- the environment of a child ---- */
@@ -231,10 +192,8 @@ static int spawn_child(mcpauth_mcp_backend *backend, const mcpauth_mcp_identity 
 
 static mcpauth__bridge *bridge_of(mcpauth_mcp_backend *backend, const char *session_id)
 {
-    for (child *c = state_of(backend)->children; c; c = c->next)
-        if (mcpauth__bridge_has(c->bridge, session_id))
-            return c->bridge;
-    return NULL;
+    mcpauth__backend_session *s = mcpauth__backend_session_find(backend, session_id);
+    return s ? s->data : NULL;
 }
 
 static bool stdio_start(mcpauth_mcp_backend *backend)
@@ -274,20 +233,17 @@ static bool stdio_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_call *
                  call->session_id);
         mcpauth__backend_log(backend, "info", started);
     }
-    if (!mcpauth__bridge_attach(bridge, call->session_id)) {
+    if (!mcpauth__backend_session_add(backend, call->session_id, bridge) ||
+        !mcpauth__bridge_attach(bridge, call->session_id)) {
         mcpauth__backend_reply_bad_gateway(call->sink, call->msg->id,
                                            "cannot attach the session to the backend");
+        mcpauth__backend_session_drop(backend, call->session_id);
         if (!c->shared)
             mcpauth__bridge_stop(bridge, "out of memory");
         return false;
     }
     mcpauth__bridge_post(bridge, call);
     return true;
-}
-
-static bool stdio_has_session(mcpauth_mcp_backend *backend, const char *session_id)
-{
-    return bridge_of(backend, session_id) != NULL;
 }
 
 static void stdio_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
@@ -311,11 +267,26 @@ static void stdio_open_stream(mcpauth_mcp_backend *backend, const char *session_
     mcpauth__bridge_get(bridge, session_id, last_event_id, sink);
 }
 
-static void stdio_end_session(mcpauth_mcp_backend *backend, const char *session_id)
+static void stdio_end_session(mcpauth_mcp_backend *backend, mcpauth__backend_session *session,
+                              mcpauth__session_end why)
 {
-    mcpauth__bridge *bridge = bridge_of(backend, session_id);
-    if (bridge)
-        mcpauth__bridge_detach(bridge, session_id, "the session was ended (DELETE)");
+    mcpauth__bridge *bridge = session->data;
+    if (why == MCPAUTH__SESSION_DELETED) {
+        mcpauth__bridge_detach(bridge, session->id, "the session was ended (DELETE)");
+        return;
+    }
+    char message[160];
+    snprintf(message, sizeof message, "session %.8s... idle; backend[%d] released", session->id,
+             mcpauth__bridge_pid(bridge));
+    mcpauth__backend_log(backend, "info", message);
+    mcpauth__bridge_detach(bridge, session->id, "the session expired");
+}
+
+static bool stdio_session_busy(mcpauth_mcp_backend *backend,
+                               const mcpauth__backend_session *session)
+{
+    (void)backend;
+    return mcpauth__bridge_session_busy(session->data, session->id);
 }
 
 static void stdio_shutdown(mcpauth_mcp_backend *backend)
@@ -337,10 +308,11 @@ const mcpauth__mcp_backend_ops mcpauth__mcp_stdio_ops = {
     .name = "stdio",
     .start = stdio_start,
     .open_session = stdio_open_session,
-    .has_session = stdio_has_session,
+    .sessions = true,
     .post = stdio_post,
     .open_stream = stdio_open_stream,
     .end_session = stdio_end_session,
+    .session_busy = stdio_session_busy,
     .tick = stdio_tick,
     .shutdown = stdio_shutdown,
     .free = stdio_free,

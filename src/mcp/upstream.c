@@ -35,10 +35,10 @@ typedef struct upstream upstream;
 typedef struct up_session up_session;
 typedef struct up_exchange up_exchange;
 
+/* What a session of ours needs upstream: the data of its
+ * mcpauth__backend_session, which holds our id. */
 struct up_session {
-    up_session *next;
-    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1]; /* ours */
-    char *upstream_id;                          /* NULL: the upstream keeps no session */
+    char *upstream_id; /* NULL: the upstream keeps no session */
     char protocol_version[MCPAUTH__SESSION_VERSION_SIZE];
     uint64_t streams; /* our stream numbers; 0 is the GET stream */
 };
@@ -68,7 +68,6 @@ struct upstream {
     const mcpauth_mcp_backend_config *config; /* the backend's */
     mcpauth_http_async *http;
     mcpauth_http_options http_options;
-    up_session *sessions;
     up_exchange *exchanges;
     bool closing;
 };
@@ -106,26 +105,16 @@ static bool upstream_start(mcpauth_mcp_backend *backend)
 
 static up_session *session_find(upstream *up, const char *id)
 {
-    for (up_session *s = up->sessions; s; s = s->next)
-        if (strcmp(s->id, id) == 0)
-            return s;
-    return NULL;
+    mcpauth__backend_session *s = mcpauth__backend_session_find(up->backend, id);
+    return s ? s->data : NULL;
 }
 
 static void session_free(up_session *s)
 {
+    if (!s)
+        return;
     free(s->upstream_id);
     free(s);
-}
-
-static void session_unlink(upstream *up, up_session *gone)
-{
-    for (up_session **s = &up->sessions; *s; s = &(*s)->next) {
-        if (*s == gone) {
-            *s = gone->next;
-            return;
-        }
-    }
 }
 
 /* ---- the configured headers ---- */
@@ -281,13 +270,7 @@ static void answer_bad_gateway(up_exchange *x, const char *why)
 /* Our side of a session the upstream no longer has (or never made). */
 static void session_end(upstream *up, const char *session_id)
 {
-    up_session *s = session_find(up, session_id);
-    if (!s)
-        return;
-    session_unlink(up, s);
-    session_free(s);
-    if (up->backend->table)
-        mcpauth__session_remove(up->backend->table, session_id);
+    session_free(mcpauth__backend_session_drop(up->backend, session_id));
 }
 
 /* What an upstream answer says before it is relayed: the initialize
@@ -534,32 +517,6 @@ static long request_timeout(const upstream *up)
 
 /* ---- the backend's operations ---- */
 
-/* Sessions the table dropped (idle, or pushed out when full) are ended
- * upstream too; looked at whenever a session starts, so the list never
- * outgrows the table by much. */
-static void end_session(upstream *up, const char *session_id);
-
-static void sweep(upstream *up)
-{
-    mcpauth_mcp_sessions *table = up->backend->table;
-    int64_t now = (int64_t)time(NULL);
-    up_session **s = &up->sessions;
-    while (*s) {
-        /* A session with a request in flight or an open stream is in use. */
-        for (up_exchange *x = up->exchanges; x; x = x->next)
-            if (strcmp(x->session_id, (*s)->id) == 0)
-                mcpauth__session_touch(table, x->session_id, now);
-        if (mcpauth__session_alive(table, (*s)->id, now)) {
-            s = &(*s)->next;
-            continue;
-        }
-        up_session *gone = *s;
-        end_session(up, gone->id);
-        if (*s == gone) /* not found: cannot happen, but never loop */
-            s = &gone->next;
-    }
-}
-
 /* Makes the upstream session of a session just created in the table and
  * forwards initialize; the sink is answered later (with a failure, the
  * session is removed from the table here). */
@@ -571,19 +528,20 @@ static bool upstream_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_cal
                                            "the server is shutting down");
         return false;
     }
-    if (backend->table)
-        sweep(up);
+    /* Sessions the table dropped (idle, or pushed out when full) are ended
+     * upstream too; looked at whenever a session starts, so the list never
+     * outgrows the table by much. */
+    mcpauth__backend_sweep(backend);
     up_session *s = calloc(1, sizeof *s);
-    up_exchange *x = s ? exchange_new(up, call->session_id, call->sink) : NULL;
+    up_exchange *x = s && mcpauth__backend_session_add(backend, call->session_id, s)
+                         ? exchange_new(up, call->session_id, call->sink)
+                         : NULL;
     if (!x) {
+        mcpauth__backend_session_drop(backend, call->session_id);
         free(s);
-        mcpauth__session_remove(backend->table, call->session_id);
         mcpauth__mcp_reply_status(call->sink, 500);
         return true;
     }
-    snprintf(s->id, sizeof s->id, "%s", call->session_id);
-    s->next = up->sessions;
-    up->sessions = s;
     x->initialize = true;
     x->id = json_object_get(call->msg->id);
     size_t length = 0;
@@ -591,11 +549,6 @@ static bool upstream_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_cal
     exchange_send(x, "POST", "application/json, text/event-stream", body, length,
                   request_timeout(up));
     return true;
-}
-
-static bool upstream_has_session(mcpauth_mcp_backend *backend, const char *session_id)
-{
-    return session_find(upstream_of(backend), session_id) != NULL;
 }
 
 static void upstream_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
@@ -651,14 +604,15 @@ static void on_deleted(mcpauth_status status, const mcpauth_http_response *resp,
 }
 
 /* Ends the session here (its streams end) and upstream (DELETE). */
-static void end_session(upstream *up, const char *session_id)
+static void upstream_end_session(mcpauth_mcp_backend *backend, mcpauth__backend_session *session,
+                                 mcpauth__session_end why)
 {
-    up_session *s = session_find(up, session_id);
-    if (!s)
-        return;
+    upstream *up = upstream_of(backend);
+    up_session *s = session->data;
+    (void)why;
     /* Its streams end with it (they would end when the upstream's do). */
     for (up_exchange *x = up->exchanges; x; x = x->next)
-        if (strcmp(x->session_id, session_id) == 0 && x->mode == UP_SSE)
+        if (strcmp(x->session_id, session->id) == 0 && x->mode == UP_SSE)
             stream_end(x);
     if (s->upstream_id && !up->closing) {
         up_headers headers;
@@ -676,24 +630,29 @@ static void end_session(upstream *up, const char *session_id)
             up_log(up, "warning", err.message);
         headers_free(&headers);
     }
-    session_unlink(up, s);
     session_free(s);
 }
 
-static void upstream_end_session(mcpauth_mcp_backend *backend, const char *session_id)
+/* A session with a request in flight or an open stream is in use. */
+static bool upstream_session_busy(mcpauth_mcp_backend *backend,
+                                  const mcpauth__backend_session *session)
 {
-    end_session(upstream_of(backend), session_id);
+    for (up_exchange *x = upstream_of(backend)->exchanges; x; x = x->next)
+        if (strcmp(x->session_id, session->id) == 0)
+            return true;
+    return false;
 }
 
 static void on_http_closed(void *data)
 {
     upstream *up = data;
-    while (up->sessions) {
-        up_session *s = up->sessions;
-        up->sessions = s->next;
-        session_free(s);
+    mcpauth_mcp_backend *backend = up->backend;
+    /* The entries themselves go with the backend. */
+    for (mcpauth__backend_session *s = backend->sessions; s; s = s->next) {
+        session_free(s->data);
+        s->data = NULL;
     }
-    mcpauth__backend_kind_closed(up->backend);
+    mcpauth__backend_kind_closed(backend);
 }
 
 /* Every exchange in flight is answered (502) or its stream ended. */
@@ -713,10 +672,11 @@ const mcpauth__mcp_backend_ops mcpauth__mcp_upstream_ops = {
     .name = "upstream",
     .start = upstream_start,
     .open_session = upstream_open_session,
-    .has_session = upstream_has_session,
+    .sessions = true,
     .post = upstream_post,
     .open_stream = upstream_open_stream,
     .end_session = upstream_end_session,
+    .session_busy = upstream_session_busy,
     .shutdown = upstream_shutdown,
     .free = upstream_free,
 };
