@@ -1,7 +1,11 @@
-/* A stdio backend for the MCP endpoint: every MCP session gets its own child
- * process speaking newline-delimited JSON-RPC on stdin/stdout (MCP
- * 2025-11-25 basic/transports §stdio), bridged to Streamable HTTP by the
- * engine (mcp.h). With `shared`, one child serves every session.
+/* A backend for the MCP endpoint, answering instead of the built-in tools:
+ * a stdio command (the rules below) or an upstream HTTP MCP server
+ * (mcpauth_mcp_upstream_config; src/mcp/upstream.c has its rules).
+ *
+ * stdio: every MCP session gets its own child process speaking
+ * newline-delimited JSON-RPC on stdin/stdout (MCP 2025-11-25
+ * basic/transports §stdio), bridged to Streamable HTTP by the engine
+ * (mcp.h). With `shared`, one child serves every session.
  *
  * Bridging. Client requests go to the child with ids we mint (integers), so
  * ids never collide across clients or directions; the child's response is

@@ -45,7 +45,9 @@ typedef struct exchange {
     const char *client_id;     /* the caller's; NULL when none */
     mcpauth__session *session; /* &found when the caller has a live session, else NULL */
     mcpauth__session found;
-    bool legacy; /* posted to a session of the HTTP+SSE transport (legacy.c) */
+    mcpauth__transport transport;
+    bool legacy;    /* posted to a session of the HTTP+SSE transport (legacy.c) */
+    bool stateless; /* no sessions: every POST stands alone */
 } exchange;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
@@ -133,9 +135,10 @@ static const char *supported_version(const char *version)
 
 /* The legacy HTTP+SSE transport belongs to 2024-11-05, which its clients
  * typically ask for; Streamable HTTP never spoke it. */
-const char *mcpauth__engine_version(const char *version, bool legacy)
+const char *mcpauth__engine_version(const char *version, mcpauth__transport transport)
 {
-    if (legacy && version && strcmp(version, MCPAUTH_MCP_LEGACY_VERSION) == 0)
+    if (transport == MCPAUTH__TRANSPORT_LEGACY_SSE && version &&
+        strcmp(version, MCPAUTH_MCP_LEGACY_VERSION) == 0)
         return MCPAUTH_MCP_LEGACY_VERSION;
     return supported_version(version);
 }
@@ -353,7 +356,7 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
         return;
     /* A session exists already: the TypeScript SDK's answer to a second
      * initialize. */
-    if (!server->config.stateless && x->req->session_id && !x->legacy) {
+    if (!x->stateless && x->req->session_id && !x->legacy) {
         mcpauth__mcp_reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                                  "Invalid Request: Server already initialized");
         return;
@@ -372,13 +375,13 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     }
     /* lifecycle §Version Negotiation: echo a version we support, else offer
      * our latest; the client decides whether it can live with that. */
-    const char *version = mcpauth__engine_version(json_object_get_string(requested), x->legacy);
+    const char *version = mcpauth__engine_version(json_object_get_string(requested), x->transport);
     if (!version)
         version = MCPAUTH_MCP_LATEST_VERSION;
 
     mcpauth__session created;
     mcpauth__session *session = x->legacy ? x->session : NULL;
-    if (!server->config.stateless && !x->legacy) {
+    if (!x->stateless && !x->legacy) {
         switch (mcpauth__session_create(server->sessions, x->subject, x->client_id, version,
                                         x->req->now, &created)) {
         case MCPAUTH__SESSION_CREATED:
@@ -426,7 +429,7 @@ static bool classify_all(json_object *body, mcpauth__jsonrpc_message *messages, 
 static const char *effective_version(const exchange *x)
 {
     if (x->req->protocol_version)
-        return mcpauth__engine_version(x->req->protocol_version, x->legacy);
+        return mcpauth__engine_version(x->req->protocol_version, x->transport);
     return x->session ? x->session->protocol_version : DEFAULT_VERSION;
 }
 
@@ -490,7 +493,7 @@ static void handle_body(exchange *x, json_object *body)
 
     /* transports §Session Management 2-4: no id is 400; an unknown, expired
      * or someone else's id is 404 alike, revealing nothing. */
-    if (!x->server->config.stateless) {
+    if (!x->stateless) {
         if (!req->session_id) {
             mcpauth__mcp_reply_error(x->sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
                                      "Bad Request: Mcp-Session-Id header is required");
@@ -517,9 +520,17 @@ static void handle_body(exchange *x, json_object *body)
 }
 
 void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                          json_object *body, bool legacy, mcpauth_mcp_sink *sink)
+                          json_object *body, mcpauth__transport transport, mcpauth_mcp_sink *sink)
 {
-    exchange x = {.server = server, .req = req, .sink = sink, .body = body, .legacy = legacy};
+    exchange x = {
+        .server = server,
+        .req = req,
+        .sink = sink,
+        .body = body,
+        .transport = transport,
+        .legacy = transport == MCPAUTH__TRANSPORT_LEGACY_SSE,
+        .stateless = server->config.stateless,
+    };
     caller(req, &x.subject, &x.client_id);
     handle_body(&x, body);
 }

@@ -313,7 +313,8 @@ static void dispatch(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_request *req,
     mcpauth_mcp_request in_session = *req;
     in_session.session_id = legacy->id;
     in_session.protocol_version = NULL; /* checked by the caller */
-    mcpauth__engine_post(legacy->server, &in_session, body, true, &r->sink);
+    mcpauth__engine_post(legacy->server, &in_session, body, MCPAUTH__TRANSPORT_LEGACY_SSE,
+                         &r->sink);
     if (initialize)
         open_standalone(legacy);
 }
@@ -335,7 +336,8 @@ void mcpauth_mcp_legacy_post(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_reque
                                  "Unsupported Media Type: Content-Type must be application/json");
         return;
     }
-    if (req->protocol_version && !mcpauth__engine_version(req->protocol_version, true)) {
+    if (req->protocol_version &&
+        !mcpauth__engine_version(req->protocol_version, MCPAUTH__TRANSPORT_LEGACY_SSE)) {
         mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
                                  "Bad Request: Unsupported protocol version");
         return;

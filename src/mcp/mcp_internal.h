@@ -441,21 +441,32 @@ int mcpauth__bridge_pid(const mcpauth__bridge *bridge);
 
 /* --- engine.c: lifecycle and dispatch, under both transports ------------ */
 
-/* The protocol versions we speak, newest first (MCP lifecycle §Version
- * Negotiation); with legacy, the HTTP+SSE transport's 2024-11-05 too.
- * NULL when version is none of them. */
-const char *mcpauth__engine_version(const char *version, bool legacy);
+/* The transport a message came by, which decides the lifecycle rules that
+ * differ: where the session comes from and which versions initialize may
+ * negotiate. A transport of another MCP era joins here. */
+typedef enum mcpauth__transport {
+    /* 2025-11-25 basic/transports §Streamable HTTP (streamable_http.c):
+     * initialize makes the session, Mcp-Session-Id names it after. */
+    MCPAUTH__TRANSPORT_STREAMABLE_HTTP,
+    /* 2024-11-05 basic/transports §HTTP with SSE (legacy.c): the session
+     * exists from the stream's start; initialize runs in it. */
+    MCPAUTH__TRANSPORT_LEGACY_SSE,
+} mcpauth__transport;
+
+/* The protocol version we speak that version names (MCP lifecycle §Version
+ * Negotiation), over transport (the legacy one adds 2024-11-05). NULL when
+ * none. */
+const char *mcpauth__engine_version(const char *version, mcpauth__transport transport);
 
 /* MCP transports §Protocol Version Header: 400 naming what we support. */
 void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *requested);
 
-/* Runs one parsed POST body (borrowed) through the lifecycle: message
- * shape, batch rules, the version in force, initialize, the session named
- * by req->session_id, then the backend. With legacy (the HTTP+SSE
- * transport), req->session_id is that transport's session, in which
- * initialize runs. Answers sink once. */
+/* Runs one parsed POST body (borrowed) that came by transport through the
+ * lifecycle: message shape, batch rules, the version in force, initialize,
+ * the session named by req->session_id, then the backend. Answers sink
+ * once. */
 void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                          json_object *body, bool legacy, mcpauth_mcp_sink *sink);
+                          json_object *body, mcpauth__transport transport, mcpauth_mcp_sink *sink);
 
 /* The session req->session_id names, if live and the caller's (MCP
  * transports §Session Management: else 404 alike). */

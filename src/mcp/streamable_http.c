@@ -133,7 +133,7 @@ void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_reque
                                  "Parse error: Invalid JSON");
         return;
     }
-    mcpauth__engine_post(server, req, body, false, sink);
+    mcpauth__engine_post(server, req, body, MCPAUTH__TRANSPORT_STREAMABLE_HTTP, sink);
     json_object_put(own);
 }
 
@@ -146,7 +146,8 @@ void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_reque
 static bool bodiless_session(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                              mcpauth_mcp_sink *sink, mcpauth__session *out)
 {
-    if (req->protocol_version && !mcpauth__engine_version(req->protocol_version, false)) {
+    if (req->protocol_version &&
+        !mcpauth__engine_version(req->protocol_version, MCPAUTH__TRANSPORT_STREAMABLE_HTTP)) {
         mcpauth__engine_reply_bad_version(sink, req->protocol_version);
         return false;
     }
