@@ -758,18 +758,19 @@ static int upstream_setup(serve_args *a)
 
 /* The per-tool scope policy: the --tool-scope rules first, in order, then
  * the --config file's "tools" object. *policy stays NULL without either. */
-static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
+static int build_tool_policy(serve_args *a, mcpauth_mcp_tool_policy **policy)
 {
     if (a->tool_scopes.count == 0 && !a->tools)
         return 0;
     mcpauth_error err = {0};
-    *policy = mcpauth_tool_policy_new();
+    *policy = mcpauth_mcp_tool_policy_new();
     if (!*policy) {
         mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
         return cmd_fail("serve", &err);
     }
     for (size_t i = 0; i < a->tool_scopes.count; i++) {
-        if (mcpauth_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) != MCPAUTH_OK) {
+        if (mcpauth_mcp_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) !=
+            MCPAUTH_OK) {
             /* Rules from the file's "tool-scope" member are a configuration
              * error (exit 5), those from the command line a usage error. */
             cmd_set_option_source(a->list_from_file[5] ? a->config_file : NULL);
@@ -778,7 +779,8 @@ static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
             return status;
         }
     }
-    if (a->tools && mcpauth_tool_policy_add_json(*policy, a->tools, "tools", &err) != MCPAUTH_OK) {
+    if (a->tools &&
+        mcpauth_mcp_tool_policy_add_json(*policy, a->tools, "tools", &err) != MCPAUTH_OK) {
         fprintf(stderr, "mcpauth serve: %s: %s\n", a->config_file, err.message);
         return MCPAUTH_ELOCAL;
     }
@@ -830,7 +832,7 @@ int cmd_serve(int argc, char **argv)
     c->mcp.server_version = MCPAUTH_VERSION;
     mcpauth_credentials creds = {0};
     json_object *file_doc = NULL;
-    mcpauth_tool_policy *tool_policy = NULL;
+    mcpauth_mcp_tool_policy *tool_policy = NULL;
     char *secret = NULL;
     int operands = 0;
 
@@ -892,7 +894,7 @@ done:
     mcpauth_credentials_free(&creds);
     mcpauth_secret_free(secret);
     json_object_put(file_doc);
-    mcpauth_tool_policy_free(tool_policy);
+    mcpauth_mcp_tool_policy_free(tool_policy);
     free(a.listen_host);
     free(a.file_command);
     if (a.upstream_header_text) /* split with NULs: wiped by length */

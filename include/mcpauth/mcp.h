@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/token.h"
-#include "mcpauth/tool_policy.h"
 
 #define MCPAUTH_MCP_LATEST_VERSION    "2025-11-25"
 #define MCPAUTH_MCP_SESSION_ID_LENGTH 32         /* hex characters */
@@ -64,8 +64,8 @@ typedef struct mcpauth_mcp_config {
     struct mcpauth_mcp_backend *backend;
     /* Borrowed: tools/list answers, whichever backend gives them, show only
      * the tools the caller's token may call, and mcpauth_mcp_check_tools()
-     * decides tools/call (tool_policy.h). NULL: every tool. */
-    const mcpauth_tool_policy *tool_policy;
+     * decides tools/call (mcp_tool_policy.h). NULL: every tool. */
+    const mcpauth_mcp_tool_policy *tool_policy;
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
@@ -105,16 +105,16 @@ typedef struct mcpauth_mcp_request {
     bool body_parsed;
 } mcpauth_mcp_request;
 
-/* Per-tool scopes (tool_policy.h; MCP 2025-11-25 authorization §Scope
+/* Per-tool scopes (mcp_tool_policy.h; MCP 2025-11-25 authorization §Scope
  * Challenge Handling), decided for a POST to either transport before
  * anything else looks at it: parses req->body once (kept in req->parsed)
  * and checks every tools/call in it for req->identity.token against
- * config.tool_policy, as mcpauth_tool_policy_check_body() does with the
+ * config.tool_policy, as mcpauth_mcp_tool_policy_check_body() does with the
  * resource's required scopes base[0..base_count). The caller answers a
  * refusal (403 insufficient_scope). */
 mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_request *req,
                                        const char *const *base, size_t base_count,
-                                       mcpauth_tool_policy_verdict *verdict);
+                                       mcpauth_mcp_tool_policy_verdict *verdict);
 
 /* Frees what mcpauth_mcp_check_tools() kept in req. */
 void mcpauth_mcp_request_release(mcpauth_mcp_request *req);

@@ -179,7 +179,7 @@ void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *reque
 
 mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_request *req,
                                        const char *const *base, size_t base_count,
-                                       mcpauth_tool_policy_verdict *verdict)
+                                       mcpauth_mcp_tool_policy_verdict *verdict)
 {
     if (!req->body_parsed) {
         req->parsed = req->body
@@ -187,8 +187,8 @@ mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_r
                           : NULL;
         req->body_parsed = true;
     }
-    return mcpauth_tool_policy_check_message(server->config.tool_policy, req->parsed,
-                                             req->identity.token, base, base_count, verdict);
+    return mcpauth_mcp_tool_policy_check_message(server->config.tool_policy, req->parsed,
+                                                 req->identity.token, base, base_count, verdict);
 }
 
 void mcpauth_mcp_request_release(mcpauth_mcp_request *req)

@@ -200,7 +200,7 @@ void mcpauth__tool_policy_set_free(mcpauth__tool_policy_set *set);
 /* --- tool_policy_gate.c: the policy on a tools/list answer ------------- */
 
 /* What one tools/list answer may show: the tools the caller's token may
- * call under the policy (tool_policy.h). The engine makes it for the
+ * call under the policy (mcp_tool_policy.h). The engine makes it for the
  * request that needs it; a backend that answers later keeps it with the
  * request (it holds a copy of the token, which the request outlives). */
 typedef struct mcpauth__mcp_filter mcpauth__mcp_filter;
@@ -208,7 +208,7 @@ typedef struct mcpauth__mcp_filter mcpauth__mcp_filter;
 /* NULL with *failed false when there is nothing to filter (policy empty or
  * NULL); NULL with *failed true on allocation failure. granted NULL holds
  * no scope. */
-mcpauth__mcp_filter *mcpauth__mcp_filter_new(const mcpauth_tool_policy *policy,
+mcpauth__mcp_filter *mcpauth__mcp_filter_new(const mcpauth_mcp_tool_policy *policy,
                                              const mcpauth_token_info *granted, bool *failed);
 void mcpauth__mcp_filter_free(mcpauth__mcp_filter *filter);
 

@@ -145,7 +145,7 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
         return check_dev(config, err);
     if (config->no_auth) {
         /* Without tokens there are no scopes to check a tool against. */
-        if (!mcpauth_tool_policy_is_empty(config->tool_policy))
+        if (!mcpauth_mcp_tool_policy_is_empty(config->tool_policy))
             return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                      "per-tool scopes (--tool-scope, \"tools\" in --config) "
                                      "need token checks: not with --no-auth");

@@ -13,8 +13,8 @@
 #include "mcpauth/bearer.h"
 #include "mcpauth/devissuer.h"
 #include "mcpauth/json.h"
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/strbuf.h"
-#include "mcpauth/tool_policy.h"
 #include "serve_internal.h"
 
 #define MAX_TOKEN_LENGTH (16 * 1024)
@@ -277,7 +277,7 @@ static bool tools_allowed(request *r, mcpauth_mcp_request *req)
 {
     serve_context *ctx = r->ctx;
     const mcpauth_string_array *base = &ctx->config->required_scopes;
-    mcpauth_tool_policy_verdict verdict;
+    mcpauth_mcp_tool_policy_verdict verdict;
     if (mcpauth_mcp_check_tools(ctx->mcp, req, (const char *const *)base->items, base->count,
                                 &verdict) != MCPAUTH_OK) {
         respond_text(r, 503, "out of memory\n");
@@ -287,7 +287,7 @@ static bool tools_allowed(request *r, mcpauth_mcp_request *req)
         return true;
     ctx->metrics.insufficient_scope++;
     respond_challenge(r, 403, "insufficient_scope", verdict.reason, verdict.scope);
-    mcpauth_tool_policy_verdict_free(&verdict);
+    mcpauth_mcp_tool_policy_verdict_free(&verdict);
     return false;
 }
 

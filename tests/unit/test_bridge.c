@@ -159,7 +159,7 @@ static void finish(void)
 /* Whom a tools/list answer is for: the engine makes the call's filter from
  * these (mcpauth__mcp_filter_new). */
 typedef struct tools_view {
-    const mcpauth_tool_policy *policy;
+    const mcpauth_mcp_tool_policy *policy;
     const mcpauth_token_info *granted;
 } tools_view;
 
@@ -590,20 +590,21 @@ END_TEST
     "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":["           \
     "{\"name\":\"echo\"},{\"name\":\"admin_wipe\"},{\"name\":\"pid\"},7]}}/'"
 
-static mcpauth_tool_policy *admin_policy(void)
+static mcpauth_mcp_tool_policy *admin_policy(void)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err;
     ck_assert_ptr_nonnull(policy);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "admin_*=mcp:admin", &err), MCPAUTH_OK);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "pid=mcp:pid", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "admin_*=mcp:admin", &err),
+                     MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "pid=mcp:pid", &err), MCPAUTH_OK);
     return policy;
 }
 
 START_TEST(tools_list_filtered_per_request)
 {
     start(LISTING_CHILD, 0);
-    mcpauth_tool_policy *policy = admin_policy();
+    mcpauth_mcp_tool_policy *policy = admin_policy();
     char *plain_scopes[] = {"mcp"};
     char *admin_scopes[] = {"mcp", "mcp:admin"};
     mcpauth_token_info plain = {.active = true, .scopes = plain_scopes, .scope_count = 1};
@@ -645,7 +646,7 @@ START_TEST(tools_list_filtered_per_request)
     run_until(&d.replies);
     ck_assert_ptr_nonnull(strstr(d.body, "\"tools\":[{\"name\":\"echo\"}]"));
     finish();
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -659,7 +660,7 @@ START_TEST(tools_list_filtered_on_a_stream)
           "{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":["
           "{\"name\":\"echo\"},{\"name\":\"admin_wipe\"}]}}/'",
           0);
-    mcpauth_tool_policy *policy = admin_policy();
+    mcpauth_mcp_tool_policy *policy = admin_policy();
     char *scopes[] = {"mcp"};
     mcpauth_token_info plain = {.active = true, .scopes = scopes, .scope_count = 1};
     tools_view view = {.policy = policy, .granted = &plain};
@@ -680,7 +681,7 @@ START_TEST(tools_list_filtered_on_a_stream)
     ck_assert_ptr_nonnull(strstr(again.stream, "\"tools\":[{\"name\":\"echo\"}]"));
     ck_assert_ptr_null(strstr(again.stream, "admin_wipe"));
     finish();
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -691,7 +692,7 @@ START_TEST(tools_list_malformed_is_an_error)
           "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":"
           "{\"name\":\"admin_wipe\"}}}/'",
           0);
-    mcpauth_tool_policy *policy = admin_policy();
+    mcpauth_mcp_tool_policy *policy = admin_policy();
     tools_view view = {.policy = policy, .granted = NULL};
     fake_sink call;
     sink_init(&call);
@@ -703,7 +704,7 @@ START_TEST(tools_list_malformed_is_an_error)
     ck_assert_ptr_null(strstr(call.body, "admin_wipe"));
     ck_assert_ptr_nonnull(strstr(last_log, "tools/list result"));
     finish();
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 

@@ -392,11 +392,12 @@ END_TEST
  * tools its token may call. */
 START_TEST(tools_list_follows_the_policy)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err;
     ck_assert_ptr_nonnull(policy);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "whoami=profile", &err), MCPAUTH_OK);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "hello_*=mcp:hello", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "whoami=profile", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "hello_*=mcp:hello", &err),
+                     MCPAUTH_OK);
     mcpauth_mcp_server_free(server);
     mcpauth_mcp_config config;
     mcpauth_mcp_config_init(&config);
@@ -418,7 +419,7 @@ START_TEST(tools_list_follows_the_policy)
     c.token = NULL; /* no token holds no scope */
     post_request(&c, "tools/list", NULL);
     ck_assert_uint_eq(json_object_array_length(member(assert_result(), "tools")), 0);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -427,10 +428,11 @@ END_TEST
  * then runs. */
 START_TEST(tools_call_checked_once_and_parsed_once)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err;
     ck_assert_ptr_nonnull(policy);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "hello_*=mcp:hello", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "hello_*=mcp:hello", &err),
+                     MCPAUTH_OK);
     mcpauth_mcp_server_free(server);
     mcpauth_mcp_config config;
     mcpauth_mcp_config_init(&config);
@@ -444,13 +446,13 @@ START_TEST(tools_call_checked_once_and_parsed_once)
     static const char *const base[] = {"mcp"};
     call c = {.version = "2025-11-25", .token = &alice};
     mcpauth_mcp_request req = request_for(&c, body);
-    mcpauth_tool_policy_verdict verdict;
+    mcpauth_mcp_tool_policy_verdict verdict;
     ck_assert_int_eq(mcpauth_mcp_check_tools(server, &req, base, 1, &verdict), MCPAUTH_OK);
     ck_assert(!verdict.allowed);
     ck_assert_str_eq(verdict.scope, "mcp mcp:hello");
     ck_assert(req.body_parsed);
     ck_assert_ptr_nonnull(req.parsed);
-    mcpauth_tool_policy_verdict_free(&verdict);
+    mcpauth_mcp_tool_policy_verdict_free(&verdict);
 
     /* whoami needs nothing more: allowed, and the engine runs the parsed
      * body, not the bytes (which no longer say the same). */
@@ -465,7 +467,7 @@ START_TEST(tools_call_checked_once_and_parsed_once)
     ck_assert_ptr_nonnull(strstr(reply.body, "structuredContent"));
     mcpauth_mcp_request_release(&req);
     ck_assert_ptr_null(req.parsed);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
