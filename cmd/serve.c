@@ -495,7 +495,7 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_PASS_ENV:
         return add_to(a, &a->pass_env, &a->from_file.pass_env, arg);
     case OPT_SHARED_BACKEND:
-        c->backend.shared = true;
+        c->backend.stdio.shared = true;
         return 0;
     case OPT_BACKEND_TIMEOUT:
         if (cmd_parse_long(&serve_spec, "backend-timeout", arg, 1, 86400, &value) != 0)
@@ -505,7 +505,7 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_BACKEND_KILL_TIMEOUT:
         if (cmd_parse_long(&serve_spec, "backend-kill-timeout", arg, 0, 3600, &value) != 0)
             return 2;
-        c->backend.kill_grace_ms = (uint64_t)value * 1000;
+        c->backend.stdio.kill_grace_ms = (uint64_t)value * 1000;
         return 0;
     case OPT_BACKEND_MAX_LINE:
         return set_size("backend-max-line", arg, 1024, 256L * 1024 * 1024, &c->backend.max_line);
@@ -513,7 +513,7 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("backend-max-buffer", arg, 4096, 1024L * 1024 * 1024,
                         &c->backend.max_buffered);
     case OPT_UPSTREAM:
-        c->backend.upstream_url = arg;
+        c->backend.upstream.url = arg;
         return 0;
     case OPT_UPSTREAM_HEADER_FILE:
         a->upstream_header_file = arg;
@@ -654,13 +654,13 @@ static int load_config_file(serve_args *a, json_object **doc)
 static int backend_setup(serve_args *a, char **command)
 {
     mcpauth_serve_config *c = &a->config;
-    c->backend.argv = command ? command : a->file_command;
-    if (!c->backend.argv)
+    c->backend.stdio.argv = command ? command : a->file_command;
+    if (!c->backend.stdio.argv)
         return 0;
-    c->backend.env = a->env.items;
-    c->backend.env_count = a->env.count;
-    c->backend.pass_env = a->pass_env.items;
-    c->backend.pass_env_count = a->pass_env.count;
+    c->backend.stdio.env = a->env.items;
+    c->backend.stdio.env_count = a->env.count;
+    c->backend.stdio.pass_env = a->pass_env.items;
+    c->backend.stdio.pass_env_count = a->pass_env.count;
     if (c->workers > 1)
         return cmd_usage_error(&serve_spec,
                                "--workers must be 1 with a backend command: each session's "
@@ -668,42 +668,12 @@ static int backend_setup(serve_args *a, char **command)
     return 0;
 }
 
-/* Headers we set ourselves, or that would make the request another one:
- * the upstream's own credentials go in any other header. */
-static bool upstream_header_reserved(const char *line, size_t name_length)
-{
-    static const char *const reserved[] = {"Mcp-Session-Id",
-                                           "MCP-Protocol-Version",
-                                           "Content-Type",
-                                           "Content-Length",
-                                           "Accept",
-                                           "Host",
-                                           "Transfer-Encoding",
-                                           "Connection",
-                                           "Expect",
-                                           "Last-Event-ID"};
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strlen(reserved[i]) == name_length && strncasecmp(line, reserved[i], name_length) == 0)
-            return true;
-    return false;
-}
-
-/* One 'Name: value' line: a token name (RFC 9110 §5.6.2), a value of
- * visible characters and spaces. Never echoes the value: it may be a
- * credential. */
+/* One 'Name: value' line (mcp_backend.h has the rules). */
 static int upstream_header_add(serve_args *a, const char *where, char *line, size_t *count)
 {
-    size_t name_length = strspn(line, "!#$%&'*+-.^_`|~0123456789"
-                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
-    if (name_length == 0 || line[name_length] != ':')
-        return cmd_usage_error(&serve_spec, "%s: a line is not 'Name: value'", where);
-    for (const char *p = line + name_length + 1; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t')
-            return cmd_usage_error(&serve_spec, "%s: the value of %.*s has control characters",
-                                   where, (int)name_length, line);
-    if (upstream_header_reserved(line, name_length))
-        return cmd_usage_error(&serve_spec, "%s: %.*s is set by mcpauth itself", where,
-                               (int)name_length, line);
+    mcpauth_error err = {0};
+    if (mcpauth_mcp_upstream_header_check(line, &err) != MCPAUTH_OK)
+        return cmd_usage_error(&serve_spec, "%s: %s", where, err.message);
     if (*count == MAX_UPSTREAM_HEADERS)
         return cmd_usage_error(&serve_spec, "%s: at most %d headers", where, MAX_UPSTREAM_HEADERS);
     a->upstream_headers[(*count)++] = line;
@@ -716,12 +686,12 @@ static int upstream_header_add(serve_args *a, const char *where, char *line, siz
 static int upstream_setup(serve_args *a)
 {
     mcpauth_serve_config *c = &a->config;
-    if (!c->backend.upstream_url) {
+    if (!c->backend.upstream.url) {
         if (a->upstream_header_file)
             return cmd_usage_error(&serve_spec, "--upstream-header-file needs --upstream");
         return 0;
     }
-    if (c->backend.argv)
+    if (c->backend.stdio.argv)
         return cmd_usage_error(&serve_spec, "--upstream cannot be used with a backend command");
     mcpauth_error err = {0};
     const char *where = a->upstream_header_file;
@@ -759,25 +729,26 @@ static int upstream_setup(serve_args *a)
             return rc;
     }
     a->upstream_header_length = length;
-    c->backend.upstream_headers = a->upstream_headers;
-    c->backend.upstream_header_count = count;
+    c->backend.upstream.headers = a->upstream_headers;
+    c->backend.upstream.header_count = count;
     return 0;
 }
 
 /* The per-tool scope policy: the --tool-scope rules first, in order, then
  * the --config file's "tools" object. *policy stays NULL without either. */
-static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
+static int build_tool_policy(serve_args *a, mcpauth_mcp_tool_policy **policy)
 {
     if (a->tool_scopes.count == 0 && !a->tools)
         return 0;
     mcpauth_error err = {0};
-    *policy = mcpauth_tool_policy_new();
+    *policy = mcpauth_mcp_tool_policy_new();
     if (!*policy) {
         mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
         return cmd_fail("serve", &err);
     }
     for (size_t i = 0; i < a->tool_scopes.count; i++) {
-        if (mcpauth_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) != MCPAUTH_OK) {
+        if (mcpauth_mcp_tool_policy_add_text(*policy, a->tool_scopes.items[i], &err) !=
+            MCPAUTH_OK) {
             /* Rules from the file's "tool-scope" member are a configuration
              * error (exit 5), those from the command line a usage error. */
             cmd_set_option_source(a->from_file.tool_scope ? a->config_file : NULL);
@@ -786,7 +757,8 @@ static int build_tool_policy(serve_args *a, mcpauth_tool_policy **policy)
             return status;
         }
     }
-    if (a->tools && mcpauth_tool_policy_add_json(*policy, a->tools, "tools", &err) != MCPAUTH_OK) {
+    if (a->tools &&
+        mcpauth_mcp_tool_policy_add_json(*policy, a->tools, "tools", &err) != MCPAUTH_OK) {
         fprintf(stderr, "mcpauth serve: %s: %s\n", a->config_file, err.message);
         return MCPAUTH_ELOCAL;
     }
@@ -828,7 +800,7 @@ int cmd_serve(int argc, char **argv)
     c->mcp.server_version = MCPAUTH_VERSION;
     mcpauth_credentials creds = {0};
     json_object *file_doc = NULL;
-    mcpauth_tool_policy *tool_policy = NULL;
+    mcpauth_mcp_tool_policy *tool_policy = NULL;
     char *secret = NULL;
     int operands = 0;
 
@@ -879,7 +851,7 @@ done:
     mcpauth_credentials_free(&creds);
     mcpauth_secret_free(secret);
     json_object_put(file_doc);
-    mcpauth_tool_policy_free(tool_policy);
+    mcpauth_mcp_tool_policy_free(tool_policy);
     free(a.listen_host);
     free(a.file_command);
     if (a.upstream_header_text) /* split with NULs: wiped by length */

@@ -1,16 +1,19 @@
 /* The MCP protocol engine behind the Streamable HTTP endpoint: JSON-RPC 2.0
  * messages, protocol version negotiation, sessions bound to the token's
- * identity, and the tools. It knows nothing of sockets: the HTTP layer hands
- * it a POST (or DELETE) that already passed authentication, with the caller's
- * identity, and gets back the HTTP status, body and headers to send.
+ * identity, the per-tool policy, and a backend that answers (the built-in
+ * tools, or one of mcp_backend.h). It knows nothing of sockets: the HTTP
+ * layer hands it a POST, GET or DELETE that already passed authentication,
+ * with the caller's identity, and gets back the HTTP status, body and
+ * headers to send. The legacy HTTP+SSE transport is mcp_legacy.h.
  *
  * Protocol versions: 2025-11-25 (preferred), 2025-06-18, 2025-03-26
  * (batches allowed only there). Methods: initialize,
  * notifications/initialized, ping, tools/list, tools/call, logging/setLevel.
  *
- * With a stdio backend (mcp_backend.h) the same checks run, and the checked
- * messages go to the session's child process instead of the built-in tools;
- * GET then opens the session's standalone Server-Sent Events stream.
+ * With a stdio or upstream backend (mcp_backend.h) the same checks run,
+ * and the checked messages go to the session's child process or upstream
+ * session instead of the built-in tools; GET then opens the session's
+ * standalone Server-Sent Events stream.
  *
  * Nothing here blocks, beyond waiting briefly for the session table's lock
  * while another process holds it (for a few memory operations, never I/O);
@@ -25,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/token.h"
-#include "mcpauth/tool_policy.h"
 
 #define MCPAUTH_MCP_LATEST_VERSION    "2025-11-25"
 #define MCPAUTH_MCP_SESSION_ID_LENGTH 32         /* hex characters */
@@ -56,13 +59,13 @@ typedef struct mcpauth_mcp_config {
     /* Borrowed: the table to keep sessions in, whose own limits then apply
      * instead of the two above. NULL: the server makes a table of its own. */
     mcpauth_mcp_sessions *sessions;
-    /* Borrowed: a stdio backend that answers MCP instead of the built-in
-     * tools (mcp_backend.h). NULL: the built-in tools. */
+    /* Borrowed: a backend that answers MCP instead of the built-in tools
+     * (mcp_backend.h). NULL: the built-in tools. */
     struct mcpauth_mcp_backend *backend;
-    /* Borrowed: tools/list answers, the built-in tools' and a backend's,
-     * show only the tools the caller's token may call (tool_policy.h).
-     * NULL: every tool. tools/call is checked before the engine (serve). */
-    const mcpauth_tool_policy *tool_policy;
+    /* Borrowed: tools/list answers, whichever backend gives them, show only
+     * the tools the caller's token may call, and mcpauth_mcp_check_tools()
+     * decides tools/call (mcp_tool_policy.h). NULL: every tool. */
+    const mcpauth_mcp_tool_policy *tool_policy;
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
@@ -94,7 +97,27 @@ typedef struct mcpauth_mcp_request {
     mcpauth_mcp_identity identity;
     const char *last_event_id; /* Last-Event-ID header (GET), NULL when absent */
     int64_t now;               /* seconds since the epoch, for session expiry */
+    /* The body parsed by mcpauth_mcp_check_tools() (body_parsed true;
+     * parsed NULL when it is not JSON), which the engine then uses instead
+     * of parsing it again. Owned by the request: release it with
+     * mcpauth_mcp_request_release() once the handler returned. */
+    json_object *parsed;
+    bool body_parsed;
 } mcpauth_mcp_request;
+
+/* Per-tool scopes (mcp_tool_policy.h; MCP 2025-11-25 authorization §Scope
+ * Challenge Handling), decided for a POST to either transport before
+ * anything else looks at it: parses req->body once (kept in req->parsed)
+ * and checks every tools/call in it for req->identity.token against
+ * config.tool_policy, as mcpauth_mcp_tool_policy_check_body() does with the
+ * resource's required scopes base[0..base_count). The caller answers a
+ * refusal (403 insufficient_scope). */
+mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_request *req,
+                                       const char *const *base, size_t base_count,
+                                       mcpauth_mcp_tool_policy_verdict *verdict);
+
+/* Frees what mcpauth_mcp_check_tools() kept in req. */
+void mcpauth_mcp_request_release(mcpauth_mcp_request *req);
 
 /* What to send back. Owned by the engine; valid during the callback. */
 typedef struct mcpauth_mcp_reply {
@@ -113,7 +136,7 @@ typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data)
  * times and stream_end once: a 200 text/event-stream response whose data is
  * already formatted as Server-Sent Events.
  *
- * An answer that waits for a stdio backend outlives the call that started
+ * An answer that waits for a backend outlives the call that started
  * it: the engine then sets on_abort and engine_data before returning. When
  * the client goes away before the answer ends, the HTTP layer calls
  * on_abort (when set) and ends the exchange itself; the engine never
@@ -128,6 +151,11 @@ typedef struct mcpauth_mcp_sink {
     void *engine_data;
 } mcpauth_mcp_sink;
 
+/* The Streamable HTTP transport's three methods (streamable_http.c), one
+ * shape: the request is borrowed, the sink answered exactly once. */
+typedef void mcpauth_mcp_handler(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                                 mcpauth_mcp_sink *sink);
+
 /* Handles a POST (MCP 2025-11-25 transports §Sending Messages): Accept must
  * list application/json and text/event-stream (406), Content-Type must be
  * application/json (415), body one JSON-RPC message (a batch only for
@@ -136,25 +164,22 @@ typedef struct mcpauth_mcp_sink {
  * stateless) bound to identity's subject and client; other requests must name
  * a live session of the same subject and client (400 when missing, 404 when
  * unknown, expired or someone else's). Notifications and responses: 202.
- * With a stdio backend (config.backend) the checked messages go to the
- * session's backend (mcp_backend.h), which may answer later or stream. The
- * sink is answered exactly once, possibly before this returns. */
-void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                             mcpauth_mcp_sink *sink);
+ * The checked messages go to the backend (mcp_backend.h; the built-in
+ * tools without one), which may answer later or stream. The sink is
+ * answered exactly once, possibly before this returns. */
+mcpauth_mcp_handler mcpauth_mcp_handle_post;
 
 /* Handles a GET (transports §Listening for Messages from the Server): 405
- * without a stdio backend; else Accept must list text/event-stream (406),
- * the session be live and the caller's (400, 404), and the answer is the
- * session's standalone SSE stream (409 when one is open already), resumed
- * after req->last_event_id when given. */
-void mcpauth_mcp_handle_get(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                            mcpauth_mcp_sink *sink);
+ * with the built-in tools (which never speak first); else Accept must list
+ * text/event-stream (406), the session be live and the caller's (400,
+ * 404), and the answer is the session's standalone SSE stream (409 when
+ * one is open already), resumed after req->last_event_id when given. */
+mcpauth_mcp_handler mcpauth_mcp_handle_get;
 
-/* Handles a DELETE: ends the session (200) and its backend process, 404
- * when unknown or someone else's, 400 without a session id, 405 when
+/* Handles a DELETE: ends the session (200) and its backend's side of it,
+ * 404 when unknown or someone else's, 400 without a session id, 405 when
  * stateless. */
-void mcpauth_mcp_handle_delete(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                               mcpauth_mcp_sink *sink);
+mcpauth_mcp_handler mcpauth_mcp_handle_delete;
 
 /* Live sessions (after dropping expired ones at time now): with a shared
  * table, those of every process using it. */

@@ -1,7 +1,11 @@
-/* A stdio backend for the MCP endpoint: every MCP session gets its own child
- * process speaking newline-delimited JSON-RPC on stdin/stdout (MCP
- * 2025-11-25 basic/transports §stdio), bridged to Streamable HTTP by the
- * engine (mcp.h). With `shared`, one child serves every session.
+/* A backend for the MCP endpoint, answering instead of the built-in tools:
+ * a stdio command (the rules below) or an upstream HTTP MCP server
+ * (mcpauth_mcp_upstream_config; src/mcp/upstream.c has its rules).
+ *
+ * stdio: every MCP session gets its own child process speaking
+ * newline-delimited JSON-RPC on stdin/stdout (MCP 2025-11-25
+ * basic/transports §stdio), bridged to Streamable HTTP by the engine
+ * (mcp.h). With `shared`, one child serves every session.
  *
  * Bridging. Client requests go to the child with ids we mint (integers), so
  * ids never collide across clients or directions; the child's response is
@@ -44,7 +48,7 @@
  * standalone stream. Every event is also kept in the session's replay
  * buffer (bounded), so a client that lost a stream resumes it with GET and
  * Last-Event-ID; a client that goes away does not cancel its request
- * (transports §Sending Messages; PO-6).
+ * (transports §Sending Messages).
  *
  * Failures. A child that cannot start, exits, is killed or breaks the
  * protocol (a stdout line over max_line) fails the requests in flight with
@@ -76,31 +80,51 @@ typedef struct mcpauth_mcp_backend mcpauth_mcp_backend;
 /* A server event for the log: level is "info", "warning" or "error". */
 typedef void (*mcpauth_mcp_backend_log_cb)(const char *level, const char *message, void *data);
 
-typedef struct mcpauth_mcp_backend_config {
-    char **argv;            /* the command and its arguments, NULL-terminated; borrowed */
-    const char *const *env; /* "NAME=VALUE" set in the child; borrowed */
+/* A command speaking MCP on stdio (the rules above). Borrowed. */
+typedef struct mcpauth_mcp_stdio_config {
+    char **argv;            /* the command and its arguments, NULL-terminated */
+    const char *const *env; /* "NAME=VALUE" set in the child */
     size_t env_count;
-    const char *const *pass_env; /* names passed on from our environment; borrowed */
+    const char *const *pass_env; /* names passed on from our environment */
     size_t pass_env_count;
-    bool shared;                 /* one child for every session */
+    bool shared;            /* one child for every session */
+    uint64_t kill_grace_ms; /* SIGTERM to SIGKILL when stopping a child (5000) */
+} mcpauth_mcp_stdio_config;
+
+/* An HTTP MCP server (Streamable HTTP): every session is mapped to one of
+ * its sessions (upstream.c has the rules). Borrowed. */
+typedef struct mcpauth_mcp_upstream_config {
+    const char *url;
+    const char *const *headers; /* "Name: value" lines sent with every request */
+    size_t header_count;
+    const mcpauth_http_options *http; /* TLS and plain-http policy; NULL: defaults */
+} mcpauth_mcp_upstream_config;
+
+/* One backend: stdio when stdio.argv is set, upstream when upstream.url is
+ * (never both). The limits apply to either kind: for upstream,
+ * request_timeout_ms caps each request, max_line each JSON body and each
+ * event. */
+typedef struct mcpauth_mcp_backend_config {
+    mcpauth_mcp_stdio_config stdio;
+    mcpauth_mcp_upstream_config upstream;
     uint64_t request_timeout_ms; /* a request's answer must come within (300000) */
-    uint64_t kill_grace_ms;      /* SIGTERM to SIGKILL when stopping a child (5000) */
     size_t max_line;             /* longest line the child may write (4 MiB) */
     size_t max_buffered;         /* replay buffer and unread input per session (16 MiB) */
     uint64_t keepalive_ms;       /* comment line on idle streams (15000) */
-    /* An HTTP MCP server instead of a command (argv NULL): every session
-     * is mapped to one of its sessions (upstream.c in mcp_internal.h has
-     * the rules); request_timeout_ms caps each request, max_line each
-     * JSON body and each event. Borrowed. */
-    const char *upstream_url;
-    const char *const *upstream_headers; /* "Name: value" lines sent with every request */
-    size_t upstream_header_count;
-    const mcpauth_http_options *upstream_http; /* TLS and plain-http policy; NULL: defaults */
     mcpauth_mcp_backend_log_cb log;
     void *log_data;
 } mcpauth_mcp_backend_config;
 
 void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config);
+
+/* Checks one configured upstream header line, "Name: value": a token name
+ * (RFC 9110 §5.6.2), a value without control characters but tab, and not a
+ * header the upstream backend sets itself or one that would make the
+ * request another (Mcp-Session-Id, MCP-Protocol-Version, Content-Type,
+ * Content-Length, Accept, Host, Transfer-Encoding, Connection, Expect,
+ * Last-Event-ID). MCPAUTH_EUSAGE with one line naming the header, never
+ * its value (it may be a credential). */
+mcpauth_status mcpauth_mcp_upstream_header_check(const char *line, mcpauth_error *err);
 
 /* A backend on loop; config is copied (what it borrows must outlive the
  * backend). NULL on allocation failure. Children start with the sessions. */

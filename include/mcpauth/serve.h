@@ -20,7 +20,7 @@
 #include "mcpauth/jose.h"
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
-#include "mcpauth/tool_policy.h"
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -54,7 +54,7 @@ typedef struct mcpauth_serve_config {
     bool introspect_jwt;                        /* introspect verified JWTs too */
     mcpauth_string_array audiences;             /* accepted; the resource URL is added first */
     mcpauth_string_array required_scopes;       /* default: mcp */
-    const mcpauth_tool_policy *tool_policy;     /* borrowed; NULL: no per-tool scopes */
+    const mcpauth_mcp_tool_policy *tool_policy; /* borrowed; NULL: no per-tool scopes */
     mcpauth_string_array allowed_origins;       /* besides the resource's own origin */
     mcpauth_string_array allowed_hosts;         /* besides the resource's host and loopback */
     int64_t leeway_seconds;

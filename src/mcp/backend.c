@@ -1,132 +1,69 @@
-/* The stdio backend behind the engine (mcp_backend.h): which bridge serves
- * which session, the children's environment, the idle sweep, the timer for
- * timeouts and keep-alives, and shutdown. */
+/* The backend interface (mcp_backend.h): picks the kind a configuration
+ * names, and holds what every kind shares: the engine's session table, the
+ * log, the timer that drives each kind's tick, and shutdown. The kinds fill
+ * in mcpauth__mcp_backend_ops: builtin_tools.c, stdio.c, upstream.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "mcp_internal.h"
-#include "mcpauth/child_process.h"
-#include "mcpauth/strbuf.h"
 
-extern char **environ;
-
-#define TICK_MS          250
-#define IDLE_CHECK_TICKS 4
-#define MAX_STDERR_LINE  1024
-#define MAX_ENV          512
-
-typedef struct bridge_entry {
-    struct bridge_entry *next;
-    mcpauth__bridge *bridge;
-    mcpauth_mcp_backend *backend;
-} bridge_entry;
-
-struct mcpauth_mcp_backend {
-    uv_loop_t *loop;
-    mcpauth_mcp_backend_config config;
-    uv_timer_t timer;
-    unsigned ticks;
-    bridge_entry *bridges;
-    mcpauth__bridge *shared; /* with config.shared: the one child, while it is usable */
-    mcpauth_mcp_sessions *table;
-    size_t children;
-    bool shutting_down, timer_closed;
-    mcpauth_mcp_backend_closed_cb closed_cb;
-    void *closed_data;
-    mcpauth__upstream *upstream; /* with config.upstream_url, instead of children */
-    bool upstream_closed;
-};
+#define TICK_MS 250
 
 void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config)
 {
     memset(config, 0, sizeof *config);
     config->request_timeout_ms = 300000;
-    config->kill_grace_ms = 5000;
     config->max_line = 4 * 1024 * 1024;
     config->max_buffered = 16 * 1024 * 1024;
     config->keepalive_ms = 15000;
+    config->stdio.kill_grace_ms = 5000;
 }
 
-static void backend_log(mcpauth_mcp_backend *backend, const char *level, const char *message)
+void mcpauth__backend_log(mcpauth_mcp_backend *backend, const char *level, const char *message)
 {
     if (backend->config.log)
         backend->config.log(level, message, backend->config.log_data);
 }
 
-static void on_bridge_log(const char *level, const char *message, void *data)
+void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
+                           const mcpauth_mcp_config *server)
 {
-    bridge_entry *entry = data;
-    backend_log(entry->backend, level, message);
+    backend->table = table;
+    backend->server = server;
 }
 
-/* ---- the idle sweep and the timer ---- */
-
-typedef struct dead_sessions {
-    const mcpauth__bridge *bridge;
-    mcpauth_mcp_sessions *table;
-    int64_t now;
-    char ids[8][MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
-    size_t count;
-} dead_sessions;
-
-static void collect_dead(const char *session_id, void *data)
+void mcpauth__backend_reply_bad_gateway(mcpauth_mcp_sink *sink, json_object *id,
+                                        const char *message)
 {
-    dead_sessions *dead = data;
-    /* A session busy with a long call or an open stream is in use. */
-    if (mcpauth__bridge_session_busy(dead->bridge, session_id)) {
-        mcpauth__session_touch(dead->table, session_id, dead->now);
-        return;
-    }
-    if (dead->count < sizeof dead->ids / sizeof dead->ids[0] &&
-        !mcpauth__session_alive(dead->table, session_id, dead->now))
-        snprintf(dead->ids[dead->count++], sizeof dead->ids[0], "%s", session_id);
-}
-
-/* Sessions the table dropped (idle, or pushed out when it was full) take
- * their children with them. */
-static void sweep_idle(mcpauth_mcp_backend *backend)
-{
-    for (bridge_entry *e = backend->bridges; e && backend->table; e = e->next) {
-        dead_sessions dead = {
-            .bridge = e->bridge, .table = backend->table, .now = (int64_t)time(NULL)};
-        mcpauth__bridge_each_session(e->bridge, collect_dead, &dead);
-        for (size_t i = 0; i < dead.count; i++) {
-            char message[160];
-            snprintf(message, sizeof message, "session %.8s... idle; backend[%d] released",
-                     dead.ids[i], mcpauth__bridge_pid(e->bridge));
-            backend_log(backend, "info", message);
-            mcpauth__bridge_detach(e->bridge, dead.ids[i], "the session expired");
-        }
-    }
+    mcpauth__mcp_reply_json(
+        sink, 502, mcpauth__jsonrpc_error(id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL),
+        NULL);
 }
 
 static void on_tick(uv_timer_t *timer)
 {
     mcpauth_mcp_backend *backend = timer->data;
-    uint64_t now = uv_now(backend->loop);
-    for (bridge_entry *e = backend->bridges; e; e = e->next)
-        mcpauth__bridge_tick(e->bridge, now);
-    if (++backend->ticks % IDLE_CHECK_TICKS == 0)
-        sweep_idle(backend);
+    if (backend->ops->tick)
+        backend->ops->tick(backend, uv_now(backend->loop));
 }
 
 mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,
                                              const mcpauth_mcp_backend_config *config)
 {
-    mcpauth_mcp_backend *backend = calloc(1, sizeof *backend);
+    const mcpauth__mcp_backend_ops *ops = config->upstream.url ? &mcpauth__mcp_upstream_ops
+                                          : config->stdio.argv ? &mcpauth__mcp_stdio_ops
+                                                               : NULL;
+    mcpauth_mcp_backend *backend = ops ? calloc(1, sizeof *backend) : NULL;
     if (!backend)
         return NULL;
+    backend->ops = ops;
     backend->loop = loop;
     backend->config = *config;
-    backend->upstream_closed = true;
-    if (config->upstream_url) {
-        backend->upstream_closed = false;
-        if (!(backend->upstream = mcpauth__upstream_new(loop, &backend->config))) {
-            free(backend);
-            return NULL;
-        }
+    if (ops->start && !ops->start(backend)) {
+        free(backend);
+        return NULL;
     }
     uv_timer_init(loop, &backend->timer);
     backend->timer.data = backend;
@@ -134,16 +71,24 @@ mcpauth_mcp_backend *mcpauth_mcp_backend_new(uv_loop_t *loop,
     return backend;
 }
 
+static void *session_unlink(mcpauth_mcp_backend *backend, const char *id);
+
 /* ---- closing ---- */
 
 static void maybe_closed(mcpauth_mcp_backend *backend)
 {
-    if (backend->shutting_down && backend->timer_closed && backend->children == 0 &&
-        backend->upstream_closed && backend->closed_cb) {
+    if (backend->shutting_down && backend->timer_closed && backend->kind_closed &&
+        backend->closed_cb) {
         mcpauth_mcp_backend_closed_cb cb = backend->closed_cb;
         backend->closed_cb = NULL;
         cb(backend, backend->closed_data);
     }
+}
+
+void mcpauth__backend_kind_closed(mcpauth_mcp_backend *backend)
+{
+    backend->kind_closed = true;
+    maybe_closed(backend);
 }
 
 static void on_timer_closed(uv_handle_t *handle)
@@ -151,40 +96,6 @@ static void on_timer_closed(uv_handle_t *handle)
     mcpauth_mcp_backend *backend = handle->data;
     backend->timer_closed = true;
     maybe_closed(backend);
-}
-
-static void on_upstream_closed(void *data)
-{
-    mcpauth_mcp_backend *backend = data;
-    backend->upstream_closed = true;
-    maybe_closed(backend);
-}
-
-static void on_bridge_closed(mcpauth__bridge *bridge, void *data)
-{
-    bridge_entry *entry = data;
-    mcpauth_mcp_backend *backend = entry->backend;
-    for (bridge_entry **e = &backend->bridges; *e; e = &(*e)->next) {
-        if (*e == entry) {
-            *e = entry->next;
-            break;
-        }
-    }
-    if (backend->shared == bridge)
-        backend->shared = NULL;
-    free(entry);
-    backend->children--;
-    maybe_closed(backend);
-}
-
-static void on_session_ended(const char *session_id, void *data)
-{
-    bridge_entry *entry = data;
-    mcpauth_mcp_backend *backend = entry->backend;
-    if (backend->shared == entry->bridge)
-        backend->shared = NULL;
-    if (backend->table)
-        mcpauth__session_remove(backend->table, session_id);
 }
 
 void mcpauth_mcp_backend_shutdown(mcpauth_mcp_backend *backend,
@@ -195,246 +106,91 @@ void mcpauth_mcp_backend_shutdown(mcpauth_mcp_backend *backend,
     backend->shutting_down = true;
     backend->closed_cb = closed_cb;
     backend->closed_data = data;
-    backend->shared = NULL;
-    for (bridge_entry *e = backend->bridges; e; e = e->next)
-        mcpauth__bridge_stop(e->bridge, "the server is shutting down");
-    if (backend->upstream)
-        mcpauth__upstream_shutdown(backend->upstream, on_upstream_closed, backend);
+    backend->ops->shutdown(backend);
     uv_timer_stop(&backend->timer);
     uv_close((uv_handle_t *)&backend->timer, on_timer_closed);
 }
 
 void mcpauth_mcp_backend_free(mcpauth_mcp_backend *backend)
 {
-    if (backend && backend->upstream)
-        mcpauth__upstream_free(backend->upstream);
+    if (!backend)
+        return;
+    if (backend->ops->free)
+        backend->ops->free(backend);
+    while (backend->sessions)
+        session_unlink(backend, backend->sessions->id);
     free(backend);
 }
 
-/* ---- the environment of a child ---- */
+/* ---- sessions ---- */
 
-typedef struct env_list {
-    char *items[MAX_ENV + 1];
-    size_t count;
-} env_list;
-
-static void env_add(env_list *env, const char *name, const char *value)
+mcpauth__backend_session *mcpauth__backend_session_add(mcpauth_mcp_backend *backend, const char *id,
+                                                       void *data)
 {
-    if (!value || env->count == MAX_ENV)
-        return;
-    size_t length = strlen(name) + strlen(value) + 2;
-    char *item = malloc(length);
-    if (!item)
-        return;
-    snprintf(item, length, "%s=%s", name, value);
-    env->items[env->count++] = item;
+    mcpauth__backend_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    snprintf(s->id, sizeof s->id, "%s", id);
+    s->data = data;
+    s->next = backend->sessions;
+    backend->sessions = s;
+    return s;
 }
 
-static void env_add_entry(env_list *env, const char *entry)
+mcpauth__backend_session *mcpauth__backend_session_find(mcpauth_mcp_backend *backend,
+                                                        const char *id)
 {
-    if (env->count < MAX_ENV && (env->items[env->count] = strdup(entry)))
-        env->count++;
-}
-
-static bool inherited_by_default(const char *entry)
-{
-    return strncmp(entry, "PATH=", 5) == 0 || strncmp(entry, "HOME=", 5) == 0 ||
-           strncmp(entry, "LANG=", 5) == 0 || strncmp(entry, "LC_", 3) == 0;
-}
-
-/* PATH, HOME, LANG and LC_* from ours, then --pass-env, then --env, then
- * the identity (never the token: MCP security best practices, token
- * passthrough). */
-static void env_build(const mcpauth_mcp_backend *backend, const mcpauth_mcp_identity *identity,
-                      env_list *env)
-{
-    const mcpauth_mcp_backend_config *c = &backend->config;
-    for (char **e = environ; *e; e++)
-        if (inherited_by_default(*e))
-            env_add_entry(env, *e);
-    for (size_t i = 0; i < c->pass_env_count; i++)
-        env_add(env, c->pass_env[i], getenv(c->pass_env[i]));
-    for (size_t i = 0; i < c->env_count; i++)
-        env_add_entry(env, c->env[i]);
-    const mcpauth_token_info *token = identity ? identity->token : NULL;
-    if (!token || c->shared)
-        return;
-    env_add(env, "MCPAUTH_SUBJECT", token->subject);
-    env_add(env, "MCPAUTH_CLIENT_ID", token->client_id);
-    mcpauth_strbuf scopes = MCPAUTH_STRBUF_INIT;
-    for (size_t i = 0; i < token->scope_count; i++)
-        mcpauth_strbuf_appendf(&scopes, "%s%s", i ? " " : "", token->scopes[i]);
-    if (!mcpauth_strbuf_failed(&scopes))
-        env_add(env, "MCPAUTH_SCOPES", scopes.data ? scopes.data : "");
-    mcpauth_strbuf_free(&scopes);
-}
-
-static void env_free(env_list *env)
-{
-    for (size_t i = 0; i < env->count; i++)
-        free(env->items[i]);
-}
-
-static int spawn_bridge(mcpauth_mcp_backend *backend, const mcpauth_mcp_identity *identity,
-                        mcpauth__bridge **out)
-{
-    const mcpauth_mcp_backend_config *c = &backend->config;
-    bridge_entry *entry = calloc(1, sizeof *entry);
-    if (!entry)
-        return UV_ENOMEM;
-    entry->backend = backend;
-    env_list env = {0};
-    env_build(backend, identity, &env);
-    mcpauth_child_options options = {
-        .file = c->argv[0],
-        .args = c->argv,
-        .env = env.items,
-        .max_line = c->max_line,
-        .max_stderr_line = MAX_STDERR_LINE,
-        .kill_grace_ms = c->kill_grace_ms,
-    };
-    mcpauth__bridge_limits limits = {
-        .shared = c->shared,
-        .request_timeout_ms = c->request_timeout_ms,
-        .max_buffered = c->max_buffered,
-        .keepalive_ms = c->keepalive_ms,
-    };
-    mcpauth__bridge_hooks hooks = {
-        .log = on_bridge_log,
-        .session_ended = on_session_ended,
-        .closed = on_bridge_closed,
-        .data = entry,
-    };
-    int rc = mcpauth__bridge_spawn(backend->loop, &options, &limits, &hooks, &entry->bridge);
-    env_free(&env);
-    if (rc != 0) {
-        free(entry);
-        return rc;
-    }
-    entry->next = backend->bridges;
-    backend->bridges = entry;
-    backend->children++;
-    *out = entry->bridge;
-    return 0;
-}
-
-/* ---- the engine's calls ---- */
-
-static mcpauth__bridge *bridge_of(mcpauth_mcp_backend *backend, const char *session_id)
-{
-    for (bridge_entry *e = backend->bridges; e; e = e->next)
-        if (mcpauth__bridge_has(e->bridge, session_id))
-            return e->bridge;
+    for (mcpauth__backend_session *s = backend->sessions; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
     return NULL;
 }
 
-static void reply_bad_gateway(mcpauth_mcp_sink *sink, json_object *id, const char *message)
+/* Unlinks the entry and frees it; returns its data. */
+static void *session_unlink(mcpauth_mcp_backend *backend, const char *id)
 {
-    json_object *error = mcpauth__jsonrpc_error(id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
-    size_t length = 0;
-    const char *body = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-    mcpauth_mcp_reply reply = {
-        .status = body ? 502 : 500,
-        .content_type = body ? "application/json" : NULL,
-        .body = body,
-        .body_length = length,
-    };
-    sink->reply(&reply, sink->data);
-    json_object_put(error);
+    for (mcpauth__backend_session **p = &backend->sessions; *p; p = &(*p)->next) {
+        mcpauth__backend_session *s = *p;
+        if (strcmp(s->id, id) != 0)
+            continue;
+        *p = s->next;
+        void *data = s->data;
+        free(s);
+        return data;
+    }
+    return NULL;
 }
 
-bool mcpauth__backend_initialize(mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
-                                 const char *session_id, const mcpauth_mcp_identity *identity,
-                                 json_object *message, const mcpauth__jsonrpc_message *msg,
-                                 mcpauth_mcp_sink *sink)
+void *mcpauth__backend_session_drop(mcpauth_mcp_backend *backend, const char *id)
 {
-    backend->table = table;
-    if (backend->shutting_down) {
-        reply_bad_gateway(sink, msg->id, "the server is shutting down");
-        return false;
-    }
-    if (backend->upstream) {
-        mcpauth__upstream_initialize(backend->upstream, table, session_id, message, msg, sink);
-        return true;
-    }
-    mcpauth__bridge *bridge = backend->config.shared ? backend->shared : NULL;
-    if (bridge && !mcpauth__bridge_usable(bridge))
-        bridge = NULL;
-    if (!bridge) {
-        int rc = spawn_bridge(backend, identity, &bridge);
-        if (rc != 0) {
-            char message_text[256];
-            snprintf(message_text, sizeof message_text, "cannot start the backend %s: %s",
-                     backend->config.argv[0], uv_strerror(rc));
-            backend_log(backend, "error", message_text);
-            reply_bad_gateway(sink, msg->id, message_text);
-            return false;
+    if (backend->table)
+        mcpauth__session_remove(backend->table, id);
+    return session_unlink(backend, id);
+}
+
+void mcpauth__backend_end_session(mcpauth_mcp_backend *backend, const char *id,
+                                  mcpauth__session_end why)
+{
+    mcpauth__backend_session *s = mcpauth__backend_session_find(backend, id);
+    if (!s)
+        return;
+    backend->ops->end_session(backend, s, why);
+    session_unlink(backend, id);
+}
+
+void mcpauth__backend_sweep(mcpauth_mcp_backend *backend)
+{
+    if (!backend->table)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    mcpauth__backend_session *next;
+    for (mcpauth__backend_session *s = backend->sessions; s; s = next) {
+        next = s->next;
+        if (backend->ops->session_busy(backend, s)) {
+            mcpauth__session_touch(backend->table, s->id, now);
+            continue;
         }
-        if (backend->config.shared)
-            backend->shared = bridge;
-        char started[160];
-        snprintf(started, sizeof started, "backend[%d]: started %s session %.8s...",
-                 mcpauth__bridge_pid(bridge), backend->config.shared ? "(shared) with" : "for",
-                 session_id);
-        backend_log(backend, "info", started);
+        if (!mcpauth__session_alive(backend->table, s->id, now))
+            mcpauth__backend_end_session(backend, s->id, MCPAUTH__SESSION_EXPIRED);
     }
-    if (!mcpauth__bridge_attach(bridge, session_id)) {
-        reply_bad_gateway(sink, msg->id, "cannot attach the session to the backend");
-        if (!backend->config.shared)
-            mcpauth__bridge_stop(bridge, "out of memory");
-        return false;
-    }
-    mcpauth__bridge_post(bridge, session_id, message, msg, NULL, sink);
-    return true;
-}
-
-bool mcpauth__backend_has(mcpauth_mcp_backend *backend, const char *session_id)
-{
-    if (backend->upstream)
-        return mcpauth__upstream_has(backend->upstream, session_id);
-    return bridge_of(backend, session_id) != NULL;
-}
-
-void mcpauth__backend_post(mcpauth_mcp_backend *backend, const char *session_id,
-                           json_object *message, const mcpauth__jsonrpc_message *msg,
-                           const mcpauth__tools_view *view, mcpauth_mcp_sink *sink)
-{
-    if (backend->upstream) {
-        mcpauth__upstream_post(backend->upstream, session_id, message, msg, view, sink);
-        return;
-    }
-    mcpauth__bridge *bridge = bridge_of(backend, session_id);
-    if (!bridge) {
-        mcpauth_mcp_reply reply = {.status = 404};
-        sink->reply(&reply, sink->data);
-        return;
-    }
-    mcpauth__bridge_post(bridge, session_id, message, msg, view, sink);
-}
-
-void mcpauth__backend_get(mcpauth_mcp_backend *backend, const char *session_id,
-                          const char *last_event_id, mcpauth_mcp_sink *sink)
-{
-    if (backend->upstream) {
-        mcpauth__upstream_get(backend->upstream, session_id, sink);
-        return;
-    }
-    mcpauth__bridge *bridge = bridge_of(backend, session_id);
-    if (!bridge) {
-        mcpauth_mcp_reply reply = {.status = 404};
-        sink->reply(&reply, sink->data);
-        return;
-    }
-    mcpauth__bridge_get(bridge, session_id, last_event_id, sink);
-}
-
-void mcpauth__backend_end_session(mcpauth_mcp_backend *backend, const char *session_id)
-{
-    if (backend->upstream) {
-        mcpauth__upstream_end_session(backend->upstream, session_id);
-        return;
-    }
-    mcpauth__bridge *bridge = bridge_of(backend, session_id);
-    if (bridge)
-        mcpauth__bridge_detach(bridge, session_id, "the session was ended (DELETE)");
 }

@@ -16,14 +16,14 @@
 #define STANDALONE_STREAM 0
 #define MAX_OUTGOING      1024 /* child requests waiting for the client's answer */
 
-typedef struct bsession bsession;
+typedef struct session_streams session_streams;
 typedef struct pending pending;
 
 /* One SSE stream: a POST's (until its response) or the session's
  * standalone one (id 0). */
 typedef struct stream {
     struct stream *next;
-    bsession *session;
+    session_streams *session;
     uint64_t id;
     uint64_t seq;           /* of the last event */
     uint64_t delivered;     /* standalone: the last seq a client got */
@@ -36,30 +36,31 @@ typedef struct stream {
 /* A client request sent on to the child. */
 struct pending {
     pending *next;
-    bsession *session;
+    session_streams *session;
     json_object *client_id;
     int64_t child_id;            /* also the progress token the child sees */
     json_object *progress_token; /* the client's params._meta.progressToken, or NULL */
     stream *stream;
     uint64_t deadline_ms; /* 0: none */
     bool initialize;
-    /* A tools/list whose result is filtered (issue 5): the policy and a copy
-     * of the caller's token, which the request outlives. */
-    const mcpauth_tool_policy *tools_policy; /* NULL: not filtered */
-    mcpauth_token_info *tools_granted;       /* NULL: no scope */
+    mcpauth__mcp_filter *filter; /* a tools/list's, or NULL */
 };
 
 /* A child request sent on to a client. */
 typedef struct outgoing {
     struct outgoing *next;
-    bsession *session;
+    session_streams *session;
     int64_t client_id; /* minted */
     json_object *child_id;
     uint64_t stream_id; /* of the stream it went on */
 } outgoing;
 
-struct bsession {
-    bsession *next;
+/* What the bridge keeps of a session it serves: its streams and their
+ * replay buffer, which routing the child's messages needs. The session
+ * itself is the engine's (session.c) and the backend's entry for it
+ * (stdio.c) names this bridge. */
+struct session_streams {
+    session_streams *next;
     mcpauth__bridge *bridge;
     char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     mcpauth__sse_replay *replay;
@@ -73,7 +74,7 @@ struct mcpauth__bridge {
     mcpauth_child *child;
     mcpauth__bridge_limits limits;
     mcpauth__bridge_hooks hooks;
-    bsession *sessions;
+    session_streams *sessions;
     pending *pendings;
     outgoing *outgoings;
     int64_t next_child_id;
@@ -112,9 +113,9 @@ static void printable(char *out, size_t size, const char *text, size_t length)
     out[n] = '\0';
 }
 
-static bsession *find_session(const mcpauth__bridge *b, const char *id)
+static session_streams *find_session(const mcpauth__bridge *b, const char *id)
 {
-    for (bsession *s = b->sessions; s; s = s->next)
+    for (session_streams *s = b->sessions; s; s = s->next)
         if (strcmp(s->id, id) == 0)
             return s;
     return NULL;
@@ -186,7 +187,8 @@ static void stream_attach(stream *s, mcpauth_mcp_sink *sink)
 }
 
 /* Answers the sink with text/event-stream and, for a new stream, the
- * priming event (GE-4): an id to resume from and no data. */
+ * priming event (MCP transports §Resumability and Redelivery): an id to
+ * resume from and no data. */
 static void stream_start(stream *s, bool prime, uint64_t prime_seq)
 {
     s->sink->stream_start(s->initialize ? s->session->id : NULL, s->sink->data);
@@ -210,7 +212,7 @@ static void stream_end(stream *s)
         sink->stream_end(sink->data);
 }
 
-static stream *post_stream(bsession *bs, uint64_t id)
+static stream *post_stream(session_streams *bs, uint64_t id)
 {
     for (stream *s = bs->streams; s; s = s->next)
         if (s->id == id)
@@ -246,30 +248,9 @@ static void stream_send_json(stream *s, json_object *message)
         stream_send(s, text, length);
 }
 
-static void reply_plain(mcpauth_mcp_sink *sink, int status, json_object *message,
-                        const char *session_id)
-{
-    size_t length = 0;
-    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
-    mcpauth_mcp_reply reply = {
-        .status = body ? status : 500,
-        .content_type = body ? "application/json" : NULL,
-        .body = body,
-        .body_length = length,
-        .session_id = session_id,
-    };
-    sink->reply(&reply, sink->data);
-}
-
-static void reply_status(mcpauth_mcp_sink *sink, int status)
-{
-    mcpauth_mcp_reply reply = {.status = status};
-    sink->reply(&reply, sink->data);
-}
-
 /* ---- requests in flight ---- */
 
-static void unlink_stream(bsession *bs, stream *s)
+static void unlink_stream(session_streams *bs, stream *s)
 {
     for (stream **p = &bs->streams; *p; p = &(*p)->next) {
         if (*p == s) {
@@ -289,9 +270,7 @@ static void pending_free(mcpauth__bridge *b, pending *p)
     }
     json_object_put(p->client_id);
     json_object_put(p->progress_token);
-    if (p->tools_granted)
-        mcpauth_token_info_free(p->tools_granted);
-    free(p->tools_granted);
+    mcpauth__mcp_filter_free(p->filter);
     free(p);
 }
 
@@ -302,13 +281,13 @@ static void finish_request(pending *p, json_object *message, bool failed)
 {
     mcpauth__bridge *b = p->session->bridge;
     stream *s = p->stream;
-    bsession *bs = p->session;
+    session_streams *bs = p->session;
     if (s->sink && !s->started) {
         mcpauth_mcp_sink *sink = s->sink;
         s->sink = NULL;
         bool bad_start = failed && p->initialize;
-        reply_plain(sink, bad_start ? 502 : 200, message,
-                    p->initialize && !bad_start ? bs->id : NULL);
+        mcpauth__mcp_reply_json(sink, bad_start ? 502 : 200, json_object_get(message),
+                                p->initialize && !bad_start ? bs->id : NULL);
     } else {
         stream_send_json(s, message);
         stream_end(s);
@@ -336,26 +315,15 @@ static size_t pending_count(const mcpauth__bridge *b)
 
 /* ---- from the child ---- */
 
-static pending *pending_by_child_id(mcpauth__bridge *b, json_object *id)
+/* The request in flight the child names by id, or (token) by the progress
+ * token we gave it (post_request: the request's child id). */
+static pending *pending_named(mcpauth__bridge *b, json_object *id, bool token)
 {
     if (!json_object_is_type(id, json_type_int))
         return NULL;
     int64_t value = json_object_get_int64(id);
     for (pending *p = b->pendings; p; p = p->next)
-        if (p->child_id == value)
-            return p;
-    return NULL;
-}
-
-/* The request whose progress token the child names: ours (post_request),
- * the request's child id. */
-static pending *pending_by_token(mcpauth__bridge *b, json_object *token)
-{
-    if (!json_object_is_type(token, json_type_int))
-        return NULL;
-    int64_t value = json_object_get_int64(token);
-    for (pending *p = b->pendings; p; p = p->next)
-        if (p->progress_token && p->child_id == value)
+        if (p->child_id == value && (!token || p->progress_token))
             return p;
     return NULL;
 }
@@ -378,18 +346,15 @@ static stream *route_unrelated(mcpauth__bridge *b)
     return b->sessions ? &b->sessions->standalone : NULL;
 }
 
-/* Issue 5: a tools/list result shows the caller only the tools its token
- * may call, before any of it is sent or kept for replay. A result the
- * policy cannot be applied to is not passed on (it might show them all):
- * false, and *error is the JSON-RPC error to answer instead. */
+/* A tools/list result shows the caller only the tools its token may call
+ * (MCP 2025-11-25 authorization §Scope Challenge Handling), before any of
+ * it is sent or kept for replay. A result the policy cannot be applied to
+ * is not passed on (it might show them all): false, and *error is the
+ * JSON-RPC error to answer instead. */
 static bool filter_tools(mcpauth__bridge *b, pending *p, json_object *message, json_object **error)
 {
-    json_object *result = NULL;
-    if (!p->tools_policy || !json_object_object_get_ex(message, "result", &result))
-        return true;
     mcpauth_error err;
-    if (mcpauth_tool_policy_filter_tools_list(p->tools_policy, result, p->tools_granted, &err) ==
-        MCPAUTH_OK)
+    if (mcpauth__mcp_filter_apply(p->filter, message, &err))
         return true;
     bridge_log(b, "warning", "backend[%d]: %s; answered with an error", b->pid, err.message);
     *error = mcpauth__jsonrpc_error(p->client_id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
@@ -399,7 +364,7 @@ static bool filter_tools(mcpauth__bridge *b, pending *p, json_object *message, j
 
 static void from_child_response(mcpauth__bridge *b, json_object *message, json_object *id)
 {
-    pending *p = pending_by_child_id(b, id);
+    pending *p = pending_named(b, id, false);
     if (!p) {
         bridge_log(b, "warning", "backend[%d]: a response to no request in flight; skipped",
                    b->pid);
@@ -489,7 +454,7 @@ static void from_child_request(mcpauth__bridge *b, json_object *message, json_ob
  * token, which means nothing to a client. */
 static void from_child_progress(mcpauth__bridge *b, json_object *message)
 {
-    pending *p = pending_by_token(b, params_get(message, "progressToken"));
+    pending *p = pending_named(b, params_get(message, "progressToken"), true);
     if (!p) {
         bridge_log(b, "info", "backend[%d]: progress for no request in flight; dropped", b->pid);
         return;
@@ -540,7 +505,7 @@ static void from_child_notification(mcpauth__bridge *b, json_object *message, co
     /* A shared child's news (list_changed, say) concerns the one server
      * every session talks to, so it is every session's, never one
      * request's. */
-    for (bsession *bs = b->sessions; bs; bs = bs->next)
+    for (session_streams *bs = b->sessions; bs; bs = bs->next)
         stream_send_json(&bs->standalone, message);
 }
 
@@ -614,7 +579,7 @@ static void on_child_overflow(mcpauth_child *child, void *data)
     mcpauth_child_stop(b->child);
 }
 
-static void session_free(bsession *bs)
+static void session_free(session_streams *bs)
 {
     stream_end(&bs->standalone);
     mcpauth__sse_replay_free(bs->replay);
@@ -622,7 +587,7 @@ static void session_free(bsession *bs)
 }
 
 /* Everything of bs the bridge holds goes: requests fail with reason. */
-static void session_drop(mcpauth__bridge *b, bsession *bs, const char *reason, bool cancel)
+static void session_drop(mcpauth__bridge *b, session_streams *bs, const char *reason, bool cancel)
 {
     for (pending *p = b->pendings, *next; p; p = next) {
         next = p->next;
@@ -642,7 +607,7 @@ static void session_drop(mcpauth__bridge *b, bsession *bs, const char *reason, b
             o = &(*o)->next;
         }
     }
-    for (bsession **p = &b->sessions; *p; p = &(*p)->next) {
+    for (session_streams **p = &b->sessions; *p; p = &(*p)->next) {
         if (*p == bs) {
             *p = bs->next;
             break;
@@ -715,7 +680,7 @@ bool mcpauth__bridge_attach(mcpauth__bridge *b, const char *session_id)
 {
     if (b->gone)
         return false;
-    bsession *bs = calloc(1, sizeof *bs);
+    session_streams *bs = calloc(1, sizeof *bs);
     if (!bs || !(bs->replay = mcpauth__sse_replay_new(b->limits.max_buffered))) {
         free(bs);
         return false;
@@ -747,7 +712,7 @@ int mcpauth__bridge_pid(const mcpauth__bridge *b)
 
 bool mcpauth__bridge_session_busy(const mcpauth__bridge *b, const char *session_id)
 {
-    const bsession *bs = find_session(b, session_id);
+    const session_streams *bs = find_session(b, session_id);
     if (!bs)
         return false;
     if (bs->standalone.sink || bs->streams)
@@ -758,16 +723,9 @@ bool mcpauth__bridge_session_busy(const mcpauth__bridge *b, const char *session_
     return false;
 }
 
-void mcpauth__bridge_each_session(const mcpauth__bridge *b,
-                                  void (*cb)(const char *session_id, void *data), void *data)
-{
-    for (const bsession *s = b->sessions; s; s = s->next)
-        cb(s->id, data);
-}
-
 void mcpauth__bridge_detach(mcpauth__bridge *b, const char *session_id, const char *reason)
 {
-    bsession *bs = find_session(b, session_id);
+    session_streams *bs = find_session(b, session_id);
     if (!bs)
         return;
     session_drop(b, bs, reason, true);
@@ -788,12 +746,11 @@ void mcpauth__bridge_stop(mcpauth__bridge *b, const char *reason)
 /* ---- from the client ---- */
 
 /* The shared child is initialized once: later sessions get its answer. */
-static void answer_from_cache(mcpauth__bridge *b, bsession *bs, const mcpauth__jsonrpc_message *msg,
-                              mcpauth_mcp_sink *sink)
+static void answer_from_cache(mcpauth__bridge *b, session_streams *bs,
+                              const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
 {
     json_object *reply = mcpauth__jsonrpc_result(msg->id, json_object_get(b->init_result));
-    reply_plain(sink, 200, reply, bs->id);
-    json_object_put(reply);
+    mcpauth__mcp_reply_json(sink, 200, reply, bs->id);
 }
 
 /* Progress tokens are unique per client only (the SDK uses the request id),
@@ -811,22 +768,11 @@ static bool mint_progress_token(pending *p, json_object *message)
     return mcpauth__json_add(meta, "progressToken", json_object_new_int64(p->child_id));
 }
 
-/* The pending tools/list keeps its own copy of the caller's token. */
-static bool keep_view(pending *p, const mcpauth__tools_view *view)
+static void post_request(mcpauth__bridge *b, session_streams *bs, mcpauth__mcp_call *call)
 {
-    if (!view)
-        return true;
-    p->tools_policy = view->policy;
-    if (!view->granted)
-        return true;
-    p->tools_granted = calloc(1, sizeof *p->tools_granted);
-    return p->tools_granted && mcpauth_token_info_copy(view->granted, p->tools_granted);
-}
-
-static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
-                         const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                         mcpauth_mcp_sink *sink)
-{
+    json_object *message = call->message;
+    const mcpauth__jsonrpc_message *msg = call->msg;
+    mcpauth_mcp_sink *sink = call->sink;
     bool initialize = strcmp(msg->method, "initialize") == 0;
     if (initialize && b->init_result) {
         answer_from_cache(b, bs, msg, sink);
@@ -835,20 +781,19 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
     if (mcpauth_child_write_pending(b->child) > b->limits.max_buffered) {
         json_object *error = mcpauth__jsonrpc_error(msg->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
                                                     "the backend is not reading its input", NULL);
-        reply_plain(sink, 503, error, NULL);
-        json_object_put(error);
+        mcpauth__mcp_reply_json(sink, 503, error, NULL);
         return;
     }
     pending *p = calloc(1, sizeof *p);
     stream *s = calloc(1, sizeof *s);
-    if (!p || !s || !keep_view(p, view)) {
-        if (p)
-            free(p->tools_granted);
+    if (!p || !s) {
         free(p);
         free(s);
-        reply_status(sink, 500);
+        mcpauth__mcp_reply_status(sink, 500);
         return;
     }
+    p->filter = call->filter;
+    call->filter = NULL;
     p->session = bs;
     p->client_id = json_object_get(msg->id);
     p->child_id = ++b->next_child_id;
@@ -873,7 +818,7 @@ static void post_request(mcpauth__bridge *b, bsession *bs, json_object *message,
 
 /* The client answers one of the child's requests: back with the child's
  * id. */
-static void post_response(mcpauth__bridge *b, bsession *bs, json_object *message,
+static void post_response(mcpauth__bridge *b, session_streams *bs, json_object *message,
                           const mcpauth__jsonrpc_message *msg)
 {
     if (!json_object_is_type(msg->id, json_type_int))
@@ -897,7 +842,7 @@ static void post_response(mcpauth__bridge *b, bsession *bs, json_object *message
  * flight is dropped: its requestId, read in our numbering, could name
  * another session's request at a shared child. It may simply have crossed
  * the answer (§Timing), so that is no error. */
-static void post_cancel(mcpauth__bridge *b, bsession *bs, json_object *message)
+static void post_cancel(mcpauth__bridge *b, session_streams *bs, json_object *message)
 {
     json_object *request_id = params_get(message, "requestId");
     for (pending *p = b->pendings; request_id && p; p = p->next) {
@@ -915,7 +860,7 @@ static void post_cancel(mcpauth__bridge *b, bsession *bs, json_object *message)
                b->pid);
 }
 
-static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *message,
+static void post_notification(mcpauth__bridge *b, session_streams *bs, json_object *message,
                               const mcpauth__jsonrpc_message *msg)
 {
     if (strcmp(msg->method, "notifications/cancelled") == 0) {
@@ -930,29 +875,27 @@ static void post_notification(mcpauth__bridge *b, bsession *bs, json_object *mes
     send_to_child(b, message);
 }
 
-void mcpauth__bridge_post(mcpauth__bridge *b, const char *session_id, json_object *message,
-                          const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                          mcpauth_mcp_sink *sink)
+void mcpauth__bridge_post(mcpauth__bridge *b, mcpauth__mcp_call *call)
 {
-    bsession *bs = find_session(b, session_id);
+    session_streams *bs = find_session(b, call->session_id);
     if (!bs) {
-        reply_status(sink, 404);
+        mcpauth__mcp_reply_status(call->sink, 404);
         return;
     }
-    switch (msg->kind) {
+    switch (call->msg->kind) {
     case MCPAUTH__JSONRPC_REQUEST:
-        post_request(b, bs, message, msg, view, sink);
+        post_request(b, bs, call);
         return;
     case MCPAUTH__JSONRPC_RESPONSE:
-        post_response(b, bs, message, msg);
+        post_response(b, bs, call->message, call->msg);
         break;
     case MCPAUTH__JSONRPC_NOTIFICATION:
-        post_notification(b, bs, message, msg);
+        post_notification(b, bs, call->message, call->msg);
         break;
     case MCPAUTH__JSONRPC_INVALID:
         break;
     }
-    reply_status(sink, 202);
+    mcpauth__mcp_reply_status(call->sink, 202);
 }
 
 static void reply_conflict(mcpauth_mcp_sink *sink)
@@ -960,13 +903,13 @@ static void reply_conflict(mcpauth_mcp_sink *sink)
     json_object *error =
         mcpauth__jsonrpc_error(NULL, MCPAUTH__JSONRPC_SERVER_ERROR,
                                "Conflict: Only one SSE stream is allowed per session", NULL);
-    reply_plain(sink, 409, error, NULL);
-    json_object_put(error);
+    mcpauth__mcp_reply_json(sink, 409, error, NULL);
 }
 
 /* Last-Event-ID names a POST stream: its kept events after seq, then the
  * rest live when its request is still in flight. */
-static void resume_post_stream(bsession *bs, uint64_t id, uint64_t seq, mcpauth_mcp_sink *sink)
+static void resume_post_stream(session_streams *bs, uint64_t id, uint64_t seq,
+                               mcpauth_mcp_sink *sink)
 {
     stream *s = post_stream(bs, id);
     if (s && s->sink) {
@@ -989,9 +932,9 @@ static void resume_post_stream(bsession *bs, uint64_t id, uint64_t seq, mcpauth_
 void mcpauth__bridge_get(mcpauth__bridge *b, const char *session_id, const char *last_event_id,
                          mcpauth_mcp_sink *sink)
 {
-    bsession *bs = find_session(b, session_id);
+    session_streams *bs = find_session(b, session_id);
     if (!bs) {
-        reply_status(sink, 404);
+        mcpauth__mcp_reply_status(sink, 404);
         return;
     }
     uint64_t id = 0, seq = 0;
@@ -1005,8 +948,8 @@ void mcpauth__bridge_get(mcpauth__bridge *b, const char *session_id, const char 
         reply_conflict(sink);
         return;
     }
-    /* GE-5: a resumed standalone stream replays after the client's last
-     * event; a new one delivers what was buffered while none was open. */
+    /* transports §Resumability and Redelivery: a resumed standalone stream replays after the
+     * client's last event; a new one delivers what was buffered while none was open. */
     uint64_t after = resuming && seq <= s->seq ? seq : s->delivered;
     stream_attach(s, sink);
     stream_start(s, true, after);
@@ -1033,7 +976,7 @@ static pending *first_expired(mcpauth__bridge *b, uint64_t now_ms)
 
 /* The session cannot go on (its initialize failed): it ends here, and the
  * session table hears of it. */
-static void end_session_here(mcpauth__bridge *b, bsession *bs, const char *reason)
+static void end_session_here(mcpauth__bridge *b, session_streams *bs, const char *reason)
 {
     char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     memcpy(id, bs->id, sizeof id);
@@ -1059,13 +1002,13 @@ void mcpauth__bridge_tick(mcpauth__bridge *b, uint64_t now_ms)
         bridge_log(b, "warning", "backend[%d]: request %" PRId64 " timed out; cancelled", b->pid,
                    p->child_id);
         cancel_at_child(b, p->child_id, "timed out");
-        bsession *bs = p->session;
+        session_streams *bs = p->session;
         bool initialize = p->initialize;
         fail_request(p, message);
         if (initialize)
             end_session_here(b, bs, "the backend did not answer initialize in time");
     }
-    for (bsession *bs = b->sessions; bs; bs = bs->next) {
+    for (session_streams *bs = b->sessions; bs; bs = bs->next) {
         keepalive(&bs->standalone, now_ms, b->limits.keepalive_ms);
         for (stream *s = bs->streams; s; s = s->next)
             keepalive(s, now_ms, b->limits.keepalive_ms);

@@ -1,19 +1,22 @@
-/* The built-in tools: hello_world greets the authenticated user the way the
- * seed server does, whoami shows what authentication established about the
- * caller. Neither ever sees or returns the token itself. */
+/* The built-in tools, a backend like the others (mcp_internal.h,
+ * mcpauth__mcp_backend_ops) that answers everything before post()
+ * returns: hello_world greets the authenticated user the way the seed
+ * server does, whoami shows what authentication established about the
+ * caller. Neither ever sees or returns the token itself. Besides the tools:
+ * initialize, ping and logging/setLevel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mcp_internal.h"
 #include "mcpauth/json.h"
+#include "mcpauth_config.h"
 
 typedef json_object *(*tool_fn)(const mcpauth_mcp_identity *identity);
 
+/* A tool (MCP server/tools §Tool): what tools/list shows, and its code. */
 typedef struct tool {
-    const char *name;
-    const char *title;
-    const char *description;
+    const char *name, *title, *description;
     tool_fn run;
 } tool;
 
@@ -203,7 +206,7 @@ static json_object *tool_definition(const tool *t)
     return def;
 }
 
-json_object *mcpauth__tools_list(void)
+static json_object *tools_list(void)
 {
     json_object *list = json_object_new_array();
     for (size_t i = 0; list && i < TOOL_COUNT; i++) {
@@ -224,8 +227,16 @@ json_object *mcpauth__tools_list(void)
     return result;
 }
 
-mcpauth__tool_status mcpauth__tools_call(const char *name, json_object *arguments,
-                                         const mcpauth_mcp_identity *identity, json_object **result)
+typedef enum tool_status {
+    TOOL_OK,      /* *result is a CallToolResult (maybe isError) */
+    TOOL_UNKNOWN, /* no tool by that name */
+    TOOL_NO_MEMORY,
+} tool_status;
+
+/* Runs tool name with arguments (an object, or NULL when absent) for
+ * identity. On TOOL_OK the caller owns *result. */
+static tool_status run_tool(const char *name, json_object *arguments,
+                            const mcpauth_mcp_identity *identity, json_object **result)
 {
     *result = NULL;
     const tool *t = NULL;
@@ -234,7 +245,7 @@ mcpauth__tool_status mcpauth__tools_call(const char *name, json_object *argument
             t = &tools[i];
     }
     if (!t)
-        return MCPAUTH__TOOL_UNKNOWN;
+        return TOOL_UNKNOWN;
 
     /* MCP server/tools §Error Handling: input validation errors are tool
      * results with isError, so the model can see and correct them. */
@@ -245,5 +256,170 @@ mcpauth__tool_status mcpauth__tools_call(const char *name, json_object *argument
     } else {
         *result = t->run(identity);
     }
-    return *result ? MCPAUTH__TOOL_OK : MCPAUTH__TOOL_NO_MEMORY;
+    return *result ? TOOL_OK : TOOL_NO_MEMORY;
+}
+
+/* --- the backend -------------------------------------------------------- */
+
+#define MAX_ECHOED_TOOL_NAME 128 /* MCP server/tools §Tool Names: 1 to 128 */
+
+/* MCP server/utilities/logging §Log Levels: the RFC 5424 severities. */
+static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emergency"};
+#define LOG_LEVEL_COUNT (sizeof log_levels / sizeof log_levels[0])
+
+static json_object *invalid_params(const mcpauth__jsonrpc_message *msg, const char *message)
+{
+    return mcpauth__jsonrpc_error(msg->id, MCPAUTH__JSONRPC_INVALID_PARAMS, message, NULL);
+}
+
+static json_object *params_member(const mcpauth__jsonrpc_message *msg, const char *key,
+                                  json_type type)
+{
+    json_object *value = NULL;
+    if (!msg->params || !json_object_is_type(msg->params, json_type_object) ||
+        !json_object_object_get_ex(msg->params, key, &value) || !json_object_is_type(value, type))
+        return NULL;
+    return value;
+}
+
+/* MCP server/utilities/logging §Setting Log Level. The level is kept with
+ * the session; without one (stateless) there is nowhere to keep it. */
+static json_object *logging_set_level(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
+{
+    const mcpauth__jsonrpc_message *msg = call->msg;
+    json_object *level = params_member(msg, "level", json_type_string);
+    for (size_t i = 0; level && i < LOG_LEVEL_COUNT; i++) {
+        if (strcmp(json_object_get_string(level), log_levels[i]) == 0) {
+            if (call->session_id)
+                mcpauth__session_set_log_level(backend->table, call->session_id, log_levels[i]);
+            return mcpauth__jsonrpc_result(msg->id, json_object_new_object());
+        }
+    }
+    return invalid_params(msg, "Invalid params: level must be one of debug, info, notice, "
+                               "warning, error, critical, alert, emergency");
+}
+
+/* MCP server/tools §Calling Tools; §Error Handling: an unknown tool is a
+ * JSON-RPC error (-32602), a tool's own failure a result with isError. */
+static json_object *tools_call(const mcpauth__mcp_call *call)
+{
+    const mcpauth__jsonrpc_message *msg = call->msg;
+    json_object *name = params_member(msg, "name", json_type_string);
+    if (!name)
+        return invalid_params(msg, "Invalid params: tools/call needs a tool name");
+    json_object *arguments = NULL;
+    if (json_object_object_get_ex(msg->params, "arguments", &arguments) &&
+        !json_object_is_type(arguments, json_type_object))
+        return invalid_params(msg, "Invalid params: arguments must be an object");
+
+    json_object *result = NULL;
+    switch (run_tool(json_object_get_string(name), arguments, call->identity, &result)) {
+    case TOOL_OK:
+        return mcpauth__jsonrpc_result(msg->id, result);
+    case TOOL_UNKNOWN:
+        break;
+    case TOOL_NO_MEMORY:
+        return NULL;
+    }
+    const char *text = json_object_get_string(name);
+    char message[64 + MAX_ECHOED_TOOL_NAME];
+    if (mcpauth__mcp_quotable(text, MAX_ECHOED_TOOL_NAME))
+        snprintf(message, sizeof message, "Unknown tool: %s", text);
+    else
+        snprintf(message, sizeof message, "Unknown tool");
+    return invalid_params(msg, message);
+}
+
+/* The answer to one request other than initialize; NULL on allocation
+ * failure. */
+static json_object *answer(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
+{
+    const mcpauth__jsonrpc_message *msg = call->msg;
+    const char *method = msg->method;
+    /* basic/utilities/ping: an empty result, promptly. */
+    if (strcmp(method, "ping") == 0)
+        return mcpauth__jsonrpc_result(msg->id, json_object_new_object());
+    if (strcmp(method, "tools/list") == 0) {
+        /* Our own list always has the shape the filter needs. */
+        json_object *response = mcpauth__jsonrpc_result(msg->id, tools_list());
+        mcpauth__mcp_filter_apply(call->filter, response, NULL);
+        return response;
+    }
+    if (strcmp(method, "tools/call") == 0)
+        return tools_call(call);
+    if (strcmp(method, "logging/setLevel") == 0)
+        return logging_set_level(backend, call);
+    return mcpauth__jsonrpc_error(msg->id, MCPAUTH__JSONRPC_METHOD_NOT_FOUND, "Method not found",
+                                  NULL);
+}
+
+json_object *mcpauth__builtin_initialize_result(const mcpauth_mcp_config *config,
+                                                const char *version)
+{
+    json_object *result = json_object_new_object();
+    json_object *capabilities = json_object_new_object();
+    json_object *tools_capability = json_object_new_object();
+    json_object *info = json_object_new_object();
+    bool ok =
+        result && capabilities && tools_capability && info &&
+        mcpauth__json_add(tools_capability, "listChanged", json_object_new_boolean(0)) &&
+        mcpauth__json_add(capabilities, "tools", json_object_get(tools_capability)) &&
+        mcpauth__json_add(capabilities, "logging", json_object_new_object()) &&
+        mcpauth__json_add(
+            info, "name",
+            json_object_new_string(config->server_name ? config->server_name : "mcpauth")) &&
+        mcpauth__json_add(info, "version",
+                          json_object_new_string(config->server_version ? config->server_version
+                                                                        : MCPAUTH_VERSION)) &&
+        mcpauth__json_add(result, "protocolVersion", json_object_new_string(version)) &&
+        mcpauth__json_add(result, "capabilities", json_object_get(capabilities)) &&
+        mcpauth__json_add(result, "serverInfo", json_object_get(info)) &&
+        (!config->instructions ||
+         mcpauth__json_add(result, "instructions", json_object_new_string(config->instructions)));
+    json_object_put(tools_capability);
+    json_object_put(capabilities);
+    json_object_put(info);
+    if (!ok) {
+        json_object_put(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* lifecycle §Initialization: protocolVersion, capabilities, serverInfo and
+ * optional instructions. We declare only what we implement (§Capability
+ * Negotiation): tools (a fixed list) and logging. */
+static bool builtin_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
+{
+    json_object *reply = mcpauth__jsonrpc_result(
+        call->msg->id, mcpauth__builtin_initialize_result(backend->server, call->protocol_version));
+    mcpauth__mcp_reply_json(call->sink, 200, reply, call->session_id);
+    return reply != NULL;
+}
+
+/* Notifications and client responses are accepted and otherwise ignored
+ * (transports §Sending Messages 4: 202). */
+static void builtin_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
+{
+    if (call->msg->kind != MCPAUTH__JSONRPC_REQUEST) {
+        mcpauth__mcp_reply_status(call->sink, 202);
+        return;
+    }
+    mcpauth__mcp_reply_json(call->sink, 200, answer(backend, call), NULL);
+}
+
+const mcpauth__mcp_backend_ops mcpauth__mcp_builtin_ops = {
+    .name = "builtin",
+    .batches = true,
+    .open_session = builtin_open_session,
+    .post = builtin_post,
+};
+
+mcpauth_mcp_backend *mcpauth__mcp_builtin_new(void)
+{
+    mcpauth_mcp_backend *backend = calloc(1, sizeof *backend);
+    if (backend)
+        backend->ops = &mcpauth__mcp_builtin_ops;
+    return backend;
 }

@@ -145,3 +145,45 @@ const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length)
         *length = text ? n : 0;
     return text;
 }
+
+/* --- answering a sink --------------------------------------------------- */
+
+void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
+                             const char *session_id)
+{
+    size_t length = 0;
+    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    mcpauth_mcp_reply reply = {
+        .status = body ? status : 500,
+        .content_type = body ? "application/json" : NULL,
+        .body = body,
+        .body_length = body ? length : 0,
+        .session_id = body ? session_id : NULL,
+    };
+    sink->reply(&reply, sink->data);
+    json_object_put(message);
+}
+
+void mcpauth__mcp_reply_error(mcpauth_mcp_sink *sink, int status, int code, const char *message)
+{
+    mcpauth__mcp_reply_json(sink, status, mcpauth__jsonrpc_error(NULL, code, message, NULL), NULL);
+}
+
+void mcpauth__mcp_reply_status(mcpauth_mcp_sink *sink, int status)
+{
+    mcpauth_mcp_reply reply = {.status = status};
+    sink->reply(&reply, sink->data);
+}
+
+bool mcpauth__mcp_quotable(const char *text, size_t max)
+{
+    size_t n = strnlen(text, max + 1);
+    if (n == 0 || n > max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)text; p < (const unsigned char *)text + n;
+         p++) {
+        if (*p < 0x20 || *p > 0x7e)
+            return false;
+    }
+    return true;
+}

@@ -1,8 +1,9 @@
 /* The legacy HTTP+SSE transport (MCP 2024-11-05 basic/transports §HTTP with
  * SSE) on the engine: a session opened with the stream, POSTed messages
  * checked here (so that a bad one is refused on its own POST) and then run
- * through the engine with a sink that relays every answer, and with a stdio
- * backend every message of the child, onto the session's one stream. */
+ * through the engine with a sink that relays every answer, and with a
+ * backend that speaks first every message it sends, onto the session's one
+ * stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,29 +265,11 @@ void mcpauth_mcp_legacy_close(mcpauth_mcp_legacy *legacy)
             r->sink.on_abort(&r->sink);
         relay_free(r);
     }
-    mcpauth__session_remove(mcpauth__engine_sessions(legacy->server), legacy->id);
-    struct mcpauth_mcp_backend *backend = mcpauth__engine_backend(legacy->server);
-    if (backend)
-        mcpauth__backend_end_session(backend, legacy->id);
+    mcpauth__engine_end_session(legacy->server, legacy->id);
     free(legacy);
 }
 
 /* --- POST --------------------------------------------------------------- */
-
-static void answer(mcpauth_mcp_sink *sink, int status, int code, const char *message)
-{
-    json_object *error = code ? mcpauth__jsonrpc_error(NULL, code, message, NULL) : NULL;
-    size_t length = 0;
-    const char *body = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-    mcpauth_mcp_reply reply = {
-        .status = status,
-        .content_type = body ? "application/json" : NULL,
-        .body = body,
-        .body_length = length,
-    };
-    sink->reply(&reply, sink->data);
-    json_object_put(error);
-}
 
 static bool content_type_json(const char *content_type)
 {
@@ -296,13 +279,15 @@ static bool content_type_json(const char *content_type)
     return n == strlen("application/json") && strncasecmp(content_type, "application/json", n) == 0;
 }
 
-/* With a backend, messages its child sends outside any request (its own
- * requests, notifications) go to the session's standalone stream, which
- * here is the one stream too: it opens once initialize reached the child. */
+/* With a backend that speaks first, messages it sends outside any request
+ * (its own requests, notifications) go to the session's standalone stream,
+ * which here is the one stream too: it opens once initialize reached the
+ * backend. */
 static void open_standalone(mcpauth_mcp_legacy *legacy)
 {
-    struct mcpauth_mcp_backend *backend = mcpauth__engine_backend(legacy->server);
-    if (!backend || !mcpauth__backend_has(backend, legacy->id))
+    mcpauth_mcp_backend *backend = mcpauth__engine_backend(legacy->server);
+    const mcpauth__mcp_backend_ops *ops = backend->ops;
+    if (!ops->open_stream || !mcpauth__backend_session_find(backend, legacy->id))
         return;
     for (relay *r = legacy->relays; r; r = r->next)
         if (r->standalone)
@@ -312,7 +297,7 @@ static void open_standalone(mcpauth_mcp_legacy *legacy)
         ask_end(legacy);
         return;
     }
-    mcpauth__backend_get(backend, legacy->id, NULL, &r->sink);
+    ops->open_stream(backend, legacy->id, NULL, &r->sink);
 }
 
 /* Runs a message the POST's checks let through; its answers go to the
@@ -328,7 +313,8 @@ static void dispatch(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_request *req,
     mcpauth_mcp_request in_session = *req;
     in_session.session_id = legacy->id;
     in_session.protocol_version = NULL; /* checked by the caller */
-    mcpauth__engine_legacy_post(legacy->server, &in_session, body, &r->sink);
+    mcpauth__engine_post(legacy->server, &in_session, body, MCPAUTH__TRANSPORT_LEGACY_SSE,
+                         &r->sink);
     if (initialize)
         open_standalone(legacy);
 }
@@ -342,23 +328,27 @@ void mcpauth_mcp_legacy_post(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_reque
         !mcpauth__session_find(mcpauth__engine_sessions(legacy->server), legacy->id,
                                token ? token->subject : NULL, token ? token->client_id : NULL,
                                req->now, &session)) {
-        answer(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
+        mcpauth__mcp_reply_error(sink, 404, MCPAUTH__JSONRPC_NO_SESSION, "Session not found");
         return;
     }
     if (!content_type_json(req->content_type)) {
-        answer(sink, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
-               "Unsupported Media Type: Content-Type must be application/json");
+        mcpauth__mcp_reply_error(sink, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
+                                 "Unsupported Media Type: Content-Type must be application/json");
         return;
     }
-    if (req->protocol_version && !mcpauth__engine_version_ok(req->protocol_version, true)) {
-        answer(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
-               "Bad Request: Unsupported protocol version");
+    if (req->protocol_version &&
+        !mcpauth__engine_version(req->protocol_version, MCPAUTH__TRANSPORT_LEGACY_SSE)) {
+        mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_SERVER_ERROR,
+                                 "Bad Request: Unsupported protocol version");
         return;
     }
-    json_object *body =
-        req->body ? mcpauth_json_parse(req->body, req->body_length, "request body", NULL) : NULL;
+    /* The body is parsed once: mcpauth_mcp_check_tools() may have done it. */
+    json_object *body = req->body_parsed ? json_object_get(req->parsed) : NULL;
+    if (!req->body_parsed && req->body)
+        body = mcpauth_json_parse(req->body, req->body_length, "request body", NULL);
     if (!body) {
-        answer(sink, 400, MCPAUTH__JSONRPC_PARSE_ERROR, "Parse error: Invalid JSON");
+        mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_PARSE_ERROR,
+                                 "Parse error: Invalid JSON");
         return;
     }
     /* One message per POST, as the SDK's JSONRPCMessageSchema: no batches. */
@@ -366,12 +356,12 @@ void mcpauth_mcp_legacy_post(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_reque
     if (!json_object_is_type(body, json_type_object) ||
         mcpauth__jsonrpc_classify(body, &msg) == MCPAUTH__JSONRPC_INVALID) {
         json_object_put(body);
-        answer(sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
-               "Invalid Request: not a valid JSON-RPC 2.0 message");
+        mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
+                                 "Invalid Request: not a valid JSON-RPC 2.0 message");
         return;
     }
     bool initialize = msg.kind == MCPAUTH__JSONRPC_REQUEST && strcmp(msg.method, "initialize") == 0;
-    answer(sink, 202, 0, NULL);
+    mcpauth__mcp_reply_status(sink, 202);
     dispatch(legacy, req, body, initialize);
     json_object_put(body);
 }

@@ -1,7 +1,10 @@
-/* What the MCP engine's files share: JSON-RPC message classification and
- * reply building (jsonrpc.c), the session table (session.c) and the built-in
- * tools (builtin_tools.c). engine.c ties them together behind mcp.h. Not part
- * of the public API. */
+/* What the files of src/mcp share, lowest first: JSON-RPC messages and
+ * answering a sink (jsonrpc.c), the session table (session.c), the SSE
+ * writer and replay buffer (sse.c), the tool policy's pieces
+ * (tool_policy*.c), the backend interface and its three kinds
+ * (backend.c; builtin_tools.c, stdio.c + bridge.c, upstream.c), and the
+ * engine (engine.c) that the two transports (streamable_http.c, legacy.c)
+ * call. Not part of the public API. */
 #ifndef MCPAUTH_MCP_INTERNAL_H
 #define MCPAUTH_MCP_INTERNAL_H
 
@@ -133,24 +136,6 @@ size_t mcpauth__session_sweep(mcpauth_mcp_sessions *table, int64_t now);
 bool mcpauth__session_lock(mcpauth_mcp_sessions *table);
 void mcpauth__session_unlock(mcpauth_mcp_sessions *table);
 
-/* --- builtin_tools.c: hello_world and whoami ---------------------------- */
-
-typedef enum mcpauth__tool_status {
-    MCPAUTH__TOOL_OK,      /* *result is a CallToolResult (maybe isError) */
-    MCPAUTH__TOOL_UNKNOWN, /* no tool by that name */
-    MCPAUTH__TOOL_NO_MEMORY,
-} mcpauth__tool_status;
-
-/* The tools/list result: {"tools":[...]} (MCP server/tools §Listing Tools).
- * NULL on allocation failure. */
-json_object *mcpauth__tools_list(void);
-
-/* Runs tool name with arguments (an object, or NULL when absent) for
- * identity. On MCPAUTH__TOOL_OK the caller owns *result. */
-mcpauth__tool_status mcpauth__tools_call(const char *name, json_object *arguments,
-                                         const mcpauth_mcp_identity *identity,
-                                         json_object **result);
-
 /* --- sse.c: Server-Sent Events and the replay buffer -------------------- */
 
 /* Event ids are "<stream>-<seq>": the stream a message went out on and its
@@ -161,8 +146,8 @@ mcpauth__tool_status mcpauth__tools_call(const char *name, json_object *argument
 
 /* Formats one event (HTML Living Standard §9.2.6 event stream): "id: ID",
  * "data: DATA" (data must be one line: compact JSON is), a blank line. With
- * data NULL it is the priming event: an id and empty data (GE-4). Caller
- * frees; NULL on allocation failure. */
+ * data NULL it is the priming event: an id and empty data (MCP transports
+ * §Resumability and Redelivery). Caller frees; NULL on allocation failure. */
 char *mcpauth__sse_event(uint64_t stream, uint64_t seq, const char *data, size_t length,
                          size_t *out_length);
 
@@ -191,15 +176,202 @@ size_t mcpauth__sse_replay_since(const mcpauth__sse_replay *replay, uint64_t str
 /* Bytes held. */
 size_t mcpauth__sse_replay_bytes(const mcpauth__sse_replay *replay);
 
-/* --- bridge.c: one child process and the sessions it serves ------------- */
+/* --- tool_policy.c: an ordered set of scopes ---------------------------- */
 
-/* Whom a tools/list answer is for (issue 5): it shows only the tools
- * granted may call under policy (tool_policy.h). Borrowed; granted NULL
- * holds no scope. */
-typedef struct mcpauth__tools_view {
-    const mcpauth_tool_policy *policy;
-    const mcpauth_token_info *granted;
-} mcpauth__tools_view;
+/* A small ordered set of borrowed scope strings, for challenge scopes and
+ * scopes_supported: insertion order, each string once. Allocation failure is
+ * sticky, like mcpauth_strbuf's: check failed once at the end. */
+typedef struct mcpauth__tool_policy_set {
+    const char **items; /* borrowed strings; the array is owned */
+    size_t count;
+    size_t capacity;
+    bool failed;
+} mcpauth__tool_policy_set;
+
+void mcpauth__tool_policy_set_add(mcpauth__tool_policy_set *set, const char *const *scopes,
+                                  size_t count);
+
+/* The members joined by single spaces; caller frees. NULL when an
+ * allocation failed, now or earlier. */
+char *mcpauth__tool_policy_set_join(const mcpauth__tool_policy_set *set);
+
+void mcpauth__tool_policy_set_free(mcpauth__tool_policy_set *set);
+
+/* --- tool_policy_gate.c: the policy on a tools/list answer ------------- */
+
+/* What one tools/list answer may show: the tools the caller's token may
+ * call under the policy (mcp_tool_policy.h). The engine makes it for the
+ * request that needs it; a backend that answers later keeps it with the
+ * request (it holds a copy of the token, which the request outlives). */
+typedef struct mcpauth__mcp_filter mcpauth__mcp_filter;
+
+/* NULL with *failed false when there is nothing to filter (policy empty or
+ * NULL); NULL with *failed true on allocation failure. granted NULL holds
+ * no scope. */
+mcpauth__mcp_filter *mcpauth__mcp_filter_new(const mcpauth_mcp_tool_policy *policy,
+                                             const mcpauth_token_info *granted, bool *failed);
+void mcpauth__mcp_filter_free(mcpauth__mcp_filter *filter);
+
+/* Filters the result of response (a JSON-RPC response; one without a
+ * result is left alone). False when the result cannot be filtered (err
+ * says why): it must not be passed on, it might show every tool. filter
+ * NULL: true. */
+bool mcpauth__mcp_filter_apply(const mcpauth__mcp_filter *filter, json_object *response,
+                               mcpauth_error *err);
+
+/* --- jsonrpc.c: answering a sink ---------------------------------------- */
+
+/* Answers sink once with status and message (taken) as application/json;
+ * message NULL (an allocation failed) is a bodiless 500. session_id: sent
+ * as Mcp-Session-Id, NULL for none. */
+void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
+                             const char *session_id);
+
+/* A transport-level error: a JSON-RPC error with id null (JSON-RPC 2.0 §5;
+ * MCP transports §Sending Messages 4). */
+void mcpauth__mcp_reply_error(mcpauth_mcp_sink *sink, int status, int code, const char *message);
+
+/* Whether text is short, printable ASCII that can be quoted back safely. */
+bool mcpauth__mcp_quotable(const char *text, size_t max);
+
+/* A bodiless answer (202, 404, 405, ...). */
+void mcpauth__mcp_reply_status(mcpauth_mcp_sink *sink, int status);
+
+/* --- backend.c: one interface, three kinds of backend ------------------- */
+
+/* One client message on its way to a backend. */
+typedef struct mcpauth__mcp_call {
+    const char *session_id;              /* NULL: stateless (built-in tools only) */
+    const char *protocol_version;        /* negotiated for the session (initialize: now) */
+    json_object *message;                /* the message; a backend may rewrite it */
+    const mcpauth__jsonrpc_message *msg; /* message, classified */
+    const mcpauth_mcp_identity *identity;
+    /* A tools/list request's filter, NULL for none. The call owns it; a
+     * backend that answers later takes it (and sets this NULL). */
+    mcpauth__mcp_filter *filter;
+    mcpauth_mcp_sink *sink; /* answered exactly once, now or later */
+} mcpauth__mcp_call;
+
+/* A session as a backend knows it. Its identity binding, version and
+ * expiry are the engine's table's (session.c); a backend keeps only what
+ * serving it takes, as data: the bridge of its child (stdio.c), its
+ * upstream session (upstream.c). */
+typedef struct mcpauth__backend_session {
+    struct mcpauth__backend_session *next;
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
+    void *data; /* the kind's */
+} mcpauth__backend_session;
+
+/* Why a session ends on the engine's side. */
+typedef enum mcpauth__session_end {
+    MCPAUTH__SESSION_DELETED, /* DELETE, or the legacy stream closed */
+    MCPAUTH__SESSION_EXPIRED, /* gone from the table (idle, or pushed out) */
+} mcpauth__session_end;
+
+/* What a kind of backend does, as curl's protocol handlers and libuv's
+ * handle types: the engine calls only these. */
+typedef struct mcpauth__mcp_backend_ops {
+    const char *name;
+    /* Answers 2025-03-26 batches: post() answers before it returns. */
+    bool batches;
+    /* Keeps sessions (mcpauth__backend_session): one it no longer has is
+     * over (404). The built-in tools keep none. */
+    bool sessions;
+    /* Sets up the kind's state (backend->kind); false on failure. NULL:
+     * nothing to set up. */
+    bool (*start)(mcpauth_mcp_backend *backend);
+    /* The session just created in the engine's table starts here; call is
+     * its initialize. False when it could not start: sink was answered and
+     * the engine drops the session. */
+    bool (*open_session)(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call);
+    /* One checked message of a live session (or, stateless, of none). */
+    void (*post)(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call);
+    /* The session's standalone stream (transports §Listening for Messages
+     * from the Server), resumed after last_event_id when given. NULL: the
+     * backend never speaks first (405). */
+    void (*open_stream)(mcpauth_mcp_backend *backend, const char *session_id,
+                        const char *last_event_id, mcpauth_mcp_sink *sink);
+    /* The session ended on the engine's side: the kind lets go of it and
+     * of session->data; the entry itself is dropped after. */
+    void (*end_session)(mcpauth_mcp_backend *backend, mcpauth__backend_session *session,
+                        mcpauth__session_end why);
+    /* Whether the session has a request in flight or an open stream: then
+     * it is in use, however long ago its last POST was (the idle sweep). */
+    bool (*session_busy)(mcpauth_mcp_backend *backend, const mcpauth__backend_session *session);
+    /* Timeouts, keep-alives and the idle sweep, every tick (uv_now). */
+    void (*tick)(mcpauth_mcp_backend *backend, uint64_t now_ms);
+    /* Server shutdown: fail what is in flight, stop children; call
+     * mcpauth__backend_kind_closed() once everything is closed. */
+    void (*shutdown)(mcpauth_mcp_backend *backend);
+    void (*free)(mcpauth_mcp_backend *backend);
+} mcpauth__mcp_backend_ops;
+
+struct mcpauth_mcp_backend {
+    const mcpauth__mcp_backend_ops *ops;
+    uv_loop_t *loop;                    /* NULL for the built-in tools */
+    mcpauth_mcp_backend_config config;  /* zeroed for the built-in tools */
+    mcpauth_mcp_sessions *table;        /* the engine's (NULL when stateless) */
+    const mcpauth_mcp_config *server;   /* the engine's configuration */
+    void *kind;                         /* the kind's own state */
+    mcpauth__backend_session *sessions; /* with ops->sessions */
+    uv_timer_t timer;
+    unsigned ticks;
+    bool shutting_down, timer_closed, kind_closed;
+    mcpauth_mcp_backend_closed_cb closed_cb;
+    void *closed_data;
+};
+
+/* The three kinds. */
+extern const mcpauth__mcp_backend_ops mcpauth__mcp_builtin_ops;
+extern const mcpauth__mcp_backend_ops mcpauth__mcp_stdio_ops;
+extern const mcpauth__mcp_backend_ops mcpauth__mcp_upstream_ops;
+
+/* The built-in tools as a backend, for a server made without one. NULL on
+ * allocation failure. */
+mcpauth_mcp_backend *mcpauth__mcp_builtin_new(void);
+
+/* The engine's side, set when a server takes the backend. */
+void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
+                           const mcpauth_mcp_config *server);
+
+/* A server event for the log ("info", "warning", "error"). */
+void mcpauth__backend_log(mcpauth_mcp_backend *backend, const char *level, const char *message);
+
+/* The sessions a kind keeps. add: NULL on allocation failure. */
+mcpauth__backend_session *mcpauth__backend_session_add(mcpauth_mcp_backend *backend, const char *id,
+                                                       void *data);
+mcpauth__backend_session *mcpauth__backend_session_find(mcpauth_mcp_backend *backend,
+                                                        const char *id);
+
+/* The kind ended the session on its side (its child is gone, the upstream
+ * forgot it): the entry goes, and so does the engine's session (404 next
+ * time). Returns the entry's data for the kind to free; NULL when unknown. */
+void *mcpauth__backend_session_drop(mcpauth_mcp_backend *backend, const char *id);
+
+/* The engine ended the session: ops->end_session, then the entry goes. */
+void mcpauth__backend_end_session(mcpauth_mcp_backend *backend, const char *id,
+                                  mcpauth__session_end why);
+
+/* The idle sweep: a busy session is marked used; one gone from the
+ * table ends here too (MCPAUTH__SESSION_EXPIRED). */
+void mcpauth__backend_sweep(mcpauth_mcp_backend *backend);
+
+/* The kind has closed everything it had (after shutdown). */
+void mcpauth__backend_kind_closed(mcpauth_mcp_backend *backend);
+
+/* 502 with a JSON-RPC error (id: the request's, or NULL) saying why the
+ * backend could not answer. */
+void mcpauth__backend_reply_bad_gateway(mcpauth_mcp_sink *sink, json_object *id,
+                                        const char *message);
+
+/* --- builtin_tools.c: hello_world and whoami ---------------------------- */
+
+/* lifecycle §Initialization: the initialize result of the built-in tools,
+ * for version. NULL on allocation failure. */
+json_object *mcpauth__builtin_initialize_result(const mcpauth_mcp_config *config,
+                                                const char *version);
+
+/* --- bridge.c: one child process and the sessions it serves ------------- */
 
 /* The routing and remapping rules are those of mcp_backend.h; this is the
  * machinery: the child, the requests in flight both ways, the streams. */
@@ -239,14 +411,12 @@ bool mcpauth__bridge_has(const mcpauth__bridge *bridge, const char *session_id);
 /* Whether the child still runs and takes sessions. */
 bool mcpauth__bridge_usable(const mcpauth__bridge *bridge);
 
-/* Sends one checked client message (msg classifies message, which is
- * borrowed) of session_id to the child and answers sink (202 for
- * notifications and responses; the child's response, maybe streamed, for a
- * request). view (NULL: none; copied) filters the result of a tools/list
- * request before anything of it reaches the client or the replay buffer. */
-void mcpauth__bridge_post(mcpauth__bridge *bridge, const char *session_id, json_object *message,
-                          const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                          mcpauth_mcp_sink *sink);
+/* Sends call's message (of an attached session) to the child and answers
+ * call->sink (202 for notifications and responses; the child's response,
+ * maybe streamed, for a request). A request takes call->filter, applied
+ * to its result before anything of it reaches the client or the replay
+ * buffer. */
+void mcpauth__bridge_post(mcpauth__bridge *bridge, mcpauth__mcp_call *call);
 
 /* Opens (or resumes, after last_event_id) a stream of the session on sink
  * (mcp.h mcpauth_mcp_handle_get). */
@@ -261,10 +431,6 @@ void mcpauth__bridge_detach(mcpauth__bridge *bridge, const char *session_id, con
  * streams: such a session is in use, however long ago its last POST was. */
 bool mcpauth__bridge_session_busy(const mcpauth__bridge *bridge, const char *session_id);
 
-/* Calls cb for every attached session id (cb must not detach). */
-void mcpauth__bridge_each_session(const mcpauth__bridge *bridge,
-                                  void (*cb)(const char *session_id, void *data), void *data);
-
 /* Timeouts and keep-alives, at now (uv_now). */
 void mcpauth__bridge_tick(mcpauth__bridge *bridge, uint64_t now_ms);
 
@@ -273,88 +439,56 @@ void mcpauth__bridge_stop(mcpauth__bridge *bridge, const char *reason);
 
 int mcpauth__bridge_pid(const mcpauth__bridge *bridge);
 
-/* --- engine.c: what the legacy HTTP+SSE transport (legacy.c) uses ------- */
+/* --- engine.c: lifecycle and dispatch, under both transports ------------ */
 
-/* Whether version is one we speak; with legacy, 2024-11-05 too. */
-bool mcpauth__engine_version_ok(const char *version, bool legacy);
+/* The transport a message came by, which decides the lifecycle rules that
+ * differ: where the session comes from and which versions initialize may
+ * negotiate. A transport of another MCP era joins here. */
+typedef enum mcpauth__transport {
+    /* 2025-11-25 basic/transports §Streamable HTTP (streamable_http.c):
+     * initialize makes the session, Mcp-Session-Id names it after. */
+    MCPAUTH__TRANSPORT_STREAMABLE_HTTP,
+    /* 2024-11-05 basic/transports §HTTP with SSE (legacy.c): the session
+     * exists from the stream's start; initialize runs in it. */
+    MCPAUTH__TRANSPORT_LEGACY_SSE,
+} mcpauth__transport;
 
-/* Handles one checked JSON-RPC message (body, borrowed) posted to the
- * legacy session req->session_id, as mcpauth_mcp_handle_post() would, except
- * that initialize runs in that existing session. Answers sink once. */
-void mcpauth__engine_legacy_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                                 json_object *body, mcpauth_mcp_sink *sink);
+/* The protocol version we speak that version names (MCP lifecycle §Version
+ * Negotiation), over transport (the legacy one adds 2024-11-05). NULL when
+ * none. */
+const char *mcpauth__engine_version(const char *version, mcpauth__transport transport);
 
-/* The server's session table (NULL when stateless) and backend (NULL: the
- * built-in tools). Borrowed. */
+/* MCP transports §Protocol Version Header: 400 naming what we support. */
+void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *requested);
+
+/* Runs one parsed POST body (borrowed) that came by transport through the
+ * lifecycle: message shape, batch rules, the version in force, initialize,
+ * the session named by req->session_id, then the backend. Answers sink
+ * once. */
+void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                          json_object *body, mcpauth__transport transport, mcpauth_mcp_sink *sink);
+
+/* The session req->session_id names, if live and the caller's (MCP
+ * transports §Session Management: else 404 alike). */
+bool mcpauth__engine_find_session(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                                  mcpauth__session *out);
+
+/* Ends a session (DELETE, a legacy stream gone): from the table and at the
+ * backend. False when it was gone already. */
+bool mcpauth__engine_end_session(mcpauth_mcp_server *server, const char *session_id);
+
+/* Opens the session's standalone stream at the backend (404 when the
+ * backend no longer serves it). */
+void mcpauth__engine_open_stream(mcpauth_mcp_server *server, const mcpauth__session *session,
+                                 const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink);
+
+/* Whether the server's backend has a standalone stream (GET). */
+bool mcpauth__engine_streams(const mcpauth_mcp_server *server);
+
+/* The server's session table (NULL when stateless), backend (the built-in
+ * tools' when it was given none) and configuration. Borrowed. */
 mcpauth_mcp_sessions *mcpauth__engine_sessions(mcpauth_mcp_server *server);
-struct mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server);
-
-/* --- upstream.c: an HTTP MCP server behind us --------------------------- */
-
-/* The upstream backend (mcp_backend.h config.upstream_url). Sessions are
- * mapped one to one: ours to the client, the upstream's kept here and
- * sent upstream only. Each client POST is one upstream POST carrying the
- * message as is, Mcp-Session-Id and MCP-Protocol-Version of the upstream
- * session, and the configured headers, never the client's token; a JSON
- * answer is returned as is, an SSE answer relayed event by event as it
- * arrives (our event ids; resuming is not relayed); upstream 404: our
- * session ends (404); unreachable, timed out or 5xx: 502 with a JSON-RPC
- * error saying why. GET relays the upstream's standalone stream (405 as
- * is); DELETE deletes upstream too. */
-typedef struct mcpauth__upstream mcpauth__upstream;
-
-/* config is borrowed (the backend's) and must outlive it. NULL on failure. */
-mcpauth__upstream *mcpauth__upstream_new(uv_loop_t *loop, const mcpauth_mcp_backend_config *config);
-
-/* Makes the upstream session of a session just created in table and
- * forwards initialize; sink is answered later (with a failure, the session
- * is removed from table). */
-void mcpauth__upstream_initialize(mcpauth__upstream *up, mcpauth_mcp_sessions *table,
-                                  const char *session_id, json_object *message,
-                                  const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink);
-
-bool mcpauth__upstream_has(mcpauth__upstream *up, const char *session_id);
-
-/* As mcpauth__backend_post. */
-void mcpauth__upstream_post(mcpauth__upstream *up, const char *session_id, json_object *message,
-                            const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                            mcpauth_mcp_sink *sink);
-
-/* Relays the upstream's standalone stream of the session. */
-void mcpauth__upstream_get(mcpauth__upstream *up, const char *session_id, mcpauth_mcp_sink *sink);
-
-/* Ends the session here (its streams end) and upstream (DELETE). */
-void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id);
-
-/* Answers or ends everything in flight; closed_cb once the HTTP client is
- * closed. Then free it. */
-void mcpauth__upstream_shutdown(mcpauth__upstream *up, void (*closed_cb)(void *data), void *data);
-void mcpauth__upstream_free(mcpauth__upstream *up);
-
-/* --- backend.c: the engine's side of a stdio backend -------------------- */
-
-/* Starts (or, shared, joins) the child of a session just created in table
- * and sends it the client's initialize (message, classified as msg). False
- * when no child could start: sink was answered (502) and the caller drops
- * the session. */
-bool mcpauth__backend_initialize(struct mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
-                                 const char *session_id, const mcpauth_mcp_identity *identity,
-                                 json_object *message, const mcpauth__jsonrpc_message *msg,
-                                 mcpauth_mcp_sink *sink);
-
-/* Whether the session still has its child (a session whose child is gone is
- * answered 404). */
-bool mcpauth__backend_has(struct mcpauth_mcp_backend *backend, const char *session_id);
-
-/* As mcpauth__bridge_post, on the session's child. */
-void mcpauth__backend_post(struct mcpauth_mcp_backend *backend, const char *session_id,
-                           json_object *message, const mcpauth__jsonrpc_message *msg,
-                           const mcpauth__tools_view *view, mcpauth_mcp_sink *sink);
-
-void mcpauth__backend_get(struct mcpauth_mcp_backend *backend, const char *session_id,
-                          const char *last_event_id, mcpauth_mcp_sink *sink);
-
-/* The session ended (DELETE): its child stops (a shared one forgets it). */
-void mcpauth__backend_end_session(struct mcpauth_mcp_backend *backend, const char *session_id);
+mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server);
+const mcpauth_mcp_config *mcpauth__engine_config(const mcpauth_mcp_server *server);
 
 #endif

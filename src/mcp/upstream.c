@@ -1,4 +1,4 @@
-/* The upstream backend (mcp_backend.h, config.upstream_url): every MCP
+/* The upstream backend (mcp_backend.h, config.upstream): every MCP
  * session is mapped one to one to a session of an HTTP MCP server
  * (Streamable HTTP, MCP 2025-11-25 basic/transports), and each client
  * request is forwarded as one upstream request whose answer, JSON or a
@@ -26,17 +26,19 @@
 
 #include "mcp_internal.h"
 #include "mcpauth/http_async.h"
+#include "mcpauth/http_sse.h"
 #include "mcpauth/strbuf.h"
 
 #define UPSTREAM_MAX_SESSION_ID 256 /* longest upstream Mcp-Session-Id kept */
 
+typedef struct upstream upstream;
 typedef struct up_session up_session;
 typedef struct up_exchange up_exchange;
 
+/* What a session of ours needs upstream: the data of its
+ * mcpauth__backend_session, which holds our id. */
 struct up_session {
-    up_session *next;
-    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1]; /* ours */
-    char *upstream_id;                          /* NULL: the upstream keeps no session */
+    char *upstream_id; /* NULL: the upstream keeps no session */
     char protocol_version[MCPAUTH__SESSION_VERSION_SIZE];
     uint64_t streams; /* our stream numbers; 0 is the GET stream */
 };
@@ -47,7 +49,7 @@ typedef enum up_mode { UP_UNDECIDED, UP_JSON, UP_SSE, UP_DONE } up_mode;
  * calls it exactly once, also when the client went away first. */
 struct up_exchange {
     up_exchange *prev, *next; /* in upstream->exchanges */
-    mcpauth__upstream *up;
+    upstream *up;
     char session_id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     mcpauth_mcp_sink *sink; /* NULL once answered or the client is gone */
     json_object *id;        /* the request's id, for errors; NULL for others */
@@ -55,75 +57,103 @@ struct up_exchange {
     bool responded; /* UP_SSE: the request's response went out */
     up_mode mode;
     long status;
-    mcpauth_strbuf body; /* UP_JSON: the body so far */
-    mcpauth_strbuf line; /* UP_SSE: the line so far */
-    mcpauth_strbuf data; /* UP_SSE: the event's data so far */
+    mcpauth_strbuf body;            /* UP_JSON: the body so far */
+    mcpauth_http_sse_reader events; /* UP_SSE */
     uint64_t stream, seq;
-    const mcpauth_tool_policy *tools_policy; /* a filtered tools/list */
-    mcpauth_token_info *tools_granted;       /* a copy, or NULL */
+    mcpauth__mcp_filter *filter; /* a tools/list's, or NULL */
 };
 
-struct mcpauth__upstream {
-    uv_loop_t *loop;
+struct upstream {
+    mcpauth_mcp_backend *backend;
     const mcpauth_mcp_backend_config *config; /* the backend's */
     mcpauth_http_async *http;
     mcpauth_http_options http_options;
-    up_session *sessions;
     up_exchange *exchanges;
-    mcpauth_mcp_sessions *table;
     bool closing;
-    void (*closed_cb)(void *data);
-    void *closed_data;
 };
 
-static void up_log(mcpauth__upstream *up, const char *level, const char *message)
+static void up_log(upstream *up, const char *level, const char *message)
 {
-    if (up->config->log)
-        up->config->log(level, message, up->config->log_data);
+    mcpauth__backend_log(up->backend, level, message);
 }
 
-mcpauth__upstream *mcpauth__upstream_new(uv_loop_t *loop, const mcpauth_mcp_backend_config *config)
+static upstream *upstream_of(mcpauth_mcp_backend *backend)
 {
-    mcpauth__upstream *up = calloc(1, sizeof *up);
+    return backend->kind;
+}
+
+static bool upstream_start(mcpauth_mcp_backend *backend)
+{
+    upstream *up = calloc(1, sizeof *up);
     if (!up)
-        return NULL;
-    up->loop = loop;
-    up->config = config;
-    if (config->upstream_http)
-        up->http_options = *config->upstream_http;
+        return false;
+    up->backend = backend;
+    up->config = &backend->config;
+    if (up->config->upstream.http)
+        up->http_options = *up->config->upstream.http;
     else
         mcpauth_http_options_init(&up->http_options);
-    if (mcpauth_http_async_new(loop, &up->http_options, &up->http) != 0) {
+    if (mcpauth_http_async_new(backend->loop, &up->http_options, &up->http) != 0) {
         free(up);
-        return NULL;
+        return false;
     }
-    return up;
+    backend->kind = up;
+    return true;
 }
 
 /* ---- sessions ---- */
 
-static up_session *session_find(mcpauth__upstream *up, const char *id)
+static up_session *session_find(upstream *up, const char *id)
 {
-    for (up_session *s = up->sessions; s; s = s->next)
-        if (strcmp(s->id, id) == 0)
-            return s;
-    return NULL;
+    mcpauth__backend_session *s = mcpauth__backend_session_find(up->backend, id);
+    return s ? s->data : NULL;
 }
 
 static void session_free(up_session *s)
 {
+    if (!s)
+        return;
     free(s->upstream_id);
     free(s);
 }
 
-static void session_unlink(mcpauth__upstream *up, up_session *gone)
+/* ---- the configured headers ---- */
+
+/* Headers we set ourselves, or that would make the request another one:
+ * the upstream's own credentials go in any other header. */
+static bool header_reserved(const char *line, size_t name_length)
 {
-    for (up_session **s = &up->sessions; *s; s = &(*s)->next) {
-        if (*s == gone) {
-            *s = gone->next;
-            return;
-        }
-    }
+    static const char *const reserved[] = {"Mcp-Session-Id",
+                                           "MCP-Protocol-Version",
+                                           "Content-Type",
+                                           "Content-Length",
+                                           "Accept",
+                                           "Host",
+                                           "Transfer-Encoding",
+                                           "Connection",
+                                           "Expect",
+                                           "Last-Event-ID"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strlen(reserved[i]) == name_length && strncasecmp(line, reserved[i], name_length) == 0)
+            return true;
+    return false;
+}
+
+mcpauth_status mcpauth_mcp_upstream_header_check(const char *line, mcpauth_error *err)
+{
+    size_t name_length = strspn(line, "!#$%&'*+-.^_`|~0123456789"
+                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (name_length == 0 || line[name_length] != ':')
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "a line is not 'Name: value'");
+    for (const char *p = line + name_length + 1; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "the value of %.*s has control characters", (int)name_length,
+                                     line);
+    if (header_reserved(line, name_length))
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "%.*s is set by mcpauth itself",
+                                 (int)name_length, line);
+    return MCPAUTH_OK;
 }
 
 /* ---- requests upstream ---- */
@@ -148,7 +178,7 @@ static void headers_add(up_headers *h, const char *name, const char *value)
 }
 
 /* Ours first, then the configured ones (at most 64, cmd/serve.c). */
-static void headers_build(const mcpauth__upstream *up, const up_session *s, up_headers *h)
+static void headers_build(const upstream *up, const up_session *s, up_headers *h)
 {
     memset(h, 0, sizeof *h);
     if (s) {
@@ -156,8 +186,8 @@ static void headers_build(const mcpauth__upstream *up, const up_session *s, up_h
         if (s->protocol_version[0])
             headers_add(h, "MCP-Protocol-Version", s->protocol_version);
     }
-    for (size_t i = 0; i < up->config->upstream_header_count && h->count < 8 + 64; i++)
-        h->all[h->count++] = up->config->upstream_headers[i];
+    for (size_t i = 0; i < up->config->upstream.header_count && h->count < 8 + 64; i++)
+        h->all[h->count++] = up->config->upstream.headers[i];
 }
 
 static void headers_free(up_headers *h)
@@ -176,7 +206,7 @@ static const char *header_value(const mcpauth_http_header *headers, size_t count
 
 static void exchange_free(up_exchange *x)
 {
-    mcpauth__upstream *up = x->up;
+    upstream *up = x->up;
     if (x->prev)
         x->prev->next = x->next;
     else if (up->exchanges == x)
@@ -185,12 +215,8 @@ static void exchange_free(up_exchange *x)
         x->next->prev = x->prev;
     json_object_put(x->id);
     mcpauth_strbuf_free(&x->body);
-    mcpauth_strbuf_free(&x->line);
-    mcpauth_strbuf_free(&x->data);
-    if (x->tools_granted) {
-        mcpauth_token_info_free(x->tools_granted);
-        free(x->tools_granted);
-    }
+    mcpauth_http_sse_reader_free(&x->events);
+    mcpauth__mcp_filter_free(x->filter);
     free(x);
 }
 
@@ -217,35 +243,38 @@ static void answer(up_exchange *x, int status, const char *body, size_t length)
     sink->reply(&reply, sink->data);
 }
 
-/* 502 with a JSON-RPC error naming why (no secrets: upstream URLs and
- * libcurl's messages only). */
-static void answer_bad_gateway(up_exchange *x, const char *why)
+/* Answers with message (taken) as JSON; NULL (no memory) is a bare 500. */
+static void answer_json(up_exchange *x, int status, json_object *message)
+{
+    size_t length = 0;
+    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    answer(x, body ? status : 500, body, length);
+    json_object_put(message);
+}
+
+/* A JSON-RPC error naming why the upstream failed us, logged (no secrets:
+ * upstream URLs and libcurl's messages only). NULL on allocation failure. */
+static json_object *gateway_error(up_exchange *x, const char *why)
 {
     char message[512];
     snprintf(message, sizeof message, "upstream MCP server: %s", why);
     up_log(x->up, "warning", message);
-    json_object *error =
-        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
-    size_t length = 0;
-    const char *body = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-    answer(x, body ? 502 : 500, body, length);
-    json_object_put(error);
+    return mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
+}
+
+static void answer_bad_gateway(up_exchange *x, const char *why)
+{
+    answer_json(x, 502, gateway_error(x, why));
 }
 
 /* Our side of a session the upstream no longer has (or never made). */
-static void session_end(mcpauth__upstream *up, const char *session_id)
+static void session_end(upstream *up, const char *session_id)
 {
-    up_session *s = session_find(up, session_id);
-    if (!s)
-        return;
-    session_unlink(up, s);
-    session_free(s);
-    if (up->table)
-        mcpauth__session_remove(up->table, session_id);
+    session_free(mcpauth__backend_session_drop(up->backend, session_id));
 }
 
 /* What an upstream answer says before it is relayed: the initialize
- * result's protocol version, and a tools/list result filtered (issue 5).
+ * result's protocol version, and a tools/list result filtered.
  * False when a tools/list result cannot be filtered: it is not passed on
  * (it might show every tool). */
 static bool inspect(up_exchange *x, json_object *message)
@@ -263,11 +292,8 @@ static bool inspect(up_exchange *x, json_object *message)
             snprintf(s->protocol_version, sizeof s->protocol_version, "%s",
                      json_object_get_string(version));
     }
-    if (!x->tools_policy)
-        return true;
     mcpauth_error err;
-    if (mcpauth_tool_policy_filter_tools_list(x->tools_policy, result, x->tools_granted, &err) ==
-        MCPAUTH_OK)
+    if (mcpauth__mcp_filter_apply(x->filter, message, &err))
         return true;
     up_log(x->up, "warning", err.message);
     return false;
@@ -296,91 +322,38 @@ static bool stream_write(up_exchange *x, const char *json, size_t length)
     return ok;
 }
 
-static void stream_error(up_exchange *x, const char *why)
+/* Sends message (taken) as the stream's next event; false when it could
+ * not be sent. */
+static bool stream_write_json(up_exchange *x, json_object *message)
 {
-    char message[512];
-    snprintf(message, sizeof message, "upstream MCP server: %s", why);
-    up_log(x->up, "warning", message);
-    json_object *error =
-        mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR, message, NULL);
     size_t length = 0;
-    const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-    if (text)
-        stream_write(x, text, length);
-    json_object_put(error);
-}
-
-/* One complete upstream event (its data lines joined): re-sent compact,
- * with our id (HTML Living Standard §9.2.6). Data that is not JSON is
- * skipped: MCP events carry JSON-RPC messages only. */
-static bool dispatch_event(up_exchange *x)
-{
-    if (x->data.length == 0)
-        return true;
-    json_object *message = json_tokener_parse(x->data.data);
-    x->data.length = 0;
-    if (!message) {
-        up_log(x->up, "warning", "upstream MCP server: an event that is not JSON; skipped");
-        return true;
-    }
-    bool ok;
-    if (json_object_object_get_ex(message, "id", NULL) &&
-        !json_object_object_get_ex(message, "method", NULL))
-        x->responded = true;
-    if (!inspect(x, message)) {
-        json_object *error =
-            mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
-                                   "the upstream's tools/list result is malformed", NULL);
-        size_t length = 0;
-        const char *text = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
-        ok = text && stream_write(x, text, length);
-        json_object_put(error);
-    } else {
-        size_t length = 0;
-        const char *text = mcpauth__jsonrpc_serialize(message, &length);
-        ok = text && stream_write(x, text, length);
-    }
+    const char *text = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    bool ok = text && stream_write(x, text, length);
     json_object_put(message);
     return ok;
 }
 
-/* One line of the upstream's event stream (without its end of line). */
-static bool sse_line(up_exchange *x, const char *line, size_t length)
+/* One complete upstream event (its data lines joined): re-sent compact,
+ * with our id (HTML Living Standard §9.2.6; its id, event type and retry
+ * are dropped: our stream has its own). Data that is not JSON is skipped:
+ * MCP events carry JSON-RPC messages only. */
+static bool on_event(const mcpauth_http_sse_event *event, void *data)
 {
-    if (length == 0)
-        return dispatch_event(x);
-    if (length >= 5 && memcmp(line, "data:", 5) == 0) {
-        const char *value = line + 5;
-        size_t value_length = length - 5;
-        if (value_length && *value == ' ')
-            value++, value_length--;
-        if (x->data.length)
-            mcpauth_strbuf_append(&x->data, "\n", 1);
-        mcpauth_strbuf_append(&x->data, value, value_length);
-        return !mcpauth_strbuf_failed(&x->data) && x->data.length <= x->up->config->max_line;
+    up_exchange *x = data;
+    json_object *message = json_tokener_parse(event->data);
+    if (!message) {
+        up_log(x->up, "warning", "upstream MCP server: an event that is not JSON; skipped");
+        return true;
     }
-    /* id, event, retry and comments: our stream has its own. */
-    return true;
-}
-
-static bool sse_feed(up_exchange *x, const char *bytes, size_t length)
-{
-    for (size_t i = 0; i < length; i++) {
-        char c = bytes[i];
-        if (c == '\n') {
-            size_t n = x->line.length;
-            if (n && x->line.data[n - 1] == '\r')
-                n--;
-            x->line.length = 0;
-            if (!sse_line(x, n ? x->line.data : "", n))
-                return false;
-            continue;
-        }
-        mcpauth_strbuf_append(&x->line, &c, 1);
-        if (mcpauth_strbuf_failed(&x->line) || x->line.length > x->up->config->max_line)
-            return false;
+    if (json_object_object_get_ex(message, "id", NULL) &&
+        !json_object_object_get_ex(message, "method", NULL))
+        x->responded = true;
+    if (!inspect(x, message)) {
+        json_object_put(message);
+        message = mcpauth__jsonrpc_error(x->id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+                                         "the upstream's tools/list result is malformed", NULL);
     }
-    return true;
+    return stream_write_json(x, message);
 }
 
 /* The upstream's status and headers, when its answer starts. */
@@ -414,7 +387,7 @@ static bool on_data(long status, const mcpauth_http_header *headers, size_t coun
     if (!x->sink)
         return false; /* the client is gone: so is the exchange */
     if (x->mode == UP_SSE)
-        return sse_feed(x, bytes, length);
+        return mcpauth_http_sse_reader_feed(&x->events, bytes, length);
     if (x->body.length + length > x->up->config->max_line)
         return false;
     mcpauth_strbuf_append(&x->body, bytes, length);
@@ -454,10 +427,7 @@ static void finish_json(up_exchange *x)
         answer_bad_gateway(x, "the tools/list result is malformed");
         return;
     }
-    size_t length = 0;
-    const char *text = mcpauth__jsonrpc_serialize(message, &length);
-    answer(x, text ? (int)x->status : 500, text, length);
-    json_object_put(message);
+    answer_json(x, (int)x->status, message);
 }
 
 static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
@@ -470,7 +440,7 @@ static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
         /* An upstream stream that ends, however it ends, ends ours; one cut
          * short (timeout, reset) before a request's answer says why. */
         if (status != MCPAUTH_OK && x->id && !x->responded && x->sink)
-            stream_error(x, err->message);
+            stream_write_json(x, gateway_error(x, err->message));
         stream_end(x);
     } else if (x->mode != UP_DONE && x->sink) {
         if (status != MCPAUTH_OK) {
@@ -486,8 +456,7 @@ static void on_done(mcpauth_status status, const mcpauth_http_response *resp,
     exchange_free(x);
 }
 
-static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
-                                 mcpauth_mcp_sink *sink)
+static up_exchange *exchange_new(upstream *up, const char *session_id, mcpauth_mcp_sink *sink)
 {
     up_exchange *x = calloc(1, sizeof *x);
     if (!x)
@@ -496,8 +465,7 @@ static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
     snprintf(x->session_id, sizeof x->session_id, "%s", session_id);
     x->sink = sink;
     x->body = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
-    x->line = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
-    x->data = (mcpauth_strbuf)MCPAUTH_STRBUF_INIT;
+    mcpauth_http_sse_reader_init(&x->events, up->config->max_line, on_event, x);
     x->next = up->exchanges;
     if (up->exchanges)
         up->exchanges->prev = x;
@@ -509,12 +477,12 @@ static up_exchange *exchange_new(mcpauth__upstream *up, const char *session_id,
 static void exchange_send(up_exchange *x, const char *method, const char *accept, const char *body,
                           size_t length, long timeout_seconds)
 {
-    mcpauth__upstream *up = x->up;
+    upstream *up = x->up;
     up_headers headers;
     headers_build(up, x->initialize ? NULL : session_find(up, x->session_id), &headers);
     mcpauth_http_request req = {
         .method = method,
-        .url = up->config->upstream_url,
+        .url = up->config->upstream.url,
         .content_type = body ? "application/json" : NULL,
         .body = body,
         .body_length = length,
@@ -541,113 +509,84 @@ static void exchange_send(up_exchange *x, const char *method, const char *accept
     }
 }
 
-static long request_timeout(const mcpauth__upstream *up)
+static long request_timeout(const upstream *up)
 {
     uint64_t seconds = (up->config->request_timeout_ms + 999) / 1000;
     return seconds ? (long)seconds : 0;
 }
 
-static void reply_status(mcpauth_mcp_sink *sink, int status)
-{
-    mcpauth_mcp_reply reply = {.status = status};
-    sink->reply(&reply, sink->data);
-}
+/* ---- the backend's operations ---- */
 
-/* ---- the engine's calls (through backend.c) ---- */
-
-/* Sessions the table dropped (idle, or pushed out when full) are ended
- * upstream too; looked at whenever a session starts, so the list never
- * outgrows the table by much. */
-static void sweep(mcpauth__upstream *up)
+/* Makes the upstream session of a session just created in the table and
+ * forwards initialize; the sink is answered later (with a failure, the
+ * session is removed from the table here). */
+static bool upstream_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
 {
-    int64_t now = (int64_t)time(NULL);
-    up_session **s = &up->sessions;
-    while (*s) {
-        /* A session with a request in flight or an open stream is in use. */
-        for (up_exchange *x = up->exchanges; x; x = x->next)
-            if (strcmp(x->session_id, (*s)->id) == 0)
-                mcpauth__session_touch(up->table, x->session_id, now);
-        if (mcpauth__session_alive(up->table, (*s)->id, now)) {
-            s = &(*s)->next;
-            continue;
-        }
-        up_session *gone = *s;
-        mcpauth__upstream_end_session(up, gone->id);
-        if (*s == gone) /* not found: cannot happen, but never loop */
-            s = &gone->next;
+    upstream *up = upstream_of(backend);
+    if (backend->shutting_down) {
+        mcpauth__backend_reply_bad_gateway(call->sink, call->msg->id,
+                                           "the server is shutting down");
+        return false;
     }
-}
-
-void mcpauth__upstream_initialize(mcpauth__upstream *up, mcpauth_mcp_sessions *table,
-                                  const char *session_id, json_object *message,
-                                  const mcpauth__jsonrpc_message *msg, mcpauth_mcp_sink *sink)
-{
-    up->table = table;
-    if (table)
-        sweep(up);
+    /* Sessions the table dropped (idle, or pushed out when full) are ended
+     * upstream too; looked at whenever a session starts, so the list never
+     * outgrows the table by much. */
+    mcpauth__backend_sweep(backend);
     up_session *s = calloc(1, sizeof *s);
-    up_exchange *x = s ? exchange_new(up, session_id, sink) : NULL;
+    up_exchange *x = s && mcpauth__backend_session_add(backend, call->session_id, s)
+                         ? exchange_new(up, call->session_id, call->sink)
+                         : NULL;
     if (!x) {
+        mcpauth__backend_session_drop(backend, call->session_id);
         free(s);
-        mcpauth__session_remove(table, session_id);
-        reply_status(sink, 500);
-        return;
+        mcpauth__mcp_reply_status(call->sink, 500);
+        return true;
     }
-    snprintf(s->id, sizeof s->id, "%s", session_id);
-    s->next = up->sessions;
-    up->sessions = s;
     x->initialize = true;
-    x->id = json_object_get(msg->id);
+    x->id = json_object_get(call->msg->id);
     size_t length = 0;
-    const char *body = mcpauth__jsonrpc_serialize(message, &length);
+    const char *body = mcpauth__jsonrpc_serialize(call->message, &length);
+    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
+                  request_timeout(up));
+    return true;
+}
+
+static void upstream_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
+{
+    upstream *up = upstream_of(backend);
+    if (!session_find(up, call->session_id)) {
+        mcpauth__mcp_reply_status(call->sink, 404);
+        return;
+    }
+    up_exchange *x = exchange_new(up, call->session_id, call->sink);
+    if (!x) {
+        mcpauth__mcp_reply_status(call->sink, 500);
+        return;
+    }
+    if (call->msg->kind == MCPAUTH__JSONRPC_REQUEST)
+        x->id = json_object_get(call->msg->id);
+    x->filter = call->filter;
+    call->filter = NULL;
+    size_t length = 0;
+    const char *body = mcpauth__jsonrpc_serialize(call->message, &length);
     exchange_send(x, "POST", "application/json, text/event-stream", body, length,
                   request_timeout(up));
 }
 
-bool mcpauth__upstream_has(mcpauth__upstream *up, const char *session_id)
+/* Relays the upstream's standalone stream of the session (its resumption
+ * is not relayed: last_event_id is not passed on). */
+static void upstream_open_stream(mcpauth_mcp_backend *backend, const char *session_id,
+                                 const char *last_event_id, mcpauth_mcp_sink *sink)
 {
-    return session_find(up, session_id) != NULL;
-}
-
-void mcpauth__upstream_post(mcpauth__upstream *up, const char *session_id, json_object *message,
-                            const mcpauth__jsonrpc_message *msg, const mcpauth__tools_view *view,
-                            mcpauth_mcp_sink *sink)
-{
+    upstream *up = upstream_of(backend);
+    (void)last_event_id;
     if (!session_find(up, session_id)) {
-        reply_status(sink, 404);
+        mcpauth__mcp_reply_status(sink, 404);
         return;
     }
     up_exchange *x = exchange_new(up, session_id, sink);
     if (!x) {
-        reply_status(sink, 500);
-        return;
-    }
-    if (msg->kind == MCPAUTH__JSONRPC_REQUEST)
-        x->id = json_object_get(msg->id);
-    if (view && msg->method && strcmp(msg->method, "tools/list") == 0) {
-        x->tools_policy = view->policy;
-        if (view->granted && (!(x->tools_granted = calloc(1, sizeof *x->tools_granted)) ||
-                              !mcpauth_token_info_copy(view->granted, x->tools_granted))) {
-            answer_bad_gateway(x, "out of memory");
-            exchange_free(x);
-            return;
-        }
-    }
-    size_t length = 0;
-    const char *body = mcpauth__jsonrpc_serialize(message, &length);
-    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
-                  request_timeout(up));
-}
-
-void mcpauth__upstream_get(mcpauth__upstream *up, const char *session_id, mcpauth_mcp_sink *sink)
-{
-    if (!session_find(up, session_id)) {
-        reply_status(sink, 404);
-        return;
-    }
-    up_exchange *x = exchange_new(up, session_id, sink);
-    if (!x) {
-        reply_status(sink, 500);
+        mcpauth__mcp_reply_status(sink, 500);
         return;
     }
     x->get = true;
@@ -664,21 +603,23 @@ static void on_deleted(mcpauth_status status, const mcpauth_http_response *resp,
     (void)err;
 }
 
-void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id)
+/* Ends the session here (its streams end) and upstream (DELETE). */
+static void upstream_end_session(mcpauth_mcp_backend *backend, mcpauth__backend_session *session,
+                                 mcpauth__session_end why)
 {
-    up_session *s = session_find(up, session_id);
-    if (!s)
-        return;
+    upstream *up = upstream_of(backend);
+    up_session *s = session->data;
+    (void)why;
     /* Its streams end with it (they would end when the upstream's do). */
     for (up_exchange *x = up->exchanges; x; x = x->next)
-        if (strcmp(x->session_id, session_id) == 0 && x->mode == UP_SSE)
+        if (strcmp(x->session_id, session->id) == 0 && x->mode == UP_SSE)
             stream_end(x);
     if (s->upstream_id && !up->closing) {
         up_headers headers;
         headers_build(up, s, &headers);
         mcpauth_http_request req = {
             .method = "DELETE",
-            .url = up->config->upstream_url,
+            .url = up->config->upstream.url,
             .headers = headers.all,
             .header_count = headers.count,
         };
@@ -689,34 +630,53 @@ void mcpauth__upstream_end_session(mcpauth__upstream *up, const char *session_id
             up_log(up, "warning", err.message);
         headers_free(&headers);
     }
-    session_unlink(up, s);
     session_free(s);
+}
+
+/* A session with a request in flight or an open stream is in use. */
+static bool upstream_session_busy(mcpauth_mcp_backend *backend,
+                                  const mcpauth__backend_session *session)
+{
+    for (up_exchange *x = upstream_of(backend)->exchanges; x; x = x->next)
+        if (strcmp(x->session_id, session->id) == 0)
+            return true;
+    return false;
 }
 
 static void on_http_closed(void *data)
 {
-    mcpauth__upstream *up = data;
-    while (up->sessions) {
-        up_session *s = up->sessions;
-        up->sessions = s->next;
-        session_free(s);
+    upstream *up = data;
+    mcpauth_mcp_backend *backend = up->backend;
+    /* The entries themselves go with the backend. */
+    for (mcpauth__backend_session *s = backend->sessions; s; s = s->next) {
+        session_free(s->data);
+        s->data = NULL;
     }
-    if (up->closed_cb)
-        up->closed_cb(up->closed_data);
+    mcpauth__backend_kind_closed(backend);
 }
 
-void mcpauth__upstream_shutdown(mcpauth__upstream *up, void (*closed_cb)(void *data), void *data)
+/* Every exchange in flight is answered (502) or its stream ended. */
+static void upstream_shutdown(mcpauth_mcp_backend *backend)
 {
-    if (up->closing)
-        return;
+    upstream *up = upstream_of(backend);
     up->closing = true;
-    up->closed_cb = closed_cb;
-    up->closed_data = data;
-    /* Every exchange in flight is answered (502) or its stream ended. */
     mcpauth_http_async_close(up->http, on_http_closed, up);
 }
 
-void mcpauth__upstream_free(mcpauth__upstream *up)
+static void upstream_free(mcpauth_mcp_backend *backend)
 {
-    free(up);
+    free(backend->kind);
 }
+
+const mcpauth__mcp_backend_ops mcpauth__mcp_upstream_ops = {
+    .name = "upstream",
+    .start = upstream_start,
+    .open_session = upstream_open_session,
+    .sessions = true,
+    .post = upstream_post,
+    .open_stream = upstream_open_stream,
+    .end_session = upstream_end_session,
+    .session_busy = upstream_session_busy,
+    .shutdown = upstream_shutdown,
+    .free = upstream_free,
+};

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mcpauth/http_sse.h"
 #include "mcpauth/json.h"
-#include "mcpauth/strbuf.h"
 #include "mcpauth_config.h"
 #include "probe_internal.h"
 #include "src/http/transfer.h"
@@ -81,52 +81,37 @@ static bool has_id(json_object *message, int id)
             json_object_object_get_ex(message, "error", NULL));
 }
 
-/* Server-Sent Events (WHATWG HTML §9.2.6): events end at a blank line, and
- * the data lines of one event join with '\n'. The first event that is the
- * response wins; notifications before it are skipped. */
+typedef struct response_search {
+    int id;
+    json_object *found;
+} response_search;
+
+static bool on_event(const mcpauth_http_sse_event *event, void *data)
+{
+    response_search *search = data;
+    mcpauth_error ignored;
+    json_object *message = mcpauth_json_parse(event->data, event->data_length, "event", &ignored);
+    if (!has_id(message, search->id)) {
+        json_object_put(message);
+        return true;
+    }
+    search->found = message;
+    return false;
+}
+
+/* Server-Sent Events (HTML Living Standard §9.2.6): the first event that is
+ * the response wins; notifications before it are skipped. A stream may end
+ * without the blank line after its last event. The body is bounded already
+ * (the HTTP client's limit). */
 static json_object *response_in_events(const char *body, size_t length, int id)
 {
-    mcpauth_strbuf data = MCPAUTH_STRBUF_INIT;
-    json_object *found = NULL;
-    const char *p = body, *end = body + length;
-    while (p <= end && !found) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end;
-        size_t n = (size_t)(line_end - p);
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
-        if (n == 0) {
-            if (data.length > 0) {
-                mcpauth_error ignored;
-                json_object *message =
-                    mcpauth_json_parse(data.data, data.length, "event", &ignored);
-                if (has_id(message, id))
-                    found = message;
-                else
-                    json_object_put(message);
-            }
-            mcpauth_strbuf_free(&data);
-        } else if (n >= 5 && strncmp(p, "data:", 5) == 0) {
-            const char *value = p + 5 + (n > 5 && p[5] == ' ');
-            if (data.length > 0)
-                mcpauth_strbuf_append(&data, "\n", 1);
-            mcpauth_strbuf_append(&data, value, (size_t)(p + n - value));
-        }
-        if (!eol)
-            break;
-        p = eol + 1;
-    }
-    /* A stream may end without the blank line after its last event. */
-    if (!found && data.length > 0) {
-        mcpauth_error ignored;
-        json_object *message = mcpauth_json_parse(data.data, data.length, "event", &ignored);
-        if (has_id(message, id))
-            found = message;
-        else
-            json_object_put(message);
-    }
-    mcpauth_strbuf_free(&data);
-    return found;
+    response_search search = {.id = id};
+    mcpauth_http_sse_reader reader;
+    mcpauth_http_sse_reader_init(&reader, length + 1, on_event, &search);
+    if (mcpauth_http_sse_reader_feed(&reader, body, length))
+        mcpauth_http_sse_reader_finish(&reader);
+    mcpauth_http_sse_reader_free(&reader);
+    return search.found;
 }
 
 json_object *mcpauth__probe_jsonrpc_response(const mcpauth_http_response *resp, int id)

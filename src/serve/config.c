@@ -126,26 +126,26 @@ static mcpauth_status check_legacy_paths(const mcpauth_serve_config *config,
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* A session's upstream session lives in one process. */
-    if (config->backend.upstream_url && config->workers > 1)
+    if (config->backend.upstream.url && config->workers > 1)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--workers must be 1 with --upstream: a session's upstream "
                                  "session lives in one worker");
-    if (config->backend.upstream_url && config->mcp.stateless)
+    if (config->backend.upstream.url && config->mcp.stateless)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--stateless cannot be used with --upstream: sessions are "
                                  "mapped one to one");
-    if (config->backend.upstream_url &&
-        mcpauth_http_check_url(&config->http, config->backend.upstream_url, err) != MCPAUTH_OK)
+    if (config->backend.upstream.url &&
+        mcpauth_http_check_url(&config->http, config->backend.upstream.url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--upstream");
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
     /* A session's child lives in one process, and a child is a session's. */
-    if (config->backend.argv && config->workers > 1)
+    if (config->backend.stdio.argv && config->workers > 1)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--workers must be 1 with a stdio backend: a session's child "
                                  "process lives in one worker");
-    if (config->backend.argv && config->mcp.stateless)
+    if (config->backend.stdio.argv && config->mcp.stateless)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--stateless cannot be used with a stdio backend: each child "
                                  "belongs to a session");
@@ -162,7 +162,7 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
         return check_dev(config, err);
     if (config->no_auth) {
         /* Without tokens there are no scopes to check a tool against. */
-        if (!mcpauth_tool_policy_is_empty(config->tool_policy))
+        if (!mcpauth_mcp_tool_policy_is_empty(config->tool_policy))
             return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                      "per-tool scopes (--tool-scope, \"tools\" in --config) "
                                      "need token checks: not with --no-auth");

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/strbuf.h"
-#include "mcpauth/tool_policy.h"
 #include "mcpauth/url.h"
 #include "serve_internal.h"
 
@@ -36,7 +36,7 @@ mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcp
     /* The issuer grants what the metadata advertises: the required scopes
      * and the per-tool ones, so that a client can step up (issue 5). */
     size_t count = 0;
-    const char **scopes = mcpauth_tool_policy_scopes_union(
+    const char **scopes = mcpauth_mcp_tool_policy_scopes_union(
         config->tool_policy, config->required_scopes.items, config->required_scopes.count, &count);
     if (!scopes)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");

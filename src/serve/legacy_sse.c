@@ -11,7 +11,6 @@
 
 #include "mcpauth/mcp_legacy.h"
 #include "mcpauth/secret.h"
-#include "mcpauth/tool_policy.h"
 #include "serve_internal.h"
 
 /* A comment line on a stream idle this long keeps proxies and clients from
@@ -269,18 +268,9 @@ static void post_message(serve_legacy *legacy, mcpauth_http_exchange *ex,
     legacy_stream *s = mcpauth_mcp_legacy_query_session(mcpauth_http_exchange_query(ex), id)
                            ? find_stream(legacy, id)
                            : NULL;
-    mcpauth_mcp_request req = {
-        .protocol_version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0),
-        .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
-        .identity = {.token = caller->token,
-                     .validated_by = caller->validated_by,
-                     .cache_hit = caller->cache_hit},
-        .now = (int64_t)time(NULL),
-    };
-    req.body = mcpauth_http_exchange_body(ex, &req.body_length);
     post_answer a = {.ctx = legacy->ctx, .ex = ex, .caller = caller};
     mcpauth_mcp_sink sink = {.reply = on_post_reply, .data = &a};
-    mcpauth_mcp_legacy_post(s ? s->session : NULL, &req, &sink);
+    mcpauth_mcp_legacy_post(s ? s->session : NULL, caller->request, &sink);
 }
 
 /* ---- the module ---- */

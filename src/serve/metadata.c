@@ -45,8 +45,8 @@ static char *build_document(const mcpauth_serve_config *config)
      * ask for them up front (MCP authorization §Scope Selection Strategy). */
     size_t scope_count = 0;
     const char **scopes =
-        mcpauth_tool_policy_scopes_union(config->tool_policy, config->required_scopes.items,
-                                         config->required_scopes.count, &scope_count);
+        mcpauth_mcp_tool_policy_scopes_union(config->tool_policy, config->required_scopes.items,
+                                             config->required_scopes.count, &scope_count);
     if (!scopes) {
         json_object_put(doc);
         return NULL;

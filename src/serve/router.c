@@ -13,8 +13,8 @@
 #include "mcpauth/bearer.h"
 #include "mcpauth/devissuer.h"
 #include "mcpauth/json.h"
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/strbuf.h"
-#include "mcpauth/tool_policy.h"
 #include "serve_internal.h"
 
 #define MAX_TOKEN_LENGTH (16 * 1024)
@@ -209,7 +209,8 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
         add_field(&f, "Allow",
-                  call->log.ctx->config->backend.argv || call->log.ctx->config->backend.upstream_url
+                  call->log.ctx->config->backend.stdio.argv ||
+                          call->log.ctx->config->backend.upstream.url
                       ? "GET, POST, DELETE"
                       : "POST, DELETE");
     add_cors(&f);
@@ -223,7 +224,8 @@ static void on_mcp_stream_start(const char *session_id, void *data)
     field_list f = {0};
     add_field(&f, "Content-Type", "text/event-stream");
     add_field(&f, "Cache-Control", "no-cache");
-    /* Proxies must pass events on at once (GE-6). */
+    /* Proxies must pass events on at once (MCP transports §Streamable HTTP:
+     * each event is delivered as the server sends it). */
     add_field(&f, "X-Accel-Buffering", "no");
     add_field(&f, "Mcp-Session-Id", session_id);
     add_cors(&f);
@@ -266,18 +268,18 @@ static void on_mcp_abort(mcpauth_http_exchange *ex, void *data)
     call_free(call);
 }
 
-/* Issue 5: a tools/call the token lacks the tool's scopes for is refused
- * here, before the MCP engine or a backend child sees any of the body (MCP
- * 2025-11-25 authorization §Scope Challenge Handling: 403 insufficient_scope
- * naming every scope the call needs). False when it was answered. */
-static bool tools_allowed(request *r, const mcpauth_token_info *info, const char *body,
-                          size_t length)
+/* A tools/call the token lacks the tool's scopes for is refused here, as
+ * the engine decides (mcpauth_mcp_check_tools), before the engine's
+ * transports or a backend see any of the body (MCP 2025-11-25
+ * authorization §Scope Challenge Handling: 403 insufficient_scope naming
+ * every scope the call needs). False when it was answered. */
+static bool tools_allowed(request *r, mcpauth_mcp_request *req)
 {
     serve_context *ctx = r->ctx;
     const mcpauth_string_array *base = &ctx->config->required_scopes;
-    mcpauth_tool_policy_verdict verdict;
-    if (mcpauth_tool_policy_check_body(ctx->config->tool_policy, body, length, info, base->items,
-                                       base->count, &verdict) != MCPAUTH_OK) {
+    mcpauth_mcp_tool_policy_verdict verdict;
+    if (mcpauth_mcp_check_tools(ctx->mcp, req, (const char *const *)base->items, base->count,
+                                &verdict) != MCPAUTH_OK) {
         respond_text(r, 503, "out of memory\n");
         return false;
     }
@@ -285,30 +287,16 @@ static bool tools_allowed(request *r, const mcpauth_token_info *info, const char
         return true;
     ctx->metrics.insufficient_scope++;
     respond_challenge(r, 403, "insufficient_scope", verdict.reason, verdict.scope);
-    mcpauth_tool_policy_verdict_free(&verdict);
+    mcpauth_mcp_tool_policy_verdict_free(&verdict);
     return false;
 }
+
+static void serve_mcp_call(request *r, mcpauth_mcp_request *req);
 
 static void serve_mcp(request *r, const mcpauth_token_info *info, const char *validated_by,
                       bool cache_hit)
 {
     mcpauth_http_exchange *ex = r->ex;
-    const char *method = mcpauth_http_exchange_method(ex);
-    /* Per-tool scopes on either transport, before anything reaches the
-     * engine or a backend. */
-    size_t body_length = 0;
-    const char *body = mcpauth_http_exchange_body(ex, &body_length);
-    if (info && strcmp(method, "POST") == 0 && !tools_allowed(r, info, body, body_length))
-        return;
-    if (serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
-        serve_caller legacy_caller = {.token = info,
-                                      .validated_by = validated_by,
-                                      .cache_hit = cache_hit,
-                                      .token_hash = r->token_hash,
-                                      .cache = r->cache};
-        serve_legacy_handle(r->ctx->legacy, ex, &legacy_caller);
-        return;
-    }
     mcpauth_mcp_request req = {
         .session_id = mcpauth_http_exchange_header(ex, "Mcp-Session-Id", 0),
         .protocol_version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0),
@@ -318,8 +306,33 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         .identity = {.token = info, .validated_by = validated_by, .cache_hit = cache_hit},
         .now = (int64_t)time(NULL),
     };
-    req.body = body;
-    req.body_length = body_length;
+    req.body = mcpauth_http_exchange_body(ex, &req.body_length);
+    /* Per-tool scopes on either transport, before anything reaches the
+     * engine or a backend. */
+    if (info && strcmp(mcpauth_http_exchange_method(ex), "POST") == 0 && !tools_allowed(r, &req)) {
+        mcpauth_mcp_request_release(&req);
+        return;
+    }
+    if (serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
+        serve_caller legacy_caller = {.token = info,
+                                      .validated_by = validated_by,
+                                      .cache_hit = cache_hit,
+                                      .token_hash = r->token_hash,
+                                      .cache = r->cache,
+                                      .request = &req};
+        serve_legacy_handle(r->ctx->legacy, ex, &legacy_caller);
+    } else {
+        serve_mcp_call(r, &req);
+    }
+    mcpauth_mcp_request_release(&req);
+}
+
+/* The Streamable HTTP endpoint: the engine answers on the call's sink. */
+static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
+{
+    mcpauth_http_exchange *ex = r->ex;
+    const char *method = mcpauth_http_exchange_method(ex);
+    const mcpauth_token_info *info = req->identity.token;
     r->subject = info ? info->subject : NULL;
     mcp_call *call = calloc(1, sizeof *call);
     if (!call || (r->subject && !(call->subject = strdup(r->subject)))) {
@@ -338,11 +351,11 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
     };
     mcpauth_http_exchange_on_abort(ex, on_mcp_abort, call);
     if (strcmp(method, "POST") == 0)
-        mcpauth_mcp_handle_post(r->ctx->mcp, &req, &call->sink);
+        mcpauth_mcp_handle_post(r->ctx->mcp, req, &call->sink);
     else if (strcmp(method, "DELETE") == 0)
-        mcpauth_mcp_handle_delete(r->ctx->mcp, &req, &call->sink);
+        mcpauth_mcp_handle_delete(r->ctx->mcp, req, &call->sink);
     else if (strcmp(method, "GET") == 0)
-        mcpauth_mcp_handle_get(r->ctx->mcp, &req, &call->sink);
+        mcpauth_mcp_handle_get(r->ctx->mcp, req, &call->sink);
     else
         on_mcp_reply(&(mcpauth_mcp_reply){.status = 405}, call);
 }

@@ -157,9 +157,9 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     }
     mcpauth_mcp_config mcp = config->mcp;
     mcp.tool_policy = config->tool_policy;
-    if (config->backend.argv || config->backend.upstream_url) {
+    if (config->backend.stdio.argv || config->backend.upstream.url) {
         mcpauth_mcp_backend_config bc = config->backend;
-        bc.upstream_http = &config->http;
+        bc.upstream.http = &config->http;
         bc.log = on_backend_log;
         bc.log_data = config;
         if (!(ctx->backend = mcpauth_mcp_backend_new(ctx->loop, &bc)))

@@ -89,6 +89,8 @@ typedef struct serve_caller {
     bool cache_hit;
     const char *token_hash; /* for the access log; NULL: no token */
     const char *cache;      /* "hit", "miss", NULL */
+    /* The MCP request, its body parsed once (mcpauth_mcp_check_tools). */
+    mcpauth_mcp_request *request;
 } serve_caller;
 
 /* Sets ctx->legacy, or leaves it NULL when the transport is off; false on

@@ -156,14 +156,31 @@ static void finish(void)
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
-static void post_to_view(const char *session, const char *text, const mcpauth__tools_view *view,
+/* Whom a tools/list answer is for: the engine makes the call's filter from
+ * these (mcpauth__mcp_filter_new). */
+typedef struct tools_view {
+    const mcpauth_mcp_tool_policy *policy;
+    const mcpauth_token_info *granted;
+} tools_view;
+
+static void post_to_view(const char *session, const char *text, const tools_view *view,
                          fake_sink *f)
 {
     json_object *message = json_tokener_parse(text);
     ck_assert_ptr_nonnull(message);
     mcpauth__jsonrpc_message msg;
     ck_assert_int_ne(mcpauth__jsonrpc_classify(message, &msg), MCPAUTH__JSONRPC_INVALID);
-    mcpauth__bridge_post(bridge, session, message, &msg, view, f ? &f->sink : NULL);
+    bool failed = false;
+    mcpauth__mcp_call call = {
+        .session_id = session,
+        .message = message,
+        .msg = &msg,
+        .filter = view ? mcpauth__mcp_filter_new(view->policy, view->granted, &failed) : NULL,
+        .sink = f ? &f->sink : NULL,
+    };
+    ck_assert(!failed);
+    mcpauth__bridge_post(bridge, &call);
+    mcpauth__mcp_filter_free(call.filter);
     json_object_put(message);
 }
 
@@ -172,7 +189,7 @@ static void post_to(const char *session, const char *text, fake_sink *f)
     post_to_view(session, text, NULL, f);
 }
 
-static void post_view(const char *text, const mcpauth__tools_view *view, fake_sink *f)
+static void post_view(const char *text, const tools_view *view, fake_sink *f)
 {
     post_to_view(SESSION, text, view, f);
 }
@@ -573,20 +590,21 @@ END_TEST
     "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":["           \
     "{\"name\":\"echo\"},{\"name\":\"admin_wipe\"},{\"name\":\"pid\"},7]}}/'"
 
-static mcpauth_tool_policy *admin_policy(void)
+static mcpauth_mcp_tool_policy *admin_policy(void)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err;
     ck_assert_ptr_nonnull(policy);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "admin_*=mcp:admin", &err), MCPAUTH_OK);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "pid=mcp:pid", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "admin_*=mcp:admin", &err),
+                     MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "pid=mcp:pid", &err), MCPAUTH_OK);
     return policy;
 }
 
 START_TEST(tools_list_filtered_per_request)
 {
     start(LISTING_CHILD, 0);
-    mcpauth_tool_policy *policy = admin_policy();
+    mcpauth_mcp_tool_policy *policy = admin_policy();
     char *plain_scopes[] = {"mcp"};
     char *admin_scopes[] = {"mcp", "mcp:admin"};
     mcpauth_token_info plain = {.active = true, .scopes = plain_scopes, .scope_count = 1};
@@ -596,7 +614,7 @@ START_TEST(tools_list_filtered_per_request)
      * comes. */
     fake_sink a;
     sink_init(&a);
-    mcpauth__tools_view view = {.policy = policy, .granted = &plain};
+    tools_view view = {.policy = policy, .granted = &plain};
     post_view("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", &view, &a);
     view.granted = NULL;
     run_until(&a.replies);
@@ -628,7 +646,7 @@ START_TEST(tools_list_filtered_per_request)
     run_until(&d.replies);
     ck_assert_ptr_nonnull(strstr(d.body, "\"tools\":[{\"name\":\"echo\"}]"));
     finish();
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -642,10 +660,10 @@ START_TEST(tools_list_filtered_on_a_stream)
           "{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":["
           "{\"name\":\"echo\"},{\"name\":\"admin_wipe\"}]}}/'",
           0);
-    mcpauth_tool_policy *policy = admin_policy();
+    mcpauth_mcp_tool_policy *policy = admin_policy();
     char *scopes[] = {"mcp"};
     mcpauth_token_info plain = {.active = true, .scopes = scopes, .scope_count = 1};
-    mcpauth__tools_view view = {.policy = policy, .granted = &plain};
+    tools_view view = {.policy = policy, .granted = &plain};
     fake_sink call;
     sink_init(&call);
     post_view("{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":\"tools/list\"}", &view, &call);
@@ -663,7 +681,7 @@ START_TEST(tools_list_filtered_on_a_stream)
     ck_assert_ptr_nonnull(strstr(again.stream, "\"tools\":[{\"name\":\"echo\"}]"));
     ck_assert_ptr_null(strstr(again.stream, "admin_wipe"));
     finish();
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -674,8 +692,8 @@ START_TEST(tools_list_malformed_is_an_error)
           "'s/.*\"id\":\\([0-9]*\\).*/{\"jsonrpc\":\"2.0\",\"id\":\\1,\"result\":{\"tools\":"
           "{\"name\":\"admin_wipe\"}}}/'",
           0);
-    mcpauth_tool_policy *policy = admin_policy();
-    mcpauth__tools_view view = {.policy = policy, .granted = NULL};
+    mcpauth_mcp_tool_policy *policy = admin_policy();
+    tools_view view = {.policy = policy, .granted = NULL};
     fake_sink call;
     sink_init(&call);
     post_view("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}", &view, &call);
@@ -686,7 +704,7 @@ START_TEST(tools_list_malformed_is_an_error)
     ck_assert_ptr_null(strstr(call.body, "admin_wipe"));
     ck_assert_ptr_nonnull(strstr(last_log, "tools/list result"));
     finish();
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 

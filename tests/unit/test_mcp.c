@@ -392,11 +392,12 @@ END_TEST
  * tools its token may call. */
 START_TEST(tools_list_follows_the_policy)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err;
     ck_assert_ptr_nonnull(policy);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "whoami=profile", &err), MCPAUTH_OK);
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "hello_*=mcp:hello", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "whoami=profile", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "hello_*=mcp:hello", &err),
+                     MCPAUTH_OK);
     mcpauth_mcp_server_free(server);
     mcpauth_mcp_config config;
     mcpauth_mcp_config_init(&config);
@@ -418,7 +419,55 @@ START_TEST(tools_list_follows_the_policy)
     c.token = NULL; /* no token holds no scope */
     post_request(&c, "tools/list", NULL);
     ck_assert_uint_eq(json_object_array_length(member(assert_result(), "tools")), 0);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
+}
+END_TEST
+
+/* The tool policy for either transport: tools/call decided once per POST
+ * (mcpauth_mcp_check_tools), and the body it parsed is the one the engine
+ * then runs. */
+START_TEST(tools_call_checked_once_and_parsed_once)
+{
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
+    mcpauth_error err;
+    ck_assert_ptr_nonnull(policy);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "hello_*=mcp:hello", &err),
+                     MCPAUTH_OK);
+    mcpauth_mcp_server_free(server);
+    mcpauth_mcp_config config;
+    mcpauth_mcp_config_init(&config);
+    config.stateless = true;
+    config.tool_policy = policy;
+    server = mcpauth_mcp_server_new(&config);
+    ck_assert_ptr_nonnull(server);
+
+    static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+                               "\"params\":{\"name\":\"hello_world\"}}";
+    static const char *const base[] = {"mcp"};
+    call c = {.version = "2025-11-25", .token = &alice};
+    mcpauth_mcp_request req = request_for(&c, body);
+    mcpauth_mcp_tool_policy_verdict verdict;
+    ck_assert_int_eq(mcpauth_mcp_check_tools(server, &req, base, 1, &verdict), MCPAUTH_OK);
+    ck_assert(!verdict.allowed);
+    ck_assert_str_eq(verdict.scope, "mcp mcp:hello");
+    ck_assert(req.body_parsed);
+    ck_assert_ptr_nonnull(req.parsed);
+    mcpauth_mcp_tool_policy_verdict_free(&verdict);
+
+    /* whoami needs nothing more: allowed, and the engine runs the parsed
+     * body, not the bytes (which no longer say the same). */
+    json_object_object_add(json_object_object_get(req.parsed, "params"), "name",
+                           json_object_new_string("whoami"));
+    ck_assert_int_eq(mcpauth_mcp_check_tools(server, &req, base, 1, &verdict), MCPAUTH_OK);
+    ck_assert(verdict.allowed);
+    captured_clear(&reply);
+    mcpauth_mcp_handle_post(server, &req, &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
+    ck_assert_int_eq(reply.calls, 1);
+    ck_assert_int_eq(reply.status, 200);
+    ck_assert_ptr_nonnull(strstr(reply.body, "structuredContent"));
+    mcpauth_mcp_request_release(&req);
+    ck_assert_ptr_null(req.parsed);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -1325,6 +1374,7 @@ static Suite *mcp_suite(void)
     tcase_add_test(tc, ids_echoed_as_sent);
     tcase_add_test(tc, notifications_and_responses_accepted);
     tcase_add_test(tc, tools_list_follows_the_policy);
+    tcase_add_test(tc, tools_call_checked_once_and_parsed_once);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transport");

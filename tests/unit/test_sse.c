@@ -1,9 +1,11 @@
 /* Server-Sent Events: event formatting, event ids, and the bounded replay
  * buffer behind Last-Event-ID (never another stream's events). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcpauth/http_sse.h"
 #include "src/mcp/mcp_internal.h"
 
 START_TEST(event_format)
@@ -113,6 +115,65 @@ START_TEST(replay_bounded)
 }
 END_TEST
 
+/* The incremental reader (src/http/sse_reader.c): events cut anywhere
+ * across reads come out whole, with their id and type. */
+typedef struct read_events {
+    char text[1024];
+    size_t count;
+} read_events;
+
+static bool on_read_event(const mcpauth_http_sse_event *event, void *data)
+{
+    read_events *r = data;
+    size_t n = strlen(r->text);
+    snprintf(r->text + n, sizeof r->text - n, "[%s|%s|%s]", event->id ? event->id : "-",
+             event->type ? event->type : "-", event->data);
+    r->count++;
+    return true;
+}
+
+START_TEST(reader_across_reads)
+{
+    static const char stream[] = ": comment\r\nid: 0-0\ndata: \n\nevent: message\nid: 1-1\n"
+                                 "data: {\"a\":\ndata:1}\r\nretry: 5\n\ndata: tail";
+    for (size_t cut = 0; cut <= sizeof stream - 1; cut++) {
+        read_events r = {{0}, 0};
+        mcpauth_http_sse_reader reader;
+        mcpauth_http_sse_reader_init(&reader, 64, on_read_event, &r);
+        ck_assert(mcpauth_http_sse_reader_feed(&reader, stream, cut));
+        ck_assert(mcpauth_http_sse_reader_feed(&reader, stream + cut, sizeof stream - 1 - cut));
+        ck_assert_uint_eq(r.count, 1);
+        ck_assert(mcpauth_http_sse_reader_finish(&reader));
+        ck_assert_str_eq(r.text, "[1-1|message|{\"a\":\n1}][-|-|tail]");
+        mcpauth_http_sse_reader_free(&reader);
+    }
+}
+END_TEST
+
+static bool stop_at_first(const mcpauth_http_sse_event *event, void *data)
+{
+    (void)event;
+    (*(int *)data)++;
+    return false;
+}
+
+START_TEST(reader_bounded)
+{
+    int seen = 0;
+    mcpauth_http_sse_reader reader;
+    mcpauth_http_sse_reader_init(&reader, 8, stop_at_first, &seen);
+    ck_assert(!mcpauth_http_sse_reader_feed(&reader, "data: 123456789", 15));
+    mcpauth_http_sse_reader_free(&reader);
+    mcpauth_http_sse_reader_init(&reader, 8, stop_at_first, &seen);
+    ck_assert(!mcpauth_http_sse_reader_feed(&reader, "data:1234\ndata:1234\n", 20));
+    mcpauth_http_sse_reader_free(&reader);
+    mcpauth_http_sse_reader_init(&reader, 8, stop_at_first, &seen);
+    ck_assert(!mcpauth_http_sse_reader_feed(&reader, "data:1\n\ndata:2\n\n", 16));
+    ck_assert_int_eq(seen, 1);
+    mcpauth_http_sse_reader_free(&reader);
+}
+END_TEST
+
 static Suite *sse_suite(void)
 {
     Suite *s = suite_create("sse");
@@ -121,6 +182,8 @@ static Suite *sse_suite(void)
     tcase_add_test(tc, event_ids);
     tcase_add_test(tc, replay_one_stream_only);
     tcase_add_test(tc, replay_bounded);
+    tcase_add_test(tc, reader_across_reads);
+    tcase_add_test(tc, reader_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

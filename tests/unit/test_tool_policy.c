@@ -5,19 +5,19 @@
 #include <string.h>
 
 #include "mcpauth/json.h"
+#include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/strbuf.h"
-#include "mcpauth/tool_policy.h"
 
 /* A policy from the JSON text of a "tools" object; fails the test when it
  * does not parse. */
-static mcpauth_tool_policy *policy_from(const char *text)
+static mcpauth_mcp_tool_policy *policy_from(const char *text)
 {
     mcpauth_error err = {0};
     json_object *tools = mcpauth_json_parse(text, strlen(text), "test", &err);
     ck_assert_msg(tools, "%s: %s", text, err.message);
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     ck_assert_ptr_nonnull(policy);
-    mcpauth_status status = mcpauth_tool_policy_add_json(policy, tools, "tools", &err);
+    mcpauth_status status = mcpauth_mcp_tool_policy_add_json(policy, tools, "tools", &err);
     ck_assert_msg(status == MCPAUTH_OK, "%s: %s", text, err.message);
     json_object_put(tools);
     return policy;
@@ -29,18 +29,19 @@ static void json_error(const char *text, char *message, size_t size)
     mcpauth_error err = {0};
     json_object *tools = mcpauth_json_parse(text, strlen(text), "test", &err);
     ck_assert_msg(tools, "%s: %s", text, err.message);
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
-    ck_assert_int_eq(mcpauth_tool_policy_add_json(policy, tools, "tools", &err), MCPAUTH_ELOCAL);
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_json(policy, tools, "tools", &err),
+                     MCPAUTH_ELOCAL);
     snprintf(message, size, "%s", err.message);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
     json_object_put(tools);
 }
 
 /* The scopes tool needs, space-separated ("" for none). */
-static char *needs(const mcpauth_tool_policy *policy, const char *tool)
+static char *needs(const mcpauth_mcp_tool_policy *policy, const char *tool)
 {
     size_t count;
-    const char *const *scopes = mcpauth_tool_policy_required_scopes(policy, tool, &count);
+    const char *const *scopes = mcpauth_mcp_tool_policy_required_scopes(policy, tool, &count);
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
     mcpauth_strbuf_appends(&sb, "");
     for (size_t i = 0; i < count; i++)
@@ -91,8 +92,8 @@ static const char example[] = "{\"default_scopes\": [\"mcp:basic\"],"
 
 START_TEST(example_matches_first_rule_in_order)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
-    ck_assert(!mcpauth_tool_policy_is_empty(policy));
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
+    ck_assert(!mcpauth_mcp_tool_policy_is_empty(policy));
     /* admin_read matches both patterns: the first in file order wins. */
     ck_assert_needs(policy, "admin_read", "mcp:admin:read");
     ck_assert_needs(policy, "admin_reset", "mcp:admin mcp:write");
@@ -102,23 +103,23 @@ START_TEST(example_matches_first_rule_in_order)
     ck_assert_needs(policy, "whoami", "mcp:basic");
     ck_assert_needs(policy, "Admin_reset", "mcp:basic"); /* fnmatch is case-sensitive */
     ck_assert_needs(policy, "", "mcp:basic");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(order_is_file_order_not_specificity)
 {
     /* "*" first shadows everything after it. */
-    mcpauth_tool_policy *policy =
+    mcpauth_mcp_tool_policy *policy =
         policy_from("{\"scopes\": {\"*\": [\"all\"], \"admin_*\": [\"admin\"]}}");
     ck_assert_needs(policy, "admin_x", "all");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(glob_forms)
 {
-    mcpauth_tool_policy *policy =
+    mcpauth_mcp_tool_policy *policy =
         policy_from("{\"scopes\": {\"fs/*\": [\"fs\"], \"db?\": [\"db\"], \"[xy]ray\": [\"ray\"],"
                     " \"lit\\\\*\": [\"star\"], \"*.tool\": [\"dot\"]}}");
     /* No FNM_PATHNAME: '*' crosses '/'. */
@@ -134,62 +135,62 @@ START_TEST(glob_forms)
     ck_assert_needs(policy, "litx", "");
     /* No FNM_PERIOD: '*' matches a leading dot. */
     ck_assert_needs(policy, ".tool", "dot");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(empty_and_null_policies)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
-    ck_assert(mcpauth_tool_policy_is_empty(policy));
-    ck_assert(mcpauth_tool_policy_is_empty(NULL));
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
+    ck_assert(mcpauth_mcp_tool_policy_is_empty(policy));
+    ck_assert(mcpauth_mcp_tool_policy_is_empty(NULL));
     ck_assert_needs(policy, "anything", "");
     ck_assert_needs(NULL, "anything", "");
-    ck_assert(mcpauth_tool_policy_allows(policy, "anything", NULL));
-    ck_assert(mcpauth_tool_policy_allows(NULL, "anything", NULL));
-    mcpauth_tool_policy_free(policy);
-    mcpauth_tool_policy_free(NULL);
+    ck_assert(mcpauth_mcp_tool_policy_allows(policy, "anything", NULL));
+    ck_assert(mcpauth_mcp_tool_policy_allows(NULL, "anything", NULL));
+    mcpauth_mcp_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(NULL);
 
     /* {} and empty members parse to an empty policy. */
     policy = policy_from("{\"default_scopes\": [], \"scopes\": {}}");
-    ck_assert(mcpauth_tool_policy_is_empty(policy));
-    mcpauth_tool_policy_free(policy);
+    ck_assert(mcpauth_mcp_tool_policy_is_empty(policy));
+    mcpauth_mcp_tool_policy_free(policy);
     policy = policy_from("{}");
-    ck_assert(mcpauth_tool_policy_is_empty(policy));
-    mcpauth_tool_policy_free(policy);
+    ck_assert(mcpauth_mcp_tool_policy_is_empty(policy));
+    mcpauth_mcp_tool_policy_free(policy);
 
     /* Defaults alone make it non-empty. */
     policy = policy_from("{\"default_scopes\": [\"d\"]}");
-    ck_assert(!mcpauth_tool_policy_is_empty(policy));
+    ck_assert(!mcpauth_mcp_tool_policy_is_empty(policy));
     ck_assert_needs(policy, "x", "d");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(valid_scope_characters)
 {
     /* Every NQCHAR that is not '"' or '\' may be in a scope (RFC 6749 §3.3). */
-    mcpauth_tool_policy *policy = policy_from("{\"scopes\": {\"t\": [\"!#$%&'()*+,-./0:;<=>?@AZ"
-                                              "[]^_`az{|}~\", \"https://x.example/scope\"]}}");
+    mcpauth_mcp_tool_policy *policy = policy_from("{\"scopes\": {\"t\": [\"!#$%&'()*+,-./0:;<=>?@AZ"
+                                                  "[]^_`az{|}~\", \"https://x.example/scope\"]}}");
     ck_assert_needs(policy, "t", "!#$%&'()*+,-./0:;<=>?@AZ[]^_`az{|}~ https://x.example/scope");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(json_rules_append_and_defaults_replace)
 {
-    mcpauth_tool_policy *policy = policy_from("{\"default_scopes\": [\"d1\"],"
-                                              " \"scopes\": {\"a\": [\"first\"]}}");
+    mcpauth_mcp_tool_policy *policy = policy_from("{\"default_scopes\": [\"d1\"],"
+                                                  " \"scopes\": {\"a\": [\"first\"]}}");
     mcpauth_error err = {0};
     const char *more = "{\"default_scopes\": [\"d2\"], \"scopes\": {\"a\": [\"second\"],"
                        " \"b\": [\"b\"]}}";
     json_object *tools = mcpauth_json_parse(more, strlen(more), "test", &err);
-    ck_assert_int_eq(mcpauth_tool_policy_add_json(policy, tools, "tools", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_json(policy, tools, "tools", &err), MCPAUTH_OK);
     json_object_put(tools);
     ck_assert_needs(policy, "a", "first");
     ck_assert_needs(policy, "b", "b");
     ck_assert_needs(policy, "c", "d2");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -276,13 +277,13 @@ END_TEST
 START_TEST(pattern_length_limit)
 {
     char json[512];
-    char *pattern = repeat('p', MCPAUTH_TOOL_POLICY_MAX_PATTERN);
+    char *pattern = repeat('p', MCPAUTH_MCP_TOOL_POLICY_MAX_PATTERN);
     snprintf(json, sizeof json, "{\"scopes\": {\"%s\": [\"s\"]}}", pattern);
-    mcpauth_tool_policy *policy = policy_from(json);
+    mcpauth_mcp_tool_policy *policy = policy_from(json);
     ck_assert_needs(policy, pattern, "s");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
     free(pattern);
-    pattern = repeat('p', MCPAUTH_TOOL_POLICY_MAX_PATTERN + 1);
+    pattern = repeat('p', MCPAUTH_MCP_TOOL_POLICY_MAX_PATTERN + 1);
     snprintf(json, sizeof json, "{\"scopes\": {\"%s\": [\"s\"]}}", pattern);
     char message[MCPAUTH_ERROR_MESSAGE_MAX];
     json_error(json, message, sizeof message);
@@ -294,13 +295,13 @@ END_TEST
 START_TEST(scope_length_limit)
 {
     char json[512];
-    char *scope = repeat('s', MCPAUTH_TOOL_POLICY_MAX_SCOPE);
+    char *scope = repeat('s', MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE);
     snprintf(json, sizeof json, "{\"default_scopes\": [\"%s\"]}", scope);
-    mcpauth_tool_policy *policy = policy_from(json);
+    mcpauth_mcp_tool_policy *policy = policy_from(json);
     ck_assert_needs(policy, "x", scope);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
     free(scope);
-    scope = repeat('s', MCPAUTH_TOOL_POLICY_MAX_SCOPE + 1);
+    scope = repeat('s', MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE + 1);
     snprintf(json, sizeof json, "{\"default_scopes\": [\"%s\"]}", scope);
     char message[MCPAUTH_ERROR_MESSAGE_MAX];
     json_error(json, message, sizeof message);
@@ -324,14 +325,14 @@ static char *many_scopes_json(bool defaults, size_t n)
 START_TEST(scope_count_limit)
 {
     for (int defaults = 0; defaults < 2; defaults++) {
-        char *json = many_scopes_json(defaults, MCPAUTH_TOOL_POLICY_MAX_SCOPES);
-        mcpauth_tool_policy *policy = policy_from(json);
+        char *json = many_scopes_json(defaults, MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES);
+        mcpauth_mcp_tool_policy *policy = policy_from(json);
         size_t count;
-        mcpauth_tool_policy_required_scopes(policy, "t", &count);
-        ck_assert_uint_eq(count, MCPAUTH_TOOL_POLICY_MAX_SCOPES);
-        mcpauth_tool_policy_free(policy);
+        mcpauth_mcp_tool_policy_required_scopes(policy, "t", &count);
+        ck_assert_uint_eq(count, MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES);
+        mcpauth_mcp_tool_policy_free(policy);
         free(json);
-        json = many_scopes_json(defaults, MCPAUTH_TOOL_POLICY_MAX_SCOPES + 1);
+        json = many_scopes_json(defaults, MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES + 1);
         char message[MCPAUTH_ERROR_MESSAGE_MAX];
         json_error(json, message, sizeof message);
         ck_assert_str_eq(message, defaults ? "tools.default_scopes: more than 32 scopes"
@@ -353,30 +354,31 @@ static char *many_patterns_json(size_t n)
 
 START_TEST(pattern_count_limit)
 {
-    char *json = many_patterns_json(MCPAUTH_TOOL_POLICY_MAX_RULES);
-    mcpauth_tool_policy *policy = policy_from(json);
+    char *json = many_patterns_json(MCPAUTH_MCP_TOOL_POLICY_MAX_RULES);
+    mcpauth_mcp_tool_policy *policy = policy_from(json);
     ck_assert_needs(policy, "tool255", "s255");
     free(json);
     /* The limit counts the --tool-scope rules too. */
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "x=y", &err), MCPAUTH_EUSAGE);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "x=y", &err), MCPAUTH_EUSAGE);
     ck_assert_str_eq(err.message, "--tool-scope \"x=y\": more than 256 patterns");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 
-    json = many_patterns_json(MCPAUTH_TOOL_POLICY_MAX_RULES + 1);
+    json = many_patterns_json(MCPAUTH_MCP_TOOL_POLICY_MAX_RULES + 1);
     char message[MCPAUTH_ERROR_MESSAGE_MAX];
     json_error(json, message, sizeof message);
     ck_assert_str_eq(message, "tools.scopes[\"tool256\"]: more than 256 patterns");
     free(json);
 
-    policy = mcpauth_tool_policy_new();
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "first=f", &err), MCPAUTH_OK);
-    json = many_patterns_json(MCPAUTH_TOOL_POLICY_MAX_RULES);
+    policy = mcpauth_mcp_tool_policy_new();
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "first=f", &err), MCPAUTH_OK);
+    json = many_patterns_json(MCPAUTH_MCP_TOOL_POLICY_MAX_RULES);
     json_object *tools = mcpauth_json_parse(json, strlen(json), "test", &err);
-    ck_assert_int_eq(mcpauth_tool_policy_add_json(policy, tools, "tools", &err), MCPAUTH_ELOCAL);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_json(policy, tools, "tools", &err),
+                     MCPAUTH_ELOCAL);
     ck_assert_str_eq(err.message, "tools.scopes[\"tool255\"]: more than 256 patterns");
     json_object_put(tools);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
     free(json);
 }
 END_TEST
@@ -417,9 +419,9 @@ static const text_case text_cases[] = {
 START_TEST(text_rules)
 {
     const text_case *c = &text_cases[_i];
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err = {0};
-    mcpauth_status status = mcpauth_tool_policy_add_text(policy, c->text, &err);
+    mcpauth_status status = mcpauth_mcp_tool_policy_add_text(policy, c->text, &err);
     if (c->needs) {
         ck_assert_msg(status == MCPAUTH_OK, "%s: %s", c->text, err.message);
         ck_assert_needs(policy, c->pattern_tool, c->needs);
@@ -431,24 +433,25 @@ START_TEST(text_rules)
                           err.message);
         else
             ck_assert_str_eq(err.message, c->message);
-        ck_assert(mcpauth_tool_policy_is_empty(policy));
+        ck_assert(mcpauth_mcp_tool_policy_is_empty(policy));
     }
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(text_rules_come_before_json_rules)
 {
-    mcpauth_tool_policy *policy = mcpauth_tool_policy_new();
+    mcpauth_mcp_tool_policy *policy = mcpauth_mcp_tool_policy_new();
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_tool_policy_add_text(policy, "admin_*=from-flag", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_text(policy, "admin_*=from-flag", &err),
+                     MCPAUTH_OK);
     json_object *tools = mcpauth_json_parse(example, strlen(example), "test", &err);
-    ck_assert_int_eq(mcpauth_tool_policy_add_json(policy, tools, "tools", &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_add_json(policy, tools, "tools", &err), MCPAUTH_OK);
     json_object_put(tools);
     ck_assert_needs(policy, "admin_read", "from-flag");
     ck_assert_needs(policy, "hello_world", "");
     ck_assert_needs(policy, "other", "mcp:basic");
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -456,56 +459,58 @@ END_TEST
 
 START_TEST(allows_needs_every_scope_exactly)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     token t;
-    ck_assert(mcpauth_tool_policy_allows(policy, "admin_reset", grant(&t, "mcp:admin mcp:write")));
     ck_assert(
-        mcpauth_tool_policy_allows(policy, "admin_reset", grant(&t, "x mcp:write y mcp:admin")));
-    ck_assert(!mcpauth_tool_policy_allows(policy, "admin_reset", grant(&t, "mcp:admin")));
-    ck_assert(!mcpauth_tool_policy_allows(policy, "admin_reset", grant(&t, "")));
-    ck_assert(!mcpauth_tool_policy_allows(policy, "admin_reset", NULL));
+        mcpauth_mcp_tool_policy_allows(policy, "admin_reset", grant(&t, "mcp:admin mcp:write")));
+    ck_assert(mcpauth_mcp_tool_policy_allows(policy, "admin_reset",
+                                             grant(&t, "x mcp:write y mcp:admin")));
+    ck_assert(!mcpauth_mcp_tool_policy_allows(policy, "admin_reset", grant(&t, "mcp:admin")));
+    ck_assert(!mcpauth_mcp_tool_policy_allows(policy, "admin_reset", grant(&t, "")));
+    ck_assert(!mcpauth_mcp_tool_policy_allows(policy, "admin_reset", NULL));
     /* RFC 6749 §3.3: case-sensitive, and no hierarchy or prefix matching. */
-    ck_assert(!mcpauth_tool_policy_allows(policy, "admin_reset", grant(&t, "MCP:ADMIN MCP:WRITE")));
-    ck_assert(!mcpauth_tool_policy_allows(policy, "admin_read", grant(&t, "mcp:admin")));
-    ck_assert(mcpauth_tool_policy_allows(policy, "admin_read", grant(&t, "mcp:admin:read")));
+    ck_assert(
+        !mcpauth_mcp_tool_policy_allows(policy, "admin_reset", grant(&t, "MCP:ADMIN MCP:WRITE")));
+    ck_assert(!mcpauth_mcp_tool_policy_allows(policy, "admin_read", grant(&t, "mcp:admin")));
+    ck_assert(mcpauth_mcp_tool_policy_allows(policy, "admin_read", grant(&t, "mcp:admin:read")));
     /* No scope of its own: anyone past the resource's check. */
-    ck_assert(mcpauth_tool_policy_allows(policy, "hello_world", grant(&t, "")));
-    ck_assert(mcpauth_tool_policy_allows(policy, "hello_world", NULL));
-    ck_assert(mcpauth_tool_policy_allows(policy, "whoami", grant(&t, "mcp:basic")));
-    ck_assert(!mcpauth_tool_policy_allows(policy, "whoami", grant(&t, "mcp")));
-    mcpauth_tool_policy_free(policy);
+    ck_assert(mcpauth_mcp_tool_policy_allows(policy, "hello_world", grant(&t, "")));
+    ck_assert(mcpauth_mcp_tool_policy_allows(policy, "hello_world", NULL));
+    ck_assert(mcpauth_mcp_tool_policy_allows(policy, "whoami", grant(&t, "mcp:basic")));
+    ck_assert(!mcpauth_mcp_tool_policy_allows(policy, "whoami", grant(&t, "mcp")));
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(challenge_scope_is_base_then_tool)
 {
-    mcpauth_tool_policy *policy =
+    mcpauth_mcp_tool_policy *policy =
         policy_from("{\"scopes\": {\"admin_*\": [\"mcp:admin\", \"mcp\", \"mcp:write\"],"
                     " \"free\": []}}");
     const char *base[] = {"mcp", "profile"};
-    char *s = mcpauth_tool_policy_challenge_scope(policy, "admin_x", base, 2);
+    char *s = mcpauth_mcp_tool_policy_challenge_scope(policy, "admin_x", base, 2);
     ck_assert_str_eq(s, "mcp profile mcp:admin mcp:write");
     free(s);
-    s = mcpauth_tool_policy_challenge_scope(policy, "free", base, 2);
+    s = mcpauth_mcp_tool_policy_challenge_scope(policy, "free", base, 2);
     ck_assert_str_eq(s, "mcp profile");
     free(s);
-    s = mcpauth_tool_policy_challenge_scope(policy, "admin_x", NULL, 0);
+    s = mcpauth_mcp_tool_policy_challenge_scope(policy, "admin_x", NULL, 0);
     ck_assert_str_eq(s, "mcp:admin mcp mcp:write");
     free(s);
-    s = mcpauth_tool_policy_challenge_scope(policy, "free", NULL, 0);
+    s = mcpauth_mcp_tool_policy_challenge_scope(policy, "free", NULL, 0);
     ck_assert_str_eq(s, "");
     free(s);
-    s = mcpauth_tool_policy_challenge_scope(NULL, "admin_x", base, 2);
+    s = mcpauth_mcp_tool_policy_challenge_scope(NULL, "admin_x", base, 2);
     ck_assert_str_eq(s, "mcp profile");
     free(s);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
-static char *joined_union(const mcpauth_tool_policy *policy, const char *const *base, size_t n)
+static char *joined_union(const mcpauth_mcp_tool_policy *policy, const char *const *base, size_t n)
 {
     size_t count = 99;
-    const char **scopes = mcpauth_tool_policy_scopes_union(policy, base, n, &count);
+    const char **scopes = mcpauth_mcp_tool_policy_scopes_union(policy, base, n, &count);
     ck_assert_ptr_nonnull(scopes);
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
     mcpauth_strbuf_appends(&sb, "");
@@ -517,7 +522,7 @@ static char *joined_union(const mcpauth_tool_policy *policy, const char *const *
 
 START_TEST(scopes_union_in_order_each_once)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     const char *base[] = {"mcp", "mcp:write"};
     char *s = joined_union(policy, base, 2);
     ck_assert_str_eq(s, "mcp mcp:write mcp:basic mcp:admin:read mcp:admin");
@@ -528,7 +533,7 @@ START_TEST(scopes_union_in_order_each_once)
     s = joined_union(NULL, base, 2);
     ck_assert_str_eq(s, "mcp mcp:write");
     free(s);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
     /* Nothing at all: an empty array, still freeable. */
     s = joined_union(NULL, NULL, 0);
     ck_assert_str_eq(s, "");
@@ -582,12 +587,12 @@ static const filter_case filter_cases[] = {
 START_TEST(filter_by_granted_scopes)
 {
     const filter_case *c = &filter_cases[_i];
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     json_object *result = parse(tools_list);
     token t;
     mcpauth_error err = {0};
     ck_assert_int_eq(
-        mcpauth_tool_policy_filter_tools_list(policy, result, grant(&t, c->granted), &err),
+        mcpauth_mcp_tool_policy_filter_tools_list(policy, result, grant(&t, c->granted), &err),
         MCPAUTH_OK);
     char *left = names(result);
     ck_assert_str_eq(left, c->left);
@@ -595,70 +600,72 @@ START_TEST(filter_by_granted_scopes)
     /* The rest of the result and of each entry is untouched. */
     ck_assert_str_eq(json_object_get_string(json_object_object_get(result, "nextCursor")), "c2");
     json_object_put(result);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(filter_keeps_entry_contents)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     json_object *result = parse(tools_list);
     token t;
-    ck_assert_int_eq(mcpauth_tool_policy_filter_tools_list(policy, result,
-                                                           grant(&t, "mcp:admin mcp:write"), NULL),
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_filter_tools_list(
+                         policy, result, grant(&t, "mcp:admin mcp:write"), NULL),
                      MCPAUTH_OK);
     ck_assert_str_eq(mcpauth_json_compact(result),
                      "{\"tools\":[{\"name\":\"hello_world\"},{\"name\":\"admin_reset\","
                      "\"description\":\"d\"}],\"nextCursor\":\"c2\"}");
     json_object_put(result);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(filter_without_token_keeps_only_free_tools)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     json_object *result = parse(tools_list);
-    ck_assert_int_eq(mcpauth_tool_policy_filter_tools_list(policy, result, NULL, NULL), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_filter_tools_list(policy, result, NULL, NULL),
+                     MCPAUTH_OK);
     char *left = names(result);
     ck_assert_str_eq(left, "hello_world");
     free(left);
     json_object_put(result);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(filter_removes_entries_without_a_string_name)
 {
-    mcpauth_tool_policy *policy = policy_from("{\"scopes\": {\"secret\": [\"s\"]}}");
+    mcpauth_mcp_tool_policy *policy = policy_from("{\"scopes\": {\"secret\": [\"s\"]}}");
     json_object *result =
         parse("{\"tools\": [{\"name\": 7}, \"hello\", null, {\"title\": \"no name\"},"
               " {\"name\": \"ok\"}, {\"name\": null}, {\"name\": [\"ok\"]}, {\"name\": \"secret\"},"
               " {\"name\": \"ok2\"}]}");
     token t;
-    ck_assert_int_eq(mcpauth_tool_policy_filter_tools_list(policy, result, grant(&t, "mcp"), NULL),
-                     MCPAUTH_OK);
+    ck_assert_int_eq(
+        mcpauth_mcp_tool_policy_filter_tools_list(policy, result, grant(&t, "mcp"), NULL),
+        MCPAUTH_OK);
     char *left = names(result);
     ck_assert_str_eq(left, "ok ok2");
     free(left);
     json_object_put(result);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(filter_with_empty_policy_changes_nothing)
 {
     static const char odd[] = "{\"tools\":[{\"name\":7},{\"name\":\"x\"}]}";
-    mcpauth_tool_policy *empty = mcpauth_tool_policy_new();
-    const mcpauth_tool_policy *policies[] = {empty, NULL};
+    mcpauth_mcp_tool_policy *empty = mcpauth_mcp_tool_policy_new();
+    const mcpauth_mcp_tool_policy *policies[] = {empty, NULL};
     for (size_t i = 0; i < 2; i++) {
         json_object *result = parse(odd);
-        ck_assert_int_eq(mcpauth_tool_policy_filter_tools_list(policies[i], result, NULL, NULL),
+        ck_assert_int_eq(mcpauth_mcp_tool_policy_filter_tools_list(policies[i], result, NULL, NULL),
                          MCPAUTH_OK);
         ck_assert_str_eq(mcpauth_json_compact(result), odd);
         json_object_put(result);
     }
-    mcpauth_tool_policy_free(empty);
+    mcpauth_mcp_tool_policy_free(empty);
 }
 END_TEST
 
@@ -675,20 +682,20 @@ static const char *const malformed_results[] = {
 
 START_TEST(filter_leaves_malformed_results_alone)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     json_object *result = parse(malformed_results[_i]);
     char *before = strdup(mcpauth_json_compact(result));
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_tool_policy_filter_tools_list(policy, result, NULL, &err),
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_filter_tools_list(policy, result, NULL, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_str_eq(err.message, "tools/list result is not an object with a \"tools\" array");
     ck_assert_str_eq(mcpauth_json_compact(result), before);
     free(before);
     json_object_put(result);
     /* And with a NULL result. */
-    ck_assert_int_eq(mcpauth_tool_policy_filter_tools_list(policy, NULL, NULL, NULL),
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_filter_tools_list(policy, NULL, NULL, NULL),
                      MCPAUTH_EREMOTE);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -698,69 +705,69 @@ static const char *const base_scopes[] = {"mcp"};
 
 START_TEST(check_call_allowed)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     token t;
-    mcpauth_tool_policy_verdict v;
-    ck_assert_int_eq(mcpauth_tool_policy_check_call(policy, "admin_reset",
-                                                    grant(&t, "mcp mcp:admin mcp:write"),
-                                                    base_scopes, 1, &v),
+    mcpauth_mcp_tool_policy_verdict v;
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_check_call(policy, "admin_reset",
+                                                        grant(&t, "mcp mcp:admin mcp:write"),
+                                                        base_scopes, 1, &v),
                      MCPAUTH_OK);
     ck_assert(v.allowed);
     ck_assert_ptr_null(v.scope);
     ck_assert_str_eq(v.reason, "");
-    mcpauth_tool_policy_verdict_free(&v);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(check_call_refused)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     token t;
-    mcpauth_tool_policy_verdict v;
-    ck_assert_int_eq(mcpauth_tool_policy_check_call(policy, "admin_reset",
-                                                    grant(&t, "mcp mcp:write"), base_scopes, 1, &v),
+    mcpauth_mcp_tool_policy_verdict v;
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_check_call(
+                         policy, "admin_reset", grant(&t, "mcp mcp:write"), base_scopes, 1, &v),
                      MCPAUTH_OK);
     ck_assert(!v.allowed);
     /* SC-3: all the call needs, granted or not, in one challenge. */
     ck_assert_str_eq(v.scope, "mcp mcp:admin mcp:write");
     /* The reason names only what is missing. */
     ck_assert_str_eq(v.reason, "tool admin_reset needs scope mcp:admin");
-    mcpauth_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
     ck_assert_ptr_null(v.scope);
 
     ck_assert_int_eq(
-        mcpauth_tool_policy_check_call(policy, "admin_reset", NULL, base_scopes, 1, &v),
+        mcpauth_mcp_tool_policy_check_call(policy, "admin_reset", NULL, base_scopes, 1, &v),
         MCPAUTH_OK);
     ck_assert(!v.allowed);
     ck_assert_str_eq(v.reason, "tool admin_reset needs scopes mcp:admin mcp:write");
-    mcpauth_tool_policy_verdict_free(&v);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(check_call_does_not_echo_odd_names)
 {
-    mcpauth_tool_policy *policy = policy_from("{\"default_scopes\": [\"d\"]}");
+    mcpauth_mcp_tool_policy *policy = policy_from("{\"default_scopes\": [\"d\"]}");
     const char *odd[] = {"bad\nname", "a\"b", "tool name", ""};
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
-        mcpauth_tool_policy_verdict v;
-        ck_assert_int_eq(mcpauth_tool_policy_check_call(policy, odd[i], NULL, NULL, 0, &v),
+        mcpauth_mcp_tool_policy_verdict v;
+        ck_assert_int_eq(mcpauth_mcp_tool_policy_check_call(policy, odd[i], NULL, NULL, 0, &v),
                          MCPAUTH_OK);
         ck_assert(!v.allowed);
         ck_assert_str_eq(v.reason, "tool (unnamed) needs scope d");
         ck_assert_str_eq(v.scope, "d");
-        mcpauth_tool_policy_verdict_free(&v);
+        mcpauth_mcp_tool_policy_verdict_free(&v);
     }
     /* A plain name of the longest allowed length is echoed, cut to fit. */
     char *name = repeat('n', 128);
-    mcpauth_tool_policy_verdict v;
-    mcpauth_tool_policy_check_call(policy, name, NULL, NULL, 0, &v);
+    mcpauth_mcp_tool_policy_verdict v;
+    mcpauth_mcp_tool_policy_check_call(policy, name, NULL, NULL, 0, &v);
     ck_assert_ptr_nonnull(strstr(v.reason, "nnnn"));
     ck_assert_uint_lt(strlen(v.reason), sizeof v.reason);
-    mcpauth_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
     free(name);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -811,11 +818,11 @@ static const body_case body_cases[] = {
 START_TEST(check_body)
 {
     const body_case *c = &body_cases[_i];
-    mcpauth_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
     token t;
-    mcpauth_tool_policy_verdict v;
-    ck_assert_int_eq(mcpauth_tool_policy_check_body(policy, c->body, strlen(c->body),
-                                                    grant(&t, c->granted), base_scopes, 1, &v),
+    mcpauth_mcp_tool_policy_verdict v;
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_check_body(policy, c->body, strlen(c->body),
+                                                        grant(&t, c->granted), base_scopes, 1, &v),
                      MCPAUTH_OK);
     ck_assert_msg(v.allowed == c->allowed, "%s", c->body);
     if (c->allowed) {
@@ -824,26 +831,28 @@ START_TEST(check_body)
         ck_assert_str_eq(v.scope, c->scope);
         ck_assert_str_eq(v.reason, c->reason);
     }
-    mcpauth_tool_policy_verdict_free(&v);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
 START_TEST(check_body_without_policy_allows_everything)
 {
     static const char body[] = CALL("1", "admin_reset");
-    mcpauth_tool_policy *empty = mcpauth_tool_policy_new();
-    mcpauth_tool_policy_verdict v;
+    mcpauth_mcp_tool_policy *empty = mcpauth_mcp_tool_policy_new();
+    mcpauth_mcp_tool_policy_verdict v;
     ck_assert_int_eq(
-        mcpauth_tool_policy_check_body(empty, body, sizeof body - 1, NULL, NULL, 0, &v),
+        mcpauth_mcp_tool_policy_check_body(empty, body, sizeof body - 1, NULL, NULL, 0, &v),
         MCPAUTH_OK);
     ck_assert(v.allowed);
-    ck_assert_int_eq(mcpauth_tool_policy_check_body(NULL, body, sizeof body - 1, NULL, NULL, 0, &v),
+    ck_assert_int_eq(
+        mcpauth_mcp_tool_policy_check_body(NULL, body, sizeof body - 1, NULL, NULL, 0, &v),
+        MCPAUTH_OK);
+    ck_assert(v.allowed);
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_check_body(empty, NULL, 0, NULL, NULL, 0, &v),
                      MCPAUTH_OK);
     ck_assert(v.allowed);
-    ck_assert_int_eq(mcpauth_tool_policy_check_body(empty, NULL, 0, NULL, NULL, 0, &v), MCPAUTH_OK);
-    ck_assert(v.allowed);
-    mcpauth_tool_policy_free(empty);
+    mcpauth_mcp_tool_policy_free(empty);
 }
 END_TEST
 
@@ -851,17 +860,17 @@ START_TEST(check_body_reads_only_length_bytes)
 {
     /* The call is past length: only "[]" is seen. */
     static const char body[] = "[]" CALL("1", "whoami");
-    mcpauth_tool_policy *policy = policy_from(example);
-    mcpauth_tool_policy_verdict v;
-    ck_assert_int_eq(mcpauth_tool_policy_check_body(policy, body, 2, NULL, NULL, 0, &v),
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy_verdict v;
+    ck_assert_int_eq(mcpauth_mcp_tool_policy_check_body(policy, body, 2, NULL, NULL, 0, &v),
                      MCPAUTH_OK);
     ck_assert(v.allowed);
     ck_assert_int_eq(
-        mcpauth_tool_policy_check_body(policy, body + 2, sizeof body - 3, NULL, NULL, 0, &v),
+        mcpauth_mcp_tool_policy_check_body(policy, body + 2, sizeof body - 3, NULL, NULL, 0, &v),
         MCPAUTH_OK);
     ck_assert(!v.allowed);
-    mcpauth_tool_policy_verdict_free(&v);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 
@@ -878,25 +887,25 @@ static char *batch_of(size_t n)
 
 START_TEST(check_body_bounds_the_work)
 {
-    mcpauth_tool_policy *policy = policy_from(example);
-    mcpauth_tool_policy_verdict v;
-    char *body = batch_of(MCPAUTH_TOOL_POLICY_MAX_CALLS);
+    mcpauth_mcp_tool_policy *policy = policy_from(example);
+    mcpauth_mcp_tool_policy_verdict v;
+    char *body = batch_of(MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS);
     ck_assert_int_eq(
-        mcpauth_tool_policy_check_body(policy, body, strlen(body), NULL, base_scopes, 1, &v),
+        mcpauth_mcp_tool_policy_check_body(policy, body, strlen(body), NULL, base_scopes, 1, &v),
         MCPAUTH_OK);
     ck_assert(v.allowed);
     free(body);
     /* One more is refused as a whole, not let through unchecked. */
-    body = batch_of(MCPAUTH_TOOL_POLICY_MAX_CALLS + 1);
+    body = batch_of(MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS + 1);
     ck_assert_int_eq(
-        mcpauth_tool_policy_check_body(policy, body, strlen(body), NULL, base_scopes, 1, &v),
+        mcpauth_mcp_tool_policy_check_body(policy, body, strlen(body), NULL, base_scopes, 1, &v),
         MCPAUTH_OK);
     ck_assert(!v.allowed);
     ck_assert_str_eq(v.reason, "more than 64 tools/call requests at once");
     ck_assert_str_eq(v.scope, "mcp");
-    mcpauth_tool_policy_verdict_free(&v);
+    mcpauth_mcp_tool_policy_verdict_free(&v);
     free(body);
-    mcpauth_tool_policy_free(policy);
+    mcpauth_mcp_tool_policy_free(policy);
 }
 END_TEST
 

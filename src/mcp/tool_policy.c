@@ -1,15 +1,15 @@
 /* The per-tool scope policy: building it from the configuration, strictly
  * validated, and answering which scopes a tool needs. Applying it to MCP
  * messages is tool_policy_gate.c's job. */
-#include "mcpauth/tool_policy.h"
+#include "mcpauth/mcp_tool_policy.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcp_internal.h"
 #include "mcpauth/strbuf.h"
-#include "tool_policy_internal.h"
 
 /* How much of a client- or file-supplied string goes into a message. */
 #define ECHO_MAX 48
@@ -25,8 +25,8 @@ typedef struct rule {
     size_t scope_count;
 } rule;
 
-struct mcpauth_tool_policy {
-    rule rules[MCPAUTH_TOOL_POLICY_MAX_RULES];
+struct mcpauth_mcp_tool_policy {
+    rule rules[MCPAUTH_MCP_TOOL_POLICY_MAX_RULES];
     size_t rule_count;
     char **default_scopes;
     size_t default_count;
@@ -90,8 +90,8 @@ void mcpauth__tool_policy_set_free(mcpauth__tool_policy_set *set)
  * or a challenge (RFC 6750 §3). */
 static bool valid_scope(const char *scope)
 {
-    size_t n = strnlen(scope, MCPAUTH_TOOL_POLICY_MAX_SCOPE + 1);
-    if (n == 0 || n > MCPAUTH_TOOL_POLICY_MAX_SCOPE)
+    size_t n = strnlen(scope, MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE + 1);
+    if (n == 0 || n > MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)scope[i];
@@ -106,7 +106,7 @@ static bool valid_scope(const char *scope)
  * covers those and keeps every message that echoes a pattern printable. */
 static bool valid_pattern(const char *pattern, size_t length)
 {
-    if (length == 0 || length > MCPAUTH_TOOL_POLICY_MAX_PATTERN)
+    if (length == 0 || length > MCPAUTH_MCP_TOOL_POLICY_MAX_PATTERN)
         return false;
     for (size_t i = 0; i < length; i++) {
         unsigned char c = (unsigned char)pattern[i];
@@ -141,9 +141,9 @@ static void quote(char *out, size_t size, const char *text)
 
 /* ---- building ---- */
 
-mcpauth_tool_policy *mcpauth_tool_policy_new(void)
+mcpauth_mcp_tool_policy *mcpauth_mcp_tool_policy_new(void)
 {
-    return calloc(1, sizeof(mcpauth_tool_policy));
+    return calloc(1, sizeof(mcpauth_mcp_tool_policy));
 }
 
 static void free_list(char **list, size_t count)
@@ -153,7 +153,7 @@ static void free_list(char **list, size_t count)
     free(list);
 }
 
-void mcpauth_tool_policy_free(mcpauth_tool_policy *policy)
+void mcpauth_mcp_tool_policy_free(mcpauth_mcp_tool_policy *policy)
 {
     if (!policy)
         return;
@@ -165,7 +165,7 @@ void mcpauth_tool_policy_free(mcpauth_tool_policy *policy)
     free(policy);
 }
 
-bool mcpauth_tool_policy_is_empty(const mcpauth_tool_policy *policy)
+bool mcpauth_mcp_tool_policy_is_empty(const mcpauth_mcp_tool_policy *policy)
 {
     return !policy || (policy->rule_count == 0 && policy->default_count == 0);
 }
@@ -187,7 +187,7 @@ static char **copy_list(const char *const *items, size_t count)
 }
 
 /* Appends a rule whose pattern and scopes are already valid. */
-static mcpauth_status append_rule(mcpauth_tool_policy *policy, const char *pattern,
+static mcpauth_status append_rule(mcpauth_mcp_tool_policy *policy, const char *pattern,
                                   size_t pattern_length, const char *const *scopes, size_t count,
                                   mcpauth_error *err)
 {
@@ -213,9 +213,9 @@ static mcpauth_status read_scope_array(json_object *array, const char *path, con
     if (!json_object_is_type(array, json_type_array))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s: must be an array of scope tokens", path);
     size_t n = json_object_array_length(array);
-    if (n > MCPAUTH_TOOL_POLICY_MAX_SCOPES)
+    if (n > MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s: more than %d scopes", path,
-                                 MCPAUTH_TOOL_POLICY_MAX_SCOPES);
+                                 MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES);
     for (size_t i = 0; i < n; i++) {
         json_object *item = json_object_array_get_idx(array, i);
         if (!json_object_is_type(item, json_type_string))
@@ -230,12 +230,12 @@ static mcpauth_status read_scope_array(json_object *array, const char *path, con
     return MCPAUTH_OK;
 }
 
-static mcpauth_status set_defaults(mcpauth_tool_policy *policy, json_object *array,
+static mcpauth_status set_defaults(mcpauth_mcp_tool_policy *policy, json_object *array,
                                    const char *path, mcpauth_error *err)
 {
     char where[256];
     snprintf(where, sizeof where, "%s.default_scopes", path);
-    const char *items[MCPAUTH_TOOL_POLICY_MAX_SCOPES];
+    const char *items[MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES];
     size_t count = 0;
     if (read_scope_array(array, where, items, &count, err) != MCPAUTH_OK)
         return err->status;
@@ -248,7 +248,7 @@ static mcpauth_status set_defaults(mcpauth_tool_policy *policy, json_object *arr
     return MCPAUTH_OK;
 }
 
-static mcpauth_status add_scope_rules(mcpauth_tool_policy *policy, json_object *scopes,
+static mcpauth_status add_scope_rules(mcpauth_mcp_tool_policy *policy, json_object *scopes,
                                       const char *path, mcpauth_error *err)
 {
     if (!json_object_is_type(scopes, json_type_object))
@@ -262,10 +262,10 @@ static mcpauth_status add_scope_rules(mcpauth_tool_policy *policy, json_object *
         snprintf(where, sizeof where, "%s.scopes[%s]", path, key);
         if (!valid_pattern(pattern, strlen(pattern)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s: " PATTERN_RULE_TEXT, where);
-        if (policy->rule_count == MCPAUTH_TOOL_POLICY_MAX_RULES)
+        if (policy->rule_count == MCPAUTH_MCP_TOOL_POLICY_MAX_RULES)
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "%s: more than %d patterns", where,
-                                     MCPAUTH_TOOL_POLICY_MAX_RULES);
-        const char *items[MCPAUTH_TOOL_POLICY_MAX_SCOPES];
+                                     MCPAUTH_MCP_TOOL_POLICY_MAX_RULES);
+        const char *items[MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES];
         size_t count = 0;
         if (read_scope_array(list, where, items, &count, err) != MCPAUTH_OK ||
             append_rule(policy, pattern, strlen(pattern), items, count, err) != MCPAUTH_OK)
@@ -274,8 +274,8 @@ static mcpauth_status add_scope_rules(mcpauth_tool_policy *policy, json_object *
     return MCPAUTH_OK;
 }
 
-mcpauth_status mcpauth_tool_policy_add_json(mcpauth_tool_policy *policy, json_object *tools,
-                                            const char *path, mcpauth_error *err)
+mcpauth_status mcpauth_mcp_tool_policy_add_json(mcpauth_mcp_tool_policy *policy, json_object *tools,
+                                                const char *path, mcpauth_error *err)
 {
     if (!json_object_is_type(tools, json_type_object))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL,
@@ -310,8 +310,8 @@ static mcpauth_status bad_text_scope(const char *quoted_text, const char *scope,
                              quoted_text, quoted);
 }
 
-mcpauth_status mcpauth_tool_policy_add_text(mcpauth_tool_policy *policy, const char *text,
-                                            mcpauth_error *err)
+mcpauth_status mcpauth_mcp_tool_policy_add_text(mcpauth_mcp_tool_policy *policy, const char *text,
+                                                mcpauth_error *err)
 {
     char quoted[ECHO_MAX * 4 + 8];
     quote(quoted, sizeof quoted, text);
@@ -323,14 +323,14 @@ mcpauth_status mcpauth_tool_policy_add_text(mcpauth_tool_policy *policy, const c
     if (!valid_pattern(text, pattern_length))
         return mcpauth_error_set(err, MCPAUTH_EUSAGE, "--tool-scope %s: " PATTERN_RULE_TEXT,
                                  quoted);
-    if (policy->rule_count == MCPAUTH_TOOL_POLICY_MAX_RULES)
+    if (policy->rule_count == MCPAUTH_MCP_TOOL_POLICY_MAX_RULES)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE, "--tool-scope %s: more than %d patterns",
-                                 quoted, MCPAUTH_TOOL_POLICY_MAX_RULES);
+                                 quoted, MCPAUTH_MCP_TOOL_POLICY_MAX_RULES);
     /* Split a copy at the commas; "PATTERN=" has no scope. */
     char *list = strdup(equals + 1);
     if (!list)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    const char *items[MCPAUTH_TOOL_POLICY_MAX_SCOPES];
+    const char *items[MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES];
     size_t count = 0;
     mcpauth_status status = MCPAUTH_OK;
     char *p = list;
@@ -338,9 +338,9 @@ mcpauth_status mcpauth_tool_policy_add_text(mcpauth_tool_policy *policy, const c
         char *comma = strchr(p, ',');
         if (comma)
             *comma = '\0';
-        if (count == MCPAUTH_TOOL_POLICY_MAX_SCOPES)
+        if (count == MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES)
             status = mcpauth_error_set(err, MCPAUTH_EUSAGE, "--tool-scope %s: more than %d scopes",
-                                       quoted, MCPAUTH_TOOL_POLICY_MAX_SCOPES);
+                                       quoted, MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES);
         else if (!valid_scope(p))
             status = bad_text_scope(quoted, p, err);
         else
@@ -355,8 +355,8 @@ mcpauth_status mcpauth_tool_policy_add_text(mcpauth_tool_policy *policy, const c
 
 /* ---- questions ---- */
 
-const char *const *mcpauth_tool_policy_required_scopes(const mcpauth_tool_policy *policy,
-                                                       const char *tool, size_t *count)
+const char *const *mcpauth_mcp_tool_policy_required_scopes(const mcpauth_mcp_tool_policy *policy,
+                                                           const char *tool, size_t *count)
 {
     *count = 0;
     if (!policy)
@@ -374,21 +374,22 @@ const char *const *mcpauth_tool_policy_required_scopes(const mcpauth_tool_policy
     return (const char *const *)policy->default_scopes;
 }
 
-bool mcpauth_tool_policy_allows(const mcpauth_tool_policy *policy, const char *tool,
-                                const mcpauth_token_info *granted)
+bool mcpauth_mcp_tool_policy_allows(const mcpauth_mcp_tool_policy *policy, const char *tool,
+                                    const mcpauth_token_info *granted)
 {
     size_t count;
-    const char *const *needed = mcpauth_tool_policy_required_scopes(policy, tool, &count);
+    const char *const *needed = mcpauth_mcp_tool_policy_required_scopes(policy, tool, &count);
     if (count == 0)
         return true;
     return granted && mcpauth_token_has_scopes(granted, needed, count);
 }
 
-char *mcpauth_tool_policy_challenge_scope(const mcpauth_tool_policy *policy, const char *tool,
-                                          const char *const *base, size_t base_count)
+char *mcpauth_mcp_tool_policy_challenge_scope(const mcpauth_mcp_tool_policy *policy,
+                                              const char *tool, const char *const *base,
+                                              size_t base_count)
 {
     size_t count;
-    const char *const *own = mcpauth_tool_policy_required_scopes(policy, tool, &count);
+    const char *const *own = mcpauth_mcp_tool_policy_required_scopes(policy, tool, &count);
     mcpauth__tool_policy_set set = {0};
     mcpauth__tool_policy_set_add(&set, base, base_count);
     mcpauth__tool_policy_set_add(&set, own, count);
@@ -397,9 +398,9 @@ char *mcpauth_tool_policy_challenge_scope(const mcpauth_tool_policy *policy, con
     return scope;
 }
 
-const char **mcpauth_tool_policy_scopes_union(const mcpauth_tool_policy *policy,
-                                              const char *const *base, size_t base_count,
-                                              size_t *count)
+const char **mcpauth_mcp_tool_policy_scopes_union(const mcpauth_mcp_tool_policy *policy,
+                                                  const char *const *base, size_t base_count,
+                                                  size_t *count)
 {
     mcpauth__tool_policy_set set = {0};
     mcpauth__tool_policy_set_add(&set, base, base_count);

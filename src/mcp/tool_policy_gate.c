@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcp_internal.h"
 #include "mcpauth/json.h"
-#include "mcpauth/tool_policy.h"
-#include "tool_policy_internal.h"
+#include "mcpauth/mcp_tool_policy.h"
 
 /* MCP 2025-11-25 server/tools §Tool Names: 1 to 128 of these characters.
  * Only such a name is echoed into a log line or an error_description. */
@@ -34,10 +34,10 @@ static bool granted_has(const mcpauth_token_info *granted, const char *scope)
     return granted && mcpauth_token_has_scopes(granted, &scope, 1);
 }
 
-mcpauth_status mcpauth_tool_policy_filter_tools_list(const mcpauth_tool_policy *policy,
-                                                     json_object *result,
-                                                     const mcpauth_token_info *granted,
-                                                     mcpauth_error *err)
+mcpauth_status mcpauth_mcp_tool_policy_filter_tools_list(const mcpauth_mcp_tool_policy *policy,
+                                                         json_object *result,
+                                                         const mcpauth_token_info *granted,
+                                                         mcpauth_error *err)
 {
     json_object *tools = NULL;
     if (!json_object_is_type(result, json_type_object) ||
@@ -45,7 +45,7 @@ mcpauth_status mcpauth_tool_policy_filter_tools_list(const mcpauth_tool_policy *
         !json_object_is_type(tools, json_type_array))
         return mcpauth_error_set(err, MCPAUTH_EREMOTE,
                                  "tools/list result is not an object with a \"tools\" array");
-    if (mcpauth_tool_policy_is_empty(policy))
+    if (mcpauth_mcp_tool_policy_is_empty(policy))
         return MCPAUTH_OK;
     /* Backwards, so that deleting does not move what is still to be seen. */
     for (size_t i = json_object_array_length(tools); i-- > 0;) {
@@ -54,14 +54,14 @@ mcpauth_status mcpauth_tool_policy_filter_tools_list(const mcpauth_tool_policy *
         bool keep = json_object_is_type(tool, json_type_object) &&
                     json_object_object_get_ex(tool, "name", &name) &&
                     json_object_is_type(name, json_type_string) &&
-                    mcpauth_tool_policy_allows(policy, json_object_get_string(name), granted);
+                    mcpauth_mcp_tool_policy_allows(policy, json_object_get_string(name), granted);
         if (!keep)
             json_object_array_del_idx(tools, i, 1);
     }
     return MCPAUTH_OK;
 }
 
-void mcpauth_tool_policy_verdict_free(mcpauth_tool_policy_verdict *verdict)
+void mcpauth_mcp_tool_policy_verdict_free(mcpauth_mcp_tool_policy_verdict *verdict)
 {
     free(verdict->scope);
     verdict->scope = NULL;
@@ -70,7 +70,7 @@ void mcpauth_tool_policy_verdict_free(mcpauth_tool_policy_verdict *verdict)
 /* The tools refused so far within one request, and the scopes the
  * challenge must then name: the resource's, then each refused tool's. */
 typedef struct decision {
-    const mcpauth_tool_policy *policy;
+    const mcpauth_mcp_tool_policy *policy;
     const mcpauth_token_info *granted;
     mcpauth__tool_policy_set scopes;
     size_t calls; /* tools/call requests seen */
@@ -78,7 +78,7 @@ typedef struct decision {
     char first[200]; /* why the first refused tool was */
 } decision;
 
-static void decision_init(decision *d, const mcpauth_tool_policy *policy,
+static void decision_init(decision *d, const mcpauth_mcp_tool_policy *policy,
                           const mcpauth_token_info *granted, const char *const *base,
                           size_t base_count)
 {
@@ -109,22 +109,22 @@ static void decide(decision *d, const char *tool)
     /* Matching costs up to 256 fnmatch() calls per tool: a body of many
      * thousand calls must not buy that much work. The MCP engine refuses a
      * batch over 64 messages anyway; past that, refuse rather than skip. */
-    if (++d->calls > MCPAUTH_TOOL_POLICY_MAX_CALLS) {
-        if (d->calls == MCPAUTH_TOOL_POLICY_MAX_CALLS + 1 && d->refused++ == 0)
+    if (++d->calls > MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS) {
+        if (d->calls == MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS + 1 && d->refused++ == 0)
             snprintf(d->first, sizeof d->first, "more than %d tools/call requests at once",
-                     MCPAUTH_TOOL_POLICY_MAX_CALLS);
+                     MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS);
         return;
     }
     size_t count;
-    const char *const *needed = mcpauth_tool_policy_required_scopes(d->policy, tool, &count);
-    if (mcpauth_tool_policy_allows(d->policy, tool, d->granted))
+    const char *const *needed = mcpauth_mcp_tool_policy_required_scopes(d->policy, tool, &count);
+    if (mcpauth_mcp_tool_policy_allows(d->policy, tool, d->granted))
         return;
     if (d->refused++ == 0)
         describe(d->first, sizeof d->first, tool, needed, count, d->granted);
     mcpauth__tool_policy_set_add(&d->scopes, needed, count);
 }
 
-static mcpauth_status decision_finish(decision *d, mcpauth_tool_policy_verdict *verdict)
+static mcpauth_status decision_finish(decision *d, mcpauth_mcp_tool_policy_verdict *verdict)
 {
     memset(verdict, 0, sizeof *verdict);
     verdict->allowed = d->refused == 0;
@@ -143,10 +143,11 @@ static mcpauth_status decision_finish(decision *d, mcpauth_tool_policy_verdict *
     return status;
 }
 
-mcpauth_status mcpauth_tool_policy_check_call(const mcpauth_tool_policy *policy, const char *tool,
-                                              const mcpauth_token_info *granted,
-                                              const char *const *base, size_t base_count,
-                                              mcpauth_tool_policy_verdict *verdict)
+mcpauth_status mcpauth_mcp_tool_policy_check_call(const mcpauth_mcp_tool_policy *policy,
+                                                  const char *tool,
+                                                  const mcpauth_token_info *granted,
+                                                  const char *const *base, size_t base_count,
+                                                  mcpauth_mcp_tool_policy_verdict *verdict)
 {
     decision d;
     decision_init(&d, policy, granted, base, base_count);
@@ -171,17 +172,16 @@ static const char *called_tool(json_object *message)
     return json_object_get_string(name);
 }
 
-mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy, const char *body,
-                                              size_t length, const mcpauth_token_info *granted,
-                                              const char *const *base, size_t base_count,
-                                              mcpauth_tool_policy_verdict *verdict)
+mcpauth_status mcpauth_mcp_tool_policy_check_message(const mcpauth_mcp_tool_policy *policy,
+                                                     json_object *doc,
+                                                     const mcpauth_token_info *granted,
+                                                     const char *const *base, size_t base_count,
+                                                     mcpauth_mcp_tool_policy_verdict *verdict)
 {
     decision d;
     decision_init(&d, policy, granted, base, base_count);
-    /* Nothing to check without rules: spare the parse. */
-    json_object *doc = NULL;
-    if (!mcpauth_tool_policy_is_empty(policy) && body)
-        doc = mcpauth_json_parse(body, length, "request", NULL);
+    if (mcpauth_mcp_tool_policy_is_empty(policy))
+        doc = NULL;
     if (json_object_is_type(doc, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(doc); i++) {
             const char *tool = called_tool(json_object_array_get_idx(doc, i));
@@ -193,7 +193,72 @@ mcpauth_status mcpauth_tool_policy_check_body(const mcpauth_tool_policy *policy,
         if (tool)
             decide(&d, tool);
     }
-    mcpauth_status status = decision_finish(&d, verdict);
+    return decision_finish(&d, verdict);
+}
+
+mcpauth_status mcpauth_mcp_tool_policy_check_body(const mcpauth_mcp_tool_policy *policy,
+                                                  const char *body, size_t length,
+                                                  const mcpauth_token_info *granted,
+                                                  const char *const *base, size_t base_count,
+                                                  mcpauth_mcp_tool_policy_verdict *verdict)
+{
+    /* Nothing to check without rules: spare the parse. */
+    json_object *doc = NULL;
+    if (!mcpauth_mcp_tool_policy_is_empty(policy) && body)
+        doc = mcpauth_json_parse(body, length, "request", NULL);
+    mcpauth_status status =
+        mcpauth_mcp_tool_policy_check_message(policy, doc, granted, base, base_count, verdict);
     json_object_put(doc);
     return status;
+}
+
+/* ---- the filter on one tools/list answer ---- */
+
+struct mcpauth__mcp_filter {
+    const mcpauth_mcp_tool_policy *policy;
+    mcpauth_token_info *granted; /* a copy, or NULL: no scope */
+};
+
+mcpauth__mcp_filter *mcpauth__mcp_filter_new(const mcpauth_mcp_tool_policy *policy,
+                                             const mcpauth_token_info *granted, bool *failed)
+{
+    *failed = false;
+    if (mcpauth_mcp_tool_policy_is_empty(policy))
+        return NULL;
+    mcpauth__mcp_filter *filter = calloc(1, sizeof *filter);
+    if (!filter) {
+        *failed = true;
+        return NULL;
+    }
+    filter->policy = policy;
+    if (granted && (!(filter->granted = calloc(1, sizeof *filter->granted)) ||
+                    !mcpauth_token_info_copy(granted, filter->granted))) {
+        /* A copy that failed has freed what it had. */
+        free(filter->granted);
+        free(filter);
+        *failed = true;
+        return NULL;
+    }
+    return filter;
+}
+
+void mcpauth__mcp_filter_free(mcpauth__mcp_filter *filter)
+{
+    if (!filter)
+        return;
+    if (filter->granted)
+        mcpauth_token_info_free(filter->granted);
+    free(filter->granted);
+    free(filter);
+}
+
+bool mcpauth__mcp_filter_apply(const mcpauth__mcp_filter *filter, json_object *response,
+                               mcpauth_error *err)
+{
+    json_object *result = NULL;
+    if (!filter || !json_object_is_type(response, json_type_object) ||
+        !json_object_object_get_ex(response, "result", &result))
+        return true;
+    return mcpauth_mcp_tool_policy_filter_tools_list(filter->policy, result, filter->granted,
+                                                     err) == MCPAUTH_OK;
 }
