@@ -1,7 +1,8 @@
-/* The probe's requests. MCP requests need headers the general client does
- * not send (Origin, Mcp-Session-Id, MCP-Protocol-Version), so they are
- * built on the shared libcurl transfer (src/http/transfer.h): the same
- * transport policy, limits, redaction and -v lines as every other request. */
+/* The probe's requests: MCP requests carry headers the OAuth requests do not
+ * (Origin, Mcp-Session-Id, MCP-Protocol-Version), as extra header lines of
+ * the shared client, so they get the same transport policy, limits,
+ * redaction and -v lines as every other request. The probe sends POST and
+ * DELETE this way, which the client never redirects. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,31 +12,33 @@
 #include "mcpauth/json.h"
 #include "mcpauth_config.h"
 #include "probe_internal.h"
-#include "src/http/transfer.h"
 
 const char mcpauth__probe_initialize_body[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
     "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
     "\"clientInfo\":{\"name\":\"mcpauth-check-token\",\"version\":\"" MCPAUTH_VERSION "\"}}}";
 
-static bool add_header(mcpauth__http_transfer *t, const char *name, const char *value)
+/* Adds "name: value" to lines when value is given. */
+static void add_header(char lines[][1024], const char **list, size_t *count, const char *name,
+                       const char *value)
 {
     if (!value)
-        return true;
-    char line[1024];
-    snprintf(line, sizeof line, "%s: %s", name, value);
-    /* The list already holds Accept, so the head libcurl was given stays. */
-    struct curl_slist *head = curl_slist_append(t->request_headers, line);
-    if (!head)
-        return false;
-    t->request_headers = head;
-    return true;
+        return;
+    snprintf(lines[*count], sizeof lines[*count], "%s: %s", name, value);
+    list[*count] = lines[*count];
+    (*count)++;
 }
 
 mcpauth_status mcpauth__probe_send(mcpauth__probe_state *s, const mcpauth__probe_request *r,
                                    mcpauth_http_response *resp, mcpauth_error *err)
 {
     const char *url = r->url ? r->url : s->config->resource_url;
+    char lines[3][1024];
+    const char *list[3];
+    size_t count = 0;
+    add_header(lines, list, &count, "Origin", r->origin);
+    add_header(lines, list, &count, "Mcp-Session-Id", r->session_id);
+    add_header(lines, list, &count, "MCP-Protocol-Version", r->protocol_version);
     mcpauth_http_request req = {
         .method = r->method ? r->method : "POST",
         .url = url,
@@ -47,21 +50,10 @@ mcpauth_status mcpauth__probe_send(mcpauth__probe_state *s, const mcpauth__probe
         .bearer_token = r->bearer_token,
         .basic_user = r->basic_user,
         .basic_password = r->basic_password,
+        .headers = list,
+        .header_count = count,
     };
-    mcpauth__http_transfer t;
-    memset(resp, 0, sizeof *resp);
-    mcpauth_status st = mcpauth__http_transfer_init(&t, s->opts, &req, url, err);
-    if (st != MCPAUTH_OK)
-        return st;
-    if (!add_header(&t, "Origin", r->origin) || !add_header(&t, "Mcp-Session-Id", r->session_id) ||
-        !add_header(&t, "MCP-Protocol-Version", r->protocol_version)) {
-        mcpauth__http_transfer_cleanup(&t);
-        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    }
-    curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, t.request_headers);
-    st = mcpauth__http_transfer_finish(&t, curl_easy_perform(t.easy), resp, err);
-    mcpauth__http_transfer_cleanup(&t);
-    return st;
+    return mcpauth_http_perform(s->opts, &req, resp, err);
 }
 
 mcpauth_status mcpauth__probe_get(mcpauth__probe_state *s, const char *url,
