@@ -42,7 +42,14 @@ struct testlib_server {
     hit *hits;
     size_t hit_count;
     char *last_request;
+    int connections;         /* threads answering a connection */
+    pthread_cond_t finished; /* signalled when one of them ends */
 };
+
+typedef struct connection {
+    testlib_server *server;
+    int fd;
+} connection;
 
 /* A copy of text[0..length) with its first "%s" replaced by the base URL;
  * *out_length (when not NULL) receives the copy's length. */
@@ -207,6 +214,23 @@ done:
     free(body);
 }
 
+/* One thread per connection, so that a delayed answer holds up no other
+ * request. */
+static void *connection_main(void *data)
+{
+    connection *c = data;
+    testlib_server *s = c->server;
+    serve_one(s, c->fd);
+    shutdown(c->fd, SHUT_WR);
+    close(c->fd);
+    free(c);
+    pthread_mutex_lock(&s->lock);
+    s->connections--;
+    pthread_cond_signal(&s->finished);
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
 static void *server_main(void *data)
 {
     testlib_server *s = data;
@@ -214,12 +238,18 @@ static void *server_main(void *data)
         struct pollfd fds[2] = {{s->fd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
         if (poll(fds, 2, -1) < 0 || fds[1].revents)
             return NULL;
-        int client = accept(s->fd, NULL, NULL);
+        int client = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
         if (client < 0)
             continue;
-        serve_one(s, client);
-        shutdown(client, SHUT_WR);
-        close(client);
+        connection *c = malloc(sizeof *c);
+        ck_assert_ptr_nonnull(c);
+        *c = (connection){s, client};
+        pthread_t thread;
+        pthread_mutex_lock(&s->lock);
+        s->connections++;
+        pthread_mutex_unlock(&s->lock);
+        ck_assert_int_eq(pthread_create(&thread, NULL, connection_main, c), 0);
+        pthread_detach(thread);
     }
 }
 
@@ -239,6 +269,7 @@ testlib_server *testlib_server_start(void)
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", ntohs(addr.sin_port));
     ck_assert_int_eq(pipe2(s->stop_pipe, O_CLOEXEC), 0);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->finished, NULL);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, server_main, s), 0);
     return s;
 }
@@ -282,12 +313,17 @@ void testlib_server_stop(testlib_server *s)
 {
     ck_assert_int_eq(write(s->stop_pipe[1], "x", 1), 1);
     pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->lock);
+    while (s->connections > 0)
+        pthread_cond_wait(&s->finished, &s->lock);
+    pthread_mutex_unlock(&s->lock);
     close(s->fd);
     close(s->stop_pipe[0]);
     close(s->stop_pipe[1]);
     for (size_t i = 0; i < s->route_count; i++)
         route_clear(&s->routes[i]);
     pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->finished);
     free(s->hits);
     free(s->last_request);
     free(s);

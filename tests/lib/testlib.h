@@ -31,7 +31,8 @@ void testlib_put_file(const char *path, const char *text);
 
 /* --- a canned HTTP server ----------------------------------------------- */
 
-/* Runs on its own thread, so that both the blocking client and the event
+/* Runs on its own threads (one per connection, so a delayed answer holds
+ * up no other request): both the blocking client and the event
  * loop of the test's own thread can talk to it. Every connection carries
  * one request and one response ("Connection: close"). Routes match on the
  * method and the exact request target; others get 404. */
