@@ -353,9 +353,18 @@ describe('auto mode without credentials: JWTs verified locally against jwks_uri'
     });
   }
 
-  test('the keys were fetched once for all of that, and no token was introspected', () => {
-    assert.equal(as.jwksFetches, 1);
-    assert.equal(as.introspections, 0);
+  // Its own AS and serve, so that it holds when run alone (--test-name-pattern).
+  test('JWTs of each default algorithm: the keys are fetched once, and no token is introspected', async () => {
+    const own = await fakeAS({ keys: publicSet(KEYS.rsa, KEYS.p256, KEYS.ed) });
+    const server = await serveOn(own);
+    const ownMint = (alg, key, claims = {}) => jws(alg, key, {}, claimsFor(own, server, claims));
+    for (const [alg, key] of [['RS256', 'rsa'], ['ES256', 'p256'], ['EdDSA', 'ed'], ['PS256', 'rsa']]) {
+      await expectGreeting(server, ownMint(alg, KEYS[key], { username: `alice-${alg}` }), `Hello, alice-${alg}!`);
+      await expectGreeting(server, ownMint(alg, KEYS[key]), 'Hello, user with ID u1!');
+    }
+    assert.equal(own.jwksFetches, 1);
+    assert.equal(own.introspections, 0);
+    await stopClean(server);
   });
 
   test('a JWK with "alg": RS256 verifies RS256 but not PS256 (the key is bound to its algorithm)', async () => {

@@ -275,7 +275,6 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
   const ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
   const keys = {}; // alg → {privateKey, jwk}
   let jwksServer;
-  let jwksFetches = 0;
   let s; // every algorithm allowed
   let defaults; // the default allow-list
 
@@ -284,26 +283,33 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
       const { publicKey, privateKey } = await generateKeyPair(alg);
       keys[alg] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `jose-${alg}`, alg, use: 'sig' } };
     }
-    jwksServer = await startHttpServer((req, res) => {
-      jwksFetches++;
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'max-age=300' });
-      res.end(JSON.stringify({ keys: ALGS.map((a) => keys[a].jwk) }));
-    });
-    const base = ['--stateless', '--issuer', jwksServer.origin, '--jwks-uri', jwksServer.url('/jwks')];
-    s = await startServe([...base, ...ALGS.flatMap((a) => ['--jwt-alg', a])]);
-    defaults = await startServe(base);
-    serves.push(s, defaults);
+    ({ jwksServer, s, defaults } = await startPair(() => {}));
   });
 
   after(() => jwksServer?.stop());
 
+  /** A JWK Set server (calling onFetch per fetch) and two serves using it: one allowing
+   * every algorithm, one with the default allow-list. */
+  async function startPair(onFetch) {
+    const server = await startHttpServer((req, res) => {
+      onFetch();
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'max-age=300' });
+      res.end(JSON.stringify({ keys: ALGS.map((a) => keys[a].jwk) }));
+    });
+    const base = ['--stateless', '--issuer', server.origin, '--jwks-uri', server.url('/jwks')];
+    const all = await startServe([...base, ...ALGS.flatMap((a) => ['--jwt-alg', a])]);
+    const plain = await startServe(base);
+    serves.push(all, plain);
+    return { jwksServer: server, s: all, defaults: plain };
+  }
+
   /** A jose-made access token for `server`. */
-  function mint(alg, server, { typ = 'at+jwt', exp = '5m', claims = {} } = {}) {
+  function mint(alg, server, { typ = 'at+jwt', exp = '5m', claims = {}, issuer = jwksServer.origin } = {}) {
     const header = { alg, kid: `jose-${alg}` };
     if (typ) header.typ = typ;
     return new SignJWT({ scope: 'mcp', client_id: 'jose-client', ...claims })
       .setProtectedHeader(header)
-      .setIssuer(jwksServer.origin)
+      .setIssuer(issuer)
       .setAudience(server.resource)
       .setSubject(`sub-${alg}`)
       .setJti(crypto.randomUUID())
@@ -365,8 +371,29 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
     }
   });
 
-  test('each serve fetched the JWK Set once (Cache-Control max-age=300)', () => {
-    assert.equal(jwksFetches, 2);
+  // Its own JWK Set server and serves, so that it holds when run alone.
+  test('each serve fetches the JWK Set once for every algorithm (Cache-Control max-age=300)', async () => {
+    let fetches = 0;
+    const own = await startPair(() => { fetches++; });
+    try {
+      for (const alg of ALGS) {
+        for (const server of [own.s, own.defaults]) {
+          const r = await hello(server, await mint(alg, server, { issuer: own.jwksServer.origin }));
+          assert.equal(r.status, server === own.s || ['RS256', 'PS256', 'ES256', 'EdDSA'].includes(alg) ? 200 : 401, `${alg}: ${r.body}`);
+        }
+        // Refused tokens with a known kid (a flipped signature bit, expired) fetch nothing.
+        const [h, p, sig] = (await mint(alg, own.s, { issuer: own.jwksServer.origin })).split('.');
+        const raw = Buffer.from(sig, 'base64url');
+        raw[raw.length - 1] ^= 0x01;
+        assert.equal((await hello(own.s, `${h}.${p}.${raw.toString('base64url')}`)).status, 401);
+        const expired = await mint(alg, own.s, { issuer: own.jwksServer.origin, exp: Math.floor(Date.now() / 1000) - 120 });
+        assert.equal((await hello(own.s, expired)).status, 401);
+      }
+      assert.equal(fetches, 2);
+    } finally {
+      await Promise.all([own.s.stop(), own.defaults.stop()]);
+      await own.jwksServer.stop();
+    }
   });
 
   test('both servers stop cleanly (exit 0, no sanitizer report)', async () => {
