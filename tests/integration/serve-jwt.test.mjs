@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { nowS, sleep, formDecode, request, parseChallenge } from '../lib/http.mjs';
 
 // ---------------------------------------------------------------------------------------
 // Keys and tokens
@@ -63,8 +64,6 @@ function signature(alg, key, input) {
 const SLOW = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (process.env.MCPAUTH_WRAPPER ? 10 : 1);
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-const nowS = () => Math.floor(Date.now() / 1000);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Every token made here, to check that none reaches a log.
 const issuedTokens = new Set();
@@ -91,10 +90,6 @@ function claimsFor(as, serve, extra = {}) {
 
 // ---------------------------------------------------------------------------------------
 // The fake authorization server
-
-function formDecode(s) {
-  try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch { return null; }
-}
 
 /**
  * A fake RFC 8414 authorization server on 127.0.0.1.
@@ -200,28 +195,6 @@ async function startFakeAS({ jwks = true, introspection = false, keys = [] } = {
 // ---------------------------------------------------------------------------------------
 // HTTP and MCP helpers
 
-/** One request on its own connection. Resolves {status, headers, body, json()}. */
-function request(url, { method = 'GET', headers = {}, body, timeoutMs = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { data += d; });
-      res.on('end', () => resolve({
-        status: res.statusCode,
-        headers: res.headers,
-        body: data,
-        json() {
-          try { return JSON.parse(data); } catch { return assert.fail(`not JSON (${res.statusCode}): ${data}`); }
-        },
-      }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms: ${method} ${url}`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** tools/call `tool` on a --stateless serve (no initialize needed) with a bearer token. */
 function callTool(serve, token, tool = 'hello_world') {
   const headers = {
@@ -250,16 +223,6 @@ async function whoami(serve, token) {
   assert.equal(r.status, 200, r.body);
   assert.ok(!r.body.includes(token), 'whoami must not return the token');
   return r.json().result.structuredContent;
-}
-
-/** Parses `Bearer k="v", ...` (RFC 6750 §3), failing on anything else. */
-function parseChallenge(value) {
-  assert.ok(value, 'WWW-Authenticate missing');
-  const m = /^Bearer ((?:[a-z_]+="[^"\\]*")(?:, [a-z_]+="[^"\\]*")*)$/.exec(value);
-  assert.ok(m, `not a well-formed Bearer challenge: ${value}`);
-  const params = {};
-  for (const p of m[1].matchAll(/([a-z_]+)="([^"\\]*)"/g)) params[p[1]] = p[2];
-  return params;
 }
 
 /**

@@ -19,6 +19,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as;
@@ -29,9 +30,6 @@ let opaqueUrl;
 let jwtUrl;
 let rsFile; // the resource server's credentials (mcpauth register -o)
 let client; // the MCP client's registration
-
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 async function getToken({ resource = opaqueUrl, scope = 'mcp' } = {}) {
   const body = new URLSearchParams({ grant_type: 'client_credentials', scope });

@@ -29,6 +29,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as; // oidc-provider
@@ -41,9 +42,6 @@ let otherUrl; // a resource oidc-provider knows that is not ours
 let client; // the MCP client's registration (client_credentials), from `mcpauth register -o`
 let secretFile;
 const serves = [];
-
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 const decode = (segment) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
 

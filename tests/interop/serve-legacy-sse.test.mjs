@@ -22,13 +22,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const EVERYTHING = path.join(HERE, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 let as;
 let asMetadata;

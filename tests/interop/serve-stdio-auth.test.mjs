@@ -38,6 +38,7 @@ import {
   CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { REPO_ROOT, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
 
@@ -64,9 +65,6 @@ let echo; // serve -- node echo.mjs
 let limited; // serve --max-sessions 2 --session-idle-timeout 2 -- node echo.mjs
 let shared; // serve --shared-backend -- node server-everything stdio
 const everythingUrl = () => everything.resource;
-
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** client_credentials with a resource indicator: an opaque token for `resource`. */
 async function clientCredentialsToken(resource) {

@@ -27,6 +27,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -45,9 +46,6 @@ let mcpUrl;
 let asMetadata;
 let rsCredentials; // the resource server's own client (introspection)
 let mcpClient; // the MCP client's registration (client_credentials)
-
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** client_credentials with a resource indicator: an opaque token for our MCP endpoint. */
 async function getToken(client = mcpClient, { resource = mcpUrl, scope = 'mcp' } = {}) {
