@@ -19,6 +19,7 @@
 #endif
 
 #include "mcpauth/http_client.h"
+#include "testlib.h"
 
 /* --- a tiny scripted HTTP server ----------------------------------------
  *
@@ -218,27 +219,20 @@ static int server_start(const canned *script, size_t count)
     return server_count++;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void make_base_dir(void)
 {
-    strcpy(base_dir, "/tmp/mcpauth-http-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base_dir));
+    testlib_tmpdir_make(base_dir, sizeof base_dir, "mcpauth-http");
 }
 
 static void remove_base_dir(void)
 {
     reap_orphaned_servers();
-    nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testlib_tmpdir_remove(base_dir);
 }
 
 static void make_test_dir(void)
 {
-    snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", base_dir);
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
+    testlib_tmpdir_make_in(test_dir, sizeof test_dir, base_dir);
     server_count = 0;
 }
 
