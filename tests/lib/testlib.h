@@ -5,12 +5,23 @@
 #ifndef MCPAUTH_TESTLIB_H
 #define MCPAUTH_TESTLIB_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <uv.h>
 
 #include "mcpauth/http_async.h"
+
+/* --- running a suite ---------------------------------------------------- */
+
+/* Runs every test of suite (CK_ENV verbosity) and frees it; EXIT_SUCCESS
+ * when none failed, else EXIT_FAILURE. For main(). */
+int testlib_run(Suite *suite);
+
+/* The same between mcpauth_http_global_init() and _cleanup(), for suites
+ * that make HTTP requests. */
+int testlib_run_http(Suite *suite);
 
 /* --- temporary directories ---------------------------------------------- */
 

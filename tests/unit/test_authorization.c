@@ -9,6 +9,7 @@
 
 #include "mcpauth/authorization.h"
 #include "mcpauth/secret.h"
+#include "testlib.h"
 
 /* RFC 7636 Appendix B's code challenge, as a sample S256 value. */
 static const char rfc_challenge[] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -287,9 +288,5 @@ static Suite *authorization_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(authorization_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(authorization_suite());
 }

@@ -562,9 +562,5 @@ static Suite *credentials_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(credentials_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(credentials_suite());
 }

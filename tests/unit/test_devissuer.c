@@ -445,9 +445,5 @@ static Suite *devissuer_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(devissuer_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return testlib_run(devissuer_suite());
 }

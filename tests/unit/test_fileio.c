@@ -813,9 +813,5 @@ static Suite *fileio_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(fileio_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(fileio_suite());
 }

@@ -1319,15 +1319,5 @@ int main(void)
     /* Orphaned test servers become our children: see record_server(). */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 #endif
-    mcpauth_error err = {0};
-    if (mcpauth_http_global_init(&err) != MCPAUTH_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        return EXIT_FAILURE;
-    }
-    SRunner *runner = srunner_create(http_client_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    mcpauth_http_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run_http(http_client_suite());
 }

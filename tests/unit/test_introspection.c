@@ -376,12 +376,5 @@ static Suite *introspection_suite(void)
 
 int main(void)
 {
-    if (mcpauth_http_global_init(NULL) != MCPAUTH_OK)
-        return EXIT_FAILURE;
-    SRunner *runner = srunner_create(introspection_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    mcpauth_http_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run_http(introspection_suite());
 }

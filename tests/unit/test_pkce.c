@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mcpauth/pkce.h"
+#include "testlib.h"
 
 /* RFC 7636 Appendix B. */
 static const uint8_t rfc_octets[32] = {116, 24,  223, 180, 151, 153, 224, 37,  79,  250, 96,
@@ -131,9 +132,5 @@ static Suite *pkce_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(pkce_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(pkce_suite());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "src/mcp/mcp_internal.h"
+#include "testlib.h"
 
 START_TEST(event_format)
 {
@@ -127,9 +128,5 @@ static Suite *sse_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(sse_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(sse_suite());
 }
