@@ -27,6 +27,7 @@ static mcpauth_jws_signer *signer;  /* its key is in the served set */
 static mcpauth_jws_signer *rotated; /* a key the set gets later */
 static char set_one[1024], set_both[2048];
 static char introspect_url[128], jwks_url[128];
+static mcpauth_jwks_cache *key_cache; /* of jwt_config() */
 static const char *const audiences[] = {RESOURCE};
 static const char *const mcp_scope[] = {"mcp"};
 
@@ -60,6 +61,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+    mcpauth_jwks_cache_free(key_cache);
+    key_cache = NULL;
     testlib_async_close(&async);
     testlib_server_stop(server);
     mcpauth_jws_signer_free(signer);
@@ -185,13 +188,17 @@ static void assert_result(const result *r, mcpauth_validation_outcome outcome,
         ck_assert_str_eq(r->reason, "");
 }
 
-static mcpauth_jwks_cache *jwks_cache(int64_t cooldown)
+/* base_config(mode) with local JWT verification against the canned jwks_uri;
+ * the key cache is freed by teardown(). */
+static mcpauth_validator_config jwt_config(mcpauth_validation_mode mode, int64_t cooldown)
 {
-    mcpauth_jwks_cache_config config = {.uri = jwks_url, .cooldown_seconds = cooldown};
+    mcpauth_jwks_cache_config cache_config = {.uri = jwks_url, .cooldown_seconds = cooldown};
     mcpauth_error err = {0};
-    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(async.http, &config, &err);
-    ck_assert_msg(cache != NULL, "%s", err.message);
-    return cache;
+    key_cache = mcpauth_jwks_cache_new(async.http, &cache_config, &err);
+    ck_assert_msg(key_cache != NULL, "%s", err.message);
+    mcpauth_validator_config config = base_config(mode);
+    config.jwks = key_cache;
+    return config;
 }
 
 /* --- introspection ------------------------------------------------------ */
@@ -463,9 +470,7 @@ END_TEST
 
 START_TEST(jwt_valid)
 {
-    mcpauth_jwks_cache *keys = jwks_cache(30);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_AUTO);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_AUTO, 30);
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
     char *token = jwt(signer, "at+jwt", ISSUER, "bob", "mcp");
     char *other = jwt(signer, "at+jwt", ISSUER, "carol", "mcp");
@@ -494,15 +499,12 @@ START_TEST(jwt_valid)
     free(token);
     free(other);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 }
 END_TEST
 
 START_TEST(jwt_mode_refuses_opaque)
 {
-    mcpauth_jwks_cache *keys = jwks_cache(30);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_JWT);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 30);
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
 
     /* With keys, every token goes to the JWT check, which refuses it. */
@@ -511,7 +513,6 @@ START_TEST(jwt_mode_refuses_opaque)
     ck_assert_str_eq(r.validated_by, "jwt");
     ck_assert_int_eq(introspections(), 0);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 
     /* Without keys, at once. */
     config.jwks = NULL;
@@ -528,9 +529,7 @@ END_TEST
 
 START_TEST(jwt_rejected)
 {
-    mcpauth_jwks_cache *keys = jwks_cache(30);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_JWT);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 30);
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
 
     char *no_iss = jwt(signer, "at+jwt", NULL, "bob", "mcp");
@@ -564,16 +563,13 @@ START_TEST(jwt_rejected)
     free(forged);
     free(no_scope);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 }
 END_TEST
 
 /* A kid the set lacks refetches the set once (keys rotate). */
 START_TEST(jwt_unknown_kid_refetch)
 {
-    mcpauth_jwks_cache *keys = jwks_cache(0);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_JWT);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 0);
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
     char *old_key = jwt(signer, "at+jwt", ISSUER, "bob", "mcp");
     char *new_key = jwt(rotated, "at+jwt", ISSUER, "bob", "mcp");
@@ -598,16 +594,13 @@ START_TEST(jwt_unknown_kid_refetch)
     free(new_key);
     free(new_key_2);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 }
 END_TEST
 
 /* Within the cooldown an unknown kid does not reach the AS. */
 START_TEST(jwt_unknown_kid_cooldown)
 {
-    mcpauth_jwks_cache *keys = jwks_cache(30);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_JWT);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 30);
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
     testlib_server_json(server, "GET", "/jwks", 200, set_one);
     char *tokens[3];
@@ -627,7 +620,6 @@ START_TEST(jwt_unknown_kid_cooldown)
     for (int i = 0; i < 3; i++)
         free(tokens[i]);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 }
 END_TEST
 
@@ -635,9 +627,7 @@ END_TEST
 START_TEST(jwt_keys_unavailable)
 {
     testlib_server_json(server, "GET", "/jwks", 503, "{}");
-    mcpauth_jwks_cache *keys = jwks_cache(30);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_JWT);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 30);
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
     char *token = jwt(signer, "at+jwt", ISSUER, "bob", "mcp");
 
@@ -651,7 +641,6 @@ START_TEST(jwt_keys_unavailable)
     ck_assert_uint_eq(stats.backend_failures, 0); /* the key cache counts its own */
     free(token);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 }
 END_TEST
 
@@ -659,9 +648,7 @@ END_TEST
  * signed claims decide, introspection only whether it is still active. */
 START_TEST(jwt_plus_introspection)
 {
-    mcpauth_jwks_cache *keys = jwks_cache(30);
-    mcpauth_validator_config config = base_config(MCPAUTH_VALIDATE_AUTO);
-    config.jwks = keys;
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_AUTO, 30);
     config.introspect_jwt = true;
     mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
     char *tokens[3] = {jwt(signer, "at+jwt", ISSUER, "bob", "mcp"),
@@ -698,7 +685,6 @@ START_TEST(jwt_plus_introspection)
     for (int i = 0; i < 3; i++)
         free(tokens[i]);
     mcpauth_validator_free(v);
-    mcpauth_jwks_cache_free(keys);
 }
 END_TEST
 
