@@ -19,7 +19,7 @@
 #define REQUEST_MAX 65536
 
 typedef struct stored_route {
-    char *method, *target, *headers, *body;
+    char *method, *target, *headers, *body, *require;
     size_t body_length;
     int status;
     int delay_ms;
@@ -42,6 +42,7 @@ struct testlib_server {
     hit *hits;
     size_t hit_count;
     char *last_request;
+    char *forbid;
     int connections;         /* threads answering a connection */
     pthread_cond_t finished; /* signalled when one of them ends */
 };
@@ -80,6 +81,7 @@ static void route_clear(stored_route *r)
     free(r->target);
     free(r->headers);
     free(r->body);
+    free(r->require);
     memset(r, 0, sizeof *r);
 }
 
@@ -92,6 +94,7 @@ void testlib_server_route(testlib_server *s, const testlib_route *route)
         .status = route->status,
         .delay_ms = route->delay_ms,
         .no_length = route->no_length,
+        .require = route->require ? strdup(route->require) : NULL,
     };
     if (route->body) {
         size_t length = route->body_length ? route->body_length : strlen(route->body);
@@ -110,6 +113,14 @@ void testlib_server_route(testlib_server *s, const testlib_route *route)
         s->route_count++;
     }
     s->routes[i] = r;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void testlib_server_forbid(testlib_server *s, const char *text)
+{
+    pthread_mutex_lock(&s->lock);
+    free(s->forbid);
+    s->forbid = strdup(text);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -186,6 +197,11 @@ static void serve_one(testlib_server *s, int client)
     for (size_t i = 0; i < s->route_count && !r; i++) {
         if (strcmp(s->routes[i].method, method) == 0 && strcmp(s->routes[i].target, target) == 0)
             r = &s->routes[i];
+    }
+    if ((s->forbid && strcasestr(request, s->forbid)) ||
+        (r && r->require && !strstr(request, r->require))) {
+        static const stored_route teapot = {.status = 418};
+        r = &teapot;
     }
     int status = r ? r->status : 404;
     int delay_ms = r ? r->delay_ms : 0;
@@ -326,6 +342,7 @@ void testlib_server_stop(testlib_server *s)
     pthread_cond_destroy(&s->finished);
     free(s->hits);
     free(s->last_request);
+    free(s->forbid);
     free(s);
 }
 

@@ -58,6 +58,7 @@ typedef struct testlib_route {
     size_t body_length;  /* 0: strlen(body) */
     int delay_ms;        /* wait this long before answering (client timeouts) */
     bool no_length;      /* no Content-Length: the body ends when the connection closes */
+    const char *require; /* the request must contain this, else 418 */
 } testlib_route;
 
 /* Starts a server on an ephemeral port of 127.0.0.1. */
@@ -67,6 +68,10 @@ testlib_server *testlib_server_start(void);
  * string is copied; "%s" in target, headers or body becomes the server's
  * base URL ("http://127.0.0.1:PORT"). */
 void testlib_server_route(testlib_server *server, const testlib_route *route);
+
+/* Every request containing text (case-insensitive: a header name, say) gets
+ * 418 and an empty body instead of its route's answer. */
+void testlib_server_forbid(testlib_server *server, const char *text);
 
 /* Shorthand for a route with a status and a JSON body. */
 void testlib_server_json(testlib_server *server, const char *method, const char *target, int status,
