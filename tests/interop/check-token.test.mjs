@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as;
@@ -32,19 +33,7 @@ let rsFile; // the resource server's credentials (mcpauth register -o)
 let client; // the MCP client's registration
 
 async function getToken({ resource = opaqueUrl, scope = 'mcp' } = {}) {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope });
-  if (resource) body.set('resource', resource);
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: {
-      authorization: basicAuth(client.client_id, client.client_secret),
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body,
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json.access_token;
+  return (await clientCredentials(asMetadata.token_endpoint, client, { resource, scope })).access_token;
 }
 
 async function revoke(token) {

@@ -29,7 +29,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
-import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials, rawInitialize, textOf } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as; // oidc-provider
@@ -47,16 +47,7 @@ const decode = (segment) => JSON.parse(Buffer.from(segment, 'base64url').toStrin
 
 /** client_credentials with a resource indicator (RFC 8707); returns the token response. */
 async function tokenResponse({ resource = mcpUrl, scope = 'mcp' } = {}) {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope });
-  if (resource) body.set('resource', resource);
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(client.client_id, client.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body,
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json;
+  return clientCredentials(asMetadata.token_endpoint, client, { resource, scope });
 }
 
 async function getJwt(resource = mcpUrl) {
@@ -71,26 +62,6 @@ async function sdkClient(url, transportOptions) {
   const transport = new StreamableHTTPClientTransport(new URL(url), transportOptions);
   await c.connect(transport);
   return { client: c, transport };
-}
-
-function textOf(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content[0].type, 'text');
-  return result.content[0].text;
-}
-
-/** Raw initialize POST with a bearer token. */
-function rawInitialize(url, token) {
-  const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(url, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
 }
 
 /** The error_description of a 401/403 challenge. */

@@ -22,7 +22,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
-import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,14 +35,7 @@ let mcpClient;
 const ports = {};
 
 async function getToken(resource) {
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(mcpClient.client_id, mcpClient.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'mcp', resource }),
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json.access_token;
+  return (await clientCredentials(asMetadata.token_endpoint, mcpClient, { resource })).access_token;
 }
 
 /** An SDK client on the legacy transport of serve, with token (or none). */

@@ -39,6 +39,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { REPO_ROOT, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials, textOf } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
 
@@ -68,14 +69,7 @@ const everythingUrl = () => everything.resource;
 
 /** client_credentials with a resource indicator: an opaque token for `resource`. */
 async function clientCredentialsToken(resource) {
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(mcpClient.client_id, mcpClient.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'mcp', resource }),
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json.access_token;
+  return (await clientCredentials(asMetadata.token_endpoint, mcpClient, { resource })).access_token;
 }
 
 /** Authorization code + PKCE as user `login` (scripted devInteractions): a token with a sub. */
@@ -114,12 +108,6 @@ async function sdkClient(url, token, { capabilities = {}, setup } = {}) {
   });
   await client.connect(transport);
   return { client, transport };
-}
-
-function textOf(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content[0].type, 'text', JSON.stringify(result));
-  return result.content[0].text;
 }
 
 function post(url, body, { token, session } = {}) {

@@ -28,6 +28,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials, rawInitialize, textOf } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -49,15 +50,7 @@ let mcpClient; // the MCP client's registration (client_credentials)
 
 /** client_credentials with a resource indicator: an opaque token for our MCP endpoint. */
 async function getToken(client = mcpClient, { resource = mcpUrl, scope = 'mcp' } = {}) {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope });
-  if (resource) body.set('resource', resource);
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(client.client_id, client.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body,
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
+  const json = await clientCredentials(asMetadata.token_endpoint, client, { resource, scope });
   assert.ok(json.access_token);
   assert.equal(json.access_token.split('.').length, 1, 'opaque, not a JWT');
   return json.access_token;
@@ -80,26 +73,6 @@ async function sdkClient(transportOptions) {
   const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), transportOptions);
   await client.connect(transport);
   return { client, transport };
-}
-
-function textOf(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content[0].type, 'text');
-  return result.content[0].text;
-}
-
-/** Raw initialize POST with a bearer token (for exact status/challenge checks). */
-function rawInitialize(token) {
-  const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(mcpUrl, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
 }
 
 /** Runs the inspector CLI from this folder; resolves {code, stdout, stderr}. */
@@ -210,7 +183,7 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
   test('a token not issued for this resource (no resource indicator → no aud) → 401 invalid_token', async () => {
     const token = await getToken(mcpClient, { resource: null });
     assert.equal((await introspect(token)).aud, undefined);
-    const r = await rawInitialize(token);
+    const r = await rawInitialize(mcpUrl, token);
     assert.equal(r.status, 401, await r.text());
     assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
   });
@@ -231,7 +204,7 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
       assert.equal((await introspect(token)).active, false);
       // The cached answer lives at most --cache-ttl 1 (whole seconds on the server's clock).
       await new Promise((resolve) => setTimeout(resolve, (revokedAt + 1) * 1000 + 150 - Date.now()));
-      const r = await rawInitialize(token);
+      const r = await rawInitialize(mcpUrl, token);
       assert.equal(r.status, 401, await r.text());
       const challenge = r.headers.get('www-authenticate');
       assert.match(challenge, /^Bearer /);
@@ -265,7 +238,7 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
     const log = serve.stderr();
     assert.match(log, /"POST \/mcp" 200 .* token=[0-9a-f]{12} /);
     const token = await getToken();
-    assert.equal((await rawInitialize(token)).status, 200);
+    assert.equal((await rawInitialize(mcpUrl, token)).status, 200);
     await serve.waitForLog(/"POST \/mcp" 200/);
     assert.ok(!serve.stderr().includes(token));
   });
