@@ -21,7 +21,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { run, startServe, freePort, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.mjs';
 import { nowS, sleep, formDecode, request, parseChallenge } from '../lib/http.mjs';
 
 // ---------------------------------------------------------------------------------------
@@ -61,7 +61,6 @@ function signature(alg, key, input) {
 
 // Under a wrapper (valgrind) everything is slower: cooldowns that a test must stay
 // within are stretched by the harness's factor.
-const SLOW = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (process.env.MCPAUTH_WRAPPER ? 10 : 1);
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
 
@@ -657,7 +656,7 @@ describe('the JWK Set: rotation, cooldown, failures, Cache-Control', () => {
 
   test('200 concurrent requests, different tokens, unknown kids → one fetch per --jwks-cooldown', async () => {
     const as = await fakeAS({ keys: publicSet(KEYS.rsa) });
-    const cooldownS = 3 * SLOW;
+    const cooldownS = 3 * TIMEOUT_FACTOR;
     const s = await serveOn(as, ['--jwks-cooldown', String(cooldownS)]);
     await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
     const loaded = Date.now();
@@ -712,7 +711,7 @@ describe('the JWK Set: rotation, cooldown, failures, Cache-Control', () => {
   test('no keys yet and the JWKS endpoint failing → 503 (not cached); it recovers after the cooldown', async () => {
     const as = await fakeAS({ keys: publicSet(KEYS.rsa) });
     as.jwksMode = '500';
-    const cooldownS = 2 * SLOW;
+    const cooldownS = 2 * TIMEOUT_FACTOR;
     const s = await serveOn(as, ['--jwks-cooldown', String(cooldownS)]);
     const token = jws('RS256', KEYS.rsa, {}, claimsFor(as, s));
     const started = Date.now();

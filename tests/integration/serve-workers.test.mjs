@@ -10,14 +10,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { startServe } from '../lib/harness.mjs';
+import { startServe, TIMEOUT_FACTOR } from '../lib/harness.mjs';
 import { sleep, request as requestOnce } from '../lib/http.mjs';
 
 const WORKERS = 3;
 const REQUESTS = 30;
 const MCP_ACCEPT = 'application/json, text/event-stream';
-// As in tests/lib/harness.mjs: runs behind $MCPAUTH_WRAPPER (valgrind) are slow.
-const TIMEOUT_FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (process.env.MCPAUTH_WRAPPER ? 10 : 1);
 
 /** One request on its own connection (Connection: close), with a timeout that grows under a wrapper. */
 const request = (url, { headers = {}, timeoutMs = 10000 * TIMEOUT_FACTOR, ...rest } = {}) =>

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { run, startHttpServer, tmpDir, freePort, MCPAUTH_BIN } from '../lib/harness.mjs';
+import { run, startHttpServer, tmpDir, freePort, MCPAUTH_BIN, WRAPPER as MCPAUTH_WRAPPER, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
 import { readBody, closedPort, sendJson as sendJsonWith } from '../lib/http.mjs';
 import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
 
@@ -120,14 +120,13 @@ function modeOf(file) {
 // The authorization code grant: mcpauth runs as a child; the test reads the URL from its
 // stderr and plays the browser.
 
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
+const WRAPPER = [...MCPAUTH_WRAPPER];
 // The wrapper (valgrind) is found on the test's PATH: some tests give mcpauth another one.
 if (WRAPPER.length && !WRAPPER[0].includes('/')) {
   const found = (process.env.PATH ?? '').split(':')
     .map((d) => path.join(d, WRAPPER[0])).find((f) => fs.existsSync(f));
   if (found) WRAPPER[0] = found;
 }
-const FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
 
 /**
  * Start `mcpauth token ...args` and resolve once it printed the authorization URL (or

@@ -37,7 +37,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { REPO_ROOT, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { REPO_ROOT, run, startServe, freePort, tmpDir, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
 import { clientCredentials, textOf } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
@@ -50,8 +50,6 @@ const INSPECTOR_BIN = path.join(HERE, 'node_modules/.bin/mcp-inspector-cli');
 // See serve.test.mjs: inspector-cli 1.0.3 must run from its own build/ folder.
 const INSPECTOR_CWD = path.join(HERE, 'node_modules/@modelcontextprotocol/inspector-cli/build');
 const EVERYTHING_START = /backend\[(\d+)\]: Starting default \(STDIO\) server\.\.\./g;
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
-const FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
 // serve's own environment gets this; a backend must not (only PATH, HOME, LANG, LC_*,
 // --pass-env and --env are passed down).
 const SERVE_ONLY_VARIABLE = 'MCPAUTH_TEST_SERVE_ONLY';

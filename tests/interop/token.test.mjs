@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, tmpDir, freePort, MCPAUTH_BIN } from '../lib/harness.mjs';
+import { run, tmpDir, freePort, MCPAUTH_BIN, WRAPPER, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
 import { describeRun, assertExit } from '../lib/cli.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
@@ -58,8 +58,6 @@ async function register(args) {
   return file;
 }
 
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
-const FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
 
 /**
  * Start `mcpauth token ...args`; resolves once the authorization URL is on its stderr

@@ -18,10 +18,28 @@ export const MCPAUTH_BIN = process.env.MCPAUTH_BIN ? path.resolve(process.env.MC
 
 // $MCPAUTH_WRAPPER, e.g. "valgrind --leak-check=full --error-exitcode=99
 // --errors-for-leak-kinds=definite", is put in front of the binary (split on spaces).
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
+export const WRAPPER = Object.freeze((process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean));
 // Wrapped runs are slow: timeouts are multiplied by $MCPAUTH_TIMEOUT_FACTOR
 // (default 10 with a wrapper, 1 without).
-const TIMEOUT_FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
+export const TIMEOUT_FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
+
+/**
+ * The minimal environment a child gets: PATH and HOME plus `env` (a key whose value is
+ * undefined is left out). Sanitizer settings pass through so ASan/UBSan runs report the
+ * same way everywhere.
+ */
+function childEnvironment(env)
+{
+    const childEnv = {};
+    const inherited = {PATH : process.env.PATH, HOME : process.env.HOME};
+    for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'])
+        inherited[k] = process.env[k];
+    for (const [k, v] of Object.entries({...inherited, ...env})) {
+        if (v !== undefined)
+            childEnv[k] = String(v);
+    }
+    return childEnv;
+}
 
 /**
  * Run mcpauth asynchronously (so in-process test servers keep answering).
@@ -35,15 +53,7 @@ const TIMEOUT_FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.le
  */
 export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
 {
-    const childEnv = {};
-    // Sanitizer settings pass through so ASan/UBSan runs report the same way everywhere.
-    const inherited = {PATH : process.env.PATH, HOME : process.env.HOME};
-    for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'])
-        inherited[k] = process.env[k];
-    for (const [k, v] of Object.entries({...inherited, ...env})) {
-        if (v !== undefined)
-            childEnv[k] = String(v);
-    }
+    const childEnv = childEnvironment(env);
     const argv = [...WRAPPER, bin ?? MCPAUTH_BIN, ...args ];
     return new Promise((resolve, reject) => {
         const child = spawn(argv[0], argv.slice(1), {env : childEnv, cwd, stdio : 'pipe'});
@@ -208,14 +218,7 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
     const resourceIndex = argv.lastIndexOf('--resource');
     const resource = resourceIndex >= 0 ? argv[resourceIndex + 1] : `${origin}/mcp`;
 
-    const childEnv = {};
-    const inherited = {PATH : process.env.PATH, HOME : process.env.HOME};
-    for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'])
-        inherited[k] = process.env[k];
-    for (const [k, v] of Object.entries({...inherited, ...env})) {
-        if (v !== undefined)
-            childEnv[k] = String(v);
-    }
+    const childEnv = childEnvironment(env);
     const cmd = [...WRAPPER, MCPAUTH_BIN, ...argv ];
     // Its own process group, so that a leftover serve and its workers can be killed at once.
     const child = spawn(cmd[0], cmd.slice(1),
