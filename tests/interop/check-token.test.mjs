@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
-import { clientCredentials } from '../lib/mcp.mjs';
+import { clientCredentials, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as;
@@ -77,13 +77,8 @@ before(async () => {
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
 
   rsFile = path.join(tmpDir(), 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials',
-    '--scope', 'mcp', '--name', 'resource server', '-o', rsFile]);
-  assert.equal(reg.code, 0, reg.stderr);
-  const c = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials',
-    '--scope', 'mcp', '--name', 'mcp client', '--format', 'json']);
-  assert.equal(c.code, 0, c.stderr);
-  client = JSON.parse(c.stdout);
+  await registerClientCredentials(as.issuer, 'resource server', { out: rsFile });
+  client = await registerClientCredentials(as.issuer, 'mcp client');
 
   opaqueServe = await startServe(['--credentials', rsFile, '--cache-ttl', '1'], { port: p1 });
   jwtServe = await startServe(['--issuer', as.issuer, '--validation', 'jwt'], { port: p2 });

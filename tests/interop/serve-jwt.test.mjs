@@ -29,7 +29,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
-import { clientCredentials, rawInitialize, textOf } from '../lib/mcp.mjs';
+import { clientCredentials, rawInitialize, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as; // oidc-provider
@@ -88,9 +88,7 @@ before(async () => {
   // The MCP client, registered by mcpauth itself into a credentials file.
   const dir = tmpDir();
   const credFile = path.join(dir, 'client.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcp jwt client', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
+  await registerClientCredentials(as.issuer, 'mcp jwt client', { out: credFile });
   const saved = JSON.parse(fs.readFileSync(credFile, 'utf8'));
   client = { client_id: saved.client?.client_id, client_secret: saved.client?.client_secret };
   assert.ok(client.client_id && client.client_secret);

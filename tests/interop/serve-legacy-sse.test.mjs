@@ -22,7 +22,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
-import { clientCredentials } from '../lib/mcp.mjs';
+import { clientCredentials, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -54,13 +54,8 @@ before(async () => {
   as = await startAuthServer({ resources });
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
   credFile = path.join(tmpDir(), 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcpauth resource server', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
-  const client = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'legacy mcp client', '--format', 'json']);
-  assert.equal(client.code, 0, client.stderr);
-  mcpClient = JSON.parse(client.stdout);
+  await registerClientCredentials(as.issuer, 'mcpauth resource server', { out: credFile });
+  mcpClient = await registerClientCredentials(as.issuer, 'legacy mcp client');
   assert.ok(fs.existsSync(credFile));
 });
 

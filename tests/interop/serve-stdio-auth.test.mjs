@@ -39,7 +39,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { REPO_ROOT, run, startServe, freePort, tmpDir, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
-import { clientCredentials, textOf } from '../lib/mcp.mjs';
+import { clientCredentials, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
 
@@ -207,13 +207,8 @@ before(async () => {
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
 
   credFile = path.join(tmpDir(), 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcpauth resource server', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
-  const client = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcp client', '--format', 'json']);
-  assert.equal(client.code, 0, client.stderr);
-  mcpClient = JSON.parse(client.stdout);
+  await registerClientCredentials(as.issuer, 'mcpauth resource server', { out: credFile });
+  mcpClient = await registerClientCredentials(as.issuer, 'mcp client');
   // Never contacted: the test reads the code from the redirect URL itself.
   const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
   const code = await run(['register', '--issuer', as.issuer, '--grant-type', 'authorization_code', '--scope', 'mcp',

@@ -28,7 +28,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { basicAuth } from '../lib/http.mjs';
-import { clientCredentials, rawInitialize, textOf } from '../lib/mcp.mjs';
+import { clientCredentials, rawInitialize, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -95,9 +95,7 @@ before(async () => {
   // The resource server's own client, for introspection, registered by mcpauth itself.
   const dir = tmpDir();
   const credFile = path.join(dir, 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcpauth resource server', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
+  await registerClientCredentials(as.issuer, 'mcpauth resource server', { out: credFile });
   const saved = JSON.parse(fs.readFileSync(credFile, 'utf8'));
   // The file: {version, issuer, registration_endpoint, client: <the registration response>}.
   rsCredentials = { client_id: saved.client?.client_id, client_secret: saved.client?.client_secret };
@@ -105,10 +103,7 @@ before(async () => {
   assert.ok(rsCredentials.client_id && rsCredentials.client_secret, JSON.stringify(Object.keys(saved.client ?? {})));
 
   // The MCP client: a second registration.
-  const client = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcp client', '--format', 'json']);
-  assert.equal(client.code, 0, client.stderr);
-  mcpClient = JSON.parse(client.stdout);
+  mcpClient = await registerClientCredentials(as.issuer, 'mcp client');
 
   serve = await startServe(['--credentials', credFile, '--cache-ttl', '1', '--negative-ttl', '1'], { port });
   assert.equal(serve.resource, mcpUrl);

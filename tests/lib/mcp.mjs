@@ -1,7 +1,9 @@
-// MCP and OAuth client pieces shared by the Node test scripts: a client_credentials
-// grant, a raw initialize request, a tool result's text. Node built-ins only (fetch).
+// MCP and OAuth client pieces shared by the Node test scripts: registering a client with
+// `mcpauth register`, a client_credentials grant, a raw initialize request, a tool
+// result's text. Node built-ins only (fetch).
 
 import assert from 'node:assert/strict';
+import { run } from './harness.mjs';
 import { basicAuth } from './http.mjs';
 
 /**
@@ -45,4 +47,16 @@ export function textOf(result) {
   assert.equal(result.isError ?? false, false, JSON.stringify(result));
   assert.equal(result.content[0].type, 'text', JSON.stringify(result));
   return result.content[0].text;
+}
+
+/**
+ * `mcpauth register` of a client_credentials client with scope mcp at `issuer`, named
+ * `name`. With `out` the credentials are saved there; otherwise the client document
+ * (client_id, client_secret, ...) is returned. Fails the test when register fails.
+ */
+export async function registerClientCredentials(issuer, name, { out } = {}) {
+  const args = ['register', '--issuer', issuer, '--grant-type', 'client_credentials', '--scope', 'mcp', '--name', name];
+  const r = await run(out ? [...args, '-o', out] : [...args, '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  return out ? undefined : JSON.parse(r.stdout);
 }
