@@ -19,9 +19,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { run, startServe, freePort, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.mjs';
+import { run, startHttpServer, startServe, freePort, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.mjs';
 import { nowS, sleep, formDecode, request, parseChallenge } from '../lib/http.mjs';
 
 // ---------------------------------------------------------------------------------------
@@ -107,7 +106,7 @@ async function startFakeAS({ jwks = true, introspection = false, keys = [] } = {
     authFailures: 0,
   };
   const timers = new Set();
-  const server = http.createServer((req, res) => {
+  const server = await startHttpServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (req.method === 'GET' && url.pathname === '/.well-known/oauth-authorization-server') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -176,18 +175,13 @@ async function startFakeAS({ jwks = true, introspection = false, keys = [] } = {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"error":"not_found"}');
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
-  });
-  as.port = server.address().port;
-  as.issuer = `http://127.0.0.1:${as.port}`;
+  as.port = server.port;
+  as.issuer = server.origin;
   as.introspectionsOf = (token) => as.introspectedTokens.filter((t) => t === token).length;
-  as.stop = () => new Promise((resolve) => {
+  as.stop = () => {
     for (const t of timers) clearTimeout(t);
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+    return server.stop();
+  };
   return as;
 }
 

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { run, tmpDir } from '../lib/harness.mjs';
+import { run, startHttpServer, tmpDir } from '../lib/harness.mjs';
 import { closedPort } from '../lib/http.mjs';
 import { describeRun, assertExit, assertFail } from '../lib/cli.mjs';
 import { startAuthServer, startProtectedResource } from './lib/authserver.mjs';
@@ -56,7 +56,7 @@ async function clientCredentialsGrant(as, client, { post = false } = {}) {
 
 /** A reverse proxy on another origin that forwards everything to `target`. */
 async function startProxy(target) {
-  const server = http.createServer((req, res) => {
+  return startHttpServer((req, res) => {
     const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode, up.headers);
       up.pipe(res);
@@ -64,12 +64,6 @@ async function startProxy(target) {
     upstream.on('error', () => { res.writeHead(502); res.end(); });
     req.pipe(upstream);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  return {
-    origin,
-    stop: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
-  };
 }
 
 // ---------------------------------------------------------------------------------------

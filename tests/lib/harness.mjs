@@ -79,11 +79,11 @@ export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
     });
 }
 
-function listening(server)
+function listening(server, port = 0)
 {
     return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
+        server.listen(port, '127.0.0.1', () => {
             server.off('error', reject);
             resolve(server.address().port);
         });
@@ -97,10 +97,10 @@ function endpoint(port, stop, extra)
 }
 
 /**
- * An HTTP server on 127.0.0.1:<free port>. `handler(req, res)` may be async; if it
- * throws, the client gets a 500. stop() also destroys open (keep-alive) sockets.
+ * An HTTP server on 127.0.0.1:<free port> (or `port`). `handler(req, res)` may be async;
+ * if it throws, the client gets a 500. stop() also destroys open (keep-alive) sockets.
  */
-export async function startHttpServer(handler)
+export async function startHttpServer(handler, {port : fixedPort = 0} = {})
 {
     const server = http.createServer(async (req, res) => {
         try {
@@ -111,7 +111,7 @@ export async function startHttpServer(handler)
             res.end(String(err?.stack ?? err));
         }
     });
-    const port = await listening(server);
+    const port = await listening(server, fixedPort);
     const stop = () => new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
