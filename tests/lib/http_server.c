@@ -23,7 +23,6 @@ typedef struct stored_route {
     size_t body_length;
     int status;
     int delay_ms;
-    bool no_length;
 } stored_route;
 
 typedef struct hit {
@@ -93,12 +92,10 @@ void testlib_server_route(testlib_server *s, const testlib_route *route)
         .headers = route->headers ? expand(s, route->headers, strlen(route->headers), NULL) : NULL,
         .status = route->status,
         .delay_ms = route->delay_ms,
-        .no_length = route->no_length,
         .require = route->require ? strdup(route->require) : NULL,
     };
     if (route->body) {
-        size_t length = route->body_length ? route->body_length : strlen(route->body);
-        r.body = expand(s, route->body, length, &r.body_length);
+        r.body = expand(s, route->body, strlen(route->body), &r.body_length);
     }
     ck_assert_ptr_nonnull(r.method);
     pthread_mutex_lock(&s->lock);
@@ -205,7 +202,6 @@ static void serve_one(testlib_server *s, int client)
     }
     int status = r ? r->status : 404;
     int delay_ms = r ? r->delay_ms : 0;
-    bool no_length = r && r->no_length;
     char *headers = strdup(r && r->headers ? r->headers : "");
     size_t body_length = r && r->body ? r->body_length : 0;
     char *body = malloc(body_length + 1);
@@ -218,11 +214,10 @@ static void serve_one(testlib_server *s, int client)
         if (poll(&stop, 1, delay_ms) != 0)
             goto done;
     }
-    char head[2048], length_line[64] = "";
-    if (!no_length)
-        snprintf(length_line, sizeof length_line, "Content-Length: %zu\r\n", body_length);
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\n%sConnection: close\r\n%s\r\n", status,
-                     length_line, headers);
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d Test\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                     status, body_length, headers);
     write_all(client, head, (size_t)n);
     write_all(client, body, body_length);
 done:

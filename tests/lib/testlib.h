@@ -1,6 +1,6 @@
-/* Helpers shared by the Check suites in tests/unit: a temporary directory
- * per test, a canned HTTP server on 127.0.0.1 and a libuv loop with an
- * asynchronous HTTP client. Failures end the test through ck_assert, so
+/* Helpers shared by the Check suites in tests/unit: running a suite from
+ * main(), temporary directories, a canned HTTP server on 127.0.0.1 and a
+ * libuv loop with an asynchronous HTTP client. Failures end the test through ck_assert, so
  * callers need no error handling. */
 #ifndef MCPAUTH_TESTLIB_H
 #define MCPAUTH_TESTLIB_H
@@ -55,9 +55,7 @@ typedef struct testlib_route {
     int status;
     const char *headers; /* extra "Name: value\r\n" lines, or NULL */
     const char *body;    /* NULL: empty */
-    size_t body_length;  /* 0: strlen(body) */
     int delay_ms;        /* wait this long before answering (client timeouts) */
-    bool no_length;      /* no Content-Length: the body ends when the connection closes */
     const char *require; /* the request must contain this, else 418 */
 } testlib_route;
 
