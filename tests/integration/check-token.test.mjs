@@ -13,32 +13,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { readBody, sendJson } from '../lib/http.mjs';
+import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
 
-// ---------------------------------------------------------------------------------------
-// Assertions
-
-function describeRun(r) {
-  return `exit ${r.code} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-function assertExit(r, code) {
-  assert.equal(r.timedOut, false, `killed after the harness timeout\n${describeRun(r)}`);
-  assert.equal(r.signal, null, `died of a signal\n${describeRun(r)}`);
-  assert.equal(r.code, code, describeRun(r));
-}
-
-/** Exit status and one line on stderr matching re (usage errors may add the --help hint). */
-function assertFail(r, code, re) {
-  assertExit(r, code);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.match(lines[0], re, describeRun(r));
-  if (code === 2) {
-    assert.ok(lines.length <= 2, describeRun(r));
-    if (lines.length === 2) assert.match(lines[1], /^Try 'mcpauth check-token --help'/);
-  } else {
-    assert.equal(lines.length, 1, `expected a one-line error\n${describeRun(r)}`);
-  }
-}
+const assertFail = (r, code, re) => assertFailure(r, code, re, { hint: /^Try 'mcpauth check-token --help'/ });
 
 // ---------------------------------------------------------------------------------------
 // JWTs
@@ -70,21 +48,6 @@ function claimsFor(issuer, extra = {}) {
 
 // ---------------------------------------------------------------------------------------
 // A fake authorization server
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => { data += d; });
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res, status, doc, headers = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(typeof doc === 'string' ? doc : JSON.stringify(doc));
-}
 
 const RS_ID = 'resource-server';
 const RS_SECRET = 's3cret/+&=';

@@ -8,6 +8,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, startHttpServer, startRawServer, tmpDir, MCPAUTH_BIN } from '../lib/harness.mjs';
+import { readBody, sendJson, closedPort } from '../lib/http.mjs';
+import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
+
+const assertFail = (r, code, re) => assertFailure(r, code, re, { hint: /^Try 'mcpauth( register)? --help/ });
 
 const INSPECTOR_REDIRECTS = [
   'http://localhost:6274/oauth/callback',
@@ -25,52 +29,7 @@ const SEED_METADATA = {
 };
 
 // ---------------------------------------------------------------------------------------
-// Assertions
-
-function describeRun(r) {
-  return `exit ${r.code} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-/** Exit code, no signal, no harness timeout. */
-function assertExit(r, code) {
-  assert.equal(r.timedOut, false, `mcpauth was killed after the harness timeout\n${describeRun(r)}`);
-  assert.equal(r.signal, null, `mcpauth died of a signal\n${describeRun(r)}`);
-  assert.equal(r.code, code, describeRun(r));
-}
-
-/**
- * A failure: the exit code, and a one-line message on stderr matching `re` (usage errors,
- * exit 2, may add one "Try 'mcpauth register --help'" line).
- */
-function assertFail(r, code, re) {
-  assertExit(r, code);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.match(lines[0], re, describeRun(r));
-  if (code === 2) {
-    assert.ok(lines.length <= 2, `more than a message and a hint on stderr\n${describeRun(r)}`);
-    if (lines.length === 2) assert.match(lines[1], /^Try 'mcpauth( register)? --help/);
-  } else {
-    assert.equal(lines.length, 1, `expected a one-line error\n${describeRun(r)}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // A fake authorization server that records every request it gets.
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => { data += d; });
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res, status, doc, headers = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(typeof doc === 'string' ? doc : JSON.stringify(doc));
-}
 
 /**
  * routes: { 'METHOD /path': (req, res, rec, srv) => ... } (or '/path' for any method).
@@ -133,14 +92,6 @@ async function startAS({ metadata = {}, register } = {}) {
       ? register(rec, srv, res)
       : sendJson(res, 201, issuedClient(srv, rec.json))),
   });
-}
-
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-async function closedPort() {
-  const srv = await startHttpServer((req, res) => res.end());
-  const { port } = srv;
-  await srv.stop();
-  return port;
 }
 
 function modeOf(file) {

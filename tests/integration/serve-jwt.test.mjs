@@ -19,9 +19,9 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { run, startHttpServer, startServe, freePort, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.mjs';
+import { nowS, sleep, formDecode, request, parseChallenge } from '../lib/http.mjs';
 
 // ---------------------------------------------------------------------------------------
 // Keys and tokens
@@ -60,11 +60,8 @@ function signature(alg, key, input) {
 
 // Under a wrapper (valgrind) everything is slower: cooldowns that a test must stay
 // within are stretched by the harness's factor.
-const SLOW = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (process.env.MCPAUTH_WRAPPER ? 10 : 1);
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-const nowS = () => Math.floor(Date.now() / 1000);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Every token made here, to check that none reaches a log.
 const issuedTokens = new Set();
@@ -92,10 +89,6 @@ function claimsFor(as, serve, extra = {}) {
 // ---------------------------------------------------------------------------------------
 // The fake authorization server
 
-function formDecode(s) {
-  try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch { return null; }
-}
-
 /**
  * A fake RFC 8414 authorization server on 127.0.0.1.
  * - keys: the JWKs served at /jwks (assign a new array to rotate);
@@ -113,7 +106,7 @@ async function startFakeAS({ jwks = true, introspection = false, keys = [] } = {
     authFailures: 0,
   };
   const timers = new Set();
-  const server = http.createServer((req, res) => {
+  const server = await startHttpServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (req.method === 'GET' && url.pathname === '/.well-known/oauth-authorization-server') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -182,45 +175,18 @@ async function startFakeAS({ jwks = true, introspection = false, keys = [] } = {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"error":"not_found"}');
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
-  });
-  as.port = server.address().port;
-  as.issuer = `http://127.0.0.1:${as.port}`;
+  as.port = server.port;
+  as.issuer = server.origin;
   as.introspectionsOf = (token) => as.introspectedTokens.filter((t) => t === token).length;
-  as.stop = () => new Promise((resolve) => {
+  as.stop = () => {
     for (const t of timers) clearTimeout(t);
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+    return server.stop();
+  };
   return as;
 }
 
 // ---------------------------------------------------------------------------------------
 // HTTP and MCP helpers
-
-/** One request on its own connection. Resolves {status, headers, body, json()}. */
-function request(url, { method = 'GET', headers = {}, body, timeoutMs = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { data += d; });
-      res.on('end', () => resolve({
-        status: res.statusCode,
-        headers: res.headers,
-        body: data,
-        json() {
-          try { return JSON.parse(data); } catch { return assert.fail(`not JSON (${res.statusCode}): ${data}`); }
-        },
-      }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms: ${method} ${url}`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** tools/call `tool` on a --stateless serve (no initialize needed) with a bearer token. */
 function callTool(serve, token, tool = 'hello_world') {
@@ -250,16 +216,6 @@ async function whoami(serve, token) {
   assert.equal(r.status, 200, r.body);
   assert.ok(!r.body.includes(token), 'whoami must not return the token');
   return r.json().result.structuredContent;
-}
-
-/** Parses `Bearer k="v", ...` (RFC 6750 §3), failing on anything else. */
-function parseChallenge(value) {
-  assert.ok(value, 'WWW-Authenticate missing');
-  const m = /^Bearer ((?:[a-z_]+="[^"\\]*")(?:, [a-z_]+="[^"\\]*")*)$/.exec(value);
-  assert.ok(m, `not a well-formed Bearer challenge: ${value}`);
-  const params = {};
-  for (const p of m[1].matchAll(/([a-z_]+)="([^"\\]*)"/g)) params[p[1]] = p[2];
-  return params;
 }
 
 /**
@@ -353,9 +309,18 @@ describe('auto mode without credentials: JWTs verified locally against jwks_uri'
     });
   }
 
-  test('the keys were fetched once for all of that, and no token was introspected', () => {
-    assert.equal(as.jwksFetches, 1);
-    assert.equal(as.introspections, 0);
+  // Its own AS and serve, so that it holds when run alone (--test-name-pattern).
+  test('JWTs of each default algorithm: the keys are fetched once, and no token is introspected', async () => {
+    const own = await fakeAS({ keys: publicSet(KEYS.rsa, KEYS.p256, KEYS.ed) });
+    const server = await serveOn(own);
+    const ownMint = (alg, key, claims = {}) => jws(alg, key, {}, claimsFor(own, server, claims));
+    for (const [alg, key] of [['RS256', 'rsa'], ['ES256', 'p256'], ['EdDSA', 'ed'], ['PS256', 'rsa']]) {
+      await expectGreeting(server, ownMint(alg, KEYS[key], { username: `alice-${alg}` }), `Hello, alice-${alg}!`);
+      await expectGreeting(server, ownMint(alg, KEYS[key]), 'Hello, user with ID u1!');
+    }
+    assert.equal(own.jwksFetches, 1);
+    assert.equal(own.introspections, 0);
+    await stopClean(server);
   });
 
   test('a JWK with "alg": RS256 verifies RS256 but not PS256 (the key is bound to its algorithm)', async () => {
@@ -685,7 +650,7 @@ describe('the JWK Set: rotation, cooldown, failures, Cache-Control', () => {
 
   test('200 concurrent requests, different tokens, unknown kids → one fetch per --jwks-cooldown', async () => {
     const as = await fakeAS({ keys: publicSet(KEYS.rsa) });
-    const cooldownS = 3 * SLOW;
+    const cooldownS = 3 * TIMEOUT_FACTOR;
     const s = await serveOn(as, ['--jwks-cooldown', String(cooldownS)]);
     await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
     const loaded = Date.now();
@@ -740,7 +705,7 @@ describe('the JWK Set: rotation, cooldown, failures, Cache-Control', () => {
   test('no keys yet and the JWKS endpoint failing → 503 (not cached); it recovers after the cooldown', async () => {
     const as = await fakeAS({ keys: publicSet(KEYS.rsa) });
     as.jwksMode = '500';
-    const cooldownS = 2 * SLOW;
+    const cooldownS = 2 * TIMEOUT_FACTOR;
     const s = await serveOn(as, ['--jwks-cooldown', String(cooldownS)]);
     const token = jws('RS256', KEYS.rsa, {}, claimsFor(as, s));
     const started = Date.now();

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO_ROOT, run, startServe, startHttpServer, tmpDir } from '../lib/harness.mjs';
+import { sleep } from '../lib/http.mjs';
 
 const CLIENT_ID = 'rs-client';
 const CLIENT_SECRET = 'rs-secret';
@@ -22,7 +23,6 @@ const INIT = {
   jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'legacy-test', version: '1' } },
 };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Parses a text/event-stream body into [{event, data, comment}]. */
 function parseEvents(text) {

@@ -13,12 +13,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO_ROOT, run, startServe, startHttpServer, tmpDir } from '../lib/harness.mjs';
+import { sleep } from '../lib/http.mjs';
 
 const FIXTURE = path.join(REPO_ROOT, 'tests/fixtures/stdio-server.mjs');
 const NODE = process.execPath;
 const MCP_ACCEPT = 'application/json, text/event-stream';
 const VERSION = '2025-11-25';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Parses a text/event-stream body into [{id, data, comment}]. */
 function parseEvents(text) {

@@ -10,29 +10,16 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import { startServe } from '../lib/harness.mjs';
+import { startServe, TIMEOUT_FACTOR } from '../lib/harness.mjs';
+import { sleep, request as requestOnce } from '../lib/http.mjs';
 
 const WORKERS = 3;
 const REQUESTS = 30;
 const MCP_ACCEPT = 'application/json, text/event-stream';
-// As in tests/lib/harness.mjs: runs behind $MCPAUTH_WRAPPER (valgrind) are slow.
-const TIMEOUT_FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (process.env.MCPAUTH_WRAPPER ? 10 : 1);
 
-/** One request on a connection of its own (no agent, Connection: close). */
-function request(url, { method = 'GET', headers = {}, body, timeoutMs = 10000 * TIMEOUT_FACTOR } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { connection: 'close', ...headers }, agent: false }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { data += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms: ${method} ${url}`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** One request on its own connection (Connection: close), with a timeout that grows under a wrapper. */
+const request = (url, { headers = {}, timeoutMs = 10000 * TIMEOUT_FACTOR, ...rest } = {}) =>
+  requestOnce(url, { ...rest, timeoutMs, headers: { connection: 'close', ...headers } });
 
 function mcp(serve, method, message, session) {
   const headers = { accept: MCP_ACCEPT, 'content-type': 'application/json', 'mcp-protocol-version': '2025-11-25' };
@@ -65,8 +52,6 @@ async function statuses(serve, session) {
 function workerPids(serve) {
   return execFileSync('pgrep', ['-P', String(serve.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
 }
-
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Sockets listening on port: one per worker (SO_REUSEPORT), from /proc/net/tcp{,6}. */
 function listeners(port) {

@@ -17,6 +17,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { nowS, sleep, formDecode, request, parseChallenge } from '../lib/http.mjs';
 
 // ---------------------------------------------------------------------------------------
 // The fake authorization server
@@ -25,15 +26,6 @@ import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 // they go into the Basic header (RFC 6749 §2.3.1), which the AS checks.
 const CLIENT_ID = 'rs:client/1';
 const CLIENT_SECRET = 's3cr&t+/=:%x y';
-
-/** Decodes one application/x-www-form-urlencoded component; null if it is not valid. */
-function formDecode(s) {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
-  } catch {
-    return null;
-  }
-}
 
 /**
  * A fake RFC 8414 + RFC 7662 authorization server on 127.0.0.1.
@@ -166,37 +158,6 @@ async function startFakeAS({ clientId = CLIENT_ID, clientSecret = CLIENT_SECRET 
 // ---------------------------------------------------------------------------------------
 // HTTP helpers
 
-/**
- * One HTTP request on its own connection (no keep-alive), with full control over the
- * header fields (several values for one name, any Host). Resolves {status, headers, body,
- * json()}; headers as Node gives them (lower-case names; set-cookie style arrays).
- */
-function request(url, { method = 'GET', headers = {}, body, timeoutMs = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { data += d; });
-      res.on('end', () => resolve({
-        status: res.statusCode,
-        headers: res.headers,
-        rawHeaders: res.rawHeaders,
-        body: data,
-        json() {
-          try {
-            return JSON.parse(data);
-          } catch {
-            assert.fail(`not JSON (status ${res.statusCode}): ${data}`);
-          }
-        },
-      }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms: ${method} ${url}`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 const MCP_ACCEPT = 'application/json, text/event-stream';
 
 /** POST one JSON-RPC message to the serve's MCP endpoint. */
@@ -235,30 +196,12 @@ async function callTool(serve, token, session, name, id = 7) {
   return { msg, body: r.body };
 }
 
-/**
- * Parses a WWW-Authenticate value of the single form RFC 6750 §3 allows here:
- * `Bearer name="value", name="value"` with no `"` or `\` inside values. Fails otherwise.
- */
-function parseChallenge(value) {
-  assert.ok(value, 'WWW-Authenticate missing');
-  const m = /^Bearer ((?:[a-z_]+="[^"\\]*")(?:, [a-z_]+="[^"\\]*")*)$/.exec(value);
-  assert.ok(m, `not a well-formed Bearer challenge: ${value}`);
-  const params = {};
-  for (const p of m[1].matchAll(/([a-z_]+)="([^"\\]*)"/g)) {
-    assert.equal(params[p[1]], undefined, `${p[1]} appears twice in ${value}`);
-    params[p[1]] = p[2];
-  }
-  return params;
-}
-
 const sha12 = (token) => crypto.createHash('sha256').update(token).digest('hex').slice(0, 12);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Waits until the wall clock (whole seconds, as the server's time(NULL)) reaches `second` + ms. */
 async function untilSecond(second, extraMs = 100) {
   const ms = second * 1000 + extraMs - Date.now();
   if (ms > 0) await sleep(ms);
 }
-const nowS = () => Math.floor(Date.now() / 1000);
 
 // Every token handed out, to check that none ever reaches a log.
 const issuedTokens = new Set();

@@ -10,7 +10,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { run, startHttpServer, tmpDir, freePort, MCPAUTH_BIN } from '../lib/harness.mjs';
+import { run, startHttpServer, tmpDir, freePort, MCPAUTH_BIN, WRAPPER as MCPAUTH_WRAPPER, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
+import { readBody, closedPort, sendJson as sendJsonWith } from '../lib/http.mjs';
+import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
+
+const assertFail = (r, code, re) =>
+  assertFailure(r, code, re, { hint: /^Try 'mcpauth token --help/, stdoutEmpty: true });
+// Token responses are never cached (RFC 6749 §5.1).
+const sendJson = (res, status, doc, headers = {}) =>
+  sendJsonWith(res, status, doc, { 'cache-control': 'no-store', ...headers });
 
 const CLIENT_ID = 'my:client';
 const SECRET = 's3cr3t p&c%=';
@@ -22,30 +30,6 @@ const MCP2 = 'https://other.example/mcp?x=1';
 // ---------------------------------------------------------------------------------------
 // Assertions
 
-function describeRun(r) {
-  return `exit ${r.code} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-function assertExit(r, code) {
-  assert.equal(r.timedOut, false, `mcpauth was killed after the harness timeout\n${describeRun(r)}`);
-  assert.equal(r.signal, null, `mcpauth died of a signal\n${describeRun(r)}`);
-  assert.equal(r.code, code, describeRun(r));
-}
-
-/** A failure: the exit code and a one-line message (plus a --help hint for status 2). */
-function assertFail(r, code, re) {
-  assertExit(r, code);
-  assert.equal(r.stdout, '', describeRun(r));
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.match(lines[0], re, describeRun(r));
-  if (code === 2) {
-    assert.ok(lines.length <= 2, `more than a message and a hint on stderr\n${describeRun(r)}`);
-    if (lines.length === 2) assert.match(lines[1], /^Try 'mcpauth token --help/);
-  } else {
-    assert.equal(lines.length, 1, `expected a one-line error\n${describeRun(r)}`);
-  }
-}
-
 /** None of the secrets of these tests may appear in `text`. */
 function assertNoSecrets(text, extra = []) {
   for (const s of [SECRET, ACCESS_TOKEN, REFRESH_TOKEN, ...extra]) {
@@ -56,21 +40,6 @@ function assertNoSecrets(text, extra = []) {
 // ---------------------------------------------------------------------------------------
 // A fake authorization server: RFC 8414 metadata and a token endpoint that records what
 // it gets.
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => { data += d; });
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res, status, doc, headers = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(typeof doc === 'string' ? doc : JSON.stringify(doc));
-}
 
 function tokenResponse(extra = {}) {
   return {
@@ -143,13 +112,6 @@ function credentials(dir, issuer, client = {}) {
   });
 }
 
-async function closedPort() {
-  const srv = await startHttpServer((req, res) => res.end());
-  const { port } = srv;
-  await srv.stop();
-  return port;
-}
-
 function modeOf(file) {
   return fs.statSync(file).mode & 0o777;
 }
@@ -158,14 +120,13 @@ function modeOf(file) {
 // The authorization code grant: mcpauth runs as a child; the test reads the URL from its
 // stderr and plays the browser.
 
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
+const WRAPPER = [...MCPAUTH_WRAPPER];
 // The wrapper (valgrind) is found on the test's PATH: some tests give mcpauth another one.
 if (WRAPPER.length && !WRAPPER[0].includes('/')) {
   const found = (process.env.PATH ?? '').split(':')
     .map((d) => path.join(d, WRAPPER[0])).find((f) => fs.existsSync(f));
   if (found) WRAPPER[0] = found;
 }
-const FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
 
 /**
  * Start `mcpauth token ...args` and resolve once it printed the authorization URL (or

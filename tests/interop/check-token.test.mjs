@@ -19,6 +19,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as;
@@ -30,23 +32,8 @@ let jwtUrl;
 let rsFile; // the resource server's credentials (mcpauth register -o)
 let client; // the MCP client's registration
 
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
 async function getToken({ resource = opaqueUrl, scope = 'mcp' } = {}) {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope });
-  if (resource) body.set('resource', resource);
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: {
-      authorization: basicAuth(client.client_id, client.client_secret),
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body,
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json.access_token;
+  return (await clientCredentials(asMetadata.token_endpoint, client, { resource, scope })).access_token;
 }
 
 async function revoke(token) {
@@ -90,13 +77,8 @@ before(async () => {
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
 
   rsFile = path.join(tmpDir(), 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials',
-    '--scope', 'mcp', '--name', 'resource server', '-o', rsFile]);
-  assert.equal(reg.code, 0, reg.stderr);
-  const c = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials',
-    '--scope', 'mcp', '--name', 'mcp client', '--format', 'json']);
-  assert.equal(c.code, 0, c.stderr);
-  client = JSON.parse(c.stdout);
+  await registerClientCredentials(as.issuer, 'resource server', { out: rsFile });
+  client = await registerClientCredentials(as.issuer, 'mcp client');
 
   opaqueServe = await startServe(['--credentials', rsFile, '--cache-ttl', '1'], { port: p1 });
   jwtServe = await startServe(['--issuer', as.issuer, '--validation', 'jwt'], { port: p2 });

@@ -19,31 +19,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { run, tmpDir } from '../lib/harness.mjs';
+import { run, startHttpServer, tmpDir } from '../lib/harness.mjs';
+import { closedPort } from '../lib/http.mjs';
+import { describeRun, assertExit, assertFail } from '../lib/cli.mjs';
 import { startAuthServer, startProtectedResource } from './lib/authserver.mjs';
 
 const INSPECTOR_REDIRECTS = [
   'http://localhost:6274/oauth/callback',
   'http://localhost:6274/oauth/callback/debug',
 ];
-
-function describeRun(r) {
-  return `exit ${r.code} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-function assertExit(r, code) {
-  assert.equal(r.timedOut, false, `mcpauth was killed after the harness timeout\n${describeRun(r)}`);
-  assert.equal(r.signal, null, `mcpauth died of a signal\n${describeRun(r)}`);
-  assert.equal(r.code, code, describeRun(r));
-}
-
-/** A failure with a one-line message on stderr matching re. */
-function assertFail(r, code, re) {
-  assertExit(r, code);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected a one-line error\n${describeRun(r)}`);
-  assert.match(lines[0], re, describeRun(r));
-}
 
 function readJson(file) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -70,18 +54,9 @@ async function clientCredentialsGrant(as, client, { post = false } = {}) {
   return { status: res.status, body: await res.json() };
 }
 
-/** A port on 127.0.0.1 where nothing listens. */
-async function closedPort() {
-  const server = http.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** A reverse proxy on another origin that forwards everything to `target`. */
 async function startProxy(target) {
-  const server = http.createServer((req, res) => {
+  return startHttpServer((req, res) => {
     const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode, up.headers);
       up.pipe(res);
@@ -89,12 +64,6 @@ async function startProxy(target) {
     upstream.on('error', () => { res.writeHead(502); res.end(); });
     req.pipe(upstream);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  return {
-    origin,
-    stop: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
-  };
 }
 
 // ---------------------------------------------------------------------------------------

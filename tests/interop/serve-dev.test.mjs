@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { MemoryOAuthProvider } from './lib/oauth-provider.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MCP_REMOTE_CLIENT = path.join(HERE, 'node_modules/mcp-remote/dist/client.js');
@@ -34,37 +35,6 @@ function assertInOrder(lines, expected) {
   }
 }
 
-/** An in-memory OAuthClientProvider: the test is the user agent that follows the URL. */
-class TestProvider {
-  constructor(redirectUrl) {
-    this._redirectUrl = redirectUrl;
-    this._client = undefined;
-    this._tokens = undefined;
-    this._verifier = undefined;
-    this.authorizationUrl = undefined;
-  }
-
-  get redirectUrl() { return this._redirectUrl; }
-
-  get clientMetadata() {
-    return {
-      client_name: 'mcpauth interop (TS SDK)',
-      redirect_uris: [this._redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    };
-  }
-
-  clientInformation() { return this._client; }
-  saveClientInformation(info) { this._client = info; }
-  tokens() { return this._tokens; }
-  saveTokens(tokens) { this._tokens = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrl = url; }
-  saveCodeVerifier(v) { this._verifier = v; }
-  codeVerifier() { return this._verifier; }
-}
-
 describe('the TypeScript SDK client against serve --dev', () => {
   let s;
   before(async () => {
@@ -76,7 +46,10 @@ describe('the TypeScript SDK client against serve --dev', () => {
   });
 
   test('401 -> PRM -> AS metadata -> registration -> code with PKCE -> token -> hello_world', async () => {
-    const provider = new TestProvider('http://127.0.0.1:9/oauth/callback');
+    const provider = new MemoryOAuthProvider('http://127.0.0.1:9/oauth/callback', {
+      client_name: 'mcpauth interop (TS SDK)',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     const url = new URL(s.resource);
     const first = new Client({ name: 'interop', version: '1.0.0' });
     await assert.rejects(first.connect(new StreamableHTTPClientTransport(url, { authProvider: provider })), UnauthorizedError);

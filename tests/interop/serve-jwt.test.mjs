@@ -29,6 +29,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { clientCredentials, rawInitialize, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as; // oidc-provider
@@ -42,23 +43,11 @@ let client; // the MCP client's registration (client_credentials), from `mcpauth
 let secretFile;
 const serves = [];
 
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
 const decode = (segment) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
 
 /** client_credentials with a resource indicator (RFC 8707); returns the token response. */
 async function tokenResponse({ resource = mcpUrl, scope = 'mcp' } = {}) {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope });
-  if (resource) body.set('resource', resource);
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(client.client_id, client.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body,
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json;
+  return clientCredentials(asMetadata.token_endpoint, client, { resource, scope });
 }
 
 async function getJwt(resource = mcpUrl) {
@@ -73,26 +62,6 @@ async function sdkClient(url, transportOptions) {
   const transport = new StreamableHTTPClientTransport(new URL(url), transportOptions);
   await c.connect(transport);
   return { client: c, transport };
-}
-
-function textOf(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content[0].type, 'text');
-  return result.content[0].text;
-}
-
-/** Raw initialize POST with a bearer token. */
-function rawInitialize(url, token) {
-  const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(url, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
 }
 
 /** The error_description of a 401/403 challenge. */
@@ -119,9 +88,7 @@ before(async () => {
   // The MCP client, registered by mcpauth itself into a credentials file.
   const dir = tmpDir();
   const credFile = path.join(dir, 'client.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcp jwt client', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
+  await registerClientCredentials(as.issuer, 'mcp jwt client', { out: credFile });
   const saved = JSON.parse(fs.readFileSync(credFile, 'utf8'));
   client = { client_id: saved.client?.client_id, client_secret: saved.client?.client_secret };
   assert.ok(client.client_id && client.client_secret);
@@ -275,7 +242,6 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
   const ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
   const keys = {}; // alg → {privateKey, jwk}
   let jwksServer;
-  let jwksFetches = 0;
   let s; // every algorithm allowed
   let defaults; // the default allow-list
 
@@ -284,26 +250,33 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
       const { publicKey, privateKey } = await generateKeyPair(alg);
       keys[alg] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `jose-${alg}`, alg, use: 'sig' } };
     }
-    jwksServer = await startHttpServer((req, res) => {
-      jwksFetches++;
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'max-age=300' });
-      res.end(JSON.stringify({ keys: ALGS.map((a) => keys[a].jwk) }));
-    });
-    const base = ['--stateless', '--issuer', jwksServer.origin, '--jwks-uri', jwksServer.url('/jwks')];
-    s = await startServe([...base, ...ALGS.flatMap((a) => ['--jwt-alg', a])]);
-    defaults = await startServe(base);
-    serves.push(s, defaults);
+    ({ jwksServer, s, defaults } = await startPair(() => {}));
   });
 
   after(() => jwksServer?.stop());
 
+  /** A JWK Set server (calling onFetch per fetch) and two serves using it: one allowing
+   * every algorithm, one with the default allow-list. */
+  async function startPair(onFetch) {
+    const server = await startHttpServer((req, res) => {
+      onFetch();
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'max-age=300' });
+      res.end(JSON.stringify({ keys: ALGS.map((a) => keys[a].jwk) }));
+    });
+    const base = ['--stateless', '--issuer', server.origin, '--jwks-uri', server.url('/jwks')];
+    const all = await startServe([...base, ...ALGS.flatMap((a) => ['--jwt-alg', a])]);
+    const plain = await startServe(base);
+    serves.push(all, plain);
+    return { jwksServer: server, s: all, defaults: plain };
+  }
+
   /** A jose-made access token for `server`. */
-  function mint(alg, server, { typ = 'at+jwt', exp = '5m', claims = {} } = {}) {
+  function mint(alg, server, { typ = 'at+jwt', exp = '5m', claims = {}, issuer = jwksServer.origin } = {}) {
     const header = { alg, kid: `jose-${alg}` };
     if (typ) header.typ = typ;
     return new SignJWT({ scope: 'mcp', client_id: 'jose-client', ...claims })
       .setProtectedHeader(header)
-      .setIssuer(jwksServer.origin)
+      .setIssuer(issuer)
       .setAudience(server.resource)
       .setSubject(`sub-${alg}`)
       .setJti(crypto.randomUUID())
@@ -365,8 +338,29 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
     }
   });
 
-  test('each serve fetched the JWK Set once (Cache-Control max-age=300)', () => {
-    assert.equal(jwksFetches, 2);
+  // Its own JWK Set server and serves, so that it holds when run alone.
+  test('each serve fetches the JWK Set once for every algorithm (Cache-Control max-age=300)', async () => {
+    let fetches = 0;
+    const own = await startPair(() => { fetches++; });
+    try {
+      for (const alg of ALGS) {
+        for (const server of [own.s, own.defaults]) {
+          const r = await hello(server, await mint(alg, server, { issuer: own.jwksServer.origin }));
+          assert.equal(r.status, server === own.s || ['RS256', 'PS256', 'ES256', 'EdDSA'].includes(alg) ? 200 : 401, `${alg}: ${r.body}`);
+        }
+        // Refused tokens with a known kid (a flipped signature bit, expired) fetch nothing.
+        const [h, p, sig] = (await mint(alg, own.s, { issuer: own.jwksServer.origin })).split('.');
+        const raw = Buffer.from(sig, 'base64url');
+        raw[raw.length - 1] ^= 0x01;
+        assert.equal((await hello(own.s, `${h}.${p}.${raw.toString('base64url')}`)).status, 401);
+        const expired = await mint(alg, own.s, { issuer: own.jwksServer.origin, exp: Math.floor(Date.now() / 1000) - 120 });
+        assert.equal((await hello(own.s, expired)).status, 401);
+      }
+      assert.equal(fetches, 2);
+    } finally {
+      await Promise.all([own.s.stop(), own.defaults.stop()]);
+      await own.jwksServer.stop();
+    }
   });
 
   test('both servers stop cleanly (exit 0, no sanitizer report)', async () => {

@@ -22,13 +22,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { clientCredentials, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const EVERYTHING = path.join(HERE, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 let as;
 let asMetadata;
@@ -37,14 +35,7 @@ let mcpClient;
 const ports = {};
 
 async function getToken(resource) {
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(mcpClient.client_id, mcpClient.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'mcp', resource }),
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json.access_token;
+  return (await clientCredentials(asMetadata.token_endpoint, mcpClient, { resource })).access_token;
 }
 
 /** An SDK client on the legacy transport of serve, with token (or none). */
@@ -63,13 +54,8 @@ before(async () => {
   as = await startAuthServer({ resources });
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
   credFile = path.join(tmpDir(), 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcpauth resource server', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
-  const client = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'legacy mcp client', '--format', 'json']);
-  assert.equal(client.code, 0, client.stderr);
-  mcpClient = JSON.parse(client.stdout);
+  await registerClientCredentials(as.issuer, 'mcpauth resource server', { out: credFile });
+  mcpClient = await registerClientCredentials(as.issuer, 'legacy mcp client');
   assert.ok(fs.existsSync(credFile));
 });
 

@@ -10,36 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { startServe } from '../lib/harness.mjs';
-
-/** An in-memory OAuthClientProvider: the test is the user agent that follows the URL. */
-class TestProvider {
-  constructor(redirectUrl) {
-    this._redirectUrl = redirectUrl;
-    this.authorizationUrls = [];
-  }
-
-  get redirectUrl() { return this._redirectUrl; }
-
-  get clientMetadata() {
-    // No refresh_token grant: SDK 1.32.2 would refresh first on a 403 (a refresh cannot
-    // widen the grant, RFC 6749 §6) and then give up.
-    return {
-      client_name: 'mcpauth interop (step-up)',
-      redirect_uris: [this._redirectUrl],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    };
-  }
-
-  clientInformation() { return this._client; }
-  saveClientInformation(info) { this._client = info; }
-  tokens() { return this._tokens; }
-  saveTokens(tokens) { this._tokens = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrls.push(url); }
-  saveCodeVerifier(v) { this._verifier = v; }
-  codeVerifier() { return this._verifier; }
-}
+import { MemoryOAuthProvider } from './lib/oauth-provider.mjs';
 
 /** Follows the last authorization URL (--dev-auto-approve redirects at once); the code. */
 async function approve(provider) {
@@ -61,7 +32,12 @@ describe('the TypeScript SDK client and a tool that needs more scopes', () => {
   });
 
   test('403 insufficient_scope -> re-authorization with the challenged scopes -> the call works', async () => {
-    const provider = new TestProvider('http://127.0.0.1:9/oauth/callback');
+    // No refresh_token grant: SDK 1.32.2 would refresh first on a 403 (a refresh cannot
+    // widen the grant, RFC 6749 §6) and then give up.
+    const provider = new MemoryOAuthProvider('http://127.0.0.1:9/oauth/callback', {
+      client_name: 'mcpauth interop (step-up)',
+      grant_types: ['authorization_code'],
+    });
     const url = new URL(s.resource);
     await assert.rejects(new Client({ name: 'interop', version: '1.0.0' })
       .connect(new StreamableHTTPClientTransport(url, { authProvider: provider })), UnauthorizedError);

@@ -37,7 +37,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { REPO_ROOT, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { REPO_ROOT, run, startServe, freePort, tmpDir, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
 
@@ -48,8 +50,6 @@ const INSPECTOR_BIN = path.join(HERE, 'node_modules/.bin/mcp-inspector-cli');
 // See serve.test.mjs: inspector-cli 1.0.3 must run from its own build/ folder.
 const INSPECTOR_CWD = path.join(HERE, 'node_modules/@modelcontextprotocol/inspector-cli/build');
 const EVERYTHING_START = /backend\[(\d+)\]: Starting default \(STDIO\) server\.\.\./g;
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
-const FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
 // serve's own environment gets this; a backend must not (only PATH, HOME, LANG, LC_*,
 // --pass-env and --env are passed down).
 const SERVE_ONLY_VARIABLE = 'MCPAUTH_TEST_SERVE_ONLY';
@@ -65,19 +65,9 @@ let limited; // serve --max-sessions 2 --session-idle-timeout 2 -- node echo.mjs
 let shared; // serve --shared-backend -- node server-everything stdio
 const everythingUrl = () => everything.resource;
 
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
 /** client_credentials with a resource indicator: an opaque token for `resource`. */
 async function clientCredentialsToken(resource) {
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(mcpClient.client_id, mcpClient.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'mcp', resource }),
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
-  return json.access_token;
+  return (await clientCredentials(asMetadata.token_endpoint, mcpClient, { resource })).access_token;
 }
 
 /** Authorization code + PKCE as user `login` (scripted devInteractions): a token with a sub. */
@@ -116,12 +106,6 @@ async function sdkClient(url, token, { capabilities = {}, setup } = {}) {
   });
   await client.connect(transport);
   return { client, transport };
-}
-
-function textOf(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content[0].type, 'text', JSON.stringify(result));
-  return result.content[0].text;
 }
 
 function post(url, body, { token, session } = {}) {
@@ -223,13 +207,8 @@ before(async () => {
   asMetadata = await (await fetch(as.url('/.well-known/oauth-authorization-server'))).json();
 
   credFile = path.join(tmpDir(), 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcpauth resource server', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
-  const client = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcp client', '--format', 'json']);
-  assert.equal(client.code, 0, client.stderr);
-  mcpClient = JSON.parse(client.stdout);
+  await registerClientCredentials(as.issuer, 'mcpauth resource server', { out: credFile });
+  mcpClient = await registerClientCredentials(as.issuer, 'mcp client');
   // Never contacted: the test reads the code from the redirect URL itself.
   const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
   const code = await run(['register', '--issuer', as.issuer, '--grant-type', 'authorization_code', '--scope', 'mcp',

@@ -20,9 +20,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { sleep } from '../lib/http.mjs';
 
 const UPSTREAM_SECRET = `upstream-${crypto.randomBytes(8).toString('hex')}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function makeServer() {
   const server = new McpServer({ name: 'upstream-fixture', version: '1.0.0' });

@@ -27,6 +27,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { basicAuth } from '../lib/http.mjs';
+import { clientCredentials, rawInitialize, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -46,20 +48,9 @@ let asMetadata;
 let rsCredentials; // the resource server's own client (introspection)
 let mcpClient; // the MCP client's registration (client_credentials)
 
-const basicAuth = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
 /** client_credentials with a resource indicator: an opaque token for our MCP endpoint. */
 async function getToken(client = mcpClient, { resource = mcpUrl, scope = 'mcp' } = {}) {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope });
-  if (resource) body.set('resource', resource);
-  const r = await fetch(asMetadata.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(client.client_id, client.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
-    body,
-  });
-  const json = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(json));
+  const json = await clientCredentials(asMetadata.token_endpoint, client, { resource, scope });
   assert.ok(json.access_token);
   assert.equal(json.access_token.split('.').length, 1, 'opaque, not a JWT');
   return json.access_token;
@@ -84,26 +75,6 @@ async function sdkClient(transportOptions) {
   return { client, transport };
 }
 
-function textOf(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content[0].type, 'text');
-  return result.content[0].text;
-}
-
-/** Raw initialize POST with a bearer token (for exact status/challenge checks). */
-function rawInitialize(token) {
-  const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(mcpUrl, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
-}
-
 /** Runs the inspector CLI from this folder; resolves {code, stdout, stderr}. */
 function inspector(args) {
   return new Promise((resolve) => {
@@ -124,9 +95,7 @@ before(async () => {
   // The resource server's own client, for introspection, registered by mcpauth itself.
   const dir = tmpDir();
   const credFile = path.join(dir, 'rs.json');
-  const reg = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcpauth resource server', '-o', credFile]);
-  assert.equal(reg.code, 0, reg.stderr);
+  await registerClientCredentials(as.issuer, 'mcpauth resource server', { out: credFile });
   const saved = JSON.parse(fs.readFileSync(credFile, 'utf8'));
   // The file: {version, issuer, registration_endpoint, client: <the registration response>}.
   rsCredentials = { client_id: saved.client?.client_id, client_secret: saved.client?.client_secret };
@@ -134,10 +103,7 @@ before(async () => {
   assert.ok(rsCredentials.client_id && rsCredentials.client_secret, JSON.stringify(Object.keys(saved.client ?? {})));
 
   // The MCP client: a second registration.
-  const client = await run(['register', '--issuer', as.issuer, '--grant-type', 'client_credentials', '--scope', 'mcp',
-    '--name', 'mcp client', '--format', 'json']);
-  assert.equal(client.code, 0, client.stderr);
-  mcpClient = JSON.parse(client.stdout);
+  mcpClient = await registerClientCredentials(as.issuer, 'mcp client');
 
   serve = await startServe(['--credentials', credFile, '--cache-ttl', '1', '--negative-ttl', '1'], { port });
   assert.equal(serve.resource, mcpUrl);
@@ -212,7 +178,7 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
   test('a token not issued for this resource (no resource indicator → no aud) → 401 invalid_token', async () => {
     const token = await getToken(mcpClient, { resource: null });
     assert.equal((await introspect(token)).aud, undefined);
-    const r = await rawInitialize(token);
+    const r = await rawInitialize(mcpUrl, token);
     assert.equal(r.status, 401, await r.text());
     assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
   });
@@ -233,7 +199,7 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
       assert.equal((await introspect(token)).active, false);
       // The cached answer lives at most --cache-ttl 1 (whole seconds on the server's clock).
       await new Promise((resolve) => setTimeout(resolve, (revokedAt + 1) * 1000 + 150 - Date.now()));
-      const r = await rawInitialize(token);
+      const r = await rawInitialize(mcpUrl, token);
       assert.equal(r.status, 401, await r.text());
       const challenge = r.headers.get('www-authenticate');
       assert.match(challenge, /^Bearer /);
@@ -267,7 +233,7 @@ describe('mcpauth serve with oidc-provider (opaque tokens, introspection)', () =
     const log = serve.stderr();
     assert.match(log, /"POST \/mcp" 200 .* token=[0-9a-f]{12} /);
     const token = await getToken();
-    assert.equal((await rawInitialize(token)).status, 200);
+    assert.equal((await rawInitialize(mcpUrl, token)).status, 200);
     await serve.waitForLog(/"POST \/mcp" 200/);
     assert.ok(!serve.stderr().includes(token));
   });

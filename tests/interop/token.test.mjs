@@ -22,7 +22,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, tmpDir, freePort, MCPAUTH_BIN } from '../lib/harness.mjs';
+import { run, tmpDir, freePort, MCPAUTH_BIN, WRAPPER, TIMEOUT_FACTOR as FACTOR } from '../lib/harness.mjs';
+import { describeRun, assertExit } from '../lib/cli.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 import { followAuthorization } from './lib/browser.mjs';
 
@@ -30,16 +31,6 @@ let as;
 let metadata;
 let mcpUrl;
 let introspector; // a confidential client allowed to introspect any token
-
-function describeRun(r) {
-  return `exit ${r.code} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-function assertExit(r, code) {
-  assert.equal(r.timedOut, false, `mcpauth was killed after the harness timeout\n${describeRun(r)}`);
-  assert.equal(r.signal, null, `mcpauth died of a signal\n${describeRun(r)}`);
-  assert.equal(r.code, code, describeRun(r));
-}
 
 function readJson(file) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -67,8 +58,6 @@ async function register(args) {
   return file;
 }
 
-const WRAPPER = (process.env.MCPAUTH_WRAPPER ?? '').split(' ').filter(Boolean);
-const FACTOR = Number(process.env.MCPAUTH_TIMEOUT_FACTOR) || (WRAPPER.length ? 10 : 1);
 
 /**
  * Start `mcpauth token ...args`; resolves once the authorization URL is on its stderr

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcpauth/base64url.h"
+#include "testlib.h"
 
 /* A fixed-seed generator: the same "random" inputs on every run. */
 static uint32_t next_random(uint32_t *state)
@@ -190,9 +191,5 @@ static Suite *base64url_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(base64url_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(base64url_suite());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mcpauth/bearer.h"
+#include "testlib.h"
 
 #define MAX_TOKEN 4096
 
@@ -362,9 +363,5 @@ static Suite *bearer_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(bearer_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(bearer_suite());
 }

@@ -14,6 +14,7 @@
 
 #include "mcpauth/child_process.h"
 #include "src/mcp/mcp_internal.h"
+#include "testlib.h"
 
 #define SESSION   "0123456789abcdef0123456789abcdef"
 #define SESSION_B "fedcba9876543210fedcba9876543210"
@@ -734,9 +735,5 @@ static Suite *bridge_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(bridge_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(bridge_suite());
 }

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "mcpauth/child_process.h"
+#include "testlib.h"
 
 #define MAX_LINES 16
 
@@ -261,9 +262,5 @@ static Suite *child_process_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(child_process_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(child_process_suite());
 }

@@ -5,6 +5,7 @@
 
 #include "mcpauth/client_metadata.h"
 #include "mcpauth/json.h"
+#include "testlib.h"
 
 static json_object *doc_from(const char *text)
 {
@@ -602,9 +603,5 @@ static Suite *client_metadata_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(client_metadata_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(client_metadata_suite());
 }

@@ -10,48 +10,34 @@
 #include "mcpauth/credentials.h"
 #include "mcpauth/fileio.h"
 #include "mcpauth/json.h"
+#include "testlib.h"
 
 /* A directory per test case (the unchecked fixture, run by the runner, so it
  * is removed even when a forked test dies) holding a directory per test. */
 static char base_dir[64];
 static char test_dir[128];
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void make_base_dir(void)
 {
-    strcpy(base_dir, "/tmp/mcpauth-creds-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base_dir));
+    testlib_tmpdir_make(base_dir, sizeof base_dir, "mcpauth-creds");
 }
 
 static void remove_base_dir(void)
 {
-    nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testlib_tmpdir_remove(base_dir);
 }
 
 static char creds_path[160];
 
 static void make_test_dir(void)
 {
-    snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", base_dir);
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
+    testlib_tmpdir_make_in(test_dir, sizeof test_dir, base_dir);
     snprintf(creds_path, sizeof creds_path, "%s/credentials.json", test_dir);
 }
 
 static void remove_test_dir(void)
 {
-    nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    fclose(f);
+    testlib_tmpdir_remove(test_dir);
 }
 
 static char *get_file(const char *path)
@@ -187,7 +173,7 @@ START_TEST(save_refuses_overwrite)
     mcpauth_credentials creds = {0};
     mcpauth_error err = {0};
     make_creds(&creds, full_client);
-    put_file(creds_path, "precious\n");
+    testlib_put_file(creds_path, "precious\n");
 
     ck_assert_int_eq(mcpauth_credentials_save(creds_path, &creds, false, &err), MCPAUTH_ELOCAL);
     ck_assert_ptr_nonnull(strstr(err.message, "refusing to overwrite"));
@@ -204,7 +190,7 @@ START_TEST(save_overwrite_replaces)
     mcpauth_credentials creds = {0}, loaded = {0};
     mcpauth_error err = {0};
     make_creds(&creds, full_client);
-    put_file(creds_path, "old\n");
+    testlib_put_file(creds_path, "old\n");
     ck_assert_int_eq(chmod(creds_path, 0644), 0);
 
     ck_assert_int_eq(mcpauth_credentials_save(creds_path, &creds, true, &err), MCPAUTH_OK);
@@ -235,7 +221,8 @@ START_TEST(load_hand_written)
 {
     mcpauth_credentials loaded = {0};
     mcpauth_error err = {0};
-    put_file(creds_path, "{\"version\":1,\"client\":{\"client_id\":\"abc\"},\"extra\":true}");
+    testlib_put_file(creds_path,
+                     "{\"version\":1,\"client\":{\"client_id\":\"abc\"},\"extra\":true}");
 
     ck_assert_int_eq(mcpauth_credentials_load(creds_path, &loaded, &err), MCPAUTH_OK);
     ck_assert_ptr_null(loaded.issuer);
@@ -270,35 +257,35 @@ static void expect_load_error(const char *expected_suffix)
 
 START_TEST(load_not_json)
 {
-    put_file(creds_path, "client_id=abc\n");
+    testlib_put_file(creds_path, "client_id=abc\n");
     expect_load_error(": credentials file is not valid JSON (");
 }
 END_TEST
 
 START_TEST(load_truncated_json)
 {
-    put_file(creds_path, "{\"version\":1,\"client\":{\"client_id\":\"abc\"");
+    testlib_put_file(creds_path, "{\"version\":1,\"client\":{\"client_id\":\"abc\"");
     expect_load_error(": credentials file is not valid JSON (");
 }
 END_TEST
 
 START_TEST(load_trailing_garbage)
 {
-    put_file(creds_path, "{\"client\":{\"client_id\":\"abc\"}} trailing");
+    testlib_put_file(creds_path, "{\"client\":{\"client_id\":\"abc\"}} trailing");
     expect_load_error(": credentials file ");
 }
 END_TEST
 
 START_TEST(load_not_object)
 {
-    put_file(creds_path, "[{\"client_id\":\"abc\"}]");
+    testlib_put_file(creds_path, "[{\"client_id\":\"abc\"}]");
     expect_load_error(": credentials file is not a JSON object");
 }
 END_TEST
 
 START_TEST(load_empty_file)
 {
-    put_file(creds_path, "");
+    testlib_put_file(creds_path, "");
     expect_load_error(": credentials file is not valid JSON");
 }
 END_TEST
@@ -316,7 +303,7 @@ static const char *const bad_shapes[] = {
 
 START_TEST(load_bad_shape)
 {
-    put_file(creds_path, bad_shapes[_i]);
+    testlib_put_file(creds_path, bad_shapes[_i]);
     expect_load_error(" is not an mcpauth credentials file (no client.client_id)");
 }
 END_TEST
@@ -342,7 +329,7 @@ START_TEST(load_too_large)
     memset(text, ' ', size);
     memcpy(text, "{\"client\":{\"client_id\":\"a\"}}", 28);
     text[size] = '\0';
-    put_file(creds_path, text);
+    testlib_put_file(creds_path, text);
     free(text);
 
     mcpauth_credentials loaded = {0};
@@ -357,9 +344,9 @@ START_TEST(load_null_err)
 {
     mcpauth_credentials loaded = {0};
 
-    put_file(creds_path, "not json");
+    testlib_put_file(creds_path, "not json");
     ck_assert_int_eq(mcpauth_credentials_load(creds_path, &loaded, NULL), MCPAUTH_ELOCAL);
-    put_file(creds_path, "{}");
+    testlib_put_file(creds_path, "{}");
     ck_assert_int_eq(mcpauth_credentials_load(creds_path, &loaded, NULL), MCPAUTH_ELOCAL);
     ck_assert_ptr_null(loaded.client);
 }
@@ -575,9 +562,5 @@ static Suite *credentials_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(credentials_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(credentials_suite());
 }

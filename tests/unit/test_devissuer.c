@@ -16,6 +16,7 @@
 #include "mcpauth/jose.h"
 #include "mcpauth/json.h"
 #include "mcpauth/pkce.h"
+#include "testlib.h"
 
 #define ISSUER   "http://127.0.0.1:8000"
 #define RESOURCE "http://127.0.0.1:8000/mcp"
@@ -332,10 +333,9 @@ END_TEST
 
 START_TEST(state_file_round_trip)
 {
-    char dir[] = "/tmp/test_devissuer_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char file[256];
-    snprintf(file, sizeof file, "%s/state.json", dir);
+    char dir[64], file[256];
+    testlib_tmpdir_make(dir, sizeof dir, "test_devissuer");
+    snprintf(file, sizeof file, "%s", testlib_path(dir, "state.json"));
     mcpauth_devissuer_free(dev);
     make_issuer(file, true);
     client c = default_client();
@@ -368,7 +368,7 @@ START_TEST(state_file_round_trip)
     ck_assert_ptr_null(dev);
     ck_assert_int_eq(err.status, MCPAUTH_ELOCAL);
     unlink(file);
-    rmdir(dir);
+    testlib_tmpdir_remove(dir);
     make_issuer(NULL, true);
 }
 END_TEST
@@ -445,9 +445,5 @@ static Suite *devissuer_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(devissuer_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return testlib_run(devissuer_suite());
 }

@@ -1,17 +1,11 @@
-#include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "mcpauth/discovery.h"
 #include "mcpauth/json.h"
+#include "testlib.h"
 
 /* --- candidate URLs (AM-4) ---------------------------------------------- */
 
@@ -107,150 +101,41 @@ START_TEST(free_zeroed)
 }
 END_TEST
 
-/* --- a canned HTTP server on 127.0.0.1 ----------------------------------- */
-
-typedef struct route {
-    const char *method;
-    const char *target;
-    int status;
-    const char *headers; /* extra "Name: value\r\n" lines, or NULL */
-    const char *body;
-    const char *require; /* the request must contain this, else 418 */
-} route;
+/* --- a canned HTTP server on 127.0.0.1 (tests/lib) ---------------------- */
 
 /* No request in these tests may carry credentials. */
 #define FORBIDDEN "Authorization:"
 
-#define MAX_ROUTES 8
-
-typedef struct server {
-    int fd;
-    int port;
-    pid_t pid;
-    char base[64]; /* "http://127.0.0.1:PORT" */
-    route routes[MAX_ROUTES];
-    size_t route_count;
-    char strings[MAX_ROUTES][3][1024];
-} server;
-
-static void server_listen(server *s)
+static testlib_server *listen_server(void)
 {
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    socklen_t length = sizeof addr;
-    int one = 1;
-
-    memset(s, 0, sizeof *s);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s->fd, 0);
-    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    ck_assert_int_eq(listen(s->fd, 16), 0);
-    ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&addr, &length), 0);
-    s->port = ntohs(addr.sin_port);
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    testlib_server *s = testlib_server_start();
+    testlib_server_forbid(s, FORBIDDEN);
+    return s;
 }
 
-/* Adds a route; each "%s" in target, headers or body becomes s->base. */
-static void server_route(server *s, const char *method, const char *target, int status,
-                         const char *headers, const char *body, const char *require)
+/* A JSON answer; "%s" in target, headers or body becomes the base URL, and
+ * the request must contain require (when not NULL), else 418. */
+static void route(testlib_server *s, const char *method, const char *target, int status,
+                  const char *headers, const char *body, const char *require)
 {
-    const char *in[3] = {target, headers, body};
-    const char *out[3] = {NULL, NULL, NULL};
-
-    ck_assert_uint_lt(s->route_count, MAX_ROUTES);
-    for (int i = 0; i < 3; i++) {
-        if (!in[i])
-            continue;
-        char *slot = s->strings[s->route_count][i];
-        size_t used = 0;
-        for (const char *p = in[i], *mark; *p && used < 1024; p = mark ? mark + 2 : "") {
-            mark = strstr(p, "%s");
-            int n = mark ? snprintf(slot + used, 1024 - used, "%.*s%s", (int)(mark - p), p, s->base)
-                         : snprintf(slot + used, 1024 - used, "%s", p);
-            used += (size_t)n;
-        }
-        slot[used < 1024 ? used : 1023] = '\0';
-        out[i] = slot;
-    }
-    s->routes[s->route_count++] = (route){method, out[0], status, out[1], out[2], require};
+    char all_headers[1024];
+    snprintf(all_headers, sizeof all_headers, "Content-Type: application/json\r\n%s",
+             headers ? headers : "");
+    testlib_route r = {.method = method,
+                       .target = target,
+                       .status = status,
+                       .headers = all_headers,
+                       .body = body,
+                       .require = require};
+    testlib_server_route(s, &r);
 }
 
-static void serve_one(const server *s, int client)
+/* The base URL of a port where nothing listens any more. */
+static void closed_base(char *out, size_t size)
 {
-    char request[16384] = "";
-    size_t length = 0;
-    char *end = NULL;
-
-    while (length < sizeof request - 1 && !(end = strstr(request, "\r\n\r\n"))) {
-        ssize_t n = read(client, request + length, sizeof request - 1 - length);
-        if (n <= 0)
-            return;
-        length += (size_t)n;
-        request[length] = '\0';
-    }
-    if (!end)
-        return;
-    const char *cl = strcasestr(request, "\r\nContent-Length:");
-    size_t want = (size_t)(end + 4 - request) + (cl ? strtoul(cl + 17, NULL, 10) : 0);
-    while (length < want && length < sizeof request - 1) {
-        ssize_t n = read(client, request + length, sizeof request - 1 - length);
-        if (n <= 0)
-            break;
-        length += (size_t)n;
-        request[length] = '\0';
-    }
-
-    char method[16] = "", target[2048] = "";
-    sscanf(request, "%15s %2047s", method, target);
-    const route *r = NULL;
-    for (size_t i = 0; i < s->route_count && !r; i++) {
-        if (strcmp(s->routes[i].method, method) == 0 && strcmp(s->routes[i].target, target) == 0)
-            r = &s->routes[i];
-    }
-    int status = r ? r->status : 404;
-    const char *headers = r && r->headers ? r->headers : "";
-    const char *body = r && r->body ? r->body : "";
-    if (strcasestr(request, FORBIDDEN) || (r && r->require && !strstr(request, r->require))) {
-        status = 418;
-        headers = "";
-        body = "";
-    }
-    char response[8192];
-    int n = snprintf(response, sizeof response,
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
-                     status, strlen(body), headers, body);
-    if (n > 0 && write(client, response, (size_t)n) < 0)
-        return;
-}
-
-static void server_start(server *s)
-{
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid > 0) {
-        close(s->fd);
-        return;
-    }
-    /* The child dies with the test process even when an assertion ends it
-     * early, and after a minute in any case. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    alarm(60);
-    signal(SIGPIPE, SIG_IGN);
-    for (;;) {
-        int client = accept(s->fd, NULL, NULL);
-        if (client < 0)
-            continue;
-        serve_one(s, client);
-        close(client);
-    }
-}
-
-static void server_stop(server *s)
-{
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
+    testlib_server *s = testlib_server_start();
+    snprintf(out, size, "%s", testlib_server_base(s));
+    testlib_server_stop(s);
 }
 
 static mcpauth_http_options test_options(void)
@@ -261,177 +146,172 @@ static mcpauth_http_options test_options(void)
     return opts;
 }
 
-static char *url_of(const server *s, const char *path)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s%s", s->base, path);
-    return buf;
-}
-
 /* --- mcpauth_discover_issuer -------------------------------------------- */
 
 START_TEST(issuer_second_candidate)
 {
-    server s;
+    testlib_server *s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/t1", 404, NULL, "{}", NULL);
-    server_route(&s, "GET", "/.well-known/openid-configuration/t1", 200, NULL,
-                 "{\"issuer\":\"%s/t1\",\"token_endpoint\":\"x\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server/t1", 404, NULL, "{}", NULL);
+    route(s, "GET", "/.well-known/openid-configuration/t1", 200, NULL,
+          "{\"issuer\":\"%s/t1\",\"token_endpoint\":\"x\"}", NULL);
 
-    mcpauth_status status = mcpauth_discover_issuer(&opts, url_of(&s, "/t1"), &md, &err);
+    mcpauth_status status = mcpauth_discover_issuer(&opts, testlib_server_url(s, "/t1"), &md, &err);
     ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
-    ck_assert_str_eq(md.issuer, url_of(&s, "/t1"));
-    ck_assert_str_eq(md.metadata_url, url_of(&s, "/.well-known/openid-configuration/t1"));
+    ck_assert_str_eq(md.issuer, testlib_server_url(s, "/t1"));
+    ck_assert_str_eq(md.metadata_url,
+                     testlib_server_url(s, "/.well-known/openid-configuration/t1"));
     ck_assert_str_eq(mcpauth_json_string(md.document, "token_endpoint"), "x");
     mcpauth_as_metadata_free(&md);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(issuer_third_candidate)
 {
-    server s;
+    testlib_server *s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/t1", 404, NULL, NULL, NULL);
-    server_route(&s, "GET", "/.well-known/openid-configuration/t1", 403, NULL, NULL, NULL);
-    server_route(&s, "GET", "/t1/.well-known/openid-configuration", 200, NULL,
-                 "{\"issuer\":\"%s/t1\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server/t1", 404, NULL, NULL, NULL);
+    route(s, "GET", "/.well-known/openid-configuration/t1", 403, NULL, NULL, NULL);
+    route(s, "GET", "/t1/.well-known/openid-configuration", 200, NULL, "{\"issuer\":\"%s/t1\"}",
+          NULL);
 
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, url_of(&s, "/t1"), &md, &err), MCPAUTH_OK);
-    ck_assert_str_eq(md.metadata_url, url_of(&s, "/t1/.well-known/openid-configuration"));
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_url(s, "/t1"), &md, &err),
+                     MCPAUTH_OK);
+    ck_assert_str_eq(md.metadata_url,
+                     testlib_server_url(s, "/t1/.well-known/openid-configuration"));
     mcpauth_as_metadata_free(&md);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(issuer_not_found)
 {
-    server s;
+    testlib_server *s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char expected[512];
 
-    server_listen(&s);
-    server_start(&s);
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, s.base, &md, &err), MCPAUTH_EREMOTE);
+    s = listen_server();
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_base(s), &md, &err),
+                     MCPAUTH_EREMOTE);
     snprintf(expected, sizeof expected,
              "no authorization server metadata found for issuer \"%s\" (tried "
              "%s/.well-known/oauth-authorization-server: 404, "
              "%s/.well-known/openid-configuration: 404)",
-             s.base, s.base, s.base);
+             testlib_server_base(s), testlib_server_base(s), testlib_server_base(s));
     ck_assert_str_eq(err.message, expected);
     ck_assert_ptr_null(md.issuer);
     ck_assert_ptr_null(md.document);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(issuer_mismatch)
 {
-    server s;
+    testlib_server *s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
-                 "{\"issuer\":\"https://evil.example\"}", NULL);
-    server_start(&s);
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, s.base, &md, &err), MCPAUTH_EREMOTE);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
+          "{\"issuer\":\"https://evil.example\"}", NULL);
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_base(s), &md, &err),
+                     MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "\"https://evil.example\""));
-    ck_assert_ptr_nonnull(strstr(err.message, s.base));
+    ck_assert_ptr_nonnull(strstr(err.message, testlib_server_base(s)));
     ck_assert_ptr_nonnull(strstr(err.message, "/.well-known/oauth-authorization-server\""));
     ck_assert_ptr_nonnull(strstr(err.message, "RFC 8414 §3.3"));
     ck_assert_ptr_null(md.document);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(issuer_trailing_slash)
 {
-    server s;
+    testlib_server *s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char asked[128];
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
-                 "{\"issuer\":\"%s\"}", NULL);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/t1", 200, NULL,
-                 "{\"issuer\":\"%s/t1\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server", 200, NULL, "{\"issuer\":\"%s\"}",
+          NULL);
+    route(s, "GET", "/.well-known/oauth-authorization-server/t1", 200, NULL,
+          "{\"issuer\":\"%s/t1\"}", NULL);
 
     /* "http://127.0.0.1:P/" finds "http://127.0.0.1:P"... */
-    snprintf(asked, sizeof asked, "%s/", s.base);
+    snprintf(asked, sizeof asked, "%s/", testlib_server_base(s));
     ck_assert_int_eq(mcpauth_discover_issuer(&opts, asked, &md, &err), MCPAUTH_OK);
-    ck_assert_str_eq(md.issuer, s.base);
+    ck_assert_str_eq(md.issuer, testlib_server_base(s));
     mcpauth_as_metadata_free(&md);
 
     /* ...but a path's trailing '/' is significant, */
-    snprintf(asked, sizeof asked, "%s/t1/", s.base);
+    snprintf(asked, sizeof asked, "%s/t1/", testlib_server_base(s));
     ck_assert_int_eq(mcpauth_discover_issuer(&opts, asked, &md, &err), MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "RFC 8414 §3.3"));
 
     /* and so is a second one. */
-    snprintf(asked, sizeof asked, "%s//", s.base);
+    snprintf(asked, sizeof asked, "%s//", testlib_server_base(s));
     ck_assert_int_eq(mcpauth_discover_issuer(&opts, asked, &md, &err), MCPAUTH_EREMOTE);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(issuer_bad_documents)
 {
-    server s;
+    testlib_server *s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/a", 200, NULL, "[1,2]", NULL);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/b", 200, NULL, "<html>", NULL);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/c", 200, NULL,
-                 "{\"issuer\":42}", NULL);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/d", 500, NULL, NULL, NULL);
-    server_route(&s, "GET", "/.well-known/openid-configuration/d", 200, NULL,
-                 "{\"issuer\":\"%s/d\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server/a", 200, NULL, "[1,2]", NULL);
+    route(s, "GET", "/.well-known/oauth-authorization-server/b", 200, NULL, "<html>", NULL);
+    route(s, "GET", "/.well-known/oauth-authorization-server/c", 200, NULL, "{\"issuer\":42}",
+          NULL);
+    route(s, "GET", "/.well-known/oauth-authorization-server/d", 500, NULL, NULL, NULL);
+    route(s, "GET", "/.well-known/openid-configuration/d", 200, NULL, "{\"issuer\":\"%s/d\"}",
+          NULL);
 
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, url_of(&s, "/a"), &md, &err), MCPAUTH_EREMOTE);
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_url(s, "/a"), &md, &err),
+                     MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "not a JSON object"));
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, url_of(&s, "/b"), &md, &err), MCPAUTH_EREMOTE);
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_url(s, "/b"), &md, &err),
+                     MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "not valid JSON"));
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, url_of(&s, "/c"), &md, &err), MCPAUTH_EREMOTE);
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_url(s, "/c"), &md, &err),
+                     MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "no \"issuer\" string"));
     /* A 5xx stops the walk: the good third document is never used. */
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, url_of(&s, "/d"), &md, &err), MCPAUTH_EREMOTE);
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, testlib_server_url(s, "/d"), &md, &err),
+                     MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "HTTP 500"));
     ck_assert_ptr_null(md.document);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(issuer_network_error)
 {
-    server s;
     mcpauth_as_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
+    char base[64];
 
-    server_listen(&s);
-    close(s.fd); /* nothing listens there any more */
-    ck_assert_int_eq(mcpauth_discover_issuer(&opts, s.base, &md, &err), MCPAUTH_ENETWORK);
+    closed_base(base, sizeof base); /* nothing listens there any more */
+    ck_assert_int_eq(mcpauth_discover_issuer(&opts, base, &md, &err), MCPAUTH_ENETWORK);
     ck_assert_int_eq(mcpauth_discover_issuer(&opts, "http://example.com", &md, &err),
                      MCPAUTH_EUSAGE); /* refused by the transport policy */
     ck_assert_int_eq(mcpauth_discover_issuer(&opts, "https://as/?q", &md, NULL), MCPAUTH_EUSAGE);
@@ -447,35 +327,34 @@ END_TEST
 
 START_TEST(resource_from_header)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
-    server_route(&s, "POST", "/mcp", 401,
-                 "WWW-Authenticate: Basic realm=\"x\"\r\n"
-                 "WWW-Authenticate: Bearer resource_metadata=\"%s/meta/here\", scope=\"a b\"\r\n",
-                 NULL, INITIALIZE);
-    server_route(&s, "GET", "/meta/here", 200, NULL,
-                 "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"https://as/t\",\"b\"]}",
-                 NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "POST", "/mcp", 401,
+          "WWW-Authenticate: Basic realm=\"x\"\r\n"
+          "WWW-Authenticate: Bearer resource_metadata=\"%s/meta/here\", scope=\"a b\"\r\n",
+          NULL, INITIALIZE);
+    route(s, "GET", "/meta/here", 200, NULL,
+          "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"https://as/t\",\"b\"]}", NULL);
 
-    mcpauth_status status = mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err);
+    mcpauth_status status =
+        mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err);
     ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
-    ck_assert_str_eq(md.resource, url_of(&s, "/mcp"));
-    ck_assert_str_eq(md.metadata_url, url_of(&s, "/meta/here"));
+    ck_assert_str_eq(md.resource, testlib_server_url(s, "/mcp"));
+    ck_assert_str_eq(md.metadata_url, testlib_server_url(s, "/meta/here"));
     ck_assert_str_eq(md.authorization_server, "https://as/t");
     ck_assert_ptr_nonnull(md.document);
     mcpauth_resource_metadata_free(&md);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_probe_request)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
@@ -488,127 +367,127 @@ START_TEST(resource_probe_request)
     };
 
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-        server_listen(&s);
-        server_route(&s, "POST", "/mcp", 401,
-                     "WWW-Authenticate: Bearer resource_metadata=\"%s/m\"\r\n", NULL, required[i]);
-        server_route(&s, "GET", "/m", 200, NULL,
-                     "{\"resource\":\"%s/mcp\","
-                     "\"authorization_servers\":[\"https://as/\"]}",
-                     NULL);
-        server_start(&s);
-        mcpauth_status status = mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err);
+        s = listen_server();
+        route(s, "POST", "/mcp", 401, "WWW-Authenticate: Bearer resource_metadata=\"%s/m\"\r\n",
+              NULL, required[i]);
+        route(s, "GET", "/m", 200, NULL,
+              "{\"resource\":\"%s/mcp\","
+              "\"authorization_servers\":[\"https://as/\"]}",
+              NULL);
+        mcpauth_status status =
+            mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err);
         ck_assert_msg(status == MCPAUTH_OK, "%s: %s", required[i], err.message);
         mcpauth_resource_metadata_free(&md);
-        server_stop(&s);
+        testlib_server_stop(s);
     }
 }
 END_TEST
 
 START_TEST(resource_path_then_root)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
     /* A 401 without a Bearer resource_metadata; no path document; a root
      * document describing the origin. */
-    server_listen(&s);
-    server_route(&s, "POST", "/a/mcp", 401, "WWW-Authenticate: Bearer realm=\"x\"\r\n", NULL, NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
-                 "{\"resource\":\"%s\",\"authorization_servers\":[\"https://as/\"]}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "POST", "/a/mcp", 401, "WWW-Authenticate: Bearer realm=\"x\"\r\n", NULL, NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
+          "{\"resource\":\"%s\",\"authorization_servers\":[\"https://as/\"]}", NULL);
 
-    mcpauth_status status = mcpauth_discover_resource(&opts, url_of(&s, "/a/mcp"), &md, &err);
+    mcpauth_status status =
+        mcpauth_discover_resource(&opts, testlib_server_url(s, "/a/mcp"), &md, &err);
     ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
-    ck_assert_str_eq(md.resource, s.base);
-    ck_assert_str_eq(md.metadata_url, url_of(&s, "/.well-known/oauth-protected-resource"));
+    ck_assert_str_eq(md.resource, testlib_server_base(s));
+    ck_assert_str_eq(md.metadata_url,
+                     testlib_server_url(s, "/.well-known/oauth-protected-resource"));
     ck_assert_str_eq(md.authorization_server, "https://as/");
     mcpauth_resource_metadata_free(&md);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_path_document)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
     /* A malformed challenge is skipped; a 405 to the probe still leads to the
      * well-knowns. */
-    server_listen(&s);
-    server_route(&s, "POST", "/mcp", 401, "WWW-Authenticate: Bearer realm=\"unterminated\r\n", NULL,
-                 NULL);
-    server_route(&s, "POST", "/other", 405, NULL, NULL, NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource/mcp", 200, NULL,
-                 "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"https://as/\"]}", NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource/other", 200, NULL,
-                 "{\"resource\":\"%s/other\",\"authorization_servers\":[\"https://as/\"]}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "POST", "/mcp", 401, "WWW-Authenticate: Bearer realm=\"unterminated\r\n", NULL, NULL);
+    route(s, "POST", "/other", 405, NULL, NULL, NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource/mcp", 200, NULL,
+          "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"https://as/\"]}", NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource/other", 200, NULL,
+          "{\"resource\":\"%s/other\",\"authorization_servers\":[\"https://as/\"]}", NULL);
 
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err), MCPAUTH_OK);
-    ck_assert_str_eq(md.metadata_url, url_of(&s, "/.well-known/oauth-protected-resource/mcp"));
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err),
+                     MCPAUTH_OK);
+    ck_assert_str_eq(md.metadata_url,
+                     testlib_server_url(s, "/.well-known/oauth-protected-resource/mcp"));
     mcpauth_resource_metadata_free(&md);
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/other"), &md, &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/other"), &md, &err),
+                     MCPAUTH_OK);
     mcpauth_resource_metadata_free(&md);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_mismatch)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
+    s = listen_server();
     /* Header document for the root: the classic PRM-7 mistake. */
-    server_route(&s, "POST", "/mcp", 401,
-                 "WWW-Authenticate: Bearer resource_metadata=\"%s/.well-known/"
-                 "oauth-protected-resource\"\r\n",
-                 NULL, NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
-                 "{\"resource\":\"%s\",\"authorization_servers\":[\"https://as/\"]}", NULL);
+    route(s, "POST", "/mcp", 401,
+          "WWW-Authenticate: Bearer resource_metadata=\"%s/.well-known/"
+          "oauth-protected-resource\"\r\n",
+          NULL, NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
+          "{\"resource\":\"%s\",\"authorization_servers\":[\"https://as/\"]}", NULL);
     /* Path document with a trailing-slash drift. */
-    server_route(&s, "POST", "/x", 401, NULL, NULL, NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource/x", 200, NULL,
-                 "{\"resource\":\"%s/x/\",\"authorization_servers\":[\"https://as/\"]}", NULL);
-    server_start(&s);
+    route(s, "POST", "/x", 401, NULL, NULL, NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource/x", 200, NULL,
+          "{\"resource\":\"%s/x/\",\"authorization_servers\":[\"https://as/\"]}", NULL);
 
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "RFC 9728 §3.3"));
-    ck_assert_ptr_nonnull(strstr(err.message, url_of(&s, "/mcp\"")));
+    ck_assert_ptr_nonnull(strstr(err.message, testlib_server_url(s, "/mcp\"")));
     ck_assert_ptr_null(md.resource);
 
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/x"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/x"), &md, &err),
                      MCPAUTH_EREMOTE);
-    ck_assert_ptr_nonnull(strstr(err.message, url_of(&s, "/x/\"")));
-    ck_assert_ptr_nonnull(strstr(err.message, url_of(&s, "/x\"")));
-    server_stop(&s);
+    ck_assert_ptr_nonnull(strstr(err.message, testlib_server_url(s, "/x/\"")));
+    ck_assert_ptr_nonnull(strstr(err.message, testlib_server_url(s, "/x\"")));
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_root_mismatch)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
-    server_listen(&s);
-    server_route(&s, "POST", "/mcp", 401, NULL, NULL, NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
-                 PRM("https://elsewhere.example"), NULL);
-    server_start(&s);
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err),
+    s = listen_server();
+    route(s, "POST", "/mcp", 401, NULL, NULL, NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
+          PRM("https://elsewhere.example"), NULL);
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "\"https://elsewhere.example\""));
     ck_assert_ptr_nonnull(strstr(err.message, "nor its origin"));
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
@@ -629,138 +508,135 @@ START_TEST(resource_bad_documents)
     mcpauth_http_options opts = test_options();
 
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        server s;
+        testlib_server *s;
         mcpauth_error err = {0};
-        server_listen(&s);
-        server_route(&s, "POST", "/mcp", 401, NULL, NULL, NULL);
-        server_route(&s, "GET", "/.well-known/oauth-protected-resource/mcp", 200, NULL,
-                     bodies[i][0], NULL);
-        server_start(&s);
-        ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err),
+        s = listen_server();
+        route(s, "POST", "/mcp", 401, NULL, NULL, NULL);
+        route(s, "GET", "/.well-known/oauth-protected-resource/mcp", 200, NULL, bodies[i][0], NULL);
+        ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err),
                          MCPAUTH_EREMOTE);
         ck_assert_msg(strstr(err.message, bodies[i][1]), "%s", err.message);
-        server_stop(&s);
+        testlib_server_stop(s);
     }
 }
 END_TEST
 
 START_TEST(resource_not_protected)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char expected[256];
 
-    server_listen(&s);
-    server_route(&s, "POST", "/open", 200, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
-                 NULL);
-    server_route(&s, "POST", "/accepted", 202, NULL, NULL, NULL);
-    server_route(&s, "POST", "/moved", 307, "Location: /moved/\r\n", NULL, NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "POST", "/open", 200, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", NULL);
+    route(s, "POST", "/accepted", 202, NULL, NULL, NULL);
+    route(s, "POST", "/moved", 307, "Location: /moved/\r\n", NULL, NULL);
 
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/open"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/open"), &md, &err),
                      MCPAUTH_EREMOTE);
     snprintf(expected, sizeof expected,
              "MCP server at \"%s/open\" answered HTTP 200 without a token: it does not require "
              "authorization",
-             s.base);
+             testlib_server_base(s));
     ck_assert_str_eq(err.message, expected);
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/accepted"), &md, &err),
-                     MCPAUTH_EREMOTE);
+    ck_assert_int_eq(
+        mcpauth_discover_resource(&opts, testlib_server_url(s, "/accepted"), &md, &err),
+        MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "does not require authorization"));
 
     /* A POST is not followed: the user is told where to go. */
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/moved"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/moved"), &md, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "HTTP 307"));
-    ck_assert_ptr_nonnull(strstr(err.message, url_of(&s, "/moved/\": use that URL")));
+    ck_assert_ptr_nonnull(strstr(err.message, testlib_server_url(s, "/moved/\": use that URL")));
 
     /* 404: not an MCP endpoint at all. */
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/nothing"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/nothing"), &md, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "not an MCP endpoint"));
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_not_found)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char expected[512];
 
-    server_listen(&s);
-    server_route(&s, "POST", "/mcp", 401, NULL, NULL, NULL);
-    server_route(&s, "POST", "/h", 401,
-                 "WWW-Authenticate: Bearer resource_metadata=\"%s/gone\"\r\n", NULL, NULL);
-    server_route(&s, "POST", "/rel", 401,
-                 "WWW-Authenticate: Bearer resource_metadata=\"/relative\"\r\n", NULL, NULL);
-    server_route(&s, "POST", "/", 401, NULL, NULL, NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "POST", "/mcp", 401, NULL, NULL, NULL);
+    route(s, "POST", "/h", 401, "WWW-Authenticate: Bearer resource_metadata=\"%s/gone\"\r\n", NULL,
+          NULL);
+    route(s, "POST", "/rel", 401, "WWW-Authenticate: Bearer resource_metadata=\"/relative\"\r\n",
+          NULL, NULL);
+    route(s, "POST", "/", 401, NULL, NULL, NULL);
 
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/mcp"), &md, &err),
                      MCPAUTH_EREMOTE);
     snprintf(expected, sizeof expected,
              "no protected resource metadata found for MCP server \"%s/mcp\" (tried "
              "%s/.well-known/oauth-protected-resource/mcp: 404, "
              "%s/.well-known/oauth-protected-resource: 404)",
-             s.base, s.base, s.base);
+             testlib_server_base(s), testlib_server_base(s), testlib_server_base(s));
     ck_assert_str_eq(err.message, expected);
 
     /* The header's URL is the only candidate when there is one (AM-5). */
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/h"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/h"), &md, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "(tried http://127.0.0.1"));
     ck_assert_ptr_nonnull(strstr(err.message, "/gone: 404)"));
 
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/rel"), &md, &err),
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/rel"), &md, &err),
                      MCPAUTH_EREMOTE);
     ck_assert_ptr_nonnull(strstr(err.message, "resource_metadata"));
     ck_assert_ptr_nonnull(strstr(err.message, "\"/relative\""));
 
     /* A path-less MCP URL has one candidate. */
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/"), &md, &err), MCPAUTH_EREMOTE);
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/"), &md, &err),
+                     MCPAUTH_EREMOTE);
     ck_assert_ptr_null(strstr(err.message, ", "));
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_root_url)
 {
-    server s;
+    testlib_server *s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
 
     /* MCP URL "http://127.0.0.1:P/": the root document may name the origin. */
-    server_listen(&s);
-    server_route(&s, "POST", "/", 401, NULL, NULL, NULL);
-    server_route(&s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
-                 "{\"resource\":\"%s\",\"authorization_servers\":[\"https://as/\"]}", NULL);
-    server_start(&s);
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/"), &md, &err), MCPAUTH_OK);
-    ck_assert_str_eq(md.resource, s.base);
+    s = listen_server();
+    route(s, "POST", "/", 401, NULL, NULL, NULL);
+    route(s, "GET", "/.well-known/oauth-protected-resource", 200, NULL,
+          "{\"resource\":\"%s\",\"authorization_servers\":[\"https://as/\"]}", NULL);
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_url(s, "/"), &md, &err),
+                     MCPAUTH_OK);
+    ck_assert_str_eq(md.resource, testlib_server_base(s));
     mcpauth_resource_metadata_free(&md);
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, s.base, &md, &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, testlib_server_base(s), &md, &err),
+                     MCPAUTH_OK);
     mcpauth_resource_metadata_free(&md);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(resource_errors)
 {
-    server s;
     mcpauth_resource_metadata md;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
+    char url[128];
 
-    server_listen(&s);
-    close(s.fd);
-    ck_assert_int_eq(mcpauth_discover_resource(&opts, url_of(&s, "/mcp"), &md, &err),
-                     MCPAUTH_ENETWORK);
+    closed_base(url, sizeof url);
+    strcat(url, "/mcp");
+    ck_assert_int_eq(mcpauth_discover_resource(&opts, url, &md, &err), MCPAUTH_ENETWORK);
     ck_assert_int_eq(mcpauth_discover_resource(&opts, "http://example.com/mcp", &md, &err),
                      MCPAUTH_EUSAGE);
     ck_assert_int_eq(mcpauth_discover_resource(&opts, "not a url", &md, &err), MCPAUTH_EUSAGE);
@@ -774,26 +650,25 @@ END_TEST
 
 START_TEST(registration_from_issuer)
 {
-    server s;
+    testlib_server *s;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char *issuer = NULL, *endpoint = NULL;
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
-                 "{\"issuer\":\"%s\",\"registration_endpoint\":\"%s/register\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
+          "{\"issuer\":\"%s\",\"registration_endpoint\":\"%s/register\"}", NULL);
 
-    char *asked = strdup(url_of(&s, ""));
+    char *asked = strdup(testlib_server_url(s, ""));
     mcpauth_status status =
         mcpauth_discover_registration_endpoint(&opts, asked, NULL, &issuer, &endpoint, &err);
     ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
     ck_assert_str_eq(issuer, asked);
-    ck_assert_str_eq(endpoint, url_of(&s, "/register"));
+    ck_assert_str_eq(endpoint, testlib_server_url(s, "/register"));
     free(issuer);
     free(endpoint);
     free(asked);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
@@ -801,46 +676,44 @@ END_TEST
  * issuer's metadata. */
 START_TEST(registration_from_resource)
 {
-    server s;
+    testlib_server *s;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char *issuer = NULL, *endpoint = NULL;
 
-    server_listen(&s);
-    server_route(&s, "POST", "/mcp", 401,
-                 "WWW-Authenticate: Bearer resource_metadata=\"%s/prm\"\r\n", NULL, INITIALIZE);
-    server_route(&s, "GET", "/prm", 200, NULL,
-                 "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"%s/as\"]}", NULL);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server/as", 200, NULL,
-                 "{\"issuer\":\"%s/as\",\"registration_endpoint\":\"%s/as/reg\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "POST", "/mcp", 401, "WWW-Authenticate: Bearer resource_metadata=\"%s/prm\"\r\n", NULL,
+          INITIALIZE);
+    route(s, "GET", "/prm", 200, NULL,
+          "{\"resource\":\"%s/mcp\",\"authorization_servers\":[\"%s/as\"]}", NULL);
+    route(s, "GET", "/.well-known/oauth-authorization-server/as", 200, NULL,
+          "{\"issuer\":\"%s/as\",\"registration_endpoint\":\"%s/as/reg\"}", NULL);
 
-    char *resource = strdup(url_of(&s, "/mcp"));
+    char *resource = strdup(testlib_server_url(s, "/mcp"));
     mcpauth_status status =
         mcpauth_discover_registration_endpoint(&opts, NULL, resource, &issuer, &endpoint, &err);
     ck_assert_msg(status == MCPAUTH_OK, "%s", err.message);
-    ck_assert_str_eq(issuer, url_of(&s, "/as"));
-    ck_assert_str_eq(endpoint, url_of(&s, "/as/reg"));
+    ck_assert_str_eq(issuer, testlib_server_url(s, "/as"));
+    ck_assert_str_eq(endpoint, testlib_server_url(s, "/as/reg"));
     free(issuer);
     free(endpoint);
     free(resource);
-    server_stop(&s);
+    testlib_server_stop(s);
 }
 END_TEST
 
 START_TEST(registration_not_offered)
 {
-    server s;
+    testlib_server *s;
     mcpauth_error err = {0};
     mcpauth_http_options opts = test_options();
     char *issuer = (char *)"x", *endpoint = (char *)"x";
 
-    server_listen(&s);
-    server_route(&s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
-                 "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}", NULL);
-    server_start(&s);
+    s = listen_server();
+    route(s, "GET", "/.well-known/oauth-authorization-server", 200, NULL,
+          "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/token\"}", NULL);
 
-    char *asked = strdup(url_of(&s, ""));
+    char *asked = strdup(testlib_server_url(s, ""));
     ck_assert_int_eq(
         mcpauth_discover_registration_endpoint(&opts, asked, NULL, &issuer, &endpoint, &err),
         MCPAUTH_EREMOTE);
@@ -849,7 +722,7 @@ START_TEST(registration_not_offered)
     ck_assert_ptr_nonnull(strstr(err.message, "advertises no registration_endpoint"));
     ck_assert_ptr_nonnull(strstr(err.message, asked));
     free(asked);
-    server_stop(&s);
+    testlib_server_stop(s);
 
     /* A resource that cannot be reached keeps the discovery's status. */
     ck_assert_int_eq(mcpauth_discover_registration_endpoint(&opts, NULL, "http://127.0.0.1:1/mcp",
@@ -907,12 +780,5 @@ static Suite *discovery_suite(void)
 
 int main(void)
 {
-    if (mcpauth_http_global_init(NULL) != MCPAUTH_OK)
-        return EXIT_FAILURE;
-    SRunner *runner = srunner_create(discovery_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    mcpauth_http_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run_http(discovery_suite());
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mcpauth/error.h"
+#include "testlib.h"
 
 /* --- mcpauth_error_set -------------------------------------------------- */
 
@@ -219,9 +220,5 @@ static Suite *error_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(error_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(error_suite());
 }

@@ -11,32 +11,26 @@
 
 #include "mcpauth/fileio.h"
 #include "mcpauth/secret.h"
+#include "testlib.h"
 
 /* A directory per test case (the unchecked fixture, run by the runner, so it
  * is removed even when a forked test dies) holding a directory per test. */
 static char base_dir[64];
 static char test_dir[128];
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void make_base_dir(void)
 {
-    strcpy(base_dir, "/tmp/mcpauth-fileio-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base_dir));
+    testlib_tmpdir_make(base_dir, sizeof base_dir, "mcpauth-fileio");
 }
 
 static void remove_base_dir(void)
 {
-    nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testlib_tmpdir_remove(base_dir);
 }
 
 static void make_test_dir(void)
 {
-    snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", base_dir);
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
+    testlib_tmpdir_make_in(test_dir, sizeof test_dir, base_dir);
 }
 
 static void stdin_restore(void);
@@ -44,17 +38,12 @@ static void stdin_restore(void);
 static void remove_test_dir(void)
 {
     stdin_restore();
-    nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testlib_tmpdir_remove(test_dir);
 }
 
-/* dir/name in a static buffer per slot, so a test can hold a few at once. */
 static const char *test_path(const char *name)
 {
-    static char paths[4][256];
-    static int next;
-    char *path = paths[next++ % 4];
-    snprintf(path, sizeof paths[0], "%s/%s", test_dir, name);
-    return path;
+    return testlib_path(test_dir, name);
 }
 
 static void put_file(const char *path, const char *data, size_t length, mode_t mode)
@@ -824,9 +813,5 @@ static Suite *fileio_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(fileio_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(fileio_suite());
 }

@@ -7,6 +7,7 @@
 #include "mcpauth/form.h"
 #include "mcpauth/secret.h"
 #include "mcpauth/strbuf.h"
+#include "testlib.h"
 
 /* --- mcpauth_form_encode ------------------------------------------------ */
 
@@ -367,9 +368,5 @@ static Suite *form_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(form_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(form_suite());
 }

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "mcpauth/http_async.h"
+#include "testlib.h"
 
 #define REQUEST_MAX  8192
 #define MAX_OUTCOMES 64
@@ -778,10 +779,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return EXIT_FAILURE;
-    SRunner *runner = srunner_create(http_async_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int status = testlib_run(http_async_suite());
     curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return status;
 }

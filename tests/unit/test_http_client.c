@@ -19,6 +19,7 @@
 #endif
 
 #include "mcpauth/http_client.h"
+#include "testlib.h"
 
 /* --- a tiny scripted HTTP server ----------------------------------------
  *
@@ -218,27 +219,20 @@ static int server_start(const canned *script, size_t count)
     return server_count++;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void make_base_dir(void)
 {
-    strcpy(base_dir, "/tmp/mcpauth-http-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base_dir));
+    testlib_tmpdir_make(base_dir, sizeof base_dir, "mcpauth-http");
 }
 
 static void remove_base_dir(void)
 {
     reap_orphaned_servers();
-    nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testlib_tmpdir_remove(base_dir);
 }
 
 static void make_test_dir(void)
 {
-    snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", base_dir);
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
+    testlib_tmpdir_make_in(test_dir, sizeof test_dir, base_dir);
     server_count = 0;
 }
 
@@ -557,360 +551,361 @@ START_TEST(response_free_zeroes)
 }
 END_TEST
 
-/* --- mcpauth_http_perform: responses ------------------------------------ */
+/* --- mcpauth_http_perform: one exchange per case ------------------------ *
+ *
+ * Each case starts a server with one canned answer (unless no_server), sends
+ * one request and checks the outcome: the status returned, the response, the
+ * error message, what the server received and what -v logged. "%d" in url
+ * becomes the server's port, "%s" in message and logged the request URL.
+ * Checks a table cannot say sit in the case's check function. */
 
-START_TEST(get_json)
+#define MAX_SCRIPT 6
+
+typedef struct perform_case {
+    const char *name;
+    canned script[MAX_SCRIPT];     /* the server's answers, one per connection */
+    size_t script_length;          /* 0: 1 */
+    const char *(*make_raw)(void); /* builds script[0].raw when set */
+    bool no_server;
+    const char *url;
+    const char *method; /* NULL: GET */
+    const char *content_type;
+    const char *body;
+    const char *accept;
+    const char *bearer_token;
+    const char *basic_user;
+    const char *basic_password;
+    size_t max_response_bytes; /* 0: the default */
+    long timeout_seconds;      /* 0: the default */
+    bool verbose;
+    /* expected */
+    mcpauth_status status;
+    bool any_failure;          /* instead of status: any error, with a message */
+    long http_status;          /* 0: not checked */
+    const char *response_url;  /* "%d": the port; NULL: the request's URL */
+    const char *response_body; /* NULL: not checked */
+    size_t response_length;    /* checked when response_body is NULL and this is not 0 */
+    int is_json;               /* 1 or -1: must or must not be JSON; 0: not checked */
+    const char *headers[3][2]; /* response header name, value (NULL: absent) */
+    const char *message[3];
+    time_t max_seconds;       /* 0: not checked */
+    const char *request_line; /* the first request's; then there must be only one */
+    int requests;             /* requests the server got; 0: not checked */
+    const char *sent[3];
+    const char *not_sent[3]; /* case-insensitive */
+    const char *sent_body;   /* everything after the request's head */
+    const char *logged[4];
+    const char *not_logged[3];
+    void (*check)(const mcpauth_http_response *resp, const char *request);
+} perform_case;
+
+static const char json_body[] = "{\"issuer\":\"http://x/y\",\"n\":1}";
+
+/* Replaces the first "%d" or "%s" of template with value. */
+static const char *fill(const char *template, const char *mark, const char *value)
 {
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
+    static char out[4][1024];
+    static int next;
+    char *buf = out[next++ % 4];
+    const char *at = strstr(template, mark);
+    if (!at)
+        snprintf(buf, sizeof out[0], "%s", template);
+    else
+        snprintf(buf, sizeof out[0], "%.*s%s%s", (int)(at - template), template, value, at + 2);
+    return buf;
+}
+
+static void read_log(FILE *f, char *log, size_t size)
+{
+    fflush(f);
+    rewind(f);
+    size_t n = fread(log, 1, size - 1, f);
+    log[n] = '\0';
+    fclose(f);
+}
+
+static void run_perform_case(const perform_case *c)
+{
+    canned script[MAX_SCRIPT];
+    memcpy(script, c->script, sizeof script);
+    if (c->make_raw)
+        script[0].raw = c->make_raw();
+    int server = c->no_server ? -1 : server_start(script, c->script_length ? c->script_length : 1);
+    char port[16] = "";
+    if (server >= 0)
+        snprintf(port, sizeof port, "%d", servers[server].port);
+    char url[256];
+    snprintf(url, sizeof url, "%s", fill(c->url, "%d", port));
+
     mcpauth_http_options opts;
     mcpauth_http_options_init(&opts);
-    const char *url = server_url(server, "/.well-known/oauth-authorization-server");
-    mcpauth_http_request req = get_request(url);
+    if (c->max_response_bytes)
+        opts.max_response_bytes = c->max_response_bytes;
+    if (c->timeout_seconds)
+        opts.timeout_seconds = c->timeout_seconds;
+    if (c->verbose) {
+        opts.verbose = tmpfile();
+        ck_assert_ptr_nonnull(opts.verbose);
+    }
+    mcpauth_http_request req = {
+        .method = c->method ? c->method : "GET",
+        .url = url,
+        .content_type = c->content_type,
+        .body = c->body,
+        .body_length = c->body ? strlen(c->body) : 0,
+        .accept = c->accept,
+        .bearer_token = c->bearer_token,
+        .basic_user = c->basic_user,
+        .basic_password = c->basic_password,
+    };
     mcpauth_http_response resp;
     mcpauth_error err = {0};
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
-    ck_assert_int_eq(resp.status, 200);
-    ck_assert_str_eq(resp.body, "{\"issuer\":\"http://x/y\",\"n\":1}");
-    ck_assert_uint_eq(resp.body_length, 29);
-    ck_assert_str_eq(resp.url, url);
-    ck_assert(mcpauth_http_response_is_json(&resp));
-    ck_assert_str_eq(mcpauth_http_response_header(&resp, "content-type", 0),
+    time_t started = time(NULL);
+    mcpauth_status status = mcpauth_http_perform(&opts, &req, &resp, &err);
+    if (c->any_failure)
+        ck_assert_msg(status != MCPAUTH_OK && err.message[0], "%s: status %d", c->name, status);
+    else
+        ck_assert_msg(status == c->status, "%s: status %d, not %d: %s", c->name, status, c->status,
+                      err.message);
+    if (c->max_seconds)
+        ck_assert_int_le(time(NULL) - started, c->max_seconds);
+    if (status == MCPAUTH_OK) {
+        ck_assert_str_eq(resp.url, c->response_url ? fill(c->response_url, "%d", port) : url);
+        if (c->http_status)
+            ck_assert_int_eq(resp.status, c->http_status);
+        if (c->response_body) {
+            ck_assert_str_eq(resp.body, c->response_body);
+            ck_assert_uint_eq(resp.body_length, strlen(c->response_body));
+        } else if (c->response_length) {
+            ck_assert_uint_eq(resp.body_length, c->response_length);
+            ck_assert_uint_eq(strlen(resp.body), c->response_length);
+        }
+        if (c->is_json)
+            ck_assert(mcpauth_http_response_is_json(&resp) == (c->is_json > 0));
+        for (size_t i = 0; i < 3 && c->headers[i][0]; i++)
+            ck_assert_pstr_eq(mcpauth_http_response_header(&resp, c->headers[i][0], 0),
+                              c->headers[i][1]);
+    } else {
+        ck_assert_int_eq(err.status, status);
+        ck_assert_ptr_null(resp.body);
+        ck_assert_ptr_null(resp.headers);
+        ck_assert_uint_eq(resp.header_count, 0);
+        ck_assert_ptr_null(resp.url);
+    }
+    for (size_t i = 0; i < 3 && c->message[i]; i++) {
+        const char *needle = fill(c->message[i], "%s", url);
+        ck_assert_msg(strstr(err.message, needle), "%s: \"%s\" not in \"%s\"", c->name, needle,
+                      err.message);
+    }
+    if (c->verbose) {
+        char log[4096];
+        read_log(opts.verbose, log, sizeof log);
+        for (size_t i = 0; i < 4 && c->logged[i]; i++) {
+            const char *needle = fill(c->logged[i], "%s", url);
+            ck_assert_msg(strstr(log, needle), "\"%s\" not in log: %s", needle, log);
+        }
+        for (size_t i = 0; i < 3 && c->not_logged[i]; i++)
+            ck_assert_msg(!strstr(log, c->not_logged[i]), "\"%s\" in log: %s", c->not_logged[i],
+                          log);
+    }
+
+    char *text = server >= 0 ? captured(server) : NULL;
+    if (c->requests)
+        ck_assert_int_eq(count_requests(text), c->requests);
+    if (c->request_line) {
+        ck_assert_int_eq(count_requests(text), c->requests ? c->requests : 1);
+        ck_assert_msg(strncmp(text, c->request_line, strlen(c->request_line)) == 0, "%s", text);
+    }
+    for (size_t i = 0; i < 3 && c->sent[i]; i++)
+        ck_assert_msg(strstr(text, c->sent[i]), "\"%s\" not sent: %s", c->sent[i], text);
+    for (size_t i = 0; i < 3 && c->not_sent[i]; i++)
+        ck_assert_msg(!strcasestr(text, c->not_sent[i]), "\"%s\" sent: %s", c->not_sent[i], text);
+    if (c->sent_body) {
+        const char *start = strstr(text, "\r\n\r\n");
+        ck_assert_ptr_nonnull(start);
+        ck_assert(strncmp(start + 4, c->sent_body, strlen(c->sent_body)) == 0);
+        ck_assert_str_eq(start + 4 + strlen(c->sent_body), REQUEST_END);
+    }
+    if (c->check)
+        c->check(status == MCPAUTH_OK ? &resp : NULL, text);
+    free(text);
+    if (status == MCPAUTH_OK)
+        mcpauth_http_response_free(&resp);
+}
+
+/* Header lookup: case-insensitive, repeated headers by index, names as
+ * received, no status line among them. */
+static void check_get_json_headers(const mcpauth_http_response *resp, const char *request)
+{
+    ck_assert_str_eq(mcpauth_http_response_header(resp, "content-type", 0),
                      "application/json; charset=utf-8");
-    ck_assert_str_eq(mcpauth_http_response_header(&resp, "X-MULTI", 0), "first");
-    ck_assert_str_eq(mcpauth_http_response_header(&resp, "X-MULTI", 1), "second");
-    ck_assert_ptr_null(mcpauth_http_response_header(&resp, "X-MULTI", 2));
-    ck_assert_str_eq(mcpauth_http_response_header(&resp, "Connection", 0), "close");
-    /* Names as received, no status line among the headers. */
+    ck_assert_str_eq(mcpauth_http_response_header(resp, "X-MULTI", 0), "first");
+    ck_assert_str_eq(mcpauth_http_response_header(resp, "X-MULTI", 1), "second");
+    ck_assert_ptr_null(mcpauth_http_response_header(resp, "X-MULTI", 2));
+    ck_assert_str_eq(mcpauth_http_response_header(resp, "Connection", 0), "close");
     bool found = false;
-    for (size_t i = 0; i < resp.header_count; i++) {
-        ck_assert_ptr_null(strstr(resp.headers[i].name, "HTTP/"));
-        found = found || strcmp(resp.headers[i].name, "x-multi") == 0;
+    for (size_t i = 0; i < resp->header_count; i++) {
+        ck_assert_ptr_null(strstr(resp->headers[i].name, "HTTP/"));
+        found = found || strcmp(resp->headers[i].name, "x-multi") == 0;
     }
     ck_assert(found);
-    ck_assert_uint_eq(resp.header_count, 5);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    ck_assert_int_eq(count_requests(text), 1);
-    ck_assert(strncmp(text, "GET /.well-known/oauth-authorization-server HTTP/1.1\r\n", 54) == 0);
-    free(text);
+    ck_assert_uint_eq(resp->header_count, 5);
 }
-END_TEST
 
-START_TEST(error_status_is_ok)
+static void check_user_agent(const mcpauth_http_response *resp, const char *request)
 {
-    static const canned script[] = {{SERVE_RESPOND,
-                                     "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n"
-                                     "Content-Length: 9\r\nConnection: close\r\n\r\nnot found",
-                                     0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/missing"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_int_eq(resp.status, 404);
-    ck_assert_str_eq(resp.body, "not found");
-    ck_assert(!mcpauth_http_response_is_json(&resp));
-    mcpauth_http_response_free(&resp);
-}
-END_TEST
-
-START_TEST(empty_body)
-{
-    static const canned script[] = {
-        {SERVE_RESPOND, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = {.method = "DELETE", .url = server_url(server, "/register/c1")};
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_int_eq(resp.status, 204);
-    ck_assert_ptr_nonnull(resp.body);
-    ck_assert_str_eq(resp.body, "");
-    ck_assert_uint_eq(resp.body_length, 0);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    ck_assert(strncmp(text, "DELETE /register/c1 HTTP/1.1\r\n", 30) == 0);
-    free(text);
-}
-END_TEST
-
-START_TEST(headers_of_final_response_only)
-{
-    static const canned script[] = {{SERVE_RESPOND,
-                                     "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
-                                     "HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 2\r\n"
-                                     "Connection: close\r\n\r\n{}",
-                                     0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
-    ck_assert_int_eq(resp.status, 200);
-    ck_assert_str_eq(mcpauth_http_response_header(&resp, "X-Final", 0), "yes");
-    ck_assert_ptr_null(mcpauth_http_response_header(&resp, "X-Interim", 0));
-    ck_assert_str_eq(resp.body, "{}");
-    mcpauth_http_response_free(&resp);
-}
-END_TEST
-
-/* --- mcpauth_http_perform: what the server receives --------------------- */
-
-START_TEST(request_default_headers)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/x?y=1"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
     char value[256];
-    ck_assert(strncmp(text, "GET /x?y=1 HTTP/1.1\r\n", 21) == 0);
-    ck_assert_ptr_nonnull(header_in(text, "User-Agent", value, sizeof value));
+    ck_assert_ptr_nonnull(header_in(request, "User-Agent", value, sizeof value));
     ck_assert_msg(strncmp(value, "mcpauth/", 8) == 0, "User-Agent: %s", value);
     ck_assert_uint_gt(strlen(value), 8);
-    ck_assert_ptr_nonnull(header_in(text, "Accept", value, sizeof value));
-    ck_assert_str_eq(value, "application/json");
-    ck_assert_ptr_null(header_in(text, "Authorization", value, sizeof value));
-    ck_assert_ptr_null(header_in(text, "Expect", value, sizeof value));
-    ck_assert_ptr_null(header_in(text, "Content-Type", value, sizeof value));
-    free(text);
 }
-END_TEST
 
-START_TEST(request_custom_accept)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/jwks"));
-    req.accept = "application/jwk-set+json, application/json";
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
+static const perform_case response_cases[] = {
+    {
+        .name = "get_json",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/.well-known/oauth-authorization-server",
+        .status = MCPAUTH_OK,
+        .http_status = 200,
+        .response_body = json_body,
+        .is_json = 1,
+        .request_line = "GET /.well-known/oauth-authorization-server HTTP/1.1\r\n",
+        .check = check_get_json_headers,
+    },
+    {
+        .name = "error_status_is_ok",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n"
+                    "Content-Length: 9\r\nConnection: close\r\n\r\nnot found",
+                    0}},
+        .url = "http://127.0.0.1:%d/missing",
+        .status = MCPAUTH_OK,
+        .http_status = 404,
+        .response_body = "not found",
+        .is_json = -1,
+    },
+    {
+        .name = "empty_body",
+        .script = {{SERVE_RESPOND, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 0}},
+        .url = "http://127.0.0.1:%d/register/c1",
+        .method = "DELETE",
+        .status = MCPAUTH_OK,
+        .http_status = 204,
+        .response_body = "",
+        .request_line = "DELETE /register/c1 HTTP/1.1\r\n",
+    },
+    {
+        .name = "headers_of_final_response_only",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
+                    "HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 2\r\n"
+                    "Connection: close\r\n\r\n{}",
+                    0}},
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_OK,
+        .http_status = 200,
+        .response_body = "{}",
+        .headers = {{"X-Final", "yes"}, {"X-Interim", NULL}},
+    },
+};
 
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
+#define POST_BODY "{\"client_name\":\"mcpauth\",\"redirect_uris\":[\"http://x/y\"]}"
 
-    char *text = captured(server);
-    char value[256];
-    ck_assert_ptr_nonnull(header_in(text, "Accept", value, sizeof value));
-    ck_assert_str_eq(value, "application/jwk-set+json, application/json");
-    free(text);
-}
-END_TEST
-
-START_TEST(request_bearer)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/register/abc"));
-    req.bearer_token = "reg-token.ABC_123";
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    char value[256];
-    ck_assert_ptr_nonnull(header_in(text, "Authorization", value, sizeof value));
-    ck_assert_str_eq(value, "Bearer reg-token.ABC_123");
-    free(text);
-}
-END_TEST
-
-START_TEST(request_basic)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = {
+static const perform_case request_cases[] = {
+    {
+        .name = "request_default_headers",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/x?y=1",
+        .status = MCPAUTH_OK,
+        .request_line = "GET /x?y=1 HTTP/1.1\r\n",
+        .sent = {"\r\nAccept: application/json\r\n"},
+        .not_sent = {"\r\nAuthorization:", "\r\nExpect:", "\r\nContent-Type:"},
+        .check = check_user_agent,
+    },
+    {
+        .name = "request_custom_accept",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/jwks",
+        .accept = "application/jwk-set+json, application/json",
+        .status = MCPAUTH_OK,
+        .sent = {"\r\nAccept: application/jwk-set+json, application/json\r\n"},
+    },
+    {
+        .name = "request_bearer",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/register/abc",
+        .bearer_token = "reg-token.ABC_123",
+        .status = MCPAUTH_OK,
+        .sent = {"\r\nAuthorization: Bearer reg-token.ABC_123\r\n"},
+    },
+    {
+        .name = "request_basic",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/token",
         .method = "POST",
-        .url = server_url(server, "/token"),
         .content_type = "application/x-www-form-urlencoded",
         .body = "grant_type=client_credentials",
-        .body_length = 29,
         .basic_user = "a:b",
         .basic_password = "c d",
-    };
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    char value[256];
-    ck_assert_ptr_nonnull(header_in(text, "Authorization", value, sizeof value));
-    /* RFC 6749 §2.3.1: base64("a%3Ab:c+d") */
-    ck_assert_str_eq(value, "Basic YSUzQWI6Yytk");
-    free(text);
-}
-END_TEST
-
-START_TEST(request_post_body)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    const char body[] = "{\"client_name\":\"mcpauth\",\"redirect_uris\":[\"http://x/y\"]}";
-    mcpauth_http_request req = {
+        .status = MCPAUTH_OK,
+        /* RFC 6749 §2.3.1: base64("a%3Ab:c+d") */
+        .sent = {"\r\nAuthorization: Basic YSUzQWI6Yytk\r\n"},
+    },
+    {
+        .name = "request_post_body",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/register",
         .method = "POST",
-        .url = server_url(server, "/register"),
         .content_type = "application/json",
-        .body = body,
-        .body_length = sizeof body - 1,
-    };
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_int_eq(resp.status, 200);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    char value[256];
-    ck_assert(strncmp(text, "POST /register HTTP/1.1\r\n", 25) == 0);
-    ck_assert_ptr_nonnull(header_in(text, "Content-Type", value, sizeof value));
-    ck_assert_str_eq(value, "application/json");
-    ck_assert_ptr_nonnull(header_in(text, "Content-Length", value, sizeof value));
-    ck_assert_int_eq(atoi(value), (int)(sizeof body - 1));
-    ck_assert_ptr_null(header_in(text, "Expect", value, sizeof value));
-    const char *start = strstr(text, "\r\n\r\n");
-    ck_assert_ptr_nonnull(start);
-    ck_assert(strncmp(start + 4, body, sizeof body - 1) == 0);
-    ck_assert_str_eq(start + 4 + sizeof body - 1, REQUEST_END);
-    free(text);
-}
-END_TEST
-
-START_TEST(request_put_body)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = {
+        .body = POST_BODY,
+        .status = MCPAUTH_OK,
+        .http_status = 200,
+        .request_line = "POST /register HTTP/1.1\r\n",
+        .sent = {"\r\nContent-Type: application/json\r\n", "\r\nContent-Length: 56\r\n"},
+        .not_sent = {"\r\nExpect:"},
+        .sent_body = POST_BODY,
+    },
+    {
+        .name = "request_put_body",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/register/abc",
         .method = "PUT",
-        .url = server_url(server, "/register/abc"),
         .content_type = "application/json",
         .body = "{}",
-        .body_length = 2,
         .bearer_token = "rat",
-    };
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    ck_assert(strncmp(text, "PUT /register/abc HTTP/1.1\r\n", 28) == 0);
-    ck_assert_ptr_nonnull(strstr(text, "\r\n\r\n{}" REQUEST_END));
-    free(text);
-}
-END_TEST
-
-START_TEST(verbose_redacts_authorization)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.verbose = tmpfile();
-    ck_assert_ptr_nonnull(opts.verbose);
-    const char *url = server_url(server, "/token");
-    mcpauth_http_request req = {
+        .status = MCPAUTH_OK,
+        .request_line = "PUT /register/abc HTTP/1.1\r\n",
+        .sent_body = "{}",
+    },
+    {
+        .name = "verbose_redacts_authorization",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/token",
         .method = "POST",
-        .url = url,
         .content_type = "application/x-www-form-urlencoded",
         .body = "grant_type=refresh_token",
-        .body_length = 24,
         .bearer_token = "super-secret-token-value",
-    };
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char log[4096];
-    fflush(opts.verbose);
-    rewind(opts.verbose);
-    size_t n = fread(log, 1, sizeof log - 1, opts.verbose);
-    log[n] = '\0';
-    fclose(opts.verbose);
-
-    char line[512];
-    snprintf(line, sizeof line, "> POST %s\n", url);
-    ck_assert_msg(strstr(log, line) != NULL, "log: %s", log);
-    ck_assert_ptr_nonnull(strstr(log, "> Authorization: [redacted]\n"));
-    ck_assert_ptr_nonnull(
-        strstr(log, "> Content-Type: application/x-www-form-urlencoded (24 bytes)\n"));
-    ck_assert_ptr_nonnull(strstr(log, "< HTTP 200 OK (29 bytes)\n"));
-    ck_assert_ptr_null(strstr(log, "super-secret"));
-    ck_assert_ptr_null(strstr(log, "Bearer"));
-
-    char *text = captured(server);
-    ck_assert_ptr_nonnull(strstr(text, "Authorization: Bearer super-secret-token-value\r\n"));
-    free(text);
-}
-END_TEST
-
-START_TEST(verbose_redacts_basic)
-{
-    static const canned script[] = {{SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.verbose = tmpfile();
-    ck_assert_ptr_nonnull(opts.verbose);
-    mcpauth_http_request req = get_request(server_url(server, "/introspect"));
-    req.basic_user = "client";
-    req.basic_password = "secret";
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char log[4096];
-    rewind(opts.verbose);
-    size_t n = fread(log, 1, sizeof log - 1, opts.verbose);
-    log[n] = '\0';
-    fclose(opts.verbose);
-    ck_assert_ptr_nonnull(strstr(log, "> GET "));
-    ck_assert_ptr_nonnull(strstr(log, "> Authorization: [redacted]\n"));
-    ck_assert_ptr_null(strstr(log, "Y2xpZW50OnNlY3JldA"));
-    ck_assert_ptr_null(strstr(log, "secret"));
-}
-END_TEST
-
-/* --- mcpauth_http_perform: failures ------------------------------------- */
+        .verbose = true,
+        .status = MCPAUTH_OK,
+        .logged = {"> POST %s\n", "> Authorization: [redacted]\n",
+                   "> Content-Type: application/x-www-form-urlencoded (24 bytes)\n",
+                   "< HTTP 200 OK (29 bytes)\n"},
+        .not_logged = {"super-secret", "Bearer"},
+        .sent = {"Authorization: Bearer super-secret-token-value\r\n"},
+    },
+    {
+        .name = "verbose_redacts_basic",
+        .script = {{SERVE_RESPOND, json_response, 0}},
+        .url = "http://127.0.0.1:%d/introspect",
+        .basic_user = "client",
+        .basic_password = "secret",
+        .verbose = true,
+        .status = MCPAUTH_OK,
+        .logged = {"> GET ", "> Authorization: [redacted]\n"},
+        .not_logged = {"Y2xpZW50OnNlY3JldA", "secret"},
+    },
+};
 
 static const char big_response_with_length[] = "HTTP/1.1 200 OK\r\n"
                                                "Content-Type: application/json\r\n"
@@ -921,126 +916,149 @@ static const char big_response_until_close[] = "HTTP/1.1 200 OK\r\n"
                                                "Content-Type: application/json\r\n"
                                                "Connection: close\r\n\r\n";
 
-static void expect_too_large(const canned *script, size_t limit)
+/* 200 small headers: more than the client keeps. */
+static const char *many_headers(void)
 {
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.max_response_bytes = limit;
-    const char *url = server_url(server, "/big");
-    mcpauth_http_request req = get_request(url);
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_EREMOTE);
-    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
-    ck_assert_msg(strstr(err.message, "larger than") != NULL, "message: %s", err.message);
-    ck_assert_ptr_nonnull(strstr(err.message, url));
-    char limit_text[64];
-    snprintf(limit_text, sizeof limit_text, "%zu-byte limit", limit);
-    ck_assert_msg(strstr(err.message, limit_text) != NULL, "message: %s", err.message);
-    ck_assert_ptr_null(resp.body);
-    ck_assert_ptr_null(resp.headers);
+    static char raw[16384];
+    size_t used = (size_t)snprintf(raw, sizeof raw, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 200; i++)
+        used += (size_t)snprintf(raw + used, sizeof raw - used, "X-H%d: v\r\n", i);
+    snprintf(raw + used, sizeof raw - used, "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
+    return raw;
 }
 
-START_TEST(too_large_with_content_length)
+/* 90 headers of 1000 bytes each: more bytes than the client keeps. */
+static const char *large_headers(void)
 {
-    static const canned script[] = {{SERVE_RESPOND, big_response_with_length, 2 * 1024 * 1024}};
-    expect_too_large(script, 1024 * 1024);
+    static char raw[128 * 1024];
+    char value[1001];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    size_t used = (size_t)snprintf(raw, sizeof raw, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 90; i++)
+        used += (size_t)snprintf(raw + used, sizeof raw - used, "X-H%d: %s\r\n", i, value);
+    snprintf(raw + used, sizeof raw - used, "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
+    return raw;
+}
+
+static const perform_case failure_cases[] = {
+    {
+        .name = "too_large_with_content_length",
+        .script = {{SERVE_RESPOND, big_response_with_length, 2 * 1024 * 1024}},
+        .url = "http://127.0.0.1:%d/big",
+        .max_response_bytes = 1024 * 1024,
+        .status = MCPAUTH_EREMOTE,
+        .message = {"larger than", "%s", "1048576-byte limit"},
+    },
+    {
+        .name = "too_large_until_close",
+        .script = {{SERVE_RESPOND, big_response_until_close, 2 * 1024 * 1024}},
+        .url = "http://127.0.0.1:%d/big",
+        .max_response_bytes = 1024 * 1024,
+        .status = MCPAUTH_EREMOTE,
+        .message = {"larger than", "%s", "1048576-byte limit"},
+    },
+    {
+        .name = "body_at_limit",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n", 1000}},
+        .url = "http://127.0.0.1:%d/",
+        .max_response_bytes = 1000,
+        .status = MCPAUTH_OK,
+        .response_length = 1000,
+    },
+    {
+        .name = "body_one_over_limit",
+        .script = {{SERVE_RESPOND, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", 1001}},
+        .url = "http://127.0.0.1:%d/big",
+        .max_response_bytes = 1000,
+        .status = MCPAUTH_EREMOTE,
+        .message = {"larger than", "%s", "1000-byte limit"},
+    },
+    {
+        .name = "timeout",
+        .script = {{SERVE_SILENT, NULL, 0}},
+        .url = "http://127.0.0.1:%d/slow",
+        .timeout_seconds = 1,
+        .status = MCPAUTH_ENETWORK,
+        .max_seconds = 5,
+        .message = {"timed out", "%s", "after 1 s"},
+    },
+    {
+        .name = "closed_without_answer",
+        .script = {{SERVE_CLOSE, NULL, 0}},
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_ENETWORK,
+        .message = {"%s"},
+    },
+    {
+        .name = "closed_on_accept",
+        .script = {{SERVE_CLOSE_UNREAD, NULL, 0}},
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_ENETWORK,
+        .message = {"cannot reach"},
+    },
+    {
+        /* error.h: "the remote side answered with an error or garbage". */
+        .name = "garbage_reply",
+        .script = {{SERVE_RESPOND, "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0}},
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_EREMOTE,
+    },
+    {
+        .name = "too_many_headers",
+        .script = {{SERVE_RESPOND, NULL, 0}},
+        .make_raw = many_headers,
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_EREMOTE,
+        .message = {"headers", "too large"},
+    },
+    {
+        .name = "headers_too_many_bytes",
+        .script = {{SERVE_RESPOND, NULL, 0}},
+        .make_raw = large_headers,
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_EREMOTE,
+        .message = {"too large"},
+    },
+    {
+        .name = "refused_url_sends_nothing",
+        .no_server = true,
+        .url = "http://example.com/.well-known/x",
+        .status = MCPAUTH_EUSAGE,
+        .message = {"--allow-http"},
+    },
+    {
+        /* The TLS handshake meets a plain HTTP answer. */
+        .name = "tls_to_plain_server",
+        .script = {{SERVE_BLURT, json_response, 0}},
+        .url = "https://127.0.0.1:%d/",
+        .timeout_seconds = 5,
+        .status = MCPAUTH_ENETWORK,
+        .message = {"%s"},
+    },
+};
+
+START_TEST(perform_response)
+{
+    run_perform_case(&response_cases[_i]);
 }
 END_TEST
 
-START_TEST(too_large_until_close)
+START_TEST(perform_request)
 {
-    static const canned script[] = {{SERVE_RESPOND, big_response_until_close, 2 * 1024 * 1024}};
-    expect_too_large(script, 1024 * 1024);
+    run_perform_case(&request_cases[_i]);
 }
 END_TEST
 
-START_TEST(body_at_limit)
+START_TEST(perform_failure)
 {
-    static const canned script[] = {
-        {SERVE_RESPOND, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n",
-         1000}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.max_response_bytes = 1000;
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
-    ck_assert_uint_eq(resp.body_length, 1000);
-    ck_assert_uint_eq(strlen(resp.body), 1000);
-    mcpauth_http_response_free(&resp);
-}
-END_TEST
-
-START_TEST(body_one_over_limit)
-{
-    static const canned script[] = {
-        {SERVE_RESPOND, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", 1001}};
-    expect_too_large(script, 1000);
-}
-END_TEST
-
-START_TEST(timeout)
-{
-    static const canned script[] = {{SERVE_SILENT, NULL, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.timeout_seconds = 1;
-    const char *url = server_url(server, "/slow");
-    mcpauth_http_request req = get_request(url);
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    time_t started = time(NULL);
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_ENETWORK);
-    ck_assert_int_le(time(NULL) - started, 5);
-    ck_assert_int_eq(err.status, MCPAUTH_ENETWORK);
-    ck_assert_msg(strstr(err.message, "timed out") != NULL, "message: %s", err.message);
-    ck_assert_ptr_nonnull(strstr(err.message, url));
-    ck_assert_ptr_nonnull(strstr(err.message, "after 1 s"));
-}
-END_TEST
-
-START_TEST(closed_without_answer)
-{
-    static const canned script[] = {{SERVE_CLOSE, NULL, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    const char *url = server_url(server, "/");
-    mcpauth_http_request req = get_request(url);
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_ENETWORK);
-    ck_assert_int_eq(err.status, MCPAUTH_ENETWORK);
-    ck_assert_ptr_nonnull(strstr(err.message, url));
-    ck_assert_ptr_null(resp.body);
-}
-END_TEST
-
-START_TEST(closed_on_accept)
-{
-    static const canned script[] = {{SERVE_CLOSE_UNREAD, NULL, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_ENETWORK);
-    ck_assert_ptr_nonnull(strstr(err.message, "cannot reach"));
+    run_perform_case(&failure_cases[_i]);
 }
 END_TEST
 
 START_TEST(connection_refused)
+
 {
     /* A port that was just free and has no listener. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1068,100 +1086,6 @@ START_TEST(connection_refused)
 }
 END_TEST
 
-START_TEST(garbage_reply)
-{
-    /* error.h: "the remote side answered with an error or garbage". */
-    static const canned script[] = {{SERVE_RESPOND, "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_EREMOTE,
-                  "status %d: %s", err.status, err.message);
-}
-END_TEST
-
-START_TEST(too_many_headers)
-{
-    static char raw[16384];
-    size_t used = (size_t)snprintf(raw, sizeof raw, "HTTP/1.1 200 OK\r\n");
-    for (int i = 0; i < 200; i++)
-        used += (size_t)snprintf(raw + used, sizeof raw - used, "X-H%d: v\r\n", i);
-    snprintf(raw + used, sizeof raw - used, "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
-    canned script[] = {{SERVE_RESPOND, raw, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_EREMOTE);
-    ck_assert_ptr_nonnull(strstr(err.message, "headers"));
-    ck_assert_ptr_nonnull(strstr(err.message, "too large"));
-}
-END_TEST
-
-START_TEST(headers_too_many_bytes)
-{
-    static char raw[128 * 1024];
-    char value[1001];
-    memset(value, 'v', sizeof value - 1);
-    value[sizeof value - 1] = '\0';
-    size_t used = (size_t)snprintf(raw, sizeof raw, "HTTP/1.1 200 OK\r\n");
-    for (int i = 0; i < 90; i++)
-        used += (size_t)snprintf(raw + used, sizeof raw - used, "X-H%d: %s\r\n", i, value);
-    snprintf(raw + used, sizeof raw - used, "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
-    canned script[] = {{SERVE_RESPOND, raw, 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_EREMOTE);
-    ck_assert_ptr_nonnull(strstr(err.message, "too large"));
-}
-END_TEST
-
-START_TEST(refused_url_sends_nothing)
-{
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request("http://example.com/.well-known/x");
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_EUSAGE);
-    ck_assert_ptr_nonnull(strstr(err.message, "--allow-http"));
-    ck_assert_ptr_null(resp.body);
-    ck_assert_ptr_null(resp.url);
-}
-END_TEST
-
-START_TEST(tls_to_plain_server)
-{
-    /* The TLS handshake meets a plain HTTP answer. */
-    static const canned script[] = {{SERVE_BLURT, json_response, 0}};
-    int server = server_start(script, 1);
-    char url[64];
-    snprintf(url, sizeof url, "https://127.0.0.1:%d/", servers[server].port);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.timeout_seconds = 5;
-    mcpauth_http_request req = get_request(url);
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_ENETWORK);
-    ck_assert_ptr_nonnull(strstr(err.message, url));
-}
-END_TEST
-
 /* --- mcpauth_http_perform: redirects ------------------------------------ */
 
 static const char redirect_to_second[] = "HTTP/1.1 302 Found\r\n"
@@ -1169,228 +1093,123 @@ static const char redirect_to_second[] = "HTTP/1.1 302 Found\r\n"
                                          "Content-Length: 0\r\n"
                                          "Connection: close\r\n\r\n";
 
-START_TEST(get_redirect_followed)
-{
-    static const canned script[] = {{SERVE_RESPOND, redirect_to_second, 0},
-                                    {SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 2);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/first"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
+#define REDIRECT_TO_NEXT(line)                                                                     \
+    "HTTP/1.1 " line "\r\nLocation: /next\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
-    ck_assert_int_eq(resp.status, 200);
-    ck_assert_str_eq(resp.url, server_url(server, "/second?x=1"));
-    ck_assert_str_eq(resp.body, "{\"issuer\":\"http://x/y\",\"n\":1}");
-    ck_assert_ptr_null(mcpauth_http_response_header(&resp, "Location", 0));
-    mcpauth_http_response_free(&resp);
+#define HOP                                                                                        \
+    "HTTP/1.1 307 Temporary Redirect\r\nLocation: /hop\r\nContent-Length: 0\r\n"                   \
+    "Connection: close\r\n\r\n"
 
-    char *text = captured(server);
-    ck_assert_int_eq(count_requests(text), 2);
-    ck_assert(strncmp(text, "GET /first HTTP/1.1\r\n", 21) == 0);
-    ck_assert_ptr_nonnull(strstr(text, REQUEST_END "GET /second?x=1 HTTP/1.1\r\n"));
-    free(text);
-}
-END_TEST
-
-static const char *const redirect_statuses[] = {
-    "301 Moved Permanently",
-    "303 See Other",
-    "307 Temporary Redirect",
-    "308 Permanent Redirect",
-};
-
-START_TEST(get_redirect_statuses)
-{
-    static char raw[256];
-    snprintf(raw, sizeof raw,
-             "HTTP/1.1 %s\r\nLocation: /next\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-             redirect_statuses[_i]);
-    canned script[] = {{SERVE_RESPOND, raw, 0}, {SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 2);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_int_eq(resp.status, 200);
-    ck_assert_str_eq(resp.url, server_url(server, "/next"));
-    mcpauth_http_response_free(&resp);
-}
-END_TEST
-
-START_TEST(redirect_without_location)
-{
-    static const canned script[] = {
-        {SERVE_RESPOND, "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_int_eq(resp.status, 302);
-    mcpauth_http_response_free(&resp);
-}
-END_TEST
-
-START_TEST(post_redirect_not_followed)
-{
-    static const canned script[] = {{SERVE_RESPOND, redirect_to_second, 0},
-                                    {SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 2);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    const char *url = server_url(server, "/token");
-    mcpauth_http_request req = {
+static const perform_case redirect_cases[] = {
+    {
+        .name = "get_redirect_followed",
+        .script = {{SERVE_RESPOND, redirect_to_second, 0}, {SERVE_RESPOND, json_response, 0}},
+        .script_length = 2,
+        .url = "http://127.0.0.1:%d/first",
+        .status = MCPAUTH_OK,
+        .http_status = 200,
+        .response_url = "http://127.0.0.1:%d/second?x=1",
+        .response_body = json_body,
+        .headers = {{"Location", NULL}},
+        .request_line = "GET /first HTTP/1.1\r\n",
+        .requests = 2,
+        .sent = {REQUEST_END "GET /second?x=1 HTTP/1.1\r\n"},
+    },
+#define REDIRECT_STATUS_CASE(line)                                                                 \
+    {                                                                                              \
+        .name = "get_redirect_" line,                                                              \
+        .script = {{SERVE_RESPOND, REDIRECT_TO_NEXT(line), 0}, {SERVE_RESPOND, json_response, 0}}, \
+        .script_length = 2, .url = "http://127.0.0.1:%d/", .status = MCPAUTH_OK,                   \
+        .http_status = 200, .response_url = "http://127.0.0.1:%d/next",                            \
+    }
+    REDIRECT_STATUS_CASE("301 Moved Permanently"),
+    REDIRECT_STATUS_CASE("303 See Other"),
+    REDIRECT_STATUS_CASE("307 Temporary Redirect"),
+    REDIRECT_STATUS_CASE("308 Permanent Redirect"),
+    {
+        .name = "redirect_without_location",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0}},
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_OK,
+        .http_status = 302,
+    },
+    {
+        .name = "post_redirect_not_followed",
+        .script = {{SERVE_RESPOND, redirect_to_second, 0}, {SERVE_RESPOND, json_response, 0}},
+        .script_length = 2,
+        .url = "http://127.0.0.1:%d/token",
         .method = "POST",
-        .url = url,
         .content_type = "application/x-www-form-urlencoded",
         .body = "a=b",
-        .body_length = 3,
         .basic_user = "id",
         .basic_password = "secret",
-    };
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
+        .status = MCPAUTH_OK,
+        .http_status = 302,
+        .headers = {{"Location", "/second?x=1"}},
+        .requests = 1,
+    },
+    {
+        .name = "redirect_to_non_loopback_refused",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 302 Found\r\nLocation: http://example.com/\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n",
+                    0}},
+        .url = "http://127.0.0.1:%d/",
+        .status = MCPAUTH_EUSAGE,
+        .message = {"example.com", "--allow-http"},
+    },
+    {
+        .name = "redirect_to_bad_location",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/file\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n",
+                    0}},
+        .url = "http://127.0.0.1:%d/",
+        .any_failure = true,
+        .requests = 1,
+    },
+    {
+        .name = "redirect_loop",
+        .script = {{SERVE_RESPOND,
+                    "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n",
+                    0}},
+        .url = "http://127.0.0.1:%d/loop",
+        .status = MCPAUTH_EREMOTE,
+        .message = {"too many redirects", "%s"},
+        .requests = MCPAUTH_HTTP_MAX_REDIRECTS + 1,
+    },
+    {
+        .name = "redirect_max_hops_allowed",
+        .script = {{SERVE_RESPOND, HOP, 0},
+                   {SERVE_RESPOND, HOP, 0},
+                   {SERVE_RESPOND, HOP, 0},
+                   {SERVE_RESPOND, HOP, 0},
+                   {SERVE_RESPOND, HOP, 0},
+                   {SERVE_RESPOND, json_response, 0}},
+        .script_length = 6,
+        .url = "http://127.0.0.1:%d/start",
+        .status = MCPAUTH_OK,
+        .http_status = 200,
+        .response_url = "http://127.0.0.1:%d/hop",
+    },
+    {
+        .name = "redirect_verbose_logs_each_hop",
+        .script = {{SERVE_RESPOND, redirect_to_second, 0}, {SERVE_RESPOND, json_response, 0}},
+        .script_length = 2,
+        .url = "http://127.0.0.1:%d/first",
+        .verbose = true,
+        .status = MCPAUTH_OK,
+        .response_url = "http://127.0.0.1:%d/second?x=1",
+        .logged = {"/first\n", "< HTTP 302 Found (0 bytes)\n", "/second?x=1\n",
+                   "< HTTP 200 OK (29 bytes)\n"},
+    },
+};
 
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_int_eq(resp.status, 302);
-    ck_assert_str_eq(resp.url, url);
-    ck_assert_str_eq(mcpauth_http_response_header(&resp, "Location", 0), "/second?x=1");
-    mcpauth_http_response_free(&resp);
-
-    char *text = captured(server);
-    ck_assert_int_eq(count_requests(text), 1);
-    free(text);
-}
-END_TEST
-
-START_TEST(redirect_to_non_loopback_refused)
+START_TEST(perform_redirect)
 {
-    static const canned script[] = {
-        {SERVE_RESPOND,
-         "HTTP/1.1 302 Found\r\nLocation: http://example.com/\r\nContent-Length: 0\r\n"
-         "Connection: close\r\n\r\n",
-         0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_EUSAGE);
-    ck_assert_int_eq(err.status, MCPAUTH_EUSAGE);
-    ck_assert_ptr_nonnull(strstr(err.message, "example.com"));
-    ck_assert_ptr_nonnull(strstr(err.message, "--allow-http"));
-    ck_assert_ptr_null(resp.body);
-    ck_assert_ptr_null(resp.url);
-    ck_assert_uint_eq(resp.header_count, 0);
-}
-END_TEST
-
-START_TEST(redirect_to_bad_location)
-{
-    static const canned script[] = {
-        {SERVE_RESPOND,
-         "HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/file\r\nContent-Length: 0\r\n"
-         "Connection: close\r\n\r\n",
-         0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_ne(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    ck_assert_str_ne(err.message, "");
-    ck_assert_ptr_null(resp.body);
-    char *text = captured(server);
-    ck_assert_int_eq(count_requests(text), 1);
-    free(text);
-}
-END_TEST
-
-START_TEST(redirect_loop)
-{
-    static const canned script[] = {
-        {SERVE_RESPOND,
-         "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-         0}};
-    int server = server_start(script, 1);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    const char *url = server_url(server, "/loop");
-    mcpauth_http_request req = get_request(url);
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_EREMOTE);
-    ck_assert_int_eq(err.status, MCPAUTH_EREMOTE);
-    ck_assert_ptr_nonnull(strstr(err.message, "too many redirects"));
-    ck_assert_ptr_nonnull(strstr(err.message, url));
-    ck_assert_ptr_null(resp.body);
-    char *text = captured(server);
-    ck_assert_int_eq(count_requests(text), MCPAUTH_HTTP_MAX_REDIRECTS + 1);
-    free(text);
-}
-END_TEST
-
-START_TEST(redirect_max_hops_allowed)
-{
-    static const char hop[] =
-        "HTTP/1.1 307 Temporary Redirect\r\nLocation: /hop\r\nContent-Length: 0\r\n"
-        "Connection: close\r\n\r\n";
-    static const canned script[] = {
-        {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0},
-        {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, hop, 0}, {SERVE_RESPOND, json_response, 0},
-    };
-    int server = server_start(script, 6);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    mcpauth_http_request req = get_request(server_url(server, "/start"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_msg(mcpauth_http_perform(&opts, &req, &resp, &err) == MCPAUTH_OK, "%s", err.message);
-    ck_assert_int_eq(resp.status, 200);
-    mcpauth_http_response_free(&resp);
-}
-END_TEST
-
-START_TEST(redirect_verbose_logs_each_hop)
-{
-    static const canned script[] = {{SERVE_RESPOND, redirect_to_second, 0},
-                                    {SERVE_RESPOND, json_response, 0}};
-    int server = server_start(script, 2);
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    opts.verbose = tmpfile();
-    ck_assert_ptr_nonnull(opts.verbose);
-    mcpauth_http_request req = get_request(server_url(server, "/first"));
-    mcpauth_http_response resp;
-    mcpauth_error err = {0};
-
-    ck_assert_int_eq(mcpauth_http_perform(&opts, &req, &resp, &err), MCPAUTH_OK);
-    mcpauth_http_response_free(&resp);
-
-    char log[4096];
-    rewind(opts.verbose);
-    size_t n = fread(log, 1, sizeof log - 1, opts.verbose);
-    log[n] = '\0';
-    fclose(opts.verbose);
-    ck_assert_ptr_nonnull(strstr(log, "/first\n"));
-    ck_assert_ptr_nonnull(strstr(log, "< HTTP 302 Found (0 bytes)\n"));
-    ck_assert_ptr_nonnull(strstr(log, "/second?x=1\n"));
-    ck_assert_ptr_nonnull(strstr(log, "< HTTP 200 OK (29 bytes)\n"));
+    run_perform_case(&redirect_cases[_i]);
 }
 END_TEST
 
@@ -1462,59 +1281,33 @@ static Suite *http_client_suite(void)
     tcase_add_unchecked_fixture(tc, make_base_dir, remove_base_dir);
     tcase_add_checked_fixture(tc, make_test_dir, stop_servers);
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, get_json);
-    tcase_add_test(tc, error_status_is_ok);
-    tcase_add_test(tc, empty_body);
-    tcase_add_test(tc, headers_of_final_response_only);
+    tcase_add_loop_test(tc, perform_response, 0,
+                        (int)(sizeof response_cases / sizeof response_cases[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("request");
     tcase_add_unchecked_fixture(tc, make_base_dir, remove_base_dir);
     tcase_add_checked_fixture(tc, make_test_dir, stop_servers);
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, request_default_headers);
-    tcase_add_test(tc, request_custom_accept);
-    tcase_add_test(tc, request_bearer);
-    tcase_add_test(tc, request_basic);
-    tcase_add_test(tc, request_post_body);
-    tcase_add_test(tc, request_put_body);
-    tcase_add_test(tc, verbose_redacts_authorization);
-    tcase_add_test(tc, verbose_redacts_basic);
+    tcase_add_loop_test(tc, perform_request, 0,
+                        (int)(sizeof request_cases / sizeof request_cases[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("failures");
     tcase_add_unchecked_fixture(tc, make_base_dir, remove_base_dir);
     tcase_add_checked_fixture(tc, make_test_dir, stop_servers);
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, too_large_with_content_length);
-    tcase_add_test(tc, too_large_until_close);
-    tcase_add_test(tc, body_at_limit);
-    tcase_add_test(tc, body_one_over_limit);
-    tcase_add_test(tc, timeout);
-    tcase_add_test(tc, closed_without_answer);
-    tcase_add_test(tc, closed_on_accept);
+    tcase_add_loop_test(tc, perform_failure, 0,
+                        (int)(sizeof failure_cases / sizeof failure_cases[0]));
     tcase_add_test(tc, connection_refused);
-    tcase_add_test(tc, garbage_reply);
-    tcase_add_test(tc, too_many_headers);
-    tcase_add_test(tc, headers_too_many_bytes);
-    tcase_add_test(tc, refused_url_sends_nothing);
-    tcase_add_test(tc, tls_to_plain_server);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("redirects");
     tcase_add_unchecked_fixture(tc, make_base_dir, remove_base_dir);
     tcase_add_checked_fixture(tc, make_test_dir, stop_servers);
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, get_redirect_followed);
-    tcase_add_loop_test(tc, get_redirect_statuses, 0,
-                        (int)(sizeof redirect_statuses / sizeof redirect_statuses[0]));
-    tcase_add_test(tc, redirect_without_location);
-    tcase_add_test(tc, post_redirect_not_followed);
-    tcase_add_test(tc, redirect_to_non_loopback_refused);
-    tcase_add_test(tc, redirect_to_bad_location);
-    tcase_add_test(tc, redirect_loop);
-    tcase_add_test(tc, redirect_max_hops_allowed);
-    tcase_add_test(tc, redirect_verbose_logs_each_hop);
+    tcase_add_loop_test(tc, perform_redirect, 0,
+                        (int)(sizeof redirect_cases / sizeof redirect_cases[0]));
     tcase_add_test(tc, cross_origin_redirect_drops_authorization);
     suite_add_tcase(s, tc);
     return s;
@@ -1526,15 +1319,5 @@ int main(void)
     /* Orphaned test servers become our children: see record_server(). */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 #endif
-    mcpauth_error err = {0};
-    if (mcpauth_http_global_init(&err) != MCPAUTH_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        return EXIT_FAILURE;
-    }
-    SRunner *runner = srunner_create(http_client_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    mcpauth_http_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run_http(http_client_suite());
 }

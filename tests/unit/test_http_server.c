@@ -25,6 +25,7 @@
 
 #include "mcpauth/http_server.h"
 #include "src/http/http_internal.h"
+#include "testlib.h"
 
 #define MAX_CLIENTS   4
 #define MAX_HELD      32
@@ -1902,9 +1903,5 @@ int main(void)
 {
     /* Both ends write to sockets the other end has closed. */
     signal(SIGPIPE, SIG_IGN);
-    SRunner *sr = srunner_create(http_server_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(http_server_suite());
 }

@@ -17,6 +17,7 @@
 #include "mcpauth/json.h"
 #include "mcpauth/jwks_cache.h"
 #include "mcpauth/token.h"
+#include "testlib.h"
 
 #define ISSUER   "https://as.example"
 #define RESOURCE "https://rs.example/mcp"
@@ -2257,10 +2258,7 @@ static Suite *jose_suite(void)
 int main(void)
 {
     generate_keys();
-    SRunner *runner = srunner_create(jose_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int status = testlib_run(jose_suite());
     free_keys();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return status;
 }

@@ -11,6 +11,7 @@
 #include "mcpauth/jose.h"
 #include "mcpauth/json.h"
 #include "mcpauth/token.h"
+#include "testlib.h"
 
 static json_object *claims(void)
 {
@@ -191,9 +192,5 @@ static Suite *jose_sign_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(jose_sign_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return testlib_run(jose_sign_suite());
 }

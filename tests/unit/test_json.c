@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mcpauth/json.h"
+#include "testlib.h"
 
 static json_object *parse(const char *text, mcpauth_error *err)
 {
@@ -454,9 +455,5 @@ static Suite *json_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(json_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(json_suite());
 }

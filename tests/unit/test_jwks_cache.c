@@ -1,245 +1,416 @@
-/* The JWK Set cache of `serve` on a real loop: the keys come from a file
- * or from an HTTP server on the same loop (src/http/server.c), fetched
- * once for every caller waiting (single flight), reused while fresh, not
- * refetched within the cooldown however many tokens name an unknown kid,
- * and kept when a refetch fails. Each test checks that the loop closes
- * with no handle left. */
+/* The JWK Set cache of `serve` (src/auth/jwks_cache.c) against a canned
+ * jwks_uri on 127.0.0.1: first fetch, cache hits, single flight, the
+ * unknown-kid refetch and its cooldown, keeping the old keys when a refetch
+ * fails, a set read from a file, and freeing with a fetch in flight. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <uv.h>
 
-#include "mcpauth/http_async.h"
-#include "mcpauth/http_server.h"
+#include "mcpauth/jose.h"
+#include "mcpauth/json.h"
 #include "mcpauth/jwks_cache.h"
+#include "testlib.h"
 
-static char *jwks_text; /* one ES256 public key */
+static testlib_server *server;
+static testlib_async async;
+static char uri[128];
+static char set_one[1024]; /* one key */
+static char set_two[2048]; /* that key and another */
 
-static void make_keys(void)
+/* A JWK Set text holding the public keys of count fresh ES256 signers. */
+static void make_set(char *out, size_t size, int count, json_object *first_key)
+{
+    json_object *set = json_object_new_object(), *keys = json_object_new_array();
+    json_object_array_add(keys, json_object_get(first_key));
+    for (int i = 1; i < count; i++) {
+        mcpauth_error err = {0};
+        mcpauth_jws_signer *signer = mcpauth_jws_signer_generate_es256(&err);
+        ck_assert_ptr_nonnull(signer);
+        json_object_array_add(keys, mcpauth_jws_signer_public_jwk(signer));
+        mcpauth_jws_signer_free(signer);
+    }
+    json_object_object_add(set, "keys", keys);
+    snprintf(out, size, "%s", mcpauth_json_compact(set));
+    json_object_put(set);
+}
+
+static void setup(void)
 {
     mcpauth_error err = {0};
     mcpauth_jws_signer *signer = mcpauth_jws_signer_generate_es256(&err);
-    ck_assert_msg(signer != NULL, "%s", err.message);
-    json_object *set = json_object_new_object(), *keys = json_object_new_array();
-    json_object_array_add(keys, mcpauth_jws_signer_public_jwk(signer));
-    json_object_object_add(set, "keys", keys);
-    jwks_text = strdup(json_object_to_json_string(set));
-    json_object_put(set);
+    ck_assert_ptr_nonnull(signer);
+    json_object *key = mcpauth_jws_signer_public_jwk(signer);
+    make_set(set_one, sizeof set_one, 1, key);
+    make_set(set_two, sizeof set_two, 2, key);
+    json_object_put(key);
     mcpauth_jws_signer_free(signer);
+
+    server = testlib_server_start();
+    snprintf(uri, sizeof uri, "%s", testlib_server_url(server, "/jwks"));
+    testlib_async_init(&async, 5);
 }
 
-static void free_keys(void)
+static void teardown(void)
 {
-    free(jwks_text);
+    testlib_async_close(&async);
+    testlib_server_stop(server);
 }
 
-/* ---- a JWKS endpoint on the test's loop ---- */
-
-typedef struct fixture {
-    uv_loop_t loop;
-    mcpauth_http_server *server;
-    mcpauth_http_async *http;
-    int status; /* what the endpoint answers */
-    int requests;
-    char uri[64];
-} fixture;
-
-static void on_request(mcpauth_http_exchange *ex, void *data)
+static void serve_set(int status, const char *body)
 {
-    fixture *f = data;
-    f->requests++;
-    static const mcpauth_http_field fields[] = {{"Content-Type", "application/jwk-set+json"}};
-    const char *body = f->status == 200 ? jwks_text : "{}";
-    mcpauth_http_respond(ex, f->status, fields, 1, body, strlen(body));
+    testlib_route r = {.method = "GET",
+                       .target = "/jwks",
+                       .status = status,
+                       .headers = "Content-Type: application/jwk-set+json\r\n",
+                       .body = body};
+    testlib_server_route(server, &r);
 }
 
-static void fixture_open(fixture *f)
-{
-    memset(f, 0, sizeof *f);
-    f->status = 200;
-    ck_assert_int_eq(uv_loop_init(&f->loop), 0);
-    mcpauth_http_server_limits limits;
-    mcpauth_http_server_limits_init(&limits);
-    ck_assert_int_eq(mcpauth_http_server_new(&f->loop, &limits, on_request, f, &f->server), 0);
-    ck_assert_int_eq(mcpauth_http_server_listen(f->server, "127.0.0.1", 0, false), 0);
-    snprintf(f->uri, sizeof f->uri, "http://127.0.0.1:%d/jwks",
-             mcpauth_http_server_port(f->server));
-    mcpauth_http_options opts;
-    mcpauth_http_options_init(&opts);
-    ck_assert_int_eq(mcpauth_http_async_new(&f->loop, &opts, &f->http), 0);
-}
-
-static void fixture_close(fixture *f)
-{
-    mcpauth_http_async_close(f->http, NULL, NULL);
-    mcpauth_http_server_close(f->server, NULL, NULL);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&f->loop), 0);
-}
-
-/* What one get() handed its callback. */
 typedef struct answer {
+    bool done;
     int calls;
-    size_t key_count;
-    char error[256];
+    size_t key_count; /* 0 when the answer had no keys */
+    char error[512];
 } answer;
 
 static void on_keys(const mcpauth_jwks *jwks, const char *error, void *data)
 {
     answer *a = data;
     a->calls++;
+    a->done = true;
     a->key_count = jwks ? mcpauth_jwks_count(jwks) : 0;
-    snprintf(a->error, sizeof a->error, "%s", error ? error : "");
+    snprintf(a->error, sizeof a->error, "%s", error ? error : "(null)");
 }
 
-/* Runs the loop until every answer has come. */
-static void wait_for(fixture *f, answer *answers, size_t count)
+static mcpauth_jwks_cache *cache_new(int64_t cooldown)
 {
-    for (int spins = 0; spins < 1000; spins++) {
-        size_t done = 0;
-        for (size_t i = 0; i < count; i++)
-            done += answers[i].calls > 0;
-        if (done == count)
-            return;
-        uv_run(&f->loop, UV_RUN_ONCE);
-    }
-    ck_abort_msg("no answer from the cache");
-}
-
-START_TEST(file_read_at_start)
-{
-    char dir[] = "/tmp/mcpauth-jwks-cache-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[64];
-    snprintf(path, sizeof path, "%s/jwks.json", dir);
-    FILE *file = fopen(path, "w");
-    ck_assert_ptr_nonnull(file);
-    fputs(jwks_text, file);
-    fclose(file);
-
-    fixture f;
-    fixture_open(&f);
-    mcpauth_jwks_cache_config config = {.file = path, .cooldown_seconds = 30};
+    mcpauth_jwks_cache_config config = {.uri = uri, .cooldown_seconds = cooldown};
     mcpauth_error err = {0};
-    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(f.http, &config, &err);
+    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(async.http, &config, &err);
     ck_assert_msg(cache != NULL, "%s", err.message);
-    /* A file is never refetched, stale kid or not: the answer is at once. */
-    answer a = {0}, b = {0};
-    mcpauth_jwks_cache_get(cache, false, on_keys, &a);
-    mcpauth_jwks_cache_get(cache, true, on_keys, &b);
+    return cache;
+}
+
+/* One get(), run to its answer; *synchronous says whether it came at once. */
+static answer get(mcpauth_jwks_cache *cache, bool stale_kid, bool *synchronous)
+{
+    answer a = {0};
+    mcpauth_jwks_cache_get(cache, stale_kid, on_keys, &a);
+    if (synchronous)
+        *synchronous = a.done;
+    testlib_async_run_until(&async, &a.done);
     ck_assert_int_eq(a.calls, 1);
+    return a;
+}
+
+static void assert_stats(const mcpauth_jwks_cache *cache, uint64_t fetches, uint64_t failures)
+{
+    mcpauth_jwks_cache_stats stats;
+    mcpauth_jwks_cache_stats_get(cache, &stats);
+    ck_assert_uint_eq(stats.fetches, fetches);
+    ck_assert_uint_eq(stats.fetch_failures, failures);
+}
+
+/* --- fetching ----------------------------------------------------------- */
+
+START_TEST(first_fetch_then_hits)
+{
+    bool sync;
+    serve_set(200, set_one);
+    mcpauth_jwks_cache *cache = cache_new(30);
+    ck_assert_int_eq(testlib_server_hits(server, NULL, NULL), 0); /* nothing before get() */
+
+    answer a = get(cache, false, &sync);
+    ck_assert(!sync);
     ck_assert_uint_eq(a.key_count, 1);
-    ck_assert_int_eq(b.calls, 1);
-    mcpauth_jwks_cache_stats stats;
-    mcpauth_jwks_cache_stats_get(cache, &stats);
-    ck_assert_uint_eq(stats.fetches, 0);
-    mcpauth_jwks_cache_free(cache);
-    fixture_close(&f);
-    ck_assert_int_eq(f.requests, 0);
+    ck_assert_str_eq(a.error, "(null)");
+    char *request = testlib_server_last_request(server);
+    ck_assert_ptr_nonnull(strstr(request, "GET /jwks HTTP/1.1\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(request, "\r\nAccept: application/jwk-set+json, application/json\r\n"));
+    free(request);
 
-    /* A file holding no set: the cache is not made, and the file is named. */
-    file = fopen(path, "w");
-    fputs("{\"keys\":\"no\"}", file);
-    fclose(file);
-    fixture_open(&f);
-    ck_assert_ptr_null(mcpauth_jwks_cache_new(f.http, &config, &err));
-    ck_assert_int_eq(err.status, MCPAUTH_ELOCAL);
-    ck_assert_ptr_nonnull(strstr(err.message, path));
-    fixture_close(&f);
-    unlink(path);
-    rmdir(dir);
-}
-END_TEST
-
-START_TEST(fetch_once_for_all_waiting)
-{
-    fixture f;
-    fixture_open(&f);
-    mcpauth_jwks_cache_config config = {.uri = f.uri, .cooldown_seconds = 30};
-    mcpauth_error err = {0};
-    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(f.http, &config, &err);
-    ck_assert_ptr_nonnull(cache);
-    answer answers[3] = {0};
-    for (size_t i = 0; i < 3; i++)
-        mcpauth_jwks_cache_get(cache, false, on_keys, &answers[i]);
-    ck_assert_int_eq(answers[0].calls, 0); /* nothing before the fetch */
-    wait_for(&f, answers, 3);
-    for (size_t i = 0; i < 3; i++) {
-        ck_assert_int_eq(answers[i].calls, 1);
-        ck_assert_uint_eq(answers[i].key_count, 1);
+    /* Fresh keys answer at once, without asking the server again. */
+    for (int i = 0; i < 3; i++) {
+        a = get(cache, false, &sync);
+        ck_assert(sync);
+        ck_assert_uint_eq(a.key_count, 1);
     }
-    ck_assert_int_eq(f.requests, 1);
-
-    /* Fresh keys are reused; a stale kid within the cooldown fetches nothing. */
-    answer again = {0}, stale = {0};
-    mcpauth_jwks_cache_get(cache, false, on_keys, &again);
-    mcpauth_jwks_cache_get(cache, true, on_keys, &stale);
-    ck_assert_int_eq(again.calls, 1);
-    ck_assert_int_eq(stale.calls, 1);
-    ck_assert_uint_eq(stale.key_count, 1);
-    mcpauth_jwks_cache_stats stats;
-    mcpauth_jwks_cache_stats_get(cache, &stats);
-    ck_assert_uint_eq(stats.fetches, 1);
-    ck_assert_uint_eq(stats.fetch_failures, 0);
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/jwks"), 1);
+    assert_stats(cache, 1, 0);
     mcpauth_jwks_cache_free(cache);
-    fixture_close(&f);
 }
 END_TEST
 
-/* A refetch that fails keeps the keys in hand; with none, the reason is
- * the loader's. */
-START_TEST(failed_fetch)
+START_TEST(single_flight)
 {
-    fixture f;
-    fixture_open(&f);
-    f.status = 500;
-    mcpauth_jwks_cache_config config = {.uri = f.uri, .cooldown_seconds = 0};
-    mcpauth_error err = {0};
-    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(f.http, &config, &err);
-    answer first = {0};
-    mcpauth_jwks_cache_get(cache, false, on_keys, &first);
-    wait_for(&f, &first, 1);
-    ck_assert_uint_eq(first.key_count, 0);
-    ck_assert_msg(strstr(first.error, "fetching the JWKS failed: JWK Set at ") &&
-                      strstr(first.error, "HTTP 500"),
-                  "%s", first.error);
+    testlib_route r = {
+        .method = "GET", .target = "/jwks", .status = 200, .body = set_one, .delay_ms = 200};
+    testlib_server_route(server, &r);
+    mcpauth_jwks_cache *cache = cache_new(30);
+    answer a[5] = {{0}};
 
-    f.status = 200;
-    answer second = {0};
-    mcpauth_jwks_cache_get(cache, false, on_keys, &second);
-    wait_for(&f, &second, 1);
-    ck_assert_uint_eq(second.key_count, 1);
-
-    f.status = 500;
-    answer third = {0};
-    mcpauth_jwks_cache_get(cache, true, on_keys, &third); /* cooldown 0: refetch */
-    wait_for(&f, &third, 1);
-    ck_assert_uint_eq(third.key_count, 1);
-    ck_assert_str_eq(third.error, "");
-    mcpauth_jwks_cache_stats stats;
-    mcpauth_jwks_cache_stats_get(cache, &stats);
-    ck_assert_uint_eq(stats.fetches, 3);
-    ck_assert_uint_eq(stats.fetch_failures, 2);
+    for (int i = 0; i < 5; i++)
+        mcpauth_jwks_cache_get(cache, i % 2 == 1, on_keys, &a[i]);
+    for (int i = 0; i < 5; i++) {
+        testlib_async_run_until(&async, &a[i].done);
+        ck_assert_int_eq(a[i].calls, 1);
+        ck_assert_uint_eq(a[i].key_count, 1);
+    }
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/jwks"), 1);
+    assert_stats(cache, 1, 0);
     mcpauth_jwks_cache_free(cache);
-    fixture_close(&f);
 }
 END_TEST
 
-START_TEST(free_answers_waiters)
+/* A token naming a kid the set lacks: refetch (keys rotate), but never more
+ * than once per cooldown. */
+START_TEST(unknown_kid_refetch_and_cooldown)
 {
-    fixture f;
-    fixture_open(&f);
-    mcpauth_jwks_cache_config config = {.uri = f.uri, .cooldown_seconds = 30};
-    mcpauth_error err = {0};
-    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(f.http, &config, &err);
-    answer waiting = {0};
-    mcpauth_jwks_cache_get(cache, false, on_keys, &waiting);
+    bool sync;
+    serve_set(200, set_one);
+    mcpauth_jwks_cache *cache = cache_new(30);
+    ck_assert_uint_eq(get(cache, false, NULL).key_count, 1);
+
+    serve_set(200, set_two);
+    /* The first fetch was just now: within the cooldown, no refetch. */
+    answer a = get(cache, true, &sync);
+    ck_assert(sync);
+    ck_assert_uint_eq(a.key_count, 1);
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/jwks"), 1);
     mcpauth_jwks_cache_free(cache);
-    ck_assert_int_eq(waiting.calls, 1);
-    ck_assert_str_eq(waiting.error, "shutting down");
-    fixture_close(&f); /* the fetch in flight ends without its cache */
+
+    /* With no cooldown the unknown kid refetches, and the new set is used. */
+    serve_set(200, set_one);
+    cache = cache_new(0);
+    ck_assert_uint_eq(get(cache, false, NULL).key_count, 1);
+    serve_set(200, set_two);
+    a = get(cache, true, &sync);
+    ck_assert(!sync);
+    ck_assert_uint_eq(a.key_count, 2);
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/jwks"), 3);
+    assert_stats(cache, 2, 0);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+/* Keys already held keep serving when a refetch fails. */
+START_TEST(failed_refetch_keeps_keys)
+{
+    static const char *const failures[] = {"500", "bad json", "empty set"};
+    serve_set(200, set_two);
+    mcpauth_jwks_cache *cache = cache_new(0);
+    ck_assert_uint_eq(get(cache, false, NULL).key_count, 2);
+
+    for (int i = 0; i < 3; i++) {
+        if (i == 0)
+            serve_set(500, "{}");
+        else if (i == 1)
+            serve_set(200, "{\"keys\":");
+        else
+            serve_set(200, "{\"keys\":[]}");
+        answer a = get(cache, true, NULL);
+        ck_assert_msg(a.key_count == 2, "%s: %zu keys", failures[i], a.key_count);
+        ck_assert_str_eq(a.error, "(null)");
+    }
+    assert_stats(cache, 4, 3);
+
+    /* And a later good fetch replaces them. */
+    serve_set(200, set_one);
+    ck_assert_uint_eq(get(cache, true, NULL).key_count, 1);
+    assert_stats(cache, 5, 3);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+START_TEST(first_fetch_fails)
+{
+    bool sync;
+    char expected[256];
+    serve_set(503, "{}");
+    mcpauth_jwks_cache *cache = cache_new(30);
+
+    answer a = get(cache, false, &sync);
+    ck_assert(!sync);
+    ck_assert_uint_eq(a.key_count, 0);
+    snprintf(expected, sizeof expected,
+             "fetching the JWKS failed: JWK Set at \"%s\": HTTP 503 Service Unavailable", uri);
+    ck_assert_str_eq(a.error, expected);
+
+    /* Within the cooldown the failure is repeated, not the request. */
+    serve_set(200, set_one);
+    a = get(cache, false, &sync);
+    ck_assert(sync);
+    ck_assert_uint_eq(a.key_count, 0);
+    ck_assert_str_eq(a.error, expected);
+    a = get(cache, true, &sync);
+    ck_assert(sync);
+    ck_assert_str_eq(a.error, expected);
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/jwks"), 1);
+    assert_stats(cache, 1, 1);
+    mcpauth_jwks_cache_free(cache);
+
+    /* Without a cooldown the next get() tries again and succeeds. */
+    serve_set(503, "{}");
+    cache = cache_new(0);
+    ck_assert_uint_eq(get(cache, false, NULL).key_count, 0);
+    serve_set(200, set_one);
+    ck_assert_uint_eq(get(cache, false, NULL).key_count, 1);
+    assert_stats(cache, 2, 1);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+typedef struct bad_fetch {
+    int status;
+    const char *body;
+    int delay_ms;
+    const char *error;
+} bad_fetch;
+
+static const bad_fetch bad_fetches[] = {
+    {200, "not json", 0, "JSON"},
+    {200, "{\"keys\":[]}", 0, "JWK set has no usable signature key"},
+    {200, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}", 0, "JWK"},
+    {404, "", 0, "HTTP 404 Not Found"},
+    {200, "{\"keys\":[]}", 3000, "fetching the JWKS failed: "}, /* the 1 s timeout */
+};
+
+START_TEST(first_fetch_bad)
+{
+    const bad_fetch *b = &bad_fetches[_i];
+    testlib_async_close(&async);
+    testlib_async_init(&async, 1);
+    testlib_route r = {.method = "GET",
+                       .target = "/jwks",
+                       .status = b->status,
+                       .body = b->body,
+                       .delay_ms = b->delay_ms};
+    testlib_server_route(server, &r);
+    mcpauth_jwks_cache *cache = cache_new(30);
+
+    answer a = get(cache, false, NULL);
+    ck_assert_uint_eq(a.key_count, 0);
+    ck_assert_msg(strstr(a.error, b->error), "\"%s\" not in \"%s\"", b->error, a.error);
+    assert_stats(cache, 1, 1);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+START_TEST(oversized_set)
+{
+    static char big[2 * 1024 * 1024];
+    memset(big, ' ', sizeof big - 1);
+    big[0] = '{';
+    big[sizeof big - 2] = '}';
+    serve_set(200, big);
+    mcpauth_jwks_cache *cache = cache_new(30);
+
+    answer a = get(cache, false, NULL);
+    ck_assert_uint_eq(a.key_count, 0);
+    ck_assert_msg(strstr(a.error, "fetching the JWKS failed: ") && strstr(a.error, "limit"), "%s",
+                  a.error);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+START_TEST(uri_refused)
+{
+    bool sync;
+    mcpauth_jwks_cache_config config = {.uri = "http://example.com/jwks", .cooldown_seconds = 30};
+    mcpauth_error err = {0};
+    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(async.http, &config, &err);
+    ck_assert_ptr_nonnull(cache);
+
+    answer a = get(cache, false, &sync);
+    ck_assert(sync); /* the request could not even start */
+    ck_assert_uint_eq(a.key_count, 0);
+    ck_assert_msg(strncmp(a.error, "fetching the JWKS failed: ", 26) == 0, "%s", a.error);
+    assert_stats(cache, 1, 1);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+START_TEST(nothing_configured)
+{
+    bool sync;
+    mcpauth_jwks_cache_config config = {.cooldown_seconds = 30};
+    mcpauth_error err = {0};
+    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(async.http, &config, &err);
+    ck_assert_ptr_nonnull(cache);
+    answer a = get(cache, true, &sync);
+    ck_assert(sync);
+    ck_assert_uint_eq(a.key_count, 0);
+    ck_assert_str_eq(a.error, "no JWKS configured");
+    assert_stats(cache, 0, 0);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+/* --- a set read from a file --------------------------------------------- */
+
+START_TEST(from_file)
+{
+    char dir[64];
+    bool sync;
+    testlib_tmpdir_make(dir, sizeof dir, "mcpauth-jwks");
+    const char *path = testlib_path(dir, "jwks.json");
+    testlib_put_file(path, set_two);
+    mcpauth_jwks_cache_config config = {.file = path, .cooldown_seconds = 0};
+    mcpauth_error err = {0};
+    mcpauth_jwks_cache *cache = mcpauth_jwks_cache_new(async.http, &config, &err);
+    ck_assert_msg(cache != NULL, "%s", err.message);
+
+    /* Read once at start; never refetched, not even for an unknown kid. */
+    for (int i = 0; i < 2; i++) {
+        answer a = get(cache, i == 1, &sync);
+        ck_assert(sync);
+        ck_assert_uint_eq(a.key_count, 2);
+    }
+    assert_stats(cache, 0, 0);
+    mcpauth_jwks_cache_free(cache);
+
+    testlib_put_file(path, "{\"keys\":[]}");
+    ck_assert_ptr_null(mcpauth_jwks_cache_new(async.http, &config, &err));
+    ck_assert_int_eq(err.status, MCPAUTH_ELOCAL);
+    char expected[512];
+    snprintf(expected, sizeof expected, "%s: JWK set has no usable signature key", path);
+    ck_assert_str_eq(err.message, expected);
+
+    config.file = testlib_path(dir, "missing.json");
+    ck_assert_ptr_null(mcpauth_jwks_cache_new(async.http, &config, &err));
+    ck_assert_int_eq(err.status, MCPAUTH_ELOCAL);
+    testlib_tmpdir_remove(dir);
+}
+END_TEST
+
+/* --- freeing ------------------------------------------------------------ */
+
+/* Waiting callers hear "shutting down"; the fetch in flight frees itself
+ * when it ends (valgrind checks that nothing leaks). */
+START_TEST(free_with_fetch_in_flight)
+{
+    testlib_route r = {
+        .method = "GET", .target = "/jwks", .status = 200, .body = set_one, .delay_ms = 300};
+    testlib_server_route(server, &r);
+    mcpauth_jwks_cache *cache = cache_new(30);
+    answer a[2] = {{0}};
+    mcpauth_jwks_cache_get(cache, false, on_keys, &a[0]);
+    mcpauth_jwks_cache_get(cache, true, on_keys, &a[1]);
+    ck_assert(!a[0].done && !a[1].done);
+
+    mcpauth_jwks_cache_free(cache);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(a[i].calls, 1);
+        ck_assert_uint_eq(a[i].key_count, 0);
+        ck_assert_str_eq(a[i].error, "shutting down");
+    }
+    /* Let the request finish: nobody is called again. */
+    while (mcpauth_http_async_pending(async.http) > 0)
+        uv_run(&async.loop, UV_RUN_ONCE);
+    ck_assert_int_eq(a[0].calls + a[1].calls, 2);
+    mcpauth_jwks_cache_free(NULL);
 }
 END_TEST
 
@@ -247,24 +418,24 @@ static Suite *jwks_cache_suite(void)
 {
     Suite *s = suite_create("jwks_cache");
     TCase *tc = tcase_create("cache");
-    tcase_add_unchecked_fixture(tc, make_keys, free_keys);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, first_fetch_then_hits);
+    tcase_add_test(tc, single_flight);
+    tcase_add_test(tc, unknown_kid_refetch_and_cooldown);
+    tcase_add_test(tc, failed_refetch_keeps_keys);
+    tcase_add_test(tc, first_fetch_fails);
+    tcase_add_loop_test(tc, first_fetch_bad, 0, sizeof bad_fetches / sizeof bad_fetches[0]);
+    tcase_add_test(tc, oversized_set);
+    tcase_add_test(tc, uri_refused);
+    tcase_add_test(tc, nothing_configured);
+    tcase_add_test(tc, from_file);
+    tcase_add_test(tc, free_with_fetch_in_flight);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, file_read_at_start);
-    tcase_add_test(tc, fetch_once_for_all_waiting);
-    tcase_add_test(tc, failed_fetch);
-    tcase_add_test(tc, free_answers_waiters);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    if (mcpauth_http_global_init(NULL) != MCPAUTH_OK)
-        return EXIT_FAILURE;
-    SRunner *runner = srunner_create(jwks_cache_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    mcpauth_http_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run_http(jwks_cache_suite());
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mcpauth/mcp.h"
+#include "testlib.h"
 
 #define ACCEPT_BOTH "application/json, text/event-stream"
 #define T0          1700000000
@@ -1406,9 +1407,5 @@ static Suite *mcp_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(mcp_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(mcp_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "mcpauth/mcp_legacy.h"
 #include "src/mcp/mcp_internal.h"
+#include "testlib.h"
 
 #define NOW 1700000000
 
@@ -305,9 +306,5 @@ static Suite *legacy_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(legacy_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(legacy_suite());
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "src/mcp/mcp_internal.h"
+#include "testlib.h"
 
 #define T0 1700000000
 
@@ -430,9 +431,5 @@ static Suite *mcp_session_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(mcp_session_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(mcp_session_suite());
 }

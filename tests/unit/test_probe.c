@@ -8,6 +8,7 @@
 
 #include "mcpauth/probe.h"
 #include "src/probe/probe_internal.h"
+#include "testlib.h"
 
 /* A response with one Content-Type header and body (borrowed). */
 typedef struct fake_response {
@@ -177,9 +178,5 @@ static Suite *probe_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(probe_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(probe_suite());
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mcpauth/secret.h"
+#include "testlib.h"
 
 /* --- mcpauth_secret_equal ----------------------------------------------- */
 
@@ -205,9 +206,5 @@ static Suite *secret_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(secret_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(secret_suite());
 }

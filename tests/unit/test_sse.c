@@ -7,6 +7,7 @@
 
 #include "mcpauth/http_sse.h"
 #include "src/mcp/mcp_internal.h"
+#include "testlib.h"
 
 START_TEST(event_format)
 {
@@ -190,9 +191,5 @@ static Suite *sse_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(sse_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(sse_suite());
 }

@@ -6,6 +6,7 @@
 
 #include "mcpauth/json.h"
 #include "mcpauth/token.h"
+#include "testlib.h"
 
 #define NOW      INT64_C(1767222100)
 #define ISSUER   "http://127.0.0.1:3000"
@@ -896,9 +897,5 @@ static Suite *token_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(token_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(token_suite());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mcpauth/token_cache.h"
+#include "testlib.h"
 
 #define NOW          INT64_C(1767222100)
 #define TTL          300
@@ -487,9 +488,5 @@ static Suite *token_cache_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(token_cache_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(token_cache_suite());
 }

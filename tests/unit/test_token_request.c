@@ -7,6 +7,7 @@
 
 #include "mcpauth/http_client.h"
 #include "mcpauth/oauth_token.h"
+#include "testlib.h"
 
 static const char *const resources[] = {"https://mcp.example/mcp", "https://b.example/x?y=1"};
 
@@ -386,13 +387,5 @@ static Suite *token_request_suite(void)
 
 int main(void)
 {
-    mcpauth_error err;
-    if (mcpauth_http_global_init(&err) != MCPAUTH_OK)
-        return EXIT_FAILURE;
-    SRunner *runner = srunner_create(token_request_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    mcpauth_http_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run_http(token_request_suite());
 }

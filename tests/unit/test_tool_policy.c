@@ -7,6 +7,8 @@
 #include "mcpauth/json.h"
 #include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/strbuf.h"
+#include "mcpauth/mcp_tool_policy.h"
+#include "testlib.h"
 
 /* A policy from the JSON text of a "tools" object; fails the test when it
  * does not parse. */
@@ -966,9 +968,5 @@ static Suite *tool_policy_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(tool_policy_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(tool_policy_suite());
 }

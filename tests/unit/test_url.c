@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcpauth/url.h"
+#include "testlib.h"
 
 /* --- mcpauth_url_parse: accepted ---------------------------------------- */
 
@@ -729,9 +730,5 @@ static Suite *url_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(url_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(url_suite());
 }

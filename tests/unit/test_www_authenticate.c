@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcpauth/www_authenticate.h"
+#include "testlib.h"
 
 static mcpauth_challenge_list parse_ok(const char *value)
 {
@@ -416,9 +417,5 @@ static Suite *www_authenticate_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(www_authenticate_suite());
-    srunner_run_all(runner, CK_ENV);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return testlib_run(www_authenticate_suite());
 }

@@ -29,8 +29,8 @@
 // - It refuses to introspect/revoke JWT access tokens (400 unsupported_token_type):
 //   use accessTokenFormat 'opaque' for RFC 7662 / RFC 7009 tests.
 
-import http from 'node:http';
 import crypto from 'node:crypto';
+import { startHttpServer } from '../../lib/harness.mjs';
 
 // oidc-provider's noise: the Node 20 runtime warning (printed when the module is first
 // evaluated), the development-only devInteractions / in-memory adapter warnings and the
@@ -59,23 +59,6 @@ function signingKeys() {
   };
 }
 
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
-
-function closer(server) {
-  return () => new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections(); // keep-alive sockets would otherwise hold the loop
-  });
-}
-
 /**
  * Start oidc-provider on 127.0.0.1:<free port>.
  * @param {object} [options]
@@ -102,9 +85,8 @@ export async function startAuthServer(options = {}) {
   }
 
   let handler = (req, res) => { res.statusCode = 503; res.end(); };
-  const server = http.createServer((req, res) => handler(req, res));
-  const port = await listen(server);
-  const origin = `http://127.0.0.1:${port}`;
+  const server = await startHttpServer((req, res) => handler(req, res));
+  const { port, origin } = server;
   const issuer = origin + issuerPath;
 
   const config = {
@@ -180,7 +162,7 @@ export async function startAuthServer(options = {}) {
     origin,
     url: (path = '') => issuer + path,
     provider,
-    stop: closer(server),
+    stop: server.stop,
   };
 }
 
@@ -207,7 +189,7 @@ export async function startProtectedResource({
 } = {}) {
   const path = resource.includes('://') ? new URL(resource).pathname : resource;
   let origin;
-  const server = http.createServer((req, res) => {
+  const server = await startHttpServer((req, res) => {
     const [pathname] = splitUrl(req.url);
     const resourceUrl = origin + (path === '/' ? '' : path);
     const wellKnown = '/.well-known/oauth-protected-resource';
@@ -238,11 +220,7 @@ export async function startProtectedResource({
     }
     res.writeHead(404);
     res.end();
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  origin = `http://127.0.0.1:${server.address().port}`;
-  return { url: origin + (path === '/' ? '' : path), origin, stop: closer(server) };
+  }, { port });
+  origin = server.origin;
+  return { url: origin + (path === '/' ? '' : path), origin, stop: server.stop };
 }
