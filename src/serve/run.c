@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 #define DRAIN_POLL_MS 50
 #define LOG_FLUSH_MS  200
+#define FD_RESERVE    256 /* per worker: outbound calls, backends, logs */
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -114,6 +116,7 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
                                      &ctx->server);
     if (rc == 0) {
         mcpauth_http_server_on_refused(ctx->server, serve_handle_refused, ctx);
+        mcpauth_http_server_on_limit(ctx->server, serve_handle_limit, ctx);
         rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
                                         reuse_port);
     }
@@ -511,10 +514,35 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
     return st;
 }
 
+/* The usual soft limit of 1024 descriptors runs out long before
+ * --max-connections, and then outbound calls fail too: raise it to the hard
+ * limit, and warn when even that is short. The limit is per process, and
+ * each worker holds up to --max-connections. */
+static void raise_descriptor_limit(const mcpauth_serve_config *config)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    uint64_t need = (uint64_t)config->limits.max_connections + FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        serve_log_event(config, "warning",
+                        "file descriptor limit %llu is below --max-connections %zu plus %d for "
+                        "outbound calls and backends, which each worker process may need: "
+                        "clients past it get 503 (raise the hard limit: ulimit -Hn, LimitNOFILE=)",
+                        (unsigned long long)rl.rlim_cur, config->limits.max_connections,
+                        FD_RESERVE);
+}
+
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit(config);
     discovered found;
     serve_resource resource;
     serve_dev dev = {0};
