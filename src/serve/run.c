@@ -515,10 +515,11 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
 }
 
 /* The usual soft limit of 1024 descriptors runs out long before
- * --max-connections, and then outbound calls fail too: raise it to the hard
- * limit, and warn when even that is short. The limit is per process, and
- * each worker holds up to --max-connections. */
-static void raise_descriptor_limit(const mcpauth_serve_config *config)
+ * --max-connections, and then outbound calls (introspection, keys) fail too,
+ * so valid tokens get 503. Raise it to the hard limit; when even that is
+ * short, cap the connections so that FD_RESERVE stay free, and say so. The
+ * limit is per process, and each worker holds up to --max-connections. */
+static void fit_descriptor_limit(mcpauth_serve_config *config)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -528,21 +529,24 @@ static void raise_descriptor_limit(const mcpauth_serve_config *config)
         if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
             rl = raised;
     }
-    uint64_t need = (uint64_t)config->limits.max_connections + FD_RESERVE;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-        serve_log_event(config, "warning",
-                        "file descriptor limit %llu is below --max-connections %zu plus %d for "
-                        "outbound calls and backends, which each worker process may need: "
-                        "clients past it get 503 (raise the hard limit: ulimit -Hn, LimitNOFILE=)",
-                        (unsigned long long)rl.rlim_cur, config->limits.max_connections,
-                        FD_RESERVE);
+    size_t wanted = config->limits.max_connections;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)wanted + FD_RESERVE)
+        return;
+    size_t fit =
+        rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE : (size_t)rl.rlim_cur / 2;
+    config->limits.max_connections = fit;
+    serve_log_event(config, "warning",
+                    "file descriptor limit %llu: at most %zu connections per worker, not "
+                    "--max-connections %zu (%d are kept for outbound calls and backends); "
+                    "raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+                    (unsigned long long)rl.rlim_cur, fit, wanted, FD_RESERVE);
 }
 
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    raise_descriptor_limit(config);
+    fit_descriptor_limit(config);
     discovered found;
     serve_resource resource;
     serve_dev dev = {0};
