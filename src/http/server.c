@@ -870,11 +870,16 @@ static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 /* The client closed its sending side. RFC 9112 §9.6: a client may do so
  * right after its request, and still reads the answer; so every request
  * received is answered, immediate or not, and then the connection closes.
- * (A client that closed both sides shows when a write fails.) A reset, or a
- * request cut short, ends the connection now. */
+ * (A client that closed both sides shows when a write fails.) A stream
+ * under way has no end to wait for: a client that sends FIN then has gone,
+ * and the stream is aborted at once, as are a reset and a request cut
+ * short. */
 static void conn_on_eof(connection *conn, ssize_t status)
 {
-    if (status != UV_EOF || conn->parsing) {
+    bool gone = status != UV_EOF || conn->parsing;
+    for (mcpauth_http_exchange *ex = conn->head; ex && !gone; ex = ex->next)
+        gone = ex->state == EXCHANGE_STREAMING;
+    if (gone) {
         conn_close(conn);
         return;
     }
