@@ -53,14 +53,17 @@ typedef struct mcpauth_http_field {
 typedef void (*mcpauth_http_request_cb)(mcpauth_http_exchange *ex, void *data);
 
 /* Called when the connection of an unanswered or streaming exchange goes
- * away; ex stays valid until the application answers or ends it (which then
- * does nothing but free it). */
+ * away: a reset, a failed write, the server closing. The client's FIN ends
+ * streams only: a client that half-closes after its request still gets
+ * the answer (RFC 9112 §9.6). ex stays valid until the application answers
+ * or ends it (which then does nothing but free it). */
 typedef void (*mcpauth_http_abort_cb)(mcpauth_http_exchange *ex, void *data);
 
 typedef void (*mcpauth_http_server_closed_cb)(mcpauth_http_server *server, void *data);
 
 /* Called when the server itself answers a request without the application
- * (400 malformed, 408 timeout, 413, 431, 501, 503 too many connections), so
+ * (400 malformed, 408 timeout, 413, 431, 501, 505, 503 too many connections
+ * or shutting down), so
  * the application can log and count it. method and path are NULL when they
  * were not read yet; everything is borrowed for the call. */
 typedef void (*mcpauth_http_refused_cb)(int status, const char *peer, const char *method,
