@@ -21,10 +21,12 @@
 #include <fcntl.h>
 #include <http_parser.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,7 +100,7 @@ struct connection {
     bool in_parse; /* inside http_parser_execute */
     int writes_pending;
     uint64_t bytes_queued; /* ever handed to uv_write() */
-    uint64_t sent_mark;    /* of those, written to the socket at the last check */
+    uint64_t sent_mark;    /* of those, taken by the client at the last check */
     uint64_t progress_ms;  /* when output last moved (monotonic_ms) */
     char *stash;           /* bytes read but not parsed while paused */
     size_t stash_length;
@@ -422,16 +424,30 @@ static mcpauth_http_exchange *exchange_enqueue(connection *conn)
     return ex;
 }
 
+/* Response bytes the client's TCP has acknowledged: those written to the
+ * socket less those still in its send queue (SIOCOUTQ). A slow reader's
+ * progress shows there long before libuv's write queue moves, since the
+ * kernel asks for more only once a third of its buffer is free. */
+static uint64_t conn_bytes_taken(const connection *conn)
+{
+    uint64_t written =
+        conn->bytes_queued - uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
+    uv_os_fd_t fd;
+    int in_kernel = 0;
+    if (uv_fileno((const uv_handle_t *)&conn->tcp, &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &in_kernel) == 0 && in_kernel > 0 && (uint64_t)in_kernel <= written)
+        written -= (uint64_t)in_kernel;
+    return written;
+}
+
 /* The write timeout: unsent output that has not moved for write_timeout_ms
  * belongs to a client that does not read; it would hold its memory until
- * TCP gives up, if ever. Checked a few times per timeout, since progress
- * shows only as a shrinking write queue. */
+ * TCP gives up, if ever. Checked a few times per timeout. */
 static void conn_check_output(connection *conn)
 {
     uint64_t timeout = conn->server->limits.write_timeout_ms;
     uint64_t now = monotonic_ms();
-    uint64_t sent =
-        conn->bytes_queued - uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
+    uint64_t sent = conn_bytes_taken(conn);
     if (sent != conn->sent_mark) {
         conn->sent_mark = sent;
         conn->progress_ms = now;

@@ -49,6 +49,7 @@ typedef struct client {
     size_t length;
     size_t capacity;
     int write_errors;
+    bool one_read_at_a_time; /* stops reading after each read (a slow reader) */
 } client;
 
 /* What the request callback saw, copied before the exchange is answered. */
@@ -214,6 +215,8 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         c->length += (size_t)nread;
         c->data[c->length] = '\0';
+        if (c->one_read_at_a_time)
+            uv_read_stop(stream);
     } else if (nread < 0) {
         c->eof = true;
         c->read_status = nread;
@@ -2127,6 +2130,41 @@ START_TEST(write_timeout_closes_stuck_connection)
 }
 END_TEST
 
+static void read_once_more(void)
+{
+    client *c = &H.clients[0];
+    if (!c->eof && !uv_is_active((uv_handle_t *)&c->tcp))
+        client_resume(c);
+}
+
+/* A slow reader whose output keeps moving, a read at a time, is not cut by
+ * the write timeout, even within one long response. */
+START_TEST(write_timeout_spares_slow_reader)
+{
+    mcpauth_http_server_limits limits;
+    test_limits(&limits);
+    limits.write_timeout_ms = 300;
+    server_start(&limits);
+    big_prepare();
+    client *c = client_open(0);
+    int small = 16 * 1024;
+    uv_recv_buffer_size((uv_handle_t *)&c->tcp, &small);
+    c->one_read_at_a_time = true;
+    client_send(c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    WAIT_UNTIL(H.requests == 1, "the request");
+    H.on_tick = read_once_more;
+    uv_timer_start(&H.ticker, on_ticker, 100, 100);
+    run_for(1200);
+    uv_timer_stop(&H.ticker);
+    ck_assert_msg(c->length < BIG_LENGTH / 2, "the reader was not slow: %zu bytes", c->length);
+    ck_assert_int_eq(H.limits_hit[MCPAUTH_HTTP_LIMIT_WRITE_TIMEOUT], 0);
+    ck_assert_uint_eq(mcpauth_http_server_connection_count(H.server), 1);
+    c->one_read_at_a_time = false;
+    big_expect_complete(c);
+    finish();
+}
+END_TEST
+
 static void stream_write_64k(void)
 {
     if (H.held_count == 0)
@@ -2293,6 +2331,7 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, drain_lets_pending_response_finish);
     tcase_add_test(tc, unread_output_stops_reading);
     tcase_add_test(tc, write_timeout_closes_stuck_connection);
+    tcase_add_test(tc, write_timeout_spares_slow_reader);
     tcase_add_test(tc, unread_stream_bounded_then_closed);
     tcase_add_test(tc, no_file_descriptor_503);
     suite_add_tcase(s, tc);
