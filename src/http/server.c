@@ -454,6 +454,12 @@ static void conn_check_output(connection *conn)
     }
     if (now - conn->progress_ms >= timeout) {
         server_limit(conn->server, MCPAUTH_HTTP_LIMIT_WRITE_TIMEOUT, conn->peer);
+        /* A reset: a plain close would leave the unsent bytes to the
+         * kernel, which keeps them until the client reads or TCP gives up. */
+        uv_os_fd_t fd;
+        struct linger reset = {1, 0};
+        if (uv_fileno((const uv_handle_t *)&conn->tcp, &fd) == 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
         conn_close(conn);
         return;
     }

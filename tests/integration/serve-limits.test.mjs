@@ -13,10 +13,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { MCPAUTH_BIN, startHttpServer, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { MCPAUTH_BIN, REPO_ROOT, startHttpServer, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 
 const CLIENT_ID = 'rs-client';
 const CLIENT_SECRET = 'rs-secret';
+const ECHO = path.join(REPO_ROOT, 'tests/fixtures/backends/echo.mjs');
 
 /** A fake RFC 8414 + RFC 7662 authorization server; tokens starting "good" are active,
  * answered after `delayMs`; `calls` counts introspections. */
@@ -176,6 +177,41 @@ describe('a client that never reads (--max-output-buffer, --write-timeout)', () 
     const c = await startServe(['--config', file]);
     serves.push(c);
     assert.equal((await get(c.url('/healthz'))).status, 200);
+  });
+});
+
+describe('an event stream that is never read (legacy HTTP+SSE)', () => {
+  test('answers pile up on the stream: bounded, the session dropped, the connection closed', async () => {
+    const s = await startServe(['--no-auth', '--max-output-buffer', '262144', '--write-timeout', '2',
+      '--', process.execPath, ECHO]);
+    serves.push(s);
+    const before = rssKiB(s.pid);
+    const conn = await rawConnect(s.port);
+    conn.socket.write(`GET /sse HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: text/event-stream\r\n\r\n`);
+    for (let i = 0; i < 50 && !/session_id=[0-9a-f]+/.test(conn.data.toString()); i++) await sleep(50);
+    const endpoint = /(\/messages\?session_id=[0-9a-f]+)/.exec(conn.data.toString())[1];
+    conn.socket.pause(); // from now on, nothing is read
+    const post = (message) => fetch(s.url(endpoint), {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message),
+    }).then((r) => r.status).catch(() => 0);
+    await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const big = 'x'.repeat(256 * 1024);
+    let peak = before;
+    for (let i = 0; i < 80; i++) {
+      const status = await post({ jsonrpc: '2.0', id: 10 + i, method: 'tools/call', params: { name: 'echo', arguments: { big } } });
+      peak = Math.max(peak, rssKiB(s.pid));
+      if (status !== 202) break; // the session is gone
+    }
+    assert.ok(peak - before < 32 * 1024, `RSS grew by ${peak - before} KiB (20 MiB of answers sent)`);
+    // Its output does not move: closed (with a reset) by the write timeout.
+    await s.waitForLog(/closed a connection whose output did not move/, 8000);
+    const m = await get(s.url('/metrics'));
+    conn.socket.resume(); // the reset is there to read
+    const closed = await Promise.race([conn.closed.then(() => true), sleep(3000).then(() => false)]);
+    assert.ok(closed, 'the stream connection is still open');
+    assert.match(m.body, /mcpauth_http_limit_hits_total\{limit="stream_output_buffer"\} [1-9]/);
+    assert.match(s.stderr(), /refused a stream write/);
   });
 });
 
