@@ -51,6 +51,8 @@ enum {
     OPT_MAX_PIPELINED,
     OPT_HEADER_TIMEOUT,
     OPT_IDLE_TIMEOUT,
+    OPT_MAX_OUTPUT_BUFFER,
+    OPT_WRITE_TIMEOUT,
     OPT_SHUTDOWN_TIMEOUT,
     OPT_LOG_FORMAT,
     OPT_CONFIG,
@@ -148,6 +150,10 @@ static const cmd_option server_options[] = {
     {"max-pipelined", 0, "N", OPT_MAX_PIPELINED, "requests read ahead per connection (16)"},
     {"header-timeout", 0, "SECONDS", OPT_HEADER_TIMEOUT, "time to send request headers (10)"},
     {"idle-timeout", 0, "SECONDS", OPT_IDLE_TIMEOUT, "idle keep-alive connections close (60)"},
+    {"max-output-buffer", 0, "BYTES", OPT_MAX_OUTPUT_BUFFER,
+     "unsent response bytes per connection before reading stops (1048576)"},
+    {"write-timeout", 0, "SECONDS", OPT_WRITE_TIMEOUT,
+     "a connection whose output does not move this long closes (60)"},
     {"shutdown-timeout", 0, "SECONDS", OPT_SHUTDOWN_TIMEOUT,
      "on SIGTERM, time for requests in flight (10)"},
     {"log-format", 0, "FORMAT", OPT_LOG_FORMAT, "text (default) or json"},
@@ -448,6 +454,11 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_ms("header-timeout", arg, &c->limits.header_timeout_ms);
     case OPT_IDLE_TIMEOUT:
         return set_ms("idle-timeout", arg, &c->limits.idle_timeout_ms);
+    case OPT_MAX_OUTPUT_BUFFER:
+        return set_size("max-output-buffer", arg, 4096, 1024L * 1024 * 1024,
+                        &c->limits.max_output_bytes);
+    case OPT_WRITE_TIMEOUT:
+        return set_ms("write-timeout", arg, &c->limits.write_timeout_ms);
     case OPT_SHUTDOWN_TIMEOUT:
         return set_seconds("shutdown-timeout", arg, &c->shutdown_timeout_seconds);
     case OPT_LOG_FORMAT:

@@ -5,10 +5,13 @@
  * answers it, which may be much later (after an introspection call), or
  * streams to it (Server-Sent Events). Requests pipelined on one connection
  * are answered in order. Every limit is explicit: header and body bytes,
- * open connections, requests in flight per connection, and the header and
- * idle timeouts that stop slow-loris clients. A request over a limit gets
- * the matching 4xx/5xx and, when the stream cannot be trusted any more, the
- * connection is closed; the server itself is never affected.
+ * open connections, requests in flight per connection, unsent output per
+ * connection, and the header, idle and write timeouts that stop slow-loris
+ * clients and clients that never read. A request over a limit gets the
+ * matching 4xx/5xx and, when the stream cannot be trusted any more, the
+ * connection is closed; the server itself is never affected. Out of file
+ * descriptors, a new client still gets a 503 (one descriptor is held in
+ * reserve for that) instead of a reset.
  *
  * Nothing here blocks; every function must be called on the loop's thread.
  */
@@ -24,13 +27,17 @@ typedef struct mcpauth_http_server mcpauth_http_server;
 typedef struct mcpauth_http_exchange mcpauth_http_exchange;
 
 typedef struct mcpauth_http_server_limits {
-    size_t max_header_bytes;     /* request line + headers; 431 past it (16 KiB) */
-    size_t max_body_bytes;       /* 413 past it (1 MiB) */
-    size_t max_connections;      /* further connections are closed at once (10000) */
-    size_t max_pipelined;        /* requests read ahead per connection (16) */
-    uint64_t header_timeout_ms;  /* a request's headers must arrive within (10000) */
-    uint64_t body_timeout_ms;    /* and its body within (30000) */
-    uint64_t idle_timeout_ms;    /* keep-alive connection with nothing to do (60000) */
+    size_t max_header_bytes;    /* request line + headers; 431 past it (16 KiB) */
+    size_t max_body_bytes;      /* 413 past it (1 MiB) */
+    size_t max_connections;     /* further connections are closed at once (10000) */
+    size_t max_pipelined;       /* requests read ahead per connection (16) */
+    uint64_t header_timeout_ms; /* a request's headers must arrive within (10000) */
+    uint64_t body_timeout_ms;   /* and its body within (30000) */
+    uint64_t idle_timeout_ms;   /* keep-alive connection with nothing to do (60000) */
+    size_t max_output_bytes;    /* unsent response bytes per connection before reading
+                                   stops and stream writes are refused (1 MiB) */
+    uint64_t write_timeout_ms;  /* unsent output that has not moved this long: the
+                                   connection is closed (60000) */
 } mcpauth_http_server_limits;
 
 void mcpauth_http_server_limits_init(mcpauth_http_server_limits *limits);
@@ -46,19 +53,37 @@ typedef struct mcpauth_http_field {
 typedef void (*mcpauth_http_request_cb)(mcpauth_http_exchange *ex, void *data);
 
 /* Called when the connection of an unanswered or streaming exchange goes
- * away; ex stays valid until the application answers or ends it (which then
- * does nothing but free it). */
+ * away: a reset, a failed write, the server closing. The client's FIN ends
+ * streams only: a client that half-closes after its request still gets
+ * the answer (RFC 9112 §9.6). ex stays valid until the application answers
+ * or ends it (which then does nothing but free it). */
 typedef void (*mcpauth_http_abort_cb)(mcpauth_http_exchange *ex, void *data);
 
 typedef void (*mcpauth_http_server_closed_cb)(mcpauth_http_server *server, void *data);
 
 /* Called when the server itself answers a request without the application
- * (400 malformed, 408 timeout, 413, 431, 501, 503 too many connections), so
+ * (400 malformed, 408 timeout, 413, 431, 501, 505, 503 too many connections
+ * or shutting down), so
  * the application can log and count it. method and path are NULL when they
  * were not read yet; everything is borrowed for the call. */
 typedef void (*mcpauth_http_refused_cb)(int status, const char *peer, const char *method,
                                         const char *path, const char *reason, uint64_t start_ns,
                                         void *data);
+
+/* The limits that act without an answer to count them by: see
+ * mcpauth_http_server_on_limit(). */
+typedef enum mcpauth_http_limit {
+    MCPAUTH_HTTP_LIMIT_OUTPUT,           /* reading paused: unsent output over the bound */
+    MCPAUTH_HTTP_LIMIT_STREAM_OUTPUT,    /* a stream write refused for the same reason */
+    MCPAUTH_HTTP_LIMIT_WRITE_TIMEOUT,    /* closed: output did not move for the write timeout */
+    MCPAUTH_HTTP_LIMIT_FILE_DESCRIPTORS, /* accept failed (EMFILE, ENFILE): 503 and closed */
+} mcpauth_http_limit;
+
+#define MCPAUTH_HTTP_LIMIT_COUNT 4
+
+/* Called each time one of those limits acts; peer ("127.0.0.1", or "-") is
+ * borrowed for the call. */
+typedef void (*mcpauth_http_limit_cb)(mcpauth_http_limit limit, const char *peer, void *data);
 
 /* Creates a server on loop; *out is owned until mcpauth_http_server_close().
  * Returns 0 or a negative libuv error code. */
@@ -76,14 +101,20 @@ int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, in
 void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
                                     void *data);
 
+/* Sets the callback for limits hit (see mcpauth_http_limit). */
+void mcpauth_http_server_on_limit(mcpauth_http_server *server, mcpauth_http_limit_cb cb,
+                                  void *data);
+
 /* The bound port, or -1 when not listening. */
 int mcpauth_http_server_port(const mcpauth_http_server *server);
 
 /* Open connections right now. */
 size_t mcpauth_http_server_connection_count(const mcpauth_http_server *server);
 
-/* Stops accepting; idle keep-alive connections are closed; connections with
- * requests in progress close after their last response. */
+/* Stops accepting. Idle keep-alive connections are closed, between
+ * requests only: a request already arriving is read and answered. A
+ * connection with requests in progress answers them with Connection: close,
+ * and a request pipelined behind them gets 503 with Connection: close. */
 void mcpauth_http_server_drain(mcpauth_http_server *server);
 
 /* Closes everything now (in-flight exchanges are aborted) and frees the
@@ -130,11 +161,13 @@ void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_h
 void mcpauth_http_stream_start(mcpauth_http_exchange *ex, int status,
                                const mcpauth_http_field *fields, size_t field_count);
 
-/* Queues data on the stream. Returns 0, or UV_ECONNRESET when the client is
- * gone (the application should then end the stream). */
+/* Queues data on the stream. Returns 0; UV_ECONNRESET when the client is
+ * gone; UV_ENOBUFS, queueing nothing, when the connection's unsent output is
+ * already over max_output_bytes (a client that does not read: the
+ * application should end the stream, or drop what it wanted to send). */
 int mcpauth_http_stream_write(mcpauth_http_exchange *ex, const char *data, size_t length);
 
-/* Bytes queued on the stream but not yet written to the socket: for
+/* Bytes queued on the connection but not yet written to the socket: for
  * back-pressure. */
 size_t mcpauth_http_stream_pending(const mcpauth_http_exchange *ex);
 

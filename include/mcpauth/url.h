@@ -24,6 +24,15 @@ typedef struct mcpauth_url {
  * with mcpauth_url_free(). */
 mcpauth_status mcpauth_url_parse(const char *text, mcpauth_url *out, mcpauth_error *err);
 
+/* Parses an authority as the Host header field carries it (RFC 9110 §7.2,
+ * RFC 3986 §3.2.2): uri-host [ ":" port ], strictly: a reg-name of letters,
+ * digits, '-', '.', '_' and '~', or a bracketed IPv6 literal; then nothing
+ * but an optional port from 1 to 65535. "[::1]evil.com" and
+ * "localhost:80@evil.com" are refused (MCPAUTH_EUSAGE). On success out has
+ * host, port (0 when absent) and port_explicit, the other members NULL; the
+ * caller frees it with mcpauth_url_free(). */
+mcpauth_status mcpauth_url_parse_authority(const char *text, mcpauth_url *out, mcpauth_error *err);
+
 /* Frees the strings inside url (not url itself); safe on a zeroed struct. */
 void mcpauth_url_free(mcpauth_url *url);
 

@@ -77,6 +77,7 @@ const char *mcpauth_http_status_text(long status)
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default: return "";
     }
     /* clang-format on */

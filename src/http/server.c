@@ -5,27 +5,43 @@
  * the queue, later answers wait in their exchange's buffer, so pipelined
  * responses keep their order (RFC 9112 §9.3.2). When the queue is full the
  * parser is paused and reading stops until the application catches up:
- * back-pressure instead of unbounded buffering.
+ * back-pressure instead of unbounded buffering. The same happens while the
+ * connection's unsent output is over its bound: a client that pipelines
+ * requests and never reads the answers cannot make the server queue them
+ * without end, and once its output stops moving it is closed.
+ *
+ * The listening socket is polled and accepted here rather than by libuv,
+ * so that running out of file descriptors can be answered: libuv's own
+ * fallback accepts and closes (a reset, and nothing to log or count).
  */
 #include "mcpauth/http_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 #include "mcpauth/http_client.h"
 #include "mcpauth/strbuf.h"
+#include "mcpauth/url.h"
 
 #define READ_BUFFER_SIZE  (64 * 1024)
 #define MAX_HEADER_FIELDS 100
 #define MAX_METHOD_LENGTH 16
+#define LISTEN_BACKLOG    1024
+#define ACCEPTS_PER_WAKE  128 /* then other handles get their turn */
+#define ACCEPT_RETRY_MS   100 /* out of descriptors with none in reserve */
 
 typedef struct connection connection;
 
@@ -75,19 +91,28 @@ struct connection {
     size_t queued;
     size_t header_bytes;
     bool in_body;
-    bool no_more_requests; /* after "Connection: close", an error, or drain */
+    bool no_more_requests; /* after "Connection: close", an error, EOF or drain */
+    bool drain_refuse;     /* draining: the next request gets 503, Connection: close */
     bool closing;
+    bool shutting_down; /* uv_shutdown() issued */
+    bool write_watch;   /* the timer watches unsent output for progress */
     bool reading;
     bool in_parse; /* inside http_parser_execute */
     int writes_pending;
-    char *stash; /* bytes read but not parsed while paused */
+    uint64_t bytes_queued; /* ever handed to uv_write() */
+    uint64_t sent_mark;    /* of those, taken by the client at the last check */
+    uint64_t progress_ms;  /* when output last moved (monotonic_ms) */
+    char *stash;           /* bytes read but not parsed while paused */
     size_t stash_length;
     char peer[64];
 };
 
 struct mcpauth_http_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    uv_poll_t listener;
+    uv_timer_t accept_timer; /* resumes accepting after a pause */
+    int listen_fd;
+    int reserve_fd; /* held open to answer 503 when descriptors run out */
     bool listening;
     bool draining;
     bool closing;
@@ -97,6 +122,8 @@ struct mcpauth_http_server {
     void *data;
     mcpauth_http_refused_cb on_refused;
     void *refused_data;
+    mcpauth_http_limit_cb on_limit;
+    void *limit_data;
     connection *connections;
     size_t connection_count;
     int handles_open;
@@ -118,6 +145,7 @@ static void conn_close(connection *conn);
 static void conn_maybe_resume(connection *conn);
 static void conn_flush(connection *conn);
 static void conn_arm_timer(connection *conn);
+static void conn_on_timeout(uv_timer_t *timer);
 
 /* ---- exchanges ---- */
 
@@ -184,6 +212,35 @@ static void server_release_handle(mcpauth_http_server *server, int count)
     }
 }
 
+/* Not uv_now(): the loop's time is from before the work of this turn,
+ * which may be writing megabytes. */
+static uint64_t monotonic_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+static void server_limit(mcpauth_http_server *server, mcpauth_http_limit limit, const char *peer)
+{
+    if (server->on_limit)
+        server->on_limit(limit, peer, server->limit_data);
+}
+
+/* Response bytes not yet written to the socket: libuv's write queue and the
+ * answers waiting for their turn. */
+static size_t conn_unsent(const connection *conn)
+{
+    size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
+    for (const mcpauth_http_exchange *ex = conn->head; ex; ex = ex->next)
+        n += ex->out.length;
+    return n;
+}
+
+static bool conn_output_full(const connection *conn)
+{
+    size_t bound = conn->server->limits.max_output_bytes;
+    return bound > 0 && conn_unsent(conn) > bound;
+}
+
 static void conn_on_closed_timer(uv_handle_t *handle)
 {
     connection *conn = handle->data;
@@ -244,6 +301,7 @@ static void conn_stop_reading(connection *conn)
 
 static void conn_on_shutdown(uv_shutdown_t *req, int status)
 {
+    (void)status;
     connection *conn = req->data;
     free(req);
     conn_close(conn);
@@ -252,10 +310,11 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status)
 /* Closes after everything queued has been written. */
 static void conn_finish(connection *conn)
 {
-    if (conn->closing)
+    if (conn->closing || conn->shutting_down)
         return;
     if (conn->writes_pending > 0)
         return; /* on_write calls back here */
+    conn->shutting_down = true;
     uv_shutdown_t *req = malloc(sizeof *req);
     if (!req || uv_shutdown(req, (uv_stream_t *)&conn->tcp, conn_on_shutdown) != 0) {
         free(req);
@@ -275,10 +334,14 @@ static void conn_on_write(uv_write_t *req, int status)
         conn_close(conn);
         return;
     }
-    if (conn->no_more_requests && !conn->head && conn->writes_pending == 0)
+    conn->progress_ms = monotonic_ms();
+    if (conn->no_more_requests && !conn->head && conn->writes_pending == 0) {
         conn_finish(conn);
-    else if (conn->writes_pending == 0)
+        return;
+    }
+    if (conn->writes_pending == 0)
         conn_arm_timer(conn); /* now idle: start counting */
+    conn_maybe_resume(conn);  /* reading may have stopped on unsent output */
 }
 
 static int conn_write(connection *conn, const char *data, size_t length)
@@ -301,7 +364,9 @@ static int conn_write(connection *conn, const char *data, size_t length)
         conn_close(conn);
         return rc;
     }
-    conn->writes_pending++;
+    if (conn->writes_pending++ == 0)
+        conn->progress_ms = monotonic_ms(); /* output starts moving now */
+    conn->bytes_queued += length;
     return 0;
 }
 
@@ -359,9 +424,57 @@ static mcpauth_http_exchange *exchange_enqueue(connection *conn)
     return ex;
 }
 
+/* Response bytes the client's TCP has acknowledged: those written to the
+ * socket less those still in its send queue (SIOCOUTQ). A slow reader's
+ * progress shows there long before libuv's write queue moves, since the
+ * kernel asks for more only once a third of its buffer is free. */
+static uint64_t conn_bytes_taken(const connection *conn)
+{
+    uint64_t written =
+        conn->bytes_queued - uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
+    uv_os_fd_t fd;
+    int in_kernel = 0;
+    if (uv_fileno((const uv_handle_t *)&conn->tcp, &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &in_kernel) == 0 && in_kernel > 0 && (uint64_t)in_kernel <= written)
+        written -= (uint64_t)in_kernel;
+    return written;
+}
+
+/* The write timeout: unsent output that has not moved for write_timeout_ms
+ * belongs to a client that does not read; it would hold its memory until
+ * TCP gives up, if ever. Checked a few times per timeout. */
+static void conn_check_output(connection *conn)
+{
+    uint64_t timeout = conn->server->limits.write_timeout_ms;
+    uint64_t now = monotonic_ms();
+    uint64_t sent = conn_bytes_taken(conn);
+    if (sent != conn->sent_mark) {
+        conn->sent_mark = sent;
+        conn->progress_ms = now;
+    }
+    if (now - conn->progress_ms >= timeout) {
+        server_limit(conn->server, MCPAUTH_HTTP_LIMIT_WRITE_TIMEOUT, conn->peer);
+        /* A reset: a plain close would leave the unsent bytes to the
+         * kernel, which keeps them until the client reads or TCP gives up. */
+        uv_os_fd_t fd;
+        struct linger reset = {1, 0};
+        if (uv_fileno((const uv_handle_t *)&conn->tcp, &fd) == 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        conn_close(conn);
+        return;
+    }
+    uint64_t left = timeout - (now - conn->progress_ms);
+    uint64_t interval = timeout / 4 > 0 ? timeout / 4 : 1;
+    uv_timer_start(&conn->timer, conn_on_timeout, left < interval ? left : interval, 0);
+}
+
 static void conn_on_timeout(uv_timer_t *timer)
 {
     connection *conn = timer->data;
+    if (conn->write_watch) {
+        conn_check_output(conn);
+        return;
+    }
     if (conn->parsing && !conn->no_more_requests) {
         /* Slow-loris or a stalled body: answer 408 in order, then close. */
         conn_fail(conn, 408, "request timeout");
@@ -380,11 +493,17 @@ static void conn_arm_timer(connection *conn)
         timeout = l->body_timeout_ms;
     else if (conn->parsing)
         timeout = l->header_timeout_ms;
-    else if (!conn->head && conn->writes_pending == 0)
+    else if (conn->writes_pending > 0 && l->write_timeout_ms > 0) {
+        /* Counted from the last progress, not from the last write: new
+         * output does not keep a stuck connection alive. */
+        if (conn->write_watch && uv_is_active((uv_handle_t *)&conn->timer))
+            return;
+        conn->write_watch = true;
+        conn_check_output(conn);
+        return;
+    } else if (!conn->head && conn->writes_pending == 0)
         timeout = l->idle_timeout_ms;
-    /* While a response is still being written the connection is not idle; a
-     * client that stops reading holds it until TCP gives up, bounded by
-     * max_connections. */
+    conn->write_watch = false;
     if (timeout == 0) {
         uv_timer_stop(&conn->timer);
         return;
@@ -435,8 +554,18 @@ static void conn_fail(connection *conn, int status, const char *message)
 static int on_message_begin(http_parser *parser)
 {
     connection *conn = parser->data;
-    if (conn->no_more_requests || conn->closing)
+    if (conn->closing)
         return -1;
+    if (conn->no_more_requests) {
+        /* A request pipelined behind the last one a draining server serves:
+         * it was sent before the client could see Connection: close, so it
+         * gets an answer saying so rather than a bare close. */
+        if (conn->drain_refuse) {
+            conn->drain_refuse = false;
+            conn_fail(conn, 503, "the server is shutting down");
+        }
+        return -1;
+    }
     mcpauth_http_exchange *ex = exchange_enqueue(conn);
     if (!ex)
         return -1;
@@ -509,6 +638,111 @@ static int on_header_value(http_parser *parser, const char *at, size_t length)
     return 0;
 }
 
+/* RFC 9110 §5.6.2: tchar. */
+static bool is_token_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool is_token(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++) {
+        if (!is_token_char((unsigned char)*s))
+            return false;
+    }
+    return true;
+}
+
+/* RFC 9112 §3.2.2: an absolute-form target ("http://host:port/mcp") is
+ * served as its origin-form, and its authority replaces the Host field. */
+static bool exchange_take_absolute_form(mcpauth_http_exchange *ex, const char *target)
+{
+    mcpauth_url url;
+    if (mcpauth_url_parse(target, &url, NULL) != MCPAUTH_OK)
+        return false;
+    bool ok = !url.fragment;
+    if (ok) {
+        ex->path = strdup(url.path[0] ? url.path : "/");
+        ex->query = url.query ? strdup(url.query) : NULL;
+        ok = ex->path && (!url.query || ex->query);
+    }
+    const char *authority = strstr(target, "//") + 2;
+    size_t length = strcspn(authority, "/?");
+    for (size_t i = 0; ok && i < ex->field_count; i++) {
+        if (strcasecmp(ex->fields[i].name, "Host") == 0) {
+            char *value = strndup(authority, length);
+            ok = value != NULL;
+            free(ex->fields[i].value);
+            ex->fields[i].value = value;
+        }
+    }
+    mcpauth_url_free(&url);
+    return ok;
+}
+
+static bool exchange_split_target(mcpauth_http_exchange *ex)
+{
+    const char *target = ex->target.data ? ex->target.data : "";
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)
+        return exchange_take_absolute_form(ex, target);
+    const char *q = strchr(target, '?');
+    ex->path = q ? strndup(target, (size_t)(q - target)) : strdup(target);
+    ex->query = q ? strdup(q + 1) : NULL;
+    return ex->path && (!q || ex->query);
+}
+
+/* RFC 9112 §3.2: a 1.1 request needs exactly one Host, and any request may
+ * carry at most one, with a valid value. */
+static bool exchange_host_valid(const mcpauth_http_exchange *ex)
+{
+    size_t count = mcpauth_http_exchange_header_count(ex, "Host");
+    if (count == 0)
+        return ex->http_minor == 0;
+    mcpauth_url authority;
+    if (count > 1 || mcpauth_url_parse_authority(mcpauth_http_exchange_header(ex, "Host", 0),
+                                                 &authority, NULL) != MCPAUTH_OK)
+        return false;
+    mcpauth_url_free(&authority);
+    return true;
+}
+
+/* The checks http-parser leaves to us: version, field names, Host, and the
+ * target's form. Answers and returns false when the request is refused. */
+static bool exchange_check_request(connection *conn, mcpauth_http_exchange *ex,
+                                   const http_parser *parser)
+{
+    if (parser->http_major != 1 || parser->http_minor > 1) {
+        conn_fail(conn, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+        return false;
+    }
+    /* RFC 9112 §5.1: no whitespace between a field name and the colon; and
+     * a name is a token (RFC 9110 §5.1). */
+    for (size_t i = 0; i < ex->field_count; i++) {
+        if (!is_token(ex->fields[i].name)) {
+            conn_fail(conn, 400, "malformed header field name");
+            return false;
+        }
+    }
+    /* No protocol switching (RFC 9110 §7.8) and no tunnels: http-parser
+     * would hand us the rest of the stream as another protocol. */
+    if (parser->upgrade || parser->method == HTTP_CONNECT) {
+        conn_fail(conn, 501, "protocol upgrades and CONNECT are not supported");
+        return false;
+    }
+    if (!exchange_host_valid(ex)) {
+        conn_fail(conn, 400, "a request needs one valid Host header field");
+        return false;
+    }
+    if (!exchange_split_target(ex)) {
+        conn_fail(conn, 400, "malformed request target");
+        return false;
+    }
+    return true;
+}
+
 static int on_headers_complete(http_parser *parser)
 {
     connection *conn = parser->data;
@@ -525,18 +759,8 @@ static int on_headers_complete(http_parser *parser)
     ex->http_minor = parser->http_minor;
     if (mcpauth_strbuf_failed(&ex->target))
         return -1;
-    const char *target = ex->target.data ? ex->target.data : "";
-    const char *q = strchr(target, '?');
-    ex->path = q ? strndup(target, (size_t)(q - target)) : strdup(target);
-    ex->query = q ? strdup(q + 1) : NULL;
-    if (!ex->path || (q && !ex->query))
+    if (!exchange_check_request(conn, ex, parser))
         return -1;
-    /* No protocol switching (RFC 9110 §7.8) and no tunnels: http-parser
-     * would hand us the rest of the stream as another protocol. */
-    if (parser->upgrade || parser->method == HTTP_CONNECT) {
-        conn_fail(conn, 501, "protocol upgrades and CONNECT are not supported");
-        return -1;
-    }
     if (parser->content_length != ULLONG_MAX &&
         parser->content_length > conn->server->limits.max_body_bytes) {
         conn_fail(conn, 413, "request body too large");
@@ -575,9 +799,12 @@ static int on_message_complete(http_parser *parser)
     mcpauth_http_exchange *ex = conn->parsing;
     conn->parsing = NULL;
     conn->in_body = false;
-    ex->keep_alive = http_should_keep_alive(parser) && !conn->server->draining;
-    if (!ex->keep_alive)
+    bool client_keep_alive = http_should_keep_alive(parser);
+    ex->keep_alive = client_keep_alive && !conn->server->draining;
+    if (!ex->keep_alive) {
         conn->no_more_requests = true;
+        conn->drain_refuse = client_keep_alive;
+    }
     ex->state = EXCHANGE_WITH_APP;
     uv_timer_stop(&conn->timer);
     /* Back-pressure: stop parsing once the queue is full; what is left of
@@ -586,7 +813,14 @@ static int on_message_complete(http_parser *parser)
         http_parser_pause(parser, 1);
     conn->server->on_request(ex, conn->server->data);
     /* The application may have closed the connection or the server. */
-    return conn->closing ? -1 : 0;
+    if (conn->closing)
+        return -1;
+    /* And the same while the answers pile up unread. */
+    if (conn_output_full(conn) && HTTP_PARSER_ERRNO(parser) != HPE_PAUSED) {
+        server_limit(conn->server, MCPAUTH_HTTP_LIMIT_OUTPUT, conn->peer);
+        http_parser_pause(parser, 1);
+    }
+    return 0;
 }
 
 static void conn_stash(connection *conn, const char *data, size_t length)
@@ -629,7 +863,10 @@ static void conn_parse(connection *conn, const char *data, size_t length)
         if (err == HPE_PAUSED) {
             data += parsed;
             length -= parsed;
-            if (conn->queued < conn->server->limits.max_pipelined && !conn->no_more_requests) {
+            /* Draining: what follows is a request to refuse with 503. */
+            bool refuse = conn->drain_refuse && length > 0;
+            if (refuse || (conn->queued < conn->server->limits.max_pipelined &&
+                           !conn->no_more_requests && !conn_output_full(conn))) {
                 http_parser_pause(&conn->parser, 0);
                 if (length > 0)
                     continue;
@@ -652,20 +889,29 @@ static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     buf->len = buf->base ? READ_BUFFER_SIZE : 0;
 }
 
-/* The client closed its side (or the connection broke). Requests it is
- * still waiting for are aborted, as a proxy would: most clients that send
- * FIN have gone. Answers already queued are still written out. */
+/* The client closed its sending side. RFC 9112 §9.6: a client may do so
+ * right after its request, and still reads the answer; so every request
+ * received is answered, immediate or not, and then the connection closes.
+ * (A client that closed both sides shows when a write fails.) A stream
+ * under way has no end to wait for: a client that sends FIN then has gone,
+ * and the stream is aborted at once, as are a reset and a request cut
+ * short. */
 static void conn_on_eof(connection *conn, ssize_t status)
 {
-    bool unanswered = conn->parsing != NULL;
-    for (mcpauth_http_exchange *ex = conn->head; ex && !unanswered; ex = ex->next)
-        unanswered = ex->state != EXCHANGE_ANSWERED;
-    if (status != UV_EOF || unanswered) {
+    bool gone = status != UV_EOF || conn->parsing;
+    for (mcpauth_http_exchange *ex = conn->head; ex && !gone; ex = ex->next)
+        gone = ex->state == EXCHANGE_STREAMING;
+    if (gone) {
         conn_close(conn);
         return;
     }
     conn->no_more_requests = true;
+    conn->drain_refuse = false;
     conn_stop_reading(conn);
+    for (mcpauth_http_exchange *ex = conn->head; ex; ex = ex->next) {
+        if (ex->state == EXCHANGE_WITH_APP)
+            ex->keep_alive = false; /* its answer says Connection: close */
+    }
     if (!conn->head)
         conn_finish(conn);
 }
@@ -685,7 +931,7 @@ static void conn_maybe_resume(connection *conn)
     /* Inside the parser, conn_parse() itself lifts the pause. */
     if (conn->closing || conn->no_more_requests || conn->reading || conn->in_parse)
         return;
-    if (conn->queued >= conn->server->limits.max_pipelined)
+    if (conn->queued >= conn->server->limits.max_pipelined || conn_output_full(conn))
         return;
     if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_PAUSED)
         http_parser_pause(&conn->parser, 0);
@@ -707,14 +953,13 @@ static void conn_maybe_resume(connection *conn)
 
 /* ---- accepting ---- */
 
-static void server_on_connection(uv_stream_t *listener, int status)
+static void server_add_connection(mcpauth_http_server *server, int fd)
 {
-    mcpauth_http_server *server = listener->data;
-    if (status < 0 || server->closing)
-        return;
     connection *conn = calloc(1, sizeof *conn);
-    if (!conn)
+    if (!conn) {
+        close(fd);
         return;
+    }
     conn->server = server;
     uv_tcp_init(server->loop, &conn->tcp);
     uv_timer_init(server->loop, &conn->timer);
@@ -725,7 +970,8 @@ static void server_on_connection(uv_stream_t *listener, int status)
         conn->next->prev = conn;
     server->connections = conn;
     server->connection_count++;
-    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+    if (uv_tcp_open(&conn->tcp, fd) != 0) {
+        close(fd);
         conn_close(conn);
         return;
     }
@@ -759,6 +1005,74 @@ static void server_on_connection(uv_stream_t *listener, int status)
     conn_arm_timer(conn);
 }
 
+static void server_on_listener(uv_poll_t *handle, int status, int events);
+
+static void server_on_accept_timer(uv_timer_t *timer)
+{
+    mcpauth_http_server *server = timer->data;
+    if (server->listening)
+        uv_poll_start(&server->listener, UV_READABLE, server_on_listener);
+}
+
+/* Out of file descriptors with a client waiting: the descriptor held in
+ * reserve is given up for a moment, to accept the client, tell it 503 and
+ * close, then taken back (the way nginx and libuv's documentation suggest).
+ * Without a reserve, accepting pauses briefly instead of spinning. */
+static bool server_refuse_without_descriptor(mcpauth_http_server *server)
+{
+    if (server->reserve_fd < 0)
+        server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (server->reserve_fd < 0) {
+        uv_poll_stop(&server->listener);
+        uv_timer_start(&server->accept_timer, server_on_accept_timer, ACCEPT_RETRY_MS, 0);
+        return false;
+    }
+    close(server->reserve_fd);
+    server->reserve_fd = -1;
+    struct sockaddr_storage addr;
+    socklen_t length = sizeof addr;
+    int fd = accept4(server->listen_fd, (struct sockaddr *)&addr, &length, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                                   "Retry-After: 1\r\nContent-Length: 0\r\n\r\n";
+        (void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(fd, SHUT_WR);
+        /* Unread request bytes would turn the close into a reset, which
+         * may destroy the 503 before the client reads it. */
+        char discard[4096];
+        (void)!recv(fd, discard, sizeof discard, MSG_DONTWAIT);
+        close(fd);
+        char peer[64] = "-";
+        if (addr.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&addr, peer, sizeof peer);
+        else if (addr.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&addr, peer, sizeof peer);
+        server_limit(server, MCPAUTH_HTTP_LIMIT_FILE_DESCRIPTORS, peer);
+    }
+    server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
+}
+
+static void server_on_listener(uv_poll_t *handle, int status, int events)
+{
+    (void)events;
+    mcpauth_http_server *server = handle->data;
+    if (status < 0 || server->closing)
+        return;
+    for (int i = 0; i < ACCEPTS_PER_WAKE && server->listening; i++) {
+        int fd = accept4(server->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            server_add_connection(server, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if ((errno == EMFILE || errno == ENFILE) && server_refuse_without_descriptor(server))
+            continue;
+        return; /* EAGAIN: none left; anything else: the next wake-up retries */
+    }
+}
+
 /* ---- public: server ---- */
 
 void mcpauth_http_server_limits_init(mcpauth_http_server_limits *limits)
@@ -770,6 +1084,8 @@ void mcpauth_http_server_limits_init(mcpauth_http_server_limits *limits)
     limits->header_timeout_ms = 10000;
     limits->body_timeout_ms = 30000;
     limits->idle_timeout_ms = 60000;
+    limits->max_output_bytes = 1024 * 1024;
+    limits->write_timeout_ms = 60000;
 }
 
 int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *limits,
@@ -795,6 +1111,8 @@ int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *l
     server->on_request = on_request;
     server->data = data;
     server->port = -1;
+    server->listen_fd = -1;
+    server->reserve_fd = -1;
     *out = server;
     return 0;
 }
@@ -802,27 +1120,34 @@ int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *l
 static void server_learn_port(mcpauth_http_server *server)
 {
     struct sockaddr_storage addr;
-    int length = sizeof addr;
-    if (uv_tcp_getsockname(&server->listener, (struct sockaddr *)&addr, &length) == 0)
+    socklen_t length = sizeof addr;
+    if (getsockname(server->listen_fd, (struct sockaddr *)&addr, &length) == 0)
         server->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                         : ((struct sockaddr_in *)&addr)->sin_port);
 }
 
-/* The listener is the server's handle from here on: closing it is part of
- * closing the server. */
-static void server_adopt_listener(mcpauth_http_server *server)
+/* Polls fd, a listening socket the server now owns. */
+static int server_listen_fd(mcpauth_http_server *server, int fd)
 {
-    server->listener.data = server;
-    server->handles_open++;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    int rc = uv_poll_init_socket(server->loop, &server->listener, fd);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    uv_timer_init(server->loop, &server->accept_timer);
+    server->listener.data = server->accept_timer.data = server;
+    server->handles_open += 2;
+    server->listen_fd = fd;
     server->listening = true;
-}
-
-static int server_start_listening(mcpauth_http_server *server)
-{
-    int rc = uv_listen((uv_stream_t *)&server->listener, 1024, server_on_connection);
-    if (rc == 0)
-        server_learn_port(server);
-    return rc;
+    server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    server_learn_port(server);
+    return uv_poll_start(&server->listener, UV_READABLE, server_on_listener);
 }
 
 int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, int port,
@@ -833,18 +1158,26 @@ int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, in
                                : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
     if (rc != 0)
         return rc;
-    if ((rc = uv_tcp_init_ex(server->loop, &server->listener, addr.ss_family)) != 0)
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int on = 1;
+    socklen_t length =
+        addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
+        bind(fd, (const struct sockaddr *)&addr, length) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        rc = -errno;
+        close(fd);
         return rc;
-    server_adopt_listener(server);
-    if (reuse_port) {
-        uv_os_fd_t fd;
-        int on = 1;
-        if (uv_fileno((uv_handle_t *)&server->listener, &fd) == 0)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
     }
-    if ((rc = uv_tcp_bind(&server->listener, (const struct sockaddr *)&addr, 0)) != 0)
-        return rc;
-    return server_start_listening(server);
+    return server_listen_fd(server, fd);
+}
+
+void mcpauth_http_server_on_limit(mcpauth_http_server *server, mcpauth_http_limit_cb cb, void *data)
+{
+    server->on_limit = cb;
+    server->limit_data = data;
 }
 
 void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
@@ -875,6 +1208,45 @@ static void server_stop_listening(mcpauth_http_server *server)
         return;
     server->listening = false;
     uv_close((uv_handle_t *)&server->listener, server_on_listener_closed);
+    uv_close((uv_handle_t *)&server->accept_timer, server_on_listener_closed);
+    /* Closing the handle stopped the polling: the descriptors can go. */
+    close(server->listen_fd);
+    server->listen_fd = -1;
+    if (server->reserve_fd >= 0)
+        close(server->reserve_fd);
+    server->reserve_fd = -1;
+}
+
+/* Whether the client has sent bytes not read yet: a request under way. */
+static bool conn_input_waiting(const connection *conn)
+{
+    uv_os_fd_t fd;
+    char byte;
+    return uv_fileno((const uv_handle_t *)&conn->tcp, &fd) == 0 &&
+           recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* Ends a connection's request stream for a draining server, between
+ * requests only: a request under way is read and answered (its answer says
+ * Connection: close), and one already read behind the answers in progress
+ * gets 503. */
+static void conn_drain(connection *conn)
+{
+    if (conn->closing || conn->no_more_requests || conn->parsing)
+        return; /* ending already; or a request arriving, answered with close */
+    if (!conn->head) {
+        if (conn_input_waiting(conn))
+            return; /* the next request is here: it is read and answered */
+        conn->no_more_requests = true;
+        conn_finish(conn); /* idle, or still writing its last answer */
+        return;
+    }
+    conn->no_more_requests = true;
+    conn->drain_refuse = true;
+    if (conn->stash) {
+        conn->drain_refuse = false;
+        conn_fail(conn, 503, "the server is shutting down");
+    }
 }
 
 void mcpauth_http_server_drain(mcpauth_http_server *server)
@@ -884,11 +1256,7 @@ void mcpauth_http_server_drain(mcpauth_http_server *server)
     connection *conn = server->connections;
     while (conn) {
         connection *next = conn->next;
-        conn->no_more_requests = true;
-        if (conn->parsing && conn->head == conn->parsing)
-            conn_close(conn); /* only a half-received request */
-        else if (!conn->head)
-            conn_finish(conn); /* idle, or still writing its last answer */
+        conn_drain(conn);
         conn = next;
     }
 }
@@ -1010,6 +1378,10 @@ int mcpauth_http_stream_write(mcpauth_http_exchange *ex, const char *data, size_
         return UV_ECONNRESET;
     if (length == 0 || ex->head_request)
         return 0;
+    if (conn_output_full(ex->conn)) {
+        server_limit(ex->conn->server, MCPAUTH_HTTP_LIMIT_STREAM_OUTPUT, ex->conn->peer);
+        return UV_ENOBUFS;
+    }
     if (ex->chunked)
         mcpauth_strbuf_appendf(&ex->out, "%zx\r\n", length);
     mcpauth_strbuf_append(&ex->out, data, length);
@@ -1026,9 +1398,7 @@ int mcpauth_http_stream_write(mcpauth_http_exchange *ex, const char *data, size_
 
 size_t mcpauth_http_stream_pending(const mcpauth_http_exchange *ex)
 {
-    if (!ex->conn)
-        return 0;
-    return ex->out.length + uv_stream_get_write_queue_size((const uv_stream_t *)&ex->conn->tcp);
+    return ex->conn ? conn_unsent(ex->conn) : 0;
 }
 
 void mcpauth_http_stream_end(mcpauth_http_exchange *ex)
@@ -1047,13 +1417,7 @@ void mcpauth_http_stream_end(mcpauth_http_exchange *ex)
 
 int mcpauth__http_server_listen_socket(mcpauth_http_server *server, uv_os_sock_t sock)
 {
-    int rc = uv_tcp_init(server->loop, &server->listener);
-    if (rc != 0)
-        return rc;
-    server_adopt_listener(server);
-    if ((rc = uv_tcp_open(&server->listener, sock)) != 0)
-        return rc;
-    return server_start_listening(server);
+    return server_listen_fd(server, sock);
 }
 
 const char *mcpauth__http_exchange_target(const mcpauth_http_exchange *ex)

@@ -4,10 +4,40 @@
 
 #include <time.h>
 
+#define LIMIT_LOG_INTERVAL_MS 10000
+
 void serve_metrics_count_status(serve_metrics *m, int status)
 {
     int cls = status / 100;
     m->requests_by_class[(cls >= 1 && cls <= 5) ? cls - 1 : 5]++;
+}
+
+/* The label of each mcpauth_http_limit in /metrics, and what it did. */
+static const char *const limit_labels[MCPAUTH_HTTP_LIMIT_COUNT] = {
+    "output_buffer", "stream_output_buffer", "write_timeout", "file_descriptors"};
+static const char *const limit_events[MCPAUTH_HTTP_LIMIT_COUNT] = {
+    "stopped reading from a client that leaves over --max-output-buffer unread",
+    "refused a stream write: the client leaves over --max-output-buffer unread",
+    "closed a connection whose output did not move for --write-timeout",
+    "out of file descriptors: answered a new connection 503 and closed it",
+};
+
+/* Under attack a limit may act thousands of times a second: one line per
+ * interval says it did, and how often. */
+void serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data)
+{
+    serve_context *ctx = data;
+    serve_metrics *m = &ctx->metrics;
+    m->limits[limit]++;
+    m->limits_unlogged[limit]++;
+    uint64_t now = uv_now(ctx->loop) + 1; /* never 0 */
+    if (m->limits_logged_ms[limit] != 0 && now - m->limits_logged_ms[limit] < LIMIT_LOG_INTERVAL_MS)
+        return;
+    serve_log_event(ctx->config, "warning", "%s (client %s; %llu time%s since the last report)",
+                    limit_events[limit], peer, (unsigned long long)m->limits_unlogged[limit],
+                    m->limits_unlogged[limit] == 1 ? "" : "s");
+    m->limits_logged_ms[limit] = now;
+    m->limits_unlogged[limit] = 0;
 }
 
 /* The introspection latency histogram (Prometheus buckets are cumulative). */
@@ -21,9 +51,9 @@ static void render_latency(mcpauth_strbuf *sb, const mcpauth_validator_stats *s)
     for (size_t i = 0; i < MCPAUTH_VALIDATOR_LATENCY_BUCKETS; i++) {
         cumulative += s->latency_buckets[i];
         if (i < sizeof bounds / sizeof bounds[0])
-            mcpauth_strbuf_appendf(sb,
-                                   "mcpauth_introspection_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                                   bounds[i], (unsigned long long)cumulative);
+            mcpauth_strbuf_appendf(
+                sb, "mcpauth_introspection_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
+                (unsigned long long)cumulative);
         else
             mcpauth_strbuf_appendf(
                 sb, "mcpauth_introspection_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
@@ -104,6 +134,13 @@ char *serve_metrics_render(const serve_context *ctx)
                                "mcpauth_jwks_fetch_failures_total %llu\n",
                                (unsigned long long)j.fetches, (unsigned long long)j.fetch_failures);
     }
+    mcpauth_strbuf_appends(&sb, "# HELP mcpauth_http_limit_hits_total Times an HTTP connection "
+                                "limit acted (--max-output-buffer, --write-timeout, file "
+                                "descriptors).\n"
+                                "# TYPE mcpauth_http_limit_hits_total counter\n");
+    for (int i = 0; i < MCPAUTH_HTTP_LIMIT_COUNT; i++)
+        mcpauth_strbuf_appendf(&sb, "mcpauth_http_limit_hits_total{limit=\"%s\"} %llu\n",
+                               limit_labels[i], (unsigned long long)m->limits[i]);
     mcpauth_strbuf_appendf(&sb,
                            "# HELP mcpauth_open_connections Client connections open now.\n"
                            "# TYPE mcpauth_open_connections gauge\n"

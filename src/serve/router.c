@@ -15,6 +15,7 @@
 #include "mcpauth/json.h"
 #include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/strbuf.h"
+#include "mcpauth/url.h"
 #include "serve_internal.h"
 
 #define MAX_TOKEN_LENGTH (16 * 1024)
@@ -110,24 +111,17 @@ static void respond_preflight(request *r)
 
 /* ---- Origin and Host (MCP transports, Security Warning; HT-2, HT-3) ---- */
 
-static bool host_is_loopback_name(const char *host, size_t length)
+/* The loopback exemption needs the authority parsed strictly: a lenient
+ * host[:port] split reads "[::1]evil.com" or "localhost:80@evil.com" as
+ * loopback. */
+static bool host_is_loopback(const char *host)
 {
-    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (length == strlen(names[i]) && strncasecmp(host, names[i], length) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The host part of "host[:port]" ("[v6]:port" keeps its brackets). */
-static size_t host_length(const char *hostport)
-{
-    if (hostport[0] == '[') {
-        const char *end = strchr(hostport, ']');
-        return end ? (size_t)(end - hostport) + 1 : strlen(hostport);
-    }
-    return strcspn(hostport, ":");
+    mcpauth_url authority;
+    if (mcpauth_url_parse_authority(host, &authority, NULL) != MCPAUTH_OK)
+        return false;
+    bool loopback = mcpauth_url_is_loopback(&authority);
+    mcpauth_url_free(&authority);
+    return loopback;
 }
 
 static bool host_allowed(const serve_context *ctx, const char *host)
@@ -136,7 +130,7 @@ static bool host_allowed(const serve_context *ctx, const char *host)
         return true; /* HTTP/1.0 without Host: nothing to rebind */
     if (strcasecmp(host, ctx->resource.host) == 0)
         return true;
-    if (host_is_loopback_name(host, host_length(host)))
+    if (host_is_loopback(host))
         return true;
     const mcpauth_string_array *extra = &ctx->config->allowed_hosts;
     for (size_t i = 0; i < extra->count; i++) {

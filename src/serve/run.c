@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 #define DRAIN_POLL_MS 50
 #define LOG_FLUSH_MS  200
+#define FD_RESERVE    256 /* per worker: outbound calls, backends, logs */
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -114,6 +116,7 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
                                      &ctx->server);
     if (rc == 0) {
         mcpauth_http_server_on_refused(ctx->server, serve_handle_refused, ctx);
+        mcpauth_http_server_on_limit(ctx->server, serve_handle_limit, ctx);
         rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
                                         reuse_port);
     }
@@ -508,10 +511,39 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
     return st;
 }
 
+/* The usual soft limit of 1024 descriptors runs out long before
+ * --max-connections, and then outbound calls (introspection, keys) fail too,
+ * so valid tokens get 503. Raise it to the hard limit; when even that is
+ * short, cap the connections so that FD_RESERVE stay free, and say so. The
+ * limit is per process, and each worker holds up to --max-connections. */
+static void fit_descriptor_limit(mcpauth_serve_config *config)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    size_t wanted = config->limits.max_connections;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)wanted + FD_RESERVE)
+        return;
+    size_t fit =
+        rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE : (size_t)rl.rlim_cur / 2;
+    config->limits.max_connections = fit;
+    serve_log_event(config, "warning",
+                    "file descriptor limit %llu: at most %zu connections per worker, not "
+                    "--max-connections %zu (%d are kept for outbound calls and backends); "
+                    "raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+                    (unsigned long long)rl.rlim_cur, fit, wanted, FD_RESERVE);
+}
+
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    fit_descriptor_limit(config);
     discovered found;
     serve_resource resource;
     serve_dev dev = {0};

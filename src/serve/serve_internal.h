@@ -21,6 +21,9 @@ typedef struct serve_metrics {
     uint64_t insufficient_scope;
     uint64_t unavailable;
     uint64_t missing;
+    uint64_t limits[MCPAUTH_HTTP_LIMIT_COUNT]; /* the HTTP server's limits hit */
+    uint64_t limits_unlogged[MCPAUTH_HTTP_LIMIT_COUNT];
+    uint64_t limits_logged_ms[MCPAUTH_HTTP_LIMIT_COUNT]; /* 0: never */
 } serve_metrics;
 
 /* What the resource server derives once from its configuration. */
@@ -139,6 +142,10 @@ void serve_log_event(const mcpauth_serve_config *config, const char *level, cons
 
 /* metrics.c */
 void serve_metrics_count_status(serve_metrics *m, int status);
+
+/* The HTTP server's limit callback (data: the serve_context): counts the
+ * hit, and logs it at most once per interval with how many there were. */
+void serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data);
 
 /* Prometheus text exposition; caller frees. */
 char *serve_metrics_render(const serve_context *ctx);

@@ -189,7 +189,7 @@ static mcpauth_status parse_authority(const char *text, const char *authority, s
         out->port = (int)port;
         out->port_explicit = true;
     } else {
-        out->port = default_port(out->scheme);
+        out->port = out->scheme ? default_port(out->scheme) : 0;
     }
 
     out->host = dup_range(host, (size_t)(host_end - host), true);
@@ -436,6 +436,22 @@ mcpauth_status mcpauth_url_parse(const char *text, mcpauth_url *out, mcpauth_err
         status = parse_authority(text, p, authority_len, out, err);
     if (status == MCPAUTH_OK)
         status = parse_rest(text, p + authority_len, out, err);
+    if (status != MCPAUTH_OK)
+        mcpauth_url_free(out);
+    return status;
+}
+
+mcpauth_status mcpauth_url_parse_authority(const char *text, mcpauth_url *out, mcpauth_error *err)
+{
+    memset(out, 0, sizeof *out);
+    mcpauth_status status = check_text(text, err);
+    if (status != MCPAUTH_OK)
+        return status;
+    /* Only host and port: no userinfo, no path, no query, no fragment. */
+    size_t length = strcspn(text, "@/?#");
+    if (text[length] != '\0')
+        return url_fail(err, text, "is not host[:port]");
+    status = parse_authority(text, text, length, out, err);
     if (status != MCPAUTH_OK)
         mcpauth_url_free(out);
     return status;

@@ -676,6 +676,78 @@ START_TEST(fuzz)
 }
 END_TEST
 
+/* ---- authorities (the Host header field) ---- */
+
+typedef struct authority_case {
+    const char *text;
+    const char *host;
+    int port;
+    bool loopback;
+} authority_case;
+
+static const authority_case authority_good[] = {
+    {"localhost", "localhost", 0, true},
+    {"LocalHost:8000", "localhost", 8000, true},
+    {"127.0.0.1:80", "127.0.0.1", 80, true},
+    {"[::1]", "::1", 0, true},
+    {"[::1]:8000", "::1", 8000, true},
+    {"example.com", "example.com", 0, false},
+    {"mcp.example.com:443", "mcp.example.com", 443, false},
+    {"t", "t", 0, false},
+};
+
+START_TEST(authority_parse_good)
+{
+    const authority_case *c = &authority_good[_i];
+    mcpauth_url a;
+    mcpauth_error err = {0};
+    ck_assert_msg(mcpauth_url_parse_authority(c->text, &a, &err) == MCPAUTH_OK, "%s: %s", c->text,
+                  err.message);
+    ck_assert_str_eq(a.host, c->host);
+    ck_assert_int_eq(a.port, c->port);
+    ck_assert(a.port_explicit == (c->port != 0));
+    ck_assert(mcpauth_url_is_loopback(&a) == c->loopback);
+    ck_assert_ptr_null(a.scheme);
+    ck_assert_ptr_null(a.path);
+    mcpauth_url_free(&a);
+}
+END_TEST
+
+/* What a lenient host[:port] split would read as loopback, and the rest of
+ * what RFC 3986 §3.2.2 does not allow. */
+static const char *const authority_bad[] = {
+    "[::1]evil.com",
+    "[::1]:80evil.com",
+    "localhost:80@evil.com",
+    "localhost@evil.com",
+    "user@localhost",
+    "localhost:",
+    "localhost:0",
+    "localhost:65536",
+    "localhost:8000:1",
+    "localhost/evil",
+    "localhost?x",
+    "localhost#x",
+    "local host",
+    "localhost\r\nX: y",
+    "localhost%00",
+    "[::1",
+    "[evil.com]",
+    "",
+    ":80",
+    "évil.com",
+};
+
+START_TEST(authority_parse_bad)
+{
+    mcpauth_url a;
+    mcpauth_error err = {0};
+    ck_assert_msg(mcpauth_url_parse_authority(authority_bad[_i], &a, &err) != MCPAUTH_OK,
+                  "accepted %s", authority_bad[_i]);
+    ck_assert_ptr_null(a.host);
+}
+END_TEST
+
 static Suite *url_suite(void)
 {
     Suite *s = suite_create("url");
@@ -693,6 +765,9 @@ static Suite *url_suite(void)
     tcase_add_loop_test(tc, loopback_hosts, 0, sizeof loopback_cases / sizeof loopback_cases[0]);
     tcase_add_test(tc, loopback_null);
     tcase_add_loop_test(tc, origin_of, 0, sizeof origin_cases / sizeof origin_cases[0]);
+    tcase_add_loop_test(tc, authority_parse_good, 0,
+                        sizeof authority_good / sizeof authority_good[0]);
+    tcase_add_loop_test(tc, authority_parse_bad, 0, sizeof authority_bad / sizeof authority_bad[0]);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("well_known");
