@@ -1,6 +1,6 @@
 /* The resource-server probe of `mcpauth check-token --resource`: checks,
  * from the outside, what an MCP server protected by OAuth 2.1 must do
- * (the PR-* probes of PROTOCOL-CHECKLIST.md §7): the 401 and its Bearer
+ * (each check has a stable id, "PR-1" ..., printed with its result): the 401 and its Bearer
  * challenge without a token (RFC 6750 §3, RFC 9728 §5.1), its protected
  * resource metadata at the URL the challenge names, path-inserted and at
  * the root (RFC 9728 §3), the authorization server's metadata (RFC 8414,

@@ -2,7 +2,7 @@
  * JSON (one object per line) for log pipelines. Tokens never appear: only
  * the short hash the validator computed.
  *
- * Request lines are buffered and written by serve_log_flush() (a timer in
+ * Request lines are buffered and written by mcpauth__serve_log_flush() (a timer in
  * run.c, and whenever the buffer fills): one write(2) per line would be a
  * system call per request. Writes end at line boundaries and stay within
  * PIPE_BUF, so lines from several workers sharing stderr never interleave. */
@@ -38,7 +38,7 @@ static void write_fully(int fd, const char *data, size_t length)
     }
 }
 
-void serve_log_flush(const mcpauth_serve_config *config)
+void mcpauth__serve_log_flush(const mcpauth_serve_config *config)
 {
     int fd = fileno(config->log);
     size_t start = 0;
@@ -63,7 +63,7 @@ static void log_line(const mcpauth_serve_config *config, const char *line, size_
     if (length > LOG_LINE_MAX)
         length = LOG_LINE_MAX;
     if (log_used + length + 1 > sizeof log_buffer)
-        serve_log_flush(config);
+        mcpauth__serve_log_flush(config);
     memcpy(log_buffer + log_used, line, length);
     log_used += length;
     if (length == 0 || line[length - 1] != '\n')
@@ -121,7 +121,8 @@ static void add_string(json_object *obj, const char *key, const char *value)
         json_object_object_add(obj, key, json_object_new_string(value));
 }
 
-void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *e)
+void mcpauth__serve_log_request(const mcpauth_serve_config *config,
+                                const mcpauth__serve_log_entry *e)
 {
     char when[40];
     timestamp(when, sizeof when);
@@ -157,10 +158,11 @@ void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry
             log_line(config, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
     if (log_used > LOG_BUFFER_SIZE / 2)
-        serve_log_flush(config);
+        mcpauth__serve_log_flush(config);
 }
 
-void serve_log_event(const mcpauth_serve_config *config, const char *level, const char *fmt, ...)
+void mcpauth__serve_log_event(const mcpauth_serve_config *config, const char *level,
+                              const char *fmt, ...)
 {
     char when[40], message[1024];
     timestamp(when, sizeof when);
@@ -184,5 +186,5 @@ void serve_log_event(const mcpauth_serve_config *config, const char *level, cons
         if (n > 0)
             log_line(config, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
-    serve_log_flush(config);
+    mcpauth__serve_log_flush(config);
 }

@@ -18,7 +18,8 @@ static char *join(const char *origin, const char *path)
     return mcpauth_strbuf_detach(&sb);
 }
 
-mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcpauth_error *err)
+mcpauth_status mcpauth__serve_dev_start(mcpauth_serve_config *config, mcpauth__serve_dev *out,
+                                        mcpauth_error *err)
 {
     memset(out, 0, sizeof *out);
     mcpauth_url url;
@@ -34,7 +35,8 @@ mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcp
     dc->issuer = out->origin;
     dc->resource = config->resource;
     /* The issuer grants what the metadata advertises: the required scopes
-     * and the per-tool ones, so that a client can step up (issue 5). */
+     * and the per-tool ones, so that a client can step up (MCP authorization §Scope Challenge
+     * Handling). */
     size_t count = 0;
     const char **scopes = mcpauth_mcp_tool_policy_scopes_union(
         config->tool_policy, config->required_scopes.items, config->required_scopes.count, &count);
@@ -56,21 +58,21 @@ mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcp
         .auth = MCPAUTH_CLIENT_AUTH_BASIC,
     };
     if (config->workers > 1)
-        serve_log_event(config, "warning",
-                        "--dev runs one worker, not %d: the development issuer's clients, "
-                        "codes and tokens live in one process",
-                        config->workers);
+        mcpauth__serve_log_event(config, "warning",
+                                 "--dev runs one worker, not %d: the development issuer's clients, "
+                                 "codes and tokens live in one process",
+                                 config->workers);
     config->workers = 1;
-    serve_log_event(config, "warning",
-                    "development issuer: for local development only; issuer %s, user %s, "
-                    "%s access tokens%s",
-                    out->origin, dc->user,
-                    dc->token_format == MCPAUTH_DEVISSUER_JWT ? "JWT" : "opaque",
-                    dc->auto_approve ? ", requests approved without asking" : "");
+    mcpauth__serve_log_event(config, "warning",
+                             "development issuer: for local development only; issuer %s, user %s, "
+                             "%s access tokens%s",
+                             out->origin, dc->user,
+                             dc->token_format == MCPAUTH_DEVISSUER_JWT ? "JWT" : "opaque",
+                             dc->auto_approve ? ", requests approved without asking" : "");
     return MCPAUTH_OK;
 }
 
-void serve_dev_stop(serve_dev *dev)
+void mcpauth__serve_dev_stop(mcpauth__serve_dev *dev)
 {
     mcpauth_devissuer_free(dev->issuer);
     free(dev->origin);

@@ -20,7 +20,7 @@
 #define TICK_MS 1000
 
 typedef struct legacy_stream {
-    serve_legacy *owner;
+    mcpauth__serve_legacy *owner;
     mcpauth_http_exchange *ex;
     mcpauth_mcp_legacy *session;
     char *subject;
@@ -33,18 +33,18 @@ typedef struct legacy_stream {
     struct legacy_stream *prev, *next;
 } legacy_stream;
 
-struct serve_legacy {
-    serve_context *ctx;
+struct mcpauth__serve_legacy {
+    mcpauth__serve_context *ctx;
     uv_timer_t timer; /* keep-alives, touches and deferred closes */
     legacy_stream *streams;
     bool stopped;
 };
 
-static void log_answer(serve_context *ctx, mcpauth_http_exchange *ex, int status,
-                       const serve_caller *caller, const char *subject, const char *detail)
+static void log_answer(mcpauth__serve_context *ctx, mcpauth_http_exchange *ex, int status,
+                       const mcpauth__serve_caller *caller, const char *subject, const char *detail)
 {
-    serve_metrics_count_status(&ctx->metrics, status);
-    serve_log_entry entry = {
+    mcpauth__serve_metrics_count_status(&ctx->metrics, status);
+    mcpauth__serve_log_entry entry = {
         .method = mcpauth_http_exchange_method(ex),
         .path = mcpauth_http_exchange_path(ex),
         .peer = mcpauth_http_exchange_peer(ex),
@@ -55,7 +55,7 @@ static void log_answer(serve_context *ctx, mcpauth_http_exchange *ex, int status
         .cache = caller->cache,
         .detail = detail,
     };
-    serve_log_request(ctx->config, &entry);
+    mcpauth__serve_log_request(ctx->config, &entry);
 }
 
 static void add_cors(mcpauth_http_field *f, size_t *n)
@@ -65,9 +65,9 @@ static void add_cors(mcpauth_http_field *f, size_t *n)
         (mcpauth_http_field){"Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id"};
 }
 
-static void respond(serve_context *ctx, mcpauth_http_exchange *ex, const serve_caller *caller,
-                    int status, const char *content_type, const char *allow, const char *body,
-                    size_t length)
+static void respond(mcpauth__serve_context *ctx, mcpauth_http_exchange *ex,
+                    const mcpauth__serve_caller *caller, int status, const char *content_type,
+                    const char *allow, const char *body, size_t length)
 {
     mcpauth_http_field f[5];
     size_t n = 0;
@@ -96,10 +96,10 @@ static void stream_unlink(legacy_stream *s)
 /* Ends the session and the response; the access log gets its line now. */
 static void stream_close(legacy_stream *s, bool client_gone)
 {
-    serve_context *ctx = s->owner->ctx;
+    mcpauth__serve_context *ctx = s->owner->ctx;
     stream_unlink(s);
     mcpauth_mcp_legacy_close(s->session);
-    serve_caller caller = {.token_hash = s->token_hash, .cache = s->cache};
+    mcpauth__serve_caller caller = {.token_hash = s->token_hash, .cache = s->cache};
     log_answer(ctx, s->ex, 200, &caller, s->subject, client_gone ? "client went away" : s->detail);
     mcpauth_http_stream_end(s->ex);
     free(s->subject);
@@ -118,7 +118,7 @@ static void schedule_close(legacy_stream *s)
 static int on_stream_write(const char *bytes, size_t length, void *data)
 {
     legacy_stream *s = data;
-    serve_context *ctx = s->owner->ctx;
+    mcpauth__serve_context *ctx = s->owner->ctx;
     if (s->ending)
         return UV_ECONNRESET;
     /* A client that does not read its stream is not buffered for without
@@ -127,9 +127,10 @@ static int on_stream_write(const char *bytes, size_t length, void *data)
     if (pending > ctx->config->backend.max_buffered) {
         char fingerprint[MCPAUTH_FINGERPRINT_LENGTH + 1];
         mcpauth_secret_fingerprint(mcpauth_mcp_legacy_id(s->session), fingerprint);
-        serve_log_event(ctx->config, "warning",
-                        "legacy SSE session %s dropped: the client leaves %zu bytes unread",
-                        fingerprint, pending);
+        mcpauth__serve_log_event(
+            ctx->config, "warning",
+            "legacy SSE session %s dropped: the client leaves %zu bytes unread", fingerprint,
+            pending);
         s->detail = "client not reading";
         schedule_close(s);
         return UV_ENOBUFS;
@@ -158,7 +159,7 @@ static void on_stream_abort(mcpauth_http_exchange *ex, void *data)
 
 static void on_tick(uv_timer_t *timer)
 {
-    serve_legacy *legacy = timer->data;
+    mcpauth__serve_legacy *legacy = timer->data;
     uint64_t now_ms = uv_now(legacy->ctx->loop);
     int64_t now = (int64_t)time(NULL);
     legacy_stream *next;
@@ -183,9 +184,10 @@ static void on_tick(uv_timer_t *timer)
     uv_timer_start(&legacy->timer, on_tick, TICK_MS, TICK_MS);
 }
 
-static void open_stream(serve_legacy *legacy, mcpauth_http_exchange *ex, const serve_caller *caller)
+static void open_stream(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex,
+                        const mcpauth__serve_caller *caller)
 {
-    serve_context *ctx = legacy->ctx;
+    mcpauth__serve_context *ctx = legacy->ctx;
     legacy_stream *s = calloc(1, sizeof *s);
     const char *subject = caller->token ? caller->token->subject : NULL;
     if (!s || (subject && !(s->subject = strdup(subject)))) {
@@ -241,9 +243,9 @@ static void open_stream(serve_legacy *legacy, mcpauth_http_exchange *ex, const s
 /* ---- POST ---- */
 
 typedef struct post_answer {
-    serve_context *ctx;
+    mcpauth__serve_context *ctx;
     mcpauth_http_exchange *ex;
-    const serve_caller *caller;
+    const mcpauth__serve_caller *caller;
 } post_answer;
 
 static void on_post_reply(const mcpauth_mcp_reply *reply, void *data)
@@ -253,7 +255,7 @@ static void on_post_reply(const mcpauth_mcp_reply *reply, void *data)
             reply->body_length);
 }
 
-static legacy_stream *find_stream(serve_legacy *legacy, const char *id)
+static legacy_stream *find_stream(mcpauth__serve_legacy *legacy, const char *id)
 {
     for (legacy_stream *s = legacy->streams; s; s = s->next)
         if (!s->ending && mcpauth_secret_equal(mcpauth_mcp_legacy_id(s->session), id))
@@ -261,8 +263,8 @@ static legacy_stream *find_stream(serve_legacy *legacy, const char *id)
     return NULL;
 }
 
-static void post_message(serve_legacy *legacy, mcpauth_http_exchange *ex,
-                         const serve_caller *caller)
+static void post_message(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex,
+                         const mcpauth__serve_caller *caller)
 {
     char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     legacy_stream *s = mcpauth_mcp_legacy_query_session(mcpauth_http_exchange_query(ex), id)
@@ -275,7 +277,7 @@ static void post_message(serve_legacy *legacy, mcpauth_http_exchange *ex,
 
 /* ---- the module ---- */
 
-const char *serve_legacy_off_reason(const mcpauth_serve_config *config)
+const char *mcpauth__serve_legacy_off_reason(const mcpauth_serve_config *config)
 {
     if (config->no_legacy_sse || config->mcp.stateless)
         return NULL;
@@ -285,13 +287,13 @@ const char *serve_legacy_off_reason(const mcpauth_serve_config *config)
     return NULL;
 }
 
-bool serve_legacy_start(serve_context *ctx)
+bool mcpauth__serve_legacy_start(mcpauth__serve_context *ctx)
 {
     const mcpauth_serve_config *config = ctx->config;
     ctx->legacy = NULL;
-    if (config->no_legacy_sse || config->mcp.stateless || serve_legacy_off_reason(config))
+    if (config->no_legacy_sse || config->mcp.stateless || mcpauth__serve_legacy_off_reason(config))
         return true;
-    serve_legacy *legacy = calloc(1, sizeof *legacy);
+    mcpauth__serve_legacy *legacy = calloc(1, sizeof *legacy);
     if (!legacy)
         return false;
     legacy->ctx = ctx;
@@ -302,7 +304,7 @@ bool serve_legacy_start(serve_context *ctx)
     return true;
 }
 
-bool serve_legacy_path(const serve_legacy *legacy, const char *path)
+bool mcpauth__serve_legacy_path(const mcpauth__serve_legacy *legacy, const char *path)
 {
     if (!legacy)
         return false;
@@ -310,10 +312,10 @@ bool serve_legacy_path(const serve_legacy *legacy, const char *path)
     return strcmp(path, config->sse_path) == 0 || strcmp(path, config->messages_path) == 0;
 }
 
-void serve_legacy_handle(serve_legacy *legacy, mcpauth_http_exchange *ex,
-                         const serve_caller *caller)
+void mcpauth__serve_legacy_handle(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex,
+                                  const mcpauth__serve_caller *caller)
 {
-    serve_context *ctx = legacy->ctx;
+    mcpauth__serve_context *ctx = legacy->ctx;
     const char *method = mcpauth_http_exchange_method(ex);
     bool sse = strcmp(mcpauth_http_exchange_path(ex), ctx->config->sse_path) == 0;
     if (sse && strcmp(method, "GET") != 0) {
@@ -334,7 +336,7 @@ void serve_legacy_handle(serve_legacy *legacy, mcpauth_http_exchange *ex,
         post_message(legacy, ex, caller);
 }
 
-void serve_legacy_stop(serve_legacy *legacy)
+void mcpauth__serve_legacy_stop(mcpauth__serve_legacy *legacy)
 {
     if (!legacy || legacy->stopped)
         return;
@@ -347,7 +349,7 @@ void serve_legacy_stop(serve_legacy *legacy)
     uv_close((uv_handle_t *)&legacy->timer, NULL);
 }
 
-void serve_legacy_free(serve_legacy *legacy)
+void mcpauth__serve_legacy_free(mcpauth__serve_legacy *legacy)
 {
     free(legacy);
 }

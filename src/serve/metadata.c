@@ -64,8 +64,8 @@ static char *build_document(const mcpauth_serve_config *config)
     return copy;
 }
 
-mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_config *config,
-                                   mcpauth_error *err)
+mcpauth_status mcpauth__serve_resource_init(mcpauth__serve_resource *res,
+                                            const mcpauth_serve_config *config, mcpauth_error *err)
 {
     memset(res, 0, sizeof *res);
     mcpauth_url url;
@@ -95,7 +95,7 @@ mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_conf
     return MCPAUTH_OK;
 }
 
-void serve_resource_free(serve_resource *res)
+void mcpauth__serve_resource_free(mcpauth__serve_resource *res)
 {
     free(res->origin);
     free(res->host);

@@ -6,7 +6,7 @@
 
 #define LIMIT_LOG_INTERVAL_MS 10000
 
-void serve_metrics_count_status(serve_metrics *m, int status)
+void mcpauth__serve_metrics_count_status(mcpauth__serve_metrics *m, int status)
 {
     int cls = status / 100;
     m->requests_by_class[(cls >= 1 && cls <= 5) ? cls - 1 : 5]++;
@@ -24,18 +24,19 @@ static const char *const limit_events[MCPAUTH_HTTP_LIMIT_COUNT] = {
 
 /* Under attack a limit may act thousands of times a second: one line per
  * interval says it did, and how often. */
-void serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data)
+void mcpauth__serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data)
 {
-    serve_context *ctx = data;
-    serve_metrics *m = &ctx->metrics;
+    mcpauth__serve_context *ctx = data;
+    mcpauth__serve_metrics *m = &ctx->metrics;
     m->limits[limit]++;
     m->limits_unlogged[limit]++;
     uint64_t now = uv_now(ctx->loop) + 1; /* never 0 */
     if (m->limits_logged_ms[limit] != 0 && now - m->limits_logged_ms[limit] < LIMIT_LOG_INTERVAL_MS)
         return;
-    serve_log_event(ctx->config, "warning", "%s (client %s; %llu time%s since the last report)",
-                    limit_events[limit], peer, (unsigned long long)m->limits_unlogged[limit],
-                    m->limits_unlogged[limit] == 1 ? "" : "s");
+    mcpauth__serve_log_event(
+        ctx->config, "warning", "%s (client %s; %llu time%s since the last report)",
+        limit_events[limit], peer, (unsigned long long)m->limits_unlogged[limit],
+        m->limits_unlogged[limit] == 1 ? "" : "s");
     m->limits_logged_ms[limit] = now;
     m->limits_unlogged[limit] = 0;
 }
@@ -65,15 +66,15 @@ static void render_latency(mcpauth_strbuf *sb, const mcpauth_validator_stats *s)
                            s->latency_sum_seconds, (unsigned long long)cumulative);
 }
 
-char *serve_metrics_render(const serve_context *ctx)
+char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx)
 {
-    static const char *const classes[SERVE_STATUS_CLASSES] = {"1xx", "2xx", "3xx",
-                                                              "4xx", "5xx", "other"};
-    const serve_metrics *m = &ctx->metrics;
+    static const char *const classes[MCPAUTH__SERVE_STATUS_CLASSES] = {"1xx", "2xx", "3xx",
+                                                                       "4xx", "5xx", "other"};
+    const mcpauth__serve_metrics *m = &ctx->metrics;
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
     mcpauth_strbuf_appends(&sb, "# HELP mcpauth_http_requests_total HTTP requests answered.\n"
                                 "# TYPE mcpauth_http_requests_total counter\n");
-    for (int i = 0; i < SERVE_STATUS_CLASSES; i++)
+    for (int i = 0; i < MCPAUTH__SERVE_STATUS_CLASSES; i++)
         mcpauth_strbuf_appendf(&sb, "mcpauth_http_requests_total{code=\"%s\"} %llu\n", classes[i],
                                (unsigned long long)m->requests_by_class[i]);
     mcpauth_strbuf_appendf(

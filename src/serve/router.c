@@ -1,5 +1,6 @@
 /* One request through the resource server, in the order MCP asks for
- * (PROTOCOL-CHECKLIST HT-4): route by path; for the MCP endpoint check
+ * (MCP 2025-11-25 basic/transports §Security Warning, basic/authorization
+ * §Access Token Usage): route by path; for the MCP endpoint check
  * Origin and Host, then the bearer token (RFC 6750), then hand the request
  * to the MCP engine. Every answer goes through respond(), which counts and
  * logs it.
@@ -23,7 +24,7 @@
 
 /* The request's bookkeeping while it waits for validation. */
 typedef struct request {
-    serve_context *ctx;
+    mcpauth__serve_context *ctx;
     mcpauth_http_exchange *ex;
     char token_hash[13];
     const char *cache;   /* "hit", "miss" or NULL */
@@ -44,9 +45,9 @@ static void add_field(field_list *f, const char *name, const char *value)
 
 static void log_answer(request *r, int status)
 {
-    serve_context *ctx = r->ctx;
-    serve_metrics_count_status(&ctx->metrics, status);
-    serve_log_entry entry = {
+    mcpauth__serve_context *ctx = r->ctx;
+    mcpauth__serve_metrics_count_status(&ctx->metrics, status);
+    mcpauth__serve_log_entry entry = {
         .method = mcpauth_http_exchange_method(r->ex),
         .path = mcpauth_http_exchange_path(r->ex),
         .peer = mcpauth_http_exchange_peer(r->ex),
@@ -57,7 +58,7 @@ static void log_answer(request *r, int status)
         .cache = r->cache,
         .detail = r->detail,
     };
-    serve_log_request(ctx->config, &entry);
+    mcpauth__serve_log_request(ctx->config, &entry);
 }
 
 static void respond(request *r, int status, field_list *fields, const char *body, size_t length)
@@ -90,7 +91,8 @@ static void respond_oauth_error(request *r, int status, field_list *f, const cha
 
 /* ---- CORS ---- */
 
-/* Metadata and challenges are for anyone, browsers included (PRM-14). */
+/* Metadata and challenges are for anyone, browsers included (RFC 9728 §3: any client may fetch
+ * them). */
 static void add_cors(field_list *f)
 {
     add_field(f, "Access-Control-Allow-Origin", "*");
@@ -109,7 +111,7 @@ static void respond_preflight(request *r)
     respond(r, 204, &f, NULL, 0);
 }
 
-/* ---- Origin and Host (MCP transports, Security Warning; HT-2, HT-3) ---- */
+/* ---- Origin and Host (MCP basic/transports §Security Warning) ---- */
 
 /* The loopback exemption needs the authority parsed strictly: a lenient
  * host[:port] split reads "[::1]evil.com" or "localhost:80@evil.com" as
@@ -124,7 +126,7 @@ static bool host_is_loopback(const char *host)
     return loopback;
 }
 
-static bool host_allowed(const serve_context *ctx, const char *host)
+static bool host_allowed(const mcpauth__serve_context *ctx, const char *host)
 {
     if (!host)
         return true; /* HTTP/1.0 without Host: nothing to rebind */
@@ -140,10 +142,10 @@ static bool host_allowed(const serve_context *ctx, const char *host)
     return false;
 }
 
-static bool origin_allowed(const serve_context *ctx, const char *origin)
+static bool origin_allowed(const mcpauth__serve_context *ctx, const char *origin)
 {
     if (!origin)
-        return true; /* not a browser: nothing to check (HT-2) */
+        return true; /* not a browser: nothing to check */
     if (strcasecmp(origin, ctx->resource.origin) == 0)
         return true;
     const mcpauth_string_array *extra = &ctx->config->allowed_origins;
@@ -160,7 +162,7 @@ static bool origin_allowed(const serve_context *ctx, const char *origin)
 static void respond_challenge(request *r, int status, const char *error, const char *description,
                               const char *scope)
 {
-    serve_context *ctx = r->ctx;
+    mcpauth__serve_context *ctx = r->ctx;
     if (!scope)
         scope = ctx->resource.scope;
     if (!scope[0])
@@ -269,7 +271,7 @@ static void on_mcp_abort(mcpauth_http_exchange *ex, void *data)
  * every scope the call needs). False when it was answered. */
 static bool tools_allowed(request *r, mcpauth_mcp_request *req)
 {
-    serve_context *ctx = r->ctx;
+    mcpauth__serve_context *ctx = r->ctx;
     const mcpauth_string_array *base = &ctx->config->required_scopes;
     mcpauth_mcp_tool_policy_verdict verdict;
     if (mcpauth_mcp_check_tools(ctx->mcp, req, (const char *const *)base->items, base->count,
@@ -307,14 +309,14 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         mcpauth_mcp_request_release(&req);
         return;
     }
-    if (serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
-        serve_caller legacy_caller = {.token = info,
-                                      .validated_by = validated_by,
-                                      .cache_hit = cache_hit,
-                                      .token_hash = r->token_hash,
-                                      .cache = r->cache,
-                                      .request = &req};
-        serve_legacy_handle(r->ctx->legacy, ex, &legacy_caller);
+    if (mcpauth__serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
+        mcpauth__serve_caller legacy_caller = {.token = info,
+                                               .validated_by = validated_by,
+                                               .cache_hit = cache_hit,
+                                               .token_hash = r->token_hash,
+                                               .cache = r->cache,
+                                               .request = &req};
+        mcpauth__serve_legacy_handle(r->ctx->legacy, ex, &legacy_caller);
     } else {
         serve_mcp_call(r, &req);
     }
@@ -357,7 +359,7 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
 static void on_validated(const mcpauth_validation *v, void *data)
 {
     request *r = data;
-    serve_context *ctx = r->ctx;
+    mcpauth__serve_context *ctx = r->ctx;
     memcpy(r->token_hash, v->token_hash, sizeof r->token_hash);
     r->cache = v->cache_hit ? "hit" : "miss";
     switch (v->outcome) {
@@ -375,10 +377,11 @@ static void on_validated(const mcpauth_validation *v, void *data)
         respond_challenge(r, 403, "insufficient_scope", v->reason, NULL);
         break;
     case MCPAUTH_VALIDATION_UNAVAILABLE: {
-        /* Not the client's fault (TV-8): 503, and the operator hears why. */
+        /* Not the client's fault (RFC 6750 §3.1 has no error for it): 503, and the operator hears
+         * why. */
         ctx->metrics.unavailable++;
-        serve_log_event(ctx->config, "error", "cannot validate token %s: %s", v->token_hash,
-                        v->reason);
+        mcpauth__serve_log_event(ctx->config, "error", "cannot validate token %s: %s",
+                                 v->token_hash, v->reason);
         field_list f = {0};
         add_field(&f, "Retry-After", "5");
         add_cors(&f);
@@ -393,7 +396,7 @@ static void on_validated(const mcpauth_validation *v, void *data)
 
 static void authenticate(request *r)
 {
-    serve_context *ctx = r->ctx;
+    mcpauth__serve_context *ctx = r->ctx;
     mcpauth_http_exchange *ex = r->ex;
     if (ctx->config->no_auth) {
         serve_mcp(r, NULL, "none", false);
@@ -431,7 +434,7 @@ static void authenticate(request *r)
 
 static void handle_mcp_endpoint(request *r)
 {
-    serve_context *ctx = r->ctx;
+    mcpauth__serve_context *ctx = r->ctx;
     mcpauth_http_exchange *ex = r->ex;
     if (!host_allowed(ctx, mcpauth_http_exchange_header(ex, "Host", 0))) {
         r->detail = "Host not allowed";
@@ -482,7 +485,7 @@ static void handle_metadata(request *r)
 
 static void handle_metrics(request *r)
 {
-    char *text = serve_metrics_render(r->ctx);
+    char *text = mcpauth__serve_metrics_render(r->ctx);
     field_list f = {0};
     add_field(&f, "Content-Type", "text/plain; version=0.0.4");
     if (text)
@@ -497,7 +500,7 @@ static void handle_metrics(request *r)
 static void handle_dev_issuer(request *r)
 {
     mcpauth_http_exchange *ex = r->ex;
-    /* The same DNS-rebinding defence as the MCP endpoint (HT-3): a page
+    /* The same DNS-rebinding defence as the MCP endpoint (transports §Security Warning): a page
      * whose name resolves to us must not drive the issuer. */
     if (!host_allowed(r->ctx, mcpauth_http_exchange_header(ex, "Host", 0))) {
         r->detail = "Host not allowed";
@@ -523,12 +526,13 @@ static void handle_dev_issuer(request *r)
     mcpauth_devissuer_response_free(&resp);
 }
 
-void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
-                          const char *reason, uint64_t start_ns, void *data)
+void mcpauth__serve_handle_refused(int status, const char *peer, const char *method,
+                                   const char *path, const char *reason, uint64_t start_ns,
+                                   void *data)
 {
-    serve_context *ctx = data;
-    serve_metrics_count_status(&ctx->metrics, status);
-    serve_log_entry entry = {
+    mcpauth__serve_context *ctx = data;
+    mcpauth__serve_metrics_count_status(&ctx->metrics, status);
+    mcpauth__serve_log_entry entry = {
         .method = method ? method : "-",
         .path = path ? path : "-",
         .peer = peer,
@@ -536,12 +540,12 @@ void serve_handle_refused(int status, const char *peer, const char *method, cons
         .latency_ms = (double)(uv_hrtime() - start_ns) / 1e6,
         .detail = reason,
     };
-    serve_log_request(ctx->config, &entry);
+    mcpauth__serve_log_request(ctx->config, &entry);
 }
 
-void serve_handle_request(mcpauth_http_exchange *ex, void *data)
+void mcpauth__serve_handle_request(mcpauth_http_exchange *ex, void *data)
 {
-    serve_context *ctx = data;
+    mcpauth__serve_context *ctx = data;
     request *r = calloc(1, sizeof *r);
     if (!r) {
         mcpauth_http_respond(ex, 503, NULL, 0, NULL, 0);
@@ -553,7 +557,7 @@ void serve_handle_request(mcpauth_http_exchange *ex, void *data)
     const char *resource_path = ctx->resource.path[0] ? ctx->resource.path : "/";
 
     /* The legacy HTTP+SSE transport's paths get the same checks. */
-    if (strcmp(path, resource_path) == 0 || serve_legacy_path(ctx->legacy, path)) {
+    if (strcmp(path, resource_path) == 0 || mcpauth__serve_legacy_path(ctx->legacy, path)) {
         handle_mcp_endpoint(r); /* frees r, now or after validation */
         return;
     }

@@ -47,13 +47,13 @@ static void on_handle_closed(uv_handle_t *handle)
 
 static void on_log_timer(uv_timer_t *timer)
 {
-    serve_context *ctx = timer->data;
-    serve_log_flush(ctx->config);
+    mcpauth__serve_context *ctx = timer->data;
+    mcpauth__serve_log_flush(ctx->config);
 }
 
-static void finish(serve_context *ctx)
+static void finish(mcpauth__serve_context *ctx)
 {
-    serve_legacy_stop(ctx->legacy);
+    mcpauth__serve_legacy_stop(ctx->legacy);
     uv_timer_stop(&ctx->shutdown_timer);
     uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
@@ -74,28 +74,28 @@ static void finish(serve_context *ctx)
 
 static void on_drain_check(uv_timer_t *timer)
 {
-    serve_context *ctx = timer->data;
+    mcpauth__serve_context *ctx = timer->data;
     uint64_t waited = uv_now(ctx->loop) - ctx->drain_started_ms;
     size_t open = mcpauth_http_server_connection_count(ctx->server);
     if (open == 0 || waited >= (uint64_t)ctx->config->shutdown_timeout_seconds * 1000) {
         if (open > 0)
-            serve_log_event(ctx->config, "warning",
-                            "shutdown timeout: closing %zu connections still open", open);
+            mcpauth__serve_log_event(ctx->config, "warning",
+                                     "shutdown timeout: closing %zu connections still open", open);
         finish(ctx);
     }
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
 {
-    serve_context *ctx = handle->data;
+    mcpauth__serve_context *ctx = handle->data;
     if (ctx->stopping)
         return;
     ctx->stopping = true;
-    serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
-                    strsignal(signum));
+    mcpauth__serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
+                             strsignal(signum));
     mcpauth_http_server_drain(ctx->server);
     /* Legacy SSE streams would hold their connections until the timeout. */
-    serve_legacy_stop(ctx->legacy);
+    mcpauth__serve_legacy_stop(ctx->legacy);
     /* Children get SIGTERM now: their requests fail and their streams end,
      * so the connections can drain. */
     if (ctx->backend)
@@ -106,17 +106,17 @@ static void on_signal(uv_signal_t *handle, int signum)
 
 static void on_backend_log(const char *level, const char *message, void *data)
 {
-    serve_log_event(data, level, "%s", message);
+    mcpauth__serve_log_event(data, level, "%s", message);
 }
 
-static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_error *err)
+static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port, mcpauth_error *err)
 {
     mcpauth_serve_config *config = ctx->config;
-    int rc = mcpauth_http_server_new(ctx->loop, &config->limits, serve_handle_request, ctx,
+    int rc = mcpauth_http_server_new(ctx->loop, &config->limits, mcpauth__serve_handle_request, ctx,
                                      &ctx->server);
     if (rc == 0) {
-        mcpauth_http_server_on_refused(ctx->server, serve_handle_refused, ctx);
-        mcpauth_http_server_on_limit(ctx->server, serve_handle_limit, ctx);
+        mcpauth_http_server_on_refused(ctx->server, mcpauth__serve_handle_refused, ctx);
+        mcpauth_http_server_on_limit(ctx->server, mcpauth__serve_handle_limit, ctx);
         rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
                                         reuse_port);
     }
@@ -179,7 +179,7 @@ static mcpauth_status worker_start(serve_context *ctx, bool reuse_port, mcpauth_
     uv_timer_start(&ctx->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
     uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
-    if (!serve_legacy_start(ctx))
+    if (!mcpauth__serve_legacy_start(ctx))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     return MCPAUTH_OK;
 }
@@ -202,22 +202,24 @@ static void worker_ready(void)
     ready_fd = -1;
 }
 
-static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resource *resource,
-                                 bool reuse_port, mcpauth_error *err)
+static mcpauth_status worker_run(mcpauth_serve_config *config,
+                                 const mcpauth__serve_resource *resource, bool reuse_port,
+                                 mcpauth_error *err)
 {
     uv_loop_t loop;
-    serve_context ctx = {.config = config, .loop = &loop, .resource = *resource};
+    mcpauth__serve_context ctx = {.config = config, .loop = &loop, .resource = *resource};
     if (uv_loop_init(&loop) != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot create the event loop");
     mcpauth_status st = worker_start(&ctx, reuse_port, err);
     if (st == MCPAUTH_OK) {
         worker_ready();
         if (!reuse_port)
-            serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s",
-                            bracket_open(config), config->listen_host, bracket_close(config),
-                            mcpauth_http_server_port(ctx.server), config->resource);
+            mcpauth__serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s",
+                                     bracket_open(config), config->listen_host,
+                                     bracket_close(config), mcpauth_http_server_port(ctx.server),
+                                     config->resource);
         uv_run(&loop, UV_RUN_DEFAULT);
-        serve_log_flush(config);
+        mcpauth__serve_log_flush(config);
     } else {
         mcpauth_validator_free(ctx.validator);
         mcpauth_jwks_cache_free(ctx.jwks);
@@ -229,7 +231,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config, const serve_resou
             mcpauth_mcp_backend_shutdown(ctx.backend, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
-    serve_legacy_free(ctx.legacy);
+    mcpauth__serve_legacy_free(ctx.legacy);
     mcpauth_mcp_server_free(ctx.mcp);
     mcpauth_mcp_backend_free(ctx.backend);
     uv_loop_close(&loop);
@@ -389,7 +391,7 @@ static void on_parent_signal(int signum)
     stop_signal = signum;
 }
 
-static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *resource)
+static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_resource *resource)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -408,7 +410,7 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const serve_resource *re
     mcpauth_error err = {0};
     mcpauth_status st = worker_run(config, resource, true, &err);
     if (st != MCPAUTH_OK)
-        serve_log_event(config, "error", "worker %d: %s", (int)getpid(), err.message);
+        mcpauth__serve_log_event(config, "error", "worker %d: %s", (int)getpid(), err.message);
     _exit(st);
 }
 
@@ -434,8 +436,8 @@ static void wait_for_workers(int fd, int n)
     }
 }
 
-static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_resource *resource,
-                                  mcpauth_error *err)
+static mcpauth_status run_workers(mcpauth_serve_config *config,
+                                  const mcpauth__serve_resource *resource, mcpauth_error *err)
 {
     int sock = reserve_port(config, err);
     if (sock < 0)
@@ -462,9 +464,10 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
         wait_for_workers(ready[0], n);
         close(ready[0]);
     }
-    serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s, %d workers",
-                    bracket_open(config), config->listen_host, bracket_close(config),
-                    config->listen_port, config->resource, n);
+    mcpauth__serve_log_event(config, "info",
+                             "listening on http://%s%s%s:%d, resource %s, %d workers",
+                             bracket_open(config), config->listen_host, bracket_close(config),
+                             config->listen_port, config->resource, n);
 
     int alive = n;
     bool forwarded = false;
@@ -493,9 +496,10 @@ static mcpauth_status run_workers(mcpauth_serve_config *config, const serve_reso
                 break;
             /* A worker that died on its own is replaced, so one crash does not
              * take a core out of service. */
-            serve_log_event(config, "error", "worker %d %s %d; starting another", (int)pid,
-                            WIFSIGNALED(status) ? "killed by signal" : "exited with status",
-                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            mcpauth__serve_log_event(config, "error", "worker %d %s %d; starting another", (int)pid,
+                                     WIFSIGNALED(status) ? "killed by signal"
+                                                         : "exited with status",
+                                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
             if (!clean && WIFEXITED(status) && WEXITSTATUS(status) == MCPAUTH_ELOCAL) {
                 st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "a worker could not start");
                 stop_signal = SIGTERM;
@@ -532,11 +536,11 @@ static void fit_descriptor_limit(mcpauth_serve_config *config)
     size_t fit =
         rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE : (size_t)rl.rlim_cur / 2;
     config->limits.max_connections = fit;
-    serve_log_event(config, "warning",
-                    "file descriptor limit %llu: at most %zu connections per worker, not "
-                    "--max-connections %zu (%d are kept for outbound calls and backends); "
-                    "raise the hard limit (ulimit -Hn, LimitNOFILE=)",
-                    (unsigned long long)rl.rlim_cur, fit, wanted, FD_RESERVE);
+    mcpauth__serve_log_event(config, "warning",
+                             "file descriptor limit %llu: at most %zu connections per worker, not "
+                             "--max-connections %zu (%d are kept for outbound calls and backends); "
+                             "raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+                             (unsigned long long)rl.rlim_cur, fit, wanted, FD_RESERVE);
 }
 
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
@@ -545,49 +549,49 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     signal(SIGPIPE, SIG_IGN);
     fit_descriptor_limit(config);
     discovered found;
-    serve_resource resource;
-    serve_dev dev = {0};
-    if (config->dev && serve_dev_start(config, &dev, err) != MCPAUTH_OK) {
-        serve_dev_stop(&dev);
+    mcpauth__serve_resource resource;
+    mcpauth__serve_dev dev = {0};
+    if (config->dev && mcpauth__serve_dev_start(config, &dev, err) != MCPAUTH_OK) {
+        mcpauth__serve_dev_stop(&dev);
         return err->status;
     }
     if (discover_validation(config, &found, err) != MCPAUTH_OK) {
         discovered_free(&found);
-        serve_dev_stop(&dev);
+        mcpauth__serve_dev_stop(&dev);
         return err->status;
     }
-    if (serve_resource_init(&resource, config, err) != MCPAUTH_OK) {
-        serve_resource_free(&resource);
+    if (mcpauth__serve_resource_init(&resource, config, err) != MCPAUTH_OK) {
+        mcpauth__serve_resource_free(&resource);
         discovered_free(&found);
-        serve_dev_stop(&dev);
+        mcpauth__serve_dev_stop(&dev);
         return err->status;
     }
     resource.dev = dev.issuer;
     if (config->no_auth)
-        serve_log_event(config, "warning",
-                        "--no-auth: serving without any token check (loopback only)");
-    if (serve_legacy_off_reason(config))
-        serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
-                        serve_legacy_off_reason(config));
+        mcpauth__serve_log_event(config, "warning",
+                                 "--no-auth: serving without any token check (loopback only)");
+    if (mcpauth__serve_legacy_off_reason(config))
+        mcpauth__serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
+                                 mcpauth__serve_legacy_off_reason(config));
     /* Made before the workers are forked, so that they all share it: the
      * kernel spreads a client's connections across the workers. */
     if (!config->mcp.stateless &&
         !(config->mcp.sessions = mcpauth_mcp_sessions_new(config->mcp.max_sessions,
                                                           config->mcp.session_idle_seconds))) {
-        serve_resource_free(&resource);
+        mcpauth__serve_resource_free(&resource);
         discovered_free(&found);
-        serve_dev_stop(&dev);
+        mcpauth__serve_dev_stop(&dev);
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a table of %zu MCP sessions",
                                  config->mcp.max_sessions);
     }
     mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
                                             : worker_run(config, &resource, false, err);
     if (st == MCPAUTH_OK)
-        serve_log_event(config, "info", "stopped");
+        mcpauth__serve_log_event(config, "info", "stopped");
     mcpauth_mcp_sessions_free(config->mcp.sessions);
     config->mcp.sessions = NULL;
-    serve_resource_free(&resource);
+    mcpauth__serve_resource_free(&resource);
     discovered_free(&found);
-    serve_dev_stop(&dev);
+    mcpauth__serve_dev_stop(&dev);
     return st;
 }

@@ -12,10 +12,10 @@
 #include "mcpauth/serve.h"
 #include "mcpauth/validator.h"
 
-#define SERVE_STATUS_CLASSES 6 /* 1xx..5xx, other */
+#define MCPAUTH__SERVE_STATUS_CLASSES 6 /* 1xx..5xx, other */
 
-typedef struct serve_metrics {
-    uint64_t requests_by_class[SERVE_STATUS_CLASSES];
+typedef struct mcpauth__serve_metrics {
+    uint64_t requests_by_class[MCPAUTH__SERVE_STATUS_CLASSES];
     uint64_t valid;
     uint64_t invalid;
     uint64_t insufficient_scope;
@@ -24,10 +24,10 @@ typedef struct serve_metrics {
     uint64_t limits[MCPAUTH_HTTP_LIMIT_COUNT]; /* the HTTP server's limits hit */
     uint64_t limits_unlogged[MCPAUTH_HTTP_LIMIT_COUNT];
     uint64_t limits_logged_ms[MCPAUTH_HTTP_LIMIT_COUNT]; /* 0: never */
-} serve_metrics;
+} mcpauth__serve_metrics;
 
 /* What the resource server derives once from its configuration. */
-typedef struct serve_resource {
+typedef struct mcpauth__serve_resource {
     char *origin;           /* "http://localhost:8000" */
     char *host;             /* "localhost:8000" (the Host value clients send) */
     char *path;             /* "/mcp" ("" for a path-less resource) */
@@ -36,9 +36,9 @@ typedef struct serve_resource {
     char *metadata_json;    /* the RFC 9728 document */
     char *scope;            /* required scopes, space-separated ("" for none) */
     mcpauth_devissuer *dev; /* --dev: the development issuer; NULL otherwise */
-} serve_resource;
+} mcpauth__serve_resource;
 
-typedef struct serve_context {
+typedef struct mcpauth__serve_context {
     mcpauth_serve_config *config;
     uv_loop_t *loop;
     mcpauth_http_server *server;
@@ -46,47 +46,49 @@ typedef struct serve_context {
     mcpauth_validator *validator;
     mcpauth_jwks_cache *jwks;
     mcpauth_mcp_server *mcp;
-    mcpauth_mcp_backend *backend; /* the stdio backend; NULL: built-in tools */
-    struct serve_legacy *legacy;  /* the legacy HTTP+SSE transport; NULL: off */
-    serve_resource resource;
-    serve_metrics metrics;
+    mcpauth_mcp_backend *backend;         /* the stdio backend; NULL: built-in tools */
+    struct mcpauth__serve_legacy *legacy; /* the legacy HTTP+SSE transport; NULL: off */
+    mcpauth__serve_resource resource;
+    mcpauth__serve_metrics metrics;
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     uv_timer_t log_timer;
     uint64_t drain_started_ms;
     bool stopping;
-} serve_context;
+} mcpauth__serve_context;
 
 /* metadata.c */
-mcpauth_status serve_resource_init(serve_resource *res, const mcpauth_serve_config *config,
-                                   mcpauth_error *err);
-void serve_resource_free(serve_resource *res);
+mcpauth_status mcpauth__serve_resource_init(mcpauth__serve_resource *res,
+                                            const mcpauth_serve_config *config, mcpauth_error *err);
+void mcpauth__serve_resource_free(mcpauth__serve_resource *res);
 
 /* dev.c: --dev. Before discovery: creates the development issuer on the
  * resource's origin and points the issuer, the JWKS URI and introspection
- * at it (free with serve_dev_stop(), even on failure). */
-typedef struct serve_dev {
+ * at it (free with mcpauth__serve_dev_stop(), even on failure). */
+typedef struct mcpauth__serve_dev {
     mcpauth_devissuer *issuer;
     char *origin;
     char *jwks_uri;
     char *introspection_endpoint;
-} serve_dev;
+} mcpauth__serve_dev;
 
-mcpauth_status serve_dev_start(mcpauth_serve_config *config, serve_dev *out, mcpauth_error *err);
-void serve_dev_stop(serve_dev *dev);
+mcpauth_status mcpauth__serve_dev_start(mcpauth_serve_config *config, mcpauth__serve_dev *out,
+                                        mcpauth_error *err);
+void mcpauth__serve_dev_stop(mcpauth__serve_dev *dev);
 
 /* router.c: the request callback of the HTTP server, and the one for
  * requests the HTTP server refused on its own. */
-void serve_handle_request(mcpauth_http_exchange *ex, void *data);
-void serve_handle_refused(int status, const char *peer, const char *method, const char *path,
-                          const char *reason, uint64_t start_ns, void *data);
+void mcpauth__serve_handle_request(mcpauth_http_exchange *ex, void *data);
+void mcpauth__serve_handle_refused(int status, const char *peer, const char *method,
+                                   const char *path, const char *reason, uint64_t start_ns,
+                                   void *data);
 
 /* legacy_sse.c: the legacy HTTP+SSE transport (MCP 2024-11-05) on
  * --sse-path and --messages-path. */
-typedef struct serve_legacy serve_legacy;
+typedef struct mcpauth__serve_legacy mcpauth__serve_legacy;
 
 /* Who called, as the router's token check established it. Borrowed. */
-typedef struct serve_caller {
+typedef struct mcpauth__serve_caller {
     const mcpauth_token_info *token; /* NULL without authentication */
     const char *validated_by;
     bool cache_hit;
@@ -94,31 +96,31 @@ typedef struct serve_caller {
     const char *cache;      /* "hit", "miss", NULL */
     /* The MCP request, its body parsed once (mcpauth_mcp_check_tools). */
     mcpauth_mcp_request *request;
-} serve_caller;
+} mcpauth__serve_caller;
 
 /* Sets ctx->legacy, or leaves it NULL when the transport is off; false on
  * allocation failure. */
-bool serve_legacy_start(serve_context *ctx);
+bool mcpauth__serve_legacy_start(mcpauth__serve_context *ctx);
 
 /* Why the transport is off although not turned off (--no-legacy-sse) nor
  * without sessions (--stateless): several workers, or per-tool scopes. NULL
  * when it runs; for the start-up warning. */
-const char *serve_legacy_off_reason(const mcpauth_serve_config *config);
+const char *mcpauth__serve_legacy_off_reason(const mcpauth_serve_config *config);
 
 /* Whether path is one of the transport's (never when legacy is NULL). */
-bool serve_legacy_path(const serve_legacy *legacy, const char *path);
+bool mcpauth__serve_legacy_path(const mcpauth__serve_legacy *legacy, const char *path);
 
 /* Answers an authenticated request to one of those paths. */
-void serve_legacy_handle(serve_legacy *legacy, mcpauth_http_exchange *ex,
-                         const serve_caller *caller);
+void mcpauth__serve_legacy_handle(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex,
+                                  const mcpauth__serve_caller *caller);
 
 /* SIGTERM: every stream ends (its session too), no new ones open, and the
  * timer handle closes; then free it after the loop. NULL is fine. */
-void serve_legacy_stop(serve_legacy *legacy);
-void serve_legacy_free(serve_legacy *legacy);
+void mcpauth__serve_legacy_stop(mcpauth__serve_legacy *legacy);
+void mcpauth__serve_legacy_free(mcpauth__serve_legacy *legacy);
 
 /* access_log.c: one line per answered request. */
-typedef struct serve_log_entry {
+typedef struct mcpauth__serve_log_entry {
     const char *method;
     const char *path;
     const char *peer;
@@ -128,26 +130,27 @@ typedef struct serve_log_entry {
     const char *subject;
     const char *cache;  /* "hit", "miss", NULL */
     const char *detail; /* why a request was refused; NULL */
-} serve_log_entry;
+} mcpauth__serve_log_entry;
 
-void serve_log_request(const mcpauth_serve_config *config, const serve_log_entry *entry);
+void mcpauth__serve_log_request(const mcpauth_serve_config *config,
+                                const mcpauth__serve_log_entry *entry);
 
 /* Writes out buffered request lines. */
-void serve_log_flush(const mcpauth_serve_config *config);
+void mcpauth__serve_log_flush(const mcpauth_serve_config *config);
 
 /* A server event (start, stop, upstream failure): "level" is info, warning
  * or error. */
-void serve_log_event(const mcpauth_serve_config *config, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void mcpauth__serve_log_event(const mcpauth_serve_config *config, const char *level,
+                              const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* metrics.c */
-void serve_metrics_count_status(serve_metrics *m, int status);
+void mcpauth__serve_metrics_count_status(mcpauth__serve_metrics *m, int status);
 
-/* The HTTP server's limit callback (data: the serve_context): counts the
+/* The HTTP server's limit callback (data: the mcpauth__serve_context): counts the
  * hit, and logs it at most once per interval with how many there were. */
-void serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data);
+void mcpauth__serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data);
 
 /* Prometheus text exposition; caller frees. */
-char *serve_metrics_render(const serve_context *ctx);
+char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx);
 
 #endif
