@@ -36,7 +36,6 @@ typedef struct mcpauth_oauth_token_params {
     const char *refresh_token; /* refresh_token */
 } mcpauth_oauth_token_params;
 
-
 /* Builds the form body of a token request into body (which must be empty):
  * grant_type, the grant's own parameters, scope, each resource, and, for
  * client_secret_post, client_id and client_secret; for none, client_id

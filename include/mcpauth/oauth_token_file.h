@@ -35,7 +35,7 @@ typedef struct mcpauth_oauth_token_file {
  * MCPAUTH_ELOCAL naming the file. Free *out with mcpauth_oauth_token_file_free(),
  * also after a failure. */
 mcpauth_status mcpauth_oauth_token_file_load(const char *path, mcpauth_oauth_token_file *out,
-                                       mcpauth_error *err);
+                                             mcpauth_error *err);
 
 /* The issuer or client_id the document names (borrowed), NULL for a bare
  * token or when absent. */
@@ -56,8 +56,9 @@ typedef struct mcpauth_oauth_token_file_origin {
  * expires_in) to path, mode 0600; an existing file only with overwrite. A
  * refresh answer without a refresh token keeps origin->refresh_token (RFC
  * 6749 §6: it stays valid). MCPAUTH_ELOCAL on failure. */
-mcpauth_status mcpauth_oauth_token_file_save(const char *path, const mcpauth_oauth_token_response *resp,
-                                       const mcpauth_oauth_token_file_origin *origin, bool overwrite,
-                                       mcpauth_error *err);
+mcpauth_status mcpauth_oauth_token_file_save(const char *path,
+                                             const mcpauth_oauth_token_response *resp,
+                                             const mcpauth_oauth_token_file_origin *origin,
+                                             bool overwrite, mcpauth_error *err);
 
 #endif

@@ -644,7 +644,8 @@ static mcpauth_status front_channel(const mcpauth_authorization_grant *g, const 
 }
 
 mcpauth_status mcpauth_authorization_code_grant(const mcpauth_authorization_grant *g,
-                                                mcpauth_oauth_token_response *out, mcpauth_error *err)
+                                                mcpauth_oauth_token_response *out,
+                                                mcpauth_error *err)
 {
     if (!mcpauth_authorization_offers_s256(g->metadata))
         return mcpauth_error_set(err, MCPAUTH_EREMOTE,

@@ -318,7 +318,8 @@ static mcpauth_status probe_resource(const mcpauth_http_options *opts, const cha
 
 /* MCP 2025-11-25 (Protected Resource Metadata Discovery): the URL of the
  * challenge's resource_metadata (RFC 9728 §5.1) alone when there is one,
- * else the path-inserted (RFC 9728 §3.1) and then the root document (one URL when the MCP URL has no path). */
+ * else the path-inserted (RFC 9728 §3.1) and then the root document (one URL when the MCP URL has
+ * no path). */
 static size_t resource_candidates(const char *resource_url, const char *origin, char *header_url,
                                   candidate out[2], mcpauth_error *err)
 {

@@ -41,7 +41,7 @@ static mcpauth_status from_text(const char *start, const char *name, mcpauth_oau
 }
 
 mcpauth_status mcpauth_oauth_token_file_load(const char *path, mcpauth_oauth_token_file *out,
-                                       mcpauth_error *err)
+                                             mcpauth_error *err)
 {
     memset(out, 0, sizeof *out);
     char *text = NULL;
@@ -103,9 +103,10 @@ static json_object *document(const mcpauth_oauth_token_response *resp,
     return doc;
 }
 
-mcpauth_status mcpauth_oauth_token_file_save(const char *path, const mcpauth_oauth_token_response *resp,
-                                       const mcpauth_oauth_token_file_origin *origin, bool overwrite,
-                                       mcpauth_error *err)
+mcpauth_status mcpauth_oauth_token_file_save(const char *path,
+                                             const mcpauth_oauth_token_response *resp,
+                                             const mcpauth_oauth_token_file_origin *origin,
+                                             bool overwrite, mcpauth_error *err)
 {
     json_object *doc = document(resp, origin);
     const char *text = doc ? mcpauth_json_pretty(doc) : NULL;

@@ -110,7 +110,8 @@ mcpauth_status mcpauth__probe_as_issuer(mcpauth__probe_state *s, mcpauth_probe_c
     return MCPAUTH_OK;
 }
 
-mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c, mcpauth_error *err)
+mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                      mcpauth_error *err)
 {
     (void)err;
     if (!s->as_metadata) {
@@ -129,7 +130,8 @@ mcpauth_status mcpauth__probe_as_pkce(mcpauth__probe_state *s, mcpauth_probe_che
     /* MCP 2025-11-25 §Authorization Code Protection: clients MUST refuse the
      * authorization code flow without S256 in the metadata. */
     if (mcpauth_json_array_has(s->as_metadata, "code_challenge_methods_supported", "S256"))
-        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "S256 in code_challenge_methods_supported%s", also);
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS, "S256 in code_challenge_methods_supported%s",
+                               also);
     else
         mcpauth__probe_verdict(
             c, MCPAUTH_PROBE_WARN,
