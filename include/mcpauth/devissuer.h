@@ -38,7 +38,12 @@ typedef struct mcpauth_devissuer_config {
     const char *user;  /* the development user's name */
     bool auto_approve; /* skip the consent page */
     mcpauth_devissuer_token_format token_format;
-    const char *state_file;           /* NULL: memory only */
+    const char *state_file; /* NULL: memory only */
+    /* Browser origins whose pages may call registration, token,
+     * introspection and revocation across origins (CORS), besides loopback
+     * origins and the issuer's own; "*" allows any. Borrowed. */
+    const char *const *allowed_origins;
+    size_t allowed_origin_count;
     int64_t code_lifetime_seconds;    /* 60 */
     int64_t access_lifetime_seconds;  /* 3600 */
     int64_t refresh_lifetime_seconds; /* 30 days */
@@ -75,6 +80,7 @@ typedef struct mcpauth_devissuer_request {
     const char *query;         /* NULL when absent */
     const char *authorization; /* the Authorization header, NULL when absent */
     const char *content_type;
+    const char *origin; /* the Origin header, NULL when absent */
     const char *body;
     size_t body_length;
     int64_t now; /* seconds since the epoch */

@@ -59,7 +59,10 @@ typedef struct mcpauth_jwks_cache_stats {
 } mcpauth_jwks_cache_stats;
 
 /* Called once with the keys to use now (borrowed for the call; NULL when
- * none could ever be loaded, with error saying why). */
+ * none could ever be loaded). error is NULL when the last fetch succeeded
+ * (or the set came from a file), so the keys are what the server publishes;
+ * otherwise it says why that fetch failed, and jwks, when not NULL, is the
+ * last good set, which may lack a key the server has since added. */
 typedef void (*mcpauth_jwks_cb)(const mcpauth_jwks *jwks, const char *error, void *data);
 
 /* Creates the cache; with a file, reads it now (MCPAUTH_ELOCAL/EREMOTE on a
@@ -70,9 +73,10 @@ mcpauth_jwks_cache *mcpauth_jwks_cache_new(mcpauth_http_async *http,
                                            mcpauth_error *err);
 
 /* Gets the keys. With stale_kid set (a token named a kid the current set
- * lacks), a refetch is started unless one ran within the cooldown; cb then
- * runs when it ends. Otherwise cb runs at once with the current set, unless
- * there is none yet or it has expired, when it runs after the fetch. */
+ * lacks), a refetch is started unless one ran within the cooldown, and cb
+ * runs when the fetch in flight ends. Otherwise cb runs at once with the
+ * current set, even while a refetch is in flight, unless there is none yet
+ * or it has expired, when it runs after the fetch. */
 void mcpauth_jwks_cache_get(mcpauth_jwks_cache *cache, bool stale_kid, mcpauth_jwks_cb cb,
                             void *data);
 

@@ -314,6 +314,15 @@ static void on_keys(const mcpauth_jwks *jwks, const char *error, void *data)
             mcpauth_jwks_cache_get(v->config.jwks, true, on_keys, f);
             return;
         }
+        if (error) {
+            /* The set could not be refetched: the key may exist all the
+             * same (a rotation during an outage). Not the token's fault:
+             * UNAVAILABLE, and nothing is cached. */
+            char why[512];
+            snprintf(why, sizeof why, "%s, and %s", reason, error);
+            flight_finish(f, BACKEND_FAILED, NULL, why, "jwt");
+            return;
+        }
         flight_finish(f, BACKEND_REJECTED, NULL, reason, "jwt");
         return;
     case MCPAUTH_JWT_INVALID:

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "devissuer_internal.h"
 #include "mcpauth/secret.h"
+#include "mcpauth/url.h"
 
 void mcpauth_devissuer_config_init(mcpauth_devissuer_config *config)
 {
@@ -142,13 +144,54 @@ static void respond_static(mcpauth_devissuer_response *resp, const mcpauth_devis
     resp->body_length = resp->body ? strlen(resp->body) : 0;
 }
 
-/* Browsers (MCP Inspector) call metadata, registration, token and keys
- * across origins; none of them relies on cookies. */
-static void add_cors(mcpauth_devissuer_response *resp, const char *path)
+/* The metadata and the keys are public documents: any page may read them. */
+static bool public_document(const char *path)
 {
-    if (strcmp(path, "/authorize") == 0)
-        return;
-    mcpauth__devissuer_add_field(resp, "Access-Control-Allow-Origin", "*");
+    return strcmp(path, METADATA_PATH) == 0 || strcmp(path, "/jwks") == 0;
+}
+
+/* True for a loopback origin, "http://127.0.0.1:6274" (Fetch §3.2.5: scheme,
+ * host, port, nothing else), as MCP Inspector's web UI and local tools use. */
+static bool origin_is_loopback(const char *origin)
+{
+    mcpauth_url url;
+    mcpauth_error err = {0};
+    if (mcpauth_url_parse(origin, &url, &err) != MCPAUTH_OK)
+        return false;
+    char *canonical = mcpauth_url_origin(&url);
+    bool loopback =
+        mcpauth_url_is_loopback(&url) && canonical && strcasecmp(canonical, origin) == 0;
+    free(canonical);
+    mcpauth_url_free(&url);
+    return loopback;
+}
+
+/* Whether a page of origin may call the endpoints that register clients and
+ * hand out tokens. A request without Origin comes from no browser page. */
+static bool origin_allowed(const mcpauth_devissuer *dev, const char *origin)
+{
+    if (!origin)
+        return true;
+    if (strcasecmp(origin, dev->config->issuer) == 0)
+        return true;
+    for (size_t i = 0; i < dev->config->allowed_origin_count; i++) {
+        const char *allowed = dev->config->allowed_origins[i];
+        if (strcmp(allowed, "*") == 0 || strcasecmp(origin, allowed) == 0)
+            return true;
+    }
+    return origin_is_loopback(origin);
+}
+
+/* Answers a CORS preflight (Fetch §3.2.2); the allowed origin is already in
+ * resp. */
+static void respond_preflight(mcpauth_devissuer_response *resp)
+{
+    mcpauth__devissuer_add_field(resp, "Access-Control-Allow-Methods",
+                                 "GET, POST, PUT, DELETE, OPTIONS");
+    mcpauth__devissuer_add_field(resp, "Access-Control-Allow-Headers",
+                                 "Authorization, Content-Type");
+    mcpauth__devissuer_add_field(resp, "Access-Control-Max-Age", "86400");
+    resp->status = 204;
 }
 
 void mcpauth_devissuer_handle(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
@@ -156,15 +199,34 @@ void mcpauth_devissuer_handle(mcpauth_devissuer *dev, const mcpauth_devissuer_re
 {
     memset(out, 0, sizeof *out);
     const char *path = req->path;
-    add_cors(out, path);
-    if (method_is(req, "OPTIONS") && strcmp(path, "/authorize") != 0) {
-        mcpauth__devissuer_add_field(out, "Access-Control-Allow-Methods",
-                                     "GET, POST, PUT, DELETE, OPTIONS");
-        mcpauth__devissuer_add_field(out, "Access-Control-Allow-Headers",
-                                     "Authorization, Content-Type");
-        mcpauth__devissuer_add_field(out, "Access-Control-Max-Age", "86400");
-        out->status = 204;
-        return;
+    if (public_document(path)) {
+        mcpauth__devissuer_add_field(out, "Access-Control-Allow-Origin", "*");
+        if (method_is(req, "OPTIONS")) {
+            respond_preflight(out);
+            return;
+        }
+    } else if (strcmp(path, "/authorize") != 0) {
+        /* Registration, token, introspection and revocation: a page may
+         * call them (MCP Inspector registers and redeems codes from the
+         * browser), but only from an origin the operator trusts; a page
+         * elsewhere must not obtain clients or tokens through a user's
+         * browser. No cookies are involved: the origin is echoed, never
+         * with credentials. */
+        if (!origin_allowed(dev, req->origin)) {
+            out->detail = "Origin not allowed";
+            out->status = 403;
+            out->body = strdup("Forbidden: Origin not allowed\n");
+            out->body_length = out->body ? strlen(out->body) : 0;
+            mcpauth__devissuer_add_field(out, "Content-Type", "text/plain; charset=utf-8");
+            return;
+        }
+        mcpauth__devissuer_add_field(out, "Vary", "Origin");
+        if (req->origin)
+            mcpauth__devissuer_add_field(out, "Access-Control-Allow-Origin", req->origin);
+        if (method_is(req, "OPTIONS")) {
+            respond_preflight(out);
+            return;
+        }
     }
     mcpauth__devissuer_store_sweep(&dev->store, req->now);
     const char *client_id = management_id(path);

@@ -52,13 +52,22 @@ static uint64_t max_age_ms(const mcpauth_http_response *resp)
     return ms < MIN_MAX_AGE_MS ? MIN_MAX_AGE_MS : ms;
 }
 
+/* Why the keys may not be what the server publishes now: the last fetch's
+ * failure, or NULL when it succeeded (or the set came from a file). */
+static const char *staleness(const mcpauth_jwks_cache *cache)
+{
+    if (cache->last_error[0])
+        return cache->last_error;
+    return cache->keys ? NULL : "no JWKS configured";
+}
+
 static void answer_waiters(mcpauth_jwks_cache *cache)
 {
     jwks_waiter *w = cache->waiters;
     cache->waiters = NULL;
     while (w) {
         jwks_waiter *next = w->next;
-        w->cb(cache->keys, cache->keys ? NULL : cache->last_error, w->data);
+        w->cb(cache->keys, staleness(cache), w->data);
         free(w);
         w = next;
     }
@@ -142,6 +151,13 @@ void mcpauth_jwks_cache_get(mcpauth_jwks_cache *cache, bool stale_kid, mcpauth_j
                             void *data)
 {
     uint64_t now = now_ms();
+    /* A token whose key the current set holds never waits behind a fetch
+     * another token's unknown kid started: only the tokens that need the
+     * new set wait for it. */
+    if (!stale_kid && cache->keys && now < cache->expires_ms) {
+        cb(cache->keys, staleness(cache), data);
+        return;
+    }
     bool can_fetch = cache->config.uri != NULL;
     bool cooled = !cache->fetched_once ||
                   now - cache->last_fetch_ms >= (uint64_t)cache->config.cooldown_seconds * 1000;
@@ -153,9 +169,7 @@ void mcpauth_jwks_cache_get(mcpauth_jwks_cache *cache, bool stale_kid, mcpauth_j
         !(cache->fetched_once && !cache->keys && !cooled))
         start_fetch(cache);
     if (!cache->fetch) {
-        cb(cache->keys,
-           cache->keys ? NULL : (cache->last_error[0] ? cache->last_error : "no JWKS configured"),
-           data);
+        cb(cache->keys, staleness(cache), data);
         return;
     }
     jwks_waiter *w = malloc(sizeof *w);

@@ -1,8 +1,19 @@
 /* JSON-RPC 2.0 for MCP: telling requests, notifications and responses apart,
  * rejecting malformed messages, and building result and error objects. */
+#include <stdint.h>
 #include <string.h>
 
 #include "mcp_internal.h"
+
+/* JSON-RPC 2.0 §5: the response's id "MUST be the same as the value of the
+ * id member in the Request". json-c keeps an integer, not its text, and an
+ * integer beyond 64 bits parses as the nearest bound (-2^63 or 2^64-1): such
+ * an id would come back as another number. Those bounds are refused, so the
+ * integer ids echoed exactly are -(2^63-1) .. 2^64-2. */
+static bool integer_id_echoable(json_object *id)
+{
+    return json_object_get_int64(id) != INT64_MIN && json_object_get_uint64(id) != UINT64_MAX;
+}
 
 /* MCP basic §Requests: "Requests MUST include a string or integer ID ...
  * the ID MUST NOT be null". Long string ids are refused so that echoing one
@@ -10,7 +21,7 @@
 static bool request_id_valid(json_object *id)
 {
     if (json_object_is_type(id, json_type_int))
-        return true;
+        return integer_id_echoable(id);
     return json_object_is_type(id, json_type_string) &&
            (size_t)json_object_get_string_len(id) <= MCPAUTH__JSONRPC_MAX_ID_LENGTH;
 }
@@ -56,7 +67,10 @@ mcpauth__jsonrpc_kind mcpauth__jsonrpc_classify(json_object *value, mcpauth__jso
         return out->kind;
     }
 
-    if (!json_object_is_type(method, json_type_string))
+    /* A method name is used as a C string: one holding U+0000 would be cut
+     * at it ("ping\u0000x" read as "ping"). No method is named so. */
+    if (!json_object_is_type(method, json_type_string) ||
+        strlen(json_object_get_string(method)) != (size_t)json_object_get_string_len(method))
         return out->kind;
     json_object *params = NULL;
     if (json_object_object_get_ex(value, "params", &params) &&

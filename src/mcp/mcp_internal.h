@@ -51,8 +51,10 @@ typedef struct mcpauth__jsonrpc_message {
 
 /* Classifies value as a JSON-RPC 2.0 message (JSON-RPC 2.0 §4, §5; MCP
  * basic §Messages): "jsonrpc" must be "2.0"; a request's id a string of at
- * most MCPAUTH__JSONRPC_MAX_ID_LENGTH bytes or an integer, never null;
- * params an object or array when present. Returns out->kind. */
+ * most MCPAUTH__JSONRPC_MAX_ID_LENGTH bytes or an integer within
+ * -(2^63-1) .. 2^64-2 (what is echoed exactly), never null; the method a
+ * string without U+0000; params an object or array when present. Returns
+ * out->kind. */
 mcpauth__jsonrpc_kind mcpauth__jsonrpc_classify(json_object *value, mcpauth__jsonrpc_message *out);
 
 /* {"jsonrpc":"2.0","id":id,"result":result}. Takes result and a new

@@ -34,6 +34,8 @@ mcpauth_status mcpauth__serve_dev_start(mcpauth_serve_config *config, mcpauth__s
     mcpauth_devissuer_config *dc = &config->dev_issuer;
     dc->issuer = out->origin;
     dc->resource = config->resource;
+    dc->allowed_origins = config->allowed_origins.items;
+    dc->allowed_origin_count = config->allowed_origins.count;
     /* The issuer grants what the metadata advertises: the required scopes
      * and the per-tool ones, so that a client can step up (MCP authorization §Scope Challenge
      * Handling). */

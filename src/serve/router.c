@@ -513,6 +513,7 @@ static void handle_dev_issuer(request *r)
         .query = mcpauth_http_exchange_query(ex),
         .authorization = mcpauth_http_exchange_header(ex, "Authorization", 0),
         .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
+        .origin = mcpauth_http_exchange_header(ex, "Origin", 0),
         .now = (int64_t)time(NULL),
     };
     req.body = mcpauth_http_exchange_body(ex, &req.body_length);

@@ -1,6 +1,7 @@
 // Integration tests for `mcpauth serve --dev` (issue 6): the development issuer against the
 // real binary, with the test playing client and browser. Every endpoint's happy path and
-// its error cases; the existing subcommands (register, token, check-token) against it.
+// its error cases; which browser origins may call it (CORS); the existing subcommands
+// (register, token, check-token) against it.
 // Node built-ins only. Run: MCPAUTH_BIN=build/mcpauth node --test tests/integration/serve-dev.test.mjs
 
 import { test, describe, before, after } from 'node:test';
@@ -470,6 +471,80 @@ describe('serve --dev with --dev-auto-approve (JWT access tokens)', () => {
       body: 'grant_type=client_credentials&grant_type=client_credentials',
     });
     assert.equal(t.status, 400);
+  });
+});
+
+describe('serve --dev: which browser pages may call the issuer (CORS)', () => {
+  let s;
+  before(async () => { s = await devServe(['--allowed-origin', 'https://inspector.example']); });
+  after(async () => assertCleanStop(await s?.stop()));
+
+  /** A request with an Origin header, as a browser page at `origin` would send it. */
+  async function fromPage(origin, method, p, { headers = {}, body } = {}) {
+    const http = await import('node:http');
+    return new Promise((resolve, reject) => {
+      const req = http.request(s.url(p), { method, headers: { origin, ...headers } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  const preflight = (origin, p) => fromPage(origin, 'OPTIONS', p, {
+    headers: { 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+  });
+
+  test('preflights on /register and /token: loopback origins and --allowed-origin get 204, echoed', async () => {
+    for (const p of ['/register', '/token']) {
+      for (const origin of ['http://localhost:6274', 'http://127.0.0.1:6274', 'http://[::1]:6274', 'https://inspector.example', s.origin]) {
+        const r = await preflight(origin, p);
+        assert.equal(r.status, 204, `${origin} ${p}`);
+        assert.equal(r.headers['access-control-allow-origin'], origin, `${origin} ${p}`);
+        assert.match(r.headers['access-control-allow-methods'] ?? '', /POST/);
+        assert.match(r.headers.vary ?? '', /Origin/);
+      }
+    }
+  });
+
+  test('any other origin is refused, preflight or not: 403 without CORS headers, nothing registered', async () => {
+    for (const p of ['/register', '/token', '/introspect', '/revoke']) {
+      for (const origin of ['https://evil.example', 'http://localhost.evil.example', 'null', 'https://inspector.example.evil']) {
+        const r = await preflight(origin, p);
+        assert.equal(r.status, 403, `${origin} ${p}`);
+        assert.equal(r.headers['access-control-allow-origin'], undefined, `${origin} ${p}`);
+      }
+    }
+    const r = await fromPage('https://evil.example', 'POST', '/register', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [REDIRECT] }),
+    });
+    assert.equal(r.status, 403);
+    assert.doesNotMatch(r.body, /client_id/);
+    await s.waitForLog(/"POST \/register" 403 .*\(Origin not allowed\)/);
+  });
+
+  test('a loopback page registers and gets tokens; the metadata and keys are public', async () => {
+    const reg = await fromPage('http://localhost:6274', 'POST', '/register', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [REDIRECT], grant_types: ['client_credentials'] }),
+    });
+    assert.equal(reg.status, 201, reg.body);
+    assert.equal(reg.headers['access-control-allow-origin'], 'http://localhost:6274');
+    const client = JSON.parse(reg.body);
+    const t = await fromPage('http://localhost:6274', 'POST', '/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client) },
+      body: `grant_type=client_credentials&resource=${encodeURIComponent(s.resource)}`,
+    });
+    assert.equal(t.status, 200, t.body);
+    assert.ok(JSON.parse(t.body).access_token);
+    for (const p of ['/.well-known/oauth-authorization-server', '/jwks']) {
+      const r = await fromPage('https://evil.example', 'GET', p);
+      assert.equal(r.status, 200, p);
+      assert.equal(r.headers['access-control-allow-origin'], '*', p);
+    }
   });
 });
 

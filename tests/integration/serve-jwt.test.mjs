@@ -8,7 +8,8 @@
 // Covered: each default algorithm accepted, the allow-list (--jwt-alg), typ (at+jwt,
 // --jwt-typ-optional), iss/aud/exp/nbf/iat with --leeway, scopes (403), kid selection,
 // key rotation (one refetch), 200 requests with unknown kids (one fetch per
-// --jwks-cooldown), the JWKS endpoint failing (old keys kept; 503 before any key), the
+// --jwks-cooldown), the JWKS endpoint failing (old keys kept; 503 before any key and for a
+// new kid), a refetch that hangs (known kids not held up), the
 // JWKS's Cache-Control, --jwks-file without network, --validation auto/jwt/introspect,
 // --introspect-jwt (revocation), whoami's validated_by and cache fields, and start-up
 // refusals.
@@ -681,24 +682,61 @@ describe('the JWK Set: rotation, cooldown, failures, Cache-Control', () => {
     await stopClean(s);
   });
 
-  test('the JWKS endpoint down after the first load → the old keys still work', async () => {
+  test('the JWKS endpoint down after the first load → old keys still work; a new kid → 503, not cached', async () => {
     const as = await fakeAS({ keys: publicSet(KEYS.rsa, KEYS.ed) });
     const s = await serveOn(as, ['--jwks-cooldown', '1']);
     await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
-    as.jwksMode = '500';
+    const rotatedToken = jws('RS256', KEYS.rotated, {}, claimsFor(as, s, { username: 'rotated' }));
+    // The AS rotates during an outage: the new kid cannot be checked, which is not the
+    // client's fault (503 with Retry-After, no challenge), and is not remembered as a
+    // rejection; the keys already held keep verifying their tokens.
+    const expectUnavailable = async (mode, fetches) => {
+      as.jwksMode = mode;
+      await sleep(1100);
+      for (let i = 0; i < 2; i++) {
+        const r = await callTool(s, rotatedToken);
+        assert.equal(r.status, 503, `${mode}: ${r.body}`);
+        assert.equal(r.headers['retry-after'], '5');
+        assert.equal(r.json().error, 'temporarily_unavailable');
+        assert.equal(r.headers['www-authenticate'], undefined);
+      }
+      assert.equal(as.jwksFetches, fetches, 'within the cooldown the failure is repeated, not the fetch');
+      await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
+      await expectGreeting(s, jws('EdDSA', KEYS.ed, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
+    };
+    await expectUnavailable('500', 2);
+    await s.waitForLog(/cannot validate token [0-9a-f]{12}: no key with kid rsa-2, and fetching the JWKS failed: .*HTTP 500/);
+    // A JWK Set that is not JSON is a failure too.
+    await expectUnavailable('garbage', 3);
+    // Back up with the new key: the same token now passes (nothing was cached).
+    as.jwksMode = 'ok';
+    as.keys = publicSet(KEYS.rsa, KEYS.rotated);
     await sleep(1100);
-    // An unknown kid makes it refetch; the fetch fails; the token is refused for its kid
-    // (not a 503: the keys we have answer the question).
-    await expectRefused(s, jws('RS256', KEYS.rotated, {}, claimsFor(as, s)), /^no key with kid rsa-2$/);
+    await expectGreeting(s, rotatedToken, 'Hello, rotated!');
+    assert.equal(as.jwksFetches, 4);
+    // A successful fetch that lacks the kid is a genuine refusal, within the cooldown too.
+    await expectRefused(s, jws('RS256', KEYS.stranger, { kid: 'never-published' }, claimsFor(as, s)), /^no key with kid never-published$/);
+    await stopClean(s);
+  });
+
+  test('a known-kid token is answered at once while an unknown kid\'s refetch hangs', async () => {
+    const as = await fakeAS({ keys: publicSet(KEYS.rsa) });
+    const s = await serveOn(as, ['--jwks-cooldown', '1', '--timeout', String(10 * TIMEOUT_FACTOR)]);
+    await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
+    await sleep(1100);
+    as.jwksDelayMs = 3000 * TIMEOUT_FACTOR;
+    as.keys = publicSet(KEYS.rsa, KEYS.rotated);
+    const pending = callTool(s, jws('RS256', KEYS.rotated, {}, claimsFor(as, s, { username: 'new' })));
+    while (as.jwksFetches < 2) await sleep(10); // the refetch is out
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 5 }, (_, i) => expectGreeting(
+      s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s, { username: `known-${i}` })), `Hello, known-${i}!`)));
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 1000 * TIMEOUT_FACTOR, `known-kid tokens took ${elapsed} ms behind the refetch`);
+    const r = await pending;
+    assert.equal(r.status, 200, r.body);
+    assert.ok(Date.now() - started > 2000 * TIMEOUT_FACTOR - 500, 'the unknown kid waited for its refetch');
     assert.equal(as.jwksFetches, 2);
-    await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
-    await expectGreeting(s, jws('EdDSA', KEYS.ed, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
-    // A JWKS that is not JSON is a failure too: the old keys stay.
-    as.jwksMode = 'garbage';
-    await sleep(1100);
-    await expectRefused(s, jws('RS256', KEYS.rotated, {}, claimsFor(as, s)), /^no key with kid rsa-2$/);
-    assert.equal(as.jwksFetches, 3);
-    await expectGreeting(s, jws('RS256', KEYS.rsa, {}, claimsFor(as, s)), 'Hello, user with ID u1!');
     await stopClean(s);
   });
 

@@ -407,6 +407,110 @@ START_TEST(consent_ticket)
 }
 END_TEST
 
+/* One request from a browser page at origin; the caller frees *resp. */
+static void call_from(const char *origin, const char *method, const char *path, const char *type,
+                      const char *body, mcpauth_devissuer_response *resp)
+{
+    mcpauth_devissuer_request req = {
+        .method = method,
+        .path = path,
+        .content_type = type,
+        .origin = origin,
+        .body = body,
+        .body_length = body ? strlen(body) : 0,
+        .now = NOW,
+    };
+    mcpauth_devissuer_handle(dev, &req, resp);
+}
+
+static void assert_preflight(const char *origin, const char *path, bool allowed)
+{
+    mcpauth_devissuer_response resp;
+    call_from(origin, "OPTIONS", path, NULL, NULL, &resp);
+    const char *acao = field(&resp, "Access-Control-Allow-Origin");
+    if (allowed) {
+        ck_assert_msg(resp.status == 204, "%s %s: %d", origin, path, resp.status);
+        ck_assert_msg(acao && strcmp(acao, origin) == 0, "%s %s: %s", origin, path,
+                      acao ? acao : "(none)");
+        ck_assert_ptr_nonnull(strstr(field(&resp, "Access-Control-Allow-Methods"), "POST"));
+        ck_assert_str_eq(field(&resp, "Vary"), "Origin");
+    } else {
+        ck_assert_msg(resp.status == 403, "%s %s: %d", origin, path, resp.status);
+        ck_assert_msg(acao == NULL, "%s %s: %s", origin, path, acao);
+        ck_assert_str_eq(resp.detail, "Origin not allowed");
+    }
+    mcpauth_devissuer_response_free(&resp);
+}
+
+/* Registration and token endpoints answer pages of loopback origins (MCP
+ * Inspector's web UI), the issuer's own and the configured ones; any other
+ * page is refused, preflight or not. The metadata and keys stay public. */
+START_TEST(cors_origins)
+{
+    static const char *const endpoints[] = {"/register", "/token", "/introspect", "/revoke",
+                                            "/register/abc"};
+    static const char *const loopback[] = {"http://localhost:6274", "http://127.0.0.1:6274",
+                                           "http://[::1]:6274", "http://127.0.0.1", ISSUER};
+    static const char *const strangers[] = {
+        "https://evil.example",
+        "http://localhost.evil.example",
+        "http://127.0.0.1.nip.io",
+        "null",
+        "http://localhost:6274/page",
+        "http://user@localhost:6274",
+        "http://[::1]evil.example",
+        "file://",
+        "",
+    };
+    for (size_t e = 0; e < sizeof endpoints / sizeof endpoints[0]; e++) {
+        for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
+            assert_preflight(loopback[i], endpoints[e], true);
+        for (size_t i = 0; i < sizeof strangers / sizeof strangers[0]; i++)
+            assert_preflight(strangers[i], endpoints[e], false);
+    }
+
+    /* Not only the preflight: a form POST needs none. */
+    mcpauth_devissuer_response resp;
+    call_from("https://evil.example", "POST", "/register", "application/json",
+              "{\"redirect_uris\":[\"" REDIRECT "\"]}", &resp);
+    ck_assert_int_eq(resp.status, 403);
+    mcpauth_devissuer_response_free(&resp);
+    call_from("http://localhost:6274", "POST", "/register", "application/json",
+              "{\"redirect_uris\":[\"" REDIRECT "\"]}", &resp);
+    ck_assert_int_eq(resp.status, 201);
+    ck_assert_str_eq(field(&resp, "Access-Control-Allow-Origin"), "http://localhost:6274");
+    mcpauth_devissuer_response_free(&resp);
+
+    /* The metadata and the keys: any page may read them. */
+    const char *documents[] = {"/.well-known/oauth-authorization-server", "/jwks"};
+    for (size_t i = 0; i < 2; i++) {
+        call_from("https://evil.example", "GET", documents[i], NULL, NULL, &resp);
+        ck_assert_int_eq(resp.status, 200);
+        ck_assert_str_eq(field(&resp, "Access-Control-Allow-Origin"), "*");
+        mcpauth_devissuer_response_free(&resp);
+        call_from("https://evil.example", "OPTIONS", documents[i], NULL, NULL, &resp);
+        ck_assert_int_eq(resp.status, 204);
+        mcpauth_devissuer_response_free(&resp);
+    }
+
+    /* Configured origins (serve's --allowed-origin) are allowed too. */
+    mcpauth_devissuer_free(dev);
+    static const char *const allowed[] = {"https://inspector.example"};
+    mcpauth_devissuer_config_init(&config);
+    config.issuer = ISSUER;
+    config.resource = RESOURCE;
+    config.user = "alice";
+    config.allowed_origins = allowed;
+    config.allowed_origin_count = 1;
+    mcpauth_error err = {0};
+    dev = mcpauth_devissuer_new(&config, &err);
+    ck_assert_msg(dev != NULL, "%s", err.message);
+    assert_preflight("https://inspector.example", "/token", true);
+    assert_preflight("http://localhost:6274", "/token", true);
+    assert_preflight("https://evil.example", "/token", false);
+}
+END_TEST
+
 START_TEST(form_parsing)
 {
     mcpauth_form form;
@@ -438,6 +542,7 @@ static Suite *devissuer_suite(void)
     tcase_add_test(tc, registration_management);
     tcase_add_test(tc, state_file_round_trip);
     tcase_add_test(tc, consent_ticket);
+    tcase_add_test(tc, cors_origins);
     tcase_add_test(tc, form_parsing);
     suite_add_tcase(s, tc);
     return s;

@@ -212,14 +212,52 @@ START_TEST(failed_refetch_keeps_keys)
             serve_set(200, "{\"keys\":[]}");
         answer a = get(cache, true, NULL);
         ck_assert_msg(a.key_count == 2, "%s: %zu keys", failures[i], a.key_count);
-        ck_assert_str_eq(a.error, "(null)");
+        /* The caller hears that the set may be out of date: a kid it lacks
+         * may exist all the same. */
+        ck_assert_msg(strncmp(a.error, "fetching the JWKS failed: ", 26) == 0, "%s: %s",
+                      failures[i], a.error);
     }
     assert_stats(cache, 4, 3);
 
-    /* And a later good fetch replaces them. */
+    /* And a later good fetch replaces them, and clears the failure. */
     serve_set(200, set_one);
-    ck_assert_uint_eq(get(cache, true, NULL).key_count, 1);
+    answer a = get(cache, true, NULL);
+    ck_assert_uint_eq(a.key_count, 1);
+    ck_assert_str_eq(a.error, "(null)");
     assert_stats(cache, 5, 3);
+    mcpauth_jwks_cache_free(cache);
+}
+END_TEST
+
+/* While an unknown kid's refetch is in flight, a caller that needs no new
+ * key gets the current set at once; only the refetch's callers wait. */
+START_TEST(known_keys_answer_during_refetch)
+{
+    bool sync;
+    serve_set(200, set_one);
+    mcpauth_jwks_cache *cache = cache_new(0);
+    ck_assert_uint_eq(get(cache, false, NULL).key_count, 1);
+
+    testlib_route r = {
+        .method = "GET", .target = "/jwks", .status = 200, .body = set_two, .delay_ms = 500};
+    testlib_server_route(server, &r);
+    answer refetch = {0};
+    mcpauth_jwks_cache_get(cache, true, on_keys, &refetch);
+    ck_assert(!refetch.done);
+    for (int i = 0; i < 3; i++) {
+        answer a = {0};
+        mcpauth_jwks_cache_get(cache, false, on_keys, &a);
+        ck_assert_msg(a.done, "a known-key caller waited for the refetch");
+        ck_assert_uint_eq(a.key_count, 1);
+        ck_assert_str_eq(a.error, "(null)");
+    }
+    ck_assert(!refetch.done);
+    testlib_async_run_until(&async, &refetch.done);
+    ck_assert_int_eq(refetch.calls, 1);
+    ck_assert_uint_eq(refetch.key_count, 2);
+    ck_assert_uint_eq(get(cache, false, &sync).key_count, 2);
+    ck_assert(sync);
+    assert_stats(cache, 2, 0);
     mcpauth_jwks_cache_free(cache);
 }
 END_TEST
@@ -423,6 +461,7 @@ static Suite *jwks_cache_suite(void)
     tcase_add_test(tc, single_flight);
     tcase_add_test(tc, unknown_kid_refetch_and_cooldown);
     tcase_add_test(tc, failed_refetch_keeps_keys);
+    tcase_add_test(tc, known_keys_answer_during_refetch);
     tcase_add_test(tc, first_fetch_fails);
     tcase_add_loop_test(tc, first_fetch_bad, 0, sizeof bad_fetches / sizeof bad_fetches[0]);
     tcase_add_test(tc, oversized_set);

@@ -733,6 +733,56 @@ START_TEST(ids_echoed_as_sent)
     snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":\"%0257d\",\"method\":\"ping\"}", 0);
     post_as(&c, body);
     assert_transport_error(400, -32600);
+
+    /* Integers come back as sent from -(2^63-1) to 2^64-2; beyond, json-c
+     * holds a bound (-2^63, 2^64-1) instead of the number, so the bounds and
+     * everything past them are refused. */
+    static const char *const echoed[] = {"9223372036854775807", "9223372036854775808",
+                                         "18446744073709551614", "-9223372036854775807"};
+    for (size_t i = 0; i < sizeof echoed / sizeof echoed[0]; i++) {
+        char expected[64];
+        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}",
+                 echoed[i]);
+        post_as(&c, body);
+        ck_assert_int_eq(reply.status, 200);
+        snprintf(expected, sizeof expected, "\"id\":%s,", echoed[i]);
+        ck_assert_msg(strstr(reply.body, expected), "%s not echoed: %s", echoed[i], reply.body);
+    }
+    static const char *const too_big[] = {"18446744073709551615", "18446744073709551616",
+                                          "-9223372036854775808", "-99999999999999999999"};
+    for (size_t i = 0; i < sizeof too_big / sizeof too_big[0]; i++) {
+        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}",
+                 too_big[i]);
+        post_as(&c, body);
+        ck_assert_msg(reply.status == 400, "id %s: %d %s", too_big[i], reply.status, reply.body);
+        assert_transport_error(400, -32600);
+    }
+    char digits[401];
+    memset(digits, '7', 400);
+    digits[400] = '\0';
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}", digits);
+    post_as(&c, body);
+    ck_assert_msg(reply.status == 400, "a 400-digit id: %d %s", reply.status, reply.body);
+    assert_transport_error(400, -32600);
+    free(id);
+}
+END_TEST
+
+/* A method name is a C string inside: U+0000 in it would cut "ping\u0000x"
+ * to "ping". It is refused, in requests and notifications. */
+START_TEST(method_with_nul_refused)
+{
+    char *id = open_session(&alice, "2025-11-25");
+    call c = {.session_id = id, .token = &alice};
+    post_as(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\\u0000x\"}");
+    ck_assert_msg(reply.status == 400, "%d %s", reply.status, reply.body);
+    assert_transport_error(400, -32600);
+    post_as(&c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\\u0000\"}");
+    assert_transport_error(400, -32600);
+    post_as(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\\u0000\"}");
+    assert_transport_error(400, -32600);
+    post_as(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_result();
     free(id);
 }
 END_TEST
@@ -1373,6 +1423,7 @@ static Suite *mcp_suite(void)
     tcase_add_test(tc, tool_argument_error_is_a_result);
     tcase_add_test(tc, logging_levels);
     tcase_add_test(tc, ids_echoed_as_sent);
+    tcase_add_test(tc, method_with_nul_refused);
     tcase_add_test(tc, notifications_and_responses_accepted);
     tcase_add_test(tc, tools_list_follows_the_policy);
     tcase_add_test(tc, tools_call_checked_once_and_parsed_once);

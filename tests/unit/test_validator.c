@@ -623,6 +623,91 @@ START_TEST(jwt_unknown_kid_cooldown)
 }
 END_TEST
 
+/* A token signed with a key already held is answered at once while
+ * another token's unknown kid refetches the set. */
+START_TEST(jwt_known_kid_not_blocked_by_refetch)
+{
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 0);
+    mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
+    char *first = jwt(signer, "at+jwt", ISSUER, "bob", "mcp");
+    char *second = jwt(signer, "at+jwt", ISSUER, "carol", "mcp");
+    char *new_key = jwt(rotated, "at+jwt", ISSUER, "dave", "mcp");
+    bool sync;
+
+    result r = validate(v, first, mcp_scope, 1, NULL);
+    assert_result(&r, MCPAUTH_VALIDATION_VALID, "jwt", "");
+    testlib_route slow = {.method = "GET",
+                          .target = "/jwks",
+                          .status = 200,
+                          .headers = "Content-Type: application/json\r\n",
+                          .body = set_both,
+                          .delay_ms = 1000};
+    testlib_server_route(server, &slow);
+
+    result pending = {0};
+    mcpauth_validator_validate(v, new_key, strlen(new_key), mcp_scope, 1, on_result, &pending);
+    ck_assert(!pending.done);
+    r = validate(v, second, mcp_scope, 1, &sync);
+    ck_assert_msg(sync, "a known-kid token waited for another token's refetch");
+    assert_result(&r, MCPAUTH_VALIDATION_VALID, "jwt", "");
+    ck_assert_str_eq(r.subject, "carol");
+    ck_assert(!pending.done);
+
+    testlib_async_run_until(&async, &pending.done);
+    assert_result(&pending, MCPAUTH_VALIDATION_VALID, "jwt", "");
+    ck_assert_str_eq(pending.subject, "dave");
+    ck_assert_int_eq(jwks_fetches(), 2);
+    free(first);
+    free(second);
+    free(new_key);
+    mcpauth_validator_free(v);
+}
+END_TEST
+
+/* An unknown kid whose refetch fails (down, 500, not JSON, no usable key):
+ * the key may exist all the same, so UNAVAILABLE (503), never cached as a
+ * rejection; once the set can be fetched, the token is judged. */
+START_TEST(jwt_unknown_kid_keys_unavailable)
+{
+    static const struct {
+        int status;
+        const char *body;
+        const char *why;
+    } failures[] = {
+        {500, "{}", "HTTP 500"},
+        {200, "{\"keys\":", "JSON"},
+        {200, "{\"keys\":[]}", "no usable signature key"},
+    };
+    mcpauth_validator_config config = jwt_config(MCPAUTH_VALIDATE_JWT, 0);
+    mcpauth_validator *v = mcpauth_validator_new(async.http, &config);
+    char *old_key = jwt(signer, "at+jwt", ISSUER, "bob", "mcp");
+    char *new_key = jwt(rotated, "at+jwt", ISSUER, "dave", "mcp");
+
+    result r = validate(v, old_key, mcp_scope, 1, NULL);
+    assert_result(&r, MCPAUTH_VALIDATION_VALID, "jwt", "");
+    for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++) {
+        testlib_server_json(server, "GET", "/jwks", failures[i].status, failures[i].body);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            r = validate(v, new_key, mcp_scope, 1, NULL);
+            assert_result(&r, MCPAUTH_VALIDATION_UNAVAILABLE, "jwt", failures[i].why);
+            ck_assert_msg(strstr(r.reason, mcpauth_jws_signer_kid(rotated)), "%s", r.reason);
+            ck_assert(!r.cache_hit);
+        }
+    }
+    /* The keys held still verify their tokens. */
+    r = validate(v, old_key, mcp_scope, 1, NULL);
+    assert_result(&r, MCPAUTH_VALIDATION_VALID, "jwt", "");
+
+    testlib_server_json(server, "GET", "/jwks", 200, set_both);
+    r = validate(v, new_key, mcp_scope, 1, NULL);
+    assert_result(&r, MCPAUTH_VALIDATION_VALID, "jwt", "");
+    ck_assert_str_eq(r.subject, "dave");
+    free(old_key);
+    free(new_key);
+    mcpauth_validator_free(v);
+}
+END_TEST
+
 /* No keys at all: the AS is unavailable, not the token bad. */
 START_TEST(jwt_keys_unavailable)
 {
@@ -716,6 +801,8 @@ static Suite *validator_suite(void)
     tcase_add_test(tc, jwt_rejected);
     tcase_add_test(tc, jwt_unknown_kid_refetch);
     tcase_add_test(tc, jwt_unknown_kid_cooldown);
+    tcase_add_test(tc, jwt_known_kid_not_blocked_by_refetch);
+    tcase_add_test(tc, jwt_unknown_kid_keys_unavailable);
     tcase_add_test(tc, jwt_keys_unavailable);
     tcase_add_test(tc, jwt_plus_introspection);
     tcase_set_timeout(tc, 60);
