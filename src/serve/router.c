@@ -103,7 +103,7 @@ static void respond_preflight(request *r)
     add_field(&f, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
     add_field(&f, "Access-Control-Allow-Headers",
               "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, "
-              "Last-Event-ID");
+              "Last-Event-ID, Mcp-Method, Mcp-Name");
     add_field(&f, "Access-Control-Max-Age", "86400");
     respond(r, 204, &f, NULL, 0);
 }
@@ -303,17 +303,24 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         .accept = mcpauth_http_exchange_header(ex, "Accept", 0),
         .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
         .last_event_id = mcpauth_http_exchange_header(ex, "Last-Event-ID", 0),
+        .mcp_method = mcpauth_http_exchange_header(ex, "Mcp-Method", 0),
+        .mcp_name = mcpauth_http_exchange_header(ex, "Mcp-Name", 0),
         .identity = {.token = info, .validated_by = validated_by, .cache_hit = cache_hit},
         .now = (int64_t)time(NULL),
     };
     req.body = mcpauth_http_exchange_body(ex, &req.body_length);
-    /* Per-tool scopes on either transport, before anything reaches the
+    bool legacy_sse = serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex));
+    /* The era decides the transport (MCP 2026-07-28 basic/versioning
+     * §Backward Compatibility): the 2024-11-05 paths keep theirs. */
+    if (!legacy_sse)
+        mcpauth_mcp_request_modern(&req);
+    /* Per-tool scopes on every transport, before anything reaches the
      * engine or a backend. */
     if (info && strcmp(mcpauth_http_exchange_method(ex), "POST") == 0 && !tools_allowed(r, &req)) {
         mcpauth_mcp_request_release(&req);
         return;
     }
-    if (serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
+    if (legacy_sse) {
         serve_caller legacy_caller = {.token = info,
                                       .validated_by = validated_by,
                                       .cache_hit = cache_hit,
@@ -350,7 +357,13 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
         .data = call,
     };
     mcpauth_http_exchange_on_abort(ex, on_mcp_abort, call);
-    if (strcmp(method, "POST") == 0)
+    /* 2026-07-28 streamable-http §Earlier Streamable HTTP Revisions: the
+     * modern era is POST only; GET and DELETE belong to 2025 sessions. */
+    if (req->modern && strcmp(method, "POST") == 0)
+        mcpauth_mcp_handle_modern_post(r->ctx->mcp, req, &call->sink);
+    else if (req->modern)
+        on_mcp_reply(&(mcpauth_mcp_reply){.status = 405}, call);
+    else if (strcmp(method, "POST") == 0)
         mcpauth_mcp_handle_post(r->ctx->mcp, req, &call->sink);
     else if (strcmp(method, "DELETE") == 0)
         mcpauth_mcp_handle_delete(r->ctx->mcp, req, &call->sink);
