@@ -1,0 +1,161 @@
+// Interop tests for MCP 2026-07-28 served by `mcpauth serve --dev` beside 2025-11-25: the
+// SDK v2 client (@modelcontextprotocol/client 2.4.0) pinned to 2026-07-28, in 'auto' mode
+// and in its default legacy mode, each completes the whole OAuth flow against the
+// development issuer on its own (401 -> metadata -> registration -> code with PKCE ->
+// token) and gets hello_world's greeting; and MCP Inspector 2.12.0's CLI with
+// --protocol-era modern and legacy calls hello_world with a token of the dev issuer.
+// Run: MCPAUTH_BIN=build/mcpauth node --test tests/interop/serve-modern.test.mjs
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
+import { startServe } from '../lib/harness.mjs';
+import { MemoryOAuthProvider } from './lib/oauth-provider.mjs';
+
+const execFileP = promisify(execFile);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const INSPECTOR = path.join(HERE, 'node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js');
+const USER = 'dev-alice';
+const MODERN = '2026-07-28';
+
+const textOf = (result) => result.content?.find((c) => c.type === 'text')?.text;
+
+/** The requests serve logged, as "METHOD /path STATUS", in order. */
+function accessLog(s) {
+  return [...s.stderr().matchAll(/"([A-Z]+) ([^" ]+)" (\d{3})/g)].map((m) => `${m[1]} ${m[2].split('?')[0]} ${m[3]}`);
+}
+
+describe('SDK v2 client, full OAuth against serve --dev', () => {
+  let s;
+  before(async () => {
+    s = await startServe(['--dev', '--dev-auto-approve', '--dev-user', USER]);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    if (r) assert.deepEqual(r, { code: 0, signal: null });
+  });
+
+  const modes = [
+    ['pinned to 2026-07-28', { pin: MODERN }, MODERN, 'modern'],
+    ['auto', 'auto', MODERN, 'modern'],
+    ['legacy (the default)', undefined, '2025-11-25', 'legacy'],
+  ];
+  for (const [label, mode, version, era] of modes) {
+    test(`${label}: authorizes, negotiates ${version}, hello_world greets ${USER}`, async () => {
+      const makeClient = () => new Client({ name: 'mcpauth-modern-interop', version: '1.0.0' },
+        mode === undefined ? {} : { versionNegotiation: { mode } });
+      const provider = new MemoryOAuthProvider('http://127.0.0.1:9/oauth/callback', {
+        client_name: `mcpauth interop (SDK v2, ${label})`,
+        grant_types: ['authorization_code', 'refresh_token'],
+      });
+      const url = new URL(s.resource);
+      await assert.rejects(makeClient().connect(new StreamableHTTPClientTransport(url, { authProvider: provider })), UnauthorizedError);
+      const authUrl = provider.authorizationUrl;
+      assert.ok(authUrl, 'the SDK asked to open an authorization URL');
+      assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
+      assert.equal(authUrl.searchParams.get('resource'), s.resource);
+
+      const res = await fetch(authUrl, { redirect: 'manual' });
+      assert.equal(res.status, 302, await res.text());
+      const back = new URL(res.headers.get('location'));
+      const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+      await transport.finishAuth(back.searchParams);
+      assert.ok(provider.tokens()?.access_token);
+
+      const client = makeClient();
+      await client.connect(transport);
+      try {
+        assert.equal(client.getNegotiatedProtocolVersion(), version);
+        assert.equal(client.getProtocolEra(), era);
+        assert.equal(client.getServerVersion()?.name, 'mcpauth');
+        const { tools } = await client.listTools();
+        assert.deepEqual(tools.map((t) => t.name), ['hello_world', 'whoami']);
+        const result = await client.callTool({ name: 'hello_world', arguments: {} });
+        assert.equal(textOf(result), `Hello, ${USER}!`);
+        if (era === 'modern') assert.equal(result._meta?.['io.modelcontextprotocol/serverInfo']?.name, 'mcpauth');
+      } finally {
+        await client.close();
+      }
+      await s.waitForLog(/"POST \/token" 200/);
+      assert.ok(accessLog(s).includes('POST /mcp 401'));
+      assert.ok(!s.stderr().includes(provider.tokens().access_token), 'a token was logged');
+    });
+  }
+
+  test('pinned: subscriptions/listen is acknowledged and closes cleanly', async () => {
+    const reg = await (await fetch(s.url('/register'), {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'] }),
+    })).json();
+    const tok = await (await fetch(s.url('/token'), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${reg.client_id}:${reg.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: s.resource }),
+    })).json();
+    const client = new Client({ name: 'mcpauth-modern-interop', version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(s.resource), {
+      requestInit: { headers: { authorization: `Bearer ${tok.access_token}` } },
+    }));
+    try {
+      const sub = await client.listen({ toolsListChanged: true, resourceSubscriptions: ['x://y'] });
+      assert.deepEqual(sub.honoredFilter, { toolsListChanged: true });
+      await sub.close();
+      assert.equal(await sub.closed, 'local');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('MCP Inspector 2.12.0 CLI against serve --dev', () => {
+  let s;
+  let token;
+  let clientId;
+  before(async () => {
+    s = await startServe(['--dev', '--dev-user', USER]);
+    const reg = await (await fetch(s.url('/register'), {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'] }),
+    })).json();
+    clientId = reg.client_id;
+    const res = await fetch(s.url('/token'), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${reg.client_id}:${reg.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: s.resource }),
+    });
+    token = (await res.json()).access_token;
+    assert.ok(token);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    if (r) assert.deepEqual(r, { code: 0, signal: null });
+  });
+
+  for (const era of ['modern', 'legacy']) {
+    test(`--protocol-era ${era}: tools/call hello_world`, async () => {
+      const { stdout } = await execFileP(process.execPath, [INSPECTOR, '--cli', s.resource, '--transport', 'http',
+        '--header', `Authorization: Bearer ${token}`,
+        '--method', 'tools/call', '--tool-name', 'hello_world', '--protocol-era', era], { cwd: HERE, timeout: 60000 });
+      const result = JSON.parse(stdout.slice(stdout.indexOf('{')));
+      assert.equal(textOf(result), `Hello, user with ID ${clientId}!`);
+      assert.equal(result._meta?.['io.modelcontextprotocol/serverInfo']?.name, era === 'modern' ? 'mcpauth' : undefined);
+    });
+  }
+
+  test('without a token the Inspector is refused (401), whichever era', async () => {
+    for (const era of ['modern', 'legacy']) {
+      await assert.rejects(execFileP(process.execPath, [INSPECTOR, '--cli', s.resource, '--transport', 'http',
+        '--method', 'tools/list', '--protocol-era', era], { cwd: HERE, timeout: 60000, env: { ...process.env, MCP_AUTO_OPEN_ENABLED: 'false' } }));
+    }
+  });
+});
