@@ -24,13 +24,13 @@ typedef struct mcpauth_http_server mcpauth_http_server;
 typedef struct mcpauth_http_exchange mcpauth_http_exchange;
 
 typedef struct mcpauth_http_server_limits {
-    size_t max_header_bytes;     /* request line + headers; 431 past it (16 KiB) */
-    size_t max_body_bytes;       /* 413 past it (1 MiB) */
-    size_t max_connections;      /* further connections are closed at once (10000) */
-    size_t max_pipelined;        /* requests read ahead per connection (16) */
-    uint64_t header_timeout_ms;  /* a request's headers must arrive within (10000) */
-    uint64_t body_timeout_ms;    /* and its body within (30000) */
-    uint64_t idle_timeout_ms;    /* keep-alive connection with nothing to do (60000) */
+    size_t max_header_bytes;    /* request line + headers; 431 past it (16 KiB) */
+    size_t max_body_bytes;      /* 413 past it (1 MiB) */
+    size_t max_connections;     /* further connections are closed at once (10000) */
+    size_t max_pipelined;       /* requests read ahead per connection (16) */
+    uint64_t header_timeout_ms; /* a request's headers must arrive within (10000) */
+    uint64_t body_timeout_ms;   /* and its body within (30000) */
+    uint64_t idle_timeout_ms;   /* keep-alive connection with nothing to do (60000) */
 } mcpauth_http_server_limits;
 
 void mcpauth_http_server_limits_init(mcpauth_http_server_limits *limits);
@@ -93,14 +93,22 @@ void mcpauth_http_server_close(mcpauth_http_server *server, mcpauth_http_server_
 
 /* ---- the request (all borrowed; valid until the exchange is answered) ---- */
 
-const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex);  /* "POST" */
-const char *mcpauth_http_exchange_path(const mcpauth_http_exchange *ex);    /* raw, without the query */
-const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex);   /* raw, NULL when absent */
+const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex); /* "POST" */
+const char *
+mcpauth_http_exchange_path(const mcpauth_http_exchange *ex); /* raw, without the query */
+const char *
+mcpauth_http_exchange_query(const mcpauth_http_exchange *ex); /* raw, NULL when absent */
 
 /* The value of header name (case-insensitive); with several fields of that
  * name, the index-th. NULL when absent. */
 const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const char *name,
                                          size_t index);
+
+/* The index-th header field of the request, in the order received: false
+ * past the last. For passing on headers whose names vary (MCP 2026-07-28
+ * Mcp-Param-{Name}). */
+bool mcpauth_http_exchange_field(const mcpauth_http_exchange *ex, size_t index, const char **name,
+                                 const char **value);
 
 /* How many fields named name the request carried. */
 size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name);

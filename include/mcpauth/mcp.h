@@ -109,7 +109,11 @@ typedef struct mcpauth_mcp_request {
     const char *last_event_id; /* Last-Event-ID header (GET), NULL when absent */
     const char *mcp_method;    /* Mcp-Method header (2026-07-28), NULL when absent */
     const char *mcp_name;      /* Mcp-Name header (2026-07-28), NULL when absent */
-    int64_t now;               /* seconds since the epoch, for session expiry */
+    /* Mcp-Param-{Name} header lines ("Mcp-Param-Region: us-west1") of a
+     * 2026-07-28 request, passed on as they are to an upstream. */
+    const char *const *param_headers;
+    size_t param_header_count;
+    int64_t now; /* seconds since the epoch, for session expiry */
     /* The body parsed by mcpauth_mcp_check_tools() (body_parsed true;
      * parsed NULL when it is not JSON), which the engine then uses instead
      * of parsing it again. Owned by the request: release it with

@@ -130,11 +130,19 @@ struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server)
     return &server->listens;
 }
 
-/* A backend other than the built-in tools speaks only the 2025 era (its
- * own era is not probed): the modern version is not offered for it. */
+const char *const *mcpauth__engine_session_versions(size_t *count)
+{
+    *count = VERSION_COUNT;
+    return supported_versions;
+}
+
+/* The built-in tools speak both eras; another backend the 2026-07-28 one
+ * only while it says so (an upstream that answered server/discover). */
 const char *const *mcpauth__engine_served_versions(const mcpauth_mcp_server *server, size_t *count)
 {
-    if (mcpauth__builtin_is(server->backend)) {
+    mcpauth_mcp_backend *backend = server->backend;
+    if (mcpauth__builtin_is(backend) ||
+        (backend->ops->speaks_modern && backend->ops->speaks_modern(backend))) {
         *count = SERVED_COUNT;
         return served_versions;
     }
@@ -316,6 +324,7 @@ static void post_one(exchange *x, json_object *message, const mcpauth__jsonrpc_m
         .msg = msg,
         .identity = &x->req->identity,
         .sink = sink,
+        .request = x->req,
     };
     if (is_request(msg, "tools/list"))
         call.filter =
@@ -577,7 +586,14 @@ static void handle_stateless(exchange *x, json_object *body)
 {
     static const char *const methods[] = {"server/discover", "tools/list", "tools/call"};
     mcpauth__jsonrpc_message msg;
-    if (mcpauth__jsonrpc_classify(body, &msg) != MCPAUTH__JSONRPC_REQUEST) {
+    mcpauth__jsonrpc_classify(body, &msg);
+    /* Another backend that speaks this era answers everything itself. */
+    if (!mcpauth__builtin_is(x->server->backend)) {
+        x->version = x->req->protocol_version;
+        post_one(x, body, &msg, x->sink);
+        return;
+    }
+    if (msg.kind != MCPAUTH__JSONRPC_REQUEST) {
         mcpauth__mcp_reply_status(x->sink, 202);
         return;
     }

@@ -263,6 +263,9 @@ typedef struct mcpauth__mcp_call {
      * backend that answers later takes it (and sets this NULL). */
     mcpauth__mcp_filter *filter;
     mcpauth_mcp_sink *sink; /* answered exactly once, now or later */
+    /* The HTTP request it came in (its 2026-07-28 headers, to forward);
+     * borrowed for the post() call only. */
+    const mcpauth_mcp_request *request;
 } mcpauth__mcp_call;
 
 /* A session as a backend knows it. Its identity binding, version and
@@ -311,6 +314,11 @@ typedef struct mcpauth__mcp_backend_ops {
     /* Whether the session has a request in flight or an open stream: then
      * it is in use, however long ago its last POST was (the idle sweep). */
     bool (*session_busy)(mcpauth_mcp_backend *backend, const mcpauth__backend_session *session);
+    /* Whether the backend speaks MCP 2026-07-28 now: its requests then
+     * come with no session (call->session_id NULL) and go through as they
+     * are. It may start finding out (and say false until it knows). NULL:
+     * never. */
+    bool (*speaks_modern)(mcpauth_mcp_backend *backend);
     /* Timeouts, keep-alives and the idle sweep, every tick (uv_now). */
     void (*tick)(mcpauth_mcp_backend *backend, uint64_t now_ms);
     /* Server shutdown: fail what is in flight, stop children; call
@@ -507,6 +515,9 @@ void mcpauth__engine_open_stream(mcpauth_mcp_server *server, const mcpauth__sess
  * backend speaks it (the built-in tools). Sets *count. */
 const char *const *mcpauth__engine_served_versions(const mcpauth_mcp_server *server, size_t *count);
 
+/* The versions initialize negotiates (the 2025 era), newest first. */
+const char *const *mcpauth__engine_session_versions(size_t *count);
+
 /* req->body parsed once, kept in req (mcp.h); NULL when it is not JSON. */
 json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req);
 
@@ -523,6 +534,12 @@ struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server);
  * NULL when the request is no such call, or does not validate (it is then
  * refused with -32020 before anything runs). Caller frees. */
 char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req);
+
+/* basic/versioning §Protocol Version Negotiation: the -32022 error for id,
+ * data.supported = versions[0..count), data.requested. NULL on allocation
+ * failure. */
+json_object *mcpauth__stateless_unsupported(json_object *id, const char *requested,
+                                            const char *const *versions, size_t count);
 
 /* subscriptions/listen (basic/patterns/subscriptions) on sink: the
  * acknowledgement, then keep-alive comments until the client closes the

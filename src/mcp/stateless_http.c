@@ -116,23 +116,37 @@ static char *base64_decode(const char *text, size_t length)
 /* A plain value is visible ASCII and spaces with no space at either end;
  * anything else comes as =?base64?...?= (markers case-sensitive). NULL when
  * the value is neither. Caller frees. */
-static char *header_decode(const char *value)
+static char *header_decode(const char *raw)
 {
     static const char prefix[] = "=?base64?", suffix[] = "?=";
-    size_t length = strlen(value);
+    /* RFC 9110 §5.5: whitespace around a field value is not part of it. */
+    while (*raw == ' ' || *raw == '\t')
+        raw++;
+    size_t length = strlen(raw);
+    while (length > 0 && (raw[length - 1] == ' ' || raw[length - 1] == '\t'))
+        length--;
+    char *copy = strndup(raw, length);
+    if (!copy)
+        return NULL;
+    char *decoded = NULL;
+    const char *value = copy;
     if (length >= sizeof prefix - 1 + sizeof suffix - 1 &&
         strncmp(value, prefix, sizeof prefix - 1) == 0 &&
         strcmp(value + length - (sizeof suffix - 1), suffix) == 0) {
         size_t inner = length - (sizeof prefix - 1) - (sizeof suffix - 1);
-        return inner <= MAX_NAME / 3 * 4 ? base64_decode(value + sizeof prefix - 1, inner) : NULL;
+        if (inner <= MAX_NAME / 3 * 4)
+            decoded = base64_decode(value + sizeof prefix - 1, inner);
+        free(copy);
+        return decoded;
     }
-    if (length == 0 || length > MAX_NAME || value[0] == ' ' || value[length - 1] == ' ')
+    bool plain = length > 0 && length <= MAX_NAME;
+    for (const unsigned char *p = (const unsigned char *)value; plain && *p; p++)
+        plain = *p >= 0x20 && *p <= 0x7e;
+    if (!plain) {
+        free(copy);
         return NULL;
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        if (*p < 0x20 || *p > 0x7e)
-            return NULL;
     }
-    return strdup(value);
+    return copy;
 }
 
 /* --- the checks --------------------------------------------------------- */
@@ -164,6 +178,19 @@ static const char *quoted(const char *text)
     return mcpauth__mcp_quotable(text, MAX_ECHOED) ? text : "(not shown)";
 }
 
+/* Whether header (whitespace around it aside, RFC 9110 §5.5) is text. */
+static bool same_token(const char *header, const char *text)
+{
+    while (*header == ' ' || *header == '\t')
+        header++;
+    size_t n = strlen(text);
+    if (strncmp(header, text, n) != 0)
+        return false;
+    for (header += n; *header == ' ' || *header == '\t'; header++)
+        ;
+    return *header == '\0';
+}
+
 /* The body value Mcp-Name mirrors (§Standard Request Headers): params.name
  * of tools/call and prompts/get, params.uri of resources/read. NULL for
  * other methods; *applies tells whether the method has one. */
@@ -189,7 +216,7 @@ static bool check_headers(const mcpauth_mcp_request *req, const mcpauth__jsonrpc
     if (!req->mcp_method && request)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the Mcp-Method header is required");
-    if (req->mcp_method && strcmp(req->mcp_method, msg->method) != 0)
+    if (req->mcp_method && !same_token(req->mcp_method, msg->method))
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: Mcp-Method header value '%s' does not match body value "
                       "'%s'",
@@ -219,9 +246,28 @@ static bool check_headers(const mcpauth_mcp_request *req, const mcpauth__jsonrpc
     return true;
 }
 
+json_object *mcpauth__stateless_unsupported(json_object *id, const char *requested,
+                                            const char *const *versions, size_t count)
+{
+    json_object *data = json_object_new_object();
+    json_object *list = json_object_new_array();
+    bool ok = data && list;
+    for (size_t i = 0; ok && i < count; i++)
+        ok = json_object_array_add(list, json_object_new_string(versions[i])) == 0;
+    ok = ok && mcpauth__json_add(data, "supported", json_object_get(list)) &&
+         mcpauth__json_add(data, "requested", json_object_new_string(requested));
+    json_object_put(list);
+    if (!ok) {
+        json_object_put(data);
+        return NULL;
+    }
+    return mcpauth__jsonrpc_error(id, MCPAUTH__JSONRPC_UNSUPPORTED_VERSION,
+                                  "Unsupported protocol version", data);
+}
+
 /* basic/versioning §Protocol Version Negotiation: -32022 names every
  * version served and the one asked for. */
-static bool refuse_version(refusal *r, const mcpauth_mcp_server *server, const char *requested)
+static bool refuse_version(refusal *r, mcpauth_mcp_server *server, const char *requested)
 {
     size_t count;
     const char *const *versions = mcpauth__engine_served_versions(server, &count);
@@ -241,7 +287,7 @@ static bool refuse_version(refusal *r, const mcpauth_mcp_server *server, const c
     return refuse(r, 400, MCPAUTH__JSONRPC_UNSUPPORTED_VERSION, "Unsupported protocol version");
 }
 
-static bool served(const mcpauth_mcp_server *server, const char *version)
+static bool served(mcpauth_mcp_server *server, const char *version)
 {
     size_t count;
     const char *const *versions = mcpauth__engine_served_versions(server, &count);
@@ -269,13 +315,18 @@ static bool log_level_known(const char *level)
  * and the version equals the header's (-32020); a log level asked for is
  * one we know (logging §Error Handling: -32602). A notification needs only
  * the header. */
-static bool check_version(const mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                           const mcpauth__jsonrpc_message *msg, refusal *r)
 {
     if (!req->protocol_version)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the MCP-Protocol-Version header is required");
-    if (!served(server, req->protocol_version) || session_era_version(req->protocol_version))
+    /* An upstream of this era negotiates versions itself: what it says
+     * must agree with its own server/discover. */
+    bool upstream_decides = !mcpauth__builtin_is(mcpauth__engine_backend(server)) &&
+                            served(server, MCPAUTH_MCP_MODERN_VERSION);
+    if (!upstream_decides &&
+        (!served(server, req->protocol_version) || session_era_version(req->protocol_version)))
         return refuse_version(r, server, req->protocol_version);
     json_object *meta = member(msg->params, "_meta", json_type_object);
     json_object *version = member(meta, META_VERSION, json_type_string);

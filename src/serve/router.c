@@ -293,6 +293,31 @@ static bool tools_allowed(request *r, mcpauth_mcp_request *req)
 
 static void serve_mcp_call(request *r, mcpauth_mcp_request *req);
 
+#define MAX_PARAM_HEADERS 16
+
+static void free_lines(char **lines, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(lines[i]);
+}
+
+/* MCP 2026-07-28 streamable-http §Server Behavior for Custom Headers: an
+ * intermediary passes Mcp-Param-{Name} on. At most MAX_PARAM_HEADERS; the
+ * lines are freed by the caller. */
+static size_t param_headers(mcpauth_http_exchange *ex, char **lines)
+{
+    static const char prefix[] = "Mcp-Param-";
+    const char *name, *value;
+    size_t n = 0;
+    for (size_t i = 0; n < MAX_PARAM_HEADERS && mcpauth_http_exchange_field(ex, i, &name, &value);
+         i++) {
+        if (strncasecmp(name, prefix, sizeof prefix - 1) == 0 &&
+            asprintf(&lines[n], "%s: %s", name, value) >= 0)
+            n++;
+    }
+    return n;
+}
+
 static void serve_mcp(request *r, const mcpauth_token_info *info, const char *validated_by,
                       bool cache_hit)
 {
@@ -312,12 +337,18 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
     bool legacy_sse = serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex));
     /* The era decides the transport (MCP 2026-07-28 basic/versioning
      * §Backward Compatibility): the 2024-11-05 paths keep theirs. */
-    if (!legacy_sse)
-        mcpauth_mcp_request_modern(&req);
+    char *params[MAX_PARAM_HEADERS];
+    size_t param_count = 0;
+    if (!legacy_sse && mcpauth_mcp_request_modern(&req)) {
+        param_count = param_headers(ex, params);
+        req.param_headers = (const char *const *)params;
+        req.param_header_count = param_count;
+    }
     /* Per-tool scopes on every transport, before anything reaches the
      * engine or a backend. */
     if (info && strcmp(mcpauth_http_exchange_method(ex), "POST") == 0 && !tools_allowed(r, &req)) {
         mcpauth_mcp_request_release(&req);
+        free_lines(params, param_count);
         return;
     }
     if (legacy_sse) {
@@ -332,6 +363,7 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         serve_mcp_call(r, &req);
     }
     mcpauth_mcp_request_release(&req);
+    free_lines(params, param_count);
 }
 
 /* The Streamable HTTP endpoint: the engine answers on the call's sink. */
