@@ -220,9 +220,11 @@ mcpauth_mcp_handler mcpauth_mcp_handle_delete;
  * (400, -32602); an unknown method 404, -32601; notifications 202.
  * Mcp-Session-Id and Last-Event-ID are ignored and no session is made.
  * Results carry resultType "complete" and _meta
- * io.modelcontextprotocol/serverInfo. Only the built-in tools speak this
- * era: with another backend every modern request is refused with -32022
- * listing the 2025 versions, and the client falls back to initialize. */
+ * io.modelcontextprotocol/serverInfo. The built-in tools answer it; an
+ * upstream (mcp_backend.h) of this era gets the request as it came (the
+ * version is then its to check); a stdio backend, or an upstream found to
+ * speak only the 2025 era, is refused with -32022 listing the 2025
+ * versions, and the client falls back to initialize. */
 mcpauth_mcp_handler mcpauth_mcp_handle_modern_post;
 
 /* Ends every open 2026-07-28 subscriptions/listen stream with its result

@@ -236,10 +236,15 @@ static void exchange_free(up_exchange *x)
     free(x);
 }
 
+/* The client went away. MCP 2026-07-28 streamable-http §Cancellation: for
+ * a modern request that is its cancellation, which the upstream hears the
+ * same way (its connection drops); a 2025 request runs on to its end. */
 static void on_sink_abort(mcpauth_mcp_sink *sink)
 {
     up_exchange *x = sink->engine_data;
     x->sink = NULL;
+    if (x->modern)
+        mcpauth_http_async_cancel(x->up->http, x);
 }
 
 static void answer(up_exchange *x, int status, const char *body, size_t length)

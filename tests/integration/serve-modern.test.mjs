@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
 
 const MODERN = '2026-07-28';
 const ALL_VERSIONS = [MODERN, '2025-11-25', '2025-06-18', '2025-03-26'];
@@ -359,5 +359,73 @@ describe('subscriptions/listen', () => {
     const last = events[events.length - 1];
     assert.deepEqual(last, { jsonrpc: '2.0', id: 7, result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': 7 } } });
     assert.equal((await stopped).code, 0);
+  });
+});
+
+/** A fake 2026-07-28 upstream: records each request; "slow" is never answered. */
+async function startModernUpstream() {
+  const seen = [];
+  const closed = [];
+  const http = await startHttpServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    seen.push({ headers: { ...req.headers }, body });
+    if (body.params?.name === 'slow') {
+      res.on('close', () => closed.push(body.id));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': working\n\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { resultType: 'complete', content: [{ type: 'text', text: 'up' }] } }));
+  });
+  return { url: http.url('/mcp'), seen, closed, stop: () => http.stop() };
+}
+
+describe('--upstream of the 2026-07-28 era', () => {
+  let up;
+  let s;
+  before(async () => {
+    up = await startModernUpstream();
+    s = await startServe(['--issuer', issuer, '--jwks-file', jwksFile, '--upstream', up.url]);
+  });
+  after(async () => {
+    await s?.stop();
+    await up?.stop();
+  });
+
+  test('passes through statelessly: mirrored headers, Mcp-Param-*, never the token or a session', async () => {
+    const token = tokenFor(s, 'mcp');
+    const r = await send(s, { token, body: toolCall(1, 'echo'), headers: { ...modernHeaders('tools/call', sentinel('echo')), 'Mcp-Param-Region': 'eu-west', 'Mcp-Session-Id': 'x' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.result.content[0].text, 'up');
+    assert.equal(r.session, null);
+    const seen = up.seen.at(-1);
+    assert.equal(seen.headers.authorization, undefined);
+    assert.equal(seen.headers['mcp-session-id'], undefined);
+    assert.equal(seen.headers['mcp-protocol-version'], MODERN);
+    assert.equal(seen.headers['mcp-method'], 'tools/call');
+    assert.equal(seen.headers['mcp-name'], sentinel('echo'));
+    assert.equal(seen.headers['mcp-param-region'], 'eu-west');
+    assert.deepEqual(seen.body, toolCall(1, 'echo'));
+  });
+
+  test('a client that goes away cancels the upstream request (streamable-http §Cancellation)', async () => {
+    const controller = new AbortController();
+    const res = await fetch(s.url('/mcp'), {
+      method: 'POST',
+      signal: controller.signal,
+      headers: {
+        authorization: `Bearer ${tokenFor(s, 'mcp')}`, 'content-type': 'application/json',
+        accept: 'application/json, text/event-stream', ...modernHeaders('tools/call', 'slow'),
+      },
+      body: JSON.stringify(toolCall('slow-1', 'slow')),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+    controller.abort();
+    for (let i = 0; i < 100 && !up.closed.includes('slow-1'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(up.closed, ['slow-1']);
   });
 });
