@@ -427,14 +427,15 @@ static json_object *server_info(const mcpauth_mcp_config *config)
  * the modern revision), instructions. */
 static json_object *discover_result(const mcpauth_mcp_config *config)
 {
-    static const char *const versions[] = {MCPAUTH_MCP_MODERN_VERSION, MCPAUTH_MCP_LATEST_VERSION,
-                                           "2025-06-18", "2025-03-26"};
+    size_t count;
+    const char *const *versions = mcpauth__engine_session_versions(&count);
     json_object *result = json_object_new_object();
     json_object *list = json_object_new_array();
     json_object *capabilities = json_object_new_object();
     json_object *tools_capability = json_object_new_object();
-    bool ok = result && list && capabilities && tools_capability;
-    for (size_t i = 0; ok && i < sizeof versions / sizeof versions[0]; i++)
+    bool ok = result && list && capabilities && tools_capability &&
+              json_object_array_add(list, json_object_new_string(MCPAUTH_MCP_MODERN_VERSION)) == 0;
+    for (size_t i = 0; ok && i < count; i++)
         ok = json_object_array_add(list, json_object_new_string(versions[i])) == 0;
     ok = ok && mcpauth__json_add(tools_capability, "listChanged", json_object_new_boolean(0)) &&
          mcpauth__json_add(capabilities, "tools", json_object_get(tools_capability)) &&

@@ -246,8 +246,10 @@ static bool check_headers(const mcpauth_mcp_request *req, const mcpauth__jsonrpc
     return true;
 }
 
-json_object *mcpauth__stateless_unsupported(json_object *id, const char *requested,
-                                            const char *const *versions, size_t count)
+/* {"supported": versions, "requested": requested}; NULL on allocation
+ * failure. */
+static json_object *unsupported_data(const char *requested, const char *const *versions,
+                                     size_t count)
 {
     json_object *data = json_object_new_object();
     json_object *list = json_object_new_array();
@@ -261,8 +263,16 @@ json_object *mcpauth__stateless_unsupported(json_object *id, const char *request
         json_object_put(data);
         return NULL;
     }
-    return mcpauth__jsonrpc_error(id, MCPAUTH__JSONRPC_UNSUPPORTED_VERSION,
-                                  "Unsupported protocol version", data);
+    return data;
+}
+
+json_object *mcpauth__stateless_unsupported(json_object *id, const char *requested,
+                                            const char *const *versions, size_t count)
+{
+    json_object *data = unsupported_data(requested, versions, count);
+    return data ? mcpauth__jsonrpc_error(id, MCPAUTH__JSONRPC_UNSUPPORTED_VERSION,
+                                         "Unsupported protocol version", data)
+                : NULL;
 }
 
 /* basic/versioning §Protocol Version Negotiation: -32022 names every
@@ -271,19 +281,7 @@ static bool refuse_version(refusal *r, mcpauth_mcp_server *server, const char *r
 {
     size_t count;
     const char *const *versions = mcpauth__engine_served_versions(server, &count);
-    json_object *data = json_object_new_object();
-    json_object *list = json_object_new_array();
-    bool ok = data && list;
-    for (size_t i = 0; ok && i < count; i++)
-        ok = json_object_array_add(list, json_object_new_string(versions[i])) == 0;
-    ok = ok && mcpauth__json_add(data, "supported", json_object_get(list)) &&
-         mcpauth__json_add(data, "requested", json_object_new_string(requested));
-    json_object_put(list);
-    if (!ok) {
-        json_object_put(data);
-        data = NULL;
-    }
-    r->data = data;
+    r->data = unsupported_data(requested, versions, count);
     return refuse(r, 400, MCPAUTH__JSONRPC_UNSUPPORTED_VERSION, "Unsupported protocol version");
 }
 
