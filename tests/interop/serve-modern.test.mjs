@@ -3,7 +3,9 @@
 // and in its default legacy mode, each completes the whole OAuth flow against the
 // development issuer on its own (401 -> metadata -> registration -> code with PKCE ->
 // token) and gets hello_world's greeting; and MCP Inspector 2.12.0's CLI with
-// --protocol-era modern and legacy calls hello_world with a token of the dev issuer.
+// --protocol-era modern and legacy calls hello_world with a token of the dev issuer. Step-up:
+// the pinned v2 client, refused a tool outside its token's scope (403 insufficient_scope,
+// decided on Mcp-Name), re-authorizes with the union of scopes and succeeds.
 // Run: MCPAUTH_BIN=build/mcpauth node --test tests/interop/serve-modern.test.mjs
 
 import { test, describe, before, after } from 'node:test';
@@ -156,6 +158,61 @@ describe('MCP Inspector 2.12.0 CLI against serve --dev', () => {
     for (const era of ['modern', 'legacy']) {
       await assert.rejects(execFileP(process.execPath, [INSPECTOR, '--cli', s.resource, '--transport', 'http',
         '--method', 'tools/list', '--protocol-era', era], { cwd: HERE, timeout: 60000, env: { ...process.env, MCP_AUTO_OPEN_ENABLED: 'false' } }));
+    }
+  });
+});
+
+describe('SDK v2 client pinned to 2026-07-28: step-up on a tool outside the token\'s scope', () => {
+  let s;
+  before(async () => {
+    s = await startServe(['--dev', '--dev-auto-approve', '--dev-user', 'stepper', '--tool-scope', 'whoami=mcp:whoami']);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    if (r) assert.deepEqual(r, { code: 0, signal: null });
+  });
+
+  async function approve(provider) {
+    const res = await fetch(provider.authorizationUrls.at(-1), { redirect: 'manual' });
+    assert.equal(res.status, 302, await res.text());
+    return new URL(res.headers.get('location')).searchParams;
+  }
+
+  test('403 insufficient_scope (decided on Mcp-Name) -> re-authorization with the union of scopes -> the call works', async () => {
+    const provider = new MemoryOAuthProvider('http://127.0.0.1:9/oauth/callback', {
+      client_name: 'mcpauth interop (SDK v2 step-up)',
+      grant_types: ['authorization_code'],
+    });
+    const url = new URL(s.resource);
+    const makeClient = () => new Client({ name: 'mcpauth-modern-interop', version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } } });
+    await assert.rejects(makeClient().connect(new StreamableHTTPClientTransport(url, { authProvider: provider })), UnauthorizedError);
+    const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+    await transport.finishAuth(await approve(provider));
+    assert.equal(provider.tokens().scope, 'mcp');
+    const client = makeClient();
+    await client.connect(transport);
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), MODERN);
+      assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['hello_world']);
+      await assert.rejects(client.callTool({ name: 'whoami', arguments: {} }), UnauthorizedError);
+    } finally {
+      await client.close();
+    }
+    assert.equal(provider.authorizationUrls.length, 2);
+    assert.deepEqual(provider.authorizationUrls[1].searchParams.get('scope').split(' ').sort(), ['mcp', 'mcp:whoami']);
+    await s.waitForLog(/"POST \/mcp" 403 .*\(tool whoami needs scope mcp:whoami\)/);
+
+    const again = new StreamableHTTPClientTransport(url, { authProvider: provider });
+    await again.finishAuth(await approve(provider));
+    const stepped = makeClient();
+    await stepped.connect(again);
+    try {
+      const result = await stepped.callTool({ name: 'whoami', arguments: {} });
+      assert.ok(!result.isError, JSON.stringify(result));
+      assert.equal(result.structuredContent.subject, 'stepper');
+      assert.equal(result.resultType ?? 'complete', 'complete');
+    } finally {
+      await stepped.close();
     }
   });
 });
