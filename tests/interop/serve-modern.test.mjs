@@ -5,7 +5,9 @@
 // token) and gets hello_world's greeting; and MCP Inspector 2.12.0's CLI with
 // --protocol-era modern and legacy calls hello_world with a token of the dev issuer. Step-up:
 // the pinned v2 client, refused a tool outside its token's scope (403 insufficient_scope,
-// decided on Mcp-Name), re-authorizes with the union of scopes and succeeds.
+// decided on Mcp-Name), re-authorizes with the union of scopes and succeeds. mcp-remote
+// 0.15.1 --protocol auto signs in headless, speaks 2026-07-28 to mcpauth and bridges an SDK
+// v2 client on stdio.
 // Run: MCPAUTH_BIN=build/mcpauth node --test tests/interop/serve-modern.test.mjs
 
 import { test, describe, before, after } from 'node:test';
@@ -15,11 +17,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
-import { startServe } from '../lib/harness.mjs';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { MemoryOAuthProvider } from './lib/oauth-provider.mjs';
 
 const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const MCP_REMOTE = path.join(HERE, 'node_modules/mcp-remote/dist/proxy.js');
 const INSPECTOR = path.join(HERE, 'node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js');
 const USER = 'dev-alice';
 const MODERN = '2026-07-28';
@@ -215,4 +219,56 @@ describe('SDK v2 client pinned to 2026-07-28: step-up on a tool outside the toke
       await stepped.close();
     }
   });
+});
+
+describe('mcp-remote 0.15.1 --protocol auto against serve --dev', () => {
+  let s;
+  before(async () => {
+    s = await startServe(['--dev', '--dev-auto-approve', '--dev-user', USER]);
+  });
+  after(async () => {
+    const r = await s?.stop();
+    if (r) assert.deepEqual(r, { code: 0, signal: null });
+  });
+
+  // The local client is in its default (legacy) mode: in the modern modes the v2 stdio
+  // transport does not hand mcp-remote's stderr (with the authorization URL) to the test.
+  for (const [label, mode, version] of [['legacy', undefined, '2025-11-25']]) {
+    test(`signs in headless, speaks 2026-07-28 to mcpauth; a local SDK v2 client (${label}) gets hello_world's greeting`, async () => {
+      const configDir = tmpDir();
+      const callbackPort = await freePort();
+      const transport = new StdioClientTransport({
+        command: process.execPath, args: [MCP_REMOTE, s.resource, String(callbackPort), '--protocol', 'auto'],
+        env: { PATH: process.env.PATH, HOME: configDir, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: 'true' },
+        stderr: 'pipe', cwd: HERE,
+      });
+      let log = '';
+      transport.stderr.setEncoding('utf8').on('data', (d) => { log += d; });
+      const client = new Client({ name: 'mcpauth-modern-interop', version: '1.0.0' }, mode ? { versionNegotiation: { mode } } : {});
+      const connected = client.connect(transport);
+      const approved = (async () => {
+        for (let i = 0; i < 600; i++) {
+          const m = /Please authorize this client by visiting:\s*\n(\S+)/.exec(log);
+          if (m) {
+            const res = await fetch(m[1], { redirect: 'manual' });
+            assert.equal(res.status, 302, await res.text());
+            assert.equal((await fetch(res.headers.get('location'))).status, 200);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`no authorization URL:\n${log}`);
+      })();
+      try {
+        await Promise.all([connected, approved]);
+        assert.equal(client.getNegotiatedProtocolVersion(), version);
+        const hello = await client.callTool({ name: 'hello_world', arguments: {} });
+        assert.equal(textOf(hello), `Hello, ${USER}!`, log);
+        // mcp-remote found the modern era at mcpauth and answered the local handshake itself.
+        assert.match(log, /Remote server speaks MCP 2026-07-28/);
+      } finally {
+        await client.close();
+      }
+    });
+  }
 });
