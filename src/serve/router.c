@@ -192,6 +192,7 @@ typedef struct mcp_call {
     char *subject;
     mcpauth_mcp_sink sink;
     bool streaming;
+    bool modern; /* a 2026-07-28 request: POST is all there is */
 } mcp_call;
 
 static void call_free(mcp_call *call)
@@ -209,7 +210,8 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
         add_field(&f, "Allow",
-                  call->log.ctx->config->backend.stdio.argv ||
+                  call->modern ? "POST"
+                  : call->log.ctx->config->backend.stdio.argv ||
                           call->log.ctx->config->backend.upstream.url
                       ? "GET, POST, DELETE"
                       : "POST, DELETE");
@@ -381,6 +383,7 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
     }
     call->log = *r;
     call->log.subject = call->subject;
+    call->modern = req->modern;
     call->sink = (mcpauth_mcp_sink){
         .reply = on_mcp_reply,
         .stream_start = on_mcp_stream_start,

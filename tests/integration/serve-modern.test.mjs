@@ -184,8 +184,9 @@ describe('2026-07-28 beside 2025-11-25, built-in tools', () => {
 
   test('GET and DELETE from a modern client: 405', async () => {
     for (const method of ['GET', 'DELETE']) {
-      const r = await send(s, { method, token, headers: { 'MCP-Protocol-Version': MODERN } });
-      assert.equal(r.status, 405, method);
+      const res = await fetch(s.url('/mcp'), { method, headers: { authorization: `Bearer ${token}`, 'MCP-Protocol-Version': MODERN } });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'POST');
     }
   });
 
