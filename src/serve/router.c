@@ -201,6 +201,17 @@ static void call_free(mcp_call *call)
     free(call);
 }
 
+/* What a 405 offers: POST alone to a 2026-07-28 client; GET too where a
+ * 2025 session has a standalone stream (a stdio or upstream backend). */
+static const char *allowed_methods(const mcp_call *call)
+{
+    const mcpauth_serve_config *config = call->log.ctx->config;
+    if (call->modern)
+        return "POST";
+    return config->backend.stdio.argv || config->backend.upstream.url ? "GET, POST, DELETE"
+                                                                      : "POST, DELETE";
+}
+
 static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
 {
     mcp_call *call = data;
@@ -209,12 +220,7 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     add_field(&f, "Mcp-Session-Id", reply->session_id);
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
-        add_field(&f, "Allow",
-                  call->modern ? "POST"
-                  : call->log.ctx->config->backend.stdio.argv ||
-                          call->log.ctx->config->backend.upstream.url
-                      ? "GET, POST, DELETE"
-                      : "POST, DELETE");
+        add_field(&f, "Allow", allowed_methods(call));
     add_cors(&f);
     respond(&call->log, reply->status, &f, reply->body, reply->body_length);
     call_free(call);
