@@ -53,6 +53,12 @@ mcpauth_status mcpauth_http_async_stream(mcpauth_http_async *client,
                                          mcpauth_http_async_data_cb data_cb,
                                          mcpauth_http_async_cb cb, void *data, mcpauth_error *err);
 
+/* Cancels the request in flight started with data (as cb's data): its cb
+ * is called now with MCPAUTH_ENETWORK "request cancelled" and the
+ * connection is dropped, which the server sees. Nothing when there is no
+ * such request. Not from inside a data_cb. */
+void mcpauth_http_async_cancel(mcpauth_http_async *client, void *data);
+
 /* Requests in flight. */
 size_t mcpauth_http_async_pending(const mcpauth_http_async *client);
 

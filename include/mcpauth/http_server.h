@@ -124,14 +124,22 @@ void mcpauth_http_server_close(mcpauth_http_server *server, mcpauth_http_server_
 
 /* ---- the request (all borrowed; valid until the exchange is answered) ---- */
 
-const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex);  /* "POST" */
-const char *mcpauth_http_exchange_path(const mcpauth_http_exchange *ex);    /* raw, without the query */
-const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex);   /* raw, NULL when absent */
+const char *mcpauth_http_exchange_method(const mcpauth_http_exchange *ex); /* "POST" */
+const char *
+mcpauth_http_exchange_path(const mcpauth_http_exchange *ex); /* raw, without the query */
+const char *
+mcpauth_http_exchange_query(const mcpauth_http_exchange *ex); /* raw, NULL when absent */
 
 /* The value of header name (case-insensitive); with several fields of that
  * name, the index-th. NULL when absent. */
 const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const char *name,
                                          size_t index);
+
+/* The index-th header field of the request, in the order received: false
+ * past the last. For passing on headers whose names vary (MCP 2026-07-28
+ * Mcp-Param-{Name}). */
+bool mcpauth_http_exchange_field(const mcpauth_http_exchange *ex, size_t index, const char **name,
+                                 const char **value);
 
 /* How many fields named name the request carried. */
 size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name);

@@ -10,6 +10,12 @@
  * (batches allowed only there). Methods: initialize,
  * notifications/initialized, ping, tools/list, tools/call, logging/setLevel.
  *
+ * MCP 2026-07-28, the stateless revision, is served beside them on the same
+ * endpoint by the built-in tools (mcpauth_mcp_handle_modern_post): every
+ * request carries its version and capabilities in _meta, no session ever;
+ * methods server/discover, tools/list, tools/call, subscriptions/listen.
+ * mcpauth_mcp_request_modern() tells the eras apart.
+ *
  * With a stdio or upstream backend (mcp_backend.h) the same checks run,
  * and the checked messages go to the session's child process or upstream
  * session instead of the built-in tools; GET then opens the session's
@@ -32,8 +38,9 @@
 #include "mcpauth/token.h"
 
 #define MCPAUTH_MCP_LATEST_VERSION    "2025-11-25"
-#define MCPAUTH_MCP_SESSION_ID_LENGTH 32         /* hex characters */
-#define MCPAUTH_MCP_MAX_SESSIONS      (1u << 28) /* the most any table holds */
+#define MCPAUTH_MCP_MODERN_VERSION    "2026-07-28" /* stateless: no initialize */
+#define MCPAUTH_MCP_SESSION_ID_LENGTH 32           /* hex characters */
+#define MCPAUTH_MCP_MAX_SESSIONS      (1u << 28)   /* the most any table holds */
 
 typedef struct mcpauth_mcp_server mcpauth_mcp_server;
 
@@ -66,6 +73,10 @@ typedef struct mcpauth_mcp_config {
      * the tools the caller's token may call, and mcpauth_mcp_check_tools()
      * decides tools/call (mcp_tool_policy.h). NULL: every tool. */
     const mcpauth_mcp_tool_policy *tool_policy;
+    /* Borrowed: the loop that times keep-alive comments on 2026-07-28
+     * subscriptions/listen streams. NULL: no keep-alives. */
+    struct uv_loop_s *loop;
+    uint64_t keepalive_ms; /* comment line on an idle listen stream (15000) */
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
@@ -96,14 +107,33 @@ typedef struct mcpauth_mcp_request {
     size_t body_length;
     mcpauth_mcp_identity identity;
     const char *last_event_id; /* Last-Event-ID header (GET), NULL when absent */
-    int64_t now;               /* seconds since the epoch, for session expiry */
+    const char *mcp_method;    /* Mcp-Method header (2026-07-28), NULL when absent */
+    const char *mcp_name;      /* Mcp-Name header (2026-07-28), NULL when absent */
+    /* Mcp-Param-{Name} header lines ("Mcp-Param-Region: us-west1") of a
+     * 2026-07-28 request, passed on as they are to an upstream. */
+    const char *const *param_headers;
+    size_t param_header_count;
+    int64_t now; /* seconds since the epoch, for session expiry */
     /* The body parsed by mcpauth_mcp_check_tools() (body_parsed true;
      * parsed NULL when it is not JSON), which the engine then uses instead
      * of parsing it again. Owned by the request: release it with
      * mcpauth_mcp_request_release() once the handler returned. */
     json_object *parsed;
     bool body_parsed;
+    bool modern; /* set by mcpauth_mcp_request_modern() */
 } mcpauth_mcp_request;
+
+/* Which era a request to the MCP endpoint belongs to (MCP 2026-07-28
+ * basic/versioning §Backward Compatibility with Initialization-Based
+ * Versions; basic/transports/streamable-http §Protocol Version Header):
+ * modern when MCP-Protocol-Version names anything but 2025-03-26,
+ * 2025-06-18 or 2025-11-25 (an unknown version gets the 2026-07-28 error,
+ * which lists every version served), or, without that header, when a POST
+ * body carries _meta io.modelcontextprotocol/protocolVersion. initialize
+ * without that _meta, and every 2025-era request, stay legacy. May parse
+ * req->body (kept as mcpauth_mcp_check_tools() keeps it); sets and returns
+ * req->modern. */
+bool mcpauth_mcp_request_modern(mcpauth_mcp_request *req);
 
 /* Per-tool scopes (mcp_tool_policy.h; MCP 2025-11-25 authorization §Scope
  * Challenge Handling), decided for a POST to either transport before
@@ -180,6 +210,26 @@ mcpauth_mcp_handler mcpauth_mcp_handle_get;
  * 404 when unknown or someone else's, 400 without a session id, 405 when
  * stateless. */
 mcpauth_mcp_handler mcpauth_mcp_handle_delete;
+
+/* Handles a POST of the 2026-07-28 era (basic/transports/streamable-http):
+ * Accept (406) and Content-Type (415) as above; one JSON-RPC message
+ * (400); MCP-Protocol-Version a version served (400, -32022 listing them
+ * all), equal to _meta io.modelcontextprotocol/protocolVersion, and
+ * Mcp-Method / Mcp-Name equal to the body (400, -32020; Mcp-Name may use the
+ * =?base64?...?= form); _meta with protocolVersion and clientCapabilities
+ * (400, -32602); an unknown method 404, -32601; notifications 202.
+ * Mcp-Session-Id and Last-Event-ID are ignored and no session is made.
+ * Results carry resultType "complete" and _meta
+ * io.modelcontextprotocol/serverInfo. The built-in tools answer it; an
+ * upstream (mcp_backend.h) of this era gets the request as it came (the
+ * version is then its to check); a stdio backend, or an upstream found to
+ * speak only the 2025 era, is refused with -32022 listing the 2025
+ * versions, and the client falls back to initialize. */
+mcpauth_mcp_handler mcpauth_mcp_handle_modern_post;
+
+/* Ends every open 2026-07-28 subscriptions/listen stream with its result
+ * (subscriptions §Graceful Closure), for a server that stops. */
+void mcpauth_mcp_close_streams(mcpauth_mcp_server *server);
 
 /* Live sessions (after dropping expired ones at time now): with a shared
  * table, those of every process using it. */

@@ -351,6 +351,21 @@ mcpauth_status mcpauth_http_async_stream(mcpauth_http_async *client,
     return request_start(client, req, true, timeout_seconds, data_cb, cb, data, err);
 }
 
+void mcpauth_http_async_cancel(mcpauth_http_async *client, void *data)
+{
+    for (http_async_request *r = client->requests; r; r = r->next) {
+        if (r->data != data)
+            continue;
+        request_unlink(client, r);
+        curl_multi_remove_handle(client->multi, r->transfer.easy);
+        mcpauth_error err;
+        mcpauth_error_set(&err, MCPAUTH_ENETWORK, "request cancelled");
+        r->cb(MCPAUTH_ENETWORK, NULL, &err, r->data);
+        request_free(r);
+        return;
+    }
+}
+
 size_t mcpauth_http_async_pending(const mcpauth_http_async *client)
 {
     return client->pending;

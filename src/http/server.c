@@ -1301,6 +1301,19 @@ const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const 
     return NULL;
 }
 
+bool mcpauth_http_exchange_field(const mcpauth_http_exchange *ex, size_t index, const char **name,
+                                 const char **value)
+{
+    for (size_t i = 0; i < ex->field_count; i++) {
+        if (ex->fields[i].name && index-- == 0) {
+            *name = ex->fields[i].name;
+            *value = ex->fields[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
 size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name)
 {
     size_t n = 0;

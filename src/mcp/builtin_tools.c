@@ -3,7 +3,8 @@
  * returns: hello_world greets the authenticated user the way the seed
  * server does, whoami shows what authentication established about the
  * caller. Neither ever sees or returns the token itself. Besides the tools:
- * initialize, ping and logging/setLevel. */
+ * initialize, ping and logging/setLevel; and, for MCP 2026-07-28,
+ * server/discover and every result in that revision's shape. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +399,105 @@ static bool builtin_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_call
     return reply != NULL;
 }
 
+/* --- MCP 2026-07-28 ----------------------------------------------------- */
+
+/* server/utilities/caching §Time-to-Live: the built-in list and
+ * capabilities never change while the server runs; five minutes bounds how
+ * long a client keeps them across a restart with another policy. */
+#define MODERN_TTL_MS 300000
+
+static json_object *server_info(const mcpauth_mcp_config *config)
+{
+    json_object *info = json_object_new_object();
+    if (!info ||
+        !mcpauth__json_add(
+            info, "name",
+            json_object_new_string(config->server_name ? config->server_name : "mcpauth")) ||
+        !mcpauth__json_add(info, "version",
+                           json_object_new_string(config->server_version ? config->server_version
+                                                                         : MCPAUTH_VERSION))) {
+        json_object_put(info);
+        return NULL;
+    }
+    return info;
+}
+
+/* server/discover §Response: every version served (both eras: a client
+ * chooses from this list), what we implement (tools; logging is gone from
+ * the modern revision), instructions. */
+static json_object *discover_result(const mcpauth_mcp_config *config)
+{
+    size_t count;
+    const char *const *versions = mcpauth__engine_session_versions(&count);
+    json_object *result = json_object_new_object();
+    json_object *list = json_object_new_array();
+    json_object *capabilities = json_object_new_object();
+    json_object *tools_capability = json_object_new_object();
+    bool ok = result && list && capabilities && tools_capability &&
+              json_object_array_add(list, json_object_new_string(MCPAUTH_MCP_MODERN_VERSION)) == 0;
+    for (size_t i = 0; ok && i < count; i++)
+        ok = json_object_array_add(list, json_object_new_string(versions[i])) == 0;
+    ok = ok && mcpauth__json_add(tools_capability, "listChanged", json_object_new_boolean(0)) &&
+         mcpauth__json_add(capabilities, "tools", json_object_get(tools_capability)) &&
+         mcpauth__json_add(result, "supportedVersions", json_object_get(list)) &&
+         mcpauth__json_add(result, "capabilities", json_object_get(capabilities)) &&
+         (!config->instructions ||
+          mcpauth__json_add(result, "instructions", json_object_new_string(config->instructions)));
+    json_object_put(tools_capability);
+    json_object_put(capabilities);
+    json_object_put(list);
+    if (!ok) {
+        json_object_put(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* basic §ResultType, §_meta: every result says it is complete and who
+ * answered; server/utilities/caching §Cacheable Results: discover and
+ * tools/list say how long and for whom they may be kept. A tools/list the
+ * policy filtered depends on the caller's scopes: "private" (§Choosing a
+ * Cache Scope); otherwise it is the same for everyone: "public". */
+static bool modern_shape(const mcpauth_mcp_config *config, const mcpauth__mcp_call *call,
+                         json_object *response)
+{
+    json_object *result = NULL;
+    if (!json_object_object_get_ex(response, "result", &result))
+        return true; /* an error */
+    json_object *meta = json_object_new_object();
+    bool ok = meta &&
+              mcpauth__json_add(meta, "io.modelcontextprotocol/serverInfo", server_info(config)) &&
+              mcpauth__json_add(result, "_meta", json_object_get(meta)) &&
+              mcpauth__json_add(result, "resultType", json_object_new_string("complete"));
+    json_object_put(meta);
+    const char *method = call->msg->method;
+    if (ok && (strcmp(method, "server/discover") == 0 || strcmp(method, "tools/list") == 0)) {
+        const char *scope = call->filter ? "private" : "public";
+        ok = mcpauth__json_add(result, "ttlMs", json_object_new_int(MODERN_TTL_MS)) &&
+             mcpauth__json_add(result, "cacheScope", json_object_new_string(scope));
+    }
+    return ok;
+}
+
+static json_object *modern_answer(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
+{
+    const mcpauth__jsonrpc_message *msg = call->msg;
+    json_object *response = strcmp(msg->method, "server/discover") == 0
+                                ? mcpauth__jsonrpc_result(msg->id, discover_result(backend->server))
+                                : answer(backend, call);
+    if (response && !modern_shape(backend->server, call, response)) {
+        json_object_put(response);
+        return NULL;
+    }
+    return response;
+}
+
+static bool is_modern(const mcpauth__mcp_call *call)
+{
+    return call->protocol_version &&
+           strcmp(call->protocol_version, MCPAUTH_MCP_MODERN_VERSION) == 0;
+}
+
 /* Notifications and client responses are accepted and otherwise ignored
  * (transports §Sending Messages 4: 202). */
 static void builtin_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
@@ -406,7 +506,13 @@ static void builtin_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
         mcpauth__mcp_reply_status(call->sink, 202);
         return;
     }
-    mcpauth__mcp_reply_json(call->sink, 200, answer(backend, call), NULL);
+    json_object *response = is_modern(call) ? modern_answer(backend, call) : answer(backend, call);
+    mcpauth__mcp_reply_json(call->sink, 200, response, NULL);
+}
+
+bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend)
+{
+    return backend->ops == &mcpauth__mcp_builtin_ops;
 }
 
 const mcpauth__mcp_backend_ops mcpauth__mcp_builtin_ops = {

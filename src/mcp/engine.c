@@ -19,6 +19,11 @@ static const char *const supported_versions[] = {MCPAUTH_MCP_LATEST_VERSION, "20
                                                  "2025-03-26"};
 #define VERSION_COUNT (sizeof supported_versions / sizeof supported_versions[0])
 
+/* Every version a server with the built-in tools answers, both eras. */
+static const char *const served_versions[] = {
+    MCPAUTH_MCP_MODERN_VERSION, MCPAUTH_MCP_LATEST_VERSION, "2025-06-18", "2025-03-26"};
+#define SERVED_COUNT (sizeof served_versions / sizeof served_versions[0])
+
 /* MCP 2025-03-26 is the only supported revision with JSON-RPC batches, and
  * the one to assume when nothing says otherwise (transports §Protocol
  * Version Header). */
@@ -33,6 +38,7 @@ struct mcpauth_mcp_server {
     bool owns_sessions;             /* made here, not borrowed from config */
     mcpauth_mcp_backend *backend;   /* config.backend, or the built-in tools */
     bool owns_backend;
+    struct mcpauth__listen *listens; /* open subscriptions/listen streams */
 };
 
 /* One POST being handled. */
@@ -46,8 +52,9 @@ typedef struct exchange {
     mcpauth__session *session; /* &found when the caller has a live session, else NULL */
     mcpauth__session found;
     mcpauth__transport transport;
-    bool legacy;    /* posted to a session of the HTTP+SSE transport (legacy.c) */
-    bool stateless; /* no sessions: every POST stands alone */
+    const char *version; /* stateless: the request's own */
+    bool legacy;         /* posted to a session of the HTTP+SSE transport (legacy.c) */
+    bool stateless;      /* no sessions: every POST stands alone */
 } exchange;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
@@ -57,6 +64,7 @@ void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
     config->server_version = MCPAUTH_VERSION;
     config->max_sessions = 10000;
     config->session_idle_seconds = 3600;
+    config->keepalive_ms = 15000;
 }
 
 mcpauth_mcp_server *mcpauth_mcp_server_new(const mcpauth_mcp_config *config)
@@ -115,6 +123,31 @@ mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server)
 const mcpauth_mcp_config *mcpauth__engine_config(const mcpauth_mcp_server *server)
 {
     return &server->config;
+}
+
+struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server)
+{
+    return &server->listens;
+}
+
+const char *const *mcpauth__engine_session_versions(size_t *count)
+{
+    *count = VERSION_COUNT;
+    return supported_versions;
+}
+
+/* The built-in tools speak both eras; another backend the 2026-07-28 one
+ * only while it says so (an upstream that answered server/discover). */
+const char *const *mcpauth__engine_served_versions(const mcpauth_mcp_server *server, size_t *count)
+{
+    mcpauth_mcp_backend *backend = server->backend;
+    if (mcpauth__builtin_is(backend) ||
+        (backend->ops->speaks_modern && backend->ops->speaks_modern(backend))) {
+        *count = SERVED_COUNT;
+        return served_versions;
+    }
+    *count = VERSION_COUNT;
+    return supported_versions;
 }
 
 bool mcpauth__engine_streams(const mcpauth_mcp_server *server)
@@ -177,9 +210,7 @@ void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *reque
 
 /* --- the tool policy ---------------------------------------------------- */
 
-mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_request *req,
-                                       const char *const *base, size_t base_count,
-                                       mcpauth_mcp_tool_policy_verdict *verdict)
+json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req)
 {
     if (!req->body_parsed) {
         req->parsed = req->body
@@ -187,7 +218,30 @@ mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_r
                           : NULL;
         req->body_parsed = true;
     }
-    return mcpauth_mcp_tool_policy_check_message(server->config.tool_policy, req->parsed,
+    return req->parsed;
+}
+
+/* 2026-07-28 streamable-http §Server Validation (Note): the tool name is
+ * read from Mcp-Name, trusted only because the revision makes the server
+ * check it against the body; a request that fails that check decides
+ * nothing here and is refused with -32020 before anything runs. */
+mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_request *req,
+                                       const char *const *base, size_t base_count,
+                                       mcpauth_mcp_tool_policy_verdict *verdict)
+{
+    json_object *parsed = mcpauth__engine_parsed(req);
+    if (req->modern) {
+        char *tool = mcpauth__stateless_called_tool(req);
+        mcpauth_status status =
+            tool
+                ? mcpauth_mcp_tool_policy_check_call(server->config.tool_policy, tool,
+                                                     req->identity.token, base, base_count, verdict)
+                : mcpauth_mcp_tool_policy_check_message(NULL, NULL, NULL, base, base_count,
+                                                        verdict);
+        free(tool);
+        return status;
+    }
+    return mcpauth_mcp_tool_policy_check_message(server->config.tool_policy, parsed,
                                                  req->identity.token, base, base_count, verdict);
 }
 
@@ -265,11 +319,12 @@ static void post_one(exchange *x, json_object *message, const mcpauth__jsonrpc_m
     bool failed = false;
     mcpauth__mcp_call call = {
         .session_id = x->session ? x->session->id : NULL,
-        .protocol_version = x->session ? x->session->protocol_version : NULL,
+        .protocol_version = x->session ? x->session->protocol_version : x->version,
         .message = message,
         .msg = msg,
         .identity = &x->req->identity,
         .sink = sink,
+        .request = x->req,
     };
     if (is_request(msg, "tools/list"))
         call.filter =
@@ -519,6 +574,47 @@ static void handle_body(exchange *x, json_object *body)
         post_one(x, body, &messages[0], x->sink);
 }
 
+/* --- 2026-07-28: every request stands alone ----------------------------- */
+
+/* The methods a modern client may send (2026-07-28 schema ClientRequest)
+ * that the built-in tools serve; the backend answers them in the modern
+ * shape (call.protocol_version). Others, the removed ones among them (ping,
+ * logging/setLevel, initialize), are 404 -32601 (streamable-http §Protocol
+ * Version Header). Notifications (notifications/cancelled for a listen
+ * stream the client closes anyway) are 202. */
+static void handle_stateless(exchange *x, json_object *body)
+{
+    static const char *const methods[] = {"server/discover", "tools/list", "tools/call"};
+    mcpauth__jsonrpc_message msg;
+    mcpauth__jsonrpc_classify(body, &msg);
+    /* Another backend that speaks this era answers everything itself. */
+    if (!mcpauth__builtin_is(x->server->backend)) {
+        x->version = x->req->protocol_version;
+        post_one(x, body, &msg, x->sink);
+        return;
+    }
+    if (msg.kind != MCPAUTH__JSONRPC_REQUEST) {
+        mcpauth__mcp_reply_status(x->sink, 202);
+        return;
+    }
+    if (strcmp(msg.method, "subscriptions/listen") == 0) {
+        mcpauth__stateless_listen(x->server, &msg, x->sink);
+        return;
+    }
+    bool known = false;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0] && !known; i++)
+        known = strcmp(msg.method, methods[i]) == 0;
+    if (!known) {
+        mcpauth__mcp_reply_json(x->sink, 404,
+                                mcpauth__jsonrpc_error(msg.id, MCPAUTH__JSONRPC_METHOD_NOT_FOUND,
+                                                       "Method not found", NULL),
+                                NULL);
+        return;
+    }
+    x->version = MCPAUTH_MCP_MODERN_VERSION;
+    post_one(x, body, &msg, x->sink);
+}
+
 void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                           json_object *body, mcpauth__transport transport, mcpauth_mcp_sink *sink)
 {
@@ -532,5 +628,8 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
         .stateless = server->config.stateless,
     };
     caller(req, &x.subject, &x.client_id);
-    handle_body(&x, body);
+    if (transport == MCPAUTH__TRANSPORT_STATELESS_HTTP)
+        handle_stateless(&x, body);
+    else
+        handle_body(&x, body);
 }

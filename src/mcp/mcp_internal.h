@@ -28,6 +28,10 @@
 #define MCPAUTH__JSONRPC_INTERNAL_ERROR   (-32603)
 #define MCPAUTH__JSONRPC_SERVER_ERROR     (-32000)
 #define MCPAUTH__JSONRPC_NO_SESSION       (-32001)
+/* MCP 2026-07-28 basic §Error Codes: the range the specification reserves. */
+#define MCPAUTH__JSONRPC_HEADER_MISMATCH     (-32020)
+#define MCPAUTH__JSONRPC_MISSING_CAPABILITY  (-32021)
+#define MCPAUTH__JSONRPC_UNSUPPORTED_VERSION (-32022)
 
 /* Longest string request id we echo; longer ones are invalid requests. */
 #define MCPAUTH__JSONRPC_MAX_ID_LENGTH 256
@@ -239,6 +243,15 @@ bool mcpauth__mcp_quotable(const char *text, size_t max);
 /* A bodiless answer (202, 404, 405, ...). */
 void mcpauth__mcp_reply_status(mcpauth_mcp_sink *sink, int status);
 
+/* --- streamable_http.c: what both HTTP eras check alike --------------- */
+
+/* transports §Sending Messages 2: Accept lists application/json and
+ * text/event-stream (a missing Accept fails, as in the TypeScript SDK). */
+bool mcpauth__http_accept_ok(const char *accept);
+
+/* RFC 9110 §8.3: Content-Type is application/json, parameters aside. */
+bool mcpauth__http_content_type_ok(const char *content_type);
+
 /* --- backend.c: one interface, three kinds of backend ------------------- */
 
 /* One client message on its way to a backend. */
@@ -252,6 +265,9 @@ typedef struct mcpauth__mcp_call {
      * backend that answers later takes it (and sets this NULL). */
     mcpauth__mcp_filter *filter;
     mcpauth_mcp_sink *sink; /* answered exactly once, now or later */
+    /* The HTTP request it came in (its 2026-07-28 headers, to forward);
+     * borrowed for the post() call only. */
+    const mcpauth_mcp_request *request;
 } mcpauth__mcp_call;
 
 /* A session as a backend knows it. Its identity binding, version and
@@ -300,6 +316,11 @@ typedef struct mcpauth__mcp_backend_ops {
     /* Whether the session has a request in flight or an open stream: then
      * it is in use, however long ago its last POST was (the idle sweep). */
     bool (*session_busy)(mcpauth_mcp_backend *backend, const mcpauth__backend_session *session);
+    /* Whether the backend speaks MCP 2026-07-28 now: its requests then
+     * come with no session (call->session_id NULL) and go through as they
+     * are. It may start finding out (and say false until it knows). NULL:
+     * never. */
+    bool (*speaks_modern)(mcpauth_mcp_backend *backend);
     /* Timeouts, keep-alives and the idle sweep, every tick (uv_now). */
     void (*tick)(mcpauth_mcp_backend *backend, uint64_t now_ms);
     /* Server shutdown: fail what is in flight, stop children; call
@@ -367,6 +388,10 @@ void mcpauth__backend_reply_bad_gateway(mcpauth_mcp_sink *sink, json_object *id,
                                         const char *message);
 
 /* --- builtin_tools.c: hello_world and whoami ---------------------------- */
+
+/* Whether backend is the built-in tools: the only one that speaks the
+ * 2026-07-28 era. */
+bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend);
 
 /* lifecycle §Initialization: the initialize result of the built-in tools,
  * for version. NULL on allocation failure. */
@@ -453,6 +478,10 @@ typedef enum mcpauth__transport {
     /* 2024-11-05 basic/transports §HTTP with SSE (legacy.c): the session
      * exists from the stream's start; initialize runs in it. */
     MCPAUTH__TRANSPORT_LEGACY_SSE,
+    /* 2026-07-28 basic/transports/streamable-http (stateless_http.c): no
+     * session, no initialize; the version is the request's own, checked
+     * before the engine sees it. */
+    MCPAUTH__TRANSPORT_STATELESS_HTTP,
 } mcpauth__transport;
 
 /* The protocol version we speak that version names (MCP lifecycle §Version
@@ -483,6 +512,42 @@ bool mcpauth__engine_end_session(mcpauth_mcp_server *server, const char *session
  * backend no longer serves it). */
 void mcpauth__engine_open_stream(mcpauth_mcp_server *server, const mcpauth__session *session,
                                  const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink);
+
+/* The versions this server answers, newest first: 2026-07-28 too when the
+ * backend speaks it (the built-in tools). Sets *count. */
+const char *const *mcpauth__engine_served_versions(const mcpauth_mcp_server *server, size_t *count);
+
+/* The versions initialize negotiates (the 2025 era), newest first. */
+const char *const *mcpauth__engine_session_versions(size_t *count);
+
+/* req->body parsed once, kept in req (mcp.h); NULL when it is not JSON. */
+json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req);
+
+/* The open subscriptions/listen streams of a server (stateless_http.c
+ * keeps them; the engine only holds the list). */
+struct mcpauth__listen;
+struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server);
+
+/* --- stateless_http.c: the 2026-07-28 HTTP rules ------------------------ */
+
+/* The tool a modern tools/call names, read from Mcp-Name once Mcp-Method,
+ * Mcp-Name and the version agree with the body (streamable-http §Server
+ * Validation): for the per-tool scopes, decided before anything else.
+ * NULL when the request is no such call, or does not validate (it is then
+ * refused with -32020 before anything runs). Caller frees. */
+char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req);
+
+/* basic/versioning §Protocol Version Negotiation: the -32022 error for id,
+ * data.supported = versions[0..count), data.requested. NULL on allocation
+ * failure. */
+json_object *mcpauth__stateless_unsupported(json_object *id, const char *requested,
+                                            const char *const *versions, size_t count);
+
+/* subscriptions/listen (basic/patterns/subscriptions) on sink: the
+ * acknowledgement, then keep-alive comments until the client closes the
+ * stream or the server stops. */
+void mcpauth__stateless_listen(mcpauth_mcp_server *server, const mcpauth__jsonrpc_message *msg,
+                               mcpauth_mcp_sink *sink);
 
 /* Whether the server's backend has a standalone stream (GET). */
 bool mcpauth__engine_streams(const mcpauth_mcp_server *server);

@@ -91,14 +91,14 @@ static bool accepts(const char *accept, const char *type, const char *subtype)
 /* transports §Sending Messages 2: the client's Accept lists both
  * application/json and text/event-stream. A missing Accept fails too, as in
  * the TypeScript SDK's server. */
-static bool accept_ok(const char *accept)
+bool mcpauth__http_accept_ok(const char *accept)
 {
     return accept && accepts(accept, "application", "json") &&
            accepts(accept, "text", "event-stream");
 }
 
 /* RFC 9110 §8.3: the media type before any parameters, case-insensitively. */
-static bool content_type_ok(const char *content_type)
+bool mcpauth__http_content_type_ok(const char *content_type)
 {
     if (!content_type)
         return false;
@@ -112,13 +112,13 @@ static bool content_type_ok(const char *content_type)
 void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                              mcpauth_mcp_sink *sink)
 {
-    if (!accept_ok(req->accept)) {
+    if (!mcpauth__http_accept_ok(req->accept)) {
         mcpauth__mcp_reply_error(sink, 406, MCPAUTH__JSONRPC_SERVER_ERROR,
                                  "Not Acceptable: Client must accept both application/json and "
                                  "text/event-stream");
         return;
     }
-    if (!content_type_ok(req->content_type)) {
+    if (!mcpauth__http_content_type_ok(req->content_type)) {
         mcpauth__mcp_reply_error(sink, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
                                  "Unsupported Media Type: Content-Type must be application/json");
         return;

@@ -17,7 +17,18 @@
  * each upstream event re-sent as it completes with our event ids (its own
  * ids are dropped: resuming is not relayed); 202 and other 4xx as they
  * are; 404 on a session ends ours (404); 5xx, an unreachable upstream or a
- * timeout: 502 with a JSON-RPC error saying why. */
+ * timeout: 502 with a JSON-RPC error saying why.
+ *
+ * MCP 2026-07-28 (stateless): a modern client's request goes through with
+ * no session at all, with its MCP-Protocol-Version, Mcp-Method and Mcp-Name
+ * (never its token), and its answer, JSON or a stream (subscriptions/listen
+ * among them, with no overall timeout), is relayed as it arrives; a
+ * tools/list the policy filtered says cacheScope "private". Whether the
+ * upstream speaks that era is learnt from its answers, as a dual-era client
+ * learns it (streamable-http §Backward Compatibility): a 400, 404 or 405
+ * without one of the revision's errors means it does not, and the client
+ * gets -32022 naming the 2025 versions (it then falls back to initialize);
+ * modern requests are tried again a minute later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +40,8 @@
 #include "mcpauth/http_sse.h"
 #include "mcpauth/strbuf.h"
 
-#define UPSTREAM_MAX_SESSION_ID 256 /* longest upstream Mcp-Session-Id kept */
+#define UPSTREAM_MAX_SESSION_ID 256   /* longest upstream Mcp-Session-Id kept */
+#define UPSTREAM_ERA_RETRY_MS   60000 /* a legacy upstream is asked again after */
 
 typedef struct upstream upstream;
 typedef struct up_session up_session;
@@ -54,7 +66,10 @@ struct up_exchange {
     mcpauth_mcp_sink *sink; /* NULL once answered or the client is gone */
     json_object *id;        /* the request's id, for errors; NULL for others */
     bool initialize, get;
-    bool responded; /* UP_SSE: the request's response went out */
+    bool modern;                        /* 2026-07-28: no session */
+    char requested[32];                 /* modern: the client's version */
+    const mcpauth_mcp_request *request; /* modern: during exchange_send only */
+    bool responded;                     /* UP_SSE: the request's response went out */
     up_mode mode;
     long status;
     mcpauth_strbuf body;            /* UP_JSON: the body so far */
@@ -70,6 +85,7 @@ struct upstream {
     mcpauth_http_options http_options;
     up_exchange *exchanges;
     bool closing;
+    uint64_t legacy_until_ms; /* it answered a modern request as a 2025 server */
 };
 
 static void up_log(upstream *up, const char *level, const char *message)
@@ -160,7 +176,7 @@ mcpauth_status mcpauth_mcp_upstream_header_check(const char *line, mcpauth_error
 
 typedef struct up_headers {
     char *lines[8];
-    const char *all[8 + 64];
+    const char *all[8 + 64 + 16];
     size_t count, owned;
 } up_headers;
 
@@ -220,10 +236,15 @@ static void exchange_free(up_exchange *x)
     free(x);
 }
 
+/* The client went away. MCP 2026-07-28 streamable-http §Cancellation: for
+ * a modern request that is its cancellation, which the upstream hears the
+ * same way (its connection drops); a 2025 request runs on to its end. */
 static void on_sink_abort(mcpauth_mcp_sink *sink)
 {
     up_exchange *x = sink->engine_data;
     x->sink = NULL;
+    if (x->modern)
+        mcpauth_http_async_cancel(x->up->http, x);
 }
 
 static void answer(up_exchange *x, int status, const char *body, size_t length)
@@ -293,8 +314,13 @@ static bool inspect(up_exchange *x, json_object *message)
                      json_object_get_string(version));
     }
     mcpauth_error err;
-    if (mcpauth__mcp_filter_apply(x->filter, message, &err))
+    if (mcpauth__mcp_filter_apply(x->filter, message, &err)) {
+        /* server/utilities/caching §Choosing a Cache Scope: filtered for
+         * this caller, whatever the upstream said. */
+        if (x->modern && x->filter && json_object_is_type(result, json_type_object))
+            mcpauth__json_add(result, "cacheScope", json_object_new_string("private"));
         return true;
+    }
     up_log(x->up, "warning", err.message);
     return false;
 }
@@ -394,9 +420,73 @@ static bool on_data(long status, const mcpauth_http_header *headers, size_t coun
     return !mcpauth_strbuf_failed(&x->body);
 }
 
+/* A 4xx answer to a modern request that carries one of the revision's
+ * own errors (streamable-http §Backward Compatibility: -32020, -32021,
+ * -32022; -32601 with 404) comes from a server of that era. */
+static bool modern_error(long status, json_object *message)
+{
+    json_object *error = NULL, *code = NULL;
+    if (!json_object_object_get_ex(message, "error", &error) ||
+        !json_object_object_get_ex(error, "code", &code))
+        return false;
+    int c = json_object_get_int(code);
+    return (c <= MCPAUTH__JSONRPC_HEADER_MISMATCH && c >= MCPAUTH__JSONRPC_UNSUPPORTED_VERSION) ||
+           (status == 404 && c == MCPAUTH__JSONRPC_METHOD_NOT_FOUND);
+}
+
+/* The upstream answered a modern request as a 2025 server does: the client
+ * hears -32022 with the versions it may speak here instead. */
+static void answer_legacy_upstream(up_exchange *x)
+{
+    upstream *up = x->up;
+    up->legacy_until_ms = uv_now(up->backend->loop) + UPSTREAM_ERA_RETRY_MS;
+    up_log(up, "info",
+           "upstream MCP server: does not speak MCP 2026-07-28; its clients are "
+           "sent to the 2025 versions");
+    size_t count;
+    const char *const *versions = mcpauth__engine_session_versions(&count);
+    answer_json(x, 400, mcpauth__stateless_unsupported(x->id, x->requested, versions, count));
+}
+
+static void finish_modern(up_exchange *x)
+{
+    if (x->status >= 500 || x->status < 200) {
+        char why[128];
+        snprintf(why, sizeof why, "answered HTTP %ld", x->status);
+        answer_bad_gateway(x, why);
+        return;
+    }
+    json_object *message =
+        x->body.length ? json_tokener_parse(x->body.data ? x->body.data : "") : NULL;
+    bool refused = x->status == 400 || x->status == 404 || x->status == 405;
+    if (refused && !(message && modern_error(x->status, message))) {
+        json_object_put(message);
+        answer_legacy_upstream(x);
+        return;
+    }
+    if (x->body.length == 0) {
+        answer(x, (int)x->status, NULL, 0);
+        return;
+    }
+    if (!message) {
+        answer_bad_gateway(x, "answered with a body that is not JSON");
+        return;
+    }
+    if (x->status == 200 && !inspect(x, message)) {
+        json_object_put(message);
+        answer_bad_gateway(x, "the tools/list result is malformed");
+        return;
+    }
+    answer_json(x, (int)x->status, message);
+}
+
 static void finish_json(up_exchange *x)
 {
     char why[128];
+    if (x->modern) {
+        finish_modern(x);
+        return;
+    }
     if (x->status == 404 && !x->initialize) {
         /* transports §Session Management: the upstream's session is gone,
          * so is ours; the client starts a new one. */
@@ -479,7 +569,19 @@ static void exchange_send(up_exchange *x, const char *method, const char *accept
 {
     upstream *up = x->up;
     up_headers headers;
-    headers_build(up, x->initialize ? NULL : session_find(up, x->session_id), &headers);
+    headers_build(up, x->initialize || x->modern ? NULL : session_find(up, x->session_id),
+                  &headers);
+    if (x->modern) {
+        /* streamable-http §Standard Request Headers: as the client sent
+         * them (Mcp-Name in its encoding), checked against the body. */
+        headers_add(&headers, "MCP-Protocol-Version", x->request->protocol_version);
+        headers_add(&headers, "Mcp-Method", x->request->mcp_method);
+        headers_add(&headers, "Mcp-Name", x->request->mcp_name);
+        for (size_t i = 0; i < x->request->param_header_count &&
+                           headers.count < sizeof headers.all / sizeof headers.all[0];
+             i++)
+            headers.all[headers.count++] = x->request->param_headers[i];
+    }
     mcpauth_http_request req = {
         .method = method,
         .url = up->config->upstream.url,
@@ -496,6 +598,7 @@ static void exchange_send(up_exchange *x, const char *method, const char *accept
             ? mcpauth_error_set(&err, MCPAUTH_EUSAGE, "the server is shutting down")
             : mcpauth_http_async_stream(up->http, &req, timeout_seconds, on_data, on_done, x, &err);
     headers_free(&headers);
+    x->request = NULL;
     if (st != MCPAUTH_OK) {
         if (x->initialize)
             session_end(up, x->session_id);
@@ -551,9 +654,37 @@ static bool upstream_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_cal
     return true;
 }
 
+/* A 2026-07-28 request: no session; a listen stream may stay open for
+ * hours, so it has no overall timeout. */
+static void post_modern(upstream *up, mcpauth__mcp_call *call)
+{
+    up_exchange *x = exchange_new(up, "", call->sink);
+    if (!x) {
+        mcpauth__mcp_reply_status(call->sink, 500);
+        return;
+    }
+    x->modern = true;
+    snprintf(x->requested, sizeof x->requested, "%s",
+             call->request->protocol_version ? call->request->protocol_version : "");
+    if (call->msg->kind == MCPAUTH__JSONRPC_REQUEST)
+        x->id = json_object_get(call->msg->id);
+    x->filter = call->filter;
+    call->filter = NULL;
+    bool listen = call->msg->method && strcmp(call->msg->method, "subscriptions/listen") == 0;
+    size_t length = 0;
+    const char *body = mcpauth__jsonrpc_serialize(call->message, &length);
+    x->request = call->request;
+    exchange_send(x, "POST", "application/json, text/event-stream", body, length,
+                  listen ? 0 : request_timeout(up));
+}
+
 static void upstream_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
 {
     upstream *up = upstream_of(backend);
+    if (!call->session_id) {
+        post_modern(up, call);
+        return;
+    }
     if (!session_find(up, call->session_id)) {
         mcpauth__mcp_reply_status(call->sink, 404);
         return;
@@ -663,6 +794,14 @@ static void upstream_shutdown(mcpauth_mcp_backend *backend)
     mcpauth_http_async_close(up->http, on_http_closed, up);
 }
 
+/* Until the upstream answered a modern request as a 2025 server does (and
+ * for a minute after), modern requests are tried on it. */
+static bool upstream_speaks_modern(mcpauth_mcp_backend *backend)
+{
+    upstream *up = upstream_of(backend);
+    return uv_now(backend->loop) >= up->legacy_until_ms;
+}
+
 static void upstream_free(mcpauth_mcp_backend *backend)
 {
     free(backend->kind);
@@ -677,6 +816,7 @@ const mcpauth__mcp_backend_ops mcpauth__mcp_upstream_ops = {
     .open_stream = upstream_open_stream,
     .end_session = upstream_end_session,
     .session_busy = upstream_session_busy,
+    .speaks_modern = upstream_speaks_modern,
     .shutdown = upstream_shutdown,
     .free = upstream_free,
 };

@@ -106,7 +106,7 @@ static void respond_preflight(request *r)
     add_field(&f, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
     add_field(&f, "Access-Control-Allow-Headers",
               "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, "
-              "Last-Event-ID");
+              "Last-Event-ID, Mcp-Method, Mcp-Name");
     add_field(&f, "Access-Control-Max-Age", "86400");
     respond(r, 204, &f, NULL, 0);
 }
@@ -188,12 +188,24 @@ typedef struct mcp_call {
     char *subject;
     mcpauth_mcp_sink sink;
     bool streaming;
+    bool modern; /* a 2026-07-28 request: POST is all there is */
 } mcp_call;
 
 static void call_free(mcp_call *call)
 {
     free(call->subject);
     free(call);
+}
+
+/* What a 405 offers: POST alone to a 2026-07-28 client; GET too where a
+ * 2025 session has a standalone stream (a stdio or upstream backend). */
+static const char *allowed_methods(const mcp_call *call)
+{
+    const mcpauth_serve_config *config = call->log.ctx->config;
+    if (call->modern)
+        return "POST";
+    return config->backend.stdio.argv || config->backend.upstream.url ? "GET, POST, DELETE"
+                                                                      : "POST, DELETE";
 }
 
 static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
@@ -204,11 +216,7 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     add_field(&f, "Mcp-Session-Id", reply->session_id);
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
-        add_field(&f, "Allow",
-                  call->log.ctx->config->backend.stdio.argv ||
-                          call->log.ctx->config->backend.upstream.url
-                      ? "GET, POST, DELETE"
-                      : "POST, DELETE");
+        add_field(&f, "Allow", allowed_methods(call));
     add_cors(&f);
     respond(&call->log, reply->status, &f, reply->body, reply->body_length);
     call_free(call);
@@ -289,6 +297,31 @@ static bool tools_allowed(request *r, mcpauth_mcp_request *req)
 
 static void serve_mcp_call(request *r, mcpauth_mcp_request *req);
 
+#define MAX_PARAM_HEADERS 16
+
+static void free_lines(char **lines, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(lines[i]);
+}
+
+/* MCP 2026-07-28 streamable-http §Server Behavior for Custom Headers: an
+ * intermediary passes Mcp-Param-{Name} on. At most MAX_PARAM_HEADERS; the
+ * lines are freed by the caller. */
+static size_t param_headers(mcpauth_http_exchange *ex, char **lines)
+{
+    static const char prefix[] = "Mcp-Param-";
+    const char *name, *value;
+    size_t n = 0;
+    for (size_t i = 0; n < MAX_PARAM_HEADERS && mcpauth_http_exchange_field(ex, i, &name, &value);
+         i++) {
+        if (strncasecmp(name, prefix, sizeof prefix - 1) == 0 &&
+            asprintf(&lines[n], "%s: %s", name, value) >= 0)
+            n++;
+    }
+    return n;
+}
+
 static void serve_mcp(request *r, const mcpauth_token_info *info, const char *validated_by,
                       bool cache_hit)
 {
@@ -299,17 +332,30 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         .accept = mcpauth_http_exchange_header(ex, "Accept", 0),
         .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
         .last_event_id = mcpauth_http_exchange_header(ex, "Last-Event-ID", 0),
+        .mcp_method = mcpauth_http_exchange_header(ex, "Mcp-Method", 0),
+        .mcp_name = mcpauth_http_exchange_header(ex, "Mcp-Name", 0),
         .identity = {.token = info, .validated_by = validated_by, .cache_hit = cache_hit},
         .now = (int64_t)time(NULL),
     };
     req.body = mcpauth_http_exchange_body(ex, &req.body_length);
-    /* Per-tool scopes on either transport, before anything reaches the
+    bool legacy_sse = mcpauth__serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex));
+    /* The era decides the transport (MCP 2026-07-28 basic/versioning
+     * §Backward Compatibility): the 2024-11-05 paths keep theirs. */
+    char *params[MAX_PARAM_HEADERS];
+    size_t param_count = 0;
+    if (!legacy_sse && mcpauth_mcp_request_modern(&req)) {
+        param_count = param_headers(ex, params);
+        req.param_headers = (const char *const *)params;
+        req.param_header_count = param_count;
+    }
+    /* Per-tool scopes on every transport, before anything reaches the
      * engine or a backend. */
     if (info && strcmp(mcpauth_http_exchange_method(ex), "POST") == 0 && !tools_allowed(r, &req)) {
         mcpauth_mcp_request_release(&req);
+        free_lines(params, param_count);
         return;
     }
-    if (mcpauth__serve_legacy_path(r->ctx->legacy, mcpauth_http_exchange_path(ex))) {
+    if (legacy_sse) {
         mcpauth__serve_caller legacy_caller = {.token = info,
                                                .validated_by = validated_by,
                                                .cache_hit = cache_hit,
@@ -321,6 +367,7 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
         serve_mcp_call(r, &req);
     }
     mcpauth_mcp_request_release(&req);
+    free_lines(params, param_count);
 }
 
 /* The Streamable HTTP endpoint: the engine answers on the call's sink. */
@@ -338,6 +385,7 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
     }
     call->log = *r;
     call->log.subject = call->subject;
+    call->modern = req->modern;
     call->sink = (mcpauth_mcp_sink){
         .reply = on_mcp_reply,
         .stream_start = on_mcp_stream_start,
@@ -346,7 +394,13 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
         .data = call,
     };
     mcpauth_http_exchange_on_abort(ex, on_mcp_abort, call);
-    if (strcmp(method, "POST") == 0)
+    /* 2026-07-28 streamable-http §Earlier Streamable HTTP Revisions: the
+     * modern era is POST only; GET and DELETE belong to 2025 sessions. */
+    if (req->modern && strcmp(method, "POST") == 0)
+        mcpauth_mcp_handle_modern_post(r->ctx->mcp, req, &call->sink);
+    else if (req->modern)
+        on_mcp_reply(&(mcpauth_mcp_reply){.status = 405}, call);
+    else if (strcmp(method, "POST") == 0)
         mcpauth_mcp_handle_post(r->ctx->mcp, req, &call->sink);
     else if (strcmp(method, "DELETE") == 0)
         mcpauth_mcp_handle_delete(r->ctx->mcp, req, &call->sink);

@@ -94,6 +94,8 @@ static void on_signal(uv_signal_t *handle, int signum)
     mcpauth__serve_log_event(ctx->config, "info", "received %s: finishing requests in flight",
                              strsignal(signum));
     mcpauth_http_server_drain(ctx->server);
+    /* 2026-07-28 subscriptions/listen streams end with their result. */
+    mcpauth_mcp_close_streams(ctx->mcp);
     /* Legacy SSE streams would hold their connections until the timeout. */
     mcpauth__serve_legacy_stop(ctx->legacy);
     /* Children get SIGTERM now: their requests fail and their streams end,
@@ -160,6 +162,8 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
     }
     mcpauth_mcp_config mcp = config->mcp;
     mcp.tool_policy = config->tool_policy;
+    mcp.loop = ctx->loop;
+    mcp.keepalive_ms = config->backend.keepalive_ms;
     if (config->backend.stdio.argv || config->backend.upstream.url) {
         mcpauth_mcp_backend_config bc = config->backend;
         bc.upstream.http = &config->http;

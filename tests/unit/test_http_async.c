@@ -548,6 +548,42 @@ START_TEST(close_cancels_requests_in_flight)
 }
 END_TEST
 
+/* Cancels the first of two requests the server holds, then closes. */
+static void cancel_first_when_both_arrived(test_server *server)
+{
+    test_context *ctx = server->data;
+    if (server->requests != 2)
+        return;
+    mcpauth_http_async_cancel(ctx->client, &ctx->outcomes[0]);
+    ck_assert_int_eq(ctx->outcomes[0].calls, 1);
+    ck_assert_int_eq(ctx->outcomes[1].calls, 0);
+    ck_assert_uint_eq(mcpauth_http_async_pending(ctx->client), 1);
+    /* A request that is not (or no longer) in flight: nothing happens. */
+    mcpauth_http_async_cancel(ctx->client, &ctx->outcomes[0]);
+    mcpauth_http_async_cancel(ctx->client, &ctx->outcomes[2]);
+    ck_assert_int_eq(ctx->outcomes[0].calls, 1);
+    teardown(ctx);
+}
+
+START_TEST(cancel_one_request)
+{
+    test_context ctx;
+    context_init(&ctx, answer_never);
+    ctx.server.on_request = cancel_first_when_both_arrived;
+    client_create(&ctx);
+    ctx.expected = -1;
+    start_get(&ctx, "/hang", &ctx.outcomes[0]);
+    start_get(&ctx, "/hang", &ctx.outcomes[1]);
+    run_to_end(&ctx);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(ctx.outcomes[i].calls, 1);
+        ck_assert_int_eq(ctx.outcomes[i].status, MCPAUTH_ENETWORK);
+        ck_assert_str_eq(ctx.outcomes[i].message, "request cancelled");
+    }
+    ck_assert_int_eq(ctx.outcomes[2].calls, 0);
+}
+END_TEST
+
 START_TEST(close_before_loop_runs)
 {
     test_context ctx;
@@ -763,6 +799,7 @@ static Suite *http_async_suite(void)
     tc = tcase_create("lifecycle");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, close_cancels_requests_in_flight);
+    tcase_add_test(tc, cancel_one_request);
     tcase_add_test(tc, close_before_loop_runs);
     tcase_add_test(tc, close_without_requests);
     tcase_add_test(tc, start_from_callback);
