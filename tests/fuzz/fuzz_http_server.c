@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <http_parser.h>
+
 #include "../../src/http/http_internal.h"
 #include "fuzz.h"
 #include "mcpauth/http_server.h"
@@ -39,7 +41,14 @@ typedef struct client {
     size_t cuts[3];
     size_t written; /* pieces sent */
     bool closed;
-    size_t received;
+    /* What came back, read as HTTP/1.1 responses: every byte must frame
+     * (a stream cut short at the end is fine: the client left it). */
+    http_parser parser;
+    bool check_framing;  /* false when a HEAD request makes bodies unknowable */
+    bool field_injected; /* a response header field named "Injected" */
+    bool last_was_field;
+    char field[16];
+    size_t field_length;
 } client;
 
 static void on_abort(mcpauth_http_exchange *ex, void *data)
@@ -163,12 +172,48 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(buffer, sizeof buffer);
 }
 
+static int on_header_field(http_parser *parser, const char *at, size_t length)
+{
+    client *c = parser->data;
+    if (!c->last_was_field)
+        c->field_length = 0;
+    c->last_was_field = true;
+    for (size_t i = 0; i < length && c->field_length < sizeof c->field - 1; i++)
+        c->field[c->field_length++] = at[i];
+    c->field[c->field_length] = '\0';
+    return 0;
+}
+
+static int on_header_value(http_parser *parser, const char *at, size_t length)
+{
+    (void)at, (void)length;
+    client *c = parser->data;
+    if (c->last_was_field && strcasecmp(c->field, "Injected") == 0)
+        c->field_injected = true;
+    c->last_was_field = false;
+    return 0;
+}
+
+static const http_parser_settings response_settings = {
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+};
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    (void)buf;
     client *c = stream->data;
     if (nread > 0) {
-        c->received += (size_t)nread;
+        if (c->check_framing && HTTP_PARSER_ERRNO(&c->parser) == HPE_OK) {
+            size_t n =
+                http_parser_execute(&c->parser, &response_settings, buf->base, (size_t)nread);
+            if (n != (size_t)nread && HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+                fprintf(stderr, "response does not frame: %s\n",
+                        http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+                abort();
+            }
+        }
+        if (c->field_injected)
+            abort(); /* a CR LF in a field value reached the wire */
         return;
     }
     if (nread < 0 && !uv_is_closing((uv_handle_t *)stream))
@@ -235,6 +280,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.cuts[0] = c.length * (data[0] & 3) / 4;
     c.cuts[1] = c.length * (2 + ((data[0] >> 2) & 1)) / 4;
     c.cuts[2] = c.length;
+    http_parser_init(&c.parser, HTTP_RESPONSE);
+    c.parser.data = &c;
+    c.check_framing = !memmem(c.bytes, c.length, "HEAD", 4);
     uv_pipe_init(&loop, &c.pipe, 0);
     c.pipe.data = c.connect.data = &c;
     uv_pipe_connect(&c.connect, &c.pipe, socket_path, on_connect);
