@@ -44,7 +44,7 @@ static void check_claims(const mcpauth_token_info *info)
         .leeway_seconds = 60,
         .require_expiry = true,
     };
-    char reason[256];
+    char reason[256] = "";
     (void)mcpauth_token_check(&policy, info, 1765000000, reason, sizeof reason);
     mcpauth_token_info copy;
     if (mcpauth_token_info_copy(info, &copy))
@@ -58,9 +58,20 @@ static void verify(const char *token, size_t length, const mcpauth_jwks *jwks, b
     mcpauth_jwt_policy_init(&policy);
     policy.typ_optional = typ_optional;
     mcpauth_token_info info = {0};
-    char reason[256];
+    char reason[256] = "";
     *outcome = mcpauth_jwt_verify(token, length, jwks, &policy, &info, reason, sizeof reason);
+    if (*outcome != MCPAUTH_JWT_VERIFIED && (!reason[0] || strlen(reason) >= sizeof reason))
+        abort(); /* a refusal says why */
     if (*outcome == MCPAUTH_JWT_VERIFIED) {
+        /* What verifies has the shape of a JWS and decodes. */
+        json_object *header = NULL, *payload = NULL;
+        mcpauth_error err;
+        if (!mcpauth_jwt_looks_like(token, length) ||
+            mcpauth_jwt_decode(token, length, &header, &payload, &err) != MCPAUTH_OK ||
+            !(policy.typ_optional || mcpauth_jwt_typ_is_at_jwt(header)))
+            abort();
+        json_object_put(header);
+        json_object_put(payload);
         check_claims(&info);
         mcpauth_token_info_free(&info);
     }

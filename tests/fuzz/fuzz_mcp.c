@@ -40,6 +40,12 @@ static void on_reply(const mcpauth_mcp_reply *reply, void *data)
 {
     answer *a = data;
     a->calls++;
+    static const int statuses[] = {200, 202, 400, 403, 404, 405, 406, 409, 415, 500, 502, 503};
+    bool known = false;
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+        known = known || reply->status == statuses[i];
+    if (!known)
+        abort(); /* mcp.h lists what the transports answer */
     if ((reply->body == NULL) != (reply->body_length == 0) ||
         (reply->body && strlen(reply->body) != reply->body_length))
         abort();
