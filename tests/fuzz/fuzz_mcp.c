@@ -55,6 +55,9 @@ static void on_reply(const mcpauth_mcp_reply *reply, void *data)
             abort(); /* every body is JSON */
         json_object_put(doc);
     }
+    if (getenv("MCPAUTH_FUZZ_VERBOSE")) /* for writing seeds */
+        fprintf(stderr, "-> %d %.*s\n", reply->status, (int)reply->body_length,
+                reply->body ? reply->body : "");
     if (reply->session_id)
         snprintf(a->session_id, sizeof a->session_id, "%s", reply->session_id);
 }
