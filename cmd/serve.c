@@ -145,7 +145,7 @@ static const cmd_option server_options[] = {
     {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
     {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions, shared by the workers (10000)"},
     {"max-sessions-per-identity", 0, "N", OPT_MAX_SESSIONS_PER_IDENTITY,
-     "MCP sessions one subject and client may hold; beyond, 429; 0 no limit (16)"},
+     "MCP sessions one subject and client may hold, then 429; 0 no limit (16)"},
     {"session-idle-timeout", 0, "SECONDS", OPT_SESSION_IDLE_TIMEOUT,
      "drop MCP sessions unused this long (3600)"},
     {"max-header-bytes", 0, "N", OPT_MAX_HEADER_BYTES, "request line and headers (16384)"},
@@ -179,7 +179,7 @@ static const cmd_option backend_options[] = {
     {"backend-max-buffer", 0, "BYTES", OPT_BACKEND_MAX_BUFFER,
      "replay buffer and unread input per session (16777216)"},
     {"max-children", 0, "N", OPT_MAX_CHILDREN,
-     "backend processes at once; a session needing one more gets 429; 0 no limit (64)"},
+     "backend processes at once, then 429; 0 no limit (64)"},
     {NULL, 0, NULL, 0, NULL},
 };
 

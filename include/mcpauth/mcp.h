@@ -65,7 +65,8 @@ typedef struct mcpauth_mcp_config {
     /* Live sessions one identity (subject and client id together) may
      * hold; one more is 429 (16; 0: no limit). So that one token can
      * neither fill the table for everyone nor start a child per session
-     * without bound. Applies to both 2025-era transports. */
+     * without bound. Applies to both 2025-era transports, and to callers
+     * with a token only (without one, everyone would be one identity). */
     size_t max_sessions_per_identity;
     int64_t session_idle_seconds; /* sessions unused this long are dropped (3600) */
     /* Borrowed: the table to keep sessions in, whose own limits then apply

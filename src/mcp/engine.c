@@ -329,15 +329,17 @@ static void reply_limit(mcpauth_mcp_server *server, mcpauth_mcp_limit limit, mcp
 }
 
 /* The caller's own limit first: it is the one the caller can do something
- * about, by ending sessions it holds. */
+ * about, by ending sessions it holds. Without a token (serving without
+ * authentication, loopback only) every caller would be one identity: the
+ * table's bound and the backend's apply alone. */
 bool mcpauth__engine_new_session(mcpauth_mcp_server *server, const mcpauth_mcp_identity *identity,
                                  const char *version, int64_t now, mcpauth_mcp_sink *sink,
                                  mcpauth__session *out)
 {
     const mcpauth_token_info *token = identity->token;
-    switch (mcpauth__session_create(server->sessions, token ? token->subject : NULL,
-                                    token ? token->client_id : NULL, version,
-                                    server->config.max_sessions_per_identity, now, out)) {
+    switch (mcpauth__session_create(
+        server->sessions, token ? token->subject : NULL, token ? token->client_id : NULL, version,
+        token ? server->config.max_sessions_per_identity : 0, now, out)) {
     case MCPAUTH__SESSION_CREATED:
         break;
     case MCPAUTH__SESSION_OWNER_FULL:

@@ -3,7 +3,8 @@
 // --max-sessions-per-identity sessions and so starts at most that many children, however
 // fast it calls initialize, while another identity still gets in; --max-children caps the
 // backend processes of everyone. Both refuse with 429, Retry-After and a JSON-RPC error
-// naming the limit, and are counted in /metrics. Node built-ins only. Run:
+// naming the limit (the legacy HTTP+SSE stream too), and are counted in /metrics.
+// Node built-ins only. Run:
 //   MCPAUTH_BIN=$PWD/build/mcpauth node --test tests/integration/serve-session-limits.test.mjs
 
 import { test, describe, after } from 'node:test';
@@ -159,6 +160,11 @@ describe('session limits with a stdio backend', () => {
       sessions.push({ token, id: r.headers.get('mcp-session-id') });
     }
     await assertRefused(await initialize(serve, 'tok-alice'), 'max-sessions-per-identity');
+    // The legacy HTTP+SSE transport makes its session when the stream opens: the same limit.
+    const sse = await fetch(serve.url('/sse'), { headers: { authorization: 'Bearer tok-alice', accept: 'text/event-stream' } });
+    assert.equal(sse.status, 429);
+    assert.equal(sse.headers.get('retry-after'), '60');
+    assert.match((await sse.json()).error.message, /--max-sessions-per-identity/);
     await assertRefused(await initialize(serve, 'tok-bob'), 'max-children');
     await assertRefused(await initialize(serve, 'tok-alice-2'), 'max-children');
     assert.equal(backendProcesses(serve.pid), 3);
@@ -178,6 +184,6 @@ describe('session limits with a stdio backend', () => {
     }
     assert.equal(r.status, 200, await r.text());
     assert.equal(await metric(serve, 'children') >= 2, true);
-    assert.equal(await metric(serve, 'sessions_per_identity'), 1);
+    assert.equal(await metric(serve, 'sessions_per_identity'), 2);
   });
 });

@@ -1296,6 +1296,28 @@ START_TEST(one_identity_cannot_fill_the_table)
 }
 END_TEST
 
+/* Without a token (serving without authentication) there is no identity:
+ * the per-identity limit does not apply, the table's bound does. */
+START_TEST(anonymous_callers_have_no_identity_limit)
+{
+    mcpauth_mcp_server_free(server);
+    server = make_server_limited(false, 20, 3600, 2);
+    char *body = initialize_body("2025-11-25");
+    call anonymous = {0};
+    for (size_t i = 0; i < 20; i++) {
+        post_as(&anonymous, body);
+        ck_assert_int_eq(reply.status, 200);
+    }
+    post_as(&anonymous, body);
+    assert_transport_error(503, -32000);
+    uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT];
+    mcpauth_mcp_limit_hits(server, hits);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS], 1);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY], 0);
+    free(body);
+}
+END_TEST
+
 START_TEST(idle_expiry)
 {
     mcpauth_mcp_server_free(server);
@@ -1516,6 +1538,7 @@ static Suite *mcp_suite(void)
     tcase_add_test(tc, session_ids_are_random_hex);
     tcase_add_test(tc, max_sessions_per_identity);
     tcase_add_test(tc, one_identity_cannot_fill_the_table);
+    tcase_add_test(tc, anonymous_callers_have_no_identity_limit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("methods");
