@@ -100,6 +100,33 @@ async function startLimited(as, extra) {
   });
 }
 
+describe('session limits across workers', () => {
+  test('--workers 2: the limit holds for the identity whichever worker takes each initialize', async () => {
+    const as = await startFakeAS();
+    const dir = tmpDir();
+    const secretFile = path.join(dir, 'secret');
+    fs.writeFileSync(secretFile, 'rs-secret', { mode: 0o600 });
+    const serve = await startServe((port) => {
+      as.resource = `http://127.0.0.1:${port}/mcp`;
+      return ['--issuer', as.origin, '--introspection-endpoint', `${as.origin}/introspect`,
+        '--client-id', 'rs', '--client-secret-file', secretFile, '--workers', '2',
+        '--max-sessions-per-identity', '5'];
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => initialize(serve, 'tok-alice')));
+      const statuses = answers.map((r) => r.status);
+      for (const r of answers) await r.text();
+      assert.equal(statuses.filter((s) => s === 200).length, 5, `statuses: ${statuses}`);
+      assert.equal(statuses.filter((s) => s === 429).length, 15, `statuses: ${statuses}`);
+      const other = await initialize(serve, 'tok-bob');
+      assert.equal(other.status, 200, await other.text());
+    } finally {
+      await serve.stop();
+      await as.stop();
+    }
+  });
+});
+
 describe('session limits with a stdio backend', () => {
   const stops = [];
   after(async () => { for (const stop of stops.reverse()) await stop(); });
