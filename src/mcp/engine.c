@@ -292,21 +292,27 @@ static bool backend_serves(mcpauth_mcp_server *server, const char *session_id,
     return false;
 }
 
-/* A session refused at a limit: 429 (RFC 6585 §4) for the caller's own
- * limits, which it frees by ending sessions it holds, with Retry-After
- * (RFC 9110 §10.2.3) as a hint; the JSON-RPC error names the limit. */
+/* A session refused at a limit: 503 when the table is full (the server's
+ * trouble), 429 (RFC 6585 §4) at the caller's limit or the backend's, with
+ * Retry-After (RFC 9110 §10.2.3) as a hint, since a session frees when its
+ * client ends it or it expires; the JSON-RPC error names the limit. */
 static void reply_limit(mcpauth_mcp_server *server, mcpauth_mcp_limit limit, mcpauth_mcp_sink *sink)
 {
     static const char *const messages[MCPAUTH_MCP_LIMIT_COUNT] = {
-        "Service Unavailable: too many sessions",
-        "Too Many Requests: this identity holds --max-sessions-per-identity sessions; end one "
-        "(DELETE) or wait for one to expire",
-        "Too Many Requests: the backend runs --max-children processes",
+        [MCPAUTH_MCP_LIMIT_SESSIONS] = "Service Unavailable: too many sessions",
+        [MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY] =
+            ("Too Many Requests: this identity holds --max-sessions-per-identity sessions; end "
+             "one (DELETE) or wait for one to expire"),
+        [MCPAUTH_MCP_LIMIT_CHILDREN] =
+            "Too Many Requests: the backend runs --max-children processes",
+    };
+    static const char *const names[MCPAUTH_MCP_LIMIT_COUNT] = {
+        [MCPAUTH_MCP_LIMIT_SESSIONS] = "max-sessions",
+        [MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY] = "max-sessions-per-identity",
+        [MCPAUTH_MCP_LIMIT_CHILDREN] = "max-children",
     };
     server->limit_hits[limit]++;
     json_object *data = json_object_new_object();
-    static const char *const names[MCPAUTH_MCP_LIMIT_COUNT] = {
-        "max-sessions", "max-sessions-per-identity", "max-children"};
     if (data && !mcpauth__json_add(data, "limit", json_object_new_string(names[limit]))) {
         json_object_put(data);
         data = NULL;
