@@ -198,9 +198,12 @@ typedef void mcpauth_mcp_handler(mcpauth_mcp_server *server, const mcpauth_mcp_r
  * application/json (415), body one JSON-RPC message (a batch only for
  * 2025-03-26; -32700 / -32600 with 400 otherwise), MCP-Protocol-Version, when
  * present, a supported one (400). initialize creates a session (unless
- * stateless) bound to identity's subject and client; other requests must name
- * a live session of the same subject and client (400 when missing, 404 when
- * unknown, expired or someone else's). Notifications and responses: 202.
+ * stateless) bound to identity's subject and client (503 when the table is
+ * full; 429 with reply.retry_after at max_sessions_per_identity or at the
+ * backend's max_children, the JSON-RPC error's data.limit naming which);
+ * other requests must name a live session of the same subject and client
+ * (400 when missing, 404 when unknown, expired or someone else's).
+ * Notifications and responses: 202.
  * The checked messages go to the backend (mcp_backend.h; the built-in
  * tools without one), which may answer later or stream. The sink is
  * answered exactly once, possibly before this returns. */
