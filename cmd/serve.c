@@ -70,6 +70,8 @@ enum {
     OPT_BACKEND_KILL_TIMEOUT,
     OPT_BACKEND_MAX_LINE,
     OPT_BACKEND_MAX_BUFFER,
+    OPT_MAX_CHILDREN,
+    OPT_MAX_SESSIONS_PER_IDENTITY,
     OPT_UPSTREAM,
     OPT_UPSTREAM_HEADER_FILE,
     OPT_TOOL_SCOPE,
@@ -142,6 +144,8 @@ static const cmd_option server_options[] = {
     {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
     {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
     {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions, shared by the workers (10000)"},
+    {"max-sessions-per-identity", 0, "N", OPT_MAX_SESSIONS_PER_IDENTITY,
+     "MCP sessions one subject and client may hold, then 429; 0 no limit (16)"},
     {"session-idle-timeout", 0, "SECONDS", OPT_SESSION_IDLE_TIMEOUT,
      "drop MCP sessions unused this long (3600)"},
     {"max-header-bytes", 0, "N", OPT_MAX_HEADER_BYTES, "request line and headers (16384)"},
@@ -174,6 +178,8 @@ static const cmd_option backend_options[] = {
      "longest message the backend may write (4194304)"},
     {"backend-max-buffer", 0, "BYTES", OPT_BACKEND_MAX_BUFFER,
      "replay buffer and unread input per session (16777216)"},
+    {"max-children", 0, "N", OPT_MAX_CHILDREN,
+     "backend processes at once, then 429; 0 no limit (64)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -435,6 +441,11 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("max-introspection-queue", arg, 1, 10000000, &c->max_introspection_queue);
     case OPT_MAX_SESSIONS:
         return set_size("max-sessions", arg, 1, 10000000, &c->mcp.max_sessions);
+    case OPT_MAX_SESSIONS_PER_IDENTITY:
+        return set_size("max-sessions-per-identity", arg, 0, 10000000,
+                        &c->mcp.max_sessions_per_identity);
+    case OPT_MAX_CHILDREN:
+        return set_size("max-children", arg, 0, 100000, &c->backend.max_children);
     case OPT_SESSION_IDLE_TIMEOUT:
         return set_seconds("session-idle-timeout", arg, &c->mcp.session_idle_seconds);
     case OPT_WORKERS:

@@ -57,11 +57,17 @@ typedef struct mcpauth_mcp_identity {
 } mcpauth_mcp_identity;
 
 typedef struct mcpauth_mcp_config {
-    const char *server_name;      /* serverInfo.name ("mcpauth") */
-    const char *server_version;   /* serverInfo.version */
-    const char *instructions;     /* NULL: none */
-    bool stateless;               /* no sessions: every POST stands alone */
-    size_t max_sessions;          /* new sessions beyond it: 503 (default 10000) */
+    const char *server_name;    /* serverInfo.name ("mcpauth") */
+    const char *server_version; /* serverInfo.version */
+    const char *instructions;   /* NULL: none */
+    bool stateless;             /* no sessions: every POST stands alone */
+    size_t max_sessions;        /* new sessions beyond it: 503 (default 10000) */
+    /* Live sessions one identity (subject and client id together) may
+     * hold; one more is 429 (16; 0: no limit). So that one token can
+     * neither fill the table for everyone nor start a child per session
+     * without bound. Applies to both 2025-era transports, and to callers
+     * with a token only (without one, everyone would be one identity). */
+    size_t max_sessions_per_identity;
     int64_t session_idle_seconds; /* sessions unused this long are dropped (3600) */
     /* Borrowed: the table to keep sessions in, whose own limits then apply
      * instead of the two above. NULL: the server makes a table of its own. */
@@ -151,11 +157,12 @@ void mcpauth_mcp_request_release(mcpauth_mcp_request *req);
 
 /* What to send back. Owned by the engine; valid during the callback. */
 typedef struct mcpauth_mcp_reply {
-    int status;               /* 200, 202, 400, 403, 404, 405, 406, 409, 415, 502, 503 */
+    int status;               /* 200, 202, 400, 403, 404, 405, 406, 409, 415, 429, 502, 503 */
     const char *content_type; /* "application/json" or NULL (no body) */
     const char *body;         /* NULL for 202 and bodiless errors */
     size_t body_length;
     const char *session_id; /* send as Mcp-Session-Id (set on initialize) */
+    int retry_after;        /* seconds, sent as Retry-After (429, 503); 0: none */
 } mcpauth_mcp_reply;
 
 typedef void (*mcpauth_mcp_reply_cb)(const mcpauth_mcp_reply *reply, void *data);
@@ -191,9 +198,12 @@ typedef void mcpauth_mcp_handler(mcpauth_mcp_server *server, const mcpauth_mcp_r
  * application/json (415), body one JSON-RPC message (a batch only for
  * 2025-03-26; -32700 / -32600 with 400 otherwise), MCP-Protocol-Version, when
  * present, a supported one (400). initialize creates a session (unless
- * stateless) bound to identity's subject and client; other requests must name
- * a live session of the same subject and client (400 when missing, 404 when
- * unknown, expired or someone else's). Notifications and responses: 202.
+ * stateless) bound to identity's subject and client (503 when the table is
+ * full; 429 with reply.retry_after at max_sessions_per_identity or at the
+ * backend's max_children, the JSON-RPC error's data.limit naming which);
+ * other requests must name a live session of the same subject and client
+ * (400 when missing, 404 when unknown, expired or someone else's).
+ * Notifications and responses: 202.
  * The checked messages go to the backend (mcp_backend.h; the built-in
  * tools without one), which may answer later or stream. The sink is
  * answered exactly once, possibly before this returns. */
@@ -234,6 +244,24 @@ void mcpauth_mcp_close_streams(mcpauth_mcp_server *server);
 /* Live sessions (after dropping expired ones at time now): with a shared
  * table, those of every process using it. */
 size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now);
+
+/* The session limits, each named by its option in mcpauth serve. */
+typedef enum mcpauth_mcp_limit {
+    MCPAUTH_MCP_LIMIT_SESSIONS,              /* max_sessions: the table is full (503) */
+    MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY, /* max_sessions_per_identity (429) */
+    MCPAUTH_MCP_LIMIT_CHILDREN,              /* the stdio backend's max_children (429) */
+    MCPAUTH_MCP_LIMIT_COUNT
+} mcpauth_mcp_limit;
+
+/* Seconds a client refused with 429 at a session limit is told to wait
+ * (Retry-After): a hint, since a session frees when its client ends it or
+ * it expires. */
+#define MCPAUTH_MCP_LIMIT_RETRY_AFTER 60
+
+/* How often each limit refused a new session in this process (this
+ * server's requests only, not other workers'). Fills hits[]. */
+void mcpauth_mcp_limit_hits(const mcpauth_mcp_server *server,
+                            uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT]);
 
 /* The seed's greeting for an identity: "Hello, NAME!" with a username claim,
  * else "Hello, user with ID SUB!", else "Hello, anonymous user!". Caller

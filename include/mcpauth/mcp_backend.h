@@ -110,7 +110,11 @@ typedef struct mcpauth_mcp_backend_config {
     uint64_t request_timeout_ms; /* a request's answer must come within (300000) */
     size_t max_line;             /* longest line the child may write (4 MiB) */
     size_t max_buffered;         /* replay buffer and unread input per session (16 MiB) */
-    uint64_t keepalive_ms;       /* comment line on idle streams (15000) */
+    /* stdio: child processes at once, those still stopping included; a
+     * session that would start one more is refused with 429 (64; 0: no
+     * limit). A shared child is one. */
+    size_t max_children;
+    uint64_t keepalive_ms; /* comment line on idle streams (15000) */
     mcpauth_mcp_backend_log_cb log;
     void *log_data;
 } mcpauth_mcp_backend_config;

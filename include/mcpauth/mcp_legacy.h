@@ -40,8 +40,9 @@ typedef struct mcpauth_mcp_legacy_stream {
 } mcpauth_mcp_legacy_stream;
 
 /* Creates a session for identity at now. Returns 0 and *out, 503 when the
- * table is full, 500 on allocation failure, 405 for a stateless server
- * (which has no sessions). stream is copied. */
+ * table is full, 429 at a limit of the caller's (max_sessions_per_identity)
+ * or the backend's (max_children), 500 on allocation failure, 405 for a
+ * stateless server (which has no sessions). stream is copied. */
 int mcpauth_mcp_legacy_open(mcpauth_mcp_server *server, const mcpauth_mcp_identity *identity,
                             int64_t now, const mcpauth_mcp_legacy_stream *stream,
                             mcpauth_mcp_legacy **out);

@@ -18,6 +18,7 @@ void mcpauth_mcp_backend_config_init(mcpauth_mcp_backend_config *config)
     config->max_line = 4 * 1024 * 1024;
     config->max_buffered = 16 * 1024 * 1024;
     config->keepalive_ms = 15000;
+    config->max_children = 64;
     config->stdio.kill_grace_ms = 5000;
 }
 

@@ -39,6 +39,7 @@ struct mcpauth_mcp_server {
     mcpauth_mcp_backend *backend;   /* config.backend, or the built-in tools */
     bool owns_backend;
     struct mcpauth__listen *listens; /* open subscriptions/listen streams */
+    uint64_t limit_hits[MCPAUTH_MCP_LIMIT_COUNT];
 };
 
 /* One POST being handled. */
@@ -47,8 +48,6 @@ typedef struct exchange {
     const mcpauth_mcp_request *req;
     mcpauth_mcp_sink *sink;
     json_object *body;         /* the parsed message, for a backend */
-    const char *subject;       /* the caller's; NULL when anonymous */
-    const char *client_id;     /* the caller's; NULL when none */
     mcpauth__session *session; /* &found when the caller has a live session, else NULL */
     mcpauth__session found;
     mcpauth__transport transport;
@@ -63,6 +62,7 @@ void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
     config->server_name = "mcpauth";
     config->server_version = MCPAUTH_VERSION;
     config->max_sessions = 10000;
+    config->max_sessions_per_identity = 16;
     config->session_idle_seconds = 3600;
     config->keepalive_ms = 15000;
 }
@@ -108,6 +108,12 @@ void mcpauth_mcp_server_free(mcpauth_mcp_server *server)
 size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now)
 {
     return server->sessions ? mcpauth__session_sweep(server->sessions, now) : 0;
+}
+
+void mcpauth_mcp_limit_hits(const mcpauth_mcp_server *server,
+                            uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT])
+{
+    memcpy(hits, server->limit_hits, sizeof server->limit_hits);
 }
 
 mcpauth_mcp_sessions *mcpauth__engine_sessions(mcpauth_mcp_server *server)
@@ -286,6 +292,81 @@ static bool backend_serves(mcpauth_mcp_server *server, const char *session_id,
     return false;
 }
 
+/* A session refused at a limit: 503 when the table is full (the server's
+ * trouble), 429 (RFC 6585 §4) at the caller's limit or the backend's, with
+ * Retry-After (RFC 9110 §10.2.3) as a hint, since a session frees when its
+ * client ends it or it expires; the JSON-RPC error names the limit. */
+static void reply_limit(mcpauth_mcp_server *server, mcpauth_mcp_limit limit, mcpauth_mcp_sink *sink)
+{
+    static const char *const messages[MCPAUTH_MCP_LIMIT_COUNT] = {
+        [MCPAUTH_MCP_LIMIT_SESSIONS] = "Service Unavailable: too many sessions",
+        [MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY] =
+            ("Too Many Requests: this identity holds --max-sessions-per-identity sessions; end "
+             "one (DELETE) or wait for one to expire"),
+        [MCPAUTH_MCP_LIMIT_CHILDREN] =
+            "Too Many Requests: the backend runs --max-children processes",
+    };
+    static const char *const names[MCPAUTH_MCP_LIMIT_COUNT] = {
+        [MCPAUTH_MCP_LIMIT_SESSIONS] = "max-sessions",
+        [MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY] = "max-sessions-per-identity",
+        [MCPAUTH_MCP_LIMIT_CHILDREN] = "max-children",
+    };
+    server->limit_hits[limit]++;
+    json_object *data = json_object_new_object();
+    if (data && !mcpauth__json_add(data, "limit", json_object_new_string(names[limit]))) {
+        json_object_put(data);
+        data = NULL;
+    }
+    json_object *error =
+        data ? mcpauth__jsonrpc_error(NULL, MCPAUTH__JSONRPC_SERVER_ERROR, messages[limit], data)
+             : NULL;
+    size_t length = 0;
+    const char *body = error ? mcpauth__jsonrpc_serialize(error, &length) : NULL;
+    mcpauth_mcp_reply reply = {
+        .status = body ? (limit == MCPAUTH_MCP_LIMIT_SESSIONS ? 503 : 429) : 500,
+        .content_type = body ? "application/json" : NULL,
+        .body = body,
+        .body_length = length,
+        .retry_after =
+            body && limit != MCPAUTH_MCP_LIMIT_SESSIONS ? MCPAUTH_MCP_LIMIT_RETRY_AFTER : 0,
+    };
+    sink->reply(&reply, sink->data);
+    json_object_put(error);
+}
+
+/* The caller's own limit first: it is the one the caller can do something
+ * about, by ending sessions it holds. Without a token (serving without
+ * authentication, loopback only) every caller would be one identity: the
+ * table's bound and the backend's apply alone. */
+bool mcpauth__engine_new_session(mcpauth_mcp_server *server, const mcpauth_mcp_identity *identity,
+                                 const char *version, int64_t now, mcpauth_mcp_sink *sink,
+                                 mcpauth__session *out)
+{
+    const mcpauth_token_info *token = identity->token;
+    switch (mcpauth__session_create(
+        server->sessions, token ? token->subject : NULL, token ? token->client_id : NULL, version,
+        token ? server->config.max_sessions_per_identity : 0, now, out)) {
+    case MCPAUTH__SESSION_CREATED:
+        break;
+    case MCPAUTH__SESSION_OWNER_FULL:
+        reply_limit(server, MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY, sink);
+        return false;
+    case MCPAUTH__SESSION_FULL:
+        reply_limit(server, MCPAUTH_MCP_LIMIT_SESSIONS, sink);
+        return false;
+    case MCPAUTH__SESSION_NO_MEMORY:
+        mcpauth__mcp_reply_status(sink, 500);
+        return false;
+    }
+    mcpauth_mcp_backend *backend = server->backend;
+    if (backend->ops->full && backend->ops->full(backend)) {
+        mcpauth__session_remove(server->sessions, out->id);
+        reply_limit(server, MCPAUTH_MCP_LIMIT_CHILDREN, sink);
+        return false;
+    }
+    return true;
+}
+
 bool mcpauth__engine_end_session(mcpauth_mcp_server *server, const char *session_id)
 {
     bool removed = mcpauth__session_remove(server->sessions, session_id);
@@ -437,19 +518,15 @@ static void handle_initialize(exchange *x, const mcpauth__jsonrpc_message *msg)
     mcpauth__session created;
     mcpauth__session *session = x->legacy ? x->session : NULL;
     if (!x->stateless && !x->legacy) {
-        switch (mcpauth__session_create(server->sessions, x->subject, x->client_id, version,
-                                        x->req->now, &created)) {
-        case MCPAUTH__SESSION_CREATED:
-            session = &created;
-            break;
-        case MCPAUTH__SESSION_FULL:
-            mcpauth__mcp_reply_error(x->sink, 503, MCPAUTH__JSONRPC_SERVER_ERROR,
-                                     "Service Unavailable: too many sessions");
+        if (!mcpauth__engine_new_session(server, &x->req->identity, version, x->req->now, x->sink,
+                                         &created))
             return;
-        case MCPAUTH__SESSION_NO_MEMORY:
-            mcpauth__mcp_reply_status(x->sink, 500);
-            return;
-        }
+        session = &created;
+    } else if (x->legacy && server->backend->ops->full &&
+               server->backend->ops->full(server->backend)) {
+        /* The legacy session exists already; its child starts now. */
+        reply_limit(server, MCPAUTH_MCP_LIMIT_CHILDREN, x->sink);
+        return;
     }
     mcpauth__mcp_call call = {
         .session_id = session ? session->id : NULL,
@@ -627,7 +704,6 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
         .legacy = transport == MCPAUTH__TRANSPORT_LEGACY_SSE,
         .stateless = server->config.stateless,
     };
-    caller(req, &x.subject, &x.client_id);
     if (transport == MCPAUTH__TRANSPORT_STATELESS_HTTP)
         handle_stateless(&x, body);
     else

@@ -212,6 +212,12 @@ static relay *relay_new(mcpauth_mcp_legacy *legacy, bool standalone)
 
 /* --- sessions ----------------------------------------------------------- */
 
+/* Keeps the status of the engine's refusal to make a session. */
+static void on_refusal(const mcpauth_mcp_reply *reply, void *data)
+{
+    *(int *)data = reply->status;
+}
+
 int mcpauth_mcp_legacy_open(mcpauth_mcp_server *server, const mcpauth_mcp_identity *identity,
                             int64_t now, const mcpauth_mcp_legacy_stream *stream,
                             mcpauth_mcp_legacy **out)
@@ -222,19 +228,13 @@ int mcpauth_mcp_legacy_open(mcpauth_mcp_server *server, const mcpauth_mcp_identi
     mcpauth_mcp_legacy *legacy = calloc(1, sizeof *legacy);
     if (!legacy)
         return 500;
-    const mcpauth_token_info *token = identity->token;
     mcpauth__session session;
-    switch (mcpauth__session_create(table, token ? token->subject : NULL,
-                                    token ? token->client_id : NULL, MCPAUTH_MCP_LEGACY_VERSION,
-                                    now, &session)) {
-    case MCPAUTH__SESSION_CREATED:
-        break;
-    case MCPAUTH__SESSION_FULL:
+    int refused = 0;
+    mcpauth_mcp_sink refusal = {.reply = on_refusal, .data = &refused};
+    if (!mcpauth__engine_new_session(server, identity, MCPAUTH_MCP_LEGACY_VERSION, now, &refusal,
+                                     &session)) {
         free(legacy);
-        return 503;
-    case MCPAUTH__SESSION_NO_MEMORY:
-        free(legacy);
-        return 500;
+        return refused;
     }
     legacy->server = server;
     legacy->stream = *stream;

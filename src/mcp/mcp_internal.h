@@ -98,8 +98,9 @@ typedef struct mcpauth__session {
 
 typedef enum mcpauth__session_status {
     MCPAUTH__SESSION_CREATED,
-    MCPAUTH__SESSION_FULL,      /* max_sessions live sessions, none idle */
-    MCPAUTH__SESSION_NO_MEMORY, /* or no randomness, or an unusable lock */
+    MCPAUTH__SESSION_FULL,       /* max_sessions live sessions, none idle */
+    MCPAUTH__SESSION_OWNER_FULL, /* the subject and client have max_per_owner live sessions */
+    MCPAUTH__SESSION_NO_MEMORY,  /* or no randomness, or an unusable lock */
 } mcpauth__session_status;
 
 /* Every call below takes the table's lock (mcp.h: it may wait briefly for
@@ -108,10 +109,15 @@ typedef enum mcpauth__session_status {
 /* Creates a session with a fresh random id bound to subject and client_id
  * (either may be NULL; only their SHA-256 is kept) speaking protocol_version,
  * last used at now, and copies it to *out. When the table is full, idle
- * sessions are dropped first. */
+ * sessions are dropped first. With max_per_owner (0: no limit), an owner
+ * that has that many live sessions gets none: MCPAUTH__SESSION_OWNER_FULL,
+ * and *out is its least recently used session (when it frees up at the
+ * latest). The per-owner limit is checked first, so one owner cannot fill
+ * the table for everyone. */
 mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, const char *subject,
                                                 const char *client_id, const char *protocol_version,
-                                                int64_t now, mcpauth__session *out);
+                                                size_t max_per_owner, int64_t now,
+                                                mcpauth__session *out);
 
 /* Copies to *out the live session with this id bound to exactly this
  * subject and client_id. False when unknown, expired (it is then dropped) or
@@ -316,6 +322,9 @@ typedef struct mcpauth__mcp_backend_ops {
     /* Whether the session has a request in flight or an open stream: then
      * it is in use, however long ago its last POST was (the idle sweep). */
     bool (*session_busy)(mcpauth_mcp_backend *backend, const mcpauth__backend_session *session);
+    /* Whether a new session would take one child process more than the
+     * backend may run (max_children). NULL: never. */
+    bool (*full)(mcpauth_mcp_backend *backend);
     /* Whether the backend speaks MCP 2026-07-28 now: its requests then
      * come with no session (call->session_id NULL) and go through as they
      * are. It may start finding out (and say false until it knows). NULL:
@@ -503,6 +512,15 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
  * transports §Session Management: else 404 alike). */
 bool mcpauth__engine_find_session(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                   mcpauth__session *out);
+
+/* Creates the session of a new client for x's caller, or answers why not:
+ * 503 when the table is full, 429 with Retry-After at the caller's limit
+ * (max_sessions_per_identity) or the backend's (max_children), each
+ * counted in mcpauth_mcp_limit_hits(). The JSON-RPC error names the
+ * limit. False when sink was answered. */
+bool mcpauth__engine_new_session(mcpauth_mcp_server *server, const mcpauth_mcp_identity *identity,
+                                 const char *version, int64_t now, mcpauth_mcp_sink *sink,
+                                 mcpauth__session *out);
 
 /* Ends a session (DELETE, a legacy stream gone): from the table and at the
  * backend. False when it was gone already. */

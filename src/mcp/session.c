@@ -365,12 +365,40 @@ static bool random_id(char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
     return true;
 }
 
+/* How many live sessions owner has at now, and its least recently used one.
+ * A walk over the records handed out: one identity's sessions are not
+ * linked, and the table holds few enough that the walk costs less than
+ * the child process a session usually starts. */
+static uint32_t count_owned(mcpauth_mcp_sessions *table, const session_owner *owner, int64_t now,
+                            const session_record **oldest)
+{
+    session_record *recs = records(table);
+    uint32_t owned = 0;
+    *oldest = NULL;
+    for (uint32_t r = 0; r < table->used; r++) {
+        const session_record *record = &recs[r];
+        if (!record->in_use || expired(table, record, now) || !same_owner(&record->owner, owner))
+            continue;
+        owned++;
+        if (!*oldest || record->last_used < (*oldest)->last_used)
+            *oldest = record;
+    }
+    return owned;
+}
+
 /* Adds a session under the lock; see mcpauth__session_create(). */
 static mcpauth__session_status insert_locked(mcpauth_mcp_sessions *table, const char *id,
                                              const session_owner *owner,
-                                             const char *protocol_version, int64_t now,
-                                             mcpauth__session *out)
+                                             const char *protocol_version, size_t max_per_owner,
+                                             int64_t now, mcpauth__session *out)
 {
+    if (max_per_owner > 0) {
+        const session_record *oldest;
+        if (count_owned(table, owner, now, &oldest) >= max_per_owner) {
+            copy_out(oldest, out);
+            return MCPAUTH__SESSION_OWNER_FULL;
+        }
+    }
     if (table->count >= table->max_sessions && sweep_locked(table, now) >= table->max_sessions)
         return MCPAUTH__SESSION_FULL;
     /* A collision of 128 random bits means the generator is broken: fail
@@ -398,7 +426,8 @@ static mcpauth__session_status insert_locked(mcpauth_mcp_sessions *table, const 
 
 mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, const char *subject,
                                                 const char *client_id, const char *protocol_version,
-                                                int64_t now, mcpauth__session *out)
+                                                size_t max_per_owner, int64_t now,
+                                                mcpauth__session *out)
 {
     memset(out, 0, sizeof *out);
     /* Drawn and hashed before taking the lock, to hold it only briefly. */
@@ -409,7 +438,8 @@ mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, con
     owner_of(subject, client_id, &owner);
     if (!mcpauth__session_lock(table))
         return MCPAUTH__SESSION_NO_MEMORY;
-    mcpauth__session_status status = insert_locked(table, id, &owner, protocol_version, now, out);
+    mcpauth__session_status status =
+        insert_locked(table, id, &owner, protocol_version, max_per_owner, now, out);
     mcpauth__session_unlock(table);
     return status;
 }

@@ -246,6 +246,18 @@ static bool stdio_open_session(mcpauth_mcp_backend *backend, mcpauth__mcp_call *
     return true;
 }
 
+/* A new session starts a child unless one shared child serves them all;
+ * children still stopping count, as they still hold their memory. */
+static bool stdio_full(mcpauth_mcp_backend *backend)
+{
+    const mcpauth_mcp_backend_config *c = &backend->config;
+    stdio_state *st = state_of(backend);
+    if (c->max_children == 0 ||
+        (c->stdio.shared && st->shared && mcpauth__bridge_usable(st->shared)))
+        return false;
+    return st->count >= c->max_children;
+}
+
 static void stdio_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
 {
     mcpauth__bridge *bridge = bridge_of(backend, call->session_id);
@@ -309,6 +321,7 @@ const mcpauth__mcp_backend_ops mcpauth__mcp_stdio_ops = {
     .start = stdio_start,
     .open_session = stdio_open_session,
     .sessions = true,
+    .full = stdio_full,
     .post = stdio_post,
     .open_stream = stdio_open_stream,
     .end_session = stdio_end_session,

@@ -69,8 +69,13 @@ static void respond(mcpauth__serve_context *ctx, mcpauth_http_exchange *ex,
                     const mcpauth__serve_caller *caller, int status, const char *content_type,
                     const char *allow, const char *body, size_t length)
 {
-    mcpauth_http_field f[5];
+    mcpauth_http_field f[6];
     size_t n = 0;
+    char retry_after[16];
+    if (status == 429) {
+        snprintf(retry_after, sizeof retry_after, "%d", MCPAUTH_MCP_LIMIT_RETRY_AFTER);
+        f[n++] = (mcpauth_http_field){"Retry-After", retry_after};
+    }
     if (content_type)
         f[n++] = (mcpauth_http_field){"Content-Type", content_type};
     if (allow)
@@ -205,10 +210,15 @@ static void open_stream(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex
     if (status != 0) {
         static const char full[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":"
                                    "\"Service Unavailable: too many sessions\"},\"id\":null}";
+        static const char limited[] =
+            "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"Too Many "
+            "Requests: --max-sessions-per-identity or --max-children reached\"},\"id\":null}";
         free(s->subject);
         free(s);
         if (status == 503)
             respond(ctx, ex, caller, 503, "application/json", NULL, full, sizeof full - 1);
+        else if (status == 429)
+            respond(ctx, ex, caller, 429, "application/json", NULL, limited, sizeof limited - 1);
         else
             respond(ctx, ex, caller, status, NULL, NULL, NULL, 0);
         return;

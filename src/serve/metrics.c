@@ -142,6 +142,17 @@ char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx)
     for (int i = 0; i < MCPAUTH_HTTP_LIMIT_COUNT; i++)
         mcpauth_strbuf_appendf(&sb, "mcpauth_http_limit_hits_total{limit=\"%s\"} %llu\n",
                                limit_labels[i], (unsigned long long)m->limits[i]);
+    static const char *const mcp_limit_labels[MCPAUTH_MCP_LIMIT_COUNT] = {
+        "sessions", "sessions_per_identity", "children"};
+    uint64_t mcp_hits[MCPAUTH_MCP_LIMIT_COUNT];
+    mcpauth_mcp_limit_hits(ctx->mcp, mcp_hits);
+    mcpauth_strbuf_appends(&sb, "# HELP mcpauth_mcp_limit_hits_total New MCP sessions refused at "
+                                "a limit (--max-sessions: 503; --max-sessions-per-identity, "
+                                "--max-children: 429).\n"
+                                "# TYPE mcpauth_mcp_limit_hits_total counter\n");
+    for (int i = 0; i < MCPAUTH_MCP_LIMIT_COUNT; i++)
+        mcpauth_strbuf_appendf(&sb, "mcpauth_mcp_limit_hits_total{limit=\"%s\"} %llu\n",
+                               mcp_limit_labels[i], (unsigned long long)mcp_hits[i]);
     mcpauth_strbuf_appendf(&sb,
                            "# HELP mcpauth_open_connections Client connections open now.\n"
                            "# TYPE mcpauth_open_connections gauge\n"

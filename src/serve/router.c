@@ -214,6 +214,11 @@ static void on_mcp_reply(const mcpauth_mcp_reply *reply, void *data)
     field_list f = {0};
     add_field(&f, "Content-Type", reply->content_type);
     add_field(&f, "Mcp-Session-Id", reply->session_id);
+    char retry_after[16];
+    if (reply->retry_after > 0) {
+        snprintf(retry_after, sizeof retry_after, "%d", reply->retry_after);
+        add_field(&f, "Retry-After", retry_after);
+    }
     /* RFC 9110 §15.5.6: a 405 names the methods that would work. */
     if (reply->status == 405)
         add_field(&f, "Allow", allowed_methods(call));

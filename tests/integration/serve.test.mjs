@@ -311,6 +311,9 @@ before(async () => {
     '--max-body-bytes', '65536',
     '--audience', 'urn:example:extra-audience',
     '--allowed-origin', 'https://app.example',
+    // Most tests here open sessions as the same subject and client and never end them;
+    // serve-session-limits.test.mjs tests the limit.
+    '--max-sessions-per-identity', '0',
   ]);
 });
 
@@ -1457,7 +1460,8 @@ describe('operations', () => {
   }
 
   test('--workers 2: two worker processes serve, a killed one is replaced; SIGTERM stops them all (no orphans)', async () => {
-    const s = await startOn(as, ['--workers', '2']);
+    // 18 sessions of one identity below: no per-identity limit here.
+    const s = await startOn(as, ['--workers', '2', '--max-sessions-per-identity', '0']);
     const children = execFileSync('pgrep', ['-P', String(s.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
     assert.equal(children.length, 2, `children of ${s.pid}: ${children}`);
     const token = tokenWith(claimsFor(s));

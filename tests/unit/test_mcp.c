@@ -61,6 +61,7 @@ typedef struct captured {
     char *content_type;
     char *body;
     char *session_id;
+    int retry_after;
     json_object *json; /* body parsed */
 } captured;
 
@@ -69,6 +70,7 @@ static void capture(const mcpauth_mcp_reply *reply, void *data)
     captured *c = data;
     c->calls++;
     c->status = reply->status;
+    c->retry_after = reply->retry_after;
     c->content_type = reply->content_type ? strdup(reply->content_type) : NULL;
     c->session_id = reply->session_id ? strdup(reply->session_id) : NULL;
     if (reply->body) {
@@ -103,10 +105,13 @@ typedef struct call {
 static mcpauth_mcp_server *server;
 static captured reply;
 
-static mcpauth_mcp_server *make_server(bool stateless, size_t max_sessions, int64_t idle)
+/* per_identity: config.max_sessions_per_identity. */
+static mcpauth_mcp_server *make_server_limited(bool stateless, size_t max_sessions, int64_t idle,
+                                               size_t per_identity)
 {
     mcpauth_mcp_config config;
     mcpauth_mcp_config_init(&config);
+    config.max_sessions_per_identity = per_identity;
     config.server_version = "1.2.3";
     config.instructions = "Call whoami to see your token's claims.";
     config.stateless = stateless;
@@ -115,6 +120,13 @@ static mcpauth_mcp_server *make_server(bool stateless, size_t max_sessions, int6
     mcpauth_mcp_server *s = mcpauth_mcp_server_new(&config);
     ck_assert_ptr_nonnull(s);
     return s;
+}
+
+static mcpauth_mcp_server *make_server(bool stateless, size_t max_sessions, int64_t idle)
+{
+    mcpauth_mcp_config config;
+    mcpauth_mcp_config_init(&config);
+    return make_server_limited(stateless, max_sessions, idle, config.max_sessions_per_identity);
 }
 
 static void setup(void)
@@ -626,6 +638,8 @@ END_TEST
 
 START_TEST(session_ids_are_random_hex)
 {
+    mcpauth_mcp_server_free(server);
+    server = make_server_limited(false, 10000, 3600, 0);
     char *ids[20];
     for (size_t i = 0; i < 20; i++) {
         ids[i] = open_session(&alice, "2025-11-25");
@@ -1197,6 +1211,113 @@ START_TEST(max_sessions)
 }
 END_TEST
 
+/* One identity (subject and client together) holds at most
+ * max_sessions_per_identity sessions: one more is 429 with Retry-After and
+ * an error naming the limit, while another identity, the same subject
+ * through another client among them, still gets in; ending one of its
+ * sessions, or its expiry, makes room again. */
+START_TEST(max_sessions_per_identity)
+{
+    mcpauth_mcp_server_free(server);
+    server = make_server_limited(false, 10000, 600, 3);
+    char *ids[3];
+    for (size_t i = 0; i < 3; i++)
+        ids[i] = open_session(&alice, "2025-11-25");
+    char *body = initialize_body("2025-11-25");
+    call again = {.token = &alice};
+    post_as(&again, body);
+    assert_transport_error(429, -32000);
+    ck_assert_ptr_null(reply.session_id);
+    ck_assert_int_eq(reply.retry_after, MCPAUTH_MCP_LIMIT_RETRY_AFTER);
+    json_object *error, *data, *limit;
+    ck_assert(json_object_object_get_ex(reply.json, "error", &error));
+    ck_assert(json_object_object_get_ex(error, "data", &data));
+    ck_assert(json_object_object_get_ex(data, "limit", &limit));
+    ck_assert_str_eq(json_object_get_string(limit), "max-sessions-per-identity");
+    ck_assert_uint_eq(mcpauth_mcp_session_count(server, T0), 3);
+
+    char *others[3];
+    others[0] = open_session(&bob, "2025-11-25");
+    others[1] = open_session(&alice_other_client, "2025-11-25");
+    others[2] = open_session(&subject_only, "2025-11-25");
+
+    call end = {.session_id = ids[1], .token = &alice};
+    delete_as(&end);
+    ck_assert_int_eq(reply.status, 200);
+    post_as(&again, body);
+    ck_assert_int_eq(reply.status, 200);
+    ck_assert_int_eq(reply.retry_after, 0);
+    post_as(&again, body);
+    ck_assert_int_eq(reply.status, 429);
+
+    /* Expired sessions do not count. */
+    again.now = T0 + 600;
+    post_as(&again, body);
+    ck_assert_int_eq(reply.status, 200);
+
+    uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT];
+    mcpauth_mcp_limit_hits(server, hits);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY], 2);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS], 0);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_CHILDREN], 0);
+    free(body);
+    for (size_t i = 0; i < 3; i++) {
+        free(ids[i]);
+        free(others[i]);
+    }
+}
+END_TEST
+
+/* One identity cannot fill the table and lock everyone else out: with the
+ * default per-identity limit, a flood of initialize calls stops at it and
+ * a second identity still gets a session. */
+START_TEST(one_identity_cannot_fill_the_table)
+{
+    mcpauth_mcp_server_free(server);
+    server = make_server(false, 40, 3600);
+    char *body = initialize_body("2025-11-25");
+    call flood = {.token = &alice};
+    size_t created = 0;
+    for (size_t i = 0; i < 40; i++) {
+        post_as(&flood, body);
+        if (reply.status == 200)
+            created++;
+        else
+            ck_assert_int_eq(reply.status, 429);
+    }
+    ck_assert_uint_eq(created, 16);
+    call other = {.token = &bob};
+    post_as(&other, body);
+    ck_assert_int_eq(reply.status, 200);
+    uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT];
+    mcpauth_mcp_limit_hits(server, hits);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY], 24);
+    free(body);
+}
+END_TEST
+
+/* Without a token (serving without authentication) there is no identity:
+ * the per-identity limit does not apply, the table's bound does. */
+START_TEST(anonymous_callers_have_no_identity_limit)
+{
+    mcpauth_mcp_server_free(server);
+    server = make_server_limited(false, 20, 3600, 2);
+    char *body = initialize_body("2025-11-25");
+    call anonymous = {0};
+    for (size_t i = 0; i < 20; i++) {
+        post_as(&anonymous, body);
+        ck_assert_int_eq(reply.status, 200);
+    }
+    post_as(&anonymous, body);
+    assert_transport_error(503, -32000);
+    uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT];
+    mcpauth_mcp_limit_hits(server, hits);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS], 1);
+    ck_assert_uint_eq(hits[MCPAUTH_MCP_LIMIT_SESSIONS_PER_IDENTITY], 0);
+    free(body);
+}
+END_TEST
+
 START_TEST(idle_expiry)
 {
     mcpauth_mcp_server_free(server);
@@ -1230,6 +1351,8 @@ START_TEST(many_sessions_survive_deletions)
 {
     enum { N = 300 };
     char *ids[N];
+    mcpauth_mcp_server_free(server);
+    server = make_server_limited(false, 10000, 3600, 0);
     for (size_t i = 0; i < N; i++)
         ids[i] = open_session(&alice, "2025-11-25");
     for (size_t i = 0; i < N; i += 3) {
@@ -1413,6 +1536,9 @@ static Suite *mcp_suite(void)
     tcase_add_test(tc, initialize_needs_protocol_version);
     tcase_add_test(tc, initialize_twice_in_a_session);
     tcase_add_test(tc, session_ids_are_random_hex);
+    tcase_add_test(tc, max_sessions_per_identity);
+    tcase_add_test(tc, one_identity_cannot_fill_the_table);
+    tcase_add_test(tc, anonymous_callers_have_no_identity_limit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("methods");

@@ -16,7 +16,7 @@
 static void create(mcpauth_mcp_sessions *table, const char *subject, const char *client_id,
                    int64_t now, mcpauth__session *out)
 {
-    ck_assert_int_eq(mcpauth__session_create(table, subject, client_id, "2025-11-25", now, out),
+    ck_assert_int_eq(mcpauth__session_create(table, subject, client_id, "2025-11-25", 0, now, out),
                      MCPAUTH__SESSION_CREATED);
     ck_assert_uint_eq(strlen(out->id), MCPAUTH_MCP_SESSION_ID_LENGTH);
 }
@@ -161,7 +161,7 @@ START_TEST(bound_and_room_from_idle)
     mcpauth__session s;
     create(table, "a", "c", T0, &s);
     create(table, "b", "c", T0 + 30, &s);
-    ck_assert_int_eq(mcpauth__session_create(table, "c", "c", "2025-11-25", T0 + 59, &s),
+    ck_assert_int_eq(mcpauth__session_create(table, "c", "c", "2025-11-25", 0, T0 + 59, &s),
                      MCPAUTH__SESSION_FULL);
     ck_assert_str_eq(s.id, "");
     /* At T0 + 60 the first is idle and makes room. */
@@ -170,13 +170,98 @@ START_TEST(bound_and_room_from_idle)
 
     mcpauth_mcp_sessions *none = mcpauth_mcp_sessions_new(0, 60);
     ck_assert_ptr_nonnull(none);
-    ck_assert_int_eq(mcpauth__session_create(none, "c", "c", "2025-11-25", T0, &s),
+    ck_assert_int_eq(mcpauth__session_create(none, "c", "c", "2025-11-25", 0, T0, &s),
                      MCPAUTH__SESSION_FULL);
     ck_assert(!find(none, "0123456789abcdef0123456789abcdef", "c", "c", T0));
     mcpauth_mcp_sessions_free(none);
     mcpauth_mcp_sessions_free(table);
 
     ck_assert_ptr_null(mcpauth_mcp_sessions_new((size_t)MCPAUTH_MCP_MAX_SESSIONS + 1, 60));
+}
+END_TEST
+
+static mcpauth__session_status create_limited(mcpauth_mcp_sessions *table, const char *subject,
+                                              const char *client_id, size_t limit, int64_t now,
+                                              mcpauth__session *out)
+{
+    return mcpauth__session_create(table, subject, client_id, "2025-11-25", limit, now, out);
+}
+
+/* The per-owner limit: an owner is its subject and client together
+ * (anonymous is one owner too); its live sessions count, expired ones do
+ * not; at the limit *out is its least recently used session; the limit is
+ * checked before the table's, so one owner never fills it. */
+START_TEST(owner_limit)
+{
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(8, 60);
+    mcpauth__session s[3], refused;
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(create_limited(table, "sub", "c", 3, T0 + (int64_t)i, &s[i]),
+                         MCPAUTH__SESSION_CREATED);
+    ck_assert(mcpauth__session_touch(table, s[0].id, T0 + 5));
+    ck_assert_int_eq(create_limited(table, "sub", "c", 3, T0 + 6, &refused),
+                     MCPAUTH__SESSION_OWNER_FULL);
+    ck_assert_str_eq(refused.id, s[1].id);
+    ck_assert_int_eq(refused.last_used, T0 + 1);
+    ck_assert_uint_eq(mcpauth__session_sweep(table, T0 + 6), 3);
+
+    /* Other owners: another subject, another client, no client, nobody. */
+    mcpauth__session other;
+    ck_assert_int_eq(create_limited(table, "sub2", "c", 3, T0 + 6, &other),
+                     MCPAUTH__SESSION_CREATED);
+    ck_assert_int_eq(create_limited(table, "sub", "c2", 3, T0 + 6, &other),
+                     MCPAUTH__SESSION_CREATED);
+    ck_assert_int_eq(create_limited(table, "sub", NULL, 3, T0 + 6, &other),
+                     MCPAUTH__SESSION_CREATED);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_int_eq(create_limited(table, NULL, NULL, 2, T0 + 6, &other),
+                         MCPAUTH__SESSION_CREATED);
+    ck_assert_int_eq(create_limited(table, NULL, NULL, 2, T0 + 6, &other),
+                     MCPAUTH__SESSION_OWNER_FULL);
+
+    /* Ending one makes room; so does expiry (s[1] at T0 + 61). */
+    ck_assert(mcpauth__session_remove(table, s[2].id));
+    ck_assert_int_eq(create_limited(table, "sub", "c", 3, T0 + 7, &s[2]), MCPAUTH__SESSION_CREATED);
+    ck_assert_int_eq(create_limited(table, "sub", "c", 3, T0 + 60, &other),
+                     MCPAUTH__SESSION_OWNER_FULL);
+    ck_assert_int_eq(create_limited(table, "sub", "c", 3, T0 + 61, &other),
+                     MCPAUTH__SESSION_CREATED);
+
+    /* 0: no limit, but the table's. */
+    mcpauth_mcp_sessions_free(table);
+    table = mcpauth_mcp_sessions_new(4, 60);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_int_eq(create_limited(table, "sub", "c", 0, T0, &other),
+                         MCPAUTH__SESSION_CREATED);
+    ck_assert_int_eq(create_limited(table, "sub", "c", 0, T0, &other), MCPAUTH__SESSION_FULL);
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
+/* The limit holds for sessions made by several processes at once: the
+ * count is taken under the table's lock. */
+START_TEST(owner_limit_across_processes)
+{
+    enum { PROCS = 4, EACH = 10, LIMIT = 16 };
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(1000, 60);
+    pid_t pids[PROCS];
+    for (size_t p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        ck_assert_int_ge(pids[p], 0);
+        if (pids[p] == 0) {
+            mcpauth__session out;
+            for (size_t i = 0; i < EACH; i++)
+                create_limited(table, "flood", "c", LIMIT, T0, &out);
+            _exit(0);
+        }
+    }
+    for (size_t p = 0; p < PROCS; p++)
+        waitpid(pids[p], NULL, 0);
+    ck_assert_uint_eq(mcpauth__session_sweep(table, T0), LIMIT);
+    mcpauth__session other;
+    ck_assert_int_eq(create_limited(table, "other", "c", LIMIT, T0, &other),
+                     MCPAUTH__SESSION_CREATED);
+    mcpauth_mcp_sessions_free(table);
 }
 END_TEST
 
@@ -193,7 +278,7 @@ START_TEST(records_reused)
         ck_assert(mcpauth__session_remove(table, s[k].id));
         create(table, "sub", "c", T0, &s[k]);
         ck_assert_int_eq(
-            mcpauth__session_create(table, "x", "c", "2025-11-25", T0, &(mcpauth__session){0}),
+            mcpauth__session_create(table, "x", "c", "2025-11-25", 0, T0, &(mcpauth__session){0}),
             MCPAUTH__SESSION_FULL);
     }
     for (size_t i = 0; i < N; i++)
@@ -273,7 +358,7 @@ START_TEST(shared_between_processes)
     pid_t pid = fork_child();
     if (pid == 0) {
         mcpauth__session s;
-        bool ok = mcpauth__session_create(table, "sub", "client", "2025-06-18", T0, &s) ==
+        bool ok = mcpauth__session_create(table, "sub", "client", "2025-06-18", 0, T0, &s) ==
                       MCPAUTH__SESSION_CREATED &&
                   mcpauth__session_touch(table, s.id, T0 + 50) &&
                   mcpauth__session_set_log_level(table, s.id, "debug") &&
@@ -381,7 +466,7 @@ START_TEST(holder_killed_midway)
              * any the kill leaves behind. */
             for (;;) {
                 mcpauth__session s;
-                if (mcpauth__session_create(table, "child", NULL, "2025-11-25", T0, &s) ==
+                if (mcpauth__session_create(table, "child", NULL, "2025-11-25", 0, T0, &s) ==
                     MCPAUTH__SESSION_CREATED)
                     mcpauth__session_remove(table, s.id);
             }
@@ -417,12 +502,14 @@ static Suite *mcp_session_suite(void)
     tcase_add_test(tc, no_idle_limit);
     tcase_add_test(tc, bound_and_room_from_idle);
     tcase_add_test(tc, records_reused);
+    tcase_add_test(tc, owner_limit);
     tcase_add_test(tc, sweep_under_load);
     tcase_add_test(tc, remove_under_load);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("processes");
     tcase_add_test(tc, shared_between_processes);
+    tcase_add_test(tc, owner_limit_across_processes);
     tcase_add_test(tc, holder_dies);
     tcase_add_test(tc, holder_killed_midway);
     suite_add_tcase(s, tc);
