@@ -84,10 +84,15 @@ static void answer(mcpauth_http_exchange *ex)
 static void on_later(uv_timer_t *timer)
 {
     (void)timer;
+    /* Answering lets the server parse pipelined requests it had to hold
+     * back, which may land in later[] at once: answer a copy of the batch,
+     * or those would overwrite exchanges not answered yet. */
+    mcpauth_http_exchange *batch[MAX_LATER];
     size_t count = later_count;
+    memcpy(batch, later, count * sizeof *batch);
     later_count = 0;
     for (size_t i = 0; i < count; i++)
-        answer(later[i]);
+        answer(batch[i]);
 }
 
 static void on_request(mcpauth_http_exchange *ex, void *data)
