@@ -24,6 +24,7 @@ function init(args)
   total = tonumber(os.getenv("MCPAUTH_BENCH_CALLS"))
   every = tonumber(os.getenv("MCPAUTH_BENCH_EVERY") or "10")
   progress = os.getenv("MCPAUTH_BENCH_PROGRESS") .. "." .. number
+  progress_aside = os.getenv("MCPAUTH_BENCH_PROGRESS") .. "-new." .. number
   sent, answered, finished = 0, 0, false
   tokens = {}
   local file = os.getenv("MCPAUTH_BENCH_TOKENS")
@@ -46,10 +47,13 @@ function init(args)
   report()
 end
 
+-- Written aside, then renamed over the file, so that a reader never finds
+-- it empty or half written.
 function report(done)
-  local f = io.open(progress, "w")
+  local f = io.open(progress_aside, "w")
   f:write(answered, "\n", done and "done\n" or "")
   f:close()
+  os.rename(progress_aside, progress)
 end
 
 function request()
