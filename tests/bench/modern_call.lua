@@ -1,0 +1,43 @@
+-- wrk: authenticated MCP 2026-07-28 tools/call hello_world, stateless: no
+-- session, the protocol version and client capabilities in params._meta of
+-- every request, and the method and tool name repeated in the Mcp-Method and
+-- Mcp-Name headers (MCP 2026-07-28, transports: "Streamable HTTP").
+-- The token comes from the environment, never from argv: MCPAUTH_BENCH_TOKEN.
+-- Every request has its own JSON-RPC id (thread number and a counter), as in
+-- session_call.lua, so that both scripts build their bodies the same way.
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("number", threads)
+end
+
+function init(args)
+  counter = 0
+  headers = {
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json, text/event-stream",
+    ["MCP-Protocol-Version"] = "2026-07-28",
+    ["Mcp-Method"] = "tools/call",
+    ["Mcp-Name"] = "hello_world",
+    ["Authorization"] = "Bearer " .. os.getenv("MCPAUTH_BENCH_TOKEN"),
+  }
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format(
+    '{"jsonrpc":"2.0","id":"%d-%d","method":"tools/call","params":{"name":"hello_world","arguments":{},'
+      .. '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+      .. '"io.modelcontextprotocol/clientCapabilities":{}}}}',
+    number, counter)
+  return wrk.format("POST", nil, headers, body)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    io.stderr:write("unexpected status " .. status .. "\n")
+  elseif not body:find('"result"', 1, true) or body:find('"isError":true', 1, true) then
+    io.stderr:write("unexpected answer " .. body:sub(1, 200) .. "\n")
+  end
+end
