@@ -258,6 +258,13 @@ bool mcpauth__http_accept_ok(const char *accept);
 /* RFC 9110 §8.3: Content-Type is application/json, parameters aside. */
 bool mcpauth__http_content_type_ok(const char *content_type);
 
+/* The Streamable HTTP checks every POST makes, in both eras: Accept and
+ * Content-Type, then the body, parsed once (mcpauth_mcp_check_tools() may
+ * have done it). NULL once the sink has the 406/415/400 answer; else the
+ * body, and *own is what the caller must put (NULL when req owns it). */
+json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                                     json_object **own);
+
 /* --- backend.c: one interface, three kinds of backend ------------------- */
 
 /* One client message on its way to a backend. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "mcpauth/base64url.h"
 #include "mcpauth/json.h"
 #include "mcpauth/strbuf.h"
 
@@ -61,52 +62,13 @@ bool mcpauth_mcp_request_modern(mcpauth_mcp_request *req)
 
 /* --- header values (§Value Encoding) ------------------------------------ */
 
-static int base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* RFC 4648 §4 Base64 with its padding; NULL when malformed or when the
  * text holds a NUL (no JSON string we compare with could). Caller frees. */
 static char *base64_decode(const char *text, size_t length)
 {
-    if (length % 4 != 0)
-        return NULL;
-    size_t pad = 0;
-    while (pad < 2 && pad < length && text[length - 1 - pad] == '=')
-        pad++;
-    char *out = malloc(length / 4 * 3 + 1);
     size_t n = 0;
-    for (size_t i = 0; out && i < length; i += 4) {
-        int v[4];
-        for (size_t k = 0; k < 4; k++) {
-            bool padding = i + k >= length - pad;
-            v[k] = padding ? 0 : base64_value((unsigned char)text[i + k]);
-            if (v[k] < 0) {
-                free(out);
-                return NULL;
-            }
-        }
-        unsigned bits =
-            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
-        size_t take = i + 4 < length ? 3 : 3 - pad;
-        for (size_t k = 0; k < take; k++)
-            out[n++] = (char)(bits >> (16 - 8 * k) & 0xff);
-    }
-    if (!out)
-        return NULL;
-    out[n] = '\0';
-    if (strlen(out) != n) {
+    char *out = (char *)mcpauth_base64_decode(text, length, &n);
+    if (out && memchr(out, '\0', n)) {
         free(out);
         return NULL;
     }
@@ -367,26 +329,10 @@ char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req)
 void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                     mcpauth_mcp_sink *sink)
 {
-    if (!mcpauth__http_accept_ok(req->accept)) {
-        mcpauth__mcp_reply_error(sink, 406, MCPAUTH__JSONRPC_SERVER_ERROR,
-                                 "Not Acceptable: Client must accept both application/json and "
-                                 "text/event-stream");
+    json_object *own;
+    json_object *body = mcpauth__http_post_body(req, sink, &own);
+    if (!body)
         return;
-    }
-    if (!mcpauth__http_content_type_ok(req->content_type)) {
-        mcpauth__mcp_reply_error(sink, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
-                                 "Unsupported Media Type: Content-Type must be application/json");
-        return;
-    }
-    json_object *body = req->parsed;
-    json_object *own = NULL;
-    if (!req->body_parsed && req->body)
-        body = own = mcpauth_json_parse(req->body, req->body_length, "request body", NULL);
-    if (!body) {
-        mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_PARSE_ERROR,
-                                 "Parse error: Invalid JSON");
-        return;
-    }
     /* streamable-http §Sending Messages: one message per POST, no batches. */
     mcpauth__jsonrpc_message msg;
     if (!json_object_is_type(body, json_type_object) ||

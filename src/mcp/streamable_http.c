@@ -109,30 +109,38 @@ bool mcpauth__http_content_type_ok(const char *content_type)
 
 /* --- POST --------------------------------------------------------------- */
 
-void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                             mcpauth_mcp_sink *sink)
+json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                                     json_object **own)
 {
+    *own = NULL;
     if (!mcpauth__http_accept_ok(req->accept)) {
         mcpauth__mcp_reply_error(sink, 406, MCPAUTH__JSONRPC_SERVER_ERROR,
                                  "Not Acceptable: Client must accept both application/json and "
                                  "text/event-stream");
-        return;
+        return NULL;
     }
     if (!mcpauth__http_content_type_ok(req->content_type)) {
         mcpauth__mcp_reply_error(sink, 415, MCPAUTH__JSONRPC_SERVER_ERROR,
                                  "Unsupported Media Type: Content-Type must be application/json");
-        return;
+        return NULL;
     }
     /* The body is parsed once: mcpauth_mcp_check_tools() may have done it. */
     json_object *body = req->parsed;
-    json_object *own = NULL;
     if (!req->body_parsed && req->body)
-        body = own = mcpauth_json_parse(req->body, req->body_length, "request body", NULL);
-    if (!body) {
+        body = *own = mcpauth_json_parse(req->body, req->body_length, "request body", NULL);
+    if (!body)
         mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_PARSE_ERROR,
                                  "Parse error: Invalid JSON");
+    return body;
+}
+
+void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                             mcpauth_mcp_sink *sink)
+{
+    json_object *own;
+    json_object *body = mcpauth__http_post_body(req, sink, &own);
+    if (!body)
         return;
-    }
     mcpauth__engine_post(server, req, body, MCPAUTH__TRANSPORT_STREAMABLE_HTTP, sink);
     json_object_put(own);
 }

@@ -33,7 +33,8 @@ char *mcpauth_base64url_encode(const uint8_t *data, size_t length)
     return out;
 }
 
-static int decode_char(char c)
+/* The value of c in the alphabet whose last two characters are c62, c63. */
+static int decode_char(char c, char c62, char c63)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -41,14 +42,15 @@ static int decode_char(char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '-')
+    if (c == c62)
         return 62;
-    if (c == '_')
+    if (c == c63)
         return 63;
     return -1;
 }
 
-uint8_t *mcpauth_base64url_decode(const char *text, size_t length, size_t *out_length)
+/* Decodes unpadded text in the alphabet ending in c62, c63. */
+static uint8_t *decode(const char *text, size_t length, size_t *out_length, char c62, char c63)
 {
     /* A single leftover character cannot encode a whole byte. */
     if (length % 4 == 1)
@@ -60,7 +62,7 @@ uint8_t *mcpauth_base64url_decode(const char *text, size_t length, size_t *out_l
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < length; i++) {
-        int v = decode_char(text[i]);
+        int v = decode_char(text[i], c62, c63);
         if (v < 0) {
             free(out);
             return NULL;
@@ -81,4 +83,20 @@ uint8_t *mcpauth_base64url_decode(const char *text, size_t length, size_t *out_l
     out[o] = '\0';
     *out_length = o;
     return out;
+}
+
+uint8_t *mcpauth_base64url_decode(const char *text, size_t length, size_t *out_length)
+{
+    return decode(text, length, out_length, '-', '_');
+}
+
+uint8_t *mcpauth_base64_decode(const char *text, size_t length, size_t *out_length)
+{
+    /* RFC 4648 §4: padded to a multiple of four with at most two '='. */
+    if (length % 4 != 0)
+        return NULL;
+    size_t pad = 0;
+    while (pad < 2 && pad < length && text[length - 1 - pad] == '=')
+        pad++;
+    return decode(text, length - pad, out_length, '+', '/');
 }

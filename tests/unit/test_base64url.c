@@ -168,6 +168,33 @@ START_TEST(empty_input)
 }
 END_TEST
 
+/* RFC 4648 §4: padded base64, the encoding MCP uses for header values
+ * that are not plain text. */
+START_TEST(base64_padded)
+{
+    static const struct {
+        const char *in;
+        const char *out; /* NULL: refused */
+    } cases[] = {
+        {"", ""},       {"Zg==", "f"},   {"Zm8=", "fo"}, {"Zm9v", "foo"}, {"+/8=", "\xfb\xff"},
+        {"Zg", NULL},   {"Zg=", NULL},   {"Z===", NULL}, {"Zm=v", NULL},  {"-_8=", NULL},
+        {"Zh==", NULL}, {"Zm9v ", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = 99;
+        uint8_t *out = mcpauth_base64_decode(cases[i].in, strlen(cases[i].in), &n);
+        if (!cases[i].out) {
+            ck_assert_msg(out == NULL, "\"%s\" accepted", cases[i].in);
+            continue;
+        }
+        ck_assert_msg(out != NULL, "\"%s\" refused", cases[i].in);
+        ck_assert_uint_eq(n, strlen(cases[i].out));
+        ck_assert(memcmp(out, cases[i].out, n) == 0);
+        free(out);
+    }
+}
+END_TEST
+
 static Suite *base64url_suite(void)
 {
     Suite *s = suite_create("base64url");
@@ -185,6 +212,7 @@ static Suite *base64url_suite(void)
     tcase_add_test(tc, refuses_whitespace_and_others);
     tcase_add_test(tc, refuses_length_mod_4_is_1);
     tcase_add_test(tc, refuses_trailing_bits);
+    tcase_add_test(tc, base64_padded);
     suite_add_tcase(s, tc);
     return s;
 }
