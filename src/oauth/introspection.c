@@ -12,7 +12,44 @@
 typedef struct introspection_call {
     mcpauth_introspection_cb cb;
     void *data;
+    char *token; /* kept to redact it from the answer's messages; wiped on free */
+    size_t length;
 } introspection_call;
+
+/* An authorization server may echo the token it was asked about in an
+ * error body or error_description, and our messages quote those (they end
+ * in logs): every occurrence becomes "[token]". In place; the text only
+ * shrinks, or grows by at most what fits in size. */
+static void redact_token(char *text, size_t size, const char *token, size_t length)
+{
+    static const char mark[] = "[token]";
+    if (length == 0)
+        return;
+    char *at = text;
+    while ((at = strstr(at, token)) != NULL) {
+        size_t pos = (size_t)(at - text), rest = strlen(at + length);
+        size_t keep = sizeof mark - 1;
+        if (pos + keep + 1 > size) {
+            *at = '\0'; /* no room for the mark: cut the text here */
+            return;
+        }
+        if (pos + keep + rest + 1 > size)
+            rest = size - pos - keep - 1;
+        memmove(at + keep, at + length, rest);
+        memcpy(at, mark, keep);
+        at[keep + rest] = '\0';
+        at += keep;
+    }
+}
+
+static void call_free(introspection_call *call)
+{
+    if (call->token) {
+        explicit_bzero(call->token, call->length);
+        free(call->token);
+    }
+    free(call);
+}
 
 /* The request both variants send (RFC 7662 §2.1; Basic credentials form-
  * encoded first, RFC 6749 §2.3.1): the form body goes into
@@ -79,18 +116,22 @@ static void on_response(mcpauth_status status, const mcpauth_http_response *resp
     introspection_call *call = data;
     mcpauth_introspection_cb cb = call->cb;
     void *cb_data = call->data;
-    free(call);
 
     if (status != MCPAUTH_OK) {
         char reason[512];
         snprintf(reason, sizeof reason, "introspection failed: %s", err->message);
+        redact_token(reason, sizeof reason, call->token, call->length);
+        call_free(call);
         cb(MCPAUTH_INTROSPECTION_FAILED, NULL, reason, cb_data);
         return;
     }
     mcpauth_error judged = {0};
     mcpauth_token_info info;
     json_object *doc = NULL;
-    switch (classify_response(resp, &info, &doc, &judged)) {
+    mcpauth_introspection_outcome outcome = classify_response(resp, &info, &doc, &judged);
+    redact_token(judged.message, sizeof judged.message, call->token, call->length);
+    call_free(call);
+    switch (outcome) {
     case MCPAUTH_INTROSPECTION_ACTIVE:
         cb(MCPAUTH_INTROSPECTION_ACTIVE, &info, NULL, cb_data);
         break;
@@ -112,15 +153,20 @@ mcpauth_status mcpauth_introspect(mcpauth_http_async *http, const mcpauth_intros
     mcpauth_strbuf body = MCPAUTH_STRBUF_INIT;
     mcpauth_http_request req;
     mcpauth_status st = build_request(cfg, token, length, &body, &req, err);
-    introspection_call *call = st == MCPAUTH_OK ? malloc(sizeof *call) : NULL;
+    introspection_call *call = st == MCPAUTH_OK ? calloc(1, sizeof *call) : NULL;
+    if (call && !(call->token = strndup(token, length))) {
+        free(call);
+        call = NULL;
+    }
     if (st == MCPAUTH_OK && !call)
         st = mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
     if (st == MCPAUTH_OK) {
+        call->length = strlen(call->token);
         call->cb = cb;
         call->data = data;
         st = mcpauth_http_async_start(http, &req, on_response, call, err);
         if (st != MCPAUTH_OK)
-            free(call);
+            call_free(call);
     }
     mcpauth_strbuf_free(&body); /* wipes the token */
     return st;
@@ -145,8 +191,15 @@ mcpauth_status mcpauth_introspect_sync(const mcpauth_http_options *opts,
         return mcpauth_error_prefix(err, "introspection failed");
 
     json_object *doc = NULL;
-    if (classify_response(&resp, out, &doc, err) == MCPAUTH_INTROSPECTION_FAILED)
+    if (classify_response(&resp, out, &doc, err) == MCPAUTH_INTROSPECTION_FAILED) {
+        char *copy = strndup(token, length);
+        if (copy) {
+            redact_token(err->message, sizeof err->message, copy, strlen(copy));
+            explicit_bzero(copy, strlen(copy));
+            free(copy);
+        }
         st = err->status;
+    }
     mcpauth_http_response_free(&resp);
     if (st == MCPAUTH_OK && raw)
         *raw = doc;

@@ -174,6 +174,10 @@ static const bad_answer bad_answers[] = {
     {200, "[true]", "introspection response is not a JSON object"},
     {200, "{\"sub\":\"alice\"}", "has no boolean active (RFC 7662 §2.2)"},
     {200, "{\"active\":\"true\"}", "has no boolean active (RFC 7662 §2.2)"},
+    /* An endpoint that echoes the token: the message names it, never shows it. */
+    {400, "bad token " TOKEN, "HTTP 400 Bad Request (body: bad token [token])"},
+    {400, "{\"error\":\"invalid_request\",\"error_description\":\"no such token " TOKEN "\"}",
+     "invalid_request: no such token [token]"},
 };
 
 START_TEST(sync_bad_answers)
