@@ -45,6 +45,7 @@ enum {
     OPT_ALLOWED_ORIGIN,
     OPT_ALLOWED_HOST,
     OPT_WORKERS,
+    OPT_INSTANCE_ID,
     OPT_MAX_HEADER_BYTES,
     OPT_MAX_BODY_BYTES,
     OPT_MAX_CONNECTIONS,
@@ -141,6 +142,8 @@ static const cmd_option token_options[] = {
 
 static const cmd_option server_options[] = {
     {"workers", 'w', "N", OPT_WORKERS, "worker processes (default 1)"},
+    {"instance-id", 0, "LABEL", OPT_INSTANCE_ID,
+     "this server's name in a fleet ([a-z0-9], at most 8): MCP session ids start with it"},
     {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
     {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
     {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions, shared by the workers (10000)"},
@@ -448,6 +451,12 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("max-children", arg, 0, 100000, &c->backend.max_children);
     case OPT_SESSION_IDLE_TIMEOUT:
         return set_seconds("session-idle-timeout", arg, &c->mcp.session_idle_seconds);
+    case OPT_INSTANCE_ID:
+        if (!mcpauth_mcp_instance_valid(arg))
+            return cmd_usage_error(&serve_spec, "--instance-id: not 1 to %d of [a-z0-9]",
+                                   MCPAUTH_MCP_INSTANCE_MAX);
+        c->instance_id = arg;
+        return 0;
     case OPT_WORKERS:
         if (cmd_parse_long(&serve_spec, "workers", arg, 1, 256, &value) != 0)
             return 2;

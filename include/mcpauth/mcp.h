@@ -93,6 +93,20 @@ void mcpauth_mcp_config_init(mcpauth_mcp_config *config);
  * when too large or the memory cannot be mapped. */
 mcpauth_mcp_sessions *mcpauth_mcp_sessions_new(size_t max_sessions, int64_t idle_seconds);
 
+/* The longest instance label of mcpauth_mcp_sessions_set_instance(). */
+#define MCPAUTH_MCP_INSTANCE_MAX 8
+
+/* Whether label can name an instance: 1 to MCPAUTH_MCP_INSTANCE_MAX
+ * characters of [a-z0-9]. */
+bool mcpauth_mcp_instance_valid(const char *label);
+
+/* From now on the table's session ids start with "LABEL-" (the rest stays
+ * random: at least 92 bits), so that a load balancer in front of several
+ * servers routes a session to the one that made it from the id alone, with
+ * no table of its own (mcpauth-serve(1), FLEET). Call it before the workers
+ * fork. False, and nothing changed, when the label is not valid. */
+bool mcpauth_mcp_sessions_set_instance(mcpauth_mcp_sessions *sessions, const char *label);
+
 /* Destroys the table's lock and unmaps it. Call it in the process that made
  * it, once the servers using it are freed and the processes it forked have
  * exited; a forked process just stops using it. NULL is fine. */

@@ -76,6 +76,9 @@ typedef struct mcpauth_serve_config {
     mcpauth_http_server_limits limits;
     mcpauth_http_options http; /* for requests to the authorization server */
     int workers;               /* worker processes; 1 runs in this process */
+    /* This server's name in a fleet: its MCP session ids start with it, so
+     * that the load balancer routes a session back here (NULL: none). */
+    const char *instance_id;
     int64_t shutdown_timeout_seconds;
     mcpauth_log_format log_format;
     FILE *log; /* where log lines go (stderr) */

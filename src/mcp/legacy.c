@@ -58,18 +58,6 @@ char *mcpauth_mcp_legacy_message_event(const char *json, size_t json_length, siz
     return event;
 }
 
-static bool is_session_id(const char *text, size_t length)
-{
-    if (length != MCPAUTH_MCP_SESSION_ID_LENGTH)
-        return false;
-    for (size_t i = 0; i < length; i++) {
-        char c = text[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 bool mcpauth_mcp_legacy_query_session(const char *query,
                                       char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
 {
@@ -78,7 +66,7 @@ bool mcpauth_mcp_legacy_query_session(const char *query,
         size_t length = strcspn(p, "&");
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             size_t n = strlen(names[i]);
-            if (length >= n && strncmp(p, names[i], n) == 0 && is_session_id(p + n, length - n)) {
+            if (length >= n && strncmp(p, names[i], n) == 0 && mcpauth__session_id_valid(p + n, length - n)) {
                 memcpy(out, p + n, MCPAUTH_MCP_SESSION_ID_LENGTH);
                 out[MCPAUTH_MCP_SESSION_ID_LENGTH] = '\0';
                 return true;

@@ -90,7 +90,7 @@ const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length);
  * memory that other processes change, so nothing outside session.c points
  * into it; changes go through the calls below, by id. */
 typedef struct mcpauth__session {
-    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];           /* lowercase hex */
+    char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];           /* [instance "-"] lowercase hex */
     char protocol_version[MCPAUTH__SESSION_VERSION_SIZE]; /* negotiated */
     char log_level[MCPAUTH__SESSION_LOG_LEVEL_SIZE];      /* "" until logging/setLevel */
     int64_t last_used;
@@ -105,6 +105,11 @@ typedef enum mcpauth__session_status {
 
 /* Every call below takes the table's lock (mcp.h: it may wait briefly for
  * another process) and works on the table whichever process made it. */
+
+/* Whether text[0..length) has the shape of an id the table mints: an
+ * optional instance label ([a-z0-9]) and '-', then lowercase hex, nothing
+ * a URL would need escaped. Says nothing of whether it exists. */
+bool mcpauth__session_id_valid(const char *text, size_t length);
 
 /* Creates a session with a fresh random id bound to subject and client_id
  * (either may be NULL; only their SHA-256 is kept) speaking protocol_version,

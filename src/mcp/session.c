@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -64,6 +65,8 @@ struct mcpauth_mcp_sessions {
     uint32_t count;     /* live sessions */
     uint32_t used;      /* records [0, used) have been handed out before */
     uint32_t free_head; /* a free record below used, plus one; 0: none */
+    /* "LABEL-" every id starts with, or "" (mcpauth_mcp_sessions_set_instance). */
+    char instance[MCPAUTH_MCP_INSTANCE_MAX + 2];
 };
 
 static session_record *records(mcpauth_mcp_sessions *table)
@@ -88,15 +91,21 @@ static size_t hash_id(const char *id)
     return (size_t)hash;
 }
 
-static bool is_session_id(const char *id)
+bool mcpauth__session_id_valid(const char *text, size_t length)
 {
-    if (!id)
+    if (!text || length != MCPAUTH_MCP_SESSION_ID_LENGTH)
         return false;
-    for (size_t i = 0; i < MCPAUTH_MCP_SESSION_ID_LENGTH; i++) {
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-'))
             return false;
     }
-    return id[MCPAUTH_MCP_SESSION_ID_LENGTH] == '\0';
+    return true;
+}
+
+static bool is_session_id(const char *id)
+{
+    return id && mcpauth__session_id_valid(id, strnlen(id, MCPAUTH_MCP_SESSION_ID_LENGTH + 1));
 }
 
 static void copy_text(char *dst, size_t size, const char *src)
@@ -349,18 +358,39 @@ size_t mcpauth__session_sweep(mcpauth_mcp_sessions *table, int64_t now)
     return count;
 }
 
-/* 16 random bytes in lowercase hex: 128 bits from the CSPRNG, all visible
- * ASCII (MCP transports §Session Management: 0x21 to 0x7E). */
-static bool random_id(char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
+bool mcpauth_mcp_instance_valid(const char *label)
+{
+    size_t length = label ? strlen(label) : 0;
+    if (length == 0 || length > MCPAUTH_MCP_INSTANCE_MAX)
+        return false;
+    for (size_t i = 0; i < length; i++) {
+        if (!((label[i] >= 'a' && label[i] <= 'z') || (label[i] >= '0' && label[i] <= '9')))
+            return false;
+    }
+    return true;
+}
+
+bool mcpauth_mcp_sessions_set_instance(mcpauth_mcp_sessions *table, const char *label)
+{
+    if (!mcpauth_mcp_instance_valid(label))
+        return false;
+    snprintf(table->instance, sizeof table->instance, "%s-", label);
+    return true;
+}
+
+/* The instance prefix, then lowercase hex from the CSPRNG to the full
+ * length: at least 92 random bits, all visible ASCII (MCP transports
+ * §Session Management: 0x21 to 0x7E). */
+static bool random_id(const mcpauth_mcp_sessions *table, char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char bytes[MCPAUTH_MCP_SESSION_ID_LENGTH / 2];
+    unsigned char bytes[MCPAUTH_MCP_SESSION_ID_LENGTH];
     if (gnutls_rnd(GNUTLS_RND_RANDOM, bytes, sizeof bytes) != 0)
         return false;
-    for (size_t i = 0; i < sizeof bytes; i++) {
-        out[2 * i] = hex[bytes[i] >> 4];
-        out[2 * i + 1] = hex[bytes[i] & 0x0f];
-    }
+    size_t prefix = strlen(table->instance);
+    memcpy(out, table->instance, prefix);
+    for (size_t i = prefix; i < MCPAUTH_MCP_SESSION_ID_LENGTH; i++)
+        out[i] = hex[bytes[i] & 0x0f];
     out[MCPAUTH_MCP_SESSION_ID_LENGTH] = '\0';
     return true;
 }
@@ -433,7 +463,7 @@ mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, con
     /* Drawn and hashed before taking the lock, to hold it only briefly. */
     char id[MCPAUTH_MCP_SESSION_ID_LENGTH + 1];
     session_owner owner;
-    if (!random_id(id))
+    if (!random_id(table, id))
         return MCPAUTH__SESSION_NO_MEMORY;
     owner_of(subject, client_id, &owner);
     if (!mcpauth__session_lock(table))

@@ -588,6 +588,9 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a table of %zu MCP sessions",
                                  config->mcp.max_sessions);
     }
+    /* Checked by the option's parser already. */
+    if (config->mcp.sessions && config->instance_id)
+        mcpauth_mcp_sessions_set_instance(config->mcp.sessions, config->instance_id);
     mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
                                             : worker_run(config, &resource, false, err);
     if (st == MCPAUTH_OK)

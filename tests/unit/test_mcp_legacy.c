@@ -126,13 +126,18 @@ START_TEST(query_session)
     ck_assert(
         mcpauth_mcp_legacy_query_session("a=1&sessionId=0123456789abcdef0123456789abcdef&b", id));
     ck_assert_str_eq(id, good);
+    /* An instance's label starts its ids (serve --instance-id). */
+    ck_assert(mcpauth_mcp_legacy_query_session("session_id=mcp2-56789abcdef0123456789abcdef", id));
+    ck_assert_str_eq(id, "mcp2-56789abcdef0123456789abcdef");
     const char *bad[] = {NULL,
                          "",
                          "session_id=",
                          "session_id=0123456789abcdef0123456789abcde",
                          "session_id=0123456789abcdef0123456789abcdef0",
                          "session_id=0123456789ABCDEF0123456789abcdef",
-                         "session_id=0123456789abcdef0123456789abcdeg",
+                         "session_id=0123456789abcdef0123456789abcde_",
+                         "session_id=mcp2-56789abcdef0123456789abcd%2",
+                         "session_id=mcp2.56789abcdef0123456789abcdef",
                          "xsession_id=0123456789abcdef0123456789abcdef",
                          "session_id%3D0123456789abcdef0123456789abcdef"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -80,6 +80,38 @@ START_TEST(create_and_find)
 }
 END_TEST
 
+/* A fleet's instance label starts every id, the rest stays random hex; a
+ * bad label is refused and changes nothing. */
+START_TEST(instance_prefix)
+{
+    mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(8, 60);
+    ck_assert_ptr_nonnull(table);
+    mcpauth__session a, b;
+    create(table, "s", "c", T0, &a);
+    ck_assert_ptr_null(strchr(a.id, '-'));
+    static const char *const bad[] = {"", "ABC", "a-b", "a.b", "123456789", "é"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert(!mcpauth_mcp_instance_valid(bad[i]));
+        ck_assert(!mcpauth_mcp_sessions_set_instance(table, bad[i]));
+    }
+    ck_assert(!mcpauth_mcp_instance_valid(NULL));
+    create(table, "s", "c", T0, &b);
+    ck_assert_ptr_null(strchr(b.id, '-'));
+    ck_assert(mcpauth_mcp_sessions_set_instance(table, "mcp2"));
+    create(table, "s", "c", T0, &a);
+    create(table, "s", "c", T0, &b);
+    ck_assert(strncmp(a.id, "mcp2-", 5) == 0 && strncmp(b.id, "mcp2-", 5) == 0);
+    ck_assert_str_ne(a.id, b.id);
+    ck_assert_uint_eq(strspn(a.id + 5, "0123456789abcdef"), MCPAUTH_MCP_SESSION_ID_LENGTH - 5);
+    ck_assert(find(table, a.id, "s", "c", T0));
+    ck_assert(mcpauth_mcp_sessions_set_instance(table, "z0123456"));
+    create(table, "s", "c", T0, &a);
+    ck_assert(strncmp(a.id, "z0123456-", 9) == 0);
+    ck_assert(find(table, b.id, "s", "c", T0));
+    mcpauth_mcp_sessions_free(table);
+}
+END_TEST
+
 START_TEST(anonymous_and_clientless)
 {
     mcpauth_mcp_sessions *table = mcpauth_mcp_sessions_new(10, 60);
@@ -496,6 +528,7 @@ static Suite *mcp_session_suite(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, create_and_find);
     tcase_add_test(tc, anonymous_and_clientless);
+    tcase_add_test(tc, instance_prefix);
     tcase_add_test(tc, long_identities);
     tcase_add_test(tc, expiry_on_find);
     tcase_add_test(tc, touch_and_log_level);
