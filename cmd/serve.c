@@ -34,6 +34,9 @@ enum {
     OPT_CACHE_SIZE,
     OPT_CACHE_TTL,
     OPT_NEGATIVE_TTL,
+    OPT_SHARED_CACHE,
+    OPT_SHARED_CACHE_PASSWORD_FILE,
+    OPT_SHARED_CACHE_TIMEOUT,
     OPT_MAX_INTROSPECTIONS,
     OPT_MAX_INTROSPECTION_QUEUE,
     OPT_STATELESS,
@@ -137,6 +140,12 @@ static const cmd_option token_options[] = {
      "introspection calls out at once, per worker, 0 no limit (32)"},
     {"max-introspection-queue", 0, "N", OPT_MAX_INTROSPECTION_QUEUE,
      "validations waiting for a call slot; beyond, 503 (1024)"},
+    {"shared-cache", 0, "URL", OPT_SHARED_CACHE,
+     "share results with other instances: redis://HOST[:PORT][/DB] or unix:PATH[?db=DB]"},
+    {"shared-cache-password-file", 0, "FILE", OPT_SHARED_CACHE_PASSWORD_FILE,
+     "Redis AUTH password (or MCPAUTH_SHARED_CACHE_PASSWORD)"},
+    {"shared-cache-timeout", 0, "MS", OPT_SHARED_CACHE_TIMEOUT,
+     "slower Redis answers count as Redis down (250)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -271,7 +280,9 @@ typedef struct serve_args {
     mcpauth_string_array env, pass_env;
     char **file_command; /* "backend-command" from the config file, NULL-terminated */
     const char *upstream_header_file;
-    char *upstream_header_text; /* owned, wiped: the lines, split in place */
+    const char *shared_cache_password_file;
+    char *shared_cache_password; /* owned, wiped */
+    char *upstream_header_text;  /* owned, wiped: the lines, split in place */
     size_t upstream_header_length;
     const char *upstream_headers[MAX_UPSTREAM_HEADERS];
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
@@ -436,6 +447,21 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_size("cache-size", arg, 0, 10000000, &c->cache_size);
     case OPT_CACHE_TTL:
         return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
+    case OPT_SHARED_CACHE: {
+        mcpauth_error err = {0};
+        if (mcpauth_shared_cache_check_url(arg, &err) != MCPAUTH_OK)
+            return cmd_usage_error(&serve_spec, "--shared-cache: %s", err.message);
+        c->shared_cache.url = arg;
+        return 0;
+    }
+    case OPT_SHARED_CACHE_PASSWORD_FILE:
+        a->shared_cache_password_file = arg;
+        return 0;
+    case OPT_SHARED_CACHE_TIMEOUT:
+        if (cmd_parse_long(&serve_spec, "shared-cache-timeout", arg, 1, 60000, &value) != 0)
+            return 2;
+        c->shared_cache.timeout_ms = (uint64_t)value;
+        return 0;
     case OPT_NEGATIVE_TTL:
         return set_seconds("negative-ttl", arg, &c->negative_ttl_seconds);
     case OPT_MAX_INTROSPECTIONS:
@@ -823,6 +849,24 @@ static const char *login_name(char *buf, size_t size)
     return buf;
 }
 
+/* --shared-cache: its password from a file or the environment, never argv. */
+static int shared_cache_setup(serve_args *a)
+{
+    mcpauth_serve_config *c = &a->config;
+    if (!c->shared_cache.url) {
+        if (a->shared_cache_password_file)
+            return cmd_usage_error(&serve_spec,
+                                   "--shared-cache-password-file needs --shared-cache");
+        return 0;
+    }
+    mcpauth_error err = {0};
+    if (cmd_read_secret(a->shared_cache_password_file, "MCPAUTH_SHARED_CACHE_PASSWORD",
+                        "shared cache password", &a->shared_cache_password, &err) != MCPAUTH_OK)
+        return cmd_fail("serve", &err);
+    c->shared_cache.password = a->shared_cache_password;
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_args a = {0};
@@ -868,6 +912,8 @@ int cmd_serve(int argc, char **argv)
         goto done;
     if ((status = upstream_setup(&a)) != 0)
         goto done;
+    if ((status = shared_cache_setup(&a)) != 0)
+        goto done;
     if (c->dev && !c->dev_issuer.user)
         c->dev_issuer.user = login_name(a.login, sizeof a.login);
     mcpauth_error err = {0};
@@ -888,5 +934,6 @@ done:
     if (a.upstream_header_text) /* split with NULs: wiped by length */
         explicit_bzero(a.upstream_header_text, a.upstream_header_length);
     free(a.upstream_header_text);
+    mcpauth_secret_free(a.shared_cache_password);
     return status;
 }

@@ -18,6 +18,7 @@
 #include "mcpauth/http_server.h"
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
+#include "mcpauth/shared_cache.h"
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
 #include "mcpauth/mcp_tool_policy.h"
@@ -63,6 +64,10 @@ typedef struct mcpauth_serve_config {
     int64_t negative_ttl_seconds;
     size_t max_introspections;      /* calls to the AS out at once, per worker; 0: no limit */
     size_t max_introspection_queue; /* validations waiting for a call slot */
+    /* --shared-cache: results shared with other instances through Redis
+     * (url NULL: none); its resource and lifetimes are filled in from the
+     * options above when a worker starts. */
+    mcpauth_shared_cache_config shared_cache;
 
     mcpauth_mcp_config mcp;
     /* The legacy HTTP+SSE transport (MCP 2024-11-05): its stream and

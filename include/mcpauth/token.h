@@ -49,6 +49,13 @@ mcpauth_status mcpauth_token_info_from_json(json_object *claims, mcpauth_token_i
 mcpauth_status mcpauth_token_info_from_claims(json_object *claims, mcpauth_token_info *out,
                                               mcpauth_error *err);
 
+/* The token as an RFC 7662 §2.2 introspection response ("active": true,
+ * "scope" space-separated, "aud" an array), which
+ * mcpauth_token_info_from_json() reads back to the same info: how a result
+ * travels to a cache other processes share. The caller owns the object; NULL
+ * on allocation failure. */
+json_object *mcpauth_token_info_to_json(const mcpauth_token_info *info);
+
 /* Deep copy; false on allocation failure (out is then zeroed). */
 bool mcpauth_token_info_copy(const mcpauth_token_info *in, mcpauth_token_info *out);
 

@@ -32,6 +32,9 @@ typedef struct flight {
     mcpauth_token_info jwt; /* claims of a verified JWT awaiting introspection */
     bool have_jwt;
     bool queued; /* waiting for an introspection slot */
+    /* The shared cache: asked (so the result goes there too), answered
+     * from it (so it does not), holding its lock for this token. */
+    bool shared_asked, shared_answered, shared_claimed;
     waiter *waiters;
     struct flight *next;
     struct flight *next_queued;
@@ -164,6 +167,11 @@ static void flight_finish(flight *f, backend_result result, const mcpauth_token_
         entry.info = *info; /* the cache copies it */
         mcpauth_token_cache_store(v->cache, &f->key, now, &entry);
     }
+    /* Not the authorization server failing: that is no result to share. */
+    if (f->shared_asked && !f->shared_answered)
+        mcpauth_shared_cache_store(v->config.shared, &f->key,
+                                   result == BACKEND_FAILED ? NULL : &entry, now,
+                                   f->shared_claimed);
 
     *flight_slot(v, &f->key) = f->next;
     waiter *w = f->waiters;
@@ -359,6 +367,57 @@ static bool use_jwt(const mcpauth_validator *v, const char *token, size_t length
     return v->config.mode == MCPAUTH_VALIDATE_AUTO && mcpauth_jwt_looks_like(token, length);
 }
 
+/* ---- the cache other instances share ---- */
+
+/* Whether the authorization server would be asked: what sharing saves. A
+ * JWT verified here costs less than asking Redis. */
+static bool would_introspect(const mcpauth_validator *v, const char *token, size_t length)
+{
+    if (use_jwt(v, token, length))
+        return v->config.introspect_jwt;
+    return v->config.mode != MCPAUTH_VALIDATE_JWT && v->config.introspection.endpoint;
+}
+
+static void start_backend(flight *f)
+{
+    mcpauth_validator *v = f->validator;
+    if (use_jwt(v, f->token, f->length))
+        mcpauth_jwks_cache_get(v->config.jwks, false, on_keys, f);
+    else if (v->config.mode == MCPAUTH_VALIDATE_JWT)
+        flight_finish(f, BACKEND_REJECTED, NULL, "not a JWT (only JWT access tokens are accepted)",
+                      "jwt");
+    else
+        start_introspection(f);
+}
+
+static void on_shared(mcpauth_shared_status status, const mcpauth_token_cache_entry *entry,
+                      void *data)
+{
+    flight *f = data;
+    if (!f->validator) {
+        flight_free(f); /* the validator went away; its waiters were answered then */
+        return;
+    }
+    switch (status) {
+    case MCPAUTH_SHARED_HIT:
+        /* Another instance's result, checked again against this server's
+         * policy like any backend's. */
+        f->shared_answered = true;
+        if (entry->valid)
+            flight_finish(f, BACKEND_ACCEPTED, &entry->info, NULL, entry->validated_by);
+        else
+            flight_finish(f, BACKEND_REJECTED, NULL, entry->reason, entry->validated_by);
+        return;
+    case MCPAUTH_SHARED_CLAIMED:
+        f->shared_claimed = true;
+        break;
+    case MCPAUTH_SHARED_MISS:
+    case MCPAUTH_SHARED_DOWN:
+        break;
+    }
+    start_backend(f);
+}
+
 /* ---- the pipeline ---- */
 
 static void answer_now(mcpauth_validation_outcome outcome, const char *reason,
@@ -444,13 +503,12 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
     f->length = length;
     f->waiters = queued;
     *slot = f;
-    if (use_jwt(v, token, length))
-        mcpauth_jwks_cache_get(v->config.jwks, false, on_keys, f);
-    else if (v->config.mode == MCPAUTH_VALIDATE_JWT)
-        flight_finish(f, BACKEND_REJECTED, NULL, "not a JWT (only JWT access tokens are accepted)",
-                      "jwt");
-    else
-        start_introspection(f);
+    if (v->config.shared && would_introspect(v, token, length)) {
+        f->shared_asked = true;
+        mcpauth_shared_cache_find(v->config.shared, &key, on_shared, f);
+        return;
+    }
+    start_backend(f);
 }
 
 void mcpauth_validator_stats_get(const mcpauth_validator *v, mcpauth_validator_stats *out)

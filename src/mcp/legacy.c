@@ -66,7 +66,8 @@ bool mcpauth_mcp_legacy_query_session(const char *query,
         size_t length = strcspn(p, "&");
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             size_t n = strlen(names[i]);
-            if (length >= n && strncmp(p, names[i], n) == 0 && mcpauth__session_id_valid(p + n, length - n)) {
+            if (length >= n && strncmp(p, names[i], n) == 0 &&
+                mcpauth__session_id_valid(p + n, length - n)) {
                 memcpy(out, p + n, MCPAUTH_MCP_SESSION_ID_LENGTH);
                 out[MCPAUTH_MCP_SESSION_ID_LENGTH] = '\0';
                 return true;

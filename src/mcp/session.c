@@ -381,7 +381,8 @@ bool mcpauth_mcp_sessions_set_instance(mcpauth_mcp_sessions *table, const char *
 /* The instance prefix, then lowercase hex from the CSPRNG to the full
  * length: at least 92 random bits, all visible ASCII (MCP transports
  * §Session Management: 0x21 to 0x7E). */
-static bool random_id(const mcpauth_mcp_sessions *table, char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
+static bool random_id(const mcpauth_mcp_sessions *table,
+                      char out[MCPAUTH_MCP_SESSION_ID_LENGTH + 1])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char bytes[MCPAUTH_MCP_SESSION_ID_LENGTH];

@@ -66,6 +66,36 @@ static void render_latency(mcpauth_strbuf *sb, const mcpauth_validator_stats *s)
                            s->latency_sum_seconds, (unsigned long long)cumulative);
 }
 
+/* --shared-cache: how much the other instances' results saved, and whether
+ * Redis is there (while it is not, every instance validates on its own). */
+static void render_shared(mcpauth_strbuf *sb, const mcpauth_shared_cache *shared)
+{
+    mcpauth_shared_cache_stats s;
+    mcpauth_shared_cache_stats_get(shared, &s);
+    mcpauth_strbuf_appendf(
+        sb,
+        "# HELP mcpauth_shared_cache_hits_total Validations answered by another instance's "
+        "result.\n"
+        "# TYPE mcpauth_shared_cache_hits_total counter\n"
+        "mcpauth_shared_cache_hits_total %llu\n"
+        "# HELP mcpauth_shared_cache_misses_total Validations the shared cache could not answer.\n"
+        "# TYPE mcpauth_shared_cache_misses_total counter\n"
+        "mcpauth_shared_cache_misses_total %llu\n"
+        "# HELP mcpauth_shared_cache_waits_total Validations that waited for another instance's "
+        "result.\n"
+        "# TYPE mcpauth_shared_cache_waits_total counter\n"
+        "mcpauth_shared_cache_waits_total %llu\n"
+        "# HELP mcpauth_shared_cache_errors_total Redis answers late or wrong, connections lost "
+        "or refused.\n"
+        "# TYPE mcpauth_shared_cache_errors_total counter\n"
+        "mcpauth_shared_cache_errors_total %llu\n"
+        "# HELP mcpauth_shared_cache_up Whether Redis is connected now.\n"
+        "# TYPE mcpauth_shared_cache_up gauge\n"
+        "mcpauth_shared_cache_up %d\n",
+        (unsigned long long)s.hits, (unsigned long long)s.misses, (unsigned long long)s.waits,
+        (unsigned long long)s.errors, s.up ? 1 : 0);
+}
+
 char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx)
 {
     static const char *const classes[MCPAUTH__SERVE_STATUS_CLASSES] = {"1xx", "2xx", "3xx",
@@ -135,6 +165,8 @@ char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx)
                                "mcpauth_jwks_fetch_failures_total %llu\n",
                                (unsigned long long)j.fetches, (unsigned long long)j.fetch_failures);
     }
+    if (ctx->shared)
+        render_shared(&sb, ctx->shared);
     mcpauth_strbuf_appends(&sb, "# HELP mcpauth_http_limit_hits_total Times an HTTP connection "
                                 "limit acted (--max-output-buffer, --write-timeout, file "
                                 "descriptors).\n"

@@ -60,6 +60,8 @@ static void finish(mcpauth__serve_context *ctx)
      * connections go away; then the rest closes. */
     mcpauth_validator_free(ctx->validator);
     ctx->validator = NULL;
+    mcpauth_shared_cache_free(ctx->shared); /* after the validator: see validator.h */
+    ctx->shared = NULL;
     mcpauth_jwks_cache_free(ctx->jwks);
     ctx->jwks = NULL;
     mcpauth_http_server_close(ctx->server, NULL, NULL);
@@ -106,6 +108,7 @@ static void on_signal(uv_signal_t *handle, int signum)
     uv_timer_start(&ctx->shutdown_timer, on_drain_check, 0, DRAIN_POLL_MS);
 }
 
+/* Server events of the backend and the shared cache, into our log. */
 static void on_backend_log(const char *level, const char *message, void *data)
 {
     mcpauth__serve_log_event(data, level, "%s", message);
@@ -136,6 +139,16 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
         if (!(ctx->jwks = mcpauth_jwks_cache_new(ctx->http, &jc, err)))
             return err->status;
     }
+    if (!config->no_auth && config->shared_cache.url) {
+        mcpauth_shared_cache_config sc = config->shared_cache;
+        sc.resource = config->resource;
+        sc.ttl_seconds = config->cache_ttl_seconds;
+        sc.negative_ttl_seconds = config->negative_ttl_seconds;
+        sc.log = on_backend_log;
+        sc.log_data = config;
+        if (!(ctx->shared = mcpauth_shared_cache_new(ctx->loop, &sc, err)))
+            return mcpauth_error_prefix(err, "--shared-cache");
+    }
     if (!config->no_auth) {
         mcpauth_validator_config vc = {
             .policy =
@@ -156,6 +169,7 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
             .negative_ttl_seconds = config->negative_ttl_seconds,
             .max_introspections = config->max_introspections,
             .max_introspection_queue = config->max_introspection_queue,
+            .shared = ctx->shared,
         };
         if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
@@ -226,6 +240,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config,
         mcpauth__serve_log_flush(config);
     } else {
         mcpauth_validator_free(ctx.validator);
+        mcpauth_shared_cache_free(ctx.shared);
         mcpauth_jwks_cache_free(ctx.jwks);
         if (ctx.server)
             mcpauth_http_server_close(ctx.server, NULL, NULL);

@@ -340,6 +340,76 @@ static bool copy_list(char *const *in, size_t count, char ***out, size_t *out_co
     return true;
 }
 
+static bool add_member(json_object *obj, const char *key, json_object *value)
+{
+    if (!value || json_object_object_add(obj, key, value) != 0) {
+        json_object_put(value);
+        return false;
+    }
+    return true;
+}
+
+static bool add_text(json_object *obj, const char *key, const char *text)
+{
+    return !text || add_member(obj, key, json_object_new_string(text));
+}
+
+static bool add_time(json_object *obj, const char *key, int64_t seconds)
+{
+    return seconds == 0 || add_member(obj, key, json_object_new_int64(seconds));
+}
+
+/* Scope tokens hold no space (RFC 6749 §3.3), so joining them is exact. */
+static json_object *scope_string(const mcpauth_token_info *info)
+{
+    size_t size = 1;
+    for (size_t i = 0; i < info->scope_count; i++)
+        size += strlen(info->scopes[i]) + 1;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    size_t used = 0;
+    for (size_t i = 0; i < info->scope_count; i++) {
+        size_t n = strlen(info->scopes[i]);
+        if (i > 0)
+            text[used++] = ' ';
+        memcpy(text + used, info->scopes[i], n);
+        used += n;
+    }
+    text[used] = '\0';
+    json_object *value = json_object_new_string(text);
+    free(text);
+    return value;
+}
+
+json_object *mcpauth_token_info_to_json(const mcpauth_token_info *info)
+{
+    json_object *obj = json_object_new_object();
+    json_object *aud = json_object_new_array();
+    bool ok = obj && aud && add_member(obj, "active", json_object_new_boolean(info->active));
+    for (size_t i = 0; ok && i < info->audience_count; i++) {
+        json_object *item = json_object_new_string(info->audiences[i]);
+        ok = item && json_object_array_add(aud, item) == 0;
+        if (!ok)
+            json_object_put(item);
+    }
+    if (ok) {
+        ok = add_member(obj, "aud", aud); /* takes aud, even when it fails */
+        aud = NULL;
+    }
+    ok = ok && add_text(obj, "sub", info->subject) && add_text(obj, "client_id", info->client_id) &&
+         add_text(obj, "username", info->username) && add_text(obj, "iss", info->issuer) &&
+         (info->scope_count == 0 || add_member(obj, "scope", scope_string(info))) &&
+         add_time(obj, "exp", info->expires_at) && add_time(obj, "iat", info->issued_at) &&
+         add_time(obj, "nbf", info->not_before);
+    json_object_put(aud);
+    if (!ok) {
+        json_object_put(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 bool mcpauth_token_info_copy(const mcpauth_token_info *in, mcpauth_token_info *out)
 {
     memset(out, 0, sizeof *out);

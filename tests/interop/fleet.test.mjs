@@ -22,7 +22,7 @@ import { MCPAUTH_BIN, REPO_ROOT, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.m
 import { clientCredentials, registerClientCredentials, textOf } from '../lib/mcp.mjs';
 
 const HAPROXY = process.env.HAPROXY ?? 'haproxy';
-const haveHaproxy = spawnSync(HAPROXY, ['-v']).status === 0;
+const haveHaproxy = spawnSync(HAPROXY, ['-v']).status === 0 && spawnSync('redis-server', ['--version']).status === 0;
 const INSTANCES = 2;
 
 function portFree(port) {
@@ -56,7 +56,7 @@ async function postCounts(dir) {
   return [1, 2].map((i) => posts(dir, `mcp${i}`));
 }
 
-describe('scripts/fleet: HAProxy and two instances', { skip: !haveHaproxy && 'haproxy is not installed' }, () => {
+describe('scripts/fleet: HAProxy, two instances, Redis', { skip: !haveHaproxy && 'haproxy or redis-server is not installed' }, () => {
   let fleet, dir, origin, resource, token, exited;
   const log = [];
 
@@ -65,7 +65,7 @@ describe('scripts/fleet: HAProxy and two instances', { skip: !haveHaproxy && 'ha
     const port = await freeRange();
     origin = `http://127.0.0.1:${port}`;
     resource = `${origin}/mcp`;
-    fleet = spawn(path.join(REPO_ROOT, 'scripts/fleet'), ['--port', String(port), '--dir', dir],
+    fleet = spawn(path.join(REPO_ROOT, 'scripts/fleet'), ['--port', String(port), '--dir', dir, '--token-format', 'opaque'],
       { env: { ...process.env, MCPAUTH_BIN }, stdio: ['ignore', 'pipe', 'pipe'] });
     exited = new Promise((resolve) => fleet.on('exit', (code, signal) => resolve({ code, signal })));
     fleet.stderr.on('data', (d) => log.push(String(d)));
@@ -142,6 +142,35 @@ describe('scripts/fleet: HAProxy and two instances', { skip: !haveHaproxy && 'ha
     }
     const after = await postCounts(dir);
     for (const i of [0, 1]) assert.ok(after[i] - before[i] >= 5, `instance ${i + 1} served ${after[i] - before[i]} of 20`);
+  });
+
+  test('a fresh opaque token: 50 concurrent calls through HAProxy, one introspection for the fleet', async () => {
+    const client = await registerClientCredentials(origin, 'fleet burst');
+    const fresh = (await clientCredentials(`${origin}/token`, client, { resource })).access_token;
+    assert.equal(fresh.split('.').length, 1, 'opaque');
+    const introspections = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 600)); // the issuer's log is written every 200 ms
+      return accessLog(dir, 'issuer').filter((l) => l.startsWith('POST /introspect ')).length;
+    };
+    const before = await introspections();
+    const counts = await postCounts(dir);
+    const statuses = await Promise.all(Array.from({ length: 50 }, async () => {
+      const r = await fetch(resource, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${fresh}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+          'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'hello_world',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hello_world', arguments: {},
+          _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+      });
+      await r.text();
+      return r.status;
+    }));
+    assert.deepEqual([...new Set(statuses)], [200]);
+    assert.equal(await introspections() - before, 1, 'introspections at the issuer');
+    const after = await postCounts(dir);
+    for (const i of [0, 1]) assert.ok(after[i] > counts[i], 'both instances served the burst');
   });
 
   test('one instance killed: modern calls go on, its sessions get 404 elsewhere', async () => {

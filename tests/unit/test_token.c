@@ -337,6 +337,43 @@ END_TEST
 
 /* --- copy and free ------------------------------------------------------ */
 
+/* to_json, then from_json: the same info, full or minimal. */
+START_TEST(info_json_round_trip)
+{
+    static const char *const inputs[] = {
+        "{\"active\":true,\"sub\":\"alice\",\"client_id\":\"c\",\"username\":\"al\","
+        "\"iss\":\"" ISSUER "\",\"scope\":\"mcp read\",\"aud\":[\"a\",\"b\"],"
+        "\"exp\":100,\"iat\":50,\"nbf\":40}",
+        "{\"active\":true}",
+        "{\"active\":true,\"scope\":\"one\",\"resource\":\"" RESOURCE "\"}",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        mcpauth_token_info info, back;
+        mcpauth_error err = {0};
+        ck_assert_int_eq(parse_info(inputs[i], &info, &err), MCPAUTH_OK);
+        json_object *json = mcpauth_token_info_to_json(&info);
+        ck_assert_ptr_nonnull(json);
+        ck_assert_int_eq(mcpauth_token_info_from_json(json, &back, &err), MCPAUTH_OK);
+        json_object_put(json);
+        ck_assert(back.active);
+        ck_assert_str_eq(back.subject ? back.subject : "-", info.subject ? info.subject : "-");
+        ck_assert_str_eq(back.client_id ? back.client_id : "-",
+                         info.client_id ? info.client_id : "-");
+        ck_assert_str_eq(back.username ? back.username : "-", info.username ? info.username : "-");
+        ck_assert_str_eq(back.issuer ? back.issuer : "-", info.issuer ? info.issuer : "-");
+        assert_list(back.scopes, back.scope_count, (const char *const *)info.scopes,
+                    info.scope_count);
+        assert_list(back.audiences, back.audience_count, (const char *const *)info.audiences,
+                    info.audience_count);
+        ck_assert_int_eq(back.expires_at, info.expires_at);
+        ck_assert_int_eq(back.issued_at, info.issued_at);
+        ck_assert_int_eq(back.not_before, info.not_before);
+        mcpauth_token_info_free(&info);
+        mcpauth_token_info_free(&back);
+    }
+}
+END_TEST
+
 START_TEST(info_copy)
 {
     mcpauth_token_info info, copy;
@@ -862,6 +899,7 @@ static Suite *token_suite(void)
     Suite *s = suite_create("token");
     TCase *tc = tcase_create("info");
     tcase_add_test(tc, info_oidc_provider);
+    tcase_add_test(tc, info_json_round_trip);
     tcase_add_test(tc, info_full);
     tcase_add_test(tc, info_inactive);
     tcase_add_test(tc, info_minimal_active);

@@ -79,6 +79,7 @@ export async function startAuthServer(options = {}) {
     insertedWellKnown = true,
     resources = {},
     config: extra = {},
+    use = [], // Koa middleware run before the provider's own (e.g. to count calls)
   } = options;
   if (issuerPath && (!issuerPath.startsWith('/') || issuerPath.endsWith('/'))) {
     throw new TypeError("issuerPath must look like '/tenant1'");
@@ -125,6 +126,7 @@ export async function startAuthServer(options = {}) {
   for (const [k, v] of Object.entries(extra)) if (k !== 'features') config[k] = v;
 
   const provider = new Provider(issuer, config);
+  for (const fn of use) provider.use(fn); // before callback(): Koa composes there
   const callback = provider.callback();
 
   if (!issuerPath) {
