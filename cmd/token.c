@@ -311,6 +311,37 @@ static int choose_issuer(const token_args *a, token_state *s)
     return 0;
 }
 
+/* RFC 9728 / MCP: an MCP server names its authorization servers in its
+ * protected-resource metadata. Credentials saved in a file are bound to the
+ * issuer they came from; when a --resource now names another authorization
+ * server, they must not be used (MCP 2026-07-28 Client Registration
+ * §Authorization Server Binding): refused before anything is sent to either
+ * server. A resource without metadata (not an MCP server, unreachable) only
+ * earns a warning: the credentials still go to their own issuer alone. */
+static int check_resources(const token_args *a, const token_state *s)
+{
+    const char *file = s->creds.issuer ? a->client.credentials_file : a->refresh_token_file;
+    const char *bound =
+        s->creds.issuer ? s->creds.issuer : mcpauth_oauth_token_file_member(&s->saved, "issuer");
+    if (!bound)
+        return 0;
+    for (size_t i = 0; i < a->resource_count; i++) {
+        mcpauth_resource_metadata prm = {0};
+        mcpauth_error err = {0};
+        int status = 0;
+        if (mcpauth_discover_resource(&a->http, a->resources[i], &prm, &err) != MCPAUTH_OK)
+            cmd_warn("token", "cannot confirm that %s still uses %s: %s", a->resources[i], bound,
+                     err.message);
+        else if (!mcpauth_resource_metadata_names_issuer(&prm, bound))
+            status = cmd_client_check_issuer("token", file, bound, prm.metadata_url,
+                                             prm.authorization_server, MCPAUTH_ELOCAL);
+        mcpauth_resource_metadata_free(&prm);
+        if (status != 0)
+            return status;
+    }
+    return 0;
+}
+
 /* Settles the client id, secret and authentication method. */
 static int choose_client(const token_args *a, token_state *s)
 {
@@ -553,6 +584,8 @@ static int run(token_args *a)
     int status = load_files(a, &s);
     if (status == 0)
         status = choose_issuer(a, &s);
+    if (status == 0)
+        status = check_resources(a, &s);
     if (status == 0)
         status = choose_client(a, &s);
     if (status == 0) {

@@ -843,3 +843,112 @@ describe('authorization code', () => {
     assert.match(r.stderr, /warning: cannot open a browser/);
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// Issuer binding (MCP 2026-07-28 Client Registration §Authorization Server Binding): the
+// credentials in a file belong to the issuer that issued them; a --resource whose metadata
+// names another authorization server must not get them used.
+
+/** A protected MCP server whose RFC 9728 metadata names `servers` (401 on anything else). */
+async function startResource(servers) {
+  const srv = await startHttpServer(async (req, res) => {
+    await readBody(req);
+    if (req.method === 'GET' && req.url === '/.well-known/oauth-protected-resource/mcp') {
+      sendJson(res, 200, { resource: srv.url('/mcp'), authorization_servers: servers() });
+      return;
+    }
+    res.writeHead(401, {
+      'www-authenticate': `Bearer resource_metadata="${srv.url('/.well-known/oauth-protected-resource/mcp')}"`,
+    });
+    res.end();
+  });
+  return srv;
+}
+
+/** A server that only counts what it gets: the authorization server that must hear nothing. */
+async function startCounter() {
+  const srv = await startHttpServer(async (req, res) => {
+    srv.requests.push(`${req.method} ${req.url}`);
+    await readBody(req);
+    sendJson(res, 404, { error: 'not_found' });
+  });
+  srv.requests = [];
+  return srv;
+}
+
+describe('issuer binding', () => {
+  test('-c from issuer A, --resource naming B: exit 5 saying how to register again, nothing sent to A or B', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const rs = await startResource(() => [b.origin]);
+    t.after(() => rs.stop());
+    const creds = credentials(tmpDir(), a.origin);
+    for (const grant of [['-g', 'client_credentials'], ['-g', 'authorization_code', '--wait-timeout', '1']]) {
+      const r = await run(['token', '-c', creds, ...grant, '--resource', rs.url('/mcp')]);
+      assertExit(r, 5);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.equal(lines[0], `mcpauth token: ${creds} was registered at ${a.origin}, but `
+        + `${rs.url('/.well-known/oauth-protected-resource/mcp')} names "${b.origin}" as the authorization `
+        + 'server: client credentials are bound to the server that issued them; register again: '
+        + `mcpauth register --issuer "${b.origin}" -o ${creds} --force`);
+      assert.equal(r.stdout, '');
+      assertNoSecrets(r.stderr);
+    }
+    assert.deepEqual(b.requests, []);
+    assert.deepEqual(a.tokens, []);
+  });
+
+  test('a refresh token file from issuer A is bound the same way', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const rs = await startResource(() => [b.origin]);
+    t.after(() => rs.stop());
+    const saved = writePrivate(path.join(tmpDir(), 'tok.json'), {
+      refresh_token: REFRESH_TOKEN, issuer: a.origin, client_id: 'pub',
+    });
+    const r = await run(['token', '--refresh-token-file', saved, '--auth-method', 'none', '--resource', rs.url('/mcp')]);
+    assertExit(r, 5);
+    assert.match(r.stderr, /tok\.json was registered at .* register again: mcpauth register --issuer/);
+    assert.deepEqual(b.requests, []);
+    assert.deepEqual(a.tokens, []);
+  });
+
+  test('a resource that still names issuer A (among others) gets the token as before', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const rs = await startResource(() => ['https://other-as.example', `${a.origin}/`]);
+    t.after(() => rs.stop());
+    const creds = credentials(tmpDir(), a.origin);
+    const r = await run(['token', '-c', creds, '-g', 'client_credentials', '--resource', rs.url('/mcp')]);
+    assertExit(r, 0);
+    assert.equal(r.stdout, `${ACCESS_TOKEN}\n`);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(a.tokens[0].form.getAll('resource'), [rs.url('/mcp')]);
+  });
+
+  test('a resource without metadata only earns a warning; the credentials still go to A alone', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const creds = credentials(tmpDir(), a.origin);
+    const r = await run(['token', '-c', creds, '-g', 'client_credentials', '--resource', MCP]);
+    assertExit(r, 0);
+    assert.match(r.stderr, /^mcpauth token: warning: cannot confirm that http:\/\/127\.0\.0\.1:9\/mcp still uses http:\/\/127\.0\.0\.1:\d+: /);
+    assert.equal(a.tokens.length, 1);
+  });
+
+  test('--client-id and --issuer without a file: nothing saved to bind, no discovery', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const r = await run(['token', '--issuer', a.origin, '--client-id', 'pub', '--auth-method', 'none',
+      '-g', 'client_credentials', '--resource', b.url('/mcp')]);
+    assertExit(r, 0);
+    assert.deepEqual(b.requests, []);
+  });
+});
