@@ -952,3 +952,27 @@ describe('issuer binding', () => {
     assert.deepEqual(b.requests, []);
   });
 });
+
+describe('a Client ID Metadata Document client', () => {
+  test('--client-id https://... (public, PKCE) completes the authorization code flow at an AS that supports CIMD', async (t) => {
+    const as = await startAS({ metadata: { client_id_metadata_document_supported: true } });
+    t.after(() => as.stop());
+    const port = await freePort();
+    const redirectUri = `http://127.0.0.1:${port}/callback`;
+    const clientId = 'https://app.example/oauth/client.json';
+    const flow = await startToken(['--issuer', as.origin, '--client-id', clientId, '-g', 'authorization_code',
+      '--redirect-uri', redirectUri]);
+    assert.ok(flow.url, flow.stderr());
+    assert.equal(flow.params.get('client_id'), clientId);
+    assert.equal(flow.params.get('code_challenge_method'), 'S256');
+    await redirect(redirectUri, { code: 'cimd-code', state: flow.params.get('state') });
+    const r = await flow.result;
+    assertExit(r, 0);
+    assert.equal(r.stdout, `${ACCESS_TOKEN}\n`);
+    const [req] = as.tokens;
+    assert.equal(req.headers.authorization, undefined);
+    assert.equal(req.form.get('client_id'), clientId);
+    assert.equal(req.form.get('client_secret'), null);
+    assert.equal(s256(req.form.get('code_verifier')), flow.params.get('code_challenge'));
+  });
+});
