@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mcpauth/client_metadata.h"
 #include "mcpauth/discovery.h"
@@ -86,6 +87,11 @@ void mcpauth_oauth_cimd_check_url(mcpauth_oauth_cimd_check_report *r, const char
      * so "HTTPS://" would be a different, non-https-looking identifier. */
     if (strncmp(url, "https://", 8) == 0)
         report(r, "https", PASS, "the client id is an https URL");
+    else if (strncasecmp(url, "https://", 8) == 0)
+        report(r, "https", FAIL,
+               "%s: write the scheme in lower case; servers that normalise the URL they "
+               "fetch would no longer find it equal to the client_id",
+               quoted);
     else
         report(r, "https", FAIL,
                "%s is not an https:// URL (draft §3: the client id MUST use https)", quoted);
@@ -161,13 +167,19 @@ static const char *const document_checks[] = {"client-id",   "auth-method",   "n
 static void check_client_id(mcpauth_oauth_cimd_check_report *r, const char *url, json_object *doc)
 {
     char want[MCPAUTH_URL_QUOTE_SIZE], got[MCPAUTH_URL_QUOTE_SIZE];
-    const char *client_id = mcpauth_json_string(doc, "client_id");
+    json_object *member = NULL;
+    json_object_object_get_ex(doc, "client_id", &member);
+    const char *client_id =
+        json_object_is_type(member, json_type_string) ? json_object_get_string(member) : NULL;
     mcpauth_url_quote(url, want, sizeof want);
     if (!client_id)
         report(r, "client-id", FAIL, "no client_id string (it must be %s)", want);
     /* Draft §4.1: simple string comparison (RFC 3986 §6.2.1), no
-     * normalisation: a trailing '/' or an upper-case host is another id. */
-    else if (strcmp(client_id, url) != 0)
+     * normalisation: a trailing '/' or an upper-case host is another id.
+     * By length too: a JSON string may hold a NUL ("\u0000") after a
+     * matching prefix. */
+    else if ((size_t)json_object_get_string_len(member) != strlen(url) ||
+             memcmp(client_id, url, strlen(url)) != 0)
         report(r, "client-id", FAIL, "client_id %s is not the document's URL %s byte for byte",
                mcpauth_url_quote(client_id, got, sizeof got), want);
     else

@@ -143,7 +143,7 @@ describe('command line', () => {
       '--application-type', '--contact', '--client-uri', '--logo-uri', '--tos-uri', '--policy-uri',
       '--jwks-uri', '--software-id', '--software-version', '--software-statement-file', '--metadata',
       '--initial-access-token-file', '--output', '--force', '--format', '--show', '--update',
-      '--delete', '--issuer', '--resource', '--registration-endpoint', '--timeout', '--cacert',
+      '--delete', '--cimd', '--check-cimd', '--issuer', '--resource', '--registration-endpoint', '--timeout', '--cacert',
       '--insecure', '--allow-http', '--verbose', '--help',
     ];
     for (const o of options) {

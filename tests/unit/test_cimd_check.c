@@ -242,6 +242,10 @@ static const struct {
     {"{\"client_name\": \"A\", \"redirect_uris\": [\"https://app.example/cb\"], "
      "\"token_endpoint_auth_method\": \"none\"}",
      {"client-id", NULL}},
+    /* a NUL after the matching prefix */
+    {"{\"client_id\": \"" URL "\\u0000.evil\", \"client_name\": \"A\", \"redirect_uris\": "
+     "[\"https://app.example/cb\"], \"token_endpoint_auth_method\": \"none\"}",
+     {"client-id", NULL}},
     {"{\"client_id\": \"" URL "\", \"client_name\": \"A\", \"redirect_uris\": "
      "[\"https://app.example/cb\"]}",
      {"auth-method", NULL}},
@@ -297,7 +301,10 @@ START_TEST(document_secret_never_echoed)
 {
     seen s;
     mcpauth_oauth_cimd_check_report r = report_into(&s);
-    json_object *doc = doc_from(doc_cases[8].doc);
+    size_t with_secret = 0;
+    while (!strstr(doc_cases[with_secret].doc, "s3cret-value"))
+        with_secret++;
+    json_object *doc = doc_from(doc_cases[with_secret].doc);
     mcpauth_oauth_cimd_check_document(&r, URL, doc);
     for (size_t i = 0; i < s.count; i++)
         ck_assert_ptr_null(strstr(s.details[i], "s3cret-value"));
