@@ -76,7 +76,7 @@ static const cmd_option cimd_options[] = {
     {"cimd", 0, "URL", OPT_CIMD,
      "write the Client ID Metadata Document to host at URL instead of registering"},
     {"check-cimd", 0, "URL", OPT_CHECK_CIMD,
-     "check the document hosted at URL against --issuer's metadata, one line a check"},
+     "check the document hosted at URL with --issuer's (or --resource's AS's) metadata"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -130,7 +130,8 @@ static const cmd_spec register_spec = {
     .usage = "(--issuer URL | --resource MCP_URL | --registration-endpoint URL) [OPTIONS]\n"
              "       mcpauth register (--show | --update | --delete) FILE [OPTIONS]\n"
              "       mcpauth register --cimd URL [METADATA OPTIONS] [-o FILE]\n"
-             "       mcpauth register --check-cimd URL --issuer URL [OPTIONS]",
+             "       mcpauth register --check-cimd URL (--issuer URL | --resource MCP_URL) "
+             "[OPTIONS]",
     .summary = "Registers an OAuth client with an authorization server by dynamic client\n"
                "registration (RFC 7591), finding the registration endpoint by RFC 8414 /\n"
                "OpenID discovery, and reads, updates or deletes it later (RFC 7592).\n"
@@ -300,9 +301,10 @@ static int check_cimd_combination(const register_args *a, int endpoints)
                                "--cimd writes a document and registers nowhere: do not give "
                                "--issuer, --resource or --registration-endpoint (check the hosted "
                                "document with --check-cimd URL --issuer URL)");
-    if (a->mode == MODE_CHECK_CIMD && (!a->issuer || endpoints != 1))
-        return cmd_usage_error(&register_spec, "--check-cimd needs --issuer URL: the "
-                                               "authorization server that will fetch the document");
+    if (a->mode == MODE_CHECK_CIMD && (a->registration_endpoint || endpoints != 1))
+        return cmd_usage_error(&register_spec,
+                               "--check-cimd needs --issuer URL, or --resource MCP_URL to find "
+                               "it: the authorization server that will fetch the document");
     if (a->mode == MODE_CHECK_CIMD && (a->meta_given || a->output || a->force))
         return cmd_usage_error(&register_spec, "--check-cimd checks the hosted document: metadata "
                                                "options, --output and --force go with --cimd");
@@ -310,7 +312,8 @@ static int check_cimd_combination(const register_args *a, int endpoints)
         return cmd_usage_error(&register_spec, "--initial-access-token-file and --format do not "
                                                "apply to --cimd and --check-cimd");
     mcpauth_error err;
-    if (a->issuer && mcpauth_http_check_url(&a->http, a->issuer, &err) != MCPAUTH_OK)
+    const char *endpoint = a->issuer ? a->issuer : a->resource;
+    if (endpoint && mcpauth_http_check_url(&a->http, endpoint, &err) != MCPAUTH_OK)
         return cmd_usage_error(&register_spec, "%s", err.message);
     return 0;
 }
@@ -716,7 +719,7 @@ static int run_check_cimd(register_args *a)
 {
     mcpauth_strbuf failed = MCPAUTH_STRBUF_INIT;
     mcpauth_oauth_cimd_check_report report = {.cb = on_cimd_check, .data = &failed};
-    mcpauth_oauth_cimd_check_run(&a->http, a->manage_file, a->issuer, &report);
+    mcpauth_oauth_cimd_check_run(&a->http, a->manage_file, a->issuer, a->resource, &report);
     printf("%zu passed, %zu failed, %zu skipped\n", report.passed, report.failed, report.skipped);
     int status = 0;
     if (report.failed > 0) {

@@ -82,10 +82,13 @@ void mcpauth_oauth_cimd_check_server(mcpauth_oauth_cimd_check_report *report, js
 
 /* Every check, in order: the URL, "fetch" (GET url answered at all), the
  * response, the document, "as-metadata" (RFC 8414 discovery of issuer, as
- * mcpauth_discover_issuer() does) and the server checks. Failures are
- * reported as checks, never returned. Blocks. */
+ * mcpauth_discover_issuer() does; with issuer NULL, of the first
+ * authorization server resource_url's RFC 9728 metadata names, as an MCP
+ * client finds it) and the server checks. Failures are reported as checks,
+ * never returned. Blocks. */
 void mcpauth_oauth_cimd_check_run(const mcpauth_http_options *opts, const char *url,
-                                  const char *issuer, mcpauth_oauth_cimd_check_report *report);
+                                  const char *issuer, const char *resource_url,
+                                  mcpauth_oauth_cimd_check_report *report);
 
 /* For a document about to be written for url: sets client_id to url and
  * token_endpoint_auth_method to "none" where doc has neither (RFC 7591's

@@ -424,20 +424,30 @@ static json_object *fetch(const mcpauth_http_options *opts, const char *url,
 }
 
 void mcpauth_oauth_cimd_check_run(const mcpauth_http_options *opts, const char *url,
-                                  const char *issuer, mcpauth_oauth_cimd_check_report *r)
+                                  const char *issuer, const char *resource_url,
+                                  mcpauth_oauth_cimd_check_report *r)
 {
     mcpauth_oauth_cimd_check_url(r, url);
     json_object *doc = fetch(opts, url, r);
     mcpauth_oauth_cimd_check_document(r, url, doc);
 
+    mcpauth_resource_metadata prm = {0};
     mcpauth_as_metadata md = {0};
     mcpauth_error err = {0};
-    if (mcpauth_discover_issuer(opts, issuer, &md, &err) == MCPAUTH_OK)
+    mcpauth_status st = MCPAUTH_OK;
+    if (!issuer) {
+        st = mcpauth_discover_resource(opts, resource_url, &prm, &err);
+        issuer = prm.authorization_server;
+    }
+    if (st == MCPAUTH_OK)
+        st = mcpauth_discover_issuer(opts, issuer, &md, &err);
+    if (st == MCPAUTH_OK)
         report(r, "as-metadata", PASS, "found at %s", md.metadata_url);
     else
         report(r, "as-metadata", FAIL, "%s", err.message);
     mcpauth_oauth_cimd_check_server(r, doc, md.document);
     mcpauth_as_metadata_free(&md);
+    mcpauth_resource_metadata_free(&prm);
     json_object_put(doc);
 }
 

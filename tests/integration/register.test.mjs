@@ -1605,7 +1605,8 @@ describe('client ID metadata documents', () => {
       [['--cimd', url, '--show', 'x.json'], /only one of/],
       [['--cimd', url, '--format', 'json'], /--format do not apply/],
       [['--check-cimd', url], /--check-cimd needs --issuer/],
-      [['--check-cimd', url, '--resource', as.url('/mcp')], /--check-cimd needs --issuer/],
+      [['--check-cimd', url, '--registration-endpoint', as.url('/register')], /--check-cimd needs --issuer/],
+      [['--check-cimd', url, '--issuer', as.origin, '--resource', as.url('/mcp')], /--check-cimd needs --issuer/],
       [['--check-cimd', url, '--issuer', as.origin, '--name', 'x'], /metadata options, --output and --force go with --cimd/],
       [['--check-cimd', url, '--issuer', as.origin, '-o', 'x.json'], /go with --cimd/],
       [['--check-cimd', url, '--issuer', 'http://as.example'], /http/],
@@ -1679,6 +1680,28 @@ describe('client ID metadata documents', () => {
       }
       assert.doesNotMatch(r.stdout + r.stderr, /top-secret-77/, what);
     }
+  });
+
+  test('--check-cimd --resource MCP_URL checks against the authorization server the MCP server names', async (t) => {
+    const docs = await startHttpsDocs(ca, {
+      '/c.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/c.json'))),
+    });
+    t.after(docs.stop);
+    const as = await startCimdAS();
+    t.after(as.stop);
+    const mcp = await startFake({
+      'POST /mcp': (req, res, rec, srv) => {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${srv.url('/.well-known/oauth-protected-resource/mcp')}"` });
+        res.end();
+      },
+      'GET /.well-known/oauth-protected-resource/mcp': (req, res, rec, srv) =>
+        sendJson(res, 200, { resource: srv.url('/mcp'), authorization_servers: [as.origin] }),
+    });
+    t.after(mcp.stop);
+    const r = await run(['register', '--check-cimd', docs.url('/c.json'), '--resource', mcp.url('/mcp'), '--cacert', ca.cacert]);
+    assertExit(r, 0);
+    assert.match(r.stdout, new RegExp(`^PASS as-metadata: found at ${as.url('/.well-known/oauth-authorization-server')}$`, 'm'));
+    assert.match(r.stdout, /^20 passed, 0 failed, 0 skipped$/m);
   });
 
   test('--check-cimd verifies TLS: without --cacert the fetch fails, and later checks are skipped', async (t) => {

@@ -467,7 +467,7 @@ START_TEST(run_against_server)
     mcpauth_oauth_cimd_check_report r = report_into(&s);
     char url[256];
     snprintf(url, sizeof url, "%s", testlib_server_url(srv, "/oauth/client.json"));
-    mcpauth_oauth_cimd_check_run(&opts, url, testlib_server_base(srv), &r);
+    mcpauth_oauth_cimd_check_run(&opts, url, testlib_server_base(srv), NULL, &r);
     /* Only the scheme fails: the test server speaks plain http. */
     static const char *const fails[] = {"https", NULL};
     assert_only_failures(&s, fails);
@@ -477,7 +477,8 @@ START_TEST(run_against_server)
 
     /* Nothing there and no metadata: fetch and as-metadata fail, the rest skip. */
     r = report_into(&s);
-    mcpauth_oauth_cimd_check_run(&opts, "http://127.0.0.1:1/c.json", "http://127.0.0.1:1", &r);
+    mcpauth_oauth_cimd_check_run(&opts, "http://127.0.0.1:1/c.json", "http://127.0.0.1:1", NULL,
+                                 &r);
     ck_assert_int_eq(verdict_of(&s, "fetch"), MCPAUTH_OAUTH_CIMD_CHECK_FAIL);
     ck_assert_int_eq(verdict_of(&s, "as-metadata"), MCPAUTH_OAUTH_CIMD_CHECK_FAIL);
     ck_assert_int_eq(verdict_of(&s, "client-id"), MCPAUTH_OAUTH_CIMD_CHECK_SKIP);
