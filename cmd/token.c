@@ -152,6 +152,7 @@ typedef struct token_state {
     mcpauth_as_metadata md;
     mcpauth_oauth_token_client client;
     const char *issuer; /* as asked, before discovery */
+    char *found_issuer; /* the one a --resource names, when none was given */
     const char *scope;
 } token_state;
 
@@ -161,6 +162,7 @@ static void token_state_free(token_state *s)
     mcpauth_secret_free(s->secret);
     mcpauth_oauth_token_file_free(&s->saved);
     mcpauth_as_metadata_free(&s->md);
+    free(s->found_issuer);
 }
 
 static int on_option(void *ctx, int id, const char *arg)
@@ -299,6 +301,11 @@ static int choose_issuer(const token_args *a, token_state *s)
             return MCPAUTH_ELOCAL;
         }
     }
+    /* Left to find_issuer(): a client with nothing saved may follow the
+     * MCP server to its authorization server. */
+    if (!s->issuer && a->resource_count > 0 && !a->client.credentials_file &&
+        !a->refresh_token_file)
+        return 0;
     if (!s->issuer)
         return cmd_usage_error(&token_spec, "say which authorization server: --issuer URL (%s)",
                                a->client.credentials_file ? "the credentials file names none"
@@ -401,6 +408,34 @@ static int fail_remote(mcpauth_error *err)
     if (err->status == MCPAUTH_EUSAGE)
         err->status = MCPAUTH_EREMOTE;
     return cmd_fail("token", err);
+}
+
+/* No issuer given: the first authorization server the first --resource's
+ * protected-resource metadata names (RFC 9728; MCP Authorization Server
+ * Discovery), as an MCP client finds it. Only for a public client (a Client
+ * ID Metadata Document's, say): a client secret goes only to a server named
+ * on the command line or in the credentials file, never to one a resource
+ * chose. */
+static int find_issuer(const token_args *a, token_state *s)
+{
+    if (s->issuer)
+        return 0;
+    if (s->client.auth != MCPAUTH_CLIENT_AUTH_NONE)
+        return cmd_usage_error(&token_spec,
+                               "say which authorization server: --issuer URL (a client secret is "
+                               "not sent to the one an MCP server names)");
+    mcpauth_resource_metadata prm = {0};
+    mcpauth_error err = {0};
+    mcpauth_status st = mcpauth_discover_resource(&a->http, a->resources[0], &prm, &err);
+    if (st == MCPAUTH_OK && !(s->found_issuer = strdup(prm.authorization_server)))
+        st = mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
+    mcpauth_resource_metadata_free(&prm);
+    if (st == MCPAUTH_OK)
+        st = mcpauth_http_check_url(&a->http, s->found_issuer, &err);
+    if (st != MCPAUTH_OK)
+        return fail_remote(&err);
+    s->issuer = s->found_issuer;
+    return 0;
 }
 
 static int discover(const token_args *a, token_state *s)
@@ -588,6 +623,8 @@ static int run(token_args *a)
         status = check_resources(a, &s);
     if (status == 0)
         status = choose_client(a, &s);
+    if (status == 0)
+        status = find_issuer(a, &s);
     if (status == 0) {
         choose_scope(a, &s);
         status = discover(a, &s);

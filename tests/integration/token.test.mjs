@@ -954,6 +954,40 @@ describe('issuer binding', () => {
 });
 
 describe('a Client ID Metadata Document client', () => {
+  test('no --issuer: a public client follows --resource to the authorization server it names', async (t) => {
+    const as = await startAS({ metadata: { client_id_metadata_document_supported: true } });
+    t.after(() => as.stop());
+    const rs = await startResource(() => [as.origin]);
+    t.after(() => rs.stop());
+    const port = await freePort();
+    const redirectUri = `http://127.0.0.1:${port}/callback`;
+    const clientId = 'https://app.example/oauth/client.json';
+    const flow = await startToken(['--client-id', clientId, '-g', 'authorization_code',
+      '--redirect-uri', redirectUri, '--resource', rs.url('/mcp')]);
+    assert.ok(flow.url, flow.stderr());
+    const u = new URL(flow.url);
+    assert.equal(u.origin + u.pathname, as.url('/authorize'));
+    assert.deepEqual(flow.params.getAll('resource'), [rs.url('/mcp')]);
+    await redirect(redirectUri, { code: 'found-code', state: flow.params.get('state') });
+    const r = await flow.result;
+    assertExit(r, 0);
+    assert.equal(r.stdout, `${ACCESS_TOKEN}\n`);
+    assert.equal(as.tokens[0].form.get('client_id'), clientId);
+  });
+
+  test('no --issuer: a client with a secret is not sent to the server a resource names; no metadata is exit 4', async (t) => {
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const rs = await startResource(() => [b.origin]);
+    t.after(() => rs.stop());
+    let r = await run(['token', '--client-id', 'conf', '-g', 'client_credentials', '--resource', rs.url('/mcp')],
+      { env: { MCPAUTH_CLIENT_SECRET: SECRET } });
+    assertFail(r, 2, /say which authorization server: --issuer URL \(a client secret is not sent to the one an MCP server names\)/);
+    assert.deepEqual(b.requests, []);
+    r = await run(['token', '--client-id', 'pub', '-g', 'client_credentials', '--resource', b.url('/mcp')]);
+    assertFail(r, 4, /not an MCP endpoint/);
+  });
+
   test('--client-id https://... (public, PKCE) completes the authorization code flow at an AS that supports CIMD', async (t) => {
     const as = await startAS({ metadata: { client_id_metadata_document_supported: true } });
     t.after(() => as.stop());
