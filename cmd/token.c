@@ -47,7 +47,8 @@ enum {
 };
 
 static const cmd_option issuer_options[] = {
-    {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
+    {"issuer", 0, "URL", OPT_ISSUER,
+     "the authorization server (default: from -c FILE or --resource)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
