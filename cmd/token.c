@@ -326,6 +326,22 @@ static int choose_issuer(const token_args *a, token_state *s)
  * §Authorization Server Binding): refused before anything is sent to either
  * server. A resource without metadata (not an MCP server, unreachable) only
  * earns a warning: the credentials still go to their own issuer alone. */
+/* A refresh token is bound to its issuer too (RFC 6749 §6); the remedy is
+ * a new grant there, not a credentials file written over the token file. */
+static int refuse_refresh_token(const char *file, const char *bound,
+                                const mcpauth_resource_metadata *prm)
+{
+    char quoted[MCPAUTH_URL_QUOTE_SIZE];
+    mcpauth_url_quote(prm->authorization_server, quoted, sizeof quoted);
+    fprintf(stderr,
+            "mcpauth token: %s holds a refresh token from %s, but %s names %s as the "
+            "authorization server: refresh tokens are bound to the server that issued them; get "
+            "a new grant there: mcpauth token --issuer %s -g authorization_code (with a client "
+            "registered there)\n",
+            file, bound, prm->metadata_url, quoted, quoted);
+    return MCPAUTH_ELOCAL;
+}
+
 static int check_resources(const token_args *a, const token_state *s)
 {
     const char *file = s->creds.issuer ? a->client.credentials_file : a->refresh_token_file;
@@ -341,8 +357,10 @@ static int check_resources(const token_args *a, const token_state *s)
             cmd_warn("token", "cannot confirm that %s still uses %s: %s", a->resources[i], bound,
                      err.message);
         else if (!mcpauth_resource_metadata_names_issuer(&prm, bound))
-            status = cmd_client_check_issuer("token", file, bound, prm.metadata_url,
-                                             prm.authorization_server, MCPAUTH_ELOCAL);
+            status = s->creds.issuer
+                         ? cmd_client_check_issuer("token", file, bound, prm.metadata_url,
+                                                   prm.authorization_server, MCPAUTH_ELOCAL)
+                         : refuse_refresh_token(file, bound, &prm);
         mcpauth_resource_metadata_free(&prm);
         if (status != 0)
             return status;

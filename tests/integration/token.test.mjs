@@ -913,7 +913,8 @@ describe('issuer binding', () => {
     });
     const r = await run(['token', '--refresh-token-file', saved, '--auth-method', 'none', '--resource', rs.url('/mcp')]);
     assertExit(r, 5);
-    assert.match(r.stderr, /tok\.json was registered at .* register again: mcpauth register --issuer/);
+    assert.match(r.stderr, /^mcpauth token: \S+tok\.json holds a refresh token from http:\/\/127\.0\.0\.1:\d+, but \S+ names "http:\/\/127\.0\.0\.1:\d+" as the authorization server: .* get a new grant there: mcpauth token --issuer "http:\/\/127\.0\.0\.1:\d+" -g authorization_code/);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1);
     assert.deepEqual(b.requests, []);
     assert.deepEqual(a.tokens, []);
   });
