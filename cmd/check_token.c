@@ -284,6 +284,9 @@ static int load_credentials(check_args *a, mcpauth_credentials *creds, char **se
 {
     mcpauth_introspection_config *cfg = &a->introspection;
     int status = cmd_client_load("check-token", &a->client, creds);
+    if (status == 0)
+        status = cmd_client_check_issuer("check-token", a->client.credentials_file, creds->issuer,
+                                         "--issuer", a->issuer, MCPAUTH_EUSAGE);
     if (status != 0)
         return status;
     cfg->client_id =

@@ -7,6 +7,7 @@
 #include "mcpauth/fileio.h"
 #include "mcpauth/oauth_token.h"
 #include "mcpauth/secret.h"
+#include "mcpauth/url.h"
 
 const cmd_option cmd_http_options[] = {
     {"timeout", 0, "SECONDS", CMD_OPT_TIMEOUT, "give up on a request after this long (15)"},
@@ -121,6 +122,23 @@ int cmd_client_load(const char *name, const cmd_client_args *client, mcpauth_cre
         return cmd_fail(name, &err);
     cmd_warn_if_shared(name, client->credentials_file, "secrets");
     return 0;
+}
+
+int cmd_client_check_issuer(const char *name, const char *file, const char *bound,
+                            const char *source, const char *issuer, int status)
+{
+    if (!file || !bound || !issuer || mcpauth_url_canonical_equal(bound, issuer))
+        return 0;
+    /* The issuer may come from a remote document: quoted, so that it
+     * cannot write to the terminal. */
+    char quoted[MCPAUTH_URL_QUOTE_SIZE];
+    mcpauth_url_quote(issuer, quoted, sizeof quoted);
+    fprintf(stderr,
+            "mcpauth %s: %s was registered at %s, but %s names %s as the authorization server: "
+            "client credentials are bound to the server that issued them; register again: "
+            "mcpauth register --issuer %s -o %s --force\n",
+            name, file, bound, source, quoted, quoted, file);
+    return status;
 }
 
 int cmd_client_secret(const char *name, const cmd_client_args *client, const char *creds_secret,

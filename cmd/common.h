@@ -63,6 +63,15 @@ int cmd_client_option(const cmd_spec *spec, cmd_client_args *client, int id, con
  * other users can read it); returns 0 or an exit status after printing. */
 int cmd_client_load(const char *name, const cmd_client_args *client, mcpauth_credentials *creds);
 
+/* Saved client credentials belong to the authorization server that issued
+ * them (MCP 2026-07-28 Client Registration §Authorization Server Binding):
+ * when the credentials file file, registered at bound, meets another issuer,
+ * named by source ("--issuer", a configuration file, a resource's
+ * metadata), prints as command name why and how to register again, and
+ * returns status; 0 when they agree or either issuer is unknown. */
+int cmd_client_check_issuer(const char *name, const char *file, const char *bound,
+                            const char *source, const char *issuer, int status);
+
 /* The client secret for an authentication that needs one: from
  * --client-secret-file, else from the credentials file (creds_secret), else
  * from MCPAUTH_CLIENT_SECRET. *secret receives what was read (free with

@@ -1,7 +1,8 @@
 /* mcpauth register: RFC 7591 dynamic client registration with RFC 8414 / MCP
  * discovery, and RFC 7592 read / update / delete driven by the credentials
- * file it writes. Option parsing and printing only; the protocol work is in
- * src/oauth/. */
+ * file it writes; or, instead of registering, a Client ID Metadata Document
+ * written (--cimd) or a hosted one checked (--check-cimd). Option parsing and
+ * printing only; the protocol work is in src/oauth/. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "mcpauth/cimd_check.h"
 #include "mcpauth/client_metadata.h"
 #include "mcpauth/credentials.h"
 #include "mcpauth/discovery.h"
@@ -18,6 +20,7 @@
 #include "mcpauth/json.h"
 #include "mcpauth/registration.h"
 #include "mcpauth/secret.h"
+#include "mcpauth/strbuf.h"
 
 #define METADATA_FILE_MAX (256 * 1024)
 
@@ -49,6 +52,8 @@ enum {
     OPT_OUTPUT,
     OPT_FORCE,
     OPT_FORMAT,
+    OPT_CIMD,
+    OPT_CHECK_CIMD,
 };
 
 static const cmd_option endpoint_options[] = {
@@ -64,6 +69,14 @@ static const cmd_option manage_options[] = {
     {"show", 0, "FILE", OPT_SHOW, "read the registration saved in FILE and refresh FILE"},
     {"update", 0, "FILE", OPT_UPDATE, "replace its metadata, applying the metadata options"},
     {"delete", 0, "FILE", OPT_DELETE, "delete the registration and then FILE"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cmd_option cimd_options[] = {
+    {"cimd", 0, "URL", OPT_CIMD,
+     "write the Client ID Metadata Document to host at URL instead of registering"},
+    {"check-cimd", 0, "URL", OPT_CHECK_CIMD,
+     "check the document hosted at URL with --issuer's (or --resource's AS's) metadata"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -106,6 +119,7 @@ static const cmd_option output_options[] = {
 static const cmd_option_group register_groups[] = {
     {"Where to register (one of)", {endpoint_options}},
     {"Managing a registration (RFC 7592)", {manage_options}},
+    {"Client ID Metadata Documents (instead of registering)", {cimd_options}},
     {"Client metadata (RFC 7591 §2)", {metadata_options}},
     {"Credentials and output", {output_options}},
     {"Connection", {cmd_http_options}},
@@ -114,7 +128,10 @@ static const cmd_option_group register_groups[] = {
 static const cmd_spec register_spec = {
     .name = "register",
     .usage = "(--issuer URL | --resource MCP_URL | --registration-endpoint URL) [OPTIONS]\n"
-             "       mcpauth register (--show | --update | --delete) FILE [OPTIONS]",
+             "       mcpauth register (--show | --update | --delete) FILE [OPTIONS]\n"
+             "       mcpauth register --cimd URL [METADATA OPTIONS] [-o FILE]\n"
+             "       mcpauth register --check-cimd URL (--issuer URL | --resource MCP_URL) "
+             "[OPTIONS]",
     .summary = "Registers an OAuth client with an authorization server by dynamic client\n"
                "registration (RFC 7591), finding the registration endpoint by RFC 8414 /\n"
                "OpenID discovery, and reads, updates or deletes it later (RFC 7592).\n"
@@ -129,10 +146,21 @@ static const cmd_spec register_spec = {
               "  mcpauth register --resource https://mcp.example.com/mcp -o client.json\n"
               "  eval \"$(mcpauth register --issuer https://auth.example.com --format env)\"\n"
               "  mcpauth register --update client.json --redirect-uri https://app.example/cb\n"
-              "  mcpauth register --delete client.json\n",
+              "  mcpauth register --delete client.json\n"
+              "  mcpauth register --cimd https://app.example/client.json "
+              "--redirect-uri http://127.0.0.1:3000/cb -o client.json\n"
+              "  mcpauth register --check-cimd https://app.example/client.json "
+              "--issuer https://auth.example.com\n",
 };
 
-typedef enum { MODE_CREATE, MODE_SHOW, MODE_UPDATE, MODE_DELETE } register_mode;
+typedef enum {
+    MODE_CREATE,
+    MODE_SHOW,
+    MODE_UPDATE,
+    MODE_DELETE,
+    MODE_CIMD,
+    MODE_CHECK_CIMD
+} register_mode;
 typedef enum { FORMAT_DEFAULT, FORMAT_TEXT, FORMAT_JSON, FORMAT_ENV } output_format;
 
 typedef struct register_args {
@@ -141,7 +169,7 @@ typedef struct register_args {
     const char *resource;
     const char *registration_endpoint;
     register_mode mode;
-    const char *manage_file;
+    const char *manage_file; /* or the document's URL with --cimd, --check-cimd */
     int mode_count;
     mcpauth_client_metadata_input meta;
     bool meta_given;
@@ -238,6 +266,10 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_mode(a, MODE_UPDATE, arg);
     case OPT_DELETE:
         return set_mode(a, MODE_DELETE, arg);
+    case OPT_CIMD:
+        return set_mode(a, MODE_CIMD, arg);
+    case OPT_CHECK_CIMD:
+        return set_mode(a, MODE_CHECK_CIMD, arg);
     case OPT_AUTH_METHOD:
         a->meta.token_endpoint_auth_method = arg;
         return check_choice("auth-method", arg, auth_methods);
@@ -261,12 +293,40 @@ static int on_option(void *ctx, int id, const char *arg)
     return cmd_usage_error(&register_spec, "internal error: unhandled option %d", id);
 }
 
+/* --cimd registers nowhere; --check-cimd asks one authorization server. */
+static int check_cimd_combination(const register_args *a, int endpoints)
+{
+    if (a->mode == MODE_CIMD && endpoints)
+        return cmd_usage_error(&register_spec,
+                               "--cimd writes a document and registers nowhere: do not give "
+                               "--issuer, --resource or --registration-endpoint (check the hosted "
+                               "document with --check-cimd URL --issuer URL)");
+    if (a->mode == MODE_CHECK_CIMD && (a->registration_endpoint || endpoints != 1))
+        return cmd_usage_error(&register_spec,
+                               "--check-cimd needs --issuer URL, or --resource MCP_URL to find "
+                               "it: the authorization server that will fetch the document");
+    if (a->mode == MODE_CHECK_CIMD && (a->meta_given || a->output || a->force))
+        return cmd_usage_error(&register_spec, "--check-cimd checks the hosted document: metadata "
+                                               "options, --output and --force go with --cimd");
+    if (a->initial_access_token_file || a->format != FORMAT_DEFAULT)
+        return cmd_usage_error(&register_spec, "--initial-access-token-file and --format do not "
+                                               "apply to --cimd and --check-cimd");
+    mcpauth_error err;
+    const char *endpoint = a->issuer ? a->issuer : a->resource;
+    if (endpoint && mcpauth_http_check_url(&a->http, endpoint, &err) != MCPAUTH_OK)
+        return cmd_usage_error(&register_spec, "%s", err.message);
+    return 0;
+}
+
 /* Checks that the options given make one coherent request. */
 static int check_combination(const register_args *a)
 {
     int endpoints = !!a->issuer + !!a->resource + !!a->registration_endpoint;
     if (a->mode_count > 1)
-        return cmd_usage_error(&register_spec, "give only one of --show, --update and --delete");
+        return cmd_usage_error(&register_spec, "give only one of --show, --update, --delete, "
+                                               "--cimd and --check-cimd");
+    if (a->mode == MODE_CIMD || a->mode == MODE_CHECK_CIMD)
+        return check_cimd_combination(a, endpoints);
     if (a->mode == MODE_CREATE && endpoints != 1)
         return cmd_usage_error(&register_spec,
                                endpoints ? "give only one of --issuer, --resource and "
@@ -305,7 +365,7 @@ static mcpauth_status build_metadata(register_args *a, json_object *base, json_o
     *out = NULL;
     mcpauth_status st = base ? merge_metadata_sources(a, base, err)
                              : mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
-    if (st == MCPAUTH_OK && a->mode == MODE_CREATE)
+    if (st == MCPAUTH_OK && (a->mode == MODE_CREATE || a->mode == MODE_CIMD))
         st = mcpauth_client_metadata_defaults(base, err);
     if (st == MCPAUTH_OK)
         st = mcpauth_client_metadata_set_application_type(base, err);
@@ -571,6 +631,106 @@ static int run_delete(register_args *a)
     return MCPAUTH_OK;
 }
 
+/* The first check that failed, for --cimd's one-line error. */
+typedef struct cimd_failure {
+    const char *name;
+    char detail[512];
+} cimd_failure;
+
+static void on_cimd_failure(const mcpauth_oauth_cimd_check_result *result, void *data)
+{
+    cimd_failure *first = data;
+    if (result->verdict != MCPAUTH_OAUTH_CIMD_CHECK_FAIL || first->name)
+        return;
+    first->name = result->name;
+    snprintf(first->detail, sizeof first->detail, "%s", result->detail);
+}
+
+/* Writes the document to -o FILE (0600, atomically, as credentials are),
+ * or to standard output without -o or with "-". */
+static int write_cimd(const register_args *a, json_object *doc)
+{
+    mcpauth_error err = {0};
+    const char *text = mcpauth_json_pretty(doc);
+    if (!a->output || strcmp(a->output, "-") == 0) {
+        printf("%s\n", text);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "mcpauth register: cannot write to standard output: %s\n",
+                    strerror(errno));
+            return MCPAUTH_ELOCAL;
+        }
+        return 0;
+    }
+    mcpauth_strbuf out = MCPAUTH_STRBUF_INIT;
+    mcpauth_strbuf_appendf(&out, "%s\n", text);
+    mcpauth_status st =
+        mcpauth_strbuf_failed(&out)
+            ? mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory")
+            : mcpauth_file_write_private(a->output, out.data, out.length, a->force, &err);
+    mcpauth_strbuf_free(&out);
+    if (st != MCPAUTH_OK)
+        return cmd_fail("register", &err);
+    printf("Client ID Metadata Document saved to %s.\nServe it at %s as application/json, "
+           "with no redirect.\n",
+           a->output, a->manage_file);
+    return 0;
+}
+
+/* --cimd: the document built as for registering, then judged by the checks
+ * an authorization server applies; refused with the first failing check. */
+static int run_cimd(register_args *a)
+{
+    mcpauth_error err = {0};
+    json_object *doc = NULL, *base = json_object_new_object();
+    /* Filled first, so that client_id leads the document and the options
+     * and --metadata can still override both members. */
+    if (base && mcpauth_oauth_cimd_check_fill(base, a->manage_file, &err) != MCPAUTH_OK) {
+        json_object_put(base);
+        return cmd_fail("register", &err);
+    }
+    if (build_metadata(a, base, &doc, &err) != MCPAUTH_OK)
+        return err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&register_spec, "%s", err.message)
+                                            : cmd_fail("register", &err);
+    cimd_failure first = {0};
+    mcpauth_oauth_cimd_check_report report = {.cb = on_cimd_failure, .data = &first};
+    mcpauth_oauth_cimd_check_url(&report, a->manage_file);
+    mcpauth_oauth_cimd_check_document(&report, a->manage_file, doc);
+    int status = first.name ? cmd_usage_error(&register_spec,
+                                              "--cimd: authorization servers would refuse this "
+                                              "document: %s: %s",
+                                              first.name, first.detail)
+                            : write_cimd(a, doc);
+    json_object_put(doc);
+    return status;
+}
+
+static void on_cimd_check(const mcpauth_oauth_cimd_check_result *result, void *data)
+{
+    mcpauth_strbuf *failed = data;
+    if (result->verdict == MCPAUTH_OAUTH_CIMD_CHECK_FAIL)
+        mcpauth_strbuf_appendf(failed, "%s%s", failed->length ? ", " : "", result->name);
+    printf("%s %s: %s\n", mcpauth_oauth_cimd_check_verdict_name(result->verdict), result->name,
+           result->detail);
+    fflush(stdout);
+}
+
+/* --check-cimd: one line a check; exit 1 when any failed. */
+static int run_check_cimd(register_args *a)
+{
+    mcpauth_strbuf failed = MCPAUTH_STRBUF_INIT;
+    mcpauth_oauth_cimd_check_report report = {.cb = on_cimd_check, .data = &failed};
+    mcpauth_oauth_cimd_check_run(&a->http, a->manage_file, a->issuer, a->resource, &report);
+    printf("%zu passed, %zu failed, %zu skipped\n", report.passed, report.failed, report.skipped);
+    int status = 0;
+    if (report.failed > 0) {
+        fprintf(stderr, "mcpauth register: %zu check%s failed: %s\n", report.failed,
+                report.failed == 1 ? "" : "s", failed.data ? failed.data : "");
+        status = MCPAUTH_ENEGATIVE;
+    }
+    mcpauth_strbuf_free(&failed);
+    return status;
+}
+
 int cmd_register(int argc, char **argv)
 {
     register_args a = {0};
@@ -599,6 +759,12 @@ int cmd_register(int argc, char **argv)
         break;
     case MODE_DELETE:
         status = run_delete(&a);
+        break;
+    case MODE_CIMD:
+        status = run_cimd(&a);
+        break;
+    case MODE_CHECK_CIMD:
+        status = run_check_cimd(&a);
         break;
     }
 done:

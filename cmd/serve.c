@@ -288,8 +288,9 @@ typedef struct serve_args {
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
     mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
-    json_object *tools; /* the --config file's "tools" object, borrowed from the document */
-    char login[65];     /* the default --dev-user */
+    json_object *tools;    /* the --config file's "tools" object, borrowed from the document */
+    char login[65];        /* the default --dev-user */
+    bool issuer_from_file; /* the issuer came from --config, not --issuer */
 } serve_args;
 
 /* Adds value to list; from_file is the list's member of a->from_file. */
@@ -429,6 +430,7 @@ static int on_option(void *ctx, int id, const char *arg)
         return 0;
     case OPT_ISSUER:
         c->issuer = arg;
+        a->issuer_from_file = a->reading_file;
         return 0;
     case OPT_INTROSPECTION_ENDPOINT:
         c->introspection.endpoint = arg;
@@ -828,6 +830,11 @@ static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **se
 {
     mcpauth_serve_config *c = &a->config;
     int status = cmd_client_load("serve", &a->client, creds);
+    if (status == 0)
+        status =
+            cmd_client_check_issuer("serve", a->client.credentials_file, creds->issuer,
+                                    a->issuer_from_file ? a->config_file : "--issuer", c->issuer,
+                                    a->issuer_from_file ? MCPAUTH_ELOCAL : MCPAUTH_EUSAGE);
     if (status != 0)
         return status;
     c->introspection.client_id =

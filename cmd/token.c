@@ -47,7 +47,8 @@ enum {
 };
 
 static const cmd_option issuer_options[] = {
-    {"issuer", 0, "URL", OPT_ISSUER, "the authorization server (default: from -c FILE)"},
+    {"issuer", 0, "URL", OPT_ISSUER,
+     "the authorization server (default: from -c FILE or --resource)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -152,6 +153,7 @@ typedef struct token_state {
     mcpauth_as_metadata md;
     mcpauth_oauth_token_client client;
     const char *issuer; /* as asked, before discovery */
+    char *found_issuer; /* the one a --resource names, when none was given */
     const char *scope;
 } token_state;
 
@@ -161,6 +163,7 @@ static void token_state_free(token_state *s)
     mcpauth_secret_free(s->secret);
     mcpauth_oauth_token_file_free(&s->saved);
     mcpauth_as_metadata_free(&s->md);
+    free(s->found_issuer);
 }
 
 static int on_option(void *ctx, int id, const char *arg)
@@ -299,6 +302,11 @@ static int choose_issuer(const token_args *a, token_state *s)
             return MCPAUTH_ELOCAL;
         }
     }
+    /* Left to find_issuer(): a client with nothing saved may follow the
+     * MCP server to its authorization server. */
+    if (!s->issuer && a->resource_count > 0 && !a->client.credentials_file &&
+        !a->refresh_token_file)
+        return 0;
     if (!s->issuer)
         return cmd_usage_error(&token_spec, "say which authorization server: --issuer URL (%s)",
                                a->client.credentials_file ? "the credentials file names none"
@@ -307,6 +315,55 @@ static int choose_issuer(const token_args *a, token_state *s)
     if (from != 0 && mcpauth_http_check_url(&a->http, s->issuer, &err) != MCPAUTH_OK) {
         err.status = MCPAUTH_ELOCAL;
         return cmd_fail("token", &err);
+    }
+    return 0;
+}
+
+/* RFC 9728 / MCP: an MCP server names its authorization servers in its
+ * protected-resource metadata. Credentials saved in a file are bound to the
+ * issuer they came from; when a --resource now names another authorization
+ * server, they must not be used (MCP 2026-07-28 Client Registration
+ * §Authorization Server Binding): refused before anything is sent to either
+ * server. A resource without metadata (not an MCP server, unreachable) only
+ * earns a warning: the credentials still go to their own issuer alone. */
+/* A refresh token is bound to its issuer too (RFC 6749 §6); the remedy is
+ * a new grant there, not a credentials file written over the token file. */
+static int refuse_refresh_token(const char *file, const char *bound,
+                                const mcpauth_resource_metadata *prm)
+{
+    char quoted[MCPAUTH_URL_QUOTE_SIZE];
+    mcpauth_url_quote(prm->authorization_server, quoted, sizeof quoted);
+    fprintf(stderr,
+            "mcpauth token: %s holds a refresh token from %s, but %s names %s as the "
+            "authorization server: refresh tokens are bound to the server that issued them; get "
+            "a new grant there: mcpauth token --issuer %s -g authorization_code (with a client "
+            "registered there)\n",
+            file, bound, prm->metadata_url, quoted, quoted);
+    return MCPAUTH_ELOCAL;
+}
+
+static int check_resources(const token_args *a, const token_state *s)
+{
+    const char *file = s->creds.issuer ? a->client.credentials_file : a->refresh_token_file;
+    const char *bound =
+        s->creds.issuer ? s->creds.issuer : mcpauth_oauth_token_file_member(&s->saved, "issuer");
+    if (!bound)
+        return 0;
+    for (size_t i = 0; i < a->resource_count; i++) {
+        mcpauth_resource_metadata prm = {0};
+        mcpauth_error err = {0};
+        int status = 0;
+        if (mcpauth_discover_resource(&a->http, a->resources[i], &prm, &err) != MCPAUTH_OK)
+            cmd_warn("token", "cannot confirm that %s still uses %s: %s", a->resources[i], bound,
+                     err.message);
+        else if (!mcpauth_resource_metadata_names_issuer(&prm, bound))
+            status = s->creds.issuer
+                         ? cmd_client_check_issuer("token", file, bound, prm.metadata_url,
+                                                   prm.authorization_server, MCPAUTH_ELOCAL)
+                         : refuse_refresh_token(file, bound, &prm);
+        mcpauth_resource_metadata_free(&prm);
+        if (status != 0)
+            return status;
     }
     return 0;
 }
@@ -370,6 +427,34 @@ static int fail_remote(mcpauth_error *err)
     if (err->status == MCPAUTH_EUSAGE)
         err->status = MCPAUTH_EREMOTE;
     return cmd_fail("token", err);
+}
+
+/* No issuer given: the first authorization server the first --resource's
+ * protected-resource metadata names (RFC 9728; MCP Authorization Server
+ * Discovery), as an MCP client finds it. Only for a public client (a Client
+ * ID Metadata Document's, say): a client secret goes only to a server named
+ * on the command line or in the credentials file, never to one a resource
+ * chose. */
+static int find_issuer(const token_args *a, token_state *s)
+{
+    if (s->issuer)
+        return 0;
+    if (s->client.auth != MCPAUTH_CLIENT_AUTH_NONE)
+        return cmd_usage_error(&token_spec,
+                               "say which authorization server: --issuer URL (a client secret is "
+                               "not sent to the one an MCP server names)");
+    mcpauth_resource_metadata prm = {0};
+    mcpauth_error err = {0};
+    mcpauth_status st = mcpauth_discover_resource(&a->http, a->resources[0], &prm, &err);
+    if (st == MCPAUTH_OK && !(s->found_issuer = strdup(prm.authorization_server)))
+        st = mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
+    mcpauth_resource_metadata_free(&prm);
+    if (st == MCPAUTH_OK)
+        st = mcpauth_http_check_url(&a->http, s->found_issuer, &err);
+    if (st != MCPAUTH_OK)
+        return fail_remote(&err);
+    s->issuer = s->found_issuer;
+    return 0;
 }
 
 static int discover(const token_args *a, token_state *s)
@@ -554,7 +639,11 @@ static int run(token_args *a)
     if (status == 0)
         status = choose_issuer(a, &s);
     if (status == 0)
+        status = check_resources(a, &s);
+    if (status == 0)
         status = choose_client(a, &s);
+    if (status == 0)
+        status = find_issuer(a, &s);
     if (status == 0) {
         choose_scope(a, &s);
         status = discover(a, &s);

@@ -60,6 +60,12 @@ mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options
                                                       char **issuer_out, char **endpoint_out,
                                                       mcpauth_error *err);
 
+/* True when md's authorization_servers lists issuer (compared as
+ * mcpauth_url_canonical_equal() does): whether credentials bound to issuer
+ * may be used for this resource (MCP 2026-07-28 Client Registration
+ * §Authorization Server Binding). Pure. */
+bool mcpauth_resource_metadata_names_issuer(const mcpauth_resource_metadata *md,
+                                            const char *issuer);
 
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md);
 void mcpauth_resource_metadata_free(mcpauth_resource_metadata *md);

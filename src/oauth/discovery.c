@@ -527,6 +527,21 @@ mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options
     return st;
 }
 
+bool mcpauth_resource_metadata_names_issuer(const mcpauth_resource_metadata *md, const char *issuer)
+{
+    json_object *servers = NULL;
+    if (!json_object_object_get_ex(md->document, "authorization_servers", &servers) ||
+        !json_object_is_type(servers, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(servers); i++) {
+        json_object *item = json_object_array_get_idx(servers, i);
+        if (json_object_is_type(item, json_type_string) &&
+            mcpauth_url_canonical_equal(json_object_get_string(item), issuer))
+            return true;
+    }
+    return false;
+}
+
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md)
 {
     if (!md)

@@ -775,3 +775,53 @@ describe('--resource: when the probe cannot run', () => {
     assertFail(await run(['check-token', '--resource', 'http://mcp.example.com/mcp']), 2, /--resource: refusing plain http/);
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// Issuer binding (MCP 2026-07-28 Client Registration §Authorization Server Binding): the
+// resource server's credentials file belongs to the issuer that issued it.
+
+describe('issuer binding', () => {
+  /** Counts every request, answering as startAs() does. */
+  async function startCountingAs() {
+    const as = await startAs();
+    const requests = [];
+    as.server.prependListener('request', (req) => requests.push(`${req.method} ${req.url}`));
+    as.requests = requests;
+    return as;
+  }
+
+  function credentialsAt(issuer) {
+    const file = path.join(tmpDir(), 'rs.json');
+    fs.writeFileSync(file, JSON.stringify({
+      version: 1, issuer, client: { client_id: RS_ID, client_secret: RS_SECRET },
+    }), { mode: 0o600 });
+    return file;
+  }
+
+  test('-c FILE from issuer A with --issuer B: exit 2 saying how to register again; nothing sent to A or B', async (t) => {
+    const a = await startCountingAs();
+    t.after(() => a.stop());
+    const b = await startCountingAs();
+    t.after(() => b.stop());
+    const creds = credentialsAt(a.origin);
+    for (const mode of [['--introspect'], ['--verify'], ['--introspect', '--verify']]) {
+      const r = await checkToken([...mode, '-c', creds, '--issuer', b.origin], signJwt(claimsFor(b.origin)));
+      assertExit(r, 2);
+      assert.equal(r.stderr, `mcpauth check-token: ${creds} was registered at ${a.origin}, but --issuer `
+        + `names "${b.origin}" as the authorization server: client credentials are bound to the server `
+        + `that issued them; register again: mcpauth register --issuer "${b.origin}" -o ${creds} --force\n`);
+      assert.doesNotMatch(r.stderr + r.stdout, new RegExp(RS_SECRET.replace(/[+/]/g, '\\$&')));
+    }
+    assert.deepEqual(b.requests, []);
+    assert.deepEqual(a.requests, []);
+  });
+
+  test('-c FILE with its own issuer introspects there as before', async (t) => {
+    const a = await startCountingAs();
+    t.after(() => a.stop());
+    const creds = credentialsAt(a.origin);
+    const r = await checkToken(['--introspect', '-c', creds, '--issuer', a.origin], 'opaque-1');
+    assertExit(r, 0);
+    assert.equal(a.introspections.length, 1);
+  });
+});

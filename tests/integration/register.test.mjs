@@ -5,9 +5,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
-import { run, startHttpServer, startRawServer, tmpDir, MCPAUTH_BIN } from '../lib/harness.mjs';
+import { run, startHttpServer, startRawServer, startServe, tmpDir, MCPAUTH_BIN } from '../lib/harness.mjs';
 import { readBody, sendJson, closedPort } from '../lib/http.mjs';
 import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
 
@@ -141,7 +143,7 @@ describe('command line', () => {
       '--application-type', '--contact', '--client-uri', '--logo-uri', '--tos-uri', '--policy-uri',
       '--jwks-uri', '--software-id', '--software-version', '--software-statement-file', '--metadata',
       '--initial-access-token-file', '--output', '--force', '--format', '--show', '--update',
-      '--delete', '--issuer', '--resource', '--registration-endpoint', '--timeout', '--cacert',
+      '--delete', '--cimd', '--check-cimd', '--issuer', '--resource', '--registration-endpoint', '--timeout', '--cacert',
       '--insecure', '--allow-http', '--verbose', '--help',
     ];
     for (const o of options) {
@@ -1360,7 +1362,7 @@ describe('RFC 7592 management', () => {
   test('management options that do not fit together are usage errors', async () => {
     const file = path.join(tmpDir(), 'client.json');
     const cases = [
-      [['--show', file, '--delete', file], /only one of --show, --update and --delete/],
+      [['--show', file, '--delete', file], /only one of --show, --update, --delete, --cimd and --check-cimd/],
       [['--show', file, '--issuer', 'http://127.0.0.1:9'], /use the endpoint saved/],
       [['--delete', file, '--name', 'x'], /metadata options go with registering or --update/],
       [['--update', file, '-o', path.join(tmpDir(), 'x.json')], /--output/],
@@ -1370,5 +1372,354 @@ describe('RFC 7592 management', () => {
       const r = await run(['register', ...args]);
       assertFail(r, 2, re);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Client ID Metadata Documents: --cimd writes one, --check-cimd judges a hosted one.
+
+/** A CA and a certificate for 127.0.0.1 and localhost it signed, made with openssl now. */
+function makeTestCa() {
+  const dir = tmpDir();
+  const openssl = (args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  fs.writeFileSync(path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1',
+    '-subj', '/CN=mcpauth test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign']);
+  openssl(['req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1']);
+  openssl(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'srv.pem', '-days', '1', '-extfile', 'ext.cnf']);
+  return {
+    cacert: path.join(dir, 'ca.pem'),
+    key: fs.readFileSync(path.join(dir, 'srv.key')),
+    cert: fs.readFileSync(path.join(dir, 'srv.pem')),
+  };
+}
+
+/** An https server on 127.0.0.1: routes { '/path': (req, res, srv) => ... }, else 404. */
+async function startHttpsDocs(ca, routes) {
+  const srv = { requests: [] };
+  const server = https.createServer({ key: ca.key, cert: ca.cert }, (req, res) => {
+    srv.requests.push(`${req.method} ${req.url}`);
+    const route = routes[req.url];
+    if (!route) return sendJson(res, 404, { error: 'not_found' });
+    return route(req, res, srv);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  srv.origin = `https://127.0.0.1:${server.address().port}`;
+  srv.url = (p) => srv.origin + p;
+  srv.stop = () => new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+  return srv;
+}
+
+function cimdDoc(url, extra = {}) {
+  return {
+    client_id: url,
+    client_name: 'Test client',
+    redirect_uris: ['http://127.0.0.1:3000/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    ...extra,
+  };
+}
+
+/** A fake AS whose metadata says what a CIMD client needs (or, cimd false, lacks the flag). */
+function startCimdAS({ cimd = true } = {}) {
+  return startFake({
+    'GET /.well-known/oauth-authorization-server': (req, res, rec, srv) => sendJson(res, 200, asMetadata(srv, {
+      grant_types_supported: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+      ...(cimd ? { client_id_metadata_document_supported: true } : {}),
+    })),
+  });
+}
+
+/** The checks of a --check-cimd report: { name: verdict }, each name once. */
+function checksOf(stdout) {
+  const checks = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^(PASS|FAIL|SKIP) ([a-z0-9-]+): \S/.exec(line);
+    if (!m) continue;
+    assert.equal(checks[m[2]], undefined, `${m[2]} twice:\n${stdout}`);
+    checks[m[2]] = m[1];
+  }
+  return checks;
+}
+
+const CIMD_CHECKS = ['https', 'client-id-url', 'fetch', 'no-redirect', 'status-200', 'content-type',
+  'size', 'json-object', 'client-id', 'auth-method', 'no-secret', 'client-name', 'redirect-uris',
+  'metadata', 'as-metadata', 'as-cimd-supported', 'as-auth-method', 'as-grant-types',
+  'as-response-types', 'as-pkce-s256'];
+
+describe('client ID metadata documents', () => {
+  const ca = makeTestCa();
+
+  test('--cimd output is accepted as is by --check-cimd against an AS that advertises CIMD', async (t) => {
+    const served = {};
+    const docs = await startHttpsDocs(ca, {
+      '/oauth/client.json': (req, res) => sendJson(res, 200, served.text),
+    });
+    t.after(docs.stop);
+    const as = await startCimdAS();
+    t.after(as.stop);
+    const url = docs.url('/oauth/client.json');
+    const file = path.join(tmpDir(), 'client.json');
+    let r = await run(['register', '--cimd', url, '--name', 'My MCP client',
+      '--redirect-uri', 'http://127.0.0.1:3000/callback', '--client-uri', 'https://app.example/', '-o', file]);
+    assertExit(r, 0);
+    assert.match(r.stdout, new RegExp(`saved to ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    assert.equal(as.requests.length + docs.requests.length, 0, 'nothing is sent by --cimd');
+    served.text = fs.readFileSync(file, 'utf8');
+    const doc = JSON.parse(served.text);
+    assert.equal(doc.client_id, url);
+    assert.equal(Object.keys(doc)[0], 'client_id');
+    assert.equal(doc.token_endpoint_auth_method, 'none');
+    assert.equal(doc.client_name, 'My MCP client');
+    assert.deepEqual(doc.redirect_uris, ['http://127.0.0.1:3000/callback']);
+    assert.equal(doc.client_secret, undefined);
+    assert.equal(modeOf(file), 0o600);
+
+    r = await run(['register', '--check-cimd', url, '--issuer', as.origin, '--cacert', ca.cacert]);
+    assertExit(r, 0);
+    assert.equal(r.stderr, '');
+    const checks = checksOf(r.stdout);
+    assert.deepEqual(Object.keys(checks), CIMD_CHECKS);
+    assert.ok(Object.values(checks).every((v) => v === 'PASS'), r.stdout);
+    assert.match(r.stdout, /^20 passed, 0 failed, 0 skipped$/m);
+    assert.deepEqual(docs.requests, ['GET /oauth/client.json']);
+    assert.ok(as.requests.every((q) => q.method === 'GET'), 'only discovery reaches the AS');
+  });
+
+  test('--cimd output accepted as is by the dev issuer (serve --dev): --check-cimd against its metadata, then the code flow with the URL as client_id', async (t) => {
+    const served = {};
+    const docs = await startHttpsDocs(ca, {
+      '/oauth/client.json': (req, res) => sendJson(res, 200, served.text),
+    });
+    t.after(docs.stop);
+    const s = await startServe(['--dev', '--dev-auto-approve', '--stateless', '--cacert', ca.cacert]);
+    t.after(() => s.stop());
+    const url = docs.url('/oauth/client.json');
+    const redirectUri = 'http://127.0.0.1:9/callback';
+    const file = path.join(tmpDir(), 'client.json');
+    assertExit(await run(['register', '--cimd', url, '--redirect-uri', redirectUri, '-o', file]), 0);
+    served.text = fs.readFileSync(file, 'utf8');
+
+    const r = await run(['register', '--check-cimd', url, '--issuer', s.origin, '--cacert', ca.cacert]);
+    const checks = checksOf(r.stdout);
+    assert.deepEqual(Object.keys(checks), CIMD_CHECKS);
+    for (const [name, verdict] of Object.entries(checks)) {
+      if (name !== 'as-cimd-supported') assert.equal(verdict, 'PASS', `${name}:\n${r.stdout}`);
+    }
+    if (checks['as-cimd-supported'] !== 'PASS') {
+      // This tree's dev issuer does not fetch metadata documents yet (another branch adds it).
+      assertExit(r, 1);
+      t.skip('serve --dev does not advertise client_id_metadata_document_supported here');
+      return;
+    }
+    assertExit(r, 0);
+    const verifier = crypto.randomBytes(32).toString('base64url');
+    const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+    const authorize = await fetch(`${s.url('/authorize')}?${new URLSearchParams({
+      response_type: 'code', client_id: url, redirect_uri: redirectUri, code_challenge: challenge,
+      code_challenge_method: 'S256', state: 'st-cimd', resource: s.resource,
+    })}`, { redirect: 'manual' });
+    assert.equal(authorize.status, 302, await authorize.text());
+    const location = new URL(authorize.headers.get('location'));
+    assert.equal(location.origin + location.pathname, redirectUri);
+    assert.equal(location.searchParams.get('state'), 'st-cimd');
+    const code = location.searchParams.get('code');
+    assert.ok(code, location.href);
+    const token = await fetch(s.url('/token'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri,
+        client_id: url, resource: s.resource,
+      }),
+    });
+    const body = await token.json();
+    assert.equal(token.status, 200, JSON.stringify(body));
+    assert.ok(body.access_token);
+    assert.ok(docs.requests.length >= 2, 'the dev issuer fetched the document');
+  });
+
+  test('--cimd with -o - or no -o prints the document; -o refuses an existing file without --force', async () => {
+    const url = 'https://app.example/client.json';
+    for (const extra of [[], ['-o', '-']]) {
+      const r = await run(['register', '--cimd', url, ...extra]);
+      assertExit(r, 0);
+      assert.equal(JSON.parse(r.stdout).client_id, url);
+    }
+    const file = path.join(tmpDir(), 'doc.json');
+    fs.writeFileSync(file, 'old');
+    assertFail(await run(['register', '--cimd', url, '-o', file]), 5, /refusing to overwrite|exists/);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'old');
+    assertExit(await run(['register', '--cimd', url, '-o', file, '--force']), 0);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).client_id, url);
+  });
+
+  test('--cimd refuses, naming the check, a document an authorization server would refuse', async () => {
+    const url = 'https://app.example/client.json';
+    const dir = tmpDir();
+    const secretFile = path.join(dir, 'meta.json');
+    fs.writeFileSync(secretFile, JSON.stringify({ client_secret: 'never-printed-42' }));
+    const otherId = path.join(dir, 'other.json');
+    fs.writeFileSync(otherId, JSON.stringify({ client_id: 'https://app.example/other.json' }));
+    const cases = [
+      [['--cimd', 'http://app.example/client.json'], /would refuse this document: https: /],
+      [['--cimd', 'https://app.example'], /would refuse this document: client-id-url: /],
+      [['--cimd', 'https://app.example/c.json#frag'], /client-id-url: .*fragment/],
+      [['--cimd', url, '--auth-method', 'client_secret_basic'], /auth-method: .*shared secret/],
+      [['--cimd', url, '--auth-method', 'private_key_jwt'], /auth-method: private_key_jwt without jwks/],
+      [['--cimd', url, '--metadata', secretFile], /no-secret: the document has client_secret/],
+      [['--cimd', url, '--metadata', otherId], /client-id: client_id "https:\/\/app\.example\/other\.json" is not/],
+      [['--cimd', url, '--grant-type', 'client_credentials'], /redirect-uris: /],
+    ];
+    for (const [args, re] of cases) {
+      const out = path.join(dir, 'out.json');
+      const r = await run(['register', ...args, '-o', out]);
+      assertFail(r, 2, re, { hint: /^Try 'mcpauth register --help/ });
+      assert.equal(fs.existsSync(out), false, `${args.join(' ')} wrote a file`);
+      assert.doesNotMatch(r.stderr + r.stdout, /never-printed-42/);
+    }
+    assertExit(await run(['register', '--cimd', url, '--auth-method', 'private_key_jwt',
+      '--jwks-uri', 'https://app.example/jwks']), 0);
+  });
+
+  test('--cimd and --check-cimd options that do not fit are usage errors, and nothing is sent', async (t) => {
+    const as = await startCimdAS();
+    t.after(as.stop);
+    const url = 'https://app.example/client.json';
+    const cases = [
+      [['--cimd', url, '--issuer', as.origin], /registers nowhere/],
+      [['--cimd', url, '--check-cimd', url], /only one of/],
+      [['--cimd', url, '--show', 'x.json'], /only one of/],
+      [['--cimd', url, '--format', 'json'], /--format do not apply/],
+      [['--check-cimd', url], /--check-cimd needs --issuer/],
+      [['--check-cimd', url, '--registration-endpoint', as.url('/register')], /--check-cimd needs --issuer/],
+      [['--check-cimd', url, '--issuer', as.origin, '--resource', as.url('/mcp')], /--check-cimd needs --issuer/],
+      [['--check-cimd', url, '--issuer', as.origin, '--name', 'x'], /metadata options, --output and --force go with --cimd/],
+      [['--check-cimd', url, '--issuer', as.origin, '-o', 'x.json'], /go with --cimd/],
+      [['--check-cimd', url, '--issuer', 'http://as.example'], /http/],
+    ];
+    for (const [args, re] of cases) assertFail(await run(['register', ...args]), 2, re, { hint: /^Try 'mcpauth register --help/ });
+    assert.equal(as.requests.length, 0);
+  });
+
+  test('--check-cimd fails on each broken variant, naming the one check that failed', async (t) => {
+    const docs = await startHttpsDocs(ca, {
+      '/good.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/good.json'))),
+      '/mismatch.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/other.json'))),
+      '/slash.json': (req, res, srv) => sendJson(res, 200, cimdDoc(`${srv.url('/slash.json')}/`)),
+      '/moved.json': (req, res) => {
+        res.writeHead(302, { location: '/target.json' });
+        res.end();
+      },
+      '/target.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/moved.json'))),
+      '/bad.json': (req, res) => sendJson(res, 200, '{"client_id": '),
+      '/noredirect.json': (req, res, srv) => {
+        const doc = cimdDoc(srv.url('/noredirect.json'));
+        delete doc.redirect_uris;
+        sendJson(res, 200, doc);
+      },
+      '/secret.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/secret.json'), { client_secret: 'top-secret-77' })),
+      '/text.json': (req, res, srv) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(JSON.stringify(cimdDoc(srv.url('/text.json'))));
+      },
+      '/big.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/big.json'), { client_uri: `https://app.example/${'x'.repeat(6000)}` })),
+      '/gone.json': (req, res) => sendJson(res, 404, { error: 'not_found' }),
+      '/basic.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/basic.json'), { token_endpoint_auth_method: 'client_secret_basic' })),
+    });
+    t.after(docs.stop);
+    const plain = await startHttpServer((req, res) => sendJson(res, 200, cimdDoc(`http://127.0.0.1:${req.socket.localPort}/client.json`)));
+    t.after(plain.stop);
+    const as = await startCimdAS();
+    t.after(as.stop);
+    const noCimd = await startCimdAS({ cimd: false });
+    t.after(noCimd.stop);
+
+    const check = (url, issuer = as.origin) => run(['register', '--check-cimd', url, '--issuer', issuer, '--cacert', ca.cacert]);
+    const good = await check(docs.url('/good.json'));
+    assertExit(good, 0);
+
+    const cases = [
+      ['client_id mismatch', docs.url('/mismatch.json'), as.origin, ['client-id']],
+      ['client_id with a trailing slash', docs.url('/slash.json'), as.origin, ['client-id']],
+      ['an http URL', plain.url('/client.json'), as.origin, ['https']],
+      ['a redirect', docs.url('/moved.json'), as.origin, ['no-redirect']],
+      ['bad JSON', docs.url('/bad.json'), as.origin, ['json-object']],
+      ['no redirect_uris', docs.url('/noredirect.json'), as.origin, ['redirect-uris']],
+      ['a secret', docs.url('/secret.json'), as.origin, ['no-secret']],
+      ['an AS without CIMD support', docs.url('/good.json'), noCimd.origin, ['as-cimd-supported']],
+      ['text/plain', docs.url('/text.json'), as.origin, ['content-type']],
+      ['over 5 KiB', docs.url('/big.json'), as.origin, ['size']],
+      ['a 404', docs.url('/gone.json'), as.origin, null],
+      ['a shared-secret auth method', docs.url('/basic.json'), as.origin, ['auth-method', 'as-auth-method']],
+    ];
+    for (const [what, url, issuer, failing] of cases) {
+      const r = await check(url, issuer);
+      assertExit(r, 1);
+      const checks = checksOf(r.stdout);
+      assert.deepEqual(Object.keys(checks), CIMD_CHECKS, what);
+      const failed = Object.keys(checks).filter((k) => checks[k] === 'FAIL');
+      if (failing) {
+        assert.deepEqual(failed, failing, `${what}:\n${r.stdout}`);
+        assert.equal(r.stderr, `mcpauth register: ${failing.length} check${failing.length > 1 ? 's' : ''} failed: ${failing.join(', ')}\n`, what);
+      } else {
+        assert.ok(failed.includes('status-200'), `${what}:\n${r.stdout}`);
+      }
+      assert.doesNotMatch(r.stdout + r.stderr, /top-secret-77/, what);
+    }
+  });
+
+  test('--check-cimd --resource MCP_URL checks against the authorization server the MCP server names', async (t) => {
+    const docs = await startHttpsDocs(ca, {
+      '/c.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/c.json'))),
+    });
+    t.after(docs.stop);
+    const as = await startCimdAS();
+    t.after(as.stop);
+    const mcp = await startFake({
+      'POST /mcp': (req, res, rec, srv) => {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${srv.url('/.well-known/oauth-protected-resource/mcp')}"` });
+        res.end();
+      },
+      'GET /.well-known/oauth-protected-resource/mcp': (req, res, rec, srv) =>
+        sendJson(res, 200, { resource: srv.url('/mcp'), authorization_servers: [as.origin] }),
+    });
+    t.after(mcp.stop);
+    const r = await run(['register', '--check-cimd', docs.url('/c.json'), '--resource', mcp.url('/mcp'), '--cacert', ca.cacert]);
+    assertExit(r, 0);
+    assert.match(r.stdout, new RegExp(`^PASS as-metadata: found at ${as.url('/.well-known/oauth-authorization-server')}$`, 'm'));
+    assert.match(r.stdout, /^20 passed, 0 failed, 0 skipped$/m);
+  });
+
+  test('--check-cimd verifies TLS: without --cacert the fetch fails, and later checks are skipped', async (t) => {
+    const docs = await startHttpsDocs(ca, {
+      '/c.json': (req, res, srv) => sendJson(res, 200, cimdDoc(srv.url('/c.json'))),
+    });
+    t.after(docs.stop);
+    const as = await startCimdAS();
+    t.after(as.stop);
+    const r = await run(['register', '--check-cimd', docs.url('/c.json'), '--issuer', as.origin]);
+    assertExit(r, 1);
+    const checks = checksOf(r.stdout);
+    assert.equal(checks.fetch, 'FAIL');
+    assert.equal(checks['client-id'], 'SKIP');
+    assert.equal(checks['as-metadata'], 'PASS');
+    assert.equal(checks['as-cimd-supported'], 'PASS');
+    assert.equal(checks['as-auth-method'], 'SKIP');
+    assert.equal(r.stderr, 'mcpauth register: 1 check failed: fetch\n');
+    assert.deepEqual(docs.requests, [], 'no request completes over an unverified connection');
   });
 });

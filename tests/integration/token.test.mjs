@@ -843,3 +843,171 @@ describe('authorization code', () => {
     assert.match(r.stderr, /warning: cannot open a browser/);
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// Issuer binding (MCP 2026-07-28 Client Registration §Authorization Server Binding): the
+// credentials in a file belong to the issuer that issued them; a --resource whose metadata
+// names another authorization server must not get them used.
+
+/** A protected MCP server whose RFC 9728 metadata names `servers` (401 on anything else). */
+async function startResource(servers) {
+  const srv = await startHttpServer(async (req, res) => {
+    await readBody(req);
+    if (req.method === 'GET' && req.url === '/.well-known/oauth-protected-resource/mcp') {
+      sendJson(res, 200, { resource: srv.url('/mcp'), authorization_servers: servers() });
+      return;
+    }
+    res.writeHead(401, {
+      'www-authenticate': `Bearer resource_metadata="${srv.url('/.well-known/oauth-protected-resource/mcp')}"`,
+    });
+    res.end();
+  });
+  return srv;
+}
+
+/** A server that only counts what it gets: the authorization server that must hear nothing. */
+async function startCounter() {
+  const srv = await startHttpServer(async (req, res) => {
+    srv.requests.push(`${req.method} ${req.url}`);
+    await readBody(req);
+    sendJson(res, 404, { error: 'not_found' });
+  });
+  srv.requests = [];
+  return srv;
+}
+
+describe('issuer binding', () => {
+  test('-c from issuer A, --resource naming B: exit 5 saying how to register again, nothing sent to A or B', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const rs = await startResource(() => [b.origin]);
+    t.after(() => rs.stop());
+    const creds = credentials(tmpDir(), a.origin);
+    for (const grant of [['-g', 'client_credentials'], ['-g', 'authorization_code', '--wait-timeout', '1']]) {
+      const r = await run(['token', '-c', creds, ...grant, '--resource', rs.url('/mcp')]);
+      assertExit(r, 5);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.equal(lines[0], `mcpauth token: ${creds} was registered at ${a.origin}, but `
+        + `${rs.url('/.well-known/oauth-protected-resource/mcp')} names "${b.origin}" as the authorization `
+        + 'server: client credentials are bound to the server that issued them; register again: '
+        + `mcpauth register --issuer "${b.origin}" -o ${creds} --force`);
+      assert.equal(r.stdout, '');
+      assertNoSecrets(r.stderr);
+    }
+    assert.deepEqual(b.requests, []);
+    assert.deepEqual(a.tokens, []);
+  });
+
+  test('a refresh token file from issuer A is bound the same way', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const rs = await startResource(() => [b.origin]);
+    t.after(() => rs.stop());
+    const saved = writePrivate(path.join(tmpDir(), 'tok.json'), {
+      refresh_token: REFRESH_TOKEN, issuer: a.origin, client_id: 'pub',
+    });
+    const r = await run(['token', '--refresh-token-file', saved, '--auth-method', 'none', '--resource', rs.url('/mcp')]);
+    assertExit(r, 5);
+    assert.match(r.stderr, /^mcpauth token: \S+tok\.json holds a refresh token from http:\/\/127\.0\.0\.1:\d+, but \S+ names "http:\/\/127\.0\.0\.1:\d+" as the authorization server: .* get a new grant there: mcpauth token --issuer "http:\/\/127\.0\.0\.1:\d+" -g authorization_code/);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1);
+    assert.deepEqual(b.requests, []);
+    assert.deepEqual(a.tokens, []);
+  });
+
+  test('a resource that still names issuer A (among others) gets the token as before', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const rs = await startResource(() => ['https://other-as.example', `${a.origin}/`]);
+    t.after(() => rs.stop());
+    const creds = credentials(tmpDir(), a.origin);
+    const r = await run(['token', '-c', creds, '-g', 'client_credentials', '--resource', rs.url('/mcp')]);
+    assertExit(r, 0);
+    assert.equal(r.stdout, `${ACCESS_TOKEN}\n`);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(a.tokens[0].form.getAll('resource'), [rs.url('/mcp')]);
+  });
+
+  test('a resource without metadata only earns a warning; the credentials still go to A alone', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const creds = credentials(tmpDir(), a.origin);
+    const r = await run(['token', '-c', creds, '-g', 'client_credentials', '--resource', MCP]);
+    assertExit(r, 0);
+    assert.match(r.stderr, /^mcpauth token: warning: cannot confirm that http:\/\/127\.0\.0\.1:9\/mcp still uses http:\/\/127\.0\.0\.1:\d+: /);
+    assert.equal(a.tokens.length, 1);
+  });
+
+  test('--client-id and --issuer without a file: nothing saved to bind, no discovery', async (t) => {
+    const a = await startAS();
+    t.after(() => a.stop());
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const r = await run(['token', '--issuer', a.origin, '--client-id', 'pub', '--auth-method', 'none',
+      '-g', 'client_credentials', '--resource', b.url('/mcp')]);
+    assertExit(r, 0);
+    assert.deepEqual(b.requests, []);
+  });
+});
+
+describe('a Client ID Metadata Document client', () => {
+  test('no --issuer: a public client follows --resource to the authorization server it names', async (t) => {
+    const as = await startAS({ metadata: { client_id_metadata_document_supported: true } });
+    t.after(() => as.stop());
+    const rs = await startResource(() => [as.origin]);
+    t.after(() => rs.stop());
+    const port = await freePort();
+    const redirectUri = `http://127.0.0.1:${port}/callback`;
+    const clientId = 'https://app.example/oauth/client.json';
+    const flow = await startToken(['--client-id', clientId, '-g', 'authorization_code',
+      '--redirect-uri', redirectUri, '--resource', rs.url('/mcp')]);
+    assert.ok(flow.url, flow.stderr());
+    const u = new URL(flow.url);
+    assert.equal(u.origin + u.pathname, as.url('/authorize'));
+    assert.deepEqual(flow.params.getAll('resource'), [rs.url('/mcp')]);
+    await redirect(redirectUri, { code: 'found-code', state: flow.params.get('state') });
+    const r = await flow.result;
+    assertExit(r, 0);
+    assert.equal(r.stdout, `${ACCESS_TOKEN}\n`);
+    assert.equal(as.tokens[0].form.get('client_id'), clientId);
+  });
+
+  test('no --issuer: a client with a secret is not sent to the server a resource names; no metadata is exit 4', async (t) => {
+    const b = await startCounter();
+    t.after(() => b.stop());
+    const rs = await startResource(() => [b.origin]);
+    t.after(() => rs.stop());
+    let r = await run(['token', '--client-id', 'conf', '-g', 'client_credentials', '--resource', rs.url('/mcp')],
+      { env: { MCPAUTH_CLIENT_SECRET: SECRET } });
+    assertFail(r, 2, /say which authorization server: --issuer URL \(a client secret is not sent to the one an MCP server names\)/);
+    assert.deepEqual(b.requests, []);
+    r = await run(['token', '--client-id', 'pub', '-g', 'client_credentials', '--resource', b.url('/mcp')]);
+    assertFail(r, 4, /not an MCP endpoint/);
+  });
+
+  test('--client-id https://... (public, PKCE) completes the authorization code flow at an AS that supports CIMD', async (t) => {
+    const as = await startAS({ metadata: { client_id_metadata_document_supported: true } });
+    t.after(() => as.stop());
+    const port = await freePort();
+    const redirectUri = `http://127.0.0.1:${port}/callback`;
+    const clientId = 'https://app.example/oauth/client.json';
+    const flow = await startToken(['--issuer', as.origin, '--client-id', clientId, '-g', 'authorization_code',
+      '--redirect-uri', redirectUri]);
+    assert.ok(flow.url, flow.stderr());
+    assert.equal(flow.params.get('client_id'), clientId);
+    assert.equal(flow.params.get('code_challenge_method'), 'S256');
+    await redirect(redirectUri, { code: 'cimd-code', state: flow.params.get('state') });
+    const r = await flow.result;
+    assertExit(r, 0);
+    assert.equal(r.stdout, `${ACCESS_TOKEN}\n`);
+    const [req] = as.tokens;
+    assert.equal(req.headers.authorization, undefined);
+    assert.equal(req.form.get('client_id'), clientId);
+    assert.equal(req.form.get('client_secret'), null);
+    assert.equal(s256(req.form.get('code_verifier')), flow.params.get('code_challenge'));
+  });
+});

@@ -732,6 +732,29 @@ START_TEST(registration_not_offered)
 }
 END_TEST
 
+/* --- issuer binding ------------------------------------------------------ */
+
+START_TEST(resource_metadata_names_issuer)
+{
+    static const char *const text =
+        "{\"resource\": \"https://mcp.example/mcp\", \"authorization_servers\": "
+        "[\"https://a.example\", 7, \"https://b.example/tenant\"]}";
+    mcpauth_resource_metadata md = {0};
+    md.document = mcpauth_json_parse_object(text, strlen(text), "test", NULL);
+    ck_assert_ptr_nonnull(md.document);
+    ck_assert(mcpauth_resource_metadata_names_issuer(&md, "https://a.example"));
+    ck_assert(mcpauth_resource_metadata_names_issuer(&md, "https://A.example/"));
+    ck_assert(mcpauth_resource_metadata_names_issuer(&md, "https://b.example/tenant"));
+    ck_assert(!mcpauth_resource_metadata_names_issuer(&md, "https://b.example"));
+    ck_assert(!mcpauth_resource_metadata_names_issuer(&md, "https://b.example/tenant2"));
+    ck_assert(!mcpauth_resource_metadata_names_issuer(&md, "7"));
+    json_object_put(md.document);
+    md.document = mcpauth_json_parse_object("{}", 2, "test", NULL);
+    ck_assert(!mcpauth_resource_metadata_names_issuer(&md, "https://a.example"));
+    json_object_put(md.document);
+}
+END_TEST
+
 static Suite *discovery_suite(void)
 {
     Suite *s = suite_create("discovery");
@@ -767,6 +790,10 @@ static Suite *discovery_suite(void)
     tcase_add_test(tc, resource_root_url);
     tcase_add_test(tc, resource_errors);
     tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("binding");
+    tcase_add_test(tc, resource_metadata_names_issuer);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("registration");
