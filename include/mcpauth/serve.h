@@ -21,6 +21,7 @@
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
 #include "mcpauth/mcp_tool_policy.h"
+#include "mcpauth/scope_implies.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -63,6 +64,9 @@ typedef struct mcpauth_serve_config {
     int64_t negative_ttl_seconds;
     size_t max_introspections;      /* calls to the AS out at once, per worker; 0: no limit */
     size_t max_introspection_queue; /* validations waiting for a call slot */
+    /* Scope hierarchy (--scope-implies), closed; borrowed; NULL: none. It
+     * applies to required_scopes and, set on tool_policy, to tools. */
+    const mcpauth_scope_implies *scope_implies;
 
     mcpauth_mcp_config mcp;
     /* The legacy HTTP+SSE transport (MCP 2024-11-05): its stream and
