@@ -221,6 +221,37 @@ describe('offline_access is never asked for', () => {
   });
 });
 
+describe('serve --dev: the development issuer grants the broad scope', () => {
+  test('a client-credentials token for mcp:admin calls a tool needing mcp:whoami', async () => {
+    const s = await startServe(['--dev', '--dev-user', 'dev', '--stateless',
+      '--scope-implies', 'mcp:admin=mcp:whoami', '--tool-scope', 'whoami=mcp:whoami']);
+    try {
+      const md = await (await fetch(s.url('/.well-known/oauth-authorization-server'))).json();
+      assert.ok(md.scopes_supported.includes('mcp:admin'), JSON.stringify(md.scopes_supported));
+      const reg = await fetch(s.url('/register'), {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: 't', grant_types: ['client_credentials'], redirect_uris: [] }),
+      });
+      const client = await reg.json();
+      assert.equal(reg.status, 201, JSON.stringify(client));
+      const res = await fetch(s.url('/token'), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'mcp mcp:admin', resource: s.resource }),
+      });
+      const token = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(token));
+      const r = await eras.modern(s, token.access_token, 'whoami');
+      assert.equal(r.status, 200, JSON.stringify(r));
+    } finally {
+      assert.equal((await s.stop()).code, 0);
+    }
+  });
+});
+
 describe('the "scope-implies" key of --config', () => {
   test('works as the flag does', async () => {
     const file = path.join(dir, 'implies.json');
