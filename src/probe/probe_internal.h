@@ -188,14 +188,13 @@ mcpauth_status mcpauth__probe_modern_get_405(mcpauth__probe_state *s, mcpauth_pr
 /* scope_checks.c: the 2026-07-28 authorization rules on scopes */
 mcpauth_status mcpauth__probe_insufficient_scope_all(mcpauth__probe_state *s,
                                                      mcpauth_probe_check *c, mcpauth_error *err);
-mcpauth_status mcpauth__probe_offline_access_absent(mcpauth__probe_state *s,
-                                                    mcpauth_probe_check *c, mcpauth_error *err);
+mcpauth_status mcpauth__probe_offline_access_absent(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                    mcpauth_error *err);
 
 /* The version of the modern requests, and the body of one: a JSON-RPC
  * request with id, method, params.name (tool; NULL: none) and the _meta
  * envelope naming version (MCP 2026-07-28 basic §Request Metadata). The
  * caller frees it; NULL when out of memory. */
 #define MCPAUTH__PROBE_MODERN_VERSION "2026-07-28"
-char *mcpauth__probe_modern_body(int id, const char *method, const char *tool,
-                                 const char *version);
+char *mcpauth__probe_modern_body(int id, const char *method, const char *tool, const char *version);
 #endif
