@@ -79,6 +79,7 @@ enum {
     OPT_UPSTREAM,
     OPT_UPSTREAM_HEADER_FILE,
     OPT_TOOL_SCOPE,
+    OPT_SCOPE_IMPLIES,
     OPT_DEV,
     OPT_DEV_USER,
     OPT_DEV_AUTO_APPROVE,
@@ -132,6 +133,8 @@ static const cmd_option token_options[] = {
      "scope every request needs, repeatable (default: mcp)"},
     {"tool-scope", 0, "RULE", OPT_TOOL_SCOPE,
      "PATTERN=SCOPE[,SCOPE...]: scopes the tools matching PATTERN need too, repeatable"},
+    {"scope-implies", 0, "RULE", OPT_SCOPE_IMPLIES,
+     "BROAD=NARROW[,NARROW...]: a token with BROAD holds the NARROW scopes too, repeatable"},
     {"leeway", 0, "SECONDS", OPT_LEEWAY, "clock skew allowed on exp/nbf/iat (30)"},
     {"cache-size", 0, "N", OPT_CACHE_SIZE, "validation results kept, 0 disables (10000)"},
     {"cache-ttl", 0, "SECONDS", OPT_CACHE_TTL, "longest a good result is reused (300)"},
@@ -275,7 +278,7 @@ typedef struct serve_args {
      * the command line replaces them rather than adding to them. */
     struct {
         bool audience, required_scope, allowed_origin, allowed_host, jwt_alg, tool_scope, env,
-            pass_env;
+            pass_env, scope_implies;
     } from_file;
     mcpauth_string_array env, pass_env;
     char **file_command; /* "backend-command" from the config file, NULL-terminated */
@@ -288,9 +291,10 @@ typedef struct serve_args {
     bool jwt_algs_given; /* the first --jwt-alg replaces the default list */
     bool reading_file;
     mcpauth_string_array tool_scopes; /* --tool-scope rules, tried before the file's "tools" */
-    json_object *tools;    /* the --config file's "tools" object, borrowed from the document */
-    char login[65];        /* the default --dev-user */
-    bool issuer_from_file; /* the issuer came from --config, not --issuer */
+    json_object *tools; /* the --config file's "tools" object, borrowed from the document */
+    mcpauth_string_array scope_implies; /* --scope-implies rules */
+    char login[65];                     /* the default --dev-user */
+    bool issuer_from_file;              /* the issuer came from --config, not --issuer */
 } serve_args;
 
 /* Adds value to list; from_file is the list's member of a->from_file. */
@@ -579,6 +583,8 @@ static int on_option(void *ctx, int id, const char *arg)
         return 0;
     case OPT_TOOL_SCOPE:
         return add_to(a, &a->tool_scopes, &a->from_file.tool_scope, arg);
+    case OPT_SCOPE_IMPLIES:
+        return add_to(a, &a->scope_implies, &a->from_file.scope_implies, arg);
     case OPT_DEV:
         c->dev = true;
         return 0;
@@ -825,6 +831,60 @@ static int build_tool_policy(serve_args *a, mcpauth_mcp_tool_policy **policy)
     return 0;
 }
 
+/* The scope hierarchy, closed once here so that every worker shares the
+ * closure. Any fault in it (syntax, a name that is no scope token, a
+ * cycle) is a configuration error, exit 5, whichever source it came from. */
+static int build_scope_implies(serve_args *a, mcpauth_scope_implies **set)
+{
+    if (a->scope_implies.count == 0)
+        return 0;
+    mcpauth_error err = {0};
+    if (!(*set = mcpauth_scope_implies_new())) {
+        mcpauth_error_set(&err, MCPAUTH_ELOCAL, "out of memory");
+        return cmd_fail("serve", &err);
+    }
+    mcpauth_status status = MCPAUTH_OK;
+    for (size_t i = 0; i < a->scope_implies.count && status == MCPAUTH_OK; i++)
+        status = mcpauth_scope_implies_add(*set, a->scope_implies.items[i], &err);
+    if (status == MCPAUTH_OK)
+        status = mcpauth_scope_implies_close(*set, &err);
+    if (status != MCPAUTH_OK) {
+        if (a->from_file.scope_implies)
+            fprintf(stderr, "mcpauth serve: %s: %s\n", a->config_file, err.message);
+        else
+            cmd_fail("serve", &err);
+        return MCPAUTH_ELOCAL;
+    }
+    a->config.scope_implies = *set;
+    return 0;
+}
+
+static bool names_offline_access(const char *const *scopes, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(scopes[i], "offline_access") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* MCP 2026-07-28 authorization §Refresh Tokens: offline_access
+ * asks the authorization server for a refresh token; it is no permission
+ * on this resource, so challenges and scopes_supported leave it out
+ * whatever the rules say. A rule naming it is likely a mistake: say so. */
+static void warn_offline_access(const mcpauth_serve_config *c)
+{
+    size_t count = 0;
+    const char **scopes = mcpauth_mcp_tool_policy_scopes_union(
+        c->tool_policy, c->required_scopes.items, c->required_scopes.count, &count);
+    bool named = scopes && names_offline_access(scopes, count);
+    free(scopes);
+    const char *const *implied = mcpauth_scope_implies_scopes(c->scope_implies, &count);
+    if (named || names_offline_access(implied, count))
+        cmd_warn("serve", "a scope rule names offline_access: it is no permission on this "
+                          "resource, and challenges and scopes_supported never name it");
+}
+
 /* Fills the client credentials from --credentials and the secret sources. */
 static int load_credentials(serve_args *a, mcpauth_credentials *creds, char **secret)
 {
@@ -883,6 +943,7 @@ int cmd_serve(int argc, char **argv)
     mcpauth_credentials creds = {0};
     json_object *file_doc = NULL;
     mcpauth_mcp_tool_policy *tool_policy = NULL;
+    mcpauth_scope_implies *scope_implies = NULL;
     char *secret = NULL;
     int operands = 0;
 
@@ -911,8 +972,11 @@ int cmd_serve(int argc, char **argv)
         if ((status = cmd_parse_options(&serve_spec, argc, argv, on_option, &a, &operands)) >= 0)
             goto done;
     }
-    if ((status = build_tool_policy(&a, &tool_policy)) != 0)
+    if ((status = build_tool_policy(&a, &tool_policy)) != 0 ||
+        (status = build_scope_implies(&a, &scope_implies)) != 0)
         goto done;
+    if (tool_policy)
+        mcpauth_mcp_tool_policy_set_implies(tool_policy, scope_implies);
     if ((status = load_credentials(&a, &creds, &secret)) != 0)
         goto done;
     if ((status = backend_setup(&a, command_given ? &argv[operands] : NULL)) != 0)
@@ -930,12 +994,14 @@ int cmd_serve(int argc, char **argv)
                                               : cmd_fail("serve", &err);
         goto done;
     }
+    warn_offline_access(c);
     status = mcpauth_serve_run(c, &err) == MCPAUTH_OK ? 0 : cmd_fail("serve", &err);
 done:
     mcpauth_credentials_free(&creds);
     mcpauth_secret_free(secret);
     json_object_put(file_doc);
     mcpauth_mcp_tool_policy_free(tool_policy);
+    mcpauth_scope_implies_free(scope_implies);
     free(a.listen_host);
     free(a.file_command);
     if (a.upstream_header_text) /* split with NULs: wiped by length */

@@ -20,15 +20,16 @@ typedef enum mcpauth_bearer_status {
  * *token and *length point into the value (borrowed). Tokens longer than
  * max_length are MALFORMED. */
 mcpauth_bearer_status mcpauth_bearer_extract(const char *const *values, size_t count,
-                                             size_t max_length, const char **token,
-                                             size_t *length);
+                                             size_t max_length, const char **token, size_t *length);
 
 /* Builds a WWW-Authenticate value (RFC 6750 §3, RFC 9728 §5.1):
  *   Bearer resource_metadata="URL"[, scope="S"][, error="E"[, error_description="D"]]
  * Each argument may be NULL (then it is left out); error_description is
  * sanitised to RFC 6750's character set (no '"' or '\\', no control
  * characters; others become '?') and cut to 200 bytes. scope must already be
- * valid scope tokens. Caller frees; NULL on allocation failure. */
+ * valid scope tokens; offline_access is left out of it (MCP 2026-07-28
+ * authorization §Refresh Tokens), and so is the parameter when nothing else
+ * is left. Caller frees; NULL on allocation failure. */
 char *mcpauth_bearer_challenge(const char *resource_metadata_url, const char *scope,
                                const char *error, const char *error_description);
 

@@ -14,7 +14,8 @@
  * required scopes.
  *
  * Scope tokens compare exactly (RFC 6749 §3.3: case-sensitive); a broader
- * scope does not imply a narrower one.
+ * scope implies a narrower one only through the rules the policy is given
+ * (mcpauth_mcp_tool_policy_set_implies(), scope_implies.h).
  *
  * Every call is pure computation: nothing blocks, nothing logs. A policy is
  * immutable once built, so worker processes forked after it share it.
@@ -27,13 +28,14 @@
 #include <stddef.h>
 
 #include "mcpauth/error.h"
+#include "mcpauth/scope_implies.h"
 #include "mcpauth/token.h"
 
 #define MCPAUTH_MCP_TOOL_POLICY_MAX_RULES   256 /* patterns in one policy */
 #define MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPES  32  /* scopes of one pattern, and default scopes */
 #define MCPAUTH_MCP_TOOL_POLICY_MAX_PATTERN 128 /* bytes in one pattern */
-#define MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE   128 /* bytes in one scope token */
-#define MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS   64  /* tools/call requests checked in one body */
+#define MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE   MCPAUTH_SCOPE_TOKEN_MAX /* bytes in one scope token */
+#define MCPAUTH_MCP_TOOL_POLICY_MAX_CALLS   64 /* tools/call requests checked in one body */
 
 typedef struct mcpauth_mcp_tool_policy mcpauth_mcp_tool_policy;
 
@@ -66,6 +68,15 @@ mcpauth_status mcpauth_mcp_tool_policy_add_json(mcpauth_mcp_tool_policy *policy,
 mcpauth_status mcpauth_mcp_tool_policy_add_text(mcpauth_mcp_tool_policy *policy, const char *text,
                                                 mcpauth_error *err);
 
+/* A token then holds a scope a tool needs also through a scope that
+ * implies it. implies is borrowed (closed, it must outlive the policy);
+ * challenges still name the scopes the rules ask for. */
+void mcpauth_mcp_tool_policy_set_implies(mcpauth_mcp_tool_policy *policy,
+                                         const mcpauth_scope_implies *implies);
+
+/* The implication rules given to the policy, or NULL. */
+const mcpauth_scope_implies *mcpauth_mcp_tool_policy_implies(const mcpauth_mcp_tool_policy *policy);
+
 /* True when the policy has no rule and no default scopes (or is NULL). */
 bool mcpauth_mcp_tool_policy_is_empty(const mcpauth_mcp_tool_policy *policy);
 
@@ -77,7 +88,8 @@ bool mcpauth_mcp_tool_policy_is_empty(const mcpauth_mcp_tool_policy *policy);
 const char *const *mcpauth_mcp_tool_policy_required_scopes(const mcpauth_mcp_tool_policy *policy,
                                                            const char *tool, size_t *count);
 
-/* True when granted carries every scope tool needs of its own. The
+/* True when granted carries (or holds through an implying scope) every
+ * scope tool needs of its own. The
  * resource's required scopes are not checked here (the validator did).
  * granted NULL holds no scope. */
 bool mcpauth_mcp_tool_policy_allows(const mcpauth_mcp_tool_policy *policy, const char *tool,

@@ -7,6 +7,10 @@
  * MCP discovery order), and with a token: initialize and tools/list
  * accepted, bogus, forged, Basic and query-string credentials refused the
  * right way, a foreign Origin refused.
+ * Then MCP 2026-07-28: server/discover, the -32020 and -32022 errors and
+ * GET 405 (skipped for a server that offers no modern version), a 403
+ * naming every scope at once, and no offline_access in challenges or
+ * scopes_supported.
  *
  * Each check is a small function with a stable name; each reports one
  * verdict and a one-line detail. The probe never sends the token anywhere

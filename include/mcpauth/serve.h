@@ -22,6 +22,7 @@
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
 #include "mcpauth/mcp_tool_policy.h"
+#include "mcpauth/scope_implies.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -68,6 +69,9 @@ typedef struct mcpauth_serve_config {
      * (url NULL: none); its resource and lifetimes are filled in from the
      * options above when a worker starts. */
     mcpauth_shared_cache_config shared_cache;
+    /* Scope hierarchy (--scope-implies), closed; borrowed; NULL: none. It
+     * applies to required_scopes and, set on tool_policy, to tools. */
+    const mcpauth_scope_implies *scope_implies;
 
     mcpauth_mcp_config mcp;
     /* The legacy HTTP+SSE transport (MCP 2024-11-05): its stream and

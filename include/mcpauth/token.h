@@ -67,6 +67,8 @@ typedef enum mcpauth_token_verdict {
     MCPAUTH_TOKEN_INSUFFICIENT_SCOPE, /* 403 insufficient_scope */
 } mcpauth_token_verdict;
 
+struct mcpauth_scope_implies; /* scope_implies.h */
+
 /* What the resource server requires. Borrowed strings. */
 typedef struct mcpauth_token_policy {
     const char *issuer;              /* iss must equal it when present; NULL: not checked */
@@ -76,6 +78,9 @@ typedef struct mcpauth_token_policy {
     size_t required_scope_count;
     int64_t leeway_seconds;          /* for exp / nbf / iat */
     bool require_expiry;             /* a token without exp is invalid */
+    /* A required scope is also held through a scope that implies it
+     * (scope_implies.h, closed). NULL: scopes compare one to one. */
+    const struct mcpauth_scope_implies *implies;
 } mcpauth_token_policy;
 
 /* Applies policy to info at time now (seconds since the epoch). On anything

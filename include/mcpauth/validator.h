@@ -52,7 +52,9 @@ typedef enum mcpauth_validation_mode {
 } mcpauth_validation_mode;
 
 typedef struct mcpauth_validator_config {
-    mcpauth_token_policy policy; /* scopes in it are ignored: see validate() */
+    /* Its required scopes are ignored (see validate()); its implies rules
+     * apply to the scopes validate() is given. */
+    mcpauth_token_policy policy;
     mcpauth_validation_mode mode;
     mcpauth_introspection_config introspection; /* endpoint NULL: no introspection */
     mcpauth_jwks_cache *jwks;                   /* NULL: no local JWT verification; not owned */

@@ -3,6 +3,7 @@
 #include "mcpauth/bearer.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mcpauth/strbuf.h"
@@ -207,6 +208,28 @@ static void append_description(mcpauth_strbuf *sb, const char *description)
     append_param(sb, "error_description", clean, n);
 }
 
+/* scope without the token offline_access (MCP 2026-07-28 authorization
+ * §Refresh Tokens: it asks for a refresh token and is no resource
+ * requirement, so a challenge must not send a client after it). Valid
+ * scope in, valid scope (possibly empty) out; NULL on allocation failure. */
+static char *without_offline_access(const char *scope)
+{
+    static const char offline[] = "offline_access";
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    mcpauth_strbuf_appends(&sb, "");
+    for (const char *p = scope; *p;) {
+        size_t n = strcspn(p, " ");
+        if (!(n == sizeof offline - 1 && memcmp(p, offline, n) == 0)) {
+            if (sb.length > 0)
+                mcpauth_strbuf_append(&sb, " ", 1);
+            mcpauth_strbuf_append(&sb, p, n);
+        }
+        p += n;
+        p += *p == ' ';
+    }
+    return mcpauth_strbuf_detach(&sb);
+}
+
 /* A value the caller passes that cannot be written as RFC 6750 §3 allows
  * (other than error_description, which is repaired) is left out: a header a
  * client cannot parse is worse than one that lacks a parameter. */
@@ -219,8 +242,16 @@ char *mcpauth_bearer_challenge(const char *resource_metadata_url, const char *sc
     if (is_valid_uri(resource_metadata_url))
         append_param(&sb, "resource_metadata", resource_metadata_url,
                      strlen(resource_metadata_url));
-    if (is_valid_scope(scope))
-        append_param(&sb, "scope", scope, strlen(scope));
+    if (is_valid_scope(scope)) {
+        char *kept = without_offline_access(scope);
+        if (!kept) {
+            mcpauth_strbuf_free(&sb);
+            return NULL;
+        }
+        if (*kept)
+            append_param(&sb, "scope", kept, strlen(kept));
+        free(kept);
+    }
     /* error_description explains an error; on its own it would suggest
      * one without saying which (RFC 6750 §3.1 leaves both out when the
      * request had no credentials). */

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "mcpauth/scope_implies.h"
 #include "mcpauth/token_cache.h"
 
 #define FLIGHT_BUCKETS 256
@@ -16,6 +17,7 @@ typedef struct waiter {
     void *data;
     const char *const *scopes;
     size_t scope_count;
+    const mcpauth_scope_implies *implies; /* the validator's; may outlive it, as the config does */
     struct waiter *next;
 } waiter;
 
@@ -80,6 +82,21 @@ static void flight_free(flight *f)
     free(f);
 }
 
+/* "missing scopes a b": every scope the request needs that the token
+ * holds neither itself nor through a broader one. */
+static void describe_missing(const mcpauth_token_info *info, const waiter *w, char *reason,
+                             size_t size)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < w->scope_count; i++)
+        missing += !mcpauth_scope_implies_granted(w->implies, info, &w->scopes[i], 1);
+    int n = snprintf(reason, size, "missing scope%s", missing > 1 ? "s" : "");
+    for (size_t i = 0; i < w->scope_count && n > 0 && (size_t)n < size; i++) {
+        if (!mcpauth_scope_implies_granted(w->implies, info, &w->scopes[i], 1))
+            n += snprintf(reason + n, size - (size_t)n, " %s", w->scopes[i]);
+    }
+}
+
 /* Answers one waiter, turning VALID into INSUFFICIENT_SCOPE when the token
  * lacks a scope this request needs. */
 static void answer(const mcpauth_validation *base, const mcpauth_token_info *info, const waiter *w)
@@ -87,13 +104,8 @@ static void answer(const mcpauth_validation *base, const mcpauth_token_info *inf
     mcpauth_validation result = *base;
     char reason[256];
     if (result.outcome == MCPAUTH_VALIDATION_VALID &&
-        !mcpauth_token_has_scopes(info, w->scopes, w->scope_count)) {
-        for (size_t i = 0; i < w->scope_count; i++) {
-            if (!mcpauth_token_has_scopes(info, &w->scopes[i], 1)) {
-                snprintf(reason, sizeof reason, "missing scope %s", w->scopes[i]);
-                break;
-            }
-        }
+        !mcpauth_scope_implies_granted(w->implies, info, w->scopes, w->scope_count)) {
+        describe_missing(info, w, reason, sizeof reason);
         result.outcome = MCPAUTH_VALIDATION_INSUFFICIENT_SCOPE;
         result.reason = reason;
     }
@@ -469,7 +481,7 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
 {
     mcpauth_token_key key;
     mcpauth_token_key_of(token, length, &key);
-    waiter w = {cb, data, scopes, scope_count, NULL};
+    waiter w = {cb, data, scopes, scope_count, v->config.policy.implies, NULL};
     if (answer_from_cache(v, &key, &w))
         return;
     v->stats.cache_misses++;

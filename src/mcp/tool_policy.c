@@ -30,6 +30,7 @@ struct mcpauth_mcp_tool_policy {
     size_t rule_count;
     char **default_scopes;
     size_t default_count;
+    const mcpauth_scope_implies *implies;
 };
 
 /* ---- the scope set shared with tool_policy_gate.c ---- */
@@ -85,20 +86,10 @@ void mcpauth__tool_policy_set_free(mcpauth__tool_policy_set *set)
 
 /* ---- validation ---- */
 
-/* RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E;
- * a token with a space, '"' or '\' could not be sent in a scope parameter
- * or a challenge (RFC 6750 §3). */
+/* RFC 6749 §3.3 scope-token (scope_implies.h). */
 static bool valid_scope(const char *scope)
 {
-    size_t n = strnlen(scope, MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE + 1);
-    if (n == 0 || n > MCPAUTH_MCP_TOOL_POLICY_MAX_SCOPE)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)scope[i];
-        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
-            return false;
-    }
-    return true;
+    return mcpauth_scope_token_valid(scope);
 }
 
 /* MCP tool names SHOULD be ASCII letters, digits and "_-./" (2025-11-25
@@ -163,6 +154,17 @@ void mcpauth_mcp_tool_policy_free(mcpauth_mcp_tool_policy *policy)
     }
     free_list(policy->default_scopes, policy->default_count);
     free(policy);
+}
+
+void mcpauth_mcp_tool_policy_set_implies(mcpauth_mcp_tool_policy *policy,
+                                         const mcpauth_scope_implies *implies)
+{
+    policy->implies = implies;
+}
+
+const mcpauth_scope_implies *mcpauth_mcp_tool_policy_implies(const mcpauth_mcp_tool_policy *policy)
+{
+    return policy ? policy->implies : NULL;
 }
 
 bool mcpauth_mcp_tool_policy_is_empty(const mcpauth_mcp_tool_policy *policy)
@@ -381,7 +383,7 @@ bool mcpauth_mcp_tool_policy_allows(const mcpauth_mcp_tool_policy *policy, const
     const char *const *needed = mcpauth_mcp_tool_policy_required_scopes(policy, tool, &count);
     if (count == 0)
         return true;
-    return granted && mcpauth_token_has_scopes(granted, needed, count);
+    return granted && mcpauth_scope_implies_granted(policy->implies, granted, needed, count);
 }
 
 char *mcpauth_mcp_tool_policy_challenge_scope(const mcpauth_mcp_tool_policy *policy,

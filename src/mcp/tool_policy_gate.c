@@ -29,9 +29,11 @@ static bool plain_name(const char *name)
     return true;
 }
 
-static bool granted_has(const mcpauth_token_info *granted, const char *scope)
+static bool granted_has(const mcpauth_mcp_tool_policy *policy, const mcpauth_token_info *granted,
+                        const char *scope)
 {
-    return granted && mcpauth_token_has_scopes(granted, &scope, 1);
+    return granted && mcpauth_scope_implies_granted(mcpauth_mcp_tool_policy_implies(policy),
+                                                    granted, &scope, 1);
 }
 
 mcpauth_status mcpauth_mcp_tool_policy_filter_tools_list(const mcpauth_mcp_tool_policy *policy,
@@ -91,15 +93,15 @@ static void decision_init(decision *d, const mcpauth_mcp_tool_policy *policy,
 /* "tool admin_reset needs scopes mcp:admin mcp:write" with the scopes the
  * token lacks. */
 static void describe(char *out, size_t size, const char *tool, const char *const *needed,
-                     size_t count, const mcpauth_token_info *granted)
+                     size_t count, const decision *d)
 {
     size_t missing = 0;
     for (size_t i = 0; i < count; i++)
-        missing += !granted_has(granted, needed[i]);
+        missing += !granted_has(d->policy, d->granted, needed[i]);
     int n = snprintf(out, size, "tool %s needs scope%s", plain_name(tool) ? tool : "(unnamed)",
                      missing > 1 ? "s" : "");
     for (size_t i = 0; i < count && n > 0 && (size_t)n < size; i++) {
-        if (!granted_has(granted, needed[i]))
+        if (!granted_has(d->policy, d->granted, needed[i]))
             n += snprintf(out + n, size - (size_t)n, " %s", needed[i]);
     }
 }
@@ -120,7 +122,7 @@ static void decide(decision *d, const char *tool)
     if (mcpauth_mcp_tool_policy_allows(d->policy, tool, d->granted))
         return;
     if (d->refused++ == 0)
-        describe(d->first, sizeof d->first, tool, needed, count, d->granted);
+        describe(d->first, sizeof d->first, tool, needed, count, d);
     mcpauth__tool_policy_set_add(&d->scopes, needed, count);
 }
 

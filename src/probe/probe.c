@@ -1,6 +1,7 @@
 /* The probe's runner: the checks in order, each reported as soon as it is
  * done, and the state they share. The checks themselves are in
- * metadata_checks.c, as_checks.c and token_checks.c. */
+ * metadata_checks.c, as_checks.c, token_checks.c, modern_checks.c and
+ * scope_checks.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,12 @@ static const probe_step steps[] = {
     {"forged-alg-none", "PR-5", mcpauth__probe_forged_alg_none},
     {"forged-signature", "PR-5", mcpauth__probe_forged_signature},
     {"foreign-origin", "PR-10", mcpauth__probe_foreign_origin},
+    {"modern-discover", "M26-DS-01", mcpauth__probe_modern_discover},
+    {"modern-header-mismatch", "M26-HD-09", mcpauth__probe_modern_header_mismatch},
+    {"modern-unsupported-version", "M26-HD-02", mcpauth__probe_modern_unsupported_version},
+    {"modern-get-405", "M26-HT-11", mcpauth__probe_modern_get_405},
+    {"insufficient-scope-all", "M26-RS-10", mcpauth__probe_insufficient_scope_all},
+    {"offline-access-absent", "M26-RS-04", mcpauth__probe_offline_access_absent},
 };
 
 const char *mcpauth_probe_verdict_name(mcpauth_probe_verdict verdict)
@@ -134,6 +141,7 @@ static void state_free(mcpauth__probe_state *s)
     free(s->protocol_version);
     for (size_t i = 0; i < s->session_count; i++)
         free(s->sessions[i]);
+    free(s->forbidden_scope);
 }
 
 mcpauth_status mcpauth_probe_run(const mcpauth_http_options *opts,

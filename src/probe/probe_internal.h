@@ -13,6 +13,14 @@
 
 #define MCPAUTH__PROBE_MAX_SESSIONS 4
 
+/* Which eras of MCP the server speaks, as server/discover showed (MCP
+ * 2026-07-28 basic/versioning §Backward Compatibility). */
+typedef enum mcpauth__probe_era {
+    MCPAUTH__PROBE_ERA_UNKNOWN, /* not asked (no token) or the token was refused */
+    MCPAUTH__PROBE_ERA_LEGACY,  /* no modern version offered: 2025-11-25 and before only */
+    MCPAUTH__PROBE_ERA_MODERN,  /* answers 2026-07-28 requests */
+} mcpauth__probe_era;
+
 typedef struct mcpauth__probe_state {
     const mcpauth_http_options *opts;
     const mcpauth_probe_config *config;
@@ -42,6 +50,10 @@ typedef struct mcpauth__probe_state {
     char *protocol_version;
     char *sessions[MCPAUTH__PROBE_MAX_SESSIONS]; /* opened by the probe; deleted at the end */
     size_t session_count;
+
+    /* MCP 2026-07-28 (modern_checks.c, scope_checks.c). */
+    mcpauth__probe_era era;
+    char *forbidden_scope; /* the scope of a 403 insufficient_scope the probe provoked */
 } mcpauth__probe_state;
 
 /* A check fills in c->verdict and c->detail. It returns MCPAUTH_OK, or an
@@ -61,12 +73,15 @@ void mcpauth__probe_verdict(mcpauth_probe_check *c, mcpauth_probe_verdict verdic
 mcpauth_status mcpauth__probe_request_failed(mcpauth_probe_check *c, const char *what,
                                              const mcpauth_error *err);
 
+/* False, with the check a SKIP saying so, when no token was given. */
+bool mcpauth__probe_need_token(mcpauth__probe_state *s, mcpauth_probe_check *c);
+
 /* ---- requests (request.c) ---- */
 
-/* One POST or DELETE to the MCP endpoint with exactly these credentials and
- * headers; NULL members are not sent. */
+/* One POST, DELETE or GET to the MCP endpoint with exactly these
+ * credentials and headers; NULL members are not sent. */
 typedef struct mcpauth__probe_request {
-    const char *method;       /* "POST" (default) or "DELETE" */
+    const char *method;       /* "POST" (default), "DELETE" or "GET" */
     const char *url;          /* default: the MCP URL */
     const char *body;         /* JSON-RPC; NULL for none */
     const char *bearer_token; /* Authorization: Bearer */
@@ -75,6 +90,9 @@ typedef struct mcpauth__probe_request {
     const char *origin;           /* Origin */
     const char *session_id;       /* Mcp-Session-Id */
     const char *protocol_version; /* MCP-Protocol-Version */
+    const char *mcp_method;       /* Mcp-Method (MCP 2026-07-28) */
+    const char *mcp_name;         /* Mcp-Name (MCP 2026-07-28) */
+    const char *accept;           /* default: "application/json, text/event-stream" */
 } mcpauth__probe_request;
 
 /* Sends r. On MCPAUTH_OK the caller frees *resp (any HTTP status). */
@@ -156,4 +174,27 @@ mcpauth_status mcpauth__probe_forged_signature(mcpauth__probe_state *s, mcpauth_
 mcpauth_status mcpauth__probe_foreign_origin(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                              mcpauth_error *err);
 
+/* modern_checks.c: the 2026-07-28 transport, for a server that offers it */
+mcpauth_status mcpauth__probe_modern_discover(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                              mcpauth_error *err);
+mcpauth_status mcpauth__probe_modern_header_mismatch(mcpauth__probe_state *s,
+                                                     mcpauth_probe_check *c, mcpauth_error *err);
+mcpauth_status mcpauth__probe_modern_unsupported_version(mcpauth__probe_state *s,
+                                                         mcpauth_probe_check *c,
+                                                         mcpauth_error *err);
+mcpauth_status mcpauth__probe_modern_get_405(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                             mcpauth_error *err);
+
+/* scope_checks.c: the 2026-07-28 authorization rules on scopes */
+mcpauth_status mcpauth__probe_insufficient_scope_all(mcpauth__probe_state *s,
+                                                     mcpauth_probe_check *c, mcpauth_error *err);
+mcpauth_status mcpauth__probe_offline_access_absent(mcpauth__probe_state *s, mcpauth_probe_check *c,
+                                                    mcpauth_error *err);
+
+/* The version of the modern requests, and the body of one: a JSON-RPC
+ * request with id, method, params.name (tool; NULL: none) and the _meta
+ * envelope naming version (MCP 2026-07-28 basic §Request Metadata). The
+ * caller frees it; NULL when out of memory. */
+#define MCPAUTH__PROBE_MODERN_VERSION "2026-07-28"
+char *mcpauth__probe_modern_body(int id, const char *method, const char *tool, const char *version);
 #endif

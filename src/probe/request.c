@@ -2,7 +2,8 @@
  * (Origin, Mcp-Session-Id, MCP-Protocol-Version), as extra header lines of
  * the shared client, so they get the same transport policy, limits,
  * redaction and -v lines as every other request. The probe sends POST and
- * DELETE this way, which the client never redirects. */
+ * DELETE this way, which the client never redirects, and the one GET of
+ * the MCP endpoint itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,14 @@ mcpauth_status mcpauth__probe_send(mcpauth__probe_state *s, const mcpauth__probe
                                    mcpauth_http_response *resp, mcpauth_error *err)
 {
     const char *url = r->url ? r->url : s->config->resource_url;
-    char lines[3][1024];
-    const char *list[3];
+    char lines[5][1024];
+    const char *list[5];
     size_t count = 0;
     add_header(lines, list, &count, "Origin", r->origin);
     add_header(lines, list, &count, "Mcp-Session-Id", r->session_id);
     add_header(lines, list, &count, "MCP-Protocol-Version", r->protocol_version);
+    add_header(lines, list, &count, "Mcp-Method", r->mcp_method);
+    add_header(lines, list, &count, "Mcp-Name", r->mcp_name);
     mcpauth_http_request req = {
         .method = r->method ? r->method : "POST",
         .url = url,
@@ -46,7 +49,7 @@ mcpauth_status mcpauth__probe_send(mcpauth__probe_state *s, const mcpauth__probe
         .body = r->body,
         .body_length = r->body ? strlen(r->body) : 0,
         /* MCP 2025-11-25 Streamable HTTP: POSTs accept both forms. */
-        .accept = "application/json, text/event-stream",
+        .accept = r->accept ? r->accept : "application/json, text/event-stream",
         .bearer_token = r->bearer_token,
         .basic_user = r->basic_user,
         .basic_password = r->basic_password,

@@ -37,16 +37,12 @@ static bool is_success(long status)
     return status >= 200 && status <= 299;
 }
 
-/* Sends r and checks for the refusal described: 401 with a Bearer
+/* Checks an answer for the refusal described: 401 with a Bearer
  * challenge, whose error code is invalid_token or absent as wanted. */
-static mcpauth_status expect_refusal(mcpauth__probe_state *s, const mcpauth__probe_request *r,
-                                     const refusal *want, mcpauth_probe_check *c,
-                                     mcpauth_error *err)
+static void judge_refusal(const mcpauth_http_response *answer, const refusal *want,
+                          mcpauth_probe_check *c)
 {
-    mcpauth_http_response resp;
-    if (mcpauth__probe_send(s, r, &resp, err) != MCPAUTH_OK)
-        return mcpauth__probe_request_failed(c, want->what, err);
-    mcpauth__probe_keep_session(s, &resp);
+    const mcpauth_http_response resp = *answer;
     char shown[64], q[MCPAUTH_URL_QUOTE_SIZE];
     mcpauth__probe_status_text(resp.status, shown, sizeof shown);
     mcpauth_challenge_list list = {0};
@@ -74,8 +70,42 @@ static mcpauth_status expect_refusal(mcpauth__probe_state *s, const mcpauth__pro
                                want->invalid_token ? " error=\"invalid_token\""
                                                    : " without an error code");
     mcpauth_challenge_list_free(&list);
+}
+
+/* Sends r and judges the answer as judge_refusal() does. */
+static mcpauth_status expect_refusal(mcpauth__probe_state *s, const mcpauth__probe_request *r,
+                                     const refusal *want, mcpauth_probe_check *c,
+                                     mcpauth_error *err)
+{
+    mcpauth_http_response resp;
+    if (mcpauth__probe_send(s, r, &resp, err) != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, want->what, err);
+    mcpauth__probe_keep_session(s, &resp);
+    judge_refusal(&resp, want, c);
     mcpauth_http_response_free(&resp);
     return MCPAUTH_OK;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* True when resp is a 401 whose Bearer challenge has the error code and
+ * description of the answer without any token: the query string made no
+ * difference that shows. *error gets that error code (borrowed from
+ * list, which the caller frees). */
+static bool same_as_no_token(const mcpauth__probe_state *s, const mcpauth_http_response *resp,
+                             mcpauth_challenge_list *list, const char **error)
+{
+    bool syntax_error;
+    const mcpauth_challenge *bearer = mcpauth__probe_bearer_challenge(resp, list, &syntax_error);
+    const mcpauth_challenge *before = s->no_token_bearer;
+    *error = mcpauth_challenge_param(bearer, "error");
+    return resp->status == 401 && bearer && before && s->no_token.status == 401 && *error &&
+           same_text(*error, mcpauth_challenge_param(before, "error")) &&
+           same_text(mcpauth_challenge_param(bearer, "error_description"),
+                     mcpauth_challenge_param(before, "error_description"));
 }
 
 mcpauth_status mcpauth__probe_bogus_token(mcpauth__probe_state *s, mcpauth_probe_check *c,
@@ -119,12 +149,32 @@ mcpauth_status mcpauth__probe_query_token(mcpauth__probe_state *s, mcpauth_probe
                     "MUST ignore it)",
                     "the server read the query-string token (OAuth 2.1 §5.1: resource servers "
                     "MUST ignore it)"};
-    mcpauth_status st = expect_refusal(s, &r, &want, c, err);
+    mcpauth_http_response resp;
+    mcpauth_status st = mcpauth__probe_send(s, &r, &resp, err);
     free(url);
-    return st;
+    if (st != MCPAUTH_OK)
+        return mcpauth__probe_request_failed(c, want.what, err);
+    mcpauth__probe_keep_session(s, &resp);
+    /* An error code shows that the query token was read only when it is
+     * not also the answer to no token at all (the MCP TypeScript SDK's
+     * middleware says invalid_token to every request without credentials,
+     * which is no-token-no-error's finding, not this one's). */
+    mcpauth_challenge_list list = {0};
+    const char *error = NULL;
+    char q[MCPAUTH_URL_QUOTE_SIZE];
+    if (same_as_no_token(s, &resp, &list, &error))
+        mcpauth__probe_verdict(c, MCPAUTH_PROBE_PASS,
+                               "%s: 401 error=%s, the very answer to no token at all: the query "
+                               "string made no difference",
+                               want.what, mcpauth_url_quote(error, q, sizeof q));
+    else
+        judge_refusal(&resp, &want, c);
+    mcpauth_challenge_list_free(&list);
+    mcpauth_http_response_free(&resp);
+    return MCPAUTH_OK;
 }
 
-static bool need_token(mcpauth__probe_state *s, mcpauth_probe_check *c)
+bool mcpauth__probe_need_token(mcpauth__probe_state *s, mcpauth_probe_check *c)
 {
     if (s->config->token)
         return true;
@@ -135,7 +185,7 @@ static bool need_token(mcpauth__probe_state *s, mcpauth_probe_check *c)
 
 static bool need_accepted_token(mcpauth__probe_state *s, mcpauth_probe_check *c)
 {
-    if (!need_token(s, c))
+    if (!mcpauth__probe_need_token(s, c))
         return false;
     if (s->token_accepted)
         return true;
@@ -204,7 +254,7 @@ static mcpauth_status read_initialize(mcpauth__probe_state *s, const mcpauth_htt
 mcpauth_status mcpauth__probe_token_initialize(mcpauth__probe_state *s, mcpauth_probe_check *c,
                                                mcpauth_error *err)
 {
-    if (!need_token(s, c))
+    if (!mcpauth__probe_need_token(s, c))
         return MCPAUTH_OK;
     mcpauth__probe_request r = {.body = mcpauth__probe_initialize_body,
                                 .bearer_token = s->config->token};
@@ -335,7 +385,7 @@ typedef struct jwt_parts {
 
 static bool split_jwt(mcpauth__probe_state *s, mcpauth_probe_check *c, jwt_parts *parts)
 {
-    if (!need_token(s, c))
+    if (!mcpauth__probe_need_token(s, c))
         return false;
     const char *token = s->config->token;
     size_t length = strlen(token);

@@ -48,6 +48,15 @@ mcpauth_status mcpauth__serve_dev_start(mcpauth_serve_config *config, mcpauth__s
     for (size_t i = 0; i < count && i < MCPAUTH_DEVISSUER_MAX_SCOPES; i++)
         dc->scopes[dc->scope_count++] = scopes[i];
     free(scopes);
+    /* And the scope hierarchy's others, the broad ones a client may ask for. */
+    const char *const *implied = mcpauth_scope_implies_scopes(config->scope_implies, &count);
+    for (size_t i = 0; i < count && dc->scope_count < MCPAUTH_DEVISSUER_MAX_SCOPES; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < dc->scope_count && !seen; j++)
+            seen = strcmp(dc->scopes[j], implied[i]) == 0;
+        if (!seen)
+            dc->scopes[dc->scope_count++] = implied[i];
+    }
     if (!(out->issuer = mcpauth_devissuer_new(dc, err)))
         return err->status;
     config->issuer = out->origin;

@@ -30,6 +30,32 @@ static json_object *string_array(const char *const *items, size_t count)
     return array;
 }
 
+/* scopes_supported: what the rules ask for (required, then per tool),
+ * then the other scopes the hierarchy names, broad ones first among them,
+ * each once; never offline_access (MCP 2026-07-28 authorization §Refresh
+ * Tokens: no resource requirement). NULL on allocation failure. */
+static json_object *scopes_supported(const mcpauth_serve_config *config)
+{
+    size_t count = 0, implied_count = 0;
+    const char **scopes = mcpauth_mcp_tool_policy_scopes_union(
+        config->tool_policy, config->required_scopes.items, config->required_scopes.count, &count);
+    if (!scopes)
+        return NULL;
+    const char *const *implied =
+        mcpauth_scope_implies_scopes(config->scope_implies, &implied_count);
+    json_object *array = json_object_new_array();
+    for (size_t i = 0; array && i < count + implied_count; i++) {
+        const char *scope = i < count ? scopes[i] : implied[i - count];
+        bool seen = strcmp(scope, "offline_access") == 0;
+        for (size_t j = 0; j < count && i >= count && !seen; j++)
+            seen = strcmp(scopes[j], scope) == 0;
+        if (!seen)
+            json_object_array_add(array, json_object_new_string(scope));
+    }
+    free(scopes);
+    return array;
+}
+
 static char *build_document(const mcpauth_serve_config *config)
 {
     json_object *doc = json_object_new_object();
@@ -43,17 +69,15 @@ static char *build_document(const mcpauth_serve_config *config)
     /* §2: parameters with no value are omitted, not sent as []. Every
      * scope a request or a tool may need is listed, so that a client can
      * ask for them up front (MCP authorization §Scope Selection Strategy). */
-    size_t scope_count = 0;
-    const char **scopes =
-        mcpauth_mcp_tool_policy_scopes_union(config->tool_policy, config->required_scopes.items,
-                                             config->required_scopes.count, &scope_count);
+    json_object *scopes = scopes_supported(config);
     if (!scopes) {
         json_object_put(doc);
         return NULL;
     }
-    if (scope_count > 0)
-        json_object_object_add(doc, "scopes_supported", string_array(scopes, scope_count));
-    free(scopes);
+    if (json_object_array_length(scopes) > 0)
+        json_object_object_add(doc, "scopes_supported", scopes);
+    else
+        json_object_put(scopes);
     const char *header = "header";
     json_object_object_add(doc, "bearer_methods_supported", string_array(&header, 1));
     if (config->resource_name)

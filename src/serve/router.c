@@ -415,6 +415,38 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
         on_mcp_reply(&(mcpauth_mcp_reply){.status = 405}, call);
 }
 
+/* The token lacks a scope every request needs. When the request calls
+ * tools, the challenge names their scopes too, so that one step-up covers
+ * the whole operation (MCP 2026-07-28 authorization §Scope Challenge
+ * Handling: all scopes required for the operation in a single challenge).
+ * The tools are checked as for a token holding nothing: the challenge
+ * names every scope the operation needs, held or not, as the per-tool
+ * refusal in tools_allowed() does. */
+static void respond_insufficient_scope(request *r, const char *reason)
+{
+    mcpauth__serve_context *ctx = r->ctx;
+    mcpauth_http_exchange *ex = r->ex;
+    const mcpauth_string_array *base = &ctx->config->required_scopes;
+    mcpauth_mcp_request req = {
+        .protocol_version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0),
+        .content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0),
+        .mcp_method = mcpauth_http_exchange_header(ex, "Mcp-Method", 0),
+        .mcp_name = mcpauth_http_exchange_header(ex, "Mcp-Name", 0),
+    };
+    req.body = mcpauth_http_exchange_body(ex, &req.body_length);
+    mcpauth_mcp_tool_policy_verdict verdict = {.allowed = true};
+    if (strcmp(mcpauth_http_exchange_method(ex), "POST") == 0) {
+        if (!mcpauth__serve_legacy_path(ctx->legacy, mcpauth_http_exchange_path(ex)))
+            mcpauth_mcp_request_modern(&req);
+        if (mcpauth_mcp_check_tools(ctx->mcp, &req, (const char *const *)base->items, base->count,
+                                    &verdict) != MCPAUTH_OK)
+            verdict.allowed = true; /* out of memory: the required scopes still go out */
+    }
+    respond_challenge(r, 403, "insufficient_scope", reason, verdict.allowed ? NULL : verdict.scope);
+    mcpauth_mcp_tool_policy_verdict_free(&verdict);
+    mcpauth_mcp_request_release(&req);
+}
+
 static void on_validated(const mcpauth_validation *v, void *data)
 {
     request *r = data;
@@ -433,7 +465,7 @@ static void on_validated(const mcpauth_validation *v, void *data)
     case MCPAUTH_VALIDATION_INSUFFICIENT_SCOPE:
         ctx->metrics.insufficient_scope++;
         r->subject = v->info ? v->info->subject : NULL;
-        respond_challenge(r, 403, "insufficient_scope", v->reason, NULL);
+        respond_insufficient_scope(r, v->reason);
         break;
     case MCPAUTH_VALIDATION_UNAVAILABLE: {
         /* Not the client's fault (RFC 6750 §3.1 has no error for it): 503, and the operator hears

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mcpauth/scope_implies.h"
 #include "mcpauth/url.h"
 
 /* How much of the token's audience list goes into a reason: the reason is
@@ -179,7 +180,7 @@ static mcpauth_token_verdict check_scopes(const mcpauth_token_policy *policy,
     missing[0] = '\0';
     for (size_t i = 0; i < policy->required_scope_count; i++) {
         const char *scope = policy->required_scopes[i];
-        if (!scope || has_scope(info, scope))
+        if (!scope || mcpauth_scope_implies_granted(policy->implies, info, &scope, 1))
             continue;
         if (count++ > 0)
             cut_append(&b, " ");

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { run, startHttpServer, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { readBody, sendJson } from '../lib/http.mjs';
 import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
 
@@ -462,7 +462,13 @@ const PROBE_CHECKS = [
   'metadata-authorization-servers', 'metadata-path-inserted', 'metadata-root', 'as-metadata', 'as-issuer',
   'as-pkce-s256', 'bogus-token', 'basic-scheme', 'query-token-ignored', 'token-initialize', 'token-tools-list',
   'query-token-beside-header', 'forged-alg-none', 'forged-signature', 'foreign-origin',
+  'modern-discover', 'modern-header-mismatch', 'modern-unsupported-version', 'modern-get-405',
+  'insufficient-scope-all', 'offline-access-absent',
 ];
+// What the legacy-only fake cannot show: the modern checks, a 403 it never gives, the root
+// document it does not serve.
+const LEGACY_SKIPS = ['metadata-root', 'modern-discover', 'modern-header-mismatch', 'modern-unsupported-version',
+  'modern-get-405', 'insufficient-scope-all'];
 
 const GOOD_TOKEN = signJwt({ iss: 'x', sub: 'alice', aud: 'x', exp: now() + 3600 });
 const [GOOD_HEADER, GOOD_PAYLOAD] = GOOD_TOKEN.split('.');
@@ -481,18 +487,22 @@ async function startMcp(o = {}) {
     const mcpUrl = `${srv.origin}/mcp`;
     const pathPrm = '/.well-known/oauth-protected-resource/mcp';
     const headerPrm = o.metadataPath ?? pathPrm;
-    const prm = { resource: mcpUrl, authorization_servers: [`${srv.origin}/as`], scopes_supported: ['mcp'] };
+    const prm = { resource: mcpUrl, authorization_servers: [`${srv.origin}/as`], scopes_supported: o.scopesSupported ?? ['mcp'] };
     // Option values may name the server's own URLs.
     const fill = (doc) => JSON.parse(JSON.stringify(doc ?? {}).replaceAll('$ORIGIN', srv.origin));
-    const challenge = (error) => [
+    const challenge = (error, description, scope = o.challengeScope ?? 'mcp') => [
       'Bearer',
-      [o.noResourceMetadata ? null : `resource_metadata="${srv.origin}${headerPrm}"`, 'scope="mcp"',
-        error ? `error="${error}"` : null].filter(Boolean).join(', '),
+      [o.noResourceMetadata ? null : `resource_metadata="${srv.origin}${headerPrm}"`, `scope="${scope}"`,
+        error ? `error="${error}"` : null, description ? `error_description="${description}"` : null,
+      ].filter(Boolean).join(', '),
     ].join(' ');
-    const refuse = (status, error) => sendJson(res, status, { error: error ?? 'unauthorized' },
-      { 'www-authenticate': challenge(error) });
+    const refuse = (status, error, description) => sendJson(res, status, { error: error ?? 'unauthorized' },
+      { 'www-authenticate': challenge(error, description) });
+    // The 403 of a tool the token lacks scopes for (o.toolScopes), naming o.forbiddenScope.
+    const forbid = () => sendJson(res, 403, { error: 'insufficient_scope' },
+      { 'www-authenticate': challenge('insufficient_scope', null, o.forbiddenScope ?? 'mcp mcp:tools') });
 
-    if (req.method === 'GET') {
+    if (req.method === 'GET' && url.pathname !== '/mcp') {
       if (url.pathname === headerPrm && !(o.noPathPrm && headerPrm === pathPrm)) {
         const doc = { ...prm, ...fill(o.prm) };
         res.writeHead(200, { 'content-type': o.prmType ?? 'application/json' });
@@ -517,6 +527,10 @@ async function startMcp(o = {}) {
     const queryToken = url.searchParams.get('access_token');
     // A query-string token alone is ignored (or, broken, read); the variants below that
     // break the no-token answer leave this one alone, so that one check fails each.
+    // The MCP TypeScript SDK's middleware: invalid_token to every request without credentials.
+    if (o.invalidTokenAlways && !auth) {
+      return refuse(401, 'invalid_token', queryToken && o.readQueryToken ? 'Invalid token' : 'Missing Authorization header');
+    }
     if (queryToken && !auth) return refuse(401, o.readQueryToken ? 'invalid_token' : null);
     if (queryToken && auth && o.readQueryBeside) return refuse(400, 'invalid_request');
     if (!auth) {
@@ -538,7 +552,17 @@ async function startMcp(o = {}) {
       res.writeHead(204);
       return res.end();
     }
+    const version = req.headers['mcp-protocol-version'];
+    if (req.method === 'GET') {
+      const modernGet = o.modern && version === '2026-07-28' && o.modern.getStatus;
+      res.writeHead(modernGet || 405, modernGet ? { 'content-type': 'text/event-stream' } : { allow: 'POST' });
+      return res.end();
+    }
     const message = JSON.parse(body);
+    if (o.modern && version && !['2025-11-25', '2025-06-18', '2025-03-26'].includes(version)) {
+      return modernAnswer(o.modern, message, version, req.headers['mcp-method'], res, forbid, o.toolScopes);
+    }
+    if (message.method === 'tools/call' && o.toolScopes) return forbid();
     if (message.method === 'initialize') {
       return sendJson(res, 200, {
         jsonrpc: '2.0', id: message.id,
@@ -564,6 +588,27 @@ async function startMcp(o = {}) {
   return srv;
 }
 
+/** How the fake answers a 2026-07-28 request; m breaks one rule at a time. */
+function modernAnswer(m, message, version, mcpMethod, res, forbid, toolScopes) {
+  const error = (code, extra = {}) => sendJson(res, 400, { jsonrpc: '2.0', id: message.id, error: { code, message: 'no', ...extra } });
+  if (version !== '2026-07-28') {
+    return error(-32022, { data: m.noSupported ? { requested: version } : { supported: ['2026-07-28', '2025-11-25'], requested: version } });
+  }
+  if (mcpMethod !== message.method) return error(m.mismatchCode ?? -32020);
+  const result = (r) => sendJson(res, 200, { jsonrpc: '2.0', id: message.id, result: r });
+  if (message.method === 'server/discover') {
+    return result({
+      resultType: 'complete', ...(m.noVersions ? {} : { supportedVersions: ['2026-07-28', '2025-11-25'] }),
+      capabilities: { tools: {} }, _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'fake', version: '2' } },
+      ttlMs: 0, cacheScope: 'private',
+    });
+  }
+  if (message.method === 'tools/call') {
+    return toolScopes ? forbid() : sendJson(res, 200, { jsonrpc: '2.0', id: message.id, error: { code: -32602, message: 'unknown tool' } });
+  }
+  return result({ resultType: 'complete', tools: [] });
+}
+
 function probeLines(stdout) {
   const out = {};
   for (const line of stdout.split('\n')) {
@@ -587,10 +632,12 @@ describe('--resource: a server that gets everything right', () => {
       const lines = probeLines(r.stdout);
       assert.deepEqual(Object.keys(lines), PROBE_CHECKS, r.stdout);
       for (const name of PROBE_CHECKS) {
-        assert.equal(lines[name].result, name === 'metadata-root' ? 'SKIP' : 'PASS', `${name}: ${lines[name].detail}`);
+        assert.equal(lines[name].result, LEGACY_SKIPS.includes(name) ? 'SKIP' : 'PASS', `${name}: ${lines[name].detail}`);
       }
       assert.match(lines['token-tools-list'].detail, /^2 tools: "echo", "add"$/);
-      assert.match(r.stdout, /^19 passed, 0 failed, 0 warnings, 1 skipped$/m);
+      assert.match(lines['modern-discover'].detail, /offers no modern version \(legacy only\)/);
+      assert.match(lines['modern-get-405'].detail, /^the server offers no modern version \(modern-discover\)$/);
+      assert.match(r.stdout, /^20 passed, 0 failed, 0 warnings, 6 skipped$/m);
       assert.equal(r.stderr, '');
       assert.ok(srv.deleted.length >= 1 && srv.deleted.includes('session-1'), JSON.stringify(srv.deleted));
     } finally {
@@ -641,7 +688,7 @@ describe('--resource: a server that gets everything right', () => {
       assert.deepEqual(doc.checks.map((c) => c.name), PROBE_CHECKS);
       assert.deepEqual(doc.checks[0], { name: 'no-token-401', probe: 'PR-1', result: 'PASS', detail: 'initialize without a token: HTTP 401 Unauthorized' });
       assert.equal(doc.failed, 0);
-      assert.equal(doc.passed, 19);
+      assert.equal(doc.passed, 20);
     } finally {
       await srv.stop();
     }
@@ -710,7 +757,7 @@ describe('--resource: each broken server fails exactly the check it breaks (exit
       assertExit(r, 0);
       const lines = probeLines(r.stdout);
       assert.equal(lines['as-pkce-s256'].result, 'WARN');
-      assert.match(r.stdout, /^18 passed, 0 failed, 1 warnings, 1 skipped$/m);
+      assert.match(r.stdout, /^19 passed, 0 failed, 1 warnings, 6 skipped$/m);
     } finally {
       await srv.stop();
     }
@@ -742,6 +789,173 @@ describe('--resource: each broken server fails exactly the check it breaks (exit
       await srv.stop();
     }
   });
+});
+
+describe('--resource: the MCP 2026-07-28 checks', () => {
+  const MODERN_CHECKS = ['modern-discover', 'modern-header-mismatch', 'modern-unsupported-version', 'modern-get-405'];
+
+  test('a dual-era server that gets them right passes them all, a 403 included', async () => {
+    const srv = await startMcp({ modern: {}, toolScopes: true, forbiddenScope: 'mcp mcp:tools' });
+    try {
+      const r = await probe(srv);
+      assertExit(r, 0);
+      const lines = probeLines(r.stdout);
+      assert.deepEqual(Object.keys(lines), PROBE_CHECKS, r.stdout);
+      for (const name of [...MODERN_CHECKS, 'insufficient-scope-all', 'offline-access-absent']) {
+        assert.equal(lines[name].result, 'PASS', `${name}: ${lines[name].detail}`);
+      }
+      assert.equal(lines['modern-discover'].detail, 'versions "2026-07-28", "2025-11-25"; server "fake" "2"');
+      assert.match(lines['modern-header-mismatch'].detail, /^tools\/list sent with Mcp-Method: tools\/call: HTTP 400, JSON-RPC error -32020$/);
+      assert.match(lines['modern-unsupported-version'].detail, /error -32022, supported "2026-07-28", "2025-11-25"$/);
+      assert.match(lines['modern-get-405'].detail, /HTTP 405/);
+      assert.match(lines['insufficient-scope-all'].detail, /403 scope="mcp mcp:tools"/);
+      assert.equal(lines['offline-access-absent'].detail, 'not in the 401 challenge, the 403 challenge, scopes_supported');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a 403 that names only what is missing beyond the token\'s own scopes passes too', async () => {
+    // The token (a JWT) holds no scope: mcp is missing, and named.
+    const srv = await startMcp({ modern: {}, toolScopes: true, challengeScope: 'mcp', forbiddenScope: 'mcp mcp:x' });
+    try {
+      const r = await probe(srv);
+      assertExit(r, 0);
+      assert.equal(probeLines(r.stdout)['insufficient-scope-all'].result, 'PASS');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('without a token they are skipped; offline_access is still looked for', async () => {
+    const srv = await startMcp({ modern: {} });
+    try {
+      const r = await probe(srv, { token: null });
+      assertExit(r, 0);
+      const lines = probeLines(r.stdout);
+      for (const name of [...MODERN_CHECKS, 'insufficient-scope-all']) assert.equal(lines[name].result, 'SKIP', name);
+      assert.equal(lines['offline-access-absent'].detail, 'not in the 401 challenge, scopes_supported');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  // [check, options, detail pattern]
+  const variants = [
+    ['modern-discover', { modern: { noVersions: true } }, /without a non-empty "supportedVersions"/],
+    ['modern-header-mismatch', { modern: { mismatchCode: -32600 } }, /HTTP 400 Bad Request with JSON-RPC error -32600, not -32020/],
+    ['modern-unsupported-version', { modern: { noSupported: true } }, /error -32022 without a non-empty data\.supported list/],
+    ['modern-get-405', { modern: { getStatus: 200 } }, /HTTP 200 OK, not 405/],
+    ['offline-access-absent', { modern: {}, challengeScope: 'mcp offline_access' }, /^offline_access in the 401 challenge's scope:/],
+    ['offline-access-absent', { modern: {}, scopesSupported: ['mcp', 'offline_access'] }, /^offline_access in scopes_supported:/],
+    ['offline-access-absent', { modern: {}, toolScopes: true, forbiddenScope: 'mcp mcp:tools offline_access' }, /^offline_access in the 403 challenge's scope:/],
+    ['insufficient-scope-all', { modern: {}, toolScopes: true, challengeScope: 'mcp mcp:tools', forbiddenScope: 'mcp:x' },
+      /403 scope="mcp:x" lacks "mcp mcp:tools", which the 401 challenge asks for and the token lacks/],
+  ];
+  for (const [check, options, re] of variants) {
+    test(`${check} fails against ${JSON.stringify(options)}`, async () => {
+      const srv = await startMcp(options);
+      try {
+        const r = await probe(srv);
+        assertExit(r, 1);
+        const lines = probeLines(r.stdout);
+        assert.equal(lines[check]?.result, 'FAIL', r.stdout);
+        assert.match(lines[check].detail, re);
+        const failed = Object.entries(lines).filter(([, l]) => l.result === 'FAIL').map(([n]) => n);
+        assert.deepEqual(failed, [check], r.stdout);
+        assert.equal(r.stderr, `mcpauth check-token: 1 check failed: ${check}\n`);
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+
+  test('a legacy-only server: the modern checks are skipped, the new scope rules only warned about', async () => {
+    const srv = await startMcp({ scopesSupported: ['mcp', 'offline_access'], toolScopes: true,
+      challengeScope: 'mcp mcp:tools', forbiddenScope: 'mcp:x' });
+    try {
+      const r = await probe(srv);
+      assertExit(r, 0);
+      const lines = probeLines(r.stdout);
+      for (const name of MODERN_CHECKS) assert.equal(lines[name].result, 'SKIP', name);
+      assert.equal(lines['insufficient-scope-all'].result, 'WARN', lines['insufficient-scope-all'].detail);
+      assert.equal(lines['offline-access-absent'].result, 'WARN');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('an opaque token: a 403 leaving out a 401 scope is only a warning (the token may hold it)', async () => {
+    const srv = await startMcp({ modern: {}, acceptOpaque: true, toolScopes: true, challengeScope: 'mcp', forbiddenScope: 'mcp:x' });
+    try {
+      const r = await probe(srv, { token: 'an-opaque-token' });
+      const lines = probeLines(r.stdout);
+      assert.equal(lines['insufficient-scope-all'].result, 'WARN', r.stdout);
+      assert.match(lines['insufficient-scope-all'].detail, /may lack \(not a JWT: its scopes are unknown\)/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('--resource: query-token-ignored blames only what it saw', () => {
+  test('invalid_token to every request without credentials (the MCP TypeScript SDK): not "read the query"', async () => {
+    const srv = await startMcp({ invalidTokenAlways: true });
+    try {
+      const r = await probe(srv);
+      const lines = probeLines(r.stdout);
+      assert.equal(lines['query-token-ignored'].result, 'PASS', r.stdout);
+      assert.match(lines['query-token-ignored'].detail,
+        /^a token in the query string only: 401 error="invalid_token", the very answer to no token at all: the query string made no difference$/);
+      assert.doesNotMatch(r.stdout, /read the query-string token/);
+      // The error code without credentials is no-token-no-error's finding.
+      assert.equal(lines['no-token-no-error'].result, 'FAIL');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a different answer with the query token than without any token is still blamed', async () => {
+    const srv = await startMcp({ invalidTokenAlways: true, readQueryToken: true });
+    try {
+      const lines = probeLines((await probe(srv)).stdout);
+      assert.equal(lines['query-token-ignored'].result, 'FAIL');
+      assert.match(lines['query-token-ignored'].detail, /the server read the query-string token/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('--resource against mcpauth serve: every check passes, in both eras', () => {
+  let as;
+  before(async () => { as = await startAs(); });
+  after(async () => { await as.stop(); });
+
+  for (const [era, extra] of [['2025 sessions', []], ['stateless', ['--stateless']]]) {
+    test(era, async () => {
+      // Per-tool scopes so that the probe can provoke a 403; offline_access in a rule, which
+      // serve must keep out of its challenges and scopes_supported.
+      const serve = await startServe(['--issuer', as.origin, ...extra, '--tool-scope', 'hello_world=',
+        '--tool-scope', 'whoami=', '--tool-scope', '*=mcp:admin', '--scope-implies', 'mcp:all=mcp:admin,offline_access']);
+      try {
+        const token = signJwt({ ...claimsFor(as.origin), aud: serve.resource, scope: 'mcp' });
+        const r = await checkToken(['--resource', serve.resource], token);
+        assertExit(r, 0);
+        const lines = probeLines(r.stdout);
+        assert.deepEqual(Object.keys(lines), PROBE_CHECKS, r.stdout);
+        for (const name of PROBE_CHECKS) {
+          // No root document (optional); the fake AS does not list S256.
+          const expected = name === 'metadata-root' ? 'SKIP' : name === 'as-pkce-s256' ? 'WARN' : 'PASS';
+          assert.equal(lines[name].result, expected, `${name}: ${lines[name].detail}`);
+        }
+        assert.match(lines['modern-discover'].detail, /^versions "2026-07-28", .*"2025-11-25".*; server "mcpauth"/);
+        assert.match(lines['insufficient-scope-all'].detail, /403 scope="mcp mcp:admin"/);
+      } finally {
+        assert.equal((await serve.stop()).code, 0);
+      }
+    });
+  }
 });
 
 describe('--resource: when the probe cannot run', () => {

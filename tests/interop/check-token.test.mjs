@@ -295,3 +295,34 @@ describe('check-token --resource against mcpauth serve', () => {
     assert.equal(r.stderr, 'mcpauth check-token: 1 check failed: token-initialize\n');
   });
 });
+
+// The MCP TypeScript SDK's own protected server: requireBearerAuth answers every request
+// without credentials, a query-string token included, with error="invalid_token" and the
+// same description. The probe must not say it read the query-string token.
+describe('check-token --resource against the MCP TypeScript SDK\'s bearer middleware', () => {
+  let server;
+  let url;
+  before(async () => {
+    const { default: express } = await import('express');
+    const { requireBearerAuth } = await import('@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js');
+    const { InvalidTokenError } = await import('@modelcontextprotocol/sdk/server/auth/errors.js');
+    const app = express();
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/mcp`;
+    const verifier = { verifyAccessToken: async () => { throw new InvalidTokenError('Invalid token'); } };
+    app.post('/mcp', requireBearerAuth({
+      verifier, resourceMetadataUrl: `http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`,
+    }), (req, res) => res.json({}));
+    server = await new Promise((resolve) => { const s = app.listen(port, '127.0.0.1', () => resolve(s)); });
+  });
+  after(() => new Promise((resolve) => { server.close(resolve); }));
+
+  test('query-token-ignored: the same answer as without a token, so no blame', async () => {
+    const r = await run(['check-token', '--resource', url]);
+    const lines = probeLines(r.stdout);
+    assert.equal(lines['query-token-ignored'].result, 'PASS', r.stdout);
+    assert.match(lines['query-token-ignored'].detail, /the very answer to no token at all/);
+    assert.doesNotMatch(r.stdout, /read the query-string token/);
+    assert.equal(lines['no-token-no-error'].result, 'FAIL', 'what it does show is named there');
+  });
+});

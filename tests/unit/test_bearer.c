@@ -315,6 +315,30 @@ START_TEST(challenge_description_cut)
 }
 END_TEST
 
+/* MCP 2026-07-28 authorization §Refresh Tokens: offline_access is no
+ * resource requirement; a challenge leaves it out wherever it stands. */
+START_TEST(challenge_without_offline_access)
+{
+    static const struct {
+        const char *scope, *expected;
+    } cases[] = {
+        {"mcp offline_access", "Bearer scope=\"mcp\", error=\"insufficient_scope\""},
+        {"offline_access mcp:a mcp:b",
+         "Bearer scope=\"mcp:a mcp:b\", error=\"insufficient_scope\""},
+        {"a offline_access b", "Bearer scope=\"a b\", error=\"insufficient_scope\""},
+        {"offline_access", "Bearer error=\"insufficient_scope\""},
+        {"offline_accessx offline_acces", "Bearer scope=\"offline_accessx offline_acces\", "
+                                          "error=\"insufficient_scope\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *header = mcpauth_bearer_challenge(NULL, cases[i].scope, "insufficient_scope", NULL);
+        ck_assert_ptr_nonnull(header);
+        ck_assert_str_eq(header, cases[i].expected);
+        free(header);
+    }
+}
+END_TEST
+
 START_TEST(challenge_params_once)
 {
     static const char *names[] = {"resource_metadata=", "scope=", "error=", "error_description="};
@@ -357,6 +381,7 @@ static Suite *bearer_suite(void)
     tcase_add_loop_test(tc, challenge, 0, sizeof challenge_cases / sizeof challenge_cases[0]);
     tcase_add_test(tc, challenge_description_cut);
     tcase_add_test(tc, challenge_params_once);
+    tcase_add_test(tc, challenge_without_offline_access);
     suite_add_tcase(s, tc);
     return s;
 }
