@@ -18,11 +18,11 @@
 #include "mcpauth/http_server.h"
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
-#include "mcpauth/shared_cache.h"
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
 #include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/scope_implies.h"
+#include "mcpauth/shared_cache.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
