@@ -7,7 +7,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startServe, startHttpServer } from '../lib/harness.mjs';
+import { spawn } from 'node:child_process';
+import { run, startServe, startHttpServer, freePort, MCPAUTH_BIN } from '../lib/harness.mjs';
 import { makeTestCa, startDocumentServer } from '../lib/cimd.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -265,5 +266,104 @@ describe('serve --dev: Client ID Metadata Documents', () => {
     const t = await flow(s, docs.url('/refresh.json'));
     assert.ok(t.access_token);
     assert.equal((await fetch(s.url('/healthz'))).status, 200);
+  });
+});
+
+/** `mcpauth token ARGS` with the test following the printed URL; returns {code, stdout, stderr}. */
+async function tokenCommand(args, { follow = true } = {}) {
+  const child = spawn(MCPAUTH_BIN, ['token', ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? '', UBSAN_OPTIONS: process.env.UBSAN_OPTIONS ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  try {
+    const url = await new Promise((resolve) => {
+      child.stderr.setEncoding('utf8').on('data', (d) => {
+        stderr += d;
+        const m = /^ {2}(https?:\/\/\S+)$/m.exec(stderr);
+        if (m) resolve(m[1]);
+      });
+      exited.then(() => resolve(null));
+    });
+    if (url && follow) {
+      const a = await fetch(url, { redirect: 'manual' });
+      assert.equal(a.status, 302, await a.text());
+      await fetch(a.headers.get('location'));
+    }
+    return { code: await exited, stdout, stderr };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+describe('mcpauth token --client-id https://... (a Client ID Metadata Document)', () => {
+  let ca, docs, s, redirect;
+  before(async () => {
+    ca = makeTestCa();
+    redirect = `http://127.0.0.1:${await freePort()}/callback`;
+    const self = (p, extra = {}) => (req, res, base) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ client_id: base + p, client_name: 'mcpauth token test', redirect_uris: [redirect], ...extra }));
+    };
+    docs = await startDocumentServer(ca, {
+      '/cli.json': self('/cli.json', { grant_types: ['authorization_code', 'refresh_token'] }),
+      '/secret.json': self('/secret.json', { client_secret: 'x' }),
+    });
+    s = await startServe(['--dev', '--dev-auto-approve', '--stateless', '--cacert', ca.caFile]);
+  });
+  after(async () => {
+    await s?.stop();
+    await docs?.stop();
+  });
+
+  test('completes the authorization code flow with PKCE as a public client; the token calls a tool', async () => {
+    const r = await tokenCommand(['--issuer', s.origin, '--client-id', docs.url('/cli.json'), '-g', 'authorization_code',
+      '--resource', s.resource, '--cacert', ca.caFile, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = JSON.parse(r.stdout);
+    assert.ok(t.refresh_token);
+    const call = await callTool(s, t.access_token);
+    assert.equal(call.status, 200, call.text);
+    assert.match(r.stderr, new RegExp(`waiting up to \\d+ s for the redirect to ${redirect.replace(/[.]/g, '\\.')}`));
+  });
+
+  test('refused with a clear message when the authorization server does not support documents', async () => {
+    const plainAs = await startHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const o = `http://127.0.0.1:${req.socket.localPort}`;
+      res.end(JSON.stringify({
+        issuer: o, authorization_endpoint: `${o}/authorize`, token_endpoint: `${o}/token`,
+        response_types_supported: ['code'], code_challenge_methods_supported: ['S256'],
+      }));
+    });
+    try {
+      const r = await tokenCommand(['--issuer', `http://127.0.0.1:${plainAs.port}`, '--client-id', docs.url('/cli.json'),
+        '-g', 'authorization_code', '--resource', s.resource, '--cacert', ca.caFile], { follow: false });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /does not say client_id_metadata_document_supported/);
+      assert.doesNotMatch(r.stderr, /open this URL/);
+    } finally {
+      await plainAs.stop();
+    }
+  });
+
+  test('a broken document, a secret, a non-https id: refused before anything is sent to the server', async () => {
+    let r = await tokenCommand(['--issuer', s.origin, '--client-id', docs.url('/secret.json'), '-g', 'authorization_code',
+      '--resource', s.resource, '--cacert', ca.caFile], { follow: false });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /not usable \(no-client-secret\)/);
+    r = await run(['token', '--issuer', s.origin, '--client-id', 'http://example.com/c.json', '-g', 'authorization_code']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /must use https/);
+    r = await run(['token', '--issuer', s.origin, '--client-id', docs.url('/cli.json'), '-g', 'client_credentials']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /public/);
+    r = await run(['token', '--issuer', s.origin, '--client-id', docs.url('/cli.json'), '-g', 'authorization_code'],
+      { env: { MCPAUTH_CLIENT_SECRET: 'x' } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no client secret/);
   });
 });
