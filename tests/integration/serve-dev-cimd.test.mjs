@@ -128,9 +128,10 @@ describe('serve --dev: Client ID Metadata Documents', () => {
     s = await startServe(['--dev', '--dev-auto-approve', '--stateless', '--cacert', ca.caFile]);
   });
   after(async () => {
-    await s?.stop();
+    const r = await s?.stop();
     await docs?.stop();
     await plain?.stop();
+    if (r) assert.deepEqual(r, { code: 0, signal: null }); // under ASan: no leak either
   });
 
   test('metadata advertises client_id_metadata_document_supported and iss', async () => {
@@ -262,6 +263,16 @@ describe('serve --dev: Client ID Metadata Documents', () => {
     assert.match(r.body.error_description, /differs/);
   });
 
+  test('stopping while a document is being fetched answers the waiting request and exits cleanly', async () => {
+    const c = await startServe(['--dev', '--dev-auto-approve', '--stateless', '--cacert', ca.caFile]);
+    const pending = authorize(c, docs.url('/slow.json')).catch((e) => ({ error: e }));
+    await new Promise((r) => setTimeout(r, 500));
+    const stopped = await c.stop();
+    const r = await pending;
+    assert.deepEqual(stopped, { code: 0, signal: null });
+    if (!r.error) assertPage(r, /cannot fetch the client metadata document/);
+  });
+
   test('after all of that the issuer still works', async () => {
     const t = await flow(s, docs.url('/refresh.json'));
     assert.ok(t.access_token);
@@ -315,8 +326,9 @@ describe('mcpauth token --client-id https://... (a Client ID Metadata Document)'
     s = await startServe(['--dev', '--dev-auto-approve', '--stateless', '--cacert', ca.caFile]);
   });
   after(async () => {
-    await s?.stop();
+    const r = await s?.stop();
     await docs?.stop();
+    if (r) assert.deepEqual(r, { code: 0, signal: null });
   });
 
   test('completes the authorization code flow with PKCE as a public client; the token calls a tool', async () => {
