@@ -156,7 +156,15 @@ static void append_item(mcpauth_strbuf *sb, const char *label, const char *value
     mcpauth_strbuf_appends(sb, "</code></li>");
 }
 
-static bool redirect_is_loopback(const char *uri);
+static bool redirect_is_loopback(const char *uri)
+{
+    mcpauth_url url;
+    if (mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
+        return false;
+    bool loopback = strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url);
+    mcpauth_url_free(&url);
+    return loopback;
+}
 
 /* True when every redirect URI of the client is a loopback one: then any
  * program on the user's machine can claim to be this client (MCP
@@ -245,16 +253,6 @@ static const char *pick_redirect_uri(const mcpauth__devissuer_client *client, co
             return uri;
     }
     return NULL;
-}
-
-static bool redirect_is_loopback(const char *uri)
-{
-    mcpauth_url url;
-    if (mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
-        return false;
-    bool loopback = strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url);
-    mcpauth_url_free(&url);
-    return loopback;
 }
 
 static bool challenge_valid(const char *challenge)

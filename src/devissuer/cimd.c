@@ -178,7 +178,8 @@ mcpauth__devissuer_cimd_result mcpauth__devissuer_cimd_lookup(mcpauth_devissuer 
         if (cimd->fresh_verdict == MCPAUTH_OAUTH_CIMD_INVALID)
             result = MCPAUTH__DEVISSUER_CIMD_INVALID;
     } else {
-        *problem = "the client metadata document has not been fetched";
+        *problem = "the client metadata document cannot be fetched now (fetching is not running, "
+                   "or too many documents are being fetched)";
         return MCPAUTH__DEVISSUER_CIMD_MISSING;
     }
     snprintf(client->id, sizeof client->id, "%s", url);
