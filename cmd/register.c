@@ -12,7 +12,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "mcpauth/cimd_check.h"
+#include "mcpauth/cimd_report.h"
 #include "mcpauth/client_metadata.h"
 #include "mcpauth/credentials.h"
 #include "mcpauth/discovery.h"
@@ -637,10 +637,10 @@ typedef struct cimd_failure {
     char detail[512];
 } cimd_failure;
 
-static void on_cimd_failure(const mcpauth_oauth_cimd_check_result *result, void *data)
+static void on_cimd_failure(const mcpauth_oauth_cimd_report_result *result, void *data)
 {
     cimd_failure *first = data;
-    if (result->verdict != MCPAUTH_OAUTH_CIMD_CHECK_FAIL || first->name)
+    if (result->verdict != MCPAUTH_OAUTH_CIMD_REPORT_FAIL || first->name)
         return;
     first->name = result->name;
     snprintf(first->detail, sizeof first->detail, "%s", result->detail);
@@ -684,7 +684,7 @@ static int run_cimd(register_args *a)
     json_object *doc = NULL, *base = json_object_new_object();
     /* Filled first, so that client_id leads the document and the options
      * and --metadata can still override both members. */
-    if (base && mcpauth_oauth_cimd_check_fill(base, a->manage_file, &err) != MCPAUTH_OK) {
+    if (base && mcpauth_oauth_cimd_report_fill(base, a->manage_file, &err) != MCPAUTH_OK) {
         json_object_put(base);
         return cmd_fail("register", &err);
     }
@@ -692,9 +692,9 @@ static int run_cimd(register_args *a)
         return err.status == MCPAUTH_EUSAGE ? cmd_usage_error(&register_spec, "%s", err.message)
                                             : cmd_fail("register", &err);
     cimd_failure first = {0};
-    mcpauth_oauth_cimd_check_report report = {.cb = on_cimd_failure, .data = &first};
-    mcpauth_oauth_cimd_check_url(&report, a->manage_file);
-    mcpauth_oauth_cimd_check_document(&report, a->manage_file, doc);
+    mcpauth_oauth_cimd_report report = {.cb = on_cimd_failure, .data = &first};
+    mcpauth_oauth_cimd_report_url(&report, a->manage_file);
+    mcpauth_oauth_cimd_report_document(&report, a->manage_file, doc);
     int status = first.name ? cmd_usage_error(&register_spec,
                                               "--cimd: authorization servers would refuse this "
                                               "document: %s: %s",
@@ -704,12 +704,12 @@ static int run_cimd(register_args *a)
     return status;
 }
 
-static void on_cimd_check(const mcpauth_oauth_cimd_check_result *result, void *data)
+static void on_cimd_check(const mcpauth_oauth_cimd_report_result *result, void *data)
 {
     mcpauth_strbuf *failed = data;
-    if (result->verdict == MCPAUTH_OAUTH_CIMD_CHECK_FAIL)
+    if (result->verdict == MCPAUTH_OAUTH_CIMD_REPORT_FAIL)
         mcpauth_strbuf_appendf(failed, "%s%s", failed->length ? ", " : "", result->name);
-    printf("%s %s: %s\n", mcpauth_oauth_cimd_check_verdict_name(result->verdict), result->name,
+    printf("%s %s: %s\n", mcpauth_oauth_cimd_report_verdict_name(result->verdict), result->name,
            result->detail);
     fflush(stdout);
 }
@@ -718,8 +718,8 @@ static void on_cimd_check(const mcpauth_oauth_cimd_check_result *result, void *d
 static int run_check_cimd(register_args *a)
 {
     mcpauth_strbuf failed = MCPAUTH_STRBUF_INIT;
-    mcpauth_oauth_cimd_check_report report = {.cb = on_cimd_check, .data = &failed};
-    mcpauth_oauth_cimd_check_run(&a->http, a->manage_file, a->issuer, a->resource, &report);
+    mcpauth_oauth_cimd_report report = {.cb = on_cimd_check, .data = &failed};
+    mcpauth_oauth_cimd_report_run(&a->http, a->manage_file, a->issuer, a->resource, &report);
     printf("%zu passed, %zu failed, %zu skipped\n", report.passed, report.failed, report.skipped);
     int status = 0;
     if (report.failed > 0) {

@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "common.h"
 #include "mcpauth/authorization.h"
+#include "mcpauth/cimd.h"
 #include "mcpauth/credentials.h"
 #include "mcpauth/discovery.h"
 #include "mcpauth/fileio.h"
@@ -155,6 +156,7 @@ typedef struct token_state {
     const char *issuer; /* as asked, before discovery */
     char *found_issuer; /* the one a --resource names, when none was given */
     const char *scope;
+    json_object *document; /* the client metadata document of a URL client id */
 } token_state;
 
 static void token_state_free(token_state *s)
@@ -164,6 +166,7 @@ static void token_state_free(token_state *s)
     mcpauth_oauth_token_file_free(&s->saved);
     mcpauth_as_metadata_free(&s->md);
     free(s->found_issuer);
+    json_object_put(s->document);
 }
 
 static int on_option(void *ctx, int id, const char *arg)
@@ -368,6 +371,49 @@ static int check_resources(const token_args *a, const token_state *s)
     return 0;
 }
 
+/* A client id that is a Client ID Metadata Document URL: a public client.
+ * Its document is fetched and checked as an authorization server will,
+ * so that a broken one fails here with the rule named, and its redirect
+ * URIs are known (the loopback one is listened on). */
+static int use_document(const token_args *a, token_state *s)
+{
+    mcpauth_oauth_token_client *c = &s->client;
+    mcpauth_error err = {0};
+    if (mcpauth_oauth_cimd_check_url(c->client_id, true, &err) != MCPAUTH_OK)
+        return cmd_usage_error(&token_spec, "--client-id %s: %s", c->client_id, err.message);
+    if (!is_grant(a, "authorization_code") && !is_grant(a, "refresh_token"))
+        return cmd_usage_error(&token_spec, "a client metadata document's client is public: "
+                                            "--grant authorization_code or refresh_token");
+    if (c->client_secret || (a->client.auth_given && c->auth != MCPAUTH_CLIENT_AUTH_NONE))
+        return cmd_usage_error(&token_spec, "a client metadata document's client is public: no "
+                                            "client secret, --auth-method none");
+    c->auth = MCPAUTH_CLIENT_AUTH_NONE;
+    if (!is_grant(a, "authorization_code") || a->redirect_uri)
+        return 0;
+    mcpauth_http_options opts = a->http;
+    opts.max_response_bytes = MCPAUTH_OAUTH_CIMD_MAX_DOCUMENT;
+    mcpauth_http_request req = {.method = "GET", .url = c->client_id};
+    mcpauth_http_response resp = {0};
+    if (mcpauth_http_perform(&opts, &req, &resp, &err) != MCPAUTH_OK)
+        return cmd_fail("token", &err);
+    char problem[512];
+    const char *check = NULL;
+    mcpauth_oauth_cimd_verdict verdict =
+        resp.status == 200
+            ? mcpauth_oauth_cimd_check_document(c->client_id, resp.body, resp.body_length,
+                                                &s->document, &check, problem, sizeof problem)
+            : MCPAUTH_OAUTH_CIMD_FOREIGN;
+    if (resp.status != 200)
+        snprintf(problem, sizeof problem, "HTTP %ld", resp.status);
+    mcpauth_http_response_free(&resp);
+    if (verdict != MCPAUTH_OAUTH_CIMD_VALID) {
+        fprintf(stderr, "mcpauth token: the client metadata document %s is not usable (%s): %s\n",
+                c->client_id, check ? check : "fetch", problem);
+        return MCPAUTH_EREMOTE;
+    }
+    return 0;
+}
+
 /* Settles the client id, secret and authentication method. */
 static int choose_client(const token_args *a, token_state *s)
 {
@@ -401,6 +447,8 @@ static int choose_client(const token_args *a, token_state *s)
                 given->credentials_file, registered);
         return MCPAUTH_ELOCAL;
     }
+    if (mcpauth_oauth_cimd_is_url(c->client_id))
+        return use_document(a, s);
     if (c->auth == MCPAUTH_CLIENT_AUTH_NONE)
         c->client_secret = NULL; /* a public client sends none */
     else if (!c->client_secret)
@@ -544,7 +592,7 @@ static int grant_authorization_code(const token_args *a, token_state *s,
         .metadata = &s->md,
         .client = &s->client,
         .redirect_uri = a->redirect_uri,
-        .registered = s->creds.client,
+        .registered = s->creds.client ? s->creds.client : s->document,
         .scope = s->scope,
         .resources = a->resources,
         .resource_count = a->resource_count,

@@ -109,6 +109,11 @@ bool mcpauth_authorization_offers_s256(const mcpauth_as_metadata *md);
  * must then carry. */
 bool mcpauth_authorization_requires_iss(const mcpauth_as_metadata *md);
 
+/* True when the metadata says the server fetches Client ID Metadata
+ * Documents (client_id_metadata_document_supported, MCP authorization
+ * §Advertising CIMD Support): only then may a client id be a document URL. */
+bool mcpauth_authorization_supports_cimd(const mcpauth_as_metadata *md);
+
 /* The first of a client's registered redirect_uris (RFC 7591 §2) that
  * mcpauth can listen on: http to a loopback host, without a fragment
  * (RFC 8252 §7.3). Borrowed from client; NULL when there is none. */
@@ -124,9 +129,9 @@ typedef struct mcpauth_authorization_grant {
     const mcpauth_http_options *http; /* its verbose stream also logs the listener */
     const mcpauth_as_metadata *metadata;
     const mcpauth_oauth_token_client *client; /* token_endpoint from the metadata */
-    const char *redirect_uri;           /* NULL: the first loopback one in registered */
-    json_object *registered;            /* the client's registration (redirect_uris); may be NULL */
-    const char *scope;                  /* NULL omits it */
+    const char *redirect_uri;                 /* NULL: the first loopback one in registered */
+    json_object *registered; /* the client's registration (redirect_uris); may be NULL */
+    const char *scope;       /* NULL omits it */
     const char *const *resources;
     size_t resource_count;
     uint64_t timeout_ms; /* how long to wait for the redirect */
@@ -134,7 +139,10 @@ typedef struct mcpauth_authorization_grant {
     void *show_data;
 } mcpauth_authorization_grant;
 
-/* Runs the grant: refuses a server without S256 (MCPAUTH_EREMOTE); picks
+/* Runs the grant: refuses a server without S256 (MCPAUTH_EREMOTE), and a
+ * client id that is a document URL (mcpauth_oauth_cimd_is_url) at a server
+ * that does not support such ids (MCPAUTH_EREMOTE) or with a client secret
+ * (MCPAUTH_EUSAGE: a document's client is public); picks
  * the redirect URI; makes the PKCE pair and the state; builds the
  * authorization URL from the metadata's authorization_endpoint; listens on
  * the redirect URI, calls show, and waits for the redirect (state checked,
@@ -148,6 +156,7 @@ typedef struct mcpauth_authorization_grant {
  * user declined, MCPAUTH_ENETWORK on timeout) and mcpauth_oauth_token_request().
  * Blocks; the caller should ignore SIGPIPE. */
 mcpauth_status mcpauth_authorization_code_grant(const mcpauth_authorization_grant *grant,
-                                                mcpauth_oauth_token_response *out, mcpauth_error *err);
+                                                mcpauth_oauth_token_response *out,
+                                                mcpauth_error *err);
 
 #endif

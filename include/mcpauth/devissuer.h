@@ -9,8 +9,10 @@
  * mcpauth_devissuer_handles() for a path, passes the request in, and sends
  * the response it gets back. State lives in memory, and when a state file
  * is configured its clients and signing key are also written there (mode
- * 0600) on every change: a small blocking write. Everything else is pure
- * computation; call from one thread.
+ * 0600) on every change: a small blocking write. A client named by the
+ * https URL of its Client ID Metadata Document is fetched on a libuv loop
+ * (mcpauth_devissuer_handle_async); everything else is pure computation.
+ * Call from one thread: the loop's.
  */
 #ifndef MCPAUTH_DEVISSUER_H
 #define MCPAUTH_DEVISSUER_H
@@ -18,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 #include "mcpauth/error.h"
 
@@ -110,5 +114,32 @@ void mcpauth_devissuer_handle(mcpauth_devissuer *dev, const mcpauth_devissuer_re
                               mcpauth_devissuer_response *out);
 
 void mcpauth_devissuer_response_free(mcpauth_devissuer_response *resp);
+
+/* ---- Client ID Metadata Documents ----
+ * A client id that is an https URL names the client's metadata document
+ * (MCP authorization §Client ID Metadata Documents). Until fetching is
+ * started, such a client is refused as unknown. */
+
+/* Lets the issuer fetch documents on loop, trusting the CA certificates
+ * in the PEM file cacert (NULL: the system's; borrowed, must outlive the
+ * issuer). 0 or a negative libuv error code. */
+int mcpauth_devissuer_start_fetching(mcpauth_devissuer *dev, uv_loop_t *loop, const char *cacert);
+
+/* Cancels the fetches in flight: their requests are answered (an error)
+ * through their callbacks, now. Call before the loop stops. */
+void mcpauth_devissuer_stop_fetching(mcpauth_devissuer *dev);
+
+/* Gets an answer that waited on a document fetch; resp is borrowed for the
+ * call. */
+typedef void (*mcpauth_devissuer_answer_cb)(const mcpauth_devissuer_response *resp, void *data);
+
+/* As mcpauth_devissuer_handle(), except that a request naming a client by
+ * a document URL that is not cached waits for the fetch: then it returns
+ * false, out is untouched, and cb gets the answer later on the loop,
+ * exactly once. Returns true when out is filled now (cb is not called).
+ * The request is copied. */
+bool mcpauth_devissuer_handle_async(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                    mcpauth_devissuer_response *out, mcpauth_devissuer_answer_cb cb,
+                                    void *data);
 
 #endif

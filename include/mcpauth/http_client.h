@@ -28,7 +28,11 @@ typedef struct mcpauth_http_options {
     const char *cacert;        /* PEM bundle to trust instead of the system's */
     bool insecure;             /* skip TLS certificate and host verification */
     bool allow_http;           /* permit http:// to non-loopback hosts */
-    FILE *verbose;             /* when set: request lines and statuses go here */
+    /* Connect only to public addresses and loopback, checked on each address
+     * the name resolves to, before connecting (no proxy is used): for URLs a
+     * remote party chose, against server-side request forgery. */
+    bool public_addresses_only;
+    FILE *verbose; /* when set: request lines and statuses go here */
 } mcpauth_http_options;
 
 /* Fills opts with the defaults (15 s, 1 MiB, verification on). */

@@ -60,6 +60,21 @@ static void respond_page_error(mcpauth_devissuer_response *resp, const char *mes
     mcpauth__devissuer_respond_html(resp, 400, mcpauth_strbuf_detach(&sb));
 }
 
+/* The same, naming the OAuth error code (RFC 6749 §4.1.2.1) on the page. */
+static void respond_page_error_as(mcpauth_devissuer_response *resp, const char *error,
+                                  const char *message)
+{
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    mcpauth_strbuf_appends(&sb, page_head);
+    mcpauth_strbuf_appends(&sb, "<h1>Authorization request refused</h1>\n<p><code>");
+    append_html(&sb, error);
+    mcpauth_strbuf_appends(&sb, "</code>: ");
+    append_html(&sb, message);
+    mcpauth_strbuf_appends(&sb, "</p>\n</body></html>\n");
+    resp->detail = message;
+    mcpauth__devissuer_respond_html(resp, 400, mcpauth_strbuf_detach(&sb));
+}
+
 /* 302 to the client's redirect URI with params and iss (RFC 9207 §2). */
 static void redirect(const mcpauth_devissuer *dev, mcpauth_devissuer_response *resp,
                      const char *redirect_uri, const char *name1, const char *value1,
@@ -118,16 +133,88 @@ static void issue_code(mcpauth_devissuer *dev, mcpauth__devissuer_authz *request
     mcpauth_secret_free(code);
 }
 
+/* The host of uri, "" when it has none (a private-use scheme). Caller
+ * frees. */
+static char *host_of(const char *uri)
+{
+    mcpauth_url url;
+    if (mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
+        return strdup("");
+    char *host = strdup(url.host);
+    mcpauth_url_free(&url);
+    return host;
+}
+
+static void append_item(mcpauth_strbuf *sb, const char *label, const char *value)
+{
+    if (!value)
+        return;
+    mcpauth_strbuf_appends(sb, "<li>");
+    mcpauth_strbuf_appends(sb, label);
+    mcpauth_strbuf_appends(sb, ": <code>");
+    append_html(sb, value);
+    mcpauth_strbuf_appends(sb, "</code></li>");
+}
+
+static bool redirect_is_loopback(const char *uri)
+{
+    mcpauth_url url;
+    if (mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
+        return false;
+    bool loopback = strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url);
+    mcpauth_url_free(&url);
+    return loopback;
+}
+
+/* True when every redirect URI of the client is a loopback one: then any
+ * program on the user's machine can claim to be this client (MCP
+ * authorization §Localhost Redirect URI Risks). */
+static bool loopback_only(const mcpauth__devissuer_client *client)
+{
+    json_object *uris;
+    if (!json_object_object_get_ex(client->metadata, "redirect_uris", &uris))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(uris); i++)
+        if (!redirect_is_loopback(json_object_get_string(json_object_array_get_idx(uris, i))))
+            return false;
+    return true;
+}
+
+/* A document client's self-description: untrusted text, shown as such. */
+static void append_document(mcpauth_strbuf *sb, const mcpauth__devissuer_client *client)
+{
+    char *host = host_of(client->id);
+    mcpauth_strbuf_appends(sb, "<p class=\"warn\">This client is described by its metadata "
+                               "document at <strong>");
+    append_html(sb, host);
+    mcpauth_strbuf_appends(sb, "</strong>. Its name, home page and logo are what that document "
+                               "claims, not checked by this issuer.</p>\n<ul>");
+    append_item(sb, "name (claimed)", mcpauth__devissuer_client_string(client, "client_name"));
+    append_item(sb, "home page (claimed)", mcpauth__devissuer_client_string(client, "client_uri"));
+    append_item(sb, "logo (claimed, not loaded)",
+                mcpauth__devissuer_client_string(client, "logo_uri"));
+    mcpauth_strbuf_appends(sb, "</ul>\n");
+    free(host);
+}
+
 static void consent_page(mcpauth_devissuer *dev, const mcpauth__devissuer_client *client,
                          const mcpauth__devissuer_authz *a, const char *ticket,
                          mcpauth_devissuer_response *resp)
 {
     const char *name = mcpauth__devissuer_client_string(client, "client_name");
+    char *redirect_host = host_of(a->redirect_uri);
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
     mcpauth_strbuf_appends(&sb, page_head);
     mcpauth_strbuf_appends(&sb, "<h1>Authorize ");
     append_html(&sb, name ? name : client->id);
-    mcpauth_strbuf_appends(&sb, "?</h1>\n<p>Signed in as <strong>");
+    mcpauth_strbuf_appends(&sb, "?</h1>\n");
+    if (client->document)
+        append_document(&sb, client);
+    if (loopback_only(client))
+        mcpauth_strbuf_appends(&sb, "<p class=\"warn\">This client only redirects to this "
+                                    "machine (localhost): any program running here could "
+                                    "present itself as this client.</p>\n");
+    mcpauth_strbuf_appends(&sb, "<p>Signed in as <strong>");
     append_html(&sb, dev->config->user);
     mcpauth_strbuf_appends(&sb, "</strong>.</p>\n<ul><li>client id: <code>");
     append_html(&sb, client->id);
@@ -135,15 +222,18 @@ static void consent_page(mcpauth_devissuer *dev, const mcpauth__devissuer_client
     append_html(&sb, a->scope);
     mcpauth_strbuf_appends(&sb, "</code></li><li>resource: <code>");
     append_html(&sb, a->resource);
-    mcpauth_strbuf_appends(&sb, "</code></li><li>redirect to: <code>");
+    mcpauth_strbuf_appends(&sb, "</code></li><li>redirect to host: <strong>");
+    append_html(&sb, redirect_host ? redirect_host : "");
+    mcpauth_strbuf_appends(&sb, "</strong> (<code>");
     append_html(&sb, a->redirect_uri);
-    mcpauth_strbuf_appends(&sb, "</code></li></ul>\n<form action=\"/authorize\" method=\"post\">"
+    mcpauth_strbuf_appends(&sb, "</code>)</li></ul>\n<form action=\"/authorize\" method=\"post\">"
                                 "<input type=\"hidden\" name=\"ticket\" value=\"");
     append_html(&sb, ticket);
     mcpauth_strbuf_appends(&sb, "\">\n<button type=\"submit\" name=\"decision\" "
                                 "value=\"approve\">Approve</button>\n<button type=\"submit\" "
                                 "name=\"decision\" value=\"deny\">Deny</button>\n</form>\n"
                                 "</body></html>\n");
+    free(redirect_host);
     mcpauth__devissuer_respond_html(resp, 200, mcpauth_strbuf_detach(&sb));
 }
 
@@ -163,16 +253,6 @@ static const char *pick_redirect_uri(const mcpauth__devissuer_client *client, co
             return uri;
     }
     return NULL;
-}
-
-static bool redirect_is_loopback(const char *uri)
-{
-    mcpauth_url url;
-    if (mcpauth_url_parse(uri, &url, NULL) != MCPAUTH_OK)
-        return false;
-    bool loopback = strcmp(url.scheme, "http") == 0 && mcpauth_url_is_loopback(&url);
-    mcpauth_url_free(&url);
-    return loopback;
 }
 
 static bool challenge_valid(const char *challenge)
@@ -216,19 +296,54 @@ static const char *check_request(const mcpauth_devissuer *dev,
     return NULL;
 }
 
-static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
-                                const mcpauth_form *q, mcpauth_devissuer_response *resp)
+/* The client an authorization request names: registered, or by a metadata
+ * document URL (then held in document, released by the caller). NULL after
+ * answering with a page: without a trusted client there is no trusted
+ * redirect URI. *invalid is the rule a document client breaks, if any. */
+static mcpauth__devissuer_client *
+request_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req, const char *client_id,
+               mcpauth__devissuer_client *document, const char **invalid,
+               mcpauth_devissuer_response *resp)
 {
-    mcpauth__devissuer_client *client =
-        mcpauth__devissuer_client_find(&dev->store, mcpauth_form_get(q, "client_id"));
-    if (!client || client->builtin) {
-        respond_page_error(resp, "unknown client_id");
-        return;
+    *invalid = NULL;
+    if (!mcpauth_oauth_cimd_is_url(client_id)) {
+        mcpauth__devissuer_client *client = mcpauth__devissuer_client_find(&dev->store, client_id);
+        if (!client || client->builtin) {
+            respond_page_error(resp, "unknown client_id");
+            return NULL;
+        }
+        return client;
     }
+    const char *problem = NULL;
+    switch (mcpauth__devissuer_cimd_lookup(dev, client_id, req->now, document, &problem)) {
+    case MCPAUTH__DEVISSUER_CIMD_VALID:
+        return document;
+    case MCPAUTH__DEVISSUER_CIMD_INVALID:
+        *invalid = problem;
+        return document;
+    default:
+        respond_page_error_as(resp, "invalid_client", problem);
+        return NULL;
+    }
+}
+
+static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                const mcpauth_form *q, mcpauth__devissuer_client *document,
+                                mcpauth_devissuer_response *resp)
+{
+    const char *invalid = NULL;
+    mcpauth__devissuer_client *client =
+        request_client(dev, req, mcpauth_form_get(q, "client_id"), document, &invalid, resp);
+    if (!client)
+        return;
     const char *given_uri = mcpauth_form_get(q, "redirect_uri");
     const char *redirect_uri = pick_redirect_uri(client, given_uri);
     if (!redirect_uri) {
-        respond_page_error(resp, "redirect_uri is not one the client registered");
+        respond_page_error_as(resp, "invalid_request",
+                              client->document
+                                  ? "redirect_uri is not one of the client metadata document's "
+                                    "redirect_uris"
+                                  : "redirect_uri is not one the client registered");
         return;
     }
     /* Without a person to ask, a code may only go to this machine: any web
@@ -243,8 +358,10 @@ static void start_authorization(mcpauth_devissuer *dev, const mcpauth_devissuer_
                                   .redirect_uri = (char *)redirect_uri,
                                   .redirect_given = given_uri != NULL,
                                   .state = (char *)state};
-    const char *error = NULL;
-    const char *problem = check_request(dev, client, q, &error);
+    const char *error = "invalid_client";
+    /* The client's own document, served at its id, names this redirect URI:
+     * the error about the document's other rules may go there. */
+    const char *problem = invalid ? invalid : check_request(dev, client, q, &error);
     char *scope =
         problem ? NULL : mcpauth__devissuer_scope_grant(dev, mcpauth_form_get(q, "scope"));
     if (!problem && !scope) {
@@ -338,9 +455,11 @@ void mcpauth__devissuer_handle_authorize(mcpauth_devissuer *dev,
     mcpauth_form q;
     const char *problem = "malformed query";
     const char *query = req->query;
+    mcpauth__devissuer_client document = {0};
     if (!mcpauth_form_parse(query, query ? strlen(query) : 0, &q, &problem))
         respond_page_error(resp, problem);
     else
-        start_authorization(dev, req, &q, resp);
+        start_authorization(dev, req, &q, &document, resp);
+    mcpauth__devissuer_cimd_release(&document);
     mcpauth_form_free(&q);
 }

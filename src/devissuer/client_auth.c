@@ -68,6 +68,7 @@ static bool secret_matches(const mcpauth__devissuer_client *client, const char *
 mcpauth__devissuer_client *
 mcpauth__devissuer_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
                                        const mcpauth_form *form, bool confidential_only,
+                                       mcpauth__devissuer_client *document_client,
                                        mcpauth_devissuer_response *resp)
 {
     presented p = {0};
@@ -89,9 +90,21 @@ mcpauth__devissuer_authenticate_client(mcpauth_devissuer *dev, const mcpauth_dev
         p.id = body_id ? strdup(body_id) : NULL;
         p.secret = body_secret ? strdup(body_secret) : NULL;
     }
-    mcpauth__devissuer_client *client = mcpauth__devissuer_client_find(&dev->store, p.id);
+    mcpauth__devissuer_client *client = NULL;
     const char *problem = NULL;
-    if (!p.id)
+    if (mcpauth_oauth_cimd_is_url(p.id)) {
+        mcpauth__devissuer_cimd_result found =
+            mcpauth__devissuer_cimd_lookup(dev, p.id, req->now, document_client, &problem);
+        if (found == MCPAUTH__DEVISSUER_CIMD_VALID)
+            client = document_client;
+        else
+            mcpauth__devissuer_cimd_release(document_client);
+    } else {
+        client = mcpauth__devissuer_client_find(&dev->store, p.id);
+    }
+    if (problem)
+        ;
+    else if (!p.id)
         problem = "client authentication is required";
     else if (!client)
         problem = "unknown client";

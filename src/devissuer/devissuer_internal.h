@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mcpauth/cimd.h"
 #include "mcpauth/devissuer.h"
 #include "mcpauth/form.h"
 #include "mcpauth/jose.h"
@@ -16,7 +17,7 @@
 #define MCPAUTH__DEVISSUER_MAX_AUTHZ       1000  /* pending consents and unexpired codes */
 #define MCPAUTH__DEVISSUER_MAX_TOKENS      10000 /* access (for introspection) and refresh tokens */
 #define MCPAUTH__DEVISSUER_HASH_SIZE       65    /* SHA-256 in hex and a NUL */
-#define MCPAUTH__DEVISSUER_ID_SIZE         48
+#define MCPAUTH__DEVISSUER_ID_SIZE         (MCPAUTH_OAUTH_CIMD_MAX_URL + 1) /* a document URL fits */
 #define MCPAUTH__DEVISSUER_CONSENT_SECONDS 600 /* how long a consent page stays usable */
 #define MCPAUTH__DEVISSUER_MAX_BODY        (64 * 1024)
 
@@ -27,7 +28,8 @@ typedef struct mcpauth__devissuer_client {
                                                              client */
     json_object *metadata;                                /* as registered, without any secret */
     int64_t issued_at;
-    bool builtin; /* the resource server's own client: never stored */
+    bool builtin;  /* the resource server's own client: never stored */
+    bool document; /* a Client ID Metadata Document's client: never stored */
 } mcpauth__devissuer_client;
 
 typedef enum mcpauth__devissuer_authz_kind {
@@ -69,6 +71,8 @@ typedef struct mcpauth__devissuer_token {
     bool rotated; /* a refresh token already exchanged: kept to detect replay */
 } mcpauth__devissuer_token;
 
+typedef struct mcpauth__devissuer_cimd mcpauth__devissuer_cimd;
+
 typedef struct mcpauth__devissuer_store {
     mcpauth__devissuer_client *clients;
     size_t client_count;
@@ -86,6 +90,7 @@ struct mcpauth_devissuer {
     char resource_client_id[MCPAUTH__DEVISSUER_ID_SIZE];
     char *resource_client_secret;
     mcpauth__devissuer_store store;
+    mcpauth__devissuer_cimd *cimd;
 };
 
 /* ---- store.c ---- */
@@ -192,13 +197,49 @@ bool mcpauth__devissuer_parse_body_form(const mcpauth_devissuer_request *req, mc
 
 /* Authenticates the client of a token, introspection or revocation
  * request: client_secret_basic, client_secret_post, or none (a public
- * client names itself). NULL after answering 401 invalid_client (or 400
- * invalid_request for a malformed attempt). confidential_only refuses
- * public clients. */
+ * client names itself, by a registered id or a metadata document URL).
+ * NULL after answering 401 invalid_client (or 400 invalid_request for a
+ * malformed attempt). confidential_only refuses public clients. A document
+ * client is returned in document_client (zeroed by the caller, released by
+ * it with mcpauth__devissuer_cimd_release). */
 mcpauth__devissuer_client *
 mcpauth__devissuer_authenticate_client(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
                                        const mcpauth_form *form, bool confidential_only,
+                                       mcpauth__devissuer_client *document_client,
                                        mcpauth_devissuer_response *resp);
+
+/* ---- cimd.c ---- */
+
+mcpauth__devissuer_cimd *mcpauth__devissuer_cimd_new(void);
+void mcpauth__devissuer_cimd_free(mcpauth__devissuer_cimd *cimd);
+
+typedef enum mcpauth__devissuer_cimd_result {
+    MCPAUTH__DEVISSUER_CIMD_VALID,   /* client filled */
+    MCPAUTH__DEVISSUER_CIMD_INVALID, /* client filled, problem says what rule it breaks */
+    MCPAUTH__DEVISSUER_CIMD_FOREIGN, /* no client: the URL or document cannot be trusted */
+    MCPAUTH__DEVISSUER_CIMD_MISSING, /* no client: the document has not been fetched */
+} mcpauth__devissuer_cimd_result;
+
+/* The client whose id is the document URL url, from the cache or the fetch
+ * just finished. client is filled on VALID and INVALID (release it with
+ * mcpauth__devissuer_cimd_release); problem (borrowed until the next call)
+ * says why otherwise. */
+mcpauth__devissuer_cimd_result mcpauth__devissuer_cimd_lookup(mcpauth_devissuer *dev,
+                                                              const char *url, int64_t now,
+                                                              mcpauth__devissuer_client *client,
+                                                              const char **problem);
+void mcpauth__devissuer_cimd_release(mcpauth__devissuer_client *client);
+
+/* True when url is a document URL worth fetching (well-formed, not cached)
+ * and fetching was started. */
+bool mcpauth__devissuer_cimd_needs_fetch(mcpauth_devissuer *dev, const char *url, int64_t now);
+
+/* Fetches url, then answers req (copied) through cb. Fails (err set, cb not
+ * called) when too many fetches are running or on allocation failure. */
+mcpauth_status mcpauth__devissuer_cimd_fetch(mcpauth_devissuer *dev, const char *url,
+                                             const mcpauth_devissuer_request *req,
+                                             mcpauth_devissuer_answer_cb cb, void *data,
+                                             mcpauth_error *err);
 
 /* ---- the endpoints ---- */
 void mcpauth__devissuer_handle_registration(mcpauth_devissuer *dev,

@@ -40,7 +40,8 @@ void mcpauth__devissuer_handle_introspect(mcpauth_devissuer *dev,
     }
     /* RFC 7662 §2.1: the caller must be authorized; here, any confidential
      * client. */
-    if (mcpauth__devissuer_authenticate_client(dev, req, &form, true, resp)) {
+    mcpauth__devissuer_client document = {0};
+    if (mcpauth__devissuer_authenticate_client(dev, req, &form, true, &document, resp)) {
         const char *token = mcpauth_form_get(&form, "token");
         mcpauth__devissuer_token *t =
             token ? mcpauth__devissuer_token_find(&dev->store, token) : NULL;
@@ -54,6 +55,7 @@ void mcpauth__devissuer_handle_introspect(mcpauth_devissuer *dev,
             mcpauth__devissuer_respond_json(resp, 200, doc);
         }
     }
+    mcpauth__devissuer_cimd_release(&document);
     mcpauth_form_free(&form);
 }
 
@@ -65,8 +67,9 @@ void mcpauth__devissuer_handle_revoke(mcpauth_devissuer *dev, const mcpauth_devi
         mcpauth_form_free(&form);
         return;
     }
+    mcpauth__devissuer_client document = {0};
     mcpauth__devissuer_client *client =
-        mcpauth__devissuer_authenticate_client(dev, req, &form, false, resp);
+        mcpauth__devissuer_authenticate_client(dev, req, &form, false, &document, resp);
     const char *token = mcpauth_form_get(&form, "token");
     if (client && !token) {
         mcpauth__devissuer_respond_error(resp, 400, "invalid_request", "token is required");
@@ -85,5 +88,6 @@ void mcpauth__devissuer_handle_revoke(mcpauth_devissuer *dev, const mcpauth_devi
         }
         resp->status = 200;
     }
+    mcpauth__devissuer_cimd_release(&document);
     mcpauth_form_free(&form);
 }

@@ -51,6 +51,11 @@ mcpauth_devissuer *mcpauth_devissuer_new(const mcpauth_devissuer_config *config,
         return NULL;
     }
     dev->config = config;
+    if (!(dev->cimd = mcpauth__devissuer_cimd_new())) {
+        free(dev);
+        mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        return NULL;
+    }
     mcpauth_status st = mcpauth__devissuer_state_load(dev, err);
     if (st == MCPAUTH_OK && !dev->signer && !(dev->signer = mcpauth_jws_signer_generate_es256(err)))
         st = err->status;
@@ -74,6 +79,9 @@ void mcpauth_devissuer_free(mcpauth_devissuer *dev)
 {
     if (!dev)
         return;
+    if (dev->cimd)
+        mcpauth_devissuer_stop_fetching(dev);
+    mcpauth__devissuer_cimd_free(dev->cimd);
     mcpauth__devissuer_store_free(&dev->store);
     mcpauth_jws_signer_free(dev->signer);
     free(dev->metadata_json);
@@ -249,4 +257,47 @@ void mcpauth_devissuer_handle(mcpauth_devissuer *dev, const mcpauth_devissuer_re
         mcpauth__devissuer_handle_introspect(dev, req, out);
     else
         mcpauth__devissuer_handle_revoke(dev, req, out);
+}
+
+/* The document URL a request names its client by, when it does: the
+ * client_id of an authorization request, or of a token or revocation
+ * request's form body (a document's client is public: no Basic). Caller
+ * frees. */
+static char *document_client_id(const mcpauth_devissuer_request *req)
+{
+    const char *text = NULL;
+    size_t length = 0;
+    if (strcmp(req->path, "/authorize") == 0 && method_is(req, "GET") && req->query) {
+        text = req->query;
+        length = strlen(text);
+    } else if ((strcmp(req->path, "/token") == 0 || strcmp(req->path, "/revoke") == 0) &&
+               method_is(req, "POST") && req->body &&
+               req->body_length <= MCPAUTH__DEVISSUER_MAX_BODY) {
+        text = req->body;
+        length = req->body_length;
+    }
+    if (!text)
+        return NULL;
+    mcpauth_form form;
+    const char *problem = NULL;
+    bool parsed = mcpauth_form_parse(text, length, &form, &problem);
+    const char *id = parsed ? mcpauth_form_get(&form, "client_id") : NULL;
+    char *copy = mcpauth_oauth_cimd_is_url(id) ? strdup(id) : NULL;
+    mcpauth_form_free(&form);
+    return copy;
+}
+
+bool mcpauth_devissuer_handle_async(mcpauth_devissuer *dev, const mcpauth_devissuer_request *req,
+                                    mcpauth_devissuer_response *out, mcpauth_devissuer_answer_cb cb,
+                                    void *data)
+{
+    char *url = document_client_id(req);
+    mcpauth_error err = {0};
+    bool later = url && mcpauth__devissuer_cimd_needs_fetch(dev, url, req->now) &&
+                 mcpauth__devissuer_cimd_fetch(dev, url, req, cb, data, &err) == MCPAUTH_OK;
+    free(url);
+    if (later)
+        return false;
+    mcpauth_devissuer_handle(dev, req, out);
+    return true;
 }

@@ -59,6 +59,10 @@ static char *metadata_document(const mcpauth_devissuer *dev)
     json_object_object_add(doc, "code_challenge_methods_supported", strings(s256, 1));
     json_object_object_add(doc, "authorization_response_iss_parameter_supported",
                            json_object_new_boolean(1));
+    /* MCP authorization §Advertising CIMD Support: an https URL may be the
+     * client id (cimd.c). */
+    json_object_object_add(doc, "client_id_metadata_document_supported",
+                           json_object_new_boolean(1));
     if (dev->config->token_format == MCPAUTH_DEVISSUER_JWT)
         json_object_object_add(doc, "access_token_signing_alg_values_supported", strings(es256, 1));
     const char *text = mcpauth_json_compact(doc);

@@ -212,10 +212,11 @@ void mcpauth__devissuer_handle_token(mcpauth_devissuer *dev, const mcpauth_devis
         return;
     }
     const char *grant_type = mcpauth_form_get(&form, "grant_type");
-    mcpauth__devissuer_client *client = NULL;
+    mcpauth__devissuer_client *client = NULL, document = {0};
     if (!grant_type)
         mcpauth__devissuer_respond_error(resp, 400, "invalid_request", "grant_type is required");
-    else if (!(client = mcpauth__devissuer_authenticate_client(dev, req, &form, false, resp)))
+    else if (!(client =
+                   mcpauth__devissuer_authenticate_client(dev, req, &form, false, &document, resp)))
         ;
     else if (strcmp(grant_type, "authorization_code") == 0)
         authorization_code(dev, req, &form, client, resp);
@@ -227,5 +228,6 @@ void mcpauth__devissuer_handle_token(mcpauth_devissuer *dev, const mcpauth_devis
         mcpauth__devissuer_respond_error(resp, 400, "unsupported_grant_type",
                                          "grant_type must be authorization_code, refresh_token or "
                                          "client_credentials");
+    mcpauth__devissuer_cimd_release(&document);
     mcpauth_form_free(&form);
 }

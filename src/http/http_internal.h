@@ -15,6 +15,13 @@
  * fine. (response.c) */
 void mcpauth__http_headers_free(mcpauth_http_header *headers, size_t count);
 
+/* True when addr (AF_INET or AF_INET6) may be connected to under
+ * public_addresses_only: loopback, or an address routed on the public
+ * Internet; false for private (RFC 1918, RFC 4193), link-local, shared
+ * (RFC 6598), unspecified, multicast and reserved ranges, including
+ * IPv4-mapped and NAT64 forms of them. (address.c) */
+bool mcpauth__http_address_allowed(const struct sockaddr *addr);
+
 /* ---- server.c, for tests/unit/test_http_server.c ---- */
 
 /* Listens on an already bound and listening socket, which the server takes

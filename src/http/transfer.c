@@ -1,8 +1,11 @@
 #include "transfer.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http_internal.h"
 #include "mcpauth/form.h"
@@ -133,6 +136,24 @@ static bool build_headers(mcpauth__http_transfer *t, const mcpauth_http_request 
     return ok;
 }
 
+/* public_addresses_only: libcurl asks for a socket once per address it has
+ * resolved, before connecting; a refused address gets none, so the name is
+ * checked as it resolved at connect time (no second lookup to race). */
+static curl_socket_t open_checked_socket(void *clientp, curlsocktype purpose,
+                                         struct curl_sockaddr *address)
+{
+    mcpauth__http_transfer *t = clientp;
+    if (purpose == CURLSOCKTYPE_IPCXN && !mcpauth__http_address_allowed(&address->addr)) {
+        const void *raw = address->family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)&address->addr)->sin6_addr
+                              : (const void *)&((struct sockaddr_in *)&address->addr)->sin_addr;
+        if (!inet_ntop(address->family, raw, t->refused_address, sizeof t->refused_address))
+            snprintf(t->refused_address, sizeof t->refused_address, "?");
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 static void set_options(mcpauth__http_transfer *t, const mcpauth_http_request *req)
 {
     CURL *curl = t->easy;
@@ -161,6 +182,12 @@ static void set_options(mcpauth__http_transfer *t, const mcpauth_http_request *r
          * it: Debian's libcurl also has a CA directory configured. */
         curl_easy_setopt(curl, CURLOPT_CAINFO, opts->cacert);
         curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
+    if (opts->public_addresses_only) {
+        /* A proxy's address would be checked instead of the target's. */
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_checked_socket);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, t);
     }
     if (strcmp(req->method, "GET") != 0)
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
@@ -242,6 +269,10 @@ static mcpauth_status map_curl_error(const mcpauth__http_transfer *t, CURLcode c
     if (t->headers_too_large)
         return mcpauth_error_set(err, MCPAUTH_EREMOTE, "response headers from %s are too large",
                                  t->url);
+    if (t->refused_address[0] && code == CURLE_COULDNT_CONNECT)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                 "refusing to connect to %s: %s is not a public address", t->url,
+                                 t->refused_address);
     const char *reason = t->detail[0] ? t->detail : curl_easy_strerror(code);
     switch (code) {
     case CURLE_OPERATION_TIMEDOUT:

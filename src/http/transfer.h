@@ -33,6 +33,7 @@ typedef struct mcpauth__http_transfer {
     size_t header_bytes;
     bool headers_too_large;
     char detail[CURL_ERROR_SIZE]; /* libcurl's own description of a failure */
+    char refused_address[64];     /* the private address not connected to, "" when none */
     /* Set by a streaming caller after init: every body chunk goes here
      * instead of into body (no size cap); returning false aborts. */
     bool (*on_data)(struct mcpauth__http_transfer *t, const char *bytes, size_t length);

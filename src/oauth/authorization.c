@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "mcpauth/base64url.h"
+#include "mcpauth/cimd.h"
 #include "mcpauth/form.h"
 #include "mcpauth/http_server.h"
 #include "mcpauth/json.h"
@@ -562,6 +563,11 @@ bool mcpauth_authorization_requires_iss(const mcpauth_as_metadata *md)
     return mcpauth_json_true(md->document, "authorization_response_iss_parameter_supported");
 }
 
+bool mcpauth_authorization_supports_cimd(const mcpauth_as_metadata *md)
+{
+    return mcpauth_json_true(md->document, "client_id_metadata_document_supported");
+}
+
 const char *mcpauth_authorization_loopback_uri(json_object *client)
 {
     json_object *uris = NULL;
@@ -653,6 +659,19 @@ mcpauth_status mcpauth_authorization_code_grant(const mcpauth_authorization_gran
                                  "code_challenge_methods_supported: refusing the authorization "
                                  "code flow without PKCE (MCP authorization, OAuth 2.1 §7.5)",
                                  g->metadata->issuer);
+    if (mcpauth_oauth_cimd_is_url(g->client->client_id)) {
+        if (!mcpauth_authorization_supports_cimd(g->metadata))
+            return mcpauth_error_set(err, MCPAUTH_EREMOTE,
+                                     "the authorization server %s does not say "
+                                     "client_id_metadata_document_supported: it would not fetch "
+                                     "the client metadata document %s; register a client instead "
+                                     "(mcpauth register)",
+                                     g->metadata->issuer, g->client->client_id);
+        if (g->client->client_secret || g->client->auth != MCPAUTH_CLIENT_AUTH_NONE)
+            return mcpauth_error_set(err, MCPAUTH_EUSAGE,
+                                     "a client metadata document's client is public: no client "
+                                     "secret, --auth-method none");
+    }
     const char *redirect_uri =
         g->redirect_uri ? g->redirect_uri : mcpauth_authorization_loopback_uri(g->registered);
     if (!redirect_uri)

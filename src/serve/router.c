@@ -586,6 +586,24 @@ static void handle_metrics(request *r)
     free(text);
 }
 
+/* Sends the development issuer's answer to r. */
+static void send_dev_answer(request *r, const mcpauth_devissuer_response *resp)
+{
+    field_list f = {0};
+    for (size_t i = 0; i < resp->field_count; i++)
+        add_field(&f, resp->fields[i].name, resp->fields[i].value);
+    r->detail = resp->detail;
+    respond(r, resp->status, &f, resp->body, resp->body_length);
+}
+
+/* An answer that waited on a client metadata document fetch. */
+static void dev_answered_later(const mcpauth_devissuer_response *resp, void *data)
+{
+    request *r = data;
+    send_dev_answer(r, resp);
+    free(r);
+}
+
 /* --dev: the development issuer answers its own paths; the answer still
  * goes through respond(), for the access log and the metrics. */
 static void handle_dev_issuer(request *r)
@@ -609,12 +627,20 @@ static void handle_dev_issuer(request *r)
     };
     req.body = mcpauth_http_exchange_body(ex, &req.body_length);
     mcpauth_devissuer_response resp;
-    mcpauth_devissuer_handle(r->ctx->resource.dev, &req, &resp);
-    field_list f = {0};
-    for (size_t i = 0; i < resp.field_count; i++)
-        add_field(&f, resp.fields[i].name, resp.fields[i].value);
-    r->detail = resp.detail;
-    respond(r, resp.status, &f, resp.body, resp.body_length);
+    /* A request naming a client by its metadata document may wait for the
+     * fetch: then it is answered from dev_answered_later, with its own copy
+     * of r (the caller frees r). */
+    request *later = malloc(sizeof *later);
+    if (!later) {
+        respond_text(r, 503, "out of memory\n");
+        return;
+    }
+    *later = *r;
+    if (!mcpauth_devissuer_handle_async(r->ctx->resource.dev, &req, &resp, dev_answered_later,
+                                        later))
+        return;
+    free(later);
+    send_dev_answer(r, &resp);
     mcpauth_devissuer_response_free(&resp);
 }
 

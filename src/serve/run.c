@@ -54,6 +54,9 @@ static void on_log_timer(uv_timer_t *timer)
 static void finish(mcpauth__serve_context *ctx)
 {
     mcpauth__serve_legacy_stop(ctx->legacy);
+    /* Requests waiting on a client metadata document are answered now. */
+    if (ctx->resource.dev)
+        mcpauth_devissuer_stop_fetching(ctx->resource.dev);
     uv_timer_stop(&ctx->shutdown_timer);
     uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
@@ -129,6 +132,11 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot listen on %s:%d: %s",
                                  config->listen_host, config->listen_port, uv_strerror(rc));
     if ((rc = mcpauth_http_async_new(ctx->loop, &config->http, &ctx->http)) != 0)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot start the HTTP client: %s",
+                                 uv_strerror(rc));
+    /* --dev: client metadata documents are fetched with --cacert's trust. */
+    if (ctx->resource.dev && (rc = mcpauth_devissuer_start_fetching(ctx->resource.dev, ctx->loop,
+                                                                    config->http.cacert)) != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot start the HTTP client: %s",
                                  uv_strerror(rc));
     if (!config->no_auth && config->validation != MCPAUTH_VALIDATE_INTROSPECT &&

@@ -16,6 +16,7 @@
 #include "mcpauth/jose.h"
 #include "mcpauth/json.h"
 #include "mcpauth/pkce.h"
+#include "mcpauth/strbuf.h"
 #include "testlib.h"
 
 #define ISSUER   "http://127.0.0.1:8000"
@@ -530,6 +531,78 @@ START_TEST(form_parsing)
 }
 END_TEST
 
+/* ---- Client ID Metadata Documents ---- */
+
+static void on_answer(const mcpauth_devissuer_response *resp, void *data)
+{
+    *(int *)data = resp->status;
+}
+
+static char *document_query(const char *client_id)
+{
+    mcpauth_strbuf q = MCPAUTH_STRBUF_INIT;
+    mcpauth_form_add(&q, "response_type", "code");
+    mcpauth_form_add(&q, "client_id", client_id);
+    mcpauth_form_add(&q, "redirect_uri", REDIRECT);
+    mcpauth_form_add(&q, "code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    mcpauth_form_add(&q, "code_challenge_method", "S256");
+    mcpauth_form_add(&q, "resource", RESOURCE);
+    return mcpauth_strbuf_detach(&q);
+}
+
+START_TEST(document_client_on_the_loop)
+{
+    testlib_server *server = testlib_server_start();
+    testlib_server_route(server, &(testlib_route){
+                                     .method = "GET",
+                                     .target = "/doc.json",
+                                     .status = 200,
+                                     .headers = "Content-Type: application/json\r\n"
+                                                "Cache-Control: max-age=60\r\n",
+                                     .body = "{\"client_id\":\"%s/doc.json\",\"client_name\":\"D\","
+                                             "\"redirect_uris\":[\"" REDIRECT "\"]}",
+                                 });
+    char url[128];
+    snprintf(url, sizeof url, "%s", testlib_server_url(server, "/doc.json"));
+    char *query = document_query(url);
+    mcpauth_devissuer_request req = {
+        .method = "GET", .path = "/authorize", .query = query, .now = NOW};
+    mcpauth_devissuer_response resp;
+    /* Without a loop the document cannot be fetched: a page, no redirect. */
+    mcpauth_devissuer_handle(dev, &req, &resp);
+    ck_assert_int_eq(resp.status, 400);
+    mcpauth_devissuer_response_free(&resp);
+
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(mcpauth_devissuer_start_fetching(dev, &loop, NULL), 0);
+    int status = 0;
+    ck_assert(!mcpauth_devissuer_handle_async(dev, &req, &resp, on_answer, &status));
+    for (int i = 0; i < 1000 && !status; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_int_eq(status, 302);
+    /* Cached for max-age: answered at once, not fetched again. */
+    ck_assert(mcpauth_devissuer_handle_async(dev, &req, &resp, on_answer, &status));
+    ck_assert_int_eq(resp.status, 302);
+    mcpauth_devissuer_response_free(&resp);
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/doc.json"), 1);
+    /* After max-age it is fetched again. */
+    req.now = NOW + 61;
+    status = 0;
+    ck_assert(!mcpauth_devissuer_handle_async(dev, &req, &resp, on_answer, &status));
+    for (int i = 0; i < 1000 && !status; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_int_eq(status, 302);
+    ck_assert_int_eq(testlib_server_hits(server, "GET", "/doc.json"), 2);
+
+    mcpauth_devissuer_stop_fetching(dev);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    free(query);
+    testlib_server_stop(server);
+}
+END_TEST
+
 static Suite *devissuer_suite(void)
 {
     Suite *s = suite_create("devissuer");
@@ -544,6 +617,7 @@ static Suite *devissuer_suite(void)
     tcase_add_test(tc, consent_ticket);
     tcase_add_test(tc, cors_origins);
     tcase_add_test(tc, form_parsing);
+    tcase_add_test(tc, document_client_on_the_loop);
     suite_add_tcase(s, tc);
     return s;
 }

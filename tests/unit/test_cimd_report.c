@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcpauth/cimd_check.h"
+#include "mcpauth/cimd_report.h"
 #include "mcpauth/json.h"
 #include "testlib.h"
 
@@ -12,12 +12,12 @@
 /* What a report said: each check's verdict and detail, in order. */
 typedef struct seen {
     char names[40][32];
-    mcpauth_oauth_cimd_check_verdict verdicts[40];
+    mcpauth_oauth_cimd_report_verdict verdicts[40];
     char details[40][512];
     size_t count;
 } seen;
 
-static void collect(const mcpauth_oauth_cimd_check_result *result, void *data)
+static void collect(const mcpauth_oauth_cimd_report_result *result, void *data)
 {
     seen *s = data;
     ck_assert_uint_lt(s->count, 40);
@@ -28,14 +28,14 @@ static void collect(const mcpauth_oauth_cimd_check_result *result, void *data)
     s->count++;
 }
 
-static mcpauth_oauth_cimd_check_report report_into(seen *s)
+static mcpauth_oauth_cimd_report report_into(seen *s)
 {
     memset(s, 0, sizeof *s);
-    return (mcpauth_oauth_cimd_check_report){.cb = collect, .data = s};
+    return (mcpauth_oauth_cimd_report){.cb = collect, .data = s};
 }
 
 /* The verdict of check name, which must have been reported exactly once. */
-static mcpauth_oauth_cimd_check_verdict verdict_of(const seen *s, const char *name)
+static mcpauth_oauth_cimd_report_verdict verdict_of(const seen *s, const char *name)
 {
     int found = -1;
     for (size_t i = 0; i < s->count; i++) {
@@ -65,13 +65,13 @@ static void assert_only_failures(const seen *s, const char *const *fails)
         bool expected = false;
         for (const char *const *f = fails; *f; f++)
             expected = expected || strcmp(*f, s->names[i]) == 0;
-        ck_assert_msg(s->verdicts[i] == (expected ? MCPAUTH_OAUTH_CIMD_CHECK_FAIL
-                                                  : MCPAUTH_OAUTH_CIMD_CHECK_PASS),
+        ck_assert_msg(s->verdicts[i] == (expected ? MCPAUTH_OAUTH_CIMD_REPORT_FAIL
+                                                  : MCPAUTH_OAUTH_CIMD_REPORT_PASS),
                       "%s: %s (%s)", s->names[i],
-                      mcpauth_oauth_cimd_check_verdict_name(s->verdicts[i]), s->details[i]);
+                      mcpauth_oauth_cimd_report_verdict_name(s->verdicts[i]), s->details[i]);
     }
     for (const char *const *f = fails; *f; f++)
-        ck_assert_int_eq(verdict_of(s, *f), MCPAUTH_OAUTH_CIMD_CHECK_FAIL);
+        ck_assert_int_eq(verdict_of(s, *f), MCPAUTH_OAUTH_CIMD_REPORT_FAIL);
 }
 
 static json_object *doc_from(const char *text)
@@ -118,8 +118,8 @@ static const struct {
 START_TEST(url_checks)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
-    mcpauth_oauth_cimd_check_url(&r, url_cases[_i].url);
+    mcpauth_oauth_cimd_report r = report_into(&s);
+    mcpauth_oauth_cimd_report_url(&r, url_cases[_i].url);
     ck_assert_uint_eq(s.count, 2);
     assert_only_failures(&s, url_cases[_i].fails);
 }
@@ -128,9 +128,9 @@ END_TEST
 START_TEST(url_dots_inside_names_are_fine)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
-    mcpauth_oauth_cimd_check_url(&r, "https://app.example/.well-known/..client.json");
-    ck_assert_int_eq(verdict_of(&s, "client-id-url"), MCPAUTH_OAUTH_CIMD_CHECK_PASS);
+    mcpauth_oauth_cimd_report r = report_into(&s);
+    mcpauth_oauth_cimd_report_url(&r, "https://app.example/.well-known/..client.json");
+    ck_assert_int_eq(verdict_of(&s, "client-id-url"), MCPAUTH_OAUTH_CIMD_REPORT_PASS);
 }
 END_TEST
 
@@ -155,9 +155,9 @@ static mcpauth_http_response response(long status, const char *url, const char *
 START_TEST(response_good)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     mcpauth_http_response resp = response(200, URL, "application/json; charset=utf-8", GOOD_DOC);
-    json_object *doc = mcpauth_oauth_cimd_check_response(&r, URL, &resp);
+    json_object *doc = mcpauth_oauth_cimd_report_response(&r, URL, &resp);
     ck_assert_ptr_nonnull(doc);
     ck_assert_uint_eq(s.count, 5);
     static const char *const none[] = {NULL};
@@ -169,10 +169,10 @@ END_TEST
 START_TEST(response_redirected)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     mcpauth_http_response resp =
         response(200, "https://elsewhere.example/c.json", "application/json", GOOD_DOC);
-    json_object_put(mcpauth_oauth_cimd_check_response(&r, URL, &resp));
+    json_object_put(mcpauth_oauth_cimd_report_response(&r, URL, &resp));
     static const char *const fails[] = {"no-redirect", NULL};
     assert_only_failures(&s, fails);
     ck_assert_ptr_nonnull(strstr(detail_of(&s, "no-redirect"), "elsewhere.example"));
@@ -182,9 +182,9 @@ END_TEST
 START_TEST(response_bad_status_type_and_body)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     mcpauth_http_response resp = response(404, URL, "text/html", "<h1>not here</h1>");
-    ck_assert_ptr_null(mcpauth_oauth_cimd_check_response(&r, URL, &resp));
+    ck_assert_ptr_null(mcpauth_oauth_cimd_report_response(&r, URL, &resp));
     static const char *const fails[] = {"status-200", "content-type", "json-object", NULL};
     assert_only_failures(&s, fails);
     ck_assert_ptr_nonnull(strstr(detail_of(&s, "status-200"), "404"));
@@ -194,9 +194,9 @@ END_TEST
 START_TEST(response_no_content_type_and_array)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     mcpauth_http_response resp = response(200, URL, NULL, "[1, 2]");
-    ck_assert_ptr_null(mcpauth_oauth_cimd_check_response(&r, URL, &resp));
+    ck_assert_ptr_null(mcpauth_oauth_cimd_report_response(&r, URL, &resp));
     static const char *const fails[] = {"content-type", "json-object", NULL};
     assert_only_failures(&s, fails);
 }
@@ -204,22 +204,22 @@ END_TEST
 
 START_TEST(response_size_limit_edge)
 {
-    char *body = malloc(MCPAUTH_OAUTH_CIMD_CHECK_MAX_BYTES + 2);
+    char *body = malloc(MCPAUTH_OAUTH_CIMD_REPORT_MAX_BYTES + 2);
     ck_assert_ptr_nonnull(body);
     for (int extra = 0; extra <= 1; extra++) {
-        size_t length = MCPAUTH_OAUTH_CIMD_CHECK_MAX_BYTES + (size_t)extra;
+        size_t length = MCPAUTH_OAUTH_CIMD_REPORT_MAX_BYTES + (size_t)extra;
         /* {"a":"xxxx...x"} of exactly length bytes */
         memset(body, 'x', length);
         memcpy(body, "{\"a\":\"", 6);
         memcpy(body + length - 2, "\"}", 2);
         body[length] = '\0';
         seen s;
-        mcpauth_oauth_cimd_check_report r = report_into(&s);
+        mcpauth_oauth_cimd_report r = report_into(&s);
         mcpauth_http_response resp = response(200, URL, "application/json", body);
-        json_object_put(mcpauth_oauth_cimd_check_response(&r, URL, &resp));
+        json_object_put(mcpauth_oauth_cimd_report_response(&r, URL, &resp));
         ck_assert_int_eq(verdict_of(&s, "size"),
-                         extra ? MCPAUTH_OAUTH_CIMD_CHECK_FAIL : MCPAUTH_OAUTH_CIMD_CHECK_PASS);
-        ck_assert_int_eq(verdict_of(&s, "json-object"), MCPAUTH_OAUTH_CIMD_CHECK_PASS);
+                         extra ? MCPAUTH_OAUTH_CIMD_REPORT_FAIL : MCPAUTH_OAUTH_CIMD_REPORT_PASS);
+        ck_assert_int_eq(verdict_of(&s, "json-object"), MCPAUTH_OAUTH_CIMD_REPORT_PASS);
     }
     free(body);
 }
@@ -288,9 +288,9 @@ static const struct {
 START_TEST(document_checks)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     json_object *doc = doc_from(doc_cases[_i].doc);
-    mcpauth_oauth_cimd_check_document(&r, URL, doc);
+    mcpauth_oauth_cimd_report_document(&r, URL, doc);
     ck_assert_uint_eq(s.count, 6);
     assert_only_failures(&s, doc_cases[_i].fails);
     json_object_put(doc);
@@ -300,12 +300,12 @@ END_TEST
 START_TEST(document_secret_never_echoed)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     size_t with_secret = 0;
     while (!strstr(doc_cases[with_secret].doc, "s3cret-value"))
         with_secret++;
     json_object *doc = doc_from(doc_cases[with_secret].doc);
-    mcpauth_oauth_cimd_check_document(&r, URL, doc);
+    mcpauth_oauth_cimd_report_document(&r, URL, doc);
     for (size_t i = 0; i < s.count; i++)
         ck_assert_ptr_null(strstr(s.details[i], "s3cret-value"));
     json_object_put(doc);
@@ -315,8 +315,8 @@ END_TEST
 START_TEST(document_absent_skips)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
-    mcpauth_oauth_cimd_check_document(&r, URL, NULL);
+    mcpauth_oauth_cimd_report r = report_into(&s);
+    mcpauth_oauth_cimd_report_document(&r, URL, NULL);
     ck_assert_uint_eq(s.count, 6);
     ck_assert_uint_eq(r.skipped, 6);
     ck_assert_uint_eq(r.failed, 0);
@@ -368,10 +368,10 @@ static const struct {
 START_TEST(server_checks)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     json_object *doc = doc_from(GOOD_DOC);
     json_object *as = doc_from(server_cases[_i].as);
-    mcpauth_oauth_cimd_check_server(&r, doc, as);
+    mcpauth_oauth_cimd_report_server(&r, doc, as);
     ck_assert_uint_eq(s.count, 5);
     assert_only_failures(&s, server_cases[_i].fails);
     json_object_put(doc);
@@ -384,14 +384,14 @@ START_TEST(server_defaults_for_the_document)
     /* A document without grant_types or response_types means
      * authorization_code and code (RFC 7591 §2). */
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     json_object *doc = doc_from("{\"token_endpoint_auth_method\": \"none\"}");
     json_object *as = doc_from("{\"client_id_metadata_document_supported\": true, "
                                "\"response_types_supported\": [\"code\"], "
                                "\"grant_types_supported\": [\"authorization_code\"], "
                                "\"token_endpoint_auth_methods_supported\": [\"none\"], "
                                "\"code_challenge_methods_supported\": [\"S256\"]}");
-    mcpauth_oauth_cimd_check_server(&r, doc, as);
+    mcpauth_oauth_cimd_report_server(&r, doc, as);
     static const char *const none[] = {NULL};
     assert_only_failures(&s, none);
     json_object_put(doc);
@@ -402,15 +402,15 @@ END_TEST
 START_TEST(server_absent_skips)
 {
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     json_object *as = doc_from(GOOD_AS);
-    mcpauth_oauth_cimd_check_server(&r, NULL, as);
-    ck_assert_int_eq(verdict_of(&s, "as-cimd-supported"), MCPAUTH_OAUTH_CIMD_CHECK_PASS);
+    mcpauth_oauth_cimd_report_server(&r, NULL, as);
+    ck_assert_int_eq(verdict_of(&s, "as-cimd-supported"), MCPAUTH_OAUTH_CIMD_REPORT_PASS);
     ck_assert_uint_eq(r.skipped, 4);
     json_object_put(as);
 
     r = report_into(&s);
-    mcpauth_oauth_cimd_check_server(&r, NULL, NULL);
+    mcpauth_oauth_cimd_report_server(&r, NULL, NULL);
     ck_assert_uint_eq(r.skipped, 5);
 }
 END_TEST
@@ -421,14 +421,14 @@ START_TEST(fill_sets_missing_only)
 {
     mcpauth_error err = {0};
     json_object *doc = doc_from("{}");
-    ck_assert_int_eq(mcpauth_oauth_cimd_check_fill(doc, URL, &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_oauth_cimd_report_fill(doc, URL, &err), MCPAUTH_OK);
     ck_assert_str_eq(mcpauth_json_string(doc, "client_id"), URL);
     ck_assert_str_eq(mcpauth_json_string(doc, "token_endpoint_auth_method"), "none");
     json_object_put(doc);
 
     doc = doc_from("{\"client_id\": \"other\", \"token_endpoint_auth_method\": "
                    "\"private_key_jwt\"}");
-    ck_assert_int_eq(mcpauth_oauth_cimd_check_fill(doc, URL, &err), MCPAUTH_OK);
+    ck_assert_int_eq(mcpauth_oauth_cimd_report_fill(doc, URL, &err), MCPAUTH_OK);
     ck_assert_str_eq(mcpauth_json_string(doc, "client_id"), "other");
     ck_assert_str_eq(mcpauth_json_string(doc, "token_endpoint_auth_method"), "private_key_jwt");
     json_object_put(doc);
@@ -464,10 +464,10 @@ START_TEST(run_against_server)
     mcpauth_http_options opts;
     mcpauth_http_options_init(&opts);
     seen s;
-    mcpauth_oauth_cimd_check_report r = report_into(&s);
+    mcpauth_oauth_cimd_report r = report_into(&s);
     char url[256];
     snprintf(url, sizeof url, "%s", testlib_server_url(srv, "/oauth/client.json"));
-    mcpauth_oauth_cimd_check_run(&opts, url, testlib_server_base(srv), NULL, &r);
+    mcpauth_oauth_cimd_report_run(&opts, url, testlib_server_base(srv), NULL, &r);
     /* Only the scheme fails: the test server speaks plain http. */
     static const char *const fails[] = {"https", NULL};
     assert_only_failures(&s, fails);
@@ -477,19 +477,19 @@ START_TEST(run_against_server)
 
     /* Nothing there and no metadata: fetch and as-metadata fail, the rest skip. */
     r = report_into(&s);
-    mcpauth_oauth_cimd_check_run(&opts, "http://127.0.0.1:1/c.json", "http://127.0.0.1:1", NULL,
-                                 &r);
-    ck_assert_int_eq(verdict_of(&s, "fetch"), MCPAUTH_OAUTH_CIMD_CHECK_FAIL);
-    ck_assert_int_eq(verdict_of(&s, "as-metadata"), MCPAUTH_OAUTH_CIMD_CHECK_FAIL);
-    ck_assert_int_eq(verdict_of(&s, "client-id"), MCPAUTH_OAUTH_CIMD_CHECK_SKIP);
-    ck_assert_int_eq(verdict_of(&s, "as-cimd-supported"), MCPAUTH_OAUTH_CIMD_CHECK_SKIP);
+    mcpauth_oauth_cimd_report_run(&opts, "http://127.0.0.1:1/c.json", "http://127.0.0.1:1", NULL,
+                                  &r);
+    ck_assert_int_eq(verdict_of(&s, "fetch"), MCPAUTH_OAUTH_CIMD_REPORT_FAIL);
+    ck_assert_int_eq(verdict_of(&s, "as-metadata"), MCPAUTH_OAUTH_CIMD_REPORT_FAIL);
+    ck_assert_int_eq(verdict_of(&s, "client-id"), MCPAUTH_OAUTH_CIMD_REPORT_SKIP);
+    ck_assert_int_eq(verdict_of(&s, "as-cimd-supported"), MCPAUTH_OAUTH_CIMD_REPORT_SKIP);
     testlib_server_stop(srv);
 }
 END_TEST
 
 static Suite *cimd_check_suite(void)
 {
-    Suite *s = suite_create("cimd_check");
+    Suite *s = suite_create("cimd_report");
     TCase *tc = tcase_create("url");
     tcase_add_loop_test(tc, url_checks, 0, (int)(sizeof url_cases / sizeof url_cases[0]));
     tcase_add_test(tc, url_dots_inside_names_are_fine);

@@ -1,15 +1,15 @@
 /* A Client ID Metadata Document and an authorization server's metadata as
  * `register --check-cimd` reads them from servers it checks
- * (src/oauth/cimd_check.c). Input: the client id URL, the Content-Type, the
+ * (src/oauth/cimd_report.c). Input: the client id URL, the Content-Type, the
  * document body and the server's metadata body, separated by \x01. Every
  * check must report exactly once, with a one-line detail. */
 #include <string.h>
 
 #include "fuzz.h"
-#include "mcpauth/cimd_check.h"
+#include "mcpauth/cimd_report.h"
 #include "mcpauth/json.h"
 
-static void on_result(const mcpauth_oauth_cimd_check_result *result, void *data)
+static void on_result(const mcpauth_oauth_cimd_report_result *result, void *data)
 {
     (void)data;
     if (!result->name || !result->detail || strchr(result->detail, '\n'))
@@ -30,12 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .headers = &type,
         .header_count = 1,
     };
-    mcpauth_oauth_cimd_check_report report = {.cb = on_result};
-    mcpauth_oauth_cimd_check_url(&report, url);
-    json_object *doc = mcpauth_oauth_cimd_check_response(&report, url, &resp);
-    mcpauth_oauth_cimd_check_document(&report, url, doc);
+    mcpauth_oauth_cimd_report report = {.cb = on_result};
+    mcpauth_oauth_cimd_report_url(&report, url);
+    json_object *doc = mcpauth_oauth_cimd_report_response(&report, url, &resp);
+    mcpauth_oauth_cimd_report_document(&report, url, doc);
     json_object *as = mcpauth_json_parse_object(in.piece[3], in.length[3], "metadata", NULL);
-    mcpauth_oauth_cimd_check_server(&report, doc, as);
+    mcpauth_oauth_cimd_report_server(&report, doc, as);
     /* 2 URL + 5 response + 6 document + 5 server checks. */
     if (report.passed + report.failed + report.skipped != 18)
         abort();

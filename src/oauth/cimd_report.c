@@ -4,7 +4,7 @@
  * Client Registration §Client ID Metadata Documents), named one by one so
  * that a client learns which rule its hosted document breaks before a user
  * meets the error. */
-#include "mcpauth/cimd_check.h"
+#include "mcpauth/cimd_report.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,46 +19,46 @@
 
 #define DETAIL_MAX 512
 
-const char *mcpauth_oauth_cimd_check_verdict_name(mcpauth_oauth_cimd_check_verdict verdict)
+const char *mcpauth_oauth_cimd_report_verdict_name(mcpauth_oauth_cimd_report_verdict verdict)
 {
     switch (verdict) {
-    case MCPAUTH_OAUTH_CIMD_CHECK_PASS:
+    case MCPAUTH_OAUTH_CIMD_REPORT_PASS:
         return "PASS";
-    case MCPAUTH_OAUTH_CIMD_CHECK_FAIL:
+    case MCPAUTH_OAUTH_CIMD_REPORT_FAIL:
         return "FAIL";
-    case MCPAUTH_OAUTH_CIMD_CHECK_SKIP:
+    case MCPAUTH_OAUTH_CIMD_REPORT_SKIP:
         return "SKIP";
     }
     return "?";
 }
 
-static void report(mcpauth_oauth_cimd_check_report *r, const char *name,
-                   mcpauth_oauth_cimd_check_verdict verdict, const char *fmt, ...)
+static void report(mcpauth_oauth_cimd_report *r, const char *name,
+                   mcpauth_oauth_cimd_report_verdict verdict, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void report(mcpauth_oauth_cimd_check_report *r, const char *name,
-                   mcpauth_oauth_cimd_check_verdict verdict, const char *fmt, ...)
+static void report(mcpauth_oauth_cimd_report *r, const char *name,
+                   mcpauth_oauth_cimd_report_verdict verdict, const char *fmt, ...)
 {
     char detail[DETAIL_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    if (verdict == MCPAUTH_OAUTH_CIMD_CHECK_PASS)
+    if (verdict == MCPAUTH_OAUTH_CIMD_REPORT_PASS)
         r->passed++;
-    else if (verdict == MCPAUTH_OAUTH_CIMD_CHECK_FAIL)
+    else if (verdict == MCPAUTH_OAUTH_CIMD_REPORT_FAIL)
         r->failed++;
     else
         r->skipped++;
     if (r->cb) {
-        mcpauth_oauth_cimd_check_result result = {name, verdict, detail};
+        mcpauth_oauth_cimd_report_result result = {name, verdict, detail};
         r->cb(&result, r->data);
     }
 }
 
-#define PASS MCPAUTH_OAUTH_CIMD_CHECK_PASS
-#define FAIL MCPAUTH_OAUTH_CIMD_CHECK_FAIL
-#define SKIP MCPAUTH_OAUTH_CIMD_CHECK_SKIP
+#define PASS MCPAUTH_OAUTH_CIMD_REPORT_PASS
+#define FAIL MCPAUTH_OAUTH_CIMD_REPORT_FAIL
+#define SKIP MCPAUTH_OAUTH_CIMD_REPORT_SKIP
 
 /* ---- the client id URL ---- */
 
@@ -79,7 +79,7 @@ static bool has_dot_segment(const char *path)
     return false;
 }
 
-void mcpauth_oauth_cimd_check_url(mcpauth_oauth_cimd_check_report *r, const char *url)
+void mcpauth_oauth_cimd_report_url(mcpauth_oauth_cimd_report *r, const char *url)
 {
     char quoted[MCPAUTH_URL_QUOTE_SIZE];
     mcpauth_url_quote(url, quoted, sizeof quoted);
@@ -118,8 +118,8 @@ void mcpauth_oauth_cimd_check_url(mcpauth_oauth_cimd_check_report *r, const char
 
 /* ---- the answer to GET ---- */
 
-json_object *mcpauth_oauth_cimd_check_response(mcpauth_oauth_cimd_check_report *r, const char *url,
-                                               const mcpauth_http_response *resp)
+json_object *mcpauth_oauth_cimd_report_response(mcpauth_oauth_cimd_report *r, const char *url,
+                                                const mcpauth_http_response *resp)
 {
     char quoted[MCPAUTH_URL_QUOTE_SIZE];
     if (resp->url && strcmp(resp->url, url) != 0)
@@ -142,12 +142,12 @@ json_object *mcpauth_oauth_cimd_check_response(mcpauth_oauth_cimd_check_report *
         report(r, "content-type", FAIL, "%s, not application/json (draft §4)",
                type ? mcpauth_url_quote(type, quoted, sizeof quoted) : "no Content-Type");
 
-    if (resp->body_length <= MCPAUTH_OAUTH_CIMD_CHECK_MAX_BYTES)
+    if (resp->body_length <= MCPAUTH_OAUTH_CIMD_REPORT_MAX_BYTES)
         report(r, "size", PASS, "%zu bytes (limit %d)", resp->body_length,
-               MCPAUTH_OAUTH_CIMD_CHECK_MAX_BYTES);
+               MCPAUTH_OAUTH_CIMD_REPORT_MAX_BYTES);
     else
         report(r, "size", FAIL, "%zu bytes, over the %d-byte limit servers apply (draft §6)",
-               resp->body_length, MCPAUTH_OAUTH_CIMD_CHECK_MAX_BYTES);
+               resp->body_length, MCPAUTH_OAUTH_CIMD_REPORT_MAX_BYTES);
 
     mcpauth_error err = {0};
     json_object *doc =
@@ -164,7 +164,7 @@ json_object *mcpauth_oauth_cimd_check_response(mcpauth_oauth_cimd_check_report *
 static const char *const document_checks[] = {"client-id",   "auth-method",   "no-secret",
                                               "client-name", "redirect-uris", "metadata"};
 
-static void check_client_id(mcpauth_oauth_cimd_check_report *r, const char *url, json_object *doc)
+static void check_client_id(mcpauth_oauth_cimd_report *r, const char *url, json_object *doc)
 {
     char want[MCPAUTH_URL_QUOTE_SIZE], got[MCPAUTH_URL_QUOTE_SIZE];
     json_object *member = NULL;
@@ -186,7 +186,7 @@ static void check_client_id(mcpauth_oauth_cimd_check_report *r, const char *url,
         report(r, "client-id", PASS, "client_id is the document's URL");
 }
 
-static void check_auth_method(mcpauth_oauth_cimd_check_report *r, json_object *doc)
+static void check_auth_method(mcpauth_oauth_cimd_report *r, json_object *doc)
 {
     char quoted[MCPAUTH_URL_QUOTE_SIZE];
     json_object *member = NULL;
@@ -219,7 +219,7 @@ static void check_auth_method(mcpauth_oauth_cimd_check_report *r, json_object *d
     }
 }
 
-static void check_no_secret(mcpauth_oauth_cimd_check_report *r, json_object *doc)
+static void check_no_secret(mcpauth_oauth_cimd_report *r, json_object *doc)
 {
     static const char *const secrets[] = {"client_secret", "client_secret_expires_at"};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
@@ -235,7 +235,7 @@ static void check_no_secret(mcpauth_oauth_cimd_check_report *r, json_object *doc
     report(r, "no-secret", PASS, "no client_secret");
 }
 
-static void check_client_name(mcpauth_oauth_cimd_check_report *r, json_object *doc)
+static void check_client_name(mcpauth_oauth_cimd_report *r, json_object *doc)
 {
     const char *name = mcpauth_json_string(doc, "client_name");
     char quoted[MCPAUTH_URL_QUOTE_SIZE];
@@ -245,7 +245,7 @@ static void check_client_name(mcpauth_oauth_cimd_check_report *r, json_object *d
         report(r, "client-name", PASS, "%s", mcpauth_url_quote(name, quoted, sizeof quoted));
 }
 
-static void check_redirect_uris(mcpauth_oauth_cimd_check_report *r, json_object *doc)
+static void check_redirect_uris(mcpauth_oauth_cimd_report *r, json_object *doc)
 {
     json_object *uris = NULL;
     if (!json_object_object_get_ex(doc, "redirect_uris", &uris) ||
@@ -271,8 +271,8 @@ static void check_redirect_uris(mcpauth_oauth_cimd_check_report *r, json_object 
     report(r, "redirect-uris", PASS, "%zu redirect URI%s", count, count == 1 ? "" : "s");
 }
 
-void mcpauth_oauth_cimd_check_document(mcpauth_oauth_cimd_check_report *r, const char *url,
-                                       json_object *doc)
+void mcpauth_oauth_cimd_report_document(mcpauth_oauth_cimd_report *r, const char *url,
+                                        json_object *doc)
 {
     if (!doc) {
         for (size_t i = 0; i < sizeof document_checks / sizeof document_checks[0]; i++)
@@ -326,7 +326,7 @@ static bool server_lists(json_object *as, const char *key, const char *value,
 
 /* Each string of the document's list key (or doc_default) must be listed by
  * the server's as_key (or its RFC 8414 defaults). */
-static void check_listed(mcpauth_oauth_cimd_check_report *r, const char *name, json_object *doc,
+static void check_listed(mcpauth_oauth_cimd_report *r, const char *name, json_object *doc,
                          const char *key, const char *doc_default, json_object *as,
                          const char *as_key, const char *const *as_defaults)
 {
@@ -349,8 +349,8 @@ static void check_listed(mcpauth_oauth_cimd_check_report *r, const char *name, j
     json_object_put(owned);
 }
 
-void mcpauth_oauth_cimd_check_server(mcpauth_oauth_cimd_check_report *r, json_object *doc,
-                                     json_object *as)
+void mcpauth_oauth_cimd_report_server(mcpauth_oauth_cimd_report *r, json_object *doc,
+                                      json_object *as)
 {
     static const char *const auth_defaults[] = {"client_secret_basic", NULL};
     static const char *const grant_defaults[] = {"authorization_code", "implicit", NULL};
@@ -406,7 +406,7 @@ static const char *const response_checks[] = {"no-redirect", "status-200", "cont
                                               "json-object"};
 
 static json_object *fetch(const mcpauth_http_options *opts, const char *url,
-                          mcpauth_oauth_cimd_check_report *r)
+                          mcpauth_oauth_cimd_report *r)
 {
     mcpauth_error err = {0};
     mcpauth_http_response resp = {0};
@@ -418,18 +418,18 @@ static json_object *fetch(const mcpauth_http_options *opts, const char *url,
         return NULL;
     }
     report(r, "fetch", PASS, "GET answered");
-    json_object *doc = mcpauth_oauth_cimd_check_response(r, url, &resp);
+    json_object *doc = mcpauth_oauth_cimd_report_response(r, url, &resp);
     mcpauth_http_response_free(&resp);
     return doc;
 }
 
-void mcpauth_oauth_cimd_check_run(const mcpauth_http_options *opts, const char *url,
-                                  const char *issuer, const char *resource_url,
-                                  mcpauth_oauth_cimd_check_report *r)
+void mcpauth_oauth_cimd_report_run(const mcpauth_http_options *opts, const char *url,
+                                   const char *issuer, const char *resource_url,
+                                   mcpauth_oauth_cimd_report *r)
 {
-    mcpauth_oauth_cimd_check_url(r, url);
+    mcpauth_oauth_cimd_report_url(r, url);
     json_object *doc = fetch(opts, url, r);
-    mcpauth_oauth_cimd_check_document(r, url, doc);
+    mcpauth_oauth_cimd_report_document(r, url, doc);
 
     mcpauth_resource_metadata prm = {0};
     mcpauth_as_metadata md = {0};
@@ -445,13 +445,13 @@ void mcpauth_oauth_cimd_check_run(const mcpauth_http_options *opts, const char *
         report(r, "as-metadata", PASS, "found at %s", md.metadata_url);
     else
         report(r, "as-metadata", FAIL, "%s", err.message);
-    mcpauth_oauth_cimd_check_server(r, doc, md.document);
+    mcpauth_oauth_cimd_report_server(r, doc, md.document);
     mcpauth_as_metadata_free(&md);
     mcpauth_resource_metadata_free(&prm);
     json_object_put(doc);
 }
 
-mcpauth_status mcpauth_oauth_cimd_check_fill(json_object *doc, const char *url, mcpauth_error *err)
+mcpauth_status mcpauth_oauth_cimd_report_fill(json_object *doc, const char *url, mcpauth_error *err)
 {
     static const struct {
         const char *key;
