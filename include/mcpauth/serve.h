@@ -74,6 +74,13 @@ typedef struct mcpauth_serve_config {
      * tools when backend.argv is set; its log goes to ours. */
     mcpauth_mcp_backend_config backend;
     mcpauth_http_server_limits limits;
+    /* HTTPS on the listener (both or neither): the PEM certificate chain
+     * and its private key, read again on SIGHUP. NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
+    /* A TLS-terminating proxy is in front: an https resource served over
+     * plain HTTP is expected, not a mistake worth a warning. */
+    bool behind_proxy;
     mcpauth_http_options http; /* for requests to the authorization server */
     int workers;               /* worker processes; 1 runs in this process */
     int64_t shutdown_timeout_seconds;
