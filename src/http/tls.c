@@ -328,6 +328,10 @@ mcpauth__http_tls_result mcpauth__http_tls_conn_input(mcpauth__http_tls_conn *c,
             c->ready = true;
         else if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED &&
                  (gnutls_error_is_fatal(rc) || rc == GNUTLS_E_WARNING_ALERT_RECEIVED)) {
+            /* GnuTLS leaves the alert to the application (RFC 8446 §6.2:
+             * protocol_version, handshake_failure...), so the client
+             * learns why. */
+            (void)gnutls_alert_send_appropriate(c->session, rc);
             c->failed = true;
             result = MCPAUTH__HTTP_TLS_FAILED;
         }
