@@ -508,6 +508,12 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_BEHIND_PROXY:
         c->behind_proxy = true;
         return 0;
+    case OPT_TRUSTED_PROXY: {
+        mcpauth_error err = {0};
+        if (mcpauth_http_proxies_add(&c->trusted_proxies, arg, &err) != MCPAUTH_OK)
+            return cmd_usage_error(&serve_spec, "--trusted-proxy: %s", err.message);
+        return 0;
+    }
     case OPT_VALIDATION:
         if (strcmp(arg, "auto") == 0)
             c->validation = MCPAUTH_VALIDATE_AUTO;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "mcpauth/http_forwarded.h"
 #include "mcpauth/http_tls.h"
 
 typedef struct mcpauth_http_server mcpauth_http_server;
@@ -107,6 +108,12 @@ int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, in
  * one). tls is borrowed and must outlive the server. */
 void mcpauth_http_server_use_tls(mcpauth_http_server *server, mcpauth_http_tls *tls);
 
+/* Believes Forwarded, X-Forwarded-For and X-Forwarded-Proto from peers in
+ * proxies only (http_forwarded.h); see mcpauth_http_exchange_client().
+ * proxies is borrowed and must outlive the server; NULL trusts no one. */
+void mcpauth_http_server_trust_proxies(mcpauth_http_server *server,
+                                       const mcpauth_http_proxies *proxies);
+
 /* Sets the callback for requests the server refuses on its own. */
 void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
                                     void *data);
@@ -158,6 +165,14 @@ const char *mcpauth_http_exchange_body(const mcpauth_http_exchange *ex, size_t *
 
 /* The peer's address as text ("127.0.0.1"), for logs. */
 const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex);
+
+/* The client's address for logs and per-client limits: what a trusted
+ * proxy's fields say (mcpauth_http_server_trust_proxies), else the peer's. */
+const char *mcpauth_http_exchange_client(const mcpauth_http_exchange *ex);
+
+/* "https" or "http": as a trusted proxy's proto says, else the
+ * connection's own. */
+const char *mcpauth_http_exchange_scheme(const mcpauth_http_exchange *ex);
 
 /* Whether the request came over TLS (false once the connection is gone). */
 bool mcpauth_http_exchange_tls(const mcpauth_http_exchange *ex);

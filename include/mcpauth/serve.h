@@ -81,6 +81,9 @@ typedef struct mcpauth_serve_config {
     /* A TLS-terminating proxy is in front: an https resource served over
      * plain HTTP is expected, not a mistake worth a warning. */
     bool behind_proxy;
+    /* Peers whose Forwarded / X-Forwarded-For / X-Forwarded-Proto fields
+     * name the client (for the access log); from others they are ignored. */
+    mcpauth_http_proxies trusted_proxies;
     mcpauth_http_options http; /* for requests to the authorization server */
     int workers;               /* worker processes; 1 runs in this process */
     int64_t shutdown_timeout_seconds;

@@ -33,6 +33,7 @@
 
 #include "http_internal.h"
 #include "mcpauth/http_client.h"
+#include "mcpauth/http_forwarded.h"
 #include "mcpauth/strbuf.h"
 #include "mcpauth/url.h"
 
@@ -78,6 +79,8 @@ struct mcpauth_http_exchange {
     uint64_t start_ns;
     mcpauth_http_abort_cb on_abort;
     void *abort_data;
+    char client[MCPAUTH_HTTP_ADDRESS_MAX]; /* from a trusted proxy's fields; "" otherwise */
+    const char *forwarded_scheme;          /* a trusted proxy's proto: "https", "http", NULL */
 };
 
 struct connection {
@@ -120,7 +123,8 @@ struct mcpauth_http_server {
     bool draining;
     bool closing;
     int port;
-    mcpauth_http_tls *tls; /* borrowed; NULL: plain HTTP */
+    mcpauth_http_tls *tls;               /* borrowed; NULL: plain HTTP */
+    const mcpauth_http_proxies *proxies; /* borrowed; NULL: no trusted proxies */
     mcpauth_http_server_limits limits;
     mcpauth_http_request_cb on_request;
     void *data;
@@ -789,6 +793,40 @@ static bool exchange_check_request(connection *conn, mcpauth_http_exchange *ex,
     return true;
 }
 
+/* The values of every field named name, in order, into values (at most
+ * MAX_HEADER_FIELDS). */
+static size_t exchange_values(const mcpauth_http_exchange *ex, const char *name,
+                              const char **values)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ex->field_count; i++) {
+        if (strcasecmp(ex->fields[i].name, name) == 0)
+            values[n++] = ex->fields[i].value;
+    }
+    return n;
+}
+
+/* Behind a trusted proxy, the client is who its fields say. */
+static void exchange_find_client(connection *conn, mcpauth_http_exchange *ex)
+{
+    const mcpauth_http_proxies *proxies = conn->server->proxies;
+    if (!proxies || proxies->count == 0 || !mcpauth_http_proxies_trust(proxies, conn->peer))
+        return;
+    const char *forwarded[MAX_HEADER_FIELDS], *forwarded_for[MAX_HEADER_FIELDS],
+        *forwarded_proto[MAX_HEADER_FIELDS];
+    mcpauth_http_forwarded_fields fields = {
+        .forwarded = forwarded,
+        .forwarded_count = exchange_values(ex, "Forwarded", forwarded),
+        .forwarded_for = forwarded_for,
+        .forwarded_for_count = exchange_values(ex, "X-Forwarded-For", forwarded_for),
+        .forwarded_proto = forwarded_proto,
+        .forwarded_proto_count = exchange_values(ex, "X-Forwarded-Proto", forwarded_proto),
+    };
+    if (!mcpauth_http_forwarded_client(proxies, conn->peer, &fields, ex->client,
+                                       &ex->forwarded_scheme))
+        ex->client[0] = '\0';
+}
+
 static int on_headers_complete(http_parser *parser)
 {
     connection *conn = parser->data;
@@ -807,6 +845,7 @@ static int on_headers_complete(http_parser *parser)
         return -1;
     if (!exchange_check_request(conn, ex, parser))
         return -1;
+    exchange_find_client(conn, ex);
     if (parser->content_length != ULLONG_MAX &&
         parser->content_length > conn->server->limits.max_body_bytes) {
         conn_fail(conn, 413, "request body too large");
@@ -1313,6 +1352,12 @@ void mcpauth_http_server_use_tls(mcpauth_http_server *server, mcpauth_http_tls *
     server->tls = tls;
 }
 
+void mcpauth_http_server_trust_proxies(mcpauth_http_server *server,
+                                       const mcpauth_http_proxies *proxies)
+{
+    server->proxies = proxies;
+}
+
 int mcpauth_http_server_port(const mcpauth_http_server *server)
 {
     return server->port;
@@ -1462,6 +1507,18 @@ const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex)
 bool mcpauth_http_exchange_tls(const mcpauth_http_exchange *ex)
 {
     return ex->conn && ex->conn->tls;
+}
+
+const char *mcpauth_http_exchange_client(const mcpauth_http_exchange *ex)
+{
+    return ex->client[0] ? ex->client : mcpauth_http_exchange_peer(ex);
+}
+
+const char *mcpauth_http_exchange_scheme(const mcpauth_http_exchange *ex)
+{
+    if (ex->forwarded_scheme)
+        return ex->forwarded_scheme;
+    return mcpauth_http_exchange_tls(ex) ? "https" : "http";
 }
 
 uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex)

@@ -148,6 +148,7 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
         mcpauth_http_server_on_limit(ctx->server, mcpauth__serve_handle_limit, ctx);
         if (ctx->resource.tls)
             mcpauth_http_server_use_tls(ctx->server, ctx->resource.tls);
+        mcpauth_http_server_trust_proxies(ctx->server, &config->trusted_proxies);
         rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
                                         reuse_port);
     }

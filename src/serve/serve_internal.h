@@ -133,6 +133,7 @@ typedef struct mcpauth__serve_log_entry {
     const char *subject;
     const char *cache;  /* "hit", "miss", NULL */
     const char *detail; /* why a request was refused; NULL */
+    const char *scheme; /* "https", "http" (a trusted proxy's word for it); NULL: unknown */
 } mcpauth__serve_log_entry;
 
 void mcpauth__serve_log_request(const mcpauth_serve_config *config,
