@@ -314,6 +314,26 @@ describe('serve over TLS', { skip: !haveCerttool && 'certtool (gnutls-bin) is no
       }
     });
 
+  test('with several workers, SIGHUP reaches each of them', async () => {
+    const live = { pem: path.join(dir, 'workers.pem'), key: path.join(dir, 'workers.key') };
+    fs.copyFileSync(first.pem, live.pem);
+    fs.copyFileSync(first.key, live.key);
+    fs.chmodSync(live.key, 0o600);
+    const serve = await startServe(tlsArgs(live, ['--workers', '2']));
+    try {
+      fs.copyFileSync(second.pem, live.pem);
+      fs.copyFileSync(second.key, live.key);
+      process.kill(serve.pid, 'SIGHUP');
+      await serve.waitForLog(/reloaded: subject CN=second[^]*reloaded: subject CN=second/);
+      // Each new connection lands on either worker: all see the new certificate.
+      for (let i = 0; i < 6; i++)
+        assert.equal((await handshake(serve.port, { ca: fs.readFileSync(ca.pem) })).cert.serialNumber,
+          '2002');
+    } finally {
+      await stopClean(serve);
+    }
+  });
+
   test('refused at start: a shared key, an http resource, one file without the other',
     async () => {
       const shared = path.join(dir, 'shared.key');
