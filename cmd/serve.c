@@ -282,7 +282,8 @@ typedef struct serve_args {
             pass_env;
     } from_file;
     mcpauth_string_array env, pass_env;
-    char **file_command; /* "backend-command" from the config file, NULL-terminated */
+    bool trusted_proxy_from_file; /* like from_file, for --trusted-proxy */
+    char **file_command;          /* "backend-command" from the config file, NULL-terminated */
     const char *upstream_header_file;
     char *upstream_header_text; /* owned, wiped: the lines, split in place */
     size_t upstream_header_length;
@@ -509,6 +510,10 @@ static int on_option(void *ctx, int id, const char *arg)
         c->behind_proxy = true;
         return 0;
     case OPT_TRUSTED_PROXY: {
+        /* As with the other lists, the command line replaces the file's. */
+        if (!a->reading_file && a->trusted_proxy_from_file)
+            c->trusted_proxies.count = 0;
+        a->trusted_proxy_from_file = a->reading_file;
         mcpauth_error err = {0};
         if (mcpauth_http_proxies_add(&c->trusted_proxies, arg, &err) != MCPAUTH_OK)
             return cmd_usage_error(&serve_spec, "--trusted-proxy: %s", err.message);

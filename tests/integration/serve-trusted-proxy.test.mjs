@@ -4,8 +4,10 @@
 // untrusted peer is 127.0.0.2, a second loopback address the test binds to.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
-import { startServe, run } from '../lib/harness.mjs';
+import path from 'node:path';
+import { startServe, run, tmpDir } from '../lib/harness.mjs';
 
 function get(url, { headers = {}, localAddress } = {}) {
   return new Promise((resolve, reject) => {
@@ -94,5 +96,26 @@ test('a malformed --trusted-proxy is a usage error', async () => {
     const r = await run(['serve', '--no-auth', '--trusted-proxy', bad]);
     assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
     assert.match(r.stderr, /--trusted-proxy/);
+  }
+});
+
+test('from a --config file; --trusted-proxy on the command line replaces its list', async () => {
+  const file = path.join(tmpDir(), 'serve.json');
+  fs.writeFileSync(file, JSON.stringify({ 'no-auth': true, 'log-format': 'json',
+    'trusted-proxy': ['127.0.0.1'] }));
+  const headers = { 'x-forwarded-for': '198.51.100.9' };
+  const fromFile = await startServe(['--config', file]);
+  try {
+    await get(fromFile.url('/metadata-miss-6'), { headers });
+    assert.equal((await logLine(fromFile, '/metadata-miss-6')).peer, '198.51.100.9');
+  } finally {
+    await fromFile.stop();
+  }
+  const replaced = await startServe(['--config', file, '--trusted-proxy', '10.0.0.0/8']);
+  try {
+    await get(replaced.url('/metadata-miss-7'), { headers });
+    assert.equal((await logLine(replaced, '/metadata-miss-7')).peer, '127.0.0.1');
+  } finally {
+    await replaced.stop();
   }
 });
