@@ -628,6 +628,10 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* A reload (systemctl reload) that comes during discovery must not
+     * stop the server: SIGHUP's default is to terminate. The loop's handler
+     * (or the parent's, with workers) takes it over once they run. */
+    signal(SIGHUP, SIG_IGN);
     fit_descriptor_limit(config);
     discovered found;
     mcpauth__serve_resource resource;
