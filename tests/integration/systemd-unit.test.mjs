@@ -2,17 +2,36 @@
 // the machine has no systemd-analyze), it carries the hardening it promises,
 // meson installs it, and its ExecStart= and ExecReload= work as written: the
 // options from /etc/mcpauth/serve.json, the client secret from the credentials
-// directory, SIGHUP leaves a server without TLS running.
+// directory, SIGHUP leaves a server without TLS running; and (with strace)
+// every system call serve makes passes its SystemCallFilter=.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
-import { MCPAUTH_BIN, REPO_ROOT, startServe, tmpDir } from '../lib/harness.mjs';
+import { MCPAUTH_BIN, REPO_ROOT, WRAPPER, freePort, startServe, tmpDir } from '../lib/harness.mjs';
 
 const UNIT = fs.readFileSync(path.join(REPO_ROOT, 'dist/systemd/mcpauth.service.in'), 'utf8');
 const haveAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
+const haveStrace = spawnSync('strace', ['-o', '/dev/null', 'true']).status === 0;
+const haveCerttool = spawnSync('certtool', ['--version']).status === 0;
+
+// The system calls in a systemd filter group, groups inside it expanded.
+function filterGroup(name, seen = new Set()) {
+  const r = spawnSync('systemd-analyze', ['syscall-filter', name], { encoding: 'utf8' });
+  for (const line of r.stdout.split('\n').slice(1)) {
+    const word = line.trim().split(/\s+/)[0];
+    if (!word || word.startsWith('#'))
+      continue;
+    if (word.startsWith('@'))
+      filterGroup(word, seen);
+    else
+      seen.add(word);
+  }
+  return seen;
+}
 
 // The unit as meson writes it, for the binary under test.
 function unitFor(bindir) {
@@ -112,5 +131,67 @@ describe('the systemd unit', () => {
       const { code } = await serve.stop();
       assert.equal(code, 0, serve.stderr());
     }
+  });
+
+  test('every system call serve makes is in SystemCallFilter=@system-service', {
+    skip: (!haveAnalyze && 'no systemd-analyze') || (!haveStrace && 'no strace (or no ptrace)') ||
+      (!haveCerttool && 'no certtool') || (WRAPPER.length > 0 && 'under a wrapper'),
+  }, async () => {
+    // A self-signed certificate: the client trusts it as it is.
+    const dir = tmpDir();
+    const key = path.join(dir, 'server.key');
+    const pem = path.join(dir, 'server.pem');
+    fs.writeFileSync(path.join(dir, 'tmpl'), 'cn = "127.0.0.1"\nip_address = "127.0.0.1"\n' +
+      'tls_www_server\nsigning_key\nexpiration_days = 2\n');
+    execFileSync('certtool', ['--generate-privkey', '--key-type', 'ecdsa', '--outfile', key],
+      { stdio: 'ignore' });
+    execFileSync('certtool', ['--generate-self-signed', '--load-privkey', key, '--template',
+      path.join(dir, 'tmpl'), '--outfile', pem], { stdio: 'ignore' });
+    fs.chmodSync(key, 0o600);
+    // serve under strace: two workers, TLS, a request, SIGHUP, SIGTERM.
+    const trace = path.join(dir, 'trace');
+    const port = await freePort();
+    const child = spawn('strace', ['-f', '-qq', '-o', trace, MCPAUTH_BIN, 'serve', '--no-auth',
+      '--workers', '2', '--listen', `127.0.0.1:${port}`, '--resource',
+      `https://127.0.0.1:${port}/mcp`, '--tls-cert', pem, '--tls-key', key],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d) => { log += d; });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    const waitFor = async (done) => {
+      for (let i = 0; i < 100 && !done(); i++)
+        await new Promise((r) => setTimeout(r, 100));
+    };
+    try {
+      await waitFor(() => /listening on/.test(log));
+      assert.match(log, /listening on https/);
+      const status = await new Promise((resolve, reject) => {
+        https.get(`https://127.0.0.1:${port}/healthz`, { ca: fs.readFileSync(pem) }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        }).on('error', reject);
+      });
+      assert.equal(status, 200);
+      // strace's child is serve's main process.
+      const serve = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .stdout.trim().split('\n')[0]);
+      process.kill(serve, 'SIGHUP');
+      await waitFor(() => (log.match(/reloaded/g) ?? []).length >= 2);
+      process.kill(serve, 'SIGTERM');
+      await waitFor(() => /stopped/.test(log));
+    } finally {
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15000))]);
+      if (child.exitCode === null)
+        child.kill('SIGKILL');
+    }
+    const used = new Set();
+    for (const line of fs.readFileSync(trace, 'utf8').split('\n')) {
+      const m = /^\d+ +([a-z_0-9]+)\(/.exec(line);
+      if (m)
+        used.add(m[1]);
+    }
+    assert.ok(used.has('accept4') && (used.has('fork') || used.has('clone')), [...used].join(' '));
+    const allowed = filterGroup('@system-service');
+    assert.deepEqual([...used].filter((c) => !allowed.has(c)).sort(), []);
   });
 });
