@@ -130,7 +130,8 @@ describe('serve over TLS', { skip: !haveCerttool && 'certtool (gnutls-bin) is no
     let serve;
     const caPem = () => fs.readFileSync(ca.pem);
     before(async () => {
-      serve = await startServe(tlsArgs(first, ['--stateless', '--header-timeout', '1']));
+      serve = await startServe(tlsArgs(first, ['--stateless', '--header-timeout', '1',
+        '--max-pipelined', '4']));
     });
     after(async () => { if (serve) await stopClean(serve); });
 
@@ -176,6 +177,46 @@ describe('serve over TLS', { skip: !haveCerttool && 'certtool (gnutls-bin) is no
       (err) => /alert protocol version/i.test(err.message));
       const r = await httpsRequest(serve.url('/healthz'), { ca: caPem() });
       assert.equal(r.status, 200);
+    });
+
+    test('pipelined requests over TLS are all answered, in order, past --max-pipelined',
+      async () => {
+        const n = 60;
+        const socket = tls.connect({ host: '127.0.0.1', port: serve.port, ca: caPem(),
+          servername: 'localhost' });
+        await new Promise((resolve, reject) => socket.once('secureConnect', resolve)
+          .once('error', reject));
+        // One write: many requests in few records, read while the queue is full.
+        let batch = '';
+        for (let i = 0; i < n; i++)
+          batch += `GET /metadata-miss-${i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+        batch += 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
+        socket.write(batch);
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d) => { text += d; });
+        await new Promise((resolve) => socket.on('end', resolve));
+        socket.destroy();
+        const statuses = [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
+        assert.equal(statuses.length, n + 1);
+        assert.deepEqual(statuses.slice(0, n), Array(n).fill('404'));
+        assert.equal(statuses[n], '200');
+        assert.match(text, /ok\n?$/);
+      });
+
+    test('a body over --max-body-bytes gets 413 over TLS too', async () => {
+      const socket = tls.connect({ host: '127.0.0.1', port: serve.port, ca: caPem(),
+        servername: 'localhost' });
+      await new Promise((resolve, reject) => socket.once('secureConnect', resolve)
+        .once('error', reject));
+      socket.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${2 * 1024 * 1024}\r\n\r\n{`);
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => { text += d; });
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.on('close', resolve));
+      assert.match(text, /^HTTP\/1\.1 413 /);
     });
 
     test('a plain-HTTP request to the TLS port gets a plain 400 and the connection closes',
