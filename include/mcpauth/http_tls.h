@@ -29,7 +29,9 @@ mcpauth_status mcpauth_http_tls_new(const char *cert_file, const char *key_file,
 mcpauth_status mcpauth_http_tls_reload(mcpauth_http_tls *tls, mcpauth_error *err);
 
 /* The certificate in use, for logs: "subject CN=..., serial 0a1b..., not
- * after 2027-01-01T00:00:00Z". Borrowed until the next reload. */
+ * after 2027-01-01T00:00:00Z", with " (EXPIRED: ...)" or " (NOT YET
+ * VALID: ...)" when it is out of its validity period at load time.
+ * Borrowed until the next reload. */
 const char *mcpauth_http_tls_describe(const mcpauth_http_tls *tls);
 
 /* NULL is fine. Credentials still held by open connections go with them. */

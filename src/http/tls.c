@@ -62,7 +62,8 @@ static void credentials_release(credentials *c)
     }
 }
 
-/* "subject ..., serial ..., not after ..." of the first certificate. */
+/* "subject ..., serial ..., not after ..." of the first certificate, and
+ * whether it is out of its validity period. */
 static void describe(gnutls_certificate_credentials_t cert, char *out, size_t size)
 {
     snprintf(out, size, "(unknown certificate)");
@@ -85,8 +86,16 @@ static void describe(gnutls_certificate_credentials_t cert, char *out, size_t si
         if (expiry != (time_t)-1 && gmtime_r(&expiry, &tm))
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
         gnutls_x509_crt_get_dn3(crt, &dn, 0);
-        snprintf(out, size, "subject %s, serial %s, not after %s", dn.data ? (char *)dn.data : "?",
-                 hex, when);
+        /* Served all the same (replacing it is the operator's call), but
+         * said loudly: every client will refuse it. */
+        time_t now = time(NULL);
+        const char *state = "";
+        if (expiry != (time_t)-1 && expiry < now)
+            state = " (EXPIRED: clients will refuse it)";
+        else if (gnutls_x509_crt_get_activation_time(crt) > now)
+            state = " (NOT YET VALID: clients will refuse it)";
+        snprintf(out, size, "subject %s, serial %s, not after %s%s",
+                 dn.data ? (char *)dn.data : "?", hex, when, state);
         gnutls_free(dn.data);
     }
     gnutls_x509_crt_deinit(crt);
