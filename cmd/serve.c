@@ -86,6 +86,10 @@ enum {
     OPT_DEV_TOKEN_FORMAT,
     OPT_DEV_STATE,
     OPT_DEV_CODE_LIFETIME,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_BEHIND_PROXY,
+    OPT_TRUSTED_PROXY,
 };
 
 static const cmd_option resource_options[] = {
@@ -221,12 +225,24 @@ static const cmd_option dev_options[] = {
     {NULL, 0, NULL, 0, NULL},
 };
 
+static const cmd_option tls_options[] = {
+    {"tls-cert", 0, "FILE", OPT_TLS_CERT,
+     "serve HTTPS with this PEM certificate chain (reloaded on SIGHUP)"},
+    {"tls-key", 0, "FILE", OPT_TLS_KEY, "the certificate's PEM private key (mode 0600)"},
+    {"behind-proxy", 0, NULL, OPT_BEHIND_PROXY,
+     "a TLS-terminating proxy is in front (https resource, plain HTTP listener)"},
+    {"trusted-proxy", 0, "CIDR", OPT_TRUSTED_PROXY,
+     "believe Forwarded/X-Forwarded-* from these peers, repeatable"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
 static const cmd_option_group serve_groups[] = {
     {"Resource server", {resource_options}},
     {"Authorization server", {as_options, cmd_client_options, cmd_client_auth_options}},
     {"Local JWT validation (RFC 9068)", {validation_options}},
     {"Token checks", {token_options}},
     {"Server", {server_options}},
+    {"TLS and proxies", {tls_options}},
     {"Stdio backend (after -- COMMAND [ARGS...])", {backend_options}},
     {"HTTP backend (--backend-timeout and --backend-max-line apply)", {upstream_options}},
     {"Development issuer (loopback only)", {dev_options}},
@@ -281,7 +297,8 @@ typedef struct serve_args {
             pass_env, scope_implies;
     } from_file;
     mcpauth_string_array env, pass_env;
-    char **file_command; /* "backend-command" from the config file, NULL-terminated */
+    bool trusted_proxy_from_file; /* like from_file, for --trusted-proxy */
+    char **file_command;          /* "backend-command" from the config file, NULL-terminated */
     const char *upstream_header_file;
     const char *shared_cache_password_file;
     char *shared_cache_password; /* owned, wiped */
@@ -524,6 +541,25 @@ static int on_option(void *ctx, int id, const char *arg)
     case OPT_CONFIG:
         a->config_file = arg;
         return 0;
+    case OPT_TLS_CERT:
+        c->tls_cert = arg;
+        return 0;
+    case OPT_TLS_KEY:
+        c->tls_key = arg;
+        return 0;
+    case OPT_BEHIND_PROXY:
+        c->behind_proxy = true;
+        return 0;
+    case OPT_TRUSTED_PROXY: {
+        /* As with the other lists, the command line replaces the file's. */
+        if (!a->reading_file && a->trusted_proxy_from_file)
+            c->trusted_proxies.count = 0;
+        a->trusted_proxy_from_file = a->reading_file;
+        mcpauth_error err = {0};
+        if (mcpauth_http_proxies_add(&c->trusted_proxies, arg, &err) != MCPAUTH_OK)
+            return cmd_usage_error(&serve_spec, "--trusted-proxy: %s", err.message);
+        return 0;
+    }
     case OPT_VALIDATION:
         if (strcmp(arg, "auto") == 0)
             c->validation = MCPAUTH_VALIDATE_AUTO;

@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "mcpauth/http_forwarded.h"
+#include "mcpauth/http_tls.h"
+
 typedef struct mcpauth_http_server mcpauth_http_server;
 typedef struct mcpauth_http_exchange mcpauth_http_exchange;
 
@@ -97,6 +100,20 @@ int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *l
 int mcpauth_http_server_listen(mcpauth_http_server *server, const char *host, int port,
                                bool reuse_port);
 
+/* Serves HTTPS: every connection accepted from now on first completes a
+ * TLS handshake under tls's current credentials (http_tls.h), within the
+ * header timeout counted from the accept. A client that sends plain HTTP
+ * instead gets a plain 400 and the connection closes; one refused for the
+ * connection limit is closed without an answer (a TLS client could not read
+ * one). tls is borrowed and must outlive the server. */
+void mcpauth_http_server_use_tls(mcpauth_http_server *server, mcpauth_http_tls *tls);
+
+/* Believes Forwarded, X-Forwarded-For and X-Forwarded-Proto from peers in
+ * proxies only (http_forwarded.h); see mcpauth_http_exchange_client().
+ * proxies is borrowed and must outlive the server; NULL trusts no one. */
+void mcpauth_http_server_trust_proxies(mcpauth_http_server *server,
+                                       const mcpauth_http_proxies *proxies);
+
 /* Sets the callback for requests the server refuses on its own. */
 void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_refused_cb cb,
                                     void *data);
@@ -148,6 +165,17 @@ const char *mcpauth_http_exchange_body(const mcpauth_http_exchange *ex, size_t *
 
 /* The peer's address as text ("127.0.0.1"), for logs. */
 const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex);
+
+/* The client's address for logs and per-client limits: what a trusted
+ * proxy's fields say (mcpauth_http_server_trust_proxies), else the peer's. */
+const char *mcpauth_http_exchange_client(const mcpauth_http_exchange *ex);
+
+/* "https" or "http": as a trusted proxy's proto says, else the
+ * connection's own. */
+const char *mcpauth_http_exchange_scheme(const mcpauth_http_exchange *ex);
+
+/* Whether the request came over TLS (false once the connection is gone). */
+bool mcpauth_http_exchange_tls(const mcpauth_http_exchange *ex);
 
 /* Monotonic time (uv_hrtime, ns) when the request's first byte arrived. */
 uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex);

@@ -83,6 +83,16 @@ typedef struct mcpauth_serve_config {
      * tools when backend.argv is set; its log goes to ours. */
     mcpauth_mcp_backend_config backend;
     mcpauth_http_server_limits limits;
+    /* HTTPS on the listener (both or neither): the PEM certificate chain
+     * and its private key, read again on SIGHUP. NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
+    /* A TLS-terminating proxy is in front: an https resource served over
+     * plain HTTP is expected, not a mistake worth a warning. */
+    bool behind_proxy;
+    /* Peers whose Forwarded / X-Forwarded-For / X-Forwarded-Proto fields
+     * name the client (for the access log); from others they are ignored. */
+    mcpauth_http_proxies trusted_proxies;
     mcpauth_http_options http; /* for requests to the authorization server */
     int workers;               /* worker processes; 1 runs in this process */
     /* This server's name in a fleet: its MCP session ids start with it, so

@@ -10,6 +10,8 @@
 
 #include "mcpauth/http_client.h"
 #include "mcpauth/http_server.h"
+#include "mcpauth/http_tls.h"
+#include "mcpauth/strbuf.h"
 
 /* Frees an array of count headers and their names and values; NULL is
  * fine. (response.c) */
@@ -21,6 +23,41 @@ void mcpauth__http_headers_free(mcpauth_http_header *headers, size_t count);
  * (RFC 6598), unspecified, multicast and reserved ranges, including
  * IPv4-mapped and NAT64 forms of them. (address.c) */
 bool mcpauth__http_address_allowed(const struct sockaddr *addr);
+
+/* ---- tls.c: one connection's TLS session, run over memory buffers ---- */
+
+typedef struct mcpauth__http_tls_conn mcpauth__http_tls_conn;
+
+typedef enum mcpauth__http_tls_result {
+    MCPAUTH__HTTP_TLS_OK,      /* go on (plaintext may have been added) */
+    MCPAUTH__HTTP_TLS_NOT_TLS, /* the first byte is no TLS record: plain HTTP, likely */
+    MCPAUTH__HTTP_TLS_CLOSED,  /* the peer sent close_notify: its end of the stream */
+    MCPAUTH__HTTP_TLS_FAILED,  /* a fatal alert, a handshake or record error */
+} mcpauth__http_tls_result;
+
+/* A server-side session under tls's current credentials (it holds a
+ * reference to them, so a reload does not pull them away). NULL without
+ * memory. Free with mcpauth__http_tls_conn_free(); NULL is fine there. */
+mcpauth__http_tls_conn *mcpauth__http_tls_conn_new(mcpauth_http_tls *tls);
+void mcpauth__http_tls_conn_free(mcpauth__http_tls_conn *c);
+
+/* Whether the handshake has completed. */
+bool mcpauth__http_tls_conn_ready(const mcpauth__http_tls_conn *c);
+
+/* Takes length bytes of ciphertext: runs the handshake, then appends the
+ * plaintext of every complete record to plain. What the session has to
+ * send (handshake messages, alerts) is appended to out, for the caller to
+ * write. */
+mcpauth__http_tls_result mcpauth__http_tls_conn_input(mcpauth__http_tls_conn *c, const char *data,
+                                                      size_t length, mcpauth_strbuf *plain,
+                                                      mcpauth_strbuf *out);
+
+/* Encrypts length bytes into out. false when the session is not usable. */
+bool mcpauth__http_tls_conn_send(mcpauth__http_tls_conn *c, const char *data, size_t length,
+                                 mcpauth_strbuf *out);
+
+/* Appends close_notify to out (nothing before the handshake completed). */
+void mcpauth__http_tls_conn_bye(mcpauth__http_tls_conn *c, mcpauth_strbuf *out);
 
 /* ---- server.c, for tests/unit/test_http_server.c ---- */
 

@@ -33,6 +33,7 @@
 
 #include "http_internal.h"
 #include "mcpauth/http_client.h"
+#include "mcpauth/http_forwarded.h"
 #include "mcpauth/strbuf.h"
 #include "mcpauth/url.h"
 
@@ -78,6 +79,8 @@ struct mcpauth_http_exchange {
     uint64_t start_ns;
     mcpauth_http_abort_cb on_abort;
     void *abort_data;
+    char client[MCPAUTH_HTTP_ADDRESS_MAX]; /* from a trusted proxy's fields; "" otherwise */
+    const char *forwarded_scheme;          /* a trusted proxy's proto: "https", "http", NULL */
 };
 
 struct connection {
@@ -105,6 +108,9 @@ struct connection {
     char *stash;           /* bytes read but not parsed while paused */
     size_t stash_length;
     char peer[64];
+    mcpauth__http_tls_conn *tls; /* NULL: plain HTTP */
+    bool tls_bye_sent;
+    uint64_t accepted_ns; /* the TLS handshake's deadline runs from here */
 };
 
 struct mcpauth_http_server {
@@ -117,6 +123,8 @@ struct mcpauth_http_server {
     bool draining;
     bool closing;
     int port;
+    mcpauth_http_tls *tls;               /* borrowed; NULL: plain HTTP */
+    const mcpauth_http_proxies *proxies; /* borrowed; NULL: no trusted proxies */
     mcpauth_http_server_limits limits;
     mcpauth_http_request_cb on_request;
     void *data;
@@ -142,6 +150,7 @@ typedef struct write_request {
 static http_parser_settings parser_settings;
 
 static void conn_close(connection *conn);
+static int conn_write_raw(connection *conn, const char *data, size_t length);
 static void conn_maybe_resume(connection *conn);
 static void conn_flush(connection *conn);
 static void conn_arm_timer(connection *conn);
@@ -246,6 +255,7 @@ static void conn_on_closed_timer(uv_handle_t *handle)
     connection *conn = handle->data;
     mcpauth_http_server *server = conn->server;
     free(conn->stash);
+    mcpauth__http_tls_conn_free(conn->tls);
     free(conn);
     server_release_handle(server, 2);
 }
@@ -312,6 +322,15 @@ static void conn_finish(connection *conn)
 {
     if (conn->closing || conn->shutting_down)
         return;
+    if (conn->tls && !conn->tls_bye_sent) {
+        conn->tls_bye_sent = true;
+        mcpauth_strbuf alert = {0};
+        mcpauth__http_tls_conn_bye(conn->tls, &alert);
+        int rc = conn_write_raw(conn, alert.data, alert.length);
+        mcpauth_strbuf_free(&alert);
+        if (rc != 0)
+            return; /* closed */
+    }
     if (conn->writes_pending > 0)
         return; /* on_write calls back here */
     conn->shutting_down = true;
@@ -344,7 +363,9 @@ static void conn_on_write(uv_write_t *req, int status)
     conn_maybe_resume(conn);  /* reading may have stopped on unsent output */
 }
 
-static int conn_write(connection *conn, const char *data, size_t length)
+/* Queues bytes for the socket as they are (ciphertext on a TLS
+ * connection). */
+static int conn_write_raw(connection *conn, const char *data, size_t length)
 {
     if (conn->closing)
         return UV_ECONNRESET;
@@ -368,6 +389,22 @@ static int conn_write(connection *conn, const char *data, size_t length)
         conn->progress_ms = monotonic_ms(); /* output starts moving now */
     conn->bytes_queued += length;
     return 0;
+}
+
+/* Queues response bytes, encrypted first on a TLS connection. */
+static int conn_write(connection *conn, const char *data, size_t length)
+{
+    if (!conn->tls || conn->closing || length == 0)
+        return conn_write_raw(conn, data, length);
+    mcpauth_strbuf cipher = {0};
+    if (!mcpauth__http_tls_conn_send(conn->tls, data, length, &cipher)) {
+        mcpauth_strbuf_free(&cipher);
+        conn_close(conn);
+        return UV_EPROTO;
+    }
+    int rc = conn_write_raw(conn, cipher.data, cipher.length);
+    mcpauth_strbuf_free(&cipher);
+    return rc;
 }
 
 /* Writes what the head exchanges have ready and retires the finished ones. */
@@ -489,6 +526,19 @@ static void conn_arm_timer(connection *conn)
         return;
     const mcpauth_http_server_limits *l = &conn->server->limits;
     uint64_t timeout = 0;
+    if (conn->tls && !mcpauth__http_tls_conn_ready(conn->tls)) {
+        /* The handshake gets the header timeout, counted from the accept:
+         * a client that stalls in it holds a connection like a slow-loris
+         * request would. */
+        if (uv_is_active((uv_handle_t *)&conn->timer) && !conn->write_watch)
+            return;
+        conn->write_watch = false;
+        uint64_t elapsed = (uv_hrtime() - conn->accepted_ns) / 1000000;
+        timeout = l->header_timeout_ms;
+        uv_timer_start(&conn->timer, conn_on_timeout, elapsed >= timeout ? 1 : timeout - elapsed,
+                       0);
+        return;
+    }
     if (conn->parsing && conn->in_body)
         timeout = l->body_timeout_ms;
     else if (conn->parsing)
@@ -743,6 +793,40 @@ static bool exchange_check_request(connection *conn, mcpauth_http_exchange *ex,
     return true;
 }
 
+/* The values of every field named name, in order, into values (at most
+ * MAX_HEADER_FIELDS). */
+static size_t exchange_values(const mcpauth_http_exchange *ex, const char *name,
+                              const char **values)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ex->field_count; i++) {
+        if (strcasecmp(ex->fields[i].name, name) == 0)
+            values[n++] = ex->fields[i].value;
+    }
+    return n;
+}
+
+/* Behind a trusted proxy, the client is who its fields say. */
+static void exchange_find_client(connection *conn, mcpauth_http_exchange *ex)
+{
+    const mcpauth_http_proxies *proxies = conn->server->proxies;
+    if (!proxies || proxies->count == 0 || !mcpauth_http_proxies_trust(proxies, conn->peer))
+        return;
+    const char *forwarded[MAX_HEADER_FIELDS], *forwarded_for[MAX_HEADER_FIELDS],
+        *forwarded_proto[MAX_HEADER_FIELDS];
+    mcpauth_http_forwarded_fields fields = {
+        .forwarded = forwarded,
+        .forwarded_count = exchange_values(ex, "Forwarded", forwarded),
+        .forwarded_for = forwarded_for,
+        .forwarded_for_count = exchange_values(ex, "X-Forwarded-For", forwarded_for),
+        .forwarded_proto = forwarded_proto,
+        .forwarded_proto_count = exchange_values(ex, "X-Forwarded-Proto", forwarded_proto),
+    };
+    if (!mcpauth_http_forwarded_client(proxies, conn->peer, &fields, ex->client,
+                                       &ex->forwarded_scheme))
+        ex->client[0] = '\0';
+}
+
 static int on_headers_complete(http_parser *parser)
 {
     connection *conn = parser->data;
@@ -761,6 +845,7 @@ static int on_headers_complete(http_parser *parser)
         return -1;
     if (!exchange_check_request(conn, ex, parser))
         return -1;
+    exchange_find_client(conn, ex);
     if (parser->content_length != ULLONG_MAX &&
         parser->content_length > conn->server->limits.max_body_bytes) {
         conn_fail(conn, 413, "request body too large");
@@ -916,10 +1001,69 @@ static void conn_on_eof(connection *conn, ssize_t status)
         conn_finish(conn);
 }
 
+/* Plain HTTP sent to the TLS port: a client (or a user with curl) that
+ * meant https. Answered in plain HTTP, which it can read, then closed. */
+static void conn_refuse_plain(connection *conn)
+{
+    static const char body[] = "This port speaks HTTPS: use an https:// URL.\n";
+    char answer[256];
+    int n = snprintf(answer, sizeof answer,
+                     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                     "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof body - 1, body);
+    mcpauth_http_server *server = conn->server;
+    if (server->on_refused)
+        server->on_refused(400, conn->peer, NULL, NULL, "plain HTTP sent to the TLS port",
+                           conn->accepted_ns, server->refused_data);
+    mcpauth__http_tls_conn_free(conn->tls);
+    conn->tls = NULL; /* no TLS session to close */
+    conn->no_more_requests = true;
+    conn_stop_reading(conn);
+    if (conn_write_raw(conn, answer, (size_t)n) == 0)
+        conn_finish(conn);
+}
+
+/* A read on a TLS connection: the handshake, then the requests' plaintext
+ * to the parser. A failed handshake or record has no one to answer. */
+static void conn_on_tls_read(connection *conn, const char *data, size_t length)
+{
+    bool was_ready = mcpauth__http_tls_conn_ready(conn->tls);
+    mcpauth_strbuf plain = {0}, out = {0};
+    mcpauth__http_tls_result result =
+        mcpauth__http_tls_conn_input(conn->tls, data, length, &plain, &out);
+    if (result == MCPAUTH__HTTP_TLS_NOT_TLS) {
+        conn_refuse_plain(conn);
+        return;
+    }
+    int rc = conn_write_raw(conn, out.data, out.length);
+    mcpauth_strbuf_free(&out);
+    if (rc == 0 && result == MCPAUTH__HTTP_TLS_FAILED && !was_ready) {
+        /* A refused handshake: the alert GnuTLS wrote goes out first. */
+        conn->no_more_requests = true;
+        conn_stop_reading(conn);
+        conn_finish(conn);
+    } else if (rc == 0 && result == MCPAUTH__HTTP_TLS_FAILED) {
+        conn_close(conn);
+    }
+    if (rc == 0 && result != MCPAUTH__HTTP_TLS_FAILED) {
+        if (!was_ready && mcpauth__http_tls_conn_ready(conn->tls)) {
+            uv_timer_stop(&conn->timer); /* from the handshake's deadline to idle */
+            conn_arm_timer(conn);
+        }
+        if (plain.length > 0)
+            conn_parse(conn, plain.data, plain.length);
+        if (result == MCPAUTH__HTTP_TLS_CLOSED && !conn->closing)
+            conn_on_eof(conn, UV_EOF);
+    }
+    mcpauth_strbuf_free(&plain);
+}
+
 static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     connection *conn = stream->data;
-    if (nread > 0)
+    if (nread > 0 && conn->tls)
+        conn_on_tls_read(conn, buf->base, (size_t)nread);
+    else if (nread > 0)
         conn_parse(conn, buf->base, (size_t)nread);
     else if (nread < 0)
         conn_on_eof(conn, nread);
@@ -970,8 +1114,18 @@ static void server_add_connection(mcpauth_http_server *server, int fd)
         conn->next->prev = conn;
     server->connections = conn;
     server->connection_count++;
+    conn->accepted_ns = uv_hrtime();
     if (uv_tcp_open(&conn->tcp, fd) != 0) {
         close(fd);
+        conn_close(conn);
+        return;
+    }
+    if (server->tls &&
+        (server->connection_count > server->limits.max_connections || server->draining)) {
+        /* Before a handshake there is no way to say 503: just close. */
+        if (server->on_refused)
+            server->on_refused(503, "-", NULL, NULL, "too many connections", uv_hrtime(),
+                               server->refused_data);
         conn_close(conn);
         return;
     }
@@ -995,6 +1149,10 @@ static void server_add_connection(mcpauth_http_server *server, int fd)
             uv_ip4_name((struct sockaddr_in *)&addr, conn->peer, sizeof conn->peer);
     }
     uv_tcp_nodelay(&conn->tcp, 1);
+    if (server->tls && !(conn->tls = mcpauth__http_tls_conn_new(server->tls))) {
+        conn_close(conn);
+        return;
+    }
     http_parser_init(&conn->parser, HTTP_REQUEST);
     conn->parser.data = conn;
     if (uv_read_start((uv_stream_t *)&conn->tcp, conn_on_alloc, conn_on_read) != 0) {
@@ -1035,7 +1193,9 @@ static bool server_refuse_without_descriptor(mcpauth_http_server *server)
     if (fd >= 0) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
                                    "Retry-After: 1\r\nContent-Length: 0\r\n\r\n";
-        (void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* A TLS client could not read it: it only sees the close. */
+        if (!server->tls)
+            (void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         shutdown(fd, SHUT_WR);
         /* Unread request bytes would turn the close into a reset, which
          * may destroy the 503 before the client reads it. */
@@ -1187,6 +1347,17 @@ void mcpauth_http_server_on_refused(mcpauth_http_server *server, mcpauth_http_re
     server->refused_data = data;
 }
 
+void mcpauth_http_server_use_tls(mcpauth_http_server *server, mcpauth_http_tls *tls)
+{
+    server->tls = tls;
+}
+
+void mcpauth_http_server_trust_proxies(mcpauth_http_server *server,
+                                       const mcpauth_http_proxies *proxies)
+{
+    server->proxies = proxies;
+}
+
 int mcpauth_http_server_port(const mcpauth_http_server *server)
 {
     return server->port;
@@ -1331,6 +1502,23 @@ const char *mcpauth_http_exchange_body(const mcpauth_http_exchange *ex, size_t *
 const char *mcpauth_http_exchange_peer(const mcpauth_http_exchange *ex)
 {
     return ex->conn ? ex->conn->peer : "-";
+}
+
+bool mcpauth_http_exchange_tls(const mcpauth_http_exchange *ex)
+{
+    return ex->conn && ex->conn->tls;
+}
+
+const char *mcpauth_http_exchange_client(const mcpauth_http_exchange *ex)
+{
+    return ex->client[0] ? ex->client : mcpauth_http_exchange_peer(ex);
+}
+
+const char *mcpauth_http_exchange_scheme(const mcpauth_http_exchange *ex)
+{
+    if (ex->forwarded_scheme)
+        return ex->forwarded_scheme;
+    return mcpauth_http_exchange_tls(ex) ? "https" : "http";
 }
 
 uint64_t mcpauth_http_exchange_start_ns(const mcpauth_http_exchange *ex)

@@ -141,6 +141,7 @@ void mcpauth__serve_log_request(const mcpauth_serve_config *config,
         add_string(obj, "sub", e->subject);
         add_string(obj, "cache", e->cache);
         add_string(obj, "detail", e->detail);
+        add_string(obj, "scheme", e->scheme);
         const char *text = mcpauth_json_compact(obj);
         log_line(config, text, strlen(text));
         json_object_put(obj);

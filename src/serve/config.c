@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mcpauth/serve.h"
 #include "mcpauth/url.h"
@@ -79,13 +80,34 @@ static mcpauth_status check_dev(const mcpauth_serve_config *config, mcpauth_erro
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
-    bool loopback = mcpauth_url_is_loopback(&url) && strcmp(url.scheme, "http") == 0;
+    /* The issuer is served on the same listener, so its URLs take the
+     * listener's scheme. */
+    bool loopback = mcpauth_url_is_loopback(&url) &&
+                    strcmp(url.scheme, config->tls_cert ? "https" : "http") == 0;
     mcpauth_url_free(&url);
     if (!loopback || !is_loopback_host(config->listen_host))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL,
                                  "--dev: the development issuer only runs on a loopback address "
                                  "(listen %s, resource %s)",
                                  config->listen_host, config->resource);
+    return MCPAUTH_OK;
+}
+
+/* --tls-cert and --tls-key come together. An http:// resource URL on a
+ * TLS listener is refused: clients would be told (RFC 9728 metadata, the
+ * challenges' resource_metadata) to use a URL this listener cannot
+ * answer. The opposite, an https resource on a plain listener, is the
+ * usual setup behind a TLS-terminating proxy, and only warned about at
+ * start without --behind-proxy. */
+static mcpauth_status check_tls(const mcpauth_serve_config *config, mcpauth_error *err)
+{
+    if (!config->tls_cert != !config->tls_key)
+        return mcpauth_error_set(err, MCPAUTH_EUSAGE, "give --tls-cert and --tls-key together");
+    if (config->tls_cert && strncasecmp(config->resource, "http:", 5) == 0)
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL,
+                                 "--resource %s is http:// but the listener speaks TLS: use the "
+                                 "https:// URL clients reach",
+                                 config->resource);
     return MCPAUTH_OK;
 }
 
@@ -159,6 +181,8 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--resource %s must not have a query or fragment (RFC 9728 §1.2)",
                                  config->resource);
+    if (check_tls(config, err) != MCPAUTH_OK)
+        return err->status;
     if (config->dev)
         return check_dev(config, err);
     if (config->no_auth) {

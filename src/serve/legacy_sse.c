@@ -47,7 +47,8 @@ static void log_answer(mcpauth__serve_context *ctx, mcpauth_http_exchange *ex, i
     mcpauth__serve_log_entry entry = {
         .method = mcpauth_http_exchange_method(ex),
         .path = mcpauth_http_exchange_path(ex),
-        .peer = mcpauth_http_exchange_peer(ex),
+        .peer = mcpauth_http_exchange_client(ex),
+        .scheme = mcpauth_http_exchange_scheme(ex),
         .status = status,
         .latency_ms = (double)(uv_hrtime() - mcpauth_http_exchange_start_ns(ex)) / 1e6,
         .token_hash = caller->token_hash && caller->token_hash[0] ? caller->token_hash : NULL,

@@ -128,5 +128,6 @@ void mcpauth__serve_resource_free(mcpauth__serve_resource *res)
     free(res->metadata_url);
     free(res->metadata_json);
     free(res->scope);
+    mcpauth_http_tls_free(res->tls);
     memset(res, 0, sizeof *res);
 }

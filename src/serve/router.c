@@ -50,7 +50,8 @@ static void log_answer(request *r, int status)
     mcpauth__serve_log_entry entry = {
         .method = mcpauth_http_exchange_method(r->ex),
         .path = mcpauth_http_exchange_path(r->ex),
-        .peer = mcpauth_http_exchange_peer(r->ex),
+        .peer = mcpauth_http_exchange_client(r->ex),
+        .scheme = mcpauth_http_exchange_scheme(r->ex),
         .status = status,
         .latency_ms = (double)(uv_hrtime() - mcpauth_http_exchange_start_ns(r->ex)) / 1e6,
         .token_hash = r->token_hash[0] ? r->token_hash : NULL,

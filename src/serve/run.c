@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +37,11 @@ static const char *bracket_open(const mcpauth_serve_config *config)
 static const char *bracket_close(const mcpauth_serve_config *config)
 {
     return strchr(config->listen_host, ':') ? "]" : "";
+}
+
+static const char *listen_scheme(const mcpauth_serve_config *config)
+{
+    return config->tls_cert ? "https" : "http";
 }
 
 /* ---- one worker ---- */
@@ -75,6 +81,7 @@ static void finish(mcpauth__serve_context *ctx)
     uv_close((uv_handle_t *)&ctx->log_timer, on_handle_closed);
     uv_close((uv_handle_t *)&ctx->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&ctx->sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&ctx->sighup, on_handle_closed);
 }
 
 static void on_drain_check(uv_timer_t *timer)
@@ -111,6 +118,26 @@ static void on_signal(uv_signal_t *handle, int signum)
     uv_timer_start(&ctx->shutdown_timer, on_drain_check, 0, DRAIN_POLL_MS);
 }
 
+/* SIGHUP (systemd's ExecReload): read the certificate and key again. New
+ * handshakes get the new certificate; connections open keep theirs. A bad
+ * new pair leaves the old one in use. */
+static void on_reload_signal(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    mcpauth__serve_context *ctx = handle->data;
+    if (!ctx->resource.tls) {
+        mcpauth__serve_log_event(ctx->config, "info", "SIGHUP: nothing to reload (no TLS)");
+        return;
+    }
+    mcpauth_error err = {0};
+    if (mcpauth_http_tls_reload(ctx->resource.tls, &err) != MCPAUTH_OK)
+        mcpauth__serve_log_event(ctx->config, "error",
+                                 "SIGHUP: keeping the current certificate: %s", err.message);
+    else
+        mcpauth__serve_log_event(ctx->config, "info", "SIGHUP: TLS certificate reloaded: %s",
+                                 mcpauth_http_tls_describe(ctx->resource.tls));
+}
+
 /* Server events of the backend and the shared cache, into our log. */
 static void on_backend_log(const char *level, const char *message, void *data)
 {
@@ -125,6 +152,9 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
     if (rc == 0) {
         mcpauth_http_server_on_refused(ctx->server, mcpauth__serve_handle_refused, ctx);
         mcpauth_http_server_on_limit(ctx->server, mcpauth__serve_handle_limit, ctx);
+        if (ctx->resource.tls)
+            mcpauth_http_server_use_tls(ctx->server, ctx->resource.tls);
+        mcpauth_http_server_trust_proxies(ctx->server, &config->trusted_proxies);
         rc = mcpauth_http_server_listen(ctx->server, config->listen_host, config->listen_port,
                                         reuse_port);
     }
@@ -202,7 +232,10 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
     uv_timer_init(ctx->loop, &ctx->log_timer);
     uv_signal_init(ctx->loop, &ctx->sigterm);
     uv_signal_init(ctx->loop, &ctx->sigint);
+    uv_signal_init(ctx->loop, &ctx->sighup);
     ctx->shutdown_timer.data = ctx->log_timer.data = ctx->sigterm.data = ctx->sigint.data = ctx;
+    ctx->sighup.data = ctx;
+    uv_signal_start(&ctx->sighup, on_reload_signal, SIGHUP);
     uv_timer_start(&ctx->log_timer, on_log_timer, LOG_FLUSH_MS, LOG_FLUSH_MS);
     uv_signal_start(&ctx->sigterm, on_signal, SIGTERM);
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
@@ -241,10 +274,10 @@ static mcpauth_status worker_run(mcpauth_serve_config *config,
     if (st == MCPAUTH_OK) {
         worker_ready();
         if (!reuse_port)
-            mcpauth__serve_log_event(config, "info", "listening on http://%s%s%s:%d, resource %s",
-                                     bracket_open(config), config->listen_host,
-                                     bracket_close(config), mcpauth_http_server_port(ctx.server),
-                                     config->resource);
+            mcpauth__serve_log_event(config, "info", "listening on %s://%s%s%s:%d, resource %s",
+                                     listen_scheme(config), bracket_open(config),
+                                     config->listen_host, bracket_close(config),
+                                     mcpauth_http_server_port(ctx.server), config->resource);
         uv_run(&loop, UV_RUN_DEFAULT);
         mcpauth__serve_log_flush(config);
     } else {
@@ -419,6 +452,16 @@ static void on_parent_signal(int signum)
     stop_signal = signum;
 }
 
+/* SIGHUP to the parent: each worker reloads its own copy of the
+ * certificate, so the signal is passed on. */
+static volatile sig_atomic_t reload_signal;
+
+static void on_parent_reload(int signum)
+{
+    (void)signum;
+    reload_signal = 1;
+}
+
 static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_resource *resource)
 {
     pid_t parent = getpid();
@@ -428,6 +471,7 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_res
     /* The child: default signal dispositions for libuv to take over. */
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_IGN); /* until the loop's handler reloads on it */
     /* A parent killed outright (SIGKILL, the OOM killer) forwards no signal:
      * without this its workers would go on serving, holding the port, and a
      * restart would fail with "Address already in use". SIGTERM drains as a
@@ -474,6 +518,9 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction hup = {.sa_handler = on_parent_reload};
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
 
     int n = config->workers;
     pid_t *pids = calloc((size_t)n, sizeof *pids);
@@ -492,15 +539,20 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
         wait_for_workers(ready[0], n);
         close(ready[0]);
     }
-    mcpauth__serve_log_event(config, "info",
-                             "listening on http://%s%s%s:%d, resource %s, %d workers",
-                             bracket_open(config), config->listen_host, bracket_close(config),
-                             config->listen_port, config->resource, n);
+    mcpauth__serve_log_event(config, "info", "listening on %s://%s%s%s:%d, resource %s, %d workers",
+                             listen_scheme(config), bracket_open(config), config->listen_host,
+                             bracket_close(config), config->listen_port, config->resource, n);
 
     int alive = n;
     bool forwarded = false;
     mcpauth_status st = MCPAUTH_OK;
     while (alive > 0) {
+        if (reload_signal) {
+            reload_signal = 0;
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGHUP);
+        }
         if (stop_signal && !forwarded) {
             for (int i = 0; i < n; i++)
                 if (pids[i] > 0)
@@ -571,10 +623,39 @@ static void fit_descriptor_limit(mcpauth_serve_config *config)
                              (unsigned long long)rl.rlim_cur, fit, wanted, FD_RESERVE);
 }
 
+/* Loads the certificate once, before any worker forks (a bad one stops the
+ * start with exit 5), and says which one is served. */
+static mcpauth_status start_tls(mcpauth_serve_config *config, mcpauth__serve_resource *resource,
+                                mcpauth_error *err)
+{
+    if (mcpauth_http_tls_new(config->tls_cert, config->tls_key, &resource->tls, err) != MCPAUTH_OK)
+        return err->status;
+    mcpauth__serve_log_event(config, "info", "TLS certificate: %s",
+                             mcpauth_http_tls_describe(resource->tls));
+    return MCPAUTH_OK;
+}
+
+/* An https resource on a plain listener: right behind a TLS-terminating
+ * proxy, a mistake otherwise (clients would speak TLS to a plain port). */
+static void warn_scheme(const mcpauth_serve_config *config)
+{
+    if (!config->tls_cert && !config->behind_proxy &&
+        strncasecmp(config->resource, "https:", 6) == 0)
+        mcpauth__serve_log_event(config, "warning",
+                                 "--resource %s is https:// but the listener speaks plain HTTP: "
+                                 "give --tls-cert/--tls-key, or --behind-proxy when a "
+                                 "TLS-terminating proxy is in front",
+                                 config->resource);
+}
+
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* A reload (systemctl reload) that comes during discovery must not
+     * stop the server: SIGHUP's default is to terminate. The loop's handler
+     * (or the parent's, with workers) takes it over once they run. */
+    signal(SIGHUP, SIG_IGN);
     fit_descriptor_limit(config);
     discovered found;
     mcpauth__serve_resource resource;
@@ -595,9 +676,16 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
         return err->status;
     }
     resource.dev = dev.issuer;
+    if (config->tls_cert && start_tls(config, &resource, err) != MCPAUTH_OK) {
+        mcpauth__serve_resource_free(&resource);
+        discovered_free(&found);
+        mcpauth__serve_dev_stop(&dev);
+        return err->status;
+    }
     if (config->no_auth)
         mcpauth__serve_log_event(config, "warning",
                                  "--no-auth: serving without any token check (loopback only)");
+    warn_scheme(config);
     if (mcpauth__serve_legacy_off_reason(config))
         mcpauth__serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
                                  mcpauth__serve_legacy_off_reason(config));

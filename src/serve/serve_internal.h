@@ -7,6 +7,7 @@
 
 #include "mcpauth/http_async.h"
 #include "mcpauth/http_server.h"
+#include "mcpauth/http_tls.h"
 #include "mcpauth/jwks_cache.h"
 #include "mcpauth/mcp.h"
 #include "mcpauth/serve.h"
@@ -36,6 +37,7 @@ typedef struct mcpauth__serve_resource {
     char *metadata_json;    /* the RFC 9728 document */
     char *scope;            /* required scopes, space-separated ("" for none) */
     mcpauth_devissuer *dev; /* --dev: the development issuer; NULL otherwise */
+    mcpauth_http_tls *tls;  /* --tls-cert: the listener's credentials; NULL: plain HTTP */
 } mcpauth__serve_resource;
 
 typedef struct mcpauth__serve_context {
@@ -52,6 +54,7 @@ typedef struct mcpauth__serve_context {
     mcpauth__serve_resource resource;
     mcpauth__serve_metrics metrics;
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup; /* reloads the TLS certificate */
     uv_timer_t shutdown_timer;
     uv_timer_t log_timer;
     uint64_t drain_started_ms;
@@ -131,6 +134,7 @@ typedef struct mcpauth__serve_log_entry {
     const char *subject;
     const char *cache;  /* "hit", "miss", NULL */
     const char *detail; /* why a request was refused; NULL */
+    const char *scheme; /* "https", "http" (a trusted proxy's word for it); NULL: unknown */
 } mcpauth__serve_log_entry;
 
 void mcpauth__serve_log_request(const mcpauth_serve_config *config,

@@ -239,7 +239,7 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
     });
     child.on('error', () => {}); // reported through 'close' and the start timeout
 
-    const listeningRe = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
+    const listeningRe = /listening on (?:https?):\/\/127\.0\.0\.1:(\d+)/;
     const startTimeout = 10000 * TIMEOUT_FACTOR;
     try {
         await new Promise((resolve, reject) => {
@@ -274,6 +274,7 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
         throw err;
     }
     const actualPort = Number(log.match(listeningRe)[1]);
+    const scheme = /listening on https:/.test(log) ? 'https' : 'http';
 
     let stopping = null;
     const stop = (signal = 'SIGTERM') => {
@@ -300,10 +301,10 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
     };
     return {
         port : actualPort,
-        origin : `http://127.0.0.1:${actualPort}`,
+        origin : `${scheme}://127.0.0.1:${actualPort}`,
         resource,
         pid : child.pid,
-        url : (p = '') => `http://127.0.0.1:${actualPort}${p}`,
+        url : (p = '') => `${scheme}://127.0.0.1:${actualPort}${p}`,
         stderr : () => log,
         // Resolves with the log so far once it matches re (the log is read from a pipe, so a
         // line may arrive after the HTTP response it describes); rejects after timeoutMs.
