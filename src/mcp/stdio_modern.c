@@ -902,12 +902,35 @@ void mcpauth__stdio_modern_tick(mcpauth__stdio_modern *m, uint64_t now_ms)
     }
 }
 
+/* subscriptions §Graceful Closure: the listen result, then the end. */
+static void end_listen(mreq *r)
+{
+    json_object *result = json_object_new_object();
+    json_object *meta = json_object_new_object();
+    bool ok = result && meta &&
+              mcpauth__json_add(meta, META_SUBSCRIPTION, json_object_get(r->client_id)) &&
+              mcpauth__json_add(result, "resultType", json_object_new_string("complete")) &&
+              mcpauth__json_add(result, "_meta", json_object_get(meta));
+    json_object_put(meta);
+    json_object *message = ok ? mcpauth__jsonrpc_result(r->client_id, result) : NULL;
+    if (!ok)
+        json_object_put(result);
+    if (message)
+        finish(r, message, 200);
+    else
+        fail(r, 500, "out of memory");
+    json_object_put(message);
+}
+
 bool mcpauth__stdio_modern_stop(mcpauth__stdio_modern *m)
 {
     m->stopping = true;
     for (mreq *r = m->reqs, *next; r; r = next) {
         next = r->next;
-        fail(r, 502, "the server is shutting down");
+        if (r->listen && !r->queued)
+            end_listen(r);
+        else
+            fail(r, 502, "the server is shutting down");
     }
     if (m->current) {
         mcpauth_child_stop(m->current->child);

@@ -237,7 +237,8 @@ describe('a modern stdio child', () => {
     assert.deepEqual([r.last.id, r.last.error.code], ['to-1', -32603]);
     assert.match(r.last.error.message, /timed out/);
     const childId = received(record).filter((m) => m.params?.name === 'hang').at(-1).id;
-    assert.ok(received(record).some((m) => m.method === 'notifications/cancelled' && m.params.requestId === childId));
+    await until(() => received(record).some((m) => m.method === 'notifications/cancelled' && m.params.requestId === childId),
+      'notifications/cancelled at the child');
   });
 
   test('subscriptions/listen: acknowledged with the client\'s id, notifications relayed, closing cancels', async () => {
@@ -317,5 +318,23 @@ describe('the built-in tools', () => {
       assert.equal(r.status, 200, JSON.stringify(r.last));
       assert.equal(r.last.result.resultType, 'complete');
     }
+  });
+});
+
+describe('server shutdown with a modern child', () => {
+  test('an open listen stream gets the listen result (subscriptions §Graceful Closure); the server exits 0', async () => {
+    const s = await startServe(['--no-auth', '--', NODE, MODERN_CHILD]);
+    let l;
+    try {
+      l = await open(s, request('sub-9', 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
+      await l.waitFor((m) => m.method === 'notifications/subscriptions/acknowledged');
+    } finally {
+      const exit = await s.stop();
+      assert.deepEqual(exit, { code: 0, signal: null }, s.stderr().slice(-2000));
+    }
+    const last = eventsOf(await l.text()).at(-1);
+    assert.deepEqual(last, {
+      jsonrpc: '2.0', id: 'sub-9', result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': 'sub-9' } },
+    });
   });
 });
