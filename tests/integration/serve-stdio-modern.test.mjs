@@ -95,6 +95,14 @@ async function openWith(s, message, headers) {
 /** The messages the child received (its --record file). */
 const received = (file) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
 
+/** Stops serve and checks it exited cleanly (with ASan/UBSan builds: nothing reported). */
+async function stopClean(s) {
+  if (!s) return;
+  const exit = await s.stop();
+  assert.deepEqual(exit, { code: 0, signal: null }, s.stderr().slice(-3000));
+  assert.doesNotMatch(s.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+}
+
 async function until(pred, what, ms = 5000) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (pred()) return;
   assert.fail(`timed out waiting for ${what}`);
@@ -107,7 +115,7 @@ describe('a modern stdio child', () => {
     record = path.join(tmpDir(), 'received.jsonl');
     s = await startServe(['--no-auth', '--backend-timeout', '3', '--', NODE, MODERN_CHILD, '--record', record]);
   });
-  after(async () => { await s?.stop(); });
+  after(async () => { await stopClean(s); });
 
   test('is probed with server/discover first, then serves the request; server/discover passes through', async () => {
     const r = await post(s, request('d-1', 'server/discover'));
@@ -281,7 +289,7 @@ describe('a stdio child of the 2025 era', () => {
   before(async () => {
     s = await startServe(['--no-auth', '--', NODE, LEGACY_CHILD]);
   });
-  after(async () => { await s?.stop(); });
+  after(async () => { await stopClean(s); });
 
   test('a modern request: 400, -32022 naming the 2025 versions; 2025 sessions still work', async () => {
     const r = await post(s, call('v-1', 'echo'));
@@ -307,7 +315,7 @@ describe('a stdio child of the 2025 era', () => {
 describe('the built-in tools', () => {
   let s;
   before(async () => { s = await startServe(['--no-auth']); });
-  after(async () => { await s?.stop(); });
+  after(async () => { await stopClean(s); });
 
   // basic §_meta: -32021 is for a request whose processing needs a capability the client did
   // not declare. No built-in method needs one (hello_world and whoami ask the client
@@ -329,8 +337,7 @@ describe('server shutdown with a modern child', () => {
       l = await open(s, request('sub-9', 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
       await l.waitFor((m) => m.method === 'notifications/subscriptions/acknowledged');
     } finally {
-      const exit = await s.stop();
-      assert.deepEqual(exit, { code: 0, signal: null }, s.stderr().slice(-2000));
+      await stopClean(s);
     }
     const last = eventsOf(await l.text()).at(-1);
     assert.deepEqual(last, {

@@ -73,6 +73,7 @@ describe('conformance 0.2.0-alpha.12 through serve -- <modern fixture on stdio>'
   let authed;
   let modernAuthed;
   let rec;
+  let noAuthExit;
   const req2026 = readRequirements(MODERN);
   const req2025 = readRequirements('2025-11-25');
 
@@ -83,7 +84,7 @@ describe('conformance 0.2.0-alpha.12 through serve -- <modern fixture on stdio>'
     noAuth = await startBridgedModernFixture();
     modern = await runRequirements({ url: noAuth.resource, revision: MODERN });
     legacy = await runRequirements({ url: noAuth.resource, revision: '2025-11-25' });
-    await noAuth.stop();
+    noAuthExit = await noAuth.stop();
     authed = await startServe(['--issuer', issuer, '--jwks-file', jwksFile, '--', process.execPath, MODERN_FIXTURE, 'stdio']);
     rec = await startWireRecorder(authed.resource, {
       addHeaders: { authorization: `Bearer ${tokenFor(authed.resource, 'mcp')}` }, originToTarget: true,
@@ -97,8 +98,11 @@ describe('conformance 0.2.0-alpha.12 through serve -- <modern fixture on stdio>'
     await direct?.stop();
   });
 
-  test('the child is probed once and found modern', () => {
+  test('the child is probed once and found modern; the server stops cleanly', () => {
     assert.match(noAuth.stderr(), /speaks MCP 2026-07-28 \(server\/discover answered\)/);
+    assert.equal((noAuth.stderr().match(/asking which MCP era it speaks/g) ?? []).length, 1);
+    assert.deepEqual(noAuthExit, { code: 0, signal: null }, noAuth.stderr().slice(-3000));
+    assert.doesNotMatch(noAuth.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
   });
 
   test('--requirements 2026-07-28, no auth: every scored scenario passes, exit 0', async (t) => {
