@@ -405,8 +405,8 @@ void mcpauth__backend_reply_bad_gateway(mcpauth_mcp_sink *sink, json_object *id,
 
 /* --- builtin_tools.c: hello_world and whoami ---------------------------- */
 
-/* Whether backend is the built-in tools: the only one that speaks the
- * 2026-07-28 era. */
+/* Whether backend is the built-in tools, which answer the 2026-07-28 era
+ * themselves (the others pass it on while they speak it). */
 bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend);
 
 /* lifecycle §Initialization: the initialize result of the built-in tools,

@@ -281,8 +281,9 @@ static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request 
     if (!req->protocol_version)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the MCP-Protocol-Version header is required");
-    /* An upstream of this era negotiates versions itself: what it says
-     * must agree with its own server/discover. */
+    /* A backend of this era (an upstream, a stdio child) negotiates
+     * versions itself: what it says must agree with its own
+     * server/discover. */
     bool upstream_decides = !mcpauth__builtin_is(mcpauth__engine_backend(server)) &&
                             served(server, MCPAUTH_MCP_MODERN_VERSION);
     if (!upstream_decides &&
