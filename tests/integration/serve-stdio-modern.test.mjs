@@ -113,7 +113,7 @@ describe('a modern stdio child', () => {
   let record;
   before(async () => {
     record = path.join(tmpDir(), 'received.jsonl');
-    s = await startServe(['--no-auth', '--backend-timeout', '3', '--', NODE, MODERN_CHILD, '--record', record]);
+    s = await startServe(['--no-auth', '--backend-timeout', '5', '--', NODE, MODERN_CHILD, '--record', record]);
   });
   after(async () => { await stopClean(s); });
 
@@ -153,12 +153,12 @@ describe('a modern stdio child', () => {
   });
 
   test('an answer that takes over a second comes as a stream (keep-alive first, then the response)', async () => {
-    const r = await open(s, call('s-1', 'slow', { ms: 1600 }));
+    const r = await open(s, call('s-1', 'slow', { ms: 2500 }));
     assert.equal(r.status, 200);
     const text = await r.text();
     assert.equal(r.headers['content-type'], 'text/event-stream');
     assert.match(text, /^: keepalive\n\n/);
-    assert.equal(eventsOf(text).at(-1).result.content[0].text, 'slow 1600');
+    assert.equal(eventsOf(text).at(-1).result.content[0].text, 'slow 2500');
   });
 
   test('Mcp-Param-* headers are checked against the body for the child (x-mcp-header in its tools/list)', async () => {
