@@ -58,10 +58,19 @@
  * and the child gets notifications/cancelled. Lines that are not JSON-RPC
  * are logged (cut short) and skipped.
  *
+ * MCP 2026-07-28 (stateless): a modern request goes to one child shared by
+ * every caller, started at the first one and asked server/discover before
+ * anything else (basic/transports/stdio §Backward Compatibility); requests
+ * are multiplexed on it by the ids we mint, its answers routed back by id
+ * (src/mcp/stdio_modern.c has the rules). A command that does not answer
+ * server/discover as that revision does is of the 2025 era: its modern
+ * clients get -32022 naming the 2025 versions.
+ *
  * Environment of a child: PATH, HOME, LANG and LC_* from ours, the
  * pass_env names, the env entries, and MCPAUTH_SUBJECT, MCPAUTH_CLIENT_ID
  * and MCPAUTH_SCOPES of the session's validated identity (not for a shared
- * child, which serves many). Never the access token.
+ * child, which serves many, nor for the modern child). Never the access
+ * token.
  *
  * Nothing here blocks; call everything on the loop's thread.
  */

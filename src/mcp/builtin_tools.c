@@ -453,23 +453,44 @@ static json_object *discover_result(const mcpauth_mcp_config *config)
     return result;
 }
 
+/* basic §_meta: the serverInfo of every modern result, which does not
+ * change while the server runs: made and serialized once per backend (the
+ * text becomes the object's serializer), then shared by reference by every
+ * result, and never modified. A new reference; NULL on allocation
+ * failure. */
+static json_object *result_meta(mcpauth_mcp_backend *backend)
+{
+    if (backend->kind)
+        return json_object_get(backend->kind);
+    json_object *meta = json_object_new_object();
+    const char *serialized = NULL;
+    char *text = NULL;
+    if (!meta ||
+        !mcpauth__json_add(meta, "io.modelcontextprotocol/serverInfo",
+                           server_info(backend->server)) ||
+        !(serialized = mcpauth__jsonrpc_serialize(meta, NULL)) || !(text = strdup(serialized))) {
+        json_object_put(meta);
+        return NULL;
+    }
+    json_object_set_serializer(meta, json_object_userdata_to_json_string, text,
+                               json_object_free_userdata);
+    backend->kind = meta;
+    return json_object_get(meta);
+}
+
 /* basic §ResultType, §_meta: every result says it is complete and who
  * answered; server/utilities/caching §Cacheable Results: discover and
  * tools/list say how long and for whom they may be kept. A tools/list the
  * policy filtered depends on the caller's scopes: "private" (§Choosing a
  * Cache Scope); otherwise it is the same for everyone: "public". */
-static bool modern_shape(const mcpauth_mcp_config *config, const mcpauth__mcp_call *call,
+static bool modern_shape(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call,
                          json_object *response)
 {
     json_object *result = NULL;
     if (!json_object_object_get_ex(response, "result", &result))
         return true; /* an error */
-    json_object *meta = json_object_new_object();
-    bool ok = meta &&
-              mcpauth__json_add(meta, "io.modelcontextprotocol/serverInfo", server_info(config)) &&
-              mcpauth__json_add(result, "_meta", json_object_get(meta)) &&
+    bool ok = mcpauth__json_add(result, "_meta", result_meta(backend)) &&
               mcpauth__json_add(result, "resultType", json_object_new_string("complete"));
-    json_object_put(meta);
     const char *method = call->msg->method;
     if (ok && (strcmp(method, "server/discover") == 0 || strcmp(method, "tools/list") == 0)) {
         const char *scope = call->filter ? "private" : "public";
@@ -485,7 +506,7 @@ static json_object *modern_answer(mcpauth_mcp_backend *backend, const mcpauth__m
     json_object *response = strcmp(msg->method, "server/discover") == 0
                                 ? mcpauth__jsonrpc_result(msg->id, discover_result(backend->server))
                                 : answer(backend, call);
-    if (response && !modern_shape(backend->server, call, response)) {
+    if (response && !modern_shape(backend, call, response)) {
         json_object_put(response);
         return NULL;
     }
@@ -515,11 +536,17 @@ bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend)
     return backend->ops == &mcpauth__mcp_builtin_ops;
 }
 
+static void builtin_free(mcpauth_mcp_backend *backend)
+{
+    json_object_put(backend->kind);
+}
+
 const mcpauth__mcp_backend_ops mcpauth__mcp_builtin_ops = {
     .name = "builtin",
     .batches = true,
     .open_session = builtin_open_session,
     .post = builtin_post,
+    .free = builtin_free,
 };
 
 mcpauth_mcp_backend *mcpauth__mcp_builtin_new(void)

@@ -237,7 +237,10 @@ mcpauth_status mcpauth_mcp_check_tools(mcpauth_mcp_server *server, mcpauth_mcp_r
 {
     json_object *parsed = mcpauth__engine_parsed(req);
     if (req->modern) {
-        char *tool = mcpauth__stateless_called_tool(req);
+        /* Without rules nothing is decided: spare reading the headers. */
+        char *tool = mcpauth_mcp_tool_policy_is_empty(server->config.tool_policy)
+                         ? NULL
+                         : mcpauth__stateless_called_tool(req);
         mcpauth_status status =
             tool
                 ? mcpauth_mcp_tool_policy_check_call(server->config.tool_policy, tool,

@@ -410,8 +410,8 @@ void mcpauth__backend_reply_bad_gateway(mcpauth_mcp_sink *sink, json_object *id,
 
 /* --- builtin_tools.c: hello_world and whoami ---------------------------- */
 
-/* Whether backend is the built-in tools: the only one that speaks the
- * 2026-07-28 era. */
+/* Whether backend is the built-in tools, which answer the 2026-07-28 era
+ * themselves (the others pass it on while they speak it). */
 bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend);
 
 /* lifecycle §Initialization: the initialize result of the built-in tools,
@@ -486,6 +486,45 @@ void mcpauth__bridge_tick(mcpauth__bridge *bridge, uint64_t now_ms);
 void mcpauth__bridge_stop(mcpauth__bridge *bridge, const char *reason);
 
 int mcpauth__bridge_pid(const mcpauth__bridge *bridge);
+
+/* --- stdio_modern.c: the stdio command in the 2026-07-28 era ------------ */
+
+/* Whether the command speaks MCP 2026-07-28 (probed with server/discover),
+ * and the one child that then serves every modern request, multiplexed by
+ * request id (the rules are in stdio_modern.c). */
+typedef struct mcpauth__stdio_modern mcpauth__stdio_modern;
+
+/* Starts the command with no identity in its environment (stdio.c);
+ * 0 or a negative libuv error, as mcpauth_child_spawn(). */
+struct mcpauth_child_callbacks;
+struct mcpauth_child;
+typedef int (*mcpauth__stdio_modern_spawn_cb)(mcpauth_mcp_backend *backend,
+                                              const struct mcpauth_child_callbacks *callbacks,
+                                              void *data, struct mcpauth_child **out);
+
+/* idle: called once every child is closed after mcpauth__stdio_modern_stop().
+ * NULL on allocation failure. */
+mcpauth__stdio_modern *mcpauth__stdio_modern_new(mcpauth_mcp_backend *backend,
+                                                 mcpauth__stdio_modern_spawn_cb spawn,
+                                                 void (*idle)(mcpauth_mcp_backend *backend));
+
+/* False only while the command is known to be of the 2025 era (it is asked
+ * again a minute later); true before it was probed. */
+bool mcpauth__stdio_modern_speaks(mcpauth__stdio_modern *m);
+
+/* One modern message (call->session_id NULL): a request goes to the child
+ * (started and probed first when none runs) and call->sink is answered
+ * later; a notification is 202. */
+void mcpauth__stdio_modern_post(mcpauth__stdio_modern *m, mcpauth__mcp_call *call);
+
+/* The probe's and the requests' timeouts, at now (uv_now). */
+void mcpauth__stdio_modern_tick(mcpauth__stdio_modern *m, uint64_t now_ms);
+
+/* Server shutdown: requests fail, the child stops. True when no child is
+ * left to close (idle is then not called). */
+bool mcpauth__stdio_modern_stop(mcpauth__stdio_modern *m);
+
+void mcpauth__stdio_modern_free(mcpauth__stdio_modern *m);
 
 /* --- engine.c: lifecycle and dispatch, under both transports ------------ */
 
@@ -566,6 +605,34 @@ struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server);
  * NULL when the request is no such call, or does not validate (it is then
  * refused with -32020 before anything runs). Caller frees. */
 char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req);
+
+/* streamable-http §Value Encoding: a header value, whitespace around it
+ * aside, as plain visible ASCII or decoded from =?base64?...?=; NULL when
+ * it is neither (or holds a NUL). Caller frees. */
+char *mcpauth__stateless_header_decode(const char *raw);
+
+/* --- param_headers.c: Mcp-Param-{Name} against the body ---------------- */
+
+/* The x-mcp-header declarations of a backend's tools (streamable-http
+ * §Schema Extension), learnt from its tools/list results, for checking a
+ * tools/call's Mcp-Param-* headers when the backend cannot (stdio has no
+ * headers). */
+typedef struct mcpauth__param_decls mcpauth__param_decls;
+
+/* NULL on allocation failure. */
+mcpauth__param_decls *mcpauth__param_decls_new(void);
+void mcpauth__param_decls_free(mcpauth__param_decls *d);
+
+/* Learns the declarations of every tool of a tools/list result (the
+ * result object; a tool seen again replaces what was known of it). */
+void mcpauth__param_decls_learn(mcpauth__param_decls *d, json_object *result);
+
+/* streamable-http §Server Behavior for Custom Headers: for each argument
+ * of the called tool declared with x-mcp-header that the body carries, the
+ * request has Mcp-Param-{Name} and it decodes to the body's value. False
+ * (why set, for a -32020) otherwise; true for a tool not known. */
+bool mcpauth__param_decls_check(const mcpauth__param_decls *d, const mcpauth__jsonrpc_message *msg,
+                                const mcpauth_mcp_request *req, char *why, size_t why_size);
 
 /* basic/versioning §Protocol Version Negotiation: the -32022 error for id,
  * data.supported = versions[0..count), data.requested. NULL on allocation

@@ -78,7 +78,7 @@ static char *base64_decode(const char *text, size_t length)
 /* A plain value is visible ASCII and spaces with no space at either end;
  * anything else comes as =?base64?...?= (markers case-sensitive). NULL when
  * the value is neither. Caller frees. */
-static char *header_decode(const char *raw)
+char *mcpauth__stateless_header_decode(const char *raw)
 {
     static const char prefix[] = "=?base64?", suffix[] = "?=";
     /* RFC 9110 §5.5: whitespace around a field value is not part of it. */
@@ -190,7 +190,7 @@ static bool check_headers(const mcpauth_mcp_request *req, const mcpauth__jsonrpc
     if (!req->mcp_name)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the Mcp-Name header is required for %s", msg->method);
-    char *decoded = header_decode(req->mcp_name);
+    char *decoded = mcpauth__stateless_header_decode(req->mcp_name);
     if (!decoded)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the Mcp-Name header value is malformed");
@@ -281,8 +281,9 @@ static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request 
     if (!req->protocol_version)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the MCP-Protocol-Version header is required");
-    /* An upstream of this era negotiates versions itself: what it says
-     * must agree with its own server/discover. */
+    /* A backend of this era (an upstream, a stdio child) negotiates
+     * versions itself: what it says must agree with its own
+     * server/discover. */
     bool upstream_decides = !mcpauth__builtin_is(mcpauth__engine_backend(server)) &&
                             served(server, MCPAUTH_MCP_MODERN_VERSION);
     if (!upstream_decides &&

@@ -28,6 +28,8 @@ typedef struct stdio_state {
     child *children;
     mcpauth__bridge *shared; /* with stdio.shared: the one child, while it is usable */
     size_t count;
+    mcpauth__stdio_modern *modern; /* the 2026-07-28 era (stdio_modern.c) */
+    bool modern_closed;            /* after shutdown, its children are gone */
 } stdio_state;
 
 static stdio_state *state_of(mcpauth_mcp_backend *backend)
@@ -47,6 +49,7 @@ static void stdio_tick(mcpauth_mcp_backend *backend, uint64_t now_ms)
 {
     for (child *c = state_of(backend)->children; c; c = c->next)
         mcpauth__bridge_tick(c->bridge, now_ms);
+    mcpauth__stdio_modern_tick(state_of(backend)->modern, now_ms);
     if (++backend->ticks % IDLE_CHECK_TICKS == 0)
         mcpauth__backend_sweep(backend);
 }
@@ -67,7 +70,15 @@ static void on_bridge_closed(mcpauth__bridge *bridge, void *data)
     if (st->shared == bridge)
         st->shared = NULL;
     free(gone);
-    if (--st->count == 0 && backend->shutting_down)
+    if (--st->count == 0 && backend->shutting_down && st->modern_closed)
+        mcpauth__backend_kind_closed(backend);
+}
+
+static void on_modern_idle(mcpauth_mcp_backend *backend)
+{
+    stdio_state *st = state_of(backend);
+    st->modern_closed = true;
+    if (st->count == 0)
         mcpauth__backend_kind_closed(backend);
 }
 
@@ -144,6 +155,32 @@ static void env_free(env_list *env)
         free(env->items[i]);
 }
 
+/* The options of a child (env: its environment). */
+static mcpauth_child_options child_options(const mcpauth_mcp_backend *backend, env_list *env)
+{
+    const mcpauth_mcp_backend_config *c = &backend->config;
+    return (mcpauth_child_options){
+        .file = c->stdio.argv[0],
+        .args = c->stdio.argv,
+        .env = env->items,
+        .max_line = c->max_line,
+        .max_stderr_line = MAX_STDERR_LINE,
+        .kill_grace_ms = c->stdio.kill_grace_ms,
+    };
+}
+
+/* The modern child serves every caller: no identity in its environment. */
+static int spawn_modern(mcpauth_mcp_backend *backend, const mcpauth_child_callbacks *callbacks,
+                        void *data, mcpauth_child **out)
+{
+    env_list env = {0};
+    env_build(backend, NULL, &env);
+    mcpauth_child_options options = child_options(backend, &env);
+    int rc = mcpauth_child_spawn(backend->loop, &options, callbacks, data, out);
+    env_free(&env);
+    return rc;
+}
+
 static int spawn_child(mcpauth_mcp_backend *backend, const mcpauth_mcp_identity *identity,
                        mcpauth__bridge **out)
 {
@@ -155,14 +192,7 @@ static int spawn_child(mcpauth_mcp_backend *backend, const mcpauth_mcp_identity 
     entry->backend = backend;
     env_list env = {0};
     env_build(backend, identity, &env);
-    mcpauth_child_options options = {
-        .file = c->stdio.argv[0],
-        .args = c->stdio.argv,
-        .env = env.items,
-        .max_line = c->max_line,
-        .max_stderr_line = MAX_STDERR_LINE,
-        .kill_grace_ms = c->stdio.kill_grace_ms,
-    };
+    mcpauth_child_options options = child_options(backend, &env);
     mcpauth__bridge_limits limits = {
         .shared = c->stdio.shared,
         .request_timeout_ms = c->request_timeout_ms,
@@ -198,7 +228,13 @@ static mcpauth__bridge *bridge_of(mcpauth_mcp_backend *backend, const char *sess
 
 static bool stdio_start(mcpauth_mcp_backend *backend)
 {
-    return (backend->kind = calloc(1, sizeof(stdio_state))) != NULL;
+    stdio_state *st = calloc(1, sizeof *st);
+    if (!st || !(st->modern = mcpauth__stdio_modern_new(backend, spawn_modern, on_modern_idle))) {
+        free(st);
+        return false;
+    }
+    backend->kind = st;
+    return true;
 }
 
 /* Starts (or, shared, joins) the child of the session and sends it the
@@ -260,6 +296,10 @@ static bool stdio_full(mcpauth_mcp_backend *backend)
 
 static void stdio_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
 {
+    if (!call->session_id) {
+        mcpauth__stdio_modern_post(state_of(backend)->modern, call);
+        return;
+    }
     mcpauth__bridge *bridge = bridge_of(backend, call->session_id);
     if (!bridge) {
         mcpauth__mcp_reply_status(call->sink, 404);
@@ -305,15 +345,24 @@ static void stdio_shutdown(mcpauth_mcp_backend *backend)
 {
     stdio_state *st = state_of(backend);
     st->shared = NULL;
+    st->modern_closed = mcpauth__stdio_modern_stop(st->modern);
     for (child *c = st->children; c; c = c->next)
         mcpauth__bridge_stop(c->bridge, "the server is shutting down");
-    if (st->count == 0)
+    if (st->count == 0 && st->modern_closed)
         mcpauth__backend_kind_closed(backend);
+}
+
+static bool stdio_speaks_modern(mcpauth_mcp_backend *backend)
+{
+    return mcpauth__stdio_modern_speaks(state_of(backend)->modern);
 }
 
 static void stdio_free(mcpauth_mcp_backend *backend)
 {
-    free(backend->kind);
+    stdio_state *st = state_of(backend);
+    if (st)
+        mcpauth__stdio_modern_free(st->modern);
+    free(st);
 }
 
 const mcpauth__mcp_backend_ops mcpauth__mcp_stdio_ops = {
@@ -326,6 +375,7 @@ const mcpauth__mcp_backend_ops mcpauth__mcp_stdio_ops = {
     .open_stream = stdio_open_stream,
     .end_session = stdio_end_session,
     .session_busy = stdio_session_busy,
+    .speaks_modern = stdio_speaks_modern,
     .tick = stdio_tick,
     .shutdown = stdio_shutdown,
     .free = stdio_free,

@@ -9,6 +9,11 @@
 //   rec.exchanges  // [{ method, path, requestHeaders, requestBody, status, responseHeaders, responseBody, json }]
 //   await rec.stop();
 //
+// `addHeaders` ({ name: value }, lower-case names) are set on every forwarded request: a
+// token-adding proxy for clients that send no Authorization (the conformance suite). With
+// `originToTarget`, an Origin header naming the proxy (its port) is rewritten to name the
+// target, as the browser's origin would be had it reached the target directly.
+//
 // `json` is the request body parsed (undefined if it is not JSON); `responseMessages` are the
 // JSON-RPC messages of the response so far: the JSON body, or every `data:` event of an SSE
 // body (complete events only; a stream the client cut off is recorded up to the cut).
@@ -33,7 +38,7 @@ export function responseMessages(contentType, body) {
   try { return [JSON.parse(body)]; } catch { return []; }
 }
 
-export async function startWireRecorder(target, { host = '127.0.0.1' } = {}) {
+export async function startWireRecorder(target, { host = '127.0.0.1', addHeaders = {}, originToTarget = false } = {}) {
   const upstream = new URL(target);
   const exchanges = [];
   const server = http.createServer((req, res) => {
@@ -60,6 +65,14 @@ export async function startWireRecorder(target, { host = '127.0.0.1' } = {}) {
       const headers = {};
       for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
       headers.host = upstream.host;
+      Object.assign(headers, addHeaders); // e.g. an Authorization the client cannot send
+      // An Origin naming this proxy names the target behind it (any other goes on as it is).
+      let origin = null;
+      try { origin = originToTarget && headers.origin ? new URL(headers.origin) : null; } catch { /* not a URL */ }
+      if (origin && Number(origin.port) === server.address().port) {
+        origin.port = upstream.port;
+        headers.origin = origin.origin;
+      }
       const up = http.request({
         host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers,
       }, (upRes) => {
