@@ -482,6 +482,49 @@ void mcpauth__bridge_stop(mcpauth__bridge *bridge, const char *reason);
 
 int mcpauth__bridge_pid(const mcpauth__bridge *bridge);
 
+/* --- request_state.c: the era bridge's sealed requestState -------------- */
+
+#define MCPAUTH__REQUEST_STATE_OWNER_SIZE 32 /* SHA-256 */
+
+/* A per-process AES-256-GCM key, random at start, never written anywhere. */
+typedef struct mcpauth__request_state_key mcpauth__request_state_key;
+
+/* NULL when no memory or no randomness. */
+mcpauth__request_state_key *mcpauth__request_state_key_new(void);
+void mcpauth__request_state_key_free(mcpauth__request_state_key *key);
+
+/* What a requestState says, all of it under the tag. */
+typedef struct mcpauth__request_state {
+    unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE]; /* the principal's digest */
+    int64_t expires_ms;                                     /* Unix time, ms */
+    uint64_t handle;                                        /* the pending call */
+    uint64_t round;                                         /* of that call: single use */
+} mcpauth__request_state;
+
+typedef enum mcpauth__request_state_status {
+    MCPAUTH__REQUEST_STATE_OK,
+    MCPAUTH__REQUEST_STATE_FORGED,  /* malformed, another key's, or tampered with */
+    MCPAUTH__REQUEST_STATE_FOREIGN, /* authentic, but another principal's */
+    MCPAUTH__REQUEST_STATE_EXPIRED, /* authentic and the caller's, but too old */
+} mcpauth__request_state_status;
+
+/* The principal a state is bound to: SHA-256 over the token's subject and
+ * client id (either may be NULL: no token). */
+void mcpauth__request_state_owner(const char *subject, const char *client_id,
+                                  unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE]);
+
+/* The sealed state as base64url text (caller frees); NULL on failure. */
+char *mcpauth__request_state_seal(const mcpauth__request_state_key *key,
+                                  const mcpauth__request_state *state);
+
+/* Opens text sealed under key, for the caller whose digest is owner, at
+ * now_ms. *out is filled only when the tag verified (any status but
+ * FORGED). Bounded: text longer than a state can be is FORGED unread. */
+mcpauth__request_state_status
+mcpauth__request_state_open(const mcpauth__request_state_key *key, const char *text,
+                            const unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE],
+                            int64_t now_ms, mcpauth__request_state *out);
+
 /* --- engine.c: lifecycle and dispatch, under both transports ------------ */
 
 /* The transport a message came by, which decides the lifecycle rules that
