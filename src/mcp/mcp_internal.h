@@ -525,6 +525,28 @@ mcpauth__request_state_open(const mcpauth__request_state_key *key, const char *t
                             const unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE],
                             int64_t now_ms, mcpauth__request_state *out);
 
+/* --- era_bridge.c: a 2026-07-28 client, a backend of the 2025 era ------- */
+
+/* The bridge's state for one server: a session at the backend per caller,
+ * the calls in flight and waiting for input, the requestState key. */
+typedef struct mcpauth__era mcpauth__era;
+
+/* NULL on allocation failure or with no randomness for the key. */
+mcpauth__era *mcpauth__era_new(mcpauth_mcp_server *server);
+void mcpauth__era_free(mcpauth__era *era);
+
+/* Whether modern requests go through the bridge: the backend keeps
+ * sessions and does not speak 2026-07-28 (now). */
+bool mcpauth__era_bridges(const mcpauth_mcp_server *server);
+
+/* One checked modern POST body (borrowed) through the bridge; answers sink
+ * once, maybe later. */
+void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                       json_object *body, mcpauth_mcp_sink *sink);
+
+/* Server shutdown: calls waiting for a retry are cancelled. */
+void mcpauth__era_close(mcpauth_mcp_server *server);
+
 /* --- engine.c: lifecycle and dispatch, under both transports ------------ */
 
 /* The transport a message came by, which decides the lifecycle rules that
@@ -595,6 +617,9 @@ json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req);
  * keeps them; the engine only holds the list). */
 struct mcpauth__listen;
 struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server);
+
+/* The server's era bridge (NULL when its backend keeps no sessions). */
+mcpauth__era **mcpauth__engine_era(mcpauth_mcp_server *server);
 
 /* --- stateless_http.c: the 2026-07-28 HTTP rules ------------------------ */
 
