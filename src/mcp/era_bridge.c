@@ -79,6 +79,16 @@ struct owner_session {
     mcpauth_http_sse_reader init_reader;
     bool init_answered;
     size_t calls; /* bcalls that name it */
+    /* The one call of the session that may be asked for input
+     * (tools/call, prompts/get, resources/read: mrtr §Supported
+     * Requests), and the session's standalone stream, open while it
+     * runs: stdio does not say which request a child's request is for,
+     * so with other requests in flight it arrives there (mcp_backend.h
+     * rules 4 and 5), and it is this call's. */
+    bcall *interactive;
+    mcpauth_mcp_sink stream_sink;
+    mcpauth_http_sse_reader stream_reader;
+    bool stream_open;
 };
 
 typedef enum call_phase {
@@ -324,6 +334,8 @@ static void on_timer_closed(uv_handle_t *handle)
     free(c);
 }
 
+static void stream_close(owner_session *os);
+
 /* Freed once answered and the backend let go of it. */
 static void call_release(bcall *c)
 {
@@ -335,8 +347,13 @@ static void call_release(bcall *c)
             break;
         }
     }
-    if (c->os)
+    if (c->os) {
         c->os->calls--;
+        if (c->os->interactive == c) {
+            c->os->interactive = NULL;
+            stream_close(c->os);
+        }
+    }
     c->timer_closed = true;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
@@ -552,6 +569,31 @@ static void on_deadline(uv_timer_t *timer)
     call_finish(c);
 }
 
+/* basic §Error Codes, MissingRequiredClientCapabilityError: the call
+ * needs what the client's request did not declare (mrtr §Server
+ * Requirements 7 forbids asking for it), so it ends here with -32021 and
+ * is cancelled at the backend. */
+static void refuse_missing_capability(bcall *c, const char *capability)
+{
+    if (!c->client || c->phase != CALL_RUNNING)
+        return;
+    json_object *data = json_object_new_object();
+    json_object *required = json_object_new_object();
+    if (!data || !required || !mcpauth__json_add(required, capability, json_object_new_object()) ||
+        !mcpauth__json_add(data, "requiredCapabilities", json_object_get(required))) {
+        json_object_put(data);
+        data = NULL;
+    }
+    json_object_put(required);
+    char text[128];
+    snprintf(text, sizeof text, "Missing required client capability: %s", capability);
+    client_answer(
+        c, 400,
+        mcpauth__jsonrpc_error(c->client_id, MCPAUTH__JSONRPC_MISSING_CAPABILITY, text, data));
+    call_cancel(c, "the client lacks a capability the call needs");
+    call_finish(c);
+}
+
 /* A request of the backend mid-call: answered from the client's
  * inputResponses when they hold it, refused when the client's request did
  * not declare the capability, else put to the client. */
@@ -574,6 +616,7 @@ static void from_backend_request(bcall *c, json_object *message,
     if (!member(c->capabilities, capability, json_type_object)) {
         answer_backend(c, msg->id, NULL, MCPAUTH__JSONRPC_METHOD_NOT_FOUND,
                        "Method not found: the client did not declare this capability");
+        refuse_missing_capability(c, capability);
         return;
     }
     json_object *params = member(message, "params", json_type_object);
@@ -891,7 +934,11 @@ static void on_init_end(void *data)
 
 /* initialize as the client's first request describes it: its
  * capabilities (the 2025 ClientCapabilities are the same object) and its
- * clientInfo, else ours. */
+ * clientInfo, else ours. A modern client declares its capabilities per
+ * request, while the session outlives the request: the backend is told
+ * the client can elicit, sample and list roots, and each request it makes
+ * of a client is checked against the capabilities of the request it
+ * serves (refuse_missing_capability). */
 static json_object *initialize_message(owner_session *os, json_object *meta)
 {
     json_object *capabilities = NULL, *info = NULL;
@@ -901,6 +948,14 @@ static json_object *initialize_message(owner_session *os, json_object *meta)
         json_object_deep_copy(caps, &capabilities, NULL);
     else
         capabilities = json_object_new_object();
+    static const char *const input_kinds[] = {"elicitation", "sampling", "roots"};
+    for (size_t i = 0; capabilities && i < sizeof input_kinds / sizeof input_kinds[0]; i++) {
+        if (!json_object_object_get_ex(capabilities, input_kinds[i], NULL) &&
+            !mcpauth__json_add(capabilities, input_kinds[i], json_object_new_object())) {
+            json_object_put(capabilities);
+            capabilities = NULL;
+        }
+    }
     if (client_info)
         json_object_deep_copy(client_info, &info, NULL);
     else {
@@ -928,6 +983,80 @@ static json_object *initialize_message(owner_session *os, json_object *meta)
     return m;
 }
 
+/* --- the session's standalone stream ------------------------------------ */
+
+static bool on_stream_event(const mcpauth_http_sse_event *event, void *data)
+{
+    owner_session *os = data;
+    json_object *message =
+        mcpauth_json_parse(event->data, event->data_length, "backend event", NULL);
+    mcpauth__jsonrpc_message msg;
+    if (message && mcpauth__jsonrpc_classify(message, &msg) == MCPAUTH__JSONRPC_REQUEST) {
+        bcall *c = os->interactive;
+        if (c && c->phase != CALL_DONE && !c->inner_done)
+            from_backend_request(c, message, &msg);
+        else {
+            json_object *error = mcpauth__jsonrpc_error(
+                msg.id, MCPAUTH__JSONRPC_INTERNAL_ERROR,
+                "no call of this session can take a request to the client now", NULL);
+            if (error)
+                post_to_backend(os->era, os->session_id, error, &discard_sink, NULL, NULL);
+            json_object_put(error);
+        }
+    }
+    json_object_put(message);
+    return true;
+}
+
+static void on_stream_reply(const mcpauth_mcp_reply *reply, void *data)
+{
+    owner_session *os = data;
+    (void)reply;
+    os->stream_open = false;
+    mcpauth_http_sse_reader_free(&os->stream_reader);
+}
+
+static int on_stream_write(const char *bytes, size_t length, void *data)
+{
+    owner_session *os = data;
+    return mcpauth_http_sse_reader_feed(&os->stream_reader, bytes, length) ? 0 : -1;
+}
+
+static void on_stream_end(void *data)
+{
+    owner_session *os = data;
+    os->stream_open = false;
+    mcpauth_http_sse_reader_free(&os->stream_reader);
+}
+
+static void stream_open(owner_session *os)
+{
+    mcpauth_mcp_backend *backend = backend_of(os->era);
+    if (os->stream_open || !backend->ops->open_stream)
+        return;
+    mcpauth_http_sse_reader_init(&os->stream_reader, MAX_EVENT, on_stream_event, os);
+    os->stream_sink = (mcpauth_mcp_sink){
+        .reply = on_stream_reply,
+        .stream_start = on_inner_start,
+        .stream_write = on_stream_write,
+        .stream_end = on_stream_end,
+        .data = os,
+    };
+    os->stream_open = true;
+    backend->ops->open_stream(backend, os->session_id, NULL, &os->stream_sink);
+}
+
+/* The backend stops writing to it (the session stays). */
+static void stream_close(owner_session *os)
+{
+    if (!os->stream_open)
+        return;
+    os->stream_open = false;
+    if (os->stream_sink.on_abort)
+        os->stream_sink.on_abort(&os->stream_sink);
+    mcpauth_http_sse_reader_free(&os->stream_reader);
+}
+
 static bool owner_alive(mcpauth__era *e, owner_session *os, int64_t now)
 {
     if (os->phase == OWNER_FAILED)
@@ -946,6 +1075,7 @@ static void owners_sweep(mcpauth__era *e, int64_t now)
         owner_session *os = *p;
         if (os->calls == 0 && !owner_alive(e, os, now)) {
             *p = os->next;
+            stream_close(os);
             if (os->phase == OWNER_FAILED && os->session_id[0])
                 mcpauth__engine_end_session(e->server, os->session_id);
             json_object_put(os->init_result);
@@ -959,27 +1089,31 @@ static void owners_sweep(mcpauth__era *e, int64_t now)
 
 /* The caller's live session, or a new one being opened; NULL when sink
  * was answered (a limit, no memory, the backend would not start). */
-static owner_session *owner_for(mcpauth__era *e, const mcpauth_mcp_request *req, json_object *meta,
-                                mcpauth_mcp_sink *sink)
+/* A live session of owner; with interactive, one with no call that may be
+ * asked for input. */
+static owner_session *owner_find(mcpauth__era *e, const unsigned char *owner, int64_t now,
+                                 bool interactive)
 {
-    unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE];
-    caller_of(req, owner);
-    owners_sweep(e, req->now);
     for (owner_session *os = e->owners; os; os = os->next) {
-        if (memcmp(os->owner, owner, sizeof owner) == 0 && owner_alive(e, os, req->now)) {
-            if (os->phase == OWNER_READY)
-                mcpauth__session_touch(mcpauth__engine_sessions(e->server), os->session_id,
-                                       req->now);
+        if (memcmp(os->owner, owner, MCPAUTH__REQUEST_STATE_OWNER_SIZE) == 0 &&
+            owner_alive(e, os, now) && !(interactive && os->interactive))
             return os;
-        }
     }
+    return NULL;
+}
+
+/* A new session of the caller, initialize on its way; NULL when sink
+ * was answered (a limit, no memory, the backend would not start). */
+static owner_session *owner_open(mcpauth__era *e, const mcpauth_mcp_request *req, json_object *meta,
+                                 const unsigned char *owner, mcpauth_mcp_sink *sink)
+{
     owner_session *os = calloc(1, sizeof *os);
     if (!os) {
         mcpauth__mcp_reply_status(sink, 500);
         return NULL;
     }
     os->era = e;
-    memcpy(os->owner, owner, sizeof owner);
+    memcpy(os->owner, owner, MCPAUTH__REQUEST_STATE_OWNER_SIZE);
     mcpauth__session session;
     if (!mcpauth__engine_new_session(e->server, &req->identity, SESSION_VERSION, req->now, sink,
                                      &session)) {
@@ -1103,6 +1237,8 @@ static void call_start(bcall *c)
         call_finish(c);
         return;
     }
+    if (c->os->interactive == c)
+        stream_open(c->os);
     json_object *message = c->message;
     c->message = NULL;
     c->posting = true;
@@ -1289,7 +1425,17 @@ void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *re
         return;
     }
     json_object *meta = member(msg.params, "_meta", json_type_object);
-    owner_session *os = owner_for(e, req, meta, sink);
+    bool interactive = strcmp(msg.method, "tools/call") == 0 ||
+                       strcmp(msg.method, "prompts/get") == 0 ||
+                       strcmp(msg.method, "resources/read") == 0;
+    unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE];
+    caller_of(req, owner);
+    owners_sweep(e, req->now);
+    owner_session *os = owner_find(e, owner, req->now, interactive);
+    if (os && os->phase == OWNER_READY)
+        mcpauth__session_touch(mcpauth__engine_sessions(e->server), os->session_id, req->now);
+    if (!os)
+        os = owner_open(e, req, meta, owner, sink);
     if (!os) {
         free(name);
         return;
@@ -1343,6 +1489,14 @@ void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *re
     c->next = e->calls;
     e->calls = c;
     os->calls++;
+    if (interactive) {
+        os->interactive = c;
+        /* A spare for the caller's next such call, started now: a call
+         * waiting for input holds its session, and a child takes a while
+         * to start. */
+        if (!owner_find(e, owner, req->now, true))
+            owner_open(e, req, meta, owner, &discard_sink);
+    }
     c->phase = CALL_WAITING;
     if (os->phase == OWNER_READY)
         call_start(c);
@@ -1390,6 +1544,7 @@ void mcpauth__era_free(mcpauth__era *e)
     while (e->owners) {
         owner_session *os = e->owners;
         e->owners = os->next;
+        mcpauth_http_sse_reader_free(&os->stream_reader);
         json_object_put(os->init_result);
         mcpauth_http_sse_reader_free(&os->init_reader);
         free(os);
