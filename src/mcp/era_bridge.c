@@ -1089,17 +1089,19 @@ static void owners_sweep(mcpauth__era *e, int64_t now)
 
 /* The caller's live session, or a new one being opened; NULL when sink
  * was answered (a limit, no memory, the backend would not start). */
-/* A live session of owner; with interactive, one with no call that may be
- * asked for input. */
+/* A live session of owner, the oldest (the list is newest first): the one
+ * its calls have been going to, and so the one its child's state is in;
+ * with interactive, one with no call that may be asked for input. */
 static owner_session *owner_find(mcpauth__era *e, const unsigned char *owner, int64_t now,
                                  bool interactive)
 {
+    owner_session *found = NULL;
     for (owner_session *os = e->owners; os; os = os->next) {
         if (memcmp(os->owner, owner, MCPAUTH__REQUEST_STATE_OWNER_SIZE) == 0 &&
             owner_alive(e, os, now) && !(interactive && os->interactive))
-            return os;
+            found = os;
     }
-    return NULL;
+    return found;
 }
 
 /* A new session of the caller, initialize on its way; NULL when sink
