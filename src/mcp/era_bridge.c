@@ -79,23 +79,28 @@ struct owner_session {
     mcpauth_http_sse_reader init_reader;
     bool init_answered;
     size_t calls; /* bcalls that name it */
-    /* The one call of the session that may be asked for input
-     * (tools/call, prompts/get, resources/read: mrtr §Supported
-     * Requests), and the session's standalone stream, open while it
-     * runs: stdio does not say which request a child's request is for,
-     * so with other requests in flight it arrives there (mcp_backend.h
-     * rules 4 and 5), and it is this call's. */
+    /* Calls that may be asked for input (tools/call, prompts/get,
+     * resources/read: mrtr §Supported Requests). stdio does not say which
+     * request a child's request is for: with other requests in flight it
+     * arrives on the session's standalone stream (mcp_backend.h rules 4
+     * and 5), open while the session has such calls. So one of them at a
+     * time runs (interactive) and is the one asked; the others wait for
+     * their client's retry, quiet at the backend until their answers are
+     * delivered, which waits for the running one to finish or be asked
+     * itself (CALL_RESUMING). */
     bcall *interactive;
+    size_t interactive_calls;
     mcpauth_mcp_sink stream_sink;
     mcpauth_http_sse_reader stream_reader;
     bool stream_open;
 };
 
 typedef enum call_phase {
-    CALL_WAITING, /* for the session's initialize */
-    CALL_RUNNING, /* at the backend, a client waiting */
-    CALL_INPUT,   /* at the backend, waiting for the client's retry */
-    CALL_DONE,    /* answered; freed once the backend is done with it */
+    CALL_WAITING,  /* for the session's initialize */
+    CALL_RUNNING,  /* at the backend, a client waiting */
+    CALL_INPUT,    /* at the backend, waiting for the client's retry */
+    CALL_RESUMING, /* the retry came; waits for the session's interactive call to end */
+    CALL_DONE,     /* answered; freed once the backend is done with it */
 } call_phase;
 
 /* One modern request served through the bridge, over its retries. */
@@ -107,6 +112,7 @@ struct bcall {
     uint64_t round; /* of the requestState last given out */
     int64_t era_id; /* the id the backend knows the call by */
     call_phase phase;
+    bool interactive; /* may be asked for input: holds os->interactive while it runs */
     /* The request as it first came: method and name (or uri), which a
      * retry must repeat (mrtr §Server Requirements 5). */
     char *method;
@@ -349,10 +355,10 @@ static void call_release(bcall *c)
     }
     if (c->os) {
         c->os->calls--;
-        if (c->os->interactive == c) {
+        if (c->os->interactive == c)
             c->os->interactive = NULL;
+        if (c->interactive && --c->os->interactive_calls == 0)
             stream_close(c->os);
-        }
     }
     c->timer_closed = true;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -381,10 +387,13 @@ static void call_cancel(bcall *c, const char *reason)
     c->inner_done = true;
 }
 
+static void slot_free(bcall *c);
+
 static void call_finish(bcall *c)
 {
     c->phase = CALL_DONE;
     uv_timer_stop(&c->timer);
+    slot_free(c);
     call_release(c);
 }
 
@@ -514,7 +523,8 @@ static void bound_waits(bcall *c)
         size_t waiting = 0;
         bcall *oldest = NULL;
         for (bcall *o = c->era->calls; o; o = o->next) {
-            if (o->os != c->os || o->phase != CALL_INPUT || o == c)
+            if (memcmp(o->os->owner, c->os->owner, sizeof c->os->owner) != 0 ||
+                o->phase != CALL_INPUT || o == c)
                 continue;
             waiting++;
             if (!oldest || o->handle < oldest->handle)
@@ -553,6 +563,7 @@ static void ask_client(bcall *c)
     client_answer(c, 200, mcpauth__jsonrpc_result(c->client_id, result));
     c->phase = CALL_INPUT;
     uv_timer_start(&c->timer, on_deadline, state_ttl_ms(c->era), 0);
+    slot_free(c);
     bound_waits(c);
 }
 
@@ -823,7 +834,7 @@ static void on_client_abort(mcpauth_mcp_sink *sink)
     bcall *c = sink->engine_data;
     c->client = NULL;
     c->streaming = false;
-    if (c->phase != CALL_RUNNING)
+    if (c->phase != CALL_RUNNING && c->phase != CALL_RESUMING)
         return;
     call_cancel(c, "the client closed its stream");
     call_finish(c);
@@ -993,7 +1004,7 @@ static bool on_stream_event(const mcpauth_http_sse_event *event, void *data)
     mcpauth__jsonrpc_message msg;
     if (message && mcpauth__jsonrpc_classify(message, &msg) == MCPAUTH__JSONRPC_REQUEST) {
         bcall *c = os->interactive;
-        if (c && c->phase != CALL_DONE && !c->inner_done)
+        if (c && c->phase == CALL_RUNNING && !c->inner_done)
             from_backend_request(c, message, &msg);
         else {
             json_object *error = mcpauth__jsonrpc_error(
@@ -1239,7 +1250,7 @@ static void call_start(bcall *c)
         call_finish(c);
         return;
     }
-    if (c->os->interactive == c)
+    if (c->interactive)
         stream_open(c->os);
     json_object *message = c->message;
     c->message = NULL;
@@ -1295,13 +1306,9 @@ static bcall *call_for_retry(mcpauth__era *e, const mcpauth_mcp_request *req,
 /* The retry's own request becomes the call's client; the answers go to the
  * backend's requests they name; what is still missing is asked again
  * (mrtr §Error Handling), else the call runs on. */
-static void call_resume(bcall *c, mcpauth_mcp_sink *sink)
+static void call_resume_now(bcall *c)
 {
-    uv_timer_stop(&c->timer);
     c->phase = CALL_RUNNING;
-    c->client = sink;
-    sink->on_abort = on_client_abort;
-    sink->engine_data = c;
     json_object *answered = json_object_new_array();
     json_object_object_foreach(c->asked, key, request)
     {
@@ -1328,6 +1335,39 @@ static void call_resume(bcall *c, mcpauth_mcp_sink *sink)
     }
     if (json_object_object_length(c->asked) > 0)
         ask_client(c);
+}
+
+/* The call no longer runs: the oldest retry waiting for the session
+ * takes its place. */
+static void slot_free(bcall *c)
+{
+    owner_session *os = c->os;
+    if (!os || os->interactive != c)
+        return;
+    os->interactive = NULL;
+    bcall *next = NULL;
+    for (bcall *o = c->era->calls; o; o = o->next)
+        if (o->os == os && o->phase == CALL_RESUMING && (!next || o->handle < next->handle))
+            next = o;
+    if (next) {
+        os->interactive = next;
+        call_resume_now(next);
+    }
+}
+
+static void call_resume(bcall *c, mcpauth_mcp_sink *sink)
+{
+    uv_timer_stop(&c->timer);
+    c->client = sink;
+    sink->on_abort = on_client_abort;
+    sink->engine_data = c;
+    if (c->os->interactive && c->os->interactive != c && !c->final) {
+        c->phase = CALL_RESUMING;
+        return;
+    }
+    if (!c->final)
+        c->os->interactive = c;
+    call_resume_now(c);
 }
 
 static char *named(const mcpauth__jsonrpc_message *msg)
@@ -1492,12 +1532,9 @@ void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *re
     e->calls = c;
     os->calls++;
     if (interactive) {
+        c->interactive = true;
         os->interactive = c;
-        /* A spare for the caller's next such call, started now: a call
-         * waiting for input holds its session, and a child takes a while
-         * to start. */
-        if (!owner_find(e, owner, req->now, true))
-            owner_open(e, req, meta, owner, &discard_sink);
+        os->interactive_calls++;
     }
     c->phase = CALL_WAITING;
     if (os->phase == OWNER_READY)

@@ -185,6 +185,31 @@ describe('serve -- <a 2025-era stdio server> for a 2026-07-28 client (--no-auth)
     assert.equal(textOf(done), 'client said: Paris');
   });
 
+  test('calls waiting for input and a running call share the caller\'s one child', async () => {
+    const pid = textOf(await callTool(s, 'pid'));
+    const a = (await callTool(s, 'elicit')).json.result;
+    const b = (await callTool(s, 'sample')).json.result;
+    assert.equal(a.resultType, 'input_required');
+    assert.equal(b.resultType, 'input_required');
+    // A retry while another call runs waits for it: the child's next request could not be
+    // told apart from that call's.
+    const slow = callTool(s, 'slow', { ms: 500 });
+    await sleep(100);
+    const keyA = Object.keys(a.inputRequests)[0];
+    const keyB = Object.keys(b.inputRequests)[0];
+    const [doneA, doneB, doneSlow] = await Promise.all([
+      callTool(s, 'elicit', {}, { params: { inputResponses: { [keyA]: { action: 'accept', content: { name: 'Grace' } } }, requestState: a.requestState } }),
+      callTool(s, 'sample', {}, {
+        params: { inputResponses: { [keyB]: { role: 'assistant', content: { type: 'text', text: 'Rome' }, model: 'm' } }, requestState: b.requestState },
+      }),
+      slow,
+    ]);
+    assert.equal(textOf(doneA), 'hello Grace');
+    assert.equal(textOf(doneB), 'client said: Rome');
+    assert.equal(textOf(doneSlow), 'slow done');
+    assert.equal(textOf(await callTool(s, 'pid')), pid);
+  });
+
   test('a request of the child the client did not declare the capability for: 400 -32021', async () => {
     const msg = body('tools/call', { name: 'sample', arguments: {} }, { caps: {} });
     const r = await modern(s, msg);
