@@ -478,13 +478,13 @@ static void input_key(bcall *c, json_object *params, const char *capability, cha
         const char *text = json_object_get_string(named);
         bool ok = mcpauth__mcp_quotable(text, MAX_KEY) && text[0] &&
                   !json_object_object_get_ex(c->asked, text, NULL);
+        if (ok)
+            snprintf(key, size, "%s", text); /* before text goes with the key below */
         json_object_object_del(meta, META_INPUT_KEY);
         if (json_object_object_length(meta) == 0)
             json_object_object_del(params, "_meta");
-        if (ok) {
-            snprintf(key, size, "%s", text);
+        if (ok)
             return;
-        }
     }
     do
         snprintf(key, size, "%s-%u", capability, ++c->ordinal);
@@ -1430,7 +1430,11 @@ void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *re
         return;
     }
     if (strcmp(msg.method, "subscriptions/listen") == 0) {
-        mcpauth__stateless_listen(server, &msg, sink);
+        /* subscriptions §Acknowledgment: the backend's change notifications
+         * are not relayed, so the filter honoured is empty (no
+         * notifications asked for). */
+        mcpauth__jsonrpc_message listen = {.kind = msg.kind, .method = msg.method, .id = msg.id};
+        mcpauth__stateless_listen(server, &listen, sink);
         return;
     }
     if (removed_method(msg.method)) {

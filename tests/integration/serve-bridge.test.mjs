@@ -123,6 +123,26 @@ describe('serve -- <a 2025-era stdio server> for a 2026-07-28 client (--no-auth)
     assert.deepEqual(r.json.error.data.supported, [MODERN, '2025-11-25', '2025-06-18', '2025-03-26']);
   });
 
+  test('subscriptions/listen: acknowledged with an empty filter (change notifications are not relayed)', async () => {
+    const abort = new AbortController();
+    const msg = body('subscriptions/listen', { notifications: { toolsListChanged: true } });
+    const res = await fetch(s.resource, {
+      method: 'POST', signal: abort.signal, body: JSON.stringify(msg),
+      headers: {
+        'content-type': 'application/json', accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen',
+      },
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    const ack = JSON.parse(text.split('\n').find((l) => l.startsWith('data: ')).slice(6));
+    assert.equal(ack.method, 'notifications/subscriptions/acknowledged');
+    assert.deepEqual(ack.params.notifications, {});
+  });
+
   test('removed and unknown methods: 404 -32601', async () => {
     for (const method of ['ping', 'initialize', 'no/such']) {
       const r = await modern(s, body(method));
