@@ -291,6 +291,48 @@ describe('the requestState expires (--request-state-ttl)', () => {
   });
 });
 
+describe('--max-input-waits 1: a second call waiting for input cancels the first', () => {
+  let s;
+  before(async () => {
+    s = await startServe(['--no-auth', '--max-input-waits', '1', '--', NODE, FIXTURE]);
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  test('the oldest waiting call is cancelled at the child; its retry is refused, the newer one completes', async () => {
+    const first = (await callTool(s, 'elicit')).json.result;
+    const second = (await callTool(s, 'elicit')).json.result;
+    const answer = (irr, name) => ({ inputResponses: { [Object.keys(irr.inputRequests)[0]]: { action: 'accept', content: { name } } }, requestState: irr.requestState });
+    const stale = await callTool(s, 'elicit', {}, { params: answer(first, 'one') });
+    assert.equal(stale.json.error.code, -32602);
+    assert.match(stale.json.error.message, /call is over/);
+    assert.equal(textOf(await callTool(s, 'elicit', {}, { params: answer(second, 'two') })), 'hello two');
+    const cancelled = JSON.parse(textOf(await callTool(s, 'cancelled')));
+    assert.equal(cancelled.length, 1);
+    await s.waitForLog(/--max-input-waits/);
+  });
+});
+
+describe('--shared-backend: every identity\'s session on the one child', () => {
+  let s;
+  before(async () => {
+    s = await startServe(['--no-auth', '--shared-backend', '--', NODE, FIXTURE]);
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  test('modern calls and an InputRequiredResult round trip through the shared child', async () => {
+    const pid = textOf(await callTool(s, 'pid'));
+    const irr = (await callTool(s, 'elicit')).json.result;
+    const key = Object.keys(irr.inputRequests)[0];
+    const done = await callTool(s, 'elicit', {}, { params: { inputResponses: { [key]: { action: 'accept', content: { name: 'Lin' } } }, requestState: irr.requestState } });
+    assert.equal(textOf(done), 'hello Lin');
+    assert.equal(textOf(await callTool(s, 'pid')), pid);
+  });
+});
+
 describe('with auth on: one child per identity, a state bound to its identity', () => {
   let as;
   let s;
