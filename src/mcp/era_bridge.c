@@ -50,6 +50,12 @@
  * say) belong in one InputRequiredResult: the answer waits this long
  * after the first for the others. */
 #define GATHER_MS 30
+/* A call that may be asked for input and has not answered by then
+ * answers as an SSE stream (its answer the last event): the HTTP server
+ * takes a client that closes its side mid-stream as gone, which is the
+ * call's cancellation (streamable-http §Cancellation), while before a
+ * stream starts it is a half-close that still waits for the answer. */
+#define STREAM_AFTER_MS 200
 
 typedef struct owner_session owner_session;
 typedef struct bcall bcall;
@@ -135,7 +141,10 @@ struct bcall {
     json_object *asked_ids; /* key → the backend's request id */
     json_object *final;     /* the answer, when it came with no client to take it */
     unsigned ordinal;
-    uv_timer_t timer; /* the gathering window, then the retry's deadline */
+    /* One timer, one purpose at a time: the stream's start while it
+     * runs, the gathering window, the retry's deadline while it waits. */
+    uv_timer_t timer;
+    bool gathering;
     bool timer_closed;
 };
 
@@ -544,6 +553,7 @@ static void bound_waits(bcall *c)
  * naming the call, which waits at the backend for the retry. */
 static void ask_client(bcall *c)
 {
+    c->gathering = false;
     if (!c->client || c->phase != CALL_RUNNING || json_object_object_length(c->asked) == 0)
         return;
     char *state = mint_state(c);
@@ -567,9 +577,27 @@ static void ask_client(bcall *c)
     bound_waits(c);
 }
 
+static void on_slow(uv_timer_t *timer)
+{
+    bcall *c = timer->data;
+    if (c->phase == CALL_RUNNING && c->client && !c->streaming && c->client->stream_start) {
+        c->client->stream_start(NULL, c->client->data);
+        c->streaming = true;
+    }
+}
+
+/* A running call that may be asked for input, and whose client waits. */
+static void watch_slow(bcall *c)
+{
+    if (c->interactive && c->phase == CALL_RUNNING && c->client && !c->streaming)
+        uv_timer_start(&c->timer, on_slow, STREAM_AFTER_MS, 0);
+}
+
 static void on_gathered(uv_timer_t *timer)
 {
-    ask_client(timer->data);
+    bcall *c = timer->data;
+    c->gathering = false;
+    ask_client(c);
 }
 
 /* The state expired: no retry can continue the call any more. */
@@ -647,8 +675,10 @@ static void from_backend_request(bcall *c, json_object *message,
         answer_backend(c, msg->id, NULL, MCPAUTH__JSONRPC_INTERNAL_ERROR, "out of memory");
         return;
     }
-    if (c->client && c->phase == CALL_RUNNING && !uv_is_active((uv_handle_t *)&c->timer))
+    if (c->client && c->phase == CALL_RUNNING && !c->gathering) {
+        c->gathering = true;
         uv_timer_start(&c->timer, on_gathered, GATHER_MS, 0);
+    }
 }
 
 /* The backend withdrew one of its requests (cancellation §Behavior). */
@@ -688,8 +718,10 @@ static void deliver_final(bcall *c, json_object *response)
 static void from_backend_response(bcall *c, json_object *message)
 {
     c->inner_done = true; /* nothing more comes for this id */
-    if (c->phase == CALL_RUNNING)
+    if (c->phase == CALL_RUNNING) {
         uv_timer_stop(&c->timer); /* the gathering window: moot now */
+        c->gathering = false;
+    }
     json_object_object_add(message, "id", json_object_get(c->client_id));
     if (!c->client) {
         /* The backend finished while the client is away: the retry gets
@@ -1254,6 +1286,7 @@ static void call_start(bcall *c)
         stream_open(c->os);
     json_object *message = c->message;
     c->message = NULL;
+    watch_slow(c);
     c->posting = true;
     post_to_backend(e, c->os->session_id, message, &c->inner, NULL, &c->filter);
     c->posting = false;
@@ -1335,6 +1368,8 @@ static void call_resume_now(bcall *c)
     }
     if (json_object_object_length(c->asked) > 0)
         ask_client(c);
+    else
+        watch_slow(c);
 }
 
 /* The call no longer runs: the oldest retry waiting for the session

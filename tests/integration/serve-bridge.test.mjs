@@ -251,6 +251,19 @@ describe('serve -- <a 2025-era stdio server> for a 2026-07-28 client (--no-auth)
     assert.ok(loud.events.some((e) => e.method === 'notifications/message'));
   });
 
+  test('the child exits: calls fail with why, a waiting call\'s retry gets the error, the next call starts a new child', async () => {
+    const pid = textOf(await callTool(s, 'pid'));
+    const irr = (await callTool(s, 'elicit')).json.result;
+    const crash = await callTool(s, 'crash');
+    assert.equal(crash.json.error.code, -32603);
+    assert.match(crash.json.error.message, /exited with status 7/);
+    const key = Object.keys(irr.inputRequests)[0];
+    const retry = await callTool(s, 'elicit', {}, { params: { inputResponses: { [key]: { action: 'accept', content: { name: 'x' } } }, requestState: irr.requestState } });
+    assert.match(retry.json.error.message, /exited with status 7/);
+    const again = textOf(await callTool(s, 'pid'));
+    assert.ok(again && again !== pid, `a new child (${pid} -> ${again})`);
+  });
+
   test('closing the response stream cancels the call at the child', async () => {
     const abort = new AbortController();
     const msg = body('tools/call', { name: 'slow', arguments: { ms: 3000 } });
@@ -263,7 +276,7 @@ describe('serve -- <a 2025-era stdio server> for a 2026-07-28 client (--no-auth)
       await sleep(100);
       cancelled = JSON.parse(textOf(await callTool(s, 'cancelled')));
     }
-    assert.equal(cancelled.length, 1, 'the child heard notifications/cancelled');
+    assert.equal(cancelled.length, 1, `the child heard notifications/cancelled\n${s.stderr()}`);
   });
 });
 
