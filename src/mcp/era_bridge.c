@@ -1322,7 +1322,8 @@ static bcall *call_for_retry(mcpauth__era *e, const mcpauth_mcp_request *req,
     for (bcall *o = e->calls; !why && o && !c; o = o->next)
         if (o->handle == st.handle)
             c = o;
-    if (!why && (!c || c->phase != CALL_INPUT || c->round != st.round))
+    if (!why && (!c || c->phase != CALL_INPUT || c->round != st.round ||
+                 memcmp(c->os->owner, owner, sizeof owner) != 0))
         why = "Invalid params: requestState was used already, or its call is over";
     if (!why && (strcmp(c->method, msg->method) != 0 ||
                  (c->name ? !name || strcmp(c->name, name) != 0 : name != NULL)))
