@@ -9,6 +9,10 @@
 // tools the fixture does not implement, and json-schema-2020-12, whose keywords the SDK 1.x
 // fixture's tool schema does not carry.
 //
+// Also the SDK v2 client (@modelcontextprotocol/client 2.4.0), pinned to 2026-07-28 and in
+// 'auto' mode, through the same bridge: it negotiates the modern era and its MRTR handlers
+// answer the 2025 child's elicitation, sampling and roots requests.
+//
 // Run from the worktree:
 //   MCPAUTH_BIN=$PWD/build/mcpauth node --test tests/interop/conformance-bridge.test.mjs
 
@@ -16,6 +20,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startServe } from '../lib/harness.mjs';
 import { assertScenariosPass, readRequirements, runRequirements } from './lib/conformance-next.mjs';
 
@@ -62,4 +67,60 @@ describe('conformance 0.2.0-alpha.12 through serve --no-auth -- <2025-era stdio 
   test('--requirements 2025-11-25 on the same serve: every scored scenario passes', async (t) => {
     await assertScenariosPass(t, legacy, req2025.scored);
   });
+});
+
+/** An SDK v2 client with a handler for every input kind; asked records elicitation messages. */
+function makeClient(mode) {
+  const client = new Client({ name: 'mcpauth-bridge-check', version: '1.0.0' }, {
+    capabilities: { elicitation: {}, sampling: {}, roots: {} },
+    versionNegotiation: { mode },
+  });
+  const asked = [];
+  client.setRequestHandler('elicitation/create', async (req) => {
+    asked.push(req.params.message);
+    const fields = Object.keys(req.params.requestedSchema?.properties ?? {});
+    const answers = { name: 'Alice', color: 'blue', ok: true, context: 'tests' };
+    return { action: 'accept', content: Object.fromEntries(fields.map((f) => [f, answers[f] ?? 'x'])) };
+  });
+  client.setRequestHandler('sampling/createMessage', async () => ({
+    role: 'assistant', content: { type: 'text', text: 'Paris' }, model: 'test-model', stopReason: 'endTurn',
+  }));
+  client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: 'file:///tmp/root', name: 'root' }] }));
+  return { client, asked };
+}
+
+const textOf = (result) => result.content?.find((c) => c.type === 'text')?.text;
+
+describe('SDK v2 client through serve --no-auth -- <2025-era stdio server> (the era bridge)', () => {
+  let serve;
+  before(async () => {
+    serve = await startServe(['--no-auth', '--', process.execPath, LEGACY_FIXTURE]);
+  });
+  after(async () => {
+    await serve?.stop();
+  });
+
+  for (const [label, mode] of [['pinned to 2026-07-28', { pin: MODERN }], ['auto', 'auto']]) {
+    test(`${label}: negotiates 2026-07-28; tools, a two-round elicitation, all three input kinds, a prompt`, async () => {
+      const { client, asked } = makeClient(mode);
+      await client.connect(new StreamableHTTPClientTransport(new URL(serve.resource)));
+      try {
+        assert.equal(client.getNegotiatedProtocolVersion(), MODERN);
+        assert.equal(client.getServerVersion()?.name, 'mcpauth-conformance-fixture');
+        const { tools } = await client.listTools();
+        assert.ok(tools.some((t) => t.name === 'test_simple_text'));
+        assert.equal(textOf(await client.callTool({ name: 'test_simple_text', arguments: {} })),
+          'This is a simple text response for testing.');
+        assert.equal(textOf(await client.callTool({ name: 'test_input_required_result_multi_round', arguments: {} })),
+          'Alice likes blue');
+        assert.deepEqual(asked, ['Step 1: What is your name?', 'Step 2: What is your favorite color?']);
+        assert.equal(textOf(await client.callTool({ name: 'test_input_required_result_multiple_inputs', arguments: {} })),
+          'name=Alice; greeting=Paris; roots=file:///tmp/root');
+        const prompt = await client.getPrompt({ name: 'test_input_required_result_prompt' });
+        assert.equal(prompt.messages[0].content.text, 'Prompt with context: tests');
+      } finally {
+        await client.close();
+      }
+    });
+  }
 });
