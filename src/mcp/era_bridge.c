@@ -314,11 +314,16 @@ static void client_answer(bcall *c, int status, json_object *message)
         return;
     }
     if (c->streaming) {
+        /* The write may find the client gone and the HTTP layer let go of
+         * the sink then and there (on_client_abort): only a sink still
+         * held is ended. */
         if (message)
             client_event(c, message);
         json_object_put(message);
+        sink = c->client;
         client_detach(c);
-        sink->stream_end(sink->data);
+        if (sink)
+            sink->stream_end(sink->data);
         return;
     }
     client_detach(c);
@@ -571,6 +576,8 @@ static void ask_client(bcall *c)
         return;
     }
     client_answer(c, 200, mcpauth__jsonrpc_result(c->client_id, result));
+    if (c->phase != CALL_RUNNING)
+        return; /* the client went away as it was answered: the call was cancelled */
     c->phase = CALL_INPUT;
     uv_timer_start(&c->timer, on_deadline, state_ttl_ms(c->era), 0);
     slot_free(c);
