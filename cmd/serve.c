@@ -76,6 +76,8 @@ enum {
     OPT_BACKEND_MAX_BUFFER,
     OPT_MAX_CHILDREN,
     OPT_MAX_SESSIONS_PER_IDENTITY,
+    OPT_REQUEST_STATE_TTL,
+    OPT_MAX_INPUT_WAITS,
     OPT_UPSTREAM,
     OPT_UPSTREAM_HEADER_FILE,
     OPT_TOOL_SCOPE,
@@ -199,6 +201,10 @@ static const cmd_option backend_options[] = {
      "replay buffer and unread input per session (16777216)"},
     {"max-children", 0, "N", OPT_MAX_CHILDREN,
      "backend processes at once, then 429; 0 no limit (64)"},
+    {"request-state-ttl", 0, "SECONDS", OPT_REQUEST_STATE_TTL,
+     "era bridge: how long an InputRequiredResult's requestState is good (300)"},
+    {"max-input-waits", 0, "N", OPT_MAX_INPUT_WAITS,
+     "era bridge: calls one caller may leave waiting for input, then the oldest goes (16)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -498,6 +504,10 @@ static int on_option(void *ctx, int id, const char *arg)
                         &c->mcp.max_sessions_per_identity);
     case OPT_MAX_CHILDREN:
         return set_size("max-children", arg, 0, 100000, &c->backend.max_children);
+    case OPT_REQUEST_STATE_TTL:
+        return set_ms("request-state-ttl", arg, &c->mcp.request_state_ttl_ms);
+    case OPT_MAX_INPUT_WAITS:
+        return set_size("max-input-waits", arg, 1, 100000, &c->mcp.max_input_waits);
     case OPT_SESSION_IDLE_TIMEOUT:
         return set_seconds("session-idle-timeout", arg, &c->mcp.session_idle_seconds);
     case OPT_INSTANCE_ID:

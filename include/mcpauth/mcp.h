@@ -83,6 +83,13 @@ typedef struct mcpauth_mcp_config {
      * subscriptions/listen streams. NULL: no keep-alives. */
     struct uv_loop_s *loop;
     uint64_t keepalive_ms; /* comment line on an idle listen stream (15000) */
+    /* The era bridge (a 2026-07-28 client, a backend of the 2025 era): how
+     * long the requestState of an InputRequiredResult is good, and so how
+     * long the backend's call waits for the retry (300000); and how many
+     * calls one caller may leave waiting so (16; one more cancels the
+     * oldest). */
+    uint64_t request_state_ttl_ms;
+    size_t max_input_waits;
 } mcpauth_mcp_config;
 
 void mcpauth_mcp_config_init(mcpauth_mcp_config *config);

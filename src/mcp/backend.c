@@ -28,9 +28,10 @@ void mcpauth__backend_log(mcpauth_mcp_backend *backend, const char *level, const
         backend->config.log(level, message, backend->config.log_data);
 }
 
-void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
-                           const mcpauth_mcp_config *server)
+void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_server *owner,
+                           mcpauth_mcp_sessions *table, const mcpauth_mcp_config *server)
 {
+    backend->owner = owner;
     backend->table = table;
     backend->server = server;
 }

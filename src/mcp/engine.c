@@ -39,6 +39,7 @@ struct mcpauth_mcp_server {
     mcpauth_mcp_backend *backend;   /* config.backend, or the built-in tools */
     bool owns_backend;
     struct mcpauth__listen *listens; /* open subscriptions/listen streams */
+    struct mcpauth__era *era;        /* era_bridge.c: modern callers of a 2025 backend */
     uint64_t limit_hits[MCPAUTH_MCP_LIMIT_COUNT];
 };
 
@@ -65,6 +66,8 @@ void mcpauth_mcp_config_init(mcpauth_mcp_config *config)
     config->max_sessions_per_identity = 16;
     config->session_idle_seconds = 3600;
     config->keepalive_ms = 15000;
+    config->request_state_ttl_ms = 300000;
+    config->max_input_waits = 16;
 }
 
 mcpauth_mcp_server *mcpauth_mcp_server_new(const mcpauth_mcp_config *config)
@@ -90,7 +93,12 @@ mcpauth_mcp_server *mcpauth_mcp_server_new(const mcpauth_mcp_config *config)
         mcpauth_mcp_server_free(server);
         return NULL;
     }
-    mcpauth__backend_bind(server->backend, server->sessions, &server->config);
+    mcpauth__backend_bind(server->backend, server, server->sessions, &server->config);
+    if (server->backend->ops->sessions && server->sessions &&
+        !(server->era = mcpauth__era_new(server))) {
+        mcpauth_mcp_server_free(server);
+        return NULL;
+    }
     return server;
 }
 
@@ -98,6 +106,7 @@ void mcpauth_mcp_server_free(mcpauth_mcp_server *server)
 {
     if (!server)
         return;
+    mcpauth__era_free(server->era);
     if (server->owns_sessions)
         mcpauth_mcp_sessions_free(server->sessions);
     if (server->owns_backend)
@@ -136,6 +145,11 @@ struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server)
     return &server->listens;
 }
 
+struct mcpauth__era **mcpauth__engine_era(mcpauth_mcp_server *server)
+{
+    return &server->era;
+}
+
 const char *const *mcpauth__engine_session_versions(size_t *count)
 {
     *count = VERSION_COUNT;
@@ -143,12 +157,14 @@ const char *const *mcpauth__engine_session_versions(size_t *count)
 }
 
 /* The built-in tools speak both eras; another backend the 2026-07-28 one
- * only while it says so (an upstream that answered server/discover). */
+ * while it says so (an upstream that answered server/discover), or
+ * through the era bridge when it keeps sessions. */
 const char *const *mcpauth__engine_served_versions(const mcpauth_mcp_server *server, size_t *count)
 {
     mcpauth_mcp_backend *backend = server->backend;
     if (mcpauth__builtin_is(backend) ||
-        (backend->ops->speaks_modern && backend->ops->speaks_modern(backend))) {
+        (backend->ops->speaks_modern && backend->ops->speaks_modern(backend)) ||
+        mcpauth__era_bridges(server)) {
         *count = SERVED_COUNT;
         return served_versions;
     }
@@ -667,6 +683,11 @@ static void handle_stateless(exchange *x, json_object *body)
     static const char *const methods[] = {"server/discover", "tools/list", "tools/call"};
     mcpauth__jsonrpc_message msg;
     mcpauth__jsonrpc_classify(body, &msg);
+    /* A backend of the 2025 era only: through the era bridge. */
+    if (mcpauth__era_bridges(x->server)) {
+        mcpauth__era_post(x->server, x->req, body, x->sink);
+        return;
+    }
     /* Another backend that speaks this era answers everything itself. */
     if (!mcpauth__builtin_is(x->server->backend)) {
         x->version = x->req->protocol_version;

@@ -355,6 +355,7 @@ struct mcpauth_mcp_backend {
     uv_loop_t *loop;                    /* NULL for the built-in tools */
     mcpauth_mcp_backend_config config;  /* zeroed for the built-in tools */
     mcpauth_mcp_sessions *table;        /* the engine's (NULL when stateless) */
+    mcpauth_mcp_server *owner;          /* the server that took it (for the era bridge) */
     const mcpauth_mcp_config *server;   /* the engine's configuration */
     void *kind;                         /* the kind's own state */
     mcpauth__backend_session *sessions; /* with ops->sessions */
@@ -375,8 +376,8 @@ extern const mcpauth__mcp_backend_ops mcpauth__mcp_upstream_ops;
 mcpauth_mcp_backend *mcpauth__mcp_builtin_new(void);
 
 /* The engine's side, set when a server takes the backend. */
-void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_sessions *table,
-                           const mcpauth_mcp_config *server);
+void mcpauth__backend_bind(mcpauth_mcp_backend *backend, mcpauth_mcp_server *owner,
+                           mcpauth_mcp_sessions *table, const mcpauth_mcp_config *server);
 
 /* A server event for the log ("info", "warning", "error"). */
 void mcpauth__backend_log(mcpauth_mcp_backend *backend, const char *level, const char *message);
@@ -525,6 +526,70 @@ void mcpauth__stdio_modern_tick(mcpauth__stdio_modern *m, uint64_t now_ms);
 bool mcpauth__stdio_modern_stop(mcpauth__stdio_modern *m);
 
 void mcpauth__stdio_modern_free(mcpauth__stdio_modern *m);
+/* --- request_state.c: the era bridge's sealed requestState -------------- */
+
+#define MCPAUTH__REQUEST_STATE_OWNER_SIZE 32 /* SHA-256 */
+
+/* A per-process AES-256-GCM key, random at start, never written anywhere. */
+typedef struct mcpauth__request_state_key mcpauth__request_state_key;
+
+/* NULL when no memory or no randomness. */
+mcpauth__request_state_key *mcpauth__request_state_key_new(void);
+void mcpauth__request_state_key_free(mcpauth__request_state_key *key);
+
+/* What a requestState says, all of it under the tag. */
+typedef struct mcpauth__request_state {
+    unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE]; /* the principal's digest */
+    int64_t expires_ms;                                     /* Unix time, ms */
+    uint64_t handle;                                        /* the pending call */
+    uint64_t round;                                         /* of that call: single use */
+} mcpauth__request_state;
+
+typedef enum mcpauth__request_state_status {
+    MCPAUTH__REQUEST_STATE_OK,
+    MCPAUTH__REQUEST_STATE_FORGED,  /* malformed, another key's, or tampered with */
+    MCPAUTH__REQUEST_STATE_FOREIGN, /* authentic, but another principal's */
+    MCPAUTH__REQUEST_STATE_EXPIRED, /* authentic and the caller's, but too old */
+} mcpauth__request_state_status;
+
+/* The principal a state is bound to: SHA-256 over the token's subject and
+ * client id (either may be NULL: no token). */
+void mcpauth__request_state_owner(const char *subject, const char *client_id,
+                                  unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE]);
+
+/* The sealed state as base64url text (caller frees); NULL on failure. */
+char *mcpauth__request_state_seal(const mcpauth__request_state_key *key,
+                                  const mcpauth__request_state *state);
+
+/* Opens text sealed under key, for the caller whose digest is owner, at
+ * now_ms. *out is filled only when the tag verified (any status but
+ * FORGED). Bounded: text longer than a state can be is FORGED unread. */
+mcpauth__request_state_status
+mcpauth__request_state_open(const mcpauth__request_state_key *key, const char *text,
+                            const unsigned char owner[MCPAUTH__REQUEST_STATE_OWNER_SIZE],
+                            int64_t now_ms, mcpauth__request_state *out);
+
+/* --- era_bridge.c: a 2026-07-28 client, a backend of the 2025 era ------- */
+
+/* The bridge's state for one server: a session at the backend per caller,
+ * the calls in flight and waiting for input, the requestState key. */
+typedef struct mcpauth__era mcpauth__era;
+
+/* NULL on allocation failure or with no randomness for the key. */
+mcpauth__era *mcpauth__era_new(mcpauth_mcp_server *server);
+void mcpauth__era_free(mcpauth__era *era);
+
+/* Whether modern requests go through the bridge: the backend keeps
+ * sessions and does not speak 2026-07-28 (now). */
+bool mcpauth__era_bridges(const mcpauth_mcp_server *server);
+
+/* One checked modern POST body (borrowed) through the bridge; answers sink
+ * once, maybe later. */
+void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                       json_object *body, mcpauth_mcp_sink *sink);
+
+/* Server shutdown: calls waiting for a retry are cancelled. */
+void mcpauth__era_close(mcpauth_mcp_server *server);
 
 /* --- engine.c: lifecycle and dispatch, under both transports ------------ */
 
@@ -596,6 +661,9 @@ json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req);
  * keeps them; the engine only holds the list). */
 struct mcpauth__listen;
 struct mcpauth__listen **mcpauth__engine_listens(mcpauth_mcp_server *server);
+
+/* The server's era bridge (NULL when its backend keeps no sessions). */
+mcpauth__era **mcpauth__engine_era(mcpauth_mcp_server *server);
 
 /* --- stateless_http.c: the 2026-07-28 HTTP rules ------------------------ */
 

@@ -285,6 +285,7 @@ static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request 
      * versions itself: what it says must agree with its own
      * server/discover. */
     bool upstream_decides = !mcpauth__builtin_is(mcpauth__engine_backend(server)) &&
+                            !mcpauth__era_bridges(server) &&
                             served(server, MCPAUTH_MCP_MODERN_VERSION);
     if (!upstream_decides &&
         (!served(server, req->protocol_version) || session_era_version(req->protocol_version)))
@@ -533,6 +534,7 @@ static json_object *listen_result(listen_stream *l)
 
 void mcpauth_mcp_close_streams(mcpauth_mcp_server *server)
 {
+    mcpauth__era_close(server);
     listen_stream **head = mcpauth__engine_listens(server);
     while (*head) {
         listen_stream *l = *head;

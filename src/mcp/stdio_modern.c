@@ -9,9 +9,10 @@
  * probe child is stopped (legacy clients get children of their own, per
  * session, as before). The era is kept for the child's life
  * (basic/versioning §Backward Compatibility: cached per process); a child
- * that exits is probed again when the next one starts. A legacy command is
- * asked again ERA_RETRY_MS later; until then a modern request gets -32022
- * naming the 2025 versions, as from a legacy upstream.
+ * that exits is probed again when the next one starts. A legacy command
+ * stays legacy (the command line does not change while we run): its modern
+ * requests, those that waited for the probe included, go through the era
+ * bridge (era_bridge.c).
  *
  * Stateless. The modern child is shared by every caller: the protocol
  * keeps no state between requests (basic §Statelessness), so requests from
@@ -59,7 +60,6 @@
 #define STREAM_AFTER_MS   1000  /* an answer not in by then comes as a stream */
 #define MAX_LIST_PAGES    32    /* of the child's tools/list read after the probe */
 #define MAX_PARAM_HEADERS 64
-#define ERA_RETRY_MS      60000 /* a legacy command is probed again after */
 #define MAX_STDERR_LINE   1024
 #define MAX_LOGGED_BYTES  80
 #define MAX_REQUESTED     32
@@ -88,6 +88,11 @@ typedef struct mreq {
     uint64_t sent_ms, last_write_ms;
     char *params[MAX_PARAM_HEADERS]; /* queued: its Mcp-Param-* header lines */
     size_t param_count;
+    /* queued: who asked, for the era bridge should the command be legacy */
+    mcpauth_token_info token;
+    bool has_token, cache_hit;
+    const char *validated_by; /* static */
+    int64_t now;
     bool listen, logs, streaming, tools_list;
 } mreq;
 
@@ -111,7 +116,6 @@ struct mcpauth__stdio_modern {
     mcpauth__param_decls *decls;
     int64_t probe_id;
     uint64_t probe_deadline_ms;
-    uint64_t legacy_until_ms;
     mreq *reqs;
     int64_t next_id;
     bool stopping;
@@ -161,6 +165,7 @@ static void mreq_free(mreq *r)
     mcpauth__mcp_filter_free(r->filter);
     for (size_t i = 0; i < r->param_count; i++)
         free(r->params[i]);
+    mcpauth_token_info_free(&r->token);
     free(r);
 }
 
@@ -372,19 +377,33 @@ static void dispatch(mreq *r, json_object *message, const mcpauth_mcp_request *r
 }
 
 /* basic/versioning §Backward Compatibility: the command is of the 2025
- * era; the client is told the versions it may speak here instead. */
-static void answer_legacy(mreq *r)
+ * era. A request that waited for the probe goes through the era bridge, as
+ * the ones after it will (mcpauth__stdio_modern_speaks() is false now); the
+ * sink becomes the bridge's. */
+static void to_bridge(mreq *r, json_object *message)
 {
-    size_t count;
-    const char *const *versions = mcpauth__engine_session_versions(&count);
-    json_object *error =
-        mcpauth__stateless_unsupported(r->client_id, r->requested, versions, count);
-    if (!error) {
-        fail(r, 500, "out of memory");
+    if (!r->sink) { /* the client went away meanwhile */
+        mreq_free(r);
         return;
     }
-    finish(r, error, 400);
-    json_object_put(error);
+    mcpauth_mcp_request req = {
+        .protocol_version = r->requested,
+        .param_headers = (const char *const *)r->params,
+        .param_header_count = r->param_count,
+        .identity = {.token = r->has_token ? &r->token : NULL,
+                     .validated_by = r->validated_by,
+                     .cache_hit = r->cache_hit},
+        .now = r->now,
+    };
+    mcpauth_mcp_sink *sink = r->sink;
+    sink->on_abort = NULL;
+    sink->engine_data = NULL;
+    r->sink = NULL;
+    /* req points into r: r goes only after the bridge took the request. */
+    json_object *body = json_object_get(message);
+    mcpauth__era_post(r->m->backend->owner, &req, body, sink);
+    json_object_put(body);
+    mreq_free(r);
 }
 
 /* The probe is over: the queued requests go to the child, or are answered. */
@@ -396,10 +415,9 @@ static void probe_done(mcpauth__stdio_modern *m, era found, const char *why)
              "backend[%d]: speaks MCP 2026-07-28 (%s); this child serves every modern request",
              pid_of(m), why);
     } else {
-        m->legacy_until_ms = uv_now(m->backend->loop) + ERA_RETRY_MS;
         mlog(m, "info",
-             "backend[%d]: does not speak MCP 2026-07-28 (%s); its modern clients are sent to "
-             "the 2025 versions",
+             "backend[%d]: does not speak MCP 2026-07-28 (%s); its modern clients go through "
+             "the era bridge",
              pid_of(m), why);
         mcpauth_child_stop(m->current->child);
         m->current = NULL;
@@ -416,8 +434,9 @@ static void probe_done(mcpauth__stdio_modern *m, era found, const char *why)
                 .param_header_count = r->param_count,
             };
             dispatch(r, message, &req);
-        } else
-            answer_legacy(r);
+        } else {
+            to_bridge(r, message);
+        }
         json_object_put(message);
     }
 }
@@ -784,7 +803,7 @@ mcpauth__stdio_modern *mcpauth__stdio_modern_new(mcpauth_mcp_backend *backend,
 
 bool mcpauth__stdio_modern_speaks(mcpauth__stdio_modern *m)
 {
-    return m->era != ERA_LEGACY || uv_now(m->backend->loop) >= m->legacy_until_ms;
+    return m->era != ERA_LEGACY;
 }
 
 /* r waits for the probe, with what it needs of the HTTP request. */
@@ -792,6 +811,15 @@ static void queue(mreq *r, const mcpauth__mcp_call *call)
 {
     r->queued = json_object_get(call->message);
     const mcpauth_mcp_request *req = call->request;
+    const mcpauth_mcp_identity *identity = call->identity ? call->identity
+                                           : req          ? &req->identity
+                                                          : NULL;
+    if (identity) {
+        r->has_token = identity->token && mcpauth_token_info_copy(identity->token, &r->token);
+        r->validated_by = identity->validated_by;
+        r->cache_hit = identity->cache_hit;
+    }
+    r->now = req ? req->now : 0;
     for (size_t i = 0; req && i < req->param_header_count && i < MAX_PARAM_HEADERS; i++)
         if ((r->params[r->param_count] = strdup(req->param_headers[i])))
             r->param_count++;
@@ -825,8 +853,11 @@ void mcpauth__stdio_modern_post(mcpauth__stdio_modern *m, mcpauth__mcp_call *cal
              call->protocol_version ? call->protocol_version : "");
     r->next = m->reqs;
     m->reqs = r;
-    if (m->era == ERA_LEGACY && !mcpauth__stdio_modern_speaks(m)) {
-        answer_legacy(r);
+    if (m->era == ERA_LEGACY) {
+        queue(r, call);
+        json_object *message = json_object_get(r->queued);
+        to_bridge(r, message);
+        json_object_put(message);
         return;
     }
     if (!m->current && !start_child(m)) {
@@ -841,8 +872,12 @@ void mcpauth__stdio_modern_post(mcpauth__stdio_modern *m, mcpauth__mcp_call *cal
         queue(r, call);
     else if (m->era == ERA_MODERN)
         dispatch(r, call->message, call->request);
-    else
-        answer_legacy(r); /* the probe failed at once */
+    else {
+        queue(r, call); /* the probe failed at once */
+        json_object *message = json_object_get(r->queued);
+        to_bridge(r, message);
+        json_object_put(message);
+    }
 }
 
 /* An answer that takes a while becomes a stream: closing it is then how

@@ -291,16 +291,17 @@ describe('a stdio child of the 2025 era', () => {
   });
   after(async () => { await stopClean(s); });
 
-  test('a modern request: 400, -32022 naming the 2025 versions; 2025 sessions still work', async () => {
-    const r = await post(s, call('v-1', 'echo'));
-    assert.equal(r.status, 400);
-    assert.deepEqual(r.last, {
-      jsonrpc: '2.0', id: 'v-1',
-      error: { code: -32022, message: 'Unsupported protocol version', data: { supported: LEGACY_VERSIONS, requested: MODERN } },
-    });
-    await s.waitForLog(/does not speak MCP 2026-07-28 \(server\/discover was not understood\)/);
-    // Cached: the next modern request is answered without a new child.
-    assert.equal((await post(s, call('v-2', 'echo'))).last.error.code, -32022);
+  test('a modern request: found legacy once, then served through the era bridge; 2025 sessions still work', async () => {
+    // The request that waited for the probe is bridged too, not refused.
+    const r = await post(s, call('v-1', 'echo', { text: 'one' }));
+    assert.equal(r.status, 200, JSON.stringify(r.last));
+    assert.equal(r.last.id, 'v-1');
+    assert.equal(r.last.result.resultType, 'complete');
+    assert.equal(r.last.result.content[0].text, 'one');
+    await s.waitForLog(/does not speak MCP 2026-07-28 \(server\/discover was not understood\); its modern clients go through the era bridge/);
+    // Cached: the next modern request goes to the bridge without a new probe.
+    const again = await post(s, call('v-2', 'echo', { text: 'two' }));
+    assert.equal(again.last.result.content[0].text, 'two');
     assert.equal((s.stderr().match(/asking which MCP era it speaks/g) ?? []).length, 1);
     const init = await fetch(s.url('/mcp'), {
       method: 'POST',

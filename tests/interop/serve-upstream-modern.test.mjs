@@ -260,7 +260,7 @@ describe('serve --upstream <a 2025-era server> for a modern client', () => {
     await upstream?.stop();
   });
 
-  test('a modern request: 400, -32022 naming the 2025 versions; the SDK v2 client in auto mode falls back', async () => {
+  test('the first modern request: 400, -32022 naming the 2025 versions; then the SDK v2 client in auto mode is served through the era bridge', async () => {
     const res = await fetch(s.resource, {
       method: 'POST',
       headers: {
@@ -279,13 +279,40 @@ describe('serve --upstream <a 2025-era server> for a modern client', () => {
     assert.deepEqual(json.error.data, { supported: ['2025-11-25', '2025-06-18', '2025-03-26'], requested: MODERN });
     await s.waitForLog(/does not speak MCP 2026-07-28/);
 
+    // The upstream is now known to be of the 2025 era: the era bridge serves the modern
+    // client (the next test), so the client in auto mode stays modern.
     const client = makeClient('auto');
     await client.connect(new StreamableHTTPClientTransport(new URL(s.resource)));
     try {
-      assert.equal(client.getNegotiatedProtocolVersion(), '2025-11-25');
+      assert.equal(client.getNegotiatedProtocolVersion(), MODERN);
       assert.equal(textOf(await client.callTool({ name: 'hi', arguments: {} })), 'hi');
     } finally {
       await client.close();
     }
+  });
+
+  test('once the upstream is known to be of the 2025 era, modern requests go through the era bridge', async () => {
+    const post = async (id, method, params = {}) => {
+      const res = await fetch(s.resource, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json', accept: 'application/json, text/event-stream',
+          'MCP-Protocol-Version': MODERN, 'Mcp-Method': method, ...(params.name ? { 'Mcp-Name': params.name } : {}),
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0', id, method,
+          params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {} } },
+        }),
+      });
+      return { status: res.status, json: await res.json() };
+    };
+    const discover = await post('d2', 'server/discover');
+    assert.equal(discover.status, 200);
+    assert.equal(discover.json.result.resultType, 'complete');
+    assert.ok(discover.json.result.supportedVersions.includes(MODERN));
+    assert.equal(discover.json.result._meta['io.modelcontextprotocol/serverInfo'].name, 'legacy-upstream');
+    const call = await post('c2', 'tools/call', { name: 'hi', arguments: {} });
+    assert.equal(call.json.result.resultType, 'complete');
+    assert.equal(textOf(call.json.result), 'hi');
   });
 });
