@@ -100,14 +100,57 @@ static const char *check_redirect_uris(json_object *doc, char *buf, size_t size)
     json_object *v;
     if (!json_object_object_get_ex(doc, "redirect_uris", &v) ||
         !json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
-        return "redirect_uris must be a non-empty array";
+        return "no redirect_uris array with at least one URI (MCP requires it; servers match "
+               "the request's redirect_uri against it)";
     for (size_t i = 0; i < json_object_array_length(v); i++) {
         json_object *item = json_object_array_get_idx(v, i);
         mcpauth_error err = {0};
-        if (!json_object_is_type(item, json_type_string))
-            return "redirect_uris must hold strings";
+        if (!json_object_is_type(item, json_type_string)) {
+            snprintf(buf, size, "redirect_uris[%zu] is not a string", i);
+            return buf;
+        }
         if (mcpauth_url_check_redirect_uri(json_object_get_string(item), &err) != MCPAUTH_OK) {
-            snprintf(buf, size, "redirect_uris: %s", err.message);
+            snprintf(buf, size, "%s", err.message);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* §4.1: simple string comparison (RFC 3986 §6.2.1), no normalisation: a
+ * trailing '/' or an upper-case host is another id. By length too: a JSON
+ * string may hold a NUL ("\u0000") after a matching prefix. */
+static const char *check_client_id(const char *url, json_object *doc, char *buf, size_t size)
+{
+    char want[MCPAUTH_URL_QUOTE_SIZE], got[MCPAUTH_URL_QUOTE_SIZE];
+    json_object *member = NULL;
+    json_object_object_get_ex(doc, "client_id", &member);
+    mcpauth_url_quote(url, want, sizeof want);
+    if (!json_object_is_type(member, json_type_string)) {
+        snprintf(buf, size, "no client_id string (it must be %s)", want);
+        return buf;
+    }
+    const char *id = json_object_get_string(member);
+    if ((size_t)json_object_get_string_len(member) != strlen(url) ||
+        memcmp(id, url, strlen(url)) != 0) {
+        snprintf(buf, size, "client_id %s is not the document's URL %s byte for byte",
+                 mcpauth_url_quote(id, got, sizeof got), want);
+        return buf;
+    }
+    return NULL;
+}
+
+/* §4.1: there is no way to share a secret with a document's client. The
+ * value is never echoed: the document may leak a real secret. */
+static const char *check_no_secret(json_object *doc, char *buf, size_t size)
+{
+    static const char *const secrets[] = {"client_secret", "client_secret_expires_at"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        if (json_object_object_get_ex(doc, secrets[i], NULL)) {
+            snprintf(buf, size,
+                     "the document has %s (draft §4.1 forbids it; a public document cannot keep "
+                     "a secret: revoke it)",
+                     secrets[i]);
             return buf;
         }
     }
@@ -122,26 +165,20 @@ void mcpauth_oauth_cimd_each_check(const char *url, json_object *doc,
     const char *problem = object ? NULL : "the document is not a JSON object";
     if (!cb("json-object", MCPAUTH_OAUTH_CIMD_FOREIGN, problem, data) || !object)
         return;
-    /* §4.1: simple string comparison (RFC 3986 §6.2.1), byte for byte. */
-    const char *id = string_member(doc, "client_id");
-    problem = !id                    ? "the document has no client_id string"
-              : strcmp(id, url) != 0 ? "client_id in the document differs from its URL"
-                                     : NULL;
-    if (!cb("client-id-matches", MCPAUTH_OAUTH_CIMD_FOREIGN, problem, data))
+    if (!cb("client-id-matches", MCPAUTH_OAUTH_CIMD_FOREIGN,
+            check_client_id(url, doc, buf, sizeof buf), data))
         return;
     if (!cb("redirect-uris", MCPAUTH_OAUTH_CIMD_FOREIGN, check_redirect_uris(doc, buf, sizeof buf),
             data))
         return;
-    /* MCP: client_id, client_name and redirect_uris are required. */
-    problem = string_member(doc, "client_name") ? NULL : "client_name is required";
+    /* MCP: client_id, client_name and redirect_uris are required; users see
+     * the name. */
+    const char *name = string_member(doc, "client_name");
+    problem = name && *name ? NULL : "no client_name string (MCP requires one: users see it)";
     if (!cb("client-name", MCPAUTH_OAUTH_CIMD_INVALID, problem, data))
         return;
-    /* §4.1: there is no way to share a secret with a document's client. */
-    problem = json_object_object_get_ex(doc, "client_secret", NULL) ||
-                      json_object_object_get_ex(doc, "client_secret_expires_at", NULL)
-                  ? "a client metadata document must not contain a client secret"
-                  : NULL;
-    if (!cb("no-client-secret", MCPAUTH_OAUTH_CIMD_INVALID, problem, data))
+    if (!cb("no-client-secret", MCPAUTH_OAUTH_CIMD_INVALID, check_no_secret(doc, buf, sizeof buf),
+            data))
         return;
     /* Absent means "none" here: a public client. private_key_jwt is not
      * supported, and the shared-secret methods are forbidden (§4.1). */

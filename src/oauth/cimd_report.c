@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mcpauth/cimd.h"
 #include "mcpauth/client_metadata.h"
 #include "mcpauth/discovery.h"
 #include "mcpauth/json.h"
@@ -161,29 +162,52 @@ json_object *mcpauth_oauth_cimd_report_response(mcpauth_oauth_cimd_report *r, co
 
 /* ---- the document ---- */
 
-static const char *const document_checks[] = {"client-id",   "auth-method",   "no-secret",
-                                              "client-name", "redirect-uris", "metadata"};
+static const char *const document_checks[] = {"client-id", "redirect-uris", "client-name",
+                                              "no-secret", "auth-method",   "metadata"};
 
-static void check_client_id(mcpauth_oauth_cimd_report *r, const char *url, json_object *doc)
+/* The rules an authorization server applies to every document are
+ * cimd.c's (one set, the dev issuer's too), reported under this tool's
+ * names; the authentication method is judged here, since a server may take
+ * private_key_jwt as well as none (the server checks below say which). */
+typedef struct shared_rule {
+    mcpauth_oauth_cimd_report *report;
+    json_object *doc;
+} shared_rule;
+
+static bool report_rule(const char *check, mcpauth_oauth_cimd_verdict verdict, const char *problem,
+                        void *data)
 {
-    char want[MCPAUTH_URL_QUOTE_SIZE], got[MCPAUTH_URL_QUOTE_SIZE];
-    json_object *member = NULL;
-    json_object_object_get_ex(doc, "client_id", &member);
-    const char *client_id =
-        json_object_is_type(member, json_type_string) ? json_object_get_string(member) : NULL;
-    mcpauth_url_quote(url, want, sizeof want);
-    if (!client_id)
-        report(r, "client-id", FAIL, "no client_id string (it must be %s)", want);
-    /* Draft §4.1: simple string comparison (RFC 3986 §6.2.1), no
-     * normalisation: a trailing '/' or an upper-case host is another id.
-     * By length too: a JSON string may hold a NUL ("\u0000") after a
-     * matching prefix. */
-    else if ((size_t)json_object_get_string_len(member) != strlen(url) ||
-             memcmp(client_id, url, strlen(url)) != 0)
-        report(r, "client-id", FAIL, "client_id %s is not the document's URL %s byte for byte",
-               mcpauth_url_quote(client_id, got, sizeof got), want);
+    (void)verdict;
+    static const char *const names[][2] = {{"client-id-matches", "client-id"},
+                                           {"redirect-uris", "redirect-uris"},
+                                           {"client-name", "client-name"},
+                                           {"no-client-secret", "no-secret"}};
+    shared_rule *rule = data;
+    const char *name = NULL;
+    for (size_t i = 0; !name && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(check, names[i][0]) == 0)
+            name = names[i][1];
+    if (!name)
+        return true; /* json-object: the response checks said it; the rest: below */
+    if (problem) {
+        report(rule->report, name, FAIL, "%s", problem);
+        return true;
+    }
+    char quoted[MCPAUTH_URL_QUOTE_SIZE];
+    json_object *uris = NULL;
+    json_object_object_get_ex(rule->doc, "redirect_uris", &uris);
+    if (strcmp(name, "client-id") == 0)
+        report(rule->report, name, PASS, "client_id is the document's URL");
+    else if (strcmp(name, "redirect-uris") == 0)
+        report(rule->report, name, PASS, "%zu redirect URI%s", json_object_array_length(uris),
+               json_object_array_length(uris) == 1 ? "" : "s");
+    else if (strcmp(name, "client-name") == 0)
+        report(rule->report, name, PASS, "%s",
+               mcpauth_url_quote(mcpauth_json_string(rule->doc, "client_name"), quoted,
+                                 sizeof quoted));
     else
-        report(r, "client-id", PASS, "client_id is the document's URL");
+        report(rule->report, name, PASS, "no client_secret");
+    return true;
 }
 
 static void check_auth_method(mcpauth_oauth_cimd_report *r, json_object *doc)
@@ -219,58 +243,6 @@ static void check_auth_method(mcpauth_oauth_cimd_report *r, json_object *doc)
     }
 }
 
-static void check_no_secret(mcpauth_oauth_cimd_report *r, json_object *doc)
-{
-    static const char *const secrets[] = {"client_secret", "client_secret_expires_at"};
-    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
-        if (json_object_object_get_ex(doc, secrets[i], NULL)) {
-            /* The value is never echoed: the document may leak a real secret. */
-            report(r, "no-secret", FAIL,
-                   "the document has %s (draft §4.1 forbids it; a public document cannot keep "
-                   "a secret: revoke it)",
-                   secrets[i]);
-            return;
-        }
-    }
-    report(r, "no-secret", PASS, "no client_secret");
-}
-
-static void check_client_name(mcpauth_oauth_cimd_report *r, json_object *doc)
-{
-    const char *name = mcpauth_json_string(doc, "client_name");
-    char quoted[MCPAUTH_URL_QUOTE_SIZE];
-    if (!name || !*name)
-        report(r, "client-name", FAIL, "no client_name string (MCP requires one: users see it)");
-    else
-        report(r, "client-name", PASS, "%s", mcpauth_url_quote(name, quoted, sizeof quoted));
-}
-
-static void check_redirect_uris(mcpauth_oauth_cimd_report *r, json_object *doc)
-{
-    json_object *uris = NULL;
-    if (!json_object_object_get_ex(doc, "redirect_uris", &uris) ||
-        !json_object_is_type(uris, json_type_array) || json_object_array_length(uris) == 0) {
-        report(r, "redirect-uris", FAIL,
-               "no redirect_uris array with at least one URI (MCP requires it; servers match "
-               "the request's redirect_uri against it)");
-        return;
-    }
-    size_t count = json_object_array_length(uris);
-    for (size_t i = 0; i < count; i++) {
-        json_object *item = json_object_array_get_idx(uris, i);
-        mcpauth_error err;
-        if (!json_object_is_type(item, json_type_string)) {
-            report(r, "redirect-uris", FAIL, "redirect_uris[%zu] is not a string", i);
-            return;
-        }
-        if (mcpauth_url_check_redirect_uri(json_object_get_string(item), &err) != MCPAUTH_OK) {
-            report(r, "redirect-uris", FAIL, "%s", err.message);
-            return;
-        }
-    }
-    report(r, "redirect-uris", PASS, "%zu redirect URI%s", count, count == 1 ? "" : "s");
-}
-
 void mcpauth_oauth_cimd_report_document(mcpauth_oauth_cimd_report *r, const char *url,
                                         json_object *doc)
 {
@@ -279,11 +251,9 @@ void mcpauth_oauth_cimd_report_document(mcpauth_oauth_cimd_report *r, const char
             report(r, document_checks[i], SKIP, "no document");
         return;
     }
-    check_client_id(r, url, doc);
+    shared_rule rule = {r, doc};
+    mcpauth_oauth_cimd_each_check(url, doc, report_rule, &rule);
     check_auth_method(r, doc);
-    check_no_secret(r, doc);
-    check_client_name(r, doc);
-    check_redirect_uris(r, doc);
     mcpauth_error err = {0};
     if (mcpauth_client_metadata_validate(doc, &err) == MCPAUTH_OK)
         report(r, "metadata", PASS, "RFC 7591 §2 member types and values");

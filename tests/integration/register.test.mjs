@@ -1456,7 +1456,7 @@ function checksOf(stdout) {
 }
 
 const CIMD_CHECKS = ['https', 'client-id-url', 'fetch', 'no-redirect', 'status-200', 'content-type',
-  'size', 'json-object', 'client-id', 'auth-method', 'no-secret', 'client-name', 'redirect-uris',
+  'size', 'json-object', 'client-id', 'redirect-uris', 'client-name', 'no-secret', 'auth-method',
   'metadata', 'as-metadata', 'as-cimd-supported', 'as-auth-method', 'as-grant-types',
   'as-response-types', 'as-pkce-s256'];
 

@@ -75,6 +75,12 @@ START_TEST(document_checks)
          "client-id-matches", MCPAUTH_OAUTH_CIMD_FOREIGN},
         {"{\"client_id\":\"HTTPS://app.example/client.json\"}", "client-id-matches",
          MCPAUTH_OAUTH_CIMD_FOREIGN},
+        /* The URL, then a NUL and more: equal as C strings, not byte for byte. */
+        {"{\"client_id\":\"" URL "\\u0000.evil\",\"client_name\":\"A\",\"redirect_uris\":"
+         "[\"https://a/cb\"]}",
+         "client-id-matches", MCPAUTH_OAUTH_CIMD_FOREIGN},
+        {"{\"client_id\":\"" URL "\",\"client_name\":\"\",\"redirect_uris\":[\"https://a/cb\"]}",
+         "client-name", MCPAUTH_OAUTH_CIMD_INVALID},
         {"{\"client_id\":\"" URL "\",\"client_name\":\"A\"}", "redirect-uris",
          MCPAUTH_OAUTH_CIMD_FOREIGN},
         {"{\"client_id\":\"" URL "\",\"redirect_uris\":[\"http://evil.example/cb\"]}",
