@@ -478,7 +478,7 @@ static int on_option(void *ctx, int id, const char *arg)
         return set_seconds("cache-ttl", arg, &c->cache_ttl_seconds);
     case OPT_SHARED_CACHE: {
         mcpauth_error err = {0};
-        if (mcpauth_shared_cache_check_url(arg, &err) != MCPAUTH_OK)
+        if (mcpauth_redis_cache_check_url(arg, &err) != MCPAUTH_OK)
             return cmd_usage_error(&serve_spec, "--shared-cache: %s", err.message);
         c->shared_cache.url = arg;
         return 0;

@@ -21,8 +21,8 @@
 #include "mcpauth/mcp.h"
 #include "mcpauth/mcp_backend.h"
 #include "mcpauth/mcp_tool_policy.h"
+#include "mcpauth/redis_cache.h"
 #include "mcpauth/scope_implies.h"
-#include "mcpauth/shared_cache.h"
 #include "mcpauth/validator.h"
 
 #define MCPAUTH_SERVE_MAX_LIST 32
@@ -68,7 +68,7 @@ typedef struct mcpauth_serve_config {
     /* --shared-cache: results shared with other instances through Redis
      * (url NULL: none); its resource and lifetimes are filled in from the
      * options above when a worker starts. */
-    mcpauth_shared_cache_config shared_cache;
+    mcpauth_redis_cache_config shared_cache;
     /* Scope hierarchy (--scope-implies), closed; borrowed; NULL: none. It
      * applies to required_scopes and, set on tool_policy, to tools. */
     const mcpauth_scope_implies *scope_implies;

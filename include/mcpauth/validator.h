@@ -2,11 +2,10 @@
  * checks the token. In order: the result cache (by SHA-256 of the token),
  * then single-flight (concurrent requests with the same uncached token wait
  * for one validation), then, for a token that would be introspected, the
- * cache other instances share (mcpauth/shared_cache.h), then the backend — a local RFC 9068 JWT check
- * against the issuer's keys, RFC 7662 introspection, or both — then the
- * claim checks every backend shares (mcpauth_token_check), then the scopes
- * this request needs. The authorization server failing is reported
- * separately from a bad token: it is never the client's fault.
+ * cache other instances share (mcpauth/redis_cache.h), then the backend — a local RFC 9068 JWT
+ * check against the issuer's keys, RFC 7662 introspection, or both — then the claim checks every
+ * backend shares (mcpauth_token_check), then the scopes this request needs. The authorization
+ * server failing is reported separately from a bad token: it is never the client's fault.
  *
  * Calls on the loop's thread only; nothing blocks.
  */
@@ -21,7 +20,7 @@
 #include "mcpauth/introspection.h"
 #include "mcpauth/jose.h"
 #include "mcpauth/jwks_cache.h"
-#include "mcpauth/shared_cache.h"
+#include "mcpauth/redis_cache.h"
 #include "mcpauth/token.h"
 
 typedef struct mcpauth_validator mcpauth_validator;
@@ -75,7 +74,7 @@ typedef struct mcpauth_validator_config {
      * looked up after the local cache, and this one's stored there (with
      * single flight across instances). NULL: none. Not owned; free it after
      * the validator. */
-    mcpauth_shared_cache *shared;
+    mcpauth_redis_cache *redis;
 } mcpauth_validator_config;
 
 /* Upper bounds (seconds) of the backend latency histogram's buckets; the

@@ -34,9 +34,9 @@ typedef struct flight {
     mcpauth_token_info jwt; /* claims of a verified JWT awaiting introspection */
     bool have_jwt;
     bool queued; /* waiting for an introspection slot */
-    /* The shared cache: asked (so the result goes there too), answered
+    /* Redis (--shared-cache): asked (so the result goes there too), answered
      * from it (so it does not), holding its lock for this token. */
-    bool shared_asked, shared_answered, shared_claimed;
+    bool redis_asked, redis_answered, redis_claimed;
     waiter *waiters;
     struct flight *next;
     struct flight *next_queued;
@@ -180,10 +180,9 @@ static void flight_finish(flight *f, backend_result result, const mcpauth_token_
         mcpauth_token_cache_store(v->cache, &f->key, now, &entry);
     }
     /* Not the authorization server failing: that is no result to share. */
-    if (f->shared_asked && !f->shared_answered)
-        mcpauth_shared_cache_store(v->config.shared, &f->key,
-                                   result == BACKEND_FAILED ? NULL : &entry, now,
-                                   f->shared_claimed);
+    if (f->redis_asked && !f->redis_answered)
+        mcpauth_redis_cache_store(v->config.redis, &f->key,
+                                  result == BACKEND_FAILED ? NULL : &entry, now, f->redis_claimed);
 
     *flight_slot(v, &f->key) = f->next;
     waiter *w = f->waiters;
@@ -379,7 +378,7 @@ static bool use_jwt(const mcpauth_validator *v, const char *token, size_t length
     return v->config.mode == MCPAUTH_VALIDATE_AUTO && mcpauth_jwt_looks_like(token, length);
 }
 
-/* ---- the cache other instances share ---- */
+/* ---- Redis: the cache other instances share ---- */
 
 /* Whether the authorization server would be asked: what sharing saves. A
  * JWT verified here costs less than asking Redis. */
@@ -402,8 +401,8 @@ static void start_backend(flight *f)
         start_introspection(f);
 }
 
-static void on_shared(mcpauth_shared_status status, const mcpauth_token_cache_entry *entry,
-                      void *data)
+static void on_redis(mcpauth_redis_status status, const mcpauth_token_cache_entry *entry,
+                     void *data)
 {
     flight *f = data;
     if (!f->validator) {
@@ -411,20 +410,20 @@ static void on_shared(mcpauth_shared_status status, const mcpauth_token_cache_en
         return;
     }
     switch (status) {
-    case MCPAUTH_SHARED_HIT:
+    case MCPAUTH_REDIS_HIT:
         /* Another instance's result, checked again against this server's
          * policy like any backend's. */
-        f->shared_answered = true;
+        f->redis_answered = true;
         if (entry->valid)
             flight_finish(f, BACKEND_ACCEPTED, &entry->info, NULL, entry->validated_by);
         else
             flight_finish(f, BACKEND_REJECTED, NULL, entry->reason, entry->validated_by);
         return;
-    case MCPAUTH_SHARED_CLAIMED:
-        f->shared_claimed = true;
+    case MCPAUTH_REDIS_CLAIMED:
+        f->redis_claimed = true;
         break;
-    case MCPAUTH_SHARED_MISS:
-    case MCPAUTH_SHARED_DOWN:
+    case MCPAUTH_REDIS_MISS:
+    case MCPAUTH_REDIS_DOWN:
         break;
     }
     start_backend(f);
@@ -515,9 +514,9 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
     f->length = length;
     f->waiters = queued;
     *slot = f;
-    if (v->config.shared && would_introspect(v, token, length)) {
-        f->shared_asked = true;
-        mcpauth_shared_cache_find(v->config.shared, &key, on_shared, f);
+    if (v->config.redis && would_introspect(v, token, length)) {
+        f->redis_asked = true;
+        mcpauth_redis_cache_find(v->config.redis, &key, on_redis, f);
         return;
     }
     start_backend(f);

@@ -23,7 +23,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     config->negative_ttl_seconds = 10;
     config->max_introspections = 32;
     config->max_introspection_queue = 1024;
-    mcpauth_shared_cache_config_init(&config->shared_cache);
+    mcpauth_redis_cache_config_init(&config->shared_cache);
     mcpauth_mcp_config_init(&config->mcp);
     config->sse_path = "/sse";
     config->messages_path = "/messages";

@@ -68,10 +68,10 @@ static void render_latency(mcpauth_strbuf *sb, const mcpauth_validator_stats *s)
 
 /* --shared-cache: how much the other instances' results saved, and whether
  * Redis is there (while it is not, every instance validates on its own). */
-static void render_shared(mcpauth_strbuf *sb, const mcpauth_shared_cache *shared)
+static void render_redis(mcpauth_strbuf *sb, const mcpauth_redis_cache *shared)
 {
-    mcpauth_shared_cache_stats s;
-    mcpauth_shared_cache_stats_get(shared, &s);
+    mcpauth_redis_cache_stats s;
+    mcpauth_redis_cache_stats_get(shared, &s);
     mcpauth_strbuf_appendf(
         sb,
         "# HELP mcpauth_shared_cache_hits_total Validations answered by another instance's "
@@ -165,8 +165,8 @@ char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx)
                                "mcpauth_jwks_fetch_failures_total %llu\n",
                                (unsigned long long)j.fetches, (unsigned long long)j.fetch_failures);
     }
-    if (ctx->shared)
-        render_shared(&sb, ctx->shared);
+    if (ctx->redis)
+        render_redis(&sb, ctx->redis);
     mcpauth_strbuf_appends(&sb, "# HELP mcpauth_http_limit_hits_total Times an HTTP connection "
                                 "limit acted (--max-output-buffer, --write-timeout, file "
                                 "descriptors).\n"

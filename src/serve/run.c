@@ -69,8 +69,8 @@ static void finish(mcpauth__serve_context *ctx)
      * connections go away; then the rest closes. */
     mcpauth_validator_free(ctx->validator);
     ctx->validator = NULL;
-    mcpauth_shared_cache_free(ctx->shared); /* after the validator: see validator.h */
-    ctx->shared = NULL;
+    mcpauth_redis_cache_free(ctx->redis); /* after the validator: see validator.h */
+    ctx->redis = NULL;
     mcpauth_jwks_cache_free(ctx->jwks);
     ctx->jwks = NULL;
     mcpauth_http_server_close(ctx->server, NULL, NULL);
@@ -178,13 +178,13 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
             return err->status;
     }
     if (!config->no_auth && config->shared_cache.url) {
-        mcpauth_shared_cache_config sc = config->shared_cache;
+        mcpauth_redis_cache_config sc = config->shared_cache;
         sc.resource = config->resource;
         sc.ttl_seconds = config->cache_ttl_seconds;
         sc.negative_ttl_seconds = config->negative_ttl_seconds;
         sc.log = on_backend_log;
         sc.log_data = config;
-        if (!(ctx->shared = mcpauth_shared_cache_new(ctx->loop, &sc, err)))
+        if (!(ctx->redis = mcpauth_redis_cache_new(ctx->loop, &sc, err)))
             return mcpauth_error_prefix(err, "--shared-cache");
     }
     if (!config->no_auth) {
@@ -208,7 +208,7 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
             .negative_ttl_seconds = config->negative_ttl_seconds,
             .max_introspections = config->max_introspections,
             .max_introspection_queue = config->max_introspection_queue,
-            .shared = ctx->shared,
+            .redis = ctx->redis,
         };
         if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
@@ -282,7 +282,7 @@ static mcpauth_status worker_run(mcpauth_serve_config *config,
         mcpauth__serve_log_flush(config);
     } else {
         mcpauth_validator_free(ctx.validator);
-        mcpauth_shared_cache_free(ctx.shared);
+        mcpauth_redis_cache_free(ctx.redis);
         mcpauth_jwks_cache_free(ctx.jwks);
         if (ctx.server)
             mcpauth_http_server_close(ctx.server, NULL, NULL);

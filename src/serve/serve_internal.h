@@ -47,7 +47,7 @@ typedef struct mcpauth__serve_context {
     mcpauth_http_async *http;
     mcpauth_validator *validator;
     mcpauth_jwks_cache *jwks;
-    mcpauth_shared_cache *shared; /* --shared-cache; NULL: none */
+    mcpauth_redis_cache *redis; /* --shared-cache (Redis); NULL: none */
     mcpauth_mcp_server *mcp;
     mcpauth_mcp_backend *backend;         /* the stdio backend; NULL: built-in tools */
     struct mcpauth__serve_legacy *legacy; /* the legacy HTTP+SSE transport; NULL: off */

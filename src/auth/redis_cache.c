@@ -1,4 +1,4 @@
-/* The Redis tier of token validation (mcpauth/shared_cache.h).
+/* The Redis tier of token validation (mcpauth/redis_cache.h).
  *
  * Keys, per resource R (the first 16 hex digits of SHA-256(R)) and token T
  * (SHA-256(T) in hex):
@@ -12,7 +12,7 @@
  * than timeout_ms means Redis is stuck, and the connection is dropped
  * (redisAsyncFree answers every pending command with no reply, which each
  * operation turns into DOWN) and made again after a backoff. */
-#include "mcpauth/shared_cache.h"
+#include "mcpauth/redis_cache.h"
 
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
@@ -47,9 +47,9 @@ typedef enum op_state {
 
 /* One find() until it is answered. */
 typedef struct op {
-    mcpauth_shared_cache *cache;
+    mcpauth_redis_cache *cache;
     struct op *next;
-    mcpauth_shared_cache_cb cb;
+    mcpauth_redis_cache_cb cb;
     void *data;
     op_state state;
     uint64_t sent_at;   /* uv_now of the command out (OP_SENT) */
@@ -60,9 +60,9 @@ typedef struct op {
     char lock_key[KEY_SIZE];
 } op;
 
-struct mcpauth_shared_cache {
+struct mcpauth_redis_cache {
     uv_loop_t *loop;
-    mcpauth_shared_cache_config config;
+    mcpauth_redis_cache_config config;
     char display[160]; /* the URL, for log lines */
     /* Where to connect: a resolved address, or a unix socket. */
     char host[INET6_ADDRSTRLEN];
@@ -86,13 +86,13 @@ struct mcpauth_shared_cache {
      * Redis answers in order, so no answer for timeout_ms while commands
      * wait means it is stuck. */
     uint64_t oldest_sent;
-    mcpauth_shared_cache_stats stats;
+    mcpauth_redis_cache_stats stats;
 };
 
-static void say(mcpauth_shared_cache *c, const char *level, const char *fmt, ...)
+static void say(mcpauth_redis_cache *c, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void say(mcpauth_shared_cache *c, const char *level, const char *fmt, ...)
+static void say(mcpauth_redis_cache *c, const char *level, const char *fmt, ...)
 {
     if (!c->config.log)
         return;
@@ -104,7 +104,7 @@ static void say(mcpauth_shared_cache *c, const char *level, const char *fmt, ...
     c->config.log(level, message, c->config.log_data);
 }
 
-void mcpauth_shared_cache_config_init(mcpauth_shared_cache_config *config)
+void mcpauth_redis_cache_config_init(mcpauth_redis_cache_config *config)
 {
     memset(config, 0, sizeof *config);
     config->timeout_ms = 250;
@@ -186,7 +186,7 @@ static mcpauth_status parse_url(const char *url, parsed_url *out, mcpauth_error 
     return MCPAUTH_OK;
 }
 
-mcpauth_status mcpauth_shared_cache_check_url(const char *url, mcpauth_error *err)
+mcpauth_status mcpauth_redis_cache_check_url(const char *url, mcpauth_error *err)
 {
     parsed_url parsed;
     mcpauth_status status = parse_url(url, &parsed, err);
@@ -197,7 +197,7 @@ mcpauth_status mcpauth_shared_cache_check_url(const char *url, mcpauth_error *er
 
 /* Resolved once at start: hiredis would call getaddrinfo() on the loop on
  * every reconnect. */
-static mcpauth_status resolve(mcpauth_shared_cache *c, const char *host, mcpauth_error *err)
+static mcpauth_status resolve(mcpauth_redis_cache *c, const char *host, mcpauth_error *err)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *found = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &found);
@@ -224,7 +224,7 @@ static void hex(const uint8_t *bytes, size_t count, char *out)
     out[2 * count] = '\0';
 }
 
-static void make_key(const mcpauth_shared_cache *c, const mcpauth_token_key *key, char kind,
+static void make_key(const mcpauth_redis_cache *c, const mcpauth_token_key *key, char kind,
                      char out[KEY_SIZE])
 {
     char token[2 * MCPAUTH_TOKEN_KEY_SIZE + 1];
@@ -296,7 +296,7 @@ static bool decode(const char *text, size_t length, mcpauth_token_cache_entry *o
 /* Seconds a result lives: the local cache's rule (mcpauth/token_cache.h),
  * so that Redis never serves what the local cache would not. 0: not
  * stored. */
-static int64_t lifetime(const mcpauth_shared_cache *c, const mcpauth_token_cache_entry *entry,
+static int64_t lifetime(const mcpauth_redis_cache *c, const mcpauth_token_cache_entry *entry,
                         int64_t now)
 {
     if (!entry->valid)
@@ -405,11 +405,11 @@ static bool attach(redisAsyncContext *ac, uv_loop_t *loop)
 
 /* ---- the connection ---- */
 
-static void connect_now(mcpauth_shared_cache *c);
-static void answer(op *o, mcpauth_shared_status status, const mcpauth_token_cache_entry *entry);
+static void connect_now(mcpauth_redis_cache *c);
+static void answer(op *o, mcpauth_redis_status status, const mcpauth_token_cache_entry *entry);
 
 /* Redis went away (or never came): answer what waits DOWN, try again later. */
-static void lost(mcpauth_shared_cache *c, const char *why)
+static void lost(mcpauth_redis_cache *c, const char *why)
 {
     c->connected = false;
     c->stats.up = false;
@@ -433,7 +433,7 @@ static void lost(mcpauth_shared_cache *c, const char *why)
         if (o->state == OP_WAITING) {
             *p = o->next;
             o->next = NULL;
-            answer(o, MCPAUTH_SHARED_DOWN, NULL);
+            answer(o, MCPAUTH_REDIS_DOWN, NULL);
         } else {
             p = &o->next;
         }
@@ -442,7 +442,7 @@ static void lost(mcpauth_shared_cache *c, const char *why)
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    mcpauth_shared_cache *c = ac->data;
+    mcpauth_redis_cache *c = ac->data;
     if (!c || ac != c->ac)
         return;
     if (status != REDIS_OK) {
@@ -460,7 +460,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    mcpauth_shared_cache *c = ac->data;
+    mcpauth_redis_cache *c = ac->data;
     if (!c || ac != c->ac)
         return; /* one we dropped ourselves */
     c->ac = NULL;
@@ -472,7 +472,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 /* AUTH or SELECT answered: an error there makes the connection useless. */
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-    mcpauth_shared_cache *c = privdata;
+    mcpauth_redis_cache *c = privdata;
     redisReply *reply = r;
     if (!reply || ac != c->ac || reply->type != REDIS_REPLY_ERROR)
         return;
@@ -486,7 +486,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisAsyncDisconnect(dropped);
 }
 
-static void connect_now(mcpauth_shared_cache *c)
+static void connect_now(mcpauth_redis_cache *c)
 {
     c->reconnect_at = 0;
     redisAsyncContext *ac =
@@ -517,7 +517,7 @@ static void connect_now(mcpauth_shared_cache *c)
 }
 
 /* Drops a stuck connection: every command out is answered with no reply. */
-static void drop(mcpauth_shared_cache *c, const char *why)
+static void drop(mcpauth_redis_cache *c, const char *why)
 {
     redisAsyncContext *ac = c->ac;
     c->ac = NULL;
@@ -529,18 +529,18 @@ static void drop(mcpauth_shared_cache *c, const char *why)
 
 /* ---- operations ---- */
 
-static void answer(op *o, mcpauth_shared_status status, const mcpauth_token_cache_entry *entry)
+static void answer(op *o, mcpauth_redis_status status, const mcpauth_token_cache_entry *entry)
 {
-    mcpauth_shared_cache *c = o->cache;
+    mcpauth_redis_cache *c = o->cache;
     switch (status) {
-    case MCPAUTH_SHARED_HIT:
+    case MCPAUTH_REDIS_HIT:
         c->stats.hits++;
         break;
-    case MCPAUTH_SHARED_CLAIMED:
-    case MCPAUTH_SHARED_MISS:
+    case MCPAUTH_REDIS_CLAIMED:
+    case MCPAUTH_REDIS_MISS:
         c->stats.misses++;
         break;
-    case MCPAUTH_SHARED_DOWN:
+    case MCPAUTH_REDIS_DOWN:
         break;
     }
     o->cb(status, entry, o->data);
@@ -559,7 +559,7 @@ static void unlink_op(op *o)
 
 static bool send_command(op *o, redisCallbackFn *fn, const char *fmt, ...)
 {
-    mcpauth_shared_cache *c = o->cache;
+    mcpauth_redis_cache *c = o->cache;
     if (!c->ac || !c->connected)
         return false;
     va_list ap;
@@ -579,14 +579,14 @@ static bool send_command(op *o, redisCallbackFn *fn, const char *fmt, ...)
  * list; take it off before answering. */
 static bool reply_arrived(op *o, redisReply *reply)
 {
-    mcpauth_shared_cache *c = o->cache;
+    mcpauth_redis_cache *c = o->cache;
     if (c->in_flight > 0 && --c->in_flight > 0)
         c->oldest_sent = uv_now(c->loop);
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         unlink_op(o);
         if (reply)
             c->stats.errors++;
-        answer(o, MCPAUTH_SHARED_DOWN, NULL);
+        answer(o, MCPAUTH_REDIS_DOWN, NULL);
         return false;
     }
     return true;
@@ -601,7 +601,7 @@ static bool answer_if_stored(op *o, const redisReply *value)
     if (!value || value->type != REDIS_REPLY_STRING || !decode(value->str, value->len, &entry))
         return false;
     unlink_op(o);
-    answer(o, MCPAUTH_SHARED_HIT, &entry);
+    answer(o, MCPAUTH_REDIS_HIT, &entry);
     if (entry.valid)
         mcpauth_token_info_free(&entry.info);
     return true;
@@ -609,11 +609,11 @@ static bool answer_if_stored(op *o, const redisReply *value)
 
 static void claim(op *o)
 {
-    mcpauth_shared_cache *c = o->cache;
+    mcpauth_redis_cache *c = o->cache;
     if (!send_command(o, on_claim, "SET %s %s NX PX %llu", o->lock_key, c->nonce,
                       (unsigned long long)c->config.lock_ms)) {
         unlink_op(o);
-        answer(o, MCPAUTH_SHARED_DOWN, NULL);
+        answer(o, MCPAUTH_REDIS_DOWN, NULL);
     }
 }
 
@@ -628,18 +628,18 @@ static void on_lookup(redisAsyncContext *ac, void *r, void *privdata)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         unlink_op(o);
         o->cache->stats.errors++;
-        answer(o, MCPAUTH_SHARED_DOWN, NULL);
+        answer(o, MCPAUTH_REDIS_DOWN, NULL);
         return;
     }
     if (answer_if_stored(o, reply->element[0]))
         return;
-    mcpauth_shared_cache *c = o->cache;
+    mcpauth_redis_cache *c = o->cache;
     uint64_t now = uv_now(c->loop);
     if (reply->element[1]->type == REDIS_REPLY_STRING) {
         /* Another instance is validating the token: wait for its result. */
         if (now >= o->give_up) {
             unlink_op(o);
-            answer(o, MCPAUTH_SHARED_MISS, NULL);
+            answer(o, MCPAUTH_REDIS_MISS, NULL);
             return;
         }
         if (!o->counted_wait) {
@@ -657,7 +657,7 @@ static void lookup(op *o)
 {
     if (!send_command(o, on_lookup, "MGET %s %s", o->result_key, o->lock_key)) {
         unlink_op(o);
-        answer(o, MCPAUTH_SHARED_DOWN, NULL);
+        answer(o, MCPAUTH_REDIS_DOWN, NULL);
     }
 }
 
@@ -670,23 +670,23 @@ static void on_claim(redisAsyncContext *ac, void *r, void *privdata)
         return;
     if (reply->type == REDIS_REPLY_STATUS) {
         unlink_op(o);
-        answer(o, MCPAUTH_SHARED_CLAIMED, NULL);
+        answer(o, MCPAUTH_REDIS_CLAIMED, NULL);
         return;
     }
     /* Someone took the lock between our look and our claim: look again. */
     lookup(o);
 }
 
-void mcpauth_shared_cache_find(mcpauth_shared_cache *c, const mcpauth_token_key *key,
-                               mcpauth_shared_cache_cb cb, void *data)
+void mcpauth_redis_cache_find(mcpauth_redis_cache *c, const mcpauth_token_key *key,
+                              mcpauth_redis_cache_cb cb, void *data)
 {
     if (c->closing || !c->connected) {
-        cb(MCPAUTH_SHARED_DOWN, NULL, data);
+        cb(MCPAUTH_REDIS_DOWN, NULL, data);
         return;
     }
     op *o = calloc(1, sizeof *o);
     if (!o) {
-        cb(MCPAUTH_SHARED_DOWN, NULL, data);
+        cb(MCPAUTH_REDIS_DOWN, NULL, data);
         return;
     }
     o->cache = c;
@@ -703,7 +703,7 @@ void mcpauth_shared_cache_find(mcpauth_shared_cache *c, const mcpauth_token_key 
 static void on_stored(redisAsyncContext *ac, void *r, void *privdata)
 {
     (void)ac;
-    mcpauth_shared_cache *c = privdata;
+    mcpauth_redis_cache *c = privdata;
     redisReply *reply = r;
     if (c->in_flight > 0 && --c->in_flight > 0)
         c->oldest_sent = uv_now(c->loop);
@@ -717,8 +717,8 @@ static const char release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
 
-void mcpauth_shared_cache_store(mcpauth_shared_cache *c, const mcpauth_token_key *key,
-                                const mcpauth_token_cache_entry *entry, int64_t now, bool claimed)
+void mcpauth_redis_cache_store(mcpauth_redis_cache *c, const mcpauth_token_key *key,
+                               const mcpauth_token_cache_entry *entry, int64_t now, bool claimed)
 {
     if (!c->ac || !c->connected)
         return;
@@ -744,7 +744,7 @@ void mcpauth_shared_cache_store(mcpauth_shared_cache *c, const mcpauth_token_key
 
 static void on_tick(uv_timer_t *timer)
 {
-    mcpauth_shared_cache *c = timer->data;
+    mcpauth_redis_cache *c = timer->data;
     uint64_t now = uv_now(c->loop);
     /* A connection that neither comes nor fails (a host that drops SYNs). */
     if (c->ac && !c->connected && now - c->connect_started > CONNECT_TIMEOUT_MS)
@@ -764,14 +764,14 @@ static void on_tick(uv_timer_t *timer)
     }
 }
 
-mcpauth_shared_cache *mcpauth_shared_cache_new(uv_loop_t *loop,
-                                               const mcpauth_shared_cache_config *config,
-                                               mcpauth_error *err)
+mcpauth_redis_cache *mcpauth_redis_cache_new(uv_loop_t *loop,
+                                             const mcpauth_redis_cache_config *config,
+                                             mcpauth_error *err)
 {
     parsed_url url;
     if (parse_url(config->url, &url, err) != MCPAUTH_OK)
         return NULL;
-    mcpauth_shared_cache *c = calloc(1, sizeof *c);
+    mcpauth_redis_cache *c = calloc(1, sizeof *c);
     if (!c) {
         free(url.host);
         free(url.unix_path);
@@ -809,19 +809,19 @@ mcpauth_shared_cache *mcpauth_shared_cache_new(uv_loop_t *loop,
     return c;
 }
 
-void mcpauth_shared_cache_stats_get(const mcpauth_shared_cache *c, mcpauth_shared_cache_stats *out)
+void mcpauth_redis_cache_stats_get(const mcpauth_redis_cache *c, mcpauth_redis_cache_stats *out)
 {
     *out = c->stats;
 }
 
 static void on_tick_closed(uv_handle_t *handle)
 {
-    mcpauth_shared_cache *c = handle->data;
+    mcpauth_redis_cache *c = handle->data;
     free(c->unix_path);
     free(c);
 }
 
-void mcpauth_shared_cache_free(mcpauth_shared_cache *c)
+void mcpauth_redis_cache_free(mcpauth_redis_cache *c)
 {
     if (!c)
         return;
@@ -835,7 +835,7 @@ void mcpauth_shared_cache_free(mcpauth_shared_cache *c)
     while (c->ops) {
         op *o = c->ops;
         c->ops = o->next;
-        answer(o, MCPAUTH_SHARED_DOWN, NULL);
+        answer(o, MCPAUTH_REDIS_DOWN, NULL);
     }
     uv_close((uv_handle_t *)&c->tick, on_tick_closed);
 }

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mcpauth/shared_cache.h"
+#include "mcpauth/redis_cache.h"
 #include "testlib.h"
 
 START_TEST(urls)
@@ -20,8 +20,8 @@ START_TEST(urls)
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         mcpauth_error err = {0};
-        ck_assert_msg(mcpauth_shared_cache_check_url(good[i], &err) == MCPAUTH_OK, "%s: %s",
-                      good[i], err.message);
+        ck_assert_msg(mcpauth_redis_cache_check_url(good[i], &err) == MCPAUTH_OK, "%s: %s", good[i],
+                      err.message);
     }
     static const struct {
         const char *url, *says;
@@ -43,7 +43,7 @@ START_TEST(urls)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mcpauth_error err = {0};
-        ck_assert_msg(mcpauth_shared_cache_check_url(bad[i].url, &err) == MCPAUTH_EUSAGE,
+        ck_assert_msg(mcpauth_redis_cache_check_url(bad[i].url, &err) == MCPAUTH_EUSAGE,
                       "accepted %s", bad[i].url);
         ck_assert_msg(strstr(err.message, bad[i].says), "%s: %s", bad[i].url, err.message);
     }
@@ -51,8 +51,8 @@ START_TEST(urls)
     memset(long_url + 8, 'a', sizeof long_url - 9);
     long_url[sizeof long_url - 1] = '\0';
     mcpauth_error err = {0};
-    ck_assert_int_eq(mcpauth_shared_cache_check_url(long_url, &err), MCPAUTH_EUSAGE);
-    ck_assert_int_eq(mcpauth_shared_cache_check_url(NULL, &err), MCPAUTH_EUSAGE);
+    ck_assert_int_eq(mcpauth_redis_cache_check_url(long_url, &err), MCPAUTH_EUSAGE);
+    ck_assert_int_eq(mcpauth_redis_cache_check_url(NULL, &err), MCPAUTH_EUSAGE);
 }
 END_TEST
 
@@ -72,7 +72,7 @@ typedef struct seen {
     int warnings, infos;
     char last[512];
     int answers;
-    mcpauth_shared_status status;
+    mcpauth_redis_status status;
 } seen;
 
 static void on_log(const char *level, const char *message, void *data)
@@ -85,7 +85,7 @@ static void on_log(const char *level, const char *message, void *data)
     snprintf(s->last, sizeof s->last, "%s", message);
 }
 
-static void on_answer(mcpauth_shared_status status, const mcpauth_token_cache_entry *entry,
+static void on_answer(mcpauth_redis_status status, const mcpauth_token_cache_entry *entry,
                       void *data)
 {
     seen *s = data;
@@ -106,14 +106,14 @@ START_TEST(redis_not_there)
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", closed_port());
     seen s = {0};
-    mcpauth_shared_cache_config config;
-    mcpauth_shared_cache_config_init(&config);
+    mcpauth_redis_cache_config config;
+    mcpauth_redis_cache_config_init(&config);
     config.url = url;
     config.resource = "http://127.0.0.1:1/mcp";
     config.log = on_log;
     config.log_data = &s;
     mcpauth_error err = {0};
-    mcpauth_shared_cache *cache = mcpauth_shared_cache_new(&loop, &config, &err);
+    mcpauth_redis_cache *cache = mcpauth_redis_cache_new(&loop, &config, &err);
     ck_assert_msg(cache != NULL, "%s", err.message);
 
     /* Long enough for several reconnects (100, 200, 400 ms backoff). */
@@ -123,20 +123,20 @@ START_TEST(redis_not_there)
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(s.warnings, 1); /* once, not at every attempt */
     ck_assert_msg(strstr(s.last, url) && strstr(s.last, "validating locally"), "%s", s.last);
-    mcpauth_shared_cache_stats stats;
-    mcpauth_shared_cache_stats_get(cache, &stats);
+    mcpauth_redis_cache_stats stats;
+    mcpauth_redis_cache_stats_get(cache, &stats);
     ck_assert(!stats.up);
     ck_assert_uint_ge(stats.errors, 3);
 
     mcpauth_token_key key;
     mcpauth_token_key_of("t", 1, &key);
-    mcpauth_shared_cache_find(cache, &key, on_answer, &s);
+    mcpauth_redis_cache_find(cache, &key, on_answer, &s);
     ck_assert_int_eq(s.answers, 1);
-    ck_assert_int_eq(s.status, MCPAUTH_SHARED_DOWN);
+    ck_assert_int_eq(s.status, MCPAUTH_REDIS_DOWN);
     mcpauth_token_cache_entry entry = {.valid = false, .reason = "x"};
-    mcpauth_shared_cache_store(cache, &key, &entry, 0, true); /* dropped quietly */
+    mcpauth_redis_cache_store(cache, &key, &entry, 0, true); /* dropped quietly */
 
-    mcpauth_shared_cache_free(cache);
+    mcpauth_redis_cache_free(cache);
     uv_close((uv_handle_t *)&timer, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
@@ -147,19 +147,19 @@ START_TEST(unresolvable_host)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
-    mcpauth_shared_cache_config config;
-    mcpauth_shared_cache_config_init(&config);
+    mcpauth_redis_cache_config config;
+    mcpauth_redis_cache_config_init(&config);
     config.url = "redis://no-such-host.invalid:6379";
     mcpauth_error err = {0};
-    ck_assert_ptr_null(mcpauth_shared_cache_new(&loop, &config, &err));
+    ck_assert_ptr_null(mcpauth_redis_cache_new(&loop, &config, &err));
     ck_assert_msg(strstr(err.message, "cannot resolve no-such-host.invalid"), "%s", err.message);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 END_TEST
 
-static Suite *shared_cache_suite(void)
+static Suite *redis_cache_suite(void)
 {
-    Suite *s = suite_create("shared_cache");
+    Suite *s = suite_create("redis_cache");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, urls);
     tcase_add_test(tc, redis_not_there);
@@ -171,5 +171,5 @@ static Suite *shared_cache_suite(void)
 
 int main(void)
 {
-    return testlib_run(shared_cache_suite());
+    return testlib_run(redis_cache_suite());
 }
