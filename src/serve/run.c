@@ -49,6 +49,8 @@ static void on_log_timer(uv_timer_t *timer)
 {
     mcpauth__serve_context *ctx = timer->data;
     mcpauth__serve_log_flush(ctx->config);
+    /* Gauges (connections, calls in flight) move without answers too. */
+    mcpauth__serve_metrics_publish(ctx);
 }
 
 static void finish(mcpauth__serve_context *ctx)
@@ -207,13 +209,17 @@ static void worker_ready(void)
 }
 
 static mcpauth_status worker_run(mcpauth_serve_config *config,
-                                 const mcpauth__serve_resource *resource, bool reuse_port,
+                                 const mcpauth__serve_resource *resource,
+                                 const mcpauth__serve_shared *shared, int worker, bool reuse_port,
                                  mcpauth_error *err)
 {
     uv_loop_t loop;
-    mcpauth__serve_context ctx = {.config = config, .loop = &loop, .resource = *resource};
+    mcpauth__serve_context ctx = {
+        .config = config, .loop = &loop, .resource = *resource, .shared = shared, .worker = worker};
     if (uv_loop_init(&loop) != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot create the event loop");
+    ctx.metrics.owner = &ctx;
+    mcpauth__serve_metrics_adopt(&ctx);
     mcpauth_status st = worker_start(&ctx, reuse_port, err);
     if (st == MCPAUTH_OK) {
         worker_ready();
@@ -395,7 +401,8 @@ static void on_parent_signal(int signum)
     stop_signal = signum;
 }
 
-static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_resource *resource)
+static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_resource *resource,
+                          const mcpauth__serve_shared *shared, int worker)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -412,7 +419,7 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_res
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
         _exit(MCPAUTH_ELOCAL);
     mcpauth_error err = {0};
-    mcpauth_status st = worker_run(config, resource, true, &err);
+    mcpauth_status st = worker_run(config, resource, shared, worker, true, &err);
     if (st != MCPAUTH_OK)
         mcpauth__serve_log_event(config, "error", "worker %d: %s", (int)getpid(), err.message);
     _exit(st);
@@ -441,7 +448,8 @@ static void wait_for_workers(int fd, int n)
 }
 
 static mcpauth_status run_workers(mcpauth_serve_config *config,
-                                  const mcpauth__serve_resource *resource, mcpauth_error *err)
+                                  const mcpauth__serve_resource *resource,
+                                  const mcpauth__serve_shared *shared, mcpauth_error *err)
 {
     int sock = reserve_port(config, err);
     if (sock < 0)
@@ -461,7 +469,7 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
     if (pipe2(ready, O_CLOEXEC) == 0)
         ready_fd = ready[1];
     for (int i = 0; i < n; i++)
-        pids[i] = spawn_worker(config, resource);
+        pids[i] = spawn_worker(config, resource, shared, i);
     if (ready[1] >= 0) {
         close(ready[1]);
         ready_fd = -1;
@@ -509,7 +517,7 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
                 stop_signal = SIGTERM;
                 break;
             }
-            pids[i] = spawn_worker(config, resource);
+            pids[i] = spawn_worker(config, resource, shared, i);
             alive++;
             break;
         }
@@ -517,6 +525,21 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
     free(pids);
     close(sock);
     return st;
+}
+
+/* The state the workers share, mapped before they fork. */
+static mcpauth_status shared_map(const mcpauth_serve_config *config, mcpauth__serve_shared *shared,
+                                 mcpauth_error *err)
+{
+    if (!(shared->metrics = mcpauth__serve_metrics_map(config->workers)))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map the metrics of %d workers",
+                                 config->workers);
+    return MCPAUTH_OK;
+}
+
+static void shared_unmap(mcpauth__serve_shared *shared)
+{
+    mcpauth__serve_metrics_unmap(shared->metrics, shared->workers);
 }
 
 /* The usual soft limit of 1024 descriptors runs out long before
@@ -588,10 +611,14 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a table of %zu MCP sessions",
                                  config->mcp.max_sessions);
     }
-    mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
-                                            : worker_run(config, &resource, false, err);
+    mcpauth__serve_shared shared = {.workers = config->workers};
+    mcpauth_status st = shared_map(config, &shared, err);
+    if (st == MCPAUTH_OK)
+        st = config->workers > 1 ? run_workers(config, &resource, &shared, err)
+                                 : worker_run(config, &resource, &shared, 0, false, err);
     if (st == MCPAUTH_OK)
         mcpauth__serve_log_event(config, "info", "stopped");
+    shared_unmap(&shared);
     mcpauth_mcp_sessions_free(config->mcp.sessions);
     config->mcp.sessions = NULL;
     mcpauth__serve_resource_free(&resource);

@@ -24,7 +24,35 @@ typedef struct mcpauth__serve_metrics {
     uint64_t limits[MCPAUTH_HTTP_LIMIT_COUNT]; /* the HTTP server's limits hit */
     uint64_t limits_unlogged[MCPAUTH_HTTP_LIMIT_COUNT];
     uint64_t limits_logged_ms[MCPAUTH_HTTP_LIMIT_COUNT]; /* 0: never */
+    struct mcpauth__serve_context *owner;                /* publishes into its worker's slot */
 } mcpauth__serve_metrics;
+
+/* One worker's figures in the region every worker maps (metrics.c), so that
+ * any worker answers GET /metrics for the whole server. Only its worker
+ * writes a slot (relaxed atomic stores); any worker reads them all. A slot
+ * outlives its worker: the one started in its place goes on counting from
+ * there, so counters never go back. */
+typedef struct mcpauth__serve_metrics_slot {
+    uint64_t pid; /* 0: no worker has run in this slot yet */
+    uint64_t requests_by_class[MCPAUTH__SERVE_STATUS_CLASSES];
+    uint64_t valid, invalid, insufficient_scope, unavailable, missing;
+    uint64_t limits[MCPAUTH_HTTP_LIMIT_COUNT];
+    uint64_t cache_hits, cache_misses, backend_calls, backend_failures, backend_overloaded;
+    uint64_t backend_in_flight, backend_queued;
+    uint64_t latency_buckets[MCPAUTH_VALIDATOR_LATENCY_BUCKETS];
+    uint64_t latency_sum_ns;
+    uint64_t jwks_fetches, jwks_fetch_failures;
+    uint64_t mcp_limits[MCPAUTH_MCP_LIMIT_COUNT];
+    uint64_t open_connections;
+} __attribute__((aligned(64))) mcpauth__serve_metrics_slot;
+
+/* What the workers of one server share: made before they fork, in
+ * anonymous shared mappings (a worker started in place of one that died
+ * inherits them too). */
+typedef struct mcpauth__serve_shared {
+    int workers;
+    mcpauth__serve_metrics_slot *metrics; /* [workers] */
+} mcpauth__serve_shared;
 
 /* What the resource server derives once from its configuration. */
 typedef struct mcpauth__serve_resource {
@@ -50,6 +78,9 @@ typedef struct mcpauth__serve_context {
     struct mcpauth__serve_legacy *legacy; /* the legacy HTTP+SSE transport; NULL: off */
     mcpauth__serve_resource resource;
     mcpauth__serve_metrics metrics;
+    const struct mcpauth__serve_shared *shared;
+    int worker;                               /* this worker's number, 0 .. shared->workers - 1 */
+    mcpauth__serve_metrics_slot metrics_base; /* the slot when this worker took it */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     uv_timer_t log_timer;
@@ -144,13 +175,25 @@ void mcpauth__serve_log_event(const mcpauth_serve_config *config, const char *le
                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* metrics.c */
+/* The slots of workers workers, zeroed; NULL when the mapping fails. */
+mcpauth__serve_metrics_slot *mcpauth__serve_metrics_map(int workers);
+void mcpauth__serve_metrics_unmap(mcpauth__serve_metrics_slot *slots, int workers);
+
+/* Counts an answer, and publishes this worker's figures to its slot. */
 void mcpauth__serve_metrics_count_status(mcpauth__serve_metrics *m, int status);
+
+/* Takes over this worker's slot: its counters (from a worker that ran in
+ * it before) are the base this worker's own add to. */
+void mcpauth__serve_metrics_adopt(mcpauth__serve_context *ctx);
+
+/* Publishes this worker's figures (counters and gauges) to its slot. */
+void mcpauth__serve_metrics_publish(mcpauth__serve_context *ctx);
 
 /* The HTTP server's limit callback (data: the mcpauth__serve_context): counts the
  * hit, and logs it at most once per interval with how many there were. */
 void mcpauth__serve_handle_limit(mcpauth_http_limit limit, const char *peer, void *data);
 
-/* Prometheus text exposition; caller frees. */
-char *mcpauth__serve_metrics_render(const mcpauth__serve_context *ctx);
+/* Prometheus text exposition of every worker's slot; caller frees. */
+char *mcpauth__serve_metrics_render(mcpauth__serve_context *ctx);
 
 #endif
