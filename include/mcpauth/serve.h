@@ -75,7 +75,8 @@ typedef struct mcpauth_serve_config {
     mcpauth_mcp_backend_config backend;
     mcpauth_http_server_limits limits;
     mcpauth_http_options http; /* for requests to the authorization server */
-    int workers;               /* worker processes; 1 runs in this process */
+    int workers; /* worker processes; 1 runs in this process; 0 (the default): one per CPU,
+                    but 1 with --dev, a stdio backend or --upstream */
     int64_t shutdown_timeout_seconds;
     mcpauth_log_format log_format;
     FILE *log; /* where log lines go (stderr) */

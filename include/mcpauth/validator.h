@@ -21,6 +21,7 @@
 #include "mcpauth/jose.h"
 #include "mcpauth/jwks_cache.h"
 #include "mcpauth/token.h"
+#include "mcpauth/token_shared_cache.h"
 
 typedef struct mcpauth_validator mcpauth_validator;
 
@@ -67,6 +68,14 @@ typedef struct mcpauth_validator_config {
      * 0: no limit. */
     size_t max_introspections;
     size_t max_introspection_queue;
+    /* The cache the worker processes of one server share (not owned; NULL:
+     * none): looked up before this validator's own, and its claims make
+     * the single flight cross processes: a token another process is
+     * validating is waited for (its result polled every few milliseconds
+     * on loop) until that claim lapses, rather than validated again.
+     * Results that do not fit it go to this validator's own cache. */
+    mcpauth_token_shared_cache *shared_cache;
+    uv_loop_t *loop; /* required with shared_cache */
 } mcpauth_validator_config;
 
 /* Upper bounds (seconds) of the backend latency histogram's buckets; the

@@ -28,7 +28,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     mcpauth_mcp_backend_config_init(&config->backend);
     mcpauth_http_server_limits_init(&config->limits);
     mcpauth_http_options_init(&config->http);
-    config->workers = 1;
+    config->workers = 0; /* one per CPU: mcpauth_serve_run() */
     config->shutdown_timeout_seconds = 10;
     config->log_format = MCPAUTH_LOG_TEXT;
     config->log = stderr;

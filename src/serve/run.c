@@ -26,6 +26,7 @@
 #define DRAIN_POLL_MS 50
 #define LOG_FLUSH_MS  200
 #define FD_RESERVE    256 /* per worker: outbound calls, backends, logs */
+#define MAX_WORKERS   256 /* as --workers allows */
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -158,6 +159,8 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
             .negative_ttl_seconds = config->negative_ttl_seconds,
             .max_introspections = config->max_introspections,
             .max_introspection_queue = config->max_introspection_queue,
+            .shared_cache = ctx->shared->tokens,
+            .loop = ctx->loop,
         };
         if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
@@ -534,12 +537,19 @@ static mcpauth_status shared_map(const mcpauth_serve_config *config, mcpauth__se
     if (!(shared->metrics = mcpauth__serve_metrics_map(config->workers)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map the metrics of %d workers",
                                  config->workers);
+    /* One validation per token for the whole server, not one per worker. */
+    if (!config->no_auth &&
+        !(shared->tokens = mcpauth_token_shared_cache_new(
+              config->cache_size, config->cache_ttl_seconds, config->negative_ttl_seconds)))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a token cache of %zu entries",
+                                 config->cache_size);
     return MCPAUTH_OK;
 }
 
 static void shared_unmap(mcpauth__serve_shared *shared)
 {
     mcpauth__serve_metrics_unmap(shared->metrics, shared->workers);
+    mcpauth_token_shared_cache_free(shared->tokens);
 }
 
 /* The usual soft limit of 1024 descriptors runs out long before
@@ -570,10 +580,23 @@ static void fit_descriptor_limit(mcpauth_serve_config *config)
                              (unsigned long long)rl.rlim_cur, fit, wanted, FD_RESERVE);
 }
 
+/* No --workers: one per CPU this process may run on, so that a default
+ * install uses the machine; one where what a session holds lives in one
+ * process (the dev issuer's store, a stdio child, an upstream session). */
+static void resolve_workers(mcpauth_serve_config *config)
+{
+    if (config->workers > 0)
+        return;
+    bool one = config->dev || config->backend.stdio.argv || config->backend.upstream.url;
+    unsigned n = one ? 1 : uv_available_parallelism();
+    config->workers = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    resolve_workers(config);
     fit_descriptor_limit(config);
     discovered found;
     mcpauth__serve_resource resource;

@@ -52,6 +52,7 @@ typedef struct mcpauth__serve_metrics_slot {
 typedef struct mcpauth__serve_shared {
     int workers;
     mcpauth__serve_metrics_slot *metrics; /* [workers] */
+    mcpauth_token_shared_cache *tokens;   /* validation results and claims; NULL: --no-auth */
 } mcpauth__serve_shared;
 
 /* What the resource server derives once from its configuration. */
