@@ -56,6 +56,8 @@ void mcpauth__serve_metrics_adopt(mcpauth__serve_context *ctx)
     const uint64_t *src = (const uint64_t *)slot;
     for (size_t i = 0; i < sizeof *slot / sizeof(uint64_t); i++)
         dst[i] = get(&src[i]);
+    /* Other workers find this one by its pid from now on. */
+    put(&ctx->shared->metrics[ctx->worker].pid, (uint64_t)getpid());
 }
 
 void mcpauth__serve_metrics_publish(mcpauth__serve_context *ctx)

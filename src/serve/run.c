@@ -537,6 +537,11 @@ static mcpauth_status shared_map(const mcpauth_serve_config *config, mcpauth__se
     if (!(shared->metrics = mcpauth__serve_metrics_map(config->workers)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map the metrics of %d workers",
                                  config->workers);
+    /* A legacy stream's POSTs may reach any worker: they are handed over. */
+    if (config->workers > 1 && !config->no_legacy_sse && !config->mcp.stateless &&
+        !mcpauth__serve_mail_open(shared))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot make the workers' inboxes: %s",
+                                 strerror(errno));
     /* One validation per token for the whole server, not one per worker. */
     if (!config->no_auth &&
         !(shared->tokens = mcpauth_token_shared_cache_new(
@@ -550,6 +555,7 @@ static void shared_unmap(mcpauth__serve_shared *shared)
 {
     mcpauth__serve_metrics_unmap(shared->metrics, shared->workers);
     mcpauth_token_shared_cache_free(shared->tokens);
+    mcpauth__serve_mail_close_all(shared);
 }
 
 /* The usual soft limit of 1024 descriptors runs out long before
@@ -620,9 +626,6 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     if (config->no_auth)
         mcpauth__serve_log_event(config, "warning",
                                  "--no-auth: serving without any token check (loopback only)");
-    if (mcpauth__serve_legacy_off_reason(config))
-        mcpauth__serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
-                                 mcpauth__serve_legacy_off_reason(config));
     /* Made before the workers are forked, so that they all share it: the
      * kernel spreads a client's connections across the workers. */
     if (!config->mcp.stateless &&

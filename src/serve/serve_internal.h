@@ -53,6 +53,7 @@ typedef struct mcpauth__serve_shared {
     int workers;
     mcpauth__serve_metrics_slot *metrics; /* [workers] */
     mcpauth_token_shared_cache *tokens;   /* validation results and claims; NULL: --no-auth */
+    int (*inboxes)[2]; /* [workers]: each worker's socketpair (worker_mail.c); NULL: none */
 } mcpauth__serve_shared;
 
 /* What the resource server derives once from its configuration. */
@@ -134,11 +135,6 @@ typedef struct mcpauth__serve_caller {
  * allocation failure. */
 bool mcpauth__serve_legacy_start(mcpauth__serve_context *ctx);
 
-/* Why the transport is off although not turned off (--no-legacy-sse) nor
- * without sessions (--stateless): several workers, or per-tool scopes. NULL
- * when it runs; for the start-up warning. */
-const char *mcpauth__serve_legacy_off_reason(const mcpauth_serve_config *config);
-
 /* Whether path is one of the transport's (never when legacy is NULL). */
 bool mcpauth__serve_legacy_path(const mcpauth__serve_legacy *legacy, const char *path);
 
@@ -150,6 +146,53 @@ void mcpauth__serve_legacy_handle(mcpauth__serve_legacy *legacy, mcpauth_http_ex
  * timer handle closes; then free it after the loop. NULL is fine. */
 void mcpauth__serve_legacy_stop(mcpauth__serve_legacy *legacy);
 void mcpauth__serve_legacy_free(mcpauth__serve_legacy *legacy);
+
+/* worker_mail.c: letters between the workers of one server. */
+#define MCPAUTH__SERVE_LETTER_FIELDS 5
+
+typedef enum mcpauth__serve_letter_kind {
+    /* A legacy POST for a stream another worker holds. Fields: session id,
+     * bearer token ("" without one), Content-Type, MCP-Protocol-Version,
+     * body. */
+    MCPAUTH__SERVE_LETTER_POST = 1,
+    /* Its answer (status). Fields: Content-Type, body. */
+    MCPAUTH__SERVE_LETTER_REPLY,
+} mcpauth__serve_letter_kind;
+
+/* Fields are borrowed (NUL-terminated when received); a NULL field is sent
+ * empty. */
+typedef struct mcpauth__serve_letter {
+    uint32_t kind;
+    int32_t from;     /* the sending worker */
+    int64_t from_pid; /* its process */
+    int64_t to_pid;   /* a reply: the process that asked (a replacement drops it) */
+    uint64_t seq;     /* the sender's number for a POST, echoed by its reply */
+    int32_t status;
+    const char *fields[MCPAUTH__SERVE_LETTER_FIELDS];
+    size_t lengths[MCPAUTH__SERVE_LETTER_FIELDS];
+} mcpauth__serve_letter;
+
+typedef struct mcpauth__serve_mail mcpauth__serve_mail;
+typedef void (*mcpauth__serve_mail_cb)(const mcpauth__serve_letter *letter, void *data);
+
+/* In the parent, before the fork: an inbox per worker. False on failure
+ * (close what was made with mcpauth__serve_mail_close_all()). */
+bool mcpauth__serve_mail_open(mcpauth__serve_shared *shared);
+void mcpauth__serve_mail_close_all(mcpauth__serve_shared *shared);
+
+/* In a worker: reads its inbox on the loop, calling cb per letter. NULL
+ * without inboxes or on failure. Stop closes the handle (frees on close). */
+mcpauth__serve_mail *mcpauth__serve_mail_start(mcpauth__serve_context *ctx,
+                                               mcpauth__serve_mail_cb cb, void *data);
+void mcpauth__serve_mail_stop(mcpauth__serve_mail *mail);
+
+/* Posts a letter to worker to's inbox without blocking: 0, or a negative
+ * errno (EAGAIN: that inbox is full). */
+int mcpauth__serve_mail_send(const mcpauth__serve_shared *shared, int to,
+                             const mcpauth__serve_letter *letter);
+
+/* The worker process pid runs as (its metrics slot says), or -1. */
+int mcpauth__serve_mail_worker_of(const mcpauth__serve_shared *shared, int64_t pid);
 
 /* access_log.c: one line per answered request. */
 typedef struct mcpauth__serve_log_entry {
