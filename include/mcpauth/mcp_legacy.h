@@ -60,12 +60,6 @@ const char *mcpauth_mcp_legacy_id(const mcpauth_mcp_legacy *legacy);
 void mcpauth_mcp_legacy_post(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_request *req,
                              mcpauth_mcp_sink *sink);
 
-/* Which process holds the stream of the session with this id: the one
- * that opened it (with several workers, a POST may reach another one,
- * which hands it over). 0 when no such session is live at now, or without
- * sessions. */
-int64_t mcpauth_mcp_legacy_holder(mcpauth_mcp_server *server, const char *session_id, int64_t now);
-
 /* Marks the session used at now (an open stream is a session in use);
  * false when it is gone from the table (the stream should then end). */
 bool mcpauth_mcp_legacy_touch(mcpauth_mcp_legacy *legacy, int64_t now);

@@ -248,12 +248,6 @@ const char *mcpauth_mcp_legacy_id(const mcpauth_mcp_legacy *legacy)
     return legacy->id;
 }
 
-int64_t mcpauth_mcp_legacy_holder(mcpauth_mcp_server *server, const char *session_id, int64_t now)
-{
-    mcpauth_mcp_sessions *table = mcpauth__engine_sessions(server);
-    return table ? mcpauth__session_pid(table, session_id, now) : 0;
-}
-
 bool mcpauth_mcp_legacy_touch(mcpauth_mcp_legacy *legacy, int64_t now)
 {
     return mcpauth__session_touch(mcpauth__engine_sessions(legacy->server), legacy->id, now);

@@ -16,7 +16,6 @@
 
 #include <unistd.h>
 
-#include "mcpauth/bearer.h"
 #include "mcpauth/mcp_legacy.h"
 #include "mcpauth/secret.h"
 #include "serve_internal.h"
@@ -30,7 +29,6 @@
  * answer (that worker takes it off its loop at once: only a stuck or dying
  * one is this slow). */
 #define HANDOVER_TIMEOUT_MS 10000
-#define MAX_TOKEN_LENGTH    (16 * 1024)
 
 typedef struct legacy_stream {
     mcpauth__serve_legacy *owner;
@@ -75,7 +73,6 @@ struct mcpauth__serve_legacy {
     mcpauth__serve_context *ctx;
     uv_timer_t timer; /* keep-alives, touches and deferred closes */
     legacy_stream *streams;
-    mcpauth__serve_mail *mail; /* letters from the other workers; NULL: one worker */
     forward *forwards;
     uint64_t next_seq;
     bool stopped;
@@ -380,21 +377,6 @@ static void on_forward_abort(mcpauth_http_exchange *ex, void *data)
     free(f);
 }
 
-/* The bearer token as the client sent it (the router checked it already). */
-static const char *raw_token(mcpauth_http_exchange *ex, size_t *length)
-{
-    const char *values[4];
-    size_t count = mcpauth_http_exchange_header_count(ex, "Authorization");
-    for (size_t i = 0; i < count && i < 4; i++)
-        values[i] = mcpauth_http_exchange_header(ex, "Authorization", i);
-    const char *token = NULL;
-    *length = 0;
-    if (mcpauth_bearer_extract(values, count > 4 ? 4 : count, MAX_TOKEN_LENGTH, &token, length) !=
-        MCPAUTH_BEARER_FOUND)
-        return "";
-    return token;
-}
-
 /* Hands the POST to worker `to`, which holds its stream. */
 static void forward_post(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex,
                          const mcpauth__serve_caller *caller, const char *id, int to)
@@ -422,7 +404,7 @@ static void forward_post(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *e
     const char *content_type = mcpauth_http_exchange_header(ex, "Content-Type", 0);
     const char *version = mcpauth_http_exchange_header(ex, "MCP-Protocol-Version", 0);
     size_t token_length, body_length;
-    const char *token = raw_token(ex, &token_length);
+    const char *token = mcpauth__serve_bearer_token(ex, &token_length);
     const char *body = mcpauth_http_exchange_body(ex, &body_length);
     mcpauth__serve_letter letter = {
         .kind = MCPAUTH__SERVE_LETTER_POST,
@@ -566,9 +548,11 @@ static void on_post_letter(mcpauth__serve_legacy *legacy, const mcpauth__serve_l
                                on_handover_validated, h);
 }
 
-static void on_letter(const mcpauth__serve_letter *letter, void *data)
+void mcpauth__serve_legacy_letter(mcpauth__serve_legacy *legacy,
+                                  const mcpauth__serve_letter *letter)
 {
-    mcpauth__serve_legacy *legacy = data;
+    if (!legacy)
+        return; /* the sender's timeout answers */
     if (letter->kind == MCPAUTH__SERVE_LETTER_POST)
         on_post_letter(legacy, letter);
     else if (letter->kind == MCPAUTH__SERVE_LETTER_REPLY)
@@ -584,8 +568,8 @@ static void post_message(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *e
     legacy_stream *s = mcpauth_mcp_legacy_query_session(mcpauth_http_exchange_query(ex), id)
                            ? find_stream(legacy, id)
                            : NULL;
-    if (!s && legacy->mail && id[0]) {
-        int64_t holder = mcpauth_mcp_legacy_holder(legacy->ctx->mcp, id, (int64_t)time(NULL));
+    if (!s && legacy->ctx->mail && id[0]) {
+        int64_t holder = mcpauth_mcp_session_holder(legacy->ctx->mcp, id, (int64_t)time(NULL));
         int to = holder && holder != getpid()
                      ? mcpauth__serve_mail_worker_of(legacy->ctx->shared, holder)
                      : -1;
@@ -611,12 +595,6 @@ bool mcpauth__serve_legacy_start(mcpauth__serve_context *ctx)
     if (!legacy)
         return false;
     legacy->ctx = ctx;
-    /* With one worker there is no inbox: every stream is here. */
-    if (ctx->shared->inboxes &&
-        !(legacy->mail = mcpauth__serve_mail_start(ctx, on_letter, legacy))) {
-        free(legacy);
-        return false;
-    }
     uv_timer_init(ctx->loop, &legacy->timer);
     legacy->timer.data = legacy;
     uv_timer_start(&legacy->timer, on_tick, TICK_MS, TICK_MS);
@@ -667,8 +645,6 @@ void mcpauth__serve_legacy_stop(mcpauth__serve_legacy *legacy)
     }
     while (legacy->forwards)
         forward_fail(legacy->forwards, 503, "Service Unavailable: stopping");
-    mcpauth__serve_mail_stop(legacy->mail);
-    legacy->mail = NULL;
     uv_timer_stop(&legacy->timer);
     uv_close((uv_handle_t *)&legacy->timer, NULL);
 }

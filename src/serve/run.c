@@ -57,6 +57,9 @@ static void on_log_timer(uv_timer_t *timer)
 static void finish(mcpauth__serve_context *ctx)
 {
     mcpauth__serve_legacy_stop(ctx->legacy);
+    mcpauth__serve_relay_stop(ctx->relay);
+    mcpauth__serve_mail_stop(ctx->mail);
+    ctx->mail = NULL;
     uv_timer_stop(&ctx->shutdown_timer);
     uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
@@ -107,6 +110,16 @@ static void on_signal(uv_signal_t *handle, int signum)
         mcpauth_mcp_backend_shutdown(ctx->backend, NULL, NULL);
     ctx->drain_started_ms = uv_now(ctx->loop);
     uv_timer_start(&ctx->shutdown_timer, on_drain_check, 0, DRAIN_POLL_MS);
+}
+
+/* A letter from another worker, to the part of this one it is for. */
+static void on_letter(const mcpauth__serve_letter *letter, void *data)
+{
+    mcpauth__serve_context *ctx = data;
+    if (letter->kind == MCPAUTH__SERVE_LETTER_POST || letter->kind == MCPAUTH__SERVE_LETTER_REPLY)
+        mcpauth__serve_legacy_letter(ctx->legacy, letter);
+    else
+        mcpauth__serve_relay_letter(ctx->relay, letter);
 }
 
 static void on_backend_log(const char *level, const char *message, void *data)
@@ -190,6 +203,14 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
     if (!mcpauth__serve_legacy_start(ctx))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    /* With several workers a session's requests may reach any of them: the
+     * others hand what this one holds over to it (legacy_sse.c, relay.c). */
+    if (ctx->shared->inboxes) {
+        if (ctx->backend && !(ctx->relay = mcpauth__serve_relay_new(ctx)))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        if (!(ctx->mail = mcpauth__serve_mail_start(ctx, on_letter, ctx)))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot read this worker's inbox");
+    }
     return MCPAUTH_OK;
 }
 
@@ -242,8 +263,12 @@ static mcpauth_status worker_run(mcpauth_serve_config *config,
             mcpauth_http_async_close(ctx.http, NULL, NULL);
         if (ctx.backend)
             mcpauth_mcp_backend_shutdown(ctx.backend, NULL, NULL);
+        mcpauth__serve_legacy_stop(ctx.legacy);
+        mcpauth__serve_relay_stop(ctx.relay);
+        mcpauth__serve_mail_stop(ctx.mail);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
+    mcpauth__serve_relay_free(ctx.relay);
     mcpauth__serve_legacy_free(ctx.legacy);
     mcpauth_mcp_server_free(ctx.mcp);
     mcpauth_mcp_backend_free(ctx.backend);
@@ -537,9 +562,9 @@ static mcpauth_status shared_map(const mcpauth_serve_config *config, mcpauth__se
     if (!(shared->metrics = mcpauth__serve_metrics_map(config->workers)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map the metrics of %d workers",
                                  config->workers);
-    /* A legacy stream's POSTs may reach any worker: they are handed over. */
-    if (config->workers > 1 && !config->no_legacy_sse && !config->mcp.stateless &&
-        !mcpauth__serve_mail_open(shared))
+    /* A session's requests may reach any worker: those for what one worker
+     * holds (a legacy stream, a backend's child) are handed over to it. */
+    if (config->workers > 1 && !config->mcp.stateless && !mcpauth__serve_mail_open(shared))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot make the workers' inboxes: %s",
                                  strerror(errno));
     /* One validation per token for the whole server, not one per worker. */
@@ -587,14 +612,13 @@ static void fit_descriptor_limit(mcpauth_serve_config *config)
 }
 
 /* No --workers: one per CPU this process may run on, so that a default
- * install uses the machine; one where what a session holds lives in one
- * process (the dev issuer's store, a stdio child, an upstream session). */
+ * install uses the machine; one with --dev, whose issuer's store lives in
+ * one process. */
 static void resolve_workers(mcpauth_serve_config *config)
 {
     if (config->workers > 0)
         return;
-    bool one = config->dev || config->backend.stdio.argv || config->backend.upstream.url;
-    unsigned n = one ? 1 : uv_available_parallelism();
+    unsigned n = config->dev ? 1 : uv_available_parallelism();
     config->workers = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 

@@ -14,6 +14,8 @@
 
 #define MCPAUTH__SERVE_STATUS_CLASSES 6 /* 1xx..5xx, other */
 
+struct mcpauth__serve_letter; /* worker_mail.c */
+
 typedef struct mcpauth__serve_metrics {
     uint64_t requests_by_class[MCPAUTH__SERVE_STATUS_CLASSES];
     uint64_t valid;
@@ -78,6 +80,8 @@ typedef struct mcpauth__serve_context {
     mcpauth_mcp_server *mcp;
     mcpauth_mcp_backend *backend;         /* the stdio backend; NULL: built-in tools */
     struct mcpauth__serve_legacy *legacy; /* the legacy HTTP+SSE transport; NULL: off */
+    struct mcpauth__serve_mail *mail;     /* letters from other workers; NULL: one worker */
+    struct mcpauth__serve_relay *relay;   /* sessions other workers hold; NULL: none */
     mcpauth__serve_resource resource;
     mcpauth__serve_metrics metrics;
     const struct mcpauth__serve_shared *shared;
@@ -135,6 +139,10 @@ typedef struct mcpauth__serve_caller {
  * allocation failure. */
 bool mcpauth__serve_legacy_start(mcpauth__serve_context *ctx);
 
+/* A letter of the transport's kinds (POST, REPLY) from another worker. */
+void mcpauth__serve_legacy_letter(mcpauth__serve_legacy *legacy,
+                                  const struct mcpauth__serve_letter *letter);
+
 /* Whether path is one of the transport's (never when legacy is NULL). */
 bool mcpauth__serve_legacy_path(const mcpauth__serve_legacy *legacy, const char *path);
 
@@ -148,7 +156,7 @@ void mcpauth__serve_legacy_stop(mcpauth__serve_legacy *legacy);
 void mcpauth__serve_legacy_free(mcpauth__serve_legacy *legacy);
 
 /* worker_mail.c: letters between the workers of one server. */
-#define MCPAUTH__SERVE_LETTER_FIELDS 5
+#define MCPAUTH__SERVE_LETTER_FIELDS 8
 
 typedef enum mcpauth__serve_letter_kind {
     /* A legacy POST for a stream another worker holds. Fields: session id,
@@ -157,6 +165,21 @@ typedef enum mcpauth__serve_letter_kind {
     MCPAUTH__SERVE_LETTER_POST = 1,
     /* Its answer (status). Fields: Content-Type, body. */
     MCPAUTH__SERVE_LETTER_REPLY,
+    /* A Streamable HTTP request for a session whose backend part another
+     * worker holds (relay.c). Fields: method, bearer token, Mcp-Session-Id,
+     * MCP-Protocol-Version, Accept, Content-Type, Last-Event-ID, body. */
+    MCPAUTH__SERVE_LETTER_CALL,
+    /* The answers to a CALL, as the engine gives them to its sink: a whole
+     * reply (status, extra: Retry-After; fields: Content-Type, body,
+     * Mcp-Session-Id), or a stream's start (fields: Mcp-Session-Id), bytes
+     * (fields: the events) and end. */
+    MCPAUTH__SERVE_LETTER_CALL_REPLY,
+    MCPAUTH__SERVE_LETTER_CALL_START,
+    MCPAUTH__SERVE_LETTER_CALL_DATA,
+    MCPAUTH__SERVE_LETTER_CALL_END,
+    /* The client of a CALL went away, or its stream could take no more:
+     * the holder lets go of the sink. */
+    MCPAUTH__SERVE_LETTER_CALL_ABORT,
 } mcpauth__serve_letter_kind;
 
 /* Fields are borrowed (NUL-terminated when received); a NULL field is sent
@@ -168,6 +191,7 @@ typedef struct mcpauth__serve_letter {
     int64_t to_pid;   /* a reply: the process that asked (a replacement drops it) */
     uint64_t seq;     /* the sender's number for a POST, echoed by its reply */
     int32_t status;
+    int32_t extra;
     const char *fields[MCPAUTH__SERVE_LETTER_FIELDS];
     size_t lengths[MCPAUTH__SERVE_LETTER_FIELDS];
 } mcpauth__serve_letter;
@@ -193,6 +217,31 @@ int mcpauth__serve_mail_send(const mcpauth__serve_shared *shared, int to,
 
 /* The worker process pid runs as (its metrics slot says), or -1. */
 int mcpauth__serve_mail_worker_of(const mcpauth__serve_shared *shared, int64_t pid);
+
+/* relay.c: Streamable HTTP requests for sessions another worker holds. */
+typedef struct mcpauth__serve_relay mcpauth__serve_relay;
+
+/* NULL on allocation failure. Stop before the loop's last run; free after. */
+mcpauth__serve_relay *mcpauth__serve_relay_new(mcpauth__serve_context *ctx);
+void mcpauth__serve_relay_stop(mcpauth__serve_relay *relay);
+void mcpauth__serve_relay_free(mcpauth__serve_relay *relay);
+
+/* The worker holding session_id's backend part when it is another one; -1
+ * otherwise (this worker, no such session, no relay). */
+int mcpauth__serve_relay_holder(mcpauth__serve_relay *relay, const char *session_id);
+
+/* Sends the request to worker `to` and plays its answers on sink (the
+ * router's), which it answers exactly once as the engine would. */
+void mcpauth__serve_relay_send(mcpauth__serve_relay *relay, int to, mcpauth_http_exchange *ex,
+                               const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink);
+
+/* A letter of the CALL kinds from another worker. */
+void mcpauth__serve_relay_letter(mcpauth__serve_relay *relay,
+                                 const struct mcpauth__serve_letter *letter);
+
+/* The bearer token of ex as sent (the router has checked it), for a worker
+ * that checks it again; "" without one. Borrowed from ex. */
+const char *mcpauth__serve_bearer_token(mcpauth_http_exchange *ex, size_t *length);
 
 /* access_log.c: one line per answered request. */
 typedef struct mcpauth__serve_log_entry {

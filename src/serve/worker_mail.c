@@ -21,7 +21,8 @@
 
 /* The largest letter sent as a datagram (the default socket buffer holds
  * about 200 KiB); larger ones go in a memfd. */
-#define INLINE_MAX (48 * 1024)
+#define INLINE_MAX   (48 * 1024)
+#define INBOX_BUFFER (4 * 1024 * 1024)
 
 /* A letter as it travels: this header, then each field and a NUL. */
 typedef struct wire {
@@ -31,6 +32,7 @@ typedef struct wire {
     int64_t to_pid;
     uint64_t seq;
     int32_t status;
+    int32_t extra;
     uint32_t in_memfd; /* the fields are in the memfd that came with it */
     uint64_t total;    /* bytes after the header */
     uint32_t lengths[MCPAUTH__SERVE_LETTER_FIELDS];
@@ -52,10 +54,15 @@ bool mcpauth__serve_mail_open(mcpauth__serve_shared *shared)
         return false;
     for (int i = 0; i < shared->workers; i++)
         shared->inboxes[i][0] = shared->inboxes[i][1] = -1;
-    for (int i = 0; i < shared->workers; i++)
+    for (int i = 0; i < shared->workers; i++) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
                        shared->inboxes[i]) != 0)
             return false;
+        /* Every worker writes through this end: room for relayed streams
+         * (the kernel caps it at net.core.wmem_max). */
+        int size = INBOX_BUFFER;
+        setsockopt(shared->inboxes[i][1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
     return true;
 }
 
@@ -108,7 +115,8 @@ int mcpauth__serve_mail_send(const mcpauth__serve_shared *shared, int to,
                  .from_pid = letter->from_pid,
                  .to_pid = letter->to_pid,
                  .seq = letter->seq,
-                 .status = letter->status};
+                 .status = letter->status,
+                 .extra = letter->extra};
     for (int i = 0; i < MCPAUTH__SERVE_LETTER_FIELDS; i++) {
         size_t n = letter->fields[i] ? letter->lengths[i] : 0;
         if (n > UINT32_MAX - 1)
@@ -185,7 +193,8 @@ static void deliver(mcpauth__serve_mail *mail, const wire *head, const char *fie
                                     .from_pid = head->from_pid,
                                     .to_pid = head->to_pid,
                                     .seq = head->seq,
-                                    .status = head->status};
+                                    .status = head->status,
+                                    .extra = head->extra};
     uint64_t at = 0;
     for (int i = 0; i < MCPAUTH__SERVE_LETTER_FIELDS; i++) {
         if (at + head->lengths[i] + 1 > head->total || fields[at + head->lengths[i]] != '\0')
