@@ -140,7 +140,7 @@ static const cmd_option token_options[] = {
 };
 
 static const cmd_option server_options[] = {
-    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default 1)"},
+    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default: one per CPU)"},
     {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
     {"allowed-host", 0, "HOST", OPT_ALLOWED_HOST, "accept this Host header value too"},
     {"max-sessions", 0, "N", OPT_MAX_SESSIONS, "MCP sessions, shared by the workers (10000)"},
