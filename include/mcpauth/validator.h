@@ -69,11 +69,12 @@ typedef struct mcpauth_validator_config {
     size_t max_introspections;
     size_t max_introspection_queue;
     /* The cache the worker processes of one server share (not owned; NULL:
-     * none): looked up before this validator's own, and its claims make
-     * the single flight cross processes: a token another process is
-     * validating is waited for (its result polled every few milliseconds
-     * on loop) until that claim lapses, rather than validated again.
-     * Results that do not fit it go to this validator's own cache. */
+     * none): looked up when this validator's own cache (which stays in
+     * front, and keeps what it finds there until the same end) misses, and
+     * its claims make the single flight cross processes: a token another
+     * process is validating is waited for (its result polled every few
+     * milliseconds on loop) until that claim lapses, rather than validated
+     * again. */
     mcpauth_token_shared_cache *shared_cache;
     uv_loop_t *loop; /* required with shared_cache */
 } mcpauth_validator_config;

@@ -134,15 +134,14 @@ mcpauth_validator *mcpauth_validator_new(mcpauth_http_async *http,
     return v;
 }
 
-/* Keeps a result for every worker, or for this one when it does not fit
- * the shared cache; either way a claim on the token ends. */
+/* Keeps a result for every worker (the shared cache; a claim on the token
+ * ends) and in this validator's own, which stays in front of it. */
 static void store_result(mcpauth_validator *v, flight *f, int64_t now,
                          const mcpauth_token_cache_entry *entry)
 {
     if (v->config.shared_cache) {
         f->claimed = false;
-        if (mcpauth_token_shared_cache_store(v->config.shared_cache, &f->key, now, entry))
-            return;
+        mcpauth_token_shared_cache_store(v->config.shared_cache, &f->key, now, entry);
     }
     mcpauth_token_cache_store(v->cache, &f->key, now, entry);
 }
@@ -420,14 +419,19 @@ static void answer_now(mcpauth_validation_outcome outcome, const char *reason,
     cb(&result, data);
 }
 
-/* Looks the token up in the shared cache, then in this validator's own. */
+/* Looks the token up in this validator's own cache, then in the shared
+ * one: the hot path touches no memory other workers write. What the shared
+ * cache has is kept here too, until the same end. */
 static bool cache_lookup(mcpauth_validator *v, const mcpauth_token_key *key, int64_t now,
                          mcpauth_token_cache_entry *entry)
 {
-    if (v->config.shared_cache &&
-        mcpauth_token_shared_cache_lookup(v->config.shared_cache, key, now, entry))
+    if (mcpauth_token_cache_lookup(v->cache, key, now, entry))
         return true;
-    return mcpauth_token_cache_lookup(v->cache, key, now, entry);
+    if (!v->config.shared_cache ||
+        !mcpauth_token_shared_cache_lookup(v->config.shared_cache, key, now, entry))
+        return false;
+    mcpauth_token_cache_store(v->cache, key, now, entry);
+    return true;
 }
 
 /* Answers one waiter from a cached entry (whose info it frees). */
@@ -476,8 +480,7 @@ static void on_peer_poll(uv_timer_t *timer)
     while (*link) {
         flight *f = *link;
         mcpauth_token_cache_entry entry;
-        bool cached =
-            mcpauth_token_shared_cache_lookup(v->config.shared_cache, &f->key, now, &entry);
+        bool cached = cache_lookup(v, &f->key, now, &entry);
         if (!cached && mcpauth_token_shared_cache_claim(v->config.shared_cache, &f->key, now,
                                                         uv_hrtime() / 1000000, PEER_CLAIM_MS) ==
                            MCPAUTH_TOKEN_CLAIM_BUSY) {

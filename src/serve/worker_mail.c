@@ -259,7 +259,10 @@ mcpauth__serve_mail *mcpauth__serve_mail_start(mcpauth__serve_context *ctx,
     if (!mail)
         return NULL;
     mail->fd = shared->inboxes[ctx->worker][0];
-    mail->max_letter = ctx->config->limits.max_body_bytes + 64 * 1024;
+    /* The largest a letter may be: a request body, or a backend's message
+     * (one line of its output) in a relayed answer, with room for the rest. */
+    size_t body = ctx->config->limits.max_body_bytes, line = ctx->config->backend.max_line;
+    mail->max_letter = (body > line ? body : line) + 64 * 1024;
     mail->cb = cb;
     mail->data = data;
     if (uv_poll_init(ctx->loop, &mail->poll, mail->fd) != 0) {

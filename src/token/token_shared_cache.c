@@ -345,6 +345,7 @@ bool mcpauth_token_shared_cache_lookup(mcpauth_token_shared_cache *cache,
     if (found) {
         s->used = tick(cache);
         out->valid = s->state == SLOT_VALID;
+        out->expires = s->expires;
         out->validated_by = validated_by_names[s->validated_by < 4 ? s->validated_by : 0];
         if (out->valid) {
             found = decode_info(s, &out->info);
@@ -373,6 +374,8 @@ static int64_t expiry_of(const mcpauth_token_shared_cache *cache,
         if (entry->info.expires_at < until)
             until = entry->info.expires_at;
     }
+    if (entry->expires != 0 && entry->expires < until)
+        until = entry->expires;
     return until;
 }
 

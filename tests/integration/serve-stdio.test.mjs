@@ -182,6 +182,10 @@ describe('a stdio backend over several workers', () => {
         const pids = await Promise.all(Array.from({ length: 4 }, (_, i) => toolText(serve, session, 'pid', {}, { id: 200 + round * 4 + i })));
         assert.deepEqual(pids, Array(4).fill(pid), 'one child serves the session');
       }
+      // Large messages both ways (over a datagram: they travel in a memfd).
+      const big = 'y'.repeat(300 * 1024);
+      const bigs = await Promise.all(Array.from({ length: 4 }, (_, i) => toolText(serve, session, 'echo', { text: big }, { id: 250 + i })));
+      bigs.forEach((t) => assert.equal(t, big));
       // A streamed answer (progress notifications before the response) comes through whole.
       for (let i = 0; i < 4; i++) {
         const r = await callTool(serve, session, 'progress', {}, { id: 300 + i, meta: { progressToken: `p${i}` } });
