@@ -124,9 +124,9 @@ typedef struct mcpauth_authorization_grant {
     const mcpauth_http_options *http; /* its verbose stream also logs the listener */
     const mcpauth_as_metadata *metadata;
     const mcpauth_oauth_token_client *client; /* token_endpoint from the metadata */
-    const char *redirect_uri;                 /* NULL: the first loopback one in registered */
-    json_object *registered; /* the client's registration (redirect_uris); may be NULL */
-    const char *scope;       /* NULL omits it */
+    const char *redirect_uri;           /* NULL: the first loopback one in registered */
+    json_object *registered;            /* the client's registration (redirect_uris); may be NULL */
+    const char *scope;                  /* NULL omits it */
     const char *const *resources;
     size_t resource_count;
     uint64_t timeout_ms; /* how long to wait for the redirect */
@@ -148,7 +148,6 @@ typedef struct mcpauth_authorization_grant {
  * user declined, MCPAUTH_ENETWORK on timeout) and mcpauth_oauth_token_request().
  * Blocks; the caller should ignore SIGPIPE. */
 mcpauth_status mcpauth_authorization_code_grant(const mcpauth_authorization_grant *grant,
-                                                mcpauth_oauth_token_response *out,
-                                                mcpauth_error *err);
+                                                mcpauth_oauth_token_response *out, mcpauth_error *err);
 
 #endif

@@ -20,7 +20,8 @@ typedef enum mcpauth_bearer_status {
  * *token and *length point into the value (borrowed). Tokens longer than
  * max_length are MALFORMED. */
 mcpauth_bearer_status mcpauth_bearer_extract(const char *const *values, size_t count,
-                                             size_t max_length, const char **token, size_t *length);
+                                             size_t max_length, const char **token,
+                                             size_t *length);
 
 /* Builds a WWW-Authenticate value (RFC 6750 §3, RFC 9728 §5.1):
  *   Bearer resource_metadata="URL"[, scope="S"][, error="E"[, error_description="D"]]

@@ -10,7 +10,7 @@
 #include "mcpauth/error.h"
 
 /* The redirect URIs MCP Inspector listens on; the seed registered these. */
-#define MCPAUTH_INSPECTOR_REDIRECT_URI       "http://localhost:6274/oauth/callback"
+#define MCPAUTH_INSPECTOR_REDIRECT_URI "http://localhost:6274/oauth/callback"
 #define MCPAUTH_INSPECTOR_REDIRECT_URI_DEBUG "http://localhost:6274/oauth/callback/debug"
 
 typedef struct mcpauth_string_list {

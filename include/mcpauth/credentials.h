@@ -37,9 +37,9 @@ mcpauth_status mcpauth_credentials_save(const char *path, const mcpauth_credenti
 
 /* Replaces the stored client with a read or update response (RFC 7592 §2.1,
  * §2.2). A new client_secret or registration_access_token in the response
- * replaces the old one (RFC 7592 §3: the server may rotate them); a response that leaves out the
- * registration token, the client URI or the secret keeps the stored ones, since servers need not
- * repeat them. Takes ownership of response. */
+ * replaces the old one (RFC 7592 §3: the server may rotate them); a response that leaves out the registration
+ * token, the client URI or the secret keeps the stored ones, since servers
+ * need not repeat them. Takes ownership of response. */
 void mcpauth_credentials_replace_client(mcpauth_credentials *creds, json_object *response);
 
 /* Accessors into creds->client; borrowed, NULL when absent. */

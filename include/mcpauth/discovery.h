@@ -60,6 +60,7 @@ mcpauth_status mcpauth_discover_registration_endpoint(const mcpauth_http_options
                                                       char **issuer_out, char **endpoint_out,
                                                       mcpauth_error *err);
 
+
 void mcpauth_as_metadata_free(mcpauth_as_metadata *md);
 void mcpauth_resource_metadata_free(mcpauth_resource_metadata *md);
 

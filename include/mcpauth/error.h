@@ -10,12 +10,12 @@
 #include <stdarg.h>
 
 typedef enum mcpauth_status {
-    MCPAUTH_OK = 0,        /* success */
+    MCPAUTH_OK = 0,       /* success */
     MCPAUTH_ENEGATIVE = 1, /* a negative answer the caller asked about */
-    MCPAUTH_EUSAGE = 2,    /* bad command line or invalid option value */
-    MCPAUTH_ENETWORK = 3,  /* cannot connect, timeout, TLS or certificate failure */
-    MCPAUTH_EREMOTE = 4,   /* the remote side answered with an error or garbage */
-    MCPAUTH_ELOCAL = 5,    /* local file or configuration error */
+    MCPAUTH_EUSAGE = 2,   /* bad command line or invalid option value */
+    MCPAUTH_ENETWORK = 3, /* cannot connect, timeout, TLS or certificate failure */
+    MCPAUTH_EREMOTE = 4,  /* the remote side answered with an error or garbage */
+    MCPAUTH_ELOCAL = 5,   /* local file or configuration error */
 } mcpauth_status;
 
 #define MCPAUTH_ERROR_MESSAGE_MAX 1024

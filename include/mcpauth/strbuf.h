@@ -14,10 +14,7 @@ typedef struct mcpauth_strbuf {
     bool failed;
 } mcpauth_strbuf;
 
-#define MCPAUTH_STRBUF_INIT                                                                        \
-    {                                                                                              \
-        NULL, 0, 0, false                                                                          \
-    }
+#define MCPAUTH_STRBUF_INIT {NULL, 0, 0, false}
 
 void mcpauth_strbuf_append(mcpauth_strbuf *sb, const char *data, size_t length);
 void mcpauth_strbuf_appends(mcpauth_strbuf *sb, const char *text);

@@ -12,7 +12,7 @@
 
 #include "mcpauth/error.h"
 
-#define MCPAUTH_TOKEN_MAX_SCOPES    64
+#define MCPAUTH_TOKEN_MAX_SCOPES 64
 #define MCPAUTH_TOKEN_MAX_AUDIENCES 16
 
 /* The claims we use. Strings are owned by the struct. */
@@ -62,13 +62,13 @@ typedef enum mcpauth_token_verdict {
 
 /* What the resource server requires. Borrowed strings. */
 typedef struct mcpauth_token_policy {
-    const char *issuer;           /* iss must equal it when present; NULL: not checked */
-    const char *const *audiences; /* at least one must be among the token's */
-    size_t audience_count;        /* 0: audience not checked (only with --no-audience-check) */
+    const char *issuer;              /* iss must equal it when present; NULL: not checked */
+    const char *const *audiences;    /* at least one must be among the token's */
+    size_t audience_count;           /* 0: audience not checked (only with --no-audience-check) */
     const char *const *required_scopes;
     size_t required_scope_count;
-    int64_t leeway_seconds; /* for exp / nbf / iat */
-    bool require_expiry;    /* a token without exp is invalid */
+    int64_t leeway_seconds;          /* for exp / nbf / iat */
+    bool require_expiry;             /* a token without exp is invalid */
 } mcpauth_token_policy;
 
 /* Applies policy to info at time now (seconds since the epoch). On anything
@@ -79,8 +79,8 @@ typedef struct mcpauth_token_policy {
  * is ignored. Scope checks come last, so INSUFFICIENT_SCOPE means the token
  * is otherwise good. */
 mcpauth_token_verdict mcpauth_token_check(const mcpauth_token_policy *policy,
-                                          const mcpauth_token_info *info, int64_t now, char *reason,
-                                          size_t reason_size);
+                                          const mcpauth_token_info *info, int64_t now,
+                                          char *reason, size_t reason_size);
 
 /* True when info carries every scope in required[0..count). */
 bool mcpauth_token_has_scopes(const mcpauth_token_info *info, const char *const *required,
