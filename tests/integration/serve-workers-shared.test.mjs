@@ -123,7 +123,11 @@ for (const mode of ['default', '--workers 3']) {
     });
 
     after(async () => {
-      if (serve) await serve.stop('SIGKILL');
+      if (!serve) return;
+      // A clean stop: exit 0 from every worker, no sanitizer report.
+      const exit = await serve.stop('SIGTERM');
+      assert.equal(exit.code, 0, serve.stderr().slice(-3000));
+      assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
     });
 
     test(`${workers} worker${workers > 1 ? 's' : ''} run, and /metrics says so`, async () => {
