@@ -273,6 +273,8 @@ static void on_check(uv_timer_t *timer)
 static void incoming_free(incoming *in)
 {
     UNLINK(in->relay->in, in);
+    if (in->fields[F_TOKEN])
+        explicit_bzero(in->fields[F_TOKEN], strlen(in->fields[F_TOKEN]));
     for (int i = 0; i < MCPAUTH__SERVE_LETTER_FIELDS; i++)
         free(in->fields[i]);
     free(in);

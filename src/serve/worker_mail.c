@@ -157,6 +157,8 @@ int mcpauth__serve_mail_send(const mcpauth__serve_shared *shared, int to,
         if (memfd >= 0)
             close(memfd);
     }
+    /* A letter may carry a bearer token: none stays behind in memory. */
+    explicit_bzero(bytes, sizeof head + head.total);
     free(bytes);
     return rc;
 }
@@ -239,11 +241,14 @@ static void on_readable(uv_poll_t *poll, int status, int events)
                 deliver(mail, &head, mail->buffer + sizeof head);
             } else if (head.in_memfd && memfd >= 0 && (size_t)n == sizeof head) {
                 char *fields = read_memfd(memfd, head.total, mail->max_letter);
-                if (fields)
+                if (fields) {
                     deliver(mail, &head, fields);
+                    explicit_bzero(fields, head.total);
+                }
                 free(fields);
             }
         }
+        explicit_bzero(mail->buffer, (size_t)n);
         if (memfd >= 0)
             close(memfd);
     }

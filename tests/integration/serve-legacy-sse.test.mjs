@@ -473,6 +473,30 @@ describe('legacy HTTP+SSE transport over several workers', () => {
     });
   }
 
+  test('--workers 3 with a stdio backend: the child answers on the stream whichever worker takes the POSTs', async () => {
+    const serve = await startServe(['--no-auth', '--workers', '3', '--', process.execPath, ECHO]);
+    try {
+      const sessions = [];
+      try {
+        for (let i = 0; i < 3; i++) sessions.push(await openSession(serve));
+        await Promise.all(sessions.map(async (s, n) => {
+          assert.equal((await postFresh(s.messages, INIT)).status, 202);
+          await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 1);
+          for (let i = 0; i < 10; i++) {
+            const r = await postFresh(s.messages, { jsonrpc: '2.0', id: 10 + i, method: 'tools/call',
+              params: { name: 'echo', arguments: { session: n, i } } });
+            assert.equal(r.status, 202, r.text);
+          }
+          const last = await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 19);
+          assert.deepEqual(JSON.parse(JSON.parse(last.data).result.content[0].text), { session: n, i: 9 });
+        }));
+      } finally {
+        for (const s of sessions) s.stream.close();
+      }
+      await serve.waitForLog(/"POST \/messages" 202 .*\(handed to the stream's worker\)/);
+    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
+  });
+
   test('a large message (over the datagram size) is handed over whole', async () => {
     const serve = await startServe(['--no-auth', '--workers', '2']);
     try {
