@@ -34,8 +34,8 @@
 
 typedef struct mcpauth_token_shared_cache mcpauth_token_shared_cache;
 
-/* A cache of at least capacity entries (0: results are not cached; claims
- * still work). Good results live until min(token exp, now + ttl),
+/* A cache of at most capacity results, and of at most 1048576 whatever
+ * capacity says (0: results are not cached; claims still work). Good results live until min(token exp, now + ttl),
  * rejections for negative_ttl. NULL when the mapping cannot be made. Free
  * it once, in the process that made it, after the others are gone. */
 mcpauth_token_shared_cache *mcpauth_token_shared_cache_new(size_t capacity, int64_t ttl_seconds,

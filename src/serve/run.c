@@ -1,8 +1,11 @@
 /* Running `serve`: discovery before the loop starts, the worker processes
- * (one libuv loop each, each with its own socket bound to the same port with
- * SO_REUSEPORT, so the kernel spreads connections), and a graceful stop
- * on SIGTERM/SIGINT: stop accepting, let requests in flight finish within
- * the shutdown timeout, then close everything and exit 0.
+ * (one per CPU unless --workers says otherwise; one libuv loop each, each
+ * with its own socket bound to the same port with SO_REUSEPORT, so the
+ * kernel spreads connections), what they share (mapped before they fork:
+ * the session table, the token cache, the metrics slots, an inbox each),
+ * and a graceful stop on SIGTERM/SIGINT: stop accepting, let requests in
+ * flight finish within the shutdown timeout, then close everything and
+ * exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
