@@ -570,8 +570,9 @@ static mcpauth_status shared_map(const mcpauth_serve_config *config, mcpauth__se
     if (config->workers > 1 && !config->mcp.stateless && !mcpauth__serve_mail_open(shared))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot make the workers' inboxes: %s",
                                  strerror(errno));
-    /* One validation per token for the whole server, not one per worker. */
-    if (!config->no_auth &&
+    /* One validation per token for the whole server, not one per worker
+     * (one worker has its own cache, and needs no other). */
+    if (config->workers > 1 && !config->no_auth &&
         !(shared->tokens = mcpauth_token_shared_cache_new(
               config->cache_size, config->cache_ttl_seconds, config->negative_ttl_seconds)))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a token cache of %zu entries",

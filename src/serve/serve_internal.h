@@ -54,7 +54,7 @@ typedef struct mcpauth__serve_metrics_slot {
 typedef struct mcpauth__serve_shared {
     int workers;
     mcpauth__serve_metrics_slot *metrics; /* [workers] */
-    mcpauth_token_shared_cache *tokens;   /* validation results and claims; NULL: --no-auth */
+    mcpauth_token_shared_cache *tokens;   /* results and claims; NULL: one worker, --no-auth */
     int (*inboxes)[2]; /* [workers]: each worker's socketpair (worker_mail.c); NULL: none */
 } mcpauth__serve_shared;
 
