@@ -9,6 +9,7 @@
  * (worker_mail.c) with the request's token, which the holder checks again
  * (a hit in the shared cache) and runs on its stream; its answer (202, or
  * 404 when the stream has gone) comes back as a letter and is the POST's. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ typedef struct forward {
     mcpauth__serve_legacy *owner;
     mcpauth_http_exchange *ex;
     uint64_t seq;
+    int to;             /* the worker holding the stream */
+    int64_t holder_pid; /* its process */
     uint64_t deadline_ms;
     char *subject;
     char token_hash[13];
@@ -358,7 +361,13 @@ static void forwards_expire(mcpauth__serve_legacy *legacy, uint64_t now_ms)
     forward *next;
     for (forward *f = legacy->forwards; f; f = next) {
         next = f->next;
-        if (now_ms >= f->deadline_ms)
+        /* A holder that died (its slot names another process now) will
+         * not answer: its stream is gone with it. */
+        int64_t pid =
+            (int64_t)__atomic_load_n(&legacy->ctx->shared->metrics[f->to].pid, __ATOMIC_RELAXED);
+        if (pid != f->holder_pid || kill((pid_t)pid, 0) != 0)
+            forward_fail(f, 404, "Session not found");
+        else if (now_ms >= f->deadline_ms)
             forward_fail(f, 503,
                          "Service Unavailable: the worker holding the stream did not answer");
     }
@@ -377,9 +386,10 @@ static void on_forward_abort(mcpauth_http_exchange *ex, void *data)
     free(f);
 }
 
-/* Hands the POST to worker `to`, which holds its stream. */
+/* Hands the POST to worker `to`, process holder, which holds its stream. */
 static void forward_post(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *ex,
-                         const mcpauth__serve_caller *caller, const char *id, int to)
+                         const mcpauth__serve_caller *caller, const char *id, int to,
+                         int64_t holder)
 {
     mcpauth__serve_context *ctx = legacy->ctx;
     forward *f = calloc(1, sizeof *f);
@@ -393,6 +403,8 @@ static void forward_post(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *e
     f->ex = ex;
     f->seq = ++legacy->next_seq;
     f->deadline_ms = uv_now(ctx->loop) + HANDOVER_TIMEOUT_MS;
+    f->to = to;
+    f->holder_pid = holder;
     f->cache = caller->cache;
     if (caller->token_hash)
         snprintf(f->token_hash, sizeof f->token_hash, "%s", caller->token_hash);
@@ -574,7 +586,7 @@ static void post_message(mcpauth__serve_legacy *legacy, mcpauth_http_exchange *e
                      ? mcpauth__serve_mail_worker_of(legacy->ctx->shared, holder)
                      : -1;
         if (to >= 0) {
-            forward_post(legacy, ex, caller, id, to);
+            forward_post(legacy, ex, caller, id, to, holder);
             return;
         }
     }
