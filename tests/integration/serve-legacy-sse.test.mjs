@@ -415,9 +415,16 @@ describe('legacy HTTP+SSE transport with tokens', () => {
         }
       } finally { s.stream.close(); }
       assert.doesNotMatch(multi.stderr(), /multi-alice|multi-bob/);
-    } finally { assert.equal((await multi.stop()).code, 0, multi.stderr()); }
+    } finally { await stopClean(multi); }
   });
 });
+
+/** Stops serve: exit 0, and no sanitizer report from any worker (a worker's own exit
+ * status does not reach the parent's). */
+async function stopClean(serve) {
+  assert.equal((await serve.stop()).code, 0, serve.stderr());
+  assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+}
 
 /** Streams and POSTs over several workers: every POST on its own connection, the answers
  * in order on the stream whichever worker took the POST. */
@@ -469,7 +476,7 @@ describe('legacy HTTP+SSE transport over several workers', () => {
           const r = await postFresh(s.messages, { jsonrpc: '2.0', id: i, method: 'ping' });
           assert.equal(r.status, 404, r.text);
         }
-      } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
+      } finally { await stopClean(serve); }
     });
   }
 
@@ -494,7 +501,7 @@ describe('legacy HTTP+SSE transport over several workers', () => {
         for (const s of sessions) s.stream.close();
       }
       await serve.waitForLog(/"POST \/messages" 202 .*\(handed to the stream's worker\)/);
-    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
+    } finally { await stopClean(serve); }
   });
 
   test('a large message (over the datagram size) is handed over whole', async () => {
@@ -511,7 +518,7 @@ describe('legacy HTTP+SSE transport over several workers', () => {
         }
         await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 17);
       } finally { s.stream.close(); }
-    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
+    } finally { await stopClean(serve); }
   });
 });
 

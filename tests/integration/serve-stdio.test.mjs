@@ -209,6 +209,9 @@ describe('a stdio backend over several workers', () => {
       await waitGone(Number(pid));
       const after = await Promise.all(Array.from({ length: 6 }, (_, i) => callTool(serve, session, 'echo', {}, { id: 400 + i })));
       assert.deepEqual(after.map((r) => r.status), Array(6).fill(404));
+      // Every worker stops cleanly (a worker's own exit status does not reach the parent's).
+      assert.equal((await serve.stop()).code, 0, serve.stderr());
+      assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
     });
   }
 });
