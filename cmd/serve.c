@@ -159,7 +159,7 @@ static const cmd_option token_options[] = {
 };
 
 static const cmd_option server_options[] = {
-    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default 1)"},
+    {"workers", 'w', "N", OPT_WORKERS, "worker processes (default: one per CPU)"},
     {"instance-id", 0, "LABEL", OPT_INSTANCE_ID,
      "this server's name in a fleet ([a-z0-9], at most 8): MCP session ids start with it"},
     {"allowed-origin", 0, "ORIGIN", OPT_ALLOWED_ORIGIN, "accept browser requests from ORIGIN"},
@@ -759,9 +759,8 @@ static int load_config_file(serve_args *a, json_object **doc)
     return rc;
 }
 
-/* The stdio backend: the command after -- (else the file's), its
- * environment lists, and one worker (a session's child lives in one
- * process). */
+/* The stdio backend: the command after -- (else the file's) and its
+ * environment lists. */
 static int backend_setup(serve_args *a, char **command)
 {
     mcpauth_serve_config *c = &a->config;
@@ -772,10 +771,6 @@ static int backend_setup(serve_args *a, char **command)
     c->backend.stdio.env_count = a->env.count;
     c->backend.stdio.pass_env = a->pass_env.items;
     c->backend.stdio.pass_env_count = a->pass_env.count;
-    if (c->workers > 1)
-        return cmd_usage_error(&serve_spec,
-                               "--workers must be 1 with a backend command: each session's "
-                               "process lives in one worker");
     return 0;
 }
 

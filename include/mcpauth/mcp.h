@@ -266,6 +266,13 @@ void mcpauth_mcp_close_streams(mcpauth_mcp_server *server);
  * table, those of every process using it. */
 size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now);
 
+/* Which process holds what a session has beyond the shared table (a
+ * legacy SSE stream, a backend's child or upstream session): the one that
+ * created it; with several workers a request for it may reach another,
+ * which hands it over. 0 when no such session is live at now, or without
+ * sessions. */
+int64_t mcpauth_mcp_session_holder(mcpauth_mcp_server *server, const char *session_id, int64_t now);
+
 /* The session limits, each named by its option in mcpauth serve. */
 typedef enum mcpauth_mcp_limit {
     MCPAUTH_MCP_LIMIT_SESSIONS,              /* max_sessions: the table is full (503) */

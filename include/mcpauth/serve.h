@@ -94,7 +94,8 @@ typedef struct mcpauth_serve_config {
      * name the client (for the access log); from others they are ignored. */
     mcpauth_http_proxies trusted_proxies;
     mcpauth_http_options http; /* for requests to the authorization server */
-    int workers;               /* worker processes; 1 runs in this process */
+    int workers; /* worker processes; 1 runs in this process; 0 (the default): one per CPU,
+                    but 1 with --dev, a stdio backend or --upstream */
     /* This server's name in a fleet: its MCP session ids start with it, so
      * that the load balancer routes a session back here (NULL: none). */
     const char *instance_id;

@@ -39,6 +39,9 @@ typedef struct mcpauth_token_cache_entry {
     mcpauth_token_info info;  /* for valid entries */
     char reason[256];         /* for rejected entries */
     const char *validated_by; /* how the result was reached; a static string */
+    /* lookup: when the entry ends (seconds). store: 0, or a time the entry
+     * must not outlive (a copy of an entry kept elsewhere too). */
+    int64_t expires;
 } mcpauth_token_cache_entry;
 
 /* Looks key up at time now; on a live entry copies it into *out (the caller

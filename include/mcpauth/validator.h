@@ -22,6 +22,7 @@
 #include "mcpauth/jwks_cache.h"
 #include "mcpauth/redis_cache.h"
 #include "mcpauth/token.h"
+#include "mcpauth/token_shared_cache.h"
 
 typedef struct mcpauth_validator mcpauth_validator;
 
@@ -70,6 +71,15 @@ typedef struct mcpauth_validator_config {
      * 0: no limit. */
     size_t max_introspections;
     size_t max_introspection_queue;
+    /* The cache the worker processes of one server share (not owned; NULL:
+     * none): looked up when this validator's own cache (which stays in
+     * front, and keeps what it finds there until the same end) misses, and
+     * its claims make the single flight cross processes: a token another
+     * process is validating is waited for (its result polled every few
+     * milliseconds on loop) until that claim lapses, rather than validated
+     * again. */
+    mcpauth_token_shared_cache *shared_cache;
+    uv_loop_t *loop; /* required with shared_cache */
     /* Other instances' results for tokens that would be introspected,
      * looked up after the local cache, and this one's stored there (with
      * single flight across instances). NULL: none. Not owned; free it after

@@ -11,6 +11,11 @@
 #include "mcpauth/token_cache.h"
 
 #define FLIGHT_BUCKETS 256
+/* Another worker's claim on a token: how often its result is looked for,
+ * and how long the claim holds (an introspection call's usual worst case)
+ * before a waiting worker validates the token itself. */
+#define PEER_POLL_MS  5
+#define PEER_CLAIM_MS 10000
 
 typedef struct waiter {
     mcpauth_validate_cb cb;
@@ -33,13 +38,16 @@ typedef struct flight {
     bool refetched_keys;    /* an unknown kid already caused one refetch */
     mcpauth_token_info jwt; /* claims of a verified JWT awaiting introspection */
     bool have_jwt;
-    bool queued; /* waiting for an introspection slot */
+    bool queued;       /* waiting for an introspection slot */
+    bool claimed;      /* holds the shared cache's claim on the token */
+    bool waiting_peer; /* another process holds it: polling for its result */
     /* Redis (--shared-cache): asked (so the result goes there too), answered
      * from it (so it does not), holding its lock for this token. */
     bool redis_asked, redis_answered, redis_claimed;
     waiter *waiters;
     struct flight *next;
     struct flight *next_queued;
+    struct flight *next_peer;
 } flight;
 
 /* What a backend concluded, before the shared claim checks. */
@@ -57,6 +65,8 @@ struct mcpauth_validator {
     flight *queue_head, *queue_tail; /* flights waiting for an introspection slot, oldest first */
     size_t in_flight, queued;
     mcpauth_validator_stats stats;
+    flight *peer_waiting;   /* flights polling the shared cache */
+    uv_timer_t *peer_timer; /* their poll; NULL without a shared cache */
 };
 
 static int64_t now_seconds(void)
@@ -127,11 +137,28 @@ mcpauth_validator *mcpauth_validator_new(mcpauth_http_async *http,
     v->config.policy.required_scope_count = 0;
     v->cache = mcpauth_token_cache_new(config->cache_size, config->cache_ttl_seconds,
                                        config->negative_ttl_seconds);
-    if (!v->cache) {
+    if (v->cache && config->shared_cache && (v->peer_timer = malloc(sizeof *v->peer_timer))) {
+        uv_timer_init(config->loop, v->peer_timer);
+        v->peer_timer->data = v;
+    }
+    if (!v->cache || (config->shared_cache && !v->peer_timer)) {
+        mcpauth_token_cache_free(v->cache);
         free(v);
         return NULL;
     }
     return v;
+}
+
+/* Keeps a result for every worker (the shared cache; a claim on the token
+ * ends) and in this validator's own, which stays in front of it. */
+static void store_result(mcpauth_validator *v, flight *f, int64_t now,
+                         const mcpauth_token_cache_entry *entry)
+{
+    if (v->config.shared_cache) {
+        f->claimed = false;
+        mcpauth_token_shared_cache_store(v->config.shared_cache, &f->key, now, entry);
+    }
+    mcpauth_token_cache_store(v->cache, &f->key, now, entry);
 }
 
 static void record_latency(mcpauth_validator_stats *stats, double seconds)
@@ -163,6 +190,10 @@ static void flight_finish(flight *f, backend_result result, const mcpauth_token_
         base.outcome = MCPAUTH_VALIDATION_UNAVAILABLE;
         base.reason = why;
         info = NULL;
+        /* Nothing learnt: the next worker to see the token asks again. */
+        if (f->claimed)
+            mcpauth_token_shared_cache_release(v->config.shared_cache, &f->key);
+        f->claimed = false;
     } else if (result == BACKEND_REJECTED ||
                mcpauth_token_check(&v->config.policy, info, now, reason, sizeof reason) !=
                    MCPAUTH_TOKEN_VALID) {
@@ -172,12 +203,12 @@ static void flight_finish(flight *f, backend_result result, const mcpauth_token_
         base.reason = reason;
         info = NULL;
         snprintf(entry.reason, sizeof entry.reason, "%s", reason);
-        mcpauth_token_cache_store(v->cache, &f->key, now, &entry);
+        store_result(v, f, now, &entry);
     } else {
         base.outcome = MCPAUTH_VALIDATION_VALID;
         entry.valid = true;
         entry.info = *info; /* the cache copies it */
-        mcpauth_token_cache_store(v->cache, &f->key, now, &entry);
+        store_result(v, f, now, &entry);
     }
     /* Not the authorization server failing: that is no result to share. */
     if (f->redis_asked && !f->redis_answered)
@@ -389,6 +420,7 @@ static bool would_introspect(const mcpauth_validator *v, const char *token, size
     return v->config.mode != MCPAUTH_VALIDATE_JWT && v->config.introspection.endpoint;
 }
 
+/* Validates f's token by the method that applies to it. */
 static void start_backend(flight *f)
 {
     mcpauth_validator *v = f->validator;
@@ -429,6 +461,19 @@ static void on_redis(mcpauth_redis_status status, const mcpauth_token_cache_entr
     start_backend(f);
 }
 
+/* No worker of this server has the result: other servers may (Redis),
+ * else the backend. */
+static void start_validation(flight *f)
+{
+    mcpauth_validator *v = f->validator;
+    if (v->config.redis && would_introspect(v, f->token, f->length)) {
+        f->redis_asked = true;
+        mcpauth_redis_cache_find(v->config.redis, &f->key, on_redis, f);
+        return;
+    }
+    start_backend(f);
+}
+
 /* ---- the pipeline ---- */
 
 static void answer_now(mcpauth_validation_outcome outcome, const char *reason,
@@ -445,18 +490,29 @@ static void answer_now(mcpauth_validation_outcome outcome, const char *reason,
     cb(&result, data);
 }
 
-/* Answers from the cache when it has the token; false otherwise. */
-static bool answer_from_cache(mcpauth_validator *v, const mcpauth_token_key *key, const waiter *w)
+/* Looks the token up in this validator's own cache, then in the shared
+ * one: the hot path touches no memory other workers write. What the shared
+ * cache has is kept here too, until the same end. */
+static bool cache_lookup(mcpauth_validator *v, const mcpauth_token_key *key, int64_t now,
+                         mcpauth_token_cache_entry *entry)
 {
-    mcpauth_token_cache_entry entry;
-    int64_t now = now_seconds();
-    if (!mcpauth_token_cache_lookup(v->cache, key, now, &entry))
+    if (mcpauth_token_cache_lookup(v->cache, key, now, entry))
+        return true;
+    if (!v->config.shared_cache ||
+        !mcpauth_token_shared_cache_lookup(v->config.shared_cache, key, now, entry))
         return false;
-    v->stats.cache_hits++;
+    mcpauth_token_cache_store(v->cache, key, now, entry);
+    return true;
+}
+
+/* Answers one waiter from a cached entry (whose info it frees). */
+static void answer_entry(mcpauth_validator *v, const mcpauth_token_key *key,
+                         mcpauth_token_cache_entry entry, int64_t now, const waiter *w)
+{
     const char *how = entry.validated_by ? entry.validated_by : "cache";
     if (!entry.valid) {
         answer_now(MCPAUTH_VALIDATION_INVALID, entry.reason, how, key, true, w->cb, w->data);
-        return true;
+        return;
     }
     /* Re-check time-bound claims: the entry may be near its expiry. */
     char reason[256];
@@ -464,14 +520,69 @@ static bool answer_from_cache(mcpauth_validator *v, const mcpauth_token_key *key
         MCPAUTH_TOKEN_VALID) {
         mcpauth_token_info_free(&entry.info);
         answer_now(MCPAUTH_VALIDATION_INVALID, reason, how, key, true, w->cb, w->data);
-        return true;
+        return;
     }
     mcpauth_validation base = {
         .outcome = MCPAUTH_VALIDATION_VALID, .reason = "", .validated_by = how, .cache_hit = true};
     mcpauth_token_key_hex(key, base.token_hash);
     answer(&base, &entry.info, w);
     mcpauth_token_info_free(&entry.info);
+}
+
+/* Answers from the cache when it has the token; false otherwise. */
+static bool answer_from_cache(mcpauth_validator *v, const mcpauth_token_key *key, const waiter *w)
+{
+    mcpauth_token_cache_entry entry;
+    int64_t now = now_seconds();
+    if (!cache_lookup(v, key, now, &entry))
+        return false;
+    v->stats.cache_hits++;
+    answer_entry(v, key, entry, now, w);
     return true;
+}
+
+/* A flight waiting on another worker: answered from the result it stored,
+ * else validated here once that worker's claim lapsed or was released. */
+static void on_peer_poll(uv_timer_t *timer)
+{
+    mcpauth_validator *v = timer->data;
+    int64_t now = now_seconds();
+    flight **link = &v->peer_waiting;
+    while (*link) {
+        flight *f = *link;
+        mcpauth_token_cache_entry entry;
+        bool cached = cache_lookup(v, &f->key, now, &entry);
+        if (!cached && mcpauth_token_shared_cache_claim(v->config.shared_cache, &f->key, now,
+                                                        uv_hrtime() / 1000000, PEER_CLAIM_MS) ==
+                           MCPAUTH_TOKEN_CLAIM_BUSY) {
+            link = &f->next_peer;
+            continue;
+        }
+        *link = f->next_peer;
+        f->waiting_peer = false;
+        f->next_peer = NULL;
+        if (!cached) {
+            f->claimed = true;
+            start_validation(f);
+            continue;
+        }
+        *flight_slot(v, &f->key) = f->next;
+        for (waiter *w = f->waiters, *next; w; w = next) {
+            next = w->next;
+            mcpauth_token_cache_entry copy = entry;
+            if (entry.valid && !mcpauth_token_info_copy(&entry.info, &copy.info)) {
+                answer_now(MCPAUTH_VALIDATION_UNAVAILABLE, "out of memory", "none", &f->key, false,
+                           w->cb, w->data);
+            } else {
+                answer_entry(v, &f->key, copy, now, w);
+            }
+            free(w);
+        }
+        mcpauth_token_info_free(&entry.info);
+        flight_free(f);
+    }
+    if (!v->peer_waiting)
+        uv_timer_stop(timer);
 }
 
 void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t length,
@@ -514,12 +625,20 @@ void mcpauth_validator_validate(mcpauth_validator *v, const char *token, size_t 
     f->length = length;
     f->waiters = queued;
     *slot = f;
-    if (v->config.redis && would_introspect(v, token, length)) {
-        f->redis_asked = true;
-        mcpauth_redis_cache_find(v->config.redis, &key, on_redis, f);
+    if (v->config.shared_cache &&
+        mcpauth_token_shared_cache_claim(v->config.shared_cache, &key, now_seconds(),
+                                         uv_hrtime() / 1000000,
+                                         PEER_CLAIM_MS) == MCPAUTH_TOKEN_CLAIM_BUSY) {
+        /* Another worker is validating it: its result will do. */
+        f->waiting_peer = true;
+        f->next_peer = v->peer_waiting;
+        v->peer_waiting = f;
+        if (!uv_is_active((uv_handle_t *)v->peer_timer))
+            uv_timer_start(v->peer_timer, on_peer_poll, PEER_POLL_MS, PEER_POLL_MS);
         return;
     }
-    start_backend(f);
+    f->claimed = v->config.shared_cache != NULL;
+    start_validation(f);
 }
 
 void mcpauth_validator_stats_get(const mcpauth_validator *v, mcpauth_validator_stats *out)
@@ -527,6 +646,11 @@ void mcpauth_validator_stats_get(const mcpauth_validator *v, mcpauth_validator_s
     *out = v->stats;
     out->backend_in_flight = v->in_flight;
     out->backend_queued = v->queued;
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    free(handle);
 }
 
 void mcpauth_validator_free(mcpauth_validator *v)
@@ -544,12 +668,16 @@ void mcpauth_validator_free(mcpauth_validator *v)
                 free(w);
             }
             f->waiters = NULL;
-            if (f->queued)
+            if (f->claimed)
+                mcpauth_token_shared_cache_release(v->config.shared_cache, &f->key);
+            if (f->queued || f->waiting_peer)
                 flight_free(f); /* no call out: nothing will free it later */
             else
                 f->validator = NULL; /* freed when its backend call returns */
         }
     }
+    if (v->peer_timer)
+        uv_close((uv_handle_t *)v->peer_timer, on_timer_closed);
     mcpauth_token_cache_free(v->cache);
     free(v);
 }

@@ -119,6 +119,11 @@ size_t mcpauth_mcp_session_count(mcpauth_mcp_server *server, int64_t now)
     return server->sessions ? mcpauth__session_sweep(server->sessions, now) : 0;
 }
 
+int64_t mcpauth_mcp_session_holder(mcpauth_mcp_server *server, const char *session_id, int64_t now)
+{
+    return server->sessions ? mcpauth__session_pid(server->sessions, session_id, now) : 0;
+}
+
 void mcpauth_mcp_limit_hits(const mcpauth_mcp_server *server,
                             uint64_t hits[MCPAUTH_MCP_LIMIT_COUNT])
 {

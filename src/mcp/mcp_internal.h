@@ -131,6 +131,10 @@ mcpauth__session_status mcpauth__session_create(mcpauth_mcp_sessions *table, con
 bool mcpauth__session_find(mcpauth_mcp_sessions *table, const char *id, const char *subject,
                            const char *client_id, int64_t now, mcpauth__session *out);
 
+/* The process that created the live session with this id (whoever it
+ * belongs to), or 0 when there is none at now. */
+int64_t mcpauth__session_pid(mcpauth_mcp_sessions *table, const char *id, int64_t now);
+
 /* Whether a session with this id is live at now, whoever it belongs to (an
  * expired one is dropped): for ending a backend whose session is gone. */
 bool mcpauth__session_alive(mcpauth_mcp_sessions *table, const char *id, int64_t now);

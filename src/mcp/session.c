@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "mcp_internal.h"
 #include "mcpauth/secret.h"
@@ -46,6 +47,7 @@ typedef struct session_owner {
 
 typedef struct session_record {
     int64_t last_used;
+    int64_t pid; /* the process that created it, which holds its stream or child */
     session_owner owner;
     uint32_t next_free; /* while free: the next free record plus one; 0: none */
     bool in_use;
@@ -445,6 +447,7 @@ static mcpauth__session_status insert_locked(mcpauth_mcp_sessions *table, const 
     record->owner = *owner;
     copy_text(record->protocol_version, sizeof record->protocol_version, protocol_version);
     record->last_used = now;
+    record->pid = (int64_t)getpid();
     /* in_use last, and not reordered before the rest by the compiler: a
      * record counts (see repair()) only once complete. */
     atomic_signal_fence(memory_order_seq_cst);
@@ -498,6 +501,17 @@ bool mcpauth__session_find(mcpauth_mcp_sessions *table, const char *id, const ch
     }
     mcpauth__session_unlock(table);
     return found;
+}
+
+int64_t mcpauth__session_pid(mcpauth_mcp_sessions *table, const char *id, int64_t now)
+{
+    if (!is_session_id(id) || !mcpauth__session_lock(table))
+        return 0;
+    size_t slot;
+    session_record *record = find_slot(table, id, &slot);
+    int64_t pid = record && !expired(table, record, now) ? record->pid : 0;
+    mcpauth__session_unlock(table);
+    return pid;
 }
 
 bool mcpauth__session_alive(mcpauth_mcp_sessions *table, const char *id, int64_t now)

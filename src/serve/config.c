@@ -30,7 +30,7 @@ void mcpauth_serve_config_init(mcpauth_serve_config *config)
     mcpauth_mcp_backend_config_init(&config->backend);
     mcpauth_http_server_limits_init(&config->limits);
     mcpauth_http_options_init(&config->http);
-    config->workers = 1;
+    config->workers = 0; /* one per CPU: mcpauth_serve_run() */
     config->shutdown_timeout_seconds = 10;
     config->log_format = MCPAUTH_LOG_TEXT;
     config->log = stderr;
@@ -148,11 +148,6 @@ static mcpauth_status check_legacy_paths(const mcpauth_serve_config *config,
 
 mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mcpauth_error *err)
 {
-    /* A session's upstream session lives in one process. */
-    if (config->backend.upstream.url && config->workers > 1)
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
-                                 "--workers must be 1 with --upstream: a session's upstream "
-                                 "session lives in one worker");
     if (config->backend.upstream.url && config->mcp.stateless)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--stateless cannot be used with --upstream: sessions are "
@@ -163,11 +158,6 @@ mcpauth_status mcpauth_serve_config_check(const mcpauth_serve_config *config, mc
     mcpauth_url url;
     if (mcpauth_url_parse(config->resource, &url, err) != MCPAUTH_OK)
         return mcpauth_error_prefix(err, "--resource");
-    /* A session's child lives in one process, and a child is a session's. */
-    if (config->backend.stdio.argv && config->workers > 1)
-        return mcpauth_error_set(err, MCPAUTH_EUSAGE,
-                                 "--workers must be 1 with a stdio backend: a session's child "
-                                 "process lives in one worker");
     if (config->backend.stdio.argv && config->mcp.stateless)
         return mcpauth_error_set(err, MCPAUTH_EUSAGE,
                                  "--stateless cannot be used with a stdio backend: each child "

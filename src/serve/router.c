@@ -400,6 +400,14 @@ static void serve_mcp_call(request *r, mcpauth_mcp_request *req)
         .data = call,
     };
     mcpauth_http_exchange_on_abort(ex, on_mcp_abort, call);
+    /* A session's backend part (a stdio child, an upstream session) lives
+     * in the worker that created it: the request goes there. */
+    int holder = req->modern ? -1 : mcpauth__serve_relay_holder(r->ctx->relay, req->session_id);
+    if (holder >= 0) {
+        call->log.detail = "handed to the session's worker";
+        mcpauth__serve_relay_send(r->ctx->relay, holder, ex, req, &call->sink);
+        return;
+    }
     /* 2026-07-28 streamable-http §Earlier Streamable HTTP Revisions: the
      * modern era is POST only; GET and DELETE belong to 2025 sessions. */
     if (req->modern && strcmp(method, "POST") == 0)

@@ -1,8 +1,11 @@
 /* Running `serve`: discovery before the loop starts, the worker processes
- * (one libuv loop each, each with its own socket bound to the same port with
- * SO_REUSEPORT, so the kernel spreads connections), and a graceful stop
- * on SIGTERM/SIGINT: stop accepting, let requests in flight finish within
- * the shutdown timeout, then close everything and exit 0.
+ * (one per CPU unless --workers says otherwise; one libuv loop each, each
+ * with its own socket bound to the same port with SO_REUSEPORT, so the
+ * kernel spreads connections), what they share (mapped before they fork:
+ * the session table, the token cache, the metrics slots, an inbox each),
+ * and a graceful stop on SIGTERM/SIGINT: stop accepting, let requests in
+ * flight finish within the shutdown timeout, then close everything and
+ * exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +30,7 @@
 #define DRAIN_POLL_MS 50
 #define LOG_FLUSH_MS  200
 #define FD_RESERVE    256 /* per worker: outbound calls, backends, logs */
+#define MAX_WORKERS   256 /* as --workers allows */
 
 /* IPv6 literals are bracketed in URLs (RFC 3986 §3.2.2). */
 static const char *bracket_open(const mcpauth_serve_config *config)
@@ -55,6 +59,8 @@ static void on_log_timer(uv_timer_t *timer)
 {
     mcpauth__serve_context *ctx = timer->data;
     mcpauth__serve_log_flush(ctx->config);
+    /* Gauges (connections, calls in flight) move without answers too. */
+    mcpauth__serve_metrics_publish(ctx);
 }
 
 static void finish(mcpauth__serve_context *ctx)
@@ -63,6 +69,9 @@ static void finish(mcpauth__serve_context *ctx)
     /* Requests waiting on a client metadata document are answered now. */
     if (ctx->resource.dev)
         mcpauth_devissuer_stop_fetching(ctx->resource.dev);
+    mcpauth__serve_relay_stop(ctx->relay);
+    mcpauth__serve_mail_stop(ctx->mail);
+    ctx->mail = NULL;
     uv_timer_stop(&ctx->shutdown_timer);
     uv_timer_stop(&ctx->log_timer);
     /* Validations still waiting are answered (503) before their
@@ -138,6 +147,16 @@ static void on_reload_signal(uv_signal_t *handle, int signum)
                                  mcpauth_http_tls_describe(ctx->resource.tls));
 }
 
+/* A letter from another worker, to the part of this one it is for. */
+static void on_letter(const mcpauth__serve_letter *letter, void *data)
+{
+    mcpauth__serve_context *ctx = data;
+    if (letter->kind == MCPAUTH__SERVE_LETTER_POST || letter->kind == MCPAUTH__SERVE_LETTER_REPLY)
+        mcpauth__serve_legacy_letter(ctx->legacy, letter);
+    else
+        mcpauth__serve_relay_letter(ctx->relay, letter);
+}
+
 /* Server events of the backend and the shared cache, into our log. */
 static void on_backend_log(const char *level, const char *message, void *data)
 {
@@ -209,6 +228,8 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
             .max_introspections = config->max_introspections,
             .max_introspection_queue = config->max_introspection_queue,
             .redis = ctx->redis,
+            .shared_cache = ctx->shared->tokens,
+            .loop = ctx->loop,
         };
         if (!(ctx->validator = mcpauth_validator_new(ctx->http, &vc)))
             return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
@@ -241,6 +262,14 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
     uv_signal_start(&ctx->sigint, on_signal, SIGINT);
     if (!mcpauth__serve_legacy_start(ctx))
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+    /* With several workers a session's requests may reach any of them: the
+     * others hand what this one holds over to it (legacy_sse.c, relay.c). */
+    if (ctx->shared->inboxes) {
+        if (ctx->backend && !(ctx->relay = mcpauth__serve_relay_new(ctx)))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "out of memory");
+        if (!(ctx->mail = mcpauth__serve_mail_start(ctx, on_letter, ctx)))
+            return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot read this worker's inbox");
+    }
     return MCPAUTH_OK;
 }
 
@@ -263,13 +292,17 @@ static void worker_ready(void)
 }
 
 static mcpauth_status worker_run(mcpauth_serve_config *config,
-                                 const mcpauth__serve_resource *resource, bool reuse_port,
+                                 const mcpauth__serve_resource *resource,
+                                 const mcpauth__serve_shared *shared, int worker, bool reuse_port,
                                  mcpauth_error *err)
 {
     uv_loop_t loop;
-    mcpauth__serve_context ctx = {.config = config, .loop = &loop, .resource = *resource};
+    mcpauth__serve_context ctx = {
+        .config = config, .loop = &loop, .resource = *resource, .shared = shared, .worker = worker};
     if (uv_loop_init(&loop) != 0)
         return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot create the event loop");
+    ctx.metrics.owner = &ctx;
+    mcpauth__serve_metrics_adopt(&ctx);
     mcpauth_status st = worker_start(&ctx, reuse_port, err);
     if (st == MCPAUTH_OK) {
         worker_ready();
@@ -290,8 +323,12 @@ static mcpauth_status worker_run(mcpauth_serve_config *config,
             mcpauth_http_async_close(ctx.http, NULL, NULL);
         if (ctx.backend)
             mcpauth_mcp_backend_shutdown(ctx.backend, NULL, NULL);
+        mcpauth__serve_legacy_stop(ctx.legacy);
+        mcpauth__serve_relay_stop(ctx.relay);
+        mcpauth__serve_mail_stop(ctx.mail);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
+    mcpauth__serve_relay_free(ctx.relay);
     mcpauth__serve_legacy_free(ctx.legacy);
     mcpauth_mcp_server_free(ctx.mcp);
     mcpauth_mcp_backend_free(ctx.backend);
@@ -462,7 +499,8 @@ static void on_parent_reload(int signum)
     reload_signal = 1;
 }
 
-static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_resource *resource)
+static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_resource *resource,
+                          const mcpauth__serve_shared *shared, int worker)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -480,7 +518,7 @@ static pid_t spawn_worker(mcpauth_serve_config *config, const mcpauth__serve_res
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
         _exit(MCPAUTH_ELOCAL);
     mcpauth_error err = {0};
-    mcpauth_status st = worker_run(config, resource, true, &err);
+    mcpauth_status st = worker_run(config, resource, shared, worker, true, &err);
     if (st != MCPAUTH_OK)
         mcpauth__serve_log_event(config, "error", "worker %d: %s", (int)getpid(), err.message);
     _exit(st);
@@ -509,7 +547,8 @@ static void wait_for_workers(int fd, int n)
 }
 
 static mcpauth_status run_workers(mcpauth_serve_config *config,
-                                  const mcpauth__serve_resource *resource, mcpauth_error *err)
+                                  const mcpauth__serve_resource *resource,
+                                  const mcpauth__serve_shared *shared, mcpauth_error *err)
 {
     int sock = reserve_port(config, err);
     if (sock < 0)
@@ -532,7 +571,7 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
     if (pipe2(ready, O_CLOEXEC) == 0)
         ready_fd = ready[1];
     for (int i = 0; i < n; i++)
-        pids[i] = spawn_worker(config, resource);
+        pids[i] = spawn_worker(config, resource, shared, i);
     if (ready[1] >= 0) {
         close(ready[1]);
         ready_fd = -1;
@@ -585,7 +624,7 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
                 stop_signal = SIGTERM;
                 break;
             }
-            pids[i] = spawn_worker(config, resource);
+            pids[i] = spawn_worker(config, resource, shared, i);
             alive++;
             break;
         }
@@ -593,6 +632,35 @@ static mcpauth_status run_workers(mcpauth_serve_config *config,
     free(pids);
     close(sock);
     return st;
+}
+
+/* The state the workers share, mapped before they fork. */
+static mcpauth_status shared_map(const mcpauth_serve_config *config, mcpauth__serve_shared *shared,
+                                 mcpauth_error *err)
+{
+    if (!(shared->metrics = mcpauth__serve_metrics_map(config->workers)))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map the metrics of %d workers",
+                                 config->workers);
+    /* A session's requests may reach any worker: those for what one worker
+     * holds (a legacy stream, a backend's child) are handed over to it. */
+    if (config->workers > 1 && !config->mcp.stateless && !mcpauth__serve_mail_open(shared))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot make the workers' inboxes: %s",
+                                 strerror(errno));
+    /* One validation per token for the whole server, not one per worker
+     * (one worker has its own cache, and needs no other). */
+    if (config->workers > 1 && !config->no_auth &&
+        !(shared->tokens = mcpauth_token_shared_cache_new(
+              config->cache_size, config->cache_ttl_seconds, config->negative_ttl_seconds)))
+        return mcpauth_error_set(err, MCPAUTH_ELOCAL, "cannot map a token cache of %zu entries",
+                                 config->cache_size);
+    return MCPAUTH_OK;
+}
+
+static void shared_unmap(mcpauth__serve_shared *shared)
+{
+    mcpauth__serve_metrics_unmap(shared->metrics, shared->workers);
+    mcpauth_token_shared_cache_free(shared->tokens);
+    mcpauth__serve_mail_close_all(shared);
 }
 
 /* The usual soft limit of 1024 descriptors runs out long before
@@ -648,6 +716,17 @@ static void warn_scheme(const mcpauth_serve_config *config)
                                  config->resource);
 }
 
+/* No --workers: one per CPU this process may run on, so that a default
+ * install uses the machine; one with --dev, whose issuer's store lives in
+ * one process. */
+static void resolve_workers(mcpauth_serve_config *config)
+{
+    if (config->workers > 0)
+        return;
+    unsigned n = config->dev ? 1 : uv_available_parallelism();
+    config->workers = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
 mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *err)
 {
     /* Writes to a client that went away must fail with EPIPE, not kill us. */
@@ -656,6 +735,7 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
      * stop the server: SIGHUP's default is to terminate. The loop's handler
      * (or the parent's, with workers) takes it over once they run. */
     signal(SIGHUP, SIG_IGN);
+    resolve_workers(config);
     fit_descriptor_limit(config);
     discovered found;
     mcpauth__serve_resource resource;
@@ -686,9 +766,6 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
         mcpauth__serve_log_event(config, "warning",
                                  "--no-auth: serving without any token check (loopback only)");
     warn_scheme(config);
-    if (mcpauth__serve_legacy_off_reason(config))
-        mcpauth__serve_log_event(config, "warning", "legacy HTTP+SSE transport off: %s",
-                                 mcpauth__serve_legacy_off_reason(config));
     /* Made before the workers are forked, so that they all share it: the
      * kernel spreads a client's connections across the workers. */
     if (!config->mcp.stateless &&
@@ -703,10 +780,14 @@ mcpauth_status mcpauth_serve_run(mcpauth_serve_config *config, mcpauth_error *er
     /* Checked by the option's parser already. */
     if (config->mcp.sessions && config->instance_id)
         mcpauth_mcp_sessions_set_instance(config->mcp.sessions, config->instance_id);
-    mcpauth_status st = config->workers > 1 ? run_workers(config, &resource, err)
-                                            : worker_run(config, &resource, false, err);
+    mcpauth__serve_shared shared = {.workers = config->workers};
+    mcpauth_status st = shared_map(config, &shared, err);
+    if (st == MCPAUTH_OK)
+        st = config->workers > 1 ? run_workers(config, &resource, &shared, err)
+                                 : worker_run(config, &resource, &shared, 0, false, err);
     if (st == MCPAUTH_OK)
         mcpauth__serve_log_event(config, "info", "stopped");
+    shared_unmap(&shared);
     mcpauth_mcp_sessions_free(config->mcp.sessions);
     config->mcp.sessions = NULL;
     mcpauth__serve_resource_free(&resource);

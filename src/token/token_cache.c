@@ -191,6 +191,7 @@ bool mcpauth_token_cache_lookup(mcpauth_token_cache *cache, const mcpauth_token_
 
     out->valid = node->entry.valid;
     out->validated_by = node->entry.validated_by;
+    out->expires = node->expires;
     memcpy(out->reason, node->entry.reason, sizeof out->reason);
     /* Out of memory: answer as a miss, so the caller validates afresh. */
     if (out->valid && !mcpauth_token_info_copy(&node->entry.info, &out->info))
@@ -205,7 +206,8 @@ static int64_t expiry_of(const mcpauth_token_cache *cache, const mcpauth_token_c
     if (!entry->valid) {
         if (cache->negative_ttl <= 0)
             return 0;
-        return add_saturated(now, cache->negative_ttl);
+        int64_t until = add_saturated(now, cache->negative_ttl);
+        return entry->expires != 0 && entry->expires < until ? entry->expires : until;
     }
     if (cache->ttl <= 0)
         return 0;
@@ -217,6 +219,8 @@ static int64_t expiry_of(const mcpauth_token_cache *cache, const mcpauth_token_c
         if (entry->info.expires_at < until)
             until = entry->info.expires_at;
     }
+    if (entry->expires != 0 && entry->expires < until)
+        until = entry->expires;
     return until;
 }
 

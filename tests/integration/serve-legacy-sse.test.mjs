@@ -100,6 +100,23 @@ async function post(url, body, headers = {}) {
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
+/** A POST on a connection of its own (Connection: close), so that the kernel spreads
+ * them over the workers: a stream and its POSTs then land on different ones. */
+function postFresh(url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', connection: 'close', ...headers },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(typeof body === 'string' ? body : JSON.stringify(body));
+  });
+}
+
 /** POSTs a request and waits for its answer on the stream. */
 async function call(session, message, headers = {}) {
   const r = await post(session.messages, message, headers);
@@ -254,13 +271,6 @@ describe('legacy HTTP+SSE transport options', () => {
     } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
   });
 
-  test('several workers: the transport is off (404) and a warning says why', async () => {
-    const serve = await startServe(['--no-auth', '--workers', '2']);
-    try {
-      await serve.waitForLog(/warning: legacy HTTP\+SSE transport off: it needs --workers 1/);
-      assert.equal((await fetch(serve.url('/sse'))).status, 404);
-    } finally { assert.equal((await serve.stop()).code, 0, serve.stderr()); }
-  });
 
   test('--max-sessions counts the legacy sessions: 503 beyond', async () => {
     const serve = await startServe(['--no-auth', '--max-sessions', '1']);
@@ -386,6 +396,129 @@ describe('legacy HTTP+SSE transport with tokens', () => {
       await serve.waitForLog(/"GET \/sse"|"POST \/messages" 202 .*sub=alice/);
       assert.doesNotMatch(serve.stderr(), /alice-token/);
     } finally { s.stream.close(); }
+  });
+
+  test('--workers 3: the worker holding the stream checks the handed-over token: others\' sessions stay 404', async () => {
+    const multi = await startServe(['--issuer', as.origin, '--client-id', CLIENT_ID, '--client-secret-file', secretFile,
+      '--workers', '3']);
+    const now = Math.floor(Date.now() / 1000);
+    for (const [t, sub] of [['multi-alice', 'alice'], ['multi-bob', 'bob']]) {
+      tokens.set(t, { active: true, sub, client_id: 'client-a', scope: 'mcp', aud: multi.resource, iss: as.origin, iat: now, exp: now + 3600 });
+    }
+    try {
+      await exerciseWorkers(multi, bearer('multi-alice'));
+      const s = await openSession(multi, bearer('multi-alice'));
+      try {
+        for (let i = 0; i < 6; i++) {
+          const r = await postFresh(s.messages, { jsonrpc: '2.0', id: i, method: 'ping' }, bearer('multi-bob'));
+          assert.equal(r.status, 404, r.text);
+        }
+      } finally { s.stream.close(); }
+      assert.doesNotMatch(multi.stderr(), /multi-alice|multi-bob/);
+    } finally { await stopClean(multi); }
+  });
+});
+
+/** Stops serve: exit 0, and no sanitizer report from any worker (a worker's own exit
+ * status does not reach the parent's). */
+async function stopClean(serve) {
+  assert.equal((await serve.stop()).code, 0, serve.stderr());
+  assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+}
+
+/** Streams and POSTs over several workers: every POST on its own connection, the answers
+ * in order on the stream whichever worker took the POST. */
+async function exerciseWorkers(serve, auth = {}) {
+  const STREAMS = 4;
+  const CALLS = 30;
+  const sessions = [];
+  try {
+    for (let i = 0; i < STREAMS; i++) sessions.push(await openSession(serve, auth));
+    await Promise.all(sessions.map(async (s) => {
+      const init = await postFresh(s.messages, INIT, auth);
+      assert.equal(init.status, 202, init.text);
+      await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 1);
+      for (let i = 0; i < CALLS; i++) {
+        const id = 100 + i;
+        const message = i % 2
+          ? { jsonrpc: '2.0', id, method: 'ping' }
+          : { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'hello_world', arguments: {} } };
+        const r = await postFresh(s.messages, message, auth);
+        assert.equal(r.status, 202, r.text);
+      }
+      await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 100 + CALLS - 1);
+      const ids = s.stream.events().filter((e) => e.event === 'message').map((e) => JSON.parse(e.data).id);
+      assert.deepEqual(ids, [1, ...Array.from({ length: CALLS }, (_, i) => 100 + i)]);
+    }));
+    // A message for a session nobody holds: 404 from whichever worker takes it.
+    const gone = await postFresh(serve.url('/messages?session_id=0123456789abcdef0123456789abcdef'),
+      { jsonrpc: '2.0', id: 1, method: 'ping' }, auth);
+    assert.equal(gone.status, 404, gone.text);
+  } finally {
+    for (const s of sessions) s.stream.close();
+  }
+  // Some POSTs were handed from the worker that took them to the stream's.
+  await serve.waitForLog(/"POST \/messages" 202 .*\(handed to the stream's worker\)/);
+}
+
+describe('legacy HTTP+SSE transport over several workers', () => {
+  for (const workers of [null, 3]) {
+    test(`${workers ? `--workers ${workers}` : 'the default worker count'}: POSTs reach the stream whichever worker takes them`, async () => {
+      const serve = await startServe(['--no-auth', ...(workers ? ['--workers', String(workers)] : [])], { defaultWorkers: true });
+      try {
+        assert.doesNotMatch(serve.stderr(), /legacy HTTP\+SSE transport off/);
+        await exerciseWorkers(serve);
+        // A stream ended by its client: POSTs for it are 404 on every worker.
+        const s = await openSession(serve);
+        s.stream.close();
+        await sleep(300);
+        for (let i = 0; i < 6; i++) {
+          const r = await postFresh(s.messages, { jsonrpc: '2.0', id: i, method: 'ping' });
+          assert.equal(r.status, 404, r.text);
+        }
+      } finally { await stopClean(serve); }
+    });
+  }
+
+  test('--workers 3 with a stdio backend: the child answers on the stream whichever worker takes the POSTs', async () => {
+    const serve = await startServe(['--no-auth', '--workers', '3', '--', process.execPath, ECHO]);
+    try {
+      const sessions = [];
+      try {
+        for (let i = 0; i < 3; i++) sessions.push(await openSession(serve));
+        await Promise.all(sessions.map(async (s, n) => {
+          assert.equal((await postFresh(s.messages, INIT)).status, 202);
+          await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 1);
+          for (let i = 0; i < 10; i++) {
+            const r = await postFresh(s.messages, { jsonrpc: '2.0', id: 10 + i, method: 'tools/call',
+              params: { name: 'echo', arguments: { session: n, i } } });
+            assert.equal(r.status, 202, r.text);
+          }
+          const last = await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 19);
+          assert.deepEqual(JSON.parse(JSON.parse(last.data).result.content[0].text), { session: n, i: 9 });
+        }));
+      } finally {
+        for (const s of sessions) s.stream.close();
+      }
+      await serve.waitForLog(/"POST \/messages" 202 .*\(handed to the stream's worker\)/);
+    } finally { await stopClean(serve); }
+  });
+
+  test('a large message (over the datagram size) is handed over whole', async () => {
+    const serve = await startServe(['--no-auth', '--workers', '2']);
+    try {
+      const s = await openSession(serve);
+      try {
+        assert.equal((await postFresh(s.messages, INIT)).status, 202);
+        const big = 'x'.repeat(300 * 1024);
+        for (let i = 0; i < 8; i++) {
+          const r = await postFresh(s.messages, { jsonrpc: '2.0', id: 10 + i, method: 'tools/call',
+            params: { name: 'hello_world', arguments: { padding: big } } });
+          assert.equal(r.status, 202, r.text);
+        }
+        await s.stream.waitFor((e) => e.event === 'message' && JSON.parse(e.data).id === 17);
+      } finally { s.stream.close(); }
+    } finally { await stopClean(serve); }
   });
 });
 

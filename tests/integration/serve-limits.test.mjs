@@ -228,7 +228,7 @@ describe('file descriptors (prlimit --nofile=1024)', () => {
     const origin = `http://127.0.0.1:${port}`;
     const child = spawn('prlimit', ['--nofile=1024', MCPAUTH_BIN, 'serve', '--listen', `127.0.0.1:${port}`,
       '--resource', `${origin}/mcp`, '--issuer', as.issuer, '--client-id', CLIENT_ID,
-      '--client-secret-file', secretFile, '--no-legacy-sse'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--client-secret-file', secretFile, '--no-legacy-sse', '--workers', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr.setEncoding('utf8').on('data', (d) => { log += d; });
     const exited = new Promise((r) => child.on('close', r));

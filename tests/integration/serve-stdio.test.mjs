@@ -166,6 +166,56 @@ after(async () => {
   results.forEach(({ code }, i) => assert.equal(code, 0, serves[i].stderr()));
 });
 
+/** A session through several workers: every request on a connection of its own, so the
+ * kernel gives them to any worker; those that do not hold the session's child hand the
+ * request to the one that does, and relay its answer (JSON, or a stream). */
+describe('a stdio backend over several workers', () => {
+  for (const workers of [null, 3]) {
+    test(`${workers ? `--workers ${workers}` : 'the default worker count'}: a session's requests reach its child whichever worker takes them`, async () => {
+      const serve = await startBackend(workers ? ['--workers', String(workers)] : [], [], { defaultWorkers: true });
+      const { session } = await openSession(serve);
+      const pid = await toolText(serve, session, 'pid', {}, { id: 5 });
+      for (let round = 0; round < 4; round++) {
+        const texts = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+          toolText(serve, session, 'echo', { text: `n${round * 10 + i}` }, { id: 100 + round * 10 + i })));
+        texts.forEach((t, i) => assert.equal(t, `n${round * 10 + i}`));
+        const pids = await Promise.all(Array.from({ length: 4 }, (_, i) => toolText(serve, session, 'pid', {}, { id: 200 + round * 4 + i })));
+        assert.deepEqual(pids, Array(4).fill(pid), 'one child serves the session');
+      }
+      // Large messages both ways (over a datagram: they travel in a memfd).
+      const big = 'y'.repeat(300 * 1024);
+      const bigs = await Promise.all(Array.from({ length: 4 }, (_, i) => toolText(serve, session, 'echo', { text: big }, { id: 250 + i })));
+      bigs.forEach((t) => assert.equal(t, big));
+      // A streamed answer (progress notifications before the response) comes through whole.
+      for (let i = 0; i < 4; i++) {
+        const r = await callTool(serve, session, 'progress', {}, { id: 300 + i, meta: { progressToken: `p${i}` } });
+        assert.equal(r.status, 200, r.body);
+        const messages = r.events().filter((e) => e.data).map((e) => JSON.parse(e.data));
+        assert.equal(messages.filter((m) => m.method === 'notifications/progress').length, 3, r.body);
+        assert.equal(messages.at(-1).id, 300 + i, r.body);
+      }
+      // The standalone stream opens from any worker.
+      for (let i = 0; i < 4; i++) {
+        const g = await openRequest(serve.url('/mcp'), { headers: mcpHeaders({ session, extra: { accept: 'text/event-stream' } }) });
+        assert.equal(g.status, 200);
+        assert.match(g.headers['content-type'], /^text\/event-stream/);
+        g.close();
+      }
+      await serve.waitForLog(/"POST \/mcp" 200 .*\(handed to the session's worker\)/);
+      // DELETE from whichever worker ends the session and its child; then 404 everywhere.
+      const d = await openRequest(serve.url('/mcp'), { method: 'DELETE', headers: mcpHeaders({ session }) });
+      assert.equal(d.status, 200);
+      await d.body();
+      await waitGone(Number(pid));
+      const after = await Promise.all(Array.from({ length: 6 }, (_, i) => callTool(serve, session, 'echo', {}, { id: 400 + i })));
+      assert.deepEqual(after.map((r) => r.status), Array(6).fill(404));
+      // Every worker stops cleanly (a worker's own exit status does not reach the parent's).
+      assert.equal((await serve.stop()).code, 0, serve.stderr());
+      assert.doesNotMatch(serve.stderr(), /ERROR: (Address|Leak)Sanitizer|runtime error:/);
+    });
+  }
+});
+
 describe('bridging', () => {
   let serve;
   before(async () => { serve = await startBackend(['--backend-timeout', '2']); });
@@ -438,10 +488,7 @@ describe('lifecycle', () => {
     assert.ok(alive(Number(pb)));
   });
 
-  test('--workers above 1 with a backend is a usage error saying why', async () => {
-    const r = await run(['serve', '--no-auth', '--workers', '2', '--', NODE, FIXTURE]);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /--workers must be 1 with a backend command/);
+  test('a stray word instead of a backend command after -- is a usage error', async () => {
     const stray = await run(['serve', '--no-auth', 'node']);
     assert.equal(stray.code, 2);
     assert.match(stray.stderr, /after --/);

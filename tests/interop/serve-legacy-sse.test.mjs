@@ -3,7 +3,9 @@
 // opaque bearer token from oidc-provider (lib/authserver.mjs; checked by introspection
 // with the resource server's own client, registered by `mcpauth register`), calls
 // hello_world and gets the seed's greeting; and the same client through a stdio backend,
-// @modelcontextprotocol/server-everything, whose sampling request comes down the one stream.
+// @modelcontextprotocol/server-everything, whose sampling request comes down the one stream;
+// and many such clients at once against several workers (the default count, one per CPU,
+// and --workers 3), where a stream and its POSTs land on different workers.
 // Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-legacy-sse.test.mjs
 //
 // Facts about the peers these tests rely on (checked by hand):
@@ -21,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import os from 'node:os';
 import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { clientCredentials, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
@@ -49,6 +52,8 @@ async function legacyClient(serve, token, capabilities = {}) {
 before(async () => {
   ports.builtin = await freePort();
   ports.backend = await freePort();
+  ports.workersDefault = await freePort();
+  ports.workers3 = await freePort();
   const resources = {};
   for (const p of Object.values(ports)) resources[`http://127.0.0.1:${p}/mcp`] = { scope: 'mcp', accessTokenFormat: 'opaque' };
   as = await startAuthServer({ resources });
@@ -122,3 +127,40 @@ describe('SSEClientTransport through mcpauth serve to server-everything (stdio)'
     }
   });
 });
+
+for (const [name, workers, port] of [['the default worker count', os.availableParallelism(), 'workersDefault'], ['--workers 3', 3, 'workers3']]) {
+  describe(`SSEClientTransport through mcpauth serve with ${name} (${workers})`, () => {
+    let serve;
+    before(async () => {
+      const args = ['--credentials', credFile, ...(name.startsWith('--') ? name.split(' ') : [])];
+      serve = await startServe(args, { port: ports[port], defaultWorkers: true });
+    });
+    after(async () => {
+      const { code } = await serve.stop();
+      assert.equal(code, 0, serve.stderr());
+    });
+
+    test('12 clients at once, each on its own stream, call hello_world whichever worker takes their POSTs', async () => {
+      const token = await getToken(serve.resource);
+      await Promise.all(Array.from({ length: 12 }, async () => {
+        const { client, transport } = await legacyClient(serve, token);
+        await client.connect(transport);
+        try {
+          const tools = await client.listTools();
+          assert.ok(tools.tools.some((t) => t.name === 'hello_world'));
+          for (let i = 0; i < 3; i++) {
+            const r = await client.callTool({ name: 'hello_world', arguments: {} });
+            assert.equal(r.content[0].text, 'Hello, anonymous user!');
+          }
+        } finally {
+          await client.close();
+        }
+      }));
+      if (workers > 1) {
+        assert.match(serve.stderr(), new RegExp(`, ${workers} workers`));
+        await serve.waitForLog(/"POST \/messages" 202 .*\(handed to the stream's worker\)/);
+      }
+      assert.doesNotMatch(serve.stderr(), new RegExp(token));
+    });
+  });
+}

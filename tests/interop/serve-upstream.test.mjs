@@ -4,6 +4,8 @@
 // 127.0.0.1 as conformance-fixture.test.mjs does; it records the headers of every request.
 // Tokens are RFC 9068 JWTs minted here with jose and checked by serve against a JWKS served
 // here (as serve-jwt.test.mjs does). The client is the SDK's StreamableHTTPClientTransport.
+// With several workers (the default, and --workers 3) the client's requests reach the worker
+// holding the upstream session whichever worker takes them.
 // Run: cd tests/interop && MCPAUTH_BIN=../../build/mcpauth node --test serve-upstream.test.mjs
 
 import { test, describe, before, after } from 'node:test';
@@ -348,6 +350,33 @@ describe('serve --upstream: the upstream is down', () => {
     assert.match(body.error.message, /upstream MCP server: cannot reach http:\/\/127\.0\.0\.1:\d+\/mcp/);
     assert.ok(!body.error.message.includes('from-env'));
   });
+});
+
+describe('serve --upstream with the default worker count and with --workers 3', () => {
+  let upstream;
+  before(async () => { upstream = await startUpstream(); });
+  after(async () => { await upstream?.stop(); });
+
+  for (const workers of [null, 3]) {
+    test(`${workers ? '--workers 3' : 'default'}: an SDK client's calls reach its upstream session whichever worker takes them`, async () => {
+      const s = await startServe(['--no-auth', '--upstream', upstream.url, ...(workers ? ['--workers', String(workers)] : [])],
+        { defaultWorkers: true });
+      const client = new Client({ name: 'workers-interop', version: '1.0.0' });
+      try {
+        await client.connect(new StreamableHTTPClientTransport(new URL(s.resource)));
+        // At once, so that the SDK's fetch opens several connections, which the kernel
+        // spreads over the workers.
+        const texts = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+          client.callTool({ name: 'echo', arguments: { text: `w${i}` } }).then((r) => r.content[0].text)));
+        assert.deepEqual(texts, Array.from({ length: 30 }, (_, i) => `echo: w${i}`));
+        if (s.stderr().includes(' workers')) await s.waitForLog(/"POST \/mcp" 200 .*\(handed to the session's worker\)/);
+      } finally {
+        await client.close();
+        const r = await s.stop();
+        assert.equal(r.code, 0, s.stderr());
+      }
+    });
+  }
 });
 
 describe('serve --upstream: an upstream answering JSON (enableJsonResponse)', () => {

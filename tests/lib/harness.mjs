@@ -193,7 +193,8 @@ function hasOption(args, name)
  * PORT is a free port found first; `args` may also be a function (port) => args, for
  * arguments that need it (a config file naming the port, say). `--listen` and
  * `--resource` are only added when `args` has none (and never with `listenArgs: false`,
- * for a --config file that sets them); a later `--workers` in `args` wins.
+ * for a --config file that sets them); a later `--workers` in `args` wins, and with
+ * `defaultWorkers` there is none but those of `args`.
  * The child gets the same minimal environment as run(), plus `env`.
  * @returns {Promise<{port: number, origin: string, resource: string, pid: number,
  *   url: (path?: string) => string, stderr: () => string,
@@ -203,12 +204,13 @@ function hasOption(args, name)
  *   stop() sends the signal (once) and waits for the exit; if the process is still there
  *   after 15 s it is killed with its process group (SIGKILL).
  */
-export async function startServe(args = [], {env = {}, port : fixedPort, listenArgs = true} = {})
+export async function startServe(args = [], {env = {}, port : fixedPort, listenArgs = true, defaultWorkers = false} = {})
 {
     const port = fixedPort ?? await freePort();
     const origin = `http://127.0.0.1:${port}`;
     const given = typeof args === 'function' ? args(port) : args;
-    const argv = [ 'serve', '--workers', '1' ];
+    // defaultWorkers: no --workers of its own, so the server runs its default count.
+    const argv = defaultWorkers ? [ 'serve' ] : [ 'serve', '--workers', '1' ];
     if (listenArgs && !hasOption(given, '--listen') && !given.includes('-l')) {
         argv.push('--listen', `127.0.0.1:${port}`);
     }
