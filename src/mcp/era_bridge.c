@@ -150,15 +150,6 @@ struct bcall {
 
 /* --- small things ------------------------------------------------------- */
 
-static json_object *member(json_object *obj, const char *key, json_type type)
-{
-    json_object *value = NULL;
-    if (!json_object_is_type(obj, json_type_object) ||
-        !json_object_object_get_ex(obj, key, &value) || !json_object_is_type(value, type))
-        return NULL;
-    return value;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -387,15 +378,10 @@ static void call_cancel(bcall *c, const char *reason)
     if (c->inner_done)
         return;
     mcpauth__era *e = c->era;
-    json_object *params = json_object_new_object();
-    if (params && mcpauth__json_add(params, "requestId", json_object_new_int64(c->era_id)) &&
-        mcpauth__json_add(params, "reason", json_object_new_string(reason))) {
-        json_object *note = new_message("notifications/cancelled", NULL, json_object_get(params));
-        if (note)
-            post_to_backend(e, c->os->session_id, note, &discard_sink, NULL, NULL);
-        json_object_put(note);
-    }
-    json_object_put(params);
+    json_object *note = mcpauth__jsonrpc_cancelled(c->era_id, reason);
+    if (note)
+        post_to_backend(e, c->os->session_id, note, &discard_sink, NULL, NULL);
+    json_object_put(note);
     if (c->inner.on_abort)
         c->inner.on_abort(&c->inner);
     c->inner_done = true;
@@ -431,13 +417,13 @@ static bool cacheable(const char *method)
  * for no time. */
 static bool modern_shape(bcall *c, json_object *result, const char *type)
 {
-    json_object *meta = member(result, "_meta", json_type_object);
+    json_object *meta = mcpauth__json_member(result, "_meta", json_type_object);
     if (!meta) {
         meta = json_object_new_object();
         if (!mcpauth__json_add(result, "_meta", meta))
             return false;
     }
-    json_object *info = member(c->os->init_result, "serverInfo", json_type_object);
+    json_object *info = mcpauth__json_member(c->os->init_result, "serverInfo", json_type_object);
     if (info && !mcpauth__json_add(meta, META_SERVER_INFO, json_object_get(info)))
         return false;
     if (!mcpauth__json_add(result, "resultType", json_object_new_string(type)))
@@ -486,8 +472,8 @@ static void answer_backend(bcall *c, json_object *id, json_object *result, int c
  * else ours. */
 static void input_key(bcall *c, json_object *params, const char *capability, char *key, size_t size)
 {
-    json_object *meta = member(params, "_meta", json_type_object);
-    json_object *named = member(meta, META_INPUT_KEY, json_type_string);
+    json_object *meta = mcpauth__json_member(params, "_meta", json_type_object);
+    json_object *named = mcpauth__json_member(meta, META_INPUT_KEY, json_type_string);
     if (named) {
         const char *text = json_object_get_string(named);
         bool ok = mcpauth__mcp_quotable(text, MAX_KEY) && text[0] &&
@@ -508,7 +494,7 @@ static void input_key(bcall *c, json_object *params, const char *capability, cha
 /* An inputResponses value the backend can take as a result: an object. */
 static json_object *usable_response(bcall *c, const char *key)
 {
-    return member(c->responses, key, json_type_object);
+    return mcpauth__json_member(c->responses, key, json_type_object);
 }
 
 /* The sealed requestState for the call's next round; NULL on failure. */
@@ -659,13 +645,13 @@ static void from_backend_request(bcall *c, json_object *message,
                        "elicitation/create, sampling/createMessage and roots/list");
         return;
     }
-    if (!member(c->capabilities, capability, json_type_object)) {
+    if (!mcpauth__json_member(c->capabilities, capability, json_type_object)) {
         answer_backend(c, msg->id, NULL, MCPAUTH__JSONRPC_METHOD_NOT_FOUND,
                        "Method not found: the client did not declare this capability");
         refuse_missing_capability(c, capability);
         return;
     }
-    json_object *params = member(message, "params", json_type_object);
+    json_object *params = mcpauth__json_member(message, "params", json_type_object);
     char key[MAX_KEY + 16];
     input_key(c, params, capability, key, sizeof key);
     json_object *answer = usable_response(c, key);
@@ -691,8 +677,8 @@ static void from_backend_request(bcall *c, json_object *message,
 /* The backend withdrew one of its requests (cancellation §Behavior). */
 static void from_backend_cancel(bcall *c, json_object *message)
 {
-    json_object *id =
-        member(member(message, "params", json_type_object), "requestId", json_type_int);
+    json_object *id = mcpauth__json_member(
+        mcpauth__json_member(message, "params", json_type_object), "requestId", json_type_int);
     json_object_object_foreach(c->asked_ids, key, value)
     {
         if (id && json_object_equal(id, value)) {
@@ -707,15 +693,15 @@ static void from_backend_cancel(bcall *c, json_object *message)
 
 static void deliver_final(bcall *c, json_object *response)
 {
-    json_object *result = member(response, "result", json_type_object);
+    json_object *result = mcpauth__json_member(response, "result", json_type_object);
     if (result && !modern_shape(c, result, "complete")) {
         json_object_put(response);
         client_error(c, 500, MCPAUTH__JSONRPC_INTERNAL_ERROR, "out of memory");
         call_finish(c);
         return;
     }
-    json_object *error = member(response, "error", json_type_object);
-    json_object *code = member(error, "code", json_type_int);
+    json_object *error = mcpauth__json_member(response, "error", json_type_object);
+    json_object *code = mcpauth__json_member(error, "code", json_type_int);
     /* streamable-http §Protocol Version Header: an unknown method is 404. */
     int status = code && json_object_get_int(code) == MCPAUTH__JSONRPC_METHOD_NOT_FOUND ? 404 : 200;
     client_answer(c, status, response);
@@ -753,8 +739,8 @@ static void from_backend_notification(bcall *c, json_object *message,
     if (strcmp(msg->method, "notifications/message") == 0) {
         /* 2026-07-28 server/utilities/logging: only for a request that
          * asked, at its level and above. */
-        json_object *level =
-            member(member(message, "params", json_type_object), "level", json_type_string);
+        json_object *level = mcpauth__json_member(
+            mcpauth__json_member(message, "params", json_type_object), "level", json_type_string);
         relay = c->log_level >= 0 && level &&
                 log_level_rank(json_object_get_string(level)) >= c->log_level;
     }
@@ -891,7 +877,8 @@ static void owner_failed(owner_session *os, int status, json_object *error_body)
         next = c->next;
         if (c->os != os || c->phase != CALL_WAITING)
             continue;
-        json_object *error = json_object_get(member(error_body, "error", json_type_object));
+        json_object *error =
+            json_object_get(mcpauth__json_member(error_body, "error", json_type_object));
         json_object *reply = error ? new_message(NULL, json_object_get(c->client_id), NULL) : NULL;
         if (reply && !mcpauth__json_add(reply, "error", error)) {
             json_object_put(reply);
@@ -931,7 +918,7 @@ static void owner_init_answer(owner_session *os, json_object *message)
     if (os->init_answered)
         return;
     os->init_answered = true;
-    json_object *result = member(message, "result", json_type_object);
+    json_object *result = mcpauth__json_member(message, "result", json_type_object);
     if (result)
         owner_ready(os, result);
     else
@@ -992,8 +979,8 @@ static void on_init_end(void *data)
 static json_object *initialize_message(owner_session *os, json_object *meta)
 {
     json_object *capabilities = NULL, *info = NULL;
-    json_object *caps = member(meta, META_CAPABILITIES, json_type_object);
-    json_object *client_info = member(meta, META_CLIENT_INFO, json_type_object);
+    json_object *caps = mcpauth__json_member(meta, META_CAPABILITIES, json_type_object);
+    json_object *client_info = mcpauth__json_member(meta, META_CLIENT_INFO, json_type_object);
     if (caps)
         json_object_deep_copy(caps, &capabilities, NULL);
     else
@@ -1229,8 +1216,8 @@ static json_object *legacy_message(json_object *body, int64_t id)
     json_object *copy = NULL;
     if (json_object_deep_copy(body, &copy, NULL) != 0)
         return NULL;
-    json_object *params = member(copy, "params", json_type_object);
-    json_object *meta = member(params, "_meta", json_type_object);
+    json_object *params = mcpauth__json_member(copy, "params", json_type_object);
+    json_object *meta = mcpauth__json_member(params, "_meta", json_type_object);
     if (meta) {
         size_t prefix = strlen(META_PREFIX);
         bool again = true;
@@ -1270,8 +1257,10 @@ static void call_start(bcall *c)
         bool ok = result && list;
         for (size_t i = 0; ok && i < count; i++)
             ok = json_object_array_add(list, json_object_new_string(versions[i])) == 0;
-        json_object *caps = member(c->os->init_result, "capabilities", json_type_object);
-        json_object *instructions = member(c->os->init_result, "instructions", json_type_string);
+        json_object *caps =
+            mcpauth__json_member(c->os->init_result, "capabilities", json_type_object);
+        json_object *instructions =
+            mcpauth__json_member(c->os->init_result, "instructions", json_type_string);
         ok = ok && mcpauth__json_add(result, "supportedVersions", json_object_get(list)) &&
              mcpauth__json_add(result, "capabilities",
                                caps ? json_object_get(caps) : json_object_new_object()) &&
@@ -1415,9 +1404,9 @@ static void call_resume(bcall *c, mcpauth_mcp_sink *sink)
 
 static char *named(const mcpauth__jsonrpc_message *msg)
 {
-    json_object *value = member(msg->params, "name", json_type_string);
+    json_object *value = mcpauth__json_member(msg->params, "name", json_type_string);
     if (!value)
-        value = member(msg->params, "uri", json_type_string);
+        value = mcpauth__json_member(msg->params, "uri", json_type_string);
     return value ? strdup(json_object_get_string(value)) : NULL;
 }
 
@@ -1425,12 +1414,13 @@ static char *named(const mcpauth__jsonrpc_message *msg)
  * its inputResponses (a copy: consumed as they are used). */
 static void take_request(bcall *c, const mcpauth__jsonrpc_message *msg, json_object *responses)
 {
-    json_object *meta = member(msg->params, "_meta", json_type_object);
+    json_object *meta = mcpauth__json_member(msg->params, "_meta", json_type_object);
     json_object_put(c->client_id);
     c->client_id = json_object_get(msg->id);
     json_object_put(c->capabilities);
-    c->capabilities = json_object_get(member(meta, META_CAPABILITIES, json_type_object));
-    json_object *level = member(meta, META_LOG_LEVEL, json_type_string);
+    c->capabilities =
+        json_object_get(mcpauth__json_member(meta, META_CAPABILITIES, json_type_object));
+    json_object *level = mcpauth__json_member(meta, META_LOG_LEVEL, json_type_string);
     c->log_level = level ? log_level_rank(json_object_get_string(level)) : -1;
     json_object_put(c->responses);
     c->responses = NULL;
@@ -1513,7 +1503,7 @@ void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *re
         call_resume(c, sink);
         return;
     }
-    json_object *meta = member(msg.params, "_meta", json_type_object);
+    json_object *meta = mcpauth__json_member(msg.params, "_meta", json_type_object);
     bool interactive = strcmp(msg.method, "tools/call") == 0 ||
                        strcmp(msg.method, "prompts/get") == 0 ||
                        strcmp(msg.method, "resources/read") == 0;

@@ -98,6 +98,32 @@ bool mcpauth__json_add(json_object *obj, const char *key, json_object *val)
     return true;
 }
 
+json_object *mcpauth__json_member(json_object *obj, const char *key, json_type type)
+{
+    json_object *value = NULL;
+    if (!json_object_is_type(obj, json_type_object) ||
+        !json_object_object_get_ex(obj, key, &value) || !json_object_is_type(value, type))
+        return NULL;
+    return value;
+}
+
+json_object *mcpauth__jsonrpc_cancelled(int64_t request_id, const char *reason)
+{
+    json_object *n = json_object_new_object();
+    json_object *params = json_object_new_object();
+    bool ok = n && params && mcpauth__json_add(n, "jsonrpc", json_object_new_string("2.0")) &&
+              mcpauth__json_add(n, "method", json_object_new_string("notifications/cancelled")) &&
+              mcpauth__json_add(params, "requestId", json_object_new_int64(request_id)) &&
+              mcpauth__json_add(params, "reason", json_object_new_string(reason)) &&
+              mcpauth__json_add(n, "params", json_object_get(params));
+    json_object_put(params);
+    if (!ok) {
+        json_object_put(n);
+        return NULL;
+    }
+    return n;
+}
+
 /* A new {"jsonrpc":"2.0","id":id} (id NULL: null), or NULL. */
 static json_object *envelope(json_object *id)
 {

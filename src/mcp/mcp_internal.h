@@ -77,6 +77,14 @@ json_object *mcpauth__jsonrpc_error(json_object *id, int code, const char *messa
  * NULL value (it stores null) nor releases val when it fails. */
 bool mcpauth__json_add(json_object *obj, const char *key, json_object *val);
 
+/* obj's member key when obj is an object and the member has that type;
+ * else NULL. Borrowed from obj. */
+json_object *mcpauth__json_member(json_object *obj, const char *key, json_type type);
+
+/* basic/utilities/cancellation: notifications/cancelled for request_id,
+ * with reason. NULL on allocation failure. */
+json_object *mcpauth__jsonrpc_cancelled(int64_t request_id, const char *reason);
+
 /* The compact serialisation of obj (no escaped slashes). Borrowed: valid
  * while obj lives unmodified. */
 const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length);

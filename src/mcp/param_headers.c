@@ -40,23 +40,14 @@ void mcpauth__param_decls_free(mcpauth__param_decls *d)
     free(d);
 }
 
-static json_object *member(json_object *obj, const char *key, json_type type)
-{
-    json_object *value = NULL;
-    if (!json_object_is_type(obj, json_type_object) ||
-        !json_object_object_get_ex(obj, key, &value) || !json_object_is_type(value, type))
-        return NULL;
-    return value;
-}
-
 /* §Schema Extension: x-mcp-header only on properties reached purely
  * through "properties" (never items, the combinators or $ref). */
 static void visit(json_object *schema, json_object *path, int depth, json_object *out)
 {
-    json_object *header = member(schema, HEADER_KEY, json_type_string);
+    json_object *header = mcpauth__json_member(schema, HEADER_KEY, json_type_string);
     if (header && json_object_array_length(path) > 0) {
         json_object *decl = json_object_new_object();
-        json_object *type = member(schema, "type", json_type_string);
+        json_object *type = mcpauth__json_member(schema, "type", json_type_string);
         if (decl && mcpauth__json_add(decl, "h", json_object_get(header)) &&
             mcpauth__json_add(decl, "p", json_object_get(path)) &&
             mcpauth__json_add(decl, "t",
@@ -65,7 +56,7 @@ static void visit(json_object *schema, json_object *path, int depth, json_object
         else
             json_object_put(decl);
     }
-    json_object *properties = member(schema, "properties", json_type_object);
+    json_object *properties = mcpauth__json_member(schema, "properties", json_type_object);
     if (!properties || depth == MAX_DEPTH)
         return;
     json_object_object_foreach(properties, key, child)
@@ -84,12 +75,12 @@ static void visit(json_object *schema, json_object *path, int depth, json_object
 
 void mcpauth__param_decls_learn(mcpauth__param_decls *d, json_object *result)
 {
-    json_object *tools = member(result, "tools", json_type_array);
+    json_object *tools = mcpauth__json_member(result, "tools", json_type_array);
     size_t count = tools ? json_object_array_length(tools) : 0;
     for (size_t i = 0; i < count; i++) {
         json_object *tool = json_object_array_get_idx(tools, i);
-        json_object *name = member(tool, "name", json_type_string);
-        json_object *schema = member(tool, "inputSchema", json_type_object);
+        json_object *name = mcpauth__json_member(tool, "name", json_type_string);
+        json_object *schema = mcpauth__json_member(tool, "inputSchema", json_type_object);
         if (!name)
             continue;
         const char *key = json_object_get_string(name);
@@ -176,18 +167,20 @@ static bool same_value(const char *header, const char *body, json_object *value,
 bool mcpauth__param_decls_check(const mcpauth__param_decls *d, const mcpauth__jsonrpc_message *msg,
                                 const mcpauth_mcp_request *req, char *why, size_t why_size)
 {
-    json_object *name = member(msg->params, "name", json_type_string);
+    json_object *name = mcpauth__json_member(msg->params, "name", json_type_string);
     json_object *decls = NULL;
     if (!d || !req || !name || strcmp(msg->method, "tools/call") != 0 ||
         !json_object_object_get_ex(d->tools, json_object_get_string(name), &decls))
         return true;
-    json_object *args = member(msg->params, "arguments", json_type_object);
+    json_object *args = mcpauth__json_member(msg->params, "arguments", json_type_object);
     size_t count = json_object_array_length(decls);
     for (size_t i = 0; i < count; i++) {
         json_object *decl = json_object_array_get_idx(decls, i);
-        const char *header = json_object_get_string(member(decl, "h", json_type_string));
-        const char *type = json_object_get_string(member(decl, "t", json_type_string));
-        json_object *value = value_at(args, member(decl, "p", json_type_array));
+        const char *header =
+            json_object_get_string(mcpauth__json_member(decl, "h", json_type_string));
+        const char *type =
+            json_object_get_string(mcpauth__json_member(decl, "t", json_type_string));
+        json_object *value = value_at(args, mcpauth__json_member(decl, "p", json_type_array));
         char buf[64];
         const char *body = value ? as_text(value, buf, sizeof buf) : NULL;
         if (!body)

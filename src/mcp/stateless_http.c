@@ -38,18 +38,10 @@ static bool session_era_version(const char *version)
     return false;
 }
 
-static json_object *member(json_object *obj, const char *key, json_type type)
-{
-    json_object *value = NULL;
-    if (!json_object_is_type(obj, json_type_object) ||
-        !json_object_object_get_ex(obj, key, &value) || !json_object_is_type(value, type))
-        return NULL;
-    return value;
-}
-
 static json_object *request_meta(json_object *body)
 {
-    return member(member(body, "params", json_type_object), "_meta", json_type_object);
+    return mcpauth__json_member(mcpauth__json_member(body, "params", json_type_object), "_meta",
+                                json_type_object);
 }
 
 bool mcpauth_mcp_request_modern(mcpauth_mcp_request *req)
@@ -164,7 +156,7 @@ static const char *named_value(const mcpauth__jsonrpc_message *msg, bool *applie
     else if (strcmp(msg->method, "resources/read") == 0)
         key = "uri";
     *applies = key != NULL;
-    json_object *value = key ? member(msg->params, key, json_type_string) : NULL;
+    json_object *value = key ? mcpauth__json_member(msg->params, key, json_type_string) : NULL;
     return value ? json_object_get_string(value) : NULL;
 }
 
@@ -290,11 +282,11 @@ static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request 
     if (!upstream_decides &&
         (!served(server, req->protocol_version) || session_era_version(req->protocol_version)))
         return refuse_version(r, server, req->protocol_version);
-    json_object *meta = member(msg->params, "_meta", json_type_object);
-    json_object *version = member(meta, META_VERSION, json_type_string);
+    json_object *meta = mcpauth__json_member(msg->params, "_meta", json_type_object);
+    json_object *version = mcpauth__json_member(meta, META_VERSION, json_type_string);
     if (msg->kind != MCPAUTH__JSONRPC_REQUEST && !version)
         return true;
-    if (!version || !member(meta, META_CAPABILITIES, json_type_object))
+    if (!version || !mcpauth__json_member(meta, META_CAPABILITIES, json_type_object))
         return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
                       "Invalid params: _meta must carry " META_VERSION " and " META_CAPABILITIES);
     if (strcmp(json_object_get_string(version), req->protocol_version) != 0)
@@ -446,8 +438,8 @@ static void on_keepalive(uv_timer_t *timer)
  * fires); prompts and resources we do not serve. */
 static json_object *honoured_filter(const mcpauth__jsonrpc_message *msg)
 {
-    json_object *asked = member(msg->params, "notifications", json_type_object);
-    json_object *tools = member(asked, "toolsListChanged", json_type_boolean);
+    json_object *asked = mcpauth__json_member(msg->params, "notifications", json_type_object);
+    json_object *tools = mcpauth__json_member(asked, "toolsListChanged", json_type_boolean);
     json_object *filter = json_object_new_object();
     if (filter && tools && json_object_get_boolean(tools) &&
         !mcpauth__json_add(filter, "toolsListChanged", json_object_new_boolean(1))) {

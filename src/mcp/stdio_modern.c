@@ -273,15 +273,9 @@ static bool write_child(mcpauth__stdio_modern *m, json_object *message)
 /* stdio §Cancellation: the client gave the request up. */
 static void cancel_at_child(mcpauth__stdio_modern *m, int64_t child_id, const char *reason)
 {
-    json_object *n = json_object_new_object();
-    json_object *params = json_object_new_object();
-    if (n && params && mcpauth__json_add(n, "jsonrpc", json_object_new_string("2.0")) &&
-        mcpauth__json_add(n, "method", json_object_new_string("notifications/cancelled")) &&
-        mcpauth__json_add(params, "requestId", json_object_new_int64(child_id)) &&
-        mcpauth__json_add(params, "reason", json_object_new_string(reason)) &&
-        mcpauth__json_add(n, "params", json_object_get(params)))
+    json_object *n = mcpauth__jsonrpc_cancelled(child_id, reason);
+    if (n)
         write_child(m, n);
-    json_object_put(params);
     json_object_put(n);
 }
 
