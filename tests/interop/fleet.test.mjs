@@ -250,6 +250,10 @@ describe('scripts/fleet with oidc-provider: HAProxy, two instances, Redis', { sk
     const sessionId = legacy.sessionId;
     const victim = sessionId.match(/^mcp(\d)-/)[1];
     process.kill(Number(fs.readFileSync(path.join(fleet.dir, `mcp${victim}.pid`), 'utf8')), 'SIGKILL');
+    // A request that reaches the instance while it dies is in flight and may
+    // fail; from the moment its workers are gone (its port refuses), none may,
+    // though HAProxy's health check has not taken it out yet.
+    await waitFor('the instance to be gone', () => portFree(fleet.port + Number(victim)), 5000);
 
     const modern = new Client({ name: 'fleet-modern-2', version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } } });
     await modern.connect(new StreamableHTTPClientTransport(new URL(fleet.resource), auth()));
