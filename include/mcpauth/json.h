@@ -44,4 +44,11 @@ const char *mcpauth_json_pretty(json_object *obj);
 /* Serialises obj compactly (no escaped slashes). Borrowed, as above. */
 const char *mcpauth_json_compact(json_object *obj);
 
+/* Writes s as a JSON string, quotes included, into out (size bytes; not
+ * NUL-terminated) with json-c's escapes (no escaped slashes), for output
+ * built without a json_object. A string that does not fit is cut short at
+ * a character boundary, never inside an escape, so the result is always a
+ * valid JSON string. Returns the bytes written: 0 only when size < 2. */
+size_t mcpauth_json_quote(char *out, size_t size, const char *s);
+
 #endif

@@ -139,6 +139,12 @@ struct mcpauth_http_server {
     void *closed_data;
     char date[40]; /* cached Date header value, refreshed once a second */
     time_t date_time;
+    /* One read buffer for every connection: a read is parsed (or what is
+     * left of it stashed) before the next one starts, so the loop never
+     * needs two; a 64 KiB malloc and free per read cost more than the
+     * parse of a small request. */
+    char *read_buffer;
+    bool read_buffer_busy;
 };
 
 typedef struct write_request {
@@ -191,22 +197,41 @@ static const char *server_date(mcpauth_http_server *server)
     return server->date;
 }
 
-/* Appends the status line and header block of a response to ex->out. */
+static void head_append(mcpauth_strbuf *out, const char *a, const char *b, const char *c)
+{
+    mcpauth_strbuf_appends(out, a);
+    mcpauth_strbuf_appends(out, b);
+    mcpauth_strbuf_appends(out, c);
+}
+
+/* Appends the status line and header block of a response to ex->out
+ * (written piece by piece: a printf per line was a tenth of a request's
+ * work). content_length < 0: the framing is not Content-Length. */
 static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *server, int status,
-                                const mcpauth_http_field *fields, size_t count, const char *framing)
+                                const mcpauth_http_field *fields, size_t count,
+                                long long content_length, const char *framing)
 {
     const char *reason = mcpauth_http_status_text(status);
-    mcpauth_strbuf_appendf(&ex->out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : "Status");
+    mcpauth_strbuf_appends(&ex->out, "HTTP/1.1 ");
+    mcpauth_strbuf_append_int(&ex->out, status);
+    head_append(&ex->out, " ", reason[0] ? reason : "Status", "\r\n");
     for (size_t i = 0; i < count; i++) {
-        if (field_is_safe(fields[i].name) && field_is_safe(fields[i].value))
-            mcpauth_strbuf_appendf(&ex->out, "%s: %s\r\n", fields[i].name, fields[i].value);
+        if (field_is_safe(fields[i].name) && field_is_safe(fields[i].value)) {
+            head_append(&ex->out, fields[i].name, ": ", fields[i].value);
+            mcpauth_strbuf_append(&ex->out, "\r\n", 2);
+        }
     }
     /* A draining server tells every client to go elsewhere next time. */
     bool keep_alive = ex->keep_alive && !server->draining;
     if (!keep_alive)
         ex->keep_alive = false;
-    mcpauth_strbuf_appendf(&ex->out, "Date: %s\r\n%sConnection: %s\r\n\r\n", server_date(server),
-                           framing, keep_alive ? "keep-alive" : "close");
+    head_append(&ex->out, "Date: ", server_date(server), "\r\n");
+    if (content_length >= 0) {
+        mcpauth_strbuf_appends(&ex->out, "Content-Length: ");
+        mcpauth_strbuf_append_int(&ex->out, content_length);
+        mcpauth_strbuf_append(&ex->out, "\r\n", 2);
+    }
+    head_append(&ex->out, framing, "Connection: ", keep_alive ? "keep-alive\r\n\r\n" : "close\r\n\r\n");
 }
 
 /* ---- connections ---- */
@@ -217,6 +242,7 @@ static void server_release_handle(mcpauth_http_server *server, int count)
     if (server->closing && server->handles_open == 0) {
         if (server->closed_cb)
             server->closed_cb(server, server->closed_data);
+        free(server->read_buffer);
         free(server);
     }
 }
@@ -371,6 +397,25 @@ static int conn_write_raw(connection *conn, const char *data, size_t length)
         return UV_ECONNRESET;
     if (length == 0)
         return 0;
+    if (conn->writes_pending == 0) {
+        /* Most answers fit the socket's buffer at once: written now, they
+         * need no copy, no write request and no callback (and libuv does
+         * not touch the epoll set, as it does after every queued write). */
+        uv_buf_t now = uv_buf_init((char *)data, (unsigned int)length);
+        int n = uv_try_write((uv_stream_t *)&conn->tcp, &now, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(conn);
+            return n;
+        }
+        if (n > 0) {
+            conn->bytes_queued += (size_t)n;
+            conn->progress_ms = monotonic_ms();
+            data += n;
+            length -= (size_t)n;
+        }
+        if (length == 0)
+            return 0;
+    }
     write_request *wr = malloc(sizeof *wr + length);
     if (!wr) {
         conn_close(conn);
@@ -589,10 +634,8 @@ static void conn_fail(connection *conn, int status, const char *message)
     ex->head_request = false;
     ex->state = EXCHANGE_ANSWERED;
     mcpauth_strbuf_free(&ex->out);
-    char framing[64];
-    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", strlen(message) + 1);
     mcpauth_http_field type = {"Content-Type", "text/plain"};
-    exchange_write_head(ex, conn->server, status, &type, 1, framing);
+    exchange_write_head(ex, conn->server, status, &type, 1, (long long)strlen(message) + 1, "");
     mcpauth_strbuf_appendf(&ex->out, "%s\n", message);
     conn->no_more_requests = true;
     conn_stop_reading(conn);
@@ -970,7 +1013,13 @@ static void conn_parse(connection *conn, const char *data, size_t length)
 static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
-    buf->base = malloc(READ_BUFFER_SIZE);
+    mcpauth_http_server *server = ((connection *)handle->data)->server;
+    if (!server->read_buffer_busy && server->read_buffer) {
+        server->read_buffer_busy = true;
+        buf->base = server->read_buffer;
+    } else {
+        buf->base = malloc(READ_BUFFER_SIZE);
+    }
     buf->len = buf->base ? READ_BUFFER_SIZE : 0;
 }
 
@@ -1061,13 +1110,18 @@ static void conn_on_tls_read(connection *conn, const char *data, size_t length)
 static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     connection *conn = stream->data;
+    /* Closing frees the connection and the server in later callbacks only. */
+    mcpauth_http_server *server = conn->server;
     if (nread > 0 && conn->tls)
         conn_on_tls_read(conn, buf->base, (size_t)nread);
     else if (nread > 0)
         conn_parse(conn, buf->base, (size_t)nread);
     else if (nread < 0)
         conn_on_eof(conn, nread);
-    free(buf->base);
+    if (buf->base && buf->base == server->read_buffer)
+        server->read_buffer_busy = false;
+    else
+        free(buf->base);
 }
 
 static void conn_maybe_resume(connection *conn)
@@ -1273,6 +1327,7 @@ int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *l
     server->port = -1;
     server->listen_fd = -1;
     server->reserve_fd = -1;
+    server->read_buffer = malloc(READ_BUFFER_SIZE); /* NULL: a buffer per read */
     *out = server;
     return 0;
 }
@@ -1541,10 +1596,8 @@ void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_h
     }
     /* RFC 9110 §8.6: no Content-Length on 1xx and 204; 304 has no body. */
     bool bodiless = status < 200 || status == 204 || status == 304;
-    char framing[64] = "";
-    if (!bodiless)
-        snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", body ? length : 0);
-    exchange_write_head(ex, ex->conn->server, status, fields, field_count, framing);
+    exchange_write_head(ex, ex->conn->server, status, fields, field_count,
+                        bodiless ? -1 : (long long)(body ? length : 0), "");
     if (body && !ex->head_request && !bodiless)
         mcpauth_strbuf_append(&ex->out, body, length);
     ex->state = EXCHANGE_ANSWERED;
@@ -1567,7 +1620,7 @@ void mcpauth_http_stream_start(mcpauth_http_exchange *ex, int status,
     ex->chunked = ex->http_minor >= 1;
     if (!ex->chunked)
         ex->keep_alive = false;
-    exchange_write_head(ex, ex->conn->server, status, fields, field_count,
+    exchange_write_head(ex, ex->conn->server, status, fields, field_count, -1,
                         ex->chunked ? "Transfer-Encoding: chunked\r\n" : "");
     ex->state = EXCHANGE_STREAMING;
     conn_flush(ex->conn);

@@ -57,7 +57,8 @@ void mcpauth__serve_metrics_adopt(mcpauth__serve_context *ctx)
     for (size_t i = 0; i < sizeof *slot / sizeof(uint64_t); i++)
         dst[i] = get(&src[i]);
     /* Other workers find this one by its pid from now on. */
-    put(&ctx->shared->metrics[ctx->worker].pid, (uint64_t)getpid());
+    ctx->pid = (uint64_t)getpid();
+    put(&ctx->shared->metrics[ctx->worker].pid, ctx->pid);
 }
 
 void mcpauth__serve_metrics_publish(mcpauth__serve_context *ctx)
@@ -67,7 +68,7 @@ void mcpauth__serve_metrics_publish(mcpauth__serve_context *ctx)
     mcpauth__serve_metrics_slot *slot = &ctx->shared->metrics[ctx->worker];
     const mcpauth__serve_metrics_slot *base = &ctx->metrics_base;
     const mcpauth__serve_metrics *m = &ctx->metrics;
-    put(&slot->pid, (uint64_t)getpid());
+    put(&slot->pid, ctx->pid);
     add_all(slot->requests_by_class, base->requests_by_class, m->requests_by_class,
             MCPAUTH__SERVE_STATUS_CLASSES);
     ADD(valid, m->valid);

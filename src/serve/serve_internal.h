@@ -92,6 +92,7 @@ typedef struct mcpauth__serve_context {
     const struct mcpauth__serve_shared *shared;
     int worker;                               /* this worker's number, 0 .. shared->workers - 1 */
     mcpauth__serve_metrics_slot metrics_base; /* the slot when this worker took it */
+    uint64_t pid; /* this worker's, written to its slot with every publish */
     uv_signal_t sigterm, sigint;
     uv_signal_t sighup; /* reloads the TLS certificate */
     uv_timer_t shutdown_timer;

@@ -168,3 +168,50 @@ const char *mcpauth_json_compact(json_object *obj)
     return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
 }
+
+size_t mcpauth_json_quote(char *out, size_t size, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (size < 2)
+        return 0;
+    size_t used = 0, room = size - 1; /* the closing quote always fits */
+    size_t sequence_at = 0;           /* where the last UTF-8 sequence began */
+    int sequence_left = 0;            /* its continuation bytes still to come */
+    out[used++] = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char piece[6];
+        size_t n = 0;
+        switch (c) {
+        case '"': case '\\': piece[n++] = '\\'; piece[n++] = (char)c; break;
+        case '\b': piece[n++] = '\\'; piece[n++] = 'b'; break;
+        case '\f': piece[n++] = '\\'; piece[n++] = 'f'; break;
+        case '\n': piece[n++] = '\\'; piece[n++] = 'n'; break;
+        case '\r': piece[n++] = '\\'; piece[n++] = 'r'; break;
+        case '\t': piece[n++] = '\\'; piece[n++] = 't'; break;
+        default:
+            if (c < 0x20) {
+                memcpy(piece, "\\u00", 4);
+                piece[4] = hex[c >> 4];
+                piece[5] = hex[c & 15];
+                n = 6;
+            } else {
+                piece[n++] = (char)c;
+            }
+        }
+        if (used + n > room)
+            break;
+        if (c >= 0xc0) {
+            sequence_at = used;
+            sequence_left = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+        } else if (c >= 0x80 && sequence_left > 0) {
+            sequence_left--;
+        }
+        memcpy(out + used, piece, n);
+        used += n;
+    }
+    if (*s && sequence_left > 0)
+        used = sequence_at; /* cut short: no half of a character */
+    out[used++] = '"';
+    return used;
+}

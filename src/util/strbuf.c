@@ -62,6 +62,21 @@ void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)
     sb->length += (size_t)n;
 }
 
+void mcpauth_strbuf_append_int(mcpauth_strbuf *sb, long long value)
+{
+    char digits[24];
+    size_t at = sizeof digits;
+    /* Through unsigned: -LLONG_MIN does not fit a long long. */
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    do {
+        digits[--at] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (value < 0)
+        digits[--at] = '-';
+    mcpauth_strbuf_append(sb, digits + at, sizeof digits - at);
+}
+
 bool mcpauth_strbuf_failed(const mcpauth_strbuf *sb)
 {
     return sb->failed;

@@ -386,6 +386,49 @@ START_TEST(output_round_trips)
 }
 END_TEST
 
+/* mcpauth_json_quote() writes what json-c writes for the same string. */
+static const char *const quote_cases[] = {
+    "", "plain", "a\"b\\c/d", "line\nbreak\ttab\rret\bbs\fff", "\x01\x1f ctl", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+    "\x7f del",
+};
+
+START_TEST(quote_matches_json_c)
+{
+    const char *s = quote_cases[_i];
+    char out[256];
+    size_t n = mcpauth_json_quote(out, sizeof out, s);
+    json_object *str = json_object_new_string(s);
+    ck_assert_str_eq(json_object_to_json_string_ext(str, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE),
+                     (out[n] = '\0', out));
+    json_object_put(str);
+}
+END_TEST
+
+/* Cut short at any size, the output stays one valid JSON string holding a
+ * prefix of the input: no half escape, no half UTF-8 character. */
+START_TEST(quote_cut_short_stays_valid)
+{
+    const char *s = "a\"\n\x01\xc3\xa9\xf0\x9f\x98\x80z";
+    char whole[64];
+    size_t full = mcpauth_json_quote(whole, sizeof whole, s);
+    ck_assert_uint_eq(mcpauth_json_quote(whole, 1, s), 0);
+    for (size_t size = 2; size <= full + 1; size++) {
+        char out[64];
+        size_t n = mcpauth_json_quote(out, size, s);
+        ck_assert_uint_le(n, size);
+        mcpauth_error err = {0};
+        json_object *back = mcpauth_json_parse(out, n, "quoted", &err);
+        ck_assert_msg(back != NULL, "size %zu: %s", size, err.message);
+        const char *text = json_object_get_string(back);
+        ck_assert(strncmp(text, s, strlen(text)) == 0);
+        if (size > full)
+            ck_assert_str_eq(text, s);
+        json_object_put(back);
+    }
+}
+END_TEST
+
 START_TEST(json_helpers)
 {
     json_object *doc = json_tokener_parse("{\"a\":[\"x\",2,\"y\"],\"s\":\"x\",\"t\":true,"
@@ -449,6 +492,8 @@ static Suite *json_suite(void)
     tcase_add_test(tc, pretty_output);
     tcase_add_test(tc, output_escapes_what_json_requires);
     tcase_add_test(tc, output_round_trips);
+    tcase_add_loop_test(tc, quote_matches_json_c, 0, (int)(sizeof quote_cases / sizeof quote_cases[0]));
+    tcase_add_test(tc, quote_cut_short_stays_valid);
     suite_add_tcase(s, tc);
     return s;
 }
