@@ -16,6 +16,10 @@ typedef struct mcpauth_strbuf {
 
 #define MCPAUTH_STRBUF_INIT {NULL, 0, 0, false}
 
+/* Makes room for extra more bytes (and the NUL) at once, for a caller that
+ * knows its total: one allocation instead of several doublings. False
+ * after an allocation failure (which is sticky, as for appends). */
+bool mcpauth_strbuf_reserve(mcpauth_strbuf *sb, size_t extra);
 void mcpauth_strbuf_append(mcpauth_strbuf *sb, const char *data, size_t length);
 void mcpauth_strbuf_appends(mcpauth_strbuf *sb, const char *text);
 void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)

@@ -53,10 +53,19 @@ typedef enum exchange_state {
     EXCHANGE_ANSWERED,  /* the whole response is in out (or written) */
 } exchange_state;
 
+/* A request's field names and values live in one buffer, ex->header_text,
+ * each NUL-terminated: a malloc per name and per value (and a realloc of
+ * the array per field) cost more than parsing them. While the header is
+ * read they are known by their offsets, since the buffer may move;
+ * exchange_fix_fields() points at them once it is complete. */
 typedef struct header_field {
-    char *name;
-    char *value;
+    const char *name; /* NULL until the header is complete */
+    const char *value;
+    size_t name_length;
+    size_t name_at, value_at; /* value_at NO_VALUE: no value read yet */
 } header_field;
+
+#define NO_VALUE SIZE_MAX
 
 struct mcpauth_http_exchange {
     connection *conn; /* NULL once the connection is gone */
@@ -71,8 +80,10 @@ struct mcpauth_http_exchange {
     mcpauth_strbuf target;
     char *path;
     char *query;
+    mcpauth_strbuf header_text; /* the fields' names and values */
     header_field *fields;
-    size_t field_count;
+    size_t field_count, field_capacity;
+    char *host; /* the authority of an absolute-form target, which replaces Host */
     bool last_was_value;
     mcpauth_strbuf body;
     mcpauth_strbuf out; /* response bytes waiting until this exchange is the head */
@@ -111,6 +122,10 @@ struct connection {
     mcpauth__http_tls_conn *tls; /* NULL: plain HTTP */
     bool tls_bye_sent;
     uint64_t accepted_ns; /* the TLS handshake's deadline runs from here */
+    /* On the server's list of connections with answers to write at the end
+     * of this turn of the loop (server_flush_later()). */
+    bool flush_due;
+    connection *flush_prev, *flush_next;
 };
 
 struct mcpauth_http_server {
@@ -145,6 +160,15 @@ struct mcpauth_http_server {
      * parse of a small request. */
     char *read_buffer;
     bool read_buffer_busy;
+    /* Answers are written once per turn of the loop, after every readable
+     * connection was read: the client (and the other worker) is then woken
+     * once for many answers rather than once for each, which on a loaded
+     * machine costs more than the answer. A check handle runs after the
+     * poll for I/O; an idle handle, for answers made elsewhere in the turn
+     * (a timer), keeps that poll from blocking. */
+    uv_check_t flush_check;
+    uv_idle_t flush_idle;
+    connection *flush_list;
 };
 
 typedef struct write_request {
@@ -166,12 +190,10 @@ static void conn_on_timeout(uv_timer_t *timer);
 
 static void exchange_free(mcpauth_http_exchange *ex)
 {
-    for (size_t i = 0; i < ex->field_count; i++) {
-        free(ex->fields[i].name);
-        free(ex->fields[i].value);
-    }
     free(ex->fields);
+    free(ex->host);
     /* Requests carry bearer tokens: wipe what held them. */
+    mcpauth_strbuf_free(&ex->header_text);
     mcpauth_strbuf_free(&ex->target);
     mcpauth_strbuf_free(&ex->body);
     mcpauth_strbuf_free(&ex->out);
@@ -292,12 +314,27 @@ static void conn_on_closed_tcp(uv_handle_t *handle)
     uv_close((uv_handle_t *)&conn->timer, conn_on_closed_timer);
 }
 
+static void conn_flush_cancel(connection *conn)
+{
+    if (!conn->flush_due)
+        return;
+    conn->flush_due = false;
+    if (conn->flush_prev)
+        conn->flush_prev->flush_next = conn->flush_next;
+    else
+        conn->server->flush_list = conn->flush_next;
+    if (conn->flush_next)
+        conn->flush_next->flush_prev = conn->flush_prev;
+    conn->flush_prev = conn->flush_next = NULL;
+}
+
 static void conn_close(connection *conn)
 {
     if (conn->closing)
         return;
     conn->closing = true;
     mcpauth_http_server *server = conn->server;
+    conn_flush_cancel(conn);
     /* Unlink first so nothing else reaches the connection. */
     if (conn->prev)
         conn->prev->next = conn->next;
@@ -491,9 +528,11 @@ static void conn_fail(connection *conn, int status, const char *message);
 /* A new exchange at the end of the connection's queue; NULL without memory. */
 static mcpauth_http_exchange *exchange_enqueue(connection *conn)
 {
-    mcpauth_http_exchange *ex = calloc(1, sizeof *ex);
+    /* Not calloc(): glibc's calloc skips the thread cache malloc uses. */
+    mcpauth_http_exchange *ex = malloc(sizeof *ex);
     if (!ex)
         return NULL;
+    *ex = (mcpauth_http_exchange){0};
     ex->conn = conn;
     ex->state = EXCHANGE_PARSING;
     ex->start_ns = uv_hrtime();
@@ -548,6 +587,45 @@ static void conn_check_output(connection *conn)
     uint64_t left = timeout - (now - conn->progress_ms);
     uint64_t interval = timeout / 4 > 0 ? timeout / 4 : 1;
     uv_timer_start(&conn->timer, conn_on_timeout, left < interval ? left : interval, 0);
+}
+
+static void server_flush_all(mcpauth_http_server *server)
+{
+    while (server->flush_list) {
+        connection *conn = server->flush_list;
+        conn_flush_cancel(conn);
+        conn_flush(conn);
+    }
+    uv_check_stop(&server->flush_check);
+    uv_idle_stop(&server->flush_idle);
+}
+
+static void server_on_flush_check(uv_check_t *check)
+{
+    server_flush_all(check->data);
+}
+
+static void server_on_flush_idle(uv_idle_t *idle)
+{
+    server_flush_all(idle->data);
+}
+
+/* Writes conn's ready answers at the end of this turn of the loop. */
+static void conn_flush_later(connection *conn)
+{
+    if (conn->flush_due || conn->closing)
+        return;
+    mcpauth_http_server *server = conn->server;
+    conn->flush_due = true;
+    conn->flush_prev = NULL;
+    conn->flush_next = server->flush_list;
+    if (server->flush_list)
+        server->flush_list->flush_prev = conn;
+    else {
+        uv_check_start(&server->flush_check, server_on_flush_check);
+        uv_idle_start(&server->flush_idle, server_on_flush_idle);
+    }
+    server->flush_list = conn;
 }
 
 static void conn_on_timeout(uv_timer_t *timer)
@@ -687,19 +765,8 @@ static int on_url(http_parser *parser, const char *at, size_t length)
 }
 
 /* http_parser may hand a name or a value over in several pieces (one per
- * read); each is appended to what came before. */
-static bool append_piece(char **text, const char *at, size_t length)
-{
-    size_t old = *text ? strlen(*text) : 0;
-    char *grown = realloc(*text, old + length + 1);
-    if (!grown)
-        return false;
-    memcpy(grown + old, at, length);
-    grown[old + length] = '\0';
-    *text = grown;
-    return true;
-}
-
+ * read); each piece follows the one before in ex->header_text, and a NUL
+ * ends a name when its value starts and a value when the next name does. */
 static int on_header_field(http_parser *parser, const char *at, size_t length)
 {
     connection *conn = parser->data;
@@ -709,14 +776,22 @@ static int on_header_field(http_parser *parser, const char *at, size_t length)
     if (ex->field_count == 0 || ex->last_was_value) {
         if (ex->field_count == MAX_HEADER_FIELDS)
             return -1;
-        header_field *grown = realloc(ex->fields, (ex->field_count + 1) * sizeof *grown);
-        if (!grown)
-            return -1;
-        ex->fields = grown;
-        ex->fields[ex->field_count++] = (header_field){NULL, NULL};
+        if (ex->field_count == ex->field_capacity) {
+            size_t capacity = ex->field_capacity ? 2 * ex->field_capacity : 16;
+            header_field *grown = realloc(ex->fields, capacity * sizeof *grown);
+            if (!grown)
+                return -1;
+            ex->fields = grown;
+            ex->field_capacity = capacity;
+        }
+        if (ex->field_count > 0)
+            mcpauth_strbuf_append(&ex->header_text, "", 1);
+        ex->fields[ex->field_count++] =
+            (header_field){.name_at = ex->header_text.length, .value_at = NO_VALUE};
         ex->last_was_value = false;
     }
-    return append_piece(&ex->fields[ex->field_count - 1].name, at, length) ? 0 : -1;
+    mcpauth_strbuf_append(&ex->header_text, at, length);
+    return mcpauth_strbuf_failed(&ex->header_text) ? -1 : 0;
 }
 
 static int on_header_value(http_parser *parser, const char *at, size_t length)
@@ -725,10 +800,32 @@ static int on_header_value(http_parser *parser, const char *at, size_t length)
     mcpauth_http_exchange *ex = conn->parsing;
     if (!count_header_bytes(conn, length) || ex->field_count == 0)
         return -1;
-    if (!append_piece(&ex->fields[ex->field_count - 1].value, at, length))
-        return -1;
+    header_field *field = &ex->fields[ex->field_count - 1];
+    if (field->value_at == NO_VALUE) {
+        mcpauth_strbuf_append(&ex->header_text, "", 1);
+        field->value_at = ex->header_text.length;
+    }
+    mcpauth_strbuf_append(&ex->header_text, at, length);
     ex->last_was_value = true;
-    return 0;
+    return mcpauth_strbuf_failed(&ex->header_text) ? -1 : 0;
+}
+
+/* The header is complete: ends the last name or value and points each
+ * field at its text. */
+static bool exchange_fix_fields(mcpauth_http_exchange *ex)
+{
+    if (ex->field_count == 0)
+        return true;
+    mcpauth_strbuf_append(&ex->header_text, "", 1);
+    if (mcpauth_strbuf_failed(&ex->header_text))
+        return false;
+    for (size_t i = 0; i < ex->field_count; i++) {
+        header_field *field = &ex->fields[i];
+        field->name = ex->header_text.data + field->name_at;
+        field->name_length = strlen(field->name);
+        field->value = field->value_at == NO_VALUE ? "" : ex->header_text.data + field->value_at;
+    }
+    return true;
 }
 
 /* RFC 9110 §5.6.2: tchar. */
@@ -766,10 +863,10 @@ static bool exchange_take_absolute_form(mcpauth_http_exchange *ex, const char *t
     size_t length = strcspn(authority, "/?");
     for (size_t i = 0; ok && i < ex->field_count; i++) {
         if (strcasecmp(ex->fields[i].name, "Host") == 0) {
-            char *value = strndup(authority, length);
-            ok = value != NULL;
-            free(ex->fields[i].value);
-            ex->fields[i].value = value;
+            if (!ex->host)
+                ex->host = strndup(authority, length);
+            ok = ex->host != NULL;
+            ex->fields[i].value = ex->host;
         }
     }
     mcpauth_url_free(&url);
@@ -874,14 +971,12 @@ static int on_headers_complete(http_parser *parser)
 {
     connection *conn = parser->data;
     mcpauth_http_exchange *ex = conn->parsing;
-    for (size_t i = 0; i < ex->field_count; i++) {
-        if (!ex->fields[i].value) {
-            ex->fields[i].value = strdup("");
-            if (!ex->fields[i].value)
-                return -1;
-        }
-    }
-    snprintf(ex->method, sizeof ex->method, "%s", http_method_str(parser->method));
+    if (!exchange_fix_fields(ex))
+        return -1;
+    const char *method = http_method_str(parser->method);
+    size_t method_length = strnlen(method, sizeof ex->method - 1);
+    memcpy(ex->method, method, method_length);
+    ex->method[method_length] = '\0';
     ex->head_request = parser->method == HTTP_HEAD;
     ex->http_minor = parser->http_minor;
     if (mcpauth_strbuf_failed(&ex->target))
@@ -1328,6 +1423,10 @@ int mcpauth_http_server_new(uv_loop_t *loop, const mcpauth_http_server_limits *l
     server->listen_fd = -1;
     server->reserve_fd = -1;
     server->read_buffer = malloc(READ_BUFFER_SIZE); /* NULL: a buffer per read */
+    uv_check_init(loop, &server->flush_check);
+    uv_idle_init(loop, &server->flush_idle);
+    server->flush_check.data = server->flush_idle.data = server;
+    server->handles_open = 2;
     *out = server;
     return 0;
 }
@@ -1423,7 +1522,8 @@ size_t mcpauth_http_server_connection_count(const mcpauth_http_server *server)
     return server->connection_count;
 }
 
-static void server_on_listener_closed(uv_handle_t *handle)
+/* The close callback of the server's own handles. */
+static void server_on_handle_closed(uv_handle_t *handle)
 {
     server_release_handle(handle->data, 1);
 }
@@ -1433,8 +1533,8 @@ static void server_stop_listening(mcpauth_http_server *server)
     if (!server->listening)
         return;
     server->listening = false;
-    uv_close((uv_handle_t *)&server->listener, server_on_listener_closed);
-    uv_close((uv_handle_t *)&server->accept_timer, server_on_listener_closed);
+    uv_close((uv_handle_t *)&server->listener, server_on_handle_closed);
+    uv_close((uv_handle_t *)&server->accept_timer, server_on_handle_closed);
     /* Closing the handle stopped the polling: the descriptors can go. */
     close(server->listen_fd);
     server->listen_fd = -1;
@@ -1477,6 +1577,7 @@ static void conn_drain(connection *conn)
 
 void mcpauth_http_server_drain(mcpauth_http_server *server)
 {
+    server_flush_all(server); /* answers given go out as they were made */
     server->draining = true;
     server_stop_listening(server);
     connection *conn = server->connections;
@@ -1493,11 +1594,12 @@ void mcpauth_http_server_close(mcpauth_http_server *server, mcpauth_http_server_
     server->closing = true;
     server->closed_cb = closed_cb;
     server->closed_data = data;
+    server_flush_all(server); /* answers given before the close go out */
     server_stop_listening(server);
     while (server->connections)
         conn_close(server->connections);
-    if (server->handles_open == 0)
-        server_release_handle(server, 0);
+    uv_close((uv_handle_t *)&server->flush_check, server_on_handle_closed);
+    uv_close((uv_handle_t *)&server->flush_idle, server_on_handle_closed);
 }
 
 /* ---- public: exchanges ---- */
@@ -1520,9 +1622,12 @@ const char *mcpauth_http_exchange_query(const mcpauth_http_exchange *ex)
 const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const char *name,
                                          size_t index)
 {
+    size_t length = strlen(name);
     for (size_t i = 0; i < ex->field_count; i++) {
-        if (ex->fields[i].name && strcasecmp(ex->fields[i].name, name) == 0 && index-- == 0)
-            return ex->fields[i].value;
+        const header_field *field = &ex->fields[i];
+        if (field->name && field->name_length == length && strcasecmp(field->name, name) == 0 &&
+            index-- == 0)
+            return field->value;
     }
     return NULL;
 }
@@ -1543,8 +1648,11 @@ bool mcpauth_http_exchange_field(const mcpauth_http_exchange *ex, size_t index, 
 size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name)
 {
     size_t n = 0;
-    for (size_t i = 0; i < ex->field_count; i++)
-        n += ex->fields[i].name && strcasecmp(ex->fields[i].name, name) == 0;
+    size_t length = strlen(name);
+    for (size_t i = 0; i < ex->field_count; i++) {
+        const header_field *field = &ex->fields[i];
+        n += field->name && field->name_length == length && strcasecmp(field->name, name) == 0;
+    }
     return n;
 }
 
@@ -1596,6 +1704,13 @@ void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_h
     }
     /* RFC 9110 §8.6: no Content-Length on 1xx and 204; 304 has no body. */
     bool bodiless = status < 200 || status == 204 || status == 304;
+    /* The whole answer in one allocation: status line, Date, framing and
+     * Connection take under 128 bytes. */
+    size_t size = 128 + (body ? length : 0);
+    for (size_t i = 0; i < field_count; i++)
+        size += (fields[i].name ? strlen(fields[i].name) : 0) +
+                (fields[i].value ? strlen(fields[i].value) : 0) + 4;
+    mcpauth_strbuf_reserve(&ex->out, size);
     exchange_write_head(ex, ex->conn->server, status, fields, field_count,
                         bodiless ? -1 : (long long)(body ? length : 0), "");
     if (body && !ex->head_request && !bodiless)
@@ -1605,7 +1720,7 @@ void mcpauth_http_respond(mcpauth_http_exchange *ex, int status, const mcpauth_h
         conn_close(ex->conn);
         return;
     }
-    conn_flush(ex->conn);
+    conn_flush_later(ex->conn);
 }
 
 void mcpauth_http_stream_start(mcpauth_http_exchange *ex, int status,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool strbuf_reserve(mcpauth_strbuf *sb, size_t extra)
+bool mcpauth_strbuf_reserve(mcpauth_strbuf *sb, size_t extra)
 {
     if (sb->failed)
         return false;
@@ -32,7 +32,7 @@ static bool strbuf_reserve(mcpauth_strbuf *sb, size_t extra)
 
 void mcpauth_strbuf_append(mcpauth_strbuf *sb, const char *data, size_t length)
 {
-    if (!strbuf_reserve(sb, length))
+    if (!mcpauth_strbuf_reserve(sb, length))
         return;
     memcpy(sb->data + sb->length, data, length);
     sb->length += length;
@@ -54,7 +54,7 @@ void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)
         sb->failed = true;
         return;
     }
-    if (!strbuf_reserve(sb, (size_t)n))
+    if (!mcpauth_strbuf_reserve(sb, (size_t)n))
         return;
     va_start(ap, fmt);
     vsnprintf(sb->data + sb->length, (size_t)n + 1, fmt, ap);

@@ -881,6 +881,33 @@ START_TEST(request_accessors)
 }
 END_TEST
 
+/* Names and values cut anywhere by the reads: each piece follows the one
+ * before it, and the fields come out whole. */
+START_TEST(header_fields_split_across_reads)
+{
+    server_start(NULL);
+    H.handler = handler_accessors;
+    client *c = client_open(0);
+    static const char *const pieces[] = {
+        "POST /split HTTP/1.1\r\nHo", "st: exam", "ple.test\r\nX-Mu", "lti: fi", "rst\r\nx-multi:",
+        " second\r\nX-MULTI: third\r\nX-Em", "pty:\r\n", "Content-Length: 2\r\n\r\nok"};
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        client_send(c, pieces[i]);
+        run_for(20); /* each piece a read of its own */
+    }
+    WAIT_UNTIL(responses(c) >= 1, "the response");
+    ck_assert_str_eq(H.records[0].path, "/split");
+    ck_assert_str_eq(H.records[0].body, "ok");
+    ck_assert_str_eq(H.cap_host, "example.test");
+    ck_assert_str_eq(H.cap_multi[0], "first");
+    ck_assert_str_eq(H.cap_multi[1], "second");
+    ck_assert_str_eq(H.cap_multi[2], "third");
+    ck_assert_uint_eq(H.cap_multi_count, 3);
+    ck_assert_str_eq(H.cap_empty_header, "");
+    finish();
+}
+END_TEST
+
 START_TEST(chunked_request_body)
 {
     server_start(NULL);
@@ -2273,6 +2300,7 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, get_simple);
     tcase_add_test(tc, head_has_length_but_no_body);
     tcase_add_test(tc, request_accessors);
+    tcase_add_test(tc, header_fields_split_across_reads);
     tcase_add_test(tc, chunked_request_body);
     tcase_add_test(tc, keep_alive_sequential);
     tcase_add_test(tc, pipelined_answered_in_reverse);
