@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "mcpauth/error.h"
+#include "mcpauth/strbuf.h"
 
 #define MCPAUTH_JSON_MAX_DEPTH 32
 
@@ -50,5 +51,13 @@ const char *mcpauth_json_compact(json_object *obj);
  * a character boundary, never inside an escape, so the result is always a
  * valid JSON string. Returns the bytes written: 0 only when size < 2. */
 size_t mcpauth_json_quote(char *out, size_t size, const char *s);
+
+/* Appends obj serialized byte for byte as mcpauth_json_compact() does, with
+ * no buffer kept in obj: the serializer of every answer, where json-c's
+ * (its buffer grown piece by piece, then owned by the object) cost a tenth
+ * of a small request. An object with userdata is written by its own
+ * serializer, so a custom one must come with userdata. False when memory
+ * ran out (sb's failure). */
+bool mcpauth_json_append(mcpauth_strbuf *sb, json_object *obj);
 
 #endif

@@ -26,6 +26,7 @@ void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends value in decimal: what appendf("%lld") writes, without printf. */
 void mcpauth_strbuf_append_int(mcpauth_strbuf *sb, long long value);
+void mcpauth_strbuf_append_uint(mcpauth_strbuf *sb, unsigned long long value);
 bool mcpauth_strbuf_failed(const mcpauth_strbuf *sb);
 
 /* Returns the contents ("" when empty) and leaves sb empty; caller frees.

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "mcpauth/json.h"
+#include "mcpauth/strbuf.h"
 
 /* JSON-RPC 2.0 §5: the response's id "MUST be the same as the value of the
  * id member in the Request". json-c keeps an integer, not its text, and an
@@ -191,16 +193,17 @@ const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length)
 void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
                              const char *session_id)
 {
-    size_t length = 0;
-    const char *body = message ? mcpauth__jsonrpc_serialize(message, &length) : NULL;
+    mcpauth_strbuf text = MCPAUTH_STRBUF_INIT;
+    const char *body = message && mcpauth_json_append(&text, message) ? text.data : NULL;
     mcpauth_mcp_reply reply = {
         .status = body ? status : 500,
         .content_type = body ? "application/json" : NULL,
         .body = body,
-        .body_length = body ? length : 0,
+        .body_length = body ? text.length : 0,
         .session_id = body ? session_id : NULL,
     };
     sink->reply(&reply, sink->data);
+    mcpauth_strbuf_free(&text);
     json_object_put(message);
 }
 

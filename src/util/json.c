@@ -1,5 +1,7 @@
 #include "mcpauth/json.h"
 
+#include <stdint.h>
+
 #include <string.h>
 
 /* RFC 3629 §4: well-formed UTF-8 only, so no overlong forms, no UTF-16
@@ -172,8 +174,11 @@ const char *mcpauth_json_compact(json_object *obj)
                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-size_t mcpauth_json_quote(char *out, size_t size, const char *s)
+/* The escapes of json-c's serializer (no escaped slashes) for length
+ * bytes of s, into out as mcpauth_json_quote() describes. */
+static size_t quote(char *out, size_t size, const char *s, size_t length)
 {
+    const char *end = s + length;
     static const char hex[] = "0123456789abcdef";
     if (size < 2)
         return 0;
@@ -181,10 +186,10 @@ size_t mcpauth_json_quote(char *out, size_t size, const char *s)
     size_t sequence_at = 0;           /* where the last UTF-8 sequence began */
     int sequence_left = 0;            /* its continuation bytes still to come */
     out[used++] = '"';
-    for (; *s; s++) {
+    for (; s < end; s++) {
         /* A run of ASCII that needs no escape goes over in one copy. */
         size_t run = 0;
-        while (s[run] && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x80 &&
+        while (s + run < end && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x80 &&
                s[run] != '"' && s[run] != '\\')
             run++;
         if (run > 0) {
@@ -194,7 +199,7 @@ size_t mcpauth_json_quote(char *out, size_t size, const char *s)
             used += run;
             s += run;
             sequence_left = 0;
-            if (!*s || used == room)
+            if (s == end || used == room)
                 break;
         }
         unsigned char c = (unsigned char)*s;
@@ -228,8 +233,111 @@ size_t mcpauth_json_quote(char *out, size_t size, const char *s)
         memcpy(out + used, piece, n);
         used += n;
     }
-    if (*s && sequence_left > 0)
+    if (s < end && sequence_left > 0)
         used = sequence_at; /* cut short: no half of a character */
     out[used++] = '"';
     return used;
+}
+
+size_t mcpauth_json_quote(char *out, size_t size, const char *s)
+{
+    return quote(out, size, s, strlen(s));
+}
+
+/* Appends within the capacity at hand without a call; else grows. */
+static inline void put(mcpauth_strbuf *sb, const char *s, size_t n)
+{
+    if (sb->capacity - sb->length > n) {
+        memcpy(sb->data + sb->length, s, n);
+        sb->length += n;
+        sb->data[sb->length] = '\0';
+    } else {
+        mcpauth_strbuf_append(sb, s, n);
+    }
+}
+
+static void append_quoted(mcpauth_strbuf *sb, const char *s, size_t length)
+{
+    /* At most six bytes for each of s, and the quotes. */
+    if (length > (SIZE_MAX - 2) / 6 || !mcpauth_strbuf_reserve(sb, 6 * length + 2)) {
+        sb->failed = true;
+        return;
+    }
+    sb->length += quote(sb->data + sb->length, 6 * length + 2, s, length);
+    sb->data[sb->length] = '\0';
+}
+
+static void append_value(mcpauth_strbuf *sb, json_object *obj)
+{
+    if (!obj) {
+        put(sb, "null", 4);
+        return;
+    }
+    /* An object with userdata has a serializer of its own (a double kept
+     * as it was written, a part serialized once ahead): json-c writes it. */
+    if (json_object_get_userdata(obj) || json_object_is_type(obj, json_type_double)) {
+        size_t n = 0;
+        const char *text = json_object_to_json_string_length(
+            obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        if (!text)
+            sb->failed = true;
+        else
+            put(sb, text, n);
+        return;
+    }
+    switch (json_object_get_type(obj)) {
+    case json_type_object: {
+        bool first = true;
+        put(sb, "{", 1);
+        json_object_object_foreach(obj, key, value) {
+            if (!first)
+                put(sb, ",", 1);
+            first = false;
+            append_quoted(sb, key, strlen(key));
+            put(sb, ":", 1);
+            append_value(sb, value);
+        }
+        put(sb, "}", 1);
+        break;
+    }
+    case json_type_array: {
+        size_t n = json_object_array_length(obj);
+        put(sb, "[", 1);
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                put(sb, ",", 1);
+            append_value(sb, json_object_array_get_idx(obj, i));
+        }
+        put(sb, "]", 1);
+        break;
+    }
+    case json_type_string:
+        append_quoted(sb, json_object_get_string(obj), (size_t)json_object_get_string_len(obj));
+        break;
+    case json_type_int: {
+        /* A json-c integer is an int64 or a uint64 above INT64_MAX. */
+        int64_t value = json_object_get_int64(obj);
+        if (value < INT64_MAX)
+            mcpauth_strbuf_append_int(sb, value);
+        else
+            mcpauth_strbuf_append_uint(sb, json_object_get_uint64(obj));
+        break;
+    }
+    case json_type_boolean:
+        if (json_object_get_boolean(obj))
+            put(sb, "true", 4);
+        else
+            put(sb, "false", 5);
+        break;
+    default:
+        put(sb, "null", 4);
+        break;
+    }
+}
+
+bool mcpauth_json_append(mcpauth_strbuf *sb, json_object *obj)
+{
+    mcpauth_strbuf_reserve(sb, 512); /* most answers: one allocation */
+    append_value(sb, obj);
+    return !mcpauth_strbuf_failed(sb);
 }

@@ -62,19 +62,29 @@ void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)
     sb->length += (size_t)n;
 }
 
-void mcpauth_strbuf_append_int(mcpauth_strbuf *sb, long long value)
+static void append_decimal(mcpauth_strbuf *sb, unsigned long long magnitude, bool negative)
 {
     char digits[24];
     size_t at = sizeof digits;
-    /* Through unsigned: -LLONG_MIN does not fit a long long. */
-    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
     do {
         digits[--at] = (char)('0' + magnitude % 10);
         magnitude /= 10;
     } while (magnitude > 0);
-    if (value < 0)
+    if (negative)
         digits[--at] = '-';
     mcpauth_strbuf_append(sb, digits + at, sizeof digits - at);
+}
+
+void mcpauth_strbuf_append_int(mcpauth_strbuf *sb, long long value)
+{
+    /* Through unsigned: -LLONG_MIN does not fit a long long. */
+    append_decimal(sb, value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value,
+                   value < 0);
+}
+
+void mcpauth_strbuf_append_uint(mcpauth_strbuf *sb, unsigned long long value)
+{
+    append_decimal(sb, value, false);
 }
 
 bool mcpauth_strbuf_failed(const mcpauth_strbuf *sb)

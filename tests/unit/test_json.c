@@ -1,4 +1,5 @@
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -429,6 +430,52 @@ START_TEST(quote_cut_short_stays_valid)
 }
 END_TEST
 
+/* mcpauth_json_append() writes what json-c writes, byte for byte. */
+static const char *const append_docs[] = {
+    "{}", "[]", "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":null}", "[0,-1,9223372036854775807,-9223372036854775808]",
+    "[18446744073709551615,9223372036854775808]", "[0.10,1e5,-1.5E-3,1e400,0e0]", "[true,false,null]",
+    "{\"k\\\"ey\":\"v/a\\\\l\\u0001\\n\\t\\u001f\\u007f\",\"caf\u00e9\":\"\\ud83d\\ude00\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"1-7\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Hello!\"}]}}",
+    "[\"a\\u0000b\",\"\",[[[\"deep\"]]]]", "\"top\"", "42", "-0.0",
+};
+
+START_TEST(append_matches_json_c)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse(append_docs[_i], &err);
+    ck_assert_msg(obj != NULL, "%s: %s", append_docs[_i], err.message);
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    ck_assert(mcpauth_json_append(&sb, obj));
+    ck_assert_str_eq(sb.data, mcpauth_json_compact(obj));
+    mcpauth_strbuf_free(&sb);
+    json_object_put(obj);
+}
+END_TEST
+
+/* Objects built in code: a double made from a number, an unsigned
+ * integer, a string holding a NUL, a part with a serializer of its own
+ * (written by it), a member whose value is null. */
+START_TEST(append_matches_json_c_for_built_objects)
+{
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "double", json_object_new_double(0.1));
+    json_object_object_add(obj, "uint", json_object_new_uint64(UINT64_MAX));
+    json_object_object_add(obj, "nul", json_object_new_string_len("a\0b", 3));
+    json_object *meta = json_object_new_object();
+    json_object_object_add(meta, "ignored", json_object_new_int(1));
+    json_object_set_serializer(meta, json_object_userdata_to_json_string, strdup("{\"pre\":\"made\"}"),
+                               json_object_free_userdata);
+    json_object_object_add(obj, "_meta", meta);
+    json_object_object_add(obj, "none", NULL);
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    ck_assert(mcpauth_json_append(&sb, obj));
+    ck_assert_str_eq(sb.data, mcpauth_json_compact(obj));
+    ck_assert_ptr_nonnull(strstr(sb.data, "\"_meta\":{\"pre\":\"made\"}"));
+    mcpauth_strbuf_free(&sb);
+    json_object_put(obj);
+}
+END_TEST
+
 START_TEST(json_helpers)
 {
     json_object *doc = json_tokener_parse("{\"a\":[\"x\",2,\"y\"],\"s\":\"x\",\"t\":true,"
@@ -494,6 +541,8 @@ static Suite *json_suite(void)
     tcase_add_test(tc, output_round_trips);
     tcase_add_loop_test(tc, quote_matches_json_c, 0, (int)(sizeof quote_cases / sizeof quote_cases[0]));
     tcase_add_test(tc, quote_cut_short_stays_valid);
+    tcase_add_loop_test(tc, append_matches_json_c, 0, (int)(sizeof append_docs / sizeof append_docs[0]));
+    tcase_add_test(tc, append_matches_json_c_for_built_objects);
     suite_add_tcase(s, tc);
     return s;
 }
