@@ -1635,14 +1635,12 @@ const char *mcpauth_http_exchange_header(const mcpauth_http_exchange *ex, const 
 bool mcpauth_http_exchange_field(const mcpauth_http_exchange *ex, size_t index, const char **name,
                                  const char **value)
 {
-    for (size_t i = 0; i < ex->field_count; i++) {
-        if (ex->fields[i].name && index-- == 0) {
-            *name = ex->fields[i].name;
-            *value = ex->fields[i].value;
-            return true;
-        }
-    }
-    return false;
+    /* Every field has its name once the header is complete, none before. */
+    if (index >= ex->field_count || !ex->fields[index].name)
+        return false;
+    *name = ex->fields[index].name;
+    *value = ex->fields[index].value;
+    return true;
 }
 
 size_t mcpauth_http_exchange_header_count(const mcpauth_http_exchange *ex, const char *name)

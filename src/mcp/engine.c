@@ -683,11 +683,10 @@ static void handle_body(exchange *x, json_object *body)
  * logging/setLevel, initialize), are 404 -32601 (streamable-http §Protocol
  * Version Header). Notifications (notifications/cancelled for a listen
  * stream the client closes anyway) are 202. */
-static void handle_stateless(exchange *x, json_object *body)
+static void handle_stateless(exchange *x, json_object *body, const mcpauth__jsonrpc_message *m)
 {
     static const char *const methods[] = {"server/discover", "tools/list", "tools/call"};
-    mcpauth__jsonrpc_message msg;
-    mcpauth__jsonrpc_classify(body, &msg);
+    mcpauth__jsonrpc_message msg = *m;
     /* A backend of the 2025 era only: through the era bridge. */
     if (mcpauth__era_bridges(x->server)) {
         mcpauth__era_post(x->server, x->req, body, x->sink);
@@ -733,8 +732,20 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
         .legacy = transport == MCPAUTH__TRANSPORT_LEGACY_SSE,
         .stateless = server->config.stateless,
     };
-    if (transport == MCPAUTH__TRANSPORT_STATELESS_HTTP)
-        handle_stateless(&x, body);
-    else
-        handle_body(&x, body);
+    handle_body(&x, body);
+}
+
+void mcpauth__engine_post_stateless(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                                    json_object *body, const mcpauth__jsonrpc_message *msg,
+                                    mcpauth_mcp_sink *sink)
+{
+    exchange x = {
+        .server = server,
+        .req = req,
+        .sink = sink,
+        .body = body,
+        .transport = MCPAUTH__TRANSPORT_STATELESS_HTTP,
+        .stateless = server->config.stateless,
+    };
+    handle_stateless(&x, body, msg);
 }

@@ -636,6 +636,12 @@ void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *reque
 void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                           json_object *body, mcpauth__transport transport, mcpauth_mcp_sink *sink);
 
+/* The same for a 2026-07-28 request that stateless_http.c checked and
+ * classified as msg (a request or notification of body). */
+void mcpauth__engine_post_stateless(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
+                                    json_object *body, const mcpauth__jsonrpc_message *msg,
+                                    mcpauth_mcp_sink *sink);
+
 /* The session req->session_id names, if live and the caller's (MCP
  * transports §Session Management: else 404 alike). */
 bool mcpauth__engine_find_session(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,

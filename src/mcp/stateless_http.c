@@ -350,7 +350,7 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
         json_object_put(own);
         return;
     }
-    mcpauth__engine_post(server, req, body, MCPAUTH__TRANSPORT_STATELESS_HTTP, sink);
+    mcpauth__engine_post_stateless(server, req, body, &msg, sink);
     json_object_put(own);
 }
 

@@ -94,6 +94,7 @@ describe('MCP Inspector CLI with --client-metadata-url against serve --dev', () 
     assert.match(text, new RegExp(`Hello, ${USER}!`));
     // The issuer fetched the document (once: cached) and saw the client by that id.
     assert.equal(docs.fetches['/inspector.json'], 1);
-    assert.match(s.stderr(), /"GET \/authorize[^"]*" 302/);
+    // Request lines are buffered and written by a timer: wait for it.
+    await s.waitForLog(/"GET \/authorize[^"]*" 302/);
   });
 });

@@ -171,6 +171,15 @@ static const bad_case bad_cases[] = {
     {".5", "not valid JSON"},
     {"<html>error</html>", "not valid JSON"},
     {"\x89PNG\r\n", "not valid"},
+    /* json-c's tokener took these; RFC 8259 does not. */
+    {"[1.]", "a digit expected after the decimal point"},
+    {"1.", "a digit expected after the decimal point"},
+    {"[00]", "a number with a leading zero"},
+    {"[-.5]", "a digit expected after the minus sign"},
+    {"[\"a\tb\"]", "a control character in a string"},
+    {"[\"\\x\"]", "an invalid escape in a string"},
+    {"[\"\\u12\"]", "an invalid escape in a string"},
+    {"{\"a\" 1}", "an object member or its end expected at byte 5"},
 };
 
 START_TEST(parse_bad)
@@ -476,6 +485,47 @@ START_TEST(append_matches_json_c_for_built_objects)
 }
 END_TEST
 
+/* What json-c's tokener did and peers may count on, kept. */
+START_TEST(parse_keeps_json_c_quirks)
+{
+    mcpauth_error err = {0};
+    json_object *obj = parse("[NaN,Infinity,-Infinity,\"\\ud83d\\ude00|\\ud83d|\\ude00x\","
+                             "12345678901234567890123,-99999999999999999999,18446744073709551615,"
+                             "{\"a\":1,\"b\":2,\"a\":3},-0,1E+2]",
+                             &err);
+    ck_assert_msg(obj != NULL, "%s", err.message);
+    ck_assert_str_eq(mcpauth_json_compact(obj),
+                     "[NaN,Infinity,-Infinity,\"\xf0\x9f\x98\x80|\xef\xbf\xbd|\xef\xbf\xbdx\","
+                     "18446744073709551615,-9223372036854775808,18446744073709551615,"
+                     "{\"a\":3,\"b\":2},0,1E+2]");
+    json_object_put(obj);
+}
+END_TEST
+
+/* Many escaped strings in a big text: each decoded in a buffer of its own
+ * size (not the rest of the text's), so this takes no time. */
+START_TEST(parse_many_escaped_strings)
+{
+    size_t count = 20000;
+    char *text = malloc(count * 8 + 3);
+    ck_assert_ptr_nonnull(text);
+    size_t at = 0;
+    text[at++] = '[';
+    for (size_t i = 0; i < count; i++) {
+        memcpy(text + at, i ? ",\"\\n\\t\"" : "\"\\n\\t\"", i ? 7 : 6);
+        at += i ? 7 : 6;
+    }
+    text[at++] = ']';
+    mcpauth_error err = {0};
+    json_object *obj = mcpauth_json_parse(text, at, "doc", &err);
+    ck_assert_msg(obj != NULL, "%s", err.message);
+    ck_assert_uint_eq(json_object_array_length(obj), count);
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(obj, 7)), "\n\t");
+    json_object_put(obj);
+    free(text);
+}
+END_TEST
+
 START_TEST(json_helpers)
 {
     json_object *doc = json_tokener_parse("{\"a\":[\"x\",2,\"y\"],\"s\":\"x\",\"t\":true,"
@@ -518,6 +568,8 @@ static Suite *json_suite(void)
     tcase_add_test(tc, parse_trailing_garbage_reason);
     tcase_add_loop_test(tc, parse_null_literal, 0, (int)(sizeof null_texts / sizeof null_texts[0]));
     tcase_add_test(tc, parse_embedded_nul_is_trailing_data);
+    tcase_add_test(tc, parse_keeps_json_c_quirks);
+    tcase_add_test(tc, parse_many_escaped_strings);
     tcase_add_test(tc, parse_depth_over_limit);
     tcase_add_test(tc, parse_depth_far_over_limit);
     tcase_add_test(tc, parse_deep_objects_refused);
