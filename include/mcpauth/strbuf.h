@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct mcpauth_strbuf {
     char *data; /* NUL-terminated once anything was appended; owned */
@@ -22,6 +23,19 @@ typedef struct mcpauth_strbuf {
 bool mcpauth_strbuf_reserve(mcpauth_strbuf *sb, size_t extra);
 void mcpauth_strbuf_append(mcpauth_strbuf *sb, const char *data, size_t length);
 void mcpauth_strbuf_appends(mcpauth_strbuf *sb, const char *text);
+
+/* mcpauth_strbuf_append() inlined, for the serializers of every answer:
+ * within the capacity at hand it is a copy and no call. */
+static inline void mcpauth_strbuf_put(mcpauth_strbuf *sb, const char *data, size_t length)
+{
+    if (sb->capacity - sb->length > length) {
+        memcpy(sb->data + sb->length, data, length);
+        sb->length += length;
+        sb->data[sb->length] = '\0';
+    } else {
+        mcpauth_strbuf_append(sb, data, length);
+    }
+}
 void mcpauth_strbuf_appendf(mcpauth_strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends value in decimal: what appendf("%lld") writes, without printf. */

@@ -221,9 +221,9 @@ static const char *server_date(mcpauth_http_server *server)
 
 static void head_append(mcpauth_strbuf *out, const char *a, const char *b, const char *c)
 {
-    mcpauth_strbuf_appends(out, a);
-    mcpauth_strbuf_appends(out, b);
-    mcpauth_strbuf_appends(out, c);
+    mcpauth_strbuf_put(out, a, strlen(a));
+    mcpauth_strbuf_put(out, b, strlen(b));
+    mcpauth_strbuf_put(out, c, strlen(c));
 }
 
 /* Appends the status line and header block of a response to ex->out

@@ -26,9 +26,9 @@
  * tools/list the policy filtered says cacheScope "private". Whether the
  * upstream speaks that era is learnt from its answers, as a dual-era client
  * learns it (streamable-http §Backward Compatibility): a 400, 404 or 405
- * without one of the revision's errors means it does not, and the client
- * gets -32022 naming the 2025 versions (it then falls back to initialize);
- * modern requests are tried again a minute later. */
+ * without one of the revision's errors means it does not; that request
+ * and the modern ones after it go through the era bridge (era_bridge.c),
+ * and the upstream is asked again a minute later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +76,14 @@ struct up_exchange {
     mcpauth_http_sse_reader events; /* UP_SSE */
     uint64_t stream, seq;
     mcpauth__mcp_filter *filter; /* a tools/list's, or NULL */
+    /* modern: what the era bridge needs to take the request over when the
+     * upstream turns out to be of the 2025 era */
+    json_object *message;
+    mcpauth_token_info token;
+    bool has_token;
+    const char *validated_by; /* a literal */
+    bool cache_hit;
+    int64_t now;
 };
 
 struct upstream {
@@ -230,6 +238,9 @@ static void exchange_free(up_exchange *x)
     if (x->next)
         x->next->prev = x->prev;
     json_object_put(x->id);
+    json_object_put(x->message);
+    if (x->has_token)
+        mcpauth_token_info_free(&x->token);
     mcpauth_strbuf_free(&x->body);
     mcpauth_http_sse_reader_free(&x->events);
     mcpauth__mcp_filter_free(x->filter);
@@ -434,15 +445,36 @@ static bool modern_error(long status, json_object *message)
            (status == 404 && c == MCPAUTH__JSONRPC_METHOD_NOT_FOUND);
 }
 
-/* The upstream answered a modern request as a 2025 server does: the client
- * hears -32022 with the versions it may speak here instead. */
+/* The upstream answered a modern request as a 2025 server does: from now
+ * on (for a minute) modern requests go through the era bridge, this one
+ * first, as if it had gone there at once (basic/versioning §Backward
+ * Compatibility: the client is not failed for our not knowing). Without a
+ * bridge (no memory for this request's copy) the client hears -32022 with
+ * the versions it may speak here instead. */
 static void answer_legacy_upstream(up_exchange *x)
 {
     upstream *up = x->up;
     up->legacy_until_ms = uv_now(up->backend->loop) + UPSTREAM_ERA_RETRY_MS;
     up_log(up, "info",
-           "upstream MCP server: does not speak MCP 2026-07-28; its clients are "
-           "sent to the 2025 versions");
+           "upstream MCP server: does not speak MCP 2026-07-28; modern clients are served "
+           "through the era bridge");
+    mcpauth_mcp_server *server = up->backend->owner;
+    if (x->sink && x->message && server && mcpauth__era_bridges(server)) {
+        mcpauth_mcp_request req = {
+            .protocol_version = x->requested,
+            .identity = {.token = x->has_token ? &x->token : NULL,
+                         .validated_by = x->validated_by,
+                         .cache_hit = x->cache_hit},
+            .now = x->now,
+        };
+        mcpauth_mcp_sink *sink = x->sink;
+        sink->on_abort = NULL;
+        sink->engine_data = NULL;
+        x->sink = NULL;
+        x->mode = UP_DONE;
+        mcpauth__era_post(server, &req, x->message, sink);
+        return;
+    }
     size_t count;
     const char *const *versions = mcpauth__engine_session_versions(&count);
     answer_json(x, 400, mcpauth__stateless_unsupported(x->id, x->requested, versions, count));
@@ -670,6 +702,15 @@ static void post_modern(upstream *up, mcpauth__mcp_call *call)
         x->id = json_object_get(call->msg->id);
     x->filter = call->filter;
     call->filter = NULL;
+    /* Kept for the era bridge, should the upstream be of the 2025 era. */
+    const mcpauth_mcp_identity *identity = call->identity;
+    x->has_token = identity && identity->token && mcpauth_token_info_copy(identity->token, &x->token);
+    /* Without the caller's identity the bridge would serve it as nobody. */
+    if (x->has_token || !identity || !identity->token)
+        x->message = json_object_get(call->message);
+    x->validated_by = identity ? identity->validated_by : NULL;
+    x->cache_hit = identity && identity->cache_hit;
+    x->now = call->request ? call->request->now : (int64_t)time(NULL);
     bool listen = call->msg->method && strcmp(call->msg->method, "subscriptions/listen") == 0;
     size_t length = 0;
     const char *body = mcpauth__jsonrpc_serialize(call->message, &length);

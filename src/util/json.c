@@ -118,18 +118,6 @@ size_t mcpauth_json_quote(char *out, size_t size, const char *s)
     return quote(out, size, s, strlen(s));
 }
 
-/* Appends within the capacity at hand without a call; else grows. */
-static inline void put(mcpauth_strbuf *sb, const char *s, size_t n)
-{
-    if (sb->capacity - sb->length > n) {
-        memcpy(sb->data + sb->length, s, n);
-        sb->length += n;
-        sb->data[sb->length] = '\0';
-    } else {
-        mcpauth_strbuf_append(sb, s, n);
-    }
-}
-
 static void append_quoted(mcpauth_strbuf *sb, const char *s, size_t length)
 {
     /* At most six bytes for each of s, and the quotes. */
@@ -144,7 +132,7 @@ static void append_quoted(mcpauth_strbuf *sb, const char *s, size_t length)
 static void append_value(mcpauth_strbuf *sb, json_object *obj)
 {
     if (!obj) {
-        put(sb, "null", 4);
+        mcpauth_strbuf_put(sb, "null", 4);
         return;
     }
     /* An object with userdata has a serializer of its own (a double kept
@@ -156,33 +144,33 @@ static void append_value(mcpauth_strbuf *sb, json_object *obj)
         if (!text)
             sb->failed = true;
         else
-            put(sb, text, n);
+            mcpauth_strbuf_put(sb, text, n);
         return;
     }
     switch (json_object_get_type(obj)) {
     case json_type_object: {
         bool first = true;
-        put(sb, "{", 1);
+        mcpauth_strbuf_put(sb, "{", 1);
         json_object_object_foreach(obj, key, value) {
             if (!first)
-                put(sb, ",", 1);
+                mcpauth_strbuf_put(sb, ",", 1);
             first = false;
             append_quoted(sb, key, strlen(key));
-            put(sb, ":", 1);
+            mcpauth_strbuf_put(sb, ":", 1);
             append_value(sb, value);
         }
-        put(sb, "}", 1);
+        mcpauth_strbuf_put(sb, "}", 1);
         break;
     }
     case json_type_array: {
         size_t n = json_object_array_length(obj);
-        put(sb, "[", 1);
+        mcpauth_strbuf_put(sb, "[", 1);
         for (size_t i = 0; i < n; i++) {
             if (i > 0)
-                put(sb, ",", 1);
+                mcpauth_strbuf_put(sb, ",", 1);
             append_value(sb, json_object_array_get_idx(obj, i));
         }
-        put(sb, "]", 1);
+        mcpauth_strbuf_put(sb, "]", 1);
         break;
     }
     case json_type_string:
@@ -199,12 +187,12 @@ static void append_value(mcpauth_strbuf *sb, json_object *obj)
     }
     case json_type_boolean:
         if (json_object_get_boolean(obj))
-            put(sb, "true", 4);
+            mcpauth_strbuf_put(sb, "true", 4);
         else
-            put(sb, "false", 5);
+            mcpauth_strbuf_put(sb, "false", 5);
         break;
     default:
-        put(sb, "null", 4);
+        mcpauth_strbuf_put(sb, "null", 4);
         break;
     }
 }

@@ -10,8 +10,9 @@
 // - The SDK v2 client pinned to 2026-07-28, in 'auto' and in legacy mode, with auth on
 //   (Ed25519 JWTs against a --jwks-file), through a recording proxy in front of the
 //   fixture: what reaches the upstream.
-// - An upstream of the 2025 era only (the SDK 1.x server): a modern request gets -32022
-//   naming the 2025 versions, and the v2 client in 'auto' mode falls back to 2025-11-25.
+// - An upstream of the 2025 era only (the SDK 1.x server): the first modern request, which
+//   teaches mcpauth the upstream's era, is served through the era bridge like the ones after
+//   it, and the v2 client in 'auto' mode stays on 2026-07-28.
 // Run: MCPAUTH_BIN=build/mcpauth node --test tests/interop/serve-upstream-modern.test.mjs
 
 import { test, describe, before, after } from 'node:test';
@@ -76,10 +77,10 @@ let jwksFile;
 let issuer;
 
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function tokenFor(resource, scope) {
+function tokenFor(resource, scope, sub = 'u1') {
   const now = Math.floor(Date.now() / 1000);
   const input = `${b64({ alg: 'EdDSA', typ: 'at+jwt', kid: 'ed-1' })}.${b64({
-    iss: issuer, sub: 'u1', aud: resource, client_id: 'c1', scope, iat: now, exp: now + 600,
+    iss: issuer, sub, aud: resource, client_id: 'c1', scope, iat: now, exp: now + 600,
   })}`;
   return `${input}.${crypto.sign(null, Buffer.from(input), key).toString('base64url')}`;
 }
@@ -245,7 +246,7 @@ async function startLegacyUpstream() {
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   });
-  return { url: http.url('/mcp'), stop: () => http.stop() };
+  return { url: http.url('/mcp'), sessions, stop: () => http.stop() };
 }
 
 describe('serve --upstream <a 2025-era server> for a modern client', () => {
@@ -260,7 +261,7 @@ describe('serve --upstream <a 2025-era server> for a modern client', () => {
     await upstream?.stop();
   });
 
-  test('the first modern request: 400, -32022 naming the 2025 versions; then the SDK v2 client in auto mode is served through the era bridge', async () => {
+  test('the first modern request is served through the era bridge (not failed); then the SDK v2 client in auto mode is too', async () => {
     const res = await fetch(s.resource, {
       method: 'POST',
       headers: {
@@ -273,14 +274,15 @@ describe('serve --upstream <a 2025-era server> for a modern client', () => {
       }),
     });
     const json = await res.json();
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 200, JSON.stringify(json));
     assert.equal(json.id, 'd');
-    assert.equal(json.error.code, -32022);
-    assert.deepEqual(json.error.data, { supported: ['2025-11-25', '2025-06-18', '2025-03-26'], requested: MODERN });
-    await s.waitForLog(/does not speak MCP 2026-07-28/);
+    assert.equal(json.result.resultType, 'complete');
+    assert.ok(json.result.supportedVersions.includes(MODERN));
+    assert.equal(json.result._meta['io.modelcontextprotocol/serverInfo'].name, 'legacy-upstream');
+    await s.waitForLog(/does not speak MCP 2026-07-28; modern clients are served through the era bridge/);
 
     // The upstream is now known to be of the 2025 era: the era bridge serves the modern
-    // client (the next test), so the client in auto mode stays modern.
+    // client, so the client in auto mode stays modern.
     const client = makeClient('auto');
     await client.connect(new StreamableHTTPClientTransport(new URL(s.resource)));
     try {
@@ -314,5 +316,45 @@ describe('serve --upstream <a 2025-era server> for a modern client', () => {
     const call = await post('c2', 'tools/call', { name: 'hi', arguments: {} });
     assert.equal(call.json.result.resultType, 'complete');
     assert.equal(textOf(call.json.result), 'hi');
+  });
+});
+
+describe('serve --upstream <a 2025-era server>, auth on: the first modern request', () => {
+  let upstream;
+  let s;
+  before(async () => {
+    upstream = await startLegacyUpstream();
+    s = await startServe(['--issuer', issuer, '--jwks-file', jwksFile, '--upstream', upstream.url]);
+  });
+  after(async () => {
+    await s?.stop();
+    await upstream?.stop();
+  });
+
+  const discover = (sub) => fetch(s.resource, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'server/discover',
+      authorization: `Bearer ${tokenFor(s.resource, 'mcp', sub)}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: sub, method: 'server/discover',
+      params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {} } },
+    }),
+  });
+
+  test('is bridged as its caller: one upstream session per subject, the first one included', async () => {
+    const first = await discover('alice');
+    assert.equal(first.status, 200);
+    assert.equal((await first.json()).result.resultType, 'complete');
+    const again = await discover('alice');
+    assert.equal(again.status, 200);
+    await again.json();
+    assert.equal(upstream.sessions.size, 1, 'alice has one session at the upstream');
+    const other = await discover('bob');
+    assert.equal(other.status, 200);
+    await other.json();
+    assert.equal(upstream.sessions.size, 2, 'bob gets a session of his own');
   });
 });
