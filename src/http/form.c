@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcpauth/hex.h"
 #include "mcpauth/secret.h"
 
 void mcpauth_form_encode(mcpauth_strbuf *sb, const char *value)
@@ -56,17 +57,6 @@ char *mcpauth_form_basic_credentials(const char *client_id, const char *client_s
     return header;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *mcpauth_form_decode(const char *text, size_t length)
 {
     char *out = malloc(length + 1);
@@ -78,8 +68,8 @@ char *mcpauth_form_decode(const char *text, size_t length)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 2 < length ? hex_value(text[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
+            int hi = i + 2 < length ? mcpauth_hex_digit(text[i + 1]) : -1;
+            int lo = hi >= 0 ? mcpauth_hex_digit(text[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 c = '\0'; /* refused below */
             else

@@ -16,6 +16,7 @@
  * an integer beyond 64 bits becomes the nearest bound (-2^63 or 2^64-1); a
  * member named twice keeps the last value, in the first one's place. */
 #include "mcpauth/json.h"
+#include "mcpauth/hex.h"
 
 #include <locale.h>
 #include <math.h>
@@ -108,17 +109,6 @@ static bool take(reader *r, const char *word, size_t length)
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits after "\u"; -1 when they are not. */
 static long read_hex4(reader *r)
 {
@@ -126,7 +116,7 @@ static long read_hex4(reader *r)
         return -1;
     long value = 0;
     for (int i = 0; i < 4; i++) {
-        int digit = hex_value(r->p[i]);
+        int digit = mcpauth_hex_digit(r->p[i]);
         if (digit < 0)
             return -1;
         value = value * 16 + digit;
