@@ -85,6 +85,7 @@ struct mcpauth_http_exchange {
     size_t field_count, field_capacity;
     char *host; /* the authority of an absolute-form target, which replaces Host */
     bool last_was_value;
+    bool fields_fixed; /* the header is complete: later fields are trailers */
     mcpauth_strbuf body;
     mcpauth_strbuf out; /* response bytes waiting until this exchange is the head */
     uint64_t start_ns;
@@ -773,6 +774,10 @@ static int on_header_field(http_parser *parser, const char *at, size_t length)
     mcpauth_http_exchange *ex = conn->parsing;
     if (!count_header_bytes(conn, length))
         return -1;
+    /* A chunked body's trailer section: RFC 9110 §6.5.1 does not let it
+     * join the header fields, and nothing here reads it. */
+    if (ex->fields_fixed)
+        return 0;
     if (ex->field_count == 0 || ex->last_was_value) {
         if (ex->field_count == MAX_HEADER_FIELDS)
             return -1;
@@ -798,7 +803,11 @@ static int on_header_value(http_parser *parser, const char *at, size_t length)
 {
     connection *conn = parser->data;
     mcpauth_http_exchange *ex = conn->parsing;
-    if (!count_header_bytes(conn, length) || ex->field_count == 0)
+    if (!count_header_bytes(conn, length))
+        return -1;
+    if (ex->fields_fixed)
+        return 0; /* a trailer's */
+    if (ex->field_count == 0)
         return -1;
     header_field *field = &ex->fields[ex->field_count - 1];
     if (field->value_at == NO_VALUE) {
@@ -814,6 +823,7 @@ static int on_header_value(http_parser *parser, const char *at, size_t length)
  * field at its text. */
 static bool exchange_fix_fields(mcpauth_http_exchange *ex)
 {
+    ex->fields_fixed = true;
     if (ex->field_count == 0)
         return true;
     mcpauth_strbuf_append(&ex->header_text, "", 1);

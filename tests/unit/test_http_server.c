@@ -922,6 +922,27 @@ START_TEST(chunked_request_body)
 }
 END_TEST
 
+/* A chunked body's trailer section is read and dropped: its fields do not
+ * join the header fields (RFC 9110 §6.5.1), which stay as they were. */
+START_TEST(chunked_trailers_dropped)
+{
+    server_start(NULL);
+    H.handler = handler_accessors;
+    client *c = client_open(0);
+    client_send(c, "POST /t HTTP/1.1\r\nHost: example.test\r\nX-Multi: first\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n0\r\nX-Multi: trailer\r\nX-Empty: trailer\r\n"
+                   "X-Long-Trailer-Field-Name: a long trailer value to move buffers\r\n\r\n");
+    WAIT_UNTIL(responses(c) >= 1, "the response");
+    ck_assert_str_eq(H.records[0].body, "hello");
+    ck_assert_str_eq(H.cap_host, "example.test");
+    ck_assert_str_eq(H.cap_multi[0], "first");
+    ck_assert_uint_eq(H.cap_multi_count, 1);
+    ck_assert_str_eq(H.cap_empty_header, "<NULL>");
+    finish();
+}
+END_TEST
+
 /* ---- keep-alive and pipelining ------------------------------------------ */
 
 START_TEST(keep_alive_sequential)
@@ -2301,6 +2322,7 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, head_has_length_but_no_body);
     tcase_add_test(tc, request_accessors);
     tcase_add_test(tc, header_fields_split_across_reads);
+    tcase_add_test(tc, chunked_trailers_dropped);
     tcase_add_test(tc, chunked_request_body);
     tcase_add_test(tc, keep_alive_sequential);
     tcase_add_test(tc, pipelined_answered_in_reverse);
