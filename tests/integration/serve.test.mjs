@@ -1310,6 +1310,22 @@ describe('operations', () => {
     assert.ok(!s.stderr().includes(token));
   });
 
+  test('--log-format json: a path longer than a log line is cut short, and the line stays valid JSON of at most 2048 bytes', async () => {
+    const s = await startOn(as, ['--log-format', 'json']);
+    const long = `/x%22%0a${'b'.repeat(3000)}`;
+    assert.equal((await request(s.url(long))).status, 404);
+    const { code } = await s.stop();
+    assert.equal(code, 0);
+    const lines = s.stderr().split('\n').filter(Boolean);
+    const line = lines.find((l) => l.includes('"/x%22%0a'));
+    assert.ok(line, s.stderr().slice(-2000));
+    assert.ok(Buffer.byteLength(line) <= 2048, `${Buffer.byteLength(line)} bytes`);
+    const doc = JSON.parse(line);
+    assert.ok(long.startsWith(doc.path), doc.path);
+    assert.ok(doc.path.length >= 500 && doc.path.length < long.length, `${doc.path.length}`);
+    assert.equal(doc.status, 404);
+  });
+
   test('SIGTERM during a request waiting for introspection: it completes (200), exit 0', async () => {
     const s = await startOn(as, []);
     const token = tokenWith({ ...claimsFor(s), _delayMs: 800 });
