@@ -15,7 +15,10 @@ typedef struct mcpauth_strbuf {
     bool failed;
 } mcpauth_strbuf;
 
-#define MCPAUTH_STRBUF_INIT {NULL, 0, 0, false}
+#define MCPAUTH_STRBUF_INIT                                                                        \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 /* Makes room for extra more bytes (and the NUL) at once, for a caller that
  * knows its total: one allocation instead of several doublings. False

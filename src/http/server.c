@@ -254,7 +254,8 @@ static void exchange_write_head(mcpauth_http_exchange *ex, mcpauth_http_server *
         mcpauth_strbuf_append_int(&ex->out, content_length);
         mcpauth_strbuf_append(&ex->out, "\r\n", 2);
     }
-    head_append(&ex->out, framing, "Connection: ", keep_alive ? "keep-alive\r\n\r\n" : "close\r\n\r\n");
+    head_append(&ex->out, framing,
+                "Connection: ", keep_alive ? "keep-alive\r\n\r\n" : "close\r\n\r\n");
 }
 
 /* ---- connections ---- */

@@ -1628,3 +1628,14 @@ void mcpauth__era_free(mcpauth__era *e)
     mcpauth__request_state_key_free(e->key);
     free(e);
 }
+
+void mcpauth__era_take(mcpauth_mcp_server *server, const char *protocol_version,
+                       const mcpauth_mcp_identity *identity, int64_t now, json_object *message,
+                       mcpauth_mcp_sink *sink)
+{
+    mcpauth_mcp_request req = {
+        .protocol_version = protocol_version, .identity = *identity, .now = now};
+    sink->on_abort = NULL;
+    sink->engine_data = NULL;
+    mcpauth__era_post(server, &req, message, sink);
+}

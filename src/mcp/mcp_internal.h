@@ -600,6 +600,14 @@ bool mcpauth__era_bridges(const mcpauth_mcp_server *server);
 void mcpauth__era_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                        json_object *body, mcpauth_mcp_sink *sink);
 
+/* A modern request a backend held while it learnt that its peer is of the
+ * 2025 era (a stdio command's probe, an upstream's answer): the bridge
+ * takes it over as if it had gone there at once. sink passes to the
+ * bridge, its abort hook unset; message is borrowed. */
+void mcpauth__era_take(mcpauth_mcp_server *server, const char *protocol_version,
+                       const mcpauth_mcp_identity *identity, int64_t now, json_object *message,
+                       mcpauth_mcp_sink *sink);
+
 /* Server shutdown: calls waiting for a retry are cancelled. */
 void mcpauth__era_close(mcpauth_mcp_server *server);
 

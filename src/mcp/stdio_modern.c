@@ -380,22 +380,14 @@ static void to_bridge(mreq *r, json_object *message)
         mreq_free(r);
         return;
     }
-    mcpauth_mcp_request req = {
-        .protocol_version = r->requested,
-        .param_headers = (const char *const *)r->params,
-        .param_header_count = r->param_count,
-        .identity = {.token = r->has_token ? &r->token : NULL,
-                     .validated_by = r->validated_by,
-                     .cache_hit = r->cache_hit},
-        .now = r->now,
-    };
+    mcpauth_mcp_identity identity = {.token = r->has_token ? &r->token : NULL,
+                                     .validated_by = r->validated_by,
+                                     .cache_hit = r->cache_hit};
     mcpauth_mcp_sink *sink = r->sink;
-    sink->on_abort = NULL;
-    sink->engine_data = NULL;
     r->sink = NULL;
-    /* req points into r: r goes only after the bridge took the request. */
+    /* identity points into r: r goes only after the bridge took the request. */
     json_object *body = json_object_get(message);
-    mcpauth__era_post(r->m->backend->owner, &req, body, sink);
+    mcpauth__era_take(r->m->backend->owner, r->requested, &identity, r->now, body, sink);
     json_object_put(body);
     mreq_free(r);
 }

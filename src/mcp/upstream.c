@@ -460,19 +460,13 @@ static void answer_legacy_upstream(up_exchange *x)
            "through the era bridge");
     mcpauth_mcp_server *server = up->backend->owner;
     if (x->sink && x->message && server && mcpauth__era_bridges(server)) {
-        mcpauth_mcp_request req = {
-            .protocol_version = x->requested,
-            .identity = {.token = x->has_token ? &x->token : NULL,
-                         .validated_by = x->validated_by,
-                         .cache_hit = x->cache_hit},
-            .now = x->now,
-        };
+        mcpauth_mcp_identity identity = {.token = x->has_token ? &x->token : NULL,
+                                         .validated_by = x->validated_by,
+                                         .cache_hit = x->cache_hit};
         mcpauth_mcp_sink *sink = x->sink;
-        sink->on_abort = NULL;
-        sink->engine_data = NULL;
         x->sink = NULL;
         x->mode = UP_DONE;
-        mcpauth__era_post(server, &req, x->message, sink);
+        mcpauth__era_take(server, x->requested, &identity, x->now, x->message, sink);
         return;
     }
     size_t count;
@@ -704,7 +698,8 @@ static void post_modern(upstream *up, mcpauth__mcp_call *call)
     call->filter = NULL;
     /* Kept for the era bridge, should the upstream be of the 2025 era. */
     const mcpauth_mcp_identity *identity = call->identity;
-    x->has_token = identity && identity->token && mcpauth_token_info_copy(identity->token, &x->token);
+    x->has_token =
+        identity && identity->token && mcpauth_token_info_copy(identity->token, &x->token);
     /* Without the caller's identity the bridge would serve it as nobody. */
     if (x->has_token || !identity || !identity->token)
         x->message = json_object_get(call->message);

@@ -86,8 +86,11 @@ static void timestamp(char *out, size_t size)
         second = ts.tv_sec;
     }
     long ms = ts.tv_nsec / 1000000;
-    if (size < prefix_length + 6)
+    if (size < prefix_length + 6) {
+        if (size > 0)
+            out[0] = '\0';
         return;
+    }
     memcpy(out, prefix, prefix_length);
     char *p = out + prefix_length;
     *p++ = '.';

@@ -38,14 +38,14 @@ bool mcpauth_json_true(json_object *obj, const char *key)
 
 const char *mcpauth_json_pretty(json_object *obj)
 {
-    return json_object_to_json_string_ext(
-        obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 const char *mcpauth_json_compact(json_object *obj)
 {
-    return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(obj,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 /* The escapes of json-c's serializer (no escaped slashes) for length
@@ -80,12 +80,31 @@ static size_t quote(char *out, size_t size, const char *s, size_t length)
         char piece[6];
         size_t n = 0;
         switch (c) {
-        case '"': case '\\': piece[n++] = '\\'; piece[n++] = (char)c; break;
-        case '\b': piece[n++] = '\\'; piece[n++] = 'b'; break;
-        case '\f': piece[n++] = '\\'; piece[n++] = 'f'; break;
-        case '\n': piece[n++] = '\\'; piece[n++] = 'n'; break;
-        case '\r': piece[n++] = '\\'; piece[n++] = 'r'; break;
-        case '\t': piece[n++] = '\\'; piece[n++] = 't'; break;
+        case '"':
+        case '\\':
+            piece[n++] = '\\';
+            piece[n++] = (char)c;
+            break;
+        case '\b':
+            piece[n++] = '\\';
+            piece[n++] = 'b';
+            break;
+        case '\f':
+            piece[n++] = '\\';
+            piece[n++] = 'f';
+            break;
+        case '\n':
+            piece[n++] = '\\';
+            piece[n++] = 'n';
+            break;
+        case '\r':
+            piece[n++] = '\\';
+            piece[n++] = 'r';
+            break;
+        case '\t':
+            piece[n++] = '\\';
+            piece[n++] = 't';
+            break;
         default:
             if (c < 0x20) {
                 memcpy(piece, "\\u00", 4);
@@ -118,14 +137,32 @@ size_t mcpauth_json_quote(char *out, size_t size, const char *s)
     return quote(out, size, s, strlen(s));
 }
 
+/* The bytes quote() writes for length bytes of s, quotes included: the
+ * room reserved is exact, not six times the string (a tool's answer may
+ * hold megabytes of text). */
+static size_t quoted_length(const char *s, size_t length)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            n += 2;
+        else if (c < 0x20)
+            n += 6;
+        else
+            n += 1;
+    }
+    return n;
+}
+
 static void append_quoted(mcpauth_strbuf *sb, const char *s, size_t length)
 {
-    /* At most six bytes for each of s, and the quotes. */
-    if (length > (SIZE_MAX - 2) / 6 || !mcpauth_strbuf_reserve(sb, 6 * length + 2)) {
+    size_t n = quoted_length(s, length);
+    if (!mcpauth_strbuf_reserve(sb, n)) {
         sb->failed = true;
         return;
     }
-    sb->length += quote(sb->data + sb->length, 6 * length + 2, s, length);
+    sb->length += quote(sb->data + sb->length, n + 1, s, length);
     sb->data[sb->length] = '\0';
 }
 
@@ -151,7 +188,8 @@ static void append_value(mcpauth_strbuf *sb, json_object *obj)
     case json_type_object: {
         bool first = true;
         mcpauth_strbuf_put(sb, "{", 1);
-        json_object_object_foreach(obj, key, value) {
+        json_object_object_foreach(obj, key, value)
+        {
             if (!first)
                 mcpauth_strbuf_put(sb, ",", 1);
             first = false;

@@ -16,13 +16,14 @@
  * an integer beyond 64 bits becomes the nearest bound (-2^63 or 2^64-1); a
  * member named twice keeps the last value, in the first one's place. */
 #include "mcpauth/json.h"
-#include "mcpauth/hex.h"
 
 #include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mcpauth/hex.h"
 
 /* RFC 3629 §4: well-formed UTF-8 only, so no overlong forms, no UTF-16
  * surrogates (U+D800..U+DFFF) and nothing above U+10FFFF. json-c's own check
@@ -155,14 +156,30 @@ static size_t read_escape(reader *r, char *out)
 {
     char c = *r->p++;
     switch (c) {
-    case '"': case '\\': case '/': out[0] = c; return 1;
-    case 'b': out[0] = '\b'; return 1;
-    case 'f': out[0] = '\f'; return 1;
-    case 'n': out[0] = '\n'; return 1;
-    case 'r': out[0] = '\r'; return 1;
-    case 't': out[0] = '\t'; return 1;
-    case 'u': break;
-    default: return 0;
+    case '"':
+    case '\\':
+    case '/':
+        out[0] = c;
+        return 1;
+    case 'b':
+        out[0] = '\b';
+        return 1;
+    case 'f':
+        out[0] = '\f';
+        return 1;
+    case 'n':
+        out[0] = '\n';
+        return 1;
+    case 'r':
+        out[0] = '\r';
+        return 1;
+    case 't':
+        out[0] = '\t';
+        return 1;
+    case 'u':
+        break;
+    default:
+        return 0;
     }
     long unit = read_hex4(r);
     if (unit < 0)
@@ -484,24 +501,41 @@ static json_object *read_value(reader *r)
     if (r->p >= r->end)
         return refuse(r, "");
     switch (*r->p) {
-    case '{': r->p++; return read_object(r);
-    case '[': r->p++; return read_array(r);
-    case '"': r->p++; return made(r, read_string_value(r));
-    case 't': if (take(r, "true", 4)) return made(r, json_object_new_boolean(1)); break;
-    case 'f': if (take(r, "false", 5)) return made(r, json_object_new_boolean(0)); break;
-    case 'n': if (take(r, "null", 4)) return NULL; break;
-    default: return made(r, read_number(r));
+    case '{':
+        r->p++;
+        return read_object(r);
+    case '[':
+        r->p++;
+        return read_array(r);
+    case '"':
+        r->p++;
+        return made(r, read_string_value(r));
+    case 't':
+        if (take(r, "true", 4))
+            return made(r, json_object_new_boolean(1));
+        break;
+    case 'f':
+        if (take(r, "false", 5))
+            return made(r, json_object_new_boolean(0));
+        break;
+    case 'n':
+        if (take(r, "null", 4))
+            return NULL;
+        break;
+    default:
+        return made(r, read_number(r));
     }
     return refuse(r, "a value expected");
 }
 
 /* Parses text as one JSON value, the literal null setting *is_null. */
-static json_object *parse_value(const char *text, size_t length, const char *what,
-                                bool *is_null, mcpauth_error *err)
+static json_object *parse_value(const char *text, size_t length, const char *what, bool *is_null,
+                                mcpauth_error *err)
 {
     *is_null = false;
     if (!utf8_valid((const unsigned char *)text, length)) {
-        mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not valid JSON: not UTF-8 (RFC 8259 §8.1)", what);
+        mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not valid JSON: not UTF-8 (RFC 8259 §8.1)",
+                          what);
         return NULL;
     }
     if (length > (size_t)INT32_MAX) {
@@ -554,4 +588,3 @@ json_object *mcpauth_json_parse_object(const char *text, size_t length, const ch
     }
     return obj;
 }
-

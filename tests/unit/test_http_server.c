@@ -888,9 +888,14 @@ START_TEST(header_fields_split_across_reads)
     server_start(NULL);
     H.handler = handler_accessors;
     client *c = client_open(0);
-    static const char *const pieces[] = {
-        "POST /split HTTP/1.1\r\nHo", "st: exam", "ple.test\r\nX-Mu", "lti: fi", "rst\r\nx-multi:",
-        " second\r\nX-MULTI: third\r\nX-Em", "pty:\r\n", "Content-Length: 2\r\n\r\nok"};
+    static const char *const pieces[] = {"POST /split HTTP/1.1\r\nHo",
+                                         "st: exam",
+                                         "ple.test\r\nX-Mu",
+                                         "lti: fi",
+                                         "rst\r\nx-multi:",
+                                         " second\r\nX-MULTI: third\r\nX-Em",
+                                         "pty:\r\n",
+                                         "Content-Length: 2\r\n\r\nok"};
     for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
         client_send(c, pieces[i]);
         run_for(20); /* each piece a read of its own */

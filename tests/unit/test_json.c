@@ -398,7 +398,12 @@ END_TEST
 
 /* mcpauth_json_quote() writes what json-c writes for the same string. */
 static const char *const quote_cases[] = {
-    "", "plain", "a\"b\\c/d", "line\nbreak\ttab\rret\bbs\fff", "\x01\x1f ctl", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+    "",
+    "plain",
+    "a\"b\\c/d",
+    "line\nbreak\ttab\rret\bbs\fff",
+    "\x01\x1f ctl",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
     "\x7f del",
 };
 
@@ -441,11 +446,20 @@ END_TEST
 
 /* mcpauth_json_append() writes what json-c writes, byte for byte. */
 static const char *const append_docs[] = {
-    "{}", "[]", "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":null}", "[0,-1,9223372036854775807,-9223372036854775808]",
-    "[18446744073709551615,9223372036854775808]", "[0.10,1e5,-1.5E-3,1e400,0e0]", "[true,false,null]",
+    "{}",
+    "[]",
+    "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":null}",
+    "[0,-1,9223372036854775807,-9223372036854775808]",
+    "[18446744073709551615,9223372036854775808]",
+    "[0.10,1e5,-1.5E-3,1e400,0e0]",
+    "[true,false,null]",
     "{\"k\\\"ey\":\"v/a\\\\l\\u0001\\n\\t\\u001f\\u007f\",\"caf\u00e9\":\"\\ud83d\\ude00\"}",
-    "{\"jsonrpc\":\"2.0\",\"id\":\"1-7\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Hello!\"}]}}",
-    "[\"a\\u0000b\",\"\",[[[\"deep\"]]]]", "\"top\"", "42", "-0.0",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"1-7\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
+    "\"Hello!\"}]}}",
+    "[\"a\\u0000b\",\"\",[[[\"deep\"]]]]",
+    "\"top\"",
+    "42",
+    "-0.0",
 };
 
 START_TEST(append_matches_json_c)
@@ -472,8 +486,8 @@ START_TEST(append_matches_json_c_for_built_objects)
     json_object_object_add(obj, "nul", json_object_new_string_len("a\0b", 3));
     json_object *meta = json_object_new_object();
     json_object_object_add(meta, "ignored", json_object_new_int(1));
-    json_object_set_serializer(meta, json_object_userdata_to_json_string, strdup("{\"pre\":\"made\"}"),
-                               json_object_free_userdata);
+    json_object_set_serializer(meta, json_object_userdata_to_json_string,
+                               strdup("{\"pre\":\"made\"}"), json_object_free_userdata);
     json_object_object_add(obj, "_meta", meta);
     json_object_object_add(obj, "none", NULL);
     mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
@@ -522,6 +536,26 @@ START_TEST(parse_many_escaped_strings)
     ck_assert_uint_eq(json_object_array_length(obj), count);
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(obj, 7)), "\n\t");
     json_object_put(obj);
+    free(text);
+}
+END_TEST
+
+/* A long string takes about its own length in the buffer, not the six
+ * times its worst-case escaping would. */
+START_TEST(append_reserves_what_it_writes)
+{
+    size_t length = 1 << 20;
+    char *text = malloc(length + 1);
+    ck_assert_ptr_nonnull(text);
+    memset(text, 'a', length);
+    text[length] = '\0';
+    json_object *str = json_object_new_string_len(text, (int)length);
+    mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+    ck_assert(mcpauth_json_append(&sb, str));
+    ck_assert_uint_eq(sb.length, length + 2);
+    ck_assert_msg(sb.capacity < 3 * length, "capacity %zu for %zu bytes", sb.capacity, sb.length);
+    mcpauth_strbuf_free(&sb);
+    json_object_put(str);
     free(text);
 }
 END_TEST
@@ -591,10 +625,13 @@ static Suite *json_suite(void)
     tcase_add_test(tc, pretty_output);
     tcase_add_test(tc, output_escapes_what_json_requires);
     tcase_add_test(tc, output_round_trips);
-    tcase_add_loop_test(tc, quote_matches_json_c, 0, (int)(sizeof quote_cases / sizeof quote_cases[0]));
+    tcase_add_loop_test(tc, quote_matches_json_c, 0,
+                        (int)(sizeof quote_cases / sizeof quote_cases[0]));
     tcase_add_test(tc, quote_cut_short_stays_valid);
-    tcase_add_loop_test(tc, append_matches_json_c, 0, (int)(sizeof append_docs / sizeof append_docs[0]));
+    tcase_add_loop_test(tc, append_matches_json_c, 0,
+                        (int)(sizeof append_docs / sizeof append_docs[0]));
     tcase_add_test(tc, append_matches_json_c_for_built_objects);
+    tcase_add_test(tc, append_reserves_what_it_writes);
     suite_add_tcase(s, tc);
     return s;
 }

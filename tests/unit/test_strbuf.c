@@ -7,7 +7,8 @@
 #include "mcpauth/strbuf.h"
 #include "testlib.h"
 
-static const long long int_cases[] = {0, 7, -7, 10, 200, 404, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+static const long long int_cases[] = {0,         7,        -7, 10, 200, 404, 1234567890123LL,
+                                      LLONG_MAX, LLONG_MIN};
 
 START_TEST(append_int_writes_what_printf_writes)
 {
