@@ -454,8 +454,7 @@ static const char *const append_docs[] = {
     "[0.10,1e5,-1.5E-3,1e400,0e0]",
     "[true,false,null]",
     "{\"k\\\"ey\":\"v/a\\\\l\\u0001\\n\\t\\u001f\\u007f\",\"caf\u00e9\":\"\\ud83d\\ude00\"}",
-    "{\"jsonrpc\":\"2.0\",\"id\":\"1-7\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
-    "\"Hello!\"}]}}",
+    "{\"id\":\"1-7\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]}}",
     "[\"a\\u0000b\",\"\",[[[\"deep\"]]]]",
     "\"top\"",
     "42",
