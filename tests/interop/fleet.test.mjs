@@ -237,7 +237,10 @@ describe('scripts/fleet with oidc-provider: HAProxy, two instances, Redis', { sk
         (await metric(fleet.instanceUrl(2), 'mcpauth_shared_cache_up')) === 1);
       const before = introspections;
       assert.deepEqual([...new Set(await burst(fleet.resource, await freshToken()))], [200]);
-      assert.equal(introspections - before, 1);
+      // What each instance said of the shared cache, should the count be off.
+      const said = () => [1, 2].map((i) => fs.readFileSync(path.join(fleet.dir, `mcp${i}.log`), 'utf8')
+        .split('\n').filter((l) => /shared cache/.test(l)).slice(-4).map((l) => `mcp${i}: ${l}`).join('\n')).join('\n');
+      assert.equal(introspections - before, 1, said());
     } finally {
       redis.kill('SIGKILL');
     }
