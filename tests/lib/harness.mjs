@@ -1,7 +1,7 @@
 // Shared helpers for mcpauth's Node test scripts. Node built-ins only: the integration
 // tests use this file without any `npm install`.
 
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -51,12 +51,62 @@ function childEnvironment(env)
  * @returns {Promise<{code: number|null, signal: string|null, stdout: string, stderr: string,
  *     timedOut: boolean}>}
  */
+// Every child started by run() or startServe() and not yet closed, with what it is, for
+// the report below.
+const pendingChildren = new Map();
+
+function trackChild(child, argv)
+{
+    pendingChildren.set(child, {argv, started : Date.now()});
+    child.on('close', () => pendingChildren.delete(child));
+}
+
+// node --test stops a test file that outlives --test-timeout with SIGTERM, and shows
+// nothing the file prints after that. So the file says what it was still waiting for
+// (its children, their state, and the processes of their groups) on stderr and, when
+// $MCPAUTH_HANG_REPORT names a file, there too (scripts/test prints it): a hang in CI
+// then names its process. Then every serve is stopped, as on a normal exit.
+process.on('SIGTERM', () => {
+    const lines = [ `harness: ${path.basename(process.argv[1] ?? '?')} stopped by SIGTERM; ${
+        pendingChildren.size} child process(es) not closed:` ];
+    const groups = new Set([ String(process.pid) ]);
+    for (const [child, {argv, started}] of pendingChildren) {
+        let state = '?';
+        try {
+            state = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/^State:\s*(.*)$/m)?.[1] ?? '?';
+        } catch {
+            state = 'gone';
+        }
+        groups.add(String(child.pid));
+        lines.push(`harness:   pid ${child.pid} (${state}), ${Math.round((Date.now() - started) / 1000)} s, exit ${
+            child.exitCode}/${child.signalCode}, stdout ${child.stdout?.readableEnded ? 'ended' : 'open'}, stderr ${
+            child.stderr?.readableEnded ? 'ended' : 'open'}: ${argv.slice(0, 8).join(' ')}`);
+    }
+    // Our children and the members of their process groups (a serve's workers).
+    const ps = spawnSync('ps', [ '-eo', 'pid=,ppid=,pgid=,stat=,etimes=,args=' ], {encoding : 'utf8'});
+    for (const line of (ps.stdout ?? '').split('\n')) {
+        const [, ppid, pgid] = line.trim().split(/\s+/);
+        if (ppid === String(process.pid) || (groups.has(pgid) && pgid !== String(process.pid)))
+            lines.push(`harness:   ps: ${line.trim().slice(0, 200)}`);
+    }
+    const text = lines.join('\n') + '\n';
+    process.stderr.write(text);
+    if (process.env.MCPAUTH_HANG_REPORT) {
+        try {
+            fs.appendFileSync(process.env.MCPAUTH_HANG_REPORT, text);
+        } catch { /* the report is a courtesy */
+        }
+    }
+    process.exit(143); // runs the 'exit' handlers: serves killed, temporary folders removed
+});
+
 export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
 {
     const childEnv = childEnvironment(env);
     const argv = [...WRAPPER, bin ?? MCPAUTH_BIN, ...args ];
     return new Promise((resolve, reject) => {
         const child = spawn(argv[0], argv.slice(1), {env : childEnv, cwd, stdio : 'pipe'});
+        trackChild(child, argv);
         let stdout = '';
         let stderr = '';
         let timedOut = false;
@@ -226,6 +276,7 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
     const child = spawn(cmd[0], cmd.slice(1),
                         {env : childEnv, stdio : [ 'ignore', 'pipe', 'pipe' ], detached : true});
     liveServes.add(child);
+    trackChild(child, cmd);
     let log = '';
     const logEvents = new EventEmitter();
     child.stdout.setEncoding('utf8').on('data', (d) => {
