@@ -34,6 +34,22 @@ test('run: minimal env, stdin, exit code, timeout', async () => {
   assert.equal(slow.signal, 'SIGKILL');
 });
 
+test('run: a timed-out child whose output pipes another process holds still ends, saying so', async () => {
+  // The grandchild leaves the child's process group and keeps its stdout and stderr.
+  const r = await run(['-e', `
+    const { spawn } = require('child_process');
+    const g = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'],
+      { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+    console.log(g.pid);
+    setTimeout(() => {}, 60000);`], { timeoutMs: 500 });
+  try {
+    assert.equal(r.timedOut, true);
+    assert.match(r.stderr, /killed, but its output pipes stayed open/);
+  } finally {
+    process.kill(Number(r.stdout.trim()), 'SIGKILL');
+  }
+});
+
 test('startRawServer: stop destroys open sockets', async () => {
   const raw = await startRawServer((socket) => socket.write('garbage\r\n'));
   const sock = net.connect(raw.port, '127.0.0.1');

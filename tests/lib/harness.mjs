@@ -114,9 +114,16 @@ export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
         child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
         child.stdin.on('error', () => {}); // EPIPE if the child exits without reading
         child.stdin.end(input ?? '');
+        let stuck;
         const timer = setTimeout(() => {
             timedOut = true;
             child.kill('SIGKILL');
+            // 'close' waits for the output pipes too: should something else hold them,
+            // the run still ends, saying so.
+            stuck = setTimeout(() => resolve({code : child.exitCode, signal : child.signalCode, stdout,
+                                              stderr : `${stderr}\n[harness: killed, but its output pipes stayed open]`,
+                                              timedOut}),
+                               5000);
         }, timeoutMs * TIMEOUT_FACTOR);
         child.on('error', (err) => {
             clearTimeout(timer);
@@ -124,6 +131,7 @@ export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
         });
         child.on('close', (code, signal) => {
             clearTimeout(timer);
+            clearTimeout(stuck);
             resolve({code, signal, stdout, stderr, timedOut});
         });
     });
@@ -339,14 +347,25 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
                     } catch { /* gone */
                     }
                 }
-                const timer = setTimeout(() => {
-                    try {
-                        process.kill(-child.pid, 'SIGKILL');
-                    } catch { /* gone */
-                    }
-                }, 15000 * TIMEOUT_FACTOR);
-                const result = await exited;
+                let timer;
+                let stuck;
+                const killed = new Promise((resolve) => {
+                    timer = setTimeout(() => {
+                        try {
+                            process.kill(-child.pid, 'SIGKILL');
+                        } catch { /* gone */
+                        }
+                        // 'close' waits for the output pipes too: should something else
+                        // hold them, stop() still ends, saying so (and failing the
+                        // tests' exit checks).
+                        stuck = setTimeout(() => resolve({code : child.exitCode, signal : child.signalCode,
+                                                          outputPipesOpen : true}),
+                                           5000);
+                    }, 15000 * TIMEOUT_FACTOR);
+                });
+                const result = await Promise.race([ exited, killed ]);
                 clearTimeout(timer);
+                clearTimeout(stuck);
                 return result;
             })();
         }
