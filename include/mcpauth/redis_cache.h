@@ -29,6 +29,9 @@ typedef struct mcpauth_redis_cache mcpauth_redis_cache;
 
 typedef void (*mcpauth_redis_cache_log_cb)(const char *level, const char *message, void *data);
 
+/* The connection came (up) or went (!up). */
+typedef void (*mcpauth_redis_cache_state_cb)(bool up, void *data);
+
 typedef struct mcpauth_redis_cache_config {
     /* redis://HOST[:PORT][/DB] or unix:PATH[?db=DB]. A password in the URL
      * is refused: it would sit in the process list. */
@@ -43,6 +46,10 @@ typedef struct mcpauth_redis_cache_config {
     int64_t negative_ttl_seconds;   /* as --negative-ttl */
     mcpauth_redis_cache_log_cb log; /* may be NULL */
     void *log_data;
+    /* Called on each change, so that what others read of this connection
+     * (a metric) is never behind it; may be NULL. */
+    mcpauth_redis_cache_state_cb on_state;
+    void *state_data;
 } mcpauth_redis_cache_config;
 
 void mcpauth_redis_cache_config_init(mcpauth_redis_cache_config *config);

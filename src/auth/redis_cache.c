@@ -409,8 +409,15 @@ static void connect_now(mcpauth_redis_cache *c);
 static void answer(op *o, mcpauth_redis_status status, const mcpauth_token_cache_entry *entry);
 
 /* Redis went away (or never came): answer what waits DOWN, try again later. */
+static void tell_state(mcpauth_redis_cache *c)
+{
+    if (c->config.on_state && !c->closing)
+        c->config.on_state(c->stats.up, c->config.state_data);
+}
+
 static void lost(mcpauth_redis_cache *c, const char *why)
 {
+    bool was_connected = c->connected;
     c->connected = false;
     c->stats.up = false;
     c->stats.errors++;
@@ -426,6 +433,8 @@ static void lost(mcpauth_redis_cache *c, const char *why)
             c->backoff_ms = BACKOFF_MAX_MS;
         c->reconnect_at = uv_now(c->loop) + c->backoff_ms;
     }
+    if (was_connected)
+        tell_state(c);
     /* Operations between polls answer now; those with a command out are
      * answered by hiredis freeing the context. */
     for (op **p = &c->ops; *p;) {
@@ -456,6 +465,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (!c->was_up && c->warned)
         say(c, "info", "shared cache %s is back", c->display);
     c->was_up = true;
+    tell_state(c);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)

@@ -157,6 +157,14 @@ static void on_letter(const mcpauth__serve_letter *letter, void *data)
         mcpauth__serve_relay_letter(ctx->relay, letter);
 }
 
+/* The shared cache's connection came or went: published at once, so that
+ * mcpauth_shared_cache_up, read by any worker, is never behind this one. */
+static void on_shared_cache_state(bool up, void *data)
+{
+    (void)up;
+    mcpauth__serve_metrics_publish(data);
+}
+
 /* Server events of the backend and the shared cache, into our log. */
 static void on_backend_log(const char *level, const char *message, void *data)
 {
@@ -203,6 +211,8 @@ static mcpauth_status worker_start(mcpauth__serve_context *ctx, bool reuse_port,
         sc.negative_ttl_seconds = config->negative_ttl_seconds;
         sc.log = on_backend_log;
         sc.log_data = config;
+        sc.on_state = on_shared_cache_state;
+        sc.state_data = ctx;
         if (!(ctx->redis = mcpauth_redis_cache_new(ctx->loop, &sc, err)))
             return mcpauth_error_prefix(err, "--shared-cache");
     }

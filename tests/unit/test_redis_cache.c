@@ -94,6 +94,13 @@ static void on_answer(mcpauth_redis_status status, const mcpauth_token_cache_ent
     s->status = status;
 }
 
+static void close_open_handle(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
 static void on_timeout(uv_timer_t *timer)
 {
     uv_stop(timer->loop);
@@ -143,6 +150,99 @@ START_TEST(redis_not_there)
 }
 END_TEST
 
+/* A stand-in for Redis that takes each connection and closes it 50 ms
+ * later: enough for the cache to see its connection come and go. */
+typedef struct {
+    uv_tcp_t server;
+    uv_tcp_t clients[8];
+    uv_timer_t closers[8];
+    int accepted;
+    char states[16]; /* 'U' and 'D' as on_state told them */
+    size_t told;
+    mcpauth_redis_cache *cache;
+    bool stats_agree; /* stats.up matched each telling */
+} flaky_redis;
+
+static void on_closer(uv_timer_t *timer)
+{
+    uv_close((uv_handle_t *)timer->data, NULL);
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void on_flaky_connection(uv_stream_t *server, int status)
+{
+    flaky_redis *f = server->data;
+    if (status != 0 || f->accepted == 8)
+        return;
+    int i = f->accepted++;
+    uv_tcp_init(server->loop, &f->clients[i]);
+    if (uv_accept(server, (uv_stream_t *)&f->clients[i]) != 0) {
+        uv_close((uv_handle_t *)&f->clients[i], NULL);
+        return;
+    }
+    uv_timer_init(server->loop, &f->closers[i]);
+    f->closers[i].data = &f->clients[i];
+    uv_timer_start(&f->closers[i], on_closer, 50, 0);
+}
+
+static void on_state(bool up, void *data)
+{
+    flaky_redis *f = data;
+    if (f->told < sizeof f->states - 1)
+        f->states[f->told++] = up ? 'U' : 'D';
+    mcpauth_redis_cache_stats stats;
+    mcpauth_redis_cache_stats_get(f->cache, &stats);
+    f->stats_agree = f->stats_agree && stats.up == up;
+}
+
+START_TEST(state_changes_are_told)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    flaky_redis f = {.stats_agree = true};
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_tcp_init(&loop, &f.server);
+    f.server.data = &f;
+    ck_assert_int_eq(uv_tcp_bind(&f.server, (const struct sockaddr *)&addr, 0), 0);
+    ck_assert_int_eq(uv_listen((uv_stream_t *)&f.server, 8, on_flaky_connection), 0);
+    struct sockaddr_storage bound;
+    int length = sizeof bound;
+    uv_tcp_getsockname(&f.server, (struct sockaddr *)&bound, &length);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d",
+             ntohs(((struct sockaddr_in *)&bound)->sin_port));
+
+    mcpauth_redis_cache_config config;
+    mcpauth_redis_cache_config_init(&config);
+    config.url = url;
+    config.resource = "http://127.0.0.1:1/mcp";
+    config.on_state = on_state;
+    config.state_data = &f;
+    mcpauth_error err = {0};
+    f.cache = mcpauth_redis_cache_new(&loop, &config, &err);
+    ck_assert_msg(f.cache != NULL, "%s", err.message);
+
+    /* Up, down after 50 ms, back after the 100 ms backoff, down again. */
+    uv_timer_t timer;
+    uv_timer_init(&loop, &timer);
+    uv_timer_start(&timer, on_timeout, 400, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_msg(f.told >= 4 && strncmp(f.states, "UDUD", 4) == 0, "told %s", f.states);
+    ck_assert(f.stats_agree);
+
+    /* Freeing it is no change to tell. */
+    size_t told = f.told;
+    mcpauth_redis_cache_free(f.cache);
+    ck_assert_uint_eq(f.told, told);
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_close((uv_handle_t *)&f.server, NULL);
+    uv_walk(&loop, close_open_handle, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 START_TEST(unresolvable_host)
 {
     uv_loop_t loop;
@@ -163,6 +263,7 @@ static Suite *redis_cache_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, urls);
     tcase_add_test(tc, redis_not_there);
+    tcase_add_test(tc, state_changes_are_told);
     tcase_add_test(tc, unresolvable_host);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
