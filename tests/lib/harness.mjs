@@ -55,6 +55,24 @@ function childEnvironment(env)
 // the report below.
 const pendingChildren = new Map();
 
+/**
+ * Why a killed child's 'close' has not come: its output pipes are still open (held by
+ * another process), or they ended and the process is gone but node never reported its
+ * exit (the status was reaped elsewhere).
+ */
+function whyNotClosed(child)
+{
+    const pipesEnded = (child.stdout?.readableEnded ?? true) && (child.stderr?.readableEnded ?? true);
+    if (!pipesEnded)
+        return 'its output pipes stayed open';
+    try {
+        process.kill(child.pid, 0);
+        return 'its output pipes ended but it still runs';
+    } catch {
+        return 'it is gone, but its exit was never reported';
+    }
+}
+
 function trackChild(child, argv)
 {
     pendingChildren.set(child, {argv, started : Date.now()});
@@ -118,10 +136,10 @@ export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
         const timer = setTimeout(() => {
             timedOut = true;
             child.kill('SIGKILL');
-            // 'close' waits for the output pipes too: should something else hold them,
-            // the run still ends, saying so.
+            // 'close' waits for the output pipes too, and for node to see the exit:
+            // should either never come, the run still ends, saying why.
             stuck = setTimeout(() => resolve({code : child.exitCode, signal : child.signalCode, stdout,
-                                              stderr : `${stderr}\n[harness: killed, but its output pipes stayed open]`,
+                                              stderr : `${stderr}\n[harness: killed, but ${whyNotClosed(child)}]`,
                                               timedOut}),
                                5000);
         }, timeoutMs * TIMEOUT_FACTOR);
@@ -355,11 +373,11 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
                             process.kill(-child.pid, 'SIGKILL');
                         } catch { /* gone */
                         }
-                        // 'close' waits for the output pipes too: should something else
-                        // hold them, stop() still ends, saying so (and failing the
-                        // tests' exit checks).
+                        // 'close' waits for the output pipes too, and for node to see the
+                        // exit: should either never come, stop() still ends, saying why
+                        // (and failing the tests' exit checks).
                         stuck = setTimeout(() => resolve({code : child.exitCode, signal : child.signalCode,
-                                                          outputPipesOpen : true}),
+                                                          notClosed : whyNotClosed(child)}),
                                            5000);
                     }, 15000 * TIMEOUT_FACTOR);
                 });
