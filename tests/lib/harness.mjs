@@ -75,8 +75,32 @@ function whyNotClosed(child)
 
 function trackChild(child, argv)
 {
-    pendingChildren.set(child, {argv, started : Date.now()});
+    const entry = {argv, started : Date.now(), nudged : false};
+    pendingChildren.set(child, entry);
     child.on('close', () => pendingChildren.delete(child));
+    // A child whose output has ended has normally exited too. Should node still not
+    // have seen the exit a second later, a SIGCHLD to ourselves makes libuv look again
+    // (libuv drops a signal it cannot queue, and a lost SIGCHLD of the last child would
+    // leave its 'exit', and so 'close', waiting for ever). The hang report says so.
+    let ended = 0;
+    const onEnd = () => {
+        if (++ended < 2)
+            return;
+        const timer = setTimeout(() => {
+            if (child.exitCode === null && child.signalCode === null) {
+                entry.nudged = true;
+                process.kill(process.pid, 'SIGCHLD');
+            }
+        }, 1000);
+        timer.unref();
+        child.once('exit', () => clearTimeout(timer));
+    };
+    for (const stream of [ child.stdout, child.stderr ]) {
+        if (stream)
+            stream.once('end', onEnd);
+        else
+            onEnd();
+    }
 }
 
 // node --test stops a test file that outlives --test-timeout with SIGTERM, and shows
@@ -88,7 +112,7 @@ process.on('SIGTERM', () => {
     const lines = [ `harness: ${path.basename(process.argv[1] ?? '?')} stopped by SIGTERM; ${
         pendingChildren.size} child process(es) not closed:` ];
     const groups = new Set([ String(process.pid) ]);
-    for (const [child, {argv, started}] of pendingChildren) {
+    for (const [child, {argv, started, nudged}] of pendingChildren) {
         let state = '?';
         try {
             state = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/^State:\s*(.*)$/m)?.[1] ?? '?';
@@ -98,7 +122,8 @@ process.on('SIGTERM', () => {
         groups.add(String(child.pid));
         lines.push(`harness:   pid ${child.pid} (${state}), ${Math.round((Date.now() - started) / 1000)} s, exit ${
             child.exitCode}/${child.signalCode}, stdout ${child.stdout?.readableEnded ? 'ended' : 'open'}, stderr ${
-            child.stderr?.readableEnded ? 'ended' : 'open'}: ${argv.slice(0, 8).join(' ')}`);
+            child.stderr?.readableEnded ? 'ended' : 'open'}${nudged ? ', SIGCHLD sent to ourselves' : ''}: ${
+            argv.slice(0, 8).join(' ')}`);
     }
     // Our children and the members of their process groups (a serve's workers).
     const ps = spawnSync('ps', [ '-eo', 'pid=,ppid=,pgid=,stat=,etimes=,args=' ], {encoding : 'utf8'});
