@@ -89,6 +89,8 @@ function trackChild(child, argv)
         const timer = setTimeout(() => {
             if (child.exitCode === null && child.signalCode === null) {
                 entry.nudged = true;
+                process.stderr.write(`harness: pid ${child.pid}: no exit seen 1 s after its output ended; ` +
+                                     `SIGCHLD sent to ourselves (${argv.slice(0, 3).join(' ')})\n`);
                 process.kill(process.pid, 'SIGCHLD');
             }
         }, 1000);
