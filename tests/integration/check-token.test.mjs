@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startHttpServer, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, run, startHttpServer, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { readBody, sendJson } from '../lib/http.mjs';
 import { describeRun, assertExit, assertFail as assertFailure } from '../lib/cli.mjs';
 
@@ -21,8 +21,8 @@ const assertFail = (r, code, re) => assertFailure(r, code, re, { hint: /^Try 'mc
 // ---------------------------------------------------------------------------------------
 // JWTs
 
-const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const otherKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const { privateKey, publicKey } = keyPair('rsa', { modulusLength: 2048 });
+const otherKey = keyPair('rsa', { modulusLength: 2048 }).privateKey;
 const PUBLIC_JWK = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
 
 const b64u = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');

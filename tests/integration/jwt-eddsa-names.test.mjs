@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startServe, tmpDir } from '../lib/harness.mjs';
+import { keyPair, run, startServe, tmpDir } from '../lib/harness.mjs';
 
 const ISSUER = 'https://as.example';
 const AUDIENCE = 'https://mcp.example/mcp';
@@ -21,10 +21,10 @@ const keys = {};
 
 before(() => {
   const dir = tmpDir();
-  keys.ed25519 = crypto.generateKeyPairSync('ed25519');
-  keys.ed448 = crypto.generateKeyPairSync('ed448');
-  keys.x25519 = crypto.generateKeyPairSync('x25519');
-  keys.p256 = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  keys.ed25519 = keyPair('ed25519');
+  keys.ed448 = keyPair('ed448');
+  keys.x25519 = keyPair('x25519');
+  keys.p256 = keyPair('ec', { namedCurve: 'P-256' });
   const jwk = (name, kid) => ({ ...keys[name].publicKey.export({ format: 'jwk' }), kid, use: 'sig' });
   jwksFile = path.join(dir, 'jwks.json');
   fs.writeFileSync(jwksFile, JSON.stringify({

@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startHttpServer, startServe, freePort, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.mjs';
+import { keyPair, run, startHttpServer, startServe, freePort, tmpDir, TIMEOUT_FACTOR } from '../lib/harness.mjs';
 import { nowS, sleep, formDecode, request, parseChallenge } from '../lib/http.mjs';
 
 // ---------------------------------------------------------------------------------------
@@ -32,10 +32,10 @@ const CLIENT_SECRET = 'rs-secret';
 
 /** A signing key: the private KeyObject and the public JWK an AS would publish. */
 function makeKey(kind, kid, { alg } = {}) {
-  const pair = kind === 'rsa' ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : kind === 'rsa-1024' ? crypto.generateKeyPairSync('rsa', { modulusLength: 1024 })
-    : kind === 'P-256' || kind === 'P-384' ? crypto.generateKeyPairSync('ec', { namedCurve: kind })
-      : crypto.generateKeyPairSync('ed25519');
+  const pair = kind === 'rsa' ? keyPair('rsa', { modulusLength: 2048 })
+    : kind === 'rsa-1024' ? keyPair('rsa', { modulusLength: 1024 })
+    : kind === 'P-256' || kind === 'P-384' ? keyPair('ec', { namedCurve: kind })
+      : keyPair('ed25519');
   const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid, use: 'sig' };
   if (alg) jwk.alg = alg;
   return { kid, privateKey: pair.privateKey, publicKey: pair.publicKey, jwk };

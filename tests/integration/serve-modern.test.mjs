@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
 
 const MODERN = '2026-07-28';
 const ALL_VERSIONS = [MODERN, '2025-11-25', '2025-06-18', '2025-03-26'];
@@ -26,7 +26,7 @@ let issuer;
 
 before(async () => {
   const dir = tmpDir();
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const { publicKey, privateKey } = keyPair('ed25519');
   key = privateKey;
   jwksFile = path.join(dir, 'jwks.json');
   fs.writeFileSync(jwksFile, JSON.stringify({

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, REPO_ROOT, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 
 let key;
 let jwksFile;
@@ -23,7 +23,7 @@ let issuer;
 
 before(async () => {
   const dir = tmpDir();
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const { publicKey, privateKey } = keyPair('ed25519');
   key = privateKey;
   jwksFile = path.join(dir, 'jwks.json');
   fs.writeFileSync(jwksFile, JSON.stringify({

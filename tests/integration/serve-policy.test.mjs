@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 
 let dir;
 let jwksFile;
@@ -20,7 +20,7 @@ let issuer;
 before(async () => {
   dir = tmpDir();
   jwksFile = path.join(dir, 'jwks.json');
-  const { publicKey } = crypto.generateKeyPairSync('ed25519');
+  const { publicKey } = keyPair('ed25519');
   fs.writeFileSync(jwksFile, JSON.stringify({
     keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'ed-1', alg: 'EdDSA', use: 'sig' }],
   }));

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, run, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 
 const MODERN = '2026-07-28';
 
@@ -25,7 +25,7 @@ let issuer;
 
 before(async () => {
   dir = tmpDir();
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const { publicKey, privateKey } = keyPair('ed25519');
   key = privateKey;
   jwksFile = path.join(dir, 'jwks.json');
   fs.writeFileSync(jwksFile, JSON.stringify({

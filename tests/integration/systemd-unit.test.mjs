@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { MCPAUTH_BIN, REPO_ROOT, WRAPPER, freePort, startServe, tmpDir } from '../lib/harness.mjs';
+import { keyPair, MCPAUTH_BIN, REPO_ROOT, WRAPPER, freePort, startServe, tmpDir } from '../lib/harness.mjs';
 
 const UNIT = fs.readFileSync(path.join(REPO_ROOT, 'dist/systemd/mcpauth.service.in'), 'utf8');
 const haveAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
@@ -103,7 +103,7 @@ describe('the systemd unit', () => {
   test('its ExecStart works as written, and SIGHUP without TLS changes nothing', async () => {
     const etc = tmpDir();
     const credentials = tmpDir();
-    const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { publicKey } = keyPair('ec', { namedCurve: 'P-256' });
     const jwks = path.join(etc, 'jwks.json');
     fs.writeFileSync(jwks, JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }),
       kid: 'k1', alg: 'ES256', use: 'sig' }] }));

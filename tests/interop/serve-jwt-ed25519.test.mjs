@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-import { freePort, run, startServe } from '../lib/harness.mjs';
+import { freePort, keyPair, run, startServe } from '../lib/harness.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
 let as;
@@ -51,7 +51,7 @@ function hello(url, token) {
 before(async () => {
   const port = await freePort();
   mcpUrl = `http://127.0.0.1:${port}/mcp`;
-  const ed = crypto.generateKeyPairSync('ed25519').privateKey;
+  const ed = keyPair('ed25519').privateKey;
   as = await startAuthServer({
     resources: { [mcpUrl]: { scope: 'mcp', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'Ed25519' } } } },
     config: { jwks: { keys: [{ ...ed.export({ format: 'jwk' }), kid: 'ed', alg: 'Ed25519', use: 'sig' }] } },
@@ -114,7 +114,7 @@ describe('oidc-provider signing access tokens with Ed25519 (RFC 9864)', () => {
 
   test('a header naming Ed25519 over a key of another curve is refused (401)', async () => {
     // An Ed448 key published under the kid the header names: the curve must agree with the name.
-    const ed448 = crypto.generateKeyPairSync('ed448');
+    const ed448 = keyPair('ed448');
     const jwk = { ...ed448.publicKey.export({ format: 'jwk' }), kid: 'k448' };
     const http = await import('node:http');
     const server = http.createServer((req, res) => {

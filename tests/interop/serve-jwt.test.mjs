@@ -7,7 +7,7 @@
 // - the official MCP TypeScript SDK client (@modelcontextprotocol/sdk 1.32.2), with a
 //   static bearer JWT and with a ClientCredentialsProvider that discovers the AS
 //   through our 401 and protected-resource metadata;
-// - vectors minted by the npm `jose` package (6.x): generateKeyPair + SignJWT with typ
+// - vectors minted by the npm `jose` package (6.x): SignJWT with typ
 //   at+jwt for every algorithm serve verifies, served from a local JWKS endpoint.
 // Run: cd tests/interop && npm ci && MCPAUTH_BIN=../../build/mcpauth node --test serve-jwt.test.mjs
 //
@@ -27,8 +27,8 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { generateKeyPair, exportJWK, SignJWT } from 'jose';
-import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { exportJWK, SignJWT } from 'jose';
+import { keyPair, run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
 import { clientCredentials, rawInitialize, textOf, registerClientCredentials } from '../lib/mcp.mjs';
 import { startAuthServer } from './lib/authserver.mjs';
 
@@ -240,6 +240,10 @@ describe('mcpauth serve with oidc-provider JWT access tokens (no credentials, au
 
 describe('JOSE vectors minted by the npm jose package, verified through serve', () => {
   const ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+  // The key each algorithm takes (jose's generateKeyPair would make the same kinds).
+  const keyPairFor = (alg) => (alg.startsWith('ES')
+    ? keyPair('ec', { namedCurve: { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg] })
+    : alg === 'EdDSA' ? keyPair('ed25519') : keyPair('rsa', { modulusLength: 2048 }));
   const keys = {}; // alg → {privateKey, jwk}
   let jwksServer;
   let s; // every algorithm allowed
@@ -247,7 +251,7 @@ describe('JOSE vectors minted by the npm jose package, verified through serve', 
 
   before(async () => {
     for (const alg of ALGS) {
-      const { publicKey, privateKey } = await generateKeyPair(alg);
+      const { publicKey, privateKey } = keyPairFor(alg);
       keys[alg] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `jose-${alg}`, alg, use: 'sig' } };
     }
     ({ jwksServer, s, defaults } = await startPair(() => {}));

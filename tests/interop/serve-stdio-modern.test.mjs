@@ -19,7 +19,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startServe, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, startServe, freePort, tmpDir } from '../lib/harness.mjs';
 import { startWireRecorder } from './lib/wire-recorder.mjs';
 import {
   MODERN_FIXTURE, assertScenariosPass, describeFailures, readRequirements, runRequirements, startBridgedModernFixture,
@@ -44,7 +44,7 @@ function tokenFor(resource, scope) {
 
 before(async () => {
   const dir = tmpDir();
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const { publicKey, privateKey } = keyPair('ed25519');
   key = privateKey;
   jwksFile = path.join(dir, 'jwks.json');
   fs.writeFileSync(jwksFile, JSON.stringify({

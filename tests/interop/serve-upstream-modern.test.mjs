@@ -23,7 +23,7 @@ import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
 import { startWireRecorder } from './lib/wire-recorder.mjs';
 import {
   assertScenariosPass, describeFailures, readRequirements, runRequirements, startModernFixture, startUpstreamModernFixture,
@@ -87,7 +87,7 @@ function tokenFor(resource, scope, sub = 'u1') {
 
 before(async () => {
   const dir = tmpDir();
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const { publicKey, privateKey } = keyPair('ed25519');
   key = privateKey;
   jwksFile = path.join(dir, 'jwks.json');
   fs.writeFileSync(jwksFile, JSON.stringify({

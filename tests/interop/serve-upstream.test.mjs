@@ -14,14 +14,14 @@ import crypto, { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
-import { generateKeyPair, exportJWK, SignJWT } from 'jose';
+import { exportJWK, SignJWT } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
+import { keyPair, run, startServe, startHttpServer, freePort, tmpDir } from '../lib/harness.mjs';
 import { sleep } from '../lib/http.mjs';
 
 const UPSTREAM_SECRET = `upstream-${crypto.randomBytes(8).toString('hex')}`;
@@ -109,7 +109,7 @@ describe('serve --upstream (SDK Streamable HTTP server behind mcpauth, auth on)'
 
   before(async () => {
     upstream = await startUpstream();
-    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const { publicKey, privateKey } = keyPair('ec', { namedCurve: 'P-256' });
     key = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' } };
     jwks = await startHttpServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/jwk-set+json' });

@@ -1,7 +1,8 @@
 // Shared helpers for mcpauth's Node test scripts. Node built-ins only: the integration
 // tests use this file without any `npm install`.
 
-import {spawn, spawnSync} from 'node:child_process';
+import {spawn} from 'node:child_process';
+import crypto from 'node:crypto';
 import {EventEmitter} from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -42,18 +43,24 @@ function childEnvironment(env)
 }
 
 /**
- * Run mcpauth asynchronously (so in-process test servers keep answering).
- * The child gets a minimal environment: PATH and HOME plus `env` (a key whose value is
- * undefined is left out); nothing else from the parent, so no stray MCPAUTH_* variables.
- * stdin gets `input` (if any) and is then closed.
- * `bin` runs another path instead of MCPAUTH_BIN (e.g. a mcpauth-SUBCOMMAND link to it),
- * still behind $MCPAUTH_WRAPPER.
- * @returns {Promise<{code: number|null, signal: string|null, stdout: string, stderr: string,
- *     timedOut: boolean}>}
+ * A key pair {publicKey, privateKey} of crypto.generateKeyPairSync(type, options), made
+ * so that node cannot deadlock on it. A KeyObject straight from generateKeyPair(Sync)
+ * shares a mutex with the key-generation job that made it; should the garbage collector
+ * destroy that job while the key is in use under its mutex (exported as a JWK, say,
+ * which allocates), the job's destructor waits for the mutex its own thread holds, and
+ * the test process hangs for ever (seen with node v20.20.2: ExportJWKRsaKey, a GC,
+ * ~KeyGenJob<RsaKeyGenTraits>, uv_mutex_lock). Here the job returns PEM text and the
+ * KeyObjects are parsed from it, so no object of the job is ever used.
  */
-// Every child started by run() or startServe() and not yet closed, with what it is, for
-// the report below.
-const pendingChildren = new Map();
+export function keyPair(type, options = {})
+{
+    const pem = crypto.generateKeyPairSync(type, {
+        ...options,
+        publicKeyEncoding : {type : 'spki', format : 'pem'},
+        privateKeyEncoding : {type : 'pkcs8', format : 'pem'},
+    });
+    return {publicKey : crypto.createPublicKey(pem.publicKey), privateKey : crypto.createPrivateKey(pem.privateKey)};
+}
 
 /**
  * Why a killed child's 'close' has not come: its output pipes are still open (held by
@@ -73,85 +80,22 @@ function whyNotClosed(child)
     }
 }
 
-function trackChild(child, argv)
-{
-    const entry = {argv, started : Date.now(), nudged : false};
-    pendingChildren.set(child, entry);
-    child.on('close', () => pendingChildren.delete(child));
-    // A child whose output has ended has normally exited too. Should node still not
-    // have seen the exit a second later, a SIGCHLD to ourselves makes libuv look again
-    // (libuv drops a signal it cannot queue, and a lost SIGCHLD of the last child would
-    // leave its 'exit', and so 'close', waiting for ever). The hang report says so.
-    let ended = 0;
-    const onEnd = () => {
-        if (++ended < 2)
-            return;
-        const timer = setTimeout(() => {
-            if (child.exitCode === null && child.signalCode === null) {
-                entry.nudged = true;
-                process.stderr.write(`harness: pid ${child.pid}: no exit seen 1 s after its output ended; ` +
-                                     `SIGCHLD sent to ourselves (${argv.slice(0, 3).join(' ')})\n`);
-                process.kill(process.pid, 'SIGCHLD');
-            }
-        }, 1000);
-        timer.unref();
-        child.once('exit', () => clearTimeout(timer));
-    };
-    for (const stream of [ child.stdout, child.stderr ]) {
-        if (stream)
-            stream.once('end', onEnd);
-        else
-            onEnd();
-    }
-}
-
-// node --test stops a test file that outlives --test-timeout with SIGTERM, and shows
-// nothing the file prints after that. So the file says what it was still waiting for
-// (its children, their state, and the processes of their groups) on stderr and, when
-// $MCPAUTH_HANG_REPORT names a file, there too (scripts/test prints it): a hang in CI
-// then names its process. Then every serve is stopped, as on a normal exit.
-process.on('SIGTERM', () => {
-    const lines = [ `harness: ${path.basename(process.argv[1] ?? '?')} stopped by SIGTERM; ${
-        pendingChildren.size} child process(es) not closed:` ];
-    const groups = new Set([ String(process.pid) ]);
-    for (const [child, {argv, started, nudged}] of pendingChildren) {
-        let state = '?';
-        try {
-            state = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/^State:\s*(.*)$/m)?.[1] ?? '?';
-        } catch {
-            state = 'gone';
-        }
-        groups.add(String(child.pid));
-        lines.push(`harness:   pid ${child.pid} (${state}), ${Math.round((Date.now() - started) / 1000)} s, exit ${
-            child.exitCode}/${child.signalCode}, stdout ${child.stdout?.readableEnded ? 'ended' : 'open'}, stderr ${
-            child.stderr?.readableEnded ? 'ended' : 'open'}${nudged ? ', SIGCHLD sent to ourselves' : ''}: ${
-            argv.slice(0, 8).join(' ')}`);
-    }
-    // Our children and the members of their process groups (a serve's workers).
-    const ps = spawnSync('ps', [ '-eo', 'pid=,ppid=,pgid=,stat=,etimes=,args=' ], {encoding : 'utf8'});
-    for (const line of (ps.stdout ?? '').split('\n')) {
-        const [, ppid, pgid] = line.trim().split(/\s+/);
-        if (ppid === String(process.pid) || (groups.has(pgid) && pgid !== String(process.pid)))
-            lines.push(`harness:   ps: ${line.trim().slice(0, 200)}`);
-    }
-    const text = lines.join('\n') + '\n';
-    process.stderr.write(text);
-    if (process.env.MCPAUTH_HANG_REPORT) {
-        try {
-            fs.appendFileSync(process.env.MCPAUTH_HANG_REPORT, text);
-        } catch { /* the report is a courtesy */
-        }
-    }
-    process.exit(143); // runs the 'exit' handlers: serves killed, temporary folders removed
-});
-
+/**
+ * Run mcpauth asynchronously (so in-process test servers keep answering).
+ * The child gets a minimal environment: PATH and HOME plus `env` (a key whose value is
+ * undefined is left out); nothing else from the parent, so no stray MCPAUTH_* variables.
+ * stdin gets `input` (if any) and is then closed.
+ * `bin` runs another path instead of MCPAUTH_BIN (e.g. a mcpauth-SUBCOMMAND link to it),
+ * still behind $MCPAUTH_WRAPPER.
+ * @returns {Promise<{code: number|null, signal: string|null, stdout: string, stderr: string,
+ *     timedOut: boolean}>}
+ */
 export function run(args, {env = {}, input, timeoutMs = 30000, cwd, bin} = {})
 {
     const childEnv = childEnvironment(env);
     const argv = [...WRAPPER, bin ?? MCPAUTH_BIN, ...args ];
     return new Promise((resolve, reject) => {
         const child = spawn(argv[0], argv.slice(1), {env : childEnv, cwd, stdio : 'pipe'});
-        trackChild(child, argv);
         let stdout = '';
         let stderr = '';
         let timedOut = false;
@@ -329,7 +273,6 @@ export async function startServe(args = [], {env = {}, port : fixedPort, listenA
     const child = spawn(cmd[0], cmd.slice(1),
                         {env : childEnv, stdio : [ 'ignore', 'pipe', 'pipe' ], detached : true});
     liveServes.add(child);
-    trackChild(child, cmd);
     let log = '';
     const logEvents = new EventEmitter();
     child.stdout.setEncoding('utf8').on('data', (d) => {

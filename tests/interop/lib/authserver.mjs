@@ -30,7 +30,7 @@
 //   use accessTokenFormat 'opaque' for RFC 7662 / RFC 7009 tests.
 
 import crypto from 'node:crypto';
-import { startHttpServer } from '../../lib/harness.mjs';
+import { keyPair, startHttpServer } from '../../lib/harness.mjs';
 
 // oidc-provider's noise: the Node 20 runtime warning (printed when the module is first
 // evaluated), the development-only devInteractions / in-memory adapter warnings and the
@@ -49,8 +49,8 @@ const { Provider, errors } = await import('oidc-provider');
 
 // Fresh signing keys each start (no dev keys, so no "development keys" notice).
 function signingKeys() {
-  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const rsa = keyPair('rsa', { modulusLength: 2048 }).privateKey;
+  const ec = keyPair('ec', { namedCurve: 'P-256' }).privateKey;
   return {
     keys: [
       { ...rsa.export({ format: 'jwk' }), kid: 'rs256', alg: 'RS256', use: 'sig' },
