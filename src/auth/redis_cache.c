@@ -408,13 +408,15 @@ static bool attach(redisAsyncContext *ac, uv_loop_t *loop)
 static void connect_now(mcpauth_redis_cache *c);
 static void answer(op *o, mcpauth_redis_status status, const mcpauth_token_cache_entry *entry);
 
-/* Redis went away (or never came): answer what waits DOWN, try again later. */
+/* The connection came or went: the owner hears it at once (not while we
+ * are being freed). */
 static void tell_state(mcpauth_redis_cache *c)
 {
     if (c->config.on_state && !c->closing)
         c->config.on_state(c->stats.up, c->config.state_data);
 }
 
+/* Redis went away (or never came): answer what waits DOWN, try again later. */
 static void lost(mcpauth_redis_cache *c, const char *why)
 {
     bool was_connected = c->connected;

@@ -64,8 +64,8 @@ export function keyPair(type, options = {})
 
 /**
  * Why a killed child's 'close' has not come: its output pipes are still open (held by
- * another process), or they ended and the process is gone but node never reported its
- * exit (the status was reaped elsewhere).
+ * another process, such as a backend it started in a group of its own), or they ended
+ * and node has not reported its exit.
  */
 function whyNotClosed(child)
 {
