@@ -112,7 +112,8 @@ struct connection {
     bool shutting_down; /* uv_shutdown() issued */
     bool write_watch;   /* the timer watches unsent output for progress */
     bool reading;
-    bool in_parse; /* inside http_parser_execute */
+    bool output_held; /* reading stopped on unsent output; counted once */
+    bool in_parse;    /* inside http_parser_execute */
     int writes_pending;
     uint64_t bytes_queued; /* ever handed to uv_write() */
     uint64_t sent_mark;    /* of those, taken by the client at the last check */
@@ -364,6 +365,18 @@ static void conn_close(connection *conn)
     }
     uv_timer_stop(&conn->timer);
     uv_close((uv_handle_t *)&conn->tcp, conn_on_closed_tcp);
+}
+
+/* Reading stops (or stays stopped) because the unsent output is over its
+ * bound. Counted once per stop, whichever way it was reached: by a request
+ * just answered, or by answers written out in a batch (a full pipeline
+ * queue) when the client has stopped reading. */
+static void conn_hold_for_output(connection *conn)
+{
+    if (conn->output_held)
+        return;
+    conn->output_held = true;
+    server_limit(conn->server, MCPAUTH_HTTP_LIMIT_OUTPUT, conn->peer);
 }
 
 static void conn_stop_reading(connection *conn)
@@ -1050,8 +1063,8 @@ static int on_message_complete(http_parser *parser)
     if (conn->closing)
         return -1;
     /* And the same while the answers pile up unread. */
-    if (conn_output_full(conn) && HTTP_PARSER_ERRNO(parser) != HPE_PAUSED) {
-        server_limit(conn->server, MCPAUTH_HTTP_LIMIT_OUTPUT, conn->peer);
+    if (conn_output_full(conn)) {
+        conn_hold_for_output(conn);
         http_parser_pause(parser, 1);
     }
     return 0;
@@ -1235,7 +1248,12 @@ static void conn_maybe_resume(connection *conn)
     /* Inside the parser, conn_parse() itself lifts the pause. */
     if (conn->closing || conn->no_more_requests || conn->reading || conn->in_parse)
         return;
-    if (conn->queued >= conn->server->limits.max_pipelined || conn_output_full(conn))
+    if (conn_output_full(conn)) {
+        conn_hold_for_output(conn);
+        return;
+    }
+    conn->output_held = false;
+    if (conn->queued >= conn->server->limits.max_pipelined)
         return;
     if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_PAUSED)
         http_parser_pause(&conn->parser, 0);

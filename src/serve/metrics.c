@@ -2,7 +2,7 @@
  *
  * Each worker counts in its own memory and publishes its figures to its
  * slot of a region every worker maps (made before they fork) after each
- * answer and on the log timer; /metrics, whichever worker the kernel hands
+ * answer, each limit hit and on the log timer; /metrics, whichever worker the kernel hands
  * it to, sums the slots. One writer per slot, so no lock and no contended
  * cache line: relaxed atomic stores and loads keep every value whole. */
 #include "mcpauth/strbuf.h"
@@ -141,6 +141,10 @@ void mcpauth__serve_handle_limit(mcpauth_http_limit limit, const char *peer, voi
     mcpauth__serve_metrics *m = &ctx->metrics;
     m->limits[limit]++;
     m->limits_unlogged[limit]++;
+    /* Published now: a limit often ends a connection with no answer after
+     * it, and /metrics asked of another worker must not miss it until the
+     * next log tick. */
+    mcpauth__serve_metrics_publish(ctx);
     uint64_t now = uv_now(ctx->loop) + 1; /* never 0 */
     if (m->limits_logged_ms[limit] != 0 && now - m->limits_logged_ms[limit] < LIMIT_LOG_INTERVAL_MS)
         return;

@@ -178,6 +178,29 @@ describe('a client that never reads (--max-output-buffer, --write-timeout)', () 
     assert.match(s.stderr(), /closed a connection whose output did not move for --write-timeout/);
   });
 
+  test('two workers: /metrics counts the limits at once, whichever worker answers it', async () => {
+    // A limit that ends a connection leaves its worker nothing more to answer; /metrics
+    // from the other worker must count it all the same, not after a log tick.
+    const s = await startOn(['--workers', '2', '--max-output-buffer', '65536', '--write-timeout', '1']);
+    as.resource = s.resource;
+    const conn = await rawConnect(s.port);
+    conn.socket.pause();
+    const request = Buffer.from(`GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`);
+    const batch = Buffer.concat(Array(2000).fill(request));
+    const until = Date.now() + 20000;
+    while (Date.now() < until && !conn.ended) {
+      if (!conn.socket.write(batch)) await sleep(100);
+    }
+    assert.ok(conn.ended, 'the connection was not closed by --write-timeout');
+    // Fresh connections, spread over both workers by the kernel.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(s.url('/metrics'))));
+    for (const m of answers) {
+      const hits = (label) => Number(new RegExp(`mcpauth_http_limit_hits_total\\{limit="${label}"\\} (\\d+)`).exec(m.body)?.[1]);
+      assert.equal(hits('write_timeout'), 1, m.body);
+      assert.ok(hits('output_buffer') >= 1, m.body);
+    }
+  });
+
   test('--max-output-buffer and --write-timeout are checked, and read from --config', async () => {
     const s = await startServe(['--no-auth', '--max-output-buffer', '100']).catch((e) => e);
     assert.ok(s instanceof Error && /max-output-buffer/.test(s.message), String(s));

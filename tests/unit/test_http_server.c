@@ -2140,14 +2140,22 @@ static void handler_64k(mcpauth_http_exchange *ex)
     mcpauth_http_respond(ex, 200, NULL, 0, H.big, 64 * 1024);
 }
 
+/* The pipeline queue's length in each run: the default, and 1, where every
+ * request fills the queue, so that the output bound is reached only when a
+ * batch of answers is written out, never while a request is answered. The
+ * stop must be counted either way. */
+static const size_t output_pipelines[] = {16, 1};
+
 /* A client pipelines hundreds of requests with big answers and reads none:
  * the server stops reading once the unsent output passes the bound, instead
- * of answering them all into memory; it reads on when the client does. */
+ * of answering them all into memory, and counts that it did; it reads on
+ * when the client does. */
 START_TEST(unread_output_stops_reading)
 {
     mcpauth_http_server_limits limits;
     test_limits(&limits);
     limits.max_output_bytes = OUTPUT_BOUND;
+    limits.max_pipelined = output_pipelines[_i];
     server_start(&limits);
     H.big = calloc(1, 64 * 1024);
     ck_assert_ptr_nonnull(H.big);
@@ -2392,7 +2400,8 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, big_response_survives_half_close);
     tcase_add_test(tc, big_response_outlives_idle_timeout);
     tcase_add_test(tc, drain_lets_pending_response_finish);
-    tcase_add_test(tc, unread_output_stops_reading);
+    tcase_add_loop_test(tc, unread_output_stops_reading, 0,
+                        (int)(sizeof output_pipelines / sizeof *output_pipelines));
     tcase_add_test(tc, write_timeout_closes_stuck_connection);
     tcase_add_test(tc, write_timeout_spares_slow_reader);
     tcase_add_test(tc, unread_stream_bounded_then_closed);
