@@ -24,6 +24,45 @@ json_object *mcpauth_json_parse(const char *text, size_t length, const char *wha
 json_object *mcpauth_json_parse_object(const char *text, size_t length, const char *what,
                                        mcpauth_error *err);
 
+/* A JSON value left as text by mcpauth_json_parse_deferring(): where it is
+ * written in the parsed text, which must outlive it (text NULL: absent). */
+typedef struct mcpauth_json_span {
+    const char *text;
+    size_t length;
+} mcpauth_json_span;
+
+/* mcpauth_json_parse(), except that the member at path (the names of
+ * nested members from the top-level object, depth of them) is checked as
+ * strictly but not built, nor added to its object: *deferred gets its text
+ * (the last value of that name, as a parse keeps; NULL text when absent or
+ * on failure). For a member most documents carry and few readers need,
+ * whose objects and hashed names would be made for nothing: MCP's
+ * params._meta. The span points into text. */
+json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const char *what,
+                                          const char *const *path, size_t depth,
+                                          mcpauth_json_span *deferred, mcpauth_error *err);
+
+/* Over a span a parse checked, in one pass: the values of the members
+ * keys[0..count) of the object written there (the last one of a name) into
+ * values[0..count), text NULL for those absent. False (every text NULL)
+ * when the span is not an object. */
+bool mcpauth_json_span_members(mcpauth_json_span object, const char *const *keys, size_t count,
+                               mcpauth_json_span *values);
+
+/* The type of the value at a span (any number: json_type_double; an absent
+ * one: json_type_null). */
+json_type mcpauth_json_span_type(mcpauth_json_span value);
+
+/* The string at a span, unescaped; the caller frees it. NULL when it is not
+ * a string, or memory ran out. */
+char *mcpauth_json_span_string(mcpauth_json_span value);
+
+/* Builds the deferred member and adds it where it was, at path (as given to
+ * mcpauth_json_parse_deferring()) in root. True when it was absent or is
+ * there now; false when memory ran out. */
+bool mcpauth_json_restore(json_object *root, const char *const *path, size_t depth,
+                          mcpauth_json_span deferred);
+
 /* The string member key of obj, or NULL when absent or not a string.
  * Borrowed: valid while obj lives. */
 const char *mcpauth_json_string(json_object *obj, const char *key);

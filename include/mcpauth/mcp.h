@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcpauth/json.h"
 #include "mcpauth/mcp_tool_policy.h"
 #include "mcpauth/token.h"
 
@@ -148,6 +149,9 @@ typedef struct mcpauth_mcp_request {
     json_object *parsed;
     bool body_parsed;
     bool modern; /* set by mcpauth_mcp_request_modern() */
+    /* A modern request's params._meta, left as text in body by the parse
+     * (built only for a backend that reads it); text NULL otherwise. */
+    mcpauth_json_span meta;
 } mcpauth_mcp_request;
 
 /* Which era a request to the MCP endpoint belongs to (MCP 2026-07-28

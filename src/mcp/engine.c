@@ -237,12 +237,29 @@ void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *reque
 
 /* --- the tool policy ---------------------------------------------------- */
 
+static const char *const meta_path[] = {"params", "_meta"};
+
+json_object *mcpauth__engine_parse_body(const char *text, size_t length, bool modern,
+                                        mcpauth_json_span *meta)
+{
+    *meta = (mcpauth_json_span){NULL, 0};
+    if (!text)
+        return NULL;
+    if (!modern)
+        return mcpauth_json_parse(text, length, "request body", NULL);
+    return mcpauth_json_parse_deferring(text, length, "request body", meta_path, 2, meta, NULL);
+}
+
+bool mcpauth__engine_restore_meta(json_object *body, mcpauth_json_span meta)
+{
+    return mcpauth_json_restore(body, meta_path, 2, meta);
+}
+
 json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req)
 {
     if (!req->body_parsed) {
-        req->parsed = req->body
-                          ? mcpauth_json_parse(req->body, req->body_length, "request body", NULL)
-                          : NULL;
+        req->parsed =
+            mcpauth__engine_parse_body(req->body, req->body_length, req->modern, &req->meta);
         req->body_parsed = true;
     }
     return req->parsed;
@@ -737,8 +754,14 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
 
 void mcpauth__engine_post_stateless(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                     json_object *body, const mcpauth__jsonrpc_message *msg,
-                                    mcpauth_mcp_sink *sink)
+                                    mcpauth_json_span meta, mcpauth_mcp_sink *sink)
 {
+    /* Backends other than the built-in tools read _meta, and pass it on. */
+    if ((mcpauth__era_bridges(server) || !mcpauth__builtin_is(server->backend)) &&
+        !mcpauth__engine_restore_meta(body, meta)) {
+        mcpauth__mcp_reply_status(sink, 500);
+        return;
+    }
     exchange x = {
         .server = server,
         .req = req,

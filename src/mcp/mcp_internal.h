@@ -282,6 +282,11 @@ bool mcpauth__http_content_type_ok(const char *content_type);
 json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
                                      json_object **own);
 
+/* The same for a 2026-07-28 POST: its params._meta is left as text in
+ * *meta (mcpauth__engine_parse_body()) unless a parse before knew no era. */
+json_object *mcpauth__http_post_body_modern(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                                            json_object **own, mcpauth_json_span *meta);
+
 /* --- backend.c: one interface, three kinds of backend ------------------- */
 
 /* One client message on its way to a backend. */
@@ -645,10 +650,12 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
                           json_object *body, mcpauth__transport transport, mcpauth_mcp_sink *sink);
 
 /* The same for a 2026-07-28 request that stateless_http.c checked and
- * classified as msg (a request or notification of body). */
+ * classified as msg (a request or notification of body), whose
+ * params._meta may still be the text meta (built into body for a backend
+ * other than the built-in tools, which never read it). */
 void mcpauth__engine_post_stateless(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                     json_object *body, const mcpauth__jsonrpc_message *msg,
-                                    mcpauth_mcp_sink *sink);
+                                    mcpauth_json_span meta, mcpauth_mcp_sink *sink);
 
 /* The session req->session_id names, if live and the caller's (MCP
  * transports §Session Management: else 404 alike). */
@@ -680,8 +687,21 @@ const char *const *mcpauth__engine_served_versions(const mcpauth_mcp_server *ser
 /* The versions initialize negotiates (the 2025 era), newest first. */
 const char *const *mcpauth__engine_session_versions(size_t *count);
 
-/* req->body parsed once, kept in req (mcp.h); NULL when it is not JSON. */
+/* req->body parsed once, kept in req (mcp.h); NULL when it is not JSON.
+ * A request known to be modern keeps params._meta as text in req->meta. */
 json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req);
+
+/* A POST body parsed; for a modern one (modern true) params._meta is left
+ * as text in *meta: every such request carries it, and only the checks
+ * of stateless_http.c and backends other than the built-in tools read it,
+ * so its objects and hashed names would mostly be built for nothing (a
+ * tenth of answering a built-in tools/call). NULL when it is not JSON. */
+json_object *mcpauth__engine_parse_body(const char *text, size_t length, bool modern,
+                                        mcpauth_json_span *meta);
+
+/* Builds params._meta into body from the text the parse left. False when
+ * memory ran out. */
+bool mcpauth__engine_restore_meta(json_object *body, mcpauth_json_span meta);
 
 /* The open subscriptions/listen streams of a server (stateless_http.c
  * keeps them; the engine only holds the list). */

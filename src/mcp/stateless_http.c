@@ -262,13 +262,83 @@ static bool log_level_known(const char *level)
     return false;
 }
 
+/* The members of _meta the checks read. */
+enum { META_AT_VERSION, META_AT_CAPABILITIES, META_AT_LOG_LEVEL, META_CHECKED };
+
+/* One of them: present or not, its type, and its text when a string. */
+typedef struct meta_member {
+    bool present;
+    json_type type;
+    char *string; /* owned */
+} meta_member;
+
+/* The members of the request's _meta the checks read: from the text the
+ * parse left (mcpauth__engine_parse_body), in one pass, or from the
+ * objects, when the body was parsed before its era was known. False when
+ * memory ran out. */
+static bool meta_read(const mcpauth__jsonrpc_message *msg, mcpauth_json_span deferred,
+                      meta_member out[META_CHECKED])
+{
+    static const char *const keys[META_CHECKED] = {META_VERSION, META_CAPABILITIES,
+                                                   META_LOG_LEVEL};
+    bool ok = true;
+    if (deferred.text) {
+        mcpauth_json_span values[META_CHECKED];
+        mcpauth_json_span_members(deferred, keys, META_CHECKED, values);
+        for (int i = 0; i < META_CHECKED; i++) {
+            out[i] = (meta_member){values[i].text != NULL, mcpauth_json_span_type(values[i]), NULL};
+            if (out[i].type == json_type_string)
+                ok = (out[i].string = mcpauth_json_span_string(values[i])) && ok;
+        }
+        return ok;
+    }
+    json_object *meta = mcpauth__json_member(msg->params, "_meta", json_type_object);
+    for (int i = 0; i < META_CHECKED; i++) {
+        json_object *value = NULL;
+        out[i] = (meta_member){meta && json_object_object_get_ex(meta, keys[i], &value),
+                               json_object_get_type(value), NULL};
+        if (out[i].present && out[i].type == json_type_string)
+            ok = (out[i].string = strdup(json_object_get_string(value))) && ok;
+    }
+    return ok;
+}
+
+static void meta_free(meta_member members[META_CHECKED])
+{
+    for (int i = 0; i < META_CHECKED; i++)
+        free(members[i].string);
+}
+
+static bool check_meta(const mcpauth_mcp_request *req, const mcpauth__jsonrpc_message *msg,
+                       const meta_member meta[META_CHECKED], refusal *r)
+{
+    const char *version = meta[META_AT_VERSION].string;
+    if (msg->kind != MCPAUTH__JSONRPC_REQUEST && !version)
+        return true;
+    if (!version || meta[META_AT_CAPABILITIES].type != json_type_object)
+        return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
+                      "Invalid params: _meta must carry " META_VERSION " and " META_CAPABILITIES);
+    if (strcmp(version, req->protocol_version) != 0)
+        return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
+                      "Header mismatch: MCP-Protocol-Version header value '%s' does not match "
+                      "_meta value '%s'",
+                      quoted(req->protocol_version), quoted(version));
+    const meta_member *level = &meta[META_AT_LOG_LEVEL];
+    if (level->present && (!level->string || !log_level_known(level->string)))
+        return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
+                      "Invalid params: " META_LOG_LEVEL " must be one of debug, info, notice, "
+                      "warning, error, critical, alert, emergency");
+    return true;
+}
+
 /* The version header names a version served (-32022), the request's _meta
  * carries the version and the client's capabilities (basic §_meta: -32602)
  * and the version equals the header's (-32020); a log level asked for is
  * one we know (logging §Error Handling: -32602). A notification needs only
  * the header. */
 static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                          const mcpauth__jsonrpc_message *msg, refusal *r)
+                          const mcpauth__jsonrpc_message *msg, mcpauth_json_span deferred,
+                          refusal *r)
 {
     if (!req->protocol_version)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
@@ -282,26 +352,12 @@ static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request 
     if (!upstream_decides &&
         (!served(server, req->protocol_version) || session_era_version(req->protocol_version)))
         return refuse_version(r, server, req->protocol_version);
-    json_object *meta = mcpauth__json_member(msg->params, "_meta", json_type_object);
-    json_object *version = mcpauth__json_member(meta, META_VERSION, json_type_string);
-    if (msg->kind != MCPAUTH__JSONRPC_REQUEST && !version)
-        return true;
-    if (!version || !mcpauth__json_member(meta, META_CAPABILITIES, json_type_object))
-        return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
-                      "Invalid params: _meta must carry " META_VERSION " and " META_CAPABILITIES);
-    if (strcmp(json_object_get_string(version), req->protocol_version) != 0)
-        return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
-                      "Header mismatch: MCP-Protocol-Version header value '%s' does not match "
-                      "_meta value '%s'",
-                      quoted(req->protocol_version), quoted(json_object_get_string(version)));
-    json_object *level = NULL;
-    if (json_object_object_get_ex(meta, META_LOG_LEVEL, &level) &&
-        (!json_object_is_type(level, json_type_string) ||
-         !log_level_known(json_object_get_string(level))))
-        return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
-                      "Invalid params: " META_LOG_LEVEL " must be one of debug, info, notice, "
-                      "warning, error, critical, alert, emergency");
-    return true;
+    meta_member meta[META_CHECKED];
+    bool ok = meta_read(msg, deferred, meta)
+                  ? check_meta(req, msg, meta, r)
+                  : refuse(r, 500, MCPAUTH__JSONRPC_INTERNAL_ERROR, "Internal error: out of memory");
+    meta_free(meta);
+    return ok;
 }
 
 char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req)
@@ -324,7 +380,8 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
                                     mcpauth_mcp_sink *sink)
 {
     json_object *own;
-    json_object *body = mcpauth__http_post_body(req, sink, &own);
+    mcpauth_json_span meta;
+    json_object *body = mcpauth__http_post_body_modern(req, sink, &own, &meta);
     if (!body)
         return;
     /* streamable-http §Sending Messages: one message per POST, no batches. */
@@ -344,13 +401,13 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
         return;
     }
     refusal r = {0};
-    if (!check_version(server, req, &msg, &r) || !check_headers(req, &msg, &r, NULL)) {
+    if (!check_version(server, req, &msg, meta, &r) || !check_headers(req, &msg, &r, NULL)) {
         mcpauth__mcp_reply_json(sink, r.status,
                                 mcpauth__jsonrpc_error(msg.id, r.code, r.message, r.data), NULL);
         json_object_put(own);
         return;
     }
-    mcpauth__engine_post_stateless(server, req, body, &msg, sink);
+    mcpauth__engine_post_stateless(server, req, body, &msg, meta, sink);
     json_object_put(own);
 }
 

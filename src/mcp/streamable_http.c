@@ -109,8 +109,9 @@ bool mcpauth__http_content_type_ok(const char *content_type)
 
 /* --- POST --------------------------------------------------------------- */
 
-json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                     json_object **own)
+/* meta: NULL for a 2025-era POST, whose body is built whole. */
+static json_object *post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                              json_object **own, mcpauth_json_span *meta)
 {
     *own = NULL;
     if (!mcpauth__http_accept_ok(req->accept)) {
@@ -126,12 +127,29 @@ json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp
     }
     /* The body is parsed once: mcpauth_mcp_check_tools() may have done it. */
     json_object *body = req->parsed;
-    if (!req->body_parsed && req->body)
-        body = *own = mcpauth_json_parse(req->body, req->body_length, "request body", NULL);
+    if (meta)
+        *meta = req->meta;
+    if (!req->body_parsed) {
+        mcpauth_json_span ignored;
+        body = *own = mcpauth__engine_parse_body(req->body, req->body_length, meta != NULL,
+                                                 meta ? meta : &ignored);
+    }
     if (!body)
         mcpauth__mcp_reply_error(sink, 400, MCPAUTH__JSONRPC_PARSE_ERROR,
                                  "Parse error: Invalid JSON");
     return body;
+}
+
+json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                                     json_object **own)
+{
+    return post_body(req, sink, own, NULL);
+}
+
+json_object *mcpauth__http_post_body_modern(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                                            json_object **own, mcpauth_json_span *meta)
+{
+    return post_body(req, sink, own, meta);
 }
 
 void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,

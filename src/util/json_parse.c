@@ -79,6 +79,13 @@ typedef struct reader {
     int depth;
     const char *problem; /* why the text was refused; NULL while it is fine */
     bool no_memory;      /* the problem is ours, not the text's */
+    /* The member left as text (mcpauth_json_parse_deferring()): its path
+     * from the top-level object, how many of its names the objects being
+     * read match, and where its text goes. */
+    const char *const *defer_path;
+    int defer_depth;
+    int matched;
+    mcpauth_json_span *deferred;
 } reader;
 
 static json_object *read_value(reader *r);
@@ -206,6 +213,20 @@ static size_t read_escape(reader *r, char *out)
 static bool read_string(reader *r, const char **out, size_t *length, char **owned)
 {
     const char *start = r->p;
+    /* Eight bytes at a time while none of them ends the plain run: a
+     * quote, a backslash or a control character (bytes >= 0x80 are checked
+     * as UTF-8 before). */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (r->end - r->p >= 8) {
+        uint64_t w, quote, backslash;
+        memcpy(&w, r->p, 8);
+        quote = w ^ (ones * '"');
+        backslash = w ^ (ones * '\\');
+        if (((quote - ones) & ~quote & highs) || ((backslash - ones) & ~backslash & highs) ||
+            ((w - ones * 0x20) & ~w & highs))
+            break;
+        r->p += 8;
+    }
     while (r->p < r->end && *r->p != '"' && *r->p != '\\' && (unsigned char)*r->p >= 0x20)
         r->p++;
     *owned = NULL;
@@ -276,49 +297,71 @@ static double c_strtod(const char *text)
     return c_locale ? strtod_l(text, NULL, c_locale) : strtod(text, NULL);
 }
 
-static json_object *read_number(reader *r)
+/* The kinds of number text scan_number() finds. */
+typedef enum number_kind { NUMBER_BAD, NUMBER_INTEGER, NUMBER_REAL, NUMBER_NAMED } number_kind;
+
+/* Steps over a number's text (RFC 8259 §6, and the named doubles). */
+static number_kind scan_number(reader *r)
 {
-    const char *start = r->p;
-    if (take(r, "NaN", 3))
-        return json_object_new_double_s(NAN, "NaN");
-    if (take(r, "Infinity", 8))
-        return json_object_new_double_s(INFINITY, "Infinity");
-    if (take(r, "-Infinity", 9))
-        return json_object_new_double_s(-INFINITY, "-Infinity");
+    if (take(r, "NaN", 3) || take(r, "Infinity", 8) || take(r, "-Infinity", 9))
+        return NUMBER_NAMED;
     bool negative = r->p < r->end && *r->p == '-';
     if (negative)
         r->p++;
-    if (r->p >= r->end || !is_digit(*r->p))
-        return refuse(r, negative ? "a digit expected after the minus sign" : "a value expected");
+    if (r->p >= r->end || !is_digit(*r->p)) {
+        refuse(r, negative ? "a digit expected after the minus sign" : "a value expected");
+        return NUMBER_BAD;
+    }
     if (*r->p == '0') {
         r->p++;
-        if (r->p < r->end && is_digit(*r->p))
-            return refuse(r, "a number with a leading zero");
+        if (r->p < r->end && is_digit(*r->p)) {
+            refuse(r, "a number with a leading zero");
+            return NUMBER_BAD;
+        }
     } else {
         while (r->p < r->end && is_digit(*r->p))
             r->p++;
     }
-    bool integer = true;
+    number_kind kind = NUMBER_INTEGER;
     if (r->p < r->end && *r->p == '.') {
-        integer = false;
+        kind = NUMBER_REAL;
         r->p++;
         if (r->p >= r->end || !is_digit(*r->p)) {
             r->problem = "a digit expected after the decimal point"; /* also at the end */
-            return NULL;
+            return NUMBER_BAD;
         }
         while (r->p < r->end && is_digit(*r->p))
             r->p++;
     }
     if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
-        integer = false;
+        kind = NUMBER_REAL;
         r->p++;
         if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
             r->p++;
-        if (r->p >= r->end || !is_digit(*r->p))
-            return refuse(r, "a digit expected in the exponent");
+        if (r->p >= r->end || !is_digit(*r->p)) {
+            refuse(r, "a digit expected in the exponent");
+            return NUMBER_BAD;
+        }
         while (r->p < r->end && is_digit(*r->p))
             r->p++;
     }
+    return kind;
+}
+
+static json_object *read_number(reader *r)
+{
+    const char *start = r->p;
+    number_kind kind = scan_number(r);
+    if (kind == NUMBER_BAD)
+        return NULL;
+    if (kind == NUMBER_NAMED) {
+        size_t n = (size_t)(r->p - start);
+        return n == 3   ? json_object_new_double_s(NAN, "NaN")
+               : n == 8 ? json_object_new_double_s(INFINITY, "Infinity")
+                        : json_object_new_double_s(-INFINITY, "-Infinity");
+    }
+    bool negative = *start == '-';
+    bool integer = kind == NUMBER_INTEGER;
     size_t length = (size_t)(r->p - start);
     if (integer) {
         /* Beyond 64 bits: the nearest bound, as json-c has it. */
@@ -376,6 +419,156 @@ static bool enter(reader *r)
     return true;
 }
 
+/* --- values checked but not built ---------------------------------------- */
+
+static bool skip_value(reader *r);
+
+/* An object after its '{', held to read_object()'s rules. */
+static bool skip_object(reader *r)
+{
+    if (!enter(r))
+        return false;
+    skip_space(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        r->depth--;
+        return true;
+    }
+    for (;;) {
+        skip_space(r);
+        if (r->p >= r->end || *r->p != '"')
+            break;
+        r->p++;
+        const char *name;
+        size_t length;
+        char *owned;
+        if (!read_string(r, &name, &length, &owned))
+            break;
+        free(owned);
+        skip_space(r);
+        if (r->p >= r->end || *r->p != ':')
+            break;
+        r->p++;
+        if (!skip_value(r))
+            break;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            continue;
+        }
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            r->depth--;
+            return true;
+        }
+        break;
+    }
+    refuse(r, "an object member or its end expected");
+    return false;
+}
+
+/* An array after its '[', held to read_array()'s rules. */
+static bool skip_array(reader *r)
+{
+    if (!enter(r))
+        return false;
+    skip_space(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        r->depth--;
+        return true;
+    }
+    for (;;) {
+        if (!skip_value(r))
+            break;
+        skip_space(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            continue;
+        }
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            r->depth--;
+            return true;
+        }
+        break;
+    }
+    refuse(r, "an array item or its end expected");
+    return false;
+}
+
+/* Steps over one value, refusing what read_value() refuses. */
+static bool skip_value(reader *r)
+{
+    skip_space(r);
+    if (r->p >= r->end) {
+        refuse(r, "");
+        return false;
+    }
+    switch (*r->p) {
+    case '{':
+        r->p++;
+        return skip_object(r);
+    case '[':
+        r->p++;
+        return skip_array(r);
+    case '"': {
+        r->p++;
+        const char *text;
+        size_t length;
+        char *owned;
+        if (!read_string(r, &text, &length, &owned))
+            return false;
+        free(owned);
+        return true;
+    }
+    case 't':
+        if (take(r, "true", 4))
+            return true;
+        break;
+    case 'f':
+        if (take(r, "false", 5))
+            return true;
+        break;
+    case 'n':
+        if (take(r, "null", 4))
+            return true;
+        break;
+    default:
+        return scan_number(r) != NUMBER_BAD;
+    }
+    refuse(r, "a value expected");
+    return false;
+}
+
+/* --- values built -------------------------------------------------------- */
+
+/* The value of member key of the object being read at r->depth: left as
+ * text when it is the deferred member; a member on the way to that one is
+ * read with one more name matched, and a new value for it drops what an
+ * earlier one deferred (the last value of a name counts). */
+static json_object *read_member_value(reader *r, const char *key, bool *deferred)
+{
+    *deferred = false;
+    int at = r->depth - 1; /* the name's index in the path */
+    if (!r->defer_path || r->matched != at || at >= r->defer_depth ||
+        strcmp(key, r->defer_path[at]) != 0)
+        return read_value(r);
+    *r->deferred = (mcpauth_json_span){NULL, 0};
+    if (at + 1 == r->defer_depth) {
+        *deferred = true;
+        skip_space(r);
+        const char *start = r->p;
+        if (skip_value(r))
+            *r->deferred = (mcpauth_json_span){start, (size_t)(r->p - start)};
+        return NULL;
+    }
+    r->matched++;
+    json_object *value = read_value(r);
+    r->matched--;
+    return value;
+}
+
 static json_object *read_object(reader *r)
 {
     if (!enter(r))
@@ -416,12 +609,13 @@ static json_object *read_object(reader *r)
         skip_space(r);
         json_object *value = NULL;
         bool ok = r->p < r->end && *r->p == ':';
+        bool deferred = false;
         if (ok) {
             r->p++;
-            value = read_value(r);
+            value = read_member_value(r, key, &deferred);
             ok = !r->problem;
         }
-        if (ok && json_object_object_add(object, key, value) != 0) {
+        if (ok && !deferred && json_object_object_add(object, key, value) != 0) {
             json_object_put(value);
             no_memory(r);
             ok = false;
@@ -529,8 +723,8 @@ static json_object *read_value(reader *r)
 }
 
 /* Parses text as one JSON value, the literal null setting *is_null. */
-static json_object *parse_value(const char *text, size_t length, const char *what, bool *is_null,
-                                mcpauth_error *err)
+static json_object *parse_value(reader r, const char *text, size_t length, const char *what,
+                                bool *is_null, mcpauth_error *err)
 {
     *is_null = false;
     if (!utf8_valid((const unsigned char *)text, length)) {
@@ -542,7 +736,8 @@ static json_object *parse_value(const char *text, size_t length, const char *wha
         mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is too large to parse", what);
         return NULL;
     }
-    reader r = {.p = text, .end = text + length};
+    r.p = text;
+    r.end = text + length;
     json_object *obj = read_value(&r);
     if (r.problem) {
         json_object_put(obj);
@@ -568,7 +763,7 @@ json_object *mcpauth_json_parse(const char *text, size_t length, const char *wha
                                 mcpauth_error *err)
 {
     bool is_null;
-    json_object *obj = parse_value(text, length, what, &is_null, err);
+    json_object *obj = parse_value((reader){0}, text, length, what, &is_null, err);
     /* NULL means failure here, so a bare null cannot be returned; no caller
      * wants one anyway. */
     if (is_null)
@@ -580,11 +775,137 @@ json_object *mcpauth_json_parse_object(const char *text, size_t length, const ch
                                        mcpauth_error *err)
 {
     bool is_null;
-    json_object *obj = parse_value(text, length, what, &is_null, err);
+    json_object *obj = parse_value((reader){0}, text, length, what, &is_null, err);
     if (is_null || (obj && !json_object_is_type(obj, json_type_object))) {
         json_object_put(obj);
         mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is not a JSON object", what);
         return NULL;
     }
     return obj;
+}
+
+json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const char *what,
+                                          const char *const *path, size_t depth,
+                                          mcpauth_json_span *deferred, mcpauth_error *err)
+{
+    *deferred = (mcpauth_json_span){NULL, 0};
+    reader r = {.defer_path = path, .defer_depth = (int)depth, .deferred = deferred};
+    bool is_null;
+    json_object *obj = parse_value(r, text, length, what, &is_null, err);
+    if (is_null)
+        mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is null, not a JSON object or array", what);
+    if (!obj)
+        *deferred = (mcpauth_json_span){NULL, 0};
+    return obj;
+}
+
+/* A reader over text a parse has already checked. */
+static reader span_reader(mcpauth_json_span span)
+{
+    return (reader){.p = span.text, .end = span.text + span.length};
+}
+
+bool mcpauth_json_span_members(mcpauth_json_span object, const char *const *keys, size_t count,
+                               mcpauth_json_span *values)
+{
+    for (size_t i = 0; i < count; i++)
+        values[i] = (mcpauth_json_span){NULL, 0};
+    if (!object.text)
+        return false;
+    reader r = span_reader(object);
+    skip_space(&r);
+    if (r.p >= r.end || *r.p != '{')
+        return false;
+    r.p++;
+    for (;;) {
+        skip_space(&r);
+        if (r.p >= r.end || *r.p != '"')
+            return true; /* '}' */
+        r.p++;
+        const char *name;
+        size_t length;
+        char *owned;
+        if (!read_string(&r, &name, &length, &owned))
+            return false;
+        size_t match = count;
+        for (size_t i = 0; i < count && match == count; i++) {
+            if (strlen(keys[i]) == length && memcmp(name, keys[i], length) == 0)
+                match = i;
+        }
+        free(owned);
+        skip_space(&r);
+        r.p++; /* ':' */
+        skip_space(&r);
+        const char *start = r.p;
+        if (!skip_value(&r))
+            return false;
+        /* The last one of a name counts, as in the parse. */
+        if (match < count)
+            values[match] = (mcpauth_json_span){start, (size_t)(r.p - start)};
+        skip_space(&r);
+        if (r.p < r.end && *r.p == ',')
+            r.p++;
+    }
+}
+
+json_type mcpauth_json_span_type(mcpauth_json_span value)
+{
+    if (!value.text || value.length == 0)
+        return json_type_null;
+    switch (value.text[0]) {
+    case '{':
+        return json_type_object;
+    case '[':
+        return json_type_array;
+    case '"':
+        return json_type_string;
+    case 't':
+    case 'f':
+        return json_type_boolean;
+    case 'n':
+        return json_type_null;
+    default:
+        return json_type_double;
+    }
+}
+
+char *mcpauth_json_span_string(mcpauth_json_span value)
+{
+    if (mcpauth_json_span_type(value) != json_type_string)
+        return NULL;
+    reader r = span_reader(value);
+    r.p++;
+    const char *text;
+    size_t length;
+    char *owned;
+    if (!read_string(&r, &text, &length, &owned))
+        return NULL;
+    if (owned)
+        return owned;
+    return strndup(text, length);
+}
+
+bool mcpauth_json_restore(json_object *root, const char *const *path, size_t depth,
+                          mcpauth_json_span deferred)
+{
+    if (!deferred.text)
+        return true;
+    json_object *parent = root;
+    for (size_t i = 0; i + 1 < depth; i++) {
+        if (!json_object_is_type(parent, json_type_object) ||
+            !json_object_object_get_ex(parent, path[i], &parent))
+            return false;
+    }
+    if (!json_object_is_type(parent, json_type_object))
+        return false;
+    bool is_null;
+    json_object *value =
+        parse_value((reader){0}, deferred.text, deferred.length, "a deferred member", &is_null, NULL);
+    if (!value && !is_null)
+        return false;
+    if (json_object_object_add(parent, path[depth - 1], value) != 0) {
+        json_object_put(value);
+        return false;
+    }
+    return true;
 }

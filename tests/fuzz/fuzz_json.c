@@ -36,6 +36,29 @@ static bool json_c_accepts(const uint8_t *data, size_t size, json_object **obj)
     return ok;
 }
 
+/* The parse that leaves params._meta as text must accept and refuse what
+ * the whole parse does, with the same message, and once the text is built
+ * back in, hold the same value. */
+static void check_deferring(const uint8_t *data, size_t size, json_object *whole,
+                            const mcpauth_error *whole_err)
+{
+    static const char *const path[] = {"params", "_meta"};
+    mcpauth_error err = {0};
+    mcpauth_json_span meta;
+    json_object *lean =
+        mcpauth_json_parse_deferring((const char *)data, size, "input", path, 2, &meta, &err);
+    if (!lean != !whole || (!lean && strcmp(err.message, whole_err->message) != 0))
+        abort();
+    if (!lean)
+        return;
+    if (!mcpauth_json_restore(lean, path, 2, meta))
+        abort();
+    /* json-c holds NaN unequal to itself. */
+    if (!memmem(data, size, "NaN", 3) && !json_object_equal(lean, whole))
+        abort();
+    json_object_put(lean);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 65536)
@@ -59,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* refused what json-c accepted, for no reason of its own */
     }
     json_object_put(theirs);
+    check_deferring(data, size, obj, &err);
     if (obj) {
         mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
         if (!mcpauth_json_append(&sb, obj))

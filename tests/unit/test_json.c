@@ -577,6 +577,162 @@ START_TEST(json_helpers)
 }
 END_TEST
 
+
+/* --- a member left as text ---------------------------------------------- */
+
+static const char *const meta_path[] = {"params", "_meta"};
+
+static json_object *parse_lean(const char *text, mcpauth_json_span *meta, mcpauth_error *err)
+{
+    return mcpauth_json_parse_deferring(text, strlen(text), "test document", meta_path, 2, meta,
+                                        err);
+}
+
+static void assert_span(mcpauth_json_span span, const char *text)
+{
+    ck_assert_ptr_nonnull(span.text);
+    ck_assert_msg(span.length == strlen(text) && memcmp(span.text, text, span.length) == 0,
+                  "span \"%.*s\", expected \"%s\"", (int)span.length, span.text, text);
+}
+
+/* params._meta is checked, left out of the objects and given as its text;
+ * everything else is built as usual. */
+START_TEST(deferred_member_left_as_text)
+{
+    const char *text = "{\"id\":1,\"params\":{\"name\":\"t\", \"_meta\" : {\"a\":[1,2],\"b\":{}} ,"
+                       "\"x\":true},\"_meta\":5}";
+    mcpauth_json_span meta;
+    json_object *doc = parse_lean(text, &meta, NULL);
+    ck_assert_ptr_nonnull(doc);
+    assert_span(meta, "{\"a\":[1,2],\"b\":{}}");
+    ck_assert_str_eq(mcpauth_json_compact(doc),
+                     "{\"id\":1,\"params\":{\"name\":\"t\",\"x\":true},\"_meta\":5}");
+    ck_assert(mcpauth_json_restore(doc, meta_path, 2, meta));
+    json_object *whole = parse(text, NULL);
+    ck_assert(json_object_equal(doc, whole));
+    json_object_put(whole);
+    json_object_put(doc);
+}
+END_TEST
+
+/* Only that path from the top-level object: not a _meta elsewhere, not
+ * under a top-level array. */
+START_TEST(deferred_member_only_on_its_path)
+{
+    static const char *const texts[] = {
+        "{\"x\":{\"_meta\":{}}}",
+        "[{\"params\":{\"_meta\":{}}}]",
+        "{\"params\":[{\"_meta\":{}}]}",
+        "{\"params\":{\"x\":{\"_meta\":{}}}}",
+        "{\"params\":{}}",
+        "{\"_meta\":{}}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        mcpauth_json_span meta;
+        json_object *doc = parse_lean(texts[i], &meta, NULL);
+        ck_assert_ptr_nonnull(doc);
+        ck_assert_msg(meta.text == NULL, "deferred in %s", texts[i]);
+        json_object *whole = parse(texts[i], NULL);
+        ck_assert_str_eq(mcpauth_json_compact(doc), mcpauth_json_compact(whole));
+        json_object_put(whole);
+        json_object_put(doc);
+    }
+}
+END_TEST
+
+/* The last value of a name counts, as in a whole parse: a second _meta
+ * wins, and a second params drops what the first deferred. */
+START_TEST(deferred_member_last_value_counts)
+{
+    mcpauth_json_span meta;
+    json_object *doc = parse_lean("{\"params\":{\"_meta\":1,\"_meta\":\"two\"}}", &meta, NULL);
+    assert_span(meta, "\"two\"");
+    json_object_put(doc);
+    doc = parse_lean("{\"params\":{\"_meta\":1},\"params\":{\"y\":2}}", &meta, NULL);
+    ck_assert_ptr_null(meta.text);
+    ck_assert_str_eq(mcpauth_json_compact(doc), "{\"params\":{\"y\":2}}");
+    json_object_put(doc);
+    doc = parse_lean("{\"params\":{\"_meta\":null}}", &meta, NULL);
+    assert_span(meta, "null");
+    ck_assert(mcpauth_json_restore(doc, meta_path, 2, meta));
+    ck_assert_str_eq(mcpauth_json_compact(doc), "{\"params\":{\"_meta\":null}}");
+    json_object_put(doc);
+}
+END_TEST
+
+/* What is left as text is held to the same rules, with the same message. */
+static const char *const deferred_bad[] = {
+    "{\"params\":{\"_meta\":{\"a\":01}}}",
+    "{\"params\":{\"_meta\":{\"a\" 1}}}",
+    "{\"params\":{\"_meta\":[1,]}}",
+    "{\"params\":{\"_meta\":\"\\x\"}}",
+    "{\"params\":{\"_meta\":{\"a\":tru}}}",
+    "{\"params\":{\"_meta\":-}}",
+    "{\"params\":{\"_meta\":{\"a\":1}",
+    "{\"params\":{\"_meta\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+};
+
+START_TEST(deferred_member_refused_alike)
+{
+    mcpauth_error lean_err = {0}, whole_err = {0};
+    mcpauth_json_span meta;
+    json_object *doc = parse_lean(deferred_bad[_i], &meta, &lean_err);
+    json_object *whole = parse(deferred_bad[_i], &whole_err);
+    ck_assert_ptr_null(doc);
+    ck_assert_ptr_null(whole);
+    ck_assert_ptr_null(meta.text);
+    ck_assert_str_eq(lean_err.message, whole_err.message);
+}
+END_TEST
+
+/* Members of the text, in one pass: found by their unescaped names, the
+ * last of a name counting; their types; strings unescaped. */
+START_TEST(span_accessors)
+{
+    const char *text = "{\"params\":{\"_meta\":{ \"a\\/b\" : \"v\\u00e9\", \"o\":{\"x\":[]},"
+                       "\"n\":-1.5e3,\"a/b\":\"last\",\"t\":true,\"z\":null,\"a\\u0000b\":1}}}";
+    static const char *const keys[] = {"a/b", "o", "n", "t", "z", "missing", "a"};
+    mcpauth_json_span meta, values[7];
+    json_object *doc = parse_lean(text, &meta, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert(mcpauth_json_span_members(meta, keys, 7, values));
+    char *s = mcpauth_json_span_string(values[0]);
+    ck_assert_str_eq(s, "last");
+    free(s);
+    ck_assert_int_eq(mcpauth_json_span_type(values[1]), json_type_object);
+    assert_span(values[1], "{\"x\":[]}");
+    ck_assert_ptr_null(mcpauth_json_span_string(values[1]));
+    ck_assert_int_eq(mcpauth_json_span_type(values[2]), json_type_double);
+    ck_assert_int_eq(mcpauth_json_span_type(values[3]), json_type_boolean);
+    assert_span(values[4], "null");
+    ck_assert_int_eq(mcpauth_json_span_type(values[4]), json_type_null);
+    ck_assert_ptr_null(values[5].text);
+    ck_assert_ptr_null(values[6].text);
+    json_object_put(doc);
+
+    doc = parse_lean("{\"params\":{\"_meta\":{\"k\":\"caf\\u00e9\\n\"}}}", &meta, NULL);
+    ck_assert(mcpauth_json_span_members(meta, keys + 6, 1, values));
+    ck_assert_ptr_null(values[0].text);
+    static const char *const k[] = {"k"};
+    ck_assert(mcpauth_json_span_members(meta, k, 1, values));
+    s = mcpauth_json_span_string(values[0]);
+    ck_assert_str_eq(s, "caf\xc3\xa9\n");
+    free(s);
+    json_object_put(doc);
+
+    doc = parse_lean("{\"params\":{\"_meta\":[\"k\"]}}", &meta, NULL);
+    ck_assert(!mcpauth_json_span_members(meta, k, 1, values));
+    ck_assert_ptr_null(values[0].text);
+    json_object_put(doc);
+    doc = parse_lean("{\"params\":{\"_meta\":{}}}", &meta, NULL);
+    ck_assert(mcpauth_json_span_members(meta, k, 1, values));
+    ck_assert_ptr_null(values[0].text);
+    json_object_put(doc);
+    ck_assert(!mcpauth_json_span_members((mcpauth_json_span){NULL, 0}, k, 1, values));
+    ck_assert_int_eq(mcpauth_json_span_type((mcpauth_json_span){NULL, 0}), json_type_null);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -594,6 +750,12 @@ static Suite *json_suite(void)
 
     tc = tcase_create("members");
     tcase_add_test(tc, json_helpers);
+    tcase_add_test(tc, deferred_member_left_as_text);
+    tcase_add_test(tc, deferred_member_only_on_its_path);
+    tcase_add_test(tc, deferred_member_last_value_counts);
+    tcase_add_loop_test(tc, deferred_member_refused_alike, 0,
+                        (int)(sizeof deferred_bad / sizeof deferred_bad[0]));
+    tcase_add_test(tc, span_accessors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refused");
