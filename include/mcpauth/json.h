@@ -31,23 +31,34 @@ typedef struct mcpauth_json_span {
     size_t length;
 } mcpauth_json_span;
 
-/* mcpauth_json_parse(), except that the member at path (the names of
- * nested members from the top-level object, depth of them) is checked as
- * strictly but not built, nor added to its object: *deferred gets its text
- * (the last value of that name, as a parse keeps; NULL text when absent or
- * on failure). For a member most documents carry and few readers need,
- * whose objects and hashed names would be made for nothing: MCP's
- * params._meta. The span points into text. */
-json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const char *what,
-                                          const char *const *path, size_t depth,
-                                          mcpauth_json_span *deferred, mcpauth_error *err);
+#define MCPAUTH_JSON_DEFER_MEMBERS 4
 
-/* Over a span a parse checked, in one pass: the values of the members
- * keys[0..count) of the object written there (the last one of a name) into
- * values[0..count), text NULL for those absent. False (every text NULL)
- * when the span is not an object. */
-bool mcpauth_json_span_members(mcpauth_json_span object, const char *const *keys, size_t count,
-                               mcpauth_json_span *values);
+/* Which member mcpauth_json_parse_deferring() leaves as text: its path
+ * (the names of nested members from the top-level object, depth of them),
+ * and the members of it (when it is an object) to find on the way. */
+typedef struct mcpauth_json_deferral {
+    const char *const *path;
+    size_t depth;
+    const char *const *members;
+    size_t count; /* at most MCPAUTH_JSON_DEFER_MEMBERS */
+} mcpauth_json_deferral;
+
+/* What it left: the member's text, and the text of each member of it asked
+ * for (text NULL: absent). The last value of a name counts, as in a parse. */
+typedef struct mcpauth_json_deferred {
+    mcpauth_json_span text;
+    mcpauth_json_span members[MCPAUTH_JSON_DEFER_MEMBERS];
+} mcpauth_json_deferred;
+
+/* mcpauth_json_parse(), except that the member how names is checked as
+ * strictly but not built, nor added to its object: *out gets its text and
+ * that of the members asked for, pointing into text (all NULL when absent
+ * or on failure). For a member most documents carry and few readers need,
+ * whose objects and hashed names would be made for nothing: MCP's
+ * params._meta. */
+json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const char *what,
+                                          const mcpauth_json_deferral *how,
+                                          mcpauth_json_deferred *out, mcpauth_error *err);
 
 /* The type of the value at a span (any number: json_type_double; an absent
  * one: json_type_null). */
@@ -57,11 +68,13 @@ json_type mcpauth_json_span_type(mcpauth_json_span value);
  * a string, or memory ran out. */
 char *mcpauth_json_span_string(mcpauth_json_span value);
 
-/* Builds the deferred member and adds it where it was, at path (as given to
- * mcpauth_json_parse_deferring()) in root. True when it was absent or is
- * there now; false when memory ran out. */
-bool mcpauth_json_restore(json_object *root, const char *const *path, size_t depth,
-                          mcpauth_json_span deferred);
+/* Whether the value at a span is the string text (unescaped). */
+bool mcpauth_json_span_string_is(mcpauth_json_span value, const char *text);
+
+/* Builds the member left as text and adds it where how says, in root. True
+ * when it was absent or is there now; false when memory ran out. */
+bool mcpauth_json_restore(json_object *root, const mcpauth_json_deferral *how,
+                          mcpauth_json_span text);
 
 /* The string member key of obj, or NULL when absent or not a string.
  * Borrowed: valid while obj lives. */

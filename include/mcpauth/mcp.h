@@ -151,7 +151,7 @@ typedef struct mcpauth_mcp_request {
     bool modern; /* set by mcpauth_mcp_request_modern() */
     /* A modern request's params._meta, left as text in body by the parse
      * (built only for a backend that reads it); text NULL otherwise. */
-    mcpauth_json_span meta;
+    mcpauth_json_deferred meta;
 } mcpauth_mcp_request;
 
 /* Which era a request to the MCP endpoint belongs to (MCP 2026-07-28

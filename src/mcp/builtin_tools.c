@@ -453,15 +453,22 @@ static json_object *discover_result(const mcpauth_mcp_config *config)
     return result;
 }
 
+/* The built-in kind's state (backend->kind): the parts every modern
+ * result has, made once and shared by reference, never modified. */
+typedef struct builtin_state {
+    json_object *result_meta;
+    json_object *complete; /* the string "complete" */
+} builtin_state;
+
 /* basic §_meta: the serverInfo of every modern result, which does not
  * change while the server runs: made and serialized once per backend (the
- * text becomes the object's serializer), then shared by reference by every
- * result, and never modified. A new reference; NULL on allocation
- * failure. */
+ * text becomes the object's serializer). A new reference; NULL on
+ * allocation failure. */
 static json_object *result_meta(mcpauth_mcp_backend *backend)
 {
-    if (backend->kind)
-        return json_object_get(backend->kind);
+    builtin_state *state = backend->kind;
+    if (state->result_meta)
+        return json_object_get(state->result_meta);
     json_object *meta = json_object_new_object();
     const char *serialized = NULL;
     char *text = NULL;
@@ -474,8 +481,18 @@ static json_object *result_meta(mcpauth_mcp_backend *backend)
     }
     json_object_set_serializer(meta, json_object_userdata_to_json_string, text,
                                json_object_free_userdata);
-    backend->kind = meta;
+    state->result_meta = meta;
     return json_object_get(meta);
+}
+
+/* basic §ResultType: "complete". A new reference; NULL on allocation
+ * failure. */
+static json_object *complete(mcpauth_mcp_backend *backend)
+{
+    builtin_state *state = backend->kind;
+    if (!state->complete)
+        state->complete = json_object_new_string("complete");
+    return json_object_get(state->complete);
 }
 
 /* basic §ResultType, §_meta: every result says it is complete and who
@@ -489,8 +506,8 @@ static bool modern_shape(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *
     json_object *result = NULL;
     if (!json_object_object_get_ex(response, "result", &result))
         return true; /* an error */
-    bool ok = mcpauth__json_add(result, "_meta", result_meta(backend)) &&
-              mcpauth__json_add(result, "resultType", json_object_new_string("complete"));
+    bool ok = mcpauth__json_add_literal(result, "_meta", result_meta(backend)) &&
+              mcpauth__json_add_literal(result, "resultType", complete(backend));
     const char *method = call->msg->method;
     if (ok && (strcmp(method, "server/discover") == 0 || strcmp(method, "tools/list") == 0)) {
         const char *scope = call->filter ? "private" : "public";
@@ -538,7 +555,12 @@ bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend)
 
 static void builtin_free(mcpauth_mcp_backend *backend)
 {
-    json_object_put(backend->kind);
+    builtin_state *state = backend->kind;
+    if (state) {
+        json_object_put(state->result_meta);
+        json_object_put(state->complete);
+        free(state);
+    }
 }
 
 const mcpauth__mcp_backend_ops mcpauth__mcp_builtin_ops = {
@@ -552,7 +574,13 @@ const mcpauth__mcp_backend_ops mcpauth__mcp_builtin_ops = {
 mcpauth_mcp_backend *mcpauth__mcp_builtin_new(void)
 {
     mcpauth_mcp_backend *backend = calloc(1, sizeof *backend);
-    if (backend)
-        backend->ops = &mcpauth__mcp_builtin_ops;
+    builtin_state *state = calloc(1, sizeof *state);
+    if (!backend || !state) {
+        free(backend);
+        free(state);
+        return NULL;
+    }
+    backend->ops = &mcpauth__mcp_builtin_ops;
+    backend->kind = state;
     return backend;
 }

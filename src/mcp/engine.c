@@ -238,21 +238,28 @@ void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *reque
 /* --- the tool policy ---------------------------------------------------- */
 
 static const char *const meta_path[] = {"params", "_meta"};
+static const char *const meta_members[MCPAUTH__META_CHECKED] = {
+    [MCPAUTH__META_VERSION] = "io.modelcontextprotocol/protocolVersion",
+    [MCPAUTH__META_CAPABILITIES] = "io.modelcontextprotocol/clientCapabilities",
+    [MCPAUTH__META_LOG_LEVEL] = "io.modelcontextprotocol/logLevel",
+};
+static const mcpauth_json_deferral meta_deferral = {meta_path, 2, meta_members,
+                                                    MCPAUTH__META_CHECKED};
 
 json_object *mcpauth__engine_parse_body(const char *text, size_t length, bool modern,
-                                        mcpauth_json_span *meta)
+                                        mcpauth_json_deferred *meta)
 {
-    *meta = (mcpauth_json_span){NULL, 0};
+    *meta = (mcpauth_json_deferred){0};
     if (!text)
         return NULL;
     if (!modern)
         return mcpauth_json_parse(text, length, "request body", NULL);
-    return mcpauth_json_parse_deferring(text, length, "request body", meta_path, 2, meta, NULL);
+    return mcpauth_json_parse_deferring(text, length, "request body", &meta_deferral, meta, NULL);
 }
 
-bool mcpauth__engine_restore_meta(json_object *body, mcpauth_json_span meta)
+bool mcpauth__engine_restore_meta(json_object *body, const mcpauth_json_deferred *meta)
 {
-    return mcpauth_json_restore(body, meta_path, 2, meta);
+    return mcpauth_json_restore(body, &meta_deferral, meta->text);
 }
 
 json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req)
@@ -754,7 +761,7 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
 
 void mcpauth__engine_post_stateless(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                     json_object *body, const mcpauth__jsonrpc_message *msg,
-                                    mcpauth_json_span meta, mcpauth_mcp_sink *sink)
+                                    const mcpauth_json_deferred *meta, mcpauth_mcp_sink *sink)
 {
     /* Backends other than the built-in tools read _meta, and pass it on. */
     if ((mcpauth__era_bridges(server) || !mcpauth__builtin_is(server->backend)) &&

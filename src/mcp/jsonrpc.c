@@ -100,6 +100,17 @@ bool mcpauth__json_add(json_object *obj, const char *key, json_object *val)
     return true;
 }
 
+bool mcpauth__json_add_literal(json_object *obj, const char *key, json_object *val)
+{
+    if (!val)
+        return false;
+    if (json_object_object_add_ex(obj, key, val, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
+        json_object_put(val);
+        return false;
+    }
+    return true;
+}
+
 json_object *mcpauth__json_member(json_object *obj, const char *key, json_type type)
 {
     json_object *value = NULL;

@@ -77,6 +77,10 @@ json_object *mcpauth__jsonrpc_error(json_object *id, int code, const char *messa
  * NULL value (it stores null) nor releases val when it fails. */
 bool mcpauth__json_add(json_object *obj, const char *key, json_object *val);
 
+/* The same for a key with static storage (a literal), which obj keeps
+ * without a copy. */
+bool mcpauth__json_add_literal(json_object *obj, const char *key, json_object *val);
+
 /* obj's member key when obj is an object and the member has that type;
  * else NULL. Borrowed from obj. */
 json_object *mcpauth__json_member(json_object *obj, const char *key, json_type type);
@@ -285,7 +289,7 @@ json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp
 /* The same for a 2026-07-28 POST: its params._meta is left as text in
  * *meta (mcpauth__engine_parse_body()) unless a parse before knew no era. */
 json_object *mcpauth__http_post_body_modern(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                            json_object **own, mcpauth_json_span *meta);
+                                            json_object **own, mcpauth_json_deferred *meta);
 
 /* --- backend.c: one interface, three kinds of backend ------------------- */
 
@@ -655,7 +659,7 @@ void mcpauth__engine_post(mcpauth_mcp_server *server, const mcpauth_mcp_request 
  * other than the built-in tools, which never read it). */
 void mcpauth__engine_post_stateless(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                                     json_object *body, const mcpauth__jsonrpc_message *msg,
-                                    mcpauth_json_span meta, mcpauth_mcp_sink *sink);
+                                    const mcpauth_json_deferred *meta, mcpauth_mcp_sink *sink);
 
 /* The session req->session_id names, if live and the caller's (MCP
  * transports §Session Management: else 404 alike). */
@@ -691,17 +695,27 @@ const char *const *mcpauth__engine_session_versions(size_t *count);
  * A request known to be modern keeps params._meta as text in req->meta. */
 json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req);
 
+/* The members of params._meta the parse finds in its text
+ * (meta->members[...]), for the checks of stateless_http.c. */
+enum {
+    MCPAUTH__META_VERSION,      /* io.modelcontextprotocol/protocolVersion */
+    MCPAUTH__META_CAPABILITIES, /* io.modelcontextprotocol/clientCapabilities */
+    MCPAUTH__META_LOG_LEVEL,    /* io.modelcontextprotocol/logLevel */
+    MCPAUTH__META_CHECKED
+};
+
 /* A POST body parsed; for a modern one (modern true) params._meta is left
- * as text in *meta: every such request carries it, and only the checks
- * of stateless_http.c and backends other than the built-in tools read it,
- * so its objects and hashed names would mostly be built for nothing (a
- * tenth of answering a built-in tools/call). NULL when it is not JSON. */
+ * as text in *meta, with the members the checks read found on the way:
+ * every such request carries it, and only those checks and backends other
+ * than the built-in tools read it, so its objects and hashed names would
+ * mostly be built for nothing (a tenth of answering a built-in
+ * tools/call). NULL when it is not JSON. */
 json_object *mcpauth__engine_parse_body(const char *text, size_t length, bool modern,
-                                        mcpauth_json_span *meta);
+                                        mcpauth_json_deferred *meta);
 
 /* Builds params._meta into body from the text the parse left. False when
  * memory ran out. */
-bool mcpauth__engine_restore_meta(json_object *body, mcpauth_json_span meta);
+bool mcpauth__engine_restore_meta(json_object *body, const mcpauth_json_deferred *meta);
 
 /* The open subscriptions/listen streams of a server (stateless_http.c
  * keeps them; the engine only holds the list). */

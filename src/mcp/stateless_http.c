@@ -160,6 +160,26 @@ static const char *named_value(const mcpauth__jsonrpc_message *msg, bool *applie
     return value ? json_object_get_string(value) : NULL;
 }
 
+/* Whether a header value in the plain form is text, compared where it is
+ * (the common case, with no copy): 1 it is, 0 it is not, -1 the value is
+ * not plain (the Base64 form, or malformed), for
+ * mcpauth__stateless_header_decode() to read. */
+static int plain_value_is(const char *raw, const char *text)
+{
+    while (*raw == ' ' || *raw == '\t')
+        raw++;
+    size_t length = strlen(raw);
+    while (length > 0 && (raw[length - 1] == ' ' || raw[length - 1] == '\t'))
+        length--;
+    if (length == 0 || length > MAX_NAME || strncmp(raw, "=?", 2) == 0)
+        return -1;
+    for (size_t i = 0; i < length; i++) {
+        if ((unsigned char)raw[i] < 0x20 || (unsigned char)raw[i] > 0x7e)
+            return -1;
+    }
+    return text && strlen(text) == length && memcmp(raw, text, length) == 0;
+}
+
 /* §Server Validation: Mcp-Method and Mcp-Name (decoded) equal the body;
  * both are required of requests, Mcp-Name only where the method has a
  * name. *name gets the decoded Mcp-Name (caller frees) when asked for. */
@@ -182,6 +202,8 @@ static bool check_headers(const mcpauth_mcp_request *req, const mcpauth__jsonrpc
     if (!req->mcp_name)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
                       "Header mismatch: the Mcp-Name header is required for %s", msg->method);
+    if (!name && plain_value_is(req->mcp_name, expected) == 1)
+        return true;
     char *decoded = mcpauth__stateless_header_decode(req->mcp_name);
     if (!decoded)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
@@ -262,72 +284,87 @@ static bool log_level_known(const char *level)
     return false;
 }
 
-/* The members of _meta the checks read. */
-enum { META_AT_VERSION, META_AT_CAPABILITIES, META_AT_LOG_LEVEL, META_CHECKED };
-
-/* One of them: present or not, its type, and its text when a string. */
+/* One of them: present or not, its type, and where its value is: in the
+ * text the parse left, or a string of the objects (borrowed). */
 typedef struct meta_member {
     bool present;
     json_type type;
-    char *string; /* owned */
+    mcpauth_json_span text;
+    const char *string;
 } meta_member;
 
-/* The members of the request's _meta the checks read: from the text the
- * parse left (mcpauth__engine_parse_body), in one pass, or from the
- * objects, when the body was parsed before its era was known. False when
- * memory ran out. */
-static bool meta_read(const mcpauth__jsonrpc_message *msg, mcpauth_json_span deferred,
-                      meta_member out[META_CHECKED])
+/* The members of the request's _meta the checks read: found by the parse
+ * that left it as text (mcpauth__engine_parse_body), or read from the
+ * objects, when the body was parsed before its era was known. */
+static void meta_read(const mcpauth__jsonrpc_message *msg, const mcpauth_json_deferred *deferred,
+                      meta_member out[MCPAUTH__META_CHECKED])
 {
-    static const char *const keys[META_CHECKED] = {META_VERSION, META_CAPABILITIES,
-                                                   META_LOG_LEVEL};
-    bool ok = true;
-    if (deferred.text) {
-        mcpauth_json_span values[META_CHECKED];
-        mcpauth_json_span_members(deferred, keys, META_CHECKED, values);
-        for (int i = 0; i < META_CHECKED; i++) {
-            out[i] = (meta_member){values[i].text != NULL, mcpauth_json_span_type(values[i]), NULL};
-            if (out[i].type == json_type_string)
-                ok = (out[i].string = mcpauth_json_span_string(values[i])) && ok;
+    static const char *const keys[MCPAUTH__META_CHECKED] = {
+        [MCPAUTH__META_VERSION] = META_VERSION,
+        [MCPAUTH__META_CAPABILITIES] = META_CAPABILITIES,
+        [MCPAUTH__META_LOG_LEVEL] = META_LOG_LEVEL,
+    };
+    if (deferred->text.text) {
+        for (int i = 0; i < MCPAUTH__META_CHECKED; i++) {
+            mcpauth_json_span value = deferred->members[i];
+            out[i] = (meta_member){value.text != NULL, mcpauth_json_span_type(value), value, NULL};
         }
-        return ok;
+        return;
     }
     json_object *meta = mcpauth__json_member(msg->params, "_meta", json_type_object);
-    for (int i = 0; i < META_CHECKED; i++) {
+    for (int i = 0; i < MCPAUTH__META_CHECKED; i++) {
         json_object *value = NULL;
-        out[i] = (meta_member){meta && json_object_object_get_ex(meta, keys[i], &value),
-                               json_object_get_type(value), NULL};
-        if (out[i].present && out[i].type == json_type_string)
-            ok = (out[i].string = strdup(json_object_get_string(value))) && ok;
+        bool present = meta && json_object_object_get_ex(meta, keys[i], &value);
+        json_type type = json_object_get_type(value);
+        out[i] = (meta_member){present, type, {NULL, 0},
+                               type == json_type_string ? json_object_get_string(value) : NULL};
     }
-    return ok;
 }
 
-static void meta_free(meta_member members[META_CHECKED])
+/* Whether a string member is text. */
+static bool meta_string_is(const meta_member *m, const char *text)
 {
-    for (int i = 0; i < META_CHECKED; i++)
-        free(members[i].string);
+    if (m->type != json_type_string)
+        return false;
+    return m->string ? strcmp(m->string, text) == 0 : mcpauth_json_span_string_is(m->text, text);
+}
+
+/* A string member's text for a message or a lookup; the caller frees.
+ * NULL when memory ran out. */
+static char *meta_string(const meta_member *m)
+{
+    return m->string ? strdup(m->string) : mcpauth_json_span_string(m->text);
 }
 
 static bool check_meta(const mcpauth_mcp_request *req, const mcpauth__jsonrpc_message *msg,
-                       const meta_member meta[META_CHECKED], refusal *r)
+                       const meta_member meta[MCPAUTH__META_CHECKED], refusal *r)
 {
-    const char *version = meta[META_AT_VERSION].string;
-    if (msg->kind != MCPAUTH__JSONRPC_REQUEST && !version)
+    const meta_member *version = &meta[MCPAUTH__META_VERSION];
+    bool has_version = version->type == json_type_string;
+    if (msg->kind != MCPAUTH__JSONRPC_REQUEST && !has_version)
         return true;
-    if (!version || meta[META_AT_CAPABILITIES].type != json_type_object)
+    if (!has_version || meta[MCPAUTH__META_CAPABILITIES].type != json_type_object)
         return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
                       "Invalid params: _meta must carry " META_VERSION " and " META_CAPABILITIES);
-    if (strcmp(version, req->protocol_version) != 0)
-        return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
-                      "Header mismatch: MCP-Protocol-Version header value '%s' does not match "
-                      "_meta value '%s'",
-                      quoted(req->protocol_version), quoted(version));
-    const meta_member *level = &meta[META_AT_LOG_LEVEL];
-    if (level->present && (!level->string || !log_level_known(level->string)))
-        return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
-                      "Invalid params: " META_LOG_LEVEL " must be one of debug, info, notice, "
-                      "warning, error, critical, alert, emergency");
+    if (!meta_string_is(version, req->protocol_version)) {
+        char *text = meta_string(version);
+        refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
+               "Header mismatch: MCP-Protocol-Version header value '%s' does not match _meta value "
+               "'%s'",
+               quoted(req->protocol_version), text ? quoted(text) : "(not shown)");
+        free(text);
+        return false;
+    }
+    const meta_member *level = &meta[MCPAUTH__META_LOG_LEVEL];
+    if (level->present) {
+        char *text = level->type == json_type_string ? meta_string(level) : NULL;
+        bool known = text && log_level_known(text);
+        free(text);
+        if (!known)
+            return refuse(r, 400, MCPAUTH__JSONRPC_INVALID_PARAMS,
+                          "Invalid params: " META_LOG_LEVEL " must be one of debug, info, notice, "
+                          "warning, error, critical, alert, emergency");
+    }
     return true;
 }
 
@@ -337,8 +374,8 @@ static bool check_meta(const mcpauth_mcp_request *req, const mcpauth__jsonrpc_me
  * one we know (logging §Error Handling: -32602). A notification needs only
  * the header. */
 static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
-                          const mcpauth__jsonrpc_message *msg, mcpauth_json_span deferred,
-                          refusal *r)
+                          const mcpauth__jsonrpc_message *msg,
+                          const mcpauth_json_deferred *deferred, refusal *r)
 {
     if (!req->protocol_version)
         return refuse(r, 400, MCPAUTH__JSONRPC_HEADER_MISMATCH,
@@ -352,12 +389,9 @@ static bool check_version(mcpauth_mcp_server *server, const mcpauth_mcp_request 
     if (!upstream_decides &&
         (!served(server, req->protocol_version) || session_era_version(req->protocol_version)))
         return refuse_version(r, server, req->protocol_version);
-    meta_member meta[META_CHECKED];
-    bool ok = meta_read(msg, deferred, meta)
-                  ? check_meta(req, msg, meta, r)
-                  : refuse(r, 500, MCPAUTH__JSONRPC_INTERNAL_ERROR, "Internal error: out of memory");
-    meta_free(meta);
-    return ok;
+    meta_member meta[MCPAUTH__META_CHECKED];
+    meta_read(msg, deferred, meta);
+    return check_meta(req, msg, meta, r);
 }
 
 char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req)
@@ -380,7 +414,7 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
                                     mcpauth_mcp_sink *sink)
 {
     json_object *own;
-    mcpauth_json_span meta;
+    mcpauth_json_deferred meta;
     json_object *body = mcpauth__http_post_body_modern(req, sink, &own, &meta);
     if (!body)
         return;
@@ -401,13 +435,13 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
         return;
     }
     refusal r = {0};
-    if (!check_version(server, req, &msg, meta, &r) || !check_headers(req, &msg, &r, NULL)) {
+    if (!check_version(server, req, &msg, &meta, &r) || !check_headers(req, &msg, &r, NULL)) {
         mcpauth__mcp_reply_json(sink, r.status,
                                 mcpauth__jsonrpc_error(msg.id, r.code, r.message, r.data), NULL);
         json_object_put(own);
         return;
     }
-    mcpauth__engine_post_stateless(server, req, body, &msg, meta, sink);
+    mcpauth__engine_post_stateless(server, req, body, &msg, &meta, sink);
     json_object_put(own);
 }
 

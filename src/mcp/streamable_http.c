@@ -111,7 +111,7 @@ bool mcpauth__http_content_type_ok(const char *content_type)
 
 /* meta: NULL for a 2025-era POST, whose body is built whole. */
 static json_object *post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                              json_object **own, mcpauth_json_span *meta)
+                              json_object **own, mcpauth_json_deferred *meta)
 {
     *own = NULL;
     if (!mcpauth__http_accept_ok(req->accept)) {
@@ -130,7 +130,7 @@ static json_object *post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *
     if (meta)
         *meta = req->meta;
     if (!req->body_parsed) {
-        mcpauth_json_span ignored;
+        mcpauth_json_deferred ignored;
         body = *own = mcpauth__engine_parse_body(req->body, req->body_length, meta != NULL,
                                                  meta ? meta : &ignored);
     }
@@ -147,7 +147,7 @@ json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp
 }
 
 json_object *mcpauth__http_post_body_modern(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                            json_object **own, mcpauth_json_span *meta)
+                                            json_object **own, mcpauth_json_deferred *meta)
 {
     return post_body(req, sink, own, meta);
 }

@@ -321,7 +321,7 @@ static size_t param_headers(mcpauth_http_exchange *ex, char **lines)
     size_t n = 0;
     for (size_t i = 0; n < MAX_PARAM_HEADERS && mcpauth_http_exchange_field(ex, i, &name, &value);
          i++) {
-        if (strncasecmp(name, prefix, sizeof prefix - 1) == 0 &&
+        if ((name[0] | 0x20) == 'm' && strncasecmp(name, prefix, sizeof prefix - 1) == 0 &&
             asprintf(&lines[n], "%s: %s", name, value) >= 0)
             n++;
     }

@@ -79,13 +79,11 @@ typedef struct reader {
     int depth;
     const char *problem; /* why the text was refused; NULL while it is fine */
     bool no_memory;      /* the problem is ours, not the text's */
-    /* The member left as text (mcpauth_json_parse_deferring()): its path
-     * from the top-level object, how many of its names the objects being
-     * read match, and where its text goes. */
-    const char *const *defer_path;
-    int defer_depth;
+    /* The member left as text (mcpauth_json_parse_deferring()), how many
+     * of its path's names the objects being read match, and what it left. */
+    const mcpauth_json_deferral *how;
     int matched;
-    mcpauth_json_span *deferred;
+    mcpauth_json_deferred *deferred;
 } reader;
 
 static json_object *read_value(reader *r);
@@ -423,8 +421,19 @@ static bool enter(reader *r)
 
 static bool skip_value(reader *r);
 
-/* An object after its '{', held to read_object()'s rules. */
-static bool skip_object(reader *r)
+/* The index in how->members of name; how->count when it is not one. */
+static size_t member_index(const mcpauth_json_deferral *how, const char *name, size_t length)
+{
+    for (size_t i = 0; i < how->count; i++) {
+        if (strlen(how->members[i]) == length && memcmp(name, how->members[i], length) == 0)
+            return i;
+    }
+    return how->count;
+}
+
+/* An object after its '{', held to read_object()'s rules; with found, the
+ * text of the members of how it holds goes there. */
+static bool skip_object(reader *r, const mcpauth_json_deferral *how, mcpauth_json_span *found)
 {
     if (!enter(r))
         return false;
@@ -444,13 +453,18 @@ static bool skip_object(reader *r)
         char *owned;
         if (!read_string(r, &name, &length, &owned))
             break;
+        size_t at = found ? member_index(how, name, length) : 0;
         free(owned);
         skip_space(r);
         if (r->p >= r->end || *r->p != ':')
             break;
         r->p++;
+        skip_space(r);
+        const char *start = r->p;
         if (!skip_value(r))
             break;
+        if (found && at < how->count)
+            found[at] = (mcpauth_json_span){start, (size_t)(r->p - start)};
         skip_space(r);
         if (r->p < r->end && *r->p == ',') {
             r->p++;
@@ -508,7 +522,7 @@ static bool skip_value(reader *r)
     switch (*r->p) {
     case '{':
         r->p++;
-        return skip_object(r);
+        return skip_object(r, NULL, NULL);
     case '[':
         r->p++;
         return skip_array(r);
@@ -550,17 +564,27 @@ static bool skip_value(reader *r)
 static json_object *read_member_value(reader *r, const char *key, bool *deferred)
 {
     *deferred = false;
+    const mcpauth_json_deferral *how = r->how;
     int at = r->depth - 1; /* the name's index in the path */
-    if (!r->defer_path || r->matched != at || at >= r->defer_depth ||
-        strcmp(key, r->defer_path[at]) != 0)
+    if (!how || r->matched != at || at >= (int)how->depth || strcmp(key, how->path[at]) != 0)
         return read_value(r);
-    *r->deferred = (mcpauth_json_span){NULL, 0};
-    if (at + 1 == r->defer_depth) {
+    *r->deferred = (mcpauth_json_deferred){0};
+    if (at + 1 == (int)how->depth) {
         *deferred = true;
         skip_space(r);
         const char *start = r->p;
-        if (skip_value(r))
-            *r->deferred = (mcpauth_json_span){start, (size_t)(r->p - start)};
+        mcpauth_json_deferred found = {0};
+        bool ok;
+        if (r->p < r->end && *r->p == '{') {
+            r->p++;
+            ok = skip_object(r, how, found.members);
+        } else {
+            ok = skip_value(r);
+        }
+        if (ok) {
+            found.text = (mcpauth_json_span){start, (size_t)(r->p - start)};
+            *r->deferred = found;
+        }
         return NULL;
     }
     r->matched++;
@@ -785,17 +809,17 @@ json_object *mcpauth_json_parse_object(const char *text, size_t length, const ch
 }
 
 json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const char *what,
-                                          const char *const *path, size_t depth,
-                                          mcpauth_json_span *deferred, mcpauth_error *err)
+                                          const mcpauth_json_deferral *how,
+                                          mcpauth_json_deferred *out, mcpauth_error *err)
 {
-    *deferred = (mcpauth_json_span){NULL, 0};
-    reader r = {.defer_path = path, .defer_depth = (int)depth, .deferred = deferred};
+    *out = (mcpauth_json_deferred){0};
+    reader r = {.how = how, .deferred = out};
     bool is_null;
     json_object *obj = parse_value(r, text, length, what, &is_null, err);
     if (is_null)
         mcpauth_error_set(err, MCPAUTH_EREMOTE, "%s is null, not a JSON object or array", what);
     if (!obj)
-        *deferred = (mcpauth_json_span){NULL, 0};
+        *out = (mcpauth_json_deferred){0};
     return obj;
 }
 
@@ -803,49 +827,6 @@ json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const
 static reader span_reader(mcpauth_json_span span)
 {
     return (reader){.p = span.text, .end = span.text + span.length};
-}
-
-bool mcpauth_json_span_members(mcpauth_json_span object, const char *const *keys, size_t count,
-                               mcpauth_json_span *values)
-{
-    for (size_t i = 0; i < count; i++)
-        values[i] = (mcpauth_json_span){NULL, 0};
-    if (!object.text)
-        return false;
-    reader r = span_reader(object);
-    skip_space(&r);
-    if (r.p >= r.end || *r.p != '{')
-        return false;
-    r.p++;
-    for (;;) {
-        skip_space(&r);
-        if (r.p >= r.end || *r.p != '"')
-            return true; /* '}' */
-        r.p++;
-        const char *name;
-        size_t length;
-        char *owned;
-        if (!read_string(&r, &name, &length, &owned))
-            return false;
-        size_t match = count;
-        for (size_t i = 0; i < count && match == count; i++) {
-            if (strlen(keys[i]) == length && memcmp(name, keys[i], length) == 0)
-                match = i;
-        }
-        free(owned);
-        skip_space(&r);
-        r.p++; /* ':' */
-        skip_space(&r);
-        const char *start = r.p;
-        if (!skip_value(&r))
-            return false;
-        /* The last one of a name counts, as in the parse. */
-        if (match < count)
-            values[match] = (mcpauth_json_span){start, (size_t)(r.p - start)};
-        skip_space(&r);
-        if (r.p < r.end && *r.p == ',')
-            r.p++;
-    }
 }
 
 json_type mcpauth_json_span_type(mcpauth_json_span value)
@@ -885,15 +866,31 @@ char *mcpauth_json_span_string(mcpauth_json_span value)
     return strndup(text, length);
 }
 
-bool mcpauth_json_restore(json_object *root, const char *const *path, size_t depth,
+bool mcpauth_json_span_string_is(mcpauth_json_span value, const char *text)
+{
+    if (mcpauth_json_span_type(value) != json_type_string)
+        return false;
+    reader r = span_reader(value);
+    r.p++;
+    const char *string;
+    size_t length;
+    char *owned;
+    if (!read_string(&r, &string, &length, &owned))
+        return false;
+    bool same = strlen(text) == length && memcmp(string, text, length) == 0;
+    free(owned);
+    return same;
+}
+
+bool mcpauth_json_restore(json_object *root, const mcpauth_json_deferral *how,
                           mcpauth_json_span deferred)
 {
     if (!deferred.text)
         return true;
     json_object *parent = root;
-    for (size_t i = 0; i + 1 < depth; i++) {
+    for (size_t i = 0; i + 1 < how->depth; i++) {
         if (!json_object_is_type(parent, json_type_object) ||
-            !json_object_object_get_ex(parent, path[i], &parent))
+            !json_object_object_get_ex(parent, how->path[i], &parent))
             return false;
     }
     if (!json_object_is_type(parent, json_type_object))
@@ -903,7 +900,7 @@ bool mcpauth_json_restore(json_object *root, const char *const *path, size_t dep
         parse_value((reader){0}, deferred.text, deferred.length, "a deferred member", &is_null, NULL);
     if (!value && !is_null)
         return false;
-    if (json_object_object_add(parent, path[depth - 1], value) != 0) {
+    if (json_object_object_add(parent, how->path[how->depth - 1], value) != 0) {
         json_object_put(value);
         return false;
     }

@@ -43,15 +43,39 @@ static void check_deferring(const uint8_t *data, size_t size, json_object *whole
                             const mcpauth_error *whole_err)
 {
     static const char *const path[] = {"params", "_meta"};
+    static const char *const members[] = {"io.modelcontextprotocol/protocolVersion", "a", "b"};
+    static const mcpauth_json_deferral how = {path, 2, members, 3};
     mcpauth_error err = {0};
-    mcpauth_json_span meta;
+    mcpauth_json_deferred meta;
     json_object *lean =
-        mcpauth_json_parse_deferring((const char *)data, size, "input", path, 2, &meta, &err);
+        mcpauth_json_parse_deferring((const char *)data, size, "input", &how, &meta, &err);
     if (!lean != !whole || (!lean && strcmp(err.message, whole_err->message) != 0))
         abort();
     if (!lean)
         return;
-    if (!mcpauth_json_restore(lean, path, 2, meta))
+    /* Each member found is the one the whole parse built, as text. */
+    json_object *built = NULL;
+    json_object *params = NULL;
+    if (json_object_is_type(whole, json_type_object) &&
+        json_object_object_get_ex(whole, "params", &params) &&
+        json_object_is_type(params, json_type_object))
+        json_object_object_get_ex(params, "_meta", &built);
+    for (size_t i = 0; i < 3; i++) {
+        json_object *member = NULL;
+        bool present = json_object_is_type(built, json_type_object) &&
+                       json_object_object_get_ex(built, members[i], &member);
+        if (present != (meta.members[i].text != NULL))
+            abort();
+        if (present && !memmem(data, size, "NaN", 3)) {
+            json_object *again =
+                mcpauth_json_parse(meta.members[i].text, meta.members[i].length, "member", NULL);
+            bool same = again ? json_object_equal(again, member) : !member;
+            json_object_put(again);
+            if (!same)
+                abort();
+        }
+    }
+    if (!mcpauth_json_restore(lean, &how, meta.text))
         abort();
     /* json-c holds NaN unequal to itself. */
     if (!memmem(data, size, "NaN", 3) && !json_object_equal(lean, whole))

@@ -581,11 +581,12 @@ END_TEST
 /* --- a member left as text ---------------------------------------------- */
 
 static const char *const meta_path[] = {"params", "_meta"};
+static const char *const meta_members[] = {"a/b", "o", "n", "z"};
+static const mcpauth_json_deferral meta_how = {meta_path, 2, meta_members, 4};
 
-static json_object *parse_lean(const char *text, mcpauth_json_span *meta, mcpauth_error *err)
+static json_object *parse_lean(const char *text, mcpauth_json_deferred *meta, mcpauth_error *err)
 {
-    return mcpauth_json_parse_deferring(text, strlen(text), "test document", meta_path, 2, meta,
-                                        err);
+    return mcpauth_json_parse_deferring(text, strlen(text), "test document", &meta_how, meta, err);
 }
 
 static void assert_span(mcpauth_json_span span, const char *text)
@@ -601,13 +602,13 @@ START_TEST(deferred_member_left_as_text)
 {
     const char *text = "{\"id\":1,\"params\":{\"name\":\"t\", \"_meta\" : {\"a\":[1,2],\"b\":{}} ,"
                        "\"x\":true},\"_meta\":5}";
-    mcpauth_json_span meta;
+    mcpauth_json_deferred meta;
     json_object *doc = parse_lean(text, &meta, NULL);
     ck_assert_ptr_nonnull(doc);
-    assert_span(meta, "{\"a\":[1,2],\"b\":{}}");
+    assert_span(meta.text, "{\"a\":[1,2],\"b\":{}}");
     ck_assert_str_eq(mcpauth_json_compact(doc),
                      "{\"id\":1,\"params\":{\"name\":\"t\",\"x\":true},\"_meta\":5}");
-    ck_assert(mcpauth_json_restore(doc, meta_path, 2, meta));
+    ck_assert(mcpauth_json_restore(doc, &meta_how, meta.text));
     json_object *whole = parse(text, NULL);
     ck_assert(json_object_equal(doc, whole));
     json_object_put(whole);
@@ -628,10 +629,10 @@ START_TEST(deferred_member_only_on_its_path)
         "{\"_meta\":{}}",
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        mcpauth_json_span meta;
+        mcpauth_json_deferred meta;
         json_object *doc = parse_lean(texts[i], &meta, NULL);
         ck_assert_ptr_nonnull(doc);
-        ck_assert_msg(meta.text == NULL, "deferred in %s", texts[i]);
+        ck_assert_msg(meta.text.text == NULL, "deferred in %s", texts[i]);
         json_object *whole = parse(texts[i], NULL);
         ck_assert_str_eq(mcpauth_json_compact(doc), mcpauth_json_compact(whole));
         json_object_put(whole);
@@ -641,20 +642,25 @@ START_TEST(deferred_member_only_on_its_path)
 END_TEST
 
 /* The last value of a name counts, as in a whole parse: a second _meta
- * wins, and a second params drops what the first deferred. */
+ * wins (with its members only), and a second params drops what the first
+ * deferred. */
 START_TEST(deferred_member_last_value_counts)
 {
-    mcpauth_json_span meta;
-    json_object *doc = parse_lean("{\"params\":{\"_meta\":1,\"_meta\":\"two\"}}", &meta, NULL);
-    assert_span(meta, "\"two\"");
+    mcpauth_json_deferred meta;
+    json_object *doc =
+        parse_lean("{\"params\":{\"_meta\":{\"o\":1,\"n\":2},\"_meta\":{\"n\":3}}}", &meta, NULL);
+    assert_span(meta.text, "{\"n\":3}");
+    ck_assert_ptr_null(meta.members[1].text);
+    assert_span(meta.members[2], "3");
     json_object_put(doc);
-    doc = parse_lean("{\"params\":{\"_meta\":1},\"params\":{\"y\":2}}", &meta, NULL);
-    ck_assert_ptr_null(meta.text);
+    doc = parse_lean("{\"params\":{\"_meta\":{\"o\":1}},\"params\":{\"y\":2}}", &meta, NULL);
+    ck_assert_ptr_null(meta.text.text);
+    ck_assert_ptr_null(meta.members[1].text);
     ck_assert_str_eq(mcpauth_json_compact(doc), "{\"params\":{\"y\":2}}");
     json_object_put(doc);
     doc = parse_lean("{\"params\":{\"_meta\":null}}", &meta, NULL);
-    assert_span(meta, "null");
-    ck_assert(mcpauth_json_restore(doc, meta_path, 2, meta));
+    assert_span(meta.text, "null");
+    ck_assert(mcpauth_json_restore(doc, &meta_how, meta.text));
     ck_assert_str_eq(mcpauth_json_compact(doc), "{\"params\":{\"_meta\":null}}");
     json_object_put(doc);
 }
@@ -669,67 +675,63 @@ static const char *const deferred_bad[] = {
     "{\"params\":{\"_meta\":{\"a\":tru}}}",
     "{\"params\":{\"_meta\":-}}",
     "{\"params\":{\"_meta\":{\"a\":1}",
+    "{\"params\":{\"_meta\":{\"o\":1,}}}",
     "{\"params\":{\"_meta\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
 };
 
 START_TEST(deferred_member_refused_alike)
 {
     mcpauth_error lean_err = {0}, whole_err = {0};
-    mcpauth_json_span meta;
+    mcpauth_json_deferred meta;
     json_object *doc = parse_lean(deferred_bad[_i], &meta, &lean_err);
     json_object *whole = parse(deferred_bad[_i], &whole_err);
     ck_assert_ptr_null(doc);
     ck_assert_ptr_null(whole);
-    ck_assert_ptr_null(meta.text);
+    ck_assert_ptr_null(meta.text.text);
+    ck_assert_ptr_null(meta.members[1].text);
     ck_assert_str_eq(lean_err.message, whole_err.message);
 }
 END_TEST
 
-/* Members of the text, in one pass: found by their unescaped names, the
- * last of a name counting; their types; strings unescaped. */
-START_TEST(span_accessors)
+/* The members asked for are found on the way, by their unescaped names,
+ * the last of a name counting; the text's types; strings unescaped. */
+START_TEST(deferred_members_found)
 {
-    const char *text = "{\"params\":{\"_meta\":{ \"a\\/b\" : \"v\\u00e9\", \"o\":{\"x\":[]},"
-                       "\"n\":-1.5e3,\"a/b\":\"last\",\"t\":true,\"z\":null,\"a\\u0000b\":1}}}";
-    static const char *const keys[] = {"a/b", "o", "n", "t", "z", "missing", "a"};
-    mcpauth_json_span meta, values[7];
+    const char *text = "{\"params\":{\"_meta\":{ \"a\\/b\" : \"v\\u00e9\", \"o\":{\"x\":[],\"n\":9},"
+                       "\"n\":-1.5e3,\"a/b\":\"last\",\"t\":true,\"a\\u0000b\":1,\"z\":null}}}";
+    mcpauth_json_deferred meta;
     json_object *doc = parse_lean(text, &meta, NULL);
     ck_assert_ptr_nonnull(doc);
-    ck_assert(mcpauth_json_span_members(meta, keys, 7, values));
-    char *s = mcpauth_json_span_string(values[0]);
+    char *s = mcpauth_json_span_string(meta.members[0]);
     ck_assert_str_eq(s, "last");
     free(s);
-    ck_assert_int_eq(mcpauth_json_span_type(values[1]), json_type_object);
-    assert_span(values[1], "{\"x\":[]}");
-    ck_assert_ptr_null(mcpauth_json_span_string(values[1]));
-    ck_assert_int_eq(mcpauth_json_span_type(values[2]), json_type_double);
-    ck_assert_int_eq(mcpauth_json_span_type(values[3]), json_type_boolean);
-    assert_span(values[4], "null");
-    ck_assert_int_eq(mcpauth_json_span_type(values[4]), json_type_null);
-    ck_assert_ptr_null(values[5].text);
-    ck_assert_ptr_null(values[6].text);
+    ck_assert(mcpauth_json_span_string_is(meta.members[0], "last"));
+    ck_assert(!mcpauth_json_span_string_is(meta.members[0], "las"));
+    ck_assert_int_eq(mcpauth_json_span_type(meta.members[1]), json_type_object);
+    assert_span(meta.members[1], "{\"x\":[],\"n\":9}");
+    ck_assert_ptr_null(mcpauth_json_span_string(meta.members[1]));
+    ck_assert(!mcpauth_json_span_string_is(meta.members[1], "{"));
+    assert_span(meta.members[2], "-1.5e3"); /* not the nested "n" */
+    ck_assert_int_eq(mcpauth_json_span_type(meta.members[2]), json_type_double);
+    assert_span(meta.members[3], "null");
+    ck_assert_int_eq(mcpauth_json_span_type(meta.members[3]), json_type_null);
     json_object_put(doc);
 
-    doc = parse_lean("{\"params\":{\"_meta\":{\"k\":\"caf\\u00e9\\n\"}}}", &meta, NULL);
-    ck_assert(mcpauth_json_span_members(meta, keys + 6, 1, values));
-    ck_assert_ptr_null(values[0].text);
-    static const char *const k[] = {"k"};
-    ck_assert(mcpauth_json_span_members(meta, k, 1, values));
-    s = mcpauth_json_span_string(values[0]);
+    doc = parse_lean("{\"params\":{\"_meta\":{\"a/b\":\"caf\\u00e9\\n\"}}}", &meta, NULL);
+    s = mcpauth_json_span_string(meta.members[0]);
     ck_assert_str_eq(s, "caf\xc3\xa9\n");
     free(s);
+    ck_assert(mcpauth_json_span_string_is(meta.members[0], "caf\xc3\xa9\n"));
+    ck_assert_ptr_null(meta.members[1].text);
     json_object_put(doc);
 
-    doc = parse_lean("{\"params\":{\"_meta\":[\"k\"]}}", &meta, NULL);
-    ck_assert(!mcpauth_json_span_members(meta, k, 1, values));
-    ck_assert_ptr_null(values[0].text);
+    /* Not an object: its text, and no members. */
+    doc = parse_lean("{\"params\":{\"_meta\":[{\"o\":1}]}}", &meta, NULL);
+    assert_span(meta.text, "[{\"o\":1}]");
+    ck_assert_ptr_null(meta.members[1].text);
     json_object_put(doc);
-    doc = parse_lean("{\"params\":{\"_meta\":{}}}", &meta, NULL);
-    ck_assert(mcpauth_json_span_members(meta, k, 1, values));
-    ck_assert_ptr_null(values[0].text);
-    json_object_put(doc);
-    ck_assert(!mcpauth_json_span_members((mcpauth_json_span){NULL, 0}, k, 1, values));
     ck_assert_int_eq(mcpauth_json_span_type((mcpauth_json_span){NULL, 0}), json_type_null);
+    ck_assert_ptr_null(mcpauth_json_span_string((mcpauth_json_span){NULL, 0}));
 }
 END_TEST
 
@@ -755,7 +757,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, deferred_member_last_value_counts);
     tcase_add_loop_test(tc, deferred_member_refused_alike, 0,
                         (int)(sizeof deferred_bad / sizeof deferred_bad[0]));
-    tcase_add_test(tc, span_accessors);
+    tcase_add_test(tc, deferred_members_found);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refused");
