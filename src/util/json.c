@@ -1,5 +1,7 @@
 #include "mcpauth/json.h"
 
+#include "json_text.h"
+
 #include <stdint.h>
 
 #include <string.h>
@@ -157,6 +159,20 @@ static size_t quoted_length(const char *s, size_t length)
 
 static void append_quoted(mcpauth_strbuf *sb, const char *s, size_t length)
 {
+    /* Most strings need no escape: one look, one copy. */
+    if (mcpauth__json_plain_run(s, length) == length) {
+        if (!mcpauth_strbuf_reserve(sb, length + 2)) {
+            sb->failed = true;
+            return;
+        }
+        char *out = sb->data + sb->length;
+        out[0] = '"';
+        memcpy(out + 1, s, length);
+        out[length + 1] = '"';
+        sb->length += length + 2;
+        sb->data[sb->length] = '\0';
+        return;
+    }
     size_t n = quoted_length(s, length);
     if (!mcpauth_strbuf_reserve(sb, n)) {
         sb->failed = true;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_text.h"
 #include "mcpauth/hex.h"
 
 /* RFC 3629 §4: well-formed UTF-8 only, so no overlong forms, no UTF-16
@@ -211,22 +212,8 @@ static size_t read_escape(reader *r, char *out)
 static bool read_string(reader *r, const char **out, size_t *length, char **owned)
 {
     const char *start = r->p;
-    /* Eight bytes at a time while none of them ends the plain run: a
-     * quote, a backslash or a control character (bytes >= 0x80 are checked
-     * as UTF-8 before). */
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    while (r->end - r->p >= 8) {
-        uint64_t w, quote, backslash;
-        memcpy(&w, r->p, 8);
-        quote = w ^ (ones * '"');
-        backslash = w ^ (ones * '\\');
-        if (((quote - ones) & ~quote & highs) || ((backslash - ones) & ~backslash & highs) ||
-            ((w - ones * 0x20) & ~w & highs))
-            break;
-        r->p += 8;
-    }
-    while (r->p < r->end && *r->p != '"' && *r->p != '\\' && (unsigned char)*r->p >= 0x20)
-        r->p++;
+    /* Bytes >= 0x80 were checked as UTF-8 before. */
+    r->p += mcpauth__json_plain_run(r->p, (size_t)(r->end - r->p));
     *owned = NULL;
     if (r->p < r->end && *r->p == '"') {
         *out = start;
