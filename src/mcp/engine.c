@@ -235,7 +235,7 @@ void mcpauth__engine_reply_bad_version(mcpauth_mcp_sink *sink, const char *reque
     mcpauth_strbuf_free(&message);
 }
 
-/* --- the tool policy ---------------------------------------------------- */
+/* --- the request body --------------------------------------------------- */
 
 static const char *const meta_path[] = {"params", "_meta"};
 static const char *const meta_members[MCPAUTH__META_CHECKED] = {
@@ -271,6 +271,8 @@ json_object *mcpauth__engine_parsed(mcpauth_mcp_request *req)
     }
     return req->parsed;
 }
+
+/* --- the tool policy ---------------------------------------------------- */
 
 /* 2026-07-28 streamable-http §Server Validation (Note): the tool name is
  * read from Mcp-Name, trusted only because the revision makes the server
