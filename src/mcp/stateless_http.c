@@ -291,6 +291,7 @@ typedef struct meta_member {
     json_type type;
     mcpauth_json_span text;
     const char *string;
+    size_t string_length;
 } meta_member;
 
 /* The members of the request's _meta the checks read: found by the parse
@@ -307,7 +308,9 @@ static void meta_read(const mcpauth__jsonrpc_message *msg, const mcpauth_json_de
     if (deferred->text.text) {
         for (int i = 0; i < MCPAUTH__META_CHECKED; i++) {
             mcpauth_json_span value = deferred->members[i];
-            out[i] = (meta_member){value.text != NULL, mcpauth_json_span_type(value), value, NULL};
+            out[i] = (meta_member){.present = value.text != NULL,
+                                   .type = mcpauth_json_span_type(value),
+                                   .text = value};
         }
         return;
     }
@@ -316,8 +319,12 @@ static void meta_read(const mcpauth__jsonrpc_message *msg, const mcpauth_json_de
         json_object *value = NULL;
         bool present = meta && json_object_object_get_ex(meta, keys[i], &value);
         json_type type = json_object_get_type(value);
-        out[i] = (meta_member){present, type, {NULL, 0},
-                               type == json_type_string ? json_object_get_string(value) : NULL};
+        bool string = type == json_type_string;
+        out[i] = (meta_member){.present = present,
+                               .type = type,
+                               .string = string ? json_object_get_string(value) : NULL,
+                               .string_length =
+                                   string ? (size_t)json_object_get_string_len(value) : 0};
     }
 }
 
@@ -326,7 +333,10 @@ static bool meta_string_is(const meta_member *m, const char *text)
 {
     if (m->type != json_type_string)
         return false;
-    return m->string ? strcmp(m->string, text) == 0 : mcpauth_json_span_string_is(m->text, text);
+    if (!m->string)
+        return mcpauth_json_span_string_is(m->text, text);
+    /* The whole string: one with an escaped NUL is not the text before it. */
+    return m->string_length == strlen(text) && memcmp(m->string, text, m->string_length) == 0;
 }
 
 /* A string member's text for a message or a lookup; the caller frees.

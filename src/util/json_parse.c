@@ -440,7 +440,8 @@ static bool skip_object(reader *r, const mcpauth_json_deferral *how, mcpauth_jso
         char *owned;
         if (!read_string(r, &name, &length, &owned))
             break;
-        size_t at = found ? member_index(how, name, length) : 0;
+        /* A name with an escaped NUL ends there, as json-c keeps it. */
+        size_t at = found ? member_index(how, name, owned ? strlen(owned) : length) : 0;
         free(owned);
         skip_space(r);
         if (r->p >= r->end || *r->p != ':')

@@ -725,6 +725,14 @@ START_TEST(deferred_members_found)
     ck_assert_ptr_null(meta.members[1].text);
     json_object_put(doc);
 
+    /* A name with an escaped NUL ends there, as json-c keeps it; a string
+     * value with one is not the text before it. */
+    doc = parse_lean("{\"params\":{\"_meta\":{\"o\\u0000x\":1,\"a/b\":\"v\\u0000w\"}}}", &meta,
+                     NULL);
+    assert_span(meta.members[1], "1");
+    ck_assert(!mcpauth_json_span_string_is(meta.members[0], "v"));
+    json_object_put(doc);
+
     /* Not an object: its text, and no members. */
     doc = parse_lean("{\"params\":{\"_meta\":[{\"o\":1}]}}", &meta, NULL);
     assert_span(meta.text, "[{\"o\":1}]");
