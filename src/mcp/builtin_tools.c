@@ -50,13 +50,13 @@ static json_object *text_result(json_object *text, bool is_error)
     json_object *content = json_object_new_array();
     json_object *item = json_object_new_object();
     bool ok = result && content && item && text &&
-              mcpauth__json_add(item, "type", json_object_new_string("text")) &&
-              mcpauth__json_add(item, "text", json_object_get(text)) &&
+              mcpauth__json_add_literal(item, "type", json_object_new_string("text")) &&
+              mcpauth__json_add_literal(item, "text", json_object_get(text)) &&
               json_object_array_add(content, item) == 0;
     if (ok)
         item = NULL;
-    ok = ok && mcpauth__json_add(result, "content", json_object_get(content));
-    ok = ok && (!is_error || mcpauth__json_add(result, "isError", json_object_new_boolean(1)));
+    ok = ok && mcpauth__json_add_literal(result, "content", json_object_get(content));
+    ok = ok && (!is_error || mcpauth__json_add_literal(result, "isError", json_object_new_boolean(1)));
     json_object_put(item);
     json_object_put(content);
     json_object_put(text);

@@ -141,12 +141,12 @@ json_object *mcpauth__jsonrpc_cancelled(int64_t request_id, const char *reason)
 static json_object *envelope(json_object *id)
 {
     json_object *message = json_object_new_object();
-    if (!message || !mcpauth__json_add(message, "jsonrpc", json_object_new_string("2.0")))
+    if (!message || !mcpauth__json_add_literal(message, "jsonrpc", json_object_new_string("2.0")))
         goto fail;
     if (!id) {
-        if (json_object_object_add(message, "id", NULL) != 0)
+        if (json_object_object_add_ex(message, "id", NULL, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0)
             goto fail;
-    } else if (!mcpauth__json_add(message, "id", json_object_get(id))) {
+    } else if (!mcpauth__json_add_literal(message, "id", json_object_get(id))) {
         goto fail;
     }
     return message;
@@ -158,7 +158,7 @@ fail:
 json_object *mcpauth__jsonrpc_result(json_object *id, json_object *result)
 {
     json_object *message = result ? envelope(id) : NULL;
-    if (!message || !mcpauth__json_add(message, "result", result)) {
+    if (!message || !mcpauth__json_add_literal(message, "result", result)) {
         if (!message)
             json_object_put(result);
         json_object_put(message);
@@ -171,16 +171,16 @@ json_object *mcpauth__jsonrpc_error(json_object *id, int code, const char *messa
                                     json_object *data)
 {
     json_object *error = json_object_new_object();
-    if (!error || !mcpauth__json_add(error, "code", json_object_new_int(code)) ||
-        !mcpauth__json_add(error, "message", json_object_new_string(message)) ||
-        (data && !mcpauth__json_add(error, "data", json_object_get(data)))) {
+    if (!error || !mcpauth__json_add_literal(error, "code", json_object_new_int(code)) ||
+        !mcpauth__json_add_literal(error, "message", json_object_new_string(message)) ||
+        (data && !mcpauth__json_add_literal(error, "data", json_object_get(data)))) {
         json_object_put(error);
         json_object_put(data);
         return NULL;
     }
     json_object_put(data);
     json_object *reply = envelope(id);
-    if (!reply || !mcpauth__json_add(reply, "error", error)) {
+    if (!reply || !mcpauth__json_add_literal(reply, "error", error)) {
         if (!reply)
             json_object_put(error);
         json_object_put(reply);

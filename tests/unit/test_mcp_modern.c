@@ -383,6 +383,74 @@ START_TEST(meta_is_required)
 }
 END_TEST
 
+/* The _meta checks decide the same whether the body was parsed with _meta
+ * left as text (the era known first, as serve does) or built whole (a
+ * caller of mcpauth_mcp_check_tools() that asked before the era). */
+static const struct {
+    const char *meta;
+    int status, code;
+} meta_cases[] = {
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+     "\"io.modelcontextprotocol/clientCapabilities\":{}}",
+     200, 0},
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"2026-\\u0030\\u0037-28\","
+     "\"io.modelcontextprotocol/clientCapabilities\":{\"x\":[1]},"
+     "\"io.modelcontextprotocol/logLevel\":\"debug\"}",
+     200, 0},
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"2025-11-25\","
+     "\"io.modelcontextprotocol/clientCapabilities\":{}}",
+     400, -32020},
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\\u0000x\","
+     "\"io.modelcontextprotocol/clientCapabilities\":{}}",
+     400, -32020},
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+     "\"io.modelcontextprotocol/clientCapabilities\":[]}",
+     400, -32602},
+    {"{\"io.modelcontextprotocol/protocolVersion\":7,"
+     "\"io.modelcontextprotocol/clientCapabilities\":{}}",
+     400, -32602},
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+     "\"io.modelcontextprotocol/clientCapabilities\":{},"
+     "\"io.modelcontextprotocol/logLevel\":null}",
+     400, -32602},
+    {"{\"io.modelcontextprotocol/protocolVersion\":\"x\","
+     "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+     "\"io.modelcontextprotocol/clientCapabilities\":{}}",
+     200, 0},
+    {"[]", 400, -32602},
+};
+
+START_TEST(meta_checked_alike_from_text_and_objects)
+{
+    snprintf(body_buf, sizeof body_buf,
+             "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"tools/list\",\"params\":{\"_meta\":%s}}",
+             meta_cases[_i].meta);
+    for (int built = 0; built < 2; built++) {
+        captured_clear(&reply);
+        mcpauth_mcp_request req = request_for(&(call){.method = "tools/list"}, body_buf);
+        if (built) {
+            mcpauth_mcp_tool_policy_verdict verdict;
+            static const char *const base[] = {"mcp"};
+            ck_assert_int_eq(mcpauth_mcp_check_tools(server, &req, base, 1, &verdict),
+                             MCPAUTH_OK);
+            mcpauth_mcp_tool_policy_verdict_free(&verdict);
+            ck_assert_ptr_null(req.meta.text.text);
+        }
+        ck_assert(mcpauth_mcp_request_modern(&req));
+        mcpauth_mcp_handle_modern_post(server, &req,
+                                       &(mcpauth_mcp_sink){.reply = capture, .data = &reply});
+        mcpauth_mcp_request_release(&req);
+        ck_assert_int_eq(reply.calls, 1);
+        if (meta_cases[_i].code)
+            assert_error(meta_cases[_i].status, meta_cases[_i].code);
+        else
+            ck_assert_msg(reply.status == 200 && at(reply.json, "result.tools"),
+                          "built %d: %d %s", built, reply.status,
+                          json_object_to_json_string(reply.json));
+    }
+}
+END_TEST
+
 START_TEST(unknown_and_removed_methods)
 {
     const char *methods[] = {"foo/bar", "ping", "logging/setLevel", "initialize",
@@ -599,6 +667,8 @@ static Suite *mcp_modern_suite(void)
     tcase_add_test(tc, headers_must_match_the_body);
     tcase_add_test(tc, unsupported_version_lists_every_version);
     tcase_add_test(tc, meta_is_required);
+    tcase_add_loop_test(tc, meta_checked_alike_from_text_and_objects, 0,
+                        (int)(sizeof meta_cases / sizeof meta_cases[0]));
     tcase_add_test(tc, unknown_and_removed_methods);
     tcase_add_test(tc, notifications_are_accepted);
     tcase_add_test(tc, tool_scopes_from_mcp_name);
