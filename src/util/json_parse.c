@@ -554,7 +554,8 @@ static json_object *read_member_value(reader *r, const char *key, bool *deferred
     *deferred = false;
     const mcpauth_json_deferral *how = r->how;
     int at = r->depth - 1; /* the name's index in the path */
-    if (!how || r->matched != at || at >= (int)how->depth || strcmp(key, how->path[at]) != 0)
+    if (!how || r->matched != at || at >= (int)how->depth || key[0] != how->path[at][0] ||
+        strcmp(key, how->path[at]) != 0)
         return read_value(r);
     *r->deferred = (mcpauth_json_deferred){0};
     if (at + 1 == (int)how->depth) {
@@ -579,6 +580,31 @@ static json_object *read_member_value(reader *r, const char *key, bool *deferred
     json_object *value = read_value(r);
     r->matched--;
     return value;
+}
+
+/* Member names nearly every MCP message carries: json-c keeps these
+ * without a copy of its own (the copy and its free were a tenth of building
+ * a small request). */
+#define NAME(text) {text, sizeof text - 1}
+static const struct {
+    const char *text;
+    size_t length;
+} common_names[] = {
+    NAME("id"),      NAME("data"),    NAME("code"),    NAME("name"),    NAME("text"),
+    NAME("type"),    NAME("_meta"),   NAME("error"),   NAME("tools"),   NAME("method"),
+    NAME("params"),  NAME("result"),  NAME("content"), NAME("isError"), NAME("jsonrpc"),
+    NAME("message"), NAME("arguments"),
+};
+#undef NAME
+
+static const char *common_name(const char *name, size_t length)
+{
+    for (size_t i = 0; i < sizeof common_names / sizeof common_names[0]; i++) {
+        if (common_names[i].length == length && common_names[i].text[0] == name[0] &&
+            memcmp(common_names[i].text, name, length) == 0)
+            return common_names[i].text;
+    }
+    return NULL;
 }
 
 static json_object *read_object(reader *r)
@@ -609,7 +635,10 @@ static json_object *read_object(reader *r)
         /* json-c wants the name NUL-terminated: one from the text is not. */
         char small[128];
         char *key = owned;
-        if (!key) {
+        const char *common = owned ? NULL : common_name(name, length);
+        if (common) {
+            key = (char *)common; /* never written to, never freed */
+        } else if (!key) {
             key = length < sizeof small ? small : malloc(length + 1);
             if (!key) {
                 no_memory(r);
@@ -627,12 +656,14 @@ static json_object *read_object(reader *r)
             value = read_member_value(r, key, &deferred);
             ok = !r->problem;
         }
-        if (ok && !deferred && json_object_object_add(object, key, value) != 0) {
+        if (ok && !deferred &&
+            json_object_object_add_ex(object, key, value,
+                                      common ? JSON_C_OBJECT_ADD_CONSTANT_KEY : 0) != 0) {
             json_object_put(value);
             no_memory(r);
             ok = false;
         }
-        if (key != small)
+        if (key != small && !common)
             free(key);
         if (!ok)
             break;
