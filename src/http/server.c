@@ -43,6 +43,11 @@
 #define LISTEN_BACKLOG    1024
 #define ACCEPTS_PER_WAKE  128 /* then other handles get their turn */
 #define ACCEPT_RETRY_MS   100 /* out of descriptors with none in reserve */
+#define HEADER_TEXT_RESERVE 511 /* a request's names and values: 512 with the NUL */
+/* At most this much of a declared body is reserved ahead of its bytes
+ * (4 KiB with the NUL): a usual request in one allocation, while a client
+ * that declares a large body and sends nothing holds little. */
+#define BODY_RESERVE 4095
 
 typedef struct connection connection;
 
@@ -805,6 +810,8 @@ static int on_header_field(http_parser *parser, const char *at, size_t length)
         }
         if (ex->field_count > 0)
             mcpauth_strbuf_append(&ex->header_text, "", 1);
+        else if (!mcpauth_strbuf_reserve(&ex->header_text, HEADER_TEXT_RESERVE))
+            return -1; /* a usual header in one allocation, not four */
         ex->fields[ex->field_count++] =
             (header_field){.name_at = ex->header_text.length, .value_at = NO_VALUE};
         ex->last_was_value = false;
@@ -1013,6 +1020,13 @@ static int on_headers_complete(http_parser *parser)
         conn_fail(conn, 413, "request body too large");
         return -1;
     }
+    /* The body's room at once, not grown as it comes; a declared length is
+     * only a claim, so at most BODY_RESERVE ahead of the bytes. */
+    if (parser->content_length != ULLONG_MAX && parser->content_length > 0 &&
+        !mcpauth_strbuf_reserve(&ex->body, parser->content_length < BODY_RESERVE
+                                               ? (size_t)parser->content_length
+                                               : BODY_RESERVE))
+        return -1;
     conn->in_body = true;
     uv_timer_stop(&conn->timer);
     conn_arm_timer(conn);
