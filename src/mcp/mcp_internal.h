@@ -282,14 +282,12 @@ bool mcpauth__http_content_type_ok(const char *content_type);
 /* The Streamable HTTP checks every POST makes, in both eras: Accept and
  * Content-Type, then the body, parsed once (mcpauth_mcp_check_tools() may
  * have done it). NULL once the sink has the 406/415/400 answer; else the
- * body, and *own is what the caller must put (NULL when req owns it). */
+ * body, and *own is what the caller must put (NULL when req owns it). A
+ * 2026-07-28 POST passes meta: its params._meta is left as text there
+ * (mcpauth__engine_parse_body()) unless a parse before knew no era; a
+ * 2025-era one passes NULL and its body is built whole. */
 json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                     json_object **own);
-
-/* The same for a 2026-07-28 POST: its params._meta is left as text in
- * *meta (mcpauth__engine_parse_body()) unless a parse before knew no era. */
-json_object *mcpauth__http_post_body_modern(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                            json_object **own, mcpauth_json_deferred *meta);
+                                     json_object **own, mcpauth_json_deferred *meta);
 
 /* --- backend.c: one interface, three kinds of backend ------------------- */
 

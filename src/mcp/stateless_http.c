@@ -425,7 +425,7 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
 {
     json_object *own;
     mcpauth_json_deferred meta;
-    json_object *body = mcpauth__http_post_body_modern(req, sink, &own, &meta);
+    json_object *body = mcpauth__http_post_body(req, sink, &own, &meta);
     if (!body)
         return;
     /* streamable-http §Sending Messages: one message per POST, no batches. */

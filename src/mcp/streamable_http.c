@@ -109,9 +109,8 @@ bool mcpauth__http_content_type_ok(const char *content_type)
 
 /* --- POST --------------------------------------------------------------- */
 
-/* meta: NULL for a 2025-era POST, whose body is built whole. */
-static json_object *post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                              json_object **own, mcpauth_json_deferred *meta)
+json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
+                                     json_object **own, mcpauth_json_deferred *meta)
 {
     *own = NULL;
     if (!mcpauth__http_accept_ok(req->accept)) {
@@ -140,23 +139,12 @@ static json_object *post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *
     return body;
 }
 
-json_object *mcpauth__http_post_body(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                     json_object **own)
-{
-    return post_body(req, sink, own, NULL);
-}
-
-json_object *mcpauth__http_post_body_modern(const mcpauth_mcp_request *req, mcpauth_mcp_sink *sink,
-                                            json_object **own, mcpauth_json_deferred *meta)
-{
-    return post_body(req, sink, own, meta);
-}
 
 void mcpauth_mcp_handle_post(mcpauth_mcp_server *server, const mcpauth_mcp_request *req,
                              mcpauth_mcp_sink *sink)
 {
     json_object *own;
-    json_object *body = mcpauth__http_post_body(req, sink, &own);
+    json_object *body = mcpauth__http_post_body(req, sink, &own, NULL);
     if (!body)
         return;
     mcpauth__engine_post(server, req, body, MCPAUTH__TRANSPORT_STREAMABLE_HTTP, sink);

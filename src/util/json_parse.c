@@ -404,6 +404,37 @@ static bool enter(reader *r)
     return true;
 }
 
+/* An object or array that closes right after its opening (close is '}'
+ * or ']'): stepped over, and its level left. */
+static bool closes_now(reader *r, char close)
+{
+    skip_space(r);
+    if (r->p >= r->end || *r->p != close)
+        return false;
+    r->p++;
+    r->depth--;
+    return true;
+}
+
+/* What follows a member or item: another (','), the end (close, its level
+ * left), or neither, which the caller refuses. */
+typedef enum after_item { ITEM_NEXT, ITEM_LAST, ITEM_BAD } after_item;
+
+static after_item item_end(reader *r, char close)
+{
+    skip_space(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        return ITEM_NEXT;
+    }
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        r->depth--;
+        return ITEM_LAST;
+    }
+    return ITEM_BAD;
+}
+
 /* --- values checked but not built ---------------------------------------- */
 
 static bool skip_value(reader *r);
@@ -424,12 +455,8 @@ static bool skip_object(reader *r, const mcpauth_json_deferral *how, mcpauth_jso
 {
     if (!enter(r))
         return false;
-    skip_space(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        r->depth--;
+    if (closes_now(r, '}'))
         return true;
-    }
     for (;;) {
         skip_space(r);
         if (r->p >= r->end || *r->p != '"')
@@ -453,16 +480,11 @@ static bool skip_object(reader *r, const mcpauth_json_deferral *how, mcpauth_jso
             break;
         if (found && at < how->count)
             found[at] = (mcpauth_json_span){start, (size_t)(r->p - start)};
-        skip_space(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
+        after_item next = item_end(r, '}');
+        if (next == ITEM_NEXT)
             continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
-            r->depth--;
+        if (next == ITEM_LAST)
             return true;
-        }
         break;
     }
     refuse(r, "an object member or its end expected");
@@ -474,25 +496,16 @@ static bool skip_array(reader *r)
 {
     if (!enter(r))
         return false;
-    skip_space(r);
-    if (r->p < r->end && *r->p == ']') {
-        r->p++;
-        r->depth--;
+    if (closes_now(r, ']'))
         return true;
-    }
     for (;;) {
         if (!skip_value(r))
             break;
-        skip_space(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
+        after_item next = item_end(r, ']');
+        if (next == ITEM_NEXT)
             continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
-            r->depth--;
+        if (next == ITEM_LAST)
             return true;
-        }
         break;
     }
     refuse(r, "an array item or its end expected");
@@ -616,12 +629,8 @@ static json_object *read_object(reader *r)
         no_memory(r);
         return NULL;
     }
-    skip_space(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        r->depth--;
+    if (closes_now(r, '}'))
         return object;
-    }
     for (;;) {
         skip_space(r);
         if (r->p >= r->end || *r->p != '"')
@@ -667,16 +676,11 @@ static json_object *read_object(reader *r)
             free(key);
         if (!ok)
             break;
-        skip_space(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
+        after_item next = item_end(r, '}');
+        if (next == ITEM_NEXT)
             continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
-            r->depth--;
+        if (next == ITEM_LAST)
             return object;
-        }
         break;
     }
     json_object_put(object);
@@ -692,12 +696,8 @@ static json_object *read_array(reader *r)
         no_memory(r);
         return NULL;
     }
-    skip_space(r);
-    if (r->p < r->end && *r->p == ']') {
-        r->p++;
-        r->depth--;
+    if (closes_now(r, ']'))
         return array;
-    }
     for (;;) {
         json_object *item = read_value(r);
         if (r->problem)
@@ -707,16 +707,11 @@ static json_object *read_array(reader *r)
             no_memory(r);
             break;
         }
-        skip_space(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
+        after_item next = item_end(r, ']');
+        if (next == ITEM_NEXT)
             continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
-            r->depth--;
+        if (next == ITEM_LAST)
             return array;
-        }
         break;
     }
     json_object_put(array);
