@@ -112,4 +112,12 @@ size_t mcpauth_json_quote(char *out, size_t size, const char *s);
  * ran out (sb's failure). */
 bool mcpauth_json_append(mcpauth_strbuf *sb, json_object *obj);
 
+/* mcpauth_json_append() of an object obj whose member key, an object, gets
+ * members at its end: text of one or more "name":value pairs serialized
+ * ahead (not checked here), for parts every answer shares, written once
+ * rather than built into each answer. Without that member obj is written
+ * as it is. */
+bool mcpauth_json_append_extending(mcpauth_strbuf *sb, json_object *obj, const char *key,
+                                   const char *members);
+
 #endif

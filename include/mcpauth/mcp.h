@@ -166,6 +166,11 @@ typedef struct mcpauth_mcp_request {
  * req->modern. */
 bool mcpauth_mcp_request_modern(mcpauth_mcp_request *req);
 
+/* Whether server's backend reads a modern request's Mcp-Param-{Name}
+ * headers (an upstream or a stdio child passes them on or checks them; the
+ * built-in tools declare none), so that they are gathered only then. */
+bool mcpauth_mcp_server_reads_param_headers(const mcpauth_mcp_server *server);
+
 /* Per-tool scopes (mcp_tool_policy.h; MCP 2025-11-25 authorization §Scope
  * Challenge Handling), decided for a POST to either transport before
  * anything else looks at it: parses req->body once (kept in req->parsed)

@@ -453,81 +453,67 @@ static json_object *discover_result(const mcpauth_mcp_config *config)
     return result;
 }
 
-/* The built-in kind's state (backend->kind): the parts every modern
- * result has, made once and shared by reference, never modified. */
+/* The built-in kind's state (backend->kind): the members every modern
+ * result ends with, serialized once, on first use. */
 typedef struct builtin_state {
-    json_object *result_meta;
-    json_object *complete; /* the string "complete" */
+    char *result_members;
 } builtin_state;
 
-/* basic §_meta: the serverInfo of every modern result, which does not
- * change while the server runs: made and serialized once per backend (the
- * text becomes the object's serializer). A new reference; NULL on
- * allocation failure. */
-static json_object *result_meta(mcpauth_mcp_backend *backend)
-{
-    builtin_state *state = backend->kind;
-    if (state->result_meta)
-        return json_object_get(state->result_meta);
-    json_object *meta = json_object_new_object();
-    const char *serialized = NULL;
-    char *text = NULL;
-    if (!meta ||
-        !mcpauth__json_add(meta, "io.modelcontextprotocol/serverInfo",
-                           server_info(backend->server)) ||
-        !(serialized = mcpauth__jsonrpc_serialize(meta, NULL)) || !(text = strdup(serialized))) {
-        json_object_put(meta);
-        return NULL;
-    }
-    json_object_set_serializer(meta, json_object_userdata_to_json_string, text,
-                               json_object_free_userdata);
-    state->result_meta = meta;
-    return json_object_get(meta);
-}
-
-/* basic §ResultType: "complete". A new reference; NULL on allocation
- * failure. */
-static json_object *complete(mcpauth_mcp_backend *backend)
-{
-    builtin_state *state = backend->kind;
-    if (!state->complete)
-        state->complete = json_object_new_string("complete");
-    return json_object_get(state->complete);
-}
-
 /* basic §ResultType, §_meta: every result says it is complete and who
- * answered; server/utilities/caching §Cacheable Results: discover and
- * tools/list say how long and for whom they may be kept. A tools/list the
- * policy filtered depends on the caller's scopes: "private" (§Choosing a
- * Cache Scope); otherwise it is the same for everyone: "public". */
-static bool modern_shape(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call,
-                         json_object *response)
+ * answered; neither changes while the server runs, so both are text made
+ * once per backend and added as the answer is serialized. NULL on
+ * allocation failure. */
+static const char *result_members(mcpauth_mcp_backend *backend)
 {
-    json_object *result = NULL;
-    if (!json_object_object_get_ex(response, "result", &result))
-        return true; /* an error */
-    bool ok = mcpauth__json_add_literal(result, "_meta", result_meta(backend)) &&
-              mcpauth__json_add_literal(result, "resultType", complete(backend));
-    const char *method = call->msg->method;
-    if (ok && (strcmp(method, "server/discover") == 0 || strcmp(method, "tools/list") == 0)) {
-        const char *scope = call->filter ? "private" : "public";
-        ok = mcpauth__json_add(result, "ttlMs", json_object_new_int(MODERN_TTL_MS)) &&
-             mcpauth__json_add(result, "cacheScope", json_object_new_string(scope));
-    }
-    return ok;
+    builtin_state *state = backend->kind;
+    if (state->result_members)
+        return state->result_members;
+    json_object *members = json_object_new_object();
+    json_object *meta = json_object_new_object();
+    const char *text = NULL;
+    bool ok = members && meta &&
+              mcpauth__json_add(meta, "io.modelcontextprotocol/serverInfo",
+                                server_info(backend->server)) &&
+              mcpauth__json_add(members, "_meta", json_object_get(meta)) &&
+              mcpauth__json_add(members, "resultType", json_object_new_string("complete")) &&
+              (text = mcpauth__jsonrpc_serialize(members, NULL)) != NULL;
+    /* The members without the braces around them. */
+    size_t length = text ? strlen(text) : 0;
+    if (ok && length > 2)
+        state->result_members = strndup(text + 1, length - 2);
+    json_object_put(meta);
+    json_object_put(members);
+    return state->result_members;
 }
 
-static json_object *modern_answer(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
+/* server/utilities/caching §Cacheable Results: discover and tools/list say
+ * how long and for whom they may be kept. A tools/list the policy filtered
+ * depends on the caller's scopes: "private" (§Choosing a Cache Scope);
+ * otherwise it is the same for everyone: "public". */
+static bool cache_members(const mcpauth__mcp_call *call, json_object *response)
+{
+    const char *method = call->msg->method;
+    json_object *result = NULL;
+    if ((strcmp(method, "server/discover") != 0 && strcmp(method, "tools/list") != 0) ||
+        !json_object_object_get_ex(response, "result", &result))
+        return true; /* not cacheable, or an error */
+    const char *scope = call->filter ? "private" : "public";
+    return mcpauth__json_add(result, "ttlMs", json_object_new_int(MODERN_TTL_MS)) &&
+           mcpauth__json_add(result, "cacheScope", json_object_new_string(scope));
+}
+
+static void modern_post(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
 {
     const mcpauth__jsonrpc_message *msg = call->msg;
     json_object *response = strcmp(msg->method, "server/discover") == 0
                                 ? mcpauth__jsonrpc_result(msg->id, discover_result(backend->server))
                                 : answer(backend, call);
-    if (response && !modern_shape(backend, call, response)) {
+    const char *members = response ? result_members(backend) : NULL;
+    if (response && (!members || !cache_members(call, response))) {
         json_object_put(response);
-        return NULL;
+        response = NULL;
     }
-    return response;
+    mcpauth__mcp_reply_result_extending(call->sink, 200, response, members);
 }
 
 static bool is_modern(const mcpauth__mcp_call *call)
@@ -544,8 +530,10 @@ static void builtin_post(mcpauth_mcp_backend *backend, mcpauth__mcp_call *call)
         mcpauth__mcp_reply_status(call->sink, 202);
         return;
     }
-    json_object *response = is_modern(call) ? modern_answer(backend, call) : answer(backend, call);
-    mcpauth__mcp_reply_json(call->sink, 200, response, NULL);
+    if (is_modern(call))
+        modern_post(backend, call);
+    else
+        mcpauth__mcp_reply_json(call->sink, 200, answer(backend, call), NULL);
 }
 
 bool mcpauth__builtin_is(const mcpauth_mcp_backend *backend)
@@ -557,8 +545,7 @@ static void builtin_free(mcpauth_mcp_backend *backend)
 {
     builtin_state *state = backend->kind;
     if (state) {
-        json_object_put(state->result_meta);
-        json_object_put(state->complete);
+        free(state->result_members);
         free(state);
     }
 }

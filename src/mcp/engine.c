@@ -140,6 +140,11 @@ mcpauth_mcp_backend *mcpauth__engine_backend(mcpauth_mcp_server *server)
     return server->backend;
 }
 
+bool mcpauth_mcp_server_reads_param_headers(const mcpauth_mcp_server *server)
+{
+    return !mcpauth__builtin_is(server->backend);
+}
+
 const mcpauth_mcp_config *mcpauth__engine_config(const mcpauth_mcp_server *server)
 {
     return &server->config;

@@ -201,11 +201,14 @@ const char *mcpauth__jsonrpc_serialize(json_object *obj, size_t *length)
 
 /* --- answering a sink --------------------------------------------------- */
 
-void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
-                             const char *session_id)
+static void reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
+                       const char *session_id, const char *result_members)
 {
     mcpauth_strbuf text = MCPAUTH_STRBUF_INIT;
-    const char *body = message && mcpauth_json_append(&text, message) ? text.data : NULL;
+    const char *body =
+        message && mcpauth_json_append_extending(&text, message, "result", result_members)
+            ? text.data
+            : NULL;
     mcpauth_mcp_reply reply = {
         .status = body ? status : 500,
         .content_type = body ? "application/json" : NULL,
@@ -216,6 +219,18 @@ void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *me
     sink->reply(&reply, sink->data);
     mcpauth_strbuf_free(&text);
     json_object_put(message);
+}
+
+void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
+                             const char *session_id)
+{
+    reply_json(sink, status, message, session_id, NULL);
+}
+
+void mcpauth__mcp_reply_result_extending(mcpauth_mcp_sink *sink, int status, json_object *message,
+                                         const char *result_members)
+{
+    reply_json(sink, status, message, NULL, result_members);
 }
 
 void mcpauth__mcp_reply_error(mcpauth_mcp_sink *sink, int status, int code, const char *message)

@@ -260,6 +260,12 @@ bool mcpauth__mcp_filter_apply(const mcpauth__mcp_filter *filter, json_object *r
 void mcpauth__mcp_reply_json(mcpauth_mcp_sink *sink, int status, json_object *message,
                              const char *session_id);
 
+/* mcpauth__mcp_reply_json() without a session, with result_members (text of
+ * "name":value pairs, serialized ahead) added at the end of message's
+ * result; an error goes as it is. */
+void mcpauth__mcp_reply_result_extending(mcpauth_mcp_sink *sink, int status, json_object *message,
+                                         const char *result_members);
+
 /* A transport-level error: a JSON-RPC error with id null (JSON-RPC 2.0 §5;
  * MCP transports §Sending Messages 4). */
 void mcpauth__mcp_reply_error(mcpauth_mcp_sink *sink, int status, int code, const char *message);

@@ -30,6 +30,8 @@
 /* The versions that negotiate with initialize and keep sessions. */
 static bool session_era_version(const char *version)
 {
+    if (strcmp(version, MCPAUTH_MCP_MODERN_VERSION) == 0)
+        return false; /* the common case, at once */
     static const char *const versions[] = {MCPAUTH_MCP_LATEST_VERSION, "2025-06-18", "2025-03-26"};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         if (strcmp(version, versions[i]) == 0)

@@ -349,7 +349,8 @@ static void serve_mcp(request *r, const mcpauth_token_info *info, const char *va
      * §Backward Compatibility): the 2024-11-05 paths keep theirs. */
     char *params[MAX_PARAM_HEADERS];
     size_t param_count = 0;
-    if (!legacy_sse && mcpauth_mcp_request_modern(&req)) {
+    if (!legacy_sse && mcpauth_mcp_request_modern(&req) &&
+        mcpauth_mcp_server_reads_param_headers(r->ctx->mcp)) {
         param_count = param_headers(ex, params);
         req.param_headers = (const char *const *)params;
         req.param_header_count = param_count;

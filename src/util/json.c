@@ -182,6 +182,36 @@ static void append_quoted(mcpauth_strbuf *sb, const char *s, size_t length)
     sb->data[sb->length] = '\0';
 }
 
+static void append_value(mcpauth_strbuf *sb, json_object *obj);
+
+/* An object's members; with members, that text after them (and, with
+ * key, only in the member so named, an object, instead). */
+static void append_object(mcpauth_strbuf *sb, json_object *obj, const char *key,
+                          const char *members)
+{
+    bool first = true;
+    mcpauth_strbuf_put(sb, "{", 1);
+    json_object_object_foreach(obj, name, value)
+    {
+        if (!first)
+            mcpauth_strbuf_put(sb, ",", 1);
+        first = false;
+        append_quoted(sb, name, strlen(name));
+        mcpauth_strbuf_put(sb, ":", 1);
+        if (key && strcmp(name, key) == 0 && json_object_is_type(value, json_type_object) &&
+            !json_object_get_userdata(value))
+            append_object(sb, value, NULL, members);
+        else
+            append_value(sb, value);
+    }
+    if (members && !key) {
+        if (!first)
+            mcpauth_strbuf_put(sb, ",", 1);
+        mcpauth_strbuf_put(sb, members, strlen(members));
+    }
+    mcpauth_strbuf_put(sb, "}", 1);
+}
+
 static void append_value(mcpauth_strbuf *sb, json_object *obj)
 {
     if (!obj) {
@@ -201,21 +231,9 @@ static void append_value(mcpauth_strbuf *sb, json_object *obj)
         return;
     }
     switch (json_object_get_type(obj)) {
-    case json_type_object: {
-        bool first = true;
-        mcpauth_strbuf_put(sb, "{", 1);
-        json_object_object_foreach(obj, key, value)
-        {
-            if (!first)
-                mcpauth_strbuf_put(sb, ",", 1);
-            first = false;
-            append_quoted(sb, key, strlen(key));
-            mcpauth_strbuf_put(sb, ":", 1);
-            append_value(sb, value);
-        }
-        mcpauth_strbuf_put(sb, "}", 1);
+    case json_type_object:
+        append_object(sb, obj, NULL, NULL);
         break;
-    }
     case json_type_array: {
         size_t n = json_object_array_length(obj);
         mcpauth_strbuf_put(sb, "[", 1);
@@ -255,5 +273,15 @@ bool mcpauth_json_append(mcpauth_strbuf *sb, json_object *obj)
 {
     mcpauth_strbuf_reserve(sb, 512); /* most answers: one allocation */
     append_value(sb, obj);
+    return !mcpauth_strbuf_failed(sb);
+}
+
+bool mcpauth_json_append_extending(mcpauth_strbuf *sb, json_object *obj, const char *key,
+                                   const char *members)
+{
+    if (!members || !json_object_is_type(obj, json_type_object) || json_object_get_userdata(obj))
+        return mcpauth_json_append(sb, obj);
+    mcpauth_strbuf_reserve(sb, 512);
+    append_object(sb, obj, key, members);
     return !mcpauth_strbuf_failed(sb);
 }

@@ -498,6 +498,73 @@ START_TEST(append_matches_json_c_for_built_objects)
 }
 END_TEST
 
+/* Where a string stops (its quote, an escape, a control character),
+ * found at every offset within and across the eight-byte words the
+ * parser and the serializer look at together. */
+START_TEST(strings_stop_at_every_offset)
+{
+    static const char *const stops[] = {"\\\"", "\\n", "\\u0041"};
+    static const char *const decoded[] = {"\"", "\n", "A"};
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t at = 0; at < 40; at++) {
+            char text[128], want[64];
+            memset(want, 'a', at);
+            snprintf(want + at, sizeof want - at, "%sbcdefghijklmnop", decoded[k]);
+            snprintf(text, sizeof text, "[\"%.*s%sbcdefghijklmnop\",1]", (int)at,
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", stops[k]);
+            mcpauth_error err = {0};
+            json_object *obj = parse(text, &err);
+            ck_assert_msg(obj != NULL, "%s: %s", text, err.message);
+            ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(obj, 0)), want);
+            mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+            ck_assert(mcpauth_json_append(&sb, obj));
+            ck_assert_str_eq(sb.data, mcpauth_json_compact(obj));
+            mcpauth_strbuf_free(&sb);
+            json_object_put(obj);
+        }
+    }
+    /* A raw control character is refused wherever it stands. */
+    for (size_t at = 0; at < 40; at++) {
+        char text[128];
+        snprintf(text, sizeof text, "[\"%.*s\tb\"]", (int)at,
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        mcpauth_error err = {0};
+        ck_assert_ptr_null(parse(text, &err));
+    }
+}
+END_TEST
+
+/* Members made ahead go at the end of the named member, an object, and
+ * nowhere else; without one the message is written as it is. */
+START_TEST(append_extending_adds_members)
+{
+    static const struct {
+        const char *doc, *expected;
+    } cases[] = {
+        {"{\"id\":1,\"result\":{\"a\":1}}", "{\"id\":1,\"result\":{\"a\":1,\"m\":true,\"n\":2}}"},
+        {"{\"result\":{},\"id\":1}", "{\"result\":{\"m\":true,\"n\":2},\"id\":1}"},
+        {"{\"id\":1,\"error\":{\"code\":1,\"result\":{}}}",
+         "{\"id\":1,\"error\":{\"code\":1,\"result\":{}}}"},
+        {"{\"result\":[1]}", "{\"result\":[1]}"},
+        {"[{\"result\":{}}]", "[{\"result\":{}}]"},
+        {"{\"results\":{},\"resul\":{}}", "{\"results\":{},\"resul\":{}}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mcpauth_error err = {0};
+        json_object *obj = parse(cases[i].doc, &err);
+        ck_assert_msg(obj != NULL, "%s: %s", cases[i].doc, err.message);
+        mcpauth_strbuf sb = MCPAUTH_STRBUF_INIT;
+        ck_assert(mcpauth_json_append_extending(&sb, obj, "result", "\"m\":true,\"n\":2"));
+        ck_assert_str_eq(sb.data, cases[i].expected);
+        mcpauth_strbuf_free(&sb);
+        ck_assert(mcpauth_json_append_extending(&sb, obj, "result", NULL));
+        ck_assert_str_eq(sb.data, mcpauth_json_compact(obj));
+        mcpauth_strbuf_free(&sb);
+        json_object_put(obj);
+    }
+}
+END_TEST
+
 /* What json-c's tokener did and peers may count on, kept. */
 START_TEST(parse_keeps_json_c_quirks)
 {
@@ -733,6 +800,17 @@ START_TEST(deferred_members_found)
     ck_assert(!mcpauth_json_span_string_is(meta.members[0], "v"));
     json_object_put(doc);
 
+    /* Compared as decoded: an escape is not its own text, and text written
+     * with an escape is the same text. */
+    doc = parse_lean("{\"params\":{\"_meta\":{\"a/b\":\"x\\ny\",\"z\":\"2026\\u002d07\"}}}", &meta,
+                     NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert(!mcpauth_json_span_string_is(meta.members[0], "x\\ny"));
+    ck_assert(mcpauth_json_span_string_is(meta.members[0], "x\ny"));
+    ck_assert(mcpauth_json_span_string_is(meta.members[3], "2026-07"));
+    ck_assert(!mcpauth_json_span_string_is(meta.members[3], "2026\\u002d07"));
+    json_object_put(doc);
+
     /* Not an object: its text, and no members. */
     doc = parse_lean("{\"params\":{\"_meta\":[{\"o\":1}]}}", &meta, NULL);
     assert_span(meta.text, "[{\"o\":1}]");
@@ -803,6 +881,8 @@ static Suite *json_suite(void)
                         (int)(sizeof append_docs / sizeof append_docs[0]));
     tcase_add_test(tc, append_matches_json_c_for_built_objects);
     tcase_add_test(tc, append_reserves_what_it_writes);
+    tcase_add_test(tc, append_extending_adds_members);
+    tcase_add_test(tc, strings_stop_at_every_offset);
     suite_add_tcase(s, tc);
     return s;
 }
