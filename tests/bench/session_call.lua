@@ -13,17 +13,8 @@ function setup(thread)
   thread:set("number", threads)
 end
 
--- The request line and the fixed header fields, made once: per request
--- only the body and its Content-Length change, so that the load generator's
--- own work (it shares the machine with the server) stays small. Ends where
--- the length goes.
-local function request_head(headers)
-  local lines = {"POST " .. wrk.path .. " HTTP/1.1", "Host: " .. wrk.headers["Host"]}
-  for name, value in pairs(headers) do
-    lines[#lines + 1] = name .. ": " .. value
-  end
-  return table.concat(lines, "\r\n") .. "\r\nContent-Length: "
-end
+-- The request line and fixed header fields, made once (request_head.lua).
+local request_head = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "request_head.lua")
 
 function init(args)
   counter = 0
