@@ -219,7 +219,7 @@ static void append_value(mcpauth_strbuf *sb, json_object *obj)
         return;
     }
     /* An object with userdata has a serializer of its own (a double kept
-     * as it was written, a part serialized once ahead): json-c writes it. */
+     * as it was written, or a value given one): json-c writes it. */
     if (json_object_get_userdata(obj) || json_object_is_type(obj, json_type_double)) {
         size_t n = 0;
         const char *text = json_object_to_json_string_length(

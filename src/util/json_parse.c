@@ -440,6 +440,28 @@ static after_item item_end(reader *r, char close)
     return ITEM_BAD;
 }
 
+/* A member's name and its ':' (an object's '{' or ',' already read):
+ * *owned as read_string() gives it, NULL after a failure. False when the
+ * text holds no such name; the caller refuses. */
+static bool read_member_name(reader *r, const char **name, size_t *length, char **owned)
+{
+    *owned = NULL;
+    skip_space(r);
+    if (r->p >= r->end || *r->p != '"')
+        return false;
+    r->p++;
+    if (!read_string(r, name, length, owned))
+        return false;
+    skip_space(r);
+    if (r->p >= r->end || *r->p != ':') {
+        free(*owned);
+        *owned = NULL;
+        return false;
+    }
+    r->p++;
+    return true;
+}
+
 /* --- values checked but not built ---------------------------------------- */
 
 static bool skip_value(reader *r);
@@ -463,22 +485,14 @@ static bool skip_object(reader *r, const mcpauth_json_deferral *how, mcpauth_jso
     if (closes_now(r, '}'))
         return true;
     for (;;) {
-        skip_space(r);
-        if (r->p >= r->end || *r->p != '"')
-            break;
-        r->p++;
         const char *name;
         size_t length;
         char *owned;
-        if (!read_string(r, &name, &length, &owned))
+        if (!read_member_name(r, &name, &length, &owned))
             break;
         /* A name with an escaped NUL ends there, as json-c keeps it. */
         size_t at = found ? member_index(how, name, owned ? strlen(owned) : length) : 0;
         free(owned);
-        skip_space(r);
-        if (r->p >= r->end || *r->p != ':')
-            break;
-        r->p++;
         skip_space(r);
         const char *start = r->p;
         if (!skip_value(r))
@@ -637,14 +651,10 @@ static json_object *read_object(reader *r)
     if (closes_now(r, '}'))
         return object;
     for (;;) {
-        skip_space(r);
-        if (r->p >= r->end || *r->p != '"')
-            break;
-        r->p++;
         const char *name;
         size_t length;
         char *owned;
-        if (!read_string(r, &name, &length, &owned))
+        if (!read_member_name(r, &name, &length, &owned))
             break;
         /* json-c wants the name NUL-terminated: one from the text is not. */
         char small[128];
@@ -661,15 +671,9 @@ static json_object *read_object(reader *r)
             memcpy(key, name, length);
             key[length] = '\0';
         }
-        skip_space(r);
-        json_object *value = NULL;
-        bool ok = r->p < r->end && *r->p == ':';
         bool deferred = false;
-        if (ok) {
-            r->p++;
-            value = read_member_value(r, key, &deferred);
-            ok = !r->problem;
-        }
+        json_object *value = read_member_value(r, key, &deferred);
+        bool ok = !r->problem;
         if (ok && !deferred &&
             json_object_object_add_ex(object, key, value,
                                       common ? JSON_C_OBJECT_ADD_CONSTANT_KEY : 0) != 0) {
