@@ -194,9 +194,16 @@ describe('a stdio backend over several workers', () => {
         assert.equal(messages.filter((m) => m.method === 'notifications/progress').length, 3, r.body);
         assert.equal(messages.at(-1).id, 300 + i, r.body);
       }
-      // The standalone stream opens from any worker.
+      // The standalone stream opens from any worker. Closing one reaches the
+      // session's worker a moment later (relayed from another worker, slowly
+      // under ASan); until then the next gets 409, one stream per session.
       for (let i = 0; i < 4; i++) {
-        const g = await openRequest(serve.url('/mcp'), { headers: mcpHeaders({ session, extra: { accept: 'text/event-stream' } }) });
+        let g;
+        for (const deadline = Date.now() + 5000; ; await sleep(50)) {
+          g = await openRequest(serve.url('/mcp'), { headers: mcpHeaders({ session, extra: { accept: 'text/event-stream' } }) });
+          if (g.status !== 409 || Date.now() > deadline) break;
+          await g.body();
+        }
         assert.equal(g.status, 200);
         assert.match(g.headers['content-type'], /^text\/event-stream/);
         g.close();
