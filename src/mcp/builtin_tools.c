@@ -337,19 +337,18 @@ static json_object *tools_call(const mcpauth__mcp_call *call)
 static json_object *answer(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
 {
     const mcpauth__jsonrpc_message *msg = call->msg;
-    const char *method = msg->method;
     /* basic/utilities/ping: an empty result, promptly. */
-    if (strcmp(method, "ping") == 0)
+    if (msg->known == MCPAUTH__METHOD_PING)
         return mcpauth__jsonrpc_result(msg->id, json_object_new_object());
-    if (strcmp(method, "tools/list") == 0) {
+    if (msg->known == MCPAUTH__METHOD_TOOLS_LIST) {
         /* Our own list always has the shape the filter needs. */
         json_object *response = mcpauth__jsonrpc_result(msg->id, tools_list());
         mcpauth__mcp_filter_apply(call->filter, response, NULL);
         return response;
     }
-    if (strcmp(method, "tools/call") == 0)
+    if (msg->known == MCPAUTH__METHOD_TOOLS_CALL)
         return tools_call(call);
-    if (strcmp(method, "logging/setLevel") == 0)
+    if (msg->known == MCPAUTH__METHOD_LOGGING_SET_LEVEL)
         return logging_set_level(backend, call);
     return mcpauth__jsonrpc_error(msg->id, MCPAUTH__JSONRPC_METHOD_NOT_FOUND, "Method not found",
                                   NULL);
@@ -492,9 +491,9 @@ static const char *result_members(mcpauth_mcp_backend *backend)
  * otherwise it is the same for everyone: "public". */
 static bool cache_members(const mcpauth__mcp_call *call, json_object *response)
 {
-    const char *method = call->msg->method;
+    mcpauth__mcp_method method = call->msg->known;
     json_object *result = NULL;
-    if ((strcmp(method, "server/discover") != 0 && strcmp(method, "tools/list") != 0) ||
+    if ((method != MCPAUTH__METHOD_SERVER_DISCOVER && method != MCPAUTH__METHOD_TOOLS_LIST) ||
         !json_object_object_get_ex(response, "result", &result))
         return true; /* not cacheable, or an error */
     const char *scope = call->filter ? "private" : "public";
@@ -505,7 +504,7 @@ static bool cache_members(const mcpauth__mcp_call *call, json_object *response)
 static void modern_post(mcpauth_mcp_backend *backend, const mcpauth__mcp_call *call)
 {
     const mcpauth__jsonrpc_message *msg = call->msg;
-    json_object *response = strcmp(msg->method, "server/discover") == 0
+    json_object *response = msg->known == MCPAUTH__METHOD_SERVER_DISCOVER
                                 ? mcpauth__jsonrpc_result(msg->id, discover_result(backend->server))
                                 : answer(backend, call);
     const char *members = response ? result_members(backend) : NULL;

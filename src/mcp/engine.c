@@ -441,9 +441,9 @@ void mcpauth__engine_open_stream(mcpauth_mcp_server *server, const mcpauth__sess
 
 /* --- to the backend ----------------------------------------------------- */
 
-static bool is_request(const mcpauth__jsonrpc_message *msg, const char *method)
+static bool is_request(const mcpauth__jsonrpc_message *msg, mcpauth__mcp_method method)
 {
-    return msg->kind == MCPAUTH__JSONRPC_REQUEST && strcmp(msg->method, method) == 0;
+    return msg->kind == MCPAUTH__JSONRPC_REQUEST && msg->known == method;
 }
 
 /* One message to the backend. A tools/list answer shows only the tools the
@@ -462,7 +462,7 @@ static void post_one(exchange *x, json_object *message, const mcpauth__jsonrpc_m
         .sink = sink,
         .request = x->req,
     };
-    if (is_request(msg, "tools/list"))
+    if (is_request(msg, MCPAUTH__METHOD_TOOLS_LIST))
         call.filter =
             mcpauth__mcp_filter_new(x->server->config.tool_policy, x->req->identity.token, &failed);
     if (failed) {
@@ -667,13 +667,13 @@ static void handle_body(exchange *x, json_object *body)
     /* 2025-03-26 lifecycle §Initialization: initialize MUST NOT be part of a
      * batch. */
     for (size_t i = 0; batch && i < count; i++) {
-        if (is_request(&messages[i], "initialize")) {
+        if (is_request(&messages[i], MCPAUTH__METHOD_INITIALIZE)) {
             mcpauth__mcp_reply_error(x->sink, 400, MCPAUTH__JSONRPC_INVALID_REQUEST,
                                      "Invalid Request: initialize must not be part of a batch");
             return;
         }
     }
-    if (!batch && is_request(&messages[0], "initialize")) {
+    if (!batch && is_request(&messages[0], MCPAUTH__METHOD_INITIALIZE)) {
         handle_initialize(x, &messages[0]);
         return;
     }
@@ -716,7 +716,6 @@ static void handle_body(exchange *x, json_object *body)
  * stream the client closes anyway) are 202. */
 static void handle_stateless(exchange *x, json_object *body, const mcpauth__jsonrpc_message *m)
 {
-    static const char *const methods[] = {"server/discover", "tools/list", "tools/call"};
     mcpauth__jsonrpc_message msg = *m;
     /* A backend of the 2025 era only: through the era bridge. */
     if (mcpauth__era_bridges(x->server)) {
@@ -733,14 +732,12 @@ static void handle_stateless(exchange *x, json_object *body, const mcpauth__json
         mcpauth__mcp_reply_status(x->sink, 202);
         return;
     }
-    if (strcmp(msg.method, "subscriptions/listen") == 0) {
+    if (msg.known == MCPAUTH__METHOD_SUBSCRIPTIONS_LISTEN) {
         mcpauth__stateless_listen(x->server, &msg, x->sink);
         return;
     }
-    bool known = false;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0] && !known; i++)
-        known = strcmp(msg.method, methods[i]) == 0;
-    if (!known) {
+    if (msg.known != MCPAUTH__METHOD_SERVER_DISCOVER && msg.known != MCPAUTH__METHOD_TOOLS_LIST &&
+        msg.known != MCPAUTH__METHOD_TOOLS_CALL) {
         mcpauth__mcp_reply_json(x->sink, 404,
                                 mcpauth__jsonrpc_error(msg.id, MCPAUTH__JSONRPC_METHOD_NOT_FOUND,
                                                        "Method not found", NULL),

@@ -46,6 +46,33 @@ static mcpauth__jsonrpc_kind classify_response(json_object *value, json_object *
     return MCPAUTH__JSONRPC_RESPONSE;
 }
 
+/* Which of the methods acted on name (length bytes) is. */
+static mcpauth__mcp_method method_known(const char *name, size_t length)
+{
+    static const struct {
+        const char *name;
+        size_t length;
+        mcpauth__mcp_method method;
+    } known[] = {
+#define KNOWN(text, method) {text, sizeof text - 1, method}
+        KNOWN("tools/call", MCPAUTH__METHOD_TOOLS_CALL),
+        KNOWN("tools/list", MCPAUTH__METHOD_TOOLS_LIST),
+        KNOWN("initialize", MCPAUTH__METHOD_INITIALIZE),
+        KNOWN("ping", MCPAUTH__METHOD_PING),
+        KNOWN("logging/setLevel", MCPAUTH__METHOD_LOGGING_SET_LEVEL),
+        KNOWN("server/discover", MCPAUTH__METHOD_SERVER_DISCOVER),
+        KNOWN("subscriptions/listen", MCPAUTH__METHOD_SUBSCRIPTIONS_LISTEN),
+        KNOWN("prompts/get", MCPAUTH__METHOD_PROMPTS_GET),
+        KNOWN("resources/read", MCPAUTH__METHOD_RESOURCES_READ),
+#undef KNOWN
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (known[i].length == length && memcmp(known[i].name, name, length) == 0)
+            return known[i].method;
+    }
+    return MCPAUTH__METHOD_OTHER;
+}
+
 mcpauth__jsonrpc_kind mcpauth__jsonrpc_classify(json_object *value, mcpauth__jsonrpc_message *out)
 {
     memset(out, 0, sizeof *out);
@@ -83,6 +110,7 @@ mcpauth__jsonrpc_kind mcpauth__jsonrpc_classify(json_object *value, mcpauth__jso
         return out->kind;
 
     out->method = json_object_get_string(method);
+    out->known = method_known(out->method, (size_t)json_object_get_string_len(method));
     out->params = params;
     out->id = has_id ? id : NULL;
     out->kind = has_id ? MCPAUTH__JSONRPC_REQUEST : MCPAUTH__JSONRPC_NOTIFICATION;

@@ -46,9 +46,26 @@ typedef enum mcpauth__jsonrpc_kind {
 } mcpauth__jsonrpc_kind;
 
 /* One classified message. Members are borrowed from the parsed value. */
+/* The methods the engine and the built-in tools act on, told apart once
+ * by mcpauth__jsonrpc_classify(), so that every later dispatch compares a
+ * number, not the method's text again. */
+typedef enum mcpauth__mcp_method {
+    MCPAUTH__METHOD_OTHER, /* none of these, or not a request/notification */
+    MCPAUTH__METHOD_INITIALIZE,
+    MCPAUTH__METHOD_PING,
+    MCPAUTH__METHOD_TOOLS_LIST,
+    MCPAUTH__METHOD_TOOLS_CALL,
+    MCPAUTH__METHOD_LOGGING_SET_LEVEL,
+    MCPAUTH__METHOD_SERVER_DISCOVER,
+    MCPAUTH__METHOD_SUBSCRIPTIONS_LISTEN,
+    MCPAUTH__METHOD_PROMPTS_GET,
+    MCPAUTH__METHOD_RESOURCES_READ,
+} mcpauth__mcp_method;
+
 typedef struct mcpauth__jsonrpc_message {
     mcpauth__jsonrpc_kind kind;
-    const char *method;  /* requests and notifications */
+    const char *method;        /* requests and notifications */
+    mcpauth__mcp_method known; /* which of those method is */
     json_object *id;     /* requests (string or integer) and responses */
     json_object *params; /* object or array; NULL when absent */
 } mcpauth__jsonrpc_message;

@@ -169,7 +169,7 @@ bool mcpauth__param_decls_check(const mcpauth__param_decls *d, const mcpauth__js
 {
     json_object *name = mcpauth__json_member(msg->params, "name", json_type_string);
     json_object *decls = NULL;
-    if (!d || !req || !name || strcmp(msg->method, "tools/call") != 0 ||
+    if (!d || !req || !name || msg->known != MCPAUTH__METHOD_TOOLS_CALL ||
         !json_object_object_get_ex(d->tools, json_object_get_string(name), &decls))
         return true;
     json_object *args = mcpauth__json_member(msg->params, "arguments", json_type_object);

@@ -153,9 +153,9 @@ static bool same_token(const char *header, const char *text)
 static const char *named_value(const mcpauth__jsonrpc_message *msg, bool *applies)
 {
     const char *key = NULL;
-    if (strcmp(msg->method, "tools/call") == 0 || strcmp(msg->method, "prompts/get") == 0)
+    if (msg->known == MCPAUTH__METHOD_TOOLS_CALL || msg->known == MCPAUTH__METHOD_PROMPTS_GET)
         key = "name";
-    else if (strcmp(msg->method, "resources/read") == 0)
+    else if (msg->known == MCPAUTH__METHOD_RESOURCES_READ)
         key = "uri";
     *applies = key != NULL;
     json_object *value = key ? mcpauth__json_member(msg->params, key, json_type_string) : NULL;
@@ -411,7 +411,7 @@ char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req)
     mcpauth__jsonrpc_message msg;
     json_object *body = mcpauth__engine_parsed(req);
     if (!body || mcpauth__jsonrpc_classify(body, &msg) != MCPAUTH__JSONRPC_REQUEST ||
-        strcmp(msg.method, "tools/call") != 0)
+        msg.known != MCPAUTH__METHOD_TOOLS_CALL)
         return NULL;
     refusal r = {0};
     char *name = NULL;

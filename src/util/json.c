@@ -198,7 +198,8 @@ static void append_object(mcpauth_strbuf *sb, json_object *obj, const char *key,
         first = false;
         append_quoted(sb, name, strlen(name));
         mcpauth_strbuf_put(sb, ":", 1);
-        if (key && strcmp(name, key) == 0 && json_object_is_type(value, json_type_object) &&
+        if (key && name[0] == key[0] && strcmp(name, key) == 0 &&
+            json_object_is_type(value, json_type_object) &&
             !json_object_get_userdata(value))
             append_object(sb, value, NULL, members);
         else

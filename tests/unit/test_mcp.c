@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../src/mcp/mcp_internal.h"
 #include "mcpauth/mcp.h"
 #include "testlib.h"
 
@@ -1520,6 +1521,64 @@ START_TEST(stateless_mode)
 }
 END_TEST
 
+/* The method classify() tells apart, from a message's text. */
+static mcpauth__mcp_method known_of(const char *text, mcpauth__jsonrpc_kind kind)
+{
+    json_object *message = json_tokener_parse(text);
+    ck_assert_ptr_nonnull(message);
+    mcpauth__jsonrpc_message msg;
+    ck_assert_int_eq(mcpauth__jsonrpc_classify(message, &msg), kind);
+    mcpauth__mcp_method known = msg.known;
+    json_object_put(message);
+    return known;
+}
+
+START_TEST(methods_are_told_apart_once)
+{
+    static const struct {
+        const char *method;
+        mcpauth__mcp_method known;
+    } cases[] = {
+        {"initialize", MCPAUTH__METHOD_INITIALIZE},
+        {"ping", MCPAUTH__METHOD_PING},
+        {"tools/list", MCPAUTH__METHOD_TOOLS_LIST},
+        {"tools/call", MCPAUTH__METHOD_TOOLS_CALL},
+        {"logging/setLevel", MCPAUTH__METHOD_LOGGING_SET_LEVEL},
+        {"server/discover", MCPAUTH__METHOD_SERVER_DISCOVER},
+        {"subscriptions/listen", MCPAUTH__METHOD_SUBSCRIPTIONS_LISTEN},
+        {"prompts/get", MCPAUTH__METHOD_PROMPTS_GET},
+        {"resources/read", MCPAUTH__METHOD_RESOURCES_READ},
+        /* Near misses are none of them: the whole name, exactly. */
+        {"tools/cal", MCPAUTH__METHOD_OTHER},
+        {"tools/calls", MCPAUTH__METHOD_OTHER},
+        {"Tools/call", MCPAUTH__METHOD_OTHER},
+        {"tools/call ", MCPAUTH__METHOD_OTHER},
+        {"tools\\/call", MCPAUTH__METHOD_TOOLS_CALL}, /* the same text, escaped */
+        {"logging/setlevel", MCPAUTH__METHOD_OTHER},
+        {"", MCPAUTH__METHOD_OTHER},
+        {"resources/list", MCPAUTH__METHOD_OTHER},
+    };
+    char text[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"}",
+                 cases[i].method);
+        ck_assert_msg(known_of(text, MCPAUTH__JSONRPC_REQUEST) == cases[i].known, "%s",
+                      cases[i].method);
+        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\"}", cases[i].method);
+        ck_assert_msg(known_of(text, MCPAUTH__JSONRPC_NOTIFICATION) == cases[i].known, "%s",
+                      cases[i].method);
+    }
+    /* A name with an escaped NUL is no message at all; a response has no
+     * method. */
+    ck_assert_int_eq(known_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\\u0000x\"}",
+                              MCPAUTH__JSONRPC_INVALID),
+                     MCPAUTH__METHOD_OTHER);
+    ck_assert_int_eq(known_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+                              MCPAUTH__JSONRPC_RESPONSE),
+                     MCPAUTH__METHOD_OTHER);
+}
+END_TEST
+
 static Suite *mcp_suite(void)
 {
     Suite *s = suite_create("mcp");
@@ -1527,6 +1586,7 @@ static Suite *mcp_suite(void)
     TCase *tc = tcase_create("lifecycle");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, initialize_result_shape);
+    tcase_add_test(tc, methods_are_told_apart_once);
     tcase_add_test(tc, initialize_without_instructions);
     tcase_add_test(tc, full_flow);
     tcase_add_test(tc, whoami_reports_identity_without_token);
