@@ -90,6 +90,8 @@ typedef struct reader {
     const mcpauth_json_deferral *how;
     int matched;
     mcpauth_json_deferred *deferred;
+    size_t member_lengths[MCPAUTH_JSON_DEFER_MEMBERS]; /* of how->members, once read */
+    bool member_lengths_known;
 } reader;
 
 static json_object *read_value(reader *r);
@@ -466,11 +468,18 @@ static bool read_member_name(reader *r, const char **name, size_t *length, char 
 
 static bool skip_value(reader *r);
 
-/* The index in how->members of name; how->count when it is not one. */
-static size_t member_index(const mcpauth_json_deferral *how, const char *name, size_t length)
+/* The index in how->members of name; how->count when it is not one. The
+ * members' lengths are taken once a parse. */
+static size_t member_index(reader *r, const mcpauth_json_deferral *how, const char *name,
+                           size_t length)
 {
-    for (size_t i = 0; i < how->count; i++) {
-        if (strlen(how->members[i]) == length && memcmp(name, how->members[i], length) == 0)
+    if (!r->member_lengths_known) {
+        for (size_t i = 0; i < how->count && i < MCPAUTH_JSON_DEFER_MEMBERS; i++)
+            r->member_lengths[i] = strlen(how->members[i]);
+        r->member_lengths_known = true;
+    }
+    for (size_t i = 0; i < how->count && i < MCPAUTH_JSON_DEFER_MEMBERS; i++) {
+        if (r->member_lengths[i] == length && memcmp(name, how->members[i], length) == 0)
             return i;
     }
     return how->count;
@@ -491,7 +500,7 @@ static bool skip_object(reader *r, const mcpauth_json_deferral *how, mcpauth_jso
         if (!read_member_name(r, &name, &length, &owned))
             break;
         /* A name with an escaped NUL ends there, as json-c keeps it. */
-        size_t at = found ? member_index(how, name, owned ? strlen(owned) : length) : 0;
+        size_t at = found ? member_index(r, how, name, owned ? strlen(owned) : length) : 0;
         free(owned);
         skip_space(r);
         const char *start = r->p;
