@@ -306,7 +306,7 @@ static json_object *logging_set_level(mcpauth_mcp_backend *backend, const mcpaut
 static json_object *tools_call(const mcpauth__mcp_call *call)
 {
     const mcpauth__jsonrpc_message *msg = call->msg;
-    json_object *name = params_member(msg, "name", json_type_string);
+    json_object *name = msg->named;
     if (!name)
         return invalid_params(msg, "Invalid params: tools/call needs a tool name");
     json_object *arguments = NULL;

@@ -66,6 +66,10 @@ typedef struct mcpauth__jsonrpc_message {
     mcpauth__jsonrpc_kind kind;
     const char *method;        /* requests and notifications */
     mcpauth__mcp_method known; /* which of those method is */
+    /* What the request names, read once: params.name of tools/call and
+     * prompts/get, params.uri of resources/read, when a string (borrowed
+     * from the message); NULL otherwise. */
+    json_object *named;
     json_object *id;     /* requests (string or integer) and responses */
     json_object *params; /* object or array; NULL when absent */
 } mcpauth__jsonrpc_message;

@@ -167,7 +167,7 @@ static bool same_value(const char *header, const char *body, json_object *value,
 bool mcpauth__param_decls_check(const mcpauth__param_decls *d, const mcpauth__jsonrpc_message *msg,
                                 const mcpauth_mcp_request *req, char *why, size_t why_size)
 {
-    json_object *name = mcpauth__json_member(msg->params, "name", json_type_string);
+    json_object *name = msg->named;
     json_object *decls = NULL;
     if (!d || !req || !name || msg->known != MCPAUTH__METHOD_TOOLS_CALL ||
         !json_object_object_get_ex(d->tools, json_object_get_string(name), &decls))

@@ -107,7 +107,10 @@ char *mcpauth__stateless_header_decode(const char *raw)
 
 /* --- the checks --------------------------------------------------------- */
 
-/* Why a request is refused: the HTTP status, the JSON-RPC error. */
+/* Why a request is refused: the HTTP status, the JSON-RPC error. Only data
+ * is set before the checks; refuse() writes the rest (its message is a
+ * quarter of a kilobyte, not worth clearing for every request that passes),
+ * which is read only after it did. */
 typedef struct refusal {
     int status;
     int code;
@@ -152,14 +155,10 @@ static bool same_token(const char *header, const char *text)
  * other methods; *applies tells whether the method has one. */
 static const char *named_value(const mcpauth__jsonrpc_message *msg, bool *applies)
 {
-    const char *key = NULL;
-    if (msg->known == MCPAUTH__METHOD_TOOLS_CALL || msg->known == MCPAUTH__METHOD_PROMPTS_GET)
-        key = "name";
-    else if (msg->known == MCPAUTH__METHOD_RESOURCES_READ)
-        key = "uri";
-    *applies = key != NULL;
-    json_object *value = key ? mcpauth__json_member(msg->params, key, json_type_string) : NULL;
-    return value ? json_object_get_string(value) : NULL;
+    *applies = msg->known == MCPAUTH__METHOD_TOOLS_CALL ||
+               msg->known == MCPAUTH__METHOD_PROMPTS_GET ||
+               msg->known == MCPAUTH__METHOD_RESOURCES_READ;
+    return msg->named ? json_object_get_string(msg->named) : NULL;
 }
 
 /* Whether a header value in the plain form is text, compared where it is
@@ -413,7 +412,8 @@ char *mcpauth__stateless_called_tool(mcpauth_mcp_request *req)
     if (!body || mcpauth__jsonrpc_classify(body, &msg) != MCPAUTH__JSONRPC_REQUEST ||
         msg.known != MCPAUTH__METHOD_TOOLS_CALL)
         return NULL;
-    refusal r = {0};
+    refusal r;
+    r.data = NULL;
     char *name = NULL;
     if (!check_headers(req, &msg, &r, &name))
         json_object_put(r.data);
@@ -446,7 +446,8 @@ void mcpauth_mcp_handle_modern_post(mcpauth_mcp_server *server, const mcpauth_mc
         json_object_put(own);
         return;
     }
-    refusal r = {0};
+    refusal r;
+    r.data = NULL;
     if (!check_version(server, req, &msg, &meta, &r) || !check_headers(req, &msg, &r, NULL)) {
         mcpauth__mcp_reply_json(sink, r.status,
                                 mcpauth__jsonrpc_error(msg.id, r.code, r.message, r.data), NULL);

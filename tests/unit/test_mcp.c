@@ -1579,6 +1579,48 @@ START_TEST(methods_are_told_apart_once)
 }
 END_TEST
 
+/* What a request names, read once: params.name or params.uri by method,
+ * only when a string. NULL when there is none. */
+static char *named_of(const char *method, const char *params)
+{
+    char text[256];
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
+             method, params);
+    json_object *message = json_tokener_parse(text);
+    ck_assert_ptr_nonnull(message);
+    mcpauth__jsonrpc_message msg;
+    ck_assert_int_eq(mcpauth__jsonrpc_classify(message, &msg), MCPAUTH__JSONRPC_REQUEST);
+    char *named = msg.named ? strdup(json_object_get_string(msg.named)) : NULL;
+    json_object_put(message);
+    return named;
+}
+
+static void assert_named(const char *method, const char *params, const char *expected)
+{
+    char *named = named_of(method, params);
+    if (expected)
+        ck_assert_msg(named && strcmp(named, expected) == 0, "%s %s: %s", method, params,
+                      named ? named : "(none)");
+    else
+        ck_assert_msg(!named, "%s %s: %s", method, params, named);
+    free(named);
+}
+
+START_TEST(what_a_request_names_is_read_once)
+{
+    assert_named("tools/call", "{\"name\":\"hello_world\",\"arguments\":{}}", "hello_world");
+    assert_named("prompts/get", "{\"name\":\"p\"}", "p");
+    assert_named("resources/read", "{\"uri\":\"file:///a\",\"name\":\"x\"}", "file:///a");
+    assert_named("resources/read", "{\"name\":\"x\"}", NULL);
+    assert_named("tools/call", "{\"name\":7}", NULL);
+    assert_named("tools/call", "{\"name\":null}", NULL);
+    assert_named("tools/call", "{}", NULL);
+    assert_named("tools/call", "[\"hello_world\"]", NULL);
+    assert_named("tools/list", "{\"name\":\"hello_world\"}", NULL);
+    assert_named("ping", "{\"uri\":\"x\"}", NULL);
+}
+END_TEST
+
 static Suite *mcp_suite(void)
 {
     Suite *s = suite_create("mcp");
@@ -1587,6 +1629,7 @@ static Suite *mcp_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, initialize_result_shape);
     tcase_add_test(tc, methods_are_told_apart_once);
+    tcase_add_test(tc, what_a_request_names_is_read_once);
     tcase_add_test(tc, initialize_without_instructions);
     tcase_add_test(tc, full_flow);
     tcase_add_test(tc, whoami_reports_identity_without_token);
