@@ -112,13 +112,17 @@ mcpauth__jsonrpc_kind mcpauth__jsonrpc_classify(json_object *value, mcpauth__jso
     out->method = json_object_get_string(method);
     out->known = method_known(out->method, (size_t)json_object_get_string_len(method));
     out->params = params;
-    const char *named = out->known == MCPAUTH__METHOD_TOOLS_CALL ||
-                                out->known == MCPAUTH__METHOD_PROMPTS_GET
-                            ? "name"
-                        : out->known == MCPAUTH__METHOD_RESOURCES_READ ? "uri"
-                                                                       : NULL;
-    if (named)
-        out->named = mcpauth__json_member(params, named, json_type_string);
+    switch (out->known) {
+    case MCPAUTH__METHOD_TOOLS_CALL:
+    case MCPAUTH__METHOD_PROMPTS_GET:
+        out->named = mcpauth__json_member(params, "name", json_type_string);
+        break;
+    case MCPAUTH__METHOD_RESOURCES_READ:
+        out->named = mcpauth__json_member(params, "uri", json_type_string);
+        break;
+    default:
+        break;
+    }
     out->id = has_id ? id : NULL;
     out->kind = has_id ? MCPAUTH__JSONRPC_REQUEST : MCPAUTH__JSONRPC_NOTIFICATION;
     return out->kind;

@@ -349,7 +349,8 @@ void mcpauth_mcp_legacy_post(mcpauth_mcp_legacy *legacy, const mcpauth_mcp_reque
                                  "Invalid Request: not a valid JSON-RPC 2.0 message");
         return;
     }
-    bool initialize = msg.kind == MCPAUTH__JSONRPC_REQUEST && msg.known == MCPAUTH__METHOD_INITIALIZE;
+    bool initialize =
+        msg.kind == MCPAUTH__JSONRPC_REQUEST && msg.known == MCPAUTH__METHOD_INITIALIZE;
     mcpauth__mcp_reply_status(sink, 202);
     dispatch(legacy, req, body, initialize);
     json_object_put(body);

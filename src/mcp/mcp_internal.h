@@ -45,7 +45,6 @@ typedef enum mcpauth__jsonrpc_kind {
     MCPAUTH__JSONRPC_RESPONSE,     /* id and result or error: from the client */
 } mcpauth__jsonrpc_kind;
 
-/* One classified message. Members are borrowed from the parsed value. */
 /* The methods the engine and the built-in tools act on, told apart once
  * by mcpauth__jsonrpc_classify(), so that every later dispatch compares a
  * number, not the method's text again. */
@@ -62,6 +61,7 @@ typedef enum mcpauth__mcp_method {
     MCPAUTH__METHOD_RESOURCES_READ,
 } mcpauth__mcp_method;
 
+/* One classified message. Members are borrowed from the parsed value. */
 typedef struct mcpauth__jsonrpc_message {
     mcpauth__jsonrpc_kind kind;
     const char *method;        /* requests and notifications */

@@ -199,8 +199,7 @@ static void append_object(mcpauth_strbuf *sb, json_object *obj, const char *key,
         append_quoted(sb, name, strlen(name));
         mcpauth_strbuf_put(sb, ":", 1);
         if (key && name[0] == key[0] && strcmp(name, key) == 0 &&
-            json_object_is_type(value, json_type_object) &&
-            !json_object_get_userdata(value))
+            json_object_is_type(value, json_type_object) && !json_object_get_userdata(value))
             append_object(sb, value, NULL, members);
         else
             append_value(sb, value);

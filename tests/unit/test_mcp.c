@@ -1573,9 +1573,9 @@ START_TEST(methods_are_told_apart_once)
     ck_assert_int_eq(known_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\\u0000x\"}",
                               MCPAUTH__JSONRPC_INVALID),
                      MCPAUTH__METHOD_OTHER);
-    ck_assert_int_eq(known_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
-                              MCPAUTH__JSONRPC_RESPONSE),
-                     MCPAUTH__METHOD_OTHER);
+    ck_assert_int_eq(
+        known_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", MCPAUTH__JSONRPC_RESPONSE),
+        MCPAUTH__METHOD_OTHER);
 }
 END_TEST
 
