@@ -46,8 +46,9 @@ typedef enum mcpauth__jsonrpc_kind {
 } mcpauth__jsonrpc_kind;
 
 /* The methods the engine and the built-in tools act on, told apart once
- * by mcpauth__jsonrpc_classify(), so that every later dispatch compares a
- * number, not the method's text again. */
+ * by mcpauth__jsonrpc_classify(), so that their dispatch compares a number,
+ * not the method's text again. (The bridges to stdio children, which also
+ * act on methods outside this list, still compare the text.) */
 typedef enum mcpauth__mcp_method {
     MCPAUTH__METHOD_OTHER, /* none of these, or not a request/notification */
     MCPAUTH__METHOD_INITIALIZE,

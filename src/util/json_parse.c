@@ -90,8 +90,7 @@ typedef struct reader {
     const mcpauth_json_deferral *how;
     int matched;
     mcpauth_json_deferred *deferred;
-    size_t member_lengths[MCPAUTH_JSON_DEFER_MEMBERS]; /* of how->members, once read */
-    bool member_lengths_known;
+    size_t member_lengths[MCPAUTH_JSON_DEFER_MEMBERS]; /* of how->members */
 } reader;
 
 static json_object *read_value(reader *r);
@@ -468,16 +467,10 @@ static bool read_member_name(reader *r, const char **name, size_t *length, char 
 
 static bool skip_value(reader *r);
 
-/* The index in how->members of name; how->count when it is not one. The
- * members' lengths are taken once a parse. */
-static size_t member_index(reader *r, const mcpauth_json_deferral *how, const char *name,
+/* The index in how->members of name; how->count when it is not one. */
+static size_t member_index(const reader *r, const mcpauth_json_deferral *how, const char *name,
                            size_t length)
 {
-    if (!r->member_lengths_known) {
-        for (size_t i = 0; i < how->count && i < MCPAUTH_JSON_DEFER_MEMBERS; i++)
-            r->member_lengths[i] = strlen(how->members[i]);
-        r->member_lengths_known = true;
-    }
     for (size_t i = 0; i < how->count && i < MCPAUTH_JSON_DEFER_MEMBERS; i++) {
         if (r->member_lengths[i] == length && memcmp(name, how->members[i], length) == 0)
             return i;
@@ -846,6 +839,9 @@ json_object *mcpauth_json_parse_deferring(const char *text, size_t length, const
 {
     *out = (mcpauth_json_deferred){0};
     reader r = {.how = how, .deferred = out};
+    /* The deferred member's names, measured once a parse, not per name read. */
+    for (size_t i = 0; i < how->count && i < MCPAUTH_JSON_DEFER_MEMBERS; i++)
+        r.member_lengths[i] = strlen(how->members[i]);
     bool is_null;
     json_object *obj = parse_value(r, text, length, what, &is_null, err);
     if (is_null)
