@@ -1,7 +1,7 @@
 // scripts/bench's summary of side-by-side runs (tests/bench/pair_statistics.awk)
 // against the same statistics worked out here: the geometric mean of the
 // ratios, its 95 % interval with Student's t from the printed table, the
-// median and the extremes. The bench's era verdict rests on these numbers.
+// median and the extremes; and the verdict the bench prints on the eras.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,8 +37,8 @@ function expected(ratios) {
 }
 
 function assertClose(line, want, tolerance) {
-  const got = line.trim().split(/\s+/).map(Number);
-  assert.equal(got.length, 7, `seven fields: ${line}`);
+  const got = line.trim().split(/\s+/).slice(0, 7).map(Number);
+  assert.equal(line.trim().split(/\s+/).length, 8, `eight fields: ${line}`);
   for (let i = 0; i < 6; i++) {
     assert.ok(Math.abs(got[i] - want[i]) <= tolerance, `field ${i + 1}: ${got[i]} vs ${want[i]} (${line.trim()})`);
   }
@@ -76,7 +76,21 @@ test('a ratio and its inverse weigh the same: the mean of 0.8 and 1.25 is 1', ()
 });
 
 test('one pair: no spread, so the interval is the ratio itself; no pairs: no line', () => {
-  assert.equal(summarize([1.05]), '1.050 1.050 1.050 1.050 1.050 1.050 1\n');
-  assert.equal(summarize([1.05, 1.05, 1.05]), '1.050 1.050 1.050 1.050 1.050 1.050 3\n');
+  assert.equal(summarize([1.05]), '1.050 1.050 1.050 1.050 1.050 1.050 1 no_slower\n');
+  assert.equal(summarize([1.05, 1.05, 1.05]), '1.050 1.050 1.050 1.050 1.050 1.050 3 no_slower\n');
   assert.equal(summarize([]), '');
+});
+
+test('the verdict: no slower from a mean of 1 up, slower only when the whole interval is below 1', () => {
+  const verdict = (ratios) => summarize(ratios).trim().split(/\s+/)[7];
+  assert.equal(verdict([1, 1, 1]), 'no_slower');
+  assert.equal(verdict([0.9, 1.2, 1.05, 0.95]), 'no_slower');
+  // Below 1 on average, but the spread leaves 1 inside the interval.
+  assert.equal(verdict([0.85, 1.1, 0.97, 1.02, 0.93]), 'not_measurably_slower');
+  // Below 1 with little spread: slower.
+  assert.equal(verdict([0.96, 0.97, 0.98, 0.97, 0.975, 0.965]), 'slower');
+  // Read before rounding: a mean of 0.9996 prints as 1.000 and is still below 1.
+  const line = summarize([0.9996, 0.9996, 0.9996]).trim().split(/\s+/);
+  assert.equal(line[0], '1.000');
+  assert.equal(line[7], 'slower');
 });
