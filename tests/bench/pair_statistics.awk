@@ -1,15 +1,14 @@
 # scripts/bench's summary of side-by-side runs: reads ratios B/A, one per
 # line, sorted from smallest, and prints
-#   MEAN LOW HIGH MEDIAN MIN MAX PAIRS VERDICT
+#   MEAN LOW HIGH MEDIAN MIN MAX PAIRS VERDICT LOGMEAN STDERR
 # the geometric mean of the ratios, its 95 % confidence interval (Student's
 # t on the log ratios: a ratio and its inverse weigh the same), the median,
-# the smallest and the largest ratio, how many there were, and whether B is
-# slower than A: no_slower when the mean is 1 or more, not_measurably_slower
+# the smallest and the largest ratio, how many there were, whether B is
+# slower than A (no_slower when the mean is 1 or more, not_measurably_slower
 # when it is below 1 but the interval holds 1, slower when all of it is
-# below 1 (read from the unrounded numbers).
-# t for n - 1 degrees of freedom comes from its Cornish-Fisher expansion
-# around the normal 1.96: within 0.01 of the table from 8 pairs on, a little
-# low below that. No input: no output.
+# below 1; read from the unrounded numbers), and the mean of the log ratios
+# with its standard error, unrounded, for net_ratio.awk.
+# Run with t_quantile.awk before it. No input: no output.
 {
     x = log($1)
     s += x
@@ -21,13 +20,11 @@ END {
     if (n == 0)
         exit
     m = s / n
-    df = n - 1
-    z = 1.96
-    v = n > 1 ? (ss - n * m * m) / df : 0
-    sd = v > 0 ? sqrt(v) : 0
-    t = df > 0 ? z + (z ^ 3 + z) / (4 * df) + (5 * z ^ 5 + 16 * z ^ 3 + 3 * z) / (96 * df ^ 2) : 0
-    h = t * sd / sqrt(n)
+    v = n > 1 ? (ss - n * m * m) / (n - 1) : 0
+    se = v > 0 ? sqrt(v / n) : 0
+    h = t95(n - 1) * se
     median = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
     verdict = m >= 0 ? "no_slower" : m + h >= 0 ? "not_measurably_slower" : "slower"
-    printf "%.3f %.3f %.3f %.3f %.3f %.3f %d %s\n", exp(m), exp(m - h), exp(m + h), median, r[1], r[n], n, verdict
+    printf "%.3f %.3f %.3f %.3f %.3f %.3f %d %s %.6f %.6f\n", exp(m), exp(m - h), exp(m + h), median,
+           r[1], r[n], n, verdict, m, se
 }
